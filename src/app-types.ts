@@ -1,0 +1,41 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
+import type { Config } from './config.js';
+import type { JobRunner } from './jobs/runner.js';
+import type { DatasetService } from './services/datasets.js';
+import type { EvaluationService } from './services/evaluation.js';
+import type { JobService } from './services/jobs.js';
+import type { ModelService } from './services/models.js';
+import type { ServingService } from './services/serving.js';
+import type { Store } from './store/types.js';
+
+export interface Services {
+  store: Store;
+  datasets: DatasetService;
+  jobs: JobService;
+  models: ModelService;
+  serving: ServingService;
+  evaluation: EvaluationService;
+  runner: JobRunner;
+}
+
+export interface AppState {
+  /** false once shutdown has begun: /readyz answers 503 */
+  ready: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    services: Services;
+    state: AppState;
+  }
+}
+
+export type App = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression<RawServerDefault>,
+  RawReplyDefaultExpression<RawServerDefault>,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;

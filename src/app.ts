@@ -1,0 +1,134 @@
+// buildApp(config): the one place that wires store, services, runner, plugins and routes.
+import path from 'node:path';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import type { App, Services } from './app-types.js';
+import type { Config } from './config.js';
+import { errorHandler } from './error-handler.js';
+import { errorBody } from './errors.js';
+import { JobRunner } from './jobs/runner.js';
+import datasetRoutes from './routes/datasets.js';
+import healthRoutes from './routes/health.js';
+import jobRoutes from './routes/jobs.js';
+import modelRoutes from './routes/models.js';
+import servingRoutes from './routes/serving.js';
+import { ErrorSchema } from './schemas/common.js';
+import { DatasetService } from './services/datasets.js';
+import { EvaluationService } from './services/evaluation.js';
+import { JobService } from './services/jobs.js';
+import { ModelService } from './services/models.js';
+import { ServingService } from './services/serving.js';
+import { SqliteStore } from './store/sqlite.js';
+
+export const DB_FILE = 'triplet-embed.sqlite';
+
+export interface BuildOptions {
+  /** pino options or false; tests pass false */
+  logger?: FastifyServerOptions['logger'];
+  /** start the job runner (default true) */
+  runJobs?: boolean;
+}
+
+/**
+ * Request bodies are validated strictly: no type coercion and unknown fields rejected, since a
+ * silently dropped or coerced field is a wrong model later. Query strings and params are text,
+ * so those may be coerced to their declared types.
+ */
+function validators() {
+  const common = { removeAdditional: false as const, useDefaults: true, strict: false, allErrors: false };
+  const body = new Ajv({ ...common, coerceTypes: false });
+  const text = new Ajv({ ...common, coerceTypes: true });
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
+    (httpPart === 'body' ? body : text).compile(schema);
+}
+
+function buildServices(config: Config, app: App): Services {
+  const store = new SqliteStore(path.join(config.dataDir, DB_FILE));
+  const models = new ModelService(store, config.limits);
+  const datasets = new DatasetService(store, config.limits);
+  const runner = new JobRunner({
+    store,
+    dbPath: store.path,
+    concurrency: config.trainConcurrency,
+    log: app.log,
+    onModelCreated: () => models.invalidateNewest(),
+  });
+  return {
+    store,
+    models,
+    datasets,
+    runner,
+    jobs: new JobService(store, datasets, runner, config.limits),
+    serving: new ServingService(models, config.limits),
+    evaluation: new EvaluationService(store, models, datasets),
+  };
+}
+
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
+  const app = Fastify({
+    logger: options.logger ?? { level: config.logLevel },
+    bodyLimit: config.limits.bodyLimit,
+    requestIdHeader: 'x-request-id',
+    // Deeply nested JSON is never a valid body here; refuse it before it costs stack.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+  }).withTypeProvider<TypeBoxTypeProvider>() as App;
+
+  app.setValidatorCompiler(validators());
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send(errorBody(404, 'ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)),
+  );
+  // Streamed uploads and binary bodies: hand the raw stream to the route, which reads it
+  // with its own bounds (NDJSON line by line, binary in whole records).
+  app.addContentTypeParser(['application/x-ndjson', 'application/octet-stream'], (_req, payload, done) => done(null, payload));
+
+  app.decorate('config', config);
+  app.decorate('state', { ready: false });
+  app.decorate('services', buildServices(config, app));
+  app.addSchema(ErrorSchema);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'triplet-embed',
+        version: '0.1.0',
+        description:
+          'Learns a linear embedding f(x) = W x from (anchor, positive, negative) triplets with the hinged triplet loss, ' +
+          'trains in background workers, and serves embeddings and distances.',
+      },
+      tags: [
+        { name: 'datasets', description: 'Datasets and their triplets' },
+        { name: 'training', description: 'Training jobs' },
+        { name: 'models', description: 'Learned and imported maps' },
+        { name: 'serving', description: 'Embeddings and distances' },
+        { name: 'operations', description: 'Health and docs' },
+      ],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (json.$id as string) ?? `def-${i}` },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(healthRoutes);
+  await app.register(datasetRoutes);
+  await app.register(jobRoutes);
+  await app.register(modelRoutes);
+  await app.register(servingRoutes);
+
+  app.addHook('onReady', async () => {
+    if (options.runJobs !== false) app.services.runner.start();
+    app.state.ready = true;
+  });
+  app.addHook('preClose', async () => {
+    app.state.ready = false;
+  });
+  app.addHook('onClose', async () => {
+    await app.services.runner.close();
+    app.services.store.close();
+  });
+  return app;
+}

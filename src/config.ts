@@ -1,0 +1,100 @@
+// Environment → typed, validated Config. Every bad variable is named in one start-up error.
+import path from 'node:path';
+
+export interface Limits {
+  /** JSON request bodies (bytes) */
+  bodyLimit: number;
+  /** binary and NDJSON uploads (bytes) */
+  uploadLimit: number;
+  /** vectors per /embed request, rows of a or b per /distances request */
+  maxBatch: number;
+  /** triplets in one JSON upload or inline training set */
+  maxTripletsPerRequest: number;
+  /** triplets stored in one dataset */
+  maxTripletsPerDataset: number;
+  /** vector dimension of a dataset or model */
+  maxDimension: number;
+  /** outputDimension of a model */
+  maxOutputDimension: number;
+  /** jobs waiting in the queue */
+  maxQueuedJobs: number;
+  /** training iterations per job */
+  maxIterations: number;
+  /** distances computed by one /distances request (na × nb) */
+  maxDistancePairs: number;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  logLevel: string;
+  trainConcurrency: number;
+  limits: Limits;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  bodyLimit: 16 * 1024 * 1024,
+  uploadLimit: 1024 * 1024 * 1024,
+  maxBatch: 4096,
+  maxTripletsPerRequest: 100_000,
+  maxTripletsPerDataset: 10_000_000,
+  maxDimension: 8192,
+  maxOutputDimension: 4096,
+  maxQueuedJobs: 100,
+  maxIterations: 100_000,
+  maxDistancePairs: 4_000_000,
+};
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function intVar(env: Env, name: string, fallback: number, min: number, max: number, errors: string[]): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) {
+    errors.push(`${name} must be a whole number, got "${raw}"`);
+    return fallback;
+  }
+  const n = Number(raw);
+  if (n < min || n > max) errors.push(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+/** Reads the environment. Throws one ConfigError naming every bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const errors: string[] = [];
+  const logLevel = (env.LOG_LEVEL ?? 'info').trim();
+  if (!LOG_LEVELS.includes(logLevel)) errors.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  const d = DEFAULT_LIMITS;
+  const config: Config = {
+    port: intVar(env, 'PORT', 8080, 0, 65535, errors),
+    host: env.HOST?.trim() || '0.0.0.0',
+    dataDir: path.resolve(env.DATA_DIR?.trim() || './data'),
+    logLevel,
+    trainConcurrency: intVar(env, 'TRAIN_CONCURRENCY', 1, 1, 64, errors),
+    limits: {
+      bodyLimit: intVar(env, 'BODY_LIMIT_BYTES', d.bodyLimit, 1024, 2 ** 31, errors),
+      uploadLimit: intVar(env, 'UPLOAD_LIMIT_BYTES', d.uploadLimit, 1024, 2 ** 40, errors),
+      maxBatch: intVar(env, 'MAX_BATCH', d.maxBatch, 1, 10_000_000, errors),
+      maxTripletsPerRequest: intVar(env, 'MAX_TRIPLETS_PER_REQUEST', d.maxTripletsPerRequest, 1, 1e9, errors),
+      maxTripletsPerDataset: intVar(env, 'MAX_TRIPLETS_PER_DATASET', d.maxTripletsPerDataset, 1, 1e12, errors),
+      maxDimension: intVar(env, 'MAX_DIMENSION', d.maxDimension, 1, 1_000_000, errors),
+      maxOutputDimension: intVar(env, 'MAX_OUTPUT_DIMENSION', d.maxOutputDimension, 1, 1_000_000, errors),
+      maxQueuedJobs: intVar(env, 'MAX_QUEUED_JOBS', d.maxQueuedJobs, 1, 1_000_000, errors),
+      maxIterations: intVar(env, 'MAX_ITERATIONS', d.maxIterations, 1, 1e9, errors),
+      maxDistancePairs: intVar(env, 'MAX_DISTANCE_PAIRS', d.maxDistancePairs, 1, 1e10, errors),
+    },
+  };
+  if (errors.length > 0) throw new ConfigError(`invalid configuration:\n  - ${errors.join('\n  - ')}`);
+  return config;
+}
+
+/** A config for tests and embedding: defaults, overridden field by field. */
+export function makeConfig(overrides: Partial<Omit<Config, 'limits'>> & { limits?: Partial<Limits> } = {}): Config {
+  const base = loadConfig({});
+  return { ...base, ...overrides, limits: { ...base.limits, ...overrides.limits } };
+}

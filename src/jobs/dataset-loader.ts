@@ -1,0 +1,36 @@
+// Stored triplets (count × [a, p, n] × d) → the math core's TripletSet, optionally split.
+import type { TripletSet } from '../math/types.js';
+import type { StoredTriplets } from '../store/types.js';
+
+/** Copies the chosen triplets (by index, in the given order) into three m×d matrices. */
+export function toTripletSet(stored: StoredTriplets, indices?: Uint32Array): TripletSet {
+  const d = stored.dimension;
+  const m = indices ? indices.length : stored.count;
+  const anchors = new Float32Array(m * d);
+  const positives = new Float32Array(m * d);
+  const negatives = new Float32Array(m * d);
+  for (let i = 0; i < m; i++) {
+    const src = (indices ? indices[i] : i) * 3 * d;
+    anchors.set(stored.data.subarray(src, src + d), i * d);
+    positives.set(stored.data.subarray(src + d, src + 2 * d), i * d);
+    negatives.set(stored.data.subarray(src + 2 * d, src + 3 * d), i * d);
+  }
+  return { d, m, anchors, positives, negatives };
+}
+
+/** A seeded split: the first `train` indices train, the rest validate. Sorted within each part. */
+export function splitIndices(count: number, validationFraction: number, random: () => number): { train: Uint32Array; validation: Uint32Array } {
+  const nVal = Math.min(count - 1, Math.round(count * validationFraction));
+  const idx = new Uint32Array(count);
+  for (let i = 0; i < count; i++) idx[i] = i;
+  // Fisher–Yates over the first nVal places is enough to draw a uniform subset.
+  for (let i = 0; i < nVal; i++) {
+    const j = i + Math.floor(random() * (count - i));
+    const t = idx[i];
+    idx[i] = idx[j];
+    idx[j] = t;
+  }
+  const validation = idx.slice(0, nVal).sort();
+  const train = idx.slice(nVal).sort();
+  return { train, validation };
+}

@@ -1,0 +1,79 @@
+import type { Readable } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { App } from '../app-types.js';
+import { AppError } from '../errors.js';
+import { errors } from '../schemas/common.js';
+import { DistancesBody, DistancesReply, EmbedBody, EmbedQuery, EmbedReply } from '../schemas/serving.js';
+import { ServingService, type Embedded } from '../services/serving.js';
+import { readBody } from '../services/streams.js';
+
+const OCTET = 'application/octet-stream';
+
+function wantsBinary(req: FastifyRequest): boolean {
+  const accept = req.headers.accept;
+  return typeof accept === 'string' && accept.toLowerCase().includes(OCTET);
+}
+
+function sendBinary(reply: FastifyReply, e: Embedded) {
+  return reply
+    .header('content-type', OCTET)
+    .header('x-model-id', e.model.record.id)
+    .header('x-rows', String(e.rows))
+    .header('x-dimension', String(e.model.k))
+    .send(Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength));
+}
+
+export default async function servingRoutes(app: App): Promise<void> {
+  const { serving } = app.services;
+  const limits = app.config.limits;
+  const tags = ['serving'];
+
+  app.post('/embed', {
+    schema: {
+      tags,
+      summary: 'Embed vectors',
+      description:
+        'Embedding i is W·inputs[i], L2-normalised when the model says so. `model` defaults to the newest model. ' +
+        'JSON rows, base64 float32 rows (`"encoding": "base64"`), or a binary body (`application/octet-stream`, ' +
+        'n×d little-endian float32, `?model=&rows=`). `Accept: application/octet-stream` gives an n×k float32 reply.',
+      body: {
+        content: {
+          'application/json': { schema: EmbedBody },
+          'application/octet-stream': { schema: { description: 'n×d little-endian float32, row-major; pass ?model=&rows=' } },
+        },
+      },
+      querystring: EmbedQuery,
+      response: { 200: EmbedReply, ...errors(400, 404, 409, 413, 415) },
+    },
+  }, async (req, reply) => {
+    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    let e: Embedded;
+    let encoding: 'float' | 'base64' = 'float';
+    if (type === OCTET) {
+      const body = await readBody(req.body as unknown as Readable, limits.bodyLimit);
+      e = serving.embedBinary(req.query.model, body, req.query.rows);
+    } else if (type === 'application/json') {
+      if (req.query.rows !== undefined) throw new AppError(400, 'VALIDATION_ERROR', 'querystring/rows applies to binary requests only');
+      const body = req.body as EmbedBody;
+      encoding = body.encoding ?? 'float';
+      e = serving.embedJson(body.model ?? req.query.model, body.inputs, encoding);
+    } else {
+      throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type ${type || '(none)'} is not accepted here`);
+    }
+    if (wantsBinary(req)) return sendBinary(reply, e);
+    const embeddings = encoding === 'base64' ? ServingService.toBase64(e) : ServingService.toRows(e);
+    return { model: e.model.record.id, dimension: e.model.k, embeddings };
+  });
+
+  app.post('/distances', {
+    schema: {
+      tags,
+      summary: 'Distances between embeddings',
+      description:
+        'distances[i][j] is the distance between the embeddings of a[i] and b[j] (or a[j] without b). ' +
+        'Metrics: euclidean (default), squared_euclidean, cosine (1 − cos).',
+      body: DistancesBody,
+      response: { 200: DistancesReply, ...errors(400, 404, 409, 413, 415) },
+    },
+  }, async (req) => serving.distances(req.body.model, req.body.a, req.body.b, req.body.metric ?? 'euclidean'));
+}

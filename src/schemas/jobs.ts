@@ -1,0 +1,83 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { FreeObject, NullableTimestamp, Timestamp } from './common.js';
+import { Triplet } from './datasets.js';
+
+export const JobStatus = Type.Union([
+  Type.Literal('queued'),
+  Type.Literal('running'),
+  Type.Literal('succeeded'),
+  Type.Literal('failed'),
+  Type.Literal('cancelled'),
+]);
+
+/** Everything /train accepts; unknown fields are rejected. Defaults live in services/train-params.ts. */
+export const TrainBody = Type.Object(
+  {
+    datasetId: Type.Optional(Type.String({ description: 'Dataset to train on. Give this or `triplets`.' })),
+    triplets: Type.Optional(
+      Type.Array(Triplet, { minItems: 1, description: 'A small inline training set, stored as a new dataset' }),
+    ),
+    outputDimension: Type.Integer({ minimum: 1, description: 'k, the embedding dimension', examples: [16] }),
+    margin: Type.Optional(Type.Number({ minimum: 0, description: 'Hinge margin on squared distances. Default 0.2' })),
+    optimizer: Type.Optional(
+      Type.Union([Type.Literal('lbfgs'), Type.Literal('cg')], {
+        description: '`lbfgs` (default) or `cg` (the write-up\'s choice); both with a strong-Wolfe line search',
+      }),
+    ),
+    maxIterations: Type.Optional(Type.Integer({ minimum: 1, description: 'Default 400' })),
+    normalize: Type.Optional(Type.Boolean({ description: 'L2-normalise embeddings in training and serving. Default false' })),
+    weightDecay: Type.Optional(Type.Number({ minimum: 0, description: 'λ in ½·λ·‖W‖²_F. Default 0' })),
+    init: Type.Optional(
+      Type.Union([Type.Literal('uniform'), Type.Literal('pca'), Type.Literal('identity')], {
+        description: '`pca` (default), `uniform` (the write-up\'s ±√6/√(k+d+1)) or `identity`',
+      }),
+    ),
+    validationFraction: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 0.9, description: 'Share of triplets held out for validation. Default 0' }),
+    ),
+    mining: Type.Optional(Type.Literal('none', { description: 'Online mining applies to labelled samples; `none` for triplets' })),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, description: 'Same data, params and seed give the same model. Default 0' })),
+    gradientTolerance: Type.Optional(Type.Number({ minimum: 0, description: 'Stop when ‖∇‖∞ falls below this. Default 1e-8' })),
+    historySize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'L-BFGS memory. Default 10' })),
+  },
+  { additionalProperties: false },
+);
+export type TrainBody = Static<typeof TrainBody>;
+
+export const Progress = Type.Object({
+  iteration: Type.Integer(),
+  maxIterations: Type.Integer(),
+  loss: Type.Number(),
+  gradientNorm: Type.Number(),
+  activeFraction: Type.Number(),
+  elapsedMs: Type.Number(),
+});
+
+export const JobError = Type.Object({ code: Type.String(), message: Type.String() });
+
+export const Job = Type.Object(
+  {
+    id: Type.String({ examples: ['job_Hk2m0aP9cQe1xV3b'] }),
+    status: JobStatus,
+    datasetId: Type.String(),
+    params: FreeObject,
+    progress: Type.Union([Progress, Type.Null()]),
+    metrics: Type.Union([FreeObject, Type.Null()]),
+    modelId: Type.Union([Type.String(), Type.Null()]),
+    error: Type.Union([JobError, Type.Null()]),
+    createdAt: Timestamp,
+    startedAt: NullableTimestamp,
+    finishedAt: NullableTimestamp,
+  },
+  { $id: 'Job' },
+);
+
+export const JobsQuery = Type.Object(
+  {
+    status: Type.Optional(JobStatus),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    cursor: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+export type JobsQuery = Static<typeof JobsQuery>;

@@ -1,0 +1,50 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { FreeObject, Matrix, Timestamp } from './common.js';
+
+export const Model = Type.Object(
+  {
+    id: Type.String({ examples: ['mdl_b7Qn2cX0pL4sR8tW'] }),
+    jobId: Type.Union([Type.String(), Type.Null()]),
+    name: Type.Union([Type.String(), Type.Null()]),
+    inputDimension: Type.Integer({ examples: [64] }),
+    outputDimension: Type.Integer({ examples: [16] }),
+    normalize: Type.Boolean(),
+    metrics: FreeObject,
+    createdAt: Timestamp,
+  },
+  { $id: 'Model' },
+);
+
+export const Weights = Type.Object({
+  rows: Type.Integer({ description: 'k' }),
+  cols: Type.Integer({ description: 'd' }),
+  normalize: Type.Boolean(),
+  W: Type.Array(Type.Array(Type.Number()), { description: 'Row-major, k rows of d numbers' }),
+});
+
+export const ImportModelBody = Type.Object(
+  {
+    W: Type.Array(Type.Array(Type.Number(), { minItems: 1 }), { minItems: 1, description: 'k rows of d numbers' }),
+    normalize: Type.Optional(Type.Boolean({ default: false })),
+    name: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+export type ImportModelBody = Static<typeof ImportModelBody>;
+
+export const EvaluateBody = Type.Object(
+  {
+    datasetId: Type.String(),
+    margin: Type.Optional(Type.Number({ minimum: 0, description: 'Default: the margin the model was trained with, else 0.2' })),
+  },
+  { additionalProperties: false },
+);
+export type EvaluateBody = Static<typeof EvaluateBody>;
+
+export const EvaluateReply = Type.Object({
+  loss: Type.Number({ description: 'Mean hinge loss over the dataset\'s triplets (no weight decay)' }),
+  tripletAccuracy: Type.Number({ description: 'Share of triplets with d(a,p) < d(a,n)' }),
+  activeFraction: Type.Number({ description: 'Share of triplets inside the margin' }),
+  count: Type.Integer(),
+  margin: Type.Number(),
+});

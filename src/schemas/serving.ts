@@ -1,0 +1,58 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Matrix } from './common.js';
+
+const Row = Type.Union([Type.Array(Type.Number()), Type.String({ contentEncoding: 'base64' })], {
+  description: 'A vector of numbers, or with `"encoding": "base64"` a base64 string of its little-endian float32 bytes',
+});
+
+export const EmbedBody = Type.Object(
+  {
+    model: Type.Optional(Type.String({ description: 'Model id; default the newest model' })),
+    inputs: Type.Array(Row, { minItems: 1 }),
+    encoding: Type.Optional(Type.Union([Type.Literal('float'), Type.Literal('base64')], { default: 'float' })),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'Also accepted: application/octet-stream, n×d little-endian float32 with ?model=&rows=. ' +
+      'Send Accept: application/octet-stream for an n×k float32 reply with X-Model-Id, X-Rows and X-Dimension headers.',
+  },
+);
+export type EmbedBody = Static<typeof EmbedBody>;
+
+export const EmbedQuery = Type.Object(
+  {
+    model: Type.Optional(Type.String()),
+    rows: Type.Optional(Type.Integer({ minimum: 1, description: 'Binary requests only: must equal bytes / (4·d)' })),
+  },
+  { additionalProperties: false },
+);
+export type EmbedQuery = Static<typeof EmbedQuery>;
+
+export const EmbedReply = Type.Object({
+  model: Type.String(),
+  dimension: Type.Integer(),
+  embeddings: Type.Array(Row),
+});
+
+export const Metric = Type.Union(
+  [Type.Literal('euclidean'), Type.Literal('squared_euclidean'), Type.Literal('cosine')],
+  { default: 'euclidean' },
+);
+
+export const DistancesBody = Type.Object(
+  {
+    model: Type.Optional(Type.String()),
+    a: Type.Array(Type.Array(Type.Number(), { minItems: 1 }), { minItems: 1 }),
+    b: Type.Optional(Type.Array(Type.Array(Type.Number(), { minItems: 1 }), { minItems: 1 })),
+    metric: Type.Optional(Metric),
+  },
+  { additionalProperties: false },
+);
+export type DistancesBody = Static<typeof DistancesBody>;
+
+export const DistancesReply = Type.Object({
+  model: Type.String(),
+  metric: Type.String(),
+  distances: Matrix,
+});

@@ -1,0 +1,96 @@
+// Training jobs: validate and default the parameters, queue, list, cancel.
+import type { Limits } from '../config.js';
+import { AppError, conflict, notFound, unprocessable } from '../errors.js';
+import type { TrainJobParams } from '../jobs/messages.js';
+import type { JobRunner } from '../jobs/runner.js';
+import { DEFAULT_TRAIN_PARAMS } from '../math/index.js';
+import type { TrainBody } from '../schemas/jobs.js';
+import { FINISHED_STATUSES, type JobRecord, type JobStatus, type Page, type PageRequest, type Store } from '../store/types.js';
+import type { DatasetService } from './datasets.js';
+
+export function defaultParams(body: TrainBody): TrainJobParams {
+  const d = DEFAULT_TRAIN_PARAMS;
+  return {
+    outputDimension: body.outputDimension,
+    margin: body.margin ?? d.margin,
+    optimizer: body.optimizer ?? d.optimizer,
+    maxIterations: body.maxIterations ?? d.maxIterations,
+    normalize: body.normalize ?? d.normalize,
+    weightDecay: body.weightDecay ?? d.weightDecay,
+    init: body.init ?? d.init,
+    validationFraction: body.validationFraction ?? 0,
+    mining: body.mining ?? 'none',
+    seed: body.seed ?? d.seed,
+    gradientTolerance: body.gradientTolerance ?? d.gradientTolerance,
+    historySize: body.historySize ?? d.historySize,
+  };
+}
+
+export class JobService {
+  constructor(
+    private readonly store: Store,
+    private readonly datasets: DatasetService,
+    private readonly runner: JobRunner,
+    private readonly limits: Limits,
+  ) {}
+
+  /** Queues a training job on a stored dataset, or on inline triplets stored as a new dataset. */
+  train(body: TrainBody): JobRecord {
+    if ((body.datasetId === undefined) === (body.triplets === undefined)) {
+      throw new AppError(400, 'VALIDATION_ERROR', 'body must have exactly one of datasetId and triplets');
+    }
+    const params = defaultParams(body);
+    this.checkLimits(params);
+    if (this.store.countJobs('queued') >= this.limits.maxQueuedJobs) {
+      throw new AppError(429, 'QUEUE_FULL', `${this.limits.maxQueuedJobs} jobs are already queued (MAX_QUEUED_JOBS); try again later`);
+    }
+    const datasetId = body.datasetId ?? this.storeInline(body.triplets!);
+    const ds = this.datasets.get(datasetId);
+    if (ds.tripletCount === 0) throw unprocessable('NO_TRIPLETS', `dataset ${ds.id} has no triplets to train on`);
+    if (params.validationFraction > 0 && Math.round(ds.tripletCount * params.validationFraction) < 1) {
+      throw unprocessable('NO_TRIPLETS', `validationFraction ${params.validationFraction} of ${ds.tripletCount} triplets holds out none`);
+    }
+    const job = this.store.createJob({ datasetId: ds.id, params: params as unknown as Record<string, unknown> });
+    this.runner.pump();
+    return this.store.getJob(job.id)!;
+  }
+
+  private checkLimits(p: TrainJobParams): void {
+    if (p.outputDimension > this.limits.maxOutputDimension) {
+      throw new AppError(422, 'LIMIT_EXCEEDED', `outputDimension ${p.outputDimension} is over the limit of ${this.limits.maxOutputDimension} (MAX_OUTPUT_DIMENSION)`);
+    }
+    if (p.maxIterations > this.limits.maxIterations) {
+      throw new AppError(422, 'LIMIT_EXCEEDED', `maxIterations ${p.maxIterations} is over the limit of ${this.limits.maxIterations} (MAX_ITERATIONS)`);
+    }
+  }
+
+  private storeInline(triplets: NonNullable<TrainBody['triplets']>): string {
+    const d = triplets[0].anchor.length;
+    const ds = this.datasets.create({ name: 'inline training set', dimension: d });
+    try {
+      this.datasets.appendJson(ds.id, triplets);
+    } catch (e) {
+      this.store.deleteDataset(ds.id); // all or nothing: no empty dataset left behind
+      throw e;
+    }
+    return ds.id;
+  }
+
+  get(id: string): JobRecord {
+    const job = this.store.getJob(id);
+    if (!job) throw notFound('JOB_NOT_FOUND', `job ${id} does not exist`);
+    return job;
+  }
+
+  list(page: PageRequest & { status?: JobStatus }): Page<JobRecord> {
+    return this.store.listJobs(page);
+  }
+
+  cancel(id: string): JobRecord {
+    const job = this.get(id);
+    if (FINISHED_STATUSES.includes(job.status)) {
+      throw conflict('JOB_FINISHED', `job ${id} has already ${job.status === 'cancelled' ? 'been cancelled' : job.status}`);
+    }
+    return this.runner.cancel(id) ?? this.get(id);
+  }
+}

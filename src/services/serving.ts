@@ -1,0 +1,96 @@
+// Embeddings and distances on a learned map. The numbers come from src/math; this file shapes them.
+import type { Limits } from '../config.js';
+import { AppError, badRequest } from '../errors.js';
+import { embed, pairwiseDistances, type Metric } from '../math/index.js';
+
+export type DistanceMetric = Metric;
+import type { ModelService, LoadedModel } from './models.js';
+import { batchLimit, checkFiniteArray, decodeBase64Row, encodeBase64Row, float32View, packRows, writeRow } from './vectors.js';
+
+export interface Embedded {
+  model: LoadedModel;
+  rows: number;
+  /** rows×k float32 */
+  data: Float32Array;
+}
+
+export class ServingService {
+  constructor(
+    private readonly models: ModelService,
+    private readonly limits: Limits,
+  ) {}
+
+  private run(model: LoadedModel, X: Float32Array, n: number): Embedded {
+    const out = new Float32Array(n * model.k);
+    embed(model.W, model.k, model.d, X, n, model.record.normalize, out);
+    return { model, rows: n, data: out };
+  }
+
+  private owner(m: LoadedModel) {
+    return `model ${m.record.id}`;
+  }
+
+  /** JSON rows, or base64 strings of float32 rows. */
+  embedJson(modelId: string | undefined, inputs: (number[] | string)[], encoding: 'float' | 'base64'): Embedded {
+    batchLimit(inputs.length, this.limits.maxBatch, 'inputs');
+    const m = this.models.resolve(modelId);
+    const X = new Float32Array(inputs.length * m.d);
+    for (let i = 0; i < inputs.length; i++) {
+      const row = inputs[i];
+      if (encoding === 'base64') {
+        if (typeof row !== 'string') throw badRequest('VALIDATION_ERROR', `inputs[${i}] must be a base64 string when encoding is base64`);
+        decodeBase64Row(row, X, i * m.d, m.d, `inputs[${i}]`, this.owner(m));
+      } else {
+        if (typeof row === 'string') throw badRequest('VALIDATION_ERROR', `inputs[${i}] must be an array of numbers (set "encoding": "base64" for strings)`);
+        writeRow(row, X, i * m.d, m.d, `inputs[${i}]`, this.owner(m));
+      }
+    }
+    return this.run(m, X, inputs.length);
+  }
+
+  /** n×d little-endian float32; rows, when given, must match. */
+  embedBinary(modelId: string | undefined, body: Buffer, rows: number | undefined): Embedded {
+    const m = this.models.resolve(modelId);
+    const rowBytes = 4 * m.d;
+    if (body.byteLength === 0) throw badRequest('EMPTY_BATCH', 'the body holds no rows');
+    if (body.byteLength % rowBytes !== 0) {
+      throw badRequest('DIMENSION_MISMATCH', `body is ${body.byteLength} bytes, not a whole number of ${m.d}-value float32 rows for ${this.owner(m)}`);
+    }
+    const n = body.byteLength / rowBytes;
+    if (rows !== undefined && rows !== n) throw badRequest('DIMENSION_MISMATCH', `rows=${rows} but the body holds ${n} rows of ${m.d} float32 values`);
+    batchLimit(n, this.limits.maxBatch, 'body');
+    const X = float32View(body);
+    checkFiniteArray(X, m.d, 'body');
+    return this.run(m, X, n);
+  }
+
+  static toRows(e: Embedded): number[][] {
+    const k = e.model.k;
+    const out: number[][] = new Array(e.rows);
+    for (let i = 0; i < e.rows; i++) out[i] = Array.from(e.data.subarray(i * k, (i + 1) * k));
+    return out;
+  }
+
+  static toBase64(e: Embedded): string[] {
+    const out: string[] = new Array(e.rows);
+    for (let i = 0; i < e.rows; i++) out[i] = encodeBase64Row(e.data, i * e.model.k, e.model.k);
+    return out;
+  }
+
+  distances(modelId: string | undefined, a: number[][], b: number[][] | undefined, metric: DistanceMetric) {
+    batchLimit(a.length, this.limits.maxBatch, 'a');
+    if (b) batchLimit(b.length, this.limits.maxBatch, 'b');
+    const nb = b ? b.length : a.length;
+    if (a.length * nb > this.limits.maxDistancePairs) {
+      throw new AppError(413, 'BATCH_TOO_LARGE', `${a.length}×${nb} distances is over the limit of ${this.limits.maxDistancePairs} (MAX_DISTANCE_PAIRS)`);
+    }
+    const m = this.models.resolve(modelId);
+    const Ea = this.run(m, packRows(a, m.d, 'a', this.owner(m)), a.length).data;
+    const Eb = b ? this.run(m, packRows(b, m.d, 'b', this.owner(m)), b.length).data : Ea;
+    const D = new Float64Array(a.length * nb);
+    pairwiseDistances(Ea, a.length, Eb, nb, m.k, metric, D);
+    const distances: number[][] = new Array(a.length);
+    for (let i = 0; i < a.length; i++) distances[i] = Array.from(D.subarray(i * nb, (i + 1) * nb));
+    return { model: m.record.id, metric, distances };
+  }
+}

@@ -1,0 +1,56 @@
+// Schema versions, applied in order by PRAGMA user_version. Never edit a shipped step: add one.
+export const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE datasets (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    name TEXT,
+    dimension INTEGER NOT NULL,
+    triplet_count INTEGER NOT NULL DEFAULT 0,
+    sample_count INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+  );
+  -- Vectors live in append-only chunks of little-endian float32. A chunk with a
+  -- non-null upload_id belongs to a streamed upload that has not committed yet.
+  CREATE TABLE chunks (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    dataset_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('triplets', 'samples')),
+    count INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    labels TEXT,
+    upload_id TEXT
+  );
+  CREATE INDEX chunks_by_dataset ON chunks (dataset_id, kind, seq);
+  CREATE INDEX chunks_by_upload ON chunks (upload_id) WHERE upload_id IS NOT NULL;
+  CREATE TABLE jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    dataset_id TEXT NOT NULL,
+    params TEXT NOT NULL,
+    progress TEXT,
+    metrics TEXT,
+    model_id TEXT,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT
+  );
+  CREATE INDEX jobs_by_status ON jobs (status, seq);
+  CREATE INDEX jobs_by_dataset ON jobs (dataset_id, status);
+  CREATE TABLE models (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    job_id TEXT,
+    name TEXT,
+    input_dimension INTEGER NOT NULL,
+    output_dimension INTEGER NOT NULL,
+    normalize INTEGER NOT NULL,
+    metrics TEXT NOT NULL,
+    weights BLOB NOT NULL,
+    checksum TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  `,
+];

@@ -1,0 +1,333 @@
+// Store on one SQLite file (better-sqlite3). WAL lets readers run beside the writer;
+// synchronous=FULL makes every acknowledged commit survive power loss, not just a crash.
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { AppError } from '../errors.js';
+import { newId } from './ids.js';
+import { MIGRATIONS } from './migrations.js';
+import type {
+  DatasetRecord, JobError, JobProgress, JobRecord, JobStatus, ModelRecord, NewModel, Page, PageRequest, Store, StoredTriplets,
+} from './types.js';
+
+type Row = Record<string, unknown>;
+
+const now = () => new Date().toISOString();
+const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+const parse = <T>(v: unknown): T | null => (typeof v === 'string' ? (JSON.parse(v) as T) : null);
+
+function toBlob(a: Float32Array | Float64Array): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+export function checksum(buf: Uint8Array): string {
+  return createHash('sha256').update(buf).digest('hex');
+}
+
+function encodeCursor(seq: number): string {
+  return Buffer.from(String(seq)).toString('base64url');
+}
+
+function decodeCursor(cursor: string | undefined): number {
+  if (cursor === undefined || cursor === '') return Number.MAX_SAFE_INTEGER;
+  const s = Buffer.from(cursor, 'base64url').toString();
+  if (!/^\d{1,15}$/.test(s)) throw new AppError(400, 'INVALID_CURSOR', `cursor "${cursor}" is not one this service issued`);
+  return Number(s);
+}
+
+function datasetFromRow(r: Row): DatasetRecord {
+  return {
+    id: r.id as string,
+    name: (r.name as string | null) ?? null,
+    dimension: r.dimension as number,
+    tripletCount: r.triplet_count as number,
+    sampleCount: r.sample_count as number,
+    createdAt: r.created_at as string,
+  };
+}
+
+function jobFromRow(r: Row): JobRecord {
+  return {
+    id: r.id as string,
+    status: r.status as JobStatus,
+    datasetId: r.dataset_id as string,
+    params: parse<Record<string, unknown>>(r.params) ?? {},
+    progress: parse(r.progress),
+    metrics: parse(r.metrics),
+    modelId: (r.model_id as string | null) ?? null,
+    error: parse<JobError>(r.error),
+    createdAt: r.created_at as string,
+    startedAt: (r.started_at as string | null) ?? null,
+    finishedAt: (r.finished_at as string | null) ?? null,
+  };
+}
+
+function modelFromRow(r: Row): ModelRecord {
+  return {
+    id: r.id as string,
+    jobId: (r.job_id as string | null) ?? null,
+    name: (r.name as string | null) ?? null,
+    inputDimension: r.input_dimension as number,
+    outputDimension: r.output_dimension as number,
+    normalize: r.normalize === 1,
+    metrics: parse<Record<string, unknown>>(r.metrics) ?? {},
+    createdAt: r.created_at as string,
+  };
+}
+
+function page<T>(rows: Row[], limit: number, map: (r: Row) => T): Page<T> {
+  const more = rows.length > limit;
+  const kept = more ? rows.slice(0, limit) : rows;
+  return { items: kept.map(map), nextCursor: more ? encodeCursor(kept[kept.length - 1].seq as number) : null };
+}
+
+const MODEL_COLUMNS = 'seq, id, job_id, name, input_dimension, output_dimension, normalize, metrics, created_at';
+
+export class SqliteStore implements Store {
+  readonly path: string;
+  private db: Database.Database;
+
+  constructor(file: string, options: { readonly?: boolean } = {}) {
+    this.path = file;
+    if (!options.readonly) fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file, { readonly: options.readonly ?? false, timeout: 10_000 });
+    if (!options.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('foreign_keys = ON');
+      this.migrate();
+      // Staged chunks of uploads that never committed (the process died mid-stream) are garbage.
+      this.db.prepare('DELETE FROM chunks WHERE upload_id IS NOT NULL').run();
+    }
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  isOpen(): boolean {
+    return this.db.open;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  // ---- datasets -------------------------------------------------------------
+
+  createDataset(input: { name: string | null; dimension: number }): DatasetRecord {
+    const id = newId('ds');
+    this.db
+      .prepare('INSERT INTO datasets (id, name, dimension, created_at) VALUES (?, ?, ?, ?)')
+      .run(id, input.name, input.dimension, now());
+    return this.getDataset(id)!;
+  }
+
+  getDataset(id: string): DatasetRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM datasets WHERE id = ?').get(id) as Row | undefined;
+    return r ? datasetFromRow(r) : undefined;
+  }
+
+  listDatasets(req: PageRequest): Page<DatasetRecord> {
+    const rows = this.db
+      .prepare('SELECT * FROM datasets WHERE seq < ? ORDER BY seq DESC LIMIT ?')
+      .all(decodeCursor(req.cursor), req.limit + 1) as Row[];
+    return page(rows, req.limit, datasetFromRow);
+  }
+
+  deleteDataset(id: string): boolean {
+    return this.db.transaction(() => {
+      this.db.prepare('DELETE FROM chunks WHERE dataset_id = ?').run(id);
+      return this.db.prepare('DELETE FROM datasets WHERE id = ?').run(id).changes > 0;
+    })();
+  }
+
+  appendTriplets(datasetId: string, data: Float32Array, count: number): DatasetRecord {
+    return this.db.transaction(() => {
+      this.insertChunk(datasetId, data, count, null);
+      return this.bumpTriplets(datasetId, count);
+    })();
+  }
+
+  stageTriplets(uploadId: string, datasetId: string, data: Float32Array, count: number): void {
+    this.insertChunk(datasetId, data, count, uploadId);
+  }
+
+  commitStaged(uploadId: string, datasetId: string, count: number): DatasetRecord {
+    return this.db.transaction(() => {
+      this.db.prepare('UPDATE chunks SET upload_id = NULL WHERE upload_id = ?').run(uploadId);
+      return this.bumpTriplets(datasetId, count);
+    })();
+  }
+
+  discardStaged(uploadId: string): void {
+    this.db.prepare('DELETE FROM chunks WHERE upload_id = ?').run(uploadId);
+  }
+
+  private insertChunk(datasetId: string, data: Float32Array, count: number, uploadId: string | null): void {
+    this.db
+      .prepare("INSERT INTO chunks (dataset_id, kind, count, data, upload_id) VALUES (?, 'triplets', ?, ?, ?)")
+      .run(datasetId, count, toBlob(data), uploadId);
+  }
+
+  private bumpTriplets(datasetId: string, count: number): DatasetRecord {
+    const changed = this.db
+      .prepare('UPDATE datasets SET triplet_count = triplet_count + ? WHERE id = ?')
+      .run(count, datasetId).changes;
+    // The dataset was deleted mid-upload: throwing rolls the whole transaction back.
+    if (changed === 0) throw new AppError(404, 'DATASET_NOT_FOUND', `dataset ${datasetId} does not exist`);
+    return this.getDataset(datasetId)!;
+  }
+
+  readTriplets(datasetId: string): StoredTriplets {
+    const ds = this.getDataset(datasetId);
+    if (!ds) throw new AppError(404, 'DATASET_NOT_FOUND', `dataset ${datasetId} does not exist`);
+    const rows = this.db
+      .prepare("SELECT count, data FROM chunks WHERE dataset_id = ? AND kind = 'triplets' AND upload_id IS NULL ORDER BY seq")
+      .all(datasetId) as { count: number; data: Buffer }[];
+    const per = 3 * ds.dimension;
+    const total = rows.reduce((s, r) => s + r.count, 0);
+    const out = new Float32Array(total * per);
+    let offset = 0;
+    for (const r of rows) {
+      if (r.data.byteLength !== r.count * per * 4) throw new Error(`corrupt chunk in dataset ${datasetId}`);
+      // Copy through a byte view: blobs are not guaranteed to be 4-byte aligned.
+      new Uint8Array(out.buffer, offset * 4, r.data.byteLength).set(r.data);
+      offset += r.count * per;
+    }
+    return { count: total, dimension: ds.dimension, data: out };
+  }
+
+  // ---- jobs -----------------------------------------------------------------
+
+  createJob(input: { datasetId: string; params: Record<string, unknown> }): JobRecord {
+    const id = newId('job');
+    this.db
+      .prepare("INSERT INTO jobs (id, status, dataset_id, params, created_at) VALUES (?, 'queued', ?, ?, ?)")
+      .run(id, input.datasetId, JSON.stringify(input.params), now());
+    return this.getJob(id)!;
+  }
+
+  getJob(id: string): JobRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
+    return r ? jobFromRow(r) : undefined;
+  }
+
+  listJobs(req: PageRequest & { status?: JobStatus }): Page<JobRecord> {
+    const cursor = decodeCursor(req.cursor);
+    const rows = (
+      req.status
+        ? this.db.prepare('SELECT * FROM jobs WHERE seq < ? AND status = ? ORDER BY seq DESC LIMIT ?').all(cursor, req.status, req.limit + 1)
+        : this.db.prepare('SELECT * FROM jobs WHERE seq < ? ORDER BY seq DESC LIMIT ?').all(cursor, req.limit + 1)
+    ) as Row[];
+    return page(rows, req.limit, jobFromRow);
+  }
+
+  countJobs(status: JobStatus): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM jobs WHERE status = ?').get(status) as { n: number }).n;
+  }
+
+  nextQueuedJob(): JobRecord | undefined {
+    const r = this.db.prepare("SELECT * FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1").get() as Row | undefined;
+    return r ? jobFromRow(r) : undefined;
+  }
+
+  markJobRunning(id: string): JobRecord {
+    this.db
+      .prepare("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) WHERE id = ? AND status = 'queued'")
+      .run(now(), id);
+    return this.getJob(id)!;
+  }
+
+  updateJobProgress(id: string, progress: JobProgress): void {
+    this.db.prepare("UPDATE jobs SET progress = ? WHERE id = ? AND status = 'running'").run(JSON.stringify(progress), id);
+  }
+
+  finishJob(id: string, status: 'failed' | 'cancelled', error: JobError | null, metrics: Record<string, unknown> | null = null): JobRecord {
+    this.db
+      .prepare(
+        "UPDATE jobs SET status = ?, error = ?, metrics = COALESCE(?, metrics), finished_at = ? WHERE id = ? AND status IN ('queued', 'running')",
+      )
+      .run(status, json(error), json(metrics), now(), id);
+    return this.getJob(id)!;
+  }
+
+  succeedJob(id: string, model: NewModel, metrics: Record<string, unknown>): { job: JobRecord; model: ModelRecord } {
+    return this.db.transaction(() => {
+      const rec = this.createModel(model);
+      const changed = this.db
+        .prepare("UPDATE jobs SET status = 'succeeded', metrics = ?, model_id = ?, error = NULL, finished_at = ? WHERE id = ? AND status = 'running'")
+        .run(JSON.stringify(metrics), rec.id, now(), id).changes;
+      // A job cancelled while its last iteration ran keeps its cancellation: roll the model back.
+      if (changed === 0) throw new AppError(409, 'JOB_FINISHED', `job ${id} is no longer running`);
+      return { job: this.getJob(id)!, model: rec };
+    })();
+  }
+
+  requeueRunningJobs(): number {
+    return this.db.prepare("UPDATE jobs SET status = 'queued' WHERE status = 'running'").run().changes;
+  }
+
+  activeJobsForDataset(datasetId: string): number {
+    const r = this.db
+      .prepare("SELECT COUNT(*) AS n FROM jobs WHERE dataset_id = ? AND status IN ('queued', 'running')")
+      .get(datasetId) as { n: number };
+    return r.n;
+  }
+
+  // ---- models ---------------------------------------------------------------
+
+  createModel(model: NewModel): ModelRecord {
+    const id = newId('mdl');
+    const blob = toBlob(model.weights);
+    this.db
+      .prepare(
+        `INSERT INTO models (id, job_id, name, input_dimension, output_dimension, normalize, metrics, weights, checksum, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(id, model.jobId, model.name, model.inputDimension, model.outputDimension, model.normalize ? 1 : 0,
+        JSON.stringify(model.metrics), blob, checksum(blob), now());
+    return this.getModel(id)!;
+  }
+
+  getModel(id: string): ModelRecord | undefined {
+    const r = this.db.prepare(`SELECT ${MODEL_COLUMNS} FROM models WHERE id = ?`).get(id) as Row | undefined;
+    return r ? modelFromRow(r) : undefined;
+  }
+
+  getModelWeights(id: string): Float64Array | undefined {
+    const r = this.db
+      .prepare('SELECT weights, checksum, input_dimension AS d, output_dimension AS k FROM models WHERE id = ?')
+      .get(id) as { weights: Buffer; checksum: string; d: number; k: number } | undefined;
+    if (!r) return undefined;
+    if (r.weights.byteLength !== r.k * r.d * 8 || checksum(r.weights) !== r.checksum) {
+      throw new Error(`model ${id} failed its integrity check (length or checksum)`);
+    }
+    const out = new Float64Array(r.k * r.d);
+    new Uint8Array(out.buffer).set(r.weights);
+    return out;
+  }
+
+  listModels(req: PageRequest): Page<ModelRecord> {
+    const rows = this.db
+      .prepare(`SELECT ${MODEL_COLUMNS} FROM models WHERE seq < ? ORDER BY seq DESC LIMIT ?`)
+      .all(decodeCursor(req.cursor), req.limit + 1) as Row[];
+    return page(rows, req.limit, modelFromRow);
+  }
+
+  newestModel(): ModelRecord | undefined {
+    const r = this.db.prepare(`SELECT ${MODEL_COLUMNS} FROM models ORDER BY seq DESC LIMIT 1`).get() as Row | undefined;
+    return r ? modelFromRow(r) : undefined;
+  }
+
+  deleteModel(id: string): boolean {
+    return this.db.prepare('DELETE FROM models WHERE id = ?').run(id).changes > 0;
+  }
+}

@@ -1,0 +1,83 @@
+// Test harness: a whole app on a real SQLite file in a fresh temp dir, closed and removed after.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Test } from 'tap';
+import { buildApp, type BuildOptions } from '../src/app.js';
+import type { App } from '../src/app-types.js';
+import { makeConfig, type Config, type Limits } from '../src/config.js';
+
+export function tempDir(t: Test, prefix = 'triplet-embed-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export async function testApp(
+  t: Test,
+  opts: { dataDir?: string; limits?: Partial<Limits>; config?: Partial<Config>; build?: BuildOptions } = {},
+): Promise<App> {
+  const dataDir = opts.dataDir ?? tempDir(t);
+  const config = makeConfig({ ...opts.config, dataDir, logLevel: 'silent', limits: opts.limits });
+  const app = await buildApp(config, { logger: false, ...opts.build });
+  await app.ready();
+  t.teardown(() => app.close());
+  return app;
+}
+
+export interface TripletJson {
+  anchor: number[];
+  positive: number[];
+  negative: number[];
+}
+
+/** Small deterministic triplets: positives near the anchor, negatives far. */
+export function makeTriplets(n: number, d: number, seed = 1): TripletJson[] {
+  let s = seed >>> 0;
+  const rnd = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let x = s;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296 - 0.5;
+  };
+  const out: TripletJson[] = [];
+  for (let i = 0; i < n; i++) {
+    const anchor = Array.from({ length: d }, () => rnd() * 4);
+    out.push({
+      anchor,
+      positive: anchor.map((v) => v + rnd() * 0.5),
+      negative: Array.from({ length: d }, () => rnd() * 4),
+    });
+  }
+  return out;
+}
+
+export async function createDataset(app: App, dimension: number, triplets?: TripletJson[]): Promise<string> {
+  const r = await app.inject({ method: 'POST', url: '/datasets', payload: { dimension } });
+  const id = r.json().id as string;
+  if (triplets) {
+    const up = await app.inject({ method: 'POST', url: `/datasets/${id}/triplets`, payload: { triplets } });
+    if (up.statusCode !== 201) throw new Error(`upload failed: ${up.body}`);
+  }
+  return id;
+}
+
+/** Polls a job until it leaves queued/running (or the deadline passes). */
+export async function waitForJob(app: App, id: string, timeoutMs = 60_000): Promise<Record<string, any>> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const job = (await app.inject({ url: `/jobs/${id}` })).json();
+    if (!['queued', 'running'].includes(job.status) || Date.now() > end) return job;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function expectError(t: Test, res: { statusCode: number; json: () => any }, status: number, code: string): void {
+  t.equal(res.statusCode, status, `status ${status}`);
+  const body = res.json();
+  t.equal(body.code, code, `code ${code}`);
+  t.equal(body.statusCode, status);
+  t.type(body.message, 'string');
+  t.type(body.error, 'string');
+}
