@@ -1,0 +1,119 @@
+// Real server processes: `npm start` on a temporary DATA_DIR, the README's curl walk-through,
+// SIGTERM shutdown, and a restart that keeps datasets, models and finished jobs.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { tempDir } from './helpers.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface Server {
+  proc: ChildProcess;
+  base: string;
+  output: () => string;
+  exit: Promise<number | null>;
+}
+
+async function start(dataDir: string, port: number): Promise<Server> {
+  const proc = spawn('npm', ['start'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (b) => (out += b));
+  proc.stderr!.on('data', (b) => (out += b));
+  const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { proc, base, output: () => out, exit };
+}
+
+async function stop(s: Server): Promise<number | null> {
+  s.proc.kill('SIGTERM');
+  return s.exit;
+}
+
+const json = async (url: string) => (await fetch(url)).json() as Promise<any>;
+
+t.test('npm start serves the README walk-through, shuts down on SIGTERM and keeps its data', async (t) => {
+  const dataDir = tempDir(t);
+  const port = await freePort();
+  const first = await start(dataDir, port);
+  t.teardown(() => {
+    if (first.proc.exitCode === null) first.proc.kill('SIGKILL');
+  });
+
+  const walk = spawnSync('bash', [path.join(ROOT, 'scripts/walkthrough.sh')], {
+    env: { ...process.env, BASE: first.base },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  t.equal(walk.status, 0, `walk-through exits 0\n${walk.stdout}\n${walk.stderr}`);
+  t.match(walk.stdout, /"status":"succeeded"/, 'the job succeeds');
+  t.match(walk.stdout, /"embeddings":\[\[/, 'embeddings are served');
+  t.match(walk.stdout, /"distances":\[\[/, 'distances are served');
+  const dist = JSON.parse(walk.stdout.trim().split('\n').pop()!);
+  t.ok(dist.distances[0][0] < dist.distances[0][1], 'the anchor is nearer its positive than its negative in the learned space');
+
+  const before = {
+    datasets: (await json(`${first.base}/datasets`)).items,
+    models: (await json(`${first.base}/models`)).items,
+    jobs: (await json(`${first.base}/jobs`)).items,
+  };
+  t.equal(before.datasets.length, 1);
+  t.equal(before.models.length, 1);
+  t.equal(before.jobs[0].status, 'succeeded');
+
+  t.equal(await stop(first), 0, 'SIGTERM ends the process with exit code 0');
+  t.match(first.output(), /shutting down/, 'the shutdown is logged');
+
+  const second = await start(dataDir, port);
+  t.teardown(() => {
+    if (second.proc.exitCode === null) second.proc.kill('SIGKILL');
+  });
+  t.same((await json(`${second.base}/datasets`)).items, before.datasets, 'datasets survive a restart');
+  t.same((await json(`${second.base}/models`)).items, before.models, 'models survive a restart');
+  t.same((await json(`${second.base}/jobs`)).items, before.jobs, 'finished jobs survive a restart');
+  const embed = await fetch(`${second.base}/embed`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ inputs: [[1, 0, 2.5, -1.8]] }),
+  });
+  t.equal(embed.status, 200, 'the restarted server embeds with the stored model');
+  t.equal(await stop(second), 0);
+});
+
+t.test('a bad environment variable stops start-up with a message naming it', async (t) => {
+  const r = spawnSync('node', ['--import=tsx', path.join(ROOT, 'src/server.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: 'eighty', TRAIN_CONCURRENCY: '0' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  t.equal(r.status, 2);
+  t.match(r.stderr, /PORT must be a whole number/);
+  t.match(r.stderr, /TRAIN_CONCURRENCY must be between 1/);
+});
