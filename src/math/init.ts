@@ -1,0 +1,147 @@
+// Starting points for W (k×d row-major). Deterministic for a seed.
+import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
+import { createRng, type Rng } from './rng.js';
+import type { DataArray, InitName, TripletSet } from './types.js';
+
+export interface InitParams {
+  init: InitName;
+  k: number;
+  d: number;
+  seed: number;
+}
+
+/** Relative size of rows added when k > d (they carry no information yet; small keeps them from dominating distances). */
+const EXTRA_ROW_SCALE = 0.01;
+/** PCA covariance budget in multiply-adds (rows·d²/2): keeps init well under a second for d up to ~1000. */
+const PCA_FLOP_BUDGET = 5e8;
+const PCA_MAX_ROWS = 8192;
+
+export function initW(p: InitParams, set: TripletSet): Float64Array {
+  const { k, d } = p;
+  if (!(Number.isInteger(k) && k > 0)) throw new RangeError(`k must be a positive integer (got ${k})`);
+  if (d !== set.d) throw new RangeError(`d=${d} does not match the triplet set (d=${set.d})`);
+  const rng = createRng(p.seed);
+  switch (p.init) {
+    case 'uniform':
+      return uniformInit(k, d, rng);
+    case 'identity':
+      return identityInit(k, d, rng);
+    case 'pca':
+      return pcaInit(k, d, set, rng);
+    default:
+      throw new RangeError(`unknown init ${String(p.init)}`);
+  }
+}
+
+/** The write-up's initializeParameters: U(−r, r), r = √6/√(k+d+1). */
+function uniformInit(k: number, d: number, rng: Rng): Float64Array {
+  const r = Math.sqrt(6) / Math.sqrt(k + d + 1);
+  const W = new Float64Array(k * d);
+  for (let i = 0; i < W.length; i++) W[i] = rng.range(-r, r);
+  return W;
+}
+
+/** Rows first..k−1 get U(−ε, ε) with ε = EXTRA_ROW_SCALE·rowNorm/√d (row norm ≈ 0.6% of rowNorm). */
+function fillExtraRows(W: Float64Array, first: number, k: number, d: number, rowNorm: number, rng: Rng): void {
+  const eps = (EXTRA_ROW_SCALE * rowNorm) / Math.sqrt(d);
+  for (let i = first * d; i < k * d; i++) W[i] = rng.range(-eps, eps);
+}
+
+function identityInit(k: number, d: number, rng: Rng): Float64Array {
+  const W = new Float64Array(k * d);
+  const n = Math.min(k, d);
+  for (let i = 0; i < n; i++) W[i * d + i] = 1;
+  if (k > d) fillExtraRows(W, d, k, d, 1, rng);
+  return W;
+}
+
+/** Picks a seeded sample of row references (array, row) from the stacked anchors/positives/negatives. */
+function sampleRows(set: TripletSet, d: number, rng: Rng): Array<[DataArray, number]> {
+  const total = 3 * set.m;
+  const budgetRows = Math.floor(PCA_FLOP_BUDGET / Math.max(1, (d * d) / 2));
+  const n = Math.min(total, PCA_MAX_ROWS, Math.max(2 * d + 1, budgetRows));
+  const arrays = [set.anchors, set.positives, set.negatives];
+  const out: Array<[DataArray, number]> = [];
+  if (n >= total) {
+    for (const a of arrays) for (let i = 0; i < set.m; i++) out.push([a, i]);
+    return out;
+  }
+  // partial Fisher–Yates over [0, total)
+  const idx = new Int32Array(total);
+  for (let i = 0; i < total; i++) idx[i] = i;
+  for (let i = 0; i < n; i++) {
+    const j = i + rng.int(total - i);
+    const t = idx[i];
+    idx[i] = idx[j];
+    idx[j] = t;
+    out.push([arrays[Math.floor(idx[i] / set.m)], idx[i] % set.m]);
+  }
+  return out;
+}
+
+/** Sample covariance (d×d, float64) of the given rows. */
+function covariance(rows: Array<[DataArray, number]>, d: number): Float64Array {
+  const mean = new Float64Array(d);
+  for (const [a, i] of rows) for (let j = 0; j < d; j++) mean[j] += a[i * d + j];
+  for (let j = 0; j < d; j++) mean[j] /= rows.length;
+  const C = new Float64Array(d * d);
+  const x = new Float64Array(d);
+  for (const [a, i] of rows) {
+    for (let j = 0; j < d; j++) x[j] = a[i * d + j] - mean[j];
+    for (let p = 0; p < d; p++) {
+      const xp = x[p];
+      if (xp === 0) continue;
+      const o = p * d;
+      for (let q = p; q < d; q++) C[o + q] += xp * x[q];
+    }
+  }
+  const inv = 1 / Math.max(1, rows.length - 1);
+  for (let p = 0; p < d; p++) {
+    for (let q = p; q < d; q++) {
+      C[p * d + q] *= inv;
+      C[q * d + p] = C[p * d + q];
+    }
+  }
+  return C;
+}
+
+/**
+ * PCA start: rows of W are the top-k principal directions of the training vectors,
+ * all scaled by one factor s = 1/√(Σ top-k eigenvalues), so that the expected squared
+ * distance between two random embeddings is 2, the same as between two random unit
+ * vectors. Why: the hinge compares squared distances against an absolute margin
+ * (0.2 by default). Unit-norm rows on standardised data give distances of order
+ * 2·Σλ (≈ 100 on digits), where the margin is negligible and every bracket is decided
+ * by the data scale; a scale that puts typical distances at O(1) makes the margin mean
+ * the same thing with and without `normalize` (with normalize the loss ignores the scale
+ * anyway, and this keeps the gradient, which grows like 1/‖Wx‖, well conditioned).
+ * Rows beyond rank d (k > d) get small seeded uniform values.
+ */
+function pcaInit(k: number, d: number, set: TripletSet, rng: Rng): Float64Array {
+  const C = covariance(sampleRows(set, d, rng), d);
+  const rows2d: number[][] = [];
+  for (let p = 0; p < d; p++) rows2d.push(Array.from(C.subarray(p * d, (p + 1) * d)));
+  const evd = new EigenvalueDecomposition(new Matrix(rows2d), { assumeSymmetric: true });
+  const values = evd.realEigenvalues;
+  const vectors = evd.eigenvectorMatrix;
+  const order = values.map((_, i) => i).sort((a, b) => values[b] - values[a] || a - b);
+  const n = Math.min(k, d);
+  let topVariance = 0;
+  for (let i = 0; i < n; i++) topVariance += Math.max(0, values[order[i]]);
+  const s = topVariance > 0 ? 1 / Math.sqrt(topVariance) : 1;
+  const W = new Float64Array(k * d);
+  for (let i = 0; i < n; i++) writeDirection(W, i, d, vectors, order[i], s);
+  if (k > d) fillExtraRows(W, d, k, d, s, rng);
+  return W;
+}
+
+/** Row `row` of W = s·(column `col` of V), sign fixed so the largest-magnitude entry is positive (deterministic across platforms). */
+function writeDirection(W: Float64Array, row: number, d: number, V: Matrix, col: number, s: number): void {
+  let big = 0;
+  for (let j = 0; j < d; j++) {
+    const v = V.get(j, col);
+    if (Math.abs(v) > Math.abs(big)) big = v;
+  }
+  const sign = big < 0 ? -s : s;
+  for (let j = 0; j < d; j++) W[row * d + j] = sign * V.get(j, col);
+}

@@ -1,0 +1,72 @@
+// Limited-memory BFGS (Nocedal & Wright Alg. 7.4/7.5): two-loop recursion over
+// the last `historySize` pairs (s, y), initial Hessian γI with γ = sᵀy/yᵀy.
+// Pairs with non-positive curvature yᵀs (possible on the piecewise-quadratic
+// hinge loss, or with an Armijo-only step) are skipped so H stays positive definite.
+import { runDescent, steepestStep, type DirectionStrategy } from './descent.js';
+import { dot, type FG, type MinimizeOptions, type MinimizeResult } from './types.js';
+
+export const DEFAULT_HISTORY_SIZE = 10;
+
+function createLbfgsStrategy(n: number, historySize: number): DirectionStrategy {
+  const mem = Math.max(1, Math.floor(historySize));
+  const S = Array.from({ length: mem }, () => new Float64Array(n));
+  const Y = Array.from({ length: mem }, () => new Float64Array(n));
+  const rho = new Float64Array(mem);
+  const alpha = new Float64Array(mem);
+  let count = 0; // stored pairs
+  let head = 0; // index of the next slot to write
+  let gamma = 1;
+
+  return {
+    c2: 0.9,
+    reset() {
+      count = 0;
+      head = 0;
+      gamma = 1;
+    },
+    direction(g, dir) {
+      for (let i = 0; i < n; i++) dir[i] = -g[i];
+      // newest to oldest
+      for (let t = 0; t < count; t++) {
+        const j = (head - 1 - t + mem) % mem;
+        const a = rho[j] * dot(S[j], dir);
+        alpha[j] = a;
+        const y = Y[j];
+        for (let i = 0; i < n; i++) dir[i] -= a * y[i];
+      }
+      if (gamma !== 1) for (let i = 0; i < n; i++) dir[i] *= gamma;
+      // oldest to newest
+      for (let t = count - 1; t >= 0; t--) {
+        const j = (head - 1 - t + mem) % mem;
+        const b = rho[j] * dot(Y[j], dir);
+        const s = S[j];
+        const c = alpha[j] - b;
+        for (let i = 0; i < n; i++) dir[i] += c * s[i];
+      }
+    },
+    initialStep(g) {
+      // the quasi-Newton step is already scaled; the very first is not
+      return count === 0 ? steepestStep(g) : 1;
+    },
+    update(x, xNew, g, gNew) {
+      const s = S[head];
+      const y = Y[head];
+      for (let i = 0; i < n; i++) {
+        s[i] = xNew[i] - x[i];
+        y[i] = gNew[i] - g[i];
+      }
+      const ys = dot(y, s);
+      const yy = dot(y, y);
+      if (!(ys > 1e-10 * Math.sqrt(dot(s, s) * yy))) return; // skip: non-positive curvature
+      rho[head] = 1 / ys;
+      gamma = ys / yy;
+      head = (head + 1) % mem;
+      count = Math.min(count + 1, mem);
+    },
+  };
+}
+
+/** Minimises fg from x0 (left untouched) with L-BFGS and a strong-Wolfe line search. */
+export function minimizeLbfgs(fg: FG, x0: Float64Array, opts: MinimizeOptions): MinimizeResult {
+  return runDescent(fg, x0, opts, createLbfgsStrategy(x0.length, opts.historySize ?? DEFAULT_HISTORY_SIZE));
+}

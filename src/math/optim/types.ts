@@ -1,0 +1,62 @@
+import type { StopReason } from '../types.js';
+
+/** Objective: returns f(x) and writes ∇f(x) into g. */
+export type FG = (x: Float64Array, g: Float64Array) => number;
+
+export interface IterationInfo {
+  /** accepted steps so far */
+  iteration: number;
+  f: number;
+  x: Float64Array;
+  g: Float64Array;
+  evaluations: number;
+}
+
+export interface MinimizeOptions {
+  maxIterations: number;
+  /** stop when ‖g‖∞ ≤ this */
+  gradientTolerance: number;
+  /** L-BFGS history length (ignored by CG); default 10 */
+  historySize?: number;
+  /** no_progress when f decreased by ≤ noProgressTolerance·max(|f|,1) per iteration over this many iterations; default 5 */
+  noProgressWindow?: number;
+  /** default 1e-10 */
+  noProgressTolerance?: number;
+  /** function evaluations allowed per line search; default 25 */
+  maxLineSearchEvaluations?: number;
+  /** polled before every function evaluation; true stops with `cancelled` */
+  shouldStop?: () => boolean;
+  /** called after every accepted step */
+  onIteration?: (info: IterationInfo) => void;
+}
+
+export interface MinimizeResult {
+  /** the best accepted point (a fresh array, x0 is left untouched) */
+  x: Float64Array;
+  f: number;
+  g: Float64Array;
+  iterations: number;
+  evaluations: number;
+  reason: StopReason;
+}
+
+export function dot(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+export function normInf(a: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) {
+    const v = Math.abs(a[i]);
+    if (v > s || v !== v) s = v;
+  }
+  return s;
+}
+
+export function norm1(a: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += Math.abs(a[i]);
+  return s;
+}

@@ -1,0 +1,39 @@
+// Shared test helpers (not a test file: tap only runs *.test.ts).
+import { readFileSync } from 'node:fs';
+import type { TripletSet } from '../../src/math/types.js';
+
+export const SHARED = '/work/shared';
+
+export function readJson<T = any>(path: string): T {
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+export function flat64(rows: number[][]): Float64Array {
+  const out = new Float64Array(rows.length * (rows[0]?.length ?? 0));
+  let o = 0;
+  for (const row of rows) for (const v of row) out[o++] = v;
+  return out;
+}
+
+/** |a−b| ≤ rel·|b| + abs, element by element; returns the first failing index or -1. */
+export function firstMismatch(a: ArrayLike<number>, b: ArrayLike<number>, rel: number, abs: number): number {
+  if (a.length !== b.length) return 0;
+  for (let i = 0; i < a.length; i++) {
+    if (!(Math.abs(a[i] - b[i]) <= rel * Math.abs(b[i]) + abs)) return i;
+  }
+  return -1;
+}
+
+export function close(a: number, b: number, rel: number, abs = 0): boolean {
+  return Math.abs(a - b) <= rel * Math.abs(b) + abs;
+}
+
+/** Random triplet set with values from rng in [-1, 1), float32 storage. */
+export function randomSet(rng: { range(lo: number, hi: number): number }, m: number, d: number): TripletSet {
+  const mk = () => {
+    const a = new Float32Array(m * d);
+    for (let i = 0; i < a.length; i++) a[i] = rng.range(-1, 1);
+    return a;
+  };
+  return { m, d, anchors: mk(), positives: mk(), negatives: mk() };
+}

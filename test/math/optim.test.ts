@@ -1,0 +1,122 @@
+// Optimisers and the strong-Wolfe line search.
+import t from 'tap';
+import { minimizeCg } from '../../src/math/optim/cg.js';
+import { minimizeLbfgs } from '../../src/math/optim/lbfgs.js';
+import { createLineSearchWork, wolfeLineSearch } from '../../src/math/optim/linesearch.js';
+import type { FG } from '../../src/math/optim/types.js';
+
+const rosenbrock: FG = (x, g) => {
+  let f = 0;
+  g.fill(0);
+  for (let i = 0; i + 1 < x.length; i++) {
+    const a = x[i + 1] - x[i] * x[i];
+    const b = 1 - x[i];
+    f += 100 * a * a + b * b;
+    g[i] += -400 * x[i] * a - 2 * b;
+    g[i + 1] += 200 * a;
+  }
+  return f;
+};
+
+/** f = ½ Σ c_i (x_i − i)², condition number 1e3 */
+const quadratic: FG = (x, g) => {
+  let f = 0;
+  for (let i = 0; i < x.length; i++) {
+    const c = Math.pow(1000, i / (x.length - 1));
+    const r = x[i] - i;
+    f += 0.5 * c * r * r;
+    g[i] = c * r;
+  }
+  return f;
+};
+
+const minimizers = { lbfgs: minimizeLbfgs, cg: minimizeCg };
+
+t.test('Rosenbrock converges', (t) => {
+  for (const [name, minimize] of Object.entries(minimizers)) {
+    const x0 = new Float64Array([-1.2, 1, -1.2, 1]);
+    const r = minimize(rosenbrock, x0, { maxIterations: 5000, gradientTolerance: 1e-7, noProgressTolerance: 0 });
+    t.ok(r.x.every((v) => Math.abs(v - 1) < 1e-5), `${name}: x → 1 (${Array.from(r.x).map((v) => v.toFixed(6))}) reason ${r.reason}, ${r.iterations} it, ${r.evaluations} evals`);
+    t.equal(r.reason, 'gradient_tolerance', `${name}: stops on gradient tolerance`);
+    t.same(Array.from(x0), [-1.2, 1, -1.2, 1], `${name}: x0 untouched`);
+  }
+  t.end();
+});
+
+t.test('convex quadratic converges', (t) => {
+  for (const [name, minimize] of Object.entries(minimizers)) {
+    const r = minimize(quadratic, new Float64Array(20), { maxIterations: 1000, gradientTolerance: 1e-9, noProgressTolerance: 0 });
+    t.ok(r.x.every((v, i) => Math.abs(v - i) < 1e-8), `${name}: reaches the minimiser (${r.iterations} it)`);
+    t.ok(r.f < 1e-15, `${name}: f ${r.f}`);
+  }
+  t.end();
+});
+
+t.test('line search satisfies the strong Wolfe conditions on a smooth function', (t) => {
+  const x = new Float64Array([-1.2, 1]);
+  const g = new Float64Array(2);
+  const f0 = rosenbrock(x, g);
+  const dir = Float64Array.from(g, (v) => -v);
+  const gtd0 = -(g[0] * g[0] + g[1] * g[1]);
+  for (const [alpha0, c2] of [[1, 0.9], [1e-4, 0.9], [1, 0.1], [1e-3, 0.1]]) {
+    const xo = new Float64Array(2);
+    const go = new Float64Array(2);
+    const r = wolfeLineSearch(rosenbrock, x, f0, gtd0, dir, alpha0, xo, go, createLineSearchWork(2), { c1: 1e-4, c2 });
+    t.equal(r.status, 'wolfe', `alpha0=${alpha0} c2=${c2}`);
+    const gtd = go[0] * dir[0] + go[1] * dir[1];
+    t.ok(r.f <= f0 + 1e-4 * r.alpha * gtd0, 'sufficient decrease');
+    t.ok(Math.abs(gtd) <= -c2 * gtd0, 'strong curvature');
+    t.equal(rosenbrock(xo, new Float64Array(2)), r.f, 'returned point matches returned f');
+  }
+  t.end();
+});
+
+t.test('non-smooth objective: no throw, no NaN, sensible stop', (t) => {
+  // f = Σ|x_i| + max(0, 1 − x_0): kinks everywhere along the path
+  const nonsmooth: FG = (x, g) => {
+    let f = 0;
+    for (let i = 0; i < x.length; i++) {
+      f += Math.abs(x[i]);
+      g[i] = Math.sign(x[i]);
+    }
+    if (1 - x[0] > 0) {
+      f += 1 - x[0];
+      g[0] -= 1;
+    }
+    return f;
+  };
+  for (const [name, minimize] of Object.entries(minimizers)) {
+    const r = minimize(nonsmooth, new Float64Array([3, -2, 0.5]), { maxIterations: 200, gradientTolerance: 1e-8 });
+    t.ok(Number.isFinite(r.f) && r.x.every(Number.isFinite), `${name}: finite result f=${r.f} reason=${r.reason}`);
+    t.ok(r.f <= 3 + 2 + 0.5 + 1e-12, `${name}: never worse than the start`);
+  }
+  t.end();
+});
+
+t.test('an objective returning NaN is reported, not thrown', (t) => {
+  const bad: FG = (x, g) => {
+    g.fill(1);
+    return x[0] > 0.5 || x[0] < -0.5 ? NaN : x[0] + 2;
+  };
+  for (const [name, minimize] of Object.entries(minimizers)) {
+    const r = minimize(bad, new Float64Array([0]), { maxIterations: 50, gradientTolerance: 1e-8 });
+    t.ok(Number.isFinite(r.f), `${name}: f=${r.f} reason=${r.reason}`);
+  }
+  t.end();
+});
+
+t.test('stopping rules: zero loss, max iterations, cancellation, iteration callback', (t) => {
+  const zero: FG = (x, g) => { g.fill(0); return 0; };
+  t.equal(minimizeLbfgs(zero, new Float64Array(3), { maxIterations: 10, gradientTolerance: 0 }).reason, 'zero_loss');
+  const r = minimizeLbfgs(rosenbrock, new Float64Array([-1.2, 1]), { maxIterations: 3, gradientTolerance: 0 });
+  t.equal(r.reason, 'max_iterations');
+  t.equal(r.iterations, 3);
+  let polls = 0;
+  const c = minimizeCg(rosenbrock, new Float64Array([-1.2, 1]), { maxIterations: 100, gradientTolerance: 0, shouldStop: () => ++polls > 5 });
+  t.equal(c.reason, 'cancelled');
+  t.ok(c.evaluations <= 6, `stopped after ${c.evaluations} evaluations`);
+  const seen: number[] = [];
+  minimizeLbfgs(quadratic, new Float64Array(5), { maxIterations: 4, gradientTolerance: 0, onIteration: (i) => seen.push(i.iteration) });
+  t.same(seen, [1, 2, 3, 4]);
+  t.end();
+});
