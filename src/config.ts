@@ -67,7 +67,7 @@ function intVar(env: Env, name: string, fallback: number, min: number, max: numb
 /** Reads the environment. Throws one ConfigError naming every bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const errors: string[] = [];
-  const logLevel = (env.LOG_LEVEL ?? 'info').trim();
+  const logLevel = env.LOG_LEVEL?.trim() || 'info';
   if (!LOG_LEVELS.includes(logLevel)) errors.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const d = DEFAULT_LIMITS;
   const config: Config = {

@@ -36,6 +36,8 @@ export class JobRunner {
   readonly events = new EventEmitter();
   private running = new Map<string, Running>();
   private closing = false;
+  /** pump() does nothing until start(): an app built with runJobs false keeps its jobs queued */
+  private started = false;
 
   constructor(private readonly opts: RunnerOptions) {
     this.events.setMaxListeners(0);
@@ -43,6 +45,7 @@ export class JobRunner {
 
   /** Puts jobs a crash left running back in the queue, then starts work. */
   start(): void {
+    this.started = true;
     const n = this.opts.store.requeueRunningJobs();
     if (n > 0) this.opts.log.info({ jobs: n }, 'requeued jobs left running by the last process');
     this.pump();
@@ -54,7 +57,7 @@ export class JobRunner {
 
   /** Starts queued jobs while there is room. */
   pump(): void {
-    while (!this.closing && this.running.size < this.opts.concurrency) {
+    while (this.started && !this.closing && this.running.size < this.opts.concurrency) {
       const next = this.opts.store.nextQueuedJob();
       if (!next) return;
       this.launch(this.opts.store.markJobRunning(next.id));

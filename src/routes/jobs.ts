@@ -33,7 +33,7 @@ export default async function jobRoutes(app: App): Promise<void> {
   app.post('/jobs/:id/cancel', {
     schema: {
       tags, summary: 'Cancel a job', description: 'Stops a queued or running job within a second. 409 when the job has finished.',
-      params: IdParams, body: Type.Optional(Type.Object({}, { additionalProperties: false })), response: { 200: Job, ...errors(404, 409) },
+      params: IdParams, body: Type.Object({}, { additionalProperties: false, nullable: true, description: 'No fields; the body may be omitted' }), response: { 200: Job, ...errors(404, 409) },
     },
   }, async (req) => jobs.cancel(req.params.id));
 }

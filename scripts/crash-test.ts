@@ -1,0 +1,159 @@
+// Crash test: a real server is killed with SIGKILL at random moments while uploads stream in and
+// a job trains, then restarted on the same DATA_DIR. After every round:
+//   - each dataset's stored count equals the acknowledged count, give or take the one batch in flight;
+//   - every model loads and embeds;
+//   - every interrupted job ends succeeded.
+//   npx tsx scripts/crash-test.ts [--rounds 20] [--seed 1]
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '20' }, seed: { type: 'string', default: '1' } } });
+const ROUNDS = Number(args.rounds);
+const D = 16;
+const BATCH = 50;
+
+let seed = Number(args.seed) >>> 0;
+const rand = () => {
+  seed = (seed + 0x6d2b79f5) >>> 0;
+  let x = seed;
+  x = Math.imul(x ^ (x >>> 15), x | 1);
+  x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+  return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+};
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function startServer(dataDir: string, port: number): Promise<ChildProcess> {
+  const proc = spawn(process.execPath, [path.join(ROOT, 'dist/src/server.js')], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return proc;
+    } catch {
+      /* starting */
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('server did not become ready');
+}
+
+function batch(): string {
+  const triplets = [];
+  for (let i = 0; i < BATCH; i++) {
+    const anchor = Array.from({ length: D }, () => rand() * 2 - 1);
+    triplets.push({
+      anchor,
+      positive: anchor.map((v) => v + (rand() - 0.5) * 0.2),
+      negative: Array.from({ length: D }, () => rand() * 2 - 1),
+    });
+  }
+  return JSON.stringify({ triplets });
+}
+
+async function api(base: string, method: string, url: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${base}${url}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${url} → ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+async function main(): Promise<void> {
+  const built = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('build failed');
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'triplet-embed-crash-'));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  let server = await startServer(dataDir, port);
+  // Uploads stream into one dataset; jobs train on another of fixed size, so rounds stay short.
+  const ds = await api(base, 'POST', '/datasets', { name: 'uploads', dimension: D });
+  await api(base, 'POST', `/datasets/${ds.id}/triplets`, batch());
+  let acked = BATCH;
+  const trainSet = await api(base, 'POST', '/datasets', { name: 'training', dimension: D });
+  for (let i = 0; i < 40; i++) await api(base, 'POST', `/datasets/${trainSet.id}/triplets`, batch());
+  const jobs: string[] = [];
+  let survived = 0;
+  let interrupted = 0;
+  const failures: string[] = [];
+
+  for (let round = 1; round <= ROUNDS; round++) {
+    // A job per round on a snapshot of the dataset, large enough to be caught mid-training.
+    const job = await api(base, 'POST', '/train', { datasetId: trainSet.id, outputDimension: 8, maxIterations: 300, seed: round, init: 'uniform' });
+    jobs.push(job.id);
+    let stop = false;
+    const uploader = (async () => {
+      while (!stop) {
+        try {
+          await api(base, 'POST', `/datasets/${ds.id}/triplets`, batch());
+          acked += BATCH;
+        } catch {
+          return; // the server died under us: this batch was not acknowledged
+        }
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 100 + rand() * 1400));
+    server.kill('SIGKILL');
+    stop = true;
+    await uploader;
+    await new Promise((r) => server.once('exit', r));
+
+    server = await startServer(dataDir, port);
+    const problems: string[] = [];
+    const after = await api(base, 'GET', `/jobs/${job.id}`);
+    if (['queued', 'running'].includes(after.status)) interrupted++;
+    const stored = (await api(base, 'GET', `/datasets/${ds.id}`)).tripletCount as number;
+    if (stored !== acked && stored !== acked + BATCH) problems.push(`stored ${stored} triplets, acknowledged ${acked}`);
+    acked = stored; // a batch that landed without its answer counts from now on
+    // Every job so far must end succeeded (interrupted ones are re-run after the restart).
+    for (const id of jobs) {
+      let j = await api(base, 'GET', `/jobs/${id}`);
+      for (let i = 0; i < 600 && ['queued', 'running'].includes(j.status); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        j = await api(base, 'GET', `/jobs/${id}`);
+      }
+      if (j.status !== 'succeeded') problems.push(`job ${id} ended ${j.status} ${JSON.stringify(j.error)}`);
+    }
+    const models = (await api(base, 'GET', '/models?limit=1000')).items as { id: string }[];
+    for (const m of models) {
+      try {
+        await api(base, 'GET', `/models/${m.id}/weights`);
+        await api(base, 'POST', '/embed', { model: m.id, inputs: [Array.from({ length: D }, () => 0.5)] });
+      } catch (e) {
+        problems.push(`model ${m.id} does not load: ${(e as Error).message}`);
+      }
+    }
+    if (problems.length === 0) survived++;
+    else failures.push(`round ${round}: ${problems.join('; ')}`);
+    console.log(`round ${round}: ${problems.length === 0 ? 'ok' : 'FAILED'} (stored ${stored}, models ${models.length}, jobs ${jobs.length})`);
+  }
+  server.kill('SIGTERM');
+  await new Promise((r) => server.once('exit', r));
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  console.log(`jobs caught mid-training by the kill and re-run after the restart: ${interrupted}`);
+  console.log(`rounds survived: ${survived}/${ROUNDS}`);
+  for (const f of failures) console.log(f);
+  process.exit(survived === ROUNDS ? 0 : 1);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
