@@ -12,6 +12,7 @@ import { errorBody } from './errors.js';
 import { JobRunner } from './jobs/runner.js';
 import datasetRoutes from './routes/datasets.js';
 import healthRoutes from './routes/health.js';
+import jobEventRoutes from './routes/job-events.js';
 import jobRoutes from './routes/jobs.js';
 import modelRoutes from './routes/models.js';
 import servingRoutes from './routes/serving.js';
@@ -116,6 +117,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(healthRoutes);
   await app.register(datasetRoutes);
   await app.register(jobRoutes);
+  await app.register(jobEventRoutes);
   await app.register(modelRoutes);
   await app.register(servingRoutes);
 

@@ -12,6 +12,8 @@ export interface Limits {
   maxTripletsPerRequest: number;
   /** triplets stored in one dataset */
   maxTripletsPerDataset: number;
+  /** labelled samples stored in one dataset */
+  maxSamplesPerDataset: number;
   /** vector dimension of a dataset or model */
   maxDimension: number;
   /** outputDimension of a model */
@@ -39,6 +41,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxBatch: 4096,
   maxTripletsPerRequest: 100_000,
   maxTripletsPerDataset: 10_000_000,
+  maxSamplesPerDataset: 10_000_000,
   maxDimension: 8192,
   maxOutputDimension: 4096,
   maxQueuedJobs: 100,
@@ -82,6 +85,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxBatch: intVar(env, 'MAX_BATCH', d.maxBatch, 1, 10_000_000, errors),
       maxTripletsPerRequest: intVar(env, 'MAX_TRIPLETS_PER_REQUEST', d.maxTripletsPerRequest, 1, 1e9, errors),
       maxTripletsPerDataset: intVar(env, 'MAX_TRIPLETS_PER_DATASET', d.maxTripletsPerDataset, 1, 1e12, errors),
+      maxSamplesPerDataset: intVar(env, 'MAX_SAMPLES_PER_DATASET', d.maxSamplesPerDataset, 1, 1e12, errors),
       maxDimension: intVar(env, 'MAX_DIMENSION', d.maxDimension, 1, 1_000_000, errors),
       maxOutputDimension: intVar(env, 'MAX_OUTPUT_DIMENSION', d.maxOutputDimension, 1, 1_000_000, errors),
       maxQueuedJobs: intVar(env, 'MAX_QUEUED_JOBS', d.maxQueuedJobs, 1, 1_000_000, errors),

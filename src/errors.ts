@@ -22,6 +22,8 @@ export const ErrorCodes = [
   'JOB_FINISHED',
   'NO_MODEL',
   'NO_TRIPLETS',
+  'NO_SAMPLES',
+  'INDEX_OUT_OF_RANGE',
   'INVALID_CURSOR',
   'QUEUE_FULL',
   'SHUTTING_DOWN',

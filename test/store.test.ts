@@ -84,28 +84,28 @@ t.test('staged uploads: commit, discard, and a crash', async (t) => {
   const ds = store.createDataset({ name: null, dimension: 1 });
   store.appendTriplets(ds.id, seqF32(3), 1);
 
-  store.stageTriplets('up_a', ds.id, seqF32(6, 10), 2);
-  store.stageTriplets('up_a', ds.id, seqF32(3, 20), 1);
+  store.stageChunk('up_a', ds.id, 'triplets', seqF32(6, 10), 2);
+  store.stageChunk('up_a', ds.id, 'triplets', seqF32(3, 20), 1);
   t.equal(store.getDataset(ds.id)!.tripletCount, 1, 'staged triplets do not count');
   t.equal(store.readTriplets(ds.id).count, 1, 'and are not read');
-  const after = store.commitStaged('up_a', ds.id, 3);
+  const after = store.commitStaged('up_a', ds.id, 'triplets', 3);
   t.equal(after.tripletCount, 4);
   t.same(Array.from(store.readTriplets(ds.id).data), [...seqF32(3), ...seqF32(6, 10), ...seqF32(3, 20)]);
 
-  store.stageTriplets('up_b', ds.id, seqF32(3, 30), 1);
+  store.stageChunk('up_b', ds.id, 'triplets', seqF32(3, 30), 1);
   store.discardStaged('up_b');
   t.equal(store.readTriplets(ds.id).count, 4);
   t.equal(rawCount(file, 'SELECT COUNT(*) AS n FROM chunks WHERE upload_id IS NOT NULL'), 0, 'discarded chunks are gone');
 
   // committing into a dataset deleted mid-upload rolls back
   const gone = store.createDataset({ name: null, dimension: 1 });
-  store.stageTriplets('up_c', gone.id, seqF32(3), 1);
+  store.stageChunk('up_c', gone.id, 'triplets', seqF32(3), 1);
   store.deleteDataset(gone.id);
-  t.throws(() => store.commitStaged('up_c', gone.id, 1), { code: 'DATASET_NOT_FOUND' });
+  t.throws(() => store.commitStaged('up_c', gone.id, 'triplets', 1), { code: 'DATASET_NOT_FOUND' });
 
   // a "crash": chunks staged, the process dies without commit or discard
-  store.stageTriplets('up_d', ds.id, seqF32(3, 40), 1);
-  store.stageTriplets('up_d', ds.id, seqF32(3, 50), 1);
+  store.stageChunk('up_d', ds.id, 'triplets', seqF32(3, 40), 1);
+  store.stageChunk('up_d', ds.id, 'triplets', seqF32(3, 50), 1);
   store.close();
   t.ok(rawCount(file, 'SELECT COUNT(*) AS n FROM chunks WHERE upload_id IS NOT NULL') >= 2, 'staged chunks are on disk');
   const reopened = new SqliteStore(file);

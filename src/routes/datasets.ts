@@ -1,9 +1,22 @@
 import type { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
 import type { App } from '../app-types.js';
 import { AppError } from '../errors.js';
 import { errors, IdParams, ListOf, PageQuery } from '../schemas/common.js';
-import { AppendReply, CreateDatasetBody, Dataset, TripletsBody } from '../schemas/datasets.js';
+import { AppendReply, AppendSamplesReply, CreateDatasetBody, Dataset, SamplesBody, TripletsBody } from '../schemas/datasets.js';
+
+/** Picks the upload path by content type; streamed types get the raw body stream. */
+async function byContentType<T>(
+  req: FastifyRequest,
+  handlers: { json: () => T; ndjson: (s: Readable) => Promise<T>; binary: (s: Readable) => Promise<T> },
+): Promise<T> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type === 'application/x-ndjson') return handlers.ndjson(req.body as Readable);
+  if (type === 'application/octet-stream') return handlers.binary(req.body as Readable);
+  if (type === 'application/json') return handlers.json();
+  throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type ${type || '(none)'} is not accepted here`);
+}
 
 export default async function datasetRoutes(app: App): Promise<void> {
   const { datasets } = app.services;
@@ -54,13 +67,47 @@ export default async function datasetRoutes(app: App): Promise<void> {
       response: { 201: AppendReply, ...errors(400, 404, 413, 415, 422) },
     },
   }, async (req, reply) => {
-    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     const id = req.params.id;
-    let result;
-    if (type === 'application/x-ndjson') result = await datasets.appendNdjson(id, req.body as unknown as Readable);
-    else if (type === 'application/octet-stream') result = await datasets.appendBinary(id, req.body as unknown as Readable);
-    else if (type === 'application/json') result = datasets.appendJson(id, (req.body as TripletsBody).triplets);
-    else throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type ${type || '(none)'} is not accepted here`);
+    const result = await byContentType(req, {
+      ndjson: (s) => datasets.appendNdjson(id, s),
+      binary: (s) => datasets.appendBinary(id, s),
+      json: () => {
+        const body = req.body as TripletsBody;
+        if ((body.triplets === undefined) === (body.indexTriplets === undefined)) {
+          throw new AppError(400, 'VALIDATION_ERROR', 'body must have exactly one of triplets and indexTriplets');
+        }
+        return body.triplets ? datasets.appendJson(id, body.triplets) : datasets.appendIndexTriplets(id, body.indexTriplets!);
+      },
+    });
+    return reply.code(201).send(result);
+  });
+
+  app.post('/datasets/:id/samples', {
+    schema: {
+      tags,
+      summary: 'Append labelled samples',
+      description:
+        'All or nothing. Samples are what online triplet mining trains on, and what `indexTriplets` refer to (by upload ' +
+        'order). `application/json` with `{ "samples": [{ "vector", "label" }] }` (labels are strings or integers); ' +
+        '`application/x-ndjson`, one `{ "vector", "label" }` object per line, streamed; or `application/octet-stream`, ' +
+        'per sample a little-endian int32 label followed by dimension little-endian float32 values.',
+      params: IdParams,
+      body: {
+        content: {
+          'application/json': { schema: SamplesBody },
+          'application/x-ndjson': { schema: { description: 'One {"vector","label"} object per line' } },
+          'application/octet-stream': { schema: { description: 'Per sample: int32 label, then dimension float32 values, little-endian' } },
+        },
+      },
+      response: { 201: AppendSamplesReply, ...errors(400, 404, 413, 415, 422) },
+    },
+  }, async (req, reply) => {
+    const id = req.params.id;
+    const result = await byContentType(req, {
+      ndjson: (s) => datasets.appendSamplesNdjson(id, s),
+      binary: (s) => datasets.appendSamplesBinary(id, s),
+      json: () => datasets.appendSamplesJson(id, (req.body as SamplesBody).samples),
+    });
     return reply.code(201).send(result);
   });
 }

@@ -27,17 +27,48 @@ export const Triplet = Type.Object(
   { additionalProperties: false },
 );
 
+export const IndexTriplet = Type.Tuple([Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 0 })], {
+  description: '[anchor, positive, negative] as indices into the dataset\'s samples, in upload order',
+});
+
 export const TripletsBody = Type.Object(
-  { triplets: Type.Array(Triplet, { minItems: 1 }) },
+  {
+    triplets: Type.Optional(Type.Array(Triplet, { minItems: 1 })),
+    indexTriplets: Type.Optional(Type.Array(IndexTriplet, { minItems: 1 })),
+  },
   {
     additionalProperties: false,
     description:
-      'application/json. Also accepted: application/x-ndjson (one triplet object per line, streamed) and ' +
-      'application/octet-stream (little-endian float32, n × 3 × dimension: anchor, positive, negative back to back).',
+      'Exactly one of `triplets` (vectors) and `indexTriplets` (sample indices). Also accepted: application/x-ndjson ' +
+      '(one triplet object per line, streamed) and application/octet-stream (little-endian float32, n × 3 × dimension: ' +
+      'anchor, positive, negative back to back).',
   },
 );
 export type TripletsBody = Static<typeof TripletsBody>;
 export type TripletInput = Static<typeof Triplet>;
+
+export const Label = Type.Union([Type.String({ minLength: 1, maxLength: 256 }), Type.Integer()], {
+  description: 'A class label: a string or an integer',
+});
+
+export const Sample = Type.Object({ vector: Vector, label: Label }, { additionalProperties: false });
+export type SampleInput = Static<typeof Sample>;
+
+export const SamplesBody = Type.Object(
+  { samples: Type.Array(Sample, { minItems: 1 }) },
+  {
+    additionalProperties: false,
+    description:
+      'application/json. Also accepted: application/x-ndjson (one {"vector","label"} object per line) and ' +
+      'application/octet-stream (per sample: a little-endian int32 label, then dimension float32 values).',
+  },
+);
+export type SamplesBody = Static<typeof SamplesBody>;
+
+export const AppendSamplesReply = Type.Object({
+  added: Type.Integer({ examples: [2] }),
+  sampleCount: Type.Integer({ examples: [2] }),
+});
 
 export const AppendReply = Type.Object({
   added: Type.Integer({ examples: [2] }),

@@ -5,7 +5,7 @@ import type { TrainJobParams } from '../jobs/messages.js';
 import type { JobRunner } from '../jobs/runner.js';
 import { DEFAULT_TRAIN_PARAMS } from '../math/index.js';
 import type { TrainBody } from '../schemas/jobs.js';
-import { FINISHED_STATUSES, type JobRecord, type JobStatus, type Page, type PageRequest, type Store } from '../store/types.js';
+import { isFinished, type JobRecord, type JobStatus, type Page, type PageRequest, type Store } from '../store/types.js';
 import type { DatasetService } from './datasets.js';
 
 export function defaultParams(body: TrainBody): TrainJobParams {
@@ -86,9 +86,18 @@ export class JobService {
     return this.store.listJobs(page);
   }
 
+  /** Calls listener with the job whenever its state or progress changes; returns the unsubscribe. */
+  subscribe(id: string, listener: (job: JobRecord) => void): () => void {
+    const filtered = (job: JobRecord) => {
+      if (job.id === id) listener(job);
+    };
+    this.runner.events.on('job', filtered);
+    return () => this.runner.events.off('job', filtered);
+  }
+
   cancel(id: string): JobRecord {
     const job = this.get(id);
-    if (FINISHED_STATUSES.includes(job.status)) {
+    if (isFinished(job.status)) {
       throw conflict('JOB_FINISHED', `job ${id} has already ${job.status === 'cancelled' ? 'been cancelled' : job.status}`);
     }
     return this.runner.cancel(id) ?? this.get(id);

@@ -8,7 +8,7 @@ import { AppError } from '../errors.js';
 import { newId } from './ids.js';
 import { MIGRATIONS } from './migrations.js';
 import type {
-  DatasetRecord, JobError, JobProgress, JobRecord, JobStatus, ModelRecord, NewModel, Page, PageRequest, Store, StoredTriplets,
+  ChunkKind, DatasetRecord, JobError, JobProgress, JobRecord, JobStatus, Label, ModelRecord, NewModel, Page, PageRequest, Store, StoredSamples, StoredTriplets,
 } from './types.js';
 
 type Row = Record<string, unknown>;
@@ -151,19 +151,26 @@ export class SqliteStore implements Store {
 
   appendTriplets(datasetId: string, data: Float32Array, count: number): DatasetRecord {
     return this.db.transaction(() => {
-      this.insertChunk(datasetId, data, count, null);
-      return this.bumpTriplets(datasetId, count);
+      this.insertChunk(datasetId, 'triplets', data, count, null, null);
+      return this.bump(datasetId, 'triplets', count);
     })();
   }
 
-  stageTriplets(uploadId: string, datasetId: string, data: Float32Array, count: number): void {
-    this.insertChunk(datasetId, data, count, uploadId);
+  appendSamples(datasetId: string, data: Float32Array, labels: Label[]): DatasetRecord {
+    return this.db.transaction(() => {
+      this.insertChunk(datasetId, 'samples', data, labels.length, labels, null);
+      return this.bump(datasetId, 'samples', labels.length);
+    })();
   }
 
-  commitStaged(uploadId: string, datasetId: string, count: number): DatasetRecord {
+  stageChunk(uploadId: string, datasetId: string, kind: ChunkKind, data: Float32Array, count: number, labels?: Label[]): void {
+    this.insertChunk(datasetId, kind, data, count, labels ?? null, uploadId);
+  }
+
+  commitStaged(uploadId: string, datasetId: string, kind: ChunkKind, count: number): DatasetRecord {
     return this.db.transaction(() => {
       this.db.prepare('UPDATE chunks SET upload_id = NULL WHERE upload_id = ?').run(uploadId);
-      return this.bumpTriplets(datasetId, count);
+      return this.bump(datasetId, kind, count);
     })();
   }
 
@@ -171,38 +178,58 @@ export class SqliteStore implements Store {
     this.db.prepare('DELETE FROM chunks WHERE upload_id = ?').run(uploadId);
   }
 
-  private insertChunk(datasetId: string, data: Float32Array, count: number, uploadId: string | null): void {
+  private insertChunk(datasetId: string, kind: ChunkKind, data: Float32Array, count: number, labels: Label[] | null, uploadId: string | null): void {
     this.db
-      .prepare("INSERT INTO chunks (dataset_id, kind, count, data, upload_id) VALUES (?, 'triplets', ?, ?, ?)")
-      .run(datasetId, count, toBlob(data), uploadId);
+      .prepare('INSERT INTO chunks (dataset_id, kind, count, data, labels, upload_id) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(datasetId, kind, count, toBlob(data), labels ? JSON.stringify(labels) : null, uploadId);
   }
 
-  private bumpTriplets(datasetId: string, count: number): DatasetRecord {
+  private bump(datasetId: string, kind: ChunkKind, count: number): DatasetRecord {
+    const column = kind === 'triplets' ? 'triplet_count' : 'sample_count';
     const changed = this.db
-      .prepare('UPDATE datasets SET triplet_count = triplet_count + ? WHERE id = ?')
+      .prepare(`UPDATE datasets SET ${column} = ${column} + ? WHERE id = ?`)
       .run(count, datasetId).changes;
     // The dataset was deleted mid-upload: throwing rolls the whole transaction back.
     if (changed === 0) throw new AppError(404, 'DATASET_NOT_FOUND', `dataset ${datasetId} does not exist`);
     return this.getDataset(datasetId)!;
   }
 
-  readTriplets(datasetId: string): StoredTriplets {
-    const ds = this.getDataset(datasetId);
-    if (!ds) throw new AppError(404, 'DATASET_NOT_FOUND', `dataset ${datasetId} does not exist`);
+  /** Committed chunks of one kind, concatenated in upload order. */
+  private readChunks(datasetId: string, kind: ChunkKind, rowFloats: number): { count: number; data: Float32Array; labels: Label[] } {
     const rows = this.db
-      .prepare("SELECT count, data FROM chunks WHERE dataset_id = ? AND kind = 'triplets' AND upload_id IS NULL ORDER BY seq")
-      .all(datasetId) as { count: number; data: Buffer }[];
-    const per = 3 * ds.dimension;
+      .prepare('SELECT count, data, labels FROM chunks WHERE dataset_id = ? AND kind = ? AND upload_id IS NULL ORDER BY seq')
+      .all(datasetId, kind) as { count: number; data: Buffer; labels: string | null }[];
     const total = rows.reduce((s, r) => s + r.count, 0);
-    const out = new Float32Array(total * per);
+    const out = new Float32Array(total * rowFloats);
+    const labels: Label[] = [];
     let offset = 0;
     for (const r of rows) {
-      if (r.data.byteLength !== r.count * per * 4) throw new Error(`corrupt chunk in dataset ${datasetId}`);
+      if (r.data.byteLength !== r.count * rowFloats * 4) throw new Error(`corrupt ${kind} chunk in dataset ${datasetId}`);
       // Copy through a byte view: blobs are not guaranteed to be 4-byte aligned.
       new Uint8Array(out.buffer, offset * 4, r.data.byteLength).set(r.data);
-      offset += r.count * per;
+      offset += r.count * rowFloats;
+      if (r.labels !== null) for (const l of JSON.parse(r.labels) as Label[]) labels.push(l);
     }
-    return { count: total, dimension: ds.dimension, data: out };
+    return { count: total, data: out, labels };
+  }
+
+  readTriplets(datasetId: string): StoredTriplets {
+    const ds = this.requireDataset(datasetId);
+    const { count, data } = this.readChunks(datasetId, 'triplets', 3 * ds.dimension);
+    return { count, dimension: ds.dimension, data };
+  }
+
+  readSamples(datasetId: string): StoredSamples {
+    const ds = this.requireDataset(datasetId);
+    const { count, data, labels } = this.readChunks(datasetId, 'samples', ds.dimension);
+    if (labels.length !== count) throw new Error(`dataset ${datasetId}: ${count} samples but ${labels.length} labels`);
+    return { count, dimension: ds.dimension, data, labels };
+  }
+
+  private requireDataset(id: string): DatasetRecord {
+    const ds = this.getDataset(id);
+    if (!ds) throw new AppError(404, 'DATASET_NOT_FOUND', `dataset ${id} does not exist`);
+    return ds;
   }
 
   // ---- jobs -----------------------------------------------------------------

@@ -10,6 +10,7 @@ export interface DatasetRecord {
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export const FINISHED_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
+export const isFinished = (s: JobStatus) => FINISHED_STATUSES.includes(s);
 
 export interface JobError {
   code: string;
@@ -79,6 +80,17 @@ export interface StoredTriplets {
   data: Float32Array;
 }
 
+export type Label = string | number;
+export type ChunkKind = 'triplets' | 'samples';
+
+/** Labelled samples as stored: count × dimension float32, row-major, with one label each. */
+export interface StoredSamples {
+  count: number;
+  dimension: number;
+  data: Float32Array;
+  labels: Label[];
+}
+
 export interface Store {
   readonly path: string;
   close(): void;
@@ -91,11 +103,14 @@ export interface Store {
   deleteDataset(id: string): boolean;
   /** Appends one chunk of triplets and bumps the count, in one transaction. */
   appendTriplets(datasetId: string, data: Float32Array, count: number): DatasetRecord;
+  /** Appends one chunk of labelled samples and bumps the count, in one transaction. */
+  appendSamples(datasetId: string, data: Float32Array, labels: Label[]): DatasetRecord;
   /** Staged uploads: chunks are written as they stream in, invisible until commit. */
-  stageTriplets(uploadId: string, datasetId: string, data: Float32Array, count: number): void;
-  commitStaged(uploadId: string, datasetId: string, count: number): DatasetRecord;
+  stageChunk(uploadId: string, datasetId: string, kind: ChunkKind, data: Float32Array, count: number, labels?: Label[]): void;
+  commitStaged(uploadId: string, datasetId: string, kind: ChunkKind, count: number): DatasetRecord;
   discardStaged(uploadId: string): void;
   readTriplets(datasetId: string): StoredTriplets;
+  readSamples(datasetId: string): StoredSamples;
 
   createJob(input: { datasetId: string; params: Record<string, unknown> }): JobRecord;
   getJob(id: string): JobRecord | undefined;
