@@ -1,4 +1,5 @@
 // buildApp(config): the one place that wires store, services, runner, plugins and routes.
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -10,6 +11,7 @@ import type { Config } from './config.js';
 import { errorHandler } from './error-handler.js';
 import { errorBody } from './errors.js';
 import { JobRunner } from './jobs/runner.js';
+import { makeAuthHook } from './plugins/auth.js';
 import datasetRoutes from './routes/datasets.js';
 import healthRoutes from './routes/health.js';
 import jobEventRoutes from './routes/job-events.js';
@@ -68,17 +70,31 @@ function buildServices(config: Config, app: App): Services {
   };
 }
 
+/** JSON logs for machines; the Authorization header never reaches them. */
+function loggerOptions(config: Config): FastifyServerOptions['logger'] {
+  return {
+    level: config.logLevel,
+    redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]'], censor: '[redacted]' },
+  };
+}
+
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
   const app = Fastify({
-    logger: options.logger ?? { level: config.logLevel },
+    logger: options.logger ?? loggerOptions(config),
     bodyLimit: config.limits.bodyLimit,
+    // Honour the caller's request id (a proxy's or the client's) so logs join up across services.
     requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
     // Deeply nested JSON is never a valid body here; refuse it before it costs stack.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
   }).withTypeProvider<TypeBoxTypeProvider>() as App;
 
   app.setValidatorCompiler(validators());
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  if (config.apiKeys.length > 0) app.addHook('onRequest', makeAuthHook(config.apiKeys));
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send(errorBody(404, 'ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)),

@@ -1,4 +1,5 @@
 // Environment → typed, validated Config. Every bad variable is named in one start-up error.
+import fs from 'node:fs';
 import path from 'node:path';
 
 export interface Limits {
@@ -32,6 +33,10 @@ export interface Config {
   dataDir: string;
   logLevel: string;
   trainConcurrency: number;
+  /** Bearer keys; empty = no authentication */
+  apiKeys: string[];
+  /** CORS allowed origins; empty = CORS off, ['*'] = any origin */
+  corsOrigins: string[];
   limits: Limits;
 }
 
@@ -67,6 +72,31 @@ function intVar(env: Env, name: string, fallback: number, min: number, max: numb
   return n;
 }
 
+const list = (raw: string | undefined) =>
+  (raw ?? '')
+    .split(/[,\n]/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+
+/** API_KEYS (comma-separated) and API_KEYS_FILE (one key a line or comma-separated, for Docker secrets). */
+function apiKeys(env: Env, errors: string[]): string[] {
+  const keys = list(env.API_KEYS);
+  const file = env.API_KEYS_FILE?.trim();
+  if (file) {
+    try {
+      keys.push(...list(fs.readFileSync(file, 'utf8')));
+    } catch (e) {
+      errors.push(`API_KEYS_FILE ${file} cannot be read: ${(e as Error).message}`);
+    }
+    if (keys.length === 0) errors.push(`API_KEYS_FILE ${file} holds no key`);
+  }
+  for (const k of keys) {
+    if (k.length < 16) errors.push('API_KEYS: every key must be at least 16 characters long');
+    if (/\s/.test(k)) errors.push('API_KEYS: keys cannot contain white space');
+  }
+  return [...new Set(keys)];
+}
+
 /** Reads the environment. Throws one ConfigError naming every bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const errors: string[] = [];
@@ -79,6 +109,8 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: path.resolve(env.DATA_DIR?.trim() || './data'),
     logLevel,
     trainConcurrency: intVar(env, 'TRAIN_CONCURRENCY', 1, 1, 64, errors),
+    apiKeys: apiKeys(env, errors),
+    corsOrigins: list(env.CORS_ORIGINS),
     limits: {
       bodyLimit: intVar(env, 'BODY_LIMIT_BYTES', d.bodyLimit, 1024, 2 ** 31, errors),
       uploadLimit: intVar(env, 'UPLOAD_LIMIT_BYTES', d.uploadLimit, 1024, 2 ** 40, errors),

@@ -18,6 +18,7 @@ export const ErrorCodes = [
   'JOB_NOT_FOUND',
   'MODEL_NOT_FOUND',
   'ROUTE_NOT_FOUND',
+  'UNAUTHORIZED',
   'DATASET_IN_USE',
   'JOB_FINISHED',
   'NO_MODEL',

@@ -1,0 +1,30 @@
+// Bearer API keys. When keys are configured every route but the open ones needs
+// `Authorization: Bearer <key>`; keys are compared in constant time.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { errorBody } from '../errors.js';
+
+/** Probes and scrapers must reach these without a key. */
+export const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+// Hashing first gives equal-length buffers, so timingSafeEqual never leaks a key's length.
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+export function makeAuthHook(keys: string[]) {
+  const digests = keys.map(digest);
+  return async function auth(req: FastifyRequest, reply: FastifyReply) {
+    const path = req.url.split('?')[0];
+    if (OPEN_PATHS.has(path)) return;
+    const header = req.headers.authorization;
+    const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    if (m) {
+      const given = digest(m[1]);
+      let ok = false;
+      // Check every key, not just until a match, so timing does not tell which key matched.
+      for (const d of digests) ok = timingSafeEqual(d, given) || ok;
+      if (ok) return;
+    }
+    const message = m ? 'the API key is not valid' : 'this route needs Authorization: Bearer <API key>';
+    return reply.code(401).header('www-authenticate', 'Bearer').send(errorBody(401, 'UNAUTHORIZED', message));
+  };
+}
