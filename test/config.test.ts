@@ -38,11 +38,13 @@ t.test('overrides', async (t) => {
     MAX_ITERATIONS: '16',
     MAX_DISTANCE_PAIRS: '17',
     UPLOAD_LIMIT_BYTES: '2048',
+    MAX_SAMPLES_PER_DATASET: '18',
   });
   t.match(c, { port: 3000, host: '127.0.0.1', dataDir: '/var/lib/te', logLevel: 'debug', trainConcurrency: 4 });
   t.same(c.limits, {
     bodyLimit: 4096, uploadLimit: 2048, maxBatch: 10, maxTripletsPerRequest: 11, maxTripletsPerDataset: 12,
     maxDimension: 13, maxOutputDimension: 14, maxQueuedJobs: 15, maxIterations: 16, maxDistancePairs: 17,
+    maxSamplesPerDataset: 18,
   });
   t.equal(loadConfig({ DATA_DIR: 'rel/dir' }).dataDir, path.resolve('rel/dir'));
   t.equal(loadConfig({ PORT: ' 81 ' }).port, 81, 'surrounding spaces are fine');

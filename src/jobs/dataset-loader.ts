@@ -1,6 +1,24 @@
 // Stored triplets (count × [a, p, n] × d) → the math core's TripletSet, optionally split.
 import type { TripletSet } from '../math/types.js';
-import type { StoredTriplets } from '../store/types.js';
+import type { LabelledSamples } from '../math/index.js';
+import type { StoredSamples, StoredTriplets } from '../store/types.js';
+
+/** Labels of any kind (strings, integers) → dense integer ids; "1" and 1 stay different labels. */
+export function labelIds(labels: (string | number)[]): Int32Array {
+  const ids = new Map<string, number>();
+  const out = new Int32Array(labels.length);
+  labels.forEach((l, i) => {
+    const key = `${typeof l}:${l}`;
+    let id = ids.get(key);
+    if (id === undefined) ids.set(key, (id = ids.size));
+    out[i] = id;
+  });
+  return out;
+}
+
+export function toLabelledSamples(stored: StoredSamples): LabelledSamples {
+  return { d: stored.dimension, n: stored.count, X: stored.data, labels: labelIds(stored.labels) };
+}
 
 /** Copies the chosen triplets (by index, in the given order) into three m×d matrices. */
 export function toTripletSet(stored: StoredTriplets, indices?: Uint32Array): TripletSet {

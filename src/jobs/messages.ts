@@ -21,8 +21,9 @@ export interface EvaluateTask {
 
 export type Task = TrainTask | EvaluateTask;
 
-/** The defaulted, stored parameters of a training job. */
-export interface TrainJobParams {
+/** Training on the stored triplets with a full-batch optimiser. */
+export interface TripletJobParams {
+  source: 'triplets';
   outputDimension: number;
   margin: number;
   optimizer: 'lbfgs' | 'cg';
@@ -37,16 +38,47 @@ export interface TrainJobParams {
   historySize: number;
 }
 
+/** Online mining from the labelled samples in P×K batches, with Adam. */
+export interface MinedJobParams {
+  source: 'samples';
+  outputDimension: number;
+  margin: number;
+  optimizer: 'adam';
+  maxIterations: number;
+  normalize: boolean;
+  weightDecay: number;
+  init: 'uniform' | 'pca' | 'identity';
+  validationFraction: number;
+  mining: 'none' | 'semihard' | 'batchhard' | 'semihard+batchhard';
+  loss: 'hinge' | 'softplus';
+  distance: 'euclidean' | 'squared';
+  learningRate: number;
+  batchSize: number;
+  samplesPerLabel: number;
+  evaluationInterval: number;
+  patience: number;
+  seed: number;
+}
+
+/** The defaulted, stored parameters of a training job. */
+export type TrainJobParams = TripletJobParams | MinedJobParams;
+
 export type WorkerMessage =
-  | { type: 'progress'; progress: Progress }
+  | { type: 'progress'; progress: Progress & Record<string, unknown> }
   | { type: 'trained'; W: Float64Array; k: number; d: number; metrics: TrainMetrics & Record<string, unknown> }
   | { type: 'evaluated'; result: EvaluateResult }
   | { type: 'failed'; code: string; message: string };
 
 export interface EvaluateResult {
-  loss: number;
-  tripletAccuracy: number;
-  activeFraction: number;
+  /** figures over the dataset's triplets; null when it has none */
+  loss: number | null;
+  tripletAccuracy: number | null;
+  activeFraction: number | null;
   count: number;
   margin: number;
+  /** retrieval figures over the labelled samples (leave-one-out), when the dataset has them */
+  precisionAt1?: number;
+  rPrecision?: number;
+  mapAtR?: number;
+  sampleCount?: number;
 }

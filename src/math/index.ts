@@ -12,3 +12,5 @@ export type { FG, MinimizeOptions, MinimizeResult, IterationInfo } from './optim
 export { train, DEFAULT_TRAIN_PARAMS, meanEmbeddingDistance } from './train.js';
 export { jsKernels } from './kernels/js.js';
 export type { Kernels } from './kernels/types.js';
+export * from './mining/index.js';
+export { createAdam, scheduledLearningRate, type Adam, type AdamOptions, type LearningRateSchedule } from './optim/adam.js';

@@ -14,6 +14,8 @@ export interface TripletObjective {
   readonly d: number;
   /** Loss (and gradient into `grad` when non-null) at W (k×d row-major). Allocates nothing once warmed up for k. */
   evaluate(W: Float64Array, k: number, grad: Float64Array | null): LossValue;
+  /** Releases what the objective holds outside the JS heap (WebAssembly memory); optional. */
+  dispose?(): void;
 }
 
 /** Throws on malformed sets; the server validates earlier, this guards the math. */
@@ -69,6 +71,8 @@ export function createTripletObjective(
   kernels: Kernels = jsKernels,
 ): TripletObjective {
   assertTripletSet(set);
+  // a backend with a fused objective (WebAssembly SIMD) takes the whole evaluation
+  if (kernels.createObjective) return kernels.createObjective(set, opts);
   const { m, d } = set;
   const margin = opts.margin;
   const weightDecay = opts.weightDecay;

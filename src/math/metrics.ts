@@ -1,5 +1,6 @@
 // Evaluation numbers: triplet loss/accuracy for a W, and retrieval metrics
 // (Musgrave et al. 2020) matching /work/shared/tools/eval/common.py.
+import type { Kernels } from './kernels/types.js';
 import { createTripletObjective } from './losses.js';
 import type { DataArray, TripletSet } from './types.js';
 
@@ -18,9 +19,15 @@ export function evaluateTriplets(
   k: number,
   set: TripletSet,
   opts: { margin: number; normalize: boolean },
+  kernels?: Kernels,
 ): TripletEvaluation {
-  const obj = createTripletObjective(set, { margin: opts.margin, normalize: opts.normalize, weightDecay: 0 });
-  const v = obj.evaluate(W, k, null);
+  const obj = createTripletObjective(set, { margin: opts.margin, normalize: opts.normalize, weightDecay: 0 }, kernels);
+  let v;
+  try {
+    v = obj.evaluate(W, k, null);
+  } finally {
+    obj.dispose?.();
+  }
   return {
     loss: v.loss,
     tripletAccuracy: v.correctCount / set.m,

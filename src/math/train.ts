@@ -5,6 +5,7 @@ import { createTripletObjective, type TripletObjective } from './losses.js';
 import { minimizeCg } from './optim/cg.js';
 import { minimizeLbfgs } from './optim/lbfgs.js';
 import type { MinimizeOptions, MinimizeResult } from './optim/types.js';
+import type { Kernels } from './kernels/types.js';
 import { createRng } from './rng.js';
 import type { TrainHooks, TrainMetrics, TrainParams, TrainResult, TripletSet } from './types.js';
 
@@ -51,7 +52,7 @@ function validate(set: TripletSet, p: TrainParams): void {
  * Mean euclidean distance between all pairs of a fixed seeded sample of anchor embeddings.
  * The sample is drawn from seed 0 regardless of params.seed, so runs are comparable.
  */
-export function meanEmbeddingDistance(W: Float64Array, k: number, set: TripletSet, normalize: boolean): number {
+export function meanEmbeddingDistance(W: Float64Array, k: number, set: TripletSet, normalize: boolean, kernels?: Kernels): number {
   const n = Math.min(DISTANCE_SAMPLE, set.m);
   const rng = createRng(0x5eed);
   const X = new Float64Array(n * set.d);
@@ -60,7 +61,7 @@ export function meanEmbeddingDistance(W: Float64Array, k: number, set: TripletSe
     for (let j = 0; j < set.d; j++) X[i * set.d + j] = set.anchors[row * set.d + j];
   }
   const E = new Float64Array(n * k);
-  embed(W, k, set.d, X, n, normalize, E);
+  embed(W, k, set.d, X, n, normalize, E, kernels);
   let sum = 0;
   let pairs = 0;
   for (let a = 0; a < n; a++) {
@@ -94,7 +95,11 @@ function warningsFor(m: Omit<TrainMetrics, 'warnings'>, p: TrainParams, initNorm
 interface Clock { now(): number }
 const clock: Clock = typeof performance !== 'undefined' ? performance : Date;
 
-export function train(set: TripletSet, params: TrainParams, hooks: TrainHooks = {}): TrainResult {
+/**
+ * `kernels` (default: the pure-TypeScript ones) does the objective's and the diagnostics' products;
+ * pass a WebAssembly backend, with or without a worker pool, from outside the core (src/compute).
+ */
+export function train(set: TripletSet, params: TrainParams, hooks: TrainHooks = {}, kernels?: Kernels): TrainResult {
   validate(set, params);
   const k = params.outputDimension;
   const d = set.d;
@@ -104,7 +109,25 @@ export function train(set: TripletSet, params: TrainParams, hooks: TrainHooks = 
     margin: params.margin,
     normalize: params.normalize,
     weightDecay: params.weightDecay,
-  });
+  }, kernels);
+  try {
+    return runTraining(set, params, hooks, kernels, objective, W0, start);
+  } finally {
+    objective.dispose?.();
+  }
+}
+
+function runTraining(
+  set: TripletSet,
+  params: TrainParams,
+  hooks: TrainHooks,
+  kernels: Kernels | undefined,
+  objective: TripletObjective,
+  W0: Float64Array,
+  start: number,
+): TrainResult {
+  const k = params.outputDimension;
+  const d = set.d;
   let lastActive = 0;
   const fg = (x: Float64Array, g: Float64Array): number => {
     const v = objective.evaluate(x, k, g);
@@ -147,7 +170,7 @@ export function train(set: TripletSet, params: TrainParams, hooks: TrainHooks = 
     activeFraction: final.activeCount / set.m,
     gradientNorm: l2(res.g),
     stopReason: res.reason,
-    meanEmbeddingDistance: meanEmbeddingDistance(res.x, k, set, params.normalize),
+    meanEmbeddingDistance: meanEmbeddingDistance(res.x, k, set, params.normalize, kernels),
     weightNorm: l2(res.x),
   };
   return { W: res.x, k, d, metrics: { ...base, warnings: warningsFor(base, params, l2(W0)) } };

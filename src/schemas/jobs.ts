@@ -18,14 +18,23 @@ export const TrainBody = Type.Object(
       Type.Array(Triplet, { minItems: 1, description: 'A small inline training set, stored as a new dataset' }),
     ),
     outputDimension: Type.Integer({ minimum: 1, description: 'k, the embedding dimension', examples: [16] }),
-    margin: Type.Optional(Type.Number({ minimum: 0, description: 'Hinge margin on squared distances. Default 0.2' })),
-    optimizer: Type.Optional(
-      Type.Union([Type.Literal('lbfgs'), Type.Literal('cg')], {
-        description: '`lbfgs` (default) or `cg` (the write-up\'s choice); both with a strong-Wolfe line search',
+    margin: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        description: 'Hinge margin. Default 0.2. Triplets: on squared distances. Mined samples: in units of `distance` (Euclidean by default)',
       }),
     ),
-    maxIterations: Type.Optional(Type.Integer({ minimum: 1, description: 'Default 400' })),
-    normalize: Type.Optional(Type.Boolean({ description: 'L2-normalise embeddings in training and serving. Default false' })),
+    optimizer: Type.Optional(
+      Type.Union([Type.Literal('lbfgs'), Type.Literal('cg'), Type.Literal('adam')], {
+        description:
+          '`lbfgs` (default for triplets) or `cg` (the write-up\'s choice), both with a strong-Wolfe line search; ' +
+          '`adam` (default and only choice for mined samples; full-batch on triplets) with `learningRate` and a cosine decay',
+      }),
+    ),
+    maxIterations: Type.Optional(Type.Integer({ minimum: 1, description: 'Default 400 for triplets, 3000 Adam steps for mined samples' })),
+    normalize: Type.Optional(
+      Type.Boolean({ description: 'L2-normalise embeddings in training and serving. Default false for triplets, true for mined samples' }),
+    ),
     weightDecay: Type.Optional(Type.Number({ minimum: 0, description: 'λ in ½·λ·‖W‖²_F. Default 0' })),
     init: Type.Optional(
       Type.Union([Type.Literal('uniform'), Type.Literal('pca'), Type.Literal('identity')], {
@@ -33,9 +42,37 @@ export const TrainBody = Type.Object(
       }),
     ),
     validationFraction: Type.Optional(
-      Type.Number({ minimum: 0, maximum: 0.9, description: 'Share of triplets held out for validation. Default 0' }),
+      Type.Number({
+        minimum: 0,
+        maximum: 0.9,
+        description:
+          'Share held out for validation: of the triplets (default 0), or of the labels — unseen classes — for mined samples (default 0.1)',
+      }),
     ),
-    mining: Type.Optional(Type.Literal('none', { description: 'Online mining applies to labelled samples; `none` for triplets' })),
+    mining: Type.Optional(
+      Type.Union([Type.Literal('none'), Type.Literal('semihard'), Type.Literal('batchhard'), Type.Literal('semihard+batchhard')], {
+        description:
+          'Online mining from the dataset\'s labelled samples in P×K batches. Default `semihard+batchhard` (the sum of both losses) ' +
+          'when the dataset has samples; `none` trains on the stored triplets.',
+      }),
+    ),
+    loss: Type.Optional(
+      Type.Union([Type.Literal('hinge'), Type.Literal('softplus')], {
+        description: 'Mined samples: `hinge` (default) or `softplus`, the soft margin of Hermans et al.',
+      }),
+    ),
+    distance: Type.Optional(
+      Type.Union([Type.Literal('euclidean'), Type.Literal('squared')], {
+        description: 'Mined samples: the distance the loss and the margin use. Default `euclidean`',
+      }),
+    ),
+    learningRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 10, description: 'Adam: base learning rate. Default 0.003' })),
+    batchSize: Type.Optional(Type.Integer({ minimum: 2, maximum: 100000, description: 'Mined samples: P·K samples a batch. Default 80' })),
+    samplesPerLabel: Type.Optional(Type.Integer({ minimum: 2, maximum: 10000, description: 'Mined samples: K. Default 8' })),
+    evaluationInterval: Type.Optional(Type.Integer({ minimum: 1, description: 'Mined samples: validate every this many steps. Default 100' })),
+    patience: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'Mined samples: evaluations without improvement before stopping early (0 never). Default 10' }),
+    ),
     seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, description: 'Same data, params and seed give the same model. Default 0' })),
     gradientTolerance: Type.Optional(Type.Number({ minimum: 0, description: 'Stop when ‖∇‖∞ falls below this. Default 1e-8' })),
     historySize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'L-BFGS memory. Default 10' })),

@@ -41,10 +41,16 @@ export const EvaluateBody = Type.Object(
 );
 export type EvaluateBody = Static<typeof EvaluateBody>;
 
+const NullableNumber = (description: string) => Type.Union([Type.Number(), Type.Null()], { description });
+
 export const EvaluateReply = Type.Object({
-  loss: Type.Number({ description: 'Mean hinge loss over the dataset\'s triplets (no weight decay)' }),
-  tripletAccuracy: Type.Number({ description: 'Share of triplets with d(a,p) < d(a,n)' }),
-  activeFraction: Type.Number({ description: 'Share of triplets inside the margin' }),
-  count: Type.Integer(),
+  loss: NullableNumber('Mean hinge loss over the dataset\'s triplets (no weight decay); null without triplets'),
+  tripletAccuracy: NullableNumber('Share of triplets with d(a,p) < d(a,n) (squared distances)'),
+  activeFraction: NullableNumber('Share of triplets inside the margin'),
+  count: Type.Integer({ description: 'Triplets evaluated' }),
   margin: Type.Number(),
+  precisionAt1: Type.Optional(Type.Number({ description: 'Labelled samples: leave-one-out precision@1 (Musgrave et al. 2020)' })),
+  rPrecision: Type.Optional(Type.Number({ description: 'Labelled samples: R-precision' })),
+  mapAtR: Type.Optional(Type.Number({ description: 'Labelled samples: MAP@R' })),
+  sampleCount: Type.Optional(Type.Integer({ description: 'Labelled samples scored' })),
 });

@@ -19,7 +19,9 @@ export class EvaluationService {
     if (ds.dimension !== model.inputDimension) {
       throw badRequest('DIMENSION_MISMATCH', `dataset ${ds.id} has dimension ${ds.dimension}, model ${model.id} expects ${model.inputDimension}`);
     }
-    if (ds.tripletCount === 0) throw unprocessable('NO_TRIPLETS', `dataset ${ds.id} has no triplets to evaluate on`);
+    if (ds.tripletCount === 0 && ds.sampleCount < 2) {
+      throw unprocessable('NO_TRIPLETS', `dataset ${ds.id} has no triplets and too few samples to evaluate on`);
+    }
     const trainedMargin = typeof model.metrics.margin === 'number' ? model.metrics.margin : 0.2;
     try {
       return await runTask(

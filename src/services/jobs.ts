@@ -3,28 +3,10 @@ import type { Limits } from '../config.js';
 import { AppError, conflict, notFound, unprocessable } from '../errors.js';
 import type { TrainJobParams } from '../jobs/messages.js';
 import type { JobRunner } from '../jobs/runner.js';
-import { DEFAULT_TRAIN_PARAMS } from '../math/index.js';
 import type { TrainBody } from '../schemas/jobs.js';
 import { isFinished, type JobRecord, type JobStatus, type Page, type PageRequest, type Store } from '../store/types.js';
 import type { DatasetService } from './datasets.js';
-
-export function defaultParams(body: TrainBody): TrainJobParams {
-  const d = DEFAULT_TRAIN_PARAMS;
-  return {
-    outputDimension: body.outputDimension,
-    margin: body.margin ?? d.margin,
-    optimizer: body.optimizer ?? d.optimizer,
-    maxIterations: body.maxIterations ?? d.maxIterations,
-    normalize: body.normalize ?? d.normalize,
-    weightDecay: body.weightDecay ?? d.weightDecay,
-    init: body.init ?? d.init,
-    validationFraction: body.validationFraction ?? 0,
-    mining: body.mining ?? 'none',
-    seed: body.seed ?? d.seed,
-    gradientTolerance: body.gradientTolerance ?? d.gradientTolerance,
-    historySize: body.historySize ?? d.historySize,
-  };
-}
+import { resolveParams } from './train-params.js';
 
 export class JobService {
   constructor(
@@ -39,16 +21,23 @@ export class JobService {
     if ((body.datasetId === undefined) === (body.triplets === undefined)) {
       throw new AppError(400, 'VALIDATION_ERROR', 'body must have exactly one of datasetId and triplets');
     }
-    const params = defaultParams(body);
-    this.checkLimits(params);
     if (this.store.countJobs('queued') >= this.limits.maxQueuedJobs) {
       throw new AppError(429, 'QUEUE_FULL', `${this.limits.maxQueuedJobs} jobs are already queued (MAX_QUEUED_JOBS); try again later`);
     }
-    const datasetId = body.datasetId ?? this.storeInline(body.triplets!);
-    const ds = this.datasets.get(datasetId);
-    if (ds.tripletCount === 0) throw unprocessable('NO_TRIPLETS', `dataset ${ds.id} has no triplets to train on`);
-    if (params.validationFraction > 0 && Math.round(ds.tripletCount * params.validationFraction) < 1) {
-      throw unprocessable('NO_TRIPLETS', `validationFraction ${params.validationFraction} of ${ds.tripletCount} triplets holds out none`);
+    const existing = body.datasetId === undefined ? undefined : this.datasets.get(body.datasetId);
+    // Check everything that can be checked before an inline set is stored.
+    if (existing) this.checkLimits(resolveParams(body, existing));
+    const ds = existing ?? this.datasets.get(this.storeInline(body.triplets!, body));
+    const params = resolveParams(body, ds);
+    if (params.source === 'triplets') {
+      if (ds.tripletCount === 0) {
+        throw unprocessable('NO_TRIPLETS', `dataset ${ds.id} has no triplets${ds.sampleCount ? ' (its samples train with mining)' : ''} to train on`);
+      }
+      if (params.validationFraction > 0 && Math.round(ds.tripletCount * params.validationFraction) < 1) {
+        throw unprocessable('NO_TRIPLETS', `validationFraction ${params.validationFraction} of ${ds.tripletCount} triplets holds out none`);
+      }
+    } else if (ds.sampleCount < 2) {
+      throw unprocessable('NO_SAMPLES', `dataset ${ds.id} has ${ds.sampleCount} samples; mining needs at least two`);
     }
     const job = this.store.createJob({ datasetId: ds.id, params: params as unknown as Record<string, unknown> });
     this.runner.pump();
@@ -64,8 +53,9 @@ export class JobService {
     }
   }
 
-  private storeInline(triplets: NonNullable<TrainBody['triplets']>): string {
+  private storeInline(triplets: NonNullable<TrainBody['triplets']>, body: TrainBody): string {
     const d = triplets[0].anchor.length;
+    this.checkLimits(resolveParams(body, { id: '', name: null, dimension: d, tripletCount: triplets.length, sampleCount: 0, createdAt: '' }));
     const ds = this.datasets.create({ name: 'inline training set', dimension: d });
     try {
       this.datasets.appendJson(ds.id, triplets);

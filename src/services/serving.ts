@@ -1,7 +1,9 @@
 // Embeddings and distances on a learned map. The numbers come from src/math; this file shapes them.
 import type { Limits } from '../config.js';
 import { AppError, badRequest } from '../errors.js';
-import { embed, pairwiseDistances, type Metric } from '../math/index.js';
+import { kernelChoiceFromEnv, localKernels } from '../compute/index.js';
+import { NORM_EPSILON, pairwiseDistances, type Kernels, type Metric } from '../math/index.js';
+import type { Projection } from '../math/kernels/types.js';
 
 export type DistanceMetric = Metric;
 import type { ModelService, LoadedModel } from './models.js';
@@ -14,15 +16,41 @@ export interface Embedded {
   data: Float32Array;
 }
 
+/**
+ * One prepared projection per loaded model (W packed for the kernels once, not per request),
+ * freed when the model's weights are garbage-collected. Keyed by the W array: a loaded model's
+ * weights never change.
+ */
+const projections = new WeakMap<Float64Array, Projection>();
+const release = new FinalizationRegistry<Projection>((p) => p.dispose());
+
 export class ServingService {
+  /** single-threaded kernels of this (HTTP) thread: WebAssembly SIMD unless TRIPLET_KERNELS=js */
+  private readonly kernels: Kernels;
+
   constructor(
     private readonly models: ModelService,
     private readonly limits: Limits,
-  ) {}
+  ) {
+    this.kernels = localKernels(kernelChoiceFromEnv());
+  }
+
+  private projection(model: LoadedModel): Projection {
+    let p = projections.get(model.W);
+    if (!p) {
+      const k = this.kernels;
+      p = k.prepareProjection
+        ? k.prepareProjection(model.W, model.k, model.d)
+        : jsProjection(k, model.W, model.k, model.d);
+      projections.set(model.W, p);
+      release.register(model.W, p);
+    }
+    return p;
+  }
 
   private run(model: LoadedModel, X: Float32Array, n: number): Embedded {
     const out = new Float32Array(n * model.k);
-    embed(model.W, model.k, model.d, X, n, model.record.normalize, out);
+    this.projection(model).embed(X, n, model.record.normalize, out);
     return { model, rows: n, data: out };
   }
 
@@ -88,9 +116,29 @@ export class ServingService {
     const Ea = this.run(m, packRows(a, m.d, 'a', this.owner(m)), a.length).data;
     const Eb = b ? this.run(m, packRows(b, m.d, 'b', this.owner(m)), b.length).data : Ea;
     const D = new Float64Array(a.length * nb);
-    pairwiseDistances(Ea, a.length, Eb, nb, m.k, metric, D);
+    pairwiseDistances(Ea, a.length, Eb, nb, m.k, metric, D, this.kernels);
     const distances: number[][] = new Array(a.length);
     for (let i = 0; i < a.length; i++) distances[i] = Array.from(D.subarray(i * nb, (i + 1) * nb));
     return { model: m.record.id, metric, distances };
   }
+}
+
+/** The same Projection shape over kernels without one (the pure-TypeScript fallback, float64). */
+function jsProjection(kernels: Kernels, W: Float64Array, k: number, d: number): Projection {
+  let Y = new Float64Array(0);
+  return {
+    k,
+    d,
+    embed(X, n, normalize, out) {
+      if (Y.length < n * k) Y = new Float64Array(n * k);
+      kernels.project(W, k, d, X, n, Y);
+      for (let i = 0; i < n; i++) {
+        let ss = 0;
+        for (let r = 0; r < k; r++) ss += Y[i * k + r] * Y[i * k + r];
+        const inv = normalize ? 1 / Math.max(Math.sqrt(ss), NORM_EPSILON) : 1;
+        for (let r = 0; r < k; r++) out[i * k + r] = Y[i * k + r] * inv;
+      }
+    },
+    dispose() {},
+  };
 }

@@ -66,6 +66,7 @@ t.test('a job runs from queued to succeeded with progress, metrics and a model',
   t.equal(job.datasetId, id);
   t.same(job.params, {
     ...DEFAULT_TRAIN_PARAMS,
+    source: 'triplets',
     outputDimension: k,
     maxIterations: 30,
     validationFraction: 0,

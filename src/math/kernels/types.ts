@@ -1,12 +1,16 @@
-import type { DataArray } from '../types.js';
+import type { TripletObjective } from '../losses.js';
+import type { DataArray, LossOptions, TripletSet } from '../types.js';
 
 /**
- * The two dense products the triplet objective spends all its time in.
- * Batched over all rows (not per triplet) so a WebAssembly SIMD backend can
- * replace them with one call each instead of one call per triplet.
+ * The dense products the triplet objective, embedding and distances spend their time in.
+ * `project` and `accumulate` are the batched building blocks (the pure-TypeScript objective
+ * is written with them); a backend may also supply whole fused operations (`createObjective`,
+ * `prepareProjection`, `gram`), which callers use when present.
  */
 export interface Kernels {
   readonly name: string;
+  /** threads this backend computes on (1 unless a pool was injected) */
+  readonly threads?: number;
   /** Y = X·Wᵀ: Y[i·k + r] = Σ_j W[r·d + j]·X[i·d + j] for i < m, r < k. */
   project(W: Float64Array, k: number, d: number, X: DataArray, m: number, Y: Float64Array): void;
   /**
@@ -22,4 +26,39 @@ export interface Kernels {
     rows: Int32Array,
     count: number,
   ): void;
+  /** A whole loss+gradient objective (forward pass fused with the active-set gradient). */
+  createObjective?(set: TripletSet, opts: LossOptions): TripletObjective;
+  /** W (k×d) prepared once for many embeddings; W must not change while the projection lives. */
+  prepareProjection?(W: DataArray, k: number, d: number): Projection;
+  /** out (na×nb) = Ea (na×k) · Ebᵀ (nb×k), the Gram block of the ‖x‖²+‖y‖²−2xᵀy distance form. */
+  gram?(Ea: DataArray, na: number, Eb: DataArray, nb: number, k: number, out: Float64Array): void;
 }
+
+export interface Projection {
+  readonly k: number;
+  readonly d: number;
+  /** out (n×k) = X (n×d)·Wᵀ, rows L2-normalised (norm clamped at NORM_EPSILON) when asked */
+  embed(X: DataArray, n: number, normalize: boolean, out: DataArray): void;
+  /** frees what the projection holds; it must not be used afterwards */
+  dispose(): void;
+}
+
+/**
+ * Runs numbered tasks of a WebAssembly operation on one or more threads that share the
+ * module's memory. Injected from outside the pure core (src/compute holds the worker pool);
+ * the default runs every task inline on the calling thread.
+ * A task's result must depend only on its index, never on the thread that ran it, so any
+ * number of threads gives bit-identical results.
+ */
+export interface TaskRunner {
+  readonly threads: number;
+  /** runs local(op, args, t, thread) or its equivalent on another thread for every t < tasks; returns when all are done */
+  run(op: number, args: number, tasks: number, local: (op: number, args: number, task: number, thread: number) => void): void;
+}
+
+export const inlineRunner: TaskRunner = {
+  threads: 1,
+  run(op, args, tasks, local) {
+    for (let t = 0; t < tasks; t++) local(op, args, t, 0);
+  },
+};

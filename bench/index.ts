@@ -1,0 +1,276 @@
+// Benchmark CLI (npm run bench -- ...). Speed lives here, never in test assertions.
+//
+//   npm run bench -- --d 512 --k 128 --m 10000 [--normalize] [--json] [--runs 9] [--threads 2] [--kernels wasm|js]
+//       one training step (loss + gradient, the engine's real objective) timed --runs times
+//   npm run bench -- ... --compare [--rounds 3]
+//       alternates blocks of our step with numpy_triplet_bench.py --dtype f32 --threads 2 and prints the ratio
+//   npm run bench -- --serve [--duration 10] [--connections 10]
+//       builds and starts the server on a temp DATA_DIR, imports a 128×512 model, and measures
+//       /healthz, /embed (1×512 JSON) and /embed (256×512 binary) with autocannon in one run
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir, availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createCompute, type KernelChoice } from '../src/compute/index.js';
+import { createTripletObjective } from '../src/math/losses.js';
+import { createRng } from '../src/math/rng.js';
+
+const NUMPY_BENCH = '/work/shared/tools/numpy_triplet_bench.py';
+
+const { values: opt } = parseArgs({
+  options: {
+    d: { type: 'string', default: '512' },
+    k: { type: 'string', default: '128' },
+    m: { type: 'string', default: '10000' },
+    normalize: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    runs: { type: 'string', default: '9' },
+    threads: { type: 'string' },
+    kernels: { type: 'string', default: 'auto' },
+    margin: { type: 'string', default: '0.2' },
+    compare: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '3' },
+    serve: { type: 'boolean', default: false },
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '10' },
+  },
+  allowPositionals: false,
+});
+
+const int = (s: string | undefined, name: string) => {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`--${name} must be a positive integer (got ${s})`);
+  return n;
+};
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Standard normal via Box–Muller on the project's seeded generator. */
+function normals(rng: ReturnType<typeof createRng>, n: number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const u = Math.max(rng.uniform(), 1e-300);
+    const v = rng.uniform();
+    const r = Math.sqrt(-2 * Math.log(u)) * scale;
+    out[i] = r * Math.cos(2 * Math.PI * v);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * v);
+  }
+  return out;
+}
+
+interface StepBench {
+  tool: 'triplet-embed';
+  kernels: string;
+  threads: number;
+  d: number;
+  k: number;
+  m: number;
+  normalize: boolean;
+  msPerIteration: number;
+  minMs: number;
+  maxMs: number;
+  runs: number;
+  gflops: number;
+  activeFraction: number;
+  loss: number;
+}
+
+/** Sets up data like numpy_triplet_bench.py (A, P, N standard normal; W ~ N(0, 1/d)). */
+async function stepBench() {
+  const d = int(opt.d, 'd');
+  const k = int(opt.k, 'k');
+  const m = int(opt.m, 'm');
+  const runs = Math.max(7, int(opt.runs, 'runs'));
+  const threads = opt.threads ? int(opt.threads, 'threads') : availableParallelism();
+  const compute = await createCompute({ kernels: opt.kernels as KernelChoice, threads });
+  const rng = createRng(0);
+  const set = { m, d, anchors: normals(rng, m * d), positives: normals(rng, m * d), negatives: normals(rng, m * d) };
+  const W = Float64Array.from(normals(rng, k * d, 1 / Math.sqrt(d)));
+  const objective = createTripletObjective(set, { margin: Number(opt.margin), normalize: opt.normalize, weightDecay: 0 }, compute.kernels);
+  const grad = new Float64Array(k * d);
+  const first = objective.evaluate(W, k, grad); // warm-up
+  const flops = (opt.normalize ? 12 : 8) * k * d * m;
+  const time = (reps: number): number[] => {
+    const ts: number[] = [];
+    for (let r = 0; r < reps; r++) {
+      const t0 = performance.now();
+      objective.evaluate(W, k, grad);
+      ts.push(performance.now() - t0);
+    }
+    return ts;
+  };
+  const report = (ts: number[]): StepBench => {
+    const med = median(ts);
+    return {
+      tool: 'triplet-embed',
+      kernels: compute.kernels.name,
+      threads: compute.threads,
+      d, k, m,
+      normalize: opt.normalize,
+      msPerIteration: med,
+      minMs: Math.min(...ts),
+      maxMs: Math.max(...ts),
+      runs: ts.length,
+      gflops: flops / med / 1e6,
+      activeFraction: first.activeCount / m,
+      loss: first.loss,
+    };
+  };
+  const close = async () => {
+    objective.dispose?.();
+    await compute.close();
+  };
+  return { time, report, runs, close, d, k, m };
+}
+
+function numpyOnce(d: number, k: number, m: number, reps: number): { msPerIteration: number; gflops: number; activeFraction: number; blas: unknown } {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const args = [NUMPY_BENCH, '--d', String(d), '--k', String(k), '--m', String(m), '--dtype', 'f32', '--threads', '2', '--reps', String(reps)];
+  if (opt.normalize) args.push('--normalize');
+  const r = spawnSync('/usr/bin/python3', args, { env, encoding: 'utf8' });
+  if (r.status !== 0) {
+    throw new Error(`numpy bench failed (${r.status}): ${r.stderr}\n(install with: apt-get update && apt-get install -y python3-numpy python3-threadpoolctl)`);
+  }
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+async function runStep(): Promise<void> {
+  const b = await stepBench();
+  try {
+    if (!opt.compare) {
+      const res = b.report(b.time(b.runs));
+      if (opt.json) console.log(JSON.stringify(res));
+      else {
+        console.log(`training step d=${res.d} k=${res.k} m=${res.m}${res.normalize ? ' normalised' : ''} on ${res.kernels} (${res.threads} thread${res.threads > 1 ? 's' : ''})`);
+        console.log(`  median ${res.msPerIteration.toFixed(1)} ms over ${res.runs} runs (min ${res.minMs.toFixed(1)}, max ${res.maxMs.toFixed(1)}), ${res.gflops.toFixed(1)} GFLOP/s, active fraction ${res.activeFraction.toFixed(4)}`);
+      }
+      return;
+    }
+    // alternate: a block of ours, then a numpy process with the same number of reps, `rounds` times
+    const rounds = int(opt.rounds, 'rounds');
+    const ours: number[] = [];
+    const numpy: number[] = [];
+    let np: ReturnType<typeof numpyOnce> | null = null;
+    for (let r = 0; r < rounds; r++) {
+      ours.push(...b.time(b.runs));
+      np = numpyOnce(b.d, b.k, b.m, b.runs);
+      numpy.push(np.msPerIteration);
+    }
+    const res = b.report(ours);
+    const npMs = median(numpy);
+    const ratio = res.msPerIteration / npMs;
+    const out = { ...res, numpy: { msPerIteration: npMs, perRound: numpy, activeFraction: np!.activeFraction, blas: np!.blas }, ratio };
+    if (opt.json) console.log(JSON.stringify(out));
+    else {
+      console.log(`training step d=${res.d} k=${res.k} m=${res.m}${res.normalize ? ' normalised' : ''}, ${rounds} alternating rounds of ${b.runs} runs`);
+      console.log(`  triplet-embed ${res.kernels} ×${res.threads}: ${res.msPerIteration.toFixed(1)} ms (${res.gflops.toFixed(1)} GFLOP/s), active ${res.activeFraction.toFixed(4)}`);
+      console.log(`  numpy f32, 2 threads:      ${npMs.toFixed(1)} ms (rounds: ${numpy.map((x) => x.toFixed(1)).join(', ')}), active ${np!.activeFraction.toFixed(4)}`);
+      console.log(`  ratio ours/numpy: ${ratio.toFixed(2)}×`);
+    }
+  } finally {
+    await b.close();
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// --serve
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function runServe(): Promise<void> {
+  const duration = int(opt.duration, 'duration');
+  const connections = int(opt.connections, 'connections');
+  const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('npm run build failed');
+  const dataDir = mkdtempSync(join(tmpdir(), 'triplet-bench-'));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const server = spawn(process.execPath, ['dist/src/server.js'], {
+    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', API_KEYS: '', API_KEYS_FILE: '' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        if ((await fetch(`${base}/healthz`)).ok) break;
+      } catch {
+        /* not up yet */
+      }
+      if (i > 300) throw new Error('server did not come up');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const k = 128;
+    const d = 512;
+    const rng = createRng(7);
+    const Wrows = Array.from({ length: k }, () => Array.from(normals(rng, d, 1 / Math.sqrt(d))));
+    const created = await fetch(`${base}/models`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ W: Wrows, name: 'bench' }) });
+    if (created.status !== 201) throw new Error(`model import failed: ${created.status} ${await created.text()}`);
+    const model = (await created.json()) as { id: string };
+    const one = JSON.stringify({ model: model.id, inputs: [Array.from(normals(rng, d))] });
+    const batch = Buffer.from(normals(rng, 256 * d).buffer);
+    // sanity: the routes answer what we think
+    const check1 = await fetch(`${base}/embed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: one });
+    if (!check1.ok) throw new Error(`/embed JSON failed: ${check1.status} ${await check1.text()}`);
+    const check2 = await fetch(`${base}/embed?model=${model.id}&rows=256`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', accept: 'application/octet-stream' }, body: batch });
+    if (!check2.ok || (await check2.arrayBuffer()).byteLength !== 256 * k * 4) throw new Error(`/embed binary failed: ${check2.status}`);
+
+    const { default: autocannon } = await import('autocannon');
+    const run = (opts: Record<string, unknown>) =>
+      new Promise<any>((resolve, reject) => {
+        autocannon({ connections, duration, ...opts } as never, (err: Error | null, res: unknown) => (err ? reject(err) : resolve(res)));
+      });
+    const cases = [
+      { name: 'GET /healthz', vectors: 0, opts: { url: `${base}/healthz` } },
+      { name: 'POST /embed 1×512 JSON', vectors: 1, opts: { url: `${base}/embed`, method: 'POST', headers: { 'content-type': 'application/json' }, body: one } },
+      {
+        name: 'POST /embed 256×512 binary',
+        vectors: 256,
+        opts: { url: `${base}/embed?model=${model.id}&rows=256`, method: 'POST', headers: { 'content-type': 'application/octet-stream', accept: 'application/octet-stream' }, body: batch },
+      },
+    ];
+    const results: { name: string; reqPerSec: number; vectorsPerSec: number; p99Ms: number; errors: number; non2xx: number }[] = [];
+    for (const c of cases) {
+      const r = await run(c.opts);
+      results.push({
+        name: c.name,
+        reqPerSec: r.requests.average,
+        vectorsPerSec: r.requests.average * c.vectors,
+        p99Ms: r.latency.p99,
+        errors: r.errors,
+        non2xx: r.non2xx,
+      });
+    }
+    const jsonRatio = results[1].reqPerSec / results[0].reqPerSec;
+    if (opt.json) console.log(JSON.stringify({ connections, durationSeconds: duration, results, embedJsonToHealthz: jsonRatio }));
+    else {
+      console.log(`autocannon, ${connections} connections, ${duration} s each, one run (server and client share the machine)`);
+      for (const r of results) {
+        console.log(`  ${r.name.padEnd(28)} ${r.reqPerSec.toFixed(0).padStart(8)} req/s  ${r.vectorsPerSec ? r.vectorsPerSec.toFixed(0).padStart(9) + ' vectors/s' : ''.padStart(19)}  p99 ${r.p99Ms} ms${r.errors || r.non2xx ? `  errors ${r.errors}, non-2xx ${r.non2xx}` : ''}`);
+      }
+      console.log(`  /embed 1×512 JSON ÷ /healthz: ${(100 * jsonRatio).toFixed(1)}%`);
+    }
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+if (opt.serve) await runServe();
+else await runStep();

@@ -1,0 +1,399 @@
+// AssemblyScript, not TypeScript: compiled by `npm run build:wasm` (asc, see asconfig.json) into
+// kernels.wasm. The project's tsc never sees this folder (tsconfig excludes it).
+//
+// Everything works on raw addresses in one imported (shared) memory that the TypeScript side lays
+// out. Conventions:
+//   * data rows (X, A, P, N, A−P, A−N) are float32 with a row stride `ld` that is a multiple of 8,
+//     padded with zeros, so every loop over d runs in whole 8-float (2×v128) steps;
+//   * W is packed as panels of 8 output rows: panel p holds, for each column j, the 8 values
+//     W[8p..8p+7][j] (zeros past k) — ld·8 floats per panel, kp = 8·⌈k/8⌉ outputs in all;
+//   * projections Y (rows × kp) and gradients G (kp × ld) are float32.
+// Accumulation: every dot product and gradient tile sums in float32 (f32x4 lanes, plain mul+add,
+// no relaxed SIMD); squared norms, brackets and the loss sum in float64.
+
+// ---------------------------------------------------------------------------------------------
+// Forward products: Y (n×kp, row stride ldy floats) = X (n×ld) · Wᵀ through the packed panels.
+// 4×8 register tile (4 rows of X × one 8-wide panel = 8 f32x4 accumulators), j unrolled ×4.
+// Loop order panel → row block → j: the 8·ld-float panel stays in L1 while the rows stream by.
+
+export function project(X: usize, n: i32, ld: i32, P: usize, kp: i32, Y: usize, ldy: i32): void {
+  const np = kp >> 3;
+  const rb = <usize>ld << 2;
+  const yr = <usize>ldy << 2;
+  const pb = <usize>ld << 5;
+  const n4 = n & ~3;
+  for (let p = 0; p < np; p++) {
+    const pp = P + <usize>p * pb;
+    const yc = Y + (<usize>p << 5);
+    let i = 0;
+    for (; i < n4; i += 4) tile4x8(X + <usize>i * rb, rb, pp, ld, yc + <usize>i * yr, yr);
+    for (; i < n; i++) tile1x8(X + <usize>i * rb, pp, ld, yc + <usize>i * yr);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function tile4x8(x0: usize, rb: usize, p: usize, ld: i32, y: usize, yr: usize): void {
+  const x1 = x0 + rb;
+  const x2 = x1 + rb;
+  const x3 = x2 + rb;
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
+  const end = x0 + (<usize>ld << 2);
+  let o: usize = 0;
+  let q = p;
+  while (x0 + o < end) {
+    let w0 = v128.load(q);
+    let w1 = v128.load(q, 16);
+    let s = v128.load32_splat(x0 + o);
+    a0 = f32x4.add(a0, f32x4.mul(s, w0)); a1 = f32x4.add(a1, f32x4.mul(s, w1));
+    s = v128.load32_splat(x1 + o);
+    b0 = f32x4.add(b0, f32x4.mul(s, w0)); b1 = f32x4.add(b1, f32x4.mul(s, w1));
+    s = v128.load32_splat(x2 + o);
+    c0 = f32x4.add(c0, f32x4.mul(s, w0)); c1 = f32x4.add(c1, f32x4.mul(s, w1));
+    s = v128.load32_splat(x3 + o);
+    d0 = f32x4.add(d0, f32x4.mul(s, w0)); d1 = f32x4.add(d1, f32x4.mul(s, w1));
+
+    w0 = v128.load(q, 32);
+    w1 = v128.load(q, 48);
+    s = v128.load32_splat(x0 + o, 4);
+    a0 = f32x4.add(a0, f32x4.mul(s, w0)); a1 = f32x4.add(a1, f32x4.mul(s, w1));
+    s = v128.load32_splat(x1 + o, 4);
+    b0 = f32x4.add(b0, f32x4.mul(s, w0)); b1 = f32x4.add(b1, f32x4.mul(s, w1));
+    s = v128.load32_splat(x2 + o, 4);
+    c0 = f32x4.add(c0, f32x4.mul(s, w0)); c1 = f32x4.add(c1, f32x4.mul(s, w1));
+    s = v128.load32_splat(x3 + o, 4);
+    d0 = f32x4.add(d0, f32x4.mul(s, w0)); d1 = f32x4.add(d1, f32x4.mul(s, w1));
+
+    w0 = v128.load(q, 64);
+    w1 = v128.load(q, 80);
+    s = v128.load32_splat(x0 + o, 8);
+    a0 = f32x4.add(a0, f32x4.mul(s, w0)); a1 = f32x4.add(a1, f32x4.mul(s, w1));
+    s = v128.load32_splat(x1 + o, 8);
+    b0 = f32x4.add(b0, f32x4.mul(s, w0)); b1 = f32x4.add(b1, f32x4.mul(s, w1));
+    s = v128.load32_splat(x2 + o, 8);
+    c0 = f32x4.add(c0, f32x4.mul(s, w0)); c1 = f32x4.add(c1, f32x4.mul(s, w1));
+    s = v128.load32_splat(x3 + o, 8);
+    d0 = f32x4.add(d0, f32x4.mul(s, w0)); d1 = f32x4.add(d1, f32x4.mul(s, w1));
+
+    w0 = v128.load(q, 96);
+    w1 = v128.load(q, 112);
+    s = v128.load32_splat(x0 + o, 12);
+    a0 = f32x4.add(a0, f32x4.mul(s, w0)); a1 = f32x4.add(a1, f32x4.mul(s, w1));
+    s = v128.load32_splat(x1 + o, 12);
+    b0 = f32x4.add(b0, f32x4.mul(s, w0)); b1 = f32x4.add(b1, f32x4.mul(s, w1));
+    s = v128.load32_splat(x2 + o, 12);
+    c0 = f32x4.add(c0, f32x4.mul(s, w0)); c1 = f32x4.add(c1, f32x4.mul(s, w1));
+    s = v128.load32_splat(x3 + o, 12);
+    d0 = f32x4.add(d0, f32x4.mul(s, w0)); d1 = f32x4.add(d1, f32x4.mul(s, w1));
+
+    o += 16;
+    q += 128;
+  }
+  v128.store(y, a0); v128.store(y, a1, 16);
+  y += yr;
+  v128.store(y, b0); v128.store(y, b1, 16);
+  y += yr;
+  v128.store(y, c0); v128.store(y, c1, 16);
+  y += yr;
+  v128.store(y, d0); v128.store(y, d1, 16);
+}
+
+// @ts-ignore: decorator
+@inline function tile1x8(x: usize, p: usize, ld: i32, y: usize): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+  for (let j = 0; j < ld; j++) {
+    const s = v128.load32_splat(x + (<usize>j << 2));
+    const q = p + (<usize>j << 5);
+    a0 = f32x4.add(a0, f32x4.mul(s, v128.load(q)));
+    a1 = f32x4.add(a1, f32x4.mul(s, v128.load(q, 16)));
+  }
+  v128.store(y, a0);
+  v128.store(y, a1, 16);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gradient: G (kp×ld) += Σ_t C[t]ᵀ · X[row t] over s listed rows, C compact (s×kp), rows given as
+// byte addresses. 4×8 tile of G (4 outputs × 8 columns) in 8 accumulators over all s rows, then
+// one load+add+store of the tile. Loop order column block → output block: the s×8 column strip
+// of X stays in L1 while C (s×kp, a few KB) is swept.
+
+export function gradAcc(G: usize, kp: i32, ld: i32, C: usize, rowPtr: usize, s: i32): void {
+  const gr = <usize>ld << 2;
+  const cr = <usize>kp << 2;
+  const sEnd = rowPtr + (<usize>s << 2);
+  for (let j = 0; j < ld; j += 8) {
+    const jo = <usize>j << 2;
+    for (let r = 0; r < kp; r += 4) {
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+      let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
+      let cp = C + (<usize>r << 2);
+      for (let rp = rowPtr; rp < sEnd; rp += 4) {
+        const xp = <usize>load<u32>(rp) + jo;
+        const x0 = v128.load(xp);
+        const x1 = v128.load(xp, 16);
+        let k = v128.load32_splat(cp);
+        a0 = f32x4.add(a0, f32x4.mul(k, x0)); a1 = f32x4.add(a1, f32x4.mul(k, x1));
+        k = v128.load32_splat(cp, 4);
+        b0 = f32x4.add(b0, f32x4.mul(k, x0)); b1 = f32x4.add(b1, f32x4.mul(k, x1));
+        k = v128.load32_splat(cp, 8);
+        c0 = f32x4.add(c0, f32x4.mul(k, x0)); c1 = f32x4.add(c1, f32x4.mul(k, x1));
+        k = v128.load32_splat(cp, 12);
+        d0 = f32x4.add(d0, f32x4.mul(k, x0)); d1 = f32x4.add(d1, f32x4.mul(k, x1));
+        cp += cr;
+      }
+      let g = G + <usize>r * gr + jo;
+      v128.store(g, f32x4.add(v128.load(g), a0)); v128.store(g, f32x4.add(v128.load(g, 16), a1), 16);
+      g += gr;
+      v128.store(g, f32x4.add(v128.load(g), b0)); v128.store(g, f32x4.add(v128.load(g, 16), b1), 16);
+      g += gr;
+      v128.store(g, f32x4.add(v128.load(g), c0)); v128.store(g, f32x4.add(v128.load(g, 16), c1), 16);
+      g += gr;
+      v128.store(g, f32x4.add(v128.load(g), d0)); v128.store(g, f32x4.add(v128.load(g, 16), d1), 16);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row helpers (length kp, a multiple of 8). Sums of squares/dots: f32x4 lanes, lanes combined in f64.
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f64 {
+  return (<f64>f32x4.extract_lane(v, 0) + <f64>f32x4.extract_lane(v, 1)) +
+    (<f64>f32x4.extract_lane(v, 2) + <f64>f32x4.extract_lane(v, 3));
+}
+
+function sumSq(x: usize, kp: i32): f64 {
+  let a = f32x4.splat(0), b = f32x4.splat(0);
+  const end = x + (<usize>kp << 2);
+  for (let p = x; p < end; p += 32) {
+    const u = v128.load(p);
+    const v = v128.load(p, 16);
+    a = f32x4.add(a, f32x4.mul(u, u));
+    b = f32x4.add(b, f32x4.mul(v, v));
+  }
+  return hsum(a) + hsum(b);
+}
+
+function sumSqDiff(x: usize, y: usize, kp: i32): f64 {
+  let a = f32x4.splat(0), b = f32x4.splat(0);
+  for (let o: usize = 0; o < (<usize>kp << 2); o += 32) {
+    const u = f32x4.sub(v128.load(x + o), v128.load(y + o));
+    const v = f32x4.sub(v128.load(x + o, 16), v128.load(y + o, 16));
+    a = f32x4.add(a, f32x4.mul(u, u));
+    b = f32x4.add(b, f32x4.mul(v, v));
+  }
+  return hsum(a) + hsum(b);
+}
+
+function dot(x: usize, y: usize, kp: i32): f64 {
+  let a = f32x4.splat(0), b = f32x4.splat(0);
+  for (let o: usize = 0; o < (<usize>kp << 2); o += 32) {
+    a = f32x4.add(a, f32x4.mul(v128.load(x + o), v128.load(y + o)));
+    b = f32x4.add(b, f32x4.mul(v128.load(x + o, 16), v128.load(y + o, 16)));
+  }
+  return hsum(a) + hsum(b);
+}
+
+/** dst = src · c */
+function scaleTo(dst: usize, src: usize, kp: i32, c: f32): void {
+  const s = f32x4.splat(c);
+  for (let o: usize = 0; o < (<usize>kp << 2); o += 16) v128.store(dst + o, f32x4.mul(v128.load(src + o), s));
+}
+
+const NORM_EPSILON: f64 = 1e-12;
+
+/** Scales the row to unit length (norm clamped at NORM_EPSILON) and returns the norm divided by. */
+function normalizeRow(x: usize, kp: i32): f64 {
+  const n = Math.max(Math.sqrt(sumSq(x, kp)), NORM_EPSILON);
+  scaleTo(x, x, kp, <f32>(1.0 / n));
+  return n;
+}
+
+/** dst = (g − e·(eᵀg))/n, or g/ε when the norm was clamped; g is scratch (kp floats). */
+function backprop(dst: usize, e: usize, g: usize, n: f64, kp: i32): void {
+  const clamped = n == NORM_EPSILON;
+  const dt = f32x4.splat(clamped ? <f32>0 : <f32>dot(e, g, kp));
+  const inv = f32x4.splat(<f32>(1.0 / n));
+  for (let o: usize = 0; o < (<usize>kp << 2); o += 16) {
+    const v = f32x4.sub(v128.load(g + o), f32x4.mul(v128.load(e + o), dt));
+    v128.store(dst + o, f32x4.mul(v, inv));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tasks. The TypeScript side writes arguments as float64 slots at `args` and calls
+// runTask(op, args, task, thread) for task = 0..tasks−1 from any thread (a shared counter hands
+// out tasks). A task's result depends only on its index, never on which thread ran it.
+
+const OP_SQUARED: i32 = 1;
+const OP_NORMALIZED: i32 = 2;
+const OP_REDUCE: i32 = 3;
+const OP_PROJECT: i32 = 4;
+
+// @ts-ignore: decorator
+@inline function arg(args: usize, i: i32): f64 {
+  return load<f64>(args + (<usize>i << 3));
+}
+// @ts-ignore: decorator
+@inline function argp(args: usize, i: i32): usize {
+  return <usize>load<f64>(args + (<usize>i << 3));
+}
+
+export function runTask(op: i32, args: usize, task: i32, thread: i32): void {
+  if (op == OP_SQUARED || op == OP_NORMALIZED) slabTask(op, args, task, thread);
+  else if (op == OP_REDUCE) reduceTask(args, task);
+  else if (op == OP_PROJECT) projectTask(args, task);
+  else unreachable();
+}
+
+// Slab arguments (squared and normalised):
+//  0 X0 (A−P or A)  1 X1 (A−N or P)  2 X2 (unused or N)  3 ld  4 m  5 slabs  6 panels  7 kp
+//  8 margin  9 hinged  10 wantGrad  11 2/m  12 G partials (slab s at +s·kp·ld·4)
+//  13 work base  14 work bytes per thread  15 results (slab s: f64 sum, f64 active, f64 correct)
+//  16 chunk rows R
+// Work per thread: 3 projections R×kp, 3 coefficient blocks R×kp, 3 row-address lists R, scratch kp.
+function slabTask(op: i32, args: usize, slab: i32, thread: i32): void {
+  const ld = <i32>arg(args, 3);
+  const m = <i32>arg(args, 4);
+  const slabs = <i32>arg(args, 5);
+  const panels = argp(args, 6);
+  const kp = <i32>arg(args, 7);
+  const margin = arg(args, 8);
+  const hinged = arg(args, 9) != 0;
+  const wantGrad = arg(args, 10) != 0;
+  const coef = <f32>arg(args, 11);
+  const G = argp(args, 12) + <usize>slab * <usize>kp * <usize>ld * 4;
+  const work = argp(args, 13) + <usize>thread * argp(args, 14);
+  const res = argp(args, 15) + <usize>slab * 24;
+  const R = <i32>arg(args, 16);
+  const i0 = <i32>((<i64>slab * <i64>m) / <i64>slabs);
+  const i1 = <i32>((<i64>(slab + 1) * <i64>m) / <i64>slabs);
+  const rb = <usize>ld << 2;
+  const zb = <usize>R * <usize>kp * 4;
+  const Z0 = work, Z1 = Z0 + zb, Z2 = Z1 + zb;
+  const C0 = Z2 + zb, C1 = C0 + zb, C2 = C1 + zb;
+  const L0 = C2 + zb, L1 = L0 + (<usize>R << 2), L2 = L1 + (<usize>R << 2);
+  const scratch = L2 + (<usize>R << 2);
+  const normalized = op == OP_NORMALIZED;
+  const X0 = argp(args, 0), X1 = argp(args, 1), X2 = argp(args, 2);
+  if (wantGrad) memory.fill(G, 0, <usize>kp * rb);
+  let sum: f64 = 0;
+  let active = 0;
+  let correct = 0;
+  const zr = <usize>kp << 2;
+  for (let c0 = i0; c0 < i1; c0 += R) {
+    const n = min(R, i1 - c0);
+    const x0 = X0 + <usize>c0 * rb, x1 = X1 + <usize>c0 * rb, x2 = X2 + <usize>c0 * rb;
+    project(x0, n, ld, panels, kp, Z0, kp);
+    project(x1, n, ld, panels, kp, Z1, kp);
+    if (normalized) project(x2, n, ld, panels, kp, Z2, kp);
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      const z0 = Z0 + <usize>i * zr, z1 = Z1 + <usize>i * zr, z2 = Z2 + <usize>i * zr;
+      let dp: f64, dn: f64, na: f64 = 0, np: f64 = 0, nn: f64 = 0;
+      if (normalized) {
+        na = normalizeRow(z0, kp);
+        np = normalizeRow(z1, kp);
+        nn = normalizeRow(z2, kp);
+        dp = sumSqDiff(z0, z1, kp);
+        dn = sumSqDiff(z0, z2, kp);
+      } else {
+        dp = sumSq(z0, kp);
+        dn = sumSq(z1, kp);
+      }
+      const diff = dp - dn;
+      const bracket = diff + margin;
+      if (diff < 0) correct++;
+      if (bracket > 0) active++;
+      if (hinged && !(bracket > 0)) continue;
+      sum += bracket;
+      if (!wantGrad) continue;
+      const so = <usize>s * zr;
+      const lo = <usize>s << 2;
+      const row = <usize>(c0 + i) * rb;
+      if (normalized) {
+        // ∂/∂ea = c(en − ep), ∂/∂ep = c(ep − ea), ∂/∂en = c(ea − en), then back through the norm
+        const cv = f32x4.splat(coef);
+        for (let o: usize = 0; o < zr; o += 16) {
+          v128.store(scratch + o, f32x4.mul(cv, f32x4.sub(v128.load(z2 + o), v128.load(z1 + o))));
+        }
+        backprop(C0 + so, z0, scratch, na, kp);
+        for (let o: usize = 0; o < zr; o += 16) {
+          v128.store(scratch + o, f32x4.mul(cv, f32x4.sub(v128.load(z1 + o), v128.load(z0 + o))));
+        }
+        backprop(C1 + so, z1, scratch, np, kp);
+        for (let o: usize = 0; o < zr; o += 16) {
+          v128.store(scratch + o, f32x4.mul(cv, f32x4.sub(v128.load(z0 + o), v128.load(z2 + o))));
+        }
+        backprop(C2 + so, z2, scratch, nn, kp);
+        store<u32>(L2 + lo, <u32>(X2 + row));
+      } else {
+        scaleTo(C0 + so, z0, kp, coef);
+        scaleTo(C1 + so, z1, kp, -coef);
+      }
+      store<u32>(L0 + lo, <u32>(X0 + row));
+      store<u32>(L1 + lo, <u32>(X1 + row));
+      s++;
+    }
+    if (s > 0) {
+      gradAcc(G, kp, ld, C0, L0, s);
+      gradAcc(G, kp, ld, C1, L1, s);
+      if (normalized) gradAcc(G, kp, ld, C2, L2, s);
+    }
+  }
+  store<f64>(res, sum);
+  store<f64>(res, <f64>active, 8);
+  store<f64>(res, <f64>correct, 16);
+}
+
+// Reduce arguments: 0 partials  1 slabs  2 kp  3 ld  4 k  5 d  6 out (k×d f64)  7 rows per task
+// 8 accumulate (out += instead of out =). Each output element sums the slabs in order 0..slabs−1.
+function reduceTask(args: usize, task: i32): void {
+  const Gp = argp(args, 0);
+  const slabs = <i32>arg(args, 1);
+  const kp = <i32>arg(args, 2);
+  const ld = <i32>arg(args, 3);
+  const k = <i32>arg(args, 4);
+  const d = <i32>arg(args, 5);
+  const out = argp(args, 6);
+  const per = <i32>arg(args, 7);
+  const acc = arg(args, 8) != 0;
+  const r0 = task * per;
+  const r1 = min(k, r0 + per);
+  const slabBytes = <usize>kp * <usize>ld * 4;
+  for (let r = r0; r < r1; r++) {
+    for (let j = 0; j < d; j++) {
+      const o = out + ((<usize>r * <usize>d + <usize>j) << 3);
+      let s: f64 = acc ? load<f64>(o) : 0;
+      let g = Gp + ((<usize>r * <usize>ld + <usize>j) << 2);
+      for (let t = 0; t < slabs; t++) {
+        s += <f64>load<f32>(g);
+        g += slabBytes;
+      }
+      store<f64>(o, s);
+    }
+  }
+}
+
+// Project arguments: 0 X  1 n  2 ld  3 panels  4 kp  5 Y (n×kp)  6 rows per task  7 normalise rows
+function projectTask(args: usize, task: i32): void {
+  const X = argp(args, 0);
+  const n = <i32>arg(args, 1);
+  const ld = <i32>arg(args, 2);
+  const panels = argp(args, 3);
+  const kp = <i32>arg(args, 4);
+  const Y = argp(args, 5);
+  const per = <i32>arg(args, 6);
+  const norm = arg(args, 7) != 0;
+  const r0 = task * per;
+  const r1 = min(n, r0 + per);
+  if (r1 <= r0) return;
+  const y = Y + <usize>r0 * (<usize>kp << 2);
+  project(X + <usize>r0 * (<usize>ld << 2), r1 - r0, ld, panels, kp, y, kp);
+  if (norm) for (let i = 0; i < r1 - r0; i++) normalizeRow(y + <usize>i * (<usize>kp << 2), kp);
+}
+
+/** Gradient accumulation exposed for the generic Kernels.accumulate (C compact, rows as addresses). */
+export function accumulate(G: usize, kp: i32, ld: i32, C: usize, rowPtr: usize, s: i32): void {
+  gradAcc(G, kp, ld, C, rowPtr, s);
+}

@@ -1,0 +1,137 @@
+// Shapes shared by the online-mining modules (P×K sampling, miners, batch losses, trainMined).
+import type { InitName, Progress, TrainHooks, TrainMetrics, TrainResult } from '../types.js';
+
+/**
+ * Which triplets of a P×K batch train the map.
+ * - `semihard`: FaceNet's semi-hard negatives, one triplet per positive pair (a, p):
+ *   the closest negative with d(a,n) > d(a,p); when the pair has none, the anchor's
+ *   farthest negative (TF-Addons' `triplet_semihard_loss` fallback).
+ * - `batchhard`: Hermans et al.: one triplet per anchor, its farthest positive and closest negative.
+ * - `semihard+batchhard`: the sum of both losses (each reduced on its own).
+ * - `none`: every valid triplet of the batch (a, p same label, a ≠ p, n another label).
+ */
+export type MiningName = 'semihard' | 'batchhard' | 'semihard+batchhard' | 'none';
+
+/**
+ * `hinge`: max(0, d(a,p) − d(a,n) + margin).
+ * `softplus`: log(1 + exp(d(a,p) − d(a,n))), Hermans et al.'s soft margin; it has no margin
+ * (the margin still defines the semi-hard window when mining).
+ */
+export type MinedLossName = 'hinge' | 'softplus';
+
+/**
+ * The distance d the loss, the margin and the miners use, between embeddings e (Wx, or Wx/‖Wx‖
+ * with normalize): `squared` = ‖eᵢ − eⱼ‖², `euclidean` = √max(‖eᵢ − eⱼ‖², ε) with ε = EUCLIDEAN_EPSILON
+ * and zero gradient below ε. The margin is in units of this distance.
+ */
+export type DistanceName = 'squared' | 'euclidean';
+
+/**
+ * How the per-triplet losses of one miner are averaged.
+ * `nonzero` (default, pytorch-metric-learning's AvgNonZeroReducer for TripletMarginLoss): mean over the
+ * triplets whose loss is > 0; 0 when there are none.
+ * `all`: mean over every mined triplet (TF-Addons / Hermans et al.); 0 when no triplet was mined.
+ */
+export type ReductionName = 'nonzero' | 'all';
+
+export type ValidationSplit = 'auto' | 'labels' | 'samples';
+export type EarlyStoppingMetric = 'mapAtR' | 'precisionAt1' | 'rPrecision' | 'validationLoss' | 'validationTripletAccuracy';
+
+export interface LabelledSamples {
+  d: number;
+  n: number;
+  /** n×d row-major */
+  X: Float32Array | Float64Array;
+  /** n labels (any integers; only equality matters) */
+  labels: Int32Array;
+}
+
+export interface MinedTrainParams {
+  outputDimension: number;
+  /** in units of `distance` (plain euclidean by default); ignored by the softplus loss except for the semi-hard window */
+  margin: number;
+  normalize: boolean;
+  /** decoupled (AdamW) weight decay: each step W ← W − lr_t·weightDecay·W */
+  weightDecay: number;
+  init: InitName;
+  seed: number;
+  mining: MiningName;
+  loss: MinedLossName;
+  distance: DistanceName;
+  reduction: ReductionName;
+  /** Adam base learning rate, decayed by a cosine over maxIterations down to learningRate·learningRateFloor */
+  learningRate: number;
+  /** end of the cosine schedule as a fraction of learningRate (0 = decay to 0) */
+  learningRateFloor: number;
+  beta1: number;
+  beta2: number;
+  adamEpsilon: number;
+  /** P·K; P = floor(batchSize / samplesPerLabel) labels per batch */
+  batchSize: number;
+  /** K */
+  samplesPerLabel: number;
+  /** optimiser steps (one P×K batch each) */
+  maxIterations: number;
+  /** fraction of labels (or of each label's samples) held out; 0 disables validation and early stopping */
+  validationFraction: number;
+  /** `auto`: whole labels when there are at least LABEL_SPLIT_MIN_LABELS labels with ≥ 2 samples, else samples */
+  validationSplit: ValidationSplit;
+  /** cap on the validation samples scored (seeded subsample), bounds the cost of each evaluation */
+  validationMaxSamples: number;
+  /** evaluate every this many steps (and after the last) */
+  evaluationInterval: number;
+  /** stop after this many evaluations without improvement of earlyStoppingMetric; 0 never stops early */
+  patience: number;
+  /**
+   * fraction of maxIterations before which evaluations do not count towards patience (the best W is still
+   * tracked): early in a cosine schedule the learning rate is high and a flat validation figure is not a plateau
+   */
+  earlyStoppingStart: number;
+  earlyStoppingMetric: EarlyStoppingMetric;
+  /** improvement smaller than this does not reset the patience counter */
+  minDelta: number;
+}
+
+export interface ValidationFigures {
+  /** mean loss (hinge with margin, or softplus) over fixed random validation triplets, reduction `all` */
+  validationLoss: number;
+  /** fraction of those triplets with d(a,p) < d(a,n) strictly */
+  validationTripletAccuracy: number;
+  precisionAt1: number;
+  rPrecision: number;
+  mapAtR: number;
+}
+
+/** Progress plus the optional validation figures of the latest evaluation. */
+export interface MinedProgress extends Progress, Partial<ValidationFigures> {
+  learningRate?: number;
+  /** step of the latest evaluation whose figures are attached */
+  validationIteration?: number;
+  bestIteration?: number;
+  /** set when the latest evaluation looks like a collapse */
+  warning?: string;
+}
+
+export interface MinedTrainHooks extends Omit<TrainHooks, 'onProgress'> {
+  onProgress?: (p: MinedProgress) => void;
+}
+
+export interface MinedTrainMetrics extends TrainMetrics {
+  /** `labels`, `samples`, or `none` when there is no validation */
+  validationSplit: 'labels' | 'samples' | 'none';
+  trainSamples: number;
+  trainLabels: number;
+  validationSamples: number;
+  validationLabels: number;
+  /** step whose W is returned (the best evaluation when validating, else the last step) */
+  bestIteration: number;
+  earlyStopped: boolean;
+  /** figures of the returned W on the validation set, when there is one */
+  validation?: ValidationFigures;
+  /** sample visits, Σ batch sizes */
+  samplesSeen: number;
+}
+
+export interface MinedTrainResult extends TrainResult {
+  metrics: MinedTrainMetrics;
+}

@@ -1,0 +1,58 @@
+// The compute edge: backend choice, env parsing, and the worker pool (also from inside a worker).
+import { Worker } from 'node:worker_threads';
+import t from 'tap';
+import { createCompute, kernelChoiceFromEnv, localKernels, resolveKernelChoice, threadsFromEnv } from '../../src/compute/index.js';
+import { jsKernels } from '../../src/math/kernels/js.js';
+import { wasmSimdSupported } from '../../src/math/kernels/simd.js';
+import { createRng } from '../../src/math/rng.js';
+import { train } from '../../src/math/train.js';
+import { randomSet } from '../math/helpers.js';
+
+t.test('TRIPLET_KERNELS and TRIPLET_THREADS', (t) => {
+  t.equal(kernelChoiceFromEnv({}), 'auto');
+  t.equal(kernelChoiceFromEnv({ TRIPLET_KERNELS: 'js' }), 'js');
+  t.equal(kernelChoiceFromEnv({ TRIPLET_KERNELS: ' WASM ' }), 'wasm');
+  t.throws(() => kernelChoiceFromEnv({ TRIPLET_KERNELS: 'gpu' }), RangeError);
+  t.equal(threadsFromEnv({ TRIPLET_THREADS: '3' }), 3);
+  t.ok(threadsFromEnv({}) >= 1);
+  t.throws(() => threadsFromEnv({ TRIPLET_THREADS: '0' }), RangeError);
+  t.end();
+});
+
+t.test('backend choice', async (t) => {
+  t.equal(resolveKernelChoice('js'), 'js');
+  t.equal(resolveKernelChoice('auto'), wasmSimdSupported() ? 'wasm' : 'js');
+  const js = await createCompute({ kernels: 'js', threads: 2 });
+  t.equal(js.kernels, jsKernels, 'forced js gives the TypeScript kernels');
+  t.equal(js.threads, 1);
+  await js.close();
+  t.equal(localKernels('js'), jsKernels);
+  if (wasmSimdSupported()) {
+    t.equal(localKernels('wasm').name, 'wasm-simd');
+    t.equal(localKernels('wasm'), localKernels('auto'), 'one local backend per thread');
+  }
+});
+
+t.test('a pool created inside a worker thread gives the same W as one thread here', { skip: !wasmSimdSupported() }, async (t) => {
+  const rng = createRng(21);
+  const set = randomSet(rng, 2500, 16);
+  const params = { outputDimension: 4, margin: 0.2, optimizer: 'cg' as const, maxIterations: 10, normalize: false, weightDecay: 0.001, init: 'uniform' as const, seed: 1, gradientTolerance: 1e-8, historySize: 5 };
+  const c = await createCompute({ kernels: 'wasm', threads: 1 });
+  const here = train(set, params, {}, c.kernels).W;
+  await c.close();
+  const w = new Worker(new URL('./nested-worker.mjs', import.meta.url), { workerData: { set, params, threads: 2 } });
+  const msg = await new Promise<{ W: Float64Array; name: string }>((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  t.equal(msg.name, 'wasm-simd×2');
+  t.same(Array.from(msg.W), Array.from(here), 'bit-identical');
+  await w.terminate();
+});
+
+t.test('a closed pool refuses work', { skip: !wasmSimdSupported() }, async (t) => {
+  const c = await createCompute({ kernels: 'wasm', threads: 2 });
+  await c.close();
+  const set = randomSet(createRng(1), 3000, 8);
+  t.throws(() => c.kernels.createObjective!(set, { margin: 0.1, normalize: false, weightDecay: 0 }).evaluate(new Float64Array(16), 2, null), /closed/);
+});

@@ -1,0 +1,218 @@
+// The WebAssembly SIMD backend (float32) against the float64 reference, on random cases and the
+// shared fixtures; the pure-TypeScript fallback on the same cases; determinism across threads.
+import t, { type Test } from 'tap';
+import { createCompute, type Compute } from '../../src/compute/index.js';
+import { pairwiseDistances, type Metric } from '../../src/math/distances.js';
+import { WasmHeap } from '../../src/math/kernels/heap.js';
+import { jsKernels } from '../../src/math/kernels/js.js';
+import { wasmSimdSupported } from '../../src/math/kernels/simd.js';
+import type { Kernels } from '../../src/math/kernels/types.js';
+import { createTripletObjective } from '../../src/math/losses.js';
+import { evaluateTriplets } from '../../src/math/metrics.js';
+import { createRng } from '../../src/math/rng.js';
+import { train } from '../../src/math/train.js';
+import type { LossOptions, TripletSet } from '../../src/math/types.js';
+import { SHARED, flat64, randomSet, readJson } from './helpers.js';
+
+const REL = 1e-5;
+
+/** max |a−b| over max |b|: the gradient's error relative to its scale */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let e = 0;
+  let s = 0;
+  for (let i = 0; i < b.length; i++) {
+    e = Math.max(e, Math.abs(a[i] - b[i]));
+    s = Math.max(s, Math.abs(b[i]));
+  }
+  return s === 0 ? e : e / s;
+}
+
+function compare(t: Test, label: string, kernels: Kernels, set: TripletSet, W: Float64Array, k: number, opts: LossOptions) {
+  const gRef = new Float64Array(k * set.d);
+  const ref = createTripletObjective(set, opts, jsKernels).evaluate(W, k, gRef);
+  const obj = createTripletObjective(set, opts, kernels);
+  const g = new Float64Array(k * set.d);
+  const v = obj.evaluate(W, k, g);
+  const lossOnly = obj.evaluate(W, k, null);
+  obj.dispose?.();
+  t.ok(Math.abs(v.loss - ref.loss) <= REL * Math.abs(ref.loss) + 1e-12, `${label}: loss ${v.loss} vs ${ref.loss}`);
+  const e = relErr(g, gRef);
+  t.ok(e <= REL, `${label}: gradient relative error ${e.toExponential(2)}`);
+  t.equal(v.activeCount, ref.activeCount, `${label}: same active count`);
+  t.equal(v.correctCount, ref.correctCount, `${label}: same correct count`);
+  t.equal(lossOnly.loss, v.loss, `${label}: loss-only evaluation agrees`);
+}
+
+const simd = wasmSimdSupported();
+const backends: { name: string; make: () => Promise<Compute> }[] = [
+  { name: 'js', make: () => createCompute({ kernels: 'js' }) },
+];
+if (simd) {
+  backends.push({ name: 'wasm×1', make: () => createCompute({ kernels: 'wasm', threads: 1 }) });
+  backends.push({ name: 'wasm×2', make: () => createCompute({ kernels: 'wasm', threads: 2 }) });
+  // tiny resident budget: the set is staged into WebAssembly memory part by part
+  backends.push({ name: 'wasm×2 staged', make: () => createCompute({ kernels: 'wasm', threads: 2, residentBytes: 64 * 1024 }) });
+}
+
+t.test('runtime has WebAssembly SIMD (else only the fallback is tested)', (t) => {
+  t.ok(simd, 'WebAssembly.validate accepts the SIMD probe');
+  t.end();
+});
+
+for (const b of backends) {
+  t.test(`${b.name}: random cases match the float64 reference`, async (t) => {
+    const c = await b.make();
+    t.teardown(() => c.close());
+    const rng = createRng(11);
+    const shapes: [number, number, number][] = [[1, 1, 1], [7, 5, 3], [37, 13, 5], [300, 64, 16], [2500, 40, 9], [1100, 130, 33]];
+    for (const [m, d, k] of shapes) {
+      const set = randomSet(rng, m, d);
+      const W = new Float64Array(k * d).map(() => rng.range(-1, 1) / Math.sqrt(d));
+      for (const normalize of [false, true]) {
+        for (const weightDecay of [0, 0.01]) {
+          compare(t, `m=${m} d=${d} k=${k} normalize=${normalize} wd=${weightDecay}`, c.kernels, set, W, k, { margin: 0.2, normalize, weightDecay });
+        }
+      }
+      compare(t, `m=${m} d=${d} k=${k} no hinge`, c.kernels, set, W, k, { margin: 0.2, normalize: false, weightDecay: 0, hinge: 'none' });
+    }
+  });
+
+  t.test(`${b.name}: shared fixtures to 1e-5`, async (t) => {
+    const c = await b.make();
+    t.teardown(() => c.close());
+    for (const file of ['seed_octave.json', 'gradcheck_digits.json']) {
+      const fx = readJson(`${SHARED}/fixtures/${file}`);
+      const set: TripletSet = { m: fx.anchors.length, d: fx.anchors[0].length, anchors: flat64(fx.anchors), positives: flat64(fx.positives), negatives: flat64(fx.negatives) };
+      const W = flat64(fx.W);
+      const cases: { opts: LossOptions; exp: any }[] = file === 'seed_octave.json'
+        ? [
+            { opts: { margin: fx.margin, normalize: false, weightDecay: 0, hinge: 'none' }, exp: fx.original },
+            { opts: { margin: fx.margin, normalize: false, weightDecay: 0, hinge: 'relu' }, exp: fx.hinged },
+          ]
+        : fx.cases.map((cs: any) => ({ opts: { margin: fx.margin, normalize: cs.normalize, weightDecay: cs.weight_decay }, exp: cs }));
+      for (const { opts, exp } of cases) {
+        const label = `${file} normalize=${opts.normalize} wd=${opts.weightDecay} hinge=${opts.hinge ?? 'relu'}`;
+        const obj = createTripletObjective(set, opts, c.kernels);
+        const g = new Float64Array(W.length);
+        const v = obj.evaluate(W, fx.k, g);
+        obj.dispose?.();
+        t.ok(Math.abs(v.loss - exp.loss) <= REL * Math.abs(exp.loss), `${label}: loss ${v.loss} vs ${exp.loss}`);
+        const e = relErr(g, flat64(exp.grad));
+        t.ok(e <= REL, `${label}: gradient relative error ${e.toExponential(2)}`);
+        const ref = createTripletObjective(set, opts, jsKernels).evaluate(W, fx.k, null);
+        t.equal(v.activeCount, ref.activeCount, `${label}: active set size as the float64 reference`);
+      }
+    }
+  });
+}
+
+if (simd) {
+  t.test('same seed: bit-identical W with 1 or 2 threads (and staged)', async (t) => {
+    const rng = createRng(5);
+    const set = randomSet(rng, 3000, 24);
+    const params = { outputDimension: 6, margin: 0.2, optimizer: 'lbfgs' as const, maxIterations: 15, normalize: false, weightDecay: 0, init: 'uniform' as const, seed: 3, gradientTolerance: 1e-8, historySize: 5 };
+    for (const normalize of [false, true]) {
+      const Ws: Float64Array[] = [];
+      for (const threads of [1, 2]) {
+        const c = await createCompute({ kernels: 'wasm', threads });
+        Ws.push(train(set, { ...params, normalize }, {}, c.kernels).W);
+        await c.close();
+      }
+      t.same(Array.from(Ws[1]), Array.from(Ws[0]), `normalize=${normalize}: 2 threads = 1 thread, bit for bit`);
+      const staged = [];
+      for (const threads of [1, 2]) {
+        const c = await createCompute({ kernels: 'wasm', threads, residentBytes: 32 * 1024 });
+        staged.push(train(set, { ...params, normalize }, {}, c.kernels).W);
+        await c.close();
+      }
+      t.same(Array.from(staged[1]), Array.from(staged[0]), `normalize=${normalize}, staged: 2 threads = 1 thread`);
+    }
+  });
+
+  t.test('evaluateTriplets and embedding through the kernels', async (t) => {
+    const c = await createCompute({ kernels: 'wasm', threads: 2 });
+    t.teardown(() => c.close());
+    const rng = createRng(9);
+    const set = randomSet(rng, 500, 20);
+    const k = 7;
+    const W = new Float64Array(k * 20).map(() => rng.range(-1, 1));
+    const a = evaluateTriplets(W, k, set, { margin: 0.3, normalize: true }, c.kernels);
+    const b = evaluateTriplets(W, k, set, { margin: 0.3, normalize: true });
+    t.ok(Math.abs(a.loss - b.loss) <= REL * b.loss, 'evaluate loss');
+    t.equal(a.tripletAccuracy, b.tripletAccuracy);
+    t.equal(a.activeFraction, b.activeFraction);
+
+    for (const n of [1, 3, 4, 5, 130]) {
+      const X = set.anchors.subarray(0, n * 20);
+      for (const normalize of [false, true]) {
+        const ref = new Float64Array(n * k);
+        jsKernels.project(W, k, 20, X, n, ref);
+        if (normalize) {
+          for (let i = 0; i < n; i++) {
+            let s = 0;
+            for (let r = 0; r < k; r++) s += ref[i * k + r] ** 2;
+            for (let r = 0; r < k; r++) ref[i * k + r] /= Math.sqrt(s);
+          }
+        }
+        const p = c.kernels.prepareProjection!(W, k, 20);
+        const out = new Float32Array(n * k);
+        p.embed(X, n, normalize, out);
+        p.dispose();
+        t.ok(relErr(out, ref) <= 1e-6, `embed n=${n} normalize=${normalize}: ${relErr(out, ref).toExponential(2)}`);
+      }
+    }
+    // the generic building blocks agree with the JS ones
+    const Y = new Float64Array(50 * k);
+    const Yref = new Float64Array(50 * k);
+    c.kernels.project(W, k, 20, set.anchors, 50, Y);
+    jsKernels.project(W, k, 20, set.anchors, 50, Yref);
+    t.ok(relErr(Y, Yref) <= 1e-6, 'project');
+    const rows = Int32Array.from([0, 3, 7, 8, 20, 49]);
+    const G = new Float64Array(k * 20).fill(0.25);
+    const Gref = new Float64Array(k * 20).fill(0.25);
+    c.kernels.accumulate(G, k, 20, Yref, set.anchors, rows, rows.length);
+    jsKernels.accumulate(Gref, k, 20, Yref, set.anchors, rows, rows.length);
+    t.ok(relErr(G, Gref) <= 1e-6, 'accumulate');
+  });
+
+  t.test('pairwise distances: Gram form for large blocks', async (t) => {
+    const c = await createCompute({ kernels: 'wasm', threads: 1 });
+    t.teardown(() => c.close());
+    const rng = createRng(4);
+    const k = 16;
+    const na = 70;
+    const nb = 90;
+    const Ea = new Float32Array(na * k).map(() => rng.range(-1, 1));
+    const Eb = new Float32Array(nb * k).map(() => rng.range(-1, 1));
+    for (const metric of ['euclidean', 'squared_euclidean', 'cosine'] as Metric[]) {
+      const got = new Float64Array(na * nb);
+      const want = new Float64Array(na * nb);
+      pairwiseDistances(Ea, na, Eb, nb, k, metric, got, c.kernels);
+      pairwiseDistances(Ea, na, Eb, nb, k, metric, want);
+      t.ok(relErr(got, want) <= 1e-5, `${metric} a×b: ${relErr(got, want).toExponential(2)}`);
+      const self = new Float64Array(na * na);
+      pairwiseDistances(Ea, na, Ea, na, k, metric, self, c.kernels);
+      let diag = 0;
+      for (let i = 0; i < na; i++) diag = Math.max(diag, Math.abs(self[i * na + i]));
+      t.equal(diag, 0, `${metric} a×a: exact zero diagonal`);
+    }
+  });
+}
+
+t.test('heap: alloc, release, coalesce, grow', (t) => {
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 64, shared: true });
+  const heap = new WasmHeap(memory, 1024);
+  const a = heap.alloc(100);
+  const b = heap.alloc(70000);
+  t.equal(a % 64, 0);
+  t.ok(memory.buffer.byteLength >= b + 70000, 'grew');
+  heap.release(a);
+  const c = heap.alloc(64);
+  t.equal(c, a, 'reuses the freed block');
+  heap.release(b);
+  heap.release(c);
+  t.equal(heap.allocated, 0);
+  t.equal(heap.alloc(10), a, 'back to the start after coalescing');
+  t.throws(() => heap.alloc(64 * 65536), RangeError, 'over the maximum');
+  t.end();
+});
