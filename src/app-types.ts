@@ -20,6 +20,8 @@ export interface Services {
 }
 
 export interface AppState {
+  /** set once the metrics plugin is registered */
+  metrics?: import('./plugins/metrics.js').Metrics;
   /** false once shutdown has begun: /readyz answers 503 */
   ready: boolean;
 }

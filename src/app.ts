@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import cors from '@fastify/cors';
+import underPressure from '@fastify/under-pressure';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import Fastify, { type FastifyServerOptions } from 'fastify';
@@ -11,7 +13,8 @@ import type { Config } from './config.js';
 import { errorHandler } from './error-handler.js';
 import { errorBody } from './errors.js';
 import { JobRunner } from './jobs/runner.js';
-import { makeAuthHook } from './plugins/auth.js';
+import { makeAuthHook, OPEN_PATHS } from './plugins/auth.js';
+import { registerMetrics } from './plugins/metrics.js';
 import datasetRoutes from './routes/datasets.js';
 import healthRoutes from './routes/health.js';
 import jobEventRoutes from './routes/job-events.js';
@@ -70,11 +73,15 @@ function buildServices(config: Config, app: App): Services {
   };
 }
 
-/** JSON logs for machines; the Authorization header never reaches them. */
-function loggerOptions(config: Config): FastifyServerOptions['logger'] {
+/**
+ * JSON logs for machines (pretty ones only for a person at a terminal); the Authorization
+ * header never reaches them.
+ */
+export function loggerOptions(config: Config, opts: { pretty?: boolean } = {}): FastifyServerOptions['logger'] {
   return {
     level: config.logLevel,
     redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]'], censor: '[redacted]' },
+    ...(opts.pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
   };
 }
 
@@ -94,7 +101,29 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  // CORS first, so preflight requests are answered before authentication asks for a key.
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,
+      methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+      exposedHeaders: ['location', 'x-request-id', 'x-model-id', 'x-rows', 'x-dimension', 'retry-after'],
+      maxAge: 600,
+    });
+  }
   if (config.apiKeys.length > 0) app.addHook('onRequest', makeAuthHook(config.apiKeys));
+  await app.register(underPressure, {
+    maxEventLoopDelay: config.overload.maxEventLoopDelayMs,
+    maxEventLoopUtilization: config.overload.maxEventLoopUtilization,
+    retryAfter: 1,
+    // Probes and scrapes must still answer under load; everything else gets the contract's 503.
+    pressureHandler: (req, reply, type, value) => {
+      if (OPEN_PATHS.has(req.url.split('?')[0])) return;
+      reply
+        .code(503)
+        .header('retry-after', '1')
+        .send(errorBody(503, 'OVERLOADED', `the service is overloaded (${type} ${value}); retry after 1 s`));
+    },
+  });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send(errorBody(404, 'ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)),
@@ -131,6 +160,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   await app.register(healthRoutes);
+  app.state.metrics = registerMetrics(app);
   await app.register(datasetRoutes);
   await app.register(jobRoutes);
   await app.register(jobEventRoutes);

@@ -37,6 +37,8 @@ export interface Config {
   apiKeys: string[];
   /** CORS allowed origins; empty = CORS off, ['*'] = any origin */
   corsOrigins: string[];
+  /** load shedding: over these, requests get 503 with Retry-After (0 disables a check) */
+  overload: { maxEventLoopDelayMs: number; maxEventLoopUtilization: number };
   limits: Limits;
 }
 
@@ -78,6 +80,17 @@ const list = (raw: string | undefined) =>
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
 
+function fraction(env: Env, name: string, fallback: number, errors: string[]): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < 0 || v > 1) {
+    errors.push(`${name} must be a number from 0 to 1, got "${raw}"`);
+    return fallback;
+  }
+  return v;
+}
+
 /** API_KEYS (comma-separated) and API_KEYS_FILE (one key a line or comma-separated, for Docker secrets). */
 function apiKeys(env: Env, errors: string[]): string[] {
   const keys = list(env.API_KEYS);
@@ -111,6 +124,10 @@ export function loadConfig(env: Env = process.env): Config {
     trainConcurrency: intVar(env, 'TRAIN_CONCURRENCY', 1, 1, 64, errors),
     apiKeys: apiKeys(env, errors),
     corsOrigins: list(env.CORS_ORIGINS),
+    overload: {
+      maxEventLoopDelayMs: intVar(env, 'MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 600_000, errors),
+      maxEventLoopUtilization: fraction(env, 'MAX_EVENT_LOOP_UTILIZATION', 0, errors),
+    },
     limits: {
       bodyLimit: intVar(env, 'BODY_LIMIT_BYTES', d.bodyLimit, 1024, 2 ** 31, errors),
       uploadLimit: intVar(env, 'UPLOAD_LIMIT_BYTES', d.uploadLimit, 1024, 2 ** 40, errors),

@@ -28,6 +28,7 @@ export const ErrorCodes = [
   'INVALID_CURSOR',
   'QUEUE_FULL',
   'SHUTTING_DOWN',
+  'OVERLOADED',
   'INTERNAL_ERROR',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];

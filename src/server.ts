@@ -1,5 +1,5 @@
 // Process entry: config → buildApp → listen; SIGTERM/SIGINT → graceful close.
-import { buildApp } from './app.js';
+import { buildApp, loggerOptions } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 
 async function main(): Promise<void> {
@@ -13,7 +13,7 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const app = await buildApp(config);
+  const app = await buildApp(config, { logger: loggerOptions(config, { pretty: process.stdout.isTTY === true }) });
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
