@@ -15,6 +15,7 @@ import { errorBody } from './errors.js';
 import { JobRunner } from './jobs/runner.js';
 import { makeAuthHook, OPEN_PATHS } from './plugins/auth.js';
 import { registerMetrics } from './plugins/metrics.js';
+import { nameOperation } from './plugins/operation-ids.js';
 import datasetRoutes from './routes/datasets.js';
 import healthRoutes from './routes/health.js';
 import jobEventRoutes from './routes/job-events.js';
@@ -136,6 +137,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.decorate('state', { ready: false });
   app.decorate('services', buildServices(config, app));
   app.addSchema(ErrorSchema);
+  app.addHook('onRoute', nameOperation);
 
   await app.register(swagger, {
     openapi: {
@@ -143,10 +145,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       info: {
         title: 'triplet-embed',
         version: '0.1.0',
+        license: { name: 'MIT' },
         description:
           'Learns a linear embedding f(x) = W x from (anchor, positive, negative) triplets with the hinged triplet loss, ' +
           'trains in background workers, and serves embeddings and distances.',
       },
+      servers: [{ url: 'http://localhost:8080', description: 'A local instance (npm start)' }],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'Needed on every route but the health routes and /metrics when API_KEYS is set' },
+        },
+      },
+      security: [{ bearerAuth: [] }],
       tags: [
         { name: 'datasets', description: 'Datasets and their triplets' },
         { name: 'training', description: 'Training jobs' },

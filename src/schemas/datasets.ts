@@ -27,7 +27,9 @@ export const Triplet = Type.Object(
   { additionalProperties: false },
 );
 
-export const IndexTriplet = Type.Tuple([Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 0 })], {
+export const IndexTriplet = Type.Array(Type.Integer({ minimum: 0 }), {
+  minItems: 3,
+  maxItems: 3,
   description: '[anchor, positive, negative] as indices into the dataset\'s samples, in upload order',
 });
 

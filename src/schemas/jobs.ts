@@ -66,7 +66,7 @@ export const TrainBody = Type.Object(
         description: 'Mined samples: the distance the loss and the margin use. Default `euclidean`',
       }),
     ),
-    learningRate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 10, description: 'Adam: base learning rate. Default 0.003' })),
+    learningRate: Type.Optional(Type.Number({ minimum: 1e-12, maximum: 10, description: 'Adam: base learning rate. Default 0.003' })),
     batchSize: Type.Optional(Type.Integer({ minimum: 2, maximum: 100000, description: 'Mined samples: P·K samples a batch. Default 80' })),
     samplesPerLabel: Type.Optional(Type.Integer({ minimum: 2, maximum: 10000, description: 'Mined samples: K. Default 8' })),
     evaluationInterval: Type.Optional(Type.Integer({ minimum: 1, description: 'Mined samples: validate every this many steps. Default 100' })),

@@ -81,7 +81,7 @@ export class DatasetService {
   }
 
   /** Triplets given as indices into the dataset's samples; stored as vectors like any triplet. */
-  appendIndexTriplets(id: string, index: [number, number, number][]): AppendResult {
+  appendIndexTriplets(id: string, index: number[][]): AppendResult {
     const ds = this.get(id);
     this.checkRequestSize(index.length, 'indexTriplets');
     this.checkCapacity(ds, 'triplets', index.length);
