@@ -2,6 +2,7 @@
 // the learned W for ../shared/tools/eval/eval.py.
 //   npx tsx scripts/digits-demo.ts [--base http://localhost:8080] [--k 16] [--normalize] [--weightDecay 1e-4]
 //                                  [--optimizer lbfgs] [--init pca] [--maxIterations 400] [--out W.json]
+//   npx tsx scripts/digits-demo.ts --samples [--k 16]     labelled samples with the default online mining
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,6 +19,7 @@ const { values: a } = parseArgs({
     maxIterations: { type: 'string', default: '400' },
     seed: { type: 'string', default: '0' },
     out: { type: 'string', default: 'W.json' },
+    samples: { type: 'boolean', default: false },
   },
 });
 
@@ -38,27 +40,34 @@ async function call(method: string, url: string, body?: unknown, type = 'applica
   return json;
 }
 
-const { rows } = readCsv(path.join(a.data, 'train.csv'));
+const { rows, labels } = readCsv(path.join(a.data, 'train.csv'));
 const triplets: [number, number, number][] = JSON.parse(fs.readFileSync(path.join(a.data, 'train_triplets.json'), 'utf8')).triplets;
 const d = rows[0].length;
-const ds = await call('POST', '/datasets', { name: 'digits train triplets', dimension: d });
-// Binary upload: n × (anchor, positive, negative) × d little-endian float32.
-const bin = new Float32Array(triplets.length * 3 * d);
-triplets.forEach((t, i) => t.forEach((r, j) => bin.set(rows[r], (i * 3 + j) * d)));
-const up = await call('POST', `/datasets/${ds.id}/triplets`, Buffer.from(bin.buffer), 'application/octet-stream');
-console.log(`uploaded ${up.added} triplets to ${ds.id}`);
-
+const ds = await call('POST', '/datasets', { name: a.samples ? 'digits train samples' : 'digits train triplets', dimension: d });
+let job;
 const started = Date.now();
-let job = await call('POST', '/train', {
-  datasetId: ds.id,
-  outputDimension: Number(a.k),
-  normalize: a.normalize,
-  weightDecay: Number(a.weightDecay),
-  optimizer: a.optimizer,
-  init: a.init,
-  maxIterations: Number(a.maxIterations),
-  seed: Number(a.seed),
-});
+if (a.samples) {
+  // Labelled samples; the service mines triplets from them online (its default mining).
+  const up = await call('POST', `/datasets/${ds.id}/samples`, { samples: rows.map((vector, i) => ({ vector, label: labels[i] })) });
+  console.log(`uploaded ${up.added} labelled samples to ${ds.id}`);
+  job = await call('POST', '/train', { datasetId: ds.id, outputDimension: Number(a.k), seed: Number(a.seed) });
+} else {
+  // Binary upload: n × (anchor, positive, negative) × d little-endian float32.
+  const bin = new Float32Array(triplets.length * 3 * d);
+  triplets.forEach((t, i) => t.forEach((r, j) => bin.set(rows[r], (i * 3 + j) * d)));
+  const up = await call('POST', `/datasets/${ds.id}/triplets`, Buffer.from(bin.buffer), 'application/octet-stream');
+  console.log(`uploaded ${up.added} triplets to ${ds.id}`);
+  job = await call('POST', '/train', {
+    datasetId: ds.id,
+    outputDimension: Number(a.k),
+    normalize: a.normalize,
+    weightDecay: Number(a.weightDecay),
+    optimizer: a.optimizer,
+    init: a.init,
+    maxIterations: Number(a.maxIterations),
+    seed: Number(a.seed),
+  });
+}
 while (['queued', 'running'].includes(job.status)) {
   await new Promise((r) => setTimeout(r, 250));
   job = await call('GET', `/jobs/${job.id}`);

@@ -84,10 +84,19 @@ export type TrainBody = Static<typeof TrainBody>;
 export const Progress = Type.Object({
   iteration: Type.Integer(),
   maxIterations: Type.Integer(),
-  loss: Type.Number(),
+  loss: Type.Number({ description: 'Training loss: full objective (triplets) or the running mean over recent batches (mining)' }),
   gradientNorm: Type.Number(),
   activeFraction: Type.Number(),
   elapsedMs: Type.Number(),
+  learningRate: Type.Optional(Type.Number({ description: 'Adam: the scheduled learning rate' })),
+  validationLoss: Type.Optional(Type.Number({ description: 'Mined samples: latest validation figures' })),
+  validationTripletAccuracy: Type.Optional(Type.Number()),
+  precisionAt1: Type.Optional(Type.Number()),
+  rPrecision: Type.Optional(Type.Number()),
+  mapAtR: Type.Optional(Type.Number()),
+  validationIteration: Type.Optional(Type.Integer({ description: 'Step of the validation figures above' })),
+  bestIteration: Type.Optional(Type.Integer({ description: 'Step of the W that would be kept now' })),
+  warning: Type.Optional(Type.String({ description: 'e.g. a collapse warning from the latest validation' })),
 });
 
 export const JobError = Type.Object({ code: Type.String(), message: Type.String() });

@@ -372,6 +372,9 @@ export function trainMined(
   const afterEvaluation = (fig: ValidationFigures | null, at: number): boolean => {
     lastEvaluated = at;
     if (!fig) return false;
+    // Before the schedule has annealed a W is not a candidate: a small validation set can score the
+    // starting W perfectly (a few held-out labels are easy to tell apart) and would then be kept for good.
+    if (at < params.earlyStoppingStart * params.maxIterations && at < params.maxIterations) return false;
     const score = figureOf(fig, params.earlyStoppingMetric);
     const tol = tolerance(fig, params, lastQueryCount, valEval ? valEval.triplets.length / 3 : 0);
     if (bestFigures === null || score > bestScore + tol) {
@@ -379,7 +382,7 @@ export function trainMined(
       stale = 0;
     } else {
       bestScore = Math.max(bestScore, score);
-      if (at >= params.earlyStoppingStart * params.maxIterations) stale++;
+      stale++;
     }
     if (score >= bestScore - tol) {
       bestFigures = fig;
