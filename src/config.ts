@@ -1,6 +1,7 @@
 // Environment → typed, validated Config. Every bad variable is named in one start-up error.
 import fs from 'node:fs';
 import path from 'node:path';
+import { kernelChoiceFromEnv, threadsFromEnv } from './compute/index.js';
 
 export interface Limits {
   /** JSON request bodies (bytes) */
@@ -142,6 +143,14 @@ export function loadConfig(env: Env = process.env): Config {
       maxDistancePairs: intVar(env, 'MAX_DISTANCE_PAIRS', d.maxDistancePairs, 1, 1e10, errors),
     },
   };
+  // Read again by each worker thread; checked here so a typo stops the start, not a job.
+  for (const read of [kernelChoiceFromEnv, threadsFromEnv]) {
+    try {
+      read(env as NodeJS.ProcessEnv);
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
   if (errors.length > 0) throw new ConfigError(`invalid configuration:\n  - ${errors.join('\n  - ')}`);
   return config;
 }
