@@ -60,6 +60,7 @@ function buildServices(config: Config, app: App): Services {
     store,
     dbPath: store.path,
     concurrency: config.trainConcurrency,
+    heapMb: config.jobHeapLimitMb,
     log: app.log,
     onModelCreated: () => models.invalidateNewest(),
   });

@@ -34,6 +34,8 @@ export interface Config {
   dataDir: string;
   logLevel: string;
   trainConcurrency: number;
+  /** JS heap cap of each training worker thread, in MiB */
+  jobHeapLimitMb: number;
   /** Bearer keys; empty = no authentication */
   apiKeys: string[];
   /** CORS allowed origins; empty = CORS off, ['*'] = any origin */
@@ -123,6 +125,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: path.resolve(env.DATA_DIR?.trim() || './data'),
     logLevel,
     trainConcurrency: intVar(env, 'TRAIN_CONCURRENCY', 1, 1, 64, errors),
+    jobHeapLimitMb: intVar(env, 'JOB_HEAP_LIMIT_MB', 4096, 16, 1_048_576, errors),
     apiKeys: apiKeys(env, errors),
     corsOrigins: list(env.CORS_ORIGINS),
     overload: {

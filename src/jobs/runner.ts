@@ -29,6 +29,8 @@ export interface RunnerOptions {
   concurrency: number;
   log: FastifyBaseLogger;
   onModelCreated: () => void;
+  /** heap cap of each training worker, in MiB */
+  heapMb: number;
 }
 
 export class JobRunner {
@@ -80,7 +82,11 @@ export class JobRunner {
         control: control.buffer as SharedArrayBuffer,
       },
       (m) => this.onMessage(r, m),
-      (e) => this.fail(r, 'WORKER_CRASHED', `the training worker crashed: ${e.message}`),
+      (e) =>
+        (e as Error & { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? this.fail(r, 'OUT_OF_MEMORY', `the training worker ran out of memory (JOB_HEAP_LIMIT_MB=${this.opts.heapMb}): ${e.message}`)
+          : this.fail(r, 'WORKER_CRASHED', `the training worker crashed: ${e.message}`),
+      this.opts.heapMb,
     );
     void r.handle.exited.then((code) => this.onExit(r, code));
   }

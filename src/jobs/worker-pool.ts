@@ -13,11 +13,19 @@ export interface WorkerHandle {
   exited: Promise<number>;
 }
 
-export function startWorker(task: Task, onMessage: (m: WorkerMessage) => void, onError: (e: Error) => void): WorkerHandle {
+/** Default cap on a worker's JS heap; vectors live outside it, in typed arrays and WebAssembly memory. */
+export const DEFAULT_HEAP_MB = 4096;
+
+export function startWorker(
+  task: Task,
+  onMessage: (m: WorkerMessage) => void,
+  onError: (e: Error) => void,
+  heapMb = DEFAULT_HEAP_MB,
+): WorkerHandle {
   const worker = new Worker(WORKER_URL, {
     workerData: task,
-    // A runaway job must not take the server down with it: cap the worker's heap.
-    resourceLimits: { maxOldGenerationSizeMb: 16 * 1024 },
+    // A runaway job must not take the server down with it: its thread dies alone at this heap size.
+    resourceLimits: { maxOldGenerationSizeMb: heapMb },
   });
   worker.on('message', onMessage);
   worker.on('error', onError);

@@ -294,3 +294,16 @@ t.test('a full queue answers 429', async (t) => {
   await app.inject({ method: 'POST', url: `/jobs/${first.json().id}/cancel` });
   t.equal((await train(app, { datasetId: id, outputDimension: 2 })).statusCode, 202, 'room again once the queue drains');
 });
+
+t.test('a worker that runs out of memory fails its job with OUT_OF_MEMORY and the server stays up', async (t) => {
+  // 16 MiB of heap is not even enough to load the worker's code: the thread dies of heap exhaustion.
+  const app = await testApp(t, { config: { jobHeapLimitMb: 16 } });
+  const id = await createDataset(app, 4, makeTriplets(20, 4));
+  const r = await app.inject({ method: 'POST', url: '/train', payload: { datasetId: id, outputDimension: 2 } });
+  const job = await waitForJob(app, r.json().id);
+  t.equal(job.status, 'failed');
+  t.equal(job.error.code, 'OUT_OF_MEMORY', job.error.message);
+  t.equal(job.modelId, null);
+  t.equal((await app.inject({ url: '/healthz' })).statusCode, 200, 'the server is still up');
+  t.equal((await app.inject({ url: `/datasets/${id}` })).statusCode, 200);
+});
