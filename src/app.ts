@@ -10,7 +10,7 @@ import { Ajv } from 'ajv';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { App, Services } from './app-types.js';
 import type { Config } from './config.js';
-import { errorHandler } from './error-handler.js';
+import { errorHandler, frameworkErrorHandler } from './error-handler.js';
 import { errorBody } from './errors.js';
 import { JobRunner } from './jobs/runner.js';
 import { makeAuthHook, OPEN_PATHS } from './plugins/auth.js';
@@ -94,6 +94,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // Honour the caller's request id (a proxy's or the client's) so logs join up across services.
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    // Router-level failures (bad %-escapes, over-long ids) get the contract's error shape too.
+    frameworkErrors: frameworkErrorHandler,
+    // Long enough for any id up to the schemas' 128 characters to reach validation.
+    routerOptions: { maxParamLength: 256 },
     // Deeply nested JSON is never a valid body here; refuse it before it costs stack.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -184,6 +188,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   app.addHook('preClose', async () => {
     app.state.ready = false;
+    // Park running jobs before waiting for connections: an open event stream must not keep
+    // a job training through the shutdown.
+    await app.services.runner.close();
   });
   app.addHook('onClose', async () => {
     await app.services.runner.close();

@@ -32,3 +32,21 @@ export function errorHandler(err: FastifyError | AppError | Error, req: FastifyR
   req.log.error({ err }, 'unhandled error');
   return reply.code(500).send(errorBody(500, 'INTERNAL_ERROR', 'an internal error occurred; it has been logged'));
 }
+
+/**
+ * For Fastify's `frameworkErrors` option. The router's own errors (a malformed %-escape in the
+ * path, a path parameter longer than `maxParamLength`) never reach setErrorHandler, and Fastify
+ * answers them with its codes (FST_ERR_BAD_URL, FST_ERR_MAX_PARAM_LENGTH, status 414); this keeps
+ * them in the contract's shape and codes.
+ */
+export function frameworkErrorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+  const url = req.url.split('?')[0];
+  const shown = url.length > 200 ? `${url.slice(0, 200)}…` : url;
+  if (err.code === 'FST_ERR_BAD_URL') {
+    return reply.code(400).send(errorBody(400, 'VALIDATION_ERROR', `the path ${shown} holds a malformed %-escape`));
+  }
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    return reply.code(400).send(errorBody(400, 'VALIDATION_ERROR', `a path parameter of ${shown} is too long to be an id`));
+  }
+  return errorHandler(err, req, reply);
+}

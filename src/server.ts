@@ -25,6 +25,9 @@ async function main(): Promise<void> {
       process.exit(1);
     }, 9000);
     deadline.unref();
+    // Fastify closes idle keep-alive sockets once; ones that go idle later would hold the close open.
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+    sweep.unref();
     app.close().then(
       () => process.exit(0),
       (err) => {

@@ -9,6 +9,11 @@ const HEARTBEAT_MS = 15_000;
 
 export default async function jobEventRoutes(app: App): Promise<void> {
   const { jobs } = app.services;
+  // Open streams end when the server shuts down, so they do not hold its close open.
+  const open = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const finish of [...open]) finish();
+  });
 
   app.get('/jobs/:id/events', {
     schema: {
@@ -54,6 +59,7 @@ export default async function jobEventRoutes(app: App): Promise<void> {
     const finish = () => {
       if (closed) return;
       closed = true;
+      open.delete(finish);
       clearInterval(heartbeat);
       unsubscribe();
       res.off('drain', onDrain);
@@ -74,6 +80,7 @@ export default async function jobEventRoutes(app: App): Promise<void> {
         event('progress', job.progress);
       }
     };
+    open.add(finish);
     res.on('drain', onDrain);
     req.raw.on('close', finish);
     event('status', first);

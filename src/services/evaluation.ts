@@ -14,6 +14,8 @@ export class EvaluationService {
   ) {}
 
   async evaluate(modelId: string, datasetId: string, margin: number | undefined): Promise<EvaluateResult> {
+    // 1e400 in the JSON text is Infinity, which the schema's minimum lets through.
+    if (margin !== undefined && !Number.isFinite(margin)) throw badRequest('NON_FINITE_VALUE', `body/margin must be a finite number (got ${margin})`);
     const model = this.models.get(modelId);
     const ds = this.datasets.get(datasetId);
     if (ds.dimension !== model.inputDimension) {

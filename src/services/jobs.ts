@@ -1,6 +1,6 @@
 // Training jobs: validate and default the parameters, queue, list, cancel.
 import type { Limits } from '../config.js';
-import { AppError, conflict, notFound, unprocessable } from '../errors.js';
+import { AppError, badRequest, conflict, notFound, unprocessable } from '../errors.js';
 import type { TrainJobParams } from '../jobs/messages.js';
 import type { JobRunner } from '../jobs/runner.js';
 import type { TrainBody } from '../schemas/jobs.js';
@@ -18,6 +18,11 @@ export class JobService {
 
   /** Queues a training job on a stored dataset, or on inline triplets stored as a new dataset. */
   train(body: TrainBody): JobRecord {
+    // JSON text such as 1e400 parses to Infinity, which the schema's number and integer checks let
+    // through; stored with the job it would become null (JSON has no Infinity) and break the worker.
+    for (const [key, v] of Object.entries(body)) {
+      if (typeof v === 'number' && !Number.isFinite(v)) throw badRequest('NON_FINITE_VALUE', `body/${key} must be a finite number (got ${v})`);
+    }
     if ((body.datasetId === undefined) === (body.triplets === undefined)) {
       throw new AppError(400, 'VALIDATION_ERROR', 'body must have exactly one of datasetId and triplets');
     }
