@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
+import net from 'node:net';
 import type { Test } from 'tap';
 import { buildApp, type BuildOptions } from '../src/app.js';
 import type { App } from '../src/app-types.js';
@@ -18,7 +20,14 @@ export async function testApp(
   opts: { dataDir?: string; limits?: Partial<Limits>; config?: Partial<Config>; build?: BuildOptions } = {},
 ): Promise<App> {
   const dataDir = opts.dataDir ?? tempDir(t);
-  const config = makeConfig({ ...opts.config, dataDir, logLevel: 'silent', limits: opts.limits });
+  // Load shedding off unless a test asks for it: a busy CI machine must not turn answers into 503s.
+  const config = makeConfig({
+    overload: { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0 },
+    ...opts.config,
+    dataDir,
+    logLevel: 'silent',
+    limits: opts.limits,
+  });
   const app = await buildApp(config, { logger: false, ...opts.build });
   await app.ready();
   t.teardown(() => app.close());
@@ -80,4 +89,61 @@ export function expectError(t: Test, res: { statusCode: number; json: () => any 
   t.equal(body.statusCode, status);
   t.type(body.message, 'string');
   t.type(body.error, 'string');
+}
+
+/** A free TCP port on the loopback interface. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Staged (uncommitted) chunks, counted with a separate raw connection to the same file. */
+export function stagedChunks(app: App): number {
+  const db = new Database(app.services.store.path, { readonly: true });
+  try {
+    return (db.prepare('SELECT COUNT(*) AS n FROM chunks WHERE upload_id IS NOT NULL').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+/** loss, accuracy and active share of W on stored float32 triplets, with plain loops. */
+export function expectedEvaluation(W: number[][], data: Float32Array, count: number, d: number, margin: number, normalize: boolean) {
+  const emb = (off: number) => {
+    const e = W.map((row) => {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += row[j] * data[off + j];
+      return s;
+    });
+    if (!normalize) return e;
+    const n = Math.max(Math.sqrt(e.reduce((s, v) => s + v * v, 0)), 1e-12);
+    return e.map((v) => v / n);
+  };
+  const sq = (x: number[], y: number[]) => x.reduce((s, v, i) => s + (v - y[i]) ** 2, 0);
+  let loss = 0;
+  let correct = 0;
+  let active = 0;
+  let nearestEdge = Infinity; // how close any triplet is to flipping a count
+  for (let i = 0; i < count; i++) {
+    const o = i * 3 * d;
+    const a = emb(o);
+    const dp = sq(a, emb(o + d));
+    const dn = sq(a, emb(o + 2 * d));
+    const bracket = dp - dn + margin;
+    loss += Math.max(0, bracket);
+    if (bracket > 0) active++;
+    if (dp < dn) correct++;
+    nearestEdge = Math.min(nearestEdge, Math.abs(bracket), Math.abs(dp - dn));
+  }
+  return { loss: loss / count, tripletAccuracy: correct / count, activeFraction: active / count, count, nearestEdge };
+}
+
+export function close(t: Test, actual: number, expected: number, tol: number, msg: string) {
+  t.ok(Math.abs(actual - expected) <= tol * Math.max(1, Math.abs(expected)), `${msg}: ${actual} ≈ ${expected}`);
 }

@@ -8,12 +8,11 @@
 //     and the runner goes on with the next job.
 import Database from 'better-sqlite3';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { DB_FILE } from '../src/app.js';
-import { createDataset, makeTriplets, tempDir, testApp, waitForJob } from './helpers.js';
+import { createDataset, freePort, makeTriplets, tempDir, testApp, waitForJob } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -25,16 +24,6 @@ const TRAIN = { outputDimension: 32, maxIterations: 300, gradientTolerance: 0, i
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 interface Server {
   proc: ChildProcess;

@@ -7,11 +7,14 @@ import { jsKernels } from '../math/kernels/js.js';
 import { wasmSimdSupported } from '../math/kernels/simd.js';
 import type { Kernels } from '../math/kernels/types.js';
 import { createWasmKernels, type WasmKernels } from '../math/kernels/wasm.js';
+import type { AsyncTaskRunner } from '../math/kernels/types.js';
+import { createAsyncRunner, type AsyncRunner } from './async-runner.js';
 import { loadKernelModule } from './module.js';
 import { createPool, type ComputePool } from './pool.js';
 
 export { loadKernelModule, KERNELS_WASM_PATH } from './module.js';
 export { createPool, type ComputePool } from './pool.js';
+export { createAsyncRunner, type AsyncRunner } from './async-runner.js';
 
 /** `auto`: WebAssembly SIMD when this runtime validates it (and the module is built), else JS. */
 export type KernelChoice = 'auto' | 'js' | 'wasm';
@@ -114,6 +117,48 @@ export function localKernels(choice: KernelChoice = 'auto'): Kernels {
       k = createWasmKernels({ module: loadKernelModule(), memory, heap: new WasmHeap(memory) });
     }
     local.set(backend, k);
+  }
+  return k;
+}
+
+/**
+ * TRIPLET_EMBED_HELPERS: helper threads the HTTP thread hands large embedding batches to
+ * (0 = compute inline; default: the machine's available parallelism, so every core can take a
+ * batch while the event loop does the I/O).
+ */
+export function embedHelpersFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.TRIPLET_EMBED_HELPERS;
+  if (v === undefined || v.trim() === '') return Math.max(1, availableParallelism());
+  const n = Number(v);
+  if (!(Number.isInteger(n) && n >= 0 && n <= 64)) throw new RangeError(`TRIPLET_EMBED_HELPERS must be an integer in 0..64 (got ${JSON.stringify(v)})`);
+  return n;
+}
+
+const serving = new Map<string, Kernels>();
+
+/**
+ * Kernels for the HTTP thread's serving routes: like localKernels (synchronous, never blocking),
+ * plus, with WebAssembly and `helpers` > 0, helper threads — started on first use — that compute
+ * large staged batches (Projection.embedStaged) while the event loop keeps serving sockets.
+ * One per process and backend.
+ */
+export function servingKernels(choice: KernelChoice = 'auto', helpers = embedHelpersFromEnv()): Kernels {
+  const backend = resolveKernelChoice(choice);
+  if (backend === 'js') return jsKernels;
+  const key = `${backend}:${helpers}`;
+  let k = serving.get(key);
+  if (!k) {
+    const module = loadKernelModule();
+    const memory = createSharedMemory();
+    let runner: AsyncRunner | null = null;
+    const lazy: AsyncTaskRunner = {
+      run(op, args, tasks) {
+        runner ??= createAsyncRunner(module, memory, helpers);
+        return runner.run(op, args, tasks);
+      },
+    };
+    k = createWasmKernels({ module, memory, heap: new WasmHeap(memory), asyncRunner: helpers > 0 ? lazy : undefined });
+    serving.set(key, k);
   }
   return k;
 }

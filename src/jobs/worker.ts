@@ -71,7 +71,7 @@ function runEvaluate(task: EvaluateTask, kernels: Kernels): void {
     const s = toLabelledSamples(samples);
     const E = new Float32Array(s.n * k);
     embed(W, k, s.d, s.X, s.n, model.normalize, E, kernels);
-    const m = retrievalMetrics(E, s.n, k, s.labels);
+    const m = retrievalMetrics(E, s.n, k, s.labels, kernels);
     Object.assign(result, { precisionAt1: m.precisionAt1, rPrecision: m.rPrecision, mapAtR: m.mapAtR, sampleCount: s.n });
   }
   post({ type: 'evaluated', result });

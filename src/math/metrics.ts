@@ -1,6 +1,7 @@
 // Evaluation numbers: triplet loss/accuracy for a W, and retrieval metrics
 // (Musgrave et al. 2020) matching /work/shared/tools/eval/common.py.
 import type { Kernels } from './kernels/types.js';
+import { GRAM_MIN_WORK } from './distances.js';
 import { createTripletObjective } from './losses.js';
 import type { DataArray, TripletSet } from './types.js';
 
@@ -65,27 +66,90 @@ function rowSquaredNorms(E: DataArray, n: number, k: number): Float64Array {
 
 /**
  * Squared distances of queries q0..q0+rows to every row, as common.py computes them:
- * ‖a‖² + ‖b‖² − 2a·b clamped at 0, self set to +∞ (leave-one-out).
+ * ‖a‖² + ‖b‖² − 2a·b clamped at 0, self set to +∞ (leave-one-out). `gram`, when given, holds
+ * the rows×n dot products (from the kernels); else they are computed here in float64.
  */
-function distanceBlock(E: DataArray, n: number, k: number, sq: Float64Array, q0: number, rows: number, D: Float64Array): void {
+function distanceBlock(E: DataArray, n: number, k: number, sq: Float64Array, q0: number, rows: number, D: Float64Array, gram: Float64Array | null): void {
   for (let q = 0; q < rows; q++) {
     const qi = q0 + q;
     const qo = qi * k;
-    for (let j = 0; j < n; j++) {
-      let dot = 0;
-      for (let r = 0; r < k; r++) dot += E[qo + r] * E[j * k + r];
-      D[q * n + j] = Math.max(0, sq[qi] + sq[j] - 2 * dot);
+    const o = q * n;
+    if (gram) {
+      for (let j = 0; j < n; j++) D[o + j] = Math.max(0, sq[qi] + sq[j] - 2 * gram[o + j]);
+    } else {
+      for (let j = 0; j < n; j++) {
+        const jo = j * k;
+        let dot = 0;
+        for (let r = 0; r < k; r++) dot += E[qo + r] * E[jo + r];
+        D[o + j] = Math.max(0, sq[qi] + sq[j] - 2 * dot);
+      }
     }
-    D[q * n + qi] = Infinity;
+    D[o + qi] = Infinity;
   }
 }
 
 interface QueryScore { p1: number; rPrec: number; ap: number }
 
+/**
+ * Puts the R nearest rows of one query first in `order`, ranked by (distance, row index) — the
+ * order of a stable argsort — without sorting the rest: a quickselect partition around the
+ * R-th key, then a sort of the first R only.
+ */
+function nearestFirst(D: Float64Array, off: number, n: number, R: number, order: Int32Array): void {
+  for (let j = 0; j < n; j++) order[j] = j;
+  const before = (a: number, b: number) => {
+    const da = D[off + a];
+    const db = D[off + b];
+    return da < db || (da === db && a < b);
+  };
+  // quickselect: afterwards order[0..R) holds the R smallest keys (in some order)
+  let lo = 0;
+  let hi = n - 1;
+  while (hi > lo) {
+    // median of three as the pivot
+    const mid = (lo + hi) >>> 1;
+    let a = order[lo], b = order[mid], c = order[hi];
+    if (before(b, a)) [a, b] = [b, a];
+    if (before(c, b)) {
+      [b, c] = [c, b];
+      if (before(b, a)) [a, b] = [b, a];
+    }
+    const pivot = b;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (before(order[i], pivot)) i++;
+      while (before(pivot, order[j])) j--;
+      if (i <= j) {
+        const t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+        i++;
+        j--;
+      }
+    }
+    // [lo, j] ≤ pivot ≤ [i, hi]; keep the side holding position R−1
+    if (R - 1 <= j) hi = j;
+    else if (R - 1 >= i) lo = i;
+    else break;
+  }
+  const head = order.subarray(0, R);
+  if (R <= 32) {
+    for (let x = 1; x < R; x++) {
+      const v = head[x];
+      let y = x - 1;
+      while (y >= 0 && before(v, head[y])) {
+        head[y + 1] = head[y];
+        y--;
+      }
+      head[y + 1] = v;
+    }
+  } else head.sort((a, b) => D[off + a] - D[off + b] || a - b);
+}
+
 /** Ranks one query's neighbours (ties by row index, like a stable argsort) and scores its first R. */
 function scoreQuery(D: Float64Array, off: number, n: number, labels: Int32Array, qi: number, R: number, order: Int32Array): QueryScore {
-  for (let j = 0; j < n; j++) order[j] = j;
-  order.sort((a, b) => D[off + a] - D[off + b] || a - b);
+  nearestFirst(D, off, n, R, order);
   const y = labels[qi];
   let hits = 0;
   let ap = 0;
@@ -101,30 +165,44 @@ function scoreQuery(D: Float64Array, off: number, n: number, labels: Int32Array,
  * precision@1, R-precision and MAP@R with leave-one-out retrieval inside (E, labels),
  * euclidean ranking, micro-averaged over queries that have at least one other sample
  * of their label. Distances are computed CHUNK queries at a time (never n×n).
+ *
+ * With `kernels` that can prepare a projection (WebAssembly SIMD), the dot products of each
+ * block come from the kernels with E packed once (float32 accumulation; norms and the distance
+ * form stay float64): distances then carry a relative error of ~1e-7, so two neighbours whose
+ * float64 distances differ by less than that may swap ranks. Exact ties (e.g. duplicate rows)
+ * stay ties. Without kernels everything is float64, as common.py.
  */
-export function retrievalMetrics(E: DataArray, n: number, k: number, labels: Int32Array): RetrievalMetrics {
+export function retrievalMetrics(E: DataArray, n: number, k: number, labels: Int32Array, kernels?: Kernels): RetrievalMetrics {
   if (labels.length < n || E.length < n * k) throw new RangeError('retrievalMetrics: E or labels too short');
   const counts = labelCounts(labels.subarray(0, n));
   const sq = rowSquaredNorms(E, n, k);
   const D = new Float64Array(Math.min(CHUNK, n) * n);
   const order = new Int32Array(n);
+  // E (n×k) as the "W" of a projection: a block of queries Q gives Q·Eᵀ, their dot products with every row
+  const projection = kernels?.prepareProjection && n * n * k >= GRAM_MIN_WORK ? kernels.prepareProjection(E, n, k) : null;
+  const gram = projection ? new Float64Array(Math.min(CHUNK, n) * n) : null;
   let p1 = 0;
   let rp = 0;
   let map = 0;
   let queries = 0;
-  for (let q0 = 0; q0 < n; q0 += CHUNK) {
-    const rows = Math.min(CHUNK, n - q0);
-    distanceBlock(E, n, k, sq, q0, rows, D);
-    for (let q = 0; q < rows; q++) {
-      const qi = q0 + q;
-      const R = (counts.get(labels[qi]) ?? 1) - 1;
-      if (R <= 0) continue;
-      const s = scoreQuery(D, q * n, n, labels, qi, R, order);
-      p1 += s.p1;
-      rp += s.rPrec;
-      map += s.ap;
-      queries++;
+  try {
+    for (let q0 = 0; q0 < n; q0 += CHUNK) {
+      const rows = Math.min(CHUNK, n - q0);
+      if (projection && gram) projection.embed(E.subarray(q0 * k, (q0 + rows) * k), rows, false, gram);
+      distanceBlock(E, n, k, sq, q0, rows, D, gram);
+      for (let q = 0; q < rows; q++) {
+        const qi = q0 + q;
+        const R = (counts.get(labels[qi]) ?? 1) - 1;
+        if (R <= 0) continue;
+        const s = scoreQuery(D, q * n, n, labels, qi, R, order);
+        p1 += s.p1;
+        rp += s.rPrec;
+        map += s.ap;
+        queries++;
+      }
     }
+  } finally {
+    projection?.dispose();
   }
   // no scorable query: report zeros (numpy would give NaN, which JSON cannot carry)
   if (queries === 0) return { precisionAt1: 0, rPrecision: 0, mapAtR: 0, queryCount: 0 };

@@ -1,11 +1,11 @@
-import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { StagedRows } from '../math/kernels/types.js';
 import type { App } from '../app-types.js';
 import { AppError } from '../errors.js';
 import { errors } from '../schemas/common.js';
 import { DistancesBody, DistancesReply, EmbedBody, EmbedQuery, EmbedReply } from '../schemas/serving.js';
 import { ServingService, type Embedded } from '../services/serving.js';
-import { readBody } from '../services/streams.js';
+import { readStaged } from '../services/streams.js';
 
 const OCTET = 'application/octet-stream';
 
@@ -23,10 +23,34 @@ function sendBinary(reply: FastifyReply, e: Embedded) {
     .send(Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength));
 }
 
-export default async function servingRoutes(app: App): Promise<void> {
+/** Binary /embed bodies, staged by the content-type parser; released when the reply is done. */
+const STAGED = Symbol('staged body');
+type WithStaged = FastifyRequest & { [STAGED]?: StagedRows };
+
+/**
+ * /embed in its own encapsulation context: its application/octet-stream parser (replacing the
+ * app-wide one that hands routes the raw stream) copies the body chunk by chunk straight into
+ * the kernels' memory, where it is checked and embedded in place.
+ */
+async function embedRoute(app: App): Promise<void> {
   const { serving } = app.services;
   const limits = app.config.limits;
   const tags = ['serving'];
+
+  if (app.hasContentTypeParser(OCTET)) app.removeContentTypeParser(OCTET);
+  app.addContentTypeParser(OCTET, (req, payload, done) => {
+    readStaged(payload, req.headers['content-length'], limits.bodyLimit, (n) => serving.stage(n)).then(
+      (rows) => {
+        (req as WithStaged)[STAGED] = rows;
+        done(null, rows);
+      },
+      (e: Error) => done(e, undefined),
+    );
+  });
+  // whatever happens after parsing (validation errors included), the block goes back
+  app.addHook('onResponse', async (req) => {
+    (req as WithStaged)[STAGED]?.release();
+  });
 
   app.post('/embed', {
     schema: {
@@ -50,8 +74,12 @@ export default async function servingRoutes(app: App): Promise<void> {
     let e: Embedded;
     let encoding: 'float' | 'base64' = 'float';
     if (type === OCTET) {
-      const body = await readBody(req.body as unknown as Readable, limits.bodyLimit);
-      e = serving.embedBinary(req.query.model, body, req.query.rows);
+      const body = req.body as unknown as StagedRows;
+      try {
+        e = await serving.embedStaged(req.query.model, body, req.query.rows);
+      } finally {
+        body.release();
+      }
     } else if (type === 'application/json') {
       if (req.query.rows !== undefined) throw new AppError(400, 'VALIDATION_ERROR', 'querystring/rows applies to binary requests only');
       const body = req.body as EmbedBody;
@@ -64,6 +92,13 @@ export default async function servingRoutes(app: App): Promise<void> {
     const embeddings = encoding === 'base64' ? ServingService.toBase64(e) : ServingService.toRows(e);
     return { model: e.model.record.id, dimension: e.model.k, embeddings };
   });
+}
+
+export default async function servingRoutes(app: App): Promise<void> {
+  const { serving } = app.services;
+  const tags = ['serving'];
+
+  await app.register(embedRoute);
 
   app.post('/distances', {
     schema: {

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { FreeObject, Matrix, Timestamp } from './common.js';
+import { FreeObject, Timestamp } from './common.js';
 
 export const Model = Type.Object(
   {

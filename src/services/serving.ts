@@ -1,9 +1,9 @@
 // Embeddings and distances on a learned map. The numbers come from src/math; this file shapes them.
 import type { Limits } from '../config.js';
 import { AppError, badRequest } from '../errors.js';
-import { kernelChoiceFromEnv, localKernels } from '../compute/index.js';
+import { kernelChoiceFromEnv, servingKernels } from '../compute/index.js';
 import { NORM_EPSILON, pairwiseDistances, type Kernels, type Metric } from '../math/index.js';
-import type { Projection } from '../math/kernels/types.js';
+import { NonFiniteInputError, type Projection, type StagedRows } from '../math/kernels/types.js';
 
 export type DistanceMetric = Metric;
 import type { ModelService, LoadedModel } from './models.js';
@@ -25,14 +25,26 @@ const projections = new WeakMap<Float64Array, Projection>();
 const release = new FinalizationRegistry<Projection>((p) => p.dispose());
 
 export class ServingService {
-  /** single-threaded kernels of this (HTTP) thread: WebAssembly SIMD unless TRIPLET_KERNELS=js */
+  /**
+   * kernels of this (HTTP) thread: WebAssembly SIMD unless TRIPLET_KERNELS=js; never blocking,
+   * large binary batches computed on a helper thread (see servingKernels)
+   */
   private readonly kernels: Kernels;
 
   constructor(
     private readonly models: ModelService,
     private readonly limits: Limits,
+    kernels?: Kernels,
   ) {
-    this.kernels = localKernels(kernelChoiceFromEnv());
+    this.kernels = kernels ?? servingKernels(kernelChoiceFromEnv());
+  }
+
+  /**
+   * A block of `bytes` bytes for a binary body, in the kernels' memory when they can stage (the
+   * body is copied there once, chunk by chunk, and embedded in place), else a Buffer.
+   */
+  stage(bytes: number): StagedRows {
+    return this.kernels.stage ? this.kernels.stage(bytes) : bufferRows(bytes);
   }
 
   private projection(model: LoadedModel): Projection {
@@ -92,6 +104,34 @@ export class ServingService {
     return this.run(m, X, n);
   }
 
+  /**
+   * A staged binary body (this.stage): n×d little-endian float32; rows, when given, must match.
+   * Checks as embedBinary, in the same order; does not release the block.
+   */
+  async embedStaged(modelId: string | undefined, body: StagedRows, rows: number | undefined): Promise<Embedded> {
+    const m = this.models.resolve(modelId);
+    const rowBytes = 4 * m.d;
+    if (body.byteLength === 0) throw badRequest('EMPTY_BATCH', 'the body holds no rows');
+    if (body.byteLength % rowBytes !== 0) {
+      throw badRequest('DIMENSION_MISMATCH', `body is ${body.byteLength} bytes, not a whole number of ${m.d}-value float32 rows for ${this.owner(m)}`);
+    }
+    const n = body.byteLength / rowBytes;
+    if (rows !== undefined && rows !== n) throw badRequest('DIMENSION_MISMATCH', `rows=${rows} but the body holds ${n} rows of ${m.d} float32 values`);
+    batchLimit(n, this.limits.maxBatch, 'body');
+    const p = this.projection(m);
+    if (p.embedStaged && !(body instanceof BufferRows)) {
+      try {
+        return { model: m, rows: n, data: await p.embedStaged(body, n, m.record.normalize) };
+      } catch (e) {
+        if (e instanceof NonFiniteInputError) throw badRequest('NON_FINITE_VALUE', `body: ${e.message}`);
+        throw e;
+      }
+    }
+    const X = float32View((body as BufferRows).buf);
+    checkFiniteArray(X, m.d, 'body');
+    return this.run(m, X, n);
+  }
+
   static toRows(e: Embedded): number[][] {
     const k = e.model.k;
     const out: number[][] = new Array(e.rows);
@@ -122,6 +162,22 @@ export class ServingService {
     return { model: m.record.id, metric, distances };
   }
 }
+
+/** Staging for kernels without their own memory: a plain Buffer. */
+class BufferRows implements StagedRows {
+  readonly buf: Buffer;
+  constructor(readonly byteLength: number) {
+    this.buf = Buffer.allocUnsafeSlow(byteLength);
+  }
+  write(chunk: Uint8Array, offset: number): void {
+    this.buf.set(chunk, offset);
+  }
+  value(i: number): number {
+    return this.buf.readFloatLE(i * 4);
+  }
+  release(): void {}
+}
+const bufferRows = (bytes: number) => new BufferRows(bytes);
 
 /** The same Projection shape over kernels without one (the pure-TypeScript fallback, float64). */
 function jsProjection(kernels: Kernels, W: Float64Array, k: number, d: number): Projection {

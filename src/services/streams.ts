@@ -1,6 +1,7 @@
 // Bounded readers over a request stream: whole bodies, lines, fixed-size records.
 import type { Readable } from 'node:stream';
 import { badRequest, tooLarge } from '../errors.js';
+import type { StagedRows } from '../math/kernels/types.js';
 
 function tooBig(limit: number, what: string) {
   return tooLarge('BODY_TOO_LARGE', `${what} is larger than the limit of ${limit} bytes`);
@@ -17,6 +18,69 @@ export async function readBody(stream: Readable, limit: number, what = 'request 
     parts.push(b);
   }
   return Buffer.concat(parts, size);
+}
+
+/**
+ * Reads a whole body straight into a staged block (one copy per chunk, no concatenation).
+ * With a Content-Length the block is sized up front and an oversized body is refused before a
+ * byte is read; without one the body is read whole first. The block is released on failure.
+ */
+export function readStaged(
+  stream: Readable,
+  contentLength: string | undefined,
+  limit: number,
+  stage: (bytes: number) => StagedRows,
+  what = 'request body',
+): Promise<StagedRows> {
+  const declared = contentLength === undefined || contentLength === '' ? NaN : Number(contentLength);
+  if (!(Number.isSafeInteger(declared) && declared >= 0)) {
+    return readBody(stream, limit, what).then((buf) => {
+      const rows = stage(buf.byteLength);
+      rows.write(buf, 0);
+      return rows;
+    });
+  }
+  if (declared > limit) {
+    stream.resume();
+    return Promise.reject(tooBig(limit, what));
+  }
+  return new Promise<StagedRows>((resolve, reject) => {
+    const rows = stage(declared);
+    let offset = 0;
+    let settled = false;
+    const detach = () => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', fail);
+      stream.off('close', onClose);
+    };
+    const fail = (e: unknown) => {
+      if (settled) return;
+      settled = true;
+      detach();
+      rows.release();
+      stream.resume();
+      reject(e);
+    };
+    const onData = (chunk: Buffer) => {
+      if (settled) return;
+      if (offset + chunk.byteLength > declared) return fail(badRequest('INVALID_BODY', `${what} is longer than its Content-Length`));
+      rows.write(chunk, offset);
+      offset += chunk.byteLength;
+    };
+    const onEnd = () => {
+      if (settled) return;
+      if (offset !== declared) return fail(badRequest('INVALID_BODY', `${what} is shorter than its Content-Length`));
+      settled = true;
+      detach();
+      resolve(rows);
+    };
+    const onClose = () => fail(badRequest('INVALID_BODY', `${what} ended early (connection closed)`));
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', fail);
+    stream.on('close', onClose);
+  });
 }
 
 /**

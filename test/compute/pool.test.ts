@@ -1,7 +1,7 @@
 // The compute edge: backend choice, env parsing, and the worker pool (also from inside a worker).
 import { Worker } from 'node:worker_threads';
 import t from 'tap';
-import { createCompute, kernelChoiceFromEnv, localKernels, resolveKernelChoice, threadsFromEnv } from '../../src/compute/index.js';
+import { createCompute, embedHelpersFromEnv, kernelChoiceFromEnv, localKernels, resolveKernelChoice, servingKernels, threadsFromEnv } from '../../src/compute/index.js';
 import { jsKernels } from '../../src/math/kernels/js.js';
 import { wasmSimdSupported } from '../../src/math/kernels/simd.js';
 import { createRng } from '../../src/math/rng.js';
@@ -16,6 +16,20 @@ t.test('TRIPLET_KERNELS and TRIPLET_THREADS', (t) => {
   t.equal(threadsFromEnv({ TRIPLET_THREADS: '3' }), 3);
   t.ok(threadsFromEnv({}) >= 1);
   t.throws(() => threadsFromEnv({ TRIPLET_THREADS: '0' }), RangeError);
+  t.equal(embedHelpersFromEnv({ TRIPLET_EMBED_HELPERS: '0' }), 0);
+  t.equal(embedHelpersFromEnv({ TRIPLET_EMBED_HELPERS: '2' }), 2);
+  t.ok(embedHelpersFromEnv({}) >= 1);
+  t.throws(() => embedHelpersFromEnv({ TRIPLET_EMBED_HELPERS: '-1' }), RangeError);
+  t.end();
+});
+
+t.test('serving kernels: one per process and helper count; the JS fallback has no staging', (t) => {
+  t.equal(servingKernels('js'), jsKernels);
+  if (wasmSimdSupported()) {
+    t.equal(servingKernels('wasm', 1), servingKernels('auto', 1));
+    t.not(servingKernels('wasm', 1), servingKernels('wasm', 0));
+    t.type(servingKernels('wasm', 0).stage, 'function');
+  }
   t.end();
 });
 

@@ -1,8 +1,7 @@
 // Datasets and triplet uploads, through app.inject on a real SQLite file.
-import Database from 'better-sqlite3';
 import t, { type Test } from 'tap';
 import type { App } from '../../src/app-types.js';
-import { createDataset, expectError, makeTriplets, testApp, type TripletJson } from '../helpers.js';
+import { createDataset, expectError, makeTriplets, stagedChunks, testApp, type TripletJson } from '../helpers.js';
 
 function f32le(values: number[]): Buffer {
   const b = Buffer.alloc(values.length * 4);
@@ -28,15 +27,6 @@ async function tripletCount(app: App, id: string): Promise<number> {
   return (await app.inject({ url: `/datasets/${id}` })).json().tripletCount;
 }
 
-/** Staged (uncommitted) chunks, counted with a separate raw connection to the same file. */
-function stagedChunks(app: App): number {
-  const db = new Database(app.services.store.path, { readonly: true });
-  try {
-    return (db.prepare('SELECT COUNT(*) AS n FROM chunks WHERE upload_id IS NOT NULL').get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
-}
 
 /** The upload was refused and nothing of it is left: count unchanged in the API and in the store, no staged chunk. */
 async function unchanged(t: Test, app: App, id: string, count: number) {

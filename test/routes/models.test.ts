@@ -1,46 +1,13 @@
 // Models: import, list, get, weights, evaluate, delete; through app.inject on a real SQLite file.
-import t, { type Test } from 'tap';
+import t from 'tap';
 import type { App } from '../../src/app-types.js';
-import { createDataset, expectError, makeTriplets, testApp } from '../helpers.js';
+import { close, createDataset, expectedEvaluation, expectError, makeTriplets, testApp } from '../helpers.js';
 
 const importModel = (app: App, payload: Record<string, unknown>) => app.inject({ method: 'POST', url: '/models', payload });
 const evaluate = (app: App, id: string, payload: Record<string, unknown>) =>
   app.inject({ method: 'POST', url: `/models/${id}/evaluate`, payload });
 
-/** loss, accuracy and active share of W on stored float32 triplets, with plain loops. */
-function expectedEvaluation(W: number[][], data: Float32Array, count: number, d: number, margin: number, normalize: boolean) {
-  const emb = (off: number) => {
-    const e = W.map((row) => {
-      let s = 0;
-      for (let j = 0; j < d; j++) s += row[j] * data[off + j];
-      return s;
-    });
-    if (!normalize) return e;
-    const n = Math.max(Math.sqrt(e.reduce((s, v) => s + v * v, 0)), 1e-12);
-    return e.map((v) => v / n);
-  };
-  const sq = (x: number[], y: number[]) => x.reduce((s, v, i) => s + (v - y[i]) ** 2, 0);
-  let loss = 0;
-  let correct = 0;
-  let active = 0;
-  let nearestEdge = Infinity; // how close any triplet is to flipping a count
-  for (let i = 0; i < count; i++) {
-    const o = i * 3 * d;
-    const a = emb(o);
-    const dp = sq(a, emb(o + d));
-    const dn = sq(a, emb(o + 2 * d));
-    const bracket = dp - dn + margin;
-    loss += Math.max(0, bracket);
-    if (bracket > 0) active++;
-    if (dp < dn) correct++;
-    nearestEdge = Math.min(nearestEdge, Math.abs(bracket), Math.abs(dp - dn));
-  }
-  return { loss: loss / count, tripletAccuracy: correct / count, activeFraction: active / count, count, nearestEdge };
-}
 
-function close(t: Test, actual: number, expected: number, tol: number, msg: string) {
-  t.ok(Math.abs(actual - expected) <= tol * Math.max(1, Math.abs(expected)), `${msg}: ${actual} ≈ ${expected}`);
-}
 
 t.test('import, get, weights round trip, list', async (t) => {
   const app = await testApp(t);

@@ -102,3 +102,19 @@ t.test('an incoming x-request-id is honoured and echoed; the authorization heade
   t.notMatch(all, /secret-key-0123456789/, 'the key never reaches the logs');
   t.match(all, /\[redacted\]/);
 });
+
+t.test('under overload requests get 503 OVERLOADED with Retry-After, and the probes still answer', async (t) => {
+  const app = await testApp(t, { config: { overload: { maxEventLoopDelayMs: 20, maxEventLoopUtilization: 0 } } });
+  // Hold the event loop well past the limit, then let the load monitor take its next sample.
+  const until = Date.now() + 1500;
+  while (Date.now() < until) {
+    /* busy: this is the overload */
+  }
+  await new Promise((r) => setTimeout(r, 30));
+  const shed = await app.inject({ method: 'POST', url: '/embed', payload: { inputs: [[1]] } });
+  t.equal(shed.statusCode, 503);
+  t.equal(shed.json().code, 'OVERLOADED');
+  t.equal(shed.headers['retry-after'], '1');
+  t.equal((await app.inject({ url: '/healthz' })).statusCode, 200, '/healthz is never shed');
+  t.equal((await app.inject({ url: '/metrics' })).statusCode, 200, '/metrics is never shed');
+});

@@ -1,8 +1,7 @@
 // Labelled samples in three formats, and triplets given by sample index.
-import Database from 'better-sqlite3';
 import t from 'tap';
 import type { App } from '../../src/app-types.js';
-import { createDataset, expectError, testApp } from '../helpers.js';
+import { createDataset, expectError, stagedChunks, testApp } from '../helpers.js';
 
 interface Sample {
   vector: number[];
@@ -29,14 +28,6 @@ function binarySamples(ss: { vector: number[]; label: number }[]): Buffer {
 const post = (app: App, id: string, payload: unknown, type = 'application/json') =>
   app.inject({ method: 'POST', url: `/datasets/${id}/samples`, headers: { 'content-type': type }, payload: payload as string });
 
-function stagedChunks(app: App): number {
-  const db = new Database(app.services.store.path, { readonly: true });
-  try {
-    return (db.prepare('SELECT COUNT(*) AS n FROM chunks WHERE upload_id IS NOT NULL').get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
-}
 
 t.test('samples upload as JSON, NDJSON and binary, with string and integer labels', async (t) => {
   const app = await testApp(t);

@@ -1,4 +1,5 @@
 // Serving (/embed, /distances) and operations (/healthz, /readyz, /docs, /openapi.json, 404s).
+import { Readable } from 'node:stream';
 import t, { type Test } from 'tap';
 import type { App } from '../../src/app-types.js';
 import { expectError, testApp } from '../helpers.js';
@@ -202,6 +203,18 @@ t.test('binary requests and replies', async (t) => {
   // errors stay JSON even when a binary reply was asked for
   const errRaw = await post('/embed?rows=3', bin, { accept: OCTET });
   expectError(t, errRaw, 400, 'DIMENSION_MISMATCH');
+
+  // a streamed body without Content-Length, in uneven chunks, gives the same rows
+  const chunks = [bin.subarray(0, 5), bin.subarray(5, 37), bin.subarray(37)];
+  const streamed = await app.inject({ method: 'POST', url: '/embed?rows=4', headers: { 'content-type': OCTET, accept: OCTET }, payload: Readable.from(chunks) });
+  t.equal(streamed.statusCode, 200, 'streamed body');
+  t.same(streamed.rawPayload, raw.rawPayload, 'streamed body: same reply bytes');
+  // a Content-Length that the body does not fill is refused
+  const short = await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': OCTET, 'content-length': String(bin.byteLength + 8) }, payload: Readable.from([bin]) });
+  t.ok(short.statusCode >= 400, `short body refused (${short.statusCode})`);
+  // many concurrent requests, good and bad, leave the route working
+  const mixed = await Promise.all(Array.from({ length: 12 }, (_, i) => post('/embed?rows=4', i % 3 === 0 ? nan : bin, { accept: OCTET })));
+  mixed.forEach((r, i) => t.equal(r.statusCode, i % 3 === 0 ? 400 : 200, `concurrent request ${i}`));
 });
 
 t.test('binary body over the body limit', async (t) => {

@@ -1,8 +1,8 @@
 // Training jobs: POST /train, GET /jobs, cancel; through app.inject on a real SQLite file and real workers.
-import t, { type Test } from 'tap';
+import t from 'tap';
 import type { App } from '../../src/app-types.js';
 import { DEFAULT_TRAIN_PARAMS } from '../../src/math/index.js';
-import { createDataset, expectError, makeTriplets, testApp, waitForJob } from '../helpers.js';
+import { close, createDataset, expectedEvaluation, expectError, makeTriplets, testApp, waitForJob } from '../helpers.js';
 
 const train = (app: App, payload: Record<string, unknown>) => app.inject({ method: 'POST', url: '/train', payload });
 const getJob = async (app: App, id: string) => (await app.inject({ url: `/jobs/${id}` })).json();
@@ -26,31 +26,7 @@ async function workersGone(app: App): Promise<void> {
   while (app.services.runner.activeCount > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
 }
 
-/** Mean hinge loss of W on the stored (float32) triplets, computed with plain loops. */
-function hingeLoss(W: number[][], data: Float32Array, count: number, d: number, margin: number, normalize: boolean): number {
-  const emb = (off: number) => {
-    const e = W.map((row) => {
-      let s = 0;
-      for (let j = 0; j < d; j++) s += row[j] * data[off + j];
-      return s;
-    });
-    if (!normalize) return e;
-    const n = Math.max(Math.sqrt(e.reduce((s, v) => s + v * v, 0)), 1e-12);
-    return e.map((v) => v / n);
-  };
-  const sq = (x: number[], y: number[]) => x.reduce((s, v, i) => s + (v - y[i]) ** 2, 0);
-  let loss = 0;
-  for (let i = 0; i < count; i++) {
-    const o = i * 3 * d;
-    const a = emb(o);
-    loss += Math.max(0, sq(a, emb(o + d)) - sq(a, emb(o + 2 * d)) + margin);
-  }
-  return loss / count;
-}
 
-function close(t: Test, actual: number, expected: number, tol: number, msg: string) {
-  t.ok(Math.abs(actual - expected) <= tol * Math.max(1, Math.abs(expected)), `${msg}: ${actual} ≈ ${expected}`);
-}
 
 t.test('a job runs from queued to succeeded with progress, metrics and a model', async (t) => {
   const app = await testApp(t);
@@ -103,7 +79,7 @@ t.test('a job runs from queued to succeeded with progress, metrics and a model',
   t.equal(w.rows, k);
   t.equal(w.cols, d);
   const stored = app.services.store.readTriplets(id);
-  close(t, m.trainLoss, hingeLoss(w.W, stored.data, stored.count, d, 0.2, false), 1e-6, 'trainLoss');
+  close(t, m.trainLoss, expectedEvaluation(w.W, stored.data, stored.count, d, 0.2, false).loss, 1e-6, 'trainLoss');
   t.ok(m.trainLoss <= done.progress.loss + 1e-9, 'final progress matches the end');
 
   const list = (await app.inject({ url: '/jobs' })).json();

@@ -32,6 +32,34 @@ export interface Kernels {
   prepareProjection?(W: DataArray, k: number, d: number): Projection;
   /** out (na×nb) = Ea (na×k) · Ebᵀ (nb×k), the Gram block of the ‖x‖²+‖y‖²−2xᵀy distance form. */
   gram?(Ea: DataArray, na: number, Eb: DataArray, nb: number, k: number, out: Float64Array): void;
+  /**
+   * A block of `bytes` bytes in the backend's own memory that a request body can be copied into
+   * once and embedded from in place (Projection.embedStaged). Release it when done.
+   */
+  stage?(bytes: number): StagedRows;
+}
+
+/** Raw little-endian float32 rows staged for Projection.embedStaged. */
+export interface StagedRows {
+  readonly byteLength: number;
+  /** copies chunk to byte offset `offset` of the block */
+  write(chunk: Uint8Array, offset: number): void;
+  /** the float32 value at index i (for error messages) */
+  value(i: number): number;
+  /** frees the block; idempotent */
+  release(): void;
+}
+
+/** An input value that is NaN or ±Infinity: nothing was embedded. */
+export class NonFiniteInputError extends Error {
+  constructor(
+    readonly row: number,
+    readonly column: number,
+    readonly value: number,
+  ) {
+    super(`row ${row}, value ${column} is ${value}`);
+    this.name = 'NonFiniteInputError';
+  }
 }
 
 export interface Projection {
@@ -39,6 +67,12 @@ export interface Projection {
   readonly d: number;
   /** out (n×k) = X (n×d)·Wᵀ, rows L2-normalised (norm clamped at NORM_EPSILON) when asked */
   embed(X: DataArray, n: number, normalize: boolean, out: DataArray): void;
+  /**
+   * n rows of d float32 values staged by the same backend's `stage`, checked for NaN/±Infinity
+   * (NonFiniteInputError, nothing computed) and embedded, possibly on a helper thread, into a
+   * new n×k array. The staged block is not released.
+   */
+  embedStaged?(rows: StagedRows, n: number, normalize: boolean): Promise<Float32Array>;
   /** frees what the projection holds; it must not be used afterwards */
   dispose(): void;
 }
@@ -54,6 +88,14 @@ export interface TaskRunner {
   readonly threads: number;
   /** runs local(op, args, t, thread) or its equivalent on another thread for every t < tasks; returns when all are done */
   run(op: number, args: number, tasks: number, local: (op: number, args: number, task: number, thread: number) => void): void;
+}
+
+/**
+ * Runs numbered tasks of an operation on a helper thread sharing the module's memory, without
+ * blocking the caller (the HTTP thread).
+ */
+export interface AsyncTaskRunner {
+  run(op: number, args: number, tasks: number): Promise<void>;
 }
 
 export const inlineRunner: TaskRunner = {

@@ -18,12 +18,16 @@
 import type { TripletObjective } from '../losses.js';
 import type { DataArray, LossOptions, LossValue, TripletSet } from '../types.js';
 import { WasmHeap, align } from './heap.js';
-import { inlineRunner, type Kernels, type Projection, type TaskRunner } from './types.js';
+import { NonFiniteInputError, inlineRunner, type AsyncTaskRunner, type Kernels, type Projection, type StagedRows, type TaskRunner } from './types.js';
 
 export const OP_SQUARED = 1;
 export const OP_NORMALIZED = 2;
 export const OP_REDUCE = 3;
 export const OP_PROJECT = 4;
+export const OP_EMBED = 5;
+
+/** n·k·d multiply-adds from which Projection.embedStaged hands the product to the async runner. */
+export const ASYNC_MIN_WORK = 1 << 20;
 
 /** Rows per fused chunk: a chunk's rows and projections stay in L2 between forward and gradient. */
 export const DEFAULT_CHUNK_ROWS = 32;
@@ -44,6 +48,8 @@ export interface WasmKernelOptions {
   memory: WebAssembly.Memory;
   heap: WasmHeap;
   runner?: TaskRunner;
+  /** a helper thread for Projection.embedStaged (the HTTP thread's kernels); else inline */
+  asyncRunner?: AsyncTaskRunner;
   /** bytes of training rows kept resident; bigger sets are copied in part by part each evaluation */
   residentBytes?: number;
   chunkRows?: number;
@@ -55,6 +61,7 @@ export interface WasmKernels extends Kernels {
   createObjective(set: TripletSet, opts: LossOptions): WasmObjective;
   prepareProjection(W: DataArray, k: number, d: number): Projection;
   gram(Ea: DataArray, na: number, Eb: DataArray, nb: number, k: number, out: Float64Array): void;
+  stage(bytes: number): StagedRows;
 }
 
 export interface WasmObjective extends TripletObjective {
@@ -73,6 +80,7 @@ class Views {
   f32!: Float32Array;
   f64!: Float64Array;
   u32!: Uint32Array;
+  u8!: Uint8Array;
   constructor(private readonly memory: WebAssembly.Memory) {
     this.refresh();
   }
@@ -83,6 +91,7 @@ class Views {
       this.f32 = new Float32Array(buf);
       this.f64 = new Float64Array(buf);
       this.u32 = new Uint32Array(buf);
+      this.u8 = new Uint8Array(buf);
     }
     return this;
   }
@@ -126,6 +135,7 @@ function packPanels(f32: Float32Array, ptr: number, W: DataArray, k: number, d: 
 export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
   const { module, memory, heap } = opts;
   const runner = opts.runner ?? inlineRunner;
+  const asyncRunner = opts.asyncRunner ?? null;
   const residentBytes = opts.residentBytes ?? DEFAULT_RESIDENT_BYTES;
   const chunkRows = opts.chunkRows ?? DEFAULT_CHUNK_ROWS;
   const instance = new WebAssembly.Instance(module, { env: { memory } });
@@ -314,11 +324,90 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
           for (let i = 0; i < n; i++) out.set(v.f32.subarray(y + i * kp, y + i * kp + k), i * k);
         }
       },
+      async embedStaged(rows: StagedRows, n: number, normalize: boolean): Promise<Float32Array> {
+        if (panels === 0) throw new Error('projection used after dispose()');
+        const src = stagedPtr(rows);
+        if (rows.byteLength < n * d * 4) throw new RangeError(`staged block has ${rows.byteLength} bytes, expected n·d·4 = ${n * d * 4}`);
+        const out = new Float32Array(n * k);
+        if (n === 0) return out;
+        const blocks: number[] = [];
+        try {
+          const argp = heap.alloc(16 * 8);
+          blocks.push(argp);
+          const yp = heap.alloc(n * kp * 4);
+          blocks.push(yp);
+          let xp = src;
+          if (ld !== d) {
+            // rows need the kernels' zero-padded stride: repack (small d only)
+            xp = heap.alloc(n * ld * 4);
+            blocks.push(xp);
+            const f32 = views.refresh().f32;
+            for (let i = 0; i < n; i++) {
+              f32.copyWithin((xp >> 2) + i * ld, (src >> 2) + i * d, (src >> 2) + (i + 1) * d);
+              f32.fill(0, (xp >> 2) + i * ld + d, (xp >> 2) + (i + 1) * ld);
+            }
+          }
+          setArgs(argp, [xp, n, ld, panels, kp, yp, normalize ? 1 : 0, n * ld, 0]);
+          if (asyncRunner && n * k * d >= ASYNC_MIN_WORK) await asyncRunner.run(OP_EMBED, argp, 1);
+          else ex.runTask(OP_EMBED, argp, 0, 0);
+          const v = views.refresh();
+          const bad = v.f64[(argp >> 3) + 8];
+          if (bad >= 0) {
+            const row = Math.floor(bad / ld);
+            const col = bad % ld;
+            throw new NonFiniteInputError(row, col, v.f32[(xp >> 2) + bad]);
+          }
+          const y = yp >> 2;
+          if (kp === k) out.set(v.f32.subarray(y, y + n * k));
+          else for (let i = 0; i < n; i++) out.set(v.f32.subarray(y + i * kp, y + i * kp + k), i * k);
+          return out;
+        } finally {
+          for (const b of blocks) heap.release(b);
+        }
+      },
       dispose() {
         if (panels !== 0) heap.release(panels);
         panels = 0;
       },
     };
+  }
+
+  /** Staged blocks of this backend, by object: their address in the memory. */
+  const staged = new WeakMap<StagedRows, { ptr: number }>();
+  const unreleased = new FinalizationRegistry<{ ptr: number }>((b) => {
+    if (b.ptr !== 0) heap.release(b.ptr);
+    b.ptr = 0;
+  });
+  function stagedPtr(rows: StagedRows): number {
+    const b = staged.get(rows);
+    if (!b) throw new TypeError('rows were not staged by this backend');
+    if (b.ptr === 0) throw new Error('staged rows used after release()');
+    return b.ptr;
+  }
+
+  function stage(bytes: number): StagedRows {
+    if (!(Number.isInteger(bytes) && bytes >= 0)) throw new RangeError(`cannot stage ${bytes} bytes`);
+    const block = { ptr: heap.alloc(bytes) };
+    const rows: StagedRows = {
+      byteLength: bytes,
+      write(chunk: Uint8Array, offset: number) {
+        if (block.ptr === 0) throw new Error('staged rows used after release()');
+        if (offset < 0 || offset + chunk.byteLength > bytes) throw new RangeError('write past the staged block');
+        views.refresh().u8.set(chunk, block.ptr + offset);
+      },
+      value(i: number) {
+        return views.refresh().f32[(block.ptr >> 2) + i];
+      },
+      release() {
+        if (block.ptr === 0) return;
+        heap.release(block.ptr);
+        block.ptr = 0;
+        unreleased.unregister(rows);
+      },
+    };
+    staged.set(rows, block);
+    unreleased.register(rows, block, rows);
+    return rows;
   }
 
   function project(W: Float64Array, k: number, d: number, X: DataArray, m: number, Y: Float64Array): void {
@@ -378,5 +467,6 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
     createObjective,
     prepareProjection,
     gram,
+    stage,
   };
 }

@@ -296,7 +296,7 @@ export function trainMined(
   const evaluate = (step: number): ValidationFigures | null => {
     if (!valEval) return null;
     embedInto(valEval, W);
-    const r = retrievalMetrics(valEval.E, valEval.n, k, valEval.labels);
+    const r = retrievalMetrics(valEval.E, valEval.n, k, valEval.labels, kernels);
     lastQueryCount = r.queryCount;
     const t = scoreTriplets(valEval, k, params);
     const fig: ValidationFigures = {

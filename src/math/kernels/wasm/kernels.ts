@@ -229,6 +229,7 @@ const OP_SQUARED: i32 = 1;
 const OP_NORMALIZED: i32 = 2;
 const OP_REDUCE: i32 = 3;
 const OP_PROJECT: i32 = 4;
+const OP_EMBED: i32 = 5;
 
 // @ts-ignore: decorator
 @inline function arg(args: usize, i: i32): f64 {
@@ -243,6 +244,7 @@ export function runTask(op: i32, args: usize, task: i32, thread: i32): void {
   if (op == OP_SQUARED || op == OP_NORMALIZED) slabTask(op, args, task, thread);
   else if (op == OP_REDUCE) reduceTask(args, task);
   else if (op == OP_PROJECT) projectTask(args, task);
+  else if (op == OP_EMBED) embedTask(args);
   else unreachable();
 }
 
@@ -396,4 +398,46 @@ function projectTask(args: usize, task: i32): void {
 /** Gradient accumulation exposed for the generic Kernels.accumulate (C compact, rows as addresses). */
 export function accumulate(G: usize, kp: i32, ld: i32, C: usize, rowPtr: usize, s: i32): void {
   gradAcc(G, kp, ld, C, rowPtr, s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finite check: index of the first NaN or ±Infinity among n float32 values at x, or −1.
+// 16 values per step (exponent bits all ones ⇔ not finite), the exact index found by a scalar
+// rescan only when a step flags one.
+
+export function firstNonFinite(x: usize, n: i32): i32 {
+  const mask = i32x4.splat(0x7f800000);
+  const n16 = n & ~15;
+  let i = 0;
+  for (; i < n16; i += 16) {
+    const p = x + (<usize>i << 2);
+    const a = i32x4.eq(v128.and(v128.load(p), mask), mask);
+    const b = i32x4.eq(v128.and(v128.load(p, 16), mask), mask);
+    const c = i32x4.eq(v128.and(v128.load(p, 32), mask), mask);
+    const d = i32x4.eq(v128.and(v128.load(p, 48), mask), mask);
+    if (v128.any_true(v128.or(v128.or(a, b), v128.or(c, d)))) break;
+  }
+  for (; i < n; i++) {
+    if ((load<u32>(x + (<usize>i << 2)) & 0x7f800000) == 0x7f800000) return i;
+  }
+  return -1;
+}
+
+// Embed arguments (one task, the whole batch): 0 X (n×ld)  1 n  2 ld  3 panels  4 kp  5 Y (n×kp)
+// 6 normalise rows  7 values to check for finiteness (n·ld, 0 = none)  8 result: −1, or the index
+// of the first non-finite input value (then nothing is computed).
+function embedTask(args: usize): void {
+  const X = argp(args, 0);
+  const n = <i32>arg(args, 1);
+  const ld = <i32>arg(args, 2);
+  const panels = argp(args, 3);
+  const kp = <i32>arg(args, 4);
+  const Y = argp(args, 5);
+  const norm = arg(args, 6) != 0;
+  const check = <i32>arg(args, 7);
+  const bad = check > 0 ? firstNonFinite(X, check) : -1;
+  store<f64>(args + 64, <f64>bad);
+  if (bad >= 0) return;
+  project(X, n, ld, panels, kp, Y, kp);
+  if (norm) for (let i = 0; i < n; i++) normalizeRow(Y + <usize>i * (<usize>kp << 2), kp);
 }
