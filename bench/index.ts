@@ -4,6 +4,8 @@
 //       one training step (loss + gradient, the engine's real objective) timed --runs times
 //   npm run bench -- ... --compare [--rounds 3]
 //       alternates blocks of our step with numpy_triplet_bench.py --dtype f32 --threads 2 and prints the ratio
+//   npm run bench -- --mining [--n 100000] [--d 128]   (bench/mining.ts)
+//       online mining and training throughput in samples/s
 //   npm run bench -- --soak [--seconds 60] [--connections 10]   (bench/soak.ts)
 //       /embed held under load while a job trains; req/s, p99, errors and the server's RSS
 //   npm run bench -- --serve [--duration 10] [--connections 10]
@@ -25,6 +27,16 @@ import { createRng } from '../src/math/rng.js';
 const NUMPY_BENCH = '/work/shared/tools/numpy_triplet_bench.py';
 
 // --soak has its own options (bench/soak.ts): /embed under load for --seconds while a job trains.
+if (process.argv.includes('--mining')) {
+  // Online mining throughput: 100,000 labelled samples of dimension 128 unless told otherwise.
+  const { benchMining, formatMiningBench } = await import('./mining.js');
+  const arg = (name: string, fallback: number) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? Number(process.argv[i + 1]) : fallback;
+  };
+  console.log(formatMiningBench(benchMining({ n: arg('n', 100_000), d: arg('d', 128) })));
+  process.exit(0);
+}
 if (process.argv.includes('--soak')) {
   await (await import('./soak.js')).soakCli(process.argv.slice(2));
   process.exit(0);
