@@ -15,6 +15,7 @@
 //       appends every reply body to a JS string (`body += chunk`), and UTF-8-decoding 128 KB of
 //       float32 bytes costs it ~2.5 ms of CPU per reply on a 2-core box it shares with the server —
 //       more than the server spends on the request. --stock-client keeps autocannon's behaviour.
+import { fileURLToPath } from 'node:url';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
@@ -24,7 +25,7 @@ import { createCompute, type KernelChoice } from '../src/compute/index.js';
 import { createTripletObjective } from '../src/math/losses.js';
 import { createRng } from '../src/math/rng.js';
 
-const NUMPY_BENCH = '/work/shared/tools/numpy_triplet_bench.py';
+const NUMPY_BENCH = fileURLToPath(new URL('../../shared/tools/numpy_triplet_bench.py', import.meta.url));
 
 // --soak has its own options (bench/soak.ts): /embed under load for --seconds while a job trains.
 if (process.argv.includes('--mining')) {

@@ -1,10 +1,11 @@
 // Trains on the digits labelled train samples with trainMined() and writes {"W": [[...]], "normalize": bool}
-// for /work/shared/tools/eval/eval.py.
-//   npx tsx scripts/train-digits-mined.ts [--k 16] [--out /tmp/Wm.json] [--data /work/shared/data/digits]
+// for ../shared/tools/eval/eval.py.
+//   npx tsx scripts/train-digits-mined.ts [--k 16] [--out /tmp/Wm.json] [--data ../shared/data/digits]
 //     [--mining semihard+batchhard|semihard|batchhard|none] [--loss hinge|softplus] [--distance euclidean|squared]
 //     [--no-normalize] [--margin 0.2] [--learningRate 3e-3] [--maxIterations 3000] [--batchSize 80]
 //     [--samplesPerLabel 8] [--validationFraction 0.1] [--validationSplit auto|labels|samples]
 //     [--reduction nonzero|all] [--patience 10] [--evaluationInterval 100] [--weightDecay 0] [--seed 0] [--quiet]
+import { fileURLToPath } from 'node:url';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
@@ -39,7 +40,7 @@ const { values: a } = parseArgs({
     evaluationInterval: { type: 'string', default: String(D.evaluationInterval) },
     seed: { type: 'string', default: String(D.seed) },
     out: { type: 'string', default: '/tmp/Wm.json' },
-    data: { type: 'string', default: '/work/shared/data/digits' },
+    data: { type: 'string', default: fileURLToPath(new URL('../../shared/data/digits', import.meta.url)) },
     quiet: { type: 'boolean', default: false },
   },
 });

@@ -1,8 +1,9 @@
 // Trains on the digits triplets with train() and writes {"W": [[...]], "normalize": bool}
-// for /work/shared/tools/eval/eval.py.
+// for ../shared/tools/eval/eval.py.
 //   npx tsx scripts/train-digits.ts [--k 16] [--normalize] [--weightDecay 1e-4] [--out /tmp/W.json]
 //     [--init pca|uniform|identity] [--optimizer lbfgs|cg] [--maxIterations 400] [--margin 0.2] [--seed 0]
-//     [--data /work/shared/data/digits]
+//     [--data ../shared/data/digits]
+import { fileURLToPath } from 'node:url';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_TRAIN_PARAMS, train, type InitName, type OptimizerName, type TripletSet } from '../src/math/index.js';
@@ -18,7 +19,7 @@ const { values: a } = parseArgs({
     maxIterations: { type: 'string', default: String(DEFAULT_TRAIN_PARAMS.maxIterations) },
     seed: { type: 'string', default: '0' },
     out: { type: 'string', default: '/tmp/W.json' },
-    data: { type: 'string', default: '/work/shared/data/digits' },
+    data: { type: 'string', default: fileURLToPath(new URL('../../shared/data/digits', import.meta.url)) },
   },
 });
 

@@ -1,5 +1,5 @@
 // Evaluation numbers: triplet loss/accuracy for a W, and retrieval metrics
-// (Musgrave et al. 2020) matching /work/shared/tools/eval/common.py.
+// (Musgrave et al. 2020) matching ../shared/tools/eval/common.py.
 import type { Kernels } from './kernels/types.js';
 import { GRAM_MIN_WORK } from './distances.js';
 import { createTripletObjective } from './losses.js';

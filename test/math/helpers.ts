@@ -1,8 +1,10 @@
+import { fileURLToPath } from 'node:url';
 // Shared test helpers (not a test file: tap only runs *.test.ts).
 import { readFileSync } from 'node:fs';
 import type { TripletSet } from '../../src/math/types.js';
 
-export const SHARED = '/work/shared';
+// ../shared beside the checkout, wherever the checkout is (CI clones it elsewhere).
+export const SHARED = fileURLToPath(new URL('../../../shared', import.meta.url));
 
 export function readJson<T = any>(path: string): T {
   return JSON.parse(readFileSync(path, 'utf8')) as T;
