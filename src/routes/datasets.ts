@@ -34,7 +34,7 @@ export default async function datasetRoutes(app: App): Promise<void> {
   }, async (req) => datasets.list({ limit: req.query.limit ?? 100, cursor: req.query.cursor }));
 
   app.get('/datasets/:id', {
-    schema: { tags, summary: 'Get a dataset', params: IdParams, response: { 200: Dataset, ...errors(404) } },
+    schema: { tags, summary: 'Get a dataset', description: 'Its dimension and how many triplets and labelled samples it holds.', params: IdParams, response: { 200: Dataset, ...errors(404) } },
   }, async (req) => datasets.get(req.params.id));
 
   app.delete('/datasets/:id', {

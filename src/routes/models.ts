@@ -12,7 +12,7 @@ export default async function modelRoutes(app: App): Promise<void> {
   }, async (req) => models.list({ limit: req.query.limit ?? 100, cursor: req.query.cursor }));
 
   app.get('/models/:id', {
-    schema: { tags, summary: 'Get a model', params: IdParams, response: { 200: Model, ...errors(404) } },
+    schema: { tags, summary: 'Get a model', description: 'Dimensions, normalisation, the job that trained it and its final training metrics.', params: IdParams, response: { 200: Model, ...errors(404) } },
   }, async (req) => models.get(req.params.id));
 
   app.get('/models/:id/weights', {
@@ -35,7 +35,7 @@ export default async function modelRoutes(app: App): Promise<void> {
   }, async (req) => evaluation.evaluate(req.params.id, req.body.datasetId, req.body.margin));
 
   app.delete('/models/:id', {
-    schema: { tags, summary: 'Delete a model', params: IdParams, response: { 204: Type.Null({ description: 'Deleted' }), ...errors(404) } },
+    schema: { tags, summary: 'Delete a model', description: 'Serving falls back to the next newest model when no model is named.', params: IdParams, response: { 204: Type.Null({ description: 'Deleted' }), ...errors(404) } },
   }, async (req, reply) => {
     models.delete(req.params.id);
     return reply.code(204).send(null);

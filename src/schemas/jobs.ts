@@ -77,7 +77,13 @@ export const TrainBody = Type.Object(
     gradientTolerance: Type.Optional(Type.Number({ minimum: 0, description: 'Stop when ‖∇‖∞ falls below this. Default 1e-8' })),
     historySize: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'L-BFGS memory. Default 10' })),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [
+      { datasetId: 'ds_3q2x9bK1yY0aQvTn', outputDimension: 16, normalize: true, weightDecay: 0.0001, seed: 7 },
+      { datasetId: 'ds_3q2x9bK1yY0aQvTn', outputDimension: 64, mining: 'semihard+batchhard', maxIterations: 3000 },
+    ],
+  },
 );
 export type TrainBody = Static<typeof TrainBody>;
 
