@@ -92,7 +92,7 @@ async function embedRoute(app: App): Promise<void> {
     const embeddings = encoding === 'base64' ? ServingService.toBase64(e) : ServingService.toRows(e);
     // The reply schema's rows are a union (numbers or base64), which the compiled serializer can only
     // resolve row by row with a validator; V8's JSON.stringify writes the same JSON several times faster.
-    return reply.serializer(JSON.stringify).send({ model: e.model.record.id, dimension: e.model.k, embeddings });
+    return reply.type('application/json; charset=utf-8').serializer(JSON.stringify).send({ model: e.model.record.id, dimension: e.model.k, embeddings });
   });
 }
 
