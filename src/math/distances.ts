@@ -77,10 +77,29 @@ function pairDistance(Ea: DataArray, ao: number, Eb: DataArray, bo: number, k: n
   return metric === 'euclidean' ? Math.sqrt(s) : s;
 }
 
+/** Mean Euclidean distance over all pairs of the n rows of E (n×k): a collapse gauge. */
+export function meanPairwiseDistance(E: DataArray, n: number, k: number): number {
+  let sum = 0;
+  let pairs = 0;
+  for (let a = 0; a < n; a++) {
+    for (let b = a + 1; b < n; b++) {
+      let s = 0;
+      for (let r = 0; r < k; r++) {
+        const v = E[a * k + r] - E[b * k + r];
+        s += v * v;
+      }
+      sum += Math.sqrt(s);
+      pairs++;
+    }
+  }
+  return pairs > 0 ? sum / pairs : 0;
+}
+
 /** na·nb·k from which the Gram form (‖x‖² + ‖y‖² − 2xᵀy through the kernels) replaces direct differences. */
 export const GRAM_MIN_WORK = 1 << 16;
 
-function rowSquaredNorms(E: DataArray, n: number, k: number): Float64Array {
+/** ‖eᵢ‖² of each of the n rows of E (n×k). */
+export function rowSquaredNorms(E: DataArray, n: number, k: number): Float64Array {
   const sq = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let s = 0;

@@ -1,7 +1,7 @@
 // Evaluation numbers: triplet loss/accuracy for a W, and retrieval metrics
 // (Musgrave et al. 2020) matching ../shared/tools/eval/common.py.
 import type { Kernels } from './kernels/types.js';
-import { GRAM_MIN_WORK } from './distances.js';
+import { GRAM_MIN_WORK, rowSquaredNorms } from './distances.js';
 import { createTripletObjective } from './losses.js';
 import type { DataArray, TripletSet } from './types.js';
 
@@ -54,15 +54,6 @@ function labelCounts(labels: Int32Array): Map<number, number> {
   return counts;
 }
 
-function rowSquaredNorms(E: DataArray, n: number, k: number): Float64Array {
-  const sq = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let r = 0; r < k; r++) s += E[i * k + r] * E[i * k + r];
-    sq[i] = s;
-  }
-  return sq;
-}
 
 /**
  * Squared distances of queries q0..q0+rows to every row, as common.py computes them:

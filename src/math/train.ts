@@ -1,5 +1,5 @@
 // train(): init → objective → optimiser, with progress, cancellation and diagnostics.
-import { embed } from './distances.js';
+import { embed, meanPairwiseDistance } from './distances.js';
 import { initW } from './init.js';
 import { createTripletObjective, type TripletObjective } from './losses.js';
 import { minimizeCg } from './optim/cg.js';
@@ -62,20 +62,7 @@ export function meanEmbeddingDistance(W: Float64Array, k: number, set: TripletSe
   }
   const E = new Float64Array(n * k);
   embed(W, k, set.d, X, n, normalize, E, kernels);
-  let sum = 0;
-  let pairs = 0;
-  for (let a = 0; a < n; a++) {
-    for (let b = a + 1; b < n; b++) {
-      let s = 0;
-      for (let r = 0; r < k; r++) {
-        const v = E[a * k + r] - E[b * k + r];
-        s += v * v;
-      }
-      sum += Math.sqrt(s);
-      pairs++;
-    }
-  }
-  return pairs > 0 ? sum / pairs : 0;
+  return meanPairwiseDistance(E, n, k);
 }
 
 function warningsFor(m: Omit<TrainMetrics, 'warnings'>, p: TrainParams, initNorm: number): string[] {

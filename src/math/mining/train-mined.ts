@@ -1,7 +1,7 @@
 // trainMined(): learn W from labelled samples with online triplet mining on P×K batches and Adam.
 //   split (validation) → init → for each step: sample P×K batch → mine → loss/gradient → Adam
 //   → every evaluationInterval steps: validation figures, best-W bookkeeping, early stopping.
-import { embed } from '../distances.js';
+import { embed, meanPairwiseDistance } from '../distances.js';
 import { initW } from '../init.js';
 import { jsKernels } from '../kernels/js.js';
 import type { Kernels } from '../kernels/types.js';
@@ -174,21 +174,7 @@ function scoreTriplets(es: EvalSet, k: number, p: MinedTrainParams): TripletScor
 
 /** Mean euclidean distance over pairs of the first DISTANCE_ROWS rows of E. */
 function meanPairDistance(E: Float64Array, n: number, k: number): number {
-  const m = Math.min(n, DISTANCE_ROWS);
-  let sum = 0;
-  let pairs = 0;
-  for (let a = 0; a < m; a++) {
-    for (let b = a + 1; b < m; b++) {
-      let s = 0;
-      for (let r = 0; r < k; r++) {
-        const v = E[a * k + r] - E[b * k + r];
-        s += v * v;
-      }
-      sum += Math.sqrt(s);
-      pairs++;
-    }
-  }
-  return pairs > 0 ? sum / pairs : 0;
+  return meanPairwiseDistance(E, Math.min(n, DISTANCE_ROWS), k);
 }
 
 function collapseWarning(meanDist: number, startDist: number, t: TripletScores, p: MinedTrainParams): string | undefined {
