@@ -88,17 +88,23 @@ export class ServingService {
     return this.run(m, X, inputs.length);
   }
 
+  /** Rows in a binary body of byteLength bytes for model m, checked against ?rows= and MAX_BATCH. */
+  private binaryRows(m: LoadedModel, byteLength: number, rows: number | undefined): number {
+    const rowBytes = 4 * m.d;
+    if (byteLength === 0) throw badRequest('EMPTY_BATCH', 'the body holds no rows');
+    if (byteLength % rowBytes !== 0) {
+      throw badRequest('DIMENSION_MISMATCH', `body is ${byteLength} bytes, not a whole number of ${m.d}-value float32 rows for ${this.owner(m)}`);
+    }
+    const n = byteLength / rowBytes;
+    if (rows !== undefined && rows !== n) throw badRequest('DIMENSION_MISMATCH', `rows=${rows} but the body holds ${n} rows of ${m.d} float32 values`);
+    batchLimit(n, this.limits.maxBatch, 'body');
+    return n;
+  }
+
   /** n×d little-endian float32; rows, when given, must match. */
   embedBinary(modelId: string | undefined, body: Buffer, rows: number | undefined): Embedded {
     const m = this.models.resolve(modelId);
-    const rowBytes = 4 * m.d;
-    if (body.byteLength === 0) throw badRequest('EMPTY_BATCH', 'the body holds no rows');
-    if (body.byteLength % rowBytes !== 0) {
-      throw badRequest('DIMENSION_MISMATCH', `body is ${body.byteLength} bytes, not a whole number of ${m.d}-value float32 rows for ${this.owner(m)}`);
-    }
-    const n = body.byteLength / rowBytes;
-    if (rows !== undefined && rows !== n) throw badRequest('DIMENSION_MISMATCH', `rows=${rows} but the body holds ${n} rows of ${m.d} float32 values`);
-    batchLimit(n, this.limits.maxBatch, 'body');
+    const n = this.binaryRows(m, body.byteLength, rows);
     const X = float32View(body);
     checkFiniteArray(X, m.d, 'body');
     return this.run(m, X, n);
@@ -110,14 +116,7 @@ export class ServingService {
    */
   async embedStaged(modelId: string | undefined, body: StagedRows, rows: number | undefined): Promise<Embedded> {
     const m = this.models.resolve(modelId);
-    const rowBytes = 4 * m.d;
-    if (body.byteLength === 0) throw badRequest('EMPTY_BATCH', 'the body holds no rows');
-    if (body.byteLength % rowBytes !== 0) {
-      throw badRequest('DIMENSION_MISMATCH', `body is ${body.byteLength} bytes, not a whole number of ${m.d}-value float32 rows for ${this.owner(m)}`);
-    }
-    const n = body.byteLength / rowBytes;
-    if (rows !== undefined && rows !== n) throw badRequest('DIMENSION_MISMATCH', `rows=${rows} but the body holds ${n} rows of ${m.d} float32 values`);
-    batchLimit(n, this.limits.maxBatch, 'body');
+    const n = this.binaryRows(m, body.byteLength, rows);
     const p = this.projection(m);
     if (p.embedStaged && !(body instanceof BufferRows)) {
       try {
