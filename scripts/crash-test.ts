@@ -142,18 +142,24 @@ async function main(): Promise<void> {
     }
     if (problems.length === 0) survived++;
     else failures.push(`round ${round}: ${problems.join('; ')}`);
-    console.log(`round ${round}: ${problems.length === 0 ? 'ok' : 'FAILED'} (stored ${stored}, models ${models.length}, jobs ${jobs.length})`);
+    say(`round ${round}: ${problems.length === 0 ? 'ok' : 'FAILED'} (stored ${stored}, models ${models.length}, jobs ${jobs.length})`);
   }
   server.kill('SIGTERM');
   await new Promise((r) => server.once('exit', r));
   fs.rmSync(dataDir, { recursive: true, force: true });
-  console.log(`jobs caught mid-training by the kill and re-run after the restart: ${interrupted}`);
-  console.log(`rounds survived: ${survived}/${ROUNDS}`);
-  for (const f of failures) console.log(f);
-  process.exit(survived === ROUNDS ? 0 : 1);
+  say(`jobs caught mid-training by the kill and re-run after the restart: ${interrupted}`);
+  say(`rounds survived: ${survived}/${ROUNDS}`);
+  for (const f of failures) say(f);
+  // exitCode, not exit(): let every line reach a piped stdout before the process ends.
+  process.exitCode = survived === ROUNDS ? 0 : 1;
+}
+
+/** Synchronous, so no line is lost whatever stdout is (file, pipe or terminal). */
+function say(line: string): void {
+  fs.writeSync(1, `${line}\n`);
 }
 
 main().catch((e) => {
-  console.error(e);
+  fs.writeSync(2, `crash test aborted: ${(e as Error).stack ?? e}\n`);
   process.exit(1);
 });
