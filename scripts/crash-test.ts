@@ -36,14 +36,21 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startServer(dataDir: string, port: number): Promise<ChildProcess> {
+interface Server {
+  proc: ChildProcess;
+  /** settles when the process has exited; made at spawn, so an early exit is never missed */
+  exited: Promise<void>;
+}
+
+async function startServer(dataDir: string, port: number): Promise<Server> {
   const proc = spawn(process.execPath, [path.join(ROOT, 'dist/src/server.js')], {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   for (let i = 0; i < 300; i++) {
     try {
-      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return proc;
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return { proc, exited };
     } catch {
       /* starting */
     }
@@ -88,7 +95,7 @@ async function main(): Promise<void> {
   await api(base, 'POST', `/datasets/${ds.id}/triplets`, batch());
   let acked = BATCH;
   const trainSet = await api(base, 'POST', '/datasets', { name: 'training', dimension: D });
-  for (let i = 0; i < 40; i++) await api(base, 'POST', `/datasets/${trainSet.id}/triplets`, batch());
+  for (let i = 0; i < 160; i++) await api(base, 'POST', `/datasets/${trainSet.id}/triplets`, batch());
   const jobs: string[] = [];
   let survived = 0;
   let interrupted = 0;
@@ -96,7 +103,7 @@ async function main(): Promise<void> {
 
   for (let round = 1; round <= ROUNDS; round++) {
     // A job per round on a snapshot of the dataset, large enough to be caught mid-training.
-    const job = await api(base, 'POST', '/train', { datasetId: trainSet.id, outputDimension: 8, maxIterations: 300, seed: round, init: 'uniform' });
+    const job = await api(base, 'POST', '/train', { datasetId: trainSet.id, outputDimension: 8, maxIterations: 1500, gradientTolerance: 0, seed: round, init: 'uniform' });
     jobs.push(job.id);
     let stop = false;
     const uploader = (async () => {
@@ -109,11 +116,21 @@ async function main(): Promise<void> {
         }
       }
     })();
-    await new Promise((r) => setTimeout(r, 100 + rand() * 1400));
-    server.kill('SIGKILL');
+    if (round % 2 === 0) {
+      // Every other round aims at the training job: the kill lands while it runs.
+      for (let i = 0; i < 150; i++) {
+        const j = await api(base, 'GET', `/jobs/${job.id}`).catch(() => null);
+        if (j?.status !== 'queued') break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await new Promise((r) => setTimeout(r, rand() * 60));
+    } else {
+      await new Promise((r) => setTimeout(r, 100 + rand() * 1400));
+    }
+    server.proc.kill('SIGKILL');
     stop = true;
     await uploader;
-    await new Promise((r) => server.once('exit', r));
+    await server.exited;
 
     server = await startServer(dataDir, port);
     const problems: string[] = [];
@@ -144,8 +161,8 @@ async function main(): Promise<void> {
     else failures.push(`round ${round}: ${problems.join('; ')}`);
     say(`round ${round}: ${problems.length === 0 ? 'ok' : 'FAILED'} (stored ${stored}, models ${models.length}, jobs ${jobs.length})`);
   }
-  server.kill('SIGTERM');
-  await new Promise((r) => server.once('exit', r));
+  server.proc.kill('SIGTERM');
+  await server.exited;
   fs.rmSync(dataDir, { recursive: true, force: true });
   say(`jobs caught mid-training by the kill and re-run after the restart: ${interrupted}`);
   say(`rounds survived: ${survived}/${ROUNDS}`);
@@ -159,7 +176,18 @@ function say(line: string): void {
   fs.writeSync(1, `${line}\n`);
 }
 
-main().catch((e) => {
+// A promise that can never settle would let Node exit quietly with code 0: make that a failure.
+let finished = false;
+process.on('exit', () => {
+  if (!finished) {
+    fs.writeSync(2, 'crash test ended before it finished\n');
+    process.exitCode = 1;
+  }
+});
+
+main().then(() => {
+  finished = true;
+}, (e) => {
   fs.writeSync(2, `crash test aborted: ${(e as Error).stack ?? e}\n`);
   process.exit(1);
 });
