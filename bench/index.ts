@@ -16,11 +16,12 @@
 //       float32 bytes costs it ~2.5 ms of CPU per reply on a 2-core box it shares with the server —
 //       more than the server spends on the request. --stock-client keeps autocannon's behaviour.
 import { fileURLToPath } from 'node:url';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { startServer } from '../scripts/server-process.js';
 import { createCompute, type KernelChoice } from '../src/compute/index.js';
 import { createTripletObjective } from '../src/math/losses.js';
 import { createRng } from '../src/math/rng.js';
@@ -207,17 +208,6 @@ async function runStep(): Promise<void> {
 // ------------------------------------------------------------------------------------------------
 // --serve
 
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** autocannon setupClient: response bytes are still counted (on 'data'), bodies are not accumulated. */
 function discardBodies(client: { pipelinedRequests: { addBody(data: unknown): void } }): void {
@@ -230,22 +220,10 @@ async function runServe(): Promise<void> {
   const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
   if (build.status !== 0) throw new Error('npm run build failed');
   const dataDir = mkdtempSync(join(tmpdir(), 'triplet-bench-'));
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const server = spawn(process.execPath, ['dist/src/server.js'], {
-    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', API_KEYS: '', API_KEYS_FILE: '' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  const started = await startServer({ dataDir, stdio: 'inherit', timeoutMs: 30_000 });
+  const { base } = started;
+  const server = started.proc;
   try {
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${base}/healthz`)).ok) break;
-      } catch {
-        /* not up yet */
-      }
-      if (i > 300) throw new Error('server did not come up');
-      await new Promise((r) => setTimeout(r, 100));
-    }
     const k = 128;
     const d = 512;
     const rng = createRng(7);
@@ -306,7 +284,7 @@ async function runServe(): Promise<void> {
     }
   } finally {
     server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
+    await started.exited;
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

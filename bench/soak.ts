@@ -8,15 +8,14 @@
 // It builds the server (npm run build), starts `node dist/src/server.js` on a temporary DATA_DIR,
 // imports a 64×256 model, uploads a training set and queues a long job (it trains on through the
 // soak; a second one is queued in case the first stops early), then runs autocannon for --seconds.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ROOT, startServer } from '../scripts/server-process.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface SoakOptions {
   /** how long autocannon holds the load (default 60) */
@@ -57,16 +56,6 @@ export interface SoakResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 /** VmRSS of a process in MiB, from /proc (Linux). */
 function rssMiB(pid: number): number {
@@ -116,25 +105,10 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakResult> {
     if (b.status !== 0) throw new Error('npm run build failed');
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'triplet-soak-'));
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const server = spawn(process.execPath, [join(ROOT, 'dist/src/server.js')], {
-    cwd: ROOT,
-    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', API_KEYS: '', API_KEYS_FILE: '' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const exited = new Promise<number | null>((r) => server.once('exit', (code) => r(code)));
+  const started = await startServer({ dataDir, stdio: 'inherit', timeoutMs: 60_000 });
+  const { base, exited } = started;
+  const server = started.proc;
   try {
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${base}/readyz`)).ok) break;
-      } catch {
-        /* not up yet */
-      }
-      if (i > 600 || server.exitCode !== null) throw new Error('the server did not come up');
-      await sleep(100);
-    }
-
     // A 64×256 model to serve.
     const w = uniforms(k * d, 7);
     const W = Array.from({ length: k }, (_, i) => Array.from(w.subarray(i * d, (i + 1) * d), (v) => v / 8));

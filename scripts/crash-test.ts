@@ -4,15 +4,16 @@
 //   - every model loads and embeds;
 //   - every interrupted job ends succeeded.
 //   npx tsx scripts/crash-test.ts [--rounds 20] [--seed 1]
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort, ROOT, startServer as start } from './server-process.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The built server, its logs dropped (errors still show); restarted on the same port every round. */
+const startServer = (dataDir: string, port: number) => start({ dataDir, port, stdio: 'quiet', timeoutMs: 15_000 });
+
 const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '20' }, seed: { type: 'string', default: '1' } } });
 const ROUNDS = Number(args.rounds);
 const D = 16;
@@ -26,38 +27,6 @@ const rand = () => {
   x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
   return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-interface Server {
-  proc: ChildProcess;
-  /** settles when the process has exited; made at spawn, so an early exit is never missed */
-  exited: Promise<void>;
-}
-
-async function startServer(dataDir: string, port: number): Promise<Server> {
-  const proc = spawn(process.execPath, [path.join(ROOT, 'dist/src/server.js')], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return { proc, exited };
-    } catch {
-      /* starting */
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('server did not become ready');
-}
 
 function batch(): string {
   const triplets = [];

@@ -1,56 +1,24 @@
 // Real server processes: `npm start` on a temporary DATA_DIR, the README's curl walk-through,
 // SIGTERM shutdown, and a restart that keeps datasets, models and finished jobs.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { freePort, tempDir } from './helpers.js';
+import { ROOT, startServer, type ServerProcess } from '../scripts/server-process.js';
+import { tempDir } from './helpers.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** `npm start`, the README's first command, on dataDir and port; logs kept for the assertions. */
+const start = (dataDir: string, port?: number) => startServer({ dataDir, port, command: 'npm-start', logLevel: 'info' });
 
-
-interface Server {
-  proc: ChildProcess;
-  base: string;
-  output: () => string;
-  exit: Promise<number | null>;
-}
-
-async function start(dataDir: string, port: number): Promise<Server> {
-  const proc = spawn('npm', ['start'], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout!.on('data', (b) => (out += b));
-  proc.stderr!.on('data', (b) => (out += b));
-  const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break;
-    } catch {
-      /* not listening yet */
-    }
-    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { proc, base, output: () => out, exit };
-}
-
-async function stop(s: Server): Promise<number | null> {
+async function stop(s: ServerProcess): Promise<number | null> {
   s.proc.kill('SIGTERM');
-  return s.exit;
+  return (await s.exited).code;
 }
 
 const json = async (url: string) => (await fetch(url)).json() as Promise<any>;
 
 t.test('npm start serves the README walk-through, shuts down on SIGTERM and keeps its data', async (t) => {
   const dataDir = tempDir(t);
-  const port = await freePort();
-  const first = await start(dataDir, port);
+  const first = await start(dataDir);
   t.teardown(() => {
     if (first.proc.exitCode === null) first.proc.kill('SIGKILL');
   });
@@ -79,7 +47,7 @@ t.test('npm start serves the README walk-through, shuts down on SIGTERM and keep
   t.equal(await stop(first), 0, 'SIGTERM ends the process with exit code 0');
   t.match(first.output(), /shutting down/, 'the shutdown is logged');
 
-  const second = await start(dataDir, port);
+  const second = await start(dataDir, first.port);
   t.teardown(() => {
     if (second.proc.exitCode === null) second.proc.kill('SIGKILL');
   });

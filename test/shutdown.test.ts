@@ -7,14 +7,13 @@
 //   - in process: a worker thread that dies without a word ends its job `failed` with WORKER_CRASHED,
 //     and the runner goes on with the next job.
 import Database from 'better-sqlite3';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { DB_FILE } from '../src/app.js';
-import { createDataset, freePort, makeTriplets, tempDir, testApp, waitForJob } from './helpers.js';
+import { ROOT, startServer, type ServerProcess } from '../scripts/server-process.js';
+import { createDataset, makeTriplets, tempDir, testApp, waitForJob } from './helpers.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 // A job of about 2–4 s on this data: 20,000 triplets of dimension 32 into k = 32, a fixed number of
 // iterations (gradientTolerance 0, and random data never reaches zero loss in 300 steps).
@@ -25,40 +24,15 @@ const TRAIN = { outputDimension: 32, maxIterations: 300, gradientTolerance: 0, i
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 
-interface Server {
-  proc: ChildProcess;
-  base: string;
-  output: () => string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
-}
+type Server = ServerProcess;
 
-async function start(t: Test, dataDir: string, port: number, env: Record<string, string> = {}): Promise<Server> {
-  const proc = spawn(process.execPath, [path.join(ROOT, 'dist/src/server.js')], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', API_KEYS: '', API_KEYS_FILE: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout!.on('data', (b) => (out += b));
-  proc.stderr!.on('data', (b) => (out += b));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
-    proc.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
-  );
+/** The built server on dataDir, killed at teardown if a test leaves it running. */
+async function start(t: Test, dataDir: string, port?: number): Promise<Server> {
+  const s = await startServer({ dataDir, port, logLevel: 'info', timeoutMs: 60_000 });
   t.teardown(() => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    if (s.proc.exitCode === null && s.proc.signalCode === null) s.proc.kill('SIGKILL');
   });
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break;
-    } catch {
-      /* not listening yet */
-    }
-    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start:\n${out}`);
-    await sleep(50);
-  }
-  return { proc, base, output: () => out, exit };
+  return s;
 }
 
 /** A request that answers 2xx; retried when the server sheds load (503 with Retry-After). */
@@ -117,8 +91,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
 async function signalDuringTraining(t: Test, signal: 'SIGTERM' | 'SIGINT', opts: { followEvents?: boolean; todo?: string } = {}) {
   const gap = opts.todo ? { todo: opts.todo } : {};
   const dataDir = tempDir(t, 'triplet-embed-shutdown-');
-  const port = await freePort();
-  const first = await start(t, dataDir, port);
+  const first = await start(t, dataDir);
   const ds = await api(first.base, 'POST', '/datasets', { name: 'long', dimension: D });
   await api(first.base, 'POST', `/datasets/${ds.id}/triplets`, randomTriplets(N, D), { 'content-type': 'application/octet-stream' });
   const job = await api(first.base, 'POST', '/train', { datasetId: ds.id, ...TRAIN });
@@ -163,7 +136,7 @@ async function signalDuringTraining(t: Test, signal: 'SIGTERM' | 'SIGINT', opts:
       await sleep(20);
     }
   })();
-  const exited = await Promise.race([first.exit, sleep(12_000).then(() => null)]);
+  const exited = await Promise.race([first.exited, sleep(12_000).then(() => null)]);
   await probe;
   t.ok(exited, `the process exits after ${signal}`, gap);
   if (!exited) return;
@@ -182,7 +155,7 @@ async function signalDuringTraining(t: Test, signal: 'SIGTERM' | 'SIGINT', opts:
   t.equal(parked.status, 'queued', 'the running job was parked in the store: queued again, to resume at the next start', gap);
   t.equal(parked.finished_at, null, 'and not finished', gap);
 
-  const second = await start(t, dataDir, port);
+  const second = await start(t, dataDir, first.port);
   const statuses: string[] = [];
   const done = await waitFor('the resumed job to finish', async () => {
     const j = await api(second.base, 'GET', `/jobs/${job.id}`);
@@ -197,7 +170,7 @@ async function signalDuringTraining(t: Test, signal: 'SIGTERM' | 'SIGINT', opts:
   const m = await api(second.base, 'POST', '/embed', { model: done.modelId, inputs: [Array.from({ length: D }, () => 0.1)] });
   t.equal(m.embeddings[0].length, TRAIN.outputDimension, 'the model serves');
   second.proc.kill('SIGTERM');
-  t.equal((await second.exit).code, 0, 'the second server also exits 0');
+  t.equal((await second.exited).code, 0, 'the second server also exits 0');
 }
 
 t.before(() => {
@@ -231,7 +204,7 @@ t.test('a job whose worker throws ends failed with TRAINING_FAILED; the server k
   // The worker throws: a triplet chunk cut short in the SQLite file (a damaged disk, a bad restore),
   // which the worker finds when it loads the dataset.
   const dataDir = tempDir(t, 'triplet-embed-worker-');
-  const s = await start(t, dataDir, await freePort());
+  const s = await start(t, dataDir);
   const ds = await api(s.base, 'POST', '/datasets', { dimension: 8 });
   await api(s.base, 'POST', `/datasets/${ds.id}/triplets`, { triplets: makeTriplets(50, 8) });
   const db = new Database(path.join(dataDir, DB_FILE));
@@ -244,7 +217,7 @@ t.test('a job whose worker throws ends failed with TRAINING_FAILED; the server k
   t.match(failed.error?.message, /corrupt/, `and a message naming the cause (${failed.error?.message})`);
   await stillServing(s);
   s.proc.kill('SIGTERM');
-  t.equal((await s.exit).code, 0, 'and shuts down cleanly');
+  t.equal((await s.exited).code, 0, 'and shuts down cleanly');
 
   // Out of memory is not reproduced here: the smallest heap cap (JOB_HEAP_LIMIT_MB=16) holds the
   // built worker, and vectors live outside the JS heap, so no test-sized dataset fills it. The
