@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import net from 'node:net';
 import type { Test } from 'tap';
 import { buildApp, type BuildOptions } from '../src/app.js';
 import type { App } from '../src/app-types.js';
@@ -91,17 +90,6 @@ export function expectError(t: Test, res: { statusCode: number; json: () => any 
   t.type(body.error, 'string');
 }
 
-/** A free TCP port on the loopback interface. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Staged (uncommitted) chunks, counted with a separate raw connection to the same file. */
 export function stagedChunks(app: App): number {
