@@ -88,21 +88,25 @@ export function readStaged(
  * partial line: memory stays bounded however large the upload.
  */
 export async function* lines(stream: Readable, opts: { maxLine: number; maxTotal: number }): AsyncGenerator<string> {
+  // One bound for every line, whether it arrived whole in one chunk or split across several.
+  const checked = (bytes: number) => {
+    if (bytes > opts.maxLine) throw tooLarge('BODY_TOO_LARGE', `a line is longer than ${opts.maxLine} bytes`);
+  };
   let carry: Buffer = Buffer.alloc(0);
   let total = 0;
   for await (const chunk of stream) {
     const b = chunk as Buffer;
     total += b.byteLength;
     if (total > opts.maxTotal) throw tooBig(opts.maxTotal, 'upload');
-    let buf = carry.byteLength ? Buffer.concat([carry, b]) : b;
+    const buf = carry.byteLength ? Buffer.concat([carry, b]) : b;
     let start = 0;
     for (let nl = buf.indexOf(10, start); nl !== -1; nl = buf.indexOf(10, start)) {
+      checked(nl - start);
       yield buf.toString('utf8', start, nl);
       start = nl + 1;
     }
     carry = buf.subarray(start);
-    if (carry.byteLength > opts.maxLine) throw tooLarge('BODY_TOO_LARGE', `a line is longer than ${opts.maxLine} bytes`);
-    buf = carry;
+    checked(carry.byteLength);
   }
   if (carry.byteLength) yield carry.toString('utf8');
 }

@@ -391,3 +391,15 @@ t.test('unknown datasets and ids with path characters', async (t) => {
   // the server keeps answering
   t.equal((await app.inject({ url: '/healthz' })).statusCode, 200);
 });
+
+t.test('an NDJSON line over the line bound is refused whether it arrives whole or split', async (t) => {
+  const app = await testApp(t);
+  const id = await createDataset(app, 2);
+  // d = 2: a line may hold 64 bytes a value (6 values) plus 1 KiB; this valid line pads far past that.
+  const long = `{"anchor": [0, 0], "positive": [0, 0],${' '.repeat(4000)}"negative": [1, 1]}`;
+  const whole = await postNdjson(app, id, `${long}\n`);
+  expectError(t, whole, 413, 'BODY_TOO_LARGE');
+  await unchanged(t, app, id, 0);
+  const short = '{"anchor": [0, 0], "positive": [0, 0], "negative": [1, 1]}';
+  t.equal((await postNdjson(app, id, `${short}\n`)).statusCode, 201, 'a line within the bound is fine');
+});
