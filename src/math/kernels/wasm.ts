@@ -30,7 +30,7 @@ export const OP_EMBED = 5;
 export const ASYNC_MIN_WORK = 1 << 20;
 
 /** Rows per fused chunk: a chunk's rows and projections stay in L2 between forward and gradient. */
-export const DEFAULT_CHUNK_ROWS = 32;
+export const DEFAULT_CHUNK_ROWS = 64;
 /** Default budget for resident training data in WebAssembly memory; larger sets are staged in parts. */
 export const DEFAULT_RESIDENT_BYTES = 3 * 1024 * 1024 * 1024;
 const MAX_SLABS = 8;
@@ -219,7 +219,8 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
       for (const p of kBufs) heap.release(p);
       ck = k;
       kp = ceil8(k);
-      workBytes = align(6 * chunkRows * kp * 4 + 3 * chunkRows * 4 + kp * 4);
+      // projections, coefficients, row addresses, scratch, packed strips (see kernels.ts slabTask)
+      workBytes = align(6 * chunkRows * kp * 4 + 3 * chunkRows * 4 + kp * 4 + 3 * chunkRows * ld * 4);
       const slabsMax = slabCount(partRows, kp, ld);
       kBufs = [
         (panels = heap.alloc(kp * ld * 4)),
