@@ -35,6 +35,7 @@ export const EmbedReply = Type.Object({
   dimension: Type.Integer(),
   embeddings: Type.Array(Row),
 });
+export type EmbedReply = Static<typeof EmbedReply>;
 
 export const Metric = Type.Union(
   [Type.Literal('euclidean'), Type.Literal('squared_euclidean'), Type.Literal('cosine')],

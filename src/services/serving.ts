@@ -8,6 +8,7 @@ import { NonFiniteInputError, type Projection, type StagedRows } from '../math/k
 export type DistanceMetric = Metric;
 import type { ModelService, LoadedModel } from './models.js';
 import { batchLimit, checkFiniteArray, decodeBase64Row, encodeBase64Row, float32View, packRows, writeRow } from './vectors.js';
+import { MAX_VALUE_BYTES, writeRows } from './float32-json.js';
 
 export interface Embedded {
   model: LoadedModel;
@@ -131,11 +132,19 @@ export class ServingService {
     return this.run(m, X, n);
   }
 
-  static toRows(e: Embedded): number[][] {
+  /**
+   * The whole JSON reply for float rows, written as bytes: {"model","dimension","embeddings"} as
+   * EmbedReply describes, each value as float32-exact short text (float32-json.ts), with no
+   * number[][] built and no JSON.stringify pass over it.
+   */
+  static jsonBody(e: Embedded): string {
     const k = e.model.k;
-    const out: number[][] = new Array(e.rows);
-    for (let i = 0; i < e.rows; i++) out[i] = Array.from(e.data.subarray(i * k, (i + 1) * k));
-    return out;
+    const head = `{"model":${JSON.stringify(e.model.record.id)},"dimension":${k},"embeddings":`;
+    const buf = Buffer.allocUnsafe(head.length * 3 + e.rows * (k * MAX_VALUE_BYTES + 2) + 4);
+    let at = buf.write(head, 0, 'utf8');
+    at = writeRows(buf, at, e.data, e.rows, k);
+    buf[at++] = 125; // '}'
+    return buf.toString('latin1', 0, at);
   }
 
   static toBase64(e: Embedded): string[] {

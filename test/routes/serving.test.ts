@@ -152,6 +152,20 @@ t.test('base64 rows', async (t) => {
   closeRows(t, floatExplicit.embeddings, X.map((x) => embedByHand(W, x)), 'encoding float');
 });
 
+t.test('JSON numbers carry the float32 results exactly, in at most 9 significant digits', async (t) => {
+  const { app } = await withModels(t);
+  const rows = Array.from({ length: 8 }, (_, i) => [Math.sin(i + 1) * 3, Math.cos(i) / 7, i * 0.1 - 0.35, 1e-3 * (i + 1)]);
+  const json = await embed(app, { inputs: rows });
+  const raw = await embed(app, { inputs: rows }, { accept: OCTET });
+  t.equal(json.statusCode, 200);
+  const fromJson = (json.json().embeddings as number[][]).flat();
+  t.same(fromJson.map(Math.fround), readF32le(raw.rawPayload), 'Math.fround(JSON value) is the binary reply\'s float32');
+  const digits = (s: string) => s.replace(/^-?0\.0*|[.-]|e.*$/g, '').length;
+  const texts = json.body.slice(json.body.indexOf('"embeddings"')).match(/-?\d[\d.e+-]*/g)!;
+  t.equal(texts.length, fromJson.length);
+  t.ok(texts.every((s) => digits(s) <= 9), 'no float64 tails (0.10000000149011612)');
+});
+
 t.test('binary requests and replies', async (t) => {
   const { app, older, newest } = await withModels(t, { maxBatch: 4 });
   const bin = f32le(X.flat());
