@@ -8,16 +8,18 @@
 //       online mining and training throughput in samples/s
 //   npm run bench -- --soak [--seconds 60] [--connections 10]   (bench/soak.ts)
 //       /embed held under load while a job trains; req/s, p99, errors and the server's RSS
-//   npm run bench -- --serve [--duration 10] [--connections 10]
+//   npm run bench -- --serve [--duration 10] [--connections 10] [--warmup 2] [--serve-rounds 1]
 //       builds and starts the server on a temp DATA_DIR, imports a 128×512 model, and measures
-//       /healthz, /embed (1×512 JSON) and /embed (256×512 binary) with autocannon in one run.
+//       /healthz, /embed (1×512 JSON) and /embed (256×512 binary) with autocannon in one run,
+//       each case after an unreported --warmup seconds of the same load, each in a fresh client
+//       process (bench/load-case.ts).
 //       For the binary case the client counts reply bytes instead of keeping them: stock autocannon
 //       appends every reply body to a JS string (`body += chunk`), and UTF-8-decoding 128 KB of
 //       float32 bytes costs it ~2.5 ms of CPU per reply on a 2-core box it shares with the server —
 //       more than the server spends on the request. --stock-client keeps autocannon's behaviour.
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -60,6 +62,8 @@ const { values: opt } = parseArgs({
     serve: { type: 'boolean', default: false },
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    'serve-rounds': { type: 'string', default: '1' },
     'stock-client': { type: 'boolean', default: false },
   },
   allowPositionals: false,
@@ -209,14 +213,19 @@ async function runStep(): Promise<void> {
 // --serve
 
 
-/** autocannon setupClient: response bytes are still counted (on 'data'), bodies are not accumulated. */
-function discardBodies(client: { pipelinedRequests: { addBody(data: unknown): void } }): void {
-  client.pipelinedRequests.addBody = () => {};
+/** Runs one case in a fresh client process (bench/load-case.ts) and returns its figures. */
+function runCase(spec: Record<string, unknown>): { reqPerSec: number; p99Ms: number; errors: number; non2xx: number } {
+  const script = fileURLToPath(new URL('./load-case.ts', import.meta.url));
+  const r = spawnSync(process.execPath, [...process.execArgv, script, JSON.stringify(spec)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`load case failed (exit ${r.status})`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
 async function runServe(): Promise<void> {
   const duration = int(opt.duration, 'duration');
   const connections = int(opt.connections, 'connections');
+  const warmup = Number(opt.warmup);
+  if (!(warmup >= 0)) throw new RangeError(`--warmup must be a number of seconds ≥ 0 (got ${opt.warmup})`);
   const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
   if (build.status !== 0) throw new Error('npm run build failed');
   const dataDir = mkdtempSync(join(tmpdir(), 'triplet-bench-'));
@@ -239,48 +248,56 @@ async function runServe(): Promise<void> {
     const check2 = await fetch(`${base}/embed?model=${model.id}&rows=256`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', accept: 'application/octet-stream' }, body: batch });
     if (!check2.ok || (await check2.arrayBuffer()).byteLength !== 256 * k * 4) throw new Error(`/embed binary failed: ${check2.status}`);
 
-    const { default: autocannon } = await import('autocannon');
-    const run = (opts: Record<string, unknown>) =>
-      new Promise<any>((resolve, reject) => {
-        autocannon({ connections, duration, ...opts } as never, (err: Error | null, res: unknown) => (err ? reject(err) : resolve(res)));
-      });
+    const batchFile = join(dataDir, 'batch.f32');
+    writeFileSync(batchFile, batch);
     const cases = [
-      { name: 'GET /healthz', vectors: 0, opts: { url: `${base}/healthz` } },
-      { name: 'POST /embed 1×512 JSON', vectors: 1, opts: { url: `${base}/embed`, method: 'POST', headers: { 'content-type': 'application/json' }, body: one } },
+      { name: 'GET /healthz', vectors: 0, spec: { url: `${base}/healthz` } },
+      { name: 'POST /embed 1×512 JSON', vectors: 1, spec: { url: `${base}/embed`, method: 'POST', headers: { 'content-type': 'application/json' }, bodyText: one } },
       {
         name: 'POST /embed 256×512 binary',
         vectors: 256,
-        opts: {
+        spec: {
           url: `${base}/embed?model=${model.id}&rows=256`,
           method: 'POST',
           headers: { 'content-type': 'application/octet-stream', accept: 'application/octet-stream' },
-          body: batch,
+          bodyFile: batchFile,
           // a binary client keeps bytes, not a UTF-8 string (see the header comment)
-          ...(opt['stock-client'] ? {} : { setupClient: discardBodies }),
+          discardBodies: !opt['stock-client'],
         },
       },
     ];
-    const results: { name: string; reqPerSec: number; vectorsPerSec: number; p99Ms: number; errors: number; non2xx: number }[] = [];
-    for (const c of cases) {
-      const r = await run(c.opts);
-      results.push({
-        name: c.name,
-        reqPerSec: r.requests.average,
-        vectorsPerSec: r.requests.average * c.vectors,
-        p99Ms: r.latency.p99,
-        errors: r.errors,
-        non2xx: r.non2xx,
-      });
+    // --rounds > 1 repeats the three cases in turn and reports each case's median round, and the
+    // median of the rounds' JSON ÷ healthz ratios: one shared 2-core machine drifts by ±30%
+    // between runs, and a ratio of two neighbouring runs drifts less than either figure.
+    const rounds = int(opt['serve-rounds'], 'serve-rounds');
+    const perRound: { reqPerSec: number; p99Ms: number; errors: number; non2xx: number }[][] = cases.map(() => []);
+    const ratios: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      cases.forEach((c, i) => perRound[i].push(runCase({ ...c.spec, connections, duration, warmup })));
+      ratios.push(perRound[1][round].reqPerSec / perRound[0][round].reqPerSec);
     }
-    const jsonRatio = results[1].reqPerSec / results[0].reqPerSec;
+    const results = cases.map((c, i) => {
+      const runs = perRound[i];
+      const mid = [...runs].sort((a, b) => a.reqPerSec - b.reqPerSec)[(runs.length - 1) >> 1];
+      return {
+        name: c.name,
+        reqPerSec: mid.reqPerSec,
+        vectorsPerSec: mid.reqPerSec * c.vectors,
+        p99Ms: mid.p99Ms,
+        errors: runs.reduce((n, r) => n + r.errors, 0),
+        non2xx: runs.reduce((n, r) => n + r.non2xx, 0),
+        rounds: runs.map((r) => Math.round(r.reqPerSec)),
+      };
+    });
+    const jsonRatio = median(ratios);
     const client = opt['stock-client'] ? 'stock autocannon' : 'autocannon, binary reply bodies counted not kept';
-    if (opt.json) console.log(JSON.stringify({ connections, durationSeconds: duration, client, results, embedJsonToHealthz: jsonRatio }));
+    if (opt.json) console.log(JSON.stringify({ connections, durationSeconds: duration, warmupSeconds: warmup, rounds, client, results, embedJsonToHealthz: jsonRatio, roundRatios: ratios }));
     else {
-      console.log(`autocannon, ${connections} connections, ${duration} s each, one run (server and client share the machine; ${client})`);
+      console.log(`autocannon, ${connections} connections, ${duration} s each after ${warmup} s of warm-up, ${rounds === 1 ? 'one round' : `median of ${rounds} rounds`} (server and client share the machine; ${client})`);
       for (const r of results) {
-        console.log(`  ${r.name.padEnd(28)} ${r.reqPerSec.toFixed(0).padStart(8)} req/s  ${r.vectorsPerSec ? r.vectorsPerSec.toFixed(0).padStart(9) + ' vectors/s' : ''.padStart(19)}  p99 ${r.p99Ms} ms${r.errors || r.non2xx ? `  errors ${r.errors}, non-2xx ${r.non2xx}` : ''}`);
+        console.log(`  ${r.name.padEnd(28)} ${r.reqPerSec.toFixed(0).padStart(8)} req/s  ${r.vectorsPerSec ? r.vectorsPerSec.toFixed(0).padStart(9) + ' vectors/s' : ''.padStart(19)}  p99 ${r.p99Ms} ms${r.errors || r.non2xx ? `  errors ${r.errors}, non-2xx ${r.non2xx}` : ''}${rounds > 1 ? `  (rounds: ${r.rounds.join(', ')} req/s)` : ''}`);
       }
-      console.log(`  /embed 1×512 JSON ÷ /healthz: ${(100 * jsonRatio).toFixed(1)}%`);
+      console.log(`  /embed 1×512 JSON ÷ /healthz: ${(100 * jsonRatio).toFixed(1)}%${rounds > 1 ? ` (rounds: ${ratios.map((x) => (100 * x).toFixed(1) + '%').join(', ')})` : ''}`);
     }
   } finally {
     server.kill('SIGTERM');
