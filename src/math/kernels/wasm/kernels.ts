@@ -81,6 +81,18 @@ export function project(X: usize, n: i32, ld: i32, P: usize, kp: i32, Y: usize, 
 // one load+add+store of the tile. Loop order column block → output block: the s×8 column strip
 // of X stays in L1 while C (s×kp, a few KB) is swept.
 
+/** Adds a 4×8 tile (rows a..d, two f32x4 each) into G at g, rows gr bytes apart. */
+// @ts-ignore: decorator
+@inline function addTile(g: usize, gr: usize, a0: v128, a1: v128, b0: v128, b1: v128, c0: v128, c1: v128, d0: v128, d1: v128): void {
+  v128.store(g, f32x4.add(v128.load(g), a0)); v128.store(g, f32x4.add(v128.load(g, 16), a1), 16);
+  g += gr;
+  v128.store(g, f32x4.add(v128.load(g), b0)); v128.store(g, f32x4.add(v128.load(g, 16), b1), 16);
+  g += gr;
+  v128.store(g, f32x4.add(v128.load(g), c0)); v128.store(g, f32x4.add(v128.load(g, 16), c1), 16);
+  g += gr;
+  v128.store(g, f32x4.add(v128.load(g), d0)); v128.store(g, f32x4.add(v128.load(g, 16), d1), 16);
+}
+
 function gradAcc(G: usize, kp: i32, ld: i32, C: usize, rowPtr: usize, s: i32): void {
   const gr = <usize>ld << 2;
   const cr = <usize>kp << 2;
@@ -105,14 +117,7 @@ function gradAcc(G: usize, kp: i32, ld: i32, C: usize, rowPtr: usize, s: i32): v
         d0 = f32x4.add(d0, f32x4.mul(k, x0)); d1 = f32x4.add(d1, f32x4.mul(k, x1));
         cp += cr;
       }
-      let g = G + <usize>r * gr + jo;
-      v128.store(g, f32x4.add(v128.load(g), a0)); v128.store(g, f32x4.add(v128.load(g, 16), a1), 16);
-      g += gr;
-      v128.store(g, f32x4.add(v128.load(g), b0)); v128.store(g, f32x4.add(v128.load(g, 16), b1), 16);
-      g += gr;
-      v128.store(g, f32x4.add(v128.load(g), c0)); v128.store(g, f32x4.add(v128.load(g, 16), c1), 16);
-      g += gr;
-      v128.store(g, f32x4.add(v128.load(g), d0)); v128.store(g, f32x4.add(v128.load(g, 16), d1), 16);
+      addTile(G + <usize>r * gr + jo, gr, a0, a1, b0, b1, c0, c1, d0, d1);
     }
   }
 }
@@ -160,14 +165,7 @@ function gradPacked(G: usize, kp: i32, ld: i32, C: usize, cq: usize, Xp: usize, 
         d0 = f32x4.add(d0, f32x4.mul(k, x0)); d1 = f32x4.add(d1, f32x4.mul(k, x1));
         cp += 16;
       }
-      let g = G + <usize>r * gr + jo;
-      v128.store(g, f32x4.add(v128.load(g), a0)); v128.store(g, f32x4.add(v128.load(g, 16), a1), 16);
-      g += gr;
-      v128.store(g, f32x4.add(v128.load(g), b0)); v128.store(g, f32x4.add(v128.load(g, 16), b1), 16);
-      g += gr;
-      v128.store(g, f32x4.add(v128.load(g), c0)); v128.store(g, f32x4.add(v128.load(g, 16), c1), 16);
-      g += gr;
-      v128.store(g, f32x4.add(v128.load(g), d0)); v128.store(g, f32x4.add(v128.load(g, 16), d1), 16);
+      addTile(G + <usize>r * gr + jo, gr, a0, a1, b0, b1, c0, c1, d0, d1);
     }
   }
 }
