@@ -90,7 +90,7 @@ async function embedRoute(app: App): Promise<void> {
     }
     if (wantsBinary(req)) return sendBinary(reply, e);
     reply.type('application/json; charset=utf-8');
-    // Float rows: the reply is written as bytes in one pass (ServingService.jsonBody). base64 rows:
+    // Float rows: the reply text is written in one pass (ServingService.jsonBody). base64 rows:
     // the schema's rows are a union (numbers or base64), which the compiled serializer can only
     // resolve row by row with a validator; V8's JSON.stringify writes the same JSON faster.
     if (encoding === 'float') return reply.send(ServingService.jsonBody(e) as unknown as EmbedReply); // already that JSON

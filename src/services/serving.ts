@@ -133,18 +133,16 @@ export class ServingService {
   }
 
   /**
-   * The whole JSON reply for float rows, written as bytes: {"model","dimension","embeddings"} as
-   * EmbedReply describes, each value as float32-exact short text (float32-json.ts), with no
-   * number[][] built and no JSON.stringify pass over it.
+   * The whole JSON reply for float rows: {"model","dimension","embeddings"} as EmbedReply
+   * describes, the rows written as ASCII bytes in one pass, each value as float32-exact short text
+   * (float32-json.ts), with no number[][] built and no JSON.stringify pass over them. A string,
+   * so Node sends it in one write with the headers.
    */
   static jsonBody(e: Embedded): string {
     const k = e.model.k;
-    const head = `{"model":${JSON.stringify(e.model.record.id)},"dimension":${k},"embeddings":`;
-    const buf = Buffer.allocUnsafe(head.length * 3 + e.rows * (k * MAX_VALUE_BYTES + 2) + 4);
-    let at = buf.write(head, 0, 'utf8');
-    at = writeRows(buf, at, e.data, e.rows, k);
-    buf[at++] = 125; // '}'
-    return buf.toString('latin1', 0, at);
+    const buf = Buffer.allocUnsafe(e.rows * (k * MAX_VALUE_BYTES + 2) + 2);
+    const end = writeRows(buf, 0, e.data, e.rows, k);
+    return `{"model":${JSON.stringify(e.model.record.id)},"dimension":${k},"embeddings":${buf.toString('latin1', 0, end)}}`;
   }
 
   static toBase64(e: Embedded): string[] {
