@@ -33,7 +33,9 @@ export type EmbedQuery = Static<typeof EmbedQuery>;
 export const EmbedReply = Type.Object({
   model: Type.String(),
   dimension: Type.Integer(),
-  embeddings: Type.Array(Row),
+  embeddings: Type.Array(Row, {
+    description: 'One row per input. Values are float32: each number has the 8 or 9 significant digits that round back to exactly that float32',
+  }),
 });
 export type EmbedReply = Static<typeof EmbedReply>;
 
