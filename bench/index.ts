@@ -4,6 +4,8 @@
 //       one training step (loss + gradient, the engine's real objective) timed --runs times
 //   npm run bench -- ... --compare [--rounds 3]
 //       alternates blocks of our step with numpy_triplet_bench.py --dtype f32 --threads 2 and prints the ratio
+//   npm run bench -- --ab <other.wasm> [--d --k --m --normalize --runs 21]   (bench/ab.ts)
+//       this build's kernels against another build, alternating in one process, one thread
 //   npm run bench -- --mining [--n 100000] [--d 128]   (bench/mining.ts)
 //       online mining and training throughput in samples/s
 //   npm run bench -- --soak [--seconds 60] [--connections 10]   (bench/soak.ts)
@@ -27,6 +29,7 @@ import { startServer } from '../scripts/server-process.js';
 import { createCompute, type KernelChoice } from '../src/compute/index.js';
 import { createTripletObjective } from '../src/math/losses.js';
 import { createRng } from '../src/math/rng.js';
+import { median, normals } from './data.js';
 
 const NUMPY_BENCH = fileURLToPath(new URL('../../shared/tools/numpy_triplet_bench.py', import.meta.url));
 
@@ -39,6 +42,21 @@ if (process.argv.includes('--mining')) {
     return i > 0 ? Number(process.argv[i + 1]) : fallback;
   };
   console.log(formatMiningBench(benchMining({ n: arg('n', 100_000), d: arg('d', 128) })));
+  process.exit(0);
+}
+if (process.argv.includes('--ab')) {
+  const { abCli } = await import('./ab.js');
+  const { values: v } = parseArgs({
+    options: {
+      ab: { type: 'string' },
+      d: { type: 'string', default: '512' },
+      k: { type: 'string', default: '128' },
+      m: { type: 'string', default: '10000' },
+      normalize: { type: 'boolean', default: false },
+      runs: { type: 'string', default: '21' },
+    },
+  });
+  console.log(abCli({ other: v.ab!, d: Number(v.d), k: Number(v.k), m: Number(v.m), normalize: v.normalize!, runs: Number(v.runs) }));
   process.exit(0);
 }
 if (process.argv.includes('--soak')) {
@@ -74,24 +92,6 @@ const int = (s: string | undefined, name: string) => {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`--${name} must be a positive integer (got ${s})`);
   return n;
 };
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
-/** Standard normal via Box–Muller on the project's seeded generator. */
-function normals(rng: ReturnType<typeof createRng>, n: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const u = Math.max(rng.uniform(), 1e-300);
-    const v = rng.uniform();
-    const r = Math.sqrt(-2 * Math.log(u)) * scale;
-    out[i] = r * Math.cos(2 * Math.PI * v);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * v);
-  }
-  return out;
-}
 
 interface StepBench {
   tool: 'triplet-embed';
