@@ -40,7 +40,7 @@ const PARTIALS_BUDGET = 256 * 1024 * 1024;
 
 interface KernelExports {
   runTask(op: number, args: number, task: number, thread: number): void;
-  accumulate(G: number, kp: number, ld: number, C: number, rowPtr: number, s: number): void;
+  accumulate(G: number, kp: number, ld: number, C: number, cq: number, Xp: number, ss: number, s: number): void;
 }
 
 export interface WasmKernelOptions {
@@ -429,7 +429,11 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
     }
   }
 
-  /** Generic G += C_Sᵀ·X_S (float32 per block of up to 256 rows, added into G in float64). */
+  /**
+   * Generic G += C_Sᵀ·X_S (float32 per block of up to 256 rows, added into G in float64). Rows go
+   * in the kernel's packed layouts: C by quads (quad q of row t at q·B + t, in 4-float units), X in
+   * 8-column strips (strip b, row t at b·B + t, in 8-float units).
+   */
   function accumulate(G: Float64Array, k: number, d: number, C: Float64Array, X: DataArray, rows: Int32Array, count: number): void {
     if (count === 0) return;
     const ld = ceil8(d);
@@ -437,23 +441,21 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
     const B = 256;
     const gBytes = kp * ld * 4;
     const cBytes = B * kp * 4;
-    const base = xScratch.need(gBytes + cBytes + B * ld * 4 + B * 4);
-    const gp = base, cp = base + gBytes, xp = cp + cBytes, lp = xp + B * ld * 4;
+    const base = xScratch.need(gBytes + cBytes + B * ld * 4);
+    const gp = base, cp = base + gBytes, xp = cp + cBytes;
     let v = views.refresh();
     v.f32.fill(0, gp >> 2, (gp + gBytes) >> 2);
+    v.f32.fill(0, cp >> 2, (xp + B * ld * 4) >> 2); // padding columns stay zero
     for (let t0 = 0; t0 < count; t0 += B) {
       const s = Math.min(B, count - t0);
       for (let t = 0; t < s; t++) {
         const i = rows[t0 + t];
-        const co = (cp >> 2) + t * kp;
-        for (let r = 0; r < k; r++) v.f32[co + r] = C[i * k + r];
-        if (kp !== k) v.f32.fill(0, co + k, co + kp);
-        const xo = (xp >> 2) + t * ld;
-        for (let j = 0; j < d; j++) v.f32[xo + j] = X[i * d + j];
-        if (ld !== d) v.f32.fill(0, xo + d, xo + ld);
-        v.u32[(lp >> 2) + t] = xp + t * ld * 4;
+        const co = (cp >> 2) + t * 4;
+        for (let r = 0; r < k; r++) v.f32[co + (r >> 2) * B * 4 + (r & 3)] = C[i * k + r];
+        const xo = (xp >> 2) + t * 8;
+        for (let j = 0; j < d; j++) v.f32[xo + (j >> 3) * B * 8 + (j & 7)] = X[i * d + j];
       }
-      ex.accumulate(gp, kp, ld, cp, lp, s);
+      ex.accumulate(gp, kp, ld, cp, B * 16, xp, B * 32, s);
     }
     v = views.refresh();
     for (let r = 0; r < k; r++) for (let j = 0; j < d; j++) G[r * d + j] += v.f32[(gp >> 2) + r * ld + j];

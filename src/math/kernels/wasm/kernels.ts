@@ -76,10 +76,10 @@ export function project(X: usize, n: i32, ld: i32, P: usize, kp: i32, Y: usize, 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Gradient: G (kp×ld) += Σ_t C[t]ᵀ · X[row t] over s listed rows, C compact (s×kp), rows given as
-// byte addresses. 4×8 tile of G (4 outputs × 8 columns) in 8 accumulators over all s rows, then
-// one load+add+store of the tile. Loop order column block → output block: the s×8 column strip
-// of X stays in L1 while C (s×kp, a few KB) is swept.
+// Gradient: G (kp×ld) += Σ_t C[t]ᵀ · X[t] over s entries, X in 8-column strips and C packed by
+// quads (see packStrips and gradPacked). 4×8 tile of G (4 outputs × 8 columns) in 8 accumulators
+// over all s entries, then one load+add+store of the tile. Loop order column block → output block:
+// the s×8 strip of X stays in L1 while C (s×kp) is swept.
 
 /** Adds a 4×8 tile (rows a..d, two f32x4 each) into G at g, rows gr bytes apart. */
 // @ts-ignore: decorator
@@ -93,36 +93,7 @@ export function project(X: usize, n: i32, ld: i32, P: usize, kp: i32, Y: usize, 
   v128.store(g, f32x4.add(v128.load(g), d0)); v128.store(g, f32x4.add(v128.load(g, 16), d1), 16);
 }
 
-function gradAcc(G: usize, kp: i32, ld: i32, C: usize, rowPtr: usize, s: i32): void {
-  const gr = <usize>ld << 2;
-  const cr = <usize>kp << 2;
-  const sEnd = rowPtr + (<usize>s << 2);
-  for (let j = 0; j < ld; j += 8) {
-    const jo = <usize>j << 2;
-    for (let r = 0; r < kp; r += 4) {
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
-      let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
-      let cp = C + (<usize>r << 2);
-      for (let rp = rowPtr; rp < sEnd; rp += 4) {
-        const xp = <usize>load<u32>(rp) + jo;
-        const x0 = v128.load(xp);
-        const x1 = v128.load(xp, 16);
-        let k = v128.load32_splat(cp);
-        a0 = f32x4.add(a0, f32x4.mul(k, x0)); a1 = f32x4.add(a1, f32x4.mul(k, x1));
-        k = v128.load32_splat(cp, 4);
-        b0 = f32x4.add(b0, f32x4.mul(k, x0)); b1 = f32x4.add(b1, f32x4.mul(k, x1));
-        k = v128.load32_splat(cp, 8);
-        c0 = f32x4.add(c0, f32x4.mul(k, x0)); c1 = f32x4.add(c1, f32x4.mul(k, x1));
-        k = v128.load32_splat(cp, 12);
-        d0 = f32x4.add(d0, f32x4.mul(k, x0)); d1 = f32x4.add(d1, f32x4.mul(k, x1));
-        cp += cr;
-      }
-      addTile(G + <usize>r * gr + jo, gr, a0, a1, b0, b1, c0, c1, d0, d1);
-    }
-  }
-}
-
-// Packed variant for the fused step. Rows of X sit ld·4 bytes apart (2 KB at d = 512), so the
+// Why strips: rows of X sit ld·4 bytes apart (2 KB at d = 512), so the
 // s×8 strip that a tile sweeps maps to one or two L1 sets and thrashes once s exceeds the ways.
 // packStrips copies the s listed rows into strips (strip b holds columns 8b..8b+7 of all s rows,
 // 32 bytes a row, contiguous); gradPacked then reads X and the quad-packed coefficients as two
@@ -141,12 +112,13 @@ function packStrips(Xp: usize, rowPtr: usize, s: i32, ld: i32): void {
   }
 }
 
-function gradPacked(G: usize, kp: i32, ld: i32, C: usize, cq: usize, Xp: usize, s: i32): void {
+/** Strip b of X at Xp + b·ss (entry t at +32t); quad q of C's entry t at C + q·cq + 16t. */
+function gradPacked(G: usize, kp: i32, ld: i32, C: usize, cq: usize, Xp: usize, ss: usize, s: i32): void {
   const gr = <usize>ld << 2;
   const sb = <usize>s << 5;
   for (let j = 0; j < ld; j += 8) {
     const jo = <usize>j << 2;
-    const strip = Xp + <usize>(j >> 3) * sb;
+    const strip = Xp + <usize>(j >> 3) * ss;
     const stripEnd = strip + sb;
     for (let r = 0; r < kp; r += 4) {
       let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
@@ -369,7 +341,7 @@ function slabTask(op: i32, args: usize, slab: i32, thread: i32): void {
     }
     if (s > 0) {
       packStrips(Xp, L0, s, ld);
-      gradPacked(G, kp, ld, C0, cq, Xp, s);
+      gradPacked(G, kp, ld, C0, cq, Xp, <usize>s << 5, s);
     }
   }
   store<f64>(res, sum);
@@ -424,9 +396,9 @@ function projectTask(args: usize, task: i32): void {
   if (norm) for (let i = 0; i < r1 - r0; i++) normalizeRow(y + <usize>i * (<usize>kp << 2), kp);
 }
 
-/** Gradient accumulation exposed for the generic Kernels.accumulate (C compact, rows as addresses). */
-export function accumulate(G: usize, kp: i32, ld: i32, C: usize, rowPtr: usize, s: i32): void {
-  gradAcc(G, kp, ld, C, rowPtr, s);
+/** Gradient accumulation for the generic Kernels.accumulate (layouts as gradPacked). */
+export function accumulate(G: usize, kp: i32, ld: i32, C: usize, cq: usize, Xp: usize, ss: usize, s: i32): void {
+  gradPacked(G, kp, ld, C, cq, Xp, ss, s);
 }
 
 // ---------------------------------------------------------------------------------------------
