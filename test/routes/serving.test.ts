@@ -2,6 +2,8 @@
 import { Readable } from 'node:stream';
 import t, { type Test } from 'tap';
 import type { App } from '../../src/app-types.js';
+import { kernelChoiceFromEnv, servingKernels } from '../../src/compute/index.js';
+import type { WasmKernels } from '../../src/math/kernels/wasm.js';
 import { expectError, testApp } from '../helpers.js';
 
 const OCTET = 'application/octet-stream';
@@ -164,6 +166,33 @@ t.test('JSON numbers carry the float32 results exactly, in at most 9 significant
   const texts = json.body.slice(json.body.indexOf('"embeddings"')).match(/-?\d[\d.e+-]*/g)!;
   t.equal(texts.length, fromJson.length);
   t.ok(texts.every((s) => digits(s) <= 9), 'no float64 tails (0.10000000149011612)');
+});
+
+t.test('binary /embed gives back every block of the kernels\' memory, whatever the outcome', async (t) => {
+  const kernels = servingKernels(kernelChoiceFromEnv()) as Partial<WasmKernels>;
+  if (!kernels.heap) {
+    t.pass('the fallback backend holds no blocks');
+    return;
+  }
+  const heap = kernels.heap;
+  const { app } = await withModels(t);
+  const d = 4;
+  const n = 300;
+  const bin = f32le(Array.from({ length: n * d }, (_, i) => Math.sin(i)));
+  const post = (url: string, payload: Buffer, headers: Record<string, string> = {}) =>
+    app.inject({ method: 'POST', url, headers: { 'content-type': OCTET, ...headers }, payload });
+  await post('/embed', bin, { accept: OCTET }); // first use allocates the model's panels
+  const before = heap.allocated;
+  const raw = await post('/embed', bin, { accept: OCTET });
+  t.equal(raw.rawPayload.byteLength, n * 3 * 4);
+  const asJson = await post('/embed', bin);
+  t.same((asJson.json().embeddings as number[][]).flat().map(Math.fround), readF32le(raw.rawPayload), 'the same values as JSON');
+  const nan = Buffer.from(bin);
+  nan.writeFloatLE(NaN, 4 * 7);
+  expectError(t, await post('/embed', nan, { accept: OCTET }), 400, 'NON_FINITE_VALUE');
+  expectError(t, await post('/embed?rows=2', bin, { accept: OCTET }), 400, 'DIMENSION_MISMATCH');
+  await Promise.all(Array.from({ length: 8 }, () => post('/embed', bin, { accept: OCTET })));
+  t.equal(heap.allocated, before, 'every staged body released');
 });
 
 t.test('binary requests and replies', async (t) => {
