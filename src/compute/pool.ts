@@ -31,9 +31,11 @@ const { workerData } = require('node:worker_threads');
 const { module, memory, control, thread } = workerData;
 const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctl = new Int32Array(memory.buffer, control, ${CONTROL_INTS});
+// the generation is read before READY is announced: a leader that starts work the moment it sees
+// READY bumps GEN after this read, so the first wait returns at once instead of missing the work
+let seen = Atomics.load(ctl, ${GEN});
 Atomics.add(ctl, ${READY}, 1);
 Atomics.notify(ctl, ${READY});
-let seen = Atomics.load(ctl, ${GEN});
 for (;;) {
   Atomics.wait(ctl, ${GEN}, seen);
   const g = Atomics.load(ctl, ${GEN});
