@@ -18,7 +18,7 @@ const POW10_ANY = Float64Array.from({ length: 100 }, (_, i) => 10 ** (i - 50));
 const bits = new Uint32Array(1);
 const f32 = new Float32Array(bits.buffer);
 
-// The result of shortest(): digits N (an integer below 10^9) and scale S, value = N / 10^S.
+// The result of decimalOf(): digits N (an integer below 10^9) and scale S, value = N / 10^S.
 let N = 0;
 let S = 0;
 
@@ -40,7 +40,7 @@ function value(): number {
  * round back to v (most values), else 9, which always do. false when the scale falls outside
  * float64's exact powers of ten (|v| below ~1e-14 or above ~1e22), where callers fall back.
  */
-function shortest(v: number): boolean {
+function decimalOf(v: number): boolean {
   f32[0] = v;
   const e2 = ((bits[0] >>> 23) & 0xff) - 127;
   const a = Math.abs(f32[0]);
@@ -50,9 +50,12 @@ function shortest(v: number): boolean {
   return roundTo(a, 9, e) && Math.fround(value()) === a;
 }
 
-/** The float64 that prints as v's shortest float32 decimal (v itself where there is none). */
+/**
+ * The float64 that prints as decimalOf(v): the 8 or 9 digits that give back v (v itself beyond
+ * float64's exact powers of ten).
+ */
 export function shortFloat32(v: number): number {
-  if (v === 0 || !Number.isFinite(v) || !shortest(v)) return v;
+  if (v === 0 || !Number.isFinite(v) || !decimalOf(v)) return v;
   return v < 0 ? -value() : value();
 }
 
@@ -88,7 +91,7 @@ export function writeFloat32(out: Uint8Array, at: number, v: number): number {
     out[at] = ZERO;
     return at + 1;
   }
-  if (!Number.isFinite(v) || !shortest(v)) return writeAscii(out, at, JSON.stringify(v));
+  if (!Number.isFinite(v) || !decimalOf(v)) return writeAscii(out, at, JSON.stringify(v));
   let n = N | 0; // below 10^9
   let s = S;
   for (let q = (n / 10) | 0; q * 10 === n; q = (n / 10) | 0) {
