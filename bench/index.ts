@@ -6,6 +6,8 @@
 //       alternates blocks of our step with numpy_triplet_bench.py --dtype f32 --threads 2 and prints the ratio
 //   npm run bench -- --ab <other.wasm> [--d --k --m --normalize --runs 21]   (bench/ab.ts)
 //       this build's kernels against another build, alternating in one process, one thread
+//   npm run bench -- --json-parse [--rows 1] [--d 512] [--runs 9]   (bench/json-parse.ts)
+//       JSON /embed bodies: Fastify's standard parsing against Float32JsonParser, µs per body
 //   npm run bench -- --mining [--n 100000] [--d 128]   (bench/mining.ts)
 //       online mining and training throughput in samples/s
 //   npm run bench -- --soak [--seconds 60] [--connections 10]   (bench/soak.ts)
@@ -57,6 +59,19 @@ if (process.argv.includes('--ab')) {
     },
   });
   console.log(abCli({ other: v.ab!, d: Number(v.d), k: Number(v.k), m: Number(v.m), normalize: v.normalize!, runs: Number(v.runs) }));
+  process.exit(0);
+}
+if (process.argv.includes('--json-parse')) {
+  const { benchJsonParse } = await import('./json-parse.js');
+  const { values: v } = parseArgs({
+    options: {
+      'json-parse': { type: 'boolean' },
+      rows: { type: 'string', default: '1' },
+      d: { type: 'string', default: '512' },
+      runs: { type: 'string', default: '9' },
+    },
+  });
+  console.log(benchJsonParse({ rows: Number(v.rows), d: Number(v.d), runs: Number(v.runs) }));
   process.exit(0);
 }
 if (process.argv.includes('--soak')) {

@@ -6,6 +6,7 @@ import { errors } from '../schemas/common.js';
 import { DistancesBody, DistancesReply, EmbedBody, EmbedQuery, EmbedReply } from '../schemas/serving.js';
 import { ServingService, type Embedded } from '../services/serving.js';
 import { readStaged } from '../services/streams.js';
+import { FALLBACK, Float32JsonParser } from '../services/float32-json-parse.js';
 
 const OCTET = 'application/octet-stream';
 
@@ -98,10 +99,27 @@ async function embedRoute(app: App): Promise<void> {
   });
 }
 
+/**
+ * JSON bodies of /embed and /distances, whose numbers all become float32: read by
+ * Float32JsonParser straight from the body's bytes, and by Fastify's own parser (with the app's
+ * prototype-poisoning settings) whenever that parser declines, so errors are the standard ones.
+ */
+function float32JsonBodies(app: App): void {
+  const parser = new Float32JsonParser();
+  const standard = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: app.config.limits.bodyLimit }, (req, body, done) => {
+    const v = parser.parse(body as Buffer);
+    if (v !== FALLBACK) done(null, v);
+    else standard(req, (body as Buffer).toString('utf8'), done);
+  });
+}
+
 export default async function servingRoutes(app: App): Promise<void> {
   const { serving } = app.services;
   const tags = ['serving'];
 
+  float32JsonBodies(app);
   await app.register(embedRoute);
 
   app.post('/distances', {

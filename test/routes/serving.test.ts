@@ -168,6 +168,26 @@ t.test('JSON numbers carry the float32 results exactly, in at most 9 significant
   t.ok(texts.every((s) => digits(s) <= 9), 'no float64 tails (0.10000000149011612)');
 });
 
+t.test('JSON bodies as clients print float64s: the same float32 rows as a binary body', async (t) => {
+  const { app, newest } = await withModels(t);
+  // 17-digit decimals (long ones are read straight to float32), short ones, exponents, blanks
+  const rows = Array.from({ length: 64 }, (_, i) => [Math.sin(i) * 1e-3, Math.cos(i * 7) * 3, 1 / (i + 3), (i - 31.5) * 1e5]);
+  const text = `{ "model": "${newest}",\n "inputs": [${rows.map((r, i) => `[${r.map((v) => (i % 3 ? String(v) : v.toExponential(16))).join(', ')}]`).join(',\n')}] }`;
+  const viaJson = await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': 'application/json', accept: OCTET }, payload: text });
+  const viaBinary = await app.inject({ method: 'POST', url: `/embed?model=${newest}`, headers: { 'content-type': OCTET, accept: OCTET }, payload: f32le(rows.flat()) });
+  t.equal(viaJson.statusCode, 200);
+  t.same(readF32le(viaJson.rawPayload), readF32le(viaBinary.rawPayload), 'identical float32 embeddings');
+  const pairs = (await app.inject({ method: 'POST', url: '/distances', headers: { 'content-type': 'application/json' }, payload: `{"model":"${newest}","a":[${text.slice(text.indexOf('[[') + 1, text.indexOf(']]') + 1)}]}` })).json();
+  const E = rows.map((x) => embedByHand(W, x));
+  t.ok(Math.abs(pairs.distances[3][5] - distanceByHand(E[3], E[5], 'euclidean')) < 1e-4 * Math.max(1, pairs.distances[3][5]), '/distances reads the same rows');
+  // what the fast reader leaves to Fastify's parser still gets the standard answers
+  expectError(t, await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': 'application/json' }, payload: `{"model":"${newest}","inputs":[[1,2,3,4],]}` }), 400, 'INVALID_JSON');
+  expectError(t, await app.inject({ method: 'POST', url: '/distances', headers: { 'content-type': 'application/json' }, payload: '{"a":[[1,2,3,4]],"__proto__":{"x":1}}' }), 400, 'INVALID_JSON');
+  const escaped = await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': 'application/json; charset=utf-8' }, payload: `{"model":"${newest.replace('m', '\\u006d')}","inputs":[[1,2,3,4]]}` });
+  t.equal(escaped.statusCode, 200, 'a string escape is read by the standard parser');
+  t.same(escaped.json().embeddings[0].map(Math.fround), embedByHand(W, [1, 2, 3, 4]).map(Math.fround));
+});
+
 t.test('binary /embed gives back every block of the kernels\' memory, whatever the outcome', async (t) => {
   const kernels = servingKernels(kernelChoiceFromEnv()) as Partial<WasmKernels>;
   if (!kernels.heap) {
