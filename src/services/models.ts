@@ -18,6 +18,8 @@ const CACHE_SIZE = 32;
 
 export class ModelService {
   private cache = new Map<string, LoadedModel>();
+  /** the cache's last (most recent) entry */
+  private lastUsed: string | undefined;
   /** id of the newest model; undefined = not looked up yet, null = there is none */
   private newest: string | null | undefined;
 
@@ -41,8 +43,13 @@ export class ModelService {
     const hit = this.cache.get(id);
     if (hit) {
       // Refresh its place: Map keeps insertion order, so the first entry is the least recent.
-      this.cache.delete(id);
-      this.cache.set(id, hit);
+      // Not for the model used last (every request, when one model serves them all): deleting
+      // and re-adding a key cost more than the rest of the lookup.
+      if (id !== this.lastUsed) {
+        this.cache.delete(id);
+        this.cache.set(id, hit);
+        this.lastUsed = id;
+      }
       return hit;
     }
     const record = this.get(id);
@@ -50,6 +57,7 @@ export class ModelService {
     if (!W) throw notFound('MODEL_NOT_FOUND', `model ${id} does not exist`);
     const loaded = { record, W, k: record.outputDimension, d: record.inputDimension };
     this.cache.set(id, loaded);
+    this.lastUsed = id;
     if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);
     return loaded;
   }
