@@ -21,6 +21,8 @@
 export const FALLBACK: unique symbol = Symbol('fallback to the standard JSON parser');
 
 const MAX_DEPTH = 64;
+/** Room the scratch array keeps between bodies: 65,536 numbers (512 KB); a longer run grows it for one body. */
+const MAX_KEPT_SCRATCH = 65_536;
 /** 2^53: a digit string whose integer value stays at or below this was accumulated exactly. */
 const EXACT_INT = 9007199254740992;
 /** 10^0 … 10^22: exact in float64. */
@@ -74,6 +76,8 @@ export class Float32JsonParser {
       throw e;
     } finally {
       this.b = EMPTY; // hold no body between requests
+      // nor a scratch array grown for one huge run of numbers
+      if (this.scratch.length > MAX_KEPT_SCRATCH) this.scratch = new Float64Array(1024);
     }
   }
 
