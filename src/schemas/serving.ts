@@ -2,7 +2,9 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Matrix } from './common.js';
 
 const Row = Type.Union([Type.Array(Type.Number()), Type.String({ contentEncoding: 'base64' })], {
-  description: 'A vector of numbers, or with `"encoding": "base64"` a base64 string of its little-endian float32 bytes',
+  description:
+    'A vector of numbers, or with `"encoding": "base64"` a base64 string of its little-endian float32 bytes. ' +
+    'Numbers are used as float32: the float32 nearest the float64 the JSON text stands for.',
 });
 
 export const EmbedBody = Type.Object(
