@@ -5,7 +5,7 @@
 // That was the largest cost of a one-vector /embed after the socket itself. This parser reads
 // the same grammar in one pass, and reads each number only as far as float32 needs:
 //
-// - A decimal whose digits fit in 2^53 and whose scale is at most 10^±22 is exact in float64, so
+// - A decimal whose digits stay below 2^53 and whose scale is at most 10^±22 is exact in float64, so
 //   one multiply or divide gives the correctly rounded float64: the value JSON.parse gives.
 // - Longer decimals (16–19 significant digits) are read approximately (relative error < 2^-50)
 //   and returned as their float32 value, once the estimate is known to be far enough from a
@@ -23,10 +23,14 @@ export const FALLBACK: unique symbol = Symbol('fallback to the standard JSON par
 const MAX_DEPTH = 64;
 /** Room the scratch array keeps between bodies: 65,536 numbers (512 KB); a longer run grows it for one body. */
 const MAX_KEPT_SCRATCH = 65_536;
-/** 2^53: a digit string whose integer value stays at or below this was accumulated exactly. */
+/** 2^53: a digit string whose accumulated value stays below this was accumulated exactly (no
+ *  step rounds, since a rounded result below 2^53 needs an exact one below it; 2^53 itself may be
+ *  9007199254740993 rounded to even). */
 const EXACT_INT = 9007199254740992;
 /** 10^0 … 10^22: exact in float64. */
 const POW10 = Float64Array.from({ length: 23 }, (_, i) => 10 ** i);
+/** A scale no fast path takes (an integer, not NaN, so the variable stays a small integer for V8). */
+const OUT_OF_RANGE = 2 ** 30;
 /** Approximate reads: at most 19 significant digits (≤ 4 roundings while accumulating, 1 scaling). */
 const MAX_DIGITS = 19;
 /** Bound on |estimate − float64 value| relative to the value: 2^-49, twice the worst case. */
@@ -249,14 +253,16 @@ export class Float32JsonParser {
         if (!isDigit(c)) throw fallback;
         let e = 0;
         do {
-          if (e < 1e6) e = e * 10 + (c - 48);
+          if (e < 1e8) e = e * 10 + (c - 48); // exact: below 10^9
           c = b[++i];
         } while (isDigit(c));
-        scale += expNegative ? -e : e;
+        // An exponent of 10^8 or more (digits dropped above) leaves this number to Number(): with a
+        // fraction that long the scale could otherwise land back in range with the wrong value.
+        scale = e >= 1e8 ? OUT_OF_RANGE : scale + (expNegative ? -e : e);
       }
       let v = -1;
       if (m === 0) v = 0;
-      else if (m <= EXACT_INT && scale >= -22 && scale <= 22) v = scale < 0 ? m / POW10[-scale] : m * POW10[scale];
+      else if (m < EXACT_INT && scale >= -22 && scale <= 22) v = scale < 0 ? m / POW10[-scale] : m * POW10[scale];
       else if (digits <= MAX_DIGITS && scale >= -22 && scale < 0) {
         // Longer decimals: the float32 of an estimate, when it is surely the float32 of the exact
         // float64: a normal float32 well inside the range, not a power of two (whose lower

@@ -180,6 +180,9 @@ t.test('JSON bodies as clients print float64s: the same float32 rows as a binary
   const pairs = (await app.inject({ method: 'POST', url: '/distances', headers: { 'content-type': 'application/json' }, payload: `{"model":"${newest}","a":[${text.slice(text.indexOf('[[') + 1, text.indexOf(']]') + 1)}]}` })).json();
   const E = rows.map((x) => embedByHand(W, x));
   t.ok(Math.abs(pairs.distances[3][5] - distanceByHand(E[3], E[5], 'euclidean')) < 1e-4 * Math.max(1, pairs.distances[3][5]), '/distances reads the same rows');
+  // a number that only looks finite to a careless reader (its true value overflows)
+  const overflow = `0.${'0'.repeat(999_977)}1e10000000`;
+  expectError(t, await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': 'application/json' }, payload: `{"model":"${newest}","inputs":[[${overflow},2,3,4]]}` }), 400, 'NON_FINITE_VALUE');
   // what the fast reader leaves to Fastify's parser still gets the standard answers
   expectError(t, await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': 'application/json' }, payload: `{"model":"${newest}","inputs":[[1,2,3,4],]}` }), 400, 'INVALID_JSON');
   expectError(t, await app.inject({ method: 'POST', url: '/distances', headers: { 'content-type': 'application/json' }, payload: '{"a":[[1,2,3,4]],"__proto__":{"x":1}}' }), 400, 'INVALID_JSON');

@@ -121,6 +121,27 @@ t.test('random documents: the same value as JSON.parse', async (t) => {
   t.ok(parsed > 2_900, `nearly all parsed here (${parsed} of 3000; the rest hold non-ASCII text)`);
 });
 
+t.test('numbers a review found read wrongly: a huge exponent after a long fraction, and 2^53 + 1', async (t) => {
+  // the exponent's dropped digits once let the scale land back in range: 1e22 or 1, not Infinity
+  for (const zeros of [999_977, 999_999]) {
+    const text = `[0.${'0'.repeat(zeros)}1e10000000]`;
+    t.same(parse(text), JSON.parse(text), `0.(${zeros} zeros)1e10000000 is Infinity`);
+  }
+  t.same(parse(`[0.${'0'.repeat(990)}5e123456789012]`), [Infinity]);
+  t.same(parse('[1e-123456789012]'), [0]);
+  t.same(parse(`[${'1'.padEnd(30, '0')}e-29]`), [1], '30 digits, scaled back to 1');
+  // digits 9007199254740993 accumulate (ties to even) to 2^53: not an exact integer any more
+  let differ = 0;
+  for (let s = -22; s <= 22; s++) {
+    const text = `[9007199254740993e${s}]`;
+    const fast = (parse(text) as number[])[0];
+    const ref = (JSON.parse(text) as number[])[0];
+    if (!Object.is(fast, ref) && !Object.is(fast, Math.fround(ref))) differ++;
+  }
+  t.equal(differ, 0, '9007199254740993e-22 … e22: JSON.parse\'s float64 or its float32');
+  t.ok([0.9007199254740993, Math.fround(0.9007199254740993)].includes((parse('[0.9007199254740993]') as number[])[0]));
+});
+
 t.test('what it leaves to the standard parser', async (t) => {
   const invalid = [
     '', ' ', '[', ']', '{', '[1,]', '[,1]', '{"a":1,}', '{"a" 1}', '{a:1}', "{'a':1}", '[1 2]', '[01]', '[1.]', '[.5]',
