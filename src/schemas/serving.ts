@@ -36,7 +36,9 @@ export const EmbedReply = Type.Object({
   model: Type.String(),
   dimension: Type.Integer(),
   embeddings: Type.Array(Row, {
-    description: 'One row per input. Values are float32: each number has the 8 or 9 significant digits that round back to exactly that float32',
+    description:
+      'One row per input. Values are float32: each number has the 8 or 9 significant digits that round back to exactly that float32 ' +
+      '(magnitudes from 1e-14 to 1e30; outside that, perhaps the float64 text of the float32)',
   }),
 });
 export type EmbedReply = Static<typeof EmbedReply>;

@@ -1,11 +1,13 @@
 // Turning request vectors into float32 rows, with the checks every route shares.
 import { badRequest, AppError } from '../errors.js';
 
-const F32_MAX = 3.4028234663852886e38;
-
-/** A value that is finite in float64 can still overflow float32: we store float32. */
+/**
+ * A value that is finite in float64 can still overflow float32: we store float32. A value is
+ * refused when its float32 (the nearest, as Math.fround and np.float32 round) is not finite, so
+ * 3.4028235e38, which numpy prints for float32's largest value, is float32's largest value.
+ */
 export function checkFinite32(v: number, field: string): void {
-  if (!Number.isFinite(v) || Math.abs(v) > F32_MAX) {
+  if (!Number.isFinite(Math.fround(v))) {
     throw badRequest('NON_FINITE_VALUE', `${field} is not a finite float32 value (${v})`);
   }
 }

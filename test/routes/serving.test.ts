@@ -97,7 +97,7 @@ t.test('POST /embed with JSON rows', async (t) => {
 });
 
 t.test('POST /embed errors', async (t) => {
-  const { app, newest } = await withModels(t, { maxBatch: 4 });
+  const { app, newest, older } = await withModels(t, { maxBatch: 4 });
   const bad = await embed(app, { inputs: [X[0], X[1], [1, 2, 3], X[3]] });
   expectError(t, bad, 400, 'DIMENSION_MISMATCH');
   t.match(bad.json().message, 'inputs[2]');
@@ -113,6 +113,11 @@ t.test('POST /embed errors', async (t) => {
   const inf = await embed(app, { inputs: [X[0], [1, 2, 1e39, 4]] });
   expectError(t, inf, 400, 'NON_FINITE_VALUE');
   t.match(inf.json().message, 'inputs[1][2]');
+  // float32's largest value as numpy prints it (above it in float64, nearest to it in float32)
+  const max = await embed(app, { model: older, inputs: [[3.4028235e38, 0, 0, 0]] }, { accept: OCTET });
+  t.equal(max.statusCode, 200, '3.4028235e38 rounds to the largest float32');
+  t.same(readF32le(max.rawPayload), [3.4028234663852886e38, 0], 'x itself through the model [[1,0,0,0],[0,1,0,0]]');
+  expectError(t, await embed(app, { inputs: [[3.4028236e38, 0, 0, 0]] }), 400, 'NON_FINITE_VALUE');
   expectError(t, await app.inject({ method: 'POST', url: '/embed?rows=4', payload: { inputs: X } }), 400, 'VALIDATION_ERROR');
   expectError(t, await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': 'text/plain' }, payload: '1,2,3,4' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
   expectError(t, await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': 'application/json' }, payload: '{"inputs": [[1,' }), 400, 'INVALID_JSON');
