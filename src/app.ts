@@ -11,9 +11,10 @@ import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { App, Services } from './app-types.js';
 import type { Config } from './config.js';
 import { errorHandler, frameworkErrorHandler } from './error-handler.js';
-import { errorBody } from './errors.js';
+import { AppError, errorBody } from './errors.js';
 import { JobRunner } from './jobs/runner.js';
 import { makeAuthHook, OPEN_PATHS } from './plugins/auth.js';
+import { jsonBodyParser } from './plugins/json-body.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { nameOperation } from './plugins/operation-ids.js';
 import datasetRoutes from './routes/datasets.js';
@@ -134,9 +135,19 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send(errorBody(404, 'ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)),
   );
+  // JSON bodies: Fastify's parser, saying why when it refuses one (src/plugins/json-body.ts)
+  const json = jsonBodyParser(app);
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => json(req, body as string, done));
   // Streamed uploads and binary bodies: hand the raw stream to the route, which reads it
-  // with its own bounds (NDJSON line by line, binary in whole records).
-  app.addContentTypeParser(['application/x-ndjson', 'application/octet-stream'], (_req, payload, done) => done(null, payload));
+  // with its own bounds (NDJSON line by line, binary in whole records). Only routes whose schema
+  // lists the type take it; elsewhere it is a 415, not a schema error about a missing JSON field.
+  app.addContentTypeParser(['application/x-ndjson', 'application/octet-stream'], (req, payload, done) => {
+    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    const content = (req.routeOptions.schema?.body as { content?: Record<string, unknown> } | undefined)?.content;
+    if (content && type in content) return done(null, payload);
+    done(new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `${req.method} ${req.routeOptions.url} takes application/json, not ${type}`), undefined);
+  });
 
   app.decorate('config', config);
   app.decorate('state', { ready: false });

@@ -441,7 +441,10 @@ function servingCases(f: Fixture): Case[] {
     { route: 'POST /distances', name: 'metric manhattan', req: dist('{"a":[[1,2,3,4]],"metric":"manhattan"}'), expect: '400 VALIDATION_ERROR' },
     { route: 'POST /distances', name: 'a×b over MAX_DISTANCE_PAIRS', req: dist(JSON.stringify({ a: Array.from({ length: 11 }, () => row(1)), b: Array.from({ length: 10 }, () => row(2)) })), expect: '413 BATCH_TOO_LARGE' },
     { route: 'POST /distances', name: 'unknown model', req: dist('{"model":"mdl_nope","a":[[1,2,3,4]]}'), expect: '404 MODEL_NOT_FOUND' },
-    { route: 'POST /distances', name: 'content type application/octet-stream', req: post('/distances', f32(2, D), OCTET), expect: '400 VALIDATION_ERROR|415 UNSUPPORTED_MEDIA_TYPE' },
+    { route: 'POST /distances', name: 'content type application/octet-stream', req: post('/distances', f32(2, D), OCTET), expect: '415 UNSUPPORTED_MEDIA_TYPE' },
+    { route: 'POST /distances', name: 'content type application/x-ndjson', req: post('/distances', '{"a":[[1,2,3,4]]}', NDJSON), expect: '415 UNSUPPORTED_MEDIA_TYPE' },
+    { route: 'POST /datasets', name: 'content type application/octet-stream', req: post('/datasets', f32(2, D), OCTET), expect: '415 UNSUPPORTED_MEDIA_TYPE' },
+    { route: 'POST /models', name: 'content type application/x-ndjson', req: post('/models', '{"W":[[1]]}', NDJSON), expect: '415 UNSUPPORTED_MEDIA_TYPE' },
   ];
 }
 

@@ -7,6 +7,7 @@ import { DistancesBody, DistancesReply, EmbedBody, EmbedQuery, EmbedReply } from
 import { ServingService, type Embedded } from '../services/serving.js';
 import { readStaged } from '../services/streams.js';
 import { FALLBACK, Float32JsonParser } from '../services/float32-json-parse.js';
+import { jsonBodyParser } from '../plugins/json-body.js';
 
 const OCTET = 'application/octet-stream';
 
@@ -101,12 +102,12 @@ async function embedRoute(app: App): Promise<void> {
 
 /**
  * JSON bodies of /embed and /distances, whose numbers all become float32: read by
- * Float32JsonParser straight from the body's bytes, and by Fastify's own parser (with the app's
- * prototype-poisoning settings) whenever that parser declines, so errors are the standard ones.
+ * Float32JsonParser straight from the body's bytes, and by the app's JSON parser (Fastify's own,
+ * plugins/json-body.ts) whenever that parser declines, so errors are the standard ones.
  */
 function float32JsonBodies(app: App): void {
   const parser = new Float32JsonParser();
-  const standard = app.getDefaultJsonParser('error', 'error');
+  const standard = jsonBodyParser(app);
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: app.config.limits.bodyLimit }, (req, body, done) => {
     const v = parser.parse(body as Buffer);

@@ -189,8 +189,15 @@ t.test('JSON bodies as clients print float64s: the same float32 rows as a binary
   const overflow = `0.${'0'.repeat(999_977)}1e10000000`;
   expectError(t, await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': 'application/json' }, payload: `{"model":"${newest}","inputs":[[${overflow},2,3,4]]}` }), 400, 'NON_FINITE_VALUE');
   // what the fast reader leaves to Fastify's parser still gets the standard answers
-  expectError(t, await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': 'application/json' }, payload: `{"model":"${newest}","inputs":[[1,2,3,4],]}` }), 400, 'INVALID_JSON');
-  expectError(t, await app.inject({ method: 'POST', url: '/distances', headers: { 'content-type': 'application/json' }, payload: '{"a":[[1,2,3,4]],"__proto__":{"x":1}}' }), 400, 'INVALID_JSON');
+  const comma = await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': 'application/json' }, payload: `{"model":"${newest}","inputs":[[1,2,3,4],]}` });
+  expectError(t, comma, 400, 'INVALID_JSON');
+  t.match(comma.json().message, /^the body is not valid JSON: .*\]/, 'says where the text goes wrong');
+  const proto = await app.inject({ method: 'POST', url: '/distances', headers: { 'content-type': 'application/json' }, payload: '{"a":[[1,2,3,4]],"__proto__":{"x":1}}' });
+  expectError(t, proto, 400, 'INVALID_JSON');
+  t.match(proto.json().message, '"__proto__"', 'says why a valid JSON text is refused');
+  const other = await app.inject({ method: 'POST', url: '/models', headers: { 'content-type': 'application/json' }, payload: '{"W":[[1,2]' });
+  expectError(t, other, 400, 'INVALID_JSON');
+  t.match(other.json().message, 'the body is not valid JSON: ', 'every JSON route explains');
   const escaped = await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': 'application/json; charset=utf-8' }, payload: `{"model":"${newest.replace('m', '\\u006d')}","inputs":[[1,2,3,4]]}` });
   t.equal(escaped.statusCode, 200, 'a string escape is read by the standard parser');
   t.same(escaped.json().embeddings[0].map(Math.fround), embedByHand(W, [1, 2, 3, 4]).map(Math.fround));
