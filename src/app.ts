@@ -144,8 +144,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // lists the type take it; elsewhere it is a 415, not a schema error about a missing JSON field.
   app.addContentTypeParser(['application/x-ndjson', 'application/octet-stream'], (req, payload, done) => {
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    const content = (req.routeOptions.schema?.body as { content?: Record<string, unknown> } | undefined)?.content;
-    if (content && type in content) return done(null, payload);
+    const body = req.routeOptions.schema?.body as { content?: Record<string, unknown> } | undefined;
+    // no route (the 404 handler answers) or no body schema (the route reads no body): as before
+    if (body === undefined || req.routeOptions.url === undefined || body.content?.[type] !== undefined) return done(null, payload);
     done(new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `${req.method} ${req.routeOptions.url} takes application/json, not ${type}`), undefined);
   });
 

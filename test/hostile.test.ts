@@ -451,6 +451,8 @@ function servingCases(f: Fixture): Case[] {
 function otherCases(): Case[] {
   return [
     { route: '(none)', name: 'PUT /datasets', req: { method: 'PUT', url: '/datasets', headers: J, payload: '{}' }, expect: '404 ROUTE_NOT_FOUND' },
+    { route: '(none)', name: 'a binary body to no route', req: post('/nope', f32(2, D), OCTET), expect: '404 ROUTE_NOT_FOUND' },
+    { route: '(none)', name: 'an NDJSON body to no route', req: post('/nope', '{}', NDJSON), expect: '404 ROUTE_NOT_FOUND' },
     { route: '(none)', name: 'GET /datasets/../../etc/passwd', req: get('/datasets/../../etc/passwd'), expect: '404 ROUTE_NOT_FOUND' },
     { route: '(none)', name: 'POST /embed/extra', req: post('/embed/extra', '{"inputs":[[1,2,3,4]]}'), expect: '404 ROUTE_NOT_FOUND' },
   ];
