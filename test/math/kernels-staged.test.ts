@@ -75,3 +75,29 @@ t.test('async runner: helpers start on demand and close', { skip: !simd }, async
   await r.close();
   await t.rejects(r.run(5, 0, 1), /closed/);
 });
+
+t.test('staged writes land byte for byte, however source and target are aligned', { skip: !simd }, async (t) => {
+  // chunks at every offset mod 8 from buffers at every byteOffset mod 8, small and over 64 KB:
+  // misaligned ones go through the backend's bounce copy (copyIntoShared)
+  const kern = servingKernels('wasm', 0) as WasmKernels;
+  const rng = createRng(17);
+  const total = 400_003 * 4;
+  const bytes = Uint8Array.from({ length: total }, () => Math.floor(rng.uniform() * 256));
+  const rows = kern.stage(total);
+  let wrong = 0;
+  const sizes = [1, 7, 1023, 1024, 4097, 65_535, 65_536, 65_537, 200_001];
+  for (let o = 0, i = 0; o < total; i++) {
+    const n = Math.min(sizes[i % sizes.length], total - o);
+    const shift = i % 8;
+    const holder = new Uint8Array(n + 8); // the chunk at byteOffset `shift` of its own buffer
+    holder.set(bytes.subarray(o, o + n), shift);
+    rows.write(holder.subarray(shift, shift + n), o);
+    o += n;
+  }
+  const got = new Float32Array(total / 4);
+  for (let i = 0; i < got.length; i++) got[i] = rows.value(i);
+  const want = new Float32Array(bytes.buffer);
+  for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i]) && !(Number.isNaN(got[i]) && Number.isNaN(want[i]))) wrong++;
+  t.equal(wrong, 0, `${total} bytes written in ${sizes.length} sizes at 8 alignments`);
+  rows.release();
+});
