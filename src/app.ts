@@ -30,6 +30,7 @@ import { JobService } from './services/jobs.js';
 import { ModelService } from './services/models.js';
 import { ServingService } from './services/serving.js';
 import { SqliteStore } from './store/sqlite.js';
+import { mediaType } from './media-type.js';
 
 export const DB_FILE = 'triplet-embed.sqlite';
 
@@ -143,7 +144,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // with its own bounds (NDJSON line by line, binary in whole records). Only routes whose schema
   // lists the type take it; elsewhere it is a 415, not a schema error about a missing JSON field.
   app.addContentTypeParser(['application/x-ndjson', 'application/octet-stream'], (req, payload, done) => {
-    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    const type = mediaType(req);
     const body = req.routeOptions.schema?.body as { content?: Record<string, unknown> } | undefined;
     // no route (the 404 handler answers) or no body schema (the route reads no body): as before
     if (body === undefined || req.routeOptions.url === undefined || body.content?.[type] !== undefined) return done(null, payload);

@@ -5,13 +5,14 @@ import type { App } from '../app-types.js';
 import { AppError } from '../errors.js';
 import { errors, IdParams, ListOf, PageQuery } from '../schemas/common.js';
 import { AppendReply, AppendSamplesReply, CreateDatasetBody, Dataset, SamplesBody, TripletsBody } from '../schemas/datasets.js';
+import { mediaType } from '../media-type.js';
 
 /** Picks the upload path by content type; streamed types get the raw body stream. */
 async function byContentType<T>(
   req: FastifyRequest,
   handlers: { json: () => T; ndjson: (s: Readable) => Promise<T>; binary: (s: Readable) => Promise<T> },
 ): Promise<T> {
-  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  const type = mediaType(req);
   if (type === 'application/x-ndjson') return handlers.ndjson(req.body as Readable);
   if (type === 'application/octet-stream') return handlers.binary(req.body as Readable);
   if (type === 'application/json') return handlers.json();

@@ -8,6 +8,7 @@ import { ServingService, type Embedded } from '../services/serving.js';
 import { readStaged } from '../services/streams.js';
 import { FALLBACK, Float32JsonParser } from '../services/float32-json-parse.js';
 import { jsonBodyParser } from '../plugins/json-body.js';
+import { mediaType } from '../media-type.js';
 
 const OCTET = 'application/octet-stream';
 
@@ -72,7 +73,7 @@ async function embedRoute(app: App): Promise<void> {
       response: { 200: EmbedReply, ...errors(400, 404, 409, 413, 415) },
     },
   }, async (req, reply) => {
-    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    const type = mediaType(req);
     let e: Embedded;
     let encoding: 'float' | 'base64' = 'float';
     if (type === OCTET) {
@@ -109,7 +110,7 @@ function float32JsonBodies(app: App): void {
   const parser = new Float32JsonParser();
   const standard = jsonBodyParser(app);
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: app.config.limits.bodyLimit }, (req, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     const v = parser.parse(body as Buffer);
     if (v !== FALLBACK) done(null, v);
     else standard(req, (body as Buffer).toString('utf8'), done);

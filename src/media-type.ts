@@ -1,0 +1,7 @@
+// The media type of a request body: the Content-Type header without parameters, lower-cased
+// ("application/json; charset=utf-8" → "application/json"); '' when there is none.
+import type { FastifyRequest } from 'fastify';
+
+export function mediaType(req: FastifyRequest): string {
+  return (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+}
