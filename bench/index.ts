@@ -8,6 +8,8 @@
 //       this build's kernels against another build, alternating in one process, one thread
 //   npm run bench -- --json-parse [--rows 1] [--d 512] [--runs 9]   (bench/json-parse.ts)
 //       JSON /embed bodies: Fastify's standard parsing against Float32JsonParser, µs per body
+//   npm run bench -- --early-exit [--noise 1.5,2.5] [--threads 2]   (bench/early-exit.ts)
+//       the negatives' early exit on and off, on class data with a random and a trained W
 //   npm run bench -- --mining [--n 100000] [--d 128]   (bench/mining.ts)
 //       online mining and training throughput in samples/s
 //   npm run bench -- --soak [--seconds 60] [--connections 10]   (bench/soak.ts)
@@ -72,6 +74,27 @@ if (process.argv.includes('--json-parse')) {
     },
   });
   console.log(benchJsonParse({ rows: Number(v.rows), d: Number(v.d), runs: Number(v.runs) }));
+  process.exit(0);
+}
+if (process.argv.includes('--early-exit')) {
+  const { earlyExitCli } = await import('./early-exit.js');
+  const { values: v } = parseArgs({
+    options: {
+      'early-exit': { type: 'boolean' },
+      d: { type: 'string', default: '512' },
+      k: { type: 'string', default: '128' },
+      m: { type: 'string', default: '10000' },
+      classes: { type: 'string', default: '50' },
+      noise: { type: 'string', default: '1.5,2.5' },
+      runs: { type: 'string', default: '9' },
+      threads: { type: 'string', default: String(availableParallelism()) },
+    },
+  });
+  const num = (s: string | undefined) => Number(s);
+  console.log(await earlyExitCli({
+    d: num(v.d), k: num(v.k), m: num(v.m), classes: num(v.classes), runs: num(v.runs), threads: num(v.threads),
+    noise: v.noise!.split(',').map(Number),
+  }));
   process.exit(0);
 }
 if (process.argv.includes('--soak')) {

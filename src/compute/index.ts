@@ -74,6 +74,7 @@ export interface ComputeOptions {
   /** see WasmKernelOptions */
   residentBytes?: number;
   chunkRows?: number;
+  earlyExit?: boolean;
 }
 
 /**
@@ -97,6 +98,7 @@ export async function createCompute(opts: ComputeOptions = {}): Promise<Compute>
     runner: pool ?? undefined,
     residentBytes: opts.residentBytes,
     chunkRows: opts.chunkRows,
+    earlyExit: opts.earlyExit,
   });
   return { kernels, backend, threads, close: async () => { if (pool) await pool.close(); } };
 }

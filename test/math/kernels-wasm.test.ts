@@ -7,11 +7,12 @@ import { WasmHeap } from '../../src/math/kernels/heap.js';
 import { jsKernels } from '../../src/math/kernels/js.js';
 import { wasmSimdSupported } from '../../src/math/kernels/simd.js';
 import type { Kernels } from '../../src/math/kernels/types.js';
+import type { WasmKernels } from '../../src/math/kernels/wasm.js';
 import { createTripletObjective } from '../../src/math/losses.js';
 import { evaluateTriplets } from '../../src/math/metrics.js';
 import { createRng } from '../../src/math/rng.js';
 import { train } from '../../src/math/train.js';
-import type { LossOptions, TripletSet } from '../../src/math/types.js';
+import type { LossOptions, LossValue, TripletSet } from '../../src/math/types.js';
 import { SHARED, flat64, randomSet, readJson } from './helpers.js';
 
 const REL = 1e-5;
@@ -126,6 +127,90 @@ if (simd) {
         await c.close();
       }
       t.same(Array.from(staged[1]), Array.from(staged[0]), `normalize=${normalize}, staged: 2 threads = 1 thread`);
+    }
+  });
+
+  t.test('early exit of the negatives: same results as the full product, bit for bit', async (t) => {
+    // most negatives far, positives near: most triplets inactive with room to spare; W's first
+    // rows largest, so the first panels carry most of ‖v‖² and settle rows early
+    const rng = createRng(21);
+    const m = 2000, d = 40, k = 33;
+    const set = randomSet(rng, m, d);
+    for (let i = 0; i < m * d; i++) {
+      set.positives[i] = set.anchors[i] + 0.1 * (set.positives[i] as number);
+      // every sixth block of 8 rows hard (negatives near): rows are dropped 4 at a time
+      if (Math.floor(i / (8 * d)) % 6 === 0) set.negatives[i] = set.anchors[i] + 0.05 * (set.negatives[i] as number);
+      else set.negatives[i] = 3 * (set.negatives[i] as number);
+    }
+    const W = new Float64Array(k * d).map((_, i) => rng.range(-1, 1) / (1 + Math.floor(i / d)));
+    const cases: [string, LossOptions][] = [
+      ['hinged', { margin: 0.2, normalize: false, weightDecay: 0 }],
+      ['hinged, margin 0', { margin: 0, normalize: false, weightDecay: 0.01 }],
+      ['no hinge', { margin: 0.2, normalize: false, weightDecay: 0, hinge: 'none' }],
+      ['normalised', { margin: 0.2, normalize: true, weightDecay: 0 }],
+    ];
+    for (const threads of [1, 2]) {
+      for (const residentBytes of [undefined, 48 * 1024]) {
+        const runs: { v: LossValue; g: number[]; exits: number }[][] = [];
+        for (const earlyExit of [true, false]) {
+          const c = await createCompute({ kernels: 'wasm', threads, earlyExit, residentBytes });
+          const kernels = c.kernels as WasmKernels;
+          runs.push(cases.map(([, opts]) => {
+            const obj = kernels.createObjective(set, opts);
+            const g = new Float64Array(k * d);
+            const v = obj.evaluate(W, k, g);
+            const exits = obj.lastEarlyExits;
+            obj.dispose();
+            return { v, g: Array.from(g), exits };
+          }));
+          await c.close();
+        }
+        cases.forEach(([name], i) => {
+          const [on, off] = [runs[0][i], runs[1][i]];
+          const label = `${name}, ${threads} thread(s)${residentBytes ? ', staged' : ''}`;
+          t.same(on.v, off.v, `${label}: loss and counts identical`);
+          t.same(on.g, off.g, `${label}: gradient identical`);
+          t.equal(off.exits, 0, `${label}: no early exits when turned off`);
+          if (i < 2) t.ok(on.exits > m / 2 && on.exits < m - on.v.activeCount + 1, `${label}: ${on.exits} of ${m} negatives stopped early (${on.v.activeCount} active)`);
+          else t.equal(on.exits, 0, `${label}: never stops early`);
+        });
+      }
+    }
+  });
+
+  t.test('early exit at the boundary: a row is dropped only when its bracket is already ≤ 0', async (t) => {
+    // W = I (16×16, two panels), a = 0, so u = −p and v = −n exactly; dyadic values keep every
+    // sum exact in float32. ‖u‖² = 1, margin 0.25. Groups of 4 rows per case:
+    //   A: ‖v‖² = 1.5625 in panel 1 → bracket −0.3125 after panel 1: dropped
+    //   B: panel 1 gives bracket 0.0302734375 > 0, panel 2 lowers it to 0.0146484375: active, kept
+    //   C: panel 1 leaves 0.25; panel 2 brings it to exactly 0: inactive, known only at the end
+    //   D: panel 1 gives exactly 0 (and ‖u‖² − ‖v‖² < 0): dropped
+    const d = 16, k = 16, m = 64;
+    const W = new Float64Array(k * d).map((_, i) => (i % (d + 1) === 0 ? 1 : 0));
+    const cases: Record<string, [number, number][]> = {
+      A: [[0, 1.25]],
+      B: [[0, 1], [1, 0.46875], [8, 0.125]],
+      C: [[0, 1], [8, 0.5]],
+      D: [[0, 1], [1, 0.5], [8, 0.125]],
+    };
+    const order = 'ABCDABCDBADCCDAB';
+    const set: TripletSet = { m, d, anchors: new Float32Array(m * d), positives: new Float32Array(m * d), negatives: new Float32Array(m * d) };
+    for (let i = 0; i < m; i++) {
+      set.positives[i * d] = -1;
+      for (const [j, x] of cases[order[Math.floor(i / 4) % order.length]]) set.negatives[i * d + j] = -x;
+    }
+    const opts: LossOptions = { margin: 0.25, normalize: false, weightDecay: 0 };
+    const ref = createTripletObjective(set, opts, jsKernels).evaluate(W, k, null);
+    for (const threads of [1, 2]) {
+      const c = await createCompute({ kernels: 'wasm', threads });
+      const obj = (c.kernels as WasmKernels).createObjective(set, opts);
+      const v = obj.evaluate(W, k, new Float64Array(k * d));
+      t.equal(v.loss, ref.loss, `${threads} thread(s): loss exact (${v.loss})`);
+      t.equal(v.activeCount, m / 4, `${threads} thread(s): the B rows are active`);
+      t.equal(v.correctCount, ref.correctCount, `${threads} thread(s): correct count as the reference`);
+      t.equal(obj.lastEarlyExits, m / 2, `${threads} thread(s): the A and D rows (and only they) stopped early`);
+      obj.dispose();
+      await c.close();
     }
   });
 

@@ -55,6 +55,9 @@ export interface WasmKernelOptions {
   /** bytes of training rows kept resident; bigger sets are copied in part by part each evaluation */
   residentBytes?: number;
   chunkRows?: number;
+  /** squared hinged loss: stop a negative's projection once it proves the triplet inactive
+   *  (kernels.ts projectNegatives; same results either way). Default true. */
+  earlyExit?: boolean;
 }
 
 export interface WasmKernels extends Kernels {
@@ -71,6 +74,8 @@ export interface WasmObjective extends TripletObjective {
   readonly parts: number;
   /** bytes of WebAssembly memory the objective holds */
   readonly bytes: number;
+  /** triplets of the last evaluation whose negative projection stopped early (proved inactive) */
+  readonly lastEarlyExits: number;
   dispose(): void;
 }
 
@@ -140,6 +145,7 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
   const asyncRunner = opts.asyncRunner ?? null;
   const residentBytes = opts.residentBytes ?? DEFAULT_RESIDENT_BYTES;
   const chunkRows = opts.chunkRows ?? DEFAULT_CHUNK_ROWS;
+  const earlyExit = opts.earlyExit ?? true;
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const ex = instance.exports as unknown as KernelExports;
   const views = new Views(memory);
@@ -212,7 +218,7 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
     }
     const args = allocate(32 * 8);
     const reduceArgs = allocate(16 * 8);
-    const results = allocate(MAX_SLABS * 24);
+    const results = allocate(MAX_SLABS * 32);
     let ck = -1;
     let kBufs: number[] = [];
     let panels = 0, partials = 0, out64 = 0, work = 0, workBytes = 0, kp = 0;
@@ -221,8 +227,9 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
       for (const p of kBufs) heap.release(p);
       ck = k;
       kp = ceil8(k);
-      // projections, coefficients, row addresses, scratch, packed strips (see kernels.ts slabTask)
-      workBytes = align(6 * chunkRows * kp * 4 + 3 * chunkRows * 4 + kp * 4 + 3 * chunkRows * ld * 4);
+      // projections, coefficients, row addresses, scratch, packed strips, early-exit scratch
+      // (see kernels.ts slabTask)
+      workBytes = align(6 * chunkRows * kp * 4 + 3 * chunkRows * 4 + kp * 4 + 3 * chunkRows * ld * 4 + chunkRows * (8 + 8 + 32 + 4));
       const slabsMax = slabCount(partRows, kp, ld);
       kBufs = [
         (panels = heap.alloc(kp * ld * 4)),
@@ -234,10 +241,14 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
     };
 
     let disposed = false;
+    let lastEarlyExits = 0;
     return {
       m,
       d,
       parts,
+      get lastEarlyExits() {
+        return lastEarlyExits;
+      },
       get bytes() {
         return bytes + (ck < 0 ? 0 : kp * ld * 4 * (1 + slabCount(partRows, kp, ld)) + ck * d * 8 + workBytes * threads);
       },
@@ -249,6 +260,7 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
         let sum = 0;
         let active = 0;
         let correct = 0;
+        let dropped = 0;
         const wantGrad = grad !== null;
         for (let p = 0; p < parts; p++) {
           const rows = Math.min(partRows, m - p * partRows);
@@ -257,15 +269,16 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
           setArgs(args, [
             stage[0], stage[1], normalized ? stage[2] : 0, ld, rows, slabs, panels, kp,
             margin, hinged ? 1 : 0, wantGrad ? 1 : 0, 2 / m, partials,
-            work, workBytes, results, chunkRows,
+            work, workBytes, results, chunkRows, earlyExit ? 1 : 0,
           ]);
           runner.run(normalized ? OP_NORMALIZED : OP_SQUARED, args, slabs, local);
           v = views.refresh();
           const r = results >> 3;
           for (let s = 0; s < slabs; s++) {
-            sum += v.f64[r + 3 * s];
-            active += v.f64[r + 3 * s + 1];
-            correct += v.f64[r + 3 * s + 2];
+            sum += v.f64[r + 4 * s];
+            active += v.f64[r + 4 * s + 1];
+            correct += v.f64[r + 4 * s + 2];
+            dropped += v.f64[r + 4 * s + 3];
           }
           if (wantGrad) {
             const per = Math.max(1, Math.ceil(k / (4 * threads)));
@@ -281,6 +294,7 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
           if (weightDecay === 0) grad.set(v.f64.subarray(o, o + k * d));
           else for (let i = 0; i < k * d; i++) grad[i] = weightDecay * W[i] + v.f64[o + i];
         }
+        lastEarlyExits = dropped;
         return { loss: sum / m + 0.5 * weightDecay * wn, activeCount: active, correctCount: correct };
       },
       dispose() {

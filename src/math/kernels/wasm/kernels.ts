@@ -76,6 +76,104 @@ export function project(X: usize, n: i32, ld: i32, P: usize, kp: i32, Y: usize, 
 }
 
 // ---------------------------------------------------------------------------------------------
+// Negatives' projections with early exit (squared, hinged loss). A triplet is inactive when
+// ‖v‖² ≥ ‖u‖² + margin, and an inactive triplet adds nothing to the loss or the gradient, so its
+// v = W(a−n) need not be finished once part of ‖v‖² settles it. Rows go panel by panel (8
+// outputs); after each panel its squares are folded into each row's sums, and a group of 4 rows
+// whose partial sums already make every bracket ≤ 0 (and ‖u‖² − ‖v‖² < 0) is dropped. Exact: the
+// partial sum is a prefix of the same float32 lanes and float64 combination that sumSq computes,
+// every term is ≥ 0 and rounding is monotone, so partial ≤ full and the full bracket is ≤ 0 too;
+// a row kept to the end gets sumSq's value bit for bit, so results are identical either way.
+// Rows are checked after every panel (the check is a few lane sums a row; measured free at a
+// random start, where almost nothing is dropped). Pays when many triplets are inactive with room
+// to spare, as once training has separated the classes: from a PCA start most of ‖v‖² sits in
+// the first outputs (largest variance first).
+
+/**
+ * One panel's 8 outputs for the live groups of 4 rows, a run of consecutive groups at a time
+ * through project() itself: the same tile loop inlined here ran ~5% slower (machine code
+ * placement; measured, min of interleaved runs), and at a random start every group is live.
+ */
+function panelGroups(X: usize, n: i32, ld: i32, pp: usize, zc: usize, kp: i32, live: usize, nl: i32): void {
+  const rb = <usize>ld << 2, zr = <usize>kp << 2;
+  let t = 0;
+  while (t < nl) {
+    const g0 = load<i32>(live + (<usize>t << 2));
+    let g1 = g0 + 1;
+    t++;
+    while (t < nl && load<i32>(live + (<usize>t << 2)) == g1) {
+      g1++;
+      t++;
+    }
+    const r0 = g0 << 2;
+    project(X + <usize>r0 * rb, min(n, g1 << 2) - r0, ld, pp, 8, zc + <usize>r0 * zr, kp);
+  }
+}
+
+/**
+ * Z1 (n×kp) = X1·Wᵀ with early exit; dp: n float64 ‖u‖²; writes dn: n float64, ‖v‖² as sumSq
+ * gives it, or +∞ for a row dropped as inactive (its Z1 row is then incomplete). Rows go in
+ * groups of 4 (the 4×8 tile over consecutive rows keeps its full speed); a group is dropped when
+ * all its rows are settled. Scratch: acc (n×32 bytes), live (⌈n/4⌉×4 bytes).
+ */
+function projectNegatives(X1: usize, n: i32, ld: i32, P: usize, kp: i32, Z1: usize, dp: usize, dn: usize, acc: usize, live: usize, margin: f64): i32 {
+  const np = kp >> 3;
+  const rb = <usize>ld << 2;
+  const zr = <usize>kp << 2;
+  const pb = <usize>ld << 5;
+  const groups = (n + 3) >> 2;
+  for (let g = 0; g < groups; g++) store<i32>(live + (<usize>g << 2), g);
+  for (let i = 0; i < n; i++) {
+    v128.store(acc + (<usize>i << 5), f32x4.splat(0));
+    v128.store(acc + (<usize>i << 5), f32x4.splat(0), 16);
+  }
+  let nl = groups;
+  let folded = 0;
+  let dropped = 0;
+  for (let p = 0; p < np; p++) {
+    const pp = P + <usize>p * pb;
+    const zc = Z1 + (<usize>p << 5);
+    panelGroups(X1, n, ld, pp, zc, kp, live, nl);
+    const q = p + 1;
+    let kept = 0;
+    for (let t = 0; t < nl; t++) {
+      const g = load<i32>(live + (<usize>t << 2));
+      const r0 = g << 2, r1 = min(n, r0 + 4);
+      let settled = true;
+      for (let r = r0; r < r1; r++) {
+        const ap = acc + (<usize>r << 5);
+        let a = v128.load(ap), b = v128.load(ap, 16);
+        let z = Z1 + <usize>r * zr + (<usize>folded << 5);
+        for (let f = folded; f < q; f++) {
+          const u = v128.load(z);
+          const v = v128.load(z, 16);
+          a = f32x4.add(a, f32x4.mul(u, u));
+          b = f32x4.add(b, f32x4.mul(v, v));
+          z += 32;
+        }
+        v128.store(ap, a);
+        v128.store(ap, b, 16);
+        const part = hsum(a) + hsum(b);
+        store<f64>(dn + (<usize>r << 3), part);
+        const diff = load<f64>(dp + (<usize>r << 3)) - part;
+        if (!(diff + margin <= 0 && diff < 0)) settled = false;
+      }
+      if (settled && q < np) {
+        for (let r = r0; r < r1; r++) store<f64>(dn + (<usize>r << 3), Infinity);
+        dropped += r1 - r0;
+      } else {
+        store<i32>(live + (<usize>kept << 2), g);
+        kept++;
+      }
+    }
+    nl = kept;
+    folded = q;
+    if (nl == 0) break;
+  }
+  return dropped;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Gradient: G (kp×ld) += Σ_t C[t]ᵀ · X[t] over s entries, X in 8-column strips and C packed by
 // quads (see packStrips and gradPacked). 4×8 tile of G (4 outputs × 8 columns) in 8 accumulators
 // over all s entries, then one load+add+store of the tile. Loop order column block → output block:
@@ -245,10 +343,11 @@ export function runTask(op: i32, args: usize, task: i32, thread: i32): void {
 // Slab arguments (squared and normalised):
 //  0 X0 (A−P or A)  1 X1 (A−N or P)  2 X2 (unused or N)  3 ld  4 m  5 slabs  6 panels  7 kp
 //  8 margin  9 hinged  10 wantGrad  11 2/m  12 G partials (slab s at +s·kp·ld·4)
-//  13 work base  14 work bytes per thread  15 results (slab s: f64 sum, f64 active, f64 correct)
-//  16 chunk rows R
+//  13 work base  14 work bytes per thread  15 results (slab s: f64 sum, f64 active, f64 correct, f64 rows dropped early)
+//  16 chunk rows R  17 early exit (see projectNegatives)
 // Work per thread: 3 projections R×kp, coefficients for 3R entries (R×kp each, quad-packed),
-// 3R row addresses, scratch kp, packed strips 3R×ld (see packStrips).
+// 3R row addresses, scratch kp, packed strips 3R×ld (see packStrips), then for the early exit
+// 2R float64 norms, R×32 bytes of lane sums and R row indices.
 function slabTask(op: i32, args: usize, slab: i32, thread: i32): void {
   const ld = <i32>arg(args, 3);
   const m = <i32>arg(args, 4);
@@ -261,7 +360,7 @@ function slabTask(op: i32, args: usize, slab: i32, thread: i32): void {
   const coef = <f32>arg(args, 11);
   const G = argp(args, 12) + <usize>slab * <usize>kp * <usize>ld * 4;
   const work = argp(args, 13) + <usize>thread * argp(args, 14);
-  const res = argp(args, 15) + <usize>slab * 24;
+  const res = argp(args, 15) + <usize>slab * 32;
   const R = <i32>arg(args, 16);
   const i0 = <i32>((<i64>slab * <i64>m) / <i64>slabs);
   const i1 = <i32>((<i64>(slab + 1) * <i64>m) / <i64>slabs);
@@ -273,11 +372,18 @@ function slabTask(op: i32, args: usize, slab: i32, thread: i32): void {
   const scratch = L0 + 3 * (<usize>R << 2);
   const Xp = scratch + (<usize>kp << 2);
   const normalized = op == OP_NORMALIZED;
+  // early exit (squared, hinged): ‖u‖², ‖v‖², lane sums and live rows for projectNegatives
+  const early = !normalized && hinged && arg(args, 17) != 0;
+  const DP = Xp + 3 * <usize>R * rb;
+  const DN = DP + (<usize>R << 3);
+  const ACC = DN + (<usize>R << 3);
+  const LIVE = ACC + (<usize>R << 5);
   const X0 = argp(args, 0), X1 = argp(args, 1), X2 = argp(args, 2);
   if (wantGrad) memory.fill(G, 0, <usize>kp * rb);
   let sum: f64 = 0;
   let active = 0;
   let correct = 0;
+  let dropped = 0;
   const zr = <usize>kp << 2;
   // coefficient blocks are packed by quads: quad q of entry t at C + q·cq + 16·t, so the gradient
   // tile reads its 4 coefficients per row from one contiguous stream
@@ -286,7 +392,12 @@ function slabTask(op: i32, args: usize, slab: i32, thread: i32): void {
     const n = min(R, i1 - c0);
     const x0 = X0 + <usize>c0 * rb, x1 = X1 + <usize>c0 * rb, x2 = X2 + <usize>c0 * rb;
     project(x0, n, ld, panels, kp, Z0, kp);
-    project(x1, n, ld, panels, kp, Z1, kp);
+    if (early) {
+      for (let i = 0; i < n; i++) store<f64>(DP + (<usize>i << 3), sumSq(Z0 + <usize>i * zr, kp));
+      dropped += projectNegatives(x1, n, ld, panels, kp, Z1, DP, DN, ACC, LIVE, margin);
+    } else {
+      project(x1, n, ld, panels, kp, Z1, kp);
+    }
     if (normalized) project(x2, n, ld, panels, kp, Z2, kp);
     let s = 0;
     for (let i = 0; i < n; i++) {
@@ -298,6 +409,9 @@ function slabTask(op: i32, args: usize, slab: i32, thread: i32): void {
         nn = normalizeRow(z2, kp);
         dp = sumSqDiff(z0, z1, kp);
         dn = sumSqDiff(z0, z2, kp);
+      } else if (early) {
+        dp = load<f64>(DP + (<usize>i << 3));
+        dn = load<f64>(DN + (<usize>i << 3));
       } else {
         dp = sumSq(z0, kp);
         dn = sumSq(z1, kp);
@@ -347,6 +461,7 @@ function slabTask(op: i32, args: usize, slab: i32, thread: i32): void {
   store<f64>(res, sum);
   store<f64>(res, <f64>active, 8);
   store<f64>(res, <f64>correct, 16);
+  store<f64>(res, <f64>dropped, 24);
 }
 
 // Reduce arguments: 0 partials  1 slabs  2 kp  3 ld  4 k  5 d  6 out (k×d f64)  7 rows per task
