@@ -287,7 +287,7 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
           }
         }
         let wn = 0;
-        for (let i = 0; i < k * d; i++) wn += W[i] * W[i];
+        if (weightDecay !== 0) for (let i = 0; i < k * d; i++) wn += W[i] * W[i];
         if (grad !== null) {
           v = views.refresh();
           const o = out64 >> 3;
