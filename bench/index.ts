@@ -238,7 +238,7 @@ async function runStep(): Promise<void> {
     if (opt.json) console.log(JSON.stringify(out));
     else {
       console.log(`training step d=${res.d} k=${res.k} m=${res.m}${res.normalize ? ' normalised' : ''}, ${rounds} alternating rounds of ${b.runs} runs`);
-      console.log(`  triplet-embed ${res.kernels} ×${res.threads}: ${res.msPerIteration.toFixed(1)} ms (${res.gflops.toFixed(1)} GFLOP/s), active ${res.activeFraction.toFixed(4)}`);
+      console.log(`  triplet-embed ${res.kernels}: ${res.msPerIteration.toFixed(1)} ms (${res.gflops.toFixed(1)} GFLOP/s), active ${res.activeFraction.toFixed(4)}`);
       console.log(`  numpy f32, 2 threads:      ${npMs.toFixed(1)} ms (rounds: ${numpy.map((x) => x.toFixed(1)).join(', ')}), active ${np!.activeFraction.toFixed(4)}`);
       console.log(`  ratio ours/numpy: ${ratio.toFixed(2)}×`);
     }
