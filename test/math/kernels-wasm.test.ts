@@ -200,18 +200,68 @@ if (simd) {
       for (const [j, x] of cases[order[Math.floor(i / 4) % order.length]]) set.negatives[i * d + j] = -x;
     }
     const opts: LossOptions = { margin: 0.25, normalize: false, weightDecay: 0 };
-    const ref = createTripletObjective(set, opts, jsKernels).evaluate(W, k, null);
-    for (const threads of [1, 2]) {
-      const c = await createCompute({ kernels: 'wasm', threads });
-      const obj = (c.kernels as WasmKernels).createObjective(set, opts);
-      const v = obj.evaluate(W, k, new Float64Array(k * d));
-      t.equal(v.loss, ref.loss, `${threads} thread(s): loss exact (${v.loss})`);
-      t.equal(v.activeCount, m / 4, `${threads} thread(s): the B rows are active`);
-      t.equal(v.correctCount, ref.correctCount, `${threads} thread(s): correct count as the reference`);
-      t.equal(obj.lastEarlyExits, m / 2, `${threads} thread(s): the A and D rows (and only they) stopped early`);
-      obj.dispose();
-      await c.close();
+    const gRef = new Float64Array(k * d);
+    const ref = createTripletObjective(set, opts, jsKernels).evaluate(W, k, gRef);
+    const c = await createCompute({ kernels: 'wasm', threads: 1 });
+    t.teardown(() => c.close());
+    const kernels = c.kernels as WasmKernels;
+    const obj = kernels.createObjective(set, opts);
+    const g = new Float64Array(k * d);
+    const v = obj.evaluate(W, k, g);
+    t.equal(v.loss, ref.loss, `loss exact (${v.loss})`);
+    t.same(Array.from(g), Array.from(gRef), 'gradient exact');
+    t.equal(v.activeCount, m / 4, 'the B rows are active');
+    t.equal(v.correctCount, ref.correctCount, 'correct count as the reference');
+    t.equal(obj.lastEarlyExits, m / 2, 'the A and D rows (and only they) stopped early');
+    obj.dispose();
+
+    // margin 0, ‖v‖² = ‖u‖² reached in the first panel and nothing after: the bracket is 0 but
+    // ‖u‖² − ‖v‖² is not < 0, so the row is not "correct" and must not be dropped as if it were
+    const tie: TripletSet = { m: 4, d, anchors: new Float32Array(4 * d), positives: new Float32Array(4 * d), negatives: new Float32Array(4 * d) };
+    for (let i = 0; i < 4; i++) {
+      tie.positives[i * d] = -1;
+      tie.negatives[i * d] = -1;
     }
+    const tieOpts: LossOptions = { margin: 0, normalize: false, weightDecay: 0 };
+    const tieObj = kernels.createObjective(tie, tieOpts);
+    const tv = tieObj.evaluate(W, k, null);
+    t.equal(tv.correctCount, 0, 'margin 0, ‖u‖² = ‖v‖²: not correct');
+    t.equal(tv.activeCount, 0, 'margin 0, ‖u‖² = ‖v‖²: not active');
+    t.equal(tieObj.lastEarlyExits, 0, 'margin 0, ‖u‖² = ‖v‖²: not dropped');
+    tieObj.dispose();
+  });
+
+  t.test('early exit and non-finite projections; a NaN W still gives a NaN loss', async (t) => {
+    const c = await createCompute({ kernels: 'wasm', threads: 1 });
+    const off = await createCompute({ kernels: 'wasm', threads: 1, earlyExit: false });
+    t.teardown(async () => {
+      await c.close();
+      await off.close();
+    });
+    const kernels = c.kernels as WasmKernels;
+    const d = 8, k = 9, m = 8;
+    const W = new Float64Array(k * d).map((_, i) => (i % d === 0 ? 1 : 0.5));
+    // a − n overflows to +∞ in float32: the first panel's ‖v‖² is +∞, and the zero rows past k
+    // give 0·∞ = NaN in the second, so dropping the row at +∞ would count it correct where the
+    // full product does not. Then finite rows whose dot products overflow to ∞.
+    for (const [label, a, n] of [['a − n = +∞', 3e38, -3e38], ['dot products overflow', 1e38, -1e38]] as const) {
+      const set: TripletSet = { m, d, anchors: new Float32Array(m * d).fill(a), positives: new Float32Array(m * d).fill(a), negatives: new Float32Array(m * d).fill(n) };
+      const opts: LossOptions = { margin: 0.2, normalize: false, weightDecay: 0 };
+      const ref = (off.kernels as WasmKernels).createObjective(set, opts);
+      const obj = kernels.createObjective(set, opts);
+      const v = obj.evaluate(W, k, null);
+      const r = ref.evaluate(W, k, null);
+      if (a === 3e38) t.equal(obj.lastEarlyExits, 0, `${label}: no early exit`);
+      t.same(v, r, `${label}: loss and counts as with the exit turned off (correct ${r.correctCount})`);
+      obj.dispose();
+      ref.dispose();
+    }
+    const set = randomSet(createRng(4), 50, d);
+    const bad = new Float64Array(k * d).fill(0.1);
+    bad[3] = NaN;
+    const obj = kernels.createObjective(set, { margin: 0.2, normalize: false, weightDecay: 0 });
+    t.ok(Number.isNaN(obj.evaluate(bad, k, new Float64Array(k * d)).loss), 'NaN in W, no weight decay: loss NaN');
+    obj.dispose();
   });
 
   t.test('evaluateTriplets and embedding through the kernels', async (t) => {

@@ -257,6 +257,10 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
         ensure(k);
         let v = views.refresh();
         packPanels(v.f32, panels, W, k, d, ld, false);
+        // summed even without weight decay: a non-finite W then still makes the loss NaN (0·NaN),
+        // the line search's signal to step back, as in the float64 reference
+        let wn = 0;
+        for (let i = 0; i < k * d; i++) wn += W[i] * W[i];
         let sum = 0;
         let active = 0;
         let correct = 0;
@@ -286,8 +290,6 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
             runner.run(OP_REDUCE, reduceArgs, Math.ceil(k / per), local);
           }
         }
-        let wn = 0;
-        if (weightDecay !== 0) for (let i = 0; i < k * d; i++) wn += W[i] * W[i];
         if (grad !== null) {
           v = views.refresh();
           const o = out64 >> 3;

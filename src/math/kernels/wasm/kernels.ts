@@ -84,6 +84,10 @@ export function project(X: usize, n: i32, ld: i32, P: usize, kp: i32, Y: usize, 
 // partial sum is a prefix of the same float32 lanes and float64 combination that sumSq computes,
 // every term is ≥ 0 and rounding is monotone, so partial ≤ full and the full bracket is ≤ 0 too;
 // a row kept to the end gets sumSq's value bit for bit, so results are identical either way.
+// Non-finite values: a later panel can only add NaN when the row holds ±∞ (an a−n that overflowed
+// float32: ∞·0 = NaN), and then the first panel's sum is already +∞ or NaN, so a row is dropped
+// only while its sum is finite. From finite rows a dot product can reach ±∞ but never NaN, and
+// +∞ in ‖v‖² settles the bracket the same way (−∞) whether seen early or at the end.
 // Rows are checked after every panel (the check is a few lane sums a row; measured free at a
 // random start, where almost nothing is dropped). Pays when many triplets are inactive with room
 // to spare, as once training has separated the classes: from a PCA start most of ‖v‖² sits in
@@ -156,7 +160,7 @@ function projectNegatives(X1: usize, n: i32, ld: i32, P: usize, kp: i32, Z1: usi
         const part = hsum(a) + hsum(b);
         store<f64>(dn + (<usize>r << 3), part);
         const diff = load<f64>(dp + (<usize>r << 3)) - part;
-        if (!(diff + margin <= 0 && diff < 0)) settled = false;
+        if (!(part < Infinity && diff + margin <= 0 && diff < 0)) settled = false;
       }
       if (settled && q < np) {
         for (let r = r0; r < r1; r++) store<f64>(dn + (<usize>r << 3), Infinity);
