@@ -132,7 +132,6 @@ function projectNegatives(X1: usize, n: i32, ld: i32, P: usize, kp: i32, Z1: usi
     v128.store(acc + (<usize>i << 5), f32x4.splat(0), 16);
   }
   let nl = groups;
-  let folded = 0;
   let dropped = 0;
   for (let p = 0; p < np; p++) {
     const pp = P + <usize>p * pb;
@@ -146,15 +145,12 @@ function projectNegatives(X1: usize, n: i32, ld: i32, P: usize, kp: i32, Z1: usi
       let settled = true;
       for (let r = r0; r < r1; r++) {
         const ap = acc + (<usize>r << 5);
-        let a = v128.load(ap), b = v128.load(ap, 16);
-        let z = Z1 + <usize>r * zr + (<usize>folded << 5);
-        for (let f = folded; f < q; f++) {
-          const u = v128.load(z);
-          const v = v128.load(z, 16);
-          a = f32x4.add(a, f32x4.mul(u, u));
-          b = f32x4.add(b, f32x4.mul(v, v));
-          z += 32;
-        }
+        // every live row has folded panels 0..p−1: fold panel p, the one just computed
+        const z = zc + <usize>r * zr;
+        const u = v128.load(z);
+        const v = v128.load(z, 16);
+        const a = f32x4.add(v128.load(ap), f32x4.mul(u, u));
+        const b = f32x4.add(v128.load(ap, 16), f32x4.mul(v, v));
         v128.store(ap, a);
         v128.store(ap, b, 16);
         const part = hsum(a) + hsum(b);
@@ -171,7 +167,6 @@ function projectNegatives(X1: usize, n: i32, ld: i32, P: usize, kp: i32, Z1: usi
       }
     }
     nl = kept;
-    folded = q;
     if (nl == 0) break;
   }
   return dropped;
