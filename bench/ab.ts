@@ -11,6 +11,7 @@
 //     --maximumMemory 65536 --noExportMemory --enable simd,threads --use abort=
 import { readFileSync } from 'node:fs';
 import { KERNELS_WASM_PATH } from '../src/compute/module.js';
+import { useWideKernels } from '../src/compute/revectorize.js';
 import { WasmHeap } from '../src/math/kernels/heap.js';
 import { createWasmKernels, type WasmObjective } from '../src/math/kernels/wasm.js';
 import { createRng } from '../src/math/rng.js';
@@ -57,5 +58,63 @@ export function abCli(o: AbOptions): string {
     `  built ${KERNELS_WASM_PATH}: fastest ${a.min.toFixed(1)} ms, median ${a.med.toFixed(1)} ms`,
     `  other ${o.other}: fastest ${b.min.toFixed(1)} ms, median ${b.med.toFixed(1)} ms`,
     `  built/other: ${(a.min / b.min).toFixed(3)} (fastest), ${(a.med / b.med).toFixed(3)} (median); largest gradient difference ${maxDiff.toExponential(2)}`,
+  ].join('\n');
+}
+
+export interface AbWideOptions {
+  d: number;
+  k: number;
+  m: number;
+  normalize: boolean;
+  runs: number;
+}
+
+/**
+ * `npm run bench -- --ab-wide`: this build's narrow (4×8) against its wide (4×16) tiles, one thread,
+ * alternating, on this runtime as the service would set it up (useWideKernels: on Node ≥ 24 with
+ * AVX2 the revectorizer is on, for both sides). Also times a 256-row embedding.
+ */
+export function abWideCli(o: AbWideOptions): string {
+  const { d, k, m } = o;
+  const detected = useWideKernels();
+  const rng = createRng(0);
+  const set = { m, d, anchors: normals(rng, m * d), positives: normals(rng, m * d), negatives: normals(rng, m * d) };
+  const W = Float64Array.from(normals(rng, k * d, 1 / Math.sqrt(d)));
+  const X = Float32Array.from(normals(rng, 256 * d));
+  const module = new WebAssembly.Module(readFileSync(KERNELS_WASM_PATH));
+  const sides = [false, true].map((wide) => {
+    const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
+    const kernels = createWasmKernels({ module, memory, heap: new WasmHeap(memory), wide });
+    const obj = kernels.createObjective(set, { margin: 0.2, normalize: o.normalize, weightDecay: 0 });
+    const proj = kernels.prepareProjection(W, k, d);
+    return { wide, obj, proj, grad: new Float64Array(k * d), y: new Float32Array(256 * k), ms: [] as number[], embedMs: [] as number[] };
+  });
+  for (const s of sides) {
+    for (let i = 0; i < 3; i++) s.obj.evaluate(W, k, s.grad); // warm-up: V8 optimises hot functions later
+    for (let i = 0; i < 50; i++) s.proj.embed(X, 256, false, s.y);
+  }
+  let same = true;
+  for (let i = 0; i < k * d; i++) same &&= Object.is(sides[0].grad[i], sides[1].grad[i]);
+  for (let i = 0; i < 256 * k; i++) same &&= Object.is(sides[0].y[i], sides[1].y[i]);
+  for (let r = 0; r < o.runs; r++) {
+    for (const s of sides) {
+      let t0 = performance.now();
+      s.obj.evaluate(W, k, s.grad);
+      s.ms.push(performance.now() - t0);
+      t0 = performance.now();
+      for (let i = 0; i < 20; i++) s.proj.embed(X, 256, false, s.y);
+      s.embedMs.push((performance.now() - t0) / 20);
+    }
+  }
+  for (const s of sides) {
+    s.obj.dispose();
+    s.proj.dispose();
+  }
+  const [a, b] = sides.map((s) => ({ min: Math.min(...s.ms), med: median(s.ms), emb: median(s.embedMs) }));
+  return [
+    `narrow against wide tiles, node ${process.version} (V8 ${process.versions.v8}), revectorizer ${detected ? 'on' : 'off'}; d=${d} k=${k} m=${m}${o.normalize ? ' normalised' : ''}, 1 thread, ${o.runs} alternating runs each`,
+    `  narrow 4×8:  step fastest ${a.min.toFixed(1)} ms, median ${a.med.toFixed(1)} ms; embed 256 rows ${a.emb.toFixed(3)} ms`,
+    `  wide 4×16:   step fastest ${b.min.toFixed(1)} ms, median ${b.med.toFixed(1)} ms; embed 256 rows ${b.emb.toFixed(3)} ms`,
+    `  wide/narrow: ${(b.med / a.med).toFixed(3)} (step, median), ${(b.emb / a.emb).toFixed(3)} (embed); results ${same ? 'bit-identical' : 'DIFFER'}`,
   ].join('\n');
 }

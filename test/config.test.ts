@@ -78,6 +78,8 @@ t.test('every bad variable is named in one ConfigError', async (t) => {
   t.match((configError({ BODY_LIMIT_BYTES: '100' }) as Error)?.message, /BODY_LIMIT_BYTES/);
   t.match((configError({ LOG_LEVEL: 'INFO' }) as Error)?.message, /LOG_LEVEL/);
   t.match((configError({ LOG_LEVEL: 'warning' }) as Error)?.message, /LOG_LEVEL/);
+  t.match((configError({ TRIPLET_WIDE_KERNELS: 'yes' }) as Error)?.message, /TRIPLET_WIDE_KERNELS must be auto, on or off/);
+  t.match((configError({ TRIPLET_KERNELS: 'gpu' }) as Error)?.message, /TRIPLET_KERNELS/);
   t.doesNotThrow(() => loadConfig({ PORT: '0', TRAIN_CONCURRENCY: '64' }), 'the bounds themselves are allowed');
 });
 

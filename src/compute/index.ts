@@ -11,10 +11,12 @@ import type { AsyncTaskRunner } from '../math/kernels/types.js';
 import { createAsyncRunner, type AsyncRunner } from './async-runner.js';
 import { loadKernelModule } from './module.js';
 import { createPool, type ComputePool } from './pool.js';
+import { useWideKernels } from './revectorize.js';
 
 export { loadKernelModule, KERNELS_WASM_PATH } from './module.js';
 export { createPool, type ComputePool } from './pool.js';
 export { createAsyncRunner, type AsyncRunner } from './async-runner.js';
+export { useWideKernels, wideChoiceFromEnv, revectorizerAvailable, runtimeFacts, type WideChoice, type RuntimeFacts } from './revectorize.js';
 
 /** `auto`: WebAssembly SIMD when this runtime validates it (and the module is built), else JS. */
 export type KernelChoice = 'auto' | 'js' | 'wasm';
@@ -75,6 +77,8 @@ export interface ComputeOptions {
   residentBytes?: number;
   chunkRows?: number;
   earlyExit?: boolean;
+  /** wide (256-bit) tiles; default: useWideKernels() (TRIPLET_WIDE_KERNELS and the runtime) */
+  wide?: boolean;
 }
 
 /**
@@ -99,6 +103,7 @@ export async function createCompute(opts: ComputeOptions = {}): Promise<Compute>
     residentBytes: opts.residentBytes,
     chunkRows: opts.chunkRows,
     earlyExit: opts.earlyExit,
+    wide: opts.wide ?? useWideKernels(),
   });
   return { kernels, backend, threads, close: async () => { if (pool) await pool.close(); } };
 }
@@ -116,7 +121,7 @@ export function localKernels(choice: KernelChoice = 'auto'): Kernels {
     if (backend === 'js') k = jsKernels;
     else {
       const memory = createSharedMemory();
-      k = createWasmKernels({ module: loadKernelModule(), memory, heap: new WasmHeap(memory) });
+      k = createWasmKernels({ module: loadKernelModule(), memory, heap: new WasmHeap(memory), wide: useWideKernels() });
     }
     local.set(backend, k);
   }
@@ -159,7 +164,7 @@ export function servingKernels(choice: KernelChoice = 'auto', helpers = embedHel
         return runner.run(op, args, tasks);
       },
     };
-    k = createWasmKernels({ module, memory, heap: new WasmHeap(memory), asyncRunner: helpers > 0 ? lazy : undefined });
+    k = createWasmKernels({ module, memory, heap: new WasmHeap(memory), asyncRunner: helpers > 0 ? lazy : undefined, wide: useWideKernels() });
     serving.set(key, k);
   }
   return k;

@@ -1,7 +1,7 @@
 // The compute edge: backend choice, env parsing, and the worker pool (also from inside a worker).
 import { Worker } from 'node:worker_threads';
 import t from 'tap';
-import { createCompute, embedHelpersFromEnv, kernelChoiceFromEnv, localKernels, resolveKernelChoice, servingKernels, threadsFromEnv } from '../../src/compute/index.js';
+import { createCompute, embedHelpersFromEnv, kernelChoiceFromEnv, localKernels, resolveKernelChoice, servingKernels, threadsFromEnv, useWideKernels } from '../../src/compute/index.js';
 import { jsKernels } from '../../src/math/kernels/js.js';
 import { wasmSimdSupported } from '../../src/math/kernels/simd.js';
 import { createRng } from '../../src/math/rng.js';
@@ -42,7 +42,8 @@ t.test('backend choice', async (t) => {
   await js.close();
   t.equal(localKernels('js'), jsKernels);
   if (wasmSimdSupported()) {
-    t.equal(localKernels('wasm').name, 'wasm-simd');
+    // wide where V8's revectorizer makes them 256-bit (Node ≥ 24 on x64 with AVX2)
+    t.equal(localKernels('wasm').name, useWideKernels() ? 'wasm-simd-wide' : 'wasm-simd');
     t.equal(localKernels('wasm'), localKernels('auto'), 'one local backend per thread');
   }
 });

@@ -25,6 +25,8 @@ export const OP_NORMALIZED = 2;
 export const OP_REDUCE = 3;
 export const OP_PROJECT = 4;
 export const OP_EMBED = 5;
+/** Or'ed into an op: run the wide tiles (kernels.ts WIDE). Same results, bit for bit. */
+export const OP_WIDE = 0x100;
 
 /** n·k·d multiply-adds from which Projection.embedStaged hands the product to the async runner. */
 export const ASYNC_MIN_WORK = 1 << 20;
@@ -42,7 +44,7 @@ const PARTIALS_BUDGET = 256 * 1024 * 1024;
 
 interface KernelExports {
   runTask(op: number, args: number, task: number, thread: number): void;
-  accumulate(G: number, kp: number, ld: number, C: number, cq: number, Xp: number, ss: number, s: number): void;
+  accumulate(G: number, kp: number, ld: number, C: number, cq: number, Xp: number, ss: number, s: number, wide: number): void;
 }
 
 export interface WasmKernelOptions {
@@ -58,6 +60,10 @@ export interface WasmKernelOptions {
   /** squared hinged loss: stop a negative's projection once it proves the triplet inactive
    *  (kernels.ts projectNegatives; same results either way). Default true. */
   earlyExit?: boolean;
+  /** use the wide (4×16) tiles: only where V8 fuses v128 pairs into 256-bit operations
+   *  (src/compute/revectorize.ts decides); elsewhere they spill and run ~2× slower. Same results
+   *  either way. Default false. */
+  wide?: boolean;
 }
 
 export interface WasmKernels extends Kernels {
@@ -146,6 +152,7 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
   const residentBytes = opts.residentBytes ?? DEFAULT_RESIDENT_BYTES;
   const chunkRows = opts.chunkRows ?? DEFAULT_CHUNK_ROWS;
   const earlyExit = opts.earlyExit ?? true;
+  const wide = opts.wide ? OP_WIDE : 0;
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const ex = instance.exports as unknown as KernelExports;
   const views = new Views(memory);
@@ -275,7 +282,7 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
             margin, hinged ? 1 : 0, wantGrad ? 1 : 0, 2 / m, partials,
             work, workBytes, results, chunkRows, earlyExit ? 1 : 0,
           ]);
-          runner.run(normalized ? OP_NORMALIZED : OP_SQUARED, args, slabs, local);
+          runner.run((normalized ? OP_NORMALIZED : OP_SQUARED) | wide, args, slabs, local);
           v = views.refresh();
           const r = results >> 3;
           for (let s = 0; s < slabs; s++) {
@@ -333,7 +340,7 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
         fillRows(v.f32, xp >> 2, ld, d, X, null, 0, n);
         const per = rowsPerTask(n);
         setArgs(argScratch, [xp, n, ld, panels, kp, yp, per, normalize ? 1 : 0]);
-        runner.run(OP_PROJECT, argScratch, Math.ceil(n / per), local);
+        runner.run(OP_PROJECT | wide, argScratch, Math.ceil(n / per), local);
         v = views.refresh();
         const y = yp >> 2;
         if (kp === k) {
@@ -367,8 +374,8 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
             }
           }
           setArgs(argp, [xp, n, ld, panels, kp, yp, normalize ? 1 : 0, n * ld, 0]);
-          if (asyncRunner && n * k * d >= ASYNC_MIN_WORK) await asyncRunner.run(OP_EMBED, argp, 1);
-          else ex.runTask(OP_EMBED, argp, 0, 0);
+          if (asyncRunner && n * k * d >= ASYNC_MIN_WORK) await asyncRunner.run(OP_EMBED | wide, argp, 1);
+          else ex.runTask(OP_EMBED | wide, argp, 0, 0);
           const v = views.refresh();
           const bad = v.f64[(argp >> 3) + 8];
           if (bad >= 0) {
@@ -495,14 +502,14 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
         const xo = (xp >> 2) + t * 8;
         for (let j = 0; j < d; j++) v.f32[xo + (j >> 3) * B * 8 + (j & 7)] = X[i * d + j];
       }
-      ex.accumulate(gp, kp, ld, cp, B * 16, xp, B * 32, s);
+      ex.accumulate(gp, kp, ld, cp, B * 16, xp, B * 32, s, wide ? 1 : 0);
     }
     v = views.refresh();
     for (let r = 0; r < k; r++) for (let j = 0; j < d; j++) G[r * d + j] += v.f32[(gp >> 2) + r * ld + j];
   }
 
   return {
-    name: threads > 1 ? `wasm-simd×${threads}` : 'wasm-simd',
+    name: `wasm-simd${opts.wide ? '-wide' : ''}${threads > 1 ? `×${threads}` : ''}`,
     threads,
     heap,
     project,

@@ -10,6 +10,10 @@
 //   * projections Y (rows × kp) and gradients G (kp × ld) are float32.
 // Accumulation: every dot product and gradient tile sums in float32 (f32x4 lanes, plain mul+add,
 // no relaxed SIMD); squared norms, brackets and the loss sum in float64.
+// Two tile widths: 4×8 (8 f32x4 accumulators, the most the 16 xmm registers hold), and, when a
+// task's op carries OP_WIDE, 4×16 — for V8's revectorizer, which fuses each pair of f32x4
+// operations on adjacent memory into one 256-bit AVX2 operation (src/compute/revectorize.ts
+// decides). Both sum the same products in the same order, so they give the same bits.
 
 // ---------------------------------------------------------------------------------------------
 // Forward products: Y (n×kp, row stride ldy floats) = X (n×ld) · Wᵀ through the packed panels.
@@ -17,6 +21,11 @@
 // Loop order panel → row block → j: the 8·ld-float panel stays in L1 while the rows stream by.
 
 export function project(X: usize, n: i32, ld: i32, P: usize, kp: i32, Y: usize, ldy: i32): void {
+  if (WIDE) projectWide(X, n, ld, P, kp, Y, ldy);
+  else projectNarrow(X, n, ld, P, kp, Y, ldy);
+}
+
+function projectNarrow(X: usize, n: i32, ld: i32, P: usize, kp: i32, Y: usize, ldy: i32): void {
   const np = kp >> 3;
   const rb = <usize>ld << 2;
   const yr = <usize>ldy << 2;
@@ -29,6 +38,29 @@ export function project(X: usize, n: i32, ld: i32, P: usize, kp: i32, Y: usize, 
     for (; i < n4; i += 4) tile4x8(X + <usize>i * rb, rb, pp, ld, yc + <usize>i * yr, yr);
     for (; i < n; i++) tile1x8(X + <usize>i * rb, pp, ld, yc + <usize>i * yr);
   }
+}
+
+/** Panels two at a time through tile4x16; an odd last panel goes through projectNarrow. Kept
+ *  apart from projectNarrow: sharing its loop nest made the narrow path ~5% slower on Node 20
+ *  (machine code placement; measured, interleaved). */
+function projectWide(X: usize, n: i32, ld: i32, P: usize, kp: i32, Y: usize, ldy: i32): void {
+  const np = kp >> 3;
+  const rb = <usize>ld << 2;
+  const yr = <usize>ldy << 2;
+  const pb = <usize>ld << 5;
+  const n4 = n & ~3;
+  let p = 0;
+  for (; p + 1 < np; p += 2) {
+    const pp = P + <usize>p * pb;
+    const yc = Y + (<usize>p << 5);
+    let i = 0;
+    for (; i < n4; i += 4) tile4x16(X + <usize>i * rb, rb, pp, pb, ld, yc + <usize>i * yr, yr);
+    for (; i < n; i++) {
+      tile1x8(X + <usize>i * rb, pp, ld, yc + <usize>i * yr);
+      tile1x8(X + <usize>i * rb, pp + pb, ld, yc + <usize>i * yr + 32);
+    }
+  }
+  if (p < np) projectNarrow(X, n, ld, P + <usize>p * pb, 8, Y + (<usize>p << 5), ldy);
 }
 
 // One j per loop trip, on purpose: TurboFan (Node 20 and 22) hoists the loads of an unrolled body
@@ -60,6 +92,47 @@ export function project(X: usize, n: i32, ld: i32, P: usize, kp: i32, Y: usize, 
   v128.store(y, c0); v128.store(y, c1, 16);
   y += yr;
   v128.store(y, d0); v128.store(y, d1, 16);
+}
+
+// Wide tile, for runtimes that fuse pairs of v128 operations into 256-bit ones (V8's
+// revectorizer, --experimental-wasm-revectorize, Node ≥ 24 on x64 with AVX2; see WIDE): 4 rows ×
+// two panels = 16 f32x4 accumulators, which V8 turns into 8 ymm registers. Without that pass the
+// 16 accumulators spill (measured ~2× slower than tile4x8), so it runs only when WIDE is set.
+// Every output sums the same products in the same order as tile4x8: results are bit-identical.
+// @ts-ignore: decorator
+@inline function tile4x16(x0: usize, rb: usize, p: usize, pb: usize, ld: i32, y: usize, yr: usize): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0), a3 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+  let c2 = f32x4.splat(0), c3 = f32x4.splat(0), d2 = f32x4.splat(0), d3 = f32x4.splat(0);
+  const end = x0 + (<usize>ld << 2);
+  let q = p;
+  for (let x = x0; x < end; x += 4) {
+    const w0 = v128.load(q);
+    const w1 = v128.load(q, 16);
+    const w2 = v128.load(q + pb);
+    const w3 = v128.load(q + pb, 16);
+    let s = v128.load32_splat(x);
+    a0 = f32x4.add(a0, f32x4.mul(s, w0)); a1 = f32x4.add(a1, f32x4.mul(s, w1));
+    a2 = f32x4.add(a2, f32x4.mul(s, w2)); a3 = f32x4.add(a3, f32x4.mul(s, w3));
+    s = v128.load32_splat(x + rb);
+    b0 = f32x4.add(b0, f32x4.mul(s, w0)); b1 = f32x4.add(b1, f32x4.mul(s, w1));
+    b2 = f32x4.add(b2, f32x4.mul(s, w2)); b3 = f32x4.add(b3, f32x4.mul(s, w3));
+    s = v128.load32_splat(x + 2 * rb);
+    c0 = f32x4.add(c0, f32x4.mul(s, w0)); c1 = f32x4.add(c1, f32x4.mul(s, w1));
+    c2 = f32x4.add(c2, f32x4.mul(s, w2)); c3 = f32x4.add(c3, f32x4.mul(s, w3));
+    s = v128.load32_splat(x + 3 * rb);
+    d0 = f32x4.add(d0, f32x4.mul(s, w0)); d1 = f32x4.add(d1, f32x4.mul(s, w1));
+    d2 = f32x4.add(d2, f32x4.mul(s, w2)); d3 = f32x4.add(d3, f32x4.mul(s, w3));
+    q += 32;
+  }
+  v128.store(y, a0); v128.store(y, a1, 16); v128.store(y, a2, 32); v128.store(y, a3, 48);
+  y += yr;
+  v128.store(y, b0); v128.store(y, b1, 16); v128.store(y, b2, 32); v128.store(y, b3, 48);
+  y += yr;
+  v128.store(y, c0); v128.store(y, c1, 16); v128.store(y, c2, 32); v128.store(y, c3, 48);
+  y += yr;
+  v128.store(y, d0); v128.store(y, d1, 16); v128.store(y, d2, 32); v128.store(y, d3, 48);
 }
 
 // @ts-ignore: decorator
@@ -98,7 +171,7 @@ export function project(X: usize, n: i32, ld: i32, P: usize, kp: i32, Y: usize, 
  * through project() itself: the same tile loop inlined here ran ~5% slower (machine code
  * placement; measured, min of interleaved runs), and at a random start every group is live.
  */
-function panelGroups(X: usize, n: i32, ld: i32, pp: usize, zc: usize, kp: i32, live: usize, nl: i32): void {
+function panelGroups(X: usize, n: i32, ld: i32, pp: usize, zc: usize, kp: i32, live: usize, nl: i32, outs: i32): void {
   const rb = <usize>ld << 2, zr = <usize>kp << 2;
   let t = 0;
   while (t < nl) {
@@ -110,7 +183,7 @@ function panelGroups(X: usize, n: i32, ld: i32, pp: usize, zc: usize, kp: i32, l
       t++;
     }
     const r0 = g0 << 2;
-    project(X + <usize>r0 * rb, min(n, g1 << 2) - r0, ld, pp, 8, zc + <usize>r0 * zr, kp);
+    project(X + <usize>r0 * rb, min(n, g1 << 2) - r0, ld, pp, outs, zc + <usize>r0 * zr, kp);
   }
 }
 
@@ -133,11 +206,13 @@ function projectNegatives(X1: usize, n: i32, ld: i32, P: usize, kp: i32, Z1: usi
   }
   let nl = groups;
   let dropped = 0;
-  for (let p = 0; p < np; p++) {
+  // WIDE: two panels (16 outputs) per step, so project() runs its wide tile; checked after each step
+  for (let p = 0; p < np; ) {
+    const step = WIDE && p + 1 < np ? 2 : 1;
     const pp = P + <usize>p * pb;
     const zc = Z1 + (<usize>p << 5);
-    panelGroups(X1, n, ld, pp, zc, kp, live, nl);
-    const q = p + 1;
+    panelGroups(X1, n, ld, pp, zc, kp, live, nl, step << 3);
+    p += step;
     let kept = 0;
     for (let t = 0; t < nl; t++) {
       const g = load<i32>(live + (<usize>t << 2));
@@ -145,12 +220,16 @@ function projectNegatives(X1: usize, n: i32, ld: i32, P: usize, kp: i32, Z1: usi
       let settled = true;
       for (let r = r0; r < r1; r++) {
         const ap = acc + (<usize>r << 5);
-        // every live row has folded panels 0..p−1: fold panel p, the one just computed
-        const z = zc + <usize>r * zr;
-        const u = v128.load(z);
-        const v = v128.load(z, 16);
-        const a = f32x4.add(v128.load(ap), f32x4.mul(u, u));
-        const b = f32x4.add(v128.load(ap, 16), f32x4.mul(v, v));
+        // every live row has folded the panels before this step: fold the step's, in order
+        let z = zc + <usize>r * zr;
+        let a = v128.load(ap), b = v128.load(ap, 16);
+        for (let h = 0; h < step; h++) {
+          const u = v128.load(z);
+          const v = v128.load(z, 16);
+          a = f32x4.add(a, f32x4.mul(u, u));
+          b = f32x4.add(b, f32x4.mul(v, v));
+          z += 32;
+        }
         v128.store(ap, a);
         v128.store(ap, b, 16);
         const part = hsum(a) + hsum(b);
@@ -158,7 +237,7 @@ function projectNegatives(X1: usize, n: i32, ld: i32, P: usize, kp: i32, Z1: usi
         const diff = load<f64>(dp + (<usize>r << 3)) - part;
         if (!(part < Infinity && diff + margin <= 0 && diff < 0)) settled = false;
       }
-      if (settled && q < np) {
+      if (settled && p < np) {
         for (let r = r0; r < r1; r++) store<f64>(dn + (<usize>r << 3), Infinity);
         dropped += r1 - r0;
       } else {
@@ -175,19 +254,25 @@ function projectNegatives(X1: usize, n: i32, ld: i32, P: usize, kp: i32, Z1: usi
 // ---------------------------------------------------------------------------------------------
 // Gradient: G (kp×ld) += Σ_t C[t]ᵀ · X[t] over s entries, X in 8-column strips and C packed by
 // quads (see packStrips and gradPacked). 4×8 tile of G (4 outputs × 8 columns) in 8 accumulators
-// over all s entries, then one load+add+store of the tile. Loop order column block → output block:
+// over all s entries (4×16, two strips, when WIDE), then one load+add+store of the tile. Loop order column block → output block:
 // the s×8 strip of X stays in L1 while C (s×kp) is swept.
 
 /** Adds a 4×8 tile (rows a..d, two f32x4 each) into G at g, rows gr bytes apart. */
 // @ts-ignore: decorator
 @inline function addTile(g: usize, gr: usize, a0: v128, a1: v128, b0: v128, b1: v128, c0: v128, c1: v128, d0: v128, d1: v128): void {
-  v128.store(g, f32x4.add(v128.load(g), a0)); v128.store(g, f32x4.add(v128.load(g, 16), a1), 16);
+  // both halves of a row are loaded before either is stored: V8's revectorizer fuses a pair only
+  // when no store sits between its two loads
+  let l0 = v128.load(g), l1 = v128.load(g, 16);
+  v128.store(g, f32x4.add(l0, a0)); v128.store(g, f32x4.add(l1, a1), 16);
   g += gr;
-  v128.store(g, f32x4.add(v128.load(g), b0)); v128.store(g, f32x4.add(v128.load(g, 16), b1), 16);
+  l0 = v128.load(g); l1 = v128.load(g, 16);
+  v128.store(g, f32x4.add(l0, b0)); v128.store(g, f32x4.add(l1, b1), 16);
   g += gr;
-  v128.store(g, f32x4.add(v128.load(g), c0)); v128.store(g, f32x4.add(v128.load(g, 16), c1), 16);
+  l0 = v128.load(g); l1 = v128.load(g, 16);
+  v128.store(g, f32x4.add(l0, c0)); v128.store(g, f32x4.add(l1, c1), 16);
   g += gr;
-  v128.store(g, f32x4.add(v128.load(g), d0)); v128.store(g, f32x4.add(v128.load(g, 16), d1), 16);
+  l0 = v128.load(g); l1 = v128.load(g, 16);
+  v128.store(g, f32x4.add(l0, d0)); v128.store(g, f32x4.add(l1, d1), 16);
 }
 
 // Why strips: rows of X sit ld·4 bytes apart (2 KB at d = 512), so the
@@ -213,7 +298,45 @@ function packStrips(Xp: usize, rowPtr: usize, s: i32, ld: i32): void {
 function gradPacked(G: usize, kp: i32, ld: i32, C: usize, cq: usize, Xp: usize, ss: usize, s: i32): void {
   const gr = <usize>ld << 2;
   const sb = <usize>s << 5;
-  for (let j = 0; j < ld; j += 8) {
+  let j = 0;
+  if (WIDE) {
+    // two strips (16 columns) per tile: the wide counterpart of tile4x16, same sums in the same order
+    for (; j + 8 < ld; j += 16) {
+      const jo = <usize>j << 2;
+      const strip = Xp + <usize>(j >> 3) * ss;
+      const stripEnd = strip + sb;
+      for (let r = 0; r < kp; r += 4) {
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+        let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
+        let a2 = f32x4.splat(0), a3 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+        let c2 = f32x4.splat(0), c3 = f32x4.splat(0), d2 = f32x4.splat(0), d3 = f32x4.splat(0);
+        let cp = C + <usize>(r >> 2) * cq;
+        for (let xp = strip; xp < stripEnd; xp += 32) {
+          const x0 = v128.load(xp);
+          const x1 = v128.load(xp, 16);
+          const x2 = v128.load(xp + ss);
+          const x3 = v128.load(xp + ss, 16);
+          let k = v128.load32_splat(cp);
+          a0 = f32x4.add(a0, f32x4.mul(k, x0)); a1 = f32x4.add(a1, f32x4.mul(k, x1));
+          a2 = f32x4.add(a2, f32x4.mul(k, x2)); a3 = f32x4.add(a3, f32x4.mul(k, x3));
+          k = v128.load32_splat(cp, 4);
+          b0 = f32x4.add(b0, f32x4.mul(k, x0)); b1 = f32x4.add(b1, f32x4.mul(k, x1));
+          b2 = f32x4.add(b2, f32x4.mul(k, x2)); b3 = f32x4.add(b3, f32x4.mul(k, x3));
+          k = v128.load32_splat(cp, 8);
+          c0 = f32x4.add(c0, f32x4.mul(k, x0)); c1 = f32x4.add(c1, f32x4.mul(k, x1));
+          c2 = f32x4.add(c2, f32x4.mul(k, x2)); c3 = f32x4.add(c3, f32x4.mul(k, x3));
+          k = v128.load32_splat(cp, 12);
+          d0 = f32x4.add(d0, f32x4.mul(k, x0)); d1 = f32x4.add(d1, f32x4.mul(k, x1));
+          d2 = f32x4.add(d2, f32x4.mul(k, x2)); d3 = f32x4.add(d3, f32x4.mul(k, x3));
+          cp += 16;
+        }
+        const g = G + <usize>r * gr + jo;
+        addTile(g, gr, a0, a1, b0, b1, c0, c1, d0, d1);
+        addTile(g + 32, gr, a2, a3, b2, b3, c2, c3, d2, d3);
+      }
+    }
+  }
+  for (; j < ld; j += 8) {
     const jo = <usize>j << 2;
     const strip = Xp + <usize>(j >> 3) * ss;
     const stripEnd = strip + sb;
@@ -331,7 +454,15 @@ const OP_EMBED: i32 = 5;
   return <usize>load<f64>(args + (<usize>i << 3));
 }
 
+/** Set from each task's op (OP_WIDE bit): use the wide tiles (tile4x16, gradPacked's two-strip
+ *  tile). The TypeScript side sets the bit only where it turned V8's revectorizer on (see
+ *  src/compute/revectorize.ts). Per instance, so per thread. */
+let WIDE: bool = false;
+const OP_WIDE: i32 = 0x100;
+
 export function runTask(op: i32, args: usize, task: i32, thread: i32): void {
+  WIDE = (op & OP_WIDE) != 0;
+  op &= ~OP_WIDE;
   if (op == OP_SQUARED || op == OP_NORMALIZED) slabTask(op, args, task, thread);
   else if (op == OP_REDUCE) reduceTask(args, task);
   else if (op == OP_PROJECT) projectTask(args, task);
@@ -511,7 +642,8 @@ function projectTask(args: usize, task: i32): void {
 }
 
 /** Gradient accumulation for the generic Kernels.accumulate (layouts as gradPacked). */
-export function accumulate(G: usize, kp: i32, ld: i32, C: usize, cq: usize, Xp: usize, ss: usize, s: i32): void {
+export function accumulate(G: usize, kp: i32, ld: i32, C: usize, cq: usize, Xp: usize, ss: usize, s: i32, wide: i32): void {
+  WIDE = wide != 0;
   gradPacked(G, kp, ld, C, cq, Xp, ss, s);
 }
 
