@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # NODE_VERSION picks the Node LTS line. 22 (the default) serves large binary /embed uploads with
-# the least CPU; 24 trains ~1.4× faster, because its V8 turns the kernels into 256-bit code, but
+# the least CPU; 24 trains ~1.5× faster, because its V8 turns the kernels into 256-bit code, but
 # reads large request bodies more slowly (README "Performance"):
 #   docker build --build-arg NODE_VERSION=24 .
 ARG NODE_VERSION=22

@@ -16,7 +16,7 @@ import { useWideKernels } from './revectorize.js';
 export { loadKernelModule, KERNELS_WASM_PATH } from './module.js';
 export { createPool, type ComputePool } from './pool.js';
 export { createAsyncRunner, type AsyncRunner } from './async-runner.js';
-export { useWideKernels, wideChoiceFromEnv, revectorizerAvailable, runtimeFacts, type WideChoice, type RuntimeFacts } from './revectorize.js';
+export { useWideKernels, decideWide, wideChoiceFromEnv, revectorizerAvailable, runtimeFacts, type WideChoice, type WideDecision, type RuntimeFacts } from './revectorize.js';
 
 /** `auto`: WebAssembly SIMD when this runtime validates it (and the module is built), else JS. */
 export type KernelChoice = 'auto' | 'js' | 'wasm';

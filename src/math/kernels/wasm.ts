@@ -61,8 +61,9 @@ export interface WasmKernelOptions {
    *  (kernels.ts projectNegatives; same results either way). Default true. */
   earlyExit?: boolean;
   /** use the wide (4×16) tiles: only where V8 fuses v128 pairs into 256-bit operations
-   *  (src/compute/revectorize.ts decides); elsewhere they spill and run ~2× slower. Same results
-   *  either way. Default false. */
+   *  (src/compute/revectorize.ts decides); elsewhere they spill and run 1.5–1.7× slower. Same
+   *  results either way (only lastEarlyExits may differ: the early exit checks after pairs of
+   *  panels). Default false. */
   wide?: boolean;
 }
 

@@ -97,7 +97,7 @@ function projectWide(X: usize, n: i32, ld: i32, P: usize, kp: i32, Y: usize, ldy
 // Wide tile, for runtimes that fuse pairs of v128 operations into 256-bit ones (V8's
 // revectorizer, --experimental-wasm-revectorize, Node ≥ 24 on x64 with AVX2; see WIDE): 4 rows ×
 // two panels = 16 f32x4 accumulators, which V8 turns into 8 ymm registers. Without that pass the
-// 16 accumulators spill (measured ~2× slower than tile4x8), so it runs only when WIDE is set.
+// 16 accumulators spill (measured 1.5–1.7× slower than tile4x8), so it runs only when WIDE is set.
 // Every output sums the same products in the same order as tile4x8: results are bit-identical.
 // @ts-ignore: decorator
 @inline function tile4x16(x0: usize, rb: usize, p: usize, pb: usize, ld: i32, y: usize, yr: usize): void {
@@ -206,9 +206,13 @@ function projectNegatives(X1: usize, n: i32, ld: i32, P: usize, kp: i32, Z1: usi
   }
   let nl = groups;
   let dropped = 0;
-  // WIDE: two panels (16 outputs) per step, so project() runs its wide tile; checked after each step
+  // WIDE: two panels (16 outputs) per step, so project() runs its wide tile; checked after each
+  // step. The first and the last panel still go alone: the check after panel 0 is the one that
+  // drops the most from a PCA start (largest variance first), and a pair ending at the last panel
+  // would leave no check that can drop anything. Results are the same either way; the count of
+  // rows stopped early (lastEarlyExits) can differ from the narrow tiles'.
   for (let p = 0; p < np; ) {
-    const step = WIDE && p + 1 < np ? 2 : 1;
+    const step = WIDE && p > 0 && p + 2 < np ? 2 : 1;
     const pp = P + <usize>p * pb;
     const zc = Z1 + (<usize>p << 5);
     panelGroups(X1, n, ld, pp, zc, kp, live, nl, step << 3);
