@@ -35,6 +35,9 @@ mkdir runtime
 mv package.json node_modules dist runtime/
 cd runtime
 port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+# The runtime stage's ENV, as the Dockerfile sets it (malloc settings included).
+eval "$(awk '/^ENV /{f=1} f{line=$0; sub(/^ENV /,"",line); sub(/\\$/,"",line); print line; if ($0 !~ /\\$/) f=0}' "$root/Dockerfile" | tr -s ' ' '\n' | grep -E '^MALLOC_[A-Z_]+=' | sed 's/^/export /')"
+echo "image-steps: malloc settings from the Dockerfile: $(env | grep -E '^MALLOC_' | tr '\n' ' ')"
 NODE_ENV=production PORT=$port HOST=127.0.0.1 DATA_DIR="$data" node dist/src/server.js >"$work/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
