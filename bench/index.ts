@@ -217,6 +217,10 @@ function numpyOnce(d: number, k: number, m: number, reps: number): { msPerIterat
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
+  // the image's malloc settings (Dockerfile) keep numpy's big arrays off mmap and so off
+  // transparent huge pages: its step took 51 ms instead of ~21 with them. They are the server's
+  // settings, not the reference's.
+  for (const name of Object.keys(env)) if (name.startsWith('MALLOC_')) delete env[name];
   const args = [NUMPY_BENCH, '--d', String(d), '--k', String(k), '--m', String(m), '--dtype', 'f32', '--threads', '2', '--reps', String(reps)];
   if (opt.normalize) args.push('--normalize');
   const r = spawnSync('/usr/bin/python3', args, { env, encoding: 'utf8' });
