@@ -303,67 +303,69 @@ function gradPacked(G: usize, kp: i32, ld: i32, C: usize, cq: usize, Xp: usize, 
   const gr = <usize>ld << 2;
   const sb = <usize>s << 5;
   let j = 0;
+  // WIDE: two strips (16 columns) per tile, the wide counterpart of tile4x16
   if (WIDE) {
-    // two strips (16 columns) per tile: the wide counterpart of tile4x16, same sums in the same order
     for (; j + 8 < ld; j += 16) {
-      const jo = <usize>j << 2;
       const strip = Xp + <usize>(j >> 3) * ss;
-      const stripEnd = strip + sb;
-      for (let r = 0; r < kp; r += 4) {
-        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
-        let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
-        let a2 = f32x4.splat(0), a3 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
-        let c2 = f32x4.splat(0), c3 = f32x4.splat(0), d2 = f32x4.splat(0), d3 = f32x4.splat(0);
-        let cp = C + <usize>(r >> 2) * cq;
-        for (let xp = strip; xp < stripEnd; xp += 32) {
-          const x0 = v128.load(xp);
-          const x1 = v128.load(xp, 16);
-          const x2 = v128.load(xp + ss);
-          const x3 = v128.load(xp + ss, 16);
-          let k = v128.load32_splat(cp);
-          a0 = f32x4.add(a0, f32x4.mul(k, x0)); a1 = f32x4.add(a1, f32x4.mul(k, x1));
-          a2 = f32x4.add(a2, f32x4.mul(k, x2)); a3 = f32x4.add(a3, f32x4.mul(k, x3));
-          k = v128.load32_splat(cp, 4);
-          b0 = f32x4.add(b0, f32x4.mul(k, x0)); b1 = f32x4.add(b1, f32x4.mul(k, x1));
-          b2 = f32x4.add(b2, f32x4.mul(k, x2)); b3 = f32x4.add(b3, f32x4.mul(k, x3));
-          k = v128.load32_splat(cp, 8);
-          c0 = f32x4.add(c0, f32x4.mul(k, x0)); c1 = f32x4.add(c1, f32x4.mul(k, x1));
-          c2 = f32x4.add(c2, f32x4.mul(k, x2)); c3 = f32x4.add(c3, f32x4.mul(k, x3));
-          k = v128.load32_splat(cp, 12);
-          d0 = f32x4.add(d0, f32x4.mul(k, x0)); d1 = f32x4.add(d1, f32x4.mul(k, x1));
-          d2 = f32x4.add(d2, f32x4.mul(k, x2)); d3 = f32x4.add(d3, f32x4.mul(k, x3));
-          cp += 16;
-        }
-        const g = G + <usize>r * gr + jo;
-        addTile(g, gr, a0, a1, b0, b1, c0, c1, d0, d1);
-        addTile(g + 32, gr, a2, a3, b2, b3, c2, c3, d2, d3);
-      }
+      for (let r = 0; r < kp; r += 4) gradTile4x16(G + <usize>r * gr + (<usize>j << 2), gr, C + <usize>(r >> 2) * cq, strip, strip + sb, ss);
     }
   }
   for (; j < ld; j += 8) {
-    const jo = <usize>j << 2;
     const strip = Xp + <usize>(j >> 3) * ss;
-    const stripEnd = strip + sb;
-    for (let r = 0; r < kp; r += 4) {
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
-      let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
-      let cp = C + <usize>(r >> 2) * cq;
-      for (let xp = strip; xp < stripEnd; xp += 32) {
-        const x0 = v128.load(xp);
-        const x1 = v128.load(xp, 16);
-        let k = v128.load32_splat(cp);
-        a0 = f32x4.add(a0, f32x4.mul(k, x0)); a1 = f32x4.add(a1, f32x4.mul(k, x1));
-        k = v128.load32_splat(cp, 4);
-        b0 = f32x4.add(b0, f32x4.mul(k, x0)); b1 = f32x4.add(b1, f32x4.mul(k, x1));
-        k = v128.load32_splat(cp, 8);
-        c0 = f32x4.add(c0, f32x4.mul(k, x0)); c1 = f32x4.add(c1, f32x4.mul(k, x1));
-        k = v128.load32_splat(cp, 12);
-        d0 = f32x4.add(d0, f32x4.mul(k, x0)); d1 = f32x4.add(d1, f32x4.mul(k, x1));
-        cp += 16;
-      }
-      addTile(G + <usize>r * gr + jo, gr, a0, a1, b0, b1, c0, c1, d0, d1);
-    }
+    for (let r = 0; r < kp; r += 4) gradTile4x8(G + <usize>r * gr + (<usize>j << 2), gr, C + <usize>(r >> 2) * cq, strip, strip + sb);
   }
+}
+
+/** G's 4×8 tile at g (rows gr bytes apart) += Σ over the strip's entries of 4 coefficients × 8 columns. */
+// @ts-ignore: decorator
+@inline function gradTile4x8(g: usize, gr: usize, cp: usize, strip: usize, stripEnd: usize): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
+  for (let xp = strip; xp < stripEnd; xp += 32) {
+    const x0 = v128.load(xp);
+    const x1 = v128.load(xp, 16);
+    let k = v128.load32_splat(cp);
+    a0 = f32x4.add(a0, f32x4.mul(k, x0)); a1 = f32x4.add(a1, f32x4.mul(k, x1));
+    k = v128.load32_splat(cp, 4);
+    b0 = f32x4.add(b0, f32x4.mul(k, x0)); b1 = f32x4.add(b1, f32x4.mul(k, x1));
+    k = v128.load32_splat(cp, 8);
+    c0 = f32x4.add(c0, f32x4.mul(k, x0)); c1 = f32x4.add(c1, f32x4.mul(k, x1));
+    k = v128.load32_splat(cp, 12);
+    d0 = f32x4.add(d0, f32x4.mul(k, x0)); d1 = f32x4.add(d1, f32x4.mul(k, x1));
+    cp += 16;
+  }
+  addTile(g, gr, a0, a1, b0, b1, c0, c1, d0, d1);
+}
+
+/** The same over two strips (the second ss bytes after the first): G's 4×16 tile at g. Same sums
+ *  in the same order as two gradTile4x8 calls. */
+// @ts-ignore: decorator
+@inline function gradTile4x16(g: usize, gr: usize, cp: usize, strip: usize, stripEnd: usize, ss: usize): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), b0 = f32x4.splat(0), b1 = f32x4.splat(0);
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), d0 = f32x4.splat(0), d1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0), a3 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+  let c2 = f32x4.splat(0), c3 = f32x4.splat(0), d2 = f32x4.splat(0), d3 = f32x4.splat(0);
+  for (let xp = strip; xp < stripEnd; xp += 32) {
+    const x0 = v128.load(xp);
+    const x1 = v128.load(xp, 16);
+    const x2 = v128.load(xp + ss);
+    const x3 = v128.load(xp + ss, 16);
+    let k = v128.load32_splat(cp);
+    a0 = f32x4.add(a0, f32x4.mul(k, x0)); a1 = f32x4.add(a1, f32x4.mul(k, x1));
+    a2 = f32x4.add(a2, f32x4.mul(k, x2)); a3 = f32x4.add(a3, f32x4.mul(k, x3));
+    k = v128.load32_splat(cp, 4);
+    b0 = f32x4.add(b0, f32x4.mul(k, x0)); b1 = f32x4.add(b1, f32x4.mul(k, x1));
+    b2 = f32x4.add(b2, f32x4.mul(k, x2)); b3 = f32x4.add(b3, f32x4.mul(k, x3));
+    k = v128.load32_splat(cp, 8);
+    c0 = f32x4.add(c0, f32x4.mul(k, x0)); c1 = f32x4.add(c1, f32x4.mul(k, x1));
+    c2 = f32x4.add(c2, f32x4.mul(k, x2)); c3 = f32x4.add(c3, f32x4.mul(k, x3));
+    k = v128.load32_splat(cp, 12);
+    d0 = f32x4.add(d0, f32x4.mul(k, x0)); d1 = f32x4.add(d1, f32x4.mul(k, x1));
+    d2 = f32x4.add(d2, f32x4.mul(k, x2)); d3 = f32x4.add(d3, f32x4.mul(k, x3));
+    cp += 16;
+  }
+  addTile(g, gr, a0, a1, b0, b1, c0, c1, d0, d1);
+  addTile(g + 32, gr, a2, a3, b2, b3, c2, c3, d2, d3);
 }
 
 // ---------------------------------------------------------------------------------------------
