@@ -14,8 +14,7 @@ import { KERNELS_WASM_PATH } from '../src/compute/module.js';
 import { useWideKernels } from '../src/compute/revectorize.js';
 import { WasmHeap } from '../src/math/kernels/heap.js';
 import { createWasmKernels, type WasmObjective } from '../src/math/kernels/wasm.js';
-import { createRng } from '../src/math/rng.js';
-import { median, normals } from './data.js';
+import { median, normals, stepData } from './data.js';
 
 export interface AbOptions {
   other: string;
@@ -34,9 +33,7 @@ function objectiveFor(path: string, set: Parameters<ReturnType<typeof createWasm
 
 export function abCli(o: AbOptions): string {
   const { d, k, m } = o;
-  const rng = createRng(0);
-  const set = { m, d, anchors: normals(rng, m * d), positives: normals(rng, m * d), negatives: normals(rng, m * d) };
-  const W = Float64Array.from(normals(rng, k * d, 1 / Math.sqrt(d)));
+  const { set, W } = stepData(d, k, m);
   const sides = [
     { name: 'built', path: KERNELS_WASM_PATH },
     { name: 'other', path: o.other },
@@ -77,9 +74,7 @@ export interface AbWideOptions {
 export function abWideCli(o: AbWideOptions): string {
   const { d, k, m } = o;
   const detected = useWideKernels();
-  const rng = createRng(0);
-  const set = { m, d, anchors: normals(rng, m * d), positives: normals(rng, m * d), negatives: normals(rng, m * d) };
-  const W = Float64Array.from(normals(rng, k * d, 1 / Math.sqrt(d)));
+  const { set, W, rng } = stepData(d, k, m);
   const X = Float32Array.from(normals(rng, 256 * d));
   const module = new WebAssembly.Module(readFileSync(KERNELS_WASM_PATH));
   const sides = [false, true].map((wide) => {

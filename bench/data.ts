@@ -1,5 +1,6 @@
 // Shared by the benchmarks: seeded data like numpy_triplet_bench.py's, and a median.
-import type { createRng } from '../src/math/rng.js';
+import { createRng } from '../src/math/rng.js';
+import type { TripletSet } from '../src/math/types.js';
 
 export const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -17,4 +18,15 @@ export function normals(rng: ReturnType<typeof createRng>, n: number, scale = 1)
     if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * v);
   }
   return out;
+}
+
+/**
+ * The training step's data as numpy_triplet_bench.py makes it: A, P, N standard normal and W
+ * ~ N(0, 1/d), from seed 0 (then the returned rng, for anything more the caller draws).
+ */
+export function stepData(d: number, k: number, m: number): { set: TripletSet; W: Float64Array; rng: ReturnType<typeof createRng> } {
+  const rng = createRng(0);
+  const set = { m, d, anchors: normals(rng, m * d), positives: normals(rng, m * d), negatives: normals(rng, m * d) };
+  const W = Float64Array.from(normals(rng, k * d, 1 / Math.sqrt(d)));
+  return { set, W, rng };
 }

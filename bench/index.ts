@@ -35,7 +35,7 @@ import { startServer } from '../scripts/server-process.js';
 import { createCompute, type KernelChoice } from '../src/compute/index.js';
 import { createTripletObjective } from '../src/math/losses.js';
 import { createRng } from '../src/math/rng.js';
-import { median, normals } from './data.js';
+import { median, normals, stepData } from './data.js';
 
 const NUMPY_BENCH = fileURLToPath(new URL('../../shared/tools/numpy_triplet_bench.py', import.meta.url));
 
@@ -50,34 +50,23 @@ if (process.argv.includes('--mining')) {
   console.log(formatMiningBench(benchMining({ n: arg('n', 100_000), d: arg('d', 128) })));
   process.exit(0);
 }
-if (process.argv.includes('--ab-wide')) {
-  const { abWideCli } = await import('./ab.js');
-  const { values: v } = parseArgs({
-    options: {
-      'ab-wide': { type: 'boolean' },
-      d: { type: 'string', default: '512' },
-      k: { type: 'string', default: '128' },
-      m: { type: 'string', default: '10000' },
-      normalize: { type: 'boolean', default: false },
-      runs: { type: 'string', default: '15' },
-    },
-  });
-  console.log(abWideCli({ d: Number(v.d), k: Number(v.k), m: Number(v.m), normalize: v.normalize!, runs: Number(v.runs) }));
-  process.exit(0);
-}
-if (process.argv.includes('--ab')) {
-  const { abCli } = await import('./ab.js');
+if (process.argv.includes('--ab') || process.argv.includes('--ab-wide')) {
+  // --ab <other.wasm>: two builds; --ab-wide: this build's narrow against its wide tiles
+  const { abCli, abWideCli } = await import('./ab.js');
   const { values: v } = parseArgs({
     options: {
       ab: { type: 'string' },
+      'ab-wide': { type: 'boolean', default: false },
       d: { type: 'string', default: '512' },
       k: { type: 'string', default: '128' },
       m: { type: 'string', default: '10000' },
       normalize: { type: 'boolean', default: false },
-      runs: { type: 'string', default: '21' },
+      runs: { type: 'string' },
     },
   });
-  console.log(abCli({ other: v.ab!, d: Number(v.d), k: Number(v.k), m: Number(v.m), normalize: v.normalize!, runs: Number(v.runs) }));
+  const o = { d: Number(v.d), k: Number(v.k), m: Number(v.m), normalize: v.normalize! };
+  if (v['ab-wide']) console.log(abWideCli({ ...o, runs: Number(v.runs ?? 15) }));
+  else console.log(abCli({ ...o, other: v.ab!, runs: Number(v.runs ?? 21) }));
   process.exit(0);
 }
 if (process.argv.includes('--json-parse')) {
@@ -173,9 +162,7 @@ async function stepBench() {
   const runs = Math.max(7, int(opt.runs, 'runs'));
   const threads = opt.threads ? int(opt.threads, 'threads') : availableParallelism();
   const compute = await createCompute({ kernels: opt.kernels as KernelChoice, threads });
-  const rng = createRng(0);
-  const set = { m, d, anchors: normals(rng, m * d), positives: normals(rng, m * d), negatives: normals(rng, m * d) };
-  const W = Float64Array.from(normals(rng, k * d, 1 / Math.sqrt(d)));
+  const { set, W } = stepData(d, k, m);
   const objective = createTripletObjective(set, { margin: Number(opt.margin), normalize: opt.normalize, weightDecay: 0 }, compute.kernels);
   const grad = new Float64Array(k * d);
   const first = objective.evaluate(W, k, grad); // warm-up
