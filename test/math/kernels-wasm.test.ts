@@ -13,7 +13,7 @@ import { evaluateTriplets } from '../../src/math/metrics.js';
 import { createRng } from '../../src/math/rng.js';
 import { train } from '../../src/math/train.js';
 import type { LossOptions, LossValue, TripletSet } from '../../src/math/types.js';
-import { SHARED, flat64, randomSet, readJson } from './helpers.js';
+import { SHARED, flat64, randomSet, readJson, settledSet } from './helpers.js';
 
 const REL = 1e-5;
 
@@ -135,13 +135,8 @@ if (simd) {
     // rows largest, so the first panels carry most of ‖v‖² and settle rows early
     const rng = createRng(21);
     const m = 2000, d = 40, k = 33;
-    const set = randomSet(rng, m, d);
-    for (let i = 0; i < m * d; i++) {
-      set.positives[i] = set.anchors[i] + 0.1 * (set.positives[i] as number);
-      // every sixth block of 8 rows hard (negatives near): rows are dropped 4 at a time
-      if (Math.floor(i / (8 * d)) % 6 === 0) set.negatives[i] = set.anchors[i] + 0.05 * (set.negatives[i] as number);
-      else set.negatives[i] = 3 * (set.negatives[i] as number);
-    }
+    // every sixth block of 8 rows hard (negatives near): rows are dropped 4 at a time
+    const set = settledSet(rng, m, d, (row) => Math.floor(row / 8) % 6 === 0);
     const W = new Float64Array(k * d).map((_, i) => rng.range(-1, 1) / (1 + Math.floor(i / d)));
     const cases: [string, LossOptions][] = [
       ['hinged', { margin: 0.2, normalize: false, weightDecay: 0 }],

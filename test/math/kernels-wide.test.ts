@@ -13,7 +13,7 @@ import type { WasmKernels } from '../../src/math/kernels/wasm.js';
 import { createTripletObjective } from '../../src/math/losses.js';
 import { createRng } from '../../src/math/rng.js';
 import type { LossOptions } from '../../src/math/types.js';
-import { randomSet } from './helpers.js';
+import { randomSet, settledSet } from './helpers.js';
 
 const simd = wasmSimdSupported();
 const PROBE = fileURLToPath(new URL('./wide-probe.ts', import.meta.url));
@@ -99,11 +99,7 @@ if (simd) {
     // positives near, most negatives far: most triplets settle in the first panels
     const rng = createRng(9);
     const m = 1200, d = 40, k = 48;
-    const set = randomSet(rng, m, d);
-    for (let i = 0; i < m * d; i++) {
-      set.positives[i] = set.anchors[i] + 0.1 * (set.positives[i] as number);
-      set.negatives[i] = 3 * (set.negatives[i] as number);
-    }
+    const set = settledSet(rng, m, d);
     const W = new Float64Array(k * d).map((_, i) => rng.range(-1, 1) / (1 + Math.floor(i / d)));
     const out: { loss: number; g: number[]; exits: number }[] = [];
     for (const [wide, earlyExit] of [[true, true], [false, false]]) {
