@@ -9,6 +9,7 @@
 //   git show <rev>:src/math/kernels/wasm/kernels.ts > /tmp/k.ts && npx asc /tmp/k.ts -o /tmp/k.wasm \
 //     -O3 --noAssert --runtime stub --importMemory --sharedMemory --initialMemory 1 \
 //     --maximumMemory 65536 --noExportMemory --enable simd,threads --use abort=
+import { loadConfig } from '../src/config.js';
 import { readFileSync } from 'node:fs';
 import { KERNELS_WASM_PATH } from '../src/compute/module.js';
 import { useWideKernels } from '../src/compute/revectorize.js';
@@ -73,7 +74,7 @@ export interface AbWideOptions {
  */
 export function abWideCli(o: AbWideOptions): string {
   const { d, k, m } = o;
-  const detected = useWideKernels();
+  const detected = useWideKernels(loadConfig().compute.wide);
   const { set, W, rng } = stepData(d, k, m);
   const X = Float32Array.from(normals(rng, 256 * d));
   const module = new WebAssembly.Module(readFileSync(KERNELS_WASM_PATH));

@@ -1,9 +1,11 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
+import type { Compute } from './compute/index.js';
 import type { Config } from './config.js';
 import type { JobRunner } from './jobs/runner.js';
 import type { DatasetService } from './services/datasets.js';
 import type { EvaluationService } from './services/evaluation.js';
+import type { HealthService } from './services/health.js';
 import type { JobService } from './services/jobs.js';
 import type { ModelService } from './services/models.js';
 import type { ServingService } from './services/serving.js';
@@ -17,6 +19,9 @@ export interface Services {
   serving: ServingService;
   evaluation: EvaluationService;
   runner: JobRunner;
+  health: HealthService;
+  /** the HTTP thread's kernels (and their helper threads), closed with the app */
+  compute: Compute;
 }
 
 export interface AppState {

@@ -29,7 +29,9 @@ import { EvaluationService } from './services/evaluation.js';
 import { JobService } from './services/jobs.js';
 import { ModelService } from './services/models.js';
 import { ServingService } from './services/serving.js';
-import { SqliteStore } from './store/sqlite.js';
+import { HealthService } from './services/health.js';
+import { createServingCompute, type Compute } from './compute/index.js';
+import { openSqliteStore } from './store/sqlite.js';
 import { mediaType } from './media-type.js';
 
 export const DB_FILE = 'triplet-embed.sqlite';
@@ -54,14 +56,14 @@ function validators() {
     (httpPart === 'body' ? body : text).compile(schema);
 }
 
-function buildServices(config: Config, app: App): Services {
-  const store = new SqliteStore(path.join(config.dataDir, DB_FILE));
+function buildServices(config: Config, app: App, compute: Compute): Services {
+  const store = openSqliteStore(path.join(config.dataDir, DB_FILE));
   const models = new ModelService(store, config.limits);
   const datasets = new DatasetService(store, config.limits);
   const runner = new JobRunner({
     store,
-    dbPath: store.path,
     concurrency: config.trainConcurrency,
+    compute: config.compute,
     heapMb: config.jobHeapLimitMb,
     log: app.log,
     onModelCreated: () => models.invalidateNewest(),
@@ -71,9 +73,11 @@ function buildServices(config: Config, app: App): Services {
     models,
     datasets,
     runner,
+    compute,
+    health: new HealthService(store),
     jobs: new JobService(store, datasets, runner, config.limits),
-    serving: new ServingService(models, config.limits),
-    evaluation: new EvaluationService(store, models, datasets),
+    serving: new ServingService(models, config.limits, compute.kernels),
+    evaluation: new EvaluationService(store, models, datasets, config.compute),
   };
 }
 
@@ -153,7 +157,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   app.decorate('config', config);
   app.decorate('state', { ready: false });
-  app.decorate('services', buildServices(config, app));
+  app.decorate('services', buildServices(config, app, createServingCompute(config.compute)));
   app.addSchema(ErrorSchema);
   app.addHook('onRoute', nameOperation);
 
@@ -196,7 +200,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(servingRoutes);
 
   app.addHook('onReady', async () => {
-    if (options.runJobs !== false) app.services.runner.start();
+    if (options.runJobs !== false) await app.services.runner.start();
     app.state.ready = true;
   });
   app.addHook('preClose', async () => {
@@ -207,7 +211,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   app.addHook('onClose', async () => {
     await app.services.runner.close();
-    app.services.store.close();
+    await app.services.compute.close();
+    await app.services.store.close();
   });
   return app;
 }

@@ -1,7 +1,8 @@
 // Environment → typed, validated Config. Every bad variable is named in one start-up error.
 import fs from 'node:fs';
 import path from 'node:path';
-import { embedHelpersFromEnv, kernelChoiceFromEnv, threadsFromEnv, wideChoiceFromEnv } from './compute/index.js';
+import { availableParallelism } from 'node:os';
+import type { ComputeSettings } from './compute/index.js';
 
 export interface Limits {
   /** JSON request bodies (bytes) */
@@ -42,6 +43,8 @@ export interface Config {
   corsOrigins: string[];
   /** load shedding: over these, requests get 503 with Retry-After (0 disables a check) */
   overload: { maxEventLoopDelayMs: number; maxEventLoopUtilization: number };
+  /** how the kernels run */
+  compute: ComputeSettings;
   limits: Limits;
 }
 
@@ -94,6 +97,15 @@ function fraction(env: Env, name: string, fallback: number, errors: string[]): n
   return v;
 }
 
+/** One of a few words, case and surrounding blanks ignored; the first is the default. */
+function choice<T extends string>(env: Env, name: string, values: readonly T[], errors: string[]): T {
+  const v = (env[name] ?? '').trim().toLowerCase();
+  if (v === '') return values[0];
+  if ((values as readonly string[]).includes(v)) return v as T;
+  errors.push(`${name} must be ${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}, got "${env[name]}"`);
+  return values[0];
+}
+
 /** API_KEYS (comma-separated) and API_KEYS_FILE (one key a line or comma-separated, for Docker secrets). */
 function apiKeys(env: Env, errors: string[]): string[] {
   const keys = list(env.API_KEYS);
@@ -132,6 +144,12 @@ export function loadConfig(env: Env = process.env): Config {
       maxEventLoopDelayMs: intVar(env, 'MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 600_000, errors),
       maxEventLoopUtilization: fraction(env, 'MAX_EVENT_LOOP_UTILIZATION', 0, errors),
     },
+    compute: {
+      kernels: choice(env, 'TRIPLET_KERNELS', ['auto', 'js', 'wasm'] as const, errors),
+      threads: intVar(env, 'TRIPLET_THREADS', Math.max(1, availableParallelism()), 1, 256, errors),
+      embedHelpers: intVar(env, 'TRIPLET_EMBED_HELPERS', Math.max(1, availableParallelism()), 0, 64, errors),
+      wide: choice(env, 'TRIPLET_WIDE_KERNELS', ['auto', 'on', 'off'] as const, errors),
+    },
     limits: {
       bodyLimit: intVar(env, 'BODY_LIMIT_BYTES', d.bodyLimit, 1024, 2 ** 31, errors),
       uploadLimit: intVar(env, 'UPLOAD_LIMIT_BYTES', d.uploadLimit, 1024, 2 ** 40, errors),
@@ -146,20 +164,14 @@ export function loadConfig(env: Env = process.env): Config {
       maxDistancePairs: intVar(env, 'MAX_DISTANCE_PAIRS', d.maxDistancePairs, 1, 1e10, errors),
     },
   };
-  // Read again by each worker thread; checked here so a typo stops the start, not a job.
-  for (const read of [kernelChoiceFromEnv, threadsFromEnv, embedHelpersFromEnv, wideChoiceFromEnv]) {
-    try {
-      read(env as NodeJS.ProcessEnv);
-    } catch (e) {
-      errors.push((e as Error).message);
-    }
-  }
   if (errors.length > 0) throw new ConfigError(`invalid configuration:\n  - ${errors.join('\n  - ')}`);
   return config;
 }
 
 /** A config for tests and embedding: defaults, overridden field by field. */
-export function makeConfig(overrides: Partial<Omit<Config, 'limits'>> & { limits?: Partial<Limits> } = {}): Config {
+export function makeConfig(
+  overrides: Partial<Omit<Config, 'limits' | 'compute'>> & { limits?: Partial<Limits>; compute?: Partial<ComputeSettings> } = {},
+): Config {
   const base = loadConfig({});
-  return { ...base, ...overrides, limits: { ...base.limits, ...overrides.limits } };
+  return { ...base, ...overrides, limits: { ...base.limits, ...overrides.limits }, compute: { ...base.compute, ...overrides.compute } };
 }

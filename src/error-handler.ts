@@ -1,6 +1,10 @@
 // The one place that turns any thrown error into the contract's JSON error.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError, type DomainErrorKind } from './domain/errors.js';
 import { AppError, errorBody } from './errors.js';
+
+/** The status code of each kind of domain error. */
+const DOMAIN_STATUS: Record<DomainErrorKind, number> = { not_found: 404, conflict: 409, invalid: 400, limit: 422 };
 
 /** Fastify's own errors mapped to our stable codes. */
 const FASTIFY_CODES: Record<string, [number, string]> = {
@@ -16,6 +20,10 @@ const FASTIFY_CODES: Record<string, [number, string]> = {
 export function errorHandler(err: FastifyError | AppError | Error, req: FastifyRequest, reply: FastifyReply) {
   if (err instanceof AppError) {
     return reply.code(err.statusCode).send(errorBody(err.statusCode, err.code, err.message));
+  }
+  if (err instanceof DomainError) {
+    const status = DOMAIN_STATUS[err.kind];
+    return reply.code(status).send(errorBody(status, err.code, err.message));
   }
   const fe = err as FastifyError;
   if (fe.validation) {

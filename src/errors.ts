@@ -1,37 +1,9 @@
-// The one error type with stable codes, and the shape every error reply takes.
+// The HTTP error type with stable codes, and the shape every error reply takes.
 import { STATUS_CODES } from 'node:http';
 
-/** Stable error codes, documented in the README. */
-export const ErrorCodes = [
-  'VALIDATION_ERROR',
-  'INVALID_JSON',
-  'INVALID_BODY',
-  'DIMENSION_MISMATCH',
-  'NON_FINITE_VALUE',
-  'EMPTY_BATCH',
-  'BODY_TOO_LARGE',
-  'BATCH_TOO_LARGE',
-  'LIMIT_EXCEEDED',
-  'UNSUPPORTED_MEDIA_TYPE',
-  'NOT_ACCEPTABLE',
-  'DATASET_NOT_FOUND',
-  'JOB_NOT_FOUND',
-  'MODEL_NOT_FOUND',
-  'ROUTE_NOT_FOUND',
-  'UNAUTHORIZED',
-  'DATASET_IN_USE',
-  'JOB_FINISHED',
-  'NO_MODEL',
-  'NO_TRIPLETS',
-  'NO_SAMPLES',
-  'INDEX_OUT_OF_RANGE',
-  'INVALID_CURSOR',
-  'QUEUE_FULL',
-  'SHUTTING_DOWN',
-  'OVERLOADED',
-  'INTERNAL_ERROR',
-] as const;
-export type ErrorCode = (typeof ErrorCodes)[number];
+import { ErrorCodes, type ErrorCode } from './domain/errors.js';
+
+export { ErrorCodes, type ErrorCode };
 
 export interface ErrorBody {
   statusCode: number;

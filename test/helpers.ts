@@ -93,7 +93,7 @@ export function expectError(t: Test, res: { statusCode: number; json: () => any 
 
 /** Staged (uncommitted) chunks, counted with a separate raw connection to the same file. */
 export function stagedChunks(app: App): number {
-  const db = new Database(app.services.store.path, { readonly: true });
+  const db = new Database(app.services.store.location, { readonly: true });
   try {
     return (db.prepare('SELECT COUNT(*) AS n FROM chunks WHERE upload_id IS NOT NULL').get() as { n: number }).n;
   } finally {

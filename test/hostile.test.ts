@@ -498,7 +498,7 @@ t.test('hostile input: every malformed request gets a 4xx JSON error and changes
     config: { overload: { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0 } },
   });
   const f = await setUp(app);
-  const db = new Database(app.services.store.path, { readonly: true });
+  const db = new Database(app.services.store.location, { readonly: true });
   t.teardown(() => db.close());
 
   const cases = [

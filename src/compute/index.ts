@@ -1,7 +1,6 @@
 // The edge between the pure math core and the machine: picks the kernel backend, loads the
 // WebAssembly module, creates the shared memory and the worker pool, and hands the core a
 // `Kernels` object. src/math never reads files, the environment or starts threads.
-import { availableParallelism } from 'node:os';
 import { WasmHeap } from '../math/kernels/heap.js';
 import { jsKernels } from '../math/kernels/js.js';
 import { wasmSimdSupported } from '../math/kernels/simd.js';
@@ -11,48 +10,41 @@ import type { AsyncTaskRunner } from '../math/kernels/types.js';
 import { createAsyncRunner, type AsyncRunner } from './async-runner.js';
 import { loadKernelModule } from './module.js';
 import { createPool, type ComputePool } from './pool.js';
-import { useWideKernels } from './revectorize.js';
+import { useWideKernels, type WideChoice } from './revectorize.js';
 
 export { loadKernelModule, KERNELS_WASM_PATH } from './module.js';
 export { createPool, type ComputePool } from './pool.js';
 export { createAsyncRunner, type AsyncRunner } from './async-runner.js';
-export { useWideKernels, decideWide, wideChoiceFromEnv, revectorizerAvailable, runtimeFacts, type WideChoice, type WideDecision, type RuntimeFacts } from './revectorize.js';
+export { useWideKernels, decideWide, revectorizerAvailable, runtimeFacts, type WideChoice, type WideDecision, type RuntimeFacts } from './revectorize.js';
 
 /** `auto`: WebAssembly SIMD when this runtime validates it (and the module is built), else JS. */
 export type KernelChoice = 'auto' | 'js' | 'wasm';
 
+/** How the kernels run (TRIPLET_KERNELS, TRIPLET_THREADS, TRIPLET_EMBED_HELPERS, TRIPLET_WIDE_KERNELS, read by config.ts). */
+export interface ComputeSettings {
+  kernels: KernelChoice;
+  /** threads of one training job or evaluation */
+  threads: number;
+  /** helper threads for large /embed batches (0 = inline) */
+  embedHelpers: number;
+  wide: WideChoice;
+}
+
 /** 4 GiB: WebAssembly's 32-bit address space. */
 const MAX_PAGES = 65536;
 
-/** TRIPLET_KERNELS=js|wasm|auto (default auto). */
-export function kernelChoiceFromEnv(env: NodeJS.ProcessEnv = process.env): KernelChoice {
-  const v = (env.TRIPLET_KERNELS ?? '').trim().toLowerCase();
-  if (v === '' || v === 'auto') return 'auto';
-  if (v === 'js' || v === 'wasm') return v;
-  throw new RangeError(`TRIPLET_KERNELS must be js, wasm or auto (got ${JSON.stringify(env.TRIPLET_KERNELS)})`);
-}
-
-/** TRIPLET_THREADS (default: the machine's available parallelism). */
-export function threadsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const v = env.TRIPLET_THREADS;
-  if (v === undefined || v.trim() === '') return Math.max(1, availableParallelism());
-  const n = Number(v);
-  if (!(Number.isInteger(n) && n >= 1 && n <= 256)) throw new RangeError(`TRIPLET_THREADS must be an integer in 1..256 (got ${JSON.stringify(v)})`);
-  return n;
-}
-
 /** Resolves `auto`; a forced `wasm` throws when the runtime or the build cannot provide it. */
-export function resolveKernelChoice(choice: KernelChoice): 'js' | 'wasm' {
+export function resolveKernelChoice(choice: KernelChoice, wide: WideChoice = 'auto'): 'js' | 'wasm' {
   if (choice === 'js') return 'js';
   const supported = wasmSimdSupported();
   if (choice === 'wasm') {
     if (!supported) throw new Error('TRIPLET_KERNELS=wasm but this runtime lacks WebAssembly SIMD or shared memory');
-    loadKernelModule();
+    loadKernelModule(wide);
     return 'wasm';
   }
   if (!supported) return 'js';
   try {
-    loadKernelModule();
+    loadKernelModule(wide);
     return 'wasm';
   } catch {
     return 'js';
@@ -77,8 +69,8 @@ export interface ComputeOptions {
   residentBytes?: number;
   chunkRows?: number;
   earlyExit?: boolean;
-  /** wide (256-bit) tiles; default: useWideKernels() (TRIPLET_WIDE_KERNELS and the runtime) */
-  wide?: boolean;
+  /** wide (256-bit) tiles: TRIPLET_WIDE_KERNELS; `auto` (default) where the runtime fuses them */
+  wide?: WideChoice;
 }
 
 /**
@@ -87,10 +79,11 @@ export interface ComputeOptions {
  * The JS fallback is single-threaded.
  */
 export async function createCompute(opts: ComputeOptions = {}): Promise<Compute> {
-  const backend = resolveKernelChoice(opts.kernels ?? 'auto');
+  const wide = opts.wide ?? 'auto';
+  const backend = resolveKernelChoice(opts.kernels ?? 'auto', wide);
   if (backend === 'js') return { kernels: jsKernels, backend, threads: 1, close: async () => {} };
   const threads = opts.threads ?? 1;
-  const module = loadKernelModule();
+  const module = loadKernelModule(wide);
   const memory = createSharedMemory();
   const heap = new WasmHeap(memory);
   let pool: ComputePool | null = null;
@@ -103,7 +96,7 @@ export async function createCompute(opts: ComputeOptions = {}): Promise<Compute>
     residentBytes: opts.residentBytes,
     chunkRows: opts.chunkRows,
     earlyExit: opts.earlyExit,
-    wide: opts.wide ?? useWideKernels(),
+    wide: useWideKernels(wide),
   });
   return { kernels, backend, threads, close: async () => { if (pool) await pool.close(); } };
 }
@@ -114,14 +107,14 @@ const local = new Map<string, Kernels>();
  * Single-threaded kernels for this thread, created synchronously on first use and kept:
  * the HTTP thread embeds with these (it must never block on a pool).
  */
-export function localKernels(choice: KernelChoice = 'auto'): Kernels {
-  const backend = resolveKernelChoice(choice);
+export function localKernels(choice: KernelChoice = 'auto', wide: WideChoice = 'auto'): Kernels {
+  const backend = resolveKernelChoice(choice, wide);
   let k = local.get(backend);
   if (!k) {
     if (backend === 'js') k = jsKernels;
     else {
       const memory = createSharedMemory();
-      k = createWasmKernels({ module: loadKernelModule(), memory, heap: new WasmHeap(memory), wide: useWideKernels() });
+      k = createWasmKernels({ module: loadKernelModule(wide), memory, heap: new WasmHeap(memory), wide: useWideKernels(wide) });
     }
     local.set(backend, k);
   }
@@ -129,43 +122,34 @@ export function localKernels(choice: KernelChoice = 'auto'): Kernels {
 }
 
 /**
- * TRIPLET_EMBED_HELPERS: helper threads the HTTP thread hands large embedding batches to
- * (0 = compute inline; default: the machine's available parallelism, so every core can take a
- * batch while the event loop does the I/O).
- */
-export function embedHelpersFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const v = env.TRIPLET_EMBED_HELPERS;
-  if (v === undefined || v.trim() === '') return Math.max(1, availableParallelism());
-  const n = Number(v);
-  if (!(Number.isInteger(n) && n >= 0 && n <= 64)) throw new RangeError(`TRIPLET_EMBED_HELPERS must be an integer in 0..64 (got ${JSON.stringify(v)})`);
-  return n;
-}
-
-const serving = new Map<string, Kernels>();
-
-/**
  * Kernels for the HTTP thread's serving routes: like localKernels (synchronous, never blocking),
- * plus, with WebAssembly and `helpers` > 0, helper threads — started on first use — that compute
- * large staged batches (Projection.embedStaged) while the event loop keeps serving sockets.
- * One per process and backend.
+ * plus, with WebAssembly and `embedHelpers` > 0, helper threads — started on first use — that
+ * compute large staged batches (Projection.embedStaged) while the event loop keeps serving
+ * sockets. The app owns it and closes it (ending the helpers) when it closes.
  */
-export function servingKernels(choice: KernelChoice = 'auto', helpers = embedHelpersFromEnv()): Kernels {
-  const backend = resolveKernelChoice(choice);
-  if (backend === 'js') return jsKernels;
-  const key = `${backend}:${helpers}`;
-  let k = serving.get(key);
-  if (!k) {
-    const module = loadKernelModule();
-    const memory = createSharedMemory();
-    let runner: AsyncRunner | null = null;
-    const lazy: AsyncTaskRunner = {
-      run(op, args, tasks) {
-        runner ??= createAsyncRunner(module, memory, helpers);
-        return runner.run(op, args, tasks);
-      },
-    };
-    k = createWasmKernels({ module, memory, heap: new WasmHeap(memory), asyncRunner: helpers > 0 ? lazy : undefined, wide: useWideKernels() });
-    serving.set(key, k);
-  }
-  return k;
+export function createServingCompute(s: Pick<ComputeSettings, 'kernels' | 'embedHelpers' | 'wide'>): Compute {
+  const backend = resolveKernelChoice(s.kernels, s.wide);
+  if (backend === 'js') return { kernels: jsKernels, backend, threads: 1, close: async () => {} };
+  const module = loadKernelModule(s.wide);
+  const memory = createSharedMemory();
+  let runner: AsyncRunner | null = null;
+  let closed = false;
+  const lazy: AsyncTaskRunner = {
+    run(op, args, tasks) {
+      if (closed) return Promise.reject(new Error('the serving kernels are closed'));
+      runner ??= createAsyncRunner(module, memory, s.embedHelpers);
+      return runner.run(op, args, tasks);
+    },
+  };
+  const asyncRunner = s.embedHelpers > 0 ? lazy : undefined;
+  const kernels = createWasmKernels({ module, memory, heap: new WasmHeap(memory), asyncRunner, wide: useWideKernels(s.wide) });
+  return {
+    kernels,
+    backend,
+    threads: 1 + s.embedHelpers,
+    close: async () => {
+      closed = true;
+      await runner?.close();
+    },
+  };
 }

@@ -13,15 +13,9 @@
 import { readFileSync } from 'node:fs';
 import v8 from 'node:v8';
 
+
 /** TRIPLET_WIDE_KERNELS: `auto` (default) uses them where detected, `on` forces, `off` never. */
 export type WideChoice = 'auto' | 'on' | 'off';
-
-export function wideChoiceFromEnv(env: NodeJS.ProcessEnv = process.env): WideChoice {
-  const v = (env.TRIPLET_WIDE_KERNELS ?? '').trim().toLowerCase();
-  if (v === '' || v === 'auto') return 'auto';
-  if (v === 'on' || v === 'off') return v;
-  throw new RangeError(`TRIPLET_WIDE_KERNELS must be auto, on or off (got ${JSON.stringify(env.TRIPLET_WIDE_KERNELS)})`);
-}
 
 export interface RuntimeFacts {
   arch: string;
@@ -79,7 +73,7 @@ const decided = new Map<WideChoice, boolean>();
  * Decides, for this thread, whether kernels use their wide tiles, and turns V8's revectorizer on
  * when they do. Called before the kernel module compiles (loadKernelModule does). Idempotent.
  */
-export function useWideKernels(choice: WideChoice = wideChoiceFromEnv()): boolean {
+export function useWideKernels(choice: WideChoice = 'auto'): boolean {
   const known = decided.get(choice);
   if (known !== undefined) return known;
   const d = decideWide(choice, runtimeFacts());

@@ -1,67 +1,51 @@
-// What the runner and its workers say to each other. Plain data, structured-cloneable.
+// What the runner and its workers say to each other. Plain data, structured-cloneable: the
+// worker gets its data and parameters here and never opens the database or reads the environment.
+import type { ComputeSettings } from '../compute/index.js';
+import type { MinedTrainingParams, TrainingParams, TripletTrainingParams } from '../domain/training.js';
 import type { Progress, TrainMetrics } from '../math/types.js';
+
+export type { MinedTrainingParams, TrainingParams, TripletTrainingParams };
+
+/** Triplets as stored: count × (anchor, positive, negative) × dimension float32, row-major. */
+export interface TripletData {
+  count: number;
+  dimension: number;
+  data: Float32Array;
+}
+
+/** Labelled samples: count × dimension float32 and one dense integer label id each. */
+export interface SampleData {
+  count: number;
+  dimension: number;
+  data: Float32Array;
+  labels: Int32Array;
+}
 
 export interface TrainTask {
   kind: 'train';
-  dbPath: string;
   jobId: string;
-  datasetId: string;
-  params: TrainJobParams;
+  params: TrainingParams;
+  /** the training data: triplets for a triplet job, samples for a mined one */
+  triplets?: TripletData;
+  samples?: SampleData;
+  compute: ComputeSettings;
   /** Int32Array over a SharedArrayBuffer: [0] = 1 asks the worker to stop */
   control: SharedArrayBuffer;
 }
 
 export interface EvaluateTask {
   kind: 'evaluate';
-  dbPath: string;
-  datasetId: string;
-  modelId: string;
+  /** k×d row-major */
+  W: Float64Array;
+  k: number;
+  normalize: boolean;
   margin: number;
+  triplets: TripletData;
+  samples: SampleData;
+  compute: ComputeSettings;
 }
 
 export type Task = TrainTask | EvaluateTask;
-
-/** Training on the stored triplets with a full-batch optimiser. */
-export interface TripletJobParams {
-  source: 'triplets';
-  outputDimension: number;
-  margin: number;
-  optimizer: 'lbfgs' | 'cg';
-  maxIterations: number;
-  normalize: boolean;
-  weightDecay: number;
-  init: 'uniform' | 'pca' | 'identity';
-  validationFraction: number;
-  mining: 'none';
-  seed: number;
-  gradientTolerance: number;
-  historySize: number;
-}
-
-/** Online mining from the labelled samples in P×K batches, with Adam. */
-export interface MinedJobParams {
-  source: 'samples';
-  outputDimension: number;
-  margin: number;
-  optimizer: 'adam';
-  maxIterations: number;
-  normalize: boolean;
-  weightDecay: number;
-  init: 'uniform' | 'pca' | 'identity';
-  validationFraction: number;
-  mining: 'none' | 'semihard' | 'batchhard' | 'semihard+batchhard';
-  loss: 'hinge' | 'softplus';
-  distance: 'euclidean' | 'squared';
-  learningRate: number;
-  batchSize: number;
-  samplesPerLabel: number;
-  evaluationInterval: number;
-  patience: number;
-  seed: number;
-}
-
-/** The defaulted, stored parameters of a training job. */
-export type TrainJobParams = TripletJobParams | MinedJobParams;
 
 export type WorkerMessage =
   | { type: 'progress'; progress: Progress & Record<string, unknown> }
@@ -81,4 +65,17 @@ export interface EvaluateResult {
   rPrecision?: number;
   mapAtR?: number;
   sampleCount?: number;
+}
+
+/** The buffers a task carries, to transfer rather than copy. */
+export function taskTransfers(task: Task): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  const add = (a: { buffer: ArrayBufferLike } | undefined) => {
+    if (a && a.buffer instanceof ArrayBuffer) out.add(a.buffer);
+  };
+  add(task.triplets?.data);
+  add(task.samples?.data);
+  add(task.samples?.labels);
+  if (task.kind === 'evaluate') add(task.W);
+  return [...out];
 }

@@ -2,8 +2,10 @@
 // thread, writes progress at least once a second, and writes the model and final state.
 import { EventEmitter } from 'node:events';
 import type { FastifyBaseLogger } from 'fastify';
+import type { ComputeSettings } from '../compute/index.js';
+import { labelIds } from '../compute/training-data.js';
 import type { JobProgress, JobRecord, Store } from '../store/types.js';
-import type { TrainJobParams, WorkerMessage } from './messages.js';
+import type { TrainTask, WorkerMessage } from './messages.js';
 import { startWorker, type WorkerHandle } from './worker-pool.js';
 
 /** How often progress reaches the database (the worker reports every 250 ms). */
@@ -21,12 +23,14 @@ interface Running {
   /** why the runner stopped it: the job ends cancelled, or goes back to the queue */
   stopping: 'cancel' | 'park' | null;
   done: boolean;
+  /** the job's store writes, in order */
+  writes: Promise<void>;
 }
 
 export interface RunnerOptions {
   store: Store;
-  dbPath: string;
   concurrency: number;
+  compute: ComputeSettings;
   log: FastifyBaseLogger;
   onModelCreated: () => void;
   /** heap cap of each training worker, in MiB */
@@ -37,6 +41,10 @@ export class JobRunner {
   /** Emits `job` with the job record whenever its state or progress changes. */
   readonly events = new EventEmitter();
   private running = new Map<string, Running>();
+  /** jobs claimed whose data is being read */
+  private launching = 0;
+  private pumping: Promise<void> | null = null;
+  private pumpAgain = false;
   private closing = false;
   /** pump() does nothing until start(): an app built with runJobs false keeps its jobs queued */
   private started = false;
@@ -46,9 +54,9 @@ export class JobRunner {
   }
 
   /** Puts jobs a crash left running back in the queue, then starts work. */
-  start(): void {
+  async start(): Promise<void> {
     this.started = true;
-    const n = this.opts.store.requeueRunningJobs();
+    const n = await this.opts.store.requeueRunningJobs();
     if (n > 0) this.opts.log.info({ jobs: n }, 'requeued jobs left running by the last process');
     this.pump();
   }
@@ -57,30 +65,73 @@ export class JobRunner {
     return this.running.size;
   }
 
-  /** Starts queued jobs while there is room. */
+  /** Starts queued jobs while there is room; one claim loop at a time. */
   pump(): void {
-    while (this.started && !this.closing && this.running.size < this.opts.concurrency) {
-      const next = this.opts.store.nextQueuedJob();
-      if (!next) return;
-      this.launch(this.opts.store.markJobRunning(next.id));
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = this.claimWhileRoom()
+      .catch((e: Error) => this.opts.log.error({ err: e }, 'could not start queued jobs'))
+      .finally(() => {
+        this.pumping = null;
+        if (this.pumpAgain) {
+          this.pumpAgain = false;
+          this.pump();
+        }
+      });
+  }
+
+  private async claimWhileRoom(): Promise<void> {
+    while (this.started && !this.closing && this.running.size + this.launching < this.opts.concurrency) {
+      const job = await this.opts.store.claimNextJob();
+      if (!job) return;
+      this.launching++;
+      try {
+        await this.launch(job);
+      } finally {
+        this.launching--;
+      }
     }
   }
 
-  private launch(job: JobRecord): void {
+  /** The job's data, read from the store, for the worker (transferred, not copied). */
+  private async taskFor(job: JobRecord, control: Int32Array): Promise<TrainTask> {
+    const task: TrainTask = {
+      kind: 'train',
+      jobId: job.id,
+      params: job.params,
+      compute: this.opts.compute,
+      control: control.buffer as SharedArrayBuffer,
+    };
+    if (job.params.source === 'samples') {
+      const s = await this.opts.store.readSamples(job.datasetId);
+      task.samples = { count: s.count, dimension: s.dimension, data: s.data, labels: labelIds(s.labels) };
+    } else {
+      task.triplets = await this.opts.store.readTriplets(job.datasetId);
+    }
+    return task;
+  }
+
+  private async launch(job: JobRecord): Promise<void> {
     const control = new Int32Array(new SharedArrayBuffer(4));
-    const r: Running = { job, handle: undefined as never, control, lastWrite: 0, pending: null, timer: null, stopping: null, done: false };
+    const r: Running = { job, handle: undefined as never, control, lastWrite: 0, pending: null, timer: null, stopping: null, done: false, writes: Promise.resolve() };
+    let task: TrainTask;
+    try {
+      task = await this.taskFor(job, control);
+    } catch (e) {
+      await this.finish(job.id, 'failed', { code: 'TRAINING_FAILED', message: `could not read the training data: ${(e as Error).message}` });
+      return;
+    }
+    if (this.closing) {
+      await this.opts.store.requeueRunningJobs();
+      return;
+    }
     this.running.set(job.id, r);
     this.opts.log.info({ jobId: job.id, datasetId: job.datasetId }, 'job started');
     this.emit(job);
     r.handle = startWorker(
-      {
-        kind: 'train',
-        dbPath: this.opts.dbPath,
-        jobId: job.id,
-        datasetId: job.datasetId,
-        params: job.params as unknown as TrainJobParams,
-        control: control.buffer as SharedArrayBuffer,
-      },
+      task,
       (m) => this.onMessage(r, m),
       (e) =>
         (e as Error & { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
@@ -117,49 +168,70 @@ export class JobRunner {
     else if (!r.timer) r.timer = setTimeout(() => this.flushProgress(r), PROGRESS_WRITE_MS - (now - r.lastWrite));
   }
 
+  /** Runs a job's store writes one after another, in the order they were asked for. */
+  private write(r: Running, step: () => Promise<void>): Promise<void> {
+    r.writes = r.writes.then(step).catch((e: Error) => this.opts.log.error({ err: e, jobId: r.job.id }, 'could not write job state'));
+    return r.writes;
+  }
+
   private flushProgress(r: Running): void {
     if (r.timer) clearTimeout(r.timer);
     r.timer = null;
-    if (!r.pending || !this.opts.store.isOpen()) return;
-    this.opts.store.updateJobProgress(r.job.id, r.pending);
+    const progress = r.pending;
+    if (!progress) return;
     r.pending = null;
     r.lastWrite = Date.now();
-    const job = this.opts.store.getJob(r.job.id);
-    if (job) this.emit(job);
+    void this.write(r, async () => {
+      if (!this.opts.store.isOpen()) return;
+      await this.opts.store.updateJobProgress(r.job.id, progress);
+      const job = await this.opts.store.getJob(r.job.id);
+      if (job) this.emit(job);
+    });
   }
 
   private succeed(r: Running, m: Extract<WorkerMessage, { type: 'trained' }>): void {
-    const p = r.job.params as unknown as TrainJobParams;
-    try {
-      const { job, model } = this.opts.store.succeedJob(
-        r.job.id,
-        {
-          jobId: r.job.id,
-          name: null,
-          inputDimension: m.d,
-          outputDimension: m.k,
-          normalize: p.normalize,
-          metrics: { ...m.metrics, margin: p.margin },
-          weights: m.W,
-        },
-        m.metrics,
-      );
-      r.done = true;
-      this.opts.onModelCreated();
-      this.opts.log.info({ jobId: job.id, modelId: model.id, metrics: m.metrics }, 'job succeeded');
-      this.emit(job);
-    } catch (e) {
-      this.fail(r, 'STORE_FAILED', `could not store the model: ${(e as Error).message}`);
-    }
+    const p = r.job.params;
+    r.done = true;
+    void this.write(r, async () => {
+      try {
+        const { job, model } = await this.opts.store.succeedJob(
+          r.job.id,
+          {
+            jobId: r.job.id,
+            name: null,
+            inputDimension: m.d,
+            outputDimension: m.k,
+            normalize: p.normalize,
+            trainingParams: p,
+            metrics: m.metrics,
+            weights: m.W,
+          },
+          m.metrics,
+        );
+        this.opts.onModelCreated();
+        this.opts.log.info({ jobId: job.id, modelId: model.id, metrics: m.metrics }, 'job succeeded');
+        this.emit(job);
+      } catch (e) {
+        // cancelled or parked while the model was written: that outcome stands
+        if (r.stopping || !this.opts.store.isOpen()) return;
+        await this.finish(r.job.id, 'failed', { code: 'STORE_FAILED', message: `could not store the model: ${(e as Error).message}` });
+      }
+    });
   }
 
   private fail(r: Running, code: string, message: string): void {
     if (r.done) return;
     r.done = true;
     this.flushProgress(r);
-    if (r.stopping === 'park' || !this.opts.store.isOpen()) return;
-    const job = this.opts.store.finishJob(r.job.id, 'failed', { code, message });
-    this.opts.log.warn({ jobId: r.job.id, code, message }, 'job failed');
+    if (r.stopping === 'park') return;
+    void this.write(r, () => this.finish(r.job.id, 'failed', { code, message }));
+  }
+
+  /** Ends a job that produced no model, and tells the listeners. */
+  private async finish(id: string, status: 'failed' | 'cancelled', error: { code: string; message: string } | null): Promise<void> {
+    if (!this.opts.store.isOpen()) return;
+    const job = await this.opts.store.finishJob(id, status, error);
+    if (status === 'failed') this.opts.log.warn({ jobId: id, ...error }, 'job failed');
     this.emit(job);
   }
 
@@ -169,19 +241,21 @@ export class JobRunner {
       this.fail(r, code === 0 ? 'WORKER_EXITED' : 'WORKER_CRASHED', `the training worker exited with code ${code} before finishing`);
     }
     r.done = true;
-    this.running.delete(r.job.id);
-    this.pump();
+    void r.writes.then(() => {
+      this.running.delete(r.job.id);
+      this.pump();
+    });
   }
 
   /** Cancels a queued or running job; the worker is asked to stop, then terminated if it lingers. */
-  cancel(id: string): JobRecord | undefined {
-    const store = this.opts.store;
+  async cancel(id: string): Promise<JobRecord> {
     const r = this.running.get(id);
-    const job = store.finishJob(id, 'cancelled', null);
+    // Marked first, so a model the worker finishes meanwhile is not stored over the cancellation.
     if (r && !r.stopping) {
       r.stopping = 'cancel';
       this.stopWorker(r);
     }
+    const job = await this.opts.store.finishJob(id, 'cancelled', null);
     this.opts.log.info({ jobId: id }, 'job cancelled');
     this.emit(job);
     return job;
@@ -201,8 +275,12 @@ export class JobRunner {
       r.stopping = 'park';
       this.stopWorker(r);
     }
-    await Promise.all(all.map((r) => r.handle.exited));
-    if (this.opts.store.isOpen()) this.opts.store.requeueRunningJobs();
+    await this.pumping;
+    await Promise.all(all.map(async (r) => {
+      await r.handle.exited;
+      await r.writes;
+    }));
+    if (this.opts.store.isOpen()) await this.opts.store.requeueRunningJobs();
   }
 
   private emit(job: JobRecord): void {

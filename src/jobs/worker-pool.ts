@@ -1,6 +1,6 @@
 // Starts one worker thread per task. Training and evaluation both run off the main thread.
 import { Worker } from 'node:worker_threads';
-import type { Task, WorkerMessage } from './messages.js';
+import { taskTransfers, type Task, type WorkerMessage } from './messages.js';
 
 // Under tsx (tests, dev) this file is .ts and the worker needs the loader shim; built code runs worker.js.
 const WORKER_URL = import.meta.url.endsWith('.ts')
@@ -24,6 +24,7 @@ export function startWorker(
 ): WorkerHandle {
   const worker = new Worker(WORKER_URL, {
     workerData: task,
+    transferList: taskTransfers(task),
     // A runaway job must not take the server down with it: its thread dies alone at this heap size.
     resourceLimits: { maxOldGenerationSizeMb: heapMb },
   });

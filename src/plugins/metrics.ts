@@ -2,9 +2,7 @@
 // training speed and the process's own figures. One registry per app: no global state.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { App } from '../app-types.js';
-import type { JobRecord, JobStatus } from '../store/types.js';
-
-const STATUSES: JobStatus[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
+import { JOB_STATUSES, type JobRecord } from '../domain/records.js';
 
 export interface Metrics {
   registry: Registry;
@@ -35,15 +33,15 @@ export function registerMetrics(app: App): Metrics {
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096],
     registers,
   });
-  const { store, runner } = app.services;
+  const { jobs, health, runner } = app.services;
   new Gauge({
     name: 'triplet_embed_jobs',
     help: 'Training jobs by status',
     labelNames: ['status'],
     registers,
-    collect() {
-      if (!store.isOpen()) return;
-      for (const s of STATUSES) this.set({ status: s }, store.countJobs(s));
+    async collect() {
+      if (!health.storeReady()) return;
+      for (const s of JOB_STATUSES) this.set({ status: s }, await jobs.count(s));
     },
   });
   // Iterations per second of each running job, from its latest progress report.

@@ -10,7 +10,7 @@ import { mediaType } from '../media-type.js';
 /** Picks the upload path by content type; streamed types get the raw body stream. */
 async function byContentType<T>(
   req: FastifyRequest,
-  handlers: { json: () => T; ndjson: (s: Readable) => Promise<T>; binary: (s: Readable) => Promise<T> },
+  handlers: { json: () => Promise<T>; ndjson: (s: Readable) => Promise<T>; binary: (s: Readable) => Promise<T> },
 ): Promise<T> {
   const type = mediaType(req);
   if (type === 'application/x-ndjson') return handlers.ndjson(req.body as Readable);
@@ -28,7 +28,7 @@ export default async function datasetRoutes(app: App): Promise<void> {
       tags, summary: 'Create a dataset', description: 'A dataset holds triplets (and later labelled samples) of one fixed dimension.',
       body: CreateDatasetBody, response: { 201: Dataset, ...errors(400, 415, 422) },
     },
-  }, async (req, reply) => reply.code(201).send(datasets.create(req.body)));
+  }, async (req, reply) => reply.code(201).send(await datasets.create(req.body)));
 
   app.get('/datasets', {
     schema: { tags, summary: 'List datasets', description: 'Newest first; page with ?limit=&cursor=.', querystring: PageQuery, response: { 200: ListOf(Dataset), ...errors(400) } },
@@ -44,7 +44,7 @@ export default async function datasetRoutes(app: App): Promise<void> {
       params: IdParams, response: { 204: Type.Null({ description: 'Deleted' }), ...errors(404, 409) },
     },
   }, async (req, reply) => {
-    datasets.delete(req.params.id);
+    await datasets.delete(req.params.id);
     return reply.code(204).send(null);
   });
 

@@ -16,7 +16,7 @@ export default async function healthRoutes(app: App): Promise<void> {
       response: { 200: Health, 503: Health },
     },
   }, async (_req, reply) => {
-    const ready = app.state.ready && app.services.store.isOpen();
+    const ready = app.state.ready && app.services.health.storeReady();
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable' });
   });
 

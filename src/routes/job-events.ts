@@ -1,7 +1,7 @@
 // GET /jobs/:id/events: Server-Sent Events of a job's progress, ending with its final status.
 import type { App } from '../app-types.js';
 import { errors, IdParams } from '../schemas/common.js';
-import { isFinished, type JobRecord } from '../store/types.js';
+import { isFinished, type JobRecord } from '../domain/records.js';
 import { Type } from '@sinclair/typebox';
 
 /** Comment lines keep proxies from closing an idle stream. */
@@ -27,7 +27,7 @@ export default async function jobEventRoutes(app: App): Promise<void> {
       response: { 200: Type.String({ description: 'Server-Sent Events' }), ...errors(404) },
     },
   }, async (req, reply) => {
-    const first = jobs.get(req.params.id); // 404 before any stream starts
+    const first = await jobs.get(req.params.id); // 404 before any stream starts
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -87,7 +87,7 @@ export default async function jobEventRoutes(app: App): Promise<void> {
     if (isFinished(first.status)) return finish();
     unsubscribe = jobs.subscribe(first.id, onJob);
     // The job may have ended between the read above and the subscription.
-    const now = jobs.get(first.id);
+    const now = await jobs.get(first.id);
     if (now.status !== first.status) onJob(now);
   });
 }

@@ -18,7 +18,7 @@ export default async function jobRoutes(app: App): Promise<void> {
       response: { 202: Job, ...errors(400, 404, 413, 422, 429) },
     },
   }, async (req, reply) => {
-    const job = jobs.train(req.body);
+    const job = await jobs.train(req.body);
     return reply.code(202).header('location', `/jobs/${job.id}`).send(job);
   });
 

@@ -24,7 +24,7 @@ export default async function modelRoutes(app: App): Promise<void> {
       tags, summary: 'Import a model', description: 'Stores a map learned elsewhere. It then serves like a trained one.',
       body: ImportModelBody, response: { 201: Model, ...errors(400, 413, 415, 422) },
     },
-  }, async (req, reply) => reply.code(201).send(models.import(req.body)));
+  }, async (req, reply) => reply.code(201).send(await models.import(req.body)));
 
   app.post('/models/:id/evaluate', {
     schema: {
@@ -37,7 +37,7 @@ export default async function modelRoutes(app: App): Promise<void> {
   app.delete('/models/:id', {
     schema: { tags, summary: 'Delete a model', description: 'Serving falls back to the next newest model when no model is named.', params: IdParams, response: { 204: Type.Null({ description: 'Deleted' }), ...errors(404) } },
   }, async (req, reply) => {
-    models.delete(req.params.id);
+    await models.delete(req.params.id);
     return reply.code(204).send(null);
   });
 }

@@ -87,7 +87,7 @@ async function embedRoute(app: App): Promise<void> {
       if (req.query.rows !== undefined) throw new AppError(400, 'VALIDATION_ERROR', 'querystring/rows applies to binary requests only');
       const body = req.body as EmbedBody;
       encoding = body.encoding ?? 'float';
-      e = serving.embedJson(body.model ?? req.query.model, body.inputs, encoding);
+      e = await serving.embedJson(body.model ?? req.query.model, body.inputs, encoding);
     } else {
       throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type ${type || '(none)'} is not accepted here`);
     }

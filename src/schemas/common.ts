@@ -48,6 +48,4 @@ export function errors(...codes: number[]): Record<number, TSchema> {
   return out;
 }
 
-export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601 UTC' });
-export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
-export const FreeObject = Type.Object({}, { additionalProperties: true });
+export { FreeObject, NullableTimestamp, Timestamp } from '../domain/records.js';

@@ -1,17 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Timestamp, Vector } from './common.js';
+import { Dataset } from '../domain/records.js';
+import { Vector } from './common.js';
 
-export const Dataset = Type.Object(
-  {
-    id: Type.String({ examples: ['ds_3q2x9bK1yY0aQvTn'] }),
-    name: Type.Union([Type.String(), Type.Null()]),
-    dimension: Type.Integer({ examples: [64] }),
-    tripletCount: Type.Integer(),
-    sampleCount: Type.Integer(),
-    createdAt: Timestamp,
-  },
-  { $id: 'Dataset' },
-);
+export { Dataset };
 
 export const CreateDatasetBody = Type.Object(
   {

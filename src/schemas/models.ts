@@ -1,19 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { FreeObject, Timestamp } from './common.js';
+import { Model } from '../domain/records.js';
 
-export const Model = Type.Object(
-  {
-    id: Type.String({ examples: ['mdl_b7Qn2cX0pL4sR8tW'] }),
-    jobId: Type.Union([Type.String(), Type.Null()]),
-    name: Type.Union([Type.String(), Type.Null()]),
-    inputDimension: Type.Integer({ examples: [64] }),
-    outputDimension: Type.Integer({ examples: [16] }),
-    normalize: Type.Boolean(),
-    metrics: FreeObject,
-    createdAt: Timestamp,
-  },
-  { $id: 'Model' },
-);
+export { Model };
 
 export const Weights = Type.Object({
   rows: Type.Integer({ description: 'k' }),
@@ -35,7 +23,7 @@ export type ImportModelBody = Static<typeof ImportModelBody>;
 export const EvaluateBody = Type.Object(
   {
     datasetId: Type.String(),
-    margin: Type.Optional(Type.Number({ minimum: 0, description: 'Default: the margin the model was trained with, else 0.2' })),
+    margin: Type.Optional(Type.Number({ minimum: 0, description: 'Default: the margin the model was trained with (its trainingParams), else the training default' })),
   },
   { additionalProperties: false },
 );

@@ -5,7 +5,7 @@ import type { Limits } from '../config.js';
 import { AppError, badRequest, conflict, notFound, tooLarge } from '../errors.js';
 import type { SampleInput, TripletInput } from '../schemas/datasets.js';
 import { newId } from '../store/ids.js';
-import type { ChunkKind, DatasetRecord, Label, Page, PageRequest, Store } from '../store/types.js';
+import type { CapacityLimit, ChunkKind, DatasetRecord, Label, Page, PageRequest, Store } from '../store/types.js';
 import { lines, records } from './streams.js';
 import { checkFinite32, checkFiniteArray, float32View, writeRow } from './vectors.js';
 
@@ -22,7 +22,7 @@ export interface AppendSamplesResult {
 /** Bytes of float32 per staged chunk of a streamed upload: large enough to amortise a commit. */
 const CHUNK_BYTES = 4 * 1024 * 1024;
 
-type Stage = (data: Float32Array, count: number, labels?: Label[]) => void;
+type Stage = (data: Float32Array, count: number, labels?: Label[]) => Promise<void>;
 
 export class DatasetService {
   constructor(
@@ -30,29 +30,36 @@ export class DatasetService {
     private readonly limits: Limits,
   ) {}
 
-  create(input: { name?: string; dimension: number }): DatasetRecord {
+  async create(input: { name?: string; dimension: number }): Promise<DatasetRecord> {
     if (input.dimension > this.limits.maxDimension) {
       throw new AppError(422, 'LIMIT_EXCEEDED', `dimension ${input.dimension} is over the limit of ${this.limits.maxDimension} (MAX_DIMENSION)`);
     }
     return this.store.createDataset({ name: input.name ?? null, dimension: input.dimension });
   }
 
-  get(id: string): DatasetRecord {
-    const ds = this.store.getDataset(id);
+  async get(id: string): Promise<DatasetRecord> {
+    const ds = await this.store.getDataset(id);
     if (!ds) throw notFound('DATASET_NOT_FOUND', `dataset ${id} does not exist`);
     return ds;
   }
 
-  list(page: PageRequest): Page<DatasetRecord> {
+  list(page: PageRequest): Promise<Page<DatasetRecord>> {
     return this.store.listDatasets(page);
   }
 
-  delete(id: string): void {
-    this.get(id);
-    if (this.store.activeJobsForDataset(id) > 0) {
+  async delete(id: string): Promise<void> {
+    await this.get(id);
+    if ((await this.store.activeJobsForDataset(id)) > 0) {
       throw conflict('DATASET_IN_USE', `dataset ${id} is used by a queued or running job`);
     }
-    this.store.deleteDataset(id);
+    await this.store.deleteDataset(id);
+  }
+
+  /** The per-dataset cap of a kind, checked again inside the transaction that commits. */
+  private capacity(kind: ChunkKind): CapacityLimit {
+    return kind === 'triplets'
+      ? { max: this.limits.maxTripletsPerDataset, setting: 'MAX_TRIPLETS_PER_DATASET' }
+      : { max: this.limits.maxSamplesPerDataset, setting: 'MAX_SAMPLES_PER_DATASET' };
   }
 
   private checkCapacity(ds: DatasetRecord, kind: ChunkKind, adding: number): void {
@@ -71,22 +78,22 @@ export class DatasetService {
   }
 
   /** JSON upload of vector triplets: every value checked, then one transaction. */
-  appendJson(id: string, triplets: TripletInput[]): AppendResult {
-    const ds = this.get(id);
+  async appendJson(id: string, triplets: TripletInput[]): Promise<AppendResult> {
+    const ds = await this.get(id);
     this.checkRequestSize(triplets.length, 'triplets');
     this.checkCapacity(ds, 'triplets', triplets.length);
     const data = packTriplets(triplets, ds.dimension, `dataset ${ds.id}`);
-    const after = this.store.appendTriplets(ds.id, data, triplets.length);
+    const after = await this.store.appendTriplets(ds.id, data, triplets.length, this.capacity('triplets'));
     return { added: triplets.length, tripletCount: after.tripletCount };
   }
 
   /** Triplets given as indices into the dataset's samples; stored as vectors like any triplet. */
-  appendIndexTriplets(id: string, index: number[][]): AppendResult {
-    const ds = this.get(id);
+  async appendIndexTriplets(id: string, index: number[][]): Promise<AppendResult> {
+    const ds = await this.get(id);
     this.checkRequestSize(index.length, 'indexTriplets');
     this.checkCapacity(ds, 'triplets', index.length);
     if (ds.sampleCount === 0) throw new AppError(422, 'NO_SAMPLES', `dataset ${ds.id} has no samples for indexTriplets to refer to`);
-    const samples = this.store.readSamples(ds.id);
+    const samples = await this.store.readSamples(ds.id);
     const d = ds.dimension;
     const out = new Float32Array(index.length * 3 * d);
     index.forEach((t, i) =>
@@ -97,13 +104,13 @@ export class DatasetService {
         out.set(samples.data.subarray(s * d, (s + 1) * d), (i * 3 + j) * d);
       }),
     );
-    const after = this.store.appendTriplets(ds.id, out, index.length);
+    const after = await this.store.appendTriplets(ds.id, out, index.length, this.capacity('triplets'));
     return { added: index.length, tripletCount: after.tripletCount };
   }
 
   /** JSON upload of labelled samples, all or nothing. */
-  appendSamplesJson(id: string, samples: SampleInput[]): AppendSamplesResult {
-    const ds = this.get(id);
+  async appendSamplesJson(id: string, samples: SampleInput[]): Promise<AppendSamplesResult> {
+    const ds = await this.get(id);
     this.checkRequestSize(samples.length, 'samples');
     this.checkCapacity(ds, 'samples', samples.length);
     const d = ds.dimension;
@@ -112,13 +119,13 @@ export class DatasetService {
       writeRow(s.vector, data, i * d, d, `samples[${i}].vector`, `dataset ${ds.id}`);
       return checkLabel(s.label, `samples[${i}].label`);
     });
-    const after = this.store.appendSamples(ds.id, data, labels);
+    const after = await this.store.appendSamples(ds.id, data, labels, this.capacity('samples'));
     return { added: samples.length, sampleCount: after.sampleCount };
   }
 
   /** NDJSON upload: parsed line by line into staged chunks, committed at the end or discarded. */
   async appendNdjson(id: string, body: Readable): Promise<AppendResult> {
-    const ds = this.get(id);
+    const ds = await this.get(id);
     const per = 3 * ds.dimension;
     const owner = `dataset ${ds.id}`;
     const n = await this.streamLines(ds, 'triplets', per, body, (line, lineNo, buf, offset) => {
@@ -126,11 +133,11 @@ export class DatasetService {
       writeTriplet(t, buf, offset, ds.dimension, `line ${lineNo}`, owner);
       return undefined;
     });
-    return { added: n, tripletCount: this.get(id).tripletCount };
+    return { added: n, tripletCount: (await this.get(id)).tripletCount };
   }
 
   async appendSamplesNdjson(id: string, body: Readable): Promise<AppendSamplesResult> {
-    const ds = this.get(id);
+    const ds = await this.get(id);
     const d = ds.dimension;
     const owner = `dataset ${ds.id}`;
     const n = await this.streamLines(ds, 'samples', d, body, (line, lineNo, buf, offset) => {
@@ -139,7 +146,7 @@ export class DatasetService {
       writeRow(s.vector, buf, offset, d, `line ${lineNo}.vector`, owner);
       return checkLabel(s.label, `line ${lineNo}.label`);
     });
-    return { added: n, sampleCount: this.get(id).sampleCount };
+    return { added: n, sampleCount: (await this.get(id)).sampleCount };
   }
 
   /** Shared NDJSON loop: each non-blank line fills one row of a slab; full slabs are staged. */
@@ -166,19 +173,19 @@ export class DatasetService {
         inBuf++;
         n++;
         if (inBuf === slab) {
-          stage(buf, inBuf, kind === 'samples' ? labels : undefined);
+          await stage(buf, inBuf, kind === 'samples' ? labels : undefined);
           inBuf = 0;
           labels = [];
         }
       }
-      if (inBuf > 0) stage(buf.subarray(0, inBuf * rowFloats), inBuf, kind === 'samples' ? labels : undefined);
+      if (inBuf > 0) await stage(buf.subarray(0, inBuf * rowFloats), inBuf, kind === 'samples' ? labels : undefined);
       return n;
     });
   }
 
   /** Binary upload: n × 3 × d little-endian float32, streamed in whole-triplet slabs. */
   async appendBinary(id: string, body: Readable): Promise<AppendResult> {
-    const ds = this.get(id);
+    const ds = await this.get(id);
     const per = 3 * ds.dimension;
     const slab = Math.max(1, Math.floor(CHUNK_BYTES / (per * 4)));
     const n = await this.staged(ds, 'triplets', async (stage) => {
@@ -187,12 +194,12 @@ export class DatasetService {
         const values = float32View(bytes);
         const rows = values.length / per;
         checkFiniteRows(values, per, count, 'triplet');
-        stage(values, rows);
+        await stage(values, rows);
         count += rows;
       }
       return count;
     });
-    return { added: n, tripletCount: this.get(id).tripletCount };
+    return { added: n, tripletCount: (await this.get(id)).tripletCount };
   }
 
   /**
@@ -200,7 +207,7 @@ export class DatasetService {
    * (4·(d+1) bytes a sample). Binary labels are integers.
    */
   async appendSamplesBinary(id: string, body: Readable): Promise<AppendSamplesResult> {
-    const ds = this.get(id);
+    const ds = await this.get(id);
     const d = ds.dimension;
     const recordBytes = 4 * (d + 1);
     const slab = Math.max(1, Math.floor(CHUNK_BYTES / recordBytes));
@@ -215,30 +222,30 @@ export class DatasetService {
           for (let j = 0; j < d; j++) data[i * d + j] = bytes.readFloatLE(i * recordBytes + 4 + 4 * j);
         }
         checkFiniteRows(data, d, count, 'sample');
-        stage(data, rows, labels);
+        await stage(data, rows, labels);
         count += rows;
       }
       return count;
     });
-    return { added: n, sampleCount: this.get(id).sampleCount };
+    return { added: n, sampleCount: (await this.get(id)).sampleCount };
   }
 
   /** Runs an upload whose chunks are staged; commits all of them at once or none. */
   private async staged(ds: DatasetRecord, kind: ChunkKind, body: (stage: Stage) => Promise<number>): Promise<number> {
     const uploadId = newId('up');
     let staged = 0;
-    const stage: Stage = (data, count, labels) => {
+    const stage: Stage = async (data, count, labels) => {
       this.checkCapacity(ds, kind, staged + count);
-      this.store.stageChunk(uploadId, ds.id, kind, data, count, labels);
+      await this.store.stageChunk(uploadId, ds.id, kind, data, count, labels);
       staged += count;
     };
     try {
       const n = await body(stage);
       if (n === 0) throw badRequest('EMPTY_BATCH', `the upload holds no ${kind}`);
-      this.store.commitStaged(uploadId, ds.id, kind, n);
+      await this.store.commitStaged(uploadId, ds.id, kind, n, this.capacity(kind));
       return n;
     } catch (e) {
-      if (this.store.isOpen()) this.store.discardStaged(uploadId);
+      if (this.store.isOpen()) await this.store.discardStaged(uploadId);
       throw e;
     }
   }

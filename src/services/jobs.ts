@@ -1,10 +1,10 @@
 // Training jobs: validate and default the parameters, queue, list, cancel.
 import type { Limits } from '../config.js';
+import type { TrainingParams } from '../domain/training.js';
 import { AppError, badRequest, conflict, notFound, unprocessable } from '../errors.js';
-import type { TrainJobParams } from '../jobs/messages.js';
 import type { JobRunner } from '../jobs/runner.js';
 import type { TrainBody } from '../schemas/jobs.js';
-import { isFinished, type JobRecord, type JobStatus, type Page, type PageRequest, type Store } from '../store/types.js';
+import { isFinished, type DatasetRecord, type JobRecord, type JobStatus, type Page, type PageRequest, type Store } from '../store/types.js';
 import type { DatasetService } from './datasets.js';
 import { resolveParams } from './train-params.js';
 
@@ -17,7 +17,7 @@ export class JobService {
   ) {}
 
   /** Queues a training job on a stored dataset, or on inline triplets stored as a new dataset. */
-  train(body: TrainBody): JobRecord {
+  async train(body: TrainBody): Promise<JobRecord> {
     // JSON text such as 1e400 parses to Infinity, which the schema's number and integer checks let
     // through; stored with the job it would become null (JSON has no Infinity) and break the worker.
     for (const [key, v] of Object.entries(body)) {
@@ -26,30 +26,21 @@ export class JobService {
     if ((body.datasetId === undefined) === (body.triplets === undefined)) {
       throw new AppError(400, 'VALIDATION_ERROR', 'body must have exactly one of datasetId and triplets');
     }
-    if (this.store.countJobs('queued') >= this.limits.maxQueuedJobs) {
+    if ((await this.store.countJobs('queued')) >= this.limits.maxQueuedJobs) {
       throw new AppError(429, 'QUEUE_FULL', `${this.limits.maxQueuedJobs} jobs are already queued (MAX_QUEUED_JOBS); try again later`);
     }
-    const existing = body.datasetId === undefined ? undefined : this.datasets.get(body.datasetId);
+    const existing = body.datasetId === undefined ? undefined : await this.datasets.get(body.datasetId);
     // Check everything that can be checked before an inline set is stored.
     if (existing) this.checkLimits(resolveParams(body, existing));
-    const ds = existing ?? this.datasets.get(this.storeInline(body.triplets!, body));
+    const ds = existing ?? (await this.datasets.get(await this.storeInline(body.triplets!, body)));
     const params = resolveParams(body, ds);
-    if (params.source === 'triplets') {
-      if (ds.tripletCount === 0) {
-        throw unprocessable('NO_TRIPLETS', `dataset ${ds.id} has no triplets${ds.sampleCount ? ' (its samples train with mining)' : ''} to train on`);
-      }
-      if (params.validationFraction > 0 && Math.round(ds.tripletCount * params.validationFraction) < 1) {
-        throw unprocessable('NO_TRIPLETS', `validationFraction ${params.validationFraction} of ${ds.tripletCount} triplets holds out none`);
-      }
-    } else if (ds.sampleCount < 2) {
-      throw unprocessable('NO_SAMPLES', `dataset ${ds.id} has ${ds.sampleCount} samples; mining needs at least two`);
-    }
-    const job = this.store.createJob({ datasetId: ds.id, params: params as unknown as Record<string, unknown> });
+    checkData(params, ds);
+    const job = await this.store.createJob({ datasetId: ds.id, params });
     this.runner.pump();
-    return this.store.getJob(job.id)!;
+    return job;
   }
 
-  private checkLimits(p: TrainJobParams): void {
+  private checkLimits(p: TrainingParams): void {
     if (p.outputDimension > this.limits.maxOutputDimension) {
       throw new AppError(422, 'LIMIT_EXCEEDED', `outputDimension ${p.outputDimension} is over the limit of ${this.limits.maxOutputDimension} (MAX_OUTPUT_DIMENSION)`);
     }
@@ -58,27 +49,31 @@ export class JobService {
     }
   }
 
-  private storeInline(triplets: NonNullable<TrainBody['triplets']>, body: TrainBody): string {
+  private async storeInline(triplets: NonNullable<TrainBody['triplets']>, body: TrainBody): Promise<string> {
     const d = triplets[0].anchor.length;
     this.checkLimits(resolveParams(body, { id: '', name: null, dimension: d, tripletCount: triplets.length, sampleCount: 0, createdAt: '' }));
-    const ds = this.datasets.create({ name: 'inline training set', dimension: d });
+    const ds = await this.datasets.create({ name: 'inline training set', dimension: d });
     try {
-      this.datasets.appendJson(ds.id, triplets);
+      await this.datasets.appendJson(ds.id, triplets);
     } catch (e) {
-      this.store.deleteDataset(ds.id); // all or nothing: no empty dataset left behind
+      await this.store.deleteDataset(ds.id); // all or nothing: no empty dataset left behind
       throw e;
     }
     return ds.id;
   }
 
-  get(id: string): JobRecord {
-    const job = this.store.getJob(id);
+  async get(id: string): Promise<JobRecord> {
+    const job = await this.store.getJob(id);
     if (!job) throw notFound('JOB_NOT_FOUND', `job ${id} does not exist`);
     return job;
   }
 
-  list(page: PageRequest & { status?: JobStatus }): Page<JobRecord> {
+  list(page: PageRequest & { status?: JobStatus }): Promise<Page<JobRecord>> {
     return this.store.listJobs(page);
+  }
+
+  count(status: JobStatus): Promise<number> {
+    return this.store.countJobs(status);
   }
 
   /** Calls listener with the job whenever its state or progress changes; returns the unsubscribe. */
@@ -90,11 +85,25 @@ export class JobService {
     return () => this.runner.events.off('job', filtered);
   }
 
-  cancel(id: string): JobRecord {
-    const job = this.get(id);
+  async cancel(id: string): Promise<JobRecord> {
+    const job = await this.get(id);
     if (isFinished(job.status)) {
       throw conflict('JOB_FINISHED', `job ${id} has already ${job.status === 'cancelled' ? 'been cancelled' : job.status}`);
     }
-    return this.runner.cancel(id) ?? this.get(id);
+    return this.runner.cancel(id);
+  }
+}
+
+/** The dataset must hold what the job trains on. */
+function checkData(params: TrainingParams, ds: DatasetRecord): void {
+  if (params.source === 'samples') {
+    if (ds.sampleCount < 2) throw unprocessable('NO_SAMPLES', `dataset ${ds.id} has ${ds.sampleCount} samples; mining needs at least two`);
+    return;
+  }
+  if (ds.tripletCount === 0) {
+    throw unprocessable('NO_TRIPLETS', `dataset ${ds.id} has no triplets${ds.sampleCount ? ' (its samples train with mining)' : ''} to train on`);
+  }
+  if (params.validationFraction > 0 && Math.round(ds.tripletCount * params.validationFraction) < 1) {
+    throw unprocessable('NO_TRIPLETS', `validationFraction ${params.validationFraction} of ${ds.tripletCount} triplets holds out none`);
   }
 }

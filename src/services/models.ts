@@ -28,18 +28,18 @@ export class ModelService {
     private readonly limits: Limits,
   ) {}
 
-  list(page: PageRequest): Page<ModelRecord> {
+  list(page: PageRequest): Promise<Page<ModelRecord>> {
     return this.store.listModels(page);
   }
 
-  get(id: string): ModelRecord {
-    const m = this.store.getModel(id);
+  async get(id: string): Promise<ModelRecord> {
+    const m = await this.store.getModel(id);
     if (!m) throw notFound('MODEL_NOT_FOUND', `model ${id} does not exist`);
     return m;
   }
 
   /** A model's weights, from the cache or the store (verified there). */
-  load(id: string): LoadedModel {
+  async load(id: string): Promise<LoadedModel> {
     const hit = this.cache.get(id);
     if (hit) {
       // Refresh its place: Map keeps insertion order, so the first entry is the least recent.
@@ -52,8 +52,8 @@ export class ModelService {
       }
       return hit;
     }
-    const record = this.get(id);
-    const W = this.store.getModelWeights(id);
+    const record = await this.get(id);
+    const W = await this.store.getModelWeights(id);
     if (!W) throw notFound('MODEL_NOT_FOUND', `model ${id} does not exist`);
     const loaded = { record, W, k: record.outputDimension, d: record.inputDimension };
     this.cache.set(id, loaded);
@@ -63,9 +63,9 @@ export class ModelService {
   }
 
   /** The named model, or the newest one when none is named. */
-  resolve(id: string | undefined): LoadedModel {
+  async resolve(id: string | undefined): Promise<LoadedModel> {
     if (id !== undefined) return this.load(id);
-    if (this.newest === undefined) this.newest = this.store.newestModel()?.id ?? null;
+    if (this.newest === undefined) this.newest = (await this.store.newestModel())?.id ?? null;
     if (this.newest === null) throw conflict('NO_MODEL', 'there is no model yet: train one with POST /train or import one with POST /models');
     return this.load(this.newest);
   }
@@ -75,7 +75,7 @@ export class ModelService {
     this.newest = undefined;
   }
 
-  import(body: ImportModelBody): ModelRecord {
+  async import(body: ImportModelBody): Promise<ModelRecord> {
     const k = body.W.length;
     const d = body.W[0].length;
     if (d > this.limits.maxDimension || k > this.limits.maxOutputDimension) {
@@ -89,12 +89,13 @@ export class ModelService {
         W[i * d + j] = v;
       });
     });
-    const rec = this.store.createModel({
+    const rec = await this.store.createModel({
       jobId: null,
       name: body.name ?? null,
       inputDimension: d,
       outputDimension: k,
       normalize: body.normalize ?? false,
+      trainingParams: null,
       metrics: {},
       weights: W,
     });
@@ -102,14 +103,14 @@ export class ModelService {
     return rec;
   }
 
-  delete(id: string): void {
-    if (!this.store.deleteModel(id)) throw notFound('MODEL_NOT_FOUND', `model ${id} does not exist`);
+  async delete(id: string): Promise<void> {
+    if (!(await this.store.deleteModel(id))) throw notFound('MODEL_NOT_FOUND', `model ${id} does not exist`);
     this.cache.delete(id);
     this.invalidateNewest();
   }
 
-  weightsAsRows(id: string): { rows: number; cols: number; normalize: boolean; W: number[][] } {
-    const m = this.load(id);
+  async weightsAsRows(id: string): Promise<{ rows: number; cols: number; normalize: boolean; W: number[][] }> {
+    const m = await this.load(id);
     const W: number[][] = [];
     for (let i = 0; i < m.k; i++) W.push(Array.from(m.W.subarray(i * m.d, (i + 1) * m.d)));
     return { rows: m.k, cols: m.d, normalize: m.record.normalize, W };

@@ -1,7 +1,7 @@
 // Embeddings and distances on a learned map. The numbers come from src/math; this file shapes them.
 import type { Limits } from '../config.js';
 import { AppError, badRequest } from '../errors.js';
-import { kernelChoiceFromEnv, servingKernels } from '../compute/index.js';
+
 import { NORM_EPSILON, pairwiseDistances, type Kernels, type Metric } from '../math/index.js';
 import { NonFiniteInputError, type Projection, type StagedRows } from '../math/kernels/types.js';
 
@@ -17,28 +17,24 @@ export interface Embedded {
   data: Float32Array;
 }
 
-/**
- * One prepared projection per loaded model (W packed for the kernels once, not per request),
- * freed when the model's weights are garbage-collected. Keyed by the W array: a loaded model's
- * weights never change.
- */
-const projections = new WeakMap<Float64Array, Projection>();
-const release = new FinalizationRegistry<Projection>((p) => p.dispose());
-
 export class ServingService {
   /**
-   * kernels of this (HTTP) thread: WebAssembly SIMD unless TRIPLET_KERNELS=js; never blocking,
-   * large binary batches computed on a helper thread (see servingKernels)
+   * One prepared projection per loaded model (W packed for the kernels once, not per request),
+   * freed when the model's weights are garbage-collected. Keyed by the W array: a loaded model's
+   * weights never change.
    */
-  private readonly kernels: Kernels;
+  private readonly projections = new WeakMap<Float64Array, Projection>();
+  private readonly release = new FinalizationRegistry<Projection>((p) => p.dispose());
 
+  /**
+   * `kernels`: the HTTP thread's (createServingCompute): never blocking, large binary batches
+   * computed on helper threads.
+   */
   constructor(
     private readonly models: ModelService,
     private readonly limits: Limits,
-    kernels?: Kernels,
-  ) {
-    this.kernels = kernels ?? servingKernels(kernelChoiceFromEnv());
-  }
+    private readonly kernels: Kernels,
+  ) {}
 
   /**
    * A block of `bytes` bytes for a binary body, in the kernels' memory when they can stage (the
@@ -49,14 +45,14 @@ export class ServingService {
   }
 
   private projection(model: LoadedModel): Projection {
-    let p = projections.get(model.W);
+    let p = this.projections.get(model.W);
     if (!p) {
       const k = this.kernels;
       p = k.prepareProjection
         ? k.prepareProjection(model.W, model.k, model.d)
         : jsProjection(k, model.W, model.k, model.d);
-      projections.set(model.W, p);
-      release.register(model.W, p);
+      this.projections.set(model.W, p);
+      this.release.register(model.W, p);
     }
     return p;
   }
@@ -72,9 +68,9 @@ export class ServingService {
   }
 
   /** JSON rows, or base64 strings of float32 rows. */
-  embedJson(modelId: string | undefined, inputs: (number[] | string)[], encoding: 'float' | 'base64'): Embedded {
+  async embedJson(modelId: string | undefined, inputs: (number[] | string)[], encoding: 'float' | 'base64'): Promise<Embedded> {
     batchLimit(inputs.length, this.limits.maxBatch, 'inputs');
-    const m = this.models.resolve(modelId);
+    const m = await this.models.resolve(modelId);
     const X = new Float32Array(inputs.length * m.d);
     for (let i = 0; i < inputs.length; i++) {
       const row = inputs[i];
@@ -102,21 +98,12 @@ export class ServingService {
     return n;
   }
 
-  /** n×d little-endian float32; rows, when given, must match. */
-  embedBinary(modelId: string | undefined, body: Buffer, rows: number | undefined): Embedded {
-    const m = this.models.resolve(modelId);
-    const n = this.binaryRows(m, body.byteLength, rows);
-    const X = float32View(body);
-    checkFiniteArray(X, m.d, 'body');
-    return this.run(m, X, n);
-  }
-
   /**
    * A staged binary body (this.stage): n×d little-endian float32; rows, when given, must match.
-   * Checks as embedBinary, in the same order; does not release the block.
+   * Does not release the block.
    */
   async embedStaged(modelId: string | undefined, body: StagedRows, rows: number | undefined): Promise<Embedded> {
-    const m = this.models.resolve(modelId);
+    const m = await this.models.resolve(modelId);
     const n = this.binaryRows(m, body.byteLength, rows);
     const p = this.projection(m);
     if (p.embedStaged && !(body instanceof BufferRows)) {
@@ -151,14 +138,14 @@ export class ServingService {
     return out;
   }
 
-  distances(modelId: string | undefined, a: number[][], b: number[][] | undefined, metric: DistanceMetric) {
+  async distances(modelId: string | undefined, a: number[][], b: number[][] | undefined, metric: DistanceMetric) {
     batchLimit(a.length, this.limits.maxBatch, 'a');
     if (b) batchLimit(b.length, this.limits.maxBatch, 'b');
     const nb = b ? b.length : a.length;
     if (a.length * nb > this.limits.maxDistancePairs) {
       throw new AppError(413, 'BATCH_TOO_LARGE', `${a.length}×${nb} distances is over the limit of ${this.limits.maxDistancePairs} (MAX_DISTANCE_PAIRS)`);
     }
-    const m = this.models.resolve(modelId);
+    const m = await this.models.resolve(modelId);
     const Ea = this.run(m, packRows(a, m.d, 'a', this.owner(m)), a.length).data;
     const Eb = b ? this.run(m, packRows(b, m.d, 'b', this.owner(m)), b.length).data : Ea;
     const D = new Float64Array(a.length * nb);

@@ -53,4 +53,11 @@ export const MIGRATIONS: string[] = [
     created_at TEXT NOT NULL
   );
   `,
+  // Models keep the parameters they were trained with in their own column (they were only
+  // inside the job's params, and the margin was copied into the model's metrics). Backfilled from
+  // the job that trained each model; imported models have none.
+  `
+  ALTER TABLE models ADD COLUMN training_params TEXT;
+  UPDATE models SET training_params = (SELECT jobs.params FROM jobs WHERE jobs.id = models.job_id) WHERE job_id IS NOT NULL;
+  `,
 ];

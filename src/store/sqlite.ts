@@ -4,11 +4,14 @@ import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { AppError } from '../errors.js';
+import { conflictError, invalidError, limitError, notFoundError } from '../domain/errors.js';
+import type { TrainingParams } from '../domain/training.js';
 import { newId } from './ids.js';
 import { MIGRATIONS } from './migrations.js';
+import { asyncStore, type SyncStore } from './async.js';
 import type {
-  ChunkKind, DatasetRecord, JobError, JobProgress, JobRecord, JobStatus, Label, ModelRecord, NewModel, Page, PageRequest, Store, StoredSamples, StoredTriplets,
+  CapacityLimit, ChunkKind, DatasetRecord, JobError, JobProgress, JobRecord, JobStatus, Label, ModelRecord, NewModel, Page, PageRequest, Store,
+  StoredSamples, StoredTriplets,
 } from './types.js';
 
 type Row = Record<string, unknown>;
@@ -32,7 +35,7 @@ function encodeCursor(seq: number): string {
 function decodeCursor(cursor: string | undefined): number {
   if (cursor === undefined || cursor === '') return Number.MAX_SAFE_INTEGER;
   const s = Buffer.from(cursor, 'base64url').toString();
-  if (!/^\d{1,15}$/.test(s)) throw new AppError(400, 'INVALID_CURSOR', `cursor "${cursor}" is not one this service issued`);
+  if (!/^\d{1,15}$/.test(s)) throw invalidError('INVALID_CURSOR', `cursor "${cursor}" is not one this service issued`);
   return Number(s);
 }
 
@@ -52,7 +55,7 @@ function jobFromRow(r: Row): JobRecord {
     id: r.id as string,
     status: r.status as JobStatus,
     datasetId: r.dataset_id as string,
-    params: parse<Record<string, unknown>>(r.params) ?? {},
+    params: parse<TrainingParams>(r.params)!,
     progress: parse(r.progress),
     metrics: parse(r.metrics),
     modelId: (r.model_id as string | null) ?? null,
@@ -71,6 +74,7 @@ function modelFromRow(r: Row): ModelRecord {
     inputDimension: r.input_dimension as number,
     outputDimension: r.output_dimension as number,
     normalize: r.normalize === 1,
+    trainingParams: parse<TrainingParams>(r.training_params),
     metrics: parse<Record<string, unknown>>(r.metrics) ?? {},
     createdAt: r.created_at as string,
   };
@@ -82,14 +86,20 @@ function page<T>(rows: Row[], limit: number, map: (r: Row) => T): Page<T> {
   return { items: kept.map(map), nextCursor: more ? encodeCursor(kept[kept.length - 1].seq as number) : null };
 }
 
-const MODEL_COLUMNS = 'seq, id, job_id, name, input_dimension, output_dimension, normalize, metrics, created_at';
+const MODEL_COLUMNS = 'seq, id, job_id, name, input_dimension, output_dimension, normalize, training_params, metrics, created_at';
 
-export class SqliteStore implements Store {
+/**
+ * The SQLite database behind SqliteStore, synchronous as better-sqlite3 is. Transactions are
+ * synchronous functions, so everything inside one stays on this class's own sync methods.
+ */
+export class SqliteDatabase implements SyncStore {
   readonly path: string;
+  readonly location: string;
   private db: Database.Database;
 
   constructor(file: string, options: { readonly?: boolean } = {}) {
     this.path = file;
+    this.location = file;
     if (!options.readonly) fs.mkdirSync(path.dirname(file), { recursive: true });
     this.db = new Database(file, { readonly: options.readonly ?? false, timeout: 10_000 });
     if (!options.readonly) {
@@ -149,17 +159,17 @@ export class SqliteStore implements Store {
     })();
   }
 
-  appendTriplets(datasetId: string, data: Float32Array, count: number): DatasetRecord {
+  appendTriplets(datasetId: string, data: Float32Array, count: number, limit?: CapacityLimit): DatasetRecord {
     return this.db.transaction(() => {
       this.insertChunk(datasetId, 'triplets', data, count, null, null);
-      return this.bump(datasetId, 'triplets', count);
+      return this.bump(datasetId, 'triplets', count, limit);
     })();
   }
 
-  appendSamples(datasetId: string, data: Float32Array, labels: Label[]): DatasetRecord {
+  appendSamples(datasetId: string, data: Float32Array, labels: Label[], limit?: CapacityLimit): DatasetRecord {
     return this.db.transaction(() => {
       this.insertChunk(datasetId, 'samples', data, labels.length, labels, null);
-      return this.bump(datasetId, 'samples', labels.length);
+      return this.bump(datasetId, 'samples', labels.length, limit);
     })();
   }
 
@@ -167,10 +177,10 @@ export class SqliteStore implements Store {
     this.insertChunk(datasetId, kind, data, count, labels ?? null, uploadId);
   }
 
-  commitStaged(uploadId: string, datasetId: string, kind: ChunkKind, count: number): DatasetRecord {
+  commitStaged(uploadId: string, datasetId: string, kind: ChunkKind, count: number, limit?: CapacityLimit): DatasetRecord {
     return this.db.transaction(() => {
       this.db.prepare('UPDATE chunks SET upload_id = NULL WHERE upload_id = ?').run(uploadId);
-      return this.bump(datasetId, kind, count);
+      return this.bump(datasetId, kind, count, limit);
     })();
   }
 
@@ -184,14 +194,23 @@ export class SqliteStore implements Store {
       .run(datasetId, kind, count, toBlob(data), labels ? JSON.stringify(labels) : null, uploadId);
   }
 
-  private bump(datasetId: string, kind: ChunkKind, count: number): DatasetRecord {
+  /**
+   * Adds to a dataset's count inside the caller's transaction. The limit is checked against the
+   * count this transaction sees, so concurrent uploads cannot together pass it.
+   */
+  private bump(datasetId: string, kind: ChunkKind, count: number, limit?: CapacityLimit): DatasetRecord {
     const column = kind === 'triplets' ? 'triplet_count' : 'sample_count';
     const changed = this.db
       .prepare(`UPDATE datasets SET ${column} = ${column} + ? WHERE id = ?`)
       .run(count, datasetId).changes;
     // The dataset was deleted mid-upload: throwing rolls the whole transaction back.
-    if (changed === 0) throw new AppError(404, 'DATASET_NOT_FOUND', `dataset ${datasetId} does not exist`);
-    return this.getDataset(datasetId)!;
+    if (changed === 0) throw notFoundError('DATASET_NOT_FOUND', `dataset ${datasetId} does not exist`);
+    const after = this.getDataset(datasetId)!;
+    const have = kind === 'triplets' ? after.tripletCount : after.sampleCount;
+    if (limit && have > limit.max) {
+      throw limitError(`dataset ${datasetId} would hold ${have} ${kind}; the limit is ${limit.max} (${limit.setting})`);
+    }
+    return after;
   }
 
   /** Committed chunks of one kind, concatenated in upload order. */
@@ -228,13 +247,13 @@ export class SqliteStore implements Store {
 
   private requireDataset(id: string): DatasetRecord {
     const ds = this.getDataset(id);
-    if (!ds) throw new AppError(404, 'DATASET_NOT_FOUND', `dataset ${id} does not exist`);
+    if (!ds) throw notFoundError('DATASET_NOT_FOUND', `dataset ${id} does not exist`);
     return ds;
   }
 
   // ---- jobs -----------------------------------------------------------------
 
-  createJob(input: { datasetId: string; params: Record<string, unknown> }): JobRecord {
+  createJob(input: { datasetId: string; params: TrainingParams }): JobRecord {
     const id = newId('job');
     this.db
       .prepare("INSERT INTO jobs (id, status, dataset_id, params, created_at) VALUES (?, 'queued', ?, ?, ?)")
@@ -261,16 +280,15 @@ export class SqliteStore implements Store {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM jobs WHERE status = ?').get(status) as { n: number }).n;
   }
 
-  nextQueuedJob(): JobRecord | undefined {
-    const r = this.db.prepare("SELECT * FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1").get() as Row | undefined;
-    return r ? jobFromRow(r) : undefined;
-  }
-
-  markJobRunning(id: string): JobRecord {
-    this.db
-      .prepare("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) WHERE id = ? AND status = 'queued'")
-      .run(now(), id);
-    return this.getJob(id)!;
+  claimNextJob(): JobRecord | undefined {
+    return this.db.transaction(() => {
+      const r = this.db.prepare("SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1").get() as { id: string } | undefined;
+      if (!r) return undefined;
+      this.db
+        .prepare("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) WHERE id = ? AND status = 'queued'")
+        .run(now(), r.id);
+      return this.getJob(r.id);
+    })();
   }
 
   updateJobProgress(id: string, progress: JobProgress): void {
@@ -293,7 +311,7 @@ export class SqliteStore implements Store {
         .prepare("UPDATE jobs SET status = 'succeeded', metrics = ?, model_id = ?, error = NULL, finished_at = ? WHERE id = ? AND status = 'running'")
         .run(JSON.stringify(metrics), rec.id, now(), id).changes;
       // A job cancelled while its last iteration ran keeps its cancellation: roll the model back.
-      if (changed === 0) throw new AppError(409, 'JOB_FINISHED', `job ${id} is no longer running`);
+      if (changed === 0) throw conflictError('JOB_FINISHED', `job ${id} is no longer running`);
       return { job: this.getJob(id)!, model: rec };
     })();
   }
@@ -316,11 +334,11 @@ export class SqliteStore implements Store {
     const blob = toBlob(model.weights);
     this.db
       .prepare(
-        `INSERT INTO models (id, job_id, name, input_dimension, output_dimension, normalize, metrics, weights, checksum, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO models (id, job_id, name, input_dimension, output_dimension, normalize, training_params, metrics, weights, checksum, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(id, model.jobId, model.name, model.inputDimension, model.outputDimension, model.normalize ? 1 : 0,
-        JSON.stringify(model.metrics), blob, checksum(blob), now());
+        json(model.trainingParams), JSON.stringify(model.metrics), blob, checksum(blob), now());
     return this.getModel(id)!;
   }
 
@@ -357,4 +375,13 @@ export class SqliteStore implements Store {
   deleteModel(id: string): boolean {
     return this.db.prepare('DELETE FROM models WHERE id = ?').run(id).changes > 0;
   }
+}
+
+/** A Store on one SQLite file; `path` is the file. */
+export type SqliteStore = Store & { readonly path: string };
+
+/** Opens (creating and migrating) the database file as a Store. */
+export function openSqliteStore(file: string): SqliteStore {
+  const db = new SqliteDatabase(file);
+  return Object.assign(asyncStore(db), { path: db.path });
 }

@@ -1,56 +1,12 @@
-// The storage interface: the one seam between services and persistence.
-export interface DatasetRecord {
-  id: string;
-  name: string | null;
-  dimension: number;
-  tripletCount: number;
-  sampleCount: number;
-  createdAt: string;
-}
+// The storage interface: the one seam between services and persistence. Every method is
+// asynchronous, so a backend may run on another thread or another machine; errors are the
+// domain's (src/domain/errors.ts), never HTTP's. test/store/contract.ts is the suite every
+// backend passes.
+import type { DatasetRecord, JobError, JobProgress, JobRecord, JobStatus, ModelRecord } from '../domain/records.js';
+import type { TrainingParams } from '../domain/training.js';
 
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-export const FINISHED_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
-export const isFinished = (s: JobStatus) => FINISHED_STATUSES.includes(s);
-
-export interface JobError {
-  code: string;
-  message: string;
-}
-
-export interface JobProgress {
-  iteration: number;
-  maxIterations: number;
-  loss: number;
-  gradientNorm: number;
-  activeFraction: number;
-  elapsedMs: number;
-  [extra: string]: unknown;
-}
-
-export interface JobRecord {
-  id: string;
-  status: JobStatus;
-  datasetId: string;
-  params: Record<string, unknown>;
-  progress: JobProgress | null;
-  metrics: Record<string, unknown> | null;
-  modelId: string | null;
-  error: JobError | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
-
-export interface ModelRecord {
-  id: string;
-  jobId: string | null;
-  name: string | null;
-  inputDimension: number;
-  outputDimension: number;
-  normalize: boolean;
-  metrics: Record<string, unknown>;
-  createdAt: string;
-}
+export type { DatasetRecord, JobError, JobProgress, JobRecord, JobStatus, ModelRecord };
+export { FINISHED_STATUSES, isFinished } from '../domain/records.js';
 
 export interface NewModel {
   jobId: string | null;
@@ -58,6 +14,7 @@ export interface NewModel {
   inputDimension: number;
   outputDimension: number;
   normalize: boolean;
+  trainingParams: TrainingParams | null;
   metrics: Record<string, unknown>;
   /** k×d row-major */
   weights: Float64Array;
@@ -91,48 +48,57 @@ export interface StoredSamples {
   labels: Label[];
 }
 
+/** Per-kind caps a commit checks inside its own transaction. */
+export interface CapacityLimit {
+  /** the most rows of this kind the dataset may hold after the commit */
+  max: number;
+  /** the setting that sets it, for the error message */
+  setting: string;
+}
+
 export interface Store {
-  readonly path: string;
-  close(): void;
+  /** a description of where the data lives (a file path, a database URL without credentials) */
+  readonly location: string;
+  close(): Promise<void>;
   isOpen(): boolean;
 
-  createDataset(input: { name: string | null; dimension: number }): DatasetRecord;
-  getDataset(id: string): DatasetRecord | undefined;
-  listDatasets(page: PageRequest): Page<DatasetRecord>;
+  createDataset(input: { name: string | null; dimension: number }): Promise<DatasetRecord>;
+  getDataset(id: string): Promise<DatasetRecord | undefined>;
+  listDatasets(page: PageRequest): Promise<Page<DatasetRecord>>;
   /** Deletes the dataset and its vectors; false when unknown. */
-  deleteDataset(id: string): boolean;
-  /** Appends one chunk of triplets and bumps the count, in one transaction. */
-  appendTriplets(datasetId: string, data: Float32Array, count: number): DatasetRecord;
+  deleteDataset(id: string): Promise<boolean>;
+  /** Appends one chunk of triplets and bumps the count, in one transaction. DATASET_NOT_FOUND when gone. */
+  appendTriplets(datasetId: string, data: Float32Array, count: number, limit?: CapacityLimit): Promise<DatasetRecord>;
   /** Appends one chunk of labelled samples and bumps the count, in one transaction. */
-  appendSamples(datasetId: string, data: Float32Array, labels: Label[]): DatasetRecord;
+  appendSamples(datasetId: string, data: Float32Array, labels: Label[], limit?: CapacityLimit): Promise<DatasetRecord>;
   /** Staged uploads: chunks are written as they stream in, invisible until commit. */
-  stageChunk(uploadId: string, datasetId: string, kind: ChunkKind, data: Float32Array, count: number, labels?: Label[]): void;
-  commitStaged(uploadId: string, datasetId: string, kind: ChunkKind, count: number): DatasetRecord;
-  discardStaged(uploadId: string): void;
-  readTriplets(datasetId: string): StoredTriplets;
-  readSamples(datasetId: string): StoredSamples;
+  stageChunk(uploadId: string, datasetId: string, kind: ChunkKind, data: Float32Array, count: number, labels?: Label[]): Promise<void>;
+  /** Makes every staged chunk of the upload visible and bumps the count, in one transaction. */
+  commitStaged(uploadId: string, datasetId: string, kind: ChunkKind, count: number, limit?: CapacityLimit): Promise<DatasetRecord>;
+  discardStaged(uploadId: string): Promise<void>;
+  readTriplets(datasetId: string): Promise<StoredTriplets>;
+  readSamples(datasetId: string): Promise<StoredSamples>;
 
-  createJob(input: { datasetId: string; params: Record<string, unknown> }): JobRecord;
-  getJob(id: string): JobRecord | undefined;
-  listJobs(page: PageRequest & { status?: JobStatus }): Page<JobRecord>;
-  countJobs(status: JobStatus): number;
-  /** Oldest queued job, or undefined. */
-  nextQueuedJob(): JobRecord | undefined;
-  markJobRunning(id: string): JobRecord;
-  updateJobProgress(id: string, progress: JobProgress): void;
+  createJob(input: { datasetId: string; params: TrainingParams }): Promise<JobRecord>;
+  getJob(id: string): Promise<JobRecord | undefined>;
+  listJobs(page: PageRequest & { status?: JobStatus }): Promise<Page<JobRecord>>;
+  countJobs(status: JobStatus): Promise<number>;
+  /** Takes the oldest queued job and marks it running, atomically; undefined when none is queued. */
+  claimNextJob(): Promise<JobRecord | undefined>;
+  updateJobProgress(id: string, progress: JobProgress): Promise<void>;
   /** Ends a job that produced no model (failed or cancelled). Ignored if already finished. */
-  finishJob(id: string, status: 'failed' | 'cancelled', error: JobError | null, metrics?: Record<string, unknown> | null): JobRecord;
-  /** Writes the model and marks the job succeeded, in one transaction. */
-  succeedJob(id: string, model: NewModel, metrics: Record<string, unknown>): { job: JobRecord; model: ModelRecord };
+  finishJob(id: string, status: 'failed' | 'cancelled', error: JobError | null, metrics?: Record<string, unknown> | null): Promise<JobRecord>;
+  /** Writes the model and marks the job succeeded, in one transaction; JOB_FINISHED (conflict) when it no longer runs. */
+  succeedJob(id: string, model: NewModel, metrics: Record<string, unknown>): Promise<{ job: JobRecord; model: ModelRecord }>;
   /** Jobs left running by a crash go back to the queue. Returns how many. */
-  requeueRunningJobs(): number;
-  activeJobsForDataset(datasetId: string): number;
+  requeueRunningJobs(): Promise<number>;
+  activeJobsForDataset(datasetId: string): Promise<number>;
 
-  createModel(model: NewModel): ModelRecord;
-  getModel(id: string): ModelRecord | undefined;
+  createModel(model: NewModel): Promise<ModelRecord>;
+  getModel(id: string): Promise<ModelRecord | undefined>;
   /** The weights, verified against their checksum. */
-  getModelWeights(id: string): Float64Array | undefined;
-  listModels(page: PageRequest): Page<ModelRecord>;
-  newestModel(): ModelRecord | undefined;
-  deleteModel(id: string): boolean;
+  getModelWeights(id: string): Promise<Float64Array | undefined>;
+  listModels(page: PageRequest): Promise<Page<ModelRecord>>;
+  newestModel(): Promise<ModelRecord | undefined>;
+  deleteModel(id: string): Promise<boolean>;
 }

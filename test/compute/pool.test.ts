@@ -1,36 +1,46 @@
 // The compute edge: backend choice, env parsing, and the worker pool (also from inside a worker).
 import { Worker } from 'node:worker_threads';
 import t from 'tap';
-import { createCompute, embedHelpersFromEnv, kernelChoiceFromEnv, localKernels, resolveKernelChoice, servingKernels, threadsFromEnv, useWideKernels } from '../../src/compute/index.js';
+import { createCompute, createServingCompute, localKernels, resolveKernelChoice, useWideKernels } from '../../src/compute/index.js';
+import { loadConfig } from '../../src/config.js';
 import { jsKernels } from '../../src/math/kernels/js.js';
 import { wasmSimdSupported } from '../../src/math/kernels/simd.js';
 import { createRng } from '../../src/math/rng.js';
 import { train } from '../../src/math/train.js';
 import { randomSet } from '../math/helpers.js';
 
-t.test('TRIPLET_KERNELS and TRIPLET_THREADS', (t) => {
-  t.equal(kernelChoiceFromEnv({}), 'auto');
-  t.equal(kernelChoiceFromEnv({ TRIPLET_KERNELS: 'js' }), 'js');
-  t.equal(kernelChoiceFromEnv({ TRIPLET_KERNELS: ' WASM ' }), 'wasm');
-  t.throws(() => kernelChoiceFromEnv({ TRIPLET_KERNELS: 'gpu' }), RangeError);
-  t.equal(threadsFromEnv({ TRIPLET_THREADS: '3' }), 3);
-  t.ok(threadsFromEnv({}) >= 1);
-  t.throws(() => threadsFromEnv({ TRIPLET_THREADS: '0' }), RangeError);
-  t.equal(embedHelpersFromEnv({ TRIPLET_EMBED_HELPERS: '0' }), 0);
-  t.equal(embedHelpersFromEnv({ TRIPLET_EMBED_HELPERS: '2' }), 2);
-  t.ok(embedHelpersFromEnv({}) >= 1);
-  t.throws(() => embedHelpersFromEnv({ TRIPLET_EMBED_HELPERS: '-1' }), RangeError);
+t.test('TRIPLET_KERNELS, TRIPLET_THREADS, TRIPLET_EMBED_HELPERS are read by loadConfig', (t) => {
+  const compute = (env: Record<string, string>) => loadConfig(env).compute;
+  t.equal(compute({}).kernels, 'auto');
+  t.equal(compute({ TRIPLET_KERNELS: 'js' }).kernels, 'js');
+  t.equal(compute({ TRIPLET_KERNELS: ' WASM ' }).kernels, 'wasm');
+  t.throws(() => compute({ TRIPLET_KERNELS: 'gpu' }), /TRIPLET_KERNELS must be auto, js or wasm/);
+  t.equal(compute({ TRIPLET_THREADS: '3' }).threads, 3);
+  t.ok(compute({}).threads >= 1);
+  t.throws(() => compute({ TRIPLET_THREADS: '0' }), /TRIPLET_THREADS/);
+  t.equal(compute({ TRIPLET_EMBED_HELPERS: '0' }).embedHelpers, 0);
+  t.equal(compute({ TRIPLET_EMBED_HELPERS: '2' }).embedHelpers, 2);
+  t.ok(compute({}).embedHelpers >= 1);
+  t.throws(() => compute({ TRIPLET_EMBED_HELPERS: '-1' }), /TRIPLET_EMBED_HELPERS/);
   t.end();
 });
 
-t.test('serving kernels: one per process and helper count; the JS fallback has no staging', (t) => {
-  t.equal(servingKernels('js'), jsKernels);
+t.test('serving kernels: one set per app, closed with it; the JS fallback has no staging', async (t) => {
+  const js = createServingCompute({ kernels: 'js', embedHelpers: 1, wide: 'auto' });
+  t.equal(js.kernels, jsKernels);
+  await js.close();
   if (wasmSimdSupported()) {
-    t.equal(servingKernels('wasm', 1), servingKernels('auto', 1));
-    t.not(servingKernels('wasm', 1), servingKernels('wasm', 0));
-    t.type(servingKernels('wasm', 0).stage, 'function');
+    const a = createServingCompute({ kernels: 'wasm', embedHelpers: 1, wide: 'auto' });
+    const b = createServingCompute({ kernels: 'auto', embedHelpers: 0, wide: 'auto' });
+    t.not(a.kernels, b.kernels, 'each app its own memory');
+    t.type(b.kernels.stage, 'function');
+    const staged = a.kernels.stage!(8);
+    staged.write(new Uint8Array(new Float32Array([1, 2]).buffer), 0);
+    t.equal(staged.value(1), 2);
+    staged.release();
+    await a.close();
+    await b.close();
   }
-  t.end();
 });
 
 t.test('backend choice', async (t) => {

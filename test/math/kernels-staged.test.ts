@@ -1,13 +1,20 @@
 // Staged binary rows (Kernels.stage + Projection.embedStaged): the serving path that copies a body
 // once into WebAssembly memory and embeds it in place, inline or on a helper thread.
-import t from 'tap';
-import { createAsyncRunner, loadKernelModule, servingKernels } from '../../src/compute/index.js';
+import t, { type Test } from 'tap';
+import { createAsyncRunner, createServingCompute, loadKernelModule } from '../../src/compute/index.js';
 import { wasmSimdSupported } from '../../src/math/kernels/simd.js';
 import { NonFiniteInputError } from '../../src/math/kernels/types.js';
 import { ASYNC_MIN_WORK, type WasmKernels } from '../../src/math/kernels/wasm.js';
 import { createRng } from '../../src/math/rng.js';
 
 const simd = wasmSimdSupported();
+
+/** The serving thread's kernels as an app creates them, closed when the test ends. */
+function servingKernels(t: Test, helpers: number): WasmKernels {
+  const c = createServingCompute({ kernels: 'wasm', embedHelpers: helpers, wide: 'auto' });
+  t.teardown(() => c.close());
+  return c.kernels as WasmKernels;
+}
 
 function random(seed: number, n: number): Float32Array {
   const rng = createRng(seed);
@@ -24,7 +31,7 @@ function stageRows(kern: WasmKernels, X: Float32Array) {
 
 t.test('embedStaged equals embed, inline and on helper threads', { skip: !simd }, async (t) => {
   for (const helpers of [0, 1, 2]) {
-    const kern = servingKernels('wasm', helpers) as WasmKernels;
+    const kern = servingKernels(t, helpers);
     for (const [k, d, n, normalize] of [[64, 130, 200, false], [64, 128, 160, true], [3, 4, 5, false]] as const) {
       const W = Float64Array.from(random(k * d, k * d));
       const X = random(n + d, n * d);
@@ -45,7 +52,7 @@ t.test('embedStaged equals embed, inline and on helper threads', { skip: !simd }
 });
 
 t.test('embedStaged reports the first non-finite value and computes nothing', { skip: !simd }, async (t) => {
-  const kern = servingKernels('wasm', 1) as WasmKernels;
+  const kern = servingKernels(t, 1);
   const k = 32, d = 129, n = 300;
   const p = kern.prepareProjection(Float64Array.from(random(1, k * d)), k, d);
   for (const [row, col, v] of [[0, 0, NaN], [217, 128, Infinity], [299, 5, -Infinity]] as const) {
@@ -79,7 +86,7 @@ t.test('async runner: helpers start on demand and close', { skip: !simd }, async
 t.test('staged writes land byte for byte, however source and target are aligned', { skip: !simd }, async (t) => {
   // chunks at every offset mod 8 from buffers at every byteOffset mod 8, small and over 64 KB:
   // misaligned ones go through the backend's bounce copy (copyIntoShared)
-  const kern = servingKernels('wasm', 0) as WasmKernels;
+  const kern = servingKernels(t, 0);
   const rng = createRng(17);
   const total = 400_003 * 4;
   const bytes = Uint8Array.from({ length: total }, () => Math.floor(rng.uniform() * 256));

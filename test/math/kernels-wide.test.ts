@@ -7,7 +7,8 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { createCompute, decideWide, revectorizerAvailable, runtimeFacts, useWideKernels, wideChoiceFromEnv } from '../../src/compute/index.js';
+import { createCompute, decideWide, revectorizerAvailable, runtimeFacts, useWideKernels } from '../../src/compute/index.js';
+import { loadConfig } from '../../src/config.js';
 import { wasmSimdSupported } from '../../src/math/kernels/simd.js';
 import type { WasmKernels } from '../../src/math/kernels/wasm.js';
 import { createTripletObjective } from '../../src/math/losses.js';
@@ -19,10 +20,11 @@ const simd = wasmSimdSupported();
 const PROBE = fileURLToPath(new URL('./wide-probe.ts', import.meta.url));
 
 t.test('TRIPLET_WIDE_KERNELS', (t) => {
-  t.equal(wideChoiceFromEnv({}), 'auto');
-  t.equal(wideChoiceFromEnv({ TRIPLET_WIDE_KERNELS: ' OFF ' }), 'off');
-  t.equal(wideChoiceFromEnv({ TRIPLET_WIDE_KERNELS: 'on' }), 'on');
-  t.throws(() => wideChoiceFromEnv({ TRIPLET_WIDE_KERNELS: 'yes' }), RangeError);
+  const wide = (env: Record<string, string>) => loadConfig(env).compute.wide;
+  t.equal(wide({}), 'auto');
+  t.equal(wide({ TRIPLET_WIDE_KERNELS: ' OFF ' }), 'off');
+  t.equal(wide({ TRIPLET_WIDE_KERNELS: 'on' }), 'on');
+  t.throws(() => wide({ TRIPLET_WIDE_KERNELS: 'yes' }), /TRIPLET_WIDE_KERNELS must be auto, on or off/);
   t.end();
 });
 
@@ -60,7 +62,7 @@ if (simd) {
   t.test('wide tiles = narrow tiles, bit for bit: loss, counts, gradient, embeddings', async (t) => {
     for (const threads of [1, 2]) {
       for (const earlyExit of [true, false]) {
-        const [narrow, wide] = await Promise.all([false, true].map((w) => createCompute({ kernels: 'wasm', threads, earlyExit, wide: w })));
+        const [narrow, wide] = await Promise.all([false, true].map((w) => createCompute({ kernels: 'wasm', threads, earlyExit, wide: w ? 'on' : 'off' })));
         t.teardown(() => Promise.all([narrow.close(), wide.close()]));
         const rng = createRng(31 + threads);
         for (const [m, d, k] of shapes) {
@@ -103,7 +105,7 @@ if (simd) {
     const W = new Float64Array(k * d).map((_, i) => rng.range(-1, 1) / (1 + Math.floor(i / d)));
     const out: { loss: number; g: number[]; exits: number }[] = [];
     for (const [wide, earlyExit] of [[true, true], [false, false]]) {
-      const c = await createCompute({ kernels: 'wasm', threads: 1, wide, earlyExit });
+      const c = await createCompute({ kernels: 'wasm', threads: 1, wide: wide ? 'on' : 'off', earlyExit });
       const obj = (c.kernels as WasmKernels).createObjective(set, { margin: 0.2, normalize: false, weightDecay: 0 });
       const g = new Float64Array(k * d);
       const v = obj.evaluate(W, k, g);
@@ -117,7 +119,7 @@ if (simd) {
   });
 
   t.test('Kernels.accumulate: wide = narrow, bit for bit', async (t) => {
-    const [narrow, wide] = await Promise.all([false, true].map((w) => createCompute({ kernels: 'wasm', threads: 1, wide: w })));
+    const [narrow, wide] = await Promise.all([false, true].map((w) => createCompute({ kernels: 'wasm', threads: 1, wide: w ? 'on' : 'off' })));
     t.teardown(() => Promise.all([narrow.close(), wide.close()]));
     const rng = createRng(4);
     for (const [m, d, k] of [[50, 20, 24], [300, 130, 33], [97, 64, 16]] as const) {

@@ -4,6 +4,7 @@
 // {"wide": …, "digest": …}, a hash of every value computed.
 import { createHash } from 'node:crypto';
 import { createCompute, useWideKernels } from '../../src/compute/index.js';
+import { loadConfig } from '../../src/config.js';
 import type { WasmKernels } from '../../src/math/kernels/wasm.js';
 import { createTripletObjective } from '../../src/math/losses.js';
 import { createRng } from '../../src/math/rng.js';
@@ -12,8 +13,9 @@ import { randomSet } from './helpers.js';
 
 const h = createHash('sha256');
 const add = (v: ArrayLike<number>) => h.update(new Uint8Array(Float64Array.from(v).buffer));
-const wide = useWideKernels();
-const c = await createCompute({ kernels: 'wasm', threads: 2 });
+const choice = loadConfig().compute.wide;
+const wide = useWideKernels(choice);
+const c = await createCompute({ kernels: 'wasm', threads: 2, wide: choice });
 const rng = createRng(77);
 const d = 100, k = 24;
 const set = randomSet(rng, 3000, d);

@@ -31,12 +31,12 @@ async function tripletCount(app: App, id: string): Promise<number> {
 /** The upload was refused and nothing of it is left: count unchanged in the API and in the store, no staged chunk. */
 async function unchanged(t: Test, app: App, id: string, count: number) {
   t.equal(await tripletCount(app, id), count, 'tripletCount unchanged');
-  t.equal(app.services.store.readTriplets(id).count, count, 'stored triplets unchanged');
+  t.equal((await app.services.store.readTriplets(id)).count, count, 'stored triplets unchanged');
   t.equal(stagedChunks(app), 0, 'no staged chunks left');
 }
 
-function expectStored(t: Test, app: App, id: string, ts: TripletJson[]) {
-  const stored = app.services.store.readTriplets(id);
+async function expectStored(t: Test, app: App, id: string, ts: TripletJson[]) {
+  const stored = (await app.services.store.readTriplets(id));
   t.equal(stored.count, ts.length);
   const want = flat(ts).map(Math.fround);
   t.equal(stored.data.length, want.length);
@@ -131,7 +131,7 @@ t.test('delete answers 409 while a queued job uses the dataset', async (t) => {
   t.equal(job.json().status, 'queued');
   expectError(t, await app.inject({ method: 'DELETE', url: `/datasets/${id}` }), 409, 'DATASET_IN_USE');
   t.equal((await app.inject({ url: `/datasets/${id}` })).statusCode, 200, 'still there');
-  t.equal(app.services.store.readTriplets(id).count, 5, 'its triplets too');
+  t.equal((await app.services.store.readTriplets(id)).count, 5, 'its triplets too');
   // once the job is cancelled, the dataset can go
   t.equal((await app.inject({ method: 'POST', url: `/jobs/${job.json().id}/cancel` })).statusCode, 200);
   t.equal((await app.inject({ method: 'DELETE', url: `/datasets/${id}` })).statusCode, 204);
@@ -147,7 +147,7 @@ t.test('JSON upload', async (t) => {
   const second = makeTriplets(2, 3, 2);
   t.same((await postJson(app, id, second)).json(), { added: 2, tripletCount: 6 });
   t.equal(await tripletCount(app, id), 6);
-  expectStored(t, app, id, [...first, ...second]);
+  await expectStored(t, app, id, [...first, ...second]);
   // the content type may carry parameters
   const third = makeTriplets(1, 3, 3);
   const withCharset = await app.inject({
@@ -227,10 +227,10 @@ t.test('NDJSON upload', async (t) => {
   const r = await postNdjson(app, id, body);
   t.equal(r.statusCode, 201);
   t.same(r.json(), { added: 5, tripletCount: 5 });
-  expectStored(t, app, id, ts);
+  await expectStored(t, app, id, ts);
   const more = makeTriplets(3, 3, 5);
   t.same((await postNdjson(app, id, toNdjson(more))).json(), { added: 3, tripletCount: 8 });
-  expectStored(t, app, id, [...ts, ...more]);
+  await expectStored(t, app, id, [...ts, ...more]);
 });
 
 t.test('NDJSON upload is all or nothing', async (t) => {
@@ -294,10 +294,10 @@ t.test('binary upload', async (t) => {
   const r = await postBinary(app, id, toBinary(ts));
   t.equal(r.statusCode, 201);
   t.same(r.json(), { added: 7, tripletCount: 7 });
-  expectStored(t, app, id, ts);
+  await expectStored(t, app, id, ts);
   const more = makeTriplets(2, 3, 10);
   t.same((await postBinary(app, id, toBinary(more))).json(), { added: 2, tripletCount: 9 });
-  expectStored(t, app, id, [...ts, ...more]);
+  await expectStored(t, app, id, [...ts, ...more]);
 });
 
 t.test('binary upload is all or nothing', async (t) => {

@@ -84,7 +84,7 @@ t.test('evaluate on a dataset matches an independent computation', async (t) => 
   const app = await testApp(t);
   const d = 4;
   const id = await createDataset(app, d, makeTriplets(60, d, 21));
-  const stored = app.services.store.readTriplets(id);
+  const stored = (await app.services.store.readTriplets(id));
   // a W that gets some triplets right and some wrong
   const W = [[0.9, -0.4, 0.3, 0.05], [0.2, 0.7, -1.1, 0.4]];
   const model = (await importModel(app, { W })).json();

@@ -47,7 +47,7 @@ t.test('samples upload as JSON, NDJSON and binary, with string and integer label
   t.equal(r.statusCode, 201, r.body);
   t.same(r.json(), { added: 2, sampleCount: 9 });
 
-  const stored = app.services.store.readSamples(id);
+  const stored = (await app.services.store.readSamples(id));
   t.same(stored.labels, ['alice', 7, 'alice', 7, 'bob', 'bob', 'bob', -5, 2147483647], 'labels keep their type and order');
   const all = [...a, ...b, ...c];
   t.same(Array.from(stored.data), all.flatMap((s) => s.vector).map(Math.fround), 'vectors stored in upload order');
@@ -77,7 +77,7 @@ t.test('bad samples are refused whole', async (t) => {
     const r = await post(app, id, typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload), type);
     expectError(t, r, status, code);
   }
-  t.equal(app.services.store.readSamples(id).count, 2, 'sample count unchanged');
+  t.equal((await app.services.store.readSamples(id)).count, 2, 'sample count unchanged');
   t.equal(stagedChunks(app), 0, 'nothing staged is left');
   expectError(t, await post(app, 'ds_nope', { samples: samples(1, 3, ['x']) }), 404, 'DATASET_NOT_FOUND');
   expectError(t, await post(app, id, 'x', 'text/plain'), 415, 'UNSUPPORTED_MEDIA_TYPE');
@@ -104,7 +104,7 @@ t.test('indexTriplets copy the indexed samples into triplets', async (t) => {
   let r = await app.inject({ method: 'POST', url: `/datasets/${id}/triplets`, payload: { indexTriplets: [[0, 1, 2], [1, 0, 2]] } });
   t.equal(r.statusCode, 201, r.body);
   t.same(r.json(), { added: 2, tripletCount: 2 });
-  const stored = app.services.store.readTriplets(id);
+  const stored = (await app.services.store.readTriplets(id));
   t.same(Array.from(stored.data), [0, 0, 0.1, 0, 5, 5, 0.1, 0, 0, 0, 5, 5].map(Math.fround));
 
   r = await app.inject({ method: 'POST', url: `/datasets/${id}/triplets`, payload: { indexTriplets: [[0, 1, 2], [0, 1, 3]] } });
@@ -122,5 +122,5 @@ t.test('indexTriplets copy the indexed samples into triplets', async (t) => {
   expectError(t, r, 400, 'VALIDATION_ERROR');
   r = await app.inject({ method: 'POST', url: `/datasets/${id}/triplets`, payload: {} });
   expectError(t, r, 400, 'VALIDATION_ERROR');
-  t.equal(app.services.store.readTriplets(id).count, 2, 'refused uploads added nothing');
+  t.equal((await app.services.store.readTriplets(id)).count, 2, 'refused uploads added nothing');
 });

@@ -2,7 +2,6 @@
 import { Readable } from 'node:stream';
 import t, { type Test } from 'tap';
 import type { App } from '../../src/app-types.js';
-import { kernelChoiceFromEnv, servingKernels } from '../../src/compute/index.js';
 import type { WasmKernels } from '../../src/math/kernels/wasm.js';
 import { expectError, testApp } from '../helpers.js';
 
@@ -204,13 +203,13 @@ t.test('JSON bodies as clients print float64s: the same float32 rows as a binary
 });
 
 t.test('binary /embed gives back every block of the kernels\' memory, whatever the outcome', async (t) => {
-  const kernels = servingKernels(kernelChoiceFromEnv()) as Partial<WasmKernels>;
+  const { app } = await withModels(t);
+  const kernels = app.services.compute.kernels as Partial<WasmKernels>;
   if (!kernels.heap) {
     t.pass('the fallback backend holds no blocks');
     return;
   }
   const heap = kernels.heap;
-  const { app } = await withModels(t);
   const d = 4;
   const n = 300;
   const bin = f32le(Array.from({ length: n * d }, (_, i) => Math.sin(i)));

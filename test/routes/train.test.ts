@@ -78,7 +78,7 @@ t.test('a job runs from queued to succeeded with progress, metrics and a model',
   const w = await weights(app, done.modelId);
   t.equal(w.rows, k);
   t.equal(w.cols, d);
-  const stored = app.services.store.readTriplets(id);
+  const stored = (await app.services.store.readTriplets(id));
   close(t, m.trainLoss, expectedEvaluation(w.W, stored.data, stored.count, d, 0.2, false).loss, 1e-6, 'trainLoss');
   t.ok(m.trainLoss <= done.progress.loss + 1e-9, 'final progress matches the end');
 

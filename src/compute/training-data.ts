@@ -1,10 +1,10 @@
-// Stored triplets (count × [a, p, n] × d) → the math core's TripletSet, optionally split.
+// Stored training data → the math core's shapes: triplet matrices (optionally a seeded subset)
+// and dense label ids. Pure; the runner and the evaluation service use the label ids, the worker
+// the rest.
 import type { TripletSet } from '../math/types.js';
-import type { LabelledSamples } from '../math/index.js';
-import type { StoredSamples, StoredTriplets } from '../store/types.js';
 
 /** Labels of any kind (strings, integers) → dense integer ids; "1" and 1 stay different labels. */
-export function labelIds(labels: (string | number)[]): Int32Array {
+export function labelIds(labels: readonly (string | number)[]): Int32Array {
   const ids = new Map<string, number>();
   const out = new Int32Array(labels.length);
   labels.forEach((l, i) => {
@@ -16,12 +16,15 @@ export function labelIds(labels: (string | number)[]): Int32Array {
   return out;
 }
 
-export function toLabelledSamples(stored: StoredSamples): LabelledSamples {
-  return { d: stored.dimension, n: stored.count, X: stored.data, labels: labelIds(stored.labels) };
+/** Triplets as stored: count × [a, p, n] × dimension. */
+interface Triplets {
+  count: number;
+  dimension: number;
+  data: Float32Array;
 }
 
 /** Copies the chosen triplets (by index, in the given order) into three m×d matrices. */
-export function toTripletSet(stored: StoredTriplets, indices?: Uint32Array): TripletSet {
+export function toTripletSet(stored: Triplets, indices?: Uint32Array): TripletSet {
   const d = stored.dimension;
   const m = indices ? indices.length : stored.count;
   const anchors = new Float32Array(m * d);

@@ -1,0 +1,53 @@
+// Errors of the domain (store and services), free of HTTP: each names what went wrong with a
+// stable code and a kind; src/error-handler.ts maps the kind to a status code.
+
+/** Stable error codes, documented in the README. */
+export const ErrorCodes = [
+  'VALIDATION_ERROR',
+  'INVALID_JSON',
+  'INVALID_BODY',
+  'DIMENSION_MISMATCH',
+  'NON_FINITE_VALUE',
+  'EMPTY_BATCH',
+  'BODY_TOO_LARGE',
+  'BATCH_TOO_LARGE',
+  'LIMIT_EXCEEDED',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'NOT_ACCEPTABLE',
+  'DATASET_NOT_FOUND',
+  'JOB_NOT_FOUND',
+  'MODEL_NOT_FOUND',
+  'ROUTE_NOT_FOUND',
+  'UNAUTHORIZED',
+  'DATASET_IN_USE',
+  'JOB_FINISHED',
+  'NO_MODEL',
+  'NO_TRIPLETS',
+  'NO_SAMPLES',
+  'INDEX_OUT_OF_RANGE',
+  'INVALID_CURSOR',
+  'QUEUE_FULL',
+  'SHUTTING_DOWN',
+  'OVERLOADED',
+  'INTERNAL_ERROR',
+] as const;
+export type ErrorCode = (typeof ErrorCodes)[number];
+
+/** What kind of failure, independent of any protocol. */
+export type DomainErrorKind = 'not_found' | 'conflict' | 'invalid' | 'limit';
+
+export class DomainError extends Error {
+  constructor(
+    readonly kind: DomainErrorKind,
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+export const notFoundError = (code: ErrorCode, message: string) => new DomainError('not_found', code, message);
+export const conflictError = (code: ErrorCode, message: string) => new DomainError('conflict', code, message);
+export const invalidError = (code: ErrorCode, message: string) => new DomainError('invalid', code, message);
+export const limitError = (message: string) => new DomainError('limit', 'LIMIT_EXCEEDED', message);

@@ -1,0 +1,86 @@
+// The records the service keeps — datasets, jobs, models — and their parts, defined once.
+// TypeBox gives the validation schema, the OpenAPI component and the TypeScript type of each;
+// the store, the services, the routes and the metrics all use these.
+import { Type, type Static } from '@sinclair/typebox';
+import { TrainingParams } from './training.js';
+
+export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601 UTC' });
+export const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
+export const FreeObject = Type.Object({}, { additionalProperties: true });
+
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export const JobStatus = Type.Union(JOB_STATUSES.map((s) => Type.Literal(s)));
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const FINISHED_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
+export const isFinished = (s: JobStatus) => FINISHED_STATUSES.includes(s);
+
+export const Dataset = Type.Object(
+  {
+    id: Type.String({ examples: ['ds_3q2x9bK1yY0aQvTn'] }),
+    name: Type.Union([Type.String(), Type.Null()]),
+    dimension: Type.Integer({ examples: [64] }),
+    tripletCount: Type.Integer(),
+    sampleCount: Type.Integer(),
+    createdAt: Timestamp,
+  },
+  { $id: 'Dataset' },
+);
+export type DatasetRecord = Static<typeof Dataset>;
+
+export const Progress = Type.Object({
+  iteration: Type.Integer(),
+  maxIterations: Type.Integer(),
+  loss: Type.Number({ description: 'Training loss: full objective (triplets) or the running mean over recent batches (mining)' }),
+  gradientNorm: Type.Number(),
+  activeFraction: Type.Number(),
+  elapsedMs: Type.Number(),
+  learningRate: Type.Optional(Type.Number({ description: 'Adam: the scheduled learning rate' })),
+  validationLoss: Type.Optional(Type.Number({ description: 'Mined samples: latest validation figures' })),
+  validationTripletAccuracy: Type.Optional(Type.Number()),
+  precisionAt1: Type.Optional(Type.Number()),
+  rPrecision: Type.Optional(Type.Number()),
+  mapAtR: Type.Optional(Type.Number()),
+  validationIteration: Type.Optional(Type.Integer({ description: 'Step of the validation figures above' })),
+  bestIteration: Type.Optional(Type.Integer({ description: 'Step of the W that would be kept now' })),
+  warning: Type.Optional(Type.String({ description: 'e.g. a collapse warning from the latest validation' })),
+});
+export type JobProgress = Static<typeof Progress>;
+
+export const JobError = Type.Object({ code: Type.String(), message: Type.String() });
+export type JobError = Static<typeof JobError>;
+
+export const Job = Type.Object(
+  {
+    id: Type.String({ examples: ['job_Hk2m0aP9cQe1xV3b'] }),
+    status: JobStatus,
+    datasetId: Type.String(),
+    params: TrainingParams,
+    progress: Type.Union([Progress, Type.Null()]),
+    metrics: Type.Union([FreeObject, Type.Null()]),
+    modelId: Type.Union([Type.String(), Type.Null()]),
+    error: Type.Union([JobError, Type.Null()]),
+    createdAt: Timestamp,
+    startedAt: NullableTimestamp,
+    finishedAt: NullableTimestamp,
+  },
+  { $id: 'Job' },
+);
+export type JobRecord = Static<typeof Job>;
+
+export const Model = Type.Object(
+  {
+    id: Type.String({ examples: ['mdl_b7Qn2cX0pL4sR8tW'] }),
+    jobId: Type.Union([Type.String(), Type.Null()]),
+    name: Type.Union([Type.String(), Type.Null()]),
+    inputDimension: Type.Integer({ examples: [64] }),
+    outputDimension: Type.Integer({ examples: [16] }),
+    normalize: Type.Boolean(),
+    trainingParams: Type.Union([TrainingParams, Type.Null()], {
+      description: 'The parameters the model was trained with (margin, loss, distance, …); null for an imported model',
+    }),
+    metrics: FreeObject,
+    createdAt: Timestamp,
+  },
+  { $id: 'Model' },
+);
+export type ModelRecord = Static<typeof Model>;

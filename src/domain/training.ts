@@ -1,0 +1,162 @@
+// Training parameters, defined once: every option's schema (validation, OpenAPI, type) and every
+// default. POST /train's body is built from these options; a job stores the defaulted parameters
+// of its kind; the worker hands them to the math core as they are; a model keeps them.
+import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
+import { DEFAULT_MINED_PARAMS, DEFAULT_TRAIN_PARAMS } from '../math/index.js';
+
+const MINING = ['none', 'semihard', 'batchhard', 'semihard+batchhard'] as const;
+const literals = <const T extends string>(values: readonly T[], options: object = {}) =>
+  Type.Union(values.map((v) => Type.Literal(v)), options);
+
+/** Every option of a training job, as POST /train documents it. */
+export const TrainingOptions = {
+  outputDimension: Type.Integer({ minimum: 1, description: 'k, the embedding dimension', examples: [16] }),
+  margin: Type.Number({
+    minimum: 0,
+    description: `Hinge margin. Default ${DEFAULT_TRAIN_PARAMS.margin}. Triplets: on squared distances. Mined samples: in units of \`distance\` (Euclidean by default)`,
+  }),
+  optimizer: literals(['lbfgs', 'cg', 'adam'], {
+    description:
+      "`lbfgs` (default for triplets) or `cg` (the write-up's choice), both with a strong-Wolfe line search; " +
+      '`adam` (default and only choice for mined samples; full-batch on triplets) with `learningRate` and a cosine decay',
+  }),
+  maxIterations: Type.Integer({
+    minimum: 1,
+    description: `Default ${DEFAULT_TRAIN_PARAMS.maxIterations} for triplets, ${DEFAULT_MINED_PARAMS.maxIterations} Adam steps for mined samples`,
+  }),
+  normalize: Type.Boolean({
+    description: 'L2-normalise embeddings in training and serving. Default false for triplets, true for mined samples',
+  }),
+  weightDecay: Type.Number({ minimum: 0, description: 'λ in ½·λ·‖W‖²_F. Default 0' }),
+  init: literals(['uniform', 'pca', 'identity'], {
+    description: "`pca` (default), `uniform` (the write-up's ±√6/√(k+d+1)) or `identity`",
+  }),
+  validationFraction: Type.Number({
+    minimum: 0,
+    maximum: 0.9,
+    description: `Share held out for validation: of the triplets (default 0), or of the labels — unseen classes — for mined samples (default ${DEFAULT_MINED_PARAMS.validationFraction})`,
+  }),
+  mining: literals(MINING, {
+    description:
+      "Online mining from the dataset's labelled samples in P×K batches. Default `semihard+batchhard` (the sum of both losses) " +
+      'when the dataset has samples; `none` trains on the stored triplets.',
+  }),
+  loss: literals(['hinge', 'softplus'], { description: 'Mined samples: `hinge` (default) or `softplus`, the soft margin of Hermans et al.' }),
+  distance: literals(['euclidean', 'squared'], {
+    description: 'Mined samples: the distance the loss and the margin use. Default `euclidean`',
+  }),
+  learningRate: Type.Number({
+    minimum: 1e-12,
+    maximum: 10,
+    description: `Adam: base learning rate. Default ${DEFAULT_MINED_PARAMS.learningRate}`,
+  }),
+  batchSize: Type.Integer({
+    minimum: 2,
+    maximum: 100000,
+    description: `Mined samples: P·K samples a batch. Default ${DEFAULT_MINED_PARAMS.batchSize}`,
+  }),
+  samplesPerLabel: Type.Integer({
+    minimum: 2,
+    maximum: 10000,
+    description: `Mined samples: K. Default ${DEFAULT_MINED_PARAMS.samplesPerLabel}`,
+  }),
+  evaluationInterval: Type.Integer({
+    minimum: 1,
+    description: `Mined samples: validate every this many steps. Default ${DEFAULT_MINED_PARAMS.evaluationInterval}`,
+  }),
+  patience: Type.Integer({
+    minimum: 0,
+    description: `Mined samples: evaluations without improvement before stopping early (0 never). Default ${DEFAULT_MINED_PARAMS.patience}`,
+  }),
+  seed: Type.Integer({
+    minimum: 0,
+    maximum: 2 ** 31 - 1,
+    description: 'Same data, params and seed give the same model. Default 0',
+  }),
+  gradientTolerance: Type.Number({
+    minimum: 0,
+    description: `Stop when ‖∇‖∞ falls below this. Default ${DEFAULT_TRAIN_PARAMS.gradientTolerance}`,
+  }),
+  historySize: Type.Integer({ minimum: 1, maximum: 100, description: `L-BFGS memory. Default ${DEFAULT_TRAIN_PARAMS.historySize}` }),
+} satisfies Record<string, TSchema>;
+
+const o = TrainingOptions;
+
+/** A job on the stored triplets with a full-batch optimiser. */
+export const TripletTrainingParams = Type.Object({
+  source: Type.Literal('triplets'),
+  outputDimension: o.outputDimension,
+  margin: o.margin,
+  optimizer: literals(['lbfgs', 'cg']),
+  maxIterations: o.maxIterations,
+  normalize: o.normalize,
+  weightDecay: o.weightDecay,
+  init: o.init,
+  validationFraction: o.validationFraction,
+  mining: Type.Literal('none'),
+  seed: o.seed,
+  gradientTolerance: o.gradientTolerance,
+  historySize: o.historySize,
+});
+export type TripletTrainingParams = Static<typeof TripletTrainingParams>;
+
+/** A job mining P×K batches from the labelled samples, with Adam. */
+export const MinedTrainingParams = Type.Object({
+  source: Type.Literal('samples'),
+  outputDimension: o.outputDimension,
+  margin: o.margin,
+  optimizer: Type.Literal('adam'),
+  maxIterations: o.maxIterations,
+  normalize: o.normalize,
+  weightDecay: o.weightDecay,
+  init: o.init,
+  validationFraction: o.validationFraction,
+  mining: o.mining,
+  loss: o.loss,
+  distance: o.distance,
+  learningRate: o.learningRate,
+  batchSize: o.batchSize,
+  samplesPerLabel: o.samplesPerLabel,
+  evaluationInterval: o.evaluationInterval,
+  patience: o.patience,
+  seed: o.seed,
+});
+export type MinedTrainingParams = Static<typeof MinedTrainingParams>;
+
+/** The defaulted parameters a job stores and a model keeps. */
+export const TrainingParams = Type.Union([TripletTrainingParams, MinedTrainingParams], {
+  $id: 'TrainingParams',
+  description: 'Every parameter of the training run, defaults filled in; `source` says which kind',
+});
+export type TrainingParams = Static<typeof TrainingParams>;
+export type TrainingSource = TrainingParams['source'];
+
+/** The defaults of each kind of job (outputDimension has none: the caller chooses k). */
+export const TRAINING_DEFAULTS: {
+  triplets: Omit<TripletTrainingParams, 'outputDimension'>;
+  samples: Omit<MinedTrainingParams, 'outputDimension'>;
+} = {
+  triplets: {
+    ...pickDefaults(TripletTrainingParams, DEFAULT_TRAIN_PARAMS),
+    source: 'triplets',
+    validationFraction: 0,
+    mining: 'none',
+  } as Omit<TripletTrainingParams, 'outputDimension'>,
+  samples: {
+    ...pickDefaults(MinedTrainingParams, DEFAULT_MINED_PARAMS),
+    source: 'samples',
+    optimizer: 'adam',
+  } as Omit<MinedTrainingParams, 'outputDimension'>,
+};
+
+/** The math core's defaults for the options a job of this kind stores. */
+function pickDefaults(schema: TObject, defaults: object): Record<string, unknown> {
+  const all = defaults as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.properties)) if (key in all) out[key] = all[key];
+  return out;
+}
+
+/** The options a job of this kind stores, in their stored order. */
+export const optionNames = (source: TrainingSource): string[] =>
+  Object.keys((source === 'triplets' ? TripletTrainingParams : MinedTrainingParams).properties);

@@ -1,0 +1,26 @@
+// The Store interface over a synchronous implementation. A backend whose driver is synchronous
+// (better-sqlite3) implements SyncStore, the same interface with plain return values, and is
+// handed out through asyncStore: callers see one asynchronous interface whatever the backend.
+import type { Store } from './types.js';
+
+/** Store with every Promise-returning method made synchronous. */
+export type SyncStore = {
+  [K in keyof Store]: Store[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : Store[K];
+};
+
+/** Every asynchronous method, checked against Store by the compiler (a new method must be added). */
+const ASYNC_METHODS = {
+  close: 1, createDataset: 1, getDataset: 1, listDatasets: 1, deleteDataset: 1, appendTriplets: 1, appendSamples: 1,
+  stageChunk: 1, commitStaged: 1, discardStaged: 1, readTriplets: 1, readSamples: 1, createJob: 1, getJob: 1, listJobs: 1,
+  countJobs: 1, claimNextJob: 1, updateJobProgress: 1, finishJob: 1, succeedJob: 1, requeueRunningJobs: 1,
+  activeJobsForDataset: 1, createModel: 1, getModel: 1, getModelWeights: 1, listModels: 1, newestModel: 1, deleteModel: 1,
+} satisfies Record<Exclude<keyof Store, 'location' | 'isOpen'>, 1>;
+
+/** Wraps each method so it returns a Promise (a thrown error becomes a rejection). */
+export function asyncStore(sync: SyncStore): Store {
+  const call = sync as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const out: Record<string, unknown> = { isOpen: () => sync.isOpen() };
+  for (const name of Object.keys(ASYNC_METHODS)) out[name] = async (...args: unknown[]) => call[name].apply(sync, args);
+  Object.defineProperty(out, 'location', { get: () => sync.location, enumerable: true });
+  return out as unknown as Store;
+}

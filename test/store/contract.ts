@@ -1,0 +1,307 @@
+// The store contract: what every Store backend must do, written once. A backend's test file calls
+// storeContract with a way to open a fresh store and to reopen one after it closed (a restart or a
+// crash); nothing here knows which backend it runs on.
+import type { Test } from 'tap';
+import { TRAINING_DEFAULTS, type TrainingParams } from '../../src/domain/training.js';
+import type { NewModel, Store } from '../../src/store/types.js';
+
+export interface StoreBackend {
+  /** a new, empty store; closed by the test's teardown */
+  open(t: Test): Promise<Store>;
+  /** the same data opened again after `store` was closed (a restart); closed by the teardown */
+  reopen(t: Test, store: Store): Promise<Store>;
+}
+
+export const seqF32 = (n: number, start = 0) => Float32Array.from({ length: n }, (_, i) => (start + i) * 0.5 - 3);
+
+export function model(k: number, d: number, over: Partial<NewModel> = {}): NewModel {
+  return {
+    jobId: null,
+    name: null,
+    inputDimension: d,
+    outputDimension: k,
+    normalize: false,
+    trainingParams: null,
+    metrics: { note: 'x' },
+    weights: Float64Array.from({ length: k * d }, (_, i) => i / 7 - 1),
+    ...over,
+  };
+}
+
+export const params = (over: Partial<TrainingParams> = {}): TrainingParams =>
+  ({ ...TRAINING_DEFAULTS.triplets, outputDimension: 1, seed: 3, ...over }) as TrainingParams;
+
+const progress = { iteration: 3, maxIterations: 10, loss: 0.5, gradientNorm: 0.1, activeFraction: 0.25, elapsedMs: 12 };
+
+export function storeContract(t: Test, backend: StoreBackend): void {
+  t.test('datasets: create, get, list, delete', async (t) => {
+    const store = await backend.open(t);
+    const a = await store.createDataset({ name: 'a', dimension: 3 });
+    t.match(a, { name: 'a', dimension: 3, tripletCount: 0, sampleCount: 0 });
+    t.match(a.id, /^ds_/);
+    t.same(await store.getDataset(a.id), a);
+    t.equal(await store.getDataset('ds_nope'), undefined);
+    const b = await store.createDataset({ name: null, dimension: 5 });
+    t.equal(b.name, null);
+    t.not(a.id, b.id);
+    t.same((await store.listDatasets({ limit: 10 })).items.map((d) => d.id), [b.id, a.id], 'newest first');
+    await store.appendTriplets(a.id, seqF32(9), 1);
+    t.ok(await store.deleteDataset(a.id));
+    t.notOk(await store.deleteDataset(a.id), 'false when unknown');
+    t.equal(await store.getDataset(a.id), undefined);
+    await t.rejects(store.readTriplets(a.id), { code: 'DATASET_NOT_FOUND', kind: 'not_found' });
+    await t.rejects(store.readSamples(a.id), { code: 'DATASET_NOT_FOUND' });
+  });
+
+  t.test('triplets: append and read back in order, exactly', async (t) => {
+    const store = await backend.open(t);
+    const ds = await store.createDataset({ name: null, dimension: 2 });
+    const empty = await store.readTriplets(ds.id);
+    t.same({ count: empty.count, dimension: empty.dimension, length: empty.data.length }, { count: 0, dimension: 2, length: 0 });
+    const first = seqF32(2 * 3 * 2);
+    const second = seqF32(3 * 3 * 2, 100);
+    t.equal((await store.appendTriplets(ds.id, first, 2)).tripletCount, 2);
+    t.equal((await store.appendTriplets(ds.id, second, 3)).tripletCount, 5);
+    const got = await store.readTriplets(ds.id);
+    t.equal(got.count, 5);
+    t.equal(got.dimension, 2);
+    t.same(Array.from(got.data), [...first, ...second], 'chunks in order, values exact');
+    // a subarray at an odd offset is stored by its own bytes only
+    const sub = seqF32(20, 500).subarray(3, 3 + 6);
+    await store.appendTriplets(ds.id, sub, 1);
+    t.same(Array.from((await store.readTriplets(ds.id)).data.slice(-6)), Array.from(sub));
+    await t.rejects(store.appendTriplets('ds_nope', first, 2), { code: 'DATASET_NOT_FOUND' });
+  });
+
+  t.test('samples: labels of both kinds, kept apart from triplets', async (t) => {
+    const store = await backend.open(t);
+    const ds = await store.createDataset({ name: null, dimension: 2 });
+    t.equal((await store.appendSamples(ds.id, seqF32(4), ['a', 1])).sampleCount, 2);
+    t.equal((await store.appendSamples(ds.id, seqF32(2, 9), ['1'])).sampleCount, 3);
+    const s = await store.readSamples(ds.id);
+    t.same({ count: s.count, dimension: s.dimension, labels: s.labels }, { count: 3, dimension: 2, labels: ['a', 1, '1'] });
+    t.same(Array.from(s.data), [...seqF32(4), ...seqF32(2, 9)]);
+    t.equal((await store.readTriplets(ds.id)).count, 0, 'samples are not triplets');
+    t.match(await store.getDataset(ds.id), { sampleCount: 3, tripletCount: 0 });
+  });
+
+  t.test('capacity limits hold inside the commit, also for concurrent writers', async (t) => {
+    const store = await backend.open(t);
+    const ds = await store.createDataset({ name: null, dimension: 1 });
+    const limit = { max: 4, setting: 'MAX_TRIPLETS_PER_DATASET' };
+    await store.appendTriplets(ds.id, seqF32(9), 3, limit);
+    await t.rejects(store.appendTriplets(ds.id, seqF32(6), 2, limit), { code: 'LIMIT_EXCEEDED', kind: 'limit', message: /MAX_TRIPLETS_PER_DATASET/ });
+    t.equal((await store.readTriplets(ds.id)).count, 3, 'the refused chunk is not stored');
+    const other = await store.createDataset({ name: null, dimension: 1 });
+    const results = await Promise.allSettled(
+      [0, 1, 2, 3, 4, 5].map(async (i) => {
+        await store.stageChunk(`up_${i}`, other.id, 'triplets', seqF32(6), 2);
+        return store.commitStaged(`up_${i}`, other.id, 'triplets', 2, { max: 5, setting: 'X' });
+      }),
+    );
+    t.equal(results.filter((r) => r.status === 'fulfilled').length, 2, 'two commits of 2 fit under 5, no more');
+    t.equal((await store.getDataset(other.id))!.tripletCount, 4);
+    t.equal((await store.readTriplets(other.id)).count, 4, 'what was refused is not readable');
+    const samples = { max: 1, setting: 'MAX_SAMPLES_PER_DATASET' };
+    await t.rejects(store.appendSamples(other.id, seqF32(2), ['a', 'b'], samples), { code: 'LIMIT_EXCEEDED' });
+  });
+
+  t.test('staged uploads: commit, discard, a deleted dataset', async (t) => {
+    const store = await backend.open(t);
+    const ds = await store.createDataset({ name: null, dimension: 1 });
+    await store.appendTriplets(ds.id, seqF32(3), 1);
+    await store.stageChunk('up_a', ds.id, 'triplets', seqF32(6, 10), 2);
+    await store.stageChunk('up_a', ds.id, 'triplets', seqF32(3, 20), 1);
+    t.equal((await store.getDataset(ds.id))!.tripletCount, 1, 'staged triplets do not count');
+    t.equal((await store.readTriplets(ds.id)).count, 1, 'and are not read');
+    t.equal((await store.commitStaged('up_a', ds.id, 'triplets', 3)).tripletCount, 4);
+    t.same(Array.from((await store.readTriplets(ds.id)).data), [...seqF32(3), ...seqF32(6, 10), ...seqF32(3, 20)]);
+
+    await store.stageChunk('up_b', ds.id, 'triplets', seqF32(3, 30), 1);
+    await store.discardStaged('up_b');
+    t.equal((await store.readTriplets(ds.id)).count, 4);
+    await store.stageChunk('up_s', ds.id, 'samples', seqF32(2), 2, ['x', 7]);
+    t.equal((await store.commitStaged('up_s', ds.id, 'samples', 2)).sampleCount, 2);
+    t.same((await store.readSamples(ds.id)).labels, ['x', 7], 'staged labels commit with their rows');
+
+    const gone = await store.createDataset({ name: null, dimension: 1 });
+    await store.stageChunk('up_c', gone.id, 'triplets', seqF32(3), 1);
+    await store.deleteDataset(gone.id);
+    await t.rejects(store.commitStaged('up_c', gone.id, 'triplets', 1), { code: 'DATASET_NOT_FOUND' });
+  });
+
+  t.test('a crash mid-upload: staged chunks never become visible', async (t) => {
+    const store = await backend.open(t);
+    const ds = await store.createDataset({ name: null, dimension: 1 });
+    await store.appendTriplets(ds.id, seqF32(3), 1);
+    await store.stageChunk('up_d', ds.id, 'triplets', seqF32(3, 40), 1);
+    await store.stageChunk('up_d', ds.id, 'samples', seqF32(1, 50), 1, ['z']);
+    await store.close();
+    t.notOk(store.isOpen());
+    const again = await backend.reopen(t, store);
+    t.equal((await again.getDataset(ds.id))!.tripletCount, 1);
+    t.same(Array.from((await again.readTriplets(ds.id)).data), Array.from(seqF32(3)), 'committed data intact');
+    t.equal((await again.readSamples(ds.id)).count, 0);
+    // the dead upload's id commits nothing now
+    t.equal((await again.commitStaged('up_d', ds.id, 'triplets', 0)).tripletCount, 1);
+    t.equal((await again.readTriplets(ds.id)).count, 1);
+  });
+
+  t.test('jobs: queue, claim, progress, finish', async (t) => {
+    const store = await backend.open(t);
+    const ds = await store.createDataset({ name: null, dimension: 2 });
+    const p = params();
+    const j1 = await store.createJob({ datasetId: ds.id, params: p });
+    t.match(j1, { status: 'queued', datasetId: ds.id, progress: null, metrics: null, modelId: null, error: null, startedAt: null, finishedAt: null });
+    t.same(j1.params, p, 'params round trip');
+    t.match(j1.id, /^job_/);
+    t.same(await store.getJob(j1.id), j1);
+    t.equal(await store.getJob('job_nope'), undefined);
+    const j2 = await store.createJob({ datasetId: ds.id, params: p });
+    t.equal(await store.countJobs('queued'), 2);
+    t.equal(await store.activeJobsForDataset(ds.id), 2);
+
+    const claimed = await store.claimNextJob();
+    t.equal(claimed!.id, j1.id, 'oldest first');
+    t.equal(claimed!.status, 'running');
+    t.ok(claimed!.startedAt);
+    await store.updateJobProgress(j1.id, progress);
+    t.same((await store.getJob(j1.id))!.progress, progress);
+    await store.updateJobProgress(j2.id, progress);
+    t.equal((await store.getJob(j2.id))!.progress, null, 'progress only for a running job');
+    t.equal((await store.claimNextJob())!.id, j2.id);
+    t.equal(await store.claimNextJob(), undefined, 'nothing left to claim');
+
+    const failed = await store.finishJob(j2.id, 'failed', { code: 'TRAINING_FAILED', message: 'boom' }, { trainLoss: 1 });
+    t.match(failed, { status: 'failed', error: { code: 'TRAINING_FAILED', message: 'boom' }, metrics: { trainLoss: 1 } });
+    t.ok(failed.finishedAt);
+    t.equal((await store.finishJob(j2.id, 'cancelled', null)).status, 'failed', 'finishing a finished job changes nothing');
+    const j3 = await store.createJob({ datasetId: ds.id, params: p });
+    t.equal((await store.finishJob(j3.id, 'cancelled', null)).status, 'cancelled', 'a queued job can be cancelled');
+    t.equal(await store.activeJobsForDataset(ds.id), 1);
+    t.same((await store.listJobs({ limit: 10, status: 'failed' })).items.map((j) => j.id), [j2.id]);
+    t.same((await store.listJobs({ limit: 10 })).items.map((j) => j.id), [j3.id, j2.id, j1.id]);
+  });
+
+  t.test('concurrent claims never hand out one job twice', async (t) => {
+    const store = await backend.open(t);
+    const ds = await store.createDataset({ name: null, dimension: 1 });
+    for (let i = 0; i < 5; i++) await store.createJob({ datasetId: ds.id, params: params() });
+    const claimed = await Promise.all([0, 1, 2, 3, 4, 5, 6].map(() => store.claimNextJob()));
+    const ids = claimed.filter((j) => j !== undefined).map((j) => j!.id);
+    t.equal(ids.length, 5);
+    t.equal(new Set(ids).size, 5);
+  });
+
+  t.test('succeedJob writes the model and the job together, or neither', async (t) => {
+    const store = await backend.open(t);
+    const ds = await store.createDataset({ name: null, dimension: 2 });
+    const p = params({ margin: 0.3 });
+    const j1 = await store.createJob({ datasetId: ds.id, params: p });
+    await store.claimNextJob();
+    const { job, model: m } = await store.succeedJob(j1.id, model(1, 2, { jobId: j1.id, trainingParams: p }), { trainLoss: 0.1 });
+    t.match(job, { status: 'succeeded', modelId: m.id, metrics: { trainLoss: 0.1 } });
+    t.ok(job.finishedAt);
+    t.match(await store.getModel(m.id), { jobId: j1.id, trainingParams: { margin: 0.3, source: 'triplets' } });
+
+    // a job cancelled while its last iteration ran: no model is written
+    const j2 = await store.createJob({ datasetId: ds.id, params: p });
+    await store.claimNextJob();
+    await store.finishJob(j2.id, 'cancelled', null);
+    const before = (await store.listModels({ limit: 10 })).items.length;
+    await t.rejects(store.succeedJob(j2.id, model(1, 2, { jobId: j2.id }), {}), { code: 'JOB_FINISHED', kind: 'conflict' });
+    t.equal((await store.listModels({ limit: 10 })).items.length, before, 'the model was rolled back');
+    t.match(await store.getJob(j2.id), { status: 'cancelled', modelId: null });
+  });
+
+  t.test('requeueRunningJobs: what a crash left running goes back to the queue', async (t) => {
+    const store = await backend.open(t);
+    const ds = await store.createDataset({ name: null, dimension: 1 });
+    const j4 = await store.createJob({ datasetId: ds.id, params: params() });
+    const j5 = await store.createJob({ datasetId: ds.id, params: params() });
+    await store.claimNextJob();
+    await store.claimNextJob();
+    t.equal(await store.requeueRunningJobs(), 2);
+    t.equal((await store.getJob(j4.id))!.status, 'queued');
+    t.equal(await store.countJobs('running'), 0);
+    t.equal(await store.requeueRunningJobs(), 0);
+    t.equal((await store.claimNextJob())!.id, j4.id, 'in their first order');
+    t.same((await store.listJobs({ limit: 10, status: 'queued' })).items.map((j) => j.id), [j5.id]);
+  });
+
+  t.test('models: weights round trip, newest, delete', async (t) => {
+    const store = await backend.open(t);
+    const nm = model(3, 4, { name: 'm', normalize: true, metrics: { note: 'y' } });
+    const rec = await store.createModel(nm);
+    t.match(rec, { name: 'm', inputDimension: 4, outputDimension: 3, normalize: true, metrics: { note: 'y' }, jobId: null, trainingParams: null });
+    t.match(rec.id, /^mdl_/);
+    t.same(await store.getModel(rec.id), rec);
+    t.equal(await store.getModel('mdl_nope'), undefined);
+    t.same(Array.from((await store.getModelWeights(rec.id))!), Array.from(nm.weights), 'float64 exact');
+    t.equal(await store.getModelWeights('mdl_nope'), undefined);
+    t.equal((await store.newestModel())!.id, rec.id);
+    const other = await store.createModel(model(1, 1));
+    t.equal((await store.newestModel())!.id, other.id);
+    t.ok(await store.deleteModel(other.id));
+    t.notOk(await store.deleteModel(other.id));
+    t.equal((await store.newestModel())!.id, rec.id, 'the next newest');
+    t.ok(await store.deleteModel(rec.id));
+    t.equal(await store.newestModel(), undefined);
+  });
+
+  t.test('pagination', async (t) => {
+    const store = await backend.open(t);
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) ids.push((await store.createDataset({ name: `d${i}`, dimension: 1 })).id);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    for (;;) {
+      const p = await store.listDatasets({ limit: 3, cursor });
+      seen.push(...p.items.map((d) => d.id));
+      pages++;
+      if (!p.nextCursor || pages > 5) break;
+      cursor = p.nextCursor;
+    }
+    t.equal(pages, 3);
+    t.same(seen, [...ids].reverse());
+    const exact = await store.listDatasets({ limit: 7 });
+    t.equal(exact.items.length, 7);
+    t.equal(exact.nextCursor, null, 'no next page when the page is exactly full');
+    await t.rejects(store.listDatasets({ limit: 3, cursor: '!!' }), { code: 'INVALID_CURSOR', kind: 'invalid' });
+    await t.rejects(store.listModels({ limit: 3, cursor: Buffer.from('12a').toString('base64url') }), { code: 'INVALID_CURSOR' });
+    await t.rejects(store.listJobs({ limit: 3, cursor: Buffer.from('-1').toString('base64url') }), { code: 'INVALID_CURSOR' });
+    for (let i = 0; i < 4; i++) await store.createModel(model(1, 1));
+    const m1 = await store.listModels({ limit: 2 });
+    const m2 = await store.listModels({ limit: 2, cursor: m1.nextCursor! });
+    t.equal(m2.items.length, 2);
+    t.equal(m2.nextCursor, null);
+    t.equal(new Set([...m1.items, ...m2.items].map((m) => m.id)).size, 4);
+    const ds = await store.createDataset({ name: null, dimension: 1 });
+    for (let i = 0; i < 3; i++) await store.createJob({ datasetId: ds.id, params: params() });
+    const jp = await store.listJobs({ limit: 2 });
+    t.equal(jp.items.length, 2);
+    t.equal((await store.listJobs({ limit: 2, cursor: jp.nextCursor! })).items.length, 1);
+  });
+
+  t.test('everything survives close and reopen', async (t) => {
+    const a = await backend.open(t);
+    const ds = await a.createDataset({ name: 'keep', dimension: 2 });
+    await a.appendTriplets(ds.id, seqF32(12), 2);
+    await a.appendSamples(ds.id, seqF32(4), ['p', 'q']);
+    const job = await a.createJob({ datasetId: ds.id, params: params() });
+    await a.claimNextJob();
+    const m = await a.createModel(model(2, 2, { trainingParams: params() }));
+    await a.close();
+    t.notOk(a.isOpen());
+    await a.close(); // twice is fine
+    const b = await backend.reopen(t, a);
+    t.ok(b.isOpen());
+    t.same(await b.getDataset(ds.id), { ...ds, tripletCount: 2, sampleCount: 2 });
+    t.same(Array.from((await b.readTriplets(ds.id)).data), Array.from(seqF32(12)));
+    t.same((await b.readSamples(ds.id)).labels, ['p', 'q']);
+    t.equal((await b.getJob(job.id))!.status, 'running', 'the store itself does not requeue; the runner does');
+    t.same(await b.getModel(m.id), m);
+    t.same(Array.from((await b.getModelWeights(m.id))!), Array.from(model(2, 2).weights));
+  });
+}
