@@ -23,6 +23,7 @@ import { batchDistances } from '../distances.js';
 import { NORM_EPSILON } from '../losses.js';
 import type { DataArray } from '../types.js';
 import { createMiners, TripletBuffer } from './miners.js';
+import { reducerByName, tripletLossByName } from './triplet-loss.js';
 import type { DistanceName, MinedLossName, MiningName, ReductionName } from './types.js';
 
 export interface BatchLossOptions {
@@ -64,18 +65,6 @@ export interface BatchObjective {
   readonly distances: Float64Array;
 }
 
-/** log(1 + eˣ) without overflow or loss of precision for large |x|. */
-export function softplus(x: number): number {
-  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
-}
-
-/** 1 / (1 + e⁻ˣ), the derivative of softplus, without overflow. */
-export function sigmoid(x: number): number {
-  if (x >= 0) return 1 / (1 + Math.exp(-x));
-  const e = Math.exp(x);
-  return e / (1 + e);
-}
-
 export function createBatchObjective(
   k: number,
   d: number,
@@ -87,11 +76,10 @@ export function createBatchObjective(
     throw new RangeError(`createBatchObjective: k, d, maxBatch must be positive integers (got ${k}, ${d}, ${maxBatch})`);
   }
   const { margin, normalize } = opts;
-  const hinge = opts.loss === 'hinge';
-  if (!hinge && opts.loss !== 'softplus') throw new RangeError(`unknown loss ${String(opts.loss)}`);
   const distance = typeof opts.distance === 'string' ? distanceByName(opts.distance, { smooth: true }) : opts.distance;
-  const nonzero = (opts.reduction ?? 'nonzero') === 'nonzero';
   const miners = createMiners(opts.mining);
+  const loss = tripletLossByName(opts.loss, margin);
+  const reduce = reducerByName(opts.reduction ?? 'nonzero');
   const buffers = miners.map(() => new TripletBuffer(4 * maxBatch));
 
   const Z = new Float64Array(maxBatch * k); // projections, then normalised embeddings in place
@@ -113,14 +101,14 @@ export function createBatchObjective(
       const dap = D[ao + buf.p[t]];
       const dan = D[ao + buf.n[t]];
       const v = dap - dan;
-      const l = hinge ? Math.max(0, v + margin) : softplus(v);
+      const l = loss.value(v);
       sum += l;
       if (l > 0) nz++;
       if (v + margin > 0) acc.activeCount++;
       if (dap < dan) acc.correctCount++;
     }
     acc.tripletCount += cnt;
-    const denom = nonzero ? nz : cnt;
+    const denom = reduce(nz, cnt);
     if (denom === 0) return;
     acc.loss += sum / denom;
     if (!wantGrad) return;
@@ -128,7 +116,7 @@ export function createBatchObjective(
     for (let t = 0; t < cnt; t++) {
       const ao = buf.a[t] * B;
       const v = D[ao + buf.p[t]] - D[ao + buf.n[t]];
-      const dl = hinge ? (v + margin > 0 ? 1 : 0) : sigmoid(v);
+      const dl = loss.derivative(v);
       if (dl === 0) continue;
       const c = dl * inv;
       GD[ao + buf.p[t]] += c;

@@ -3,9 +3,9 @@
 import type { Distance } from '../distance.js';
 import { createRng } from '../rng.js';
 import type { DataArray } from '../types.js';
-import { softplus } from './batch-loss.js';
 import { sampleTriplets } from './split.js';
-import type { LabelledSamples, MinedLossName } from './types.js';
+import type { TripletLoss } from './triplet-loss.js';
+import type { LabelledSamples } from './types.js';
 
 /** fixed random triplets scored for validationLoss / validationTripletAccuracy and the final trainLoss */
 export const EVAL_TRIPLETS = 5000;
@@ -58,10 +58,10 @@ export interface TripletScores {
  * Mean loss (reduction `all`), accuracy, active fraction and mean |d(a,p) − d(a,n)| over the set's
  * fixed triplets (E filled).
  */
-export function scoreTriplets(es: EvalSet, k: number, distance: Distance, p: { loss: MinedLossName; margin: number }): TripletScores {
+export function scoreTriplets(es: EvalSet, k: number, distance: Distance, loss: TripletLoss, margin: number): TripletScores {
   const m = es.triplets.length / 3;
   if (m === 0) return { loss: 0, accuracy: 0, activeFraction: 0, meanAbsGap: 0 };
-  let loss = 0;
+  let sum = 0;
   let correct = 0;
   let active = 0;
   let gap = 0;
@@ -70,10 +70,10 @@ export function scoreTriplets(es: EvalSet, k: number, distance: Distance, p: { l
     const dap = distance.pair(es.E, ao, es.E, es.triplets[3 * t + 1] * k, k);
     const dan = distance.pair(es.E, ao, es.E, es.triplets[3 * t + 2] * k, k);
     const v = dap - dan;
-    loss += p.loss === 'hinge' ? Math.max(0, v + p.margin) : softplus(v);
+    sum += loss.value(v);
     if (dap < dan) correct++;
-    if (v + p.margin > 0) active++;
+    if (v + margin > 0) active++;
     gap += Math.abs(v);
   }
-  return { loss: loss / m, accuracy: correct / m, activeFraction: active / m, meanAbsGap: gap / m };
+  return { loss: sum / m, accuracy: correct / m, activeFraction: active / m, meanAbsGap: gap / m };
 }

@@ -15,7 +15,19 @@ export {
   allTripletsMiner,
   type Miner,
 } from './miners.js';
-export { createBatchObjective, softplus, sigmoid, type BatchObjective, type BatchLossOptions, type BatchLossValue } from './batch-loss.js';
+export {
+  softplus,
+  sigmoid,
+  hingeLoss,
+  softplusLoss,
+  tripletLossByName,
+  averageNonZero,
+  averageAll,
+  reducerByName,
+  type TripletLoss,
+  type Reducer,
+} from './triplet-loss.js';
+export { createBatchObjective, type BatchObjective, type BatchLossOptions, type BatchLossValue } from './batch-loss.js';
 export { createPKSampler, groupByLabel, type PKSampler, type LabelGroups } from './sampler.js';
 export { splitSamples, subsampleRows, sampleTriplets, LABEL_SPLIT_MIN_LABELS, type SampleSplit } from './split.js';
 export { DEFAULT_MINED_PARAMS } from '../defaults.js';

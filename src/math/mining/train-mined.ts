@@ -18,6 +18,7 @@ import { createBatchObjective, type BatchObjective } from './batch-loss.js';
 import { validateMinedInputs } from './checks.js';
 import { gatherLabels, gatherRows, makeEvalSet, rowsLike, scoreTriplets, type EvalSet } from './eval-set.js';
 import { createPKSampler, type PKSampler } from './sampler.js';
+import { tripletLossByName, type TripletLoss } from './triplet-loss.js';
 import { splitSamples, subsampleRows, type SampleSplit } from './split.js';
 import type {
   LabelledSamples,
@@ -51,6 +52,7 @@ interface MinedRun {
   readonly k: number;
   readonly kernels: Kernels;
   readonly distance: Distance;
+  readonly loss: TripletLoss;
   readonly progress: ProgressReporter<MinedProgress>;
   readonly warnings: string[];
   readonly split: SampleSplit;
@@ -138,7 +140,7 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
   if (!hasPositivePair(samples.labels, split.train)) warnings.push('no positive pairs: every training label has a single sample, so no triplet can be formed');
   embed(W, k, d, trainEval.X, trainEval.n, p.normalize, trainEval.E);
   return {
-    samples, p, k, kernels, distance, progress, warnings, split, sampler,
+    samples, p, k, kernels, distance, loss: tripletLossByName(p.loss, p.margin), progress, warnings, split, sampler,
     batch: { rows: new Int32Array(P * K), labels: new Int32Array(P * K), X: rowsLike(samples, P * K) },
     W,
     grad: new Float64Array(k * d),
@@ -196,7 +198,7 @@ function evaluate(run: MinedRun, step: number): ValidationFigures | null {
   embedInto(run, valEval, run.W);
   const r = retrievalMetrics(valEval.E, valEval.n, k, valEval.labels, run.kernels);
   run.lastQueryCount = r.queryCount;
-  const t = scoreTriplets(valEval, k, run.distance, p);
+  const t = scoreTriplets(valEval, k, run.distance, run.loss, p.margin);
   const fig: ValidationFigures = {
     validationLoss: t.loss,
     validationTripletAccuracy: t.accuracy,
@@ -207,7 +209,7 @@ function evaluate(run: MinedRun, step: number): ValidationFigures | null {
   run.latest = { ...fig, iteration: step };
   embedInto(run, trainEval, run.W);
   const spread = meanSampleDistance(trainEval.E, trainEval.n, k);
-  run.latestWarning = collapseWarning(spread, run.startDistance, scoreTriplets(trainEval, k, run.distance, p), p);
+  run.latestWarning = collapseWarning(spread, run.startDistance, scoreTriplets(trainEval, k, run.distance, run.loss, p.margin), p);
   return fig;
 }
 
@@ -282,7 +284,7 @@ function finish(run: MinedRun): MinedTrainResult {
   const Wout = valEval ? stopper.bestW : Float64Array.from(run.W);
   const bestIteration = valEval ? stopper.bestIteration : step;
   embedInto(run, trainEval, Wout);
-  const tr = scoreTriplets(trainEval, k, run.distance, p);
+  const tr = scoreTriplets(trainEval, k, run.distance, run.loss, p.margin);
   const meanDist = meanSampleDistance(trainEval.E, trainEval.n, k);
   const collapse = collapseWarning(meanDist, run.startDistance, tr, p);
   if (collapse) run.warnings.push(collapse);
