@@ -3,7 +3,7 @@
 //   e_i = W x_i, or W x_i / max(‖W x_i‖, NORM_EPSILON) with normalize
 //   d(i,j) = the Distance (distance.ts): ‖e_i − e_j‖² (squared), √max(‖e_i − e_j‖², EUCLIDEAN_EPSILON)
 //            (euclidean, the losses' floored one), or any other Distance object passed in
-//   per triplet t = (a, p, n): v_t = d(a,p) − d(a,n)
+//   per triplet t = (a, p, n): v_t = d(a,p) − d(a,n), ℓ_t from the TripletLoss (triplet-loss.ts)
 //     hinge:    ℓ_t = max(0, v_t + margin)          (margin in units of d)
 //     softplus: ℓ_t = log(1 + exp(v_t))             (no margin; computed without overflow)
 //   per miner:  L_m = Σ_t ℓ_t / N_m,  N_m = #{t : ℓ_t > 0} (reduction `nonzero`) or #triplets (`all`);
