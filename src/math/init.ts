@@ -110,9 +110,9 @@ function covariance(rows: Array<[DataArray, number]>, d: number): Float64Array {
  * all scaled by one factor s = 1/√(Σ top-k eigenvalues), so that the expected squared
  * distance between two random embeddings is 2, the same as between two random unit
  * vectors. Why: the hinge compares squared distances against an absolute margin
- * (0.2 by default). Unit-norm rows on standardised data give distances of order
- * 2·Σλ (≈ 100 on digits), where the margin is negligible and every bracket is decided
- * by the data scale; a scale that puts typical distances at O(1) makes the margin mean
+ * (DEFAULT_MARGIN by default). Unit-norm rows on standardised data give distances of order
+ * 2·Σλ, which grows with the dimension, so that the margin is negligible and every bracket
+ * is decided by the data scale; a scale that puts typical distances at O(1) makes the margin mean
  * the same thing with and without `normalize` (with normalize the loss ignores the scale
  * anyway, and this keeps the gradient, which grows like 1/‖Wx‖, well conditioned).
  * Rows beyond rank d (k > d) get small seeded uniform values.

@@ -1,6 +1,7 @@
 // Evaluation numbers: triplet loss/accuracy for a W, and retrieval metrics
 // (Musgrave et al. 2020) matching ../shared/tools/eval/common.py.
 import type { Kernels } from './kernels/types.js';
+import { squaredDistance, type Distance } from './distance.js';
 import { GRAM_MIN_WORK, rowSquaredNorms } from './distances.js';
 import { createTripletObjective } from './losses.js';
 import type { DataArray, TripletSet } from './types.js';
@@ -56,23 +57,24 @@ function labelCounts(labels: Int32Array): Map<number, number> {
 
 
 /**
- * Squared distances of queries q0..q0+rows to every row, as common.py computes them:
- * ‖a‖² + ‖b‖² − 2a·b clamped at 0, self set to +∞ (leave-one-out). `gram`, when given, holds
- * the rows×n dot products (from the kernels); else they are computed here in float64.
+ * Distances of queries q0..q0+rows to every row in the distance's Gram form (for squared, as
+ * common.py computes them: ‖a‖² + ‖b‖² − 2a·b clamped at 0), self set to +∞ (leave-one-out).
+ * `gram`, when given, holds the rows×n dot products (from the kernels); else they are computed
+ * here in float64.
  */
-function distanceBlock(E: DataArray, n: number, k: number, sq: Float64Array, q0: number, rows: number, D: Float64Array, gram: Float64Array | null): void {
+function distanceBlock(E: DataArray, n: number, k: number, sq: Float64Array, q0: number, rows: number, D: Float64Array, gram: Float64Array | null, distance: Distance): void {
   for (let q = 0; q < rows; q++) {
     const qi = q0 + q;
     const qo = qi * k;
     const o = q * n;
     if (gram) {
-      for (let j = 0; j < n; j++) D[o + j] = Math.max(0, sq[qi] + sq[j] - 2 * gram[o + j]);
+      for (let j = 0; j < n; j++) D[o + j] = distance.fromGram(sq[qi], sq[j], gram[o + j]);
     } else {
       for (let j = 0; j < n; j++) {
         const jo = j * k;
         let dot = 0;
         for (let r = 0; r < k; r++) dot += E[qo + r] * E[jo + r];
-        D[o + j] = Math.max(0, sq[qi] + sq[j] - 2 * dot);
+        D[o + j] = distance.fromGram(sq[qi], sq[j], dot);
       }
     }
     D[o + qi] = Infinity;
@@ -154,7 +156,7 @@ function scoreQuery(D: Float64Array, off: number, n: number, labels: Int32Array,
 
 /**
  * precision@1, R-precision and MAP@R with leave-one-out retrieval inside (E, labels),
- * euclidean ranking, micro-averaged over queries that have at least one other sample
+ * ranked by `distance` (default squared euclidean, which ranks as euclidean does), micro-averaged over queries that have at least one other sample
  * of their label. Distances are computed CHUNK queries at a time (never n×n).
  *
  * With `kernels` that can prepare a projection (WebAssembly SIMD), the dot products of each
@@ -163,7 +165,14 @@ function scoreQuery(D: Float64Array, off: number, n: number, labels: Int32Array,
  * float64 distances differ by less than that may swap ranks. Exact ties (e.g. duplicate rows)
  * stay ties. Without kernels everything is float64, as common.py.
  */
-export function retrievalMetrics(E: DataArray, n: number, k: number, labels: Int32Array, kernels?: Kernels): RetrievalMetrics {
+export function retrievalMetrics(
+  E: DataArray,
+  n: number,
+  k: number,
+  labels: Int32Array,
+  kernels?: Kernels,
+  distance: Distance = squaredDistance,
+): RetrievalMetrics {
   if (labels.length < n || E.length < n * k) throw new RangeError('retrievalMetrics: E or labels too short');
   const counts = labelCounts(labels.subarray(0, n));
   const sq = rowSquaredNorms(E, n, k);
@@ -180,7 +189,7 @@ export function retrievalMetrics(E: DataArray, n: number, k: number, labels: Int
     for (let q0 = 0; q0 < n; q0 += CHUNK) {
       const rows = Math.min(CHUNK, n - q0);
       if (projection && gram) projection.embed(E.subarray(q0 * k, (q0 + rows) * k), rows, false, gram);
-      distanceBlock(E, n, k, sq, q0, rows, D, gram);
+      distanceBlock(E, n, k, sq, q0, rows, D, gram, distance);
       for (let q = 0; q < rows; q++) {
         const qi = q0 + q;
         const R = (counts.get(labels[qi]) ?? 1) - 1;

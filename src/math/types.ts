@@ -103,6 +103,6 @@ export interface TrainHooks {
   onProgress?: (p: Progress) => void;
   /** polled between function evaluations; true stops with reason `cancelled` */
   shouldStop?: () => boolean;
-  /** minimum ms between onProgress calls (default 250) */
+  /** minimum ms between onProgress calls (default DEFAULT_PROGRESS_INTERVAL_MS) */
   progressIntervalMs?: number;
 }

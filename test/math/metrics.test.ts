@@ -1,6 +1,7 @@
 // distances and metrics on small hand-computed cases.
 import t from 'tap';
-import { embed, pairwiseDistances } from '../../src/math/distances.js';
+import { pairwiseDistances } from '../../src/math/distances.js';
+import { embed } from '../../src/math/embed.js';
 import { evaluateTriplets, retrievalMetrics } from '../../src/math/metrics.js';
 import type { TripletSet } from '../../src/math/types.js';
 

@@ -2,7 +2,8 @@
 import t from 'tap';
 import { initW } from '../../src/math/init.js';
 import { createRng } from '../../src/math/rng.js';
-import { DEFAULT_TRAIN_PARAMS, train } from '../../src/math/train.js';
+import { DEFAULT_TRAIN_PARAMS } from '../../src/math/defaults.js';
+import { train } from '../../src/math/train.js';
 import type { Progress, TrainParams, TripletSet } from '../../src/math/types.js';
 import { randomSet } from './helpers.js';
 

@@ -1,30 +1,36 @@
 // Mined triplet loss of one P×K batch and its exact gradient w.r.t. W (f(x) = Wx).
 //
 //   e_i = W x_i, or W x_i / max(‖W x_i‖, NORM_EPSILON) with normalize
-//   d(i,j) = ‖e_i − e_j‖² (squared) or √max(‖e_i − e_j‖², EUCLIDEAN_EPSILON) (euclidean)
-//   per triplet t = (a, p, n): v_t = d(a,p) − d(a,n)
+//   d(i,j) = the Distance (distance.ts): ‖e_i − e_j‖² (squared), √max(‖e_i − e_j‖², EUCLIDEAN_EPSILON)
+//            (euclidean, the losses' floored one), or any other Distance object passed in
+//   per triplet t = (a, p, n): v_t = d(a,p) − d(a,n), ℓ_t from the TripletLoss (triplet-loss.ts)
 //     hinge:    ℓ_t = max(0, v_t + margin)          (margin in units of d)
 //     softplus: ℓ_t = log(1 + exp(v_t))             (no margin; computed without overflow)
 //   per miner:  L_m = Σ_t ℓ_t / N_m,  N_m = #{t : ℓ_t > 0} (reduction `nonzero`) or #triplets (`all`);
 //               L_m = 0 when N_m = 0
 //   loss = Σ over the configured miners (semihard+batchhard: L_semihard + L_batchhard)
 //
-// Backward pass: ∂L/∂d into a B×B matrix, then through the distance (2(e_i − e_j) for squared,
-// (e_i − e_j)/d for euclidean, 0 where ‖e_i − e_j‖² ≤ ε), through the normalisation
+// Composition, as pytorch-metric-learning's: distance → miners → loss → reducer, summed over miners.
+// Backward pass: ∂L/∂d into a B×B matrix, then through the distance (Distance.backprop: 2(e_i − e_j)
+// for squared, (e_i − e_j)/d for euclidean, 0 where ‖e_i − e_j‖² ≤ ε), through the normalisation
 // (∂z = (∂e − e·(eᵀ∂e))/‖z‖; ∂e/ε where the norm is clamped) and finally ∂W = ∂Zᵀ·X_batch.
 // The mined triplets are treated as constants (as every framework does): the loss is piecewise
 // smooth in W and the gradient is exact wherever the mining decision and the hinge do not change.
 import { jsKernels } from '../kernels/js.js';
 import type { Kernels } from '../kernels/types.js';
+import { distanceByName, type Distance } from '../distance.js';
+import { batchDistances } from '../distances.js';
 import { NORM_EPSILON } from '../losses.js';
 import type { DataArray } from '../types.js';
-import { batchDistances, EUCLIDEAN_EPSILON, mineAll, mineBatchHard, mineSemihard, TripletBuffer } from './miners.js';
+import { createMiners, TripletBuffer } from './miners.js';
+import { reducerByName, tripletLossByName } from './triplet-loss.js';
 import type { DistanceName, MinedLossName, MiningName, ReductionName } from './types.js';
 
 export interface BatchLossOptions {
   margin: number;
   loss: MinedLossName;
-  distance: DistanceName;
+  /** a name (euclidean is then the losses' floored one) or any Distance */
+  distance: DistanceName | Distance;
   normalize: boolean;
   mining: MiningName;
   /** default `nonzero` */
@@ -59,34 +65,6 @@ export interface BatchObjective {
   readonly distances: Float64Array;
 }
 
-/** log(1 + eˣ) without overflow or loss of precision for large |x|. */
-export function softplus(x: number): number {
-  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
-}
-
-/** 1 / (1 + e⁻ˣ), the derivative of softplus, without overflow. */
-export function sigmoid(x: number): number {
-  if (x >= 0) return 1 / (1 + Math.exp(-x));
-  const e = Math.exp(x);
-  return e / (1 + e);
-}
-
-/** Miner sequence for a mining name. */
-export function minersOf(mining: MiningName): Array<'semihard' | 'batchhard' | 'none'> {
-  switch (mining) {
-    case 'semihard':
-      return ['semihard'];
-    case 'batchhard':
-      return ['batchhard'];
-    case 'semihard+batchhard':
-      return ['semihard', 'batchhard'];
-    case 'none':
-      return ['none'];
-    default:
-      throw new RangeError(`unknown mining ${String(mining)}`);
-  }
-}
-
 export function createBatchObjective(
   k: number,
   d: number,
@@ -97,19 +75,18 @@ export function createBatchObjective(
   if (!(Number.isInteger(k) && k > 0 && Number.isInteger(d) && d > 0 && Number.isInteger(maxBatch) && maxBatch > 0)) {
     throw new RangeError(`createBatchObjective: k, d, maxBatch must be positive integers (got ${k}, ${d}, ${maxBatch})`);
   }
-  const { margin, normalize, distance } = opts;
-  const hinge = opts.loss === 'hinge';
-  if (!hinge && opts.loss !== 'softplus') throw new RangeError(`unknown loss ${String(opts.loss)}`);
-  if (distance !== 'squared' && distance !== 'euclidean') throw new RangeError(`unknown distance ${String(distance)}`);
-  const nonzero = (opts.reduction ?? 'nonzero') === 'nonzero';
-  const miners = minersOf(opts.mining);
+  const { margin, normalize } = opts;
+  const distance = typeof opts.distance === 'string' ? distanceByName(opts.distance, { smooth: true }) : opts.distance;
+  const miners = createMiners(opts.mining);
+  const loss = tripletLossByName(opts.loss, margin);
+  const reduce = reducerByName(opts.reduction ?? 'nonzero');
   const buffers = miners.map(() => new TripletBuffer(4 * maxBatch));
 
   const Z = new Float64Array(maxBatch * k); // projections, then normalised embeddings in place
   const norms = new Float64Array(maxBatch);
   const GE = new Float64Array(maxBatch * k);
   const S = new Float64Array(maxBatch * maxBatch);
-  const D = distance === 'squared' ? S : new Float64Array(maxBatch * maxBatch);
+  const D = distance.name === 'squared' ? S : new Float64Array(maxBatch * maxBatch);
   const GD = new Float64Array(maxBatch * maxBatch);
   const rows = new Int32Array(maxBatch);
   for (let i = 0; i < maxBatch; i++) rows[i] = i;
@@ -124,14 +101,14 @@ export function createBatchObjective(
       const dap = D[ao + buf.p[t]];
       const dan = D[ao + buf.n[t]];
       const v = dap - dan;
-      const l = hinge ? Math.max(0, v + margin) : softplus(v);
+      const l = loss.value(v);
       sum += l;
       if (l > 0) nz++;
       if (v + margin > 0) acc.activeCount++;
       if (dap < dan) acc.correctCount++;
     }
     acc.tripletCount += cnt;
-    const denom = nonzero ? nz : cnt;
+    const denom = reduce(nz, cnt);
     if (denom === 0) return;
     acc.loss += sum / denom;
     if (!wantGrad) return;
@@ -139,7 +116,7 @@ export function createBatchObjective(
     for (let t = 0; t < cnt; t++) {
       const ao = buf.a[t] * B;
       const v = D[ao + buf.p[t]] - D[ao + buf.n[t]];
-      const dl = hinge ? (v + margin > 0 ? 1 : 0) : sigmoid(v);
+      const dl = loss.derivative(v);
       if (dl === 0) continue;
       const c = dl * inv;
       GD[ao + buf.p[t]] += c;
@@ -151,23 +128,9 @@ export function createBatchObjective(
   const backpropDistances = (B: number): void => {
     GE.fill(0, 0, B * k);
     for (let i = 0; i < B; i++) {
-      const io = i * k;
       for (let j = 0; j < B; j++) {
         const g = GD[i * B + j];
-        if (g === 0) continue;
-        let c: number;
-        if (distance === 'squared') c = 2 * g;
-        else {
-          const s = S[i * B + j];
-          if (!(s > EUCLIDEAN_EPSILON)) continue; // d = √ε is constant there: zero gradient
-          c = g / D[i * B + j];
-        }
-        const jo = j * k;
-        for (let r = 0; r < k; r++) {
-          const v = c * (Z[io + r] - Z[jo + r]);
-          GE[io + r] += v;
-          GE[jo + r] -= v;
-        }
+        if (g !== 0) distance.backprop(g, Z, i * k, j * k, k, S[i * B + j], D[i * B + j], GE);
       }
     }
   };
@@ -204,12 +167,8 @@ export function createBatchObjective(
       const wantGrad = grad !== null;
       if (wantGrad) GD.fill(0, 0, B * B);
       for (let m = 0; m < miners.length; m++) {
-        const buf = buffers[m];
-        const kind = miners[m];
-        if (kind === 'semihard') mineSemihard(D, labels, B, buf);
-        else if (kind === 'batchhard') mineBatchHard(D, labels, B, buf);
-        else mineAll(labels, B, buf);
-        reduceMiner(buf, B, wantGrad, acc);
+        miners[m].mine(D, labels, B, buffers[m]);
+        reduceMiner(buffers[m], B, wantGrad, acc);
       }
       if (!wantGrad || grad === null) return acc;
       backpropDistances(B);

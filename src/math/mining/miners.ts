@@ -1,10 +1,14 @@
-// Triplet miners over one batch's pairwise distance matrix (B×B row-major).
+// Triplet miners over one batch's distance matrix (B×B row-major, from any Distance: the miners
+// only compare distances, so they hold for every one whose larger value means farther).
 // Pure, allocation-free once the TripletBuffer has grown to the batch's needs.
 // Ties between equal distances go to the lowest index, so mining is deterministic.
-import type { DistanceName } from './types.js';
+import type { MiningName } from './types.js';
 
-/** Squared distances at or below this give euclidean distance √ε and zero gradient (no √0 derivative). */
-export const EUCLIDEAN_EPSILON = 1e-12;
+/** One miner: fills `out` with triplets of the batch (labels[0..B)) chosen from its distances D. */
+export interface Miner {
+  readonly name: 'semihard' | 'batchhard' | 'none';
+  mine(D: Float64Array, labels: Int32Array, B: number, out: TripletBuffer): void;
+}
 
 /** Triplets (a, p, n) as indices into the batch; `count` of them are valid. Grows, never shrinks. */
 export class TripletBuffer {
@@ -31,32 +35,6 @@ export class TripletBuffer {
     this.p[i] = p;
     this.n[i] = n;
   }
-}
-
-/**
- * S (B×B) = squared distances ‖eᵢ − eⱼ‖² between rows of E (B×k), computed from differences
- * (never negative); D = S for `squared`, √max(S, ε) for `euclidean`. D may alias S only for `squared`.
- */
-export function batchDistances(E: Float64Array, B: number, k: number, distance: DistanceName, S: Float64Array, D: Float64Array): void {
-  for (let i = 0; i < B; i++) {
-    const io = i * k;
-    S[i * B + i] = 0;
-    for (let j = i + 1; j < B; j++) {
-      const jo = j * k;
-      let s = 0;
-      for (let r = 0; r < k; r++) {
-        const v = E[io + r] - E[jo + r];
-        s += v * v;
-      }
-      S[i * B + j] = s;
-      S[j * B + i] = s;
-    }
-  }
-  if (distance === 'squared') {
-    if (D !== S) D.set(S.subarray(0, B * B));
-    return;
-  }
-  for (let i = 0; i < B * B; i++) D[i] = Math.sqrt(Math.max(S[i], EUCLIDEAN_EPSILON));
 }
 
 /** Number of valid triplets of a batch: Σ_a (#positives of a)·(#negatives of a). */
@@ -156,4 +134,32 @@ export function mineAll(labels: Int32Array, B: number, out: TripletBuffer): void
       for (let n = 0; n < B; n++) if (labels[n] !== la) out.push(a, p, n);
     }
   }
+}
+
+export const semihardMiner: Miner = Object.freeze({ name: 'semihard' as const, mine: mineSemihard });
+export const batchHardMiner: Miner = Object.freeze({ name: 'batchhard' as const, mine: mineBatchHard });
+export const allTripletsMiner: Miner = Object.freeze({
+  name: 'none' as const,
+  mine: (_D: Float64Array, labels: Int32Array, B: number, out: TripletBuffer) => mineAll(labels, B, out),
+});
+
+/** Miner names for a mining option, in the order their losses are summed. */
+export function minersOf(mining: MiningName): Array<Miner['name']> {
+  switch (mining) {
+    case 'semihard':
+      return ['semihard'];
+    case 'batchhard':
+      return ['batchhard'];
+    case 'semihard+batchhard':
+      return ['semihard', 'batchhard'];
+    case 'none':
+      return ['none'];
+    default:
+      throw new RangeError(`unknown mining ${String(mining)}`);
+  }
+}
+
+/** The miners of a mining option. */
+export function createMiners(mining: MiningName): Miner[] {
+  return minersOf(mining).map((m) => (m === 'semihard' ? semihardMiner : m === 'batchhard' ? batchHardMiner : allTripletsMiner));
 }

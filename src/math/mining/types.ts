@@ -1,4 +1,5 @@
 // Shapes shared by the online-mining modules (P×K sampling, miners, batch losses, trainMined).
+import type { DistanceKind } from '../distance.js';
 import type { InitName, Progress, TrainHooks, TrainMetrics, TrainResult } from '../types.js';
 
 /**
@@ -20,11 +21,12 @@ export type MiningName = 'semihard' | 'batchhard' | 'semihard+batchhard' | 'none
 export type MinedLossName = 'hinge' | 'softplus';
 
 /**
- * The distance d the loss, the margin and the miners use, between embeddings e (Wx, or Wx/‖Wx‖
- * with normalize): `squared` = ‖eᵢ − eⱼ‖², `euclidean` = √max(‖eᵢ − eⱼ‖², ε) with ε = EUCLIDEAN_EPSILON
- * and zero gradient below ε. The margin is in units of this distance.
+ * The distances trainMined offers (of DistanceKind, distance.ts): the distance d the loss, the margin
+ * and the miners use, between embeddings e (Wx, or Wx/‖Wx‖ with normalize): `squared` = ‖eᵢ − eⱼ‖²,
+ * `euclidean` = √max(‖eᵢ − eⱼ‖², ε) with ε = EUCLIDEAN_EPSILON and zero gradient below ε.
+ * The margin is in units of this distance.
  */
-export type DistanceName = 'squared' | 'euclidean';
+export type DistanceName = Extract<DistanceKind, 'squared' | 'euclidean'>;
 
 /**
  * How the per-triplet losses of one miner are averaged.

@@ -3,9 +3,10 @@
 // Pairs with non-positive curvature yᵀs (possible on the piecewise-quadratic
 // hinge loss, or with an Armijo-only step) are skipped so H stays positive definite.
 import { runDescent, steepestStep, type DirectionStrategy } from './descent.js';
+import { DEFAULT_HISTORY_SIZE } from '../defaults.js';
 import { dot, type FG, type MinimizeOptions, type MinimizeResult } from './types.js';
 
-export const DEFAULT_HISTORY_SIZE = 10;
+export { DEFAULT_HISTORY_SIZE };
 
 function createLbfgsStrategy(n: number, historySize: number): DirectionStrategy {
   const mem = Math.max(1, Math.floor(historySize));

@@ -1,0 +1,77 @@
+// Figures and warnings that describe a trained W: norms, the spread of its embeddings, collapse.
+import { meanPairwiseDistance } from '../distances.js';
+import { embed } from '../embed.js';
+import type { Kernels } from '../kernels/types.js';
+import { createRng } from '../rng.js';
+import type { TrainMetrics, TrainParams, TripletSet } from '../types.js';
+
+/** anchors sampled for meanEmbeddingDistance: enough pairs for a stable mean, few enough to cost nothing */
+const DISTANCE_SAMPLE = 256;
+
+/** Collapse (mined): mean pairwise distance below this fraction of the starting one. */
+export const COLLAPSE_RATIO = 0.01;
+
+/** Euclidean norm of a vector (‖W‖_F of a matrix, ‖∇‖ of a gradient). */
+export function l2(v: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  return Math.sqrt(s);
+}
+
+/**
+ * Mean euclidean distance between all pairs of a fixed seeded sample of anchor embeddings.
+ * The sample is drawn from seed 0 regardless of params.seed, so runs are comparable.
+ */
+export function meanEmbeddingDistance(W: Float64Array, k: number, set: TripletSet, normalize: boolean, kernels?: Kernels): number {
+  const n = Math.min(DISTANCE_SAMPLE, set.m);
+  const rng = createRng(0x5eed);
+  const X = new Float64Array(n * set.d);
+  for (let i = 0; i < n; i++) {
+    const row = n === set.m ? i : rng.int(set.m);
+    for (let j = 0; j < set.d; j++) X[i * set.d + j] = set.anchors[row * set.d + j];
+  }
+  const E = new Float64Array(n * k);
+  embed(W, k, set.d, X, n, normalize, E, kernels);
+  return meanPairwiseDistance(E, n, k);
+}
+
+/** Mean euclidean distance over pairs of the first DISTANCE_SAMPLE rows of E (n×k). */
+export function meanSampleDistance(E: Float64Array, n: number, k: number): number {
+  return meanPairwiseDistance(E, Math.min(n, DISTANCE_SAMPLE), k);
+}
+
+/** Warnings of a full-batch triplet run, from its final figures and the norm of its starting W. */
+export function tripletRunWarnings(m: Omit<TrainMetrics, 'warnings'>, p: TrainParams, initNorm: number): string[] {
+  const w: string[] = [];
+  // typical squared distance a tiny fraction of the margin: every bracket ≈ margin
+  if (m.meanEmbeddingDistance ** 2 < 1e-3 * Math.max(p.margin, 1e-6)) {
+    w.push('collapse: mean embedding distance ~0; embeddings barely separate any points');
+  }
+  if (m.activeFraction === 1) w.push('every triplet active: the margin may be too large for the data, or training did not progress');
+  if (!p.normalize && p.weightDecay === 0 && m.weightNorm > Math.max(1e3, 100 * initNorm)) {
+    w.push('weights grew large; consider weightDecay or normalize');
+  }
+  if (m.stopReason === 'line_search_failed') w.push('line search failed twice; the result is the last accepted point');
+  return w;
+}
+
+/** What the mined collapse check reads from scored triplets. */
+export interface TripletSpread {
+  activeFraction: number;
+  /** mean |d(a,p) − d(a,n)| */
+  meanAbsGap: number;
+}
+
+/**
+ * Collapse of a mined run: the embeddings' spread shrank to a small fraction of the start's, or
+ * (hinge) every triplet sits at the margin with d(a,p) ≈ d(a,n). Undefined when neither holds.
+ */
+export function collapseWarning(meanDist: number, startDist: number, t: TripletSpread, p: { loss: 'hinge' | 'softplus'; margin: number }): string | undefined {
+  if (startDist > 0 && meanDist < COLLAPSE_RATIO * startDist) {
+    return `collapse: mean pairwise embedding distance ${meanDist.toExponential(2)} is below ${COLLAPSE_RATIO} of the starting ${startDist.toExponential(2)}`;
+  }
+  if (p.loss === 'hinge' && p.margin > 0 && t.activeFraction === 1 && t.meanAbsGap < 0.01 * p.margin) {
+    return 'collapse: every triplet is active at the margin (d(a,p) ≈ d(a,n))';
+  }
+  return undefined;
+}
