@@ -5,7 +5,7 @@ import { labelIds } from '../compute/training-data.js';
 import { AppError, badRequest, unprocessable } from '../errors.js';
 import type { EvaluateResult } from '../jobs/messages.js';
 import { runTask } from '../jobs/worker-pool.js';
-import { DEFAULT_TRAIN_PARAMS } from '../math/index.js';
+import { DEFAULT_MARGIN } from '../math/index.js';
 import type { Store } from '../store/types.js';
 import type { DatasetService } from './datasets.js';
 import type { ModelService } from './models.js';
@@ -33,7 +33,7 @@ export class EvaluationService {
     const stored = await this.store.readSamples(ds.id);
     const samples = { count: stored.count, dimension: stored.dimension, data: stored.data, labels: labelIds(stored.labels) };
     // The margin the model was trained with, unless the request names one.
-    const trained = model.record.trainingParams?.margin ?? DEFAULT_TRAIN_PARAMS.margin;
+    const trained = model.record.trainingParams?.margin ?? DEFAULT_MARGIN;
     try {
       return await runTask(
         {
