@@ -1,10 +1,9 @@
 // 256-bit kernels on runtimes that can make them. WebAssembly SIMD is 128 bits wide, but V8 has a
 // pass (--experimental-wasm-revectorize) that fuses pairs of v128 operations on adjacent memory
-// into single 256-bit AVX2 ones. On Node ≥ 24 (V8 ≥ 13) for x64 it does so for the kernels' tiles:
-// one thread then runs the training step in 0.60× the time (`npm run bench -- --ab-wide`, README
-// "Wide kernels"). The kernels then use their wide tiles (4 rows × 16 outputs, which need 8 ymm
-// accumulators; without the pass the same tiles spill and run 1.5–1.7× slower, hence the
-// detection). Results are bit-identical either way: every output sums the same products in the
+// into single 256-bit AVX2 ones. On Node ≥ 24 (V8 ≥ 13) for x64 it does so for the kernels' tiles,
+// which then run faster (figures: docs/performance.md, `npm run bench -- --ab-wide`). The kernels
+// then use their wide tiles (4 rows × 16 outputs, which need 8 ymm accumulators; without the pass
+// the same tiles spill and run slower, hence the detection). Results are bit-identical either way: every output sums the same products in the
 // same order.
 //
 // V8 flags are process-wide; this is the one place that sets one, before the kernels compile.
@@ -44,7 +43,7 @@ export function runtimeFacts(): RuntimeFacts {
 
 /**
  * Whether V8's revectorizer fuses the kernels here: built in, x64 with AVX2, and V8 13 or later.
- * V8 12 (Node 22) has the pass but left these loops at 128 bits (measured: no change). An unknown
+ * V8 12 (Node 22) has the pass but leaves these loops at 128 bits (docs/decisions/0003). An unknown
  * CPU counts as no: the wide tiles would only be slower there.
  */
 export function revectorizerAvailable(f: RuntimeFacts): boolean {

@@ -11,7 +11,7 @@ import type { Kernels } from './types.js';
 
 /**
  * Y = X·Wᵀ with a 2×4 register tile: two rows of X against four rows of W per pass,
- * 8 independent accumulators, each loaded value used 2–4 times (≈1.6× the 1×4 tile).
+ * 8 independent accumulators, each loaded value used 2–4 times (fewer loads than a 1×4 tile).
  */
 function project(
   W: Float64Array,
@@ -82,7 +82,7 @@ const ROW_BLOCK = 32;
 /**
  * G += C_Sᵀ·X_S as a blocked GEMM: for each block of listed rows, a 4×2 register tile of G
  * (4 rows r, 2 columns j) accumulates over the block in registers and is written once,
- * instead of a load+store of G per row (≈1.4× the rank-1-update formulation).
+ * instead of a load+store of G per row (as a rank-1 update per row would).
  */
 function accumulate(
   G: Float64Array,

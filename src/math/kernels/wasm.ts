@@ -61,7 +61,7 @@ export interface WasmKernelOptions {
    *  (kernels.ts projectNegatives; same results either way). Default true. */
   earlyExit?: boolean;
   /** use the wide (4×16) tiles: only where V8 fuses v128 pairs into 256-bit operations
-   *  (src/compute/revectorize.ts decides); elsewhere they spill and run 1.5–1.7× slower. Same
+   *  (src/compute/revectorize.ts decides); elsewhere they spill and run slower. Same
    *  results either way (only lastEarlyExits may differ: the early exit checks after pairs of
    *  panels). Default false. */
   wide?: boolean;
@@ -417,9 +417,9 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
 
   /**
    * dst[at…] = src. V8 copies into a SharedArrayBuffer with relaxed atomic words only when source
-   * and target addresses agree mod 8, and byte by byte otherwise: 3.4 against 27 GB/s here. An
-   * HTTP body chunk lands at any offset of its staged block (most were misaligned, 20 µs a 57 KB
-   * chunk), so a misaligned chunk goes through a scratch copy placed to match the target.
+   * and target addresses agree mod 8, and byte by byte otherwise, which is several times slower
+   * (docs/decisions/0005). An HTTP body chunk lands at any offset of its staged block, so a
+   * misaligned chunk goes through a scratch copy placed to match the target.
    */
   function copyIntoShared(dst: Uint8Array, at: number, src: Uint8Array): void {
     const lead = (dst.byteOffset + at) & 7;
