@@ -14,7 +14,7 @@ import { errorHandler, frameworkErrorHandler } from './error-handler.js';
 import { AppError, errorBody } from './errors.js';
 import { JobRunner } from './jobs/runner.js';
 import { makeAuthHook, OPEN_PATHS } from './plugins/auth.js';
-import { jsonBodyParser } from './plugins/json-body.js';
+import { jsonBodyParser } from './http/json-body.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { nameOperation } from './plugins/operation-ids.js';
 import datasetRoutes from './routes/datasets.js';
@@ -32,7 +32,7 @@ import { ServingService } from './services/serving.js';
 import { HealthService } from './services/health.js';
 import { createServingCompute, type Compute } from './compute/index.js';
 import { openSqliteStore } from './store/sqlite.js';
-import { mediaType } from './media-type.js';
+import { mediaType } from './http/media-type.js';
 
 export const DB_FILE = 'triplet-embed.sqlite';
 
@@ -140,7 +140,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send(errorBody(404, 'ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)),
   );
-  // JSON bodies: Fastify's parser, saying why when it refuses one (src/plugins/json-body.ts)
+  // JSON bodies: Fastify's parser, saying why when it refuses one (src/http/json-body.ts)
   const json = jsonBodyParser(app);
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => json(req, body as string, done));

@@ -5,7 +5,7 @@ import type { App } from '../app-types.js';
 import { AppError } from '../errors.js';
 import { errors, IdParams, ListOf, PageQuery } from '../schemas/common.js';
 import { AppendReply, AppendSamplesReply, CreateDatasetBody, Dataset, SamplesBody, TripletsBody } from '../schemas/datasets.js';
-import { mediaType } from '../media-type.js';
+import { mediaType } from '../http/media-type.js';
 
 /** Picks the upload path by content type; streamed types get the raw body stream. */
 async function byContentType<T>(

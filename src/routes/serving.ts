@@ -5,10 +5,10 @@ import { AppError } from '../errors.js';
 import { errors } from '../schemas/common.js';
 import { DistancesBody, DistancesReply, EmbedBody, EmbedQuery, EmbedReply } from '../schemas/serving.js';
 import { ServingService, type Embedded } from '../services/serving.js';
-import { readStaged } from '../services/streams.js';
-import { FALLBACK, Float32JsonParser } from '../services/float32-json-parse.js';
-import { jsonBodyParser } from '../plugins/json-body.js';
-import { mediaType } from '../media-type.js';
+import { readStaged } from '../http/streams.js';
+import { FALLBACK, Float32JsonParser } from '../http/float32-json-parse.js';
+import { jsonBodyParser } from '../http/json-body.js';
+import { mediaType } from '../http/media-type.js';
 
 const OCTET = 'application/octet-stream';
 
@@ -104,7 +104,7 @@ async function embedRoute(app: App): Promise<void> {
 /**
  * JSON bodies of /embed and /distances, whose numbers all become float32: read by
  * Float32JsonParser straight from the body's bytes, and by the app's JSON parser (Fastify's own,
- * plugins/json-body.ts) whenever that parser declines, so errors are the standard ones.
+ * http/json-body.ts) whenever that parser declines, so errors are the standard ones.
  */
 function float32JsonBodies(app: App): void {
   const parser = new Float32JsonParser();

@@ -6,7 +6,7 @@ import { AppError, badRequest, conflict, notFound, tooLarge } from '../errors.js
 import type { SampleInput, TripletInput } from '../schemas/datasets.js';
 import { newId } from '../store/ids.js';
 import type { CapacityLimit, ChunkKind, DatasetRecord, Label, Page, PageRequest, Store } from '../store/types.js';
-import { lines, records } from './streams.js';
+import { lines, records } from '../http/streams.js';
 import { checkFinite32, checkFiniteArray, float32View, writeRow } from './vectors.js';
 
 export interface AppendResult {

@@ -8,7 +8,7 @@ import { NonFiniteInputError, type Projection, type StagedRows } from '../math/k
 export type DistanceMetric = Metric;
 import type { ModelService, LoadedModel } from './models.js';
 import { batchLimit, checkFiniteArray, decodeBase64Row, encodeBase64Row, float32View, packRows, writeRow } from './vectors.js';
-import { MAX_VALUE_BYTES, writeRows } from './float32-json.js';
+import { MAX_VALUE_BYTES, writeRows } from '../http/float32-json.js';
 
 export interface Embedded {
   model: LoadedModel;
