@@ -1,17 +1,14 @@
 // Every request-body parser of the app, registered once at the root. Routes say what they need
 // in their options (`config: { body: [...] }`) and the parsers here act on it:
 //
-//   application/json          Fastify's parser with explained refusals (json-body.ts); with
-//                             'float32-json', Float32JsonParser first (float32-json-parse.ts),
-//                             falling back to that parser for anything outside its subset.
-//   application/octet-stream  with 'staged-binary', copied chunk by chunk into a block the
-//                             serving service stages (in the kernels' memory when they have it),
-//                             released when the reply is done; otherwise the raw stream, as for
-//   application/x-ndjson      the raw stream, read by the route with its bounds (ndjson.ts,
-//                             binary.ts).
-//
-// Streamed types only reach routes whose body schema lists them; elsewhere they are a 415, not a
-// schema error about a missing JSON field.
+// - application/json: Fastify's parser with explained refusals (json-body.ts). With
+//   'float32-json', Float32JsonParser reads the body first (float32-json-parse.ts) and hands
+//   anything outside its subset to that parser.
+// - application/octet-stream with 'staged-binary': copied chunk by chunk into a block the serving
+//   service stages (in the kernels' memory when they have it), released when the reply is done.
+// - application/x-ndjson and other application/octet-stream bodies: the raw stream, which the
+//   route decodes with its bounds (ndjson.ts, binary.ts). Only routes whose body schema lists the
+//   type take it; elsewhere it is a 415, not a schema error about a missing JSON field.
 import type { FastifyRequest, RouteOptions } from 'fastify';
 import type { App } from '../app-types.js';
 import { AppError } from '../errors.js';
@@ -43,12 +40,12 @@ async function releaseStaged(req: FastifyRequest): Promise<void> {
   (req as WithStaged)[STAGED]?.release();
 }
 
-/** Whether the route's body schema lists the media type (a `content` map keyed by type). */
-function listed(req: FastifyRequest, type: string): boolean | undefined {
+/** Whether the route has a body schema that does not list the media type (in a `content` map keyed by type). */
+function unlisted(req: FastifyRequest, type: string): boolean {
   const body = req.routeOptions.schema?.body as { content?: Record<string, unknown> } | undefined;
   // no route (the 404 handler answers) or no body schema (the route reads no body): let it through
-  if (body === undefined || req.routeOptions.url === undefined) return undefined;
-  return body.content?.[type] !== undefined;
+  if (body === undefined || req.routeOptions.url === undefined) return false;
+  return body.content?.[type] === undefined;
 }
 
 async function bodyParsers(app: App): Promise<void> {
@@ -69,7 +66,7 @@ async function bodyParsers(app: App): Promise<void> {
 
   app.addContentTypeParser([NDJSON, OCTET], (req, payload, done) => {
     const type = mediaType(req);
-    if (listed(req, type) === false) {
+    if (unlisted(req, type)) {
       return done(new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `${req.method} ${req.routeOptions.url} takes application/json, not ${type}`), undefined);
     }
     if (type !== OCTET || !wants(req, 'staged-binary')) return done(null, payload);

@@ -27,8 +27,6 @@ export type AppendResultOf<K extends ChunkKind> = K extends 'triplets' ? AppendR
 
 export type { ChunkKind, Label };
 
-type Stage = (data: Float32Array, count: number, labels?: Label[]) => Promise<void>;
-
 export class DatasetService {
   constructor(
     private readonly store: Store,
@@ -128,39 +126,25 @@ export class DatasetService {
 
   /**
    * Appends a streamed upload's batches (NDJSON or binary, decoded by src/http): each is staged
-   * as it arrives, and all are committed at the end or none. The iterable may reuse a batch's
-   * memory once the next is asked for: each is staged before that.
+   * under one upload id as it arrives, and all are committed at the end or none. The iterable may
+   * reuse a batch's memory once the next is asked for: each is staged before that.
    */
   async appendStream<K extends ChunkKind>(ds: DatasetRecord, kind: K, batches: AsyncIterable<RowBatch>): Promise<AppendResultOf<K>> {
-    const n = await this.staged(ds, kind, async (stage) => {
-      let count = 0;
-      for await (const b of batches) {
-        await stage(b.data, b.count, kind === 'samples' ? b.labels : undefined);
-        count += b.count;
-      }
-      return count;
-    });
-    return resultOf(kind, n, await this.get(ds.id));
-  }
-
-  /** Runs an upload whose chunks are staged; commits all of them at once or none. */
-  private async staged(ds: DatasetRecord, kind: ChunkKind, body: (stage: Stage) => Promise<number>): Promise<number> {
     const uploadId = newId('up');
-    let staged = 0;
-    const stage: Stage = async (data, count, labels) => {
-      this.checkCapacity(ds, kind, staged + count);
-      await this.store.stageChunk(uploadId, ds.id, kind, data, count, labels);
-      staged += count;
-    };
+    let n = 0;
     try {
-      const n = await body(stage);
+      for await (const b of batches) {
+        this.checkCapacity(ds, kind, n + b.count);
+        await this.store.stageChunk(uploadId, ds.id, kind, b.data, b.count, kind === 'samples' ? b.labels : undefined);
+        n += b.count;
+      }
       if (n === 0) throw badRequest('EMPTY_BATCH', `the upload holds no ${kind}`);
       await this.store.commitStaged(uploadId, ds.id, kind, n, this.capacity(kind));
-      return n;
     } catch (e) {
       if (this.store.isOpen()) await this.store.discardStaged(uploadId);
       throw e;
     }
+    return resultOf(kind, n, await this.get(ds.id));
   }
 }
 
