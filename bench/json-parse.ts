@@ -5,7 +5,7 @@
 // float32 values printed as float64s, and 8-digit decimals. Prints µs per body and the ratio.
 import Fastify from 'fastify';
 import { createRng } from '../src/math/rng.js';
-import { Float32JsonParser } from '../src/services/float32-json-parse.js';
+import { Float32JsonParser } from '../src/http/float32-json-parse.js';
 import { median, normals } from './data.js';
 
 export interface JsonParseOptions {

@@ -6,15 +6,15 @@ import swaggerUi from '@fastify/swagger-ui';
 import cors from '@fastify/cors';
 import underPressure from '@fastify/under-pressure';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Ajv } from 'ajv';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { App, Services } from './app-types.js';
 import type { Config } from './config.js';
 import { errorHandler, frameworkErrorHandler } from './error-handler.js';
-import { AppError, errorBody } from './errors.js';
+import { errorBody } from './errors.js';
 import { JobRunner } from './jobs/runner.js';
 import { makeAuthHook, OPEN_PATHS } from './plugins/auth.js';
-import { jsonBodyParser } from './plugins/json-body.js';
+import bodyParsers from './http/body-parsers.js';
+import { validators } from './http/validation.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { nameOperation } from './plugins/operation-ids.js';
 import datasetRoutes from './routes/datasets.js';
@@ -32,7 +32,6 @@ import { ServingService } from './services/serving.js';
 import { HealthService } from './services/health.js';
 import { createServingCompute, type Compute } from './compute/index.js';
 import { openSqliteStore } from './store/sqlite.js';
-import { mediaType } from './media-type.js';
 
 export const DB_FILE = 'triplet-embed.sqlite';
 
@@ -41,19 +40,6 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
   /** start the job runner (default true) */
   runJobs?: boolean;
-}
-
-/**
- * Request bodies are validated strictly: no type coercion and unknown fields rejected, since a
- * silently dropped or coerced field is a wrong model later. Query strings and params are text,
- * so those may be coerced to their declared types.
- */
-function validators() {
-  const common = { removeAdditional: false as const, useDefaults: true, strict: false, allErrors: false };
-  const body = new Ajv({ ...common, coerceTypes: false });
-  const text = new Ajv({ ...common, coerceTypes: true });
-  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
-    (httpPart === 'body' ? body : text).compile(schema);
 }
 
 function buildServices(config: Config, app: App, compute: Compute): Services {
@@ -140,24 +126,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send(errorBody(404, 'ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)),
   );
-  // JSON bodies: Fastify's parser, saying why when it refuses one (src/plugins/json-body.ts)
-  const json = jsonBodyParser(app);
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => json(req, body as string, done));
-  // Streamed uploads and binary bodies: hand the raw stream to the route, which reads it
-  // with its own bounds (NDJSON line by line, binary in whole records). Only routes whose schema
-  // lists the type take it; elsewhere it is a 415, not a schema error about a missing JSON field.
-  app.addContentTypeParser(['application/x-ndjson', 'application/octet-stream'], (req, payload, done) => {
-    const type = mediaType(req);
-    const body = req.routeOptions.schema?.body as { content?: Record<string, unknown> } | undefined;
-    // no route (the 404 handler answers) or no body schema (the route reads no body): as before
-    if (body === undefined || req.routeOptions.url === undefined || body.content?.[type] !== undefined) return done(null, payload);
-    done(new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `${req.method} ${req.routeOptions.url} takes application/json, not ${type}`), undefined);
-  });
-
   app.decorate('config', config);
   app.decorate('state', { ready: false });
   app.decorate('services', buildServices(config, app, createServingCompute(config.compute)));
+  // Every body parser and codec: src/http (JSON, float32 JSON, staged binary, raw NDJSON/binary streams)
+  await app.register(bodyParsers);
   app.addSchema(ErrorSchema);
   app.addHook('onRoute', nameOperation);
 

@@ -1,22 +1,33 @@
-import type { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
+import type { Readable } from 'node:stream';
 import type { App } from '../app-types.js';
 import { AppError } from '../errors.js';
+import { decodeBinary } from '../http/binary.js';
+import { packSamples, packTriplets } from '../http/dataset-rows.js';
+import { JSON_TYPE, mediaType, NDJSON, OCTET } from '../http/media-type.js';
+import { decodeNdjson } from '../http/ndjson.js';
 import { errors, IdParams, ListOf, PageQuery } from '../schemas/common.js';
 import { AppendReply, AppendSamplesReply, CreateDatasetBody, Dataset, SamplesBody, TripletsBody } from '../schemas/datasets.js';
-import { mediaType } from '../media-type.js';
+import type { ChunkKind, DatasetService, RowBatch } from '../services/datasets.js';
 
-/** Picks the upload path by content type; streamed types get the raw body stream. */
-async function byContentType<T>(
-  req: FastifyRequest,
-  handlers: { json: () => Promise<T>; ndjson: (s: Readable) => Promise<T>; binary: (s: Readable) => Promise<T> },
-): Promise<T> {
+/**
+ * A streamed upload (NDJSON or binary) of a kind into dataset id, decoded as it is read. The
+ * dataset is looked up first: its dimension shapes the decoding.
+ */
+async function appendStreamed<K extends ChunkKind>(req: FastifyRequest, datasets: DatasetService, id: string, kind: K) {
   const type = mediaType(req);
-  if (type === 'application/x-ndjson') return handlers.ndjson(req.body as Readable);
-  if (type === 'application/octet-stream') return handlers.binary(req.body as Readable);
-  if (type === 'application/json') return handlers.json();
-  throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type ${type || '(none)'} is not accepted here`);
+  if (type !== NDJSON && type !== OCTET) {
+    throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type ${type || '(none)'} is not accepted here`);
+  }
+  const ds = await datasets.get(id);
+  const maxTotal = req.server.config.limits.uploadLimit;
+  const body = req.body as Readable;
+  const batches: AsyncIterable<RowBatch> =
+    type === NDJSON
+      ? decodeNdjson(body, { kind, dimension: ds.dimension, owner: `dataset ${ds.id}`, maxTotal })
+      : decodeBinary(body, { kind, dimension: ds.dimension, maxTotal });
+  return datasets.appendStream(ds, kind, batches);
 }
 
 export default async function datasetRoutes(app: App): Promise<void> {
@@ -69,18 +80,14 @@ export default async function datasetRoutes(app: App): Promise<void> {
     },
   }, async (req, reply) => {
     const id = req.params.id;
-    const result = await byContentType(req, {
-      ndjson: (s) => datasets.appendNdjson(id, s),
-      binary: (s) => datasets.appendBinary(id, s),
-      json: () => {
-        const body = req.body as TripletsBody;
-        if ((body.triplets === undefined) === (body.indexTriplets === undefined)) {
-          throw new AppError(400, 'VALIDATION_ERROR', 'body must have exactly one of triplets and indexTriplets');
-        }
-        return body.triplets ? datasets.appendJson(id, body.triplets) : datasets.appendIndexTriplets(id, body.indexTriplets!);
-      },
-    });
-    return reply.code(201).send(result);
+    if (mediaType(req) !== JSON_TYPE) return reply.code(201).send(await appendStreamed(req, datasets, id, 'triplets'));
+    const { triplets, indexTriplets } = req.body as TripletsBody;
+    if ((triplets === undefined) === (indexTriplets === undefined)) {
+      throw new AppError(400, 'VALIDATION_ERROR', 'body must have exactly one of triplets and indexTriplets');
+    }
+    if (indexTriplets) return reply.code(201).send(await datasets.appendIndexTriplets(id, indexTriplets));
+    const ds = await datasets.uploadTarget(id, 'triplets', triplets!.length);
+    return reply.code(201).send(await datasets.append(ds, 'triplets', packTriplets(triplets!, ds.dimension, `dataset ${ds.id}`)));
   });
 
   app.post('/datasets/:id/samples', {
@@ -104,11 +111,9 @@ export default async function datasetRoutes(app: App): Promise<void> {
     },
   }, async (req, reply) => {
     const id = req.params.id;
-    const result = await byContentType(req, {
-      ndjson: (s) => datasets.appendSamplesNdjson(id, s),
-      binary: (s) => datasets.appendSamplesBinary(id, s),
-      json: () => datasets.appendSamplesJson(id, (req.body as SamplesBody).samples),
-    });
-    return reply.code(201).send(result);
+    if (mediaType(req) !== JSON_TYPE) return reply.code(201).send(await appendStreamed(req, datasets, id, 'samples'));
+    const { samples } = req.body as SamplesBody;
+    const ds = await datasets.uploadTarget(id, 'samples', samples.length);
+    return reply.code(201).send(await datasets.append(ds, 'samples', packSamples(samples, ds.dimension, `dataset ${ds.id}`)));
   });
 }

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../app-types.js';
+import { inlineTriplets } from '../http/dataset-rows.js';
 import { errors, IdParams, ListOf } from '../schemas/common.js';
 import { Job, JobsQuery, TrainBody } from '../schemas/jobs.js';
 
@@ -18,7 +19,8 @@ export default async function jobRoutes(app: App): Promise<void> {
       response: { 202: Job, ...errors(400, 404, 413, 422, 429) },
     },
   }, async (req, reply) => {
-    const job = await jobs.train(req.body);
+    const { triplets, ...options } = req.body;
+    const job = await jobs.train(options, triplets && inlineTriplets(triplets));
     return reply.code(202).header('location', `/jobs/${job.id}`).send(job);
   });
 

@@ -1,59 +1,15 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { StagedRows } from '../math/kernels/types.js';
 import type { App } from '../app-types.js';
 import { AppError } from '../errors.js';
+import { sendEmbedded } from '../http/embed-reply.js';
+import { JSON_TYPE, mediaType, OCTET } from '../http/media-type.js';
+import { inputRows, vectorRows, type Encoding } from '../http/model-rows.js';
 import { errors } from '../schemas/common.js';
 import { DistancesBody, DistancesReply, EmbedBody, EmbedQuery, EmbedReply } from '../schemas/serving.js';
-import { ServingService, type Embedded } from '../services/serving.js';
-import { readStaged } from '../services/streams.js';
-import { FALLBACK, Float32JsonParser } from '../services/float32-json-parse.js';
-import { jsonBodyParser } from '../plugins/json-body.js';
-import { mediaType } from '../media-type.js';
+import type { Embedded, StagedRows } from '../services/serving.js';
 
-const OCTET = 'application/octet-stream';
-
-function wantsBinary(req: FastifyRequest): boolean {
-  const accept = req.headers.accept;
-  return typeof accept === 'string' && accept.toLowerCase().includes(OCTET);
-}
-
-function sendBinary(reply: FastifyReply, e: Embedded) {
-  return reply
-    .header('content-type', OCTET)
-    .header('x-model-id', e.model.record.id)
-    .header('x-rows', String(e.rows))
-    .header('x-dimension', String(e.model.k))
-    .send(Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength));
-}
-
-/** Binary /embed bodies, staged by the content-type parser; released when the reply is done. */
-const STAGED = Symbol('staged body');
-type WithStaged = FastifyRequest & { [STAGED]?: StagedRows };
-
-/**
- * /embed in its own encapsulation context: its application/octet-stream parser (replacing the
- * app-wide one that hands routes the raw stream) copies the body chunk by chunk straight into
- * the kernels' memory, where it is checked and embedded in place.
- */
-async function embedRoute(app: App): Promise<void> {
+export default async function servingRoutes(app: App): Promise<void> {
   const { serving } = app.services;
-  const limits = app.config.limits;
   const tags = ['serving'];
-
-  if (app.hasContentTypeParser(OCTET)) app.removeContentTypeParser(OCTET);
-  app.addContentTypeParser(OCTET, (req, payload, done) => {
-    readStaged(payload, req.headers['content-length'], limits.bodyLimit, (n) => serving.stage(n)).then(
-      (rows) => {
-        (req as WithStaged)[STAGED] = rows;
-        done(null, rows);
-      },
-      (e: Error) => done(e, undefined),
-    );
-  });
-  // whatever happens after parsing (validation errors included), the block goes back
-  app.addHook('onResponse', async (req) => {
-    (req as WithStaged)[STAGED]?.release();
-  });
 
   app.post('/embed', {
     schema: {
@@ -72,10 +28,12 @@ async function embedRoute(app: App): Promise<void> {
       querystring: EmbedQuery,
       response: { 200: EmbedReply, ...errors(400, 404, 409, 413, 415) },
     },
+    // JSON numbers are read straight to float32; a binary body goes straight into the kernels' memory.
+    config: { body: ['float32-json', 'staged-binary'] },
   }, async (req, reply) => {
     const type = mediaType(req);
     let e: Embedded;
-    let encoding: 'float' | 'base64' = 'float';
+    let encoding: Encoding = 'float';
     if (type === OCTET) {
       const body = req.body as unknown as StagedRows;
       try {
@@ -83,46 +41,18 @@ async function embedRoute(app: App): Promise<void> {
       } finally {
         body.release();
       }
-    } else if (type === 'application/json') {
+    } else if (type === JSON_TYPE) {
       if (req.query.rows !== undefined) throw new AppError(400, 'VALIDATION_ERROR', 'querystring/rows applies to binary requests only');
       const body = req.body as EmbedBody;
       encoding = body.encoding ?? 'float';
-      e = await serving.embedJson(body.model ?? req.query.model, body.inputs, encoding);
+      const m = await serving.modelFor(body.model ?? req.query.model, body.inputs.length, 'inputs');
+      const X = inputRows(body.inputs, encoding, m);
+      e = serving.embed(m, X.data, X.count);
     } else {
       throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type ${type || '(none)'} is not accepted here`);
     }
-    if (wantsBinary(req)) return sendBinary(reply, e);
-    reply.type('application/json; charset=utf-8');
-    // Float rows: the reply text is written in one pass (ServingService.jsonBody). base64 rows:
-    // the schema's rows are a union (numbers or base64), which the compiled serializer can only
-    // resolve row by row with a validator; V8's JSON.stringify writes the same JSON faster.
-    if (encoding === 'float') return reply.send(ServingService.jsonBody(e) as unknown as EmbedReply); // already that JSON
-    return reply.serializer(JSON.stringify).send({ model: e.model.record.id, dimension: e.model.k, embeddings: ServingService.toBase64(e) });
+    return sendEmbedded(req, reply, e, encoding);
   });
-}
-
-/**
- * JSON bodies of /embed and /distances, whose numbers all become float32: read by
- * Float32JsonParser straight from the body's bytes, and by the app's JSON parser (Fastify's own,
- * plugins/json-body.ts) whenever that parser declines, so errors are the standard ones.
- */
-function float32JsonBodies(app: App): void {
-  const parser = new Float32JsonParser();
-  const standard = jsonBodyParser(app);
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
-    const v = parser.parse(body as Buffer);
-    if (v !== FALLBACK) done(null, v);
-    else standard(req, (body as Buffer).toString('utf8'), done);
-  });
-}
-
-export default async function servingRoutes(app: App): Promise<void> {
-  const { serving } = app.services;
-  const tags = ['serving'];
-
-  float32JsonBodies(app);
-  await app.register(embedRoute);
 
   app.post('/distances', {
     schema: {
@@ -134,5 +64,12 @@ export default async function servingRoutes(app: App): Promise<void> {
       body: DistancesBody,
       response: { 200: DistancesReply, ...errors(400, 404, 409, 413, 415) },
     },
-  }, async (req) => serving.distances(req.body.model, req.body.a, req.body.b, req.body.metric ?? 'euclidean'));
+    config: { body: ['float32-json'] },
+  }, async (req) => {
+    const { model, a, b, metric } = req.body;
+    const m = await serving.modelForDistances(model, a.length, b?.length);
+    const rowsA = vectorRows(a, m, 'a');
+    const rowsB = b && vectorRows(b, m, 'b');
+    return serving.distances(m, rowsA, rowsB, metric ?? 'euclidean');
+  });
 }

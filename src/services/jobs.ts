@@ -5,8 +5,14 @@ import { AppError, badRequest, conflict, notFound, unprocessable } from '../erro
 import type { JobRunner } from '../jobs/runner.js';
 import type { TrainBody } from '../schemas/jobs.js';
 import { isFinished, type DatasetRecord, type JobRecord, type JobStatus, type Page, type PageRequest, type Store } from '../store/types.js';
-import type { DatasetService } from './datasets.js';
+import type { DatasetService, RowBatch } from './datasets.js';
 import { resolveParams } from './train-params.js';
+
+/** POST /train's options: its body without the inline triplets, which arrive decoded. */
+export type TrainOptionsBody = Omit<TrainBody, 'triplets'>;
+
+/** Inline training triplets as n × 3·dimension float32 (src/http/dataset-rows.ts packTriplets). */
+export type InlineTriplets = RowBatch & { dimension: number };
 
 export class JobService {
   constructor(
@@ -16,14 +22,17 @@ export class JobService {
     private readonly limits: Limits,
   ) {}
 
-  /** Queues a training job on a stored dataset, or on inline triplets stored as a new dataset. */
-  async train(body: TrainBody): Promise<JobRecord> {
+  /**
+   * Queues a training job on a stored dataset (body.datasetId), or on inline triplets (decoded
+   * by src/http from body.triplets) stored as a new dataset.
+   */
+  async train(body: TrainOptionsBody, inline?: InlineTriplets): Promise<JobRecord> {
     // JSON text such as 1e400 parses to Infinity, which the schema's number and integer checks let
     // through; stored with the job it would become null (JSON has no Infinity) and break the worker.
     for (const [key, v] of Object.entries(body)) {
       if (typeof v === 'number' && !Number.isFinite(v)) throw badRequest('NON_FINITE_VALUE', `body/${key} must be a finite number (got ${v})`);
     }
-    if ((body.datasetId === undefined) === (body.triplets === undefined)) {
+    if ((body.datasetId === undefined) === (inline === undefined)) {
       throw new AppError(400, 'VALIDATION_ERROR', 'body must have exactly one of datasetId and triplets');
     }
     if ((await this.store.countJobs('queued')) >= this.limits.maxQueuedJobs) {
@@ -32,7 +41,7 @@ export class JobService {
     const existing = body.datasetId === undefined ? undefined : await this.datasets.get(body.datasetId);
     // Check everything that can be checked before an inline set is stored.
     if (existing) this.checkLimits(resolveParams(body, existing));
-    const ds = existing ?? (await this.datasets.get(await this.storeInline(body.triplets!, body)));
+    const ds = existing ?? (await this.datasets.get(await this.storeInline(inline!, body)));
     const params = resolveParams(body, ds);
     checkData(params, ds);
     const job = await this.store.createJob({ datasetId: ds.id, params });
@@ -49,12 +58,12 @@ export class JobService {
     }
   }
 
-  private async storeInline(triplets: NonNullable<TrainBody['triplets']>, body: TrainBody): Promise<string> {
-    const d = triplets[0].anchor.length;
-    this.checkLimits(resolveParams(body, { id: '', name: null, dimension: d, tripletCount: triplets.length, sampleCount: 0, createdAt: '' }));
+  private async storeInline(inline: InlineTriplets, body: TrainOptionsBody): Promise<string> {
+    const d = inline.dimension;
+    this.checkLimits(resolveParams(body, { id: '', name: null, dimension: d, tripletCount: inline.count, sampleCount: 0, createdAt: '' }));
     const ds = await this.datasets.create({ name: 'inline training set', dimension: d });
     try {
-      await this.datasets.appendJson(ds.id, triplets);
+      await this.datasets.append(ds, 'triplets', inline);
     } catch (e) {
       await this.store.deleteDataset(ds.id); // all or nothing: no empty dataset left behind
       throw e;

@@ -1,14 +1,22 @@
 // Embeddings and distances on a learned map. The numbers come from src/math; this file shapes them.
+// Request rows arrive decoded (src/http): float32 rows, or a binary body staged by stage().
 import type { Limits } from '../config.js';
 import { AppError, badRequest } from '../errors.js';
 
 import { NORM_EPSILON, pairwiseDistances, type Kernels, type Metric } from '../math/index.js';
 import { NonFiniteInputError, type Projection, type StagedRows } from '../math/kernels/types.js';
+import type { ModelService, LoadedModel } from './models.js';
+import { batchLimit, checkFiniteArray } from './vectors.js';
 
 export type DistanceMetric = Metric;
-import type { ModelService, LoadedModel } from './models.js';
-import { batchLimit, checkFiniteArray, decodeBase64Row, encodeBase64Row, float32View, packRows, writeRow } from './vectors.js';
-import { MAX_VALUE_BYTES, writeRows } from './float32-json.js';
+/** A binary body staged for the kernels (stage()); routes and src/http name it from here. */
+export type { StagedRows, LoadedModel };
+
+/** count rows of d float32 values, decoded from a request. */
+export interface Rows {
+  data: Float32Array;
+  count: number;
+}
 
 export interface Embedded {
   model: LoadedModel;
@@ -57,7 +65,8 @@ export class ServingService {
     return p;
   }
 
-  private run(model: LoadedModel, X: Float32Array, n: number): Embedded {
+  /** n rows of X (n×d float32) through model's map: n×k float32. */
+  embed(model: LoadedModel, X: Float32Array, n: number): Embedded {
     const out = new Float32Array(n * model.k);
     this.projection(model).embed(X, n, model.record.normalize, out);
     return { model, rows: n, data: out };
@@ -67,22 +76,13 @@ export class ServingService {
     return `model ${m.record.id}`;
   }
 
-  /** JSON rows, or base64 strings of float32 rows. */
-  async embedJson(modelId: string | undefined, inputs: (number[] | string)[], encoding: 'float' | 'base64'): Promise<Embedded> {
-    batchLimit(inputs.length, this.limits.maxBatch, 'inputs');
-    const m = await this.models.resolve(modelId);
-    const X = new Float32Array(inputs.length * m.d);
-    for (let i = 0; i < inputs.length; i++) {
-      const row = inputs[i];
-      if (encoding === 'base64') {
-        if (typeof row !== 'string') throw badRequest('VALIDATION_ERROR', `inputs[${i}] must be a base64 string when encoding is base64`);
-        decodeBase64Row(row, X, i * m.d, m.d, `inputs[${i}]`, this.owner(m));
-      } else {
-        if (typeof row === 'string') throw badRequest('VALIDATION_ERROR', `inputs[${i}] must be an array of numbers (set "encoding": "base64" for strings)`);
-        writeRow(row, X, i * m.d, m.d, `inputs[${i}]`, this.owner(m));
-      }
-    }
-    return this.run(m, X, inputs.length);
+  /**
+   * The model a request of `rows` rows names (the newest when none), once MAX_BATCH allows them:
+   * checked before the rows are decoded, which needs the model's dimension.
+   */
+  async modelFor(modelId: string | undefined, rows: number, field: string): Promise<LoadedModel> {
+    batchLimit(rows, this.limits.maxBatch, field);
+    return this.models.resolve(modelId);
   }
 
   /** Rows in a binary body of byteLength bytes for model m, checked against ?rows= and MAX_BATCH. */
@@ -114,51 +114,38 @@ export class ServingService {
         throw e;
       }
     }
-    const X = float32View((body as BufferRows).buf);
+    const X = (body as BufferRows).floats();
     checkFiniteArray(X, m.d, 'body');
-    return this.run(m, X, n);
+    return this.embed(m, X, n);
   }
 
-  /**
-   * The whole JSON reply for float rows: {"model","dimension","embeddings"} as EmbedReply
-   * describes, the rows written as ASCII bytes in one pass, each value as float32-exact short text
-   * (float32-json.ts), with no number[][] built and no JSON.stringify pass over them. A string,
-   * so Node sends it in one write with the headers.
-   */
-  static jsonBody(e: Embedded): string {
-    const k = e.model.k;
-    const buf = Buffer.allocUnsafe(e.rows * (k * MAX_VALUE_BYTES + 2) + 2);
-    const end = writeRows(buf, 0, e.data, e.rows, k);
-    return `{"model":${JSON.stringify(e.model.record.id)},"dimension":${k},"embeddings":${buf.toString('latin1', 0, end)}}`;
-  }
-
-  static toBase64(e: Embedded): string[] {
-    const out: string[] = new Array(e.rows);
-    for (let i = 0; i < e.rows; i++) out[i] = encodeBase64Row(e.data, i * e.model.k, e.model.k);
-    return out;
-  }
-
-  async distances(modelId: string | undefined, a: number[][], b: number[][] | undefined, metric: DistanceMetric) {
-    batchLimit(a.length, this.limits.maxBatch, 'a');
-    if (b) batchLimit(b.length, this.limits.maxBatch, 'b');
-    const nb = b ? b.length : a.length;
-    if (a.length * nb > this.limits.maxDistancePairs) {
-      throw new AppError(413, 'BATCH_TOO_LARGE', `${a.length}×${nb} distances is over the limit of ${this.limits.maxDistancePairs} (MAX_DISTANCE_PAIRS)`);
+  /** The model for a distances request, once MAX_BATCH and MAX_DISTANCE_PAIRS allow its rows. */
+  async modelForDistances(modelId: string | undefined, na: number, nb: number | undefined): Promise<LoadedModel> {
+    batchLimit(na, this.limits.maxBatch, 'a');
+    if (nb !== undefined) batchLimit(nb, this.limits.maxBatch, 'b');
+    const cols = nb ?? na;
+    if (na * cols > this.limits.maxDistancePairs) {
+      throw new AppError(413, 'BATCH_TOO_LARGE', `${na}×${cols} distances is over the limit of ${this.limits.maxDistancePairs} (MAX_DISTANCE_PAIRS)`);
     }
-    const m = await this.models.resolve(modelId);
-    const Ea = this.run(m, packRows(a, m.d, 'a', this.owner(m)), a.length).data;
-    const Eb = b ? this.run(m, packRows(b, m.d, 'b', this.owner(m)), b.length).data : Ea;
-    const D = new Float64Array(a.length * nb);
-    pairwiseDistances(Ea, a.length, Eb, nb, m.k, metric, D, this.kernels);
-    const distances: number[][] = new Array(a.length);
-    for (let i = 0; i < a.length; i++) distances[i] = Array.from(D.subarray(i * nb, (i + 1) * nb));
+    return this.models.resolve(modelId);
+  }
+
+  /** distances[i][j] between the embeddings of a's row i and b's row j (a's, without b). */
+  distances(m: LoadedModel, a: Rows, b: Rows | undefined, metric: DistanceMetric) {
+    const Ea = this.embed(m, a.data, a.count).data;
+    const nb = b ? b.count : a.count;
+    const Eb = b ? this.embed(m, b.data, b.count).data : Ea;
+    const D = new Float64Array(a.count * nb);
+    pairwiseDistances(Ea, a.count, Eb, nb, m.k, metric, D, this.kernels);
+    const distances: number[][] = new Array(a.count);
+    for (let i = 0; i < a.count; i++) distances[i] = Array.from(D.subarray(i * nb, (i + 1) * nb));
     return { model: m.record.id, metric, distances };
   }
 }
 
 /** Staging for kernels without their own memory: a plain Buffer. */
 class BufferRows implements StagedRows {
-  readonly buf: Buffer;
+  private readonly buf: Buffer;
   constructor(readonly byteLength: number) {
     this.buf = Buffer.allocUnsafeSlow(byteLength);
   }
@@ -167,6 +154,10 @@ class BufferRows implements StagedRows {
   }
   value(i: number): number {
     return this.buf.readFloatLE(i * 4);
+  }
+  /** The block as float32, once its length is known to be whole rows (a slow Buffer starts aligned). */
+  floats(): Float32Array {
+    return new Float32Array(this.buf.buffer, this.buf.byteOffset, this.byteLength / 4);
   }
   release(): void {}
 }

@@ -1,4 +1,5 @@
-// Turning request vectors into float32 rows, with the checks every route shares.
+// The value checks every route's rows share: float32 range, row length, finiteness, batch size.
+// Decoding request bodies into rows is src/http's (rows.ts, ndjson.ts, binary.ts).
 import { badRequest, AppError } from '../errors.js';
 
 /**
@@ -18,56 +19,18 @@ export function checkDimension(row: ArrayLike<number>, expected: number, field: 
   }
 }
 
-/** Copies one number[] row into out at offset, checking length and finiteness. */
-export function writeRow(row: number[], out: Float32Array, offset: number, d: number, field: string, owner: string): void {
-  checkDimension(row, d, field, owner);
-  for (let j = 0; j < d; j++) {
-    const v = row[j];
-    if (typeof v !== 'number') throw badRequest('VALIDATION_ERROR', `${field}[${j}] must be a number`);
-    checkFinite32(v, `${field}[${j}]`);
-    out[offset + j] = v;
-  }
-}
-
-/** number[][] → n×d float32, every row checked. */
-export function packRows(rows: number[][], d: number, field: string, owner: string): Float32Array {
-  const out = new Float32Array(rows.length * d);
-  for (let i = 0; i < rows.length; i++) writeRow(rows[i], out, i * d, d, `${field}[${i}]`, owner);
-  return out;
-}
-
 /** Checks a float32 buffer for NaN and ±Infinity, naming the first bad value. */
 export function checkFiniteArray(a: Float32Array, rowLength: number, field: string): void {
-  for (let i = 0; i < a.length; i++) {
-    if (!Number.isFinite(a[i])) {
-      throw badRequest('NON_FINITE_VALUE', `${field}: row ${Math.floor(i / rowLength)}, value ${i % rowLength} is ${a[i]}`);
-    }
+  const i = firstNonFinite(a);
+  if (i >= 0) {
+    throw badRequest('NON_FINITE_VALUE', `${field}: row ${Math.floor(i / rowLength)}, value ${i % rowLength} is ${a[i]}`);
   }
 }
 
-/** A Buffer's bytes as float32 (copied when the buffer is not 4-byte aligned). */
-export function float32View(buf: Buffer): Float32Array {
-  if (buf.byteOffset % 4 === 0) return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
-  const copy = new Float32Array(buf.byteLength / 4);
-  new Uint8Array(copy.buffer).set(buf);
-  return copy;
-}
-
-/** base64 of one row's float32 bytes → the row, checked. */
-export function decodeBase64Row(s: string, out: Float32Array, offset: number, d: number, field: string, owner: string): void {
-  const buf = Buffer.from(s, 'base64');
-  if (buf.byteLength !== d * 4) {
-    throw badRequest('DIMENSION_MISMATCH', `${field} decodes to ${buf.byteLength / 4} float32 values, ${owner} expects ${d}`);
-  }
-  const row = float32View(buf);
-  for (let j = 0; j < d; j++) {
-    if (!Number.isFinite(row[j])) throw badRequest('NON_FINITE_VALUE', `${field}[${j}] is ${row[j]}`);
-    out[offset + j] = row[j];
-  }
-}
-
-export function encodeBase64Row(a: Float32Array, offset: number, k: number): string {
-  return Buffer.from(a.buffer, a.byteOffset + offset * 4, k * 4).toString('base64');
+/** The index of the first NaN or ±Infinity in a, or -1. */
+export function firstNonFinite(a: Float32Array): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
+  return -1;
 }
 
 export function batchLimit(n: number, max: number, field: string): void {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createRng } from '../../src/math/rng.js';
-import { MAX_VALUE_BYTES, shortFloat32, writeFloat32, writeRows } from '../../src/services/float32-json.js';
+import { MAX_VALUE_BYTES, shortFloat32, writeFloat32, writeRows } from '../../src/http/float32-json.js';
 
 const text = (v: number) => {
   const out = new Uint8Array(64);

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createRng, type Rng } from '../../src/math/rng.js';
-import { FALLBACK, Float32JsonParser } from '../../src/services/float32-json-parse.js';
+import { FALLBACK, Float32JsonParser } from '../../src/http/float32-json-parse.js';
 
 const parser = new Float32JsonParser();
 const parse = (s: string) => parser.parse(Buffer.from(s, 'utf8'));

@@ -1,7 +1,7 @@
 // Bounded readers over a request stream: whole bodies, lines, fixed-size records.
 import type { Readable } from 'node:stream';
 import { badRequest, tooLarge } from '../errors.js';
-import type { StagedRows } from '../math/kernels/types.js';
+import type { StagedRows } from '../services/serving.js';
 
 function tooBig(limit: number, what: string) {
   return tooLarge('BODY_TOO_LARGE', `${what} is larger than the limit of ${limit} bytes`);

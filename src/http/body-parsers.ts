@@ -1,0 +1,92 @@
+// Every request-body parser of the app, registered once at the root. Routes say what they need
+// in their options (`config: { body: [...] }`) and the parsers here act on it:
+//
+// - application/json: Fastify's parser with explained refusals (json-body.ts). With
+//   'float32-json', Float32JsonParser reads the body first (float32-json-parse.ts) and hands
+//   anything outside its subset to that parser.
+// - application/octet-stream with 'staged-binary': copied chunk by chunk into a block the serving
+//   service stages (in the kernels' memory when they have it), released when the reply is done.
+// - application/x-ndjson and other application/octet-stream bodies: the raw stream, which the
+//   route decodes with its bounds (ndjson.ts, binary.ts). Only routes whose body schema lists the
+//   type take it; elsewhere it is a 415, not a schema error about a missing JSON field.
+import type { FastifyRequest, RouteOptions } from 'fastify';
+import type { App } from '../app-types.js';
+import { AppError } from '../errors.js';
+import type { StagedRows } from '../services/serving.js';
+import { FALLBACK, Float32JsonParser } from './float32-json-parse.js';
+import { jsonBodyParser } from './json-body.js';
+import { JSON_TYPE, mediaType, NDJSON, OCTET } from './media-type.js';
+import { readStaged } from './streams.js';
+
+/** Body readers a route can ask for beyond the defaults. */
+export type BodyReader = 'float32-json' | 'staged-binary';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Body readers this route asks src/http/body-parsers.ts for. */
+    body?: readonly BodyReader[];
+  }
+}
+
+function wants(req: FastifyRequest, reader: BodyReader): boolean {
+  return req.routeOptions.config?.body?.includes(reader) === true;
+}
+
+/** Staged binary bodies by request, so one left by a failed request is still released. */
+const STAGED = Symbol('staged body');
+type WithStaged = FastifyRequest & { [STAGED]?: StagedRows };
+
+async function releaseStaged(req: FastifyRequest): Promise<void> {
+  (req as WithStaged)[STAGED]?.release();
+}
+
+/** Whether the route has a body schema that does not list the media type (in a `content` map keyed by type). */
+function unlisted(req: FastifyRequest, type: string): boolean {
+  const body = req.routeOptions.schema?.body as { content?: Record<string, unknown> } | undefined;
+  // no route (the 404 handler answers) or no body schema (the route reads no body): let it through
+  if (body === undefined || req.routeOptions.url === undefined) return false;
+  return body.content?.[type] === undefined;
+}
+
+async function bodyParsers(app: App): Promise<void> {
+  const { serving } = app.services;
+  const { bodyLimit } = app.config.limits;
+  const float32 = new Float32JsonParser();
+  const standard = jsonBodyParser(app);
+
+  app.removeContentTypeParser(JSON_TYPE);
+  app.addContentTypeParser(JSON_TYPE, { parseAs: 'buffer' }, (req, body, done) => {
+    const bytes = body as Buffer;
+    if (wants(req, 'float32-json')) {
+      const v = float32.parse(bytes);
+      if (v !== FALLBACK) return done(null, v);
+    }
+    standard(req, bytes.toString('utf8'), done);
+  });
+
+  app.addContentTypeParser([NDJSON, OCTET], (req, payload, done) => {
+    const type = mediaType(req);
+    if (unlisted(req, type)) {
+      return done(new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `${req.method} ${req.routeOptions.url} takes application/json, not ${type}`), undefined);
+    }
+    if (type !== OCTET || !wants(req, 'staged-binary')) return done(null, payload);
+    readStaged(payload, req.headers['content-length'], bodyLimit, (n) => serving.stage(n)).then(
+      (rows) => {
+        (req as WithStaged)[STAGED] = rows;
+        done(null, rows);
+      },
+      (e: Error) => done(e, undefined),
+    );
+  });
+
+  // Whatever happens after parsing (validation errors included), a staged block goes back.
+  app.addHook('onRoute', (route: RouteOptions) => {
+    if (!route.config?.body?.includes('staged-binary')) return;
+    const own = route.onResponse === undefined ? [] : Array.isArray(route.onResponse) ? route.onResponse : [route.onResponse];
+    route.onResponse = [...own, releaseStaged] as RouteOptions['onResponse'];
+  });
+}
+
+// Registered at the root, not in a context of its own: these parsers are the whole app's.
+(bodyParsers as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
+export default bodyParsers;
