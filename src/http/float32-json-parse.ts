@@ -1,8 +1,8 @@
 // JSON request bodies whose numbers only ever become float32 (/embed, /distances), parsed fast.
 //
-// Why: a 512-value JSON vector costs JSON.parse ~35 µs on this class of machine (the body is all
-// 16–17-digit decimals, as clients print float64s), plus secure-json-parse's two regex scans.
-// That was the largest cost of a one-vector /embed after the socket itself. This parser reads
+// Why: JSON.parse of a long vector of 16–17-digit decimals (as clients print float64s), plus
+// secure-json-parse's two regex scans, was the largest cost of a one-vector /embed after the socket
+// itself (figures: docs/decisions/0004-float32-json-parser.md). This parser reads
 // the same grammar in one pass, and reads each number only as far as float32 needs:
 //
 // - A decimal whose digits stay below 2^53 and whose scale is at most 10^±22 is exact in float64, so
@@ -59,7 +59,7 @@ const isWhitespace = (c: number) => c === 32 || c === 10 || c === 13 || c === 9;
 export class Float32JsonParser {
   private b: Buffer = EMPTY;
   private i = 0;
-  /** Numbers read by numbers(); grown as needed and kept (allocating it per body cost ~1 µs). */
+  /** Numbers read by numbers(); grown as needed and kept (allocating it per body showed in profiles). */
   private scratch = new Float64Array(1024);
   /** Whether the last run of numbers ended with its array's ']'. */
   private closed = false;
