@@ -26,9 +26,17 @@ export interface AbOptions {
   runs: number;
 }
 
-function objectiveFor(path: string, set: Parameters<ReturnType<typeof createWasmKernels>['createObjective']>[0], normalize: boolean): WasmObjective {
+function objectiveFor(
+  path: string,
+  set: Parameters<ReturnType<typeof createWasmKernels>['createObjective']>[0],
+  normalize: boolean,
+): WasmObjective {
   const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
-  const kernels = createWasmKernels({ module: new WebAssembly.Module(readFileSync(path)), memory, heap: new WasmHeap(memory) });
+  const kernels = createWasmKernels({
+    module: new WebAssembly.Module(readFileSync(path)),
+    memory,
+    heap: new WasmHeap(memory),
+  });
   return kernels.createObjective(set, { margin: 0.2, normalize, weightDecay: 0 });
 }
 
@@ -38,7 +46,12 @@ export function abCli(o: AbOptions): string {
   const sides = [
     { name: 'built', path: KERNELS_WASM_PATH },
     { name: 'other', path: o.other },
-  ].map((s) => ({ ...s, obj: objectiveFor(s.path, set, o.normalize), grad: new Float64Array(k * d), ms: [] as number[] }));
+  ].map((s) => ({
+    ...s,
+    obj: objectiveFor(s.path, set, o.normalize),
+    grad: new Float64Array(k * d),
+    ms: [] as number[],
+  }));
   for (const s of sides) s.obj.evaluate(W, k, s.grad); // warm-up, and the gradients to compare
   let maxDiff = 0;
   for (let i = 0; i < k * d; i++) maxDiff = Math.max(maxDiff, Math.abs(sides[0].grad[i] - sides[1].grad[i]));
@@ -83,7 +96,15 @@ export function abWideCli(o: AbWideOptions): string {
     const kernels = createWasmKernels({ module, memory, heap: new WasmHeap(memory), wide });
     const obj = kernels.createObjective(set, { margin: 0.2, normalize: o.normalize, weightDecay: 0 });
     const proj = kernels.prepareProjection(W, k, d);
-    return { wide, obj, proj, grad: new Float64Array(k * d), y: new Float32Array(256 * k), ms: [] as number[], embedMs: [] as number[] };
+    return {
+      wide,
+      obj,
+      proj,
+      grad: new Float64Array(k * d),
+      y: new Float32Array(256 * k),
+      ms: [] as number[],
+      embedMs: [] as number[],
+    };
   });
   for (const s of sides) {
     for (let i = 0; i < 3; i++) s.obj.evaluate(W, k, s.grad); // warm-up: V8 optimises hot functions later

@@ -24,7 +24,11 @@ export function normals(rng: ReturnType<typeof createRng>, n: number, scale = 1)
  * The training step's data as numpy_triplet_bench.py makes it: A, P, N standard normal and W
  * ~ N(0, 1/d), from seed 0 (then the returned rng, for anything more the caller draws).
  */
-export function stepData(d: number, k: number, m: number): { set: TripletSet; W: Float64Array; rng: ReturnType<typeof createRng> } {
+export function stepData(
+  d: number,
+  k: number,
+  m: number,
+): { set: TripletSet; W: Float64Array; rng: ReturnType<typeof createRng> } {
   const rng = createRng(0);
   const set = { m, d, anchors: normals(rng, m * d), positives: normals(rng, m * d), negatives: normals(rng, m * d) };
   const W = Float64Array.from(normals(rng, k * d, 1 / Math.sqrt(d)));

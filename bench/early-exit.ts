@@ -35,7 +35,13 @@ function classTriplets(o: EarlyExitOptions, noise: number, seed: number): Triple
     const e = normals(rng, d, noise);
     for (let j = 0; j < d; j++) out[i * d + j] = means[c * d + j] + e[j];
   };
-  const set = { m, d, anchors: new Float32Array(m * d), positives: new Float32Array(m * d), negatives: new Float32Array(m * d) };
+  const set = {
+    m,
+    d,
+    anchors: new Float32Array(m * d),
+    positives: new Float32Array(m * d),
+    negatives: new Float32Array(m * d),
+  };
   for (let i = 0; i < m; i++) {
     const c = Math.floor(rng.uniform() * classes);
     let n = Math.floor(rng.uniform() * (classes - 1));
@@ -49,17 +55,23 @@ function classTriplets(o: EarlyExitOptions, noise: number, seed: number): Triple
 
 export async function earlyExitCli(o: EarlyExitOptions): Promise<string> {
   const { d, k, m } = o;
-  const lines = [`early exit of the negatives, d=${d} k=${k} m=${m}, ${o.classes} classes, ${o.threads} thread(s), median of ${o.runs} alternating runs each`];
+  const lines = [
+    `early exit of the negatives, d=${d} k=${k} m=${m}, ${o.classes} classes, ${o.threads} thread(s), median of ${o.runs} alternating runs each`,
+  ];
   const on = await createCompute({ kernels: 'wasm', threads: o.threads, earlyExit: true });
   const off = await createCompute({ kernels: 'wasm', threads: o.threads, earlyExit: false });
   try {
     for (const noise of o.noise) {
       const set = classTriplets(o, noise, 7);
       for (const iterations of [0, 5, 50]) {
-        const W = iterations === 0
-          ? Float64Array.from(normals(createRng(3), k * d, 1 / Math.sqrt(d)))
-          : train(set, { ...DEFAULT_TRAIN_PARAMS, outputDimension: k, maxIterations: iterations }, {}, on.kernels).W;
-        const sides = [on, off].map((c) => ({ obj: (c.kernels as WasmKernels).createObjective(set, { margin: 0.2, normalize: false, weightDecay: 0 }), ms: [] as number[] }));
+        const W =
+          iterations === 0
+            ? Float64Array.from(normals(createRng(3), k * d, 1 / Math.sqrt(d)))
+            : train(set, { ...DEFAULT_TRAIN_PARAMS, outputDimension: k, maxIterations: iterations }, {}, on.kernels).W;
+        const sides = [on, off].map((c) => ({
+          obj: (c.kernels as WasmKernels).createObjective(set, { margin: 0.2, normalize: false, weightDecay: 0 }),
+          ms: [] as number[],
+        }));
         const grad = new Float64Array(k * d);
         let active = 0;
         for (const s of sides) active = s.obj.evaluate(W, k, grad).activeCount; // warm-up
@@ -74,7 +86,9 @@ export async function earlyExitCli(o: EarlyExitOptions): Promise<string> {
         for (const s of sides) s.obj.dispose();
         const [a, b] = sides.map((s) => median(s.ms));
         const start = iterations === 0 ? 'random W' : `after ${iterations} L-BFGS iterations`;
-        lines.push(`  noise ${noise}, ${start}: active ${(active / m).toFixed(3)}, stopped early ${(exits / m).toFixed(3)}; on ${a.toFixed(1)} ms, off ${b.toFixed(1)} ms, on/off ${(a / b).toFixed(2)}`);
+        lines.push(
+          `  noise ${noise}, ${start}: active ${(active / m).toFixed(3)}, stopped early ${(exits / m).toFixed(3)}; on ${a.toFixed(1)} ms, off ${b.toFixed(1)} ms, on/off ${(a / b).toFixed(2)}`,
+        );
       }
     }
   } finally {

@@ -97,10 +97,17 @@ if (process.argv.includes('--early-exit')) {
     },
   });
   const num = (s: string | undefined) => Number(s);
-  console.log(await earlyExitCli({
-    d: num(v.d), k: num(v.k), m: num(v.m), classes: num(v.classes), runs: num(v.runs), threads: num(v.threads),
-    noise: v.noise!.split(',').map(Number),
-  }));
+  console.log(
+    await earlyExitCli({
+      d: num(v.d),
+      k: num(v.k),
+      m: num(v.m),
+      classes: num(v.classes),
+      runs: num(v.runs),
+      threads: num(v.threads),
+      noise: v.noise!.split(',').map(Number),
+    }),
+  );
   process.exit(0);
 }
 if (process.argv.includes('--soak')) {
@@ -163,7 +170,11 @@ async function stepBench() {
   const threads = opt.threads ? int(opt.threads, 'threads') : availableParallelism();
   const compute = await createCompute({ kernels: opt.kernels as KernelChoice, threads });
   const { set, W } = stepData(d, k, m);
-  const objective = createTripletObjective(set, { margin: Number(opt.margin), normalize: opt.normalize, weightDecay: 0 }, compute.kernels);
+  const objective = createTripletObjective(
+    set,
+    { margin: Number(opt.margin), normalize: opt.normalize, weightDecay: 0 },
+    compute.kernels,
+  );
   const grad = new Float64Array(k * d);
   const first = objective.evaluate(W, k, grad); // warm-up
   const flops = (opt.normalize ? 12 : 8) * k * d * m;
@@ -182,7 +193,9 @@ async function stepBench() {
       tool: 'triplet-embed',
       kernels: compute.kernels.name,
       threads: compute.threads,
-      d, k, m,
+      d,
+      k,
+      m,
       normalize: opt.normalize,
       msPerIteration: med,
       minMs: Math.min(...ts),
@@ -200,7 +213,12 @@ async function stepBench() {
   return { time, report, runs, close, d, k, m };
 }
 
-function numpyOnce(d: number, k: number, m: number, reps: number): { msPerIteration: number; gflops: number; activeFraction: number; blas: unknown } {
+function numpyOnce(
+  d: number,
+  k: number,
+  m: number,
+  reps: number,
+): { msPerIteration: number; gflops: number; activeFraction: number; blas: unknown } {
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
@@ -208,11 +226,27 @@ function numpyOnce(d: number, k: number, m: number, reps: number): { msPerIterat
   // transparent huge pages: its step took 51 ms instead of ~21 with them. They are the server's
   // settings, not the reference's.
   for (const name of Object.keys(env)) if (name.startsWith('MALLOC_')) delete env[name];
-  const args = [NUMPY_BENCH, '--d', String(d), '--k', String(k), '--m', String(m), '--dtype', 'f32', '--threads', '2', '--reps', String(reps)];
+  const args = [
+    NUMPY_BENCH,
+    '--d',
+    String(d),
+    '--k',
+    String(k),
+    '--m',
+    String(m),
+    '--dtype',
+    'f32',
+    '--threads',
+    '2',
+    '--reps',
+    String(reps),
+  ];
   if (opt.normalize) args.push('--normalize');
   const r = spawnSync('/usr/bin/python3', args, { env, encoding: 'utf8' });
   if (r.status !== 0) {
-    throw new Error(`numpy bench failed (${r.status}): ${r.stderr}\n(install with: apt-get update && apt-get install -y python3-numpy python3-threadpoolctl)`);
+    throw new Error(
+      `numpy bench failed (${r.status}): ${r.stderr}\n(install with: apt-get update && apt-get install -y python3-numpy python3-threadpoolctl)`,
+    );
   }
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
@@ -224,8 +258,12 @@ async function runStep(): Promise<void> {
       const res = b.report(b.time(b.runs));
       if (opt.json) console.log(JSON.stringify(res));
       else {
-        console.log(`training step d=${res.d} k=${res.k} m=${res.m}${res.normalize ? ' normalised' : ''} on ${res.kernels} (${res.threads} thread${res.threads > 1 ? 's' : ''})`);
-        console.log(`  median ${res.msPerIteration.toFixed(1)} ms over ${res.runs} runs (min ${res.minMs.toFixed(1)}, max ${res.maxMs.toFixed(1)}), ${res.gflops.toFixed(1)} GFLOP/s, active fraction ${res.activeFraction.toFixed(4)}`);
+        console.log(
+          `training step d=${res.d} k=${res.k} m=${res.m}${res.normalize ? ' normalised' : ''} on ${res.kernels} (${res.threads} thread${res.threads > 1 ? 's' : ''})`,
+        );
+        console.log(
+          `  median ${res.msPerIteration.toFixed(1)} ms over ${res.runs} runs (min ${res.minMs.toFixed(1)}, max ${res.maxMs.toFixed(1)}), ${res.gflops.toFixed(1)} GFLOP/s, active fraction ${res.activeFraction.toFixed(4)}`,
+        );
       }
       return;
     }
@@ -242,12 +280,22 @@ async function runStep(): Promise<void> {
     const res = b.report(ours);
     const npMs = median(numpy);
     const ratio = res.msPerIteration / npMs;
-    const out = { ...res, numpy: { msPerIteration: npMs, perRound: numpy, activeFraction: np!.activeFraction, blas: np!.blas }, ratio };
+    const out = {
+      ...res,
+      numpy: { msPerIteration: npMs, perRound: numpy, activeFraction: np!.activeFraction, blas: np!.blas },
+      ratio,
+    };
     if (opt.json) console.log(JSON.stringify(out));
     else {
-      console.log(`training step d=${res.d} k=${res.k} m=${res.m}${res.normalize ? ' normalised' : ''}, ${rounds} alternating rounds of ${b.runs} runs`);
-      console.log(`  triplet-embed ${res.kernels}: ${res.msPerIteration.toFixed(1)} ms (${res.gflops.toFixed(1)} GFLOP/s), active ${res.activeFraction.toFixed(4)}`);
-      console.log(`  numpy f32, 2 threads:      ${npMs.toFixed(1)} ms (rounds: ${numpy.map((x) => x.toFixed(1)).join(', ')}), active ${np!.activeFraction.toFixed(4)}`);
+      console.log(
+        `training step d=${res.d} k=${res.k} m=${res.m}${res.normalize ? ' normalised' : ''}, ${rounds} alternating rounds of ${b.runs} runs`,
+      );
+      console.log(
+        `  triplet-embed ${res.kernels}: ${res.msPerIteration.toFixed(1)} ms (${res.gflops.toFixed(1)} GFLOP/s), active ${res.activeFraction.toFixed(4)}`,
+      );
+      console.log(
+        `  numpy f32, 2 threads:      ${npMs.toFixed(1)} ms (rounds: ${numpy.map((x) => x.toFixed(1)).join(', ')}), active ${np!.activeFraction.toFixed(4)}`,
+      );
       console.log(`  ratio ours/numpy: ${ratio.toFixed(2)}×`);
     }
   } finally {
@@ -258,11 +306,13 @@ async function runStep(): Promise<void> {
 // ------------------------------------------------------------------------------------------------
 // --serve
 
-
 /** Runs one case in a fresh client process (bench/load-case.ts) and returns its figures. */
 function runCase(spec: Record<string, unknown>): { reqPerSec: number; p99Ms: number; errors: number; non2xx: number } {
   const script = fileURLToPath(new URL('./load-case.ts', import.meta.url));
-  const r = spawnSync(process.execPath, [...process.execArgv, script, JSON.stringify(spec)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync(process.execPath, [...process.execArgv, script, JSON.stringify(spec)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (r.status !== 0) throw new Error(`load case failed (exit ${r.status})`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
@@ -283,22 +333,39 @@ async function runServe(): Promise<void> {
     const d = 512;
     const rng = createRng(7);
     const Wrows = Array.from({ length: k }, () => Array.from(normals(rng, d, 1 / Math.sqrt(d))));
-    const created = await fetch(`${base}/models`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ W: Wrows, name: 'bench' }) });
+    const created = await fetch(`${base}/models`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ W: Wrows, name: 'bench' }),
+    });
     if (created.status !== 201) throw new Error(`model import failed: ${created.status} ${await created.text()}`);
     const model = (await created.json()) as { id: string };
     const one = JSON.stringify({ model: model.id, inputs: [Array.from(normals(rng, d))] });
     const batch = Buffer.from(normals(rng, 256 * d).buffer);
     // sanity: the routes answer what we think
-    const check1 = await fetch(`${base}/embed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: one });
+    const check1 = await fetch(`${base}/embed`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: one,
+    });
     if (!check1.ok) throw new Error(`/embed JSON failed: ${check1.status} ${await check1.text()}`);
-    const check2 = await fetch(`${base}/embed?model=${model.id}&rows=256`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', accept: 'application/octet-stream' }, body: batch });
-    if (!check2.ok || (await check2.arrayBuffer()).byteLength !== 256 * k * 4) throw new Error(`/embed binary failed: ${check2.status}`);
+    const check2 = await fetch(`${base}/embed?model=${model.id}&rows=256`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream', accept: 'application/octet-stream' },
+      body: batch,
+    });
+    if (!check2.ok || (await check2.arrayBuffer()).byteLength !== 256 * k * 4)
+      throw new Error(`/embed binary failed: ${check2.status}`);
 
     const batchFile = join(dataDir, 'batch.f32');
     writeFileSync(batchFile, batch);
     const cases = [
       { name: 'GET /healthz', vectors: 0, spec: { url: `${base}/healthz` } },
-      { name: 'POST /embed 1×512 JSON', vectors: 1, spec: { url: `${base}/embed`, method: 'POST', headers: { 'content-type': 'application/json' }, bodyText: one } },
+      {
+        name: 'POST /embed 1×512 JSON',
+        vectors: 1,
+        spec: { url: `${base}/embed`, method: 'POST', headers: { 'content-type': 'application/json' }, bodyText: one },
+      },
       {
         name: 'POST /embed 256×512 binary',
         vectors: 256,
@@ -337,13 +404,31 @@ async function runServe(): Promise<void> {
     });
     const jsonRatio = median(ratios);
     const client = opt['stock-client'] ? 'stock autocannon' : 'autocannon, binary reply bodies counted not kept';
-    if (opt.json) console.log(JSON.stringify({ connections, durationSeconds: duration, warmupSeconds: warmup, rounds, client, results, embedJsonToHealthz: jsonRatio, roundRatios: ratios }));
+    if (opt.json)
+      console.log(
+        JSON.stringify({
+          connections,
+          durationSeconds: duration,
+          warmupSeconds: warmup,
+          rounds,
+          client,
+          results,
+          embedJsonToHealthz: jsonRatio,
+          roundRatios: ratios,
+        }),
+      );
     else {
-      console.log(`autocannon, ${connections} connections, ${duration} s each after ${warmup} s of warm-up, ${rounds === 1 ? 'one round' : `median of ${rounds} rounds`} (server and client share the machine; ${client})`);
+      console.log(
+        `autocannon, ${connections} connections, ${duration} s each after ${warmup} s of warm-up, ${rounds === 1 ? 'one round' : `median of ${rounds} rounds`} (server and client share the machine; ${client})`,
+      );
       for (const r of results) {
-        console.log(`  ${r.name.padEnd(28)} ${r.reqPerSec.toFixed(0).padStart(8)} req/s  ${r.vectorsPerSec ? r.vectorsPerSec.toFixed(0).padStart(9) + ' vectors/s' : ''.padStart(19)}  p99 ${r.p99Ms} ms${r.errors || r.non2xx ? `  errors ${r.errors}, non-2xx ${r.non2xx}` : ''}${rounds > 1 ? `  (rounds: ${r.rounds.join(', ')} req/s)` : ''}`);
+        console.log(
+          `  ${r.name.padEnd(28)} ${r.reqPerSec.toFixed(0).padStart(8)} req/s  ${r.vectorsPerSec ? r.vectorsPerSec.toFixed(0).padStart(9) + ' vectors/s' : ''.padStart(19)}  p99 ${r.p99Ms} ms${r.errors || r.non2xx ? `  errors ${r.errors}, non-2xx ${r.non2xx}` : ''}${rounds > 1 ? `  (rounds: ${r.rounds.join(', ')} req/s)` : ''}`,
+        );
       }
-      console.log(`  /embed 1×512 JSON ÷ /healthz: ${(100 * jsonRatio).toFixed(1)}%${rounds > 1 ? ` (rounds: ${ratios.map((x) => (100 * x).toFixed(1) + '%').join(', ')})` : ''}`);
+      console.log(
+        `  /embed 1×512 JSON ÷ /healthz: ${(100 * jsonRatio).toFixed(1)}%${rounds > 1 ? ` (rounds: ${ratios.map((x) => (100 * x).toFixed(1) + '%').join(', ')})` : ''}`,
+      );
     }
   } finally {
     server.kill('SIGTERM');

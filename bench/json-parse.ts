@@ -59,7 +59,9 @@ export function benchJsonParse(o: JsonParseOptions): string {
     }
     const s = median(before);
     const f = median(ours);
-    lines.push(`  ${name.padEnd(32)} ${(b.length / 1024).toFixed(1).padStart(6)} KB  Fastify's parser ${s.toFixed(1).padStart(7)} µs  Float32JsonParser ${f.toFixed(1).padStart(7)} µs  ratio ${(f / s).toFixed(2)}×`);
+    lines.push(
+      `  ${name.padEnd(32)} ${(b.length / 1024).toFixed(1).padStart(6)} KB  Fastify's parser ${s.toFixed(1).padStart(7)} µs  Float32JsonParser ${f.toFixed(1).padStart(7)} µs  ratio ${(f / s).toFixed(2)}×`,
+    );
   }
   return lines.join('\n');
 }

@@ -42,4 +42,6 @@ const run = (duration: number) =>
 // and every route's code is still being optimised in its first seconds
 if (spec.warmup > 0) await run(spec.warmup);
 const r = await run(spec.duration);
-console.log(JSON.stringify({ reqPerSec: r.requests.average, p99Ms: r.latency.p99, errors: r.errors, non2xx: r.non2xx }));
+console.log(
+  JSON.stringify({ reqPerSec: r.requests.average, p99Ms: r.latency.p99, errors: r.errors, non2xx: r.non2xx }),
+);

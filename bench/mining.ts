@@ -89,7 +89,12 @@ export function benchMining(opts: MiningBenchOptions): MiningBenchResult {
     for (let t = 0; t < b; t++) Xb.set(data.X.subarray(rows[t] * d, rows[t] * d + d), t * d);
   };
   const objective = createBatchObjective(k, d, B, {
-    margin: p.margin, loss: p.loss, distance: p.distance, normalize: p.normalize, mining: p.mining, reduction: p.reduction,
+    margin: p.margin,
+    loss: p.loss,
+    distance: p.distance,
+    normalize: p.normalize,
+    mining: p.mining,
+    reduction: p.reduction,
   });
 
   // mining only: embeddings of one batch, then distances + both miners, repeated over fresh batches

@@ -16,7 +16,6 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ROOT, startServer } from '../scripts/server-process.js';
 
-
 export interface SoakOptions {
   /** how long autocannon holds the load (default 60) */
   seconds?: number;
@@ -48,14 +47,19 @@ export interface SoakResult {
   timeouts: number;
   non2xx: number;
   /** the training during the soak: jobs queued one after another so one is always running */
-  training: { jobs: number; runningAtStart: boolean; runningAtEnd: boolean; statusesAtEnd: Record<string, number>; iterationsTrained: number };
+  training: {
+    jobs: number;
+    runningAtStart: boolean;
+    runningAtEnd: boolean;
+    statusesAtEnd: Record<string, number>;
+    iterationsTrained: number;
+  };
   rssMiB: { start: number; end: number; max: number; min: number; samples: number[] };
   /** end − start, MiB; "flat" is judged on this and on the curve, not asserted here */
   rssGrowthMiB: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 
 /** VmRSS of a process in MiB, from /proc (Linux). */
 function rssMiB(pid: number): number {
@@ -76,7 +80,13 @@ function uniforms(n: number, seed: number): Float32Array {
   return out;
 }
 
-async function call(base: string, method: string, url: string, body?: unknown, type = 'application/json'): Promise<any> {
+async function call(
+  base: string,
+  method: string,
+  url: string,
+  body?: unknown,
+  type = 'application/json',
+): Promise<any> {
   for (let attempt = 0; ; attempt++) {
     const res = await fetch(`${base}${url}`, {
       method,
@@ -136,7 +146,8 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakResult> {
     const inputs = Array.from({ length: rows }, (_, i) => Array.from(uniforms(d, 100 + i)));
     const body = JSON.stringify({ model, inputs });
     const check = await call(base, 'POST', '/embed', JSON.parse(body));
-    if (check.embeddings?.length !== rows || check.embeddings[0].length !== k) throw new Error('/embed gave an unexpected answer');
+    if (check.embeddings?.length !== rows || check.embeddings[0].length !== k)
+      throw new Error('/embed gave an unexpected answer');
 
     // Let start-up garbage settle, then sample RSS every second through the run.
     await sleep(1000);
@@ -148,11 +159,20 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakResult> {
         /* the process is gone; the run will say so */
       }
     }, 1000);
-    log(`soak: POST /embed (${rows}×${d} JSON, model ${k}×${d}) for ${seconds} s, ${connections} connections, while jobs train (${jobs.length} queued)`);
+    log(
+      `soak: POST /embed (${rows}×${d} JSON, model ${k}×${d}) for ${seconds} s, ${connections} connections, while jobs train (${jobs.length} queued)`,
+    );
     const { default: autocannon } = await import('autocannon');
     const result: any = await new Promise((res, rej) => {
       autocannon(
-        { url: `${base}/embed`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration: seconds },
+        {
+          url: `${base}/embed`,
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+          connections,
+          duration: seconds,
+        },
         (err: Error | null, r: unknown) => (err ? rej(err) : res(r)),
       );
     });
@@ -176,7 +196,13 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakResult> {
       errors: result.errors,
       timeouts: result.timeouts,
       non2xx: result.non2xx,
-      training: { jobs: jobs.length, runningAtStart, runningAtEnd: (statusesAtEnd.running ?? 0) > 0, statusesAtEnd, iterationsTrained },
+      training: {
+        jobs: jobs.length,
+        runningAtStart,
+        runningAtEnd: (statusesAtEnd.running ?? 0) > 0,
+        statusesAtEnd,
+        iterationsTrained,
+      },
       rssMiB: {
         start: round(samples[0]),
         end: round(samples[samples.length - 1]),
@@ -191,11 +217,17 @@ export async function runSoak(opts: SoakOptions = {}): Promise<SoakResult> {
       log(`  requests      ${out.requests} in ${seconds} s: ${out.reqPerSec.toFixed(0)} req/s`);
       log(`  latency       p50 ${out.latencyP50Ms} ms, p99 ${out.latencyP99Ms} ms, max ${out.latencyMaxMs} ms`);
       log(`  errors        ${out.errors} (timeouts ${out.timeouts}), non-2xx ${out.non2xx}`);
-      log(`  RSS (MiB)     start ${out.rssMiB.start}, end ${out.rssMiB.end}, max ${out.rssMiB.max}, min ${out.rssMiB.min} (end − start ${out.rssGrowthMiB})`);
+      log(
+        `  RSS (MiB)     start ${out.rssMiB.start}, end ${out.rssMiB.end}, max ${out.rssMiB.max}, min ${out.rssMiB.min} (end − start ${out.rssGrowthMiB})`,
+      );
       log(`  RSS by 10 s   ${out.rssMiB.samples.filter((_, i) => i % 10 === 0).join(', ')}`);
       const t = out.training;
-      log(`  training      ${t.runningAtStart ? 'a job running' : 'NO job running'} at the start, ${t.runningAtEnd ? 'a job running' : 'NO job running'} at the end; ` +
-        `${t.iterationsTrained} iterations in all; jobs ${Object.entries(t.statusesAtEnd).map(([s, n]) => `${n} ${s}`).join(', ')}`);
+      log(
+        `  training      ${t.runningAtStart ? 'a job running' : 'NO job running'} at the start, ${t.runningAtEnd ? 'a job running' : 'NO job running'} at the end; ` +
+          `${t.iterationsTrained} iterations in all; jobs ${Object.entries(t.statusesAtEnd)
+            .map(([s, n]) => `${n} ${s}`)
+            .join(', ')}`,
+      );
     }
     return out;
   } finally {
@@ -235,4 +267,5 @@ export async function soakCli(args: string[]): Promise<SoakResult> {
 }
 
 // Run directly: npx tsx bench/soak.ts [--seconds 60] ...
-if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) await soakCli(process.argv.slice(2));
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href)
+  await soakCli(process.argv.slice(2));

@@ -14,7 +14,9 @@ import { freePort, ROOT, startServer as start } from './server-process.js';
 /** The built server, its logs dropped (errors still show); restarted on the same port every round. */
 const startServer = (dataDir: string, port: number) => start({ dataDir, port, stdio: 'quiet', timeoutMs: 15_000 });
 
-const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '20' }, seed: { type: 'string', default: '1' } } });
+const { values: args } = parseArgs({
+  options: { rounds: { type: 'string', default: '20' }, seed: { type: 'string', default: '1' } },
+});
 const ROUNDS = Number(args.rounds);
 const D = 16;
 const BATCH = 50;
@@ -72,7 +74,14 @@ async function main(): Promise<void> {
 
   for (let round = 1; round <= ROUNDS; round++) {
     // A job per round on a snapshot of the dataset, large enough to be caught mid-training.
-    const job = await api(base, 'POST', '/train', { datasetId: trainSet.id, outputDimension: 8, maxIterations: 1500, gradientTolerance: 0, seed: round, init: 'uniform' });
+    const job = await api(base, 'POST', '/train', {
+      datasetId: trainSet.id,
+      outputDimension: 8,
+      maxIterations: 1500,
+      gradientTolerance: 0,
+      seed: round,
+      init: 'uniform',
+    });
     jobs.push(job.id);
     let stop = false;
     const uploader = (async () => {
@@ -128,7 +137,9 @@ async function main(): Promise<void> {
     }
     if (problems.length === 0) survived++;
     else failures.push(`round ${round}: ${problems.join('; ')}`);
-    say(`round ${round}: ${problems.length === 0 ? 'ok' : 'FAILED'} (stored ${stored}, models ${models.length}, jobs ${jobs.length})`);
+    say(
+      `round ${round}: ${problems.length === 0 ? 'ok' : 'FAILED'} (stored ${stored}, models ${models.length}, jobs ${jobs.length})`,
+    );
   }
   server.proc.kill('SIGTERM');
   await server.exited;
@@ -154,9 +165,12 @@ process.on('exit', () => {
   }
 });
 
-main().then(() => {
-  finished = true;
-}, (e) => {
-  fs.writeSync(2, `crash test aborted: ${(e as Error).stack ?? e}\n`);
-  process.exit(1);
-});
+main().then(
+  () => {
+    finished = true;
+  },
+  (e) => {
+    fs.writeSync(2, `crash test aborted: ${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  },
+);

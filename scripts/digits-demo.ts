@@ -41,14 +41,21 @@ async function call(method: string, url: string, body?: unknown, type = 'applica
 }
 
 const { rows, labels } = readCsv(path.join(a.data, 'train.csv'));
-const triplets: [number, number, number][] = JSON.parse(fs.readFileSync(path.join(a.data, 'train_triplets.json'), 'utf8')).triplets;
+const triplets: [number, number, number][] = JSON.parse(
+  fs.readFileSync(path.join(a.data, 'train_triplets.json'), 'utf8'),
+).triplets;
 const d = rows[0].length;
-const ds = await call('POST', '/datasets', { name: a.samples ? 'digits train samples' : 'digits train triplets', dimension: d });
+const ds = await call('POST', '/datasets', {
+  name: a.samples ? 'digits train samples' : 'digits train triplets',
+  dimension: d,
+});
 let job;
 const started = Date.now();
 if (a.samples) {
   // Labelled samples; the service mines triplets from them online (its default mining).
-  const up = await call('POST', `/datasets/${ds.id}/samples`, { samples: rows.map((vector, i) => ({ vector, label: labels[i] })) });
+  const up = await call('POST', `/datasets/${ds.id}/samples`, {
+    samples: rows.map((vector, i) => ({ vector, label: labels[i] })),
+  });
   console.log(`uploaded ${up.added} labelled samples to ${ds.id}`);
   job = await call('POST', '/train', { datasetId: ds.id, outputDimension: Number(a.k), seed: Number(a.seed) });
 } else {
@@ -77,4 +84,6 @@ if (job.status !== 'succeeded') throw new Error(`job ${job.id} ${job.status}: ${
 console.log(`job ${job.id} ${job.status} in ${wall.toFixed(1)} s:`, JSON.stringify(job.metrics));
 const weights = await call('GET', `/models/${job.modelId}/weights`);
 fs.writeFileSync(a.out, JSON.stringify(weights));
-console.log(`wrote ${a.out} (model ${job.modelId}); score it with:\n  /usr/bin/python3 ../shared/tools/eval/eval.py --W ${a.out} --set digits`);
+console.log(
+  `wrote ${a.out} (model ${job.modelId}); score it with:\n  /usr/bin/python3 ../shared/tools/eval/eval.py --W ${a.out} --set digits`,
+);

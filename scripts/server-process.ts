@@ -51,7 +51,8 @@ export interface StartOptions {
 
 export async function startServer(opts: StartOptions): Promise<ServerProcess> {
   const port = opts.port ?? (await freePort());
-  const [cmd, args] = opts.command === 'npm-start' ? ['npm', ['start']] : [process.execPath, [path.join(ROOT, 'dist/src/server.js')]];
+  const [cmd, args] =
+    opts.command === 'npm-start' ? ['npm', ['start']] : [process.execPath, [path.join(ROOT, 'dist/src/server.js')]];
   const stdio = opts.stdio ?? 'capture';
   const proc = spawn(cmd, args, {
     cwd: ROOT,
@@ -65,12 +66,18 @@ export async function startServer(opts: StartOptions): Promise<ServerProcess> {
       API_KEYS_FILE: '',
       ...opts.env,
     },
-    stdio: ['ignore', stdio === 'capture' ? 'pipe' : stdio === 'inherit' ? 'inherit' : 'ignore', stdio === 'capture' ? 'pipe' : 'inherit'],
+    stdio: [
+      'ignore',
+      stdio === 'capture' ? 'pipe' : stdio === 'inherit' ? 'inherit' : 'ignore',
+      stdio === 'capture' ? 'pipe' : 'inherit',
+    ],
   });
   let out = '';
   proc.stdout?.on('data', (b) => (out += b));
   proc.stderr?.on('data', (b) => (out += b));
-  const exited = new Promise<Exit>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
+  const exited = new Promise<Exit>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
   for (;;) {

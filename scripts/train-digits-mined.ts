@@ -89,13 +89,20 @@ const r = trainMined(data, params, {
   onProgress: a.quiet
     ? undefined
     : (p) => {
-        const v = p.mapAtR === undefined ? '' : `  val p@1 ${p.precisionAt1?.toFixed(3)} MAP@R ${p.mapAtR.toFixed(3)} (step ${p.validationIteration})`;
-        console.error(`step ${p.iteration}/${p.maxIterations} loss ${p.loss.toFixed(4)} active ${p.activeFraction.toFixed(3)}${v}`);
+        const v =
+          p.mapAtR === undefined
+            ? ''
+            : `  val p@1 ${p.precisionAt1?.toFixed(3)} MAP@R ${p.mapAtR.toFixed(3)} (step ${p.validationIteration})`;
+        console.error(
+          `step ${p.iteration}/${p.maxIterations} loss ${p.loss.toFixed(4)} active ${p.activeFraction.toFixed(3)}${v}`,
+        );
       },
 });
 const t2 = performance.now();
 console.log(JSON.stringify({ params, n: data.n, d: data.d, metrics: r.metrics }, null, 1));
-console.log(`load ${(t1 - t0).toFixed(0)} ms, train ${(t2 - t1).toFixed(0)} ms (${r.metrics.iterations} steps, ${((r.metrics.samplesSeen / (t2 - t1)) * 1000).toFixed(0)} samples/s)`);
+console.log(
+  `load ${(t1 - t0).toFixed(0)} ms, train ${(t2 - t1).toFixed(0)} ms (${r.metrics.iterations} steps, ${((r.metrics.samplesSeen / (t2 - t1)) * 1000).toFixed(0)} samples/s)`,
+);
 const W: number[][] = [];
 for (let i = 0; i < r.k; i++) W.push(Array.from(r.W.subarray(i * data.d, (i + 1) * data.d)));
 writeFileSync(a.out, JSON.stringify({ W, normalize: params.normalize }));

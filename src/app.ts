@@ -148,7 +148,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       servers: [{ url: 'http://localhost:8080', description: 'A local instance (npm start)' }],
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', description: 'Needed on every route but the health routes and /metrics when API_KEYS is set' },
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'Needed on every route but the health routes and /metrics when API_KEYS is set',
+          },
         },
       },
       security: [{ bearerAuth: [] }],

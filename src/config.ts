@@ -129,7 +129,8 @@ function apiKeys(env: Env, errors: string[]): string[] {
 export function loadConfig(env: Env = process.env): Config {
   const errors: string[] = [];
   const logLevel = env.LOG_LEVEL?.trim() || 'info';
-  if (!LOG_LEVELS.includes(logLevel)) errors.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  if (!LOG_LEVELS.includes(logLevel))
+    errors.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const d = DEFAULT_LIMITS;
   const config: Config = {
     port: intVar(env, 'PORT', 8080, 0, 65535, errors),
@@ -170,8 +171,16 @@ export function loadConfig(env: Env = process.env): Config {
 
 /** A config for tests and embedding: defaults, overridden field by field. */
 export function makeConfig(
-  overrides: Partial<Omit<Config, 'limits' | 'compute'>> & { limits?: Partial<Limits>; compute?: Partial<ComputeSettings> } = {},
+  overrides: Partial<Omit<Config, 'limits' | 'compute'>> & {
+    limits?: Partial<Limits>;
+    compute?: Partial<ComputeSettings>;
+  } = {},
 ): Config {
   const base = loadConfig({});
-  return { ...base, ...overrides, limits: { ...base.limits, ...overrides.limits }, compute: { ...base.compute, ...overrides.compute } };
+  return {
+    ...base,
+    ...overrides,
+    limits: { ...base.limits, ...overrides.limits },
+    compute: { ...base.compute, ...overrides.compute },
+  };
 }

@@ -54,7 +54,9 @@ export function frameworkErrorHandler(err: FastifyError, req: FastifyRequest, re
     return reply.code(400).send(errorBody(400, 'VALIDATION_ERROR', `the path ${shown} holds a malformed %-escape`));
   }
   if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-    return reply.code(400).send(errorBody(400, 'VALIDATION_ERROR', `a path parameter of ${shown} is too long to be an id`));
+    return reply
+      .code(400)
+      .send(errorBody(400, 'VALIDATION_ERROR', `a path parameter of ${shown} is too long to be an id`));
   }
   return errorHandler(err, req, reply);
 }

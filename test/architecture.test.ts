@@ -19,8 +19,12 @@ function files(dir: string): string[] {
 /** Every module a file imports (static and dynamic), resolved to a path relative to src/ when local. */
 function imports(file: string): string[] {
   const text = fs.readFileSync(file, 'utf8');
-  const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g)].map((m) => m[1] ?? m[2]);
-  return specs.map((s) => (s.startsWith('.') ? path.relative(SRC, path.resolve(path.dirname(file), s)).replace(/\.js$/, '.ts') : s));
+  const specs = [
+    ...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g),
+  ].map((m) => m[1] ?? m[2]);
+  return specs.map((s) =>
+    s.startsWith('.') ? path.relative(SRC, path.resolve(path.dirname(file), s)).replace(/\.js$/, '.ts') : s,
+  );
 }
 
 const rel = (f: string) => path.relative(SRC, f);
@@ -29,14 +33,18 @@ const all = files(SRC);
 t.test('src/store imports nothing from HTTP or errors.ts', async (t) => {
   for (const f of all.filter((f) => rel(f).startsWith('store/'))) {
     for (const i of imports(f)) {
-      t.notOk(/^(fastify|@fastify\/)/.test(i) || i === 'errors.ts' || i.startsWith('http/') || i.startsWith('routes/'), `${rel(f)} imports ${i}`);
+      t.notOk(
+        /^(fastify|@fastify\/)/.test(i) || i === 'errors.ts' || i.startsWith('http/') || i.startsWith('routes/'),
+        `${rel(f)} imports ${i}`,
+      );
     }
   }
 });
 
 t.test('routes import neither the store nor the kernels', async (t) => {
   for (const f of all.filter((f) => rel(f).startsWith('routes/'))) {
-    for (const i of imports(f)) t.notOk(i.startsWith('store/') || i.startsWith('math/kernels/'), `${rel(f)} imports ${i}`);
+    for (const i of imports(f))
+      t.notOk(i.startsWith('store/') || i.startsWith('math/kernels/'), `${rel(f)} imports ${i}`);
   }
 });
 

@@ -42,13 +42,22 @@ t.test('overrides', async (t) => {
   });
   t.match(c, { port: 3000, host: '127.0.0.1', dataDir: '/var/lib/te', logLevel: 'debug', trainConcurrency: 4 });
   t.same(c.limits, {
-    bodyLimit: 4096, uploadLimit: 2048, maxBatch: 10, maxTripletsPerRequest: 11, maxTripletsPerDataset: 12,
-    maxDimension: 13, maxOutputDimension: 14, maxQueuedJobs: 15, maxIterations: 16, maxDistancePairs: 17,
+    bodyLimit: 4096,
+    uploadLimit: 2048,
+    maxBatch: 10,
+    maxTripletsPerRequest: 11,
+    maxTripletsPerDataset: 12,
+    maxDimension: 13,
+    maxOutputDimension: 14,
+    maxQueuedJobs: 15,
+    maxIterations: 16,
+    maxDistancePairs: 17,
     maxSamplesPerDataset: 18,
   });
   t.equal(loadConfig({ DATA_DIR: 'rel/dir' }).dataDir, path.resolve('rel/dir'));
   t.equal(loadConfig({ PORT: ' 81 ' }).port, 81, 'surrounding spaces are fine');
-  for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) t.equal(loadConfig({ LOG_LEVEL: level }).logLevel, level);
+  for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    t.equal(loadConfig({ LOG_LEVEL: level }).logLevel, level);
 });
 
 /** The error loadConfig throws for env, or undefined. */
@@ -62,10 +71,17 @@ function configError(env: Record<string, string>): unknown {
 }
 
 t.test('every bad variable is named in one ConfigError', async (t) => {
-  const err = configError({ PORT: 'abc', TRAIN_CONCURRENCY: '0', LOG_LEVEL: 'verbose', MAX_BATCH: '-5', BODY_LIMIT_BYTES: '1.5' });
+  const err = configError({
+    PORT: 'abc',
+    TRAIN_CONCURRENCY: '0',
+    LOG_LEVEL: 'verbose',
+    MAX_BATCH: '-5',
+    BODY_LIMIT_BYTES: '1.5',
+  });
   t.type(err, ConfigError);
   const msg = (err as Error).message;
-  for (const name of ['PORT', 'TRAIN_CONCURRENCY', 'LOG_LEVEL', 'MAX_BATCH', 'BODY_LIMIT_BYTES']) t.match(msg, name, `names ${name}`);
+  for (const name of ['PORT', 'TRAIN_CONCURRENCY', 'LOG_LEVEL', 'MAX_BATCH', 'BODY_LIMIT_BYTES'])
+    t.match(msg, name, `names ${name}`);
   t.match(msg, '"abc"');
   t.match(msg, '"verbose"');
   t.notMatch(msg, 'MAX_DIMENSION', 'names only the bad ones');
@@ -78,7 +94,10 @@ t.test('every bad variable is named in one ConfigError', async (t) => {
   t.match((configError({ BODY_LIMIT_BYTES: '100' }) as Error)?.message, /BODY_LIMIT_BYTES/);
   t.match((configError({ LOG_LEVEL: 'INFO' }) as Error)?.message, /LOG_LEVEL/);
   t.match((configError({ LOG_LEVEL: 'warning' }) as Error)?.message, /LOG_LEVEL/);
-  t.match((configError({ TRIPLET_WIDE_KERNELS: 'yes' }) as Error)?.message, /TRIPLET_WIDE_KERNELS must be auto, on or off/);
+  t.match(
+    (configError({ TRIPLET_WIDE_KERNELS: 'yes' }) as Error)?.message,
+    /TRIPLET_WIDE_KERNELS must be auto, on or off/,
+  );
   t.match((configError({ TRIPLET_KERNELS: 'gpu' }) as Error)?.message, /TRIPLET_KERNELS/);
   t.doesNotThrow(() => loadConfig({ PORT: '0', TRAIN_CONCURRENCY: '64' }), 'the bounds themselves are allowed');
 });

@@ -90,7 +90,6 @@ export function expectError(t: Test, res: { statusCode: number; json: () => any 
   t.type(body.error, 'string');
 }
 
-
 /** Staged (uncommitted) chunks, counted with a separate raw connection to the same file. */
 export function stagedChunks(app: App): number {
   const db = new Database(app.services.store.location, { readonly: true });
@@ -102,7 +101,14 @@ export function stagedChunks(app: App): number {
 }
 
 /** loss, accuracy and active share of W on stored float32 triplets, with plain loops. */
-export function expectedEvaluation(W: number[][], data: Float32Array, count: number, d: number, margin: number, normalize: boolean) {
+export function expectedEvaluation(
+  W: number[][],
+  data: Float32Array,
+  count: number,
+  d: number,
+  margin: number,
+  normalize: boolean,
+) {
   const emb = (off: number) => {
     const e = W.map((row) => {
       let s = 0;

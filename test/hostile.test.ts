@@ -41,7 +41,12 @@ const J = { 'content-type': 'application/json' };
 const NDJSON = { 'content-type': 'application/x-ndjson' };
 const OCTET = { 'content-type': 'application/octet-stream' };
 
-const post = (url: string, payload: string | Buffer, headers: Record<string, string> = J): Inject => ({ method: 'POST', url, headers, payload });
+const post = (url: string, payload: string | Buffer, headers: Record<string, string> = J): Inject => ({
+  method: 'POST',
+  url,
+  headers,
+  payload,
+});
 const get = (url: string): Inject => ({ method: 'GET', url });
 const del = (url: string): Inject => ({ method: 'DELETE', url });
 
@@ -100,7 +105,8 @@ async function setUp(app: App): Promise<Fixture> {
     if (r.statusCode !== status) throw new Error(`fixture ${req.method} ${req.url}: ${r.statusCode} ${r.body}`);
     return r.json();
   };
-  const dataset = async (dimension: number) => (await ok(post('/datasets', JSON.stringify({ dimension })), 201)).id as string;
+  const dataset = async (dimension: number) =>
+    (await ok(post('/datasets', JSON.stringify({ dimension })), 201)).id as string;
   const f = {
     ds: await dataset(D),
     dsSamples: await dataset(D),
@@ -111,7 +117,21 @@ async function setUp(app: App): Promise<Fixture> {
   await ok(post(`/datasets/${f.ds3}/triplets`, JSON.stringify({ triplets: makeTriplets(5, 3) })), 201);
   const samples = Array.from({ length: 6 }, (_, i) => ({ vector: row(i), label: i % 2 ? 'cat' : 'dog' }));
   await ok(post(`/datasets/${f.dsSamples}/samples`, JSON.stringify({ samples })), 201);
-  f.model = (await ok(post('/models', JSON.stringify({ W: [[1, 0, 0, 0], [0, 1, 0, 0]], name: 'fixture' })), 201)).id;
+  f.model = (
+    await ok(
+      post(
+        '/models',
+        JSON.stringify({
+          W: [
+            [1, 0, 0, 0],
+            [0, 1, 0, 0],
+          ],
+          name: 'fixture',
+        }),
+      ),
+      201,
+    )
+  ).id;
   f.queuedJob = (await ok(post('/train', JSON.stringify({ datasetId: f.ds, outputDimension: 2 })), 202)).id;
   f.cancelledJob = (await ok(post('/train', JSON.stringify({ datasetId: f.ds, outputDimension: 2, seed: 1 })), 202)).id;
   await ok({ method: 'POST', url: `/jobs/${f.cancelledJob}/cancel` }, 200);
@@ -143,13 +163,38 @@ function everyJsonRoute(f: Fixture): Case[] {
   for (const { route, url, field } of jsonRoutes(f)) {
     cases.push(
       { route, name: 'body is 10,000 nested arrays', req: post(url, deepArray()), expect: '400 VALIDATION_ERROR' },
-      { route, name: `${field} is 10,000 nested arrays`, req: post(url, `{"${field}":${deepArray()}}`), expect: '400 VALIDATION_ERROR' },
-      { route, name: `${field} is 10,000 nested objects`, req: post(url, `{"${field}":${deepObject()}}`), expect: '400 VALIDATION_ERROR' },
-      { route, name: 'over the body limit', req: post(url, `{"${field}":${bigArray(LIMITS.bodyLimit + 1024)}}`), expect: '413 BODY_TOO_LARGE' },
+      {
+        route,
+        name: `${field} is 10,000 nested arrays`,
+        req: post(url, `{"${field}":${deepArray()}}`),
+        expect: '400 VALIDATION_ERROR',
+      },
+      {
+        route,
+        name: `${field} is 10,000 nested objects`,
+        req: post(url, `{"${field}":${deepObject()}}`),
+        expect: '400 VALIDATION_ERROR',
+      },
+      {
+        route,
+        name: 'over the body limit',
+        req: post(url, `{"${field}":${bigArray(LIMITS.bodyLimit + 1024)}}`),
+        expect: '413 BODY_TOO_LARGE',
+      },
       { route, name: 'empty body', req: post(url, ''), expect: '400 INVALID_JSON' },
       { route, name: 'truncated JSON', req: post(url, `{"${field}":[[1,2`), expect: '400 INVALID_JSON' },
-      { route, name: 'prototype poisoning', req: post(url, `{"${field}":1,"__proto__":{"polluted":true}}`), expect: '400 INVALID_JSON' },
-      { route, name: 'unknown field', req: post(url, `{"${field}":1,"surprise":true}`), expect: '400 VALIDATION_ERROR' },
+      {
+        route,
+        name: 'prototype poisoning',
+        req: post(url, `{"${field}":1,"__proto__":{"polluted":true}}`),
+        expect: '400 INVALID_JSON',
+      },
+      {
+        route,
+        name: 'unknown field',
+        req: post(url, `{"${field}":1,"surprise":true}`),
+        expect: '400 VALIDATION_ERROR',
+      },
       {
         route,
         name: 'content type application/xml',
@@ -171,14 +216,44 @@ function everyJsonRoute(f: Fixture): Case[] {
 function datasetCases(f: Fixture): Case[] {
   const r = 'POST /datasets';
   return [
-    { route: r, name: 'dimension 1e400 (Infinity)', req: post('/datasets', '{"dimension":1e400}'), expect: '422 LIMIT_EXCEEDED|400 NON_FINITE_VALUE|400 VALIDATION_ERROR' },
-    { route: r, name: 'dimension -1e400', req: post('/datasets', '{"dimension":-1e400}'), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'dimension as a string', req: post('/datasets', '{"dimension":"4"}'), expect: '400 VALIDATION_ERROR' },
+    {
+      route: r,
+      name: 'dimension 1e400 (Infinity)',
+      req: post('/datasets', '{"dimension":1e400}'),
+      expect: '422 LIMIT_EXCEEDED|400 NON_FINITE_VALUE|400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'dimension -1e400',
+      req: post('/datasets', '{"dimension":-1e400}'),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'dimension as a string',
+      req: post('/datasets', '{"dimension":"4"}'),
+      expect: '400 VALIDATION_ERROR',
+    },
     { route: r, name: 'dimension 0', req: post('/datasets', '{"dimension":0}'), expect: '400 VALIDATION_ERROR' },
     { route: r, name: 'dimension 4.5', req: post('/datasets', '{"dimension":4.5}'), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'dimension over MAX_DIMENSION', req: post('/datasets', '{"dimension":1000000000}'), expect: '422 LIMIT_EXCEEDED' },
-    { route: r, name: 'name too long', req: post('/datasets', JSON.stringify({ dimension: 4, name: 'x'.repeat(201) })), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'name a number', req: post('/datasets', '{"dimension":4,"name":5}'), expect: '400 VALIDATION_ERROR' },
+    {
+      route: r,
+      name: 'dimension over MAX_DIMENSION',
+      req: post('/datasets', '{"dimension":1000000000}'),
+      expect: '422 LIMIT_EXCEEDED',
+    },
+    {
+      route: r,
+      name: 'name too long',
+      req: post('/datasets', JSON.stringify({ dimension: 4, name: 'x'.repeat(201) })),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'name a number',
+      req: post('/datasets', '{"dimension":4,"name":5}'),
+      expect: '400 VALIDATION_ERROR',
+    },
     {
       route: r,
       name: '__proto__ under 10,000 levels of objects',
@@ -186,22 +261,72 @@ function datasetCases(f: Fixture): Case[] {
       expect: '400 INVALID_JSON|400 VALIDATION_ERROR',
     },
     { route: r, name: 'body an array', req: post('/datasets', '[{"dimension":4}]'), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'no content type', req: { method: 'POST', url: '/datasets', payload: '{"dimension":4}', headers: { 'content-type': '' } }, expect: '415 UNSUPPORTED_MEDIA_TYPE' },
+    {
+      route: r,
+      name: 'no content type',
+      req: { method: 'POST', url: '/datasets', payload: '{"dimension":4}', headers: { 'content-type': '' } },
+      expect: '415 UNSUPPORTED_MEDIA_TYPE',
+    },
     { route: 'GET /datasets', name: 'limit=0', req: get('/datasets?limit=0'), expect: '400 VALIDATION_ERROR' },
     { route: 'GET /datasets', name: 'limit=abc', req: get('/datasets?limit=abc'), expect: '400 VALIDATION_ERROR' },
     { route: 'GET /datasets', name: 'limit=1e400', req: get('/datasets?limit=1e400'), expect: '400 VALIDATION_ERROR' },
     { route: 'GET /datasets', name: 'limit=-1', req: get('/datasets?limit=-1'), expect: '400 VALIDATION_ERROR' },
     { route: 'GET /datasets', name: 'limit=1001', req: get('/datasets?limit=1001'), expect: '400 VALIDATION_ERROR' },
-    { route: 'GET /datasets', name: 'limit given twice', req: get('/datasets?limit=2&limit=3'), expect: '400 VALIDATION_ERROR' },
-    { route: 'GET /datasets', name: 'cursor=garbage', req: get('/datasets?cursor=garbage'), expect: '400 INVALID_CURSOR' },
+    {
+      route: 'GET /datasets',
+      name: 'limit given twice',
+      req: get('/datasets?limit=2&limit=3'),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: 'GET /datasets',
+      name: 'cursor=garbage',
+      req: get('/datasets?cursor=garbage'),
+      expect: '400 INVALID_CURSOR',
+    },
     { route: 'GET /datasets', name: 'cursor=%00', req: get('/datasets?cursor=%00'), expect: '400 INVALID_CURSOR' },
-    { route: 'GET /datasets', name: 'cursor of a negative number', req: get(`/datasets?cursor=${Buffer.from('-1').toString('base64url')}`), expect: '400 INVALID_CURSOR' },
-    { route: 'GET /datasets', name: 'cursor of 65 characters', req: get(`/datasets?cursor=${'A'.repeat(65)}`), expect: '400 VALIDATION_ERROR' },
-    { route: 'GET /datasets', name: 'unknown query parameter', req: get('/datasets?sort=name'), expect: '400 VALIDATION_ERROR' },
-    { route: 'GET /datasets/:id', name: 'id ..%2F..%2Fetc%2Fpasswd', req: get('/datasets/..%2F..%2Fetc%2Fpasswd'), expect: '404 DATASET_NOT_FOUND' },
-    { route: 'GET /datasets/:id', name: 'id %2E%2E', req: get('/datasets/%2E%2E'), expect: '404 ROUTE_NOT_FOUND|404 DATASET_NOT_FOUND' },
-    { route: 'GET /datasets/:id', name: 'id with NUL (%00)', req: get(`/datasets/${f.ds}%00`), expect: '404 DATASET_NOT_FOUND' },
-    { route: 'GET /datasets/:id', name: 'id of 100 characters', req: get(`/datasets/${'a'.repeat(100)}`), expect: '404 DATASET_NOT_FOUND' },
+    {
+      route: 'GET /datasets',
+      name: 'cursor of a negative number',
+      req: get(`/datasets?cursor=${Buffer.from('-1').toString('base64url')}`),
+      expect: '400 INVALID_CURSOR',
+    },
+    {
+      route: 'GET /datasets',
+      name: 'cursor of 65 characters',
+      req: get(`/datasets?cursor=${'A'.repeat(65)}`),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: 'GET /datasets',
+      name: 'unknown query parameter',
+      req: get('/datasets?sort=name'),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: 'GET /datasets/:id',
+      name: 'id ..%2F..%2Fetc%2Fpasswd',
+      req: get('/datasets/..%2F..%2Fetc%2Fpasswd'),
+      expect: '404 DATASET_NOT_FOUND',
+    },
+    {
+      route: 'GET /datasets/:id',
+      name: 'id %2E%2E',
+      req: get('/datasets/%2E%2E'),
+      expect: '404 ROUTE_NOT_FOUND|404 DATASET_NOT_FOUND',
+    },
+    {
+      route: 'GET /datasets/:id',
+      name: 'id with NUL (%00)',
+      req: get(`/datasets/${f.ds}%00`),
+      expect: '404 DATASET_NOT_FOUND',
+    },
+    {
+      route: 'GET /datasets/:id',
+      name: 'id of 100 characters',
+      req: get(`/datasets/${'a'.repeat(100)}`),
+      expect: '404 DATASET_NOT_FOUND',
+    },
     {
       route: 'GET /datasets/:id',
       name: 'id of 10,000 characters',
@@ -214,9 +339,19 @@ function datasetCases(f: Fixture): Case[] {
       req: get('/datasets/%E0%A4%A'),
       expect: '400 VALIDATION_ERROR',
     },
-    { route: 'DELETE /datasets/:id', name: 'dataset used by a queued job', req: del(`/datasets/${f.ds}`), expect: '409 DATASET_IN_USE' },
+    {
+      route: 'DELETE /datasets/:id',
+      name: 'dataset used by a queued job',
+      req: del(`/datasets/${f.ds}`),
+      expect: '409 DATASET_IN_USE',
+    },
     { route: 'DELETE /datasets/:id', name: 'id ..%2F', req: del('/datasets/..%2F'), expect: '404 DATASET_NOT_FOUND' },
-    { route: 'DELETE /datasets/:id', name: 'id with NUL (%00)', req: del(`/datasets/${f.dsEmpty}%00`), expect: '404 DATASET_NOT_FOUND' },
+    {
+      route: 'DELETE /datasets/:id',
+      name: 'id with NUL (%00)',
+      req: del(`/datasets/${f.dsEmpty}%00`),
+      expect: '404 DATASET_NOT_FOUND',
+    },
   ];
 }
 
@@ -229,74 +364,348 @@ function tripletCases(f: Fixture): Case[] {
   const lines = 25_000; // about 6 MB of NDJSON: a few staged 4 MB chunks before the bad line
   const at = 24_000;
   return [
-    { route: r, name: 'JSON: 1e400 in an anchor', req: post(url, valid.replace(/"anchor":\[[^,]+/, '"anchor":[1e400')), expect: '400 NON_FINITE_VALUE' },
-    { route: r, name: 'JSON: -1e400 in a negative', req: post(url, valid.replace(/"negative":\[[^,]+/, '"negative":[-1e400')), expect: '400 NON_FINITE_VALUE' },
-    { route: r, name: 'JSON: 1e39 overflows float32', req: post(url, valid.replace(/"positive":\[[^,]+/, '"positive":[1e39')), expect: '400 NON_FINITE_VALUE' },
-    { route: r, name: 'JSON: a vector of the wrong length', req: post(url, JSON.stringify({ triplets: [{ ...good[0], positive: row(1).slice(1) }] })), expect: '400 DIMENSION_MISMATCH' },
-    { route: r, name: 'JSON: a string in a vector', req: post(url, JSON.stringify({ triplets: [{ ...good[0], anchor: ['1', 2, 3, 4] }] })), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'JSON: null in a vector', req: post(url, JSON.stringify({ triplets: [{ ...good[0], anchor: [null, 2, 3, 4] }] })), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'JSON: a triplet without negative', req: post(url, JSON.stringify({ triplets: [{ anchor: row(1), positive: row(1) }] })), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'JSON: an unknown field in a triplet', req: post(url, JSON.stringify({ triplets: [{ ...good[0], weight: 2 }] })), expect: '400 VALIDATION_ERROR' },
+    {
+      route: r,
+      name: 'JSON: 1e400 in an anchor',
+      req: post(url, valid.replace(/"anchor":\[[^,]+/, '"anchor":[1e400')),
+      expect: '400 NON_FINITE_VALUE',
+    },
+    {
+      route: r,
+      name: 'JSON: -1e400 in a negative',
+      req: post(url, valid.replace(/"negative":\[[^,]+/, '"negative":[-1e400')),
+      expect: '400 NON_FINITE_VALUE',
+    },
+    {
+      route: r,
+      name: 'JSON: 1e39 overflows float32',
+      req: post(url, valid.replace(/"positive":\[[^,]+/, '"positive":[1e39')),
+      expect: '400 NON_FINITE_VALUE',
+    },
+    {
+      route: r,
+      name: 'JSON: a vector of the wrong length',
+      req: post(url, JSON.stringify({ triplets: [{ ...good[0], positive: row(1).slice(1) }] })),
+      expect: '400 DIMENSION_MISMATCH',
+    },
+    {
+      route: r,
+      name: 'JSON: a string in a vector',
+      req: post(url, JSON.stringify({ triplets: [{ ...good[0], anchor: ['1', 2, 3, 4] }] })),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'JSON: null in a vector',
+      req: post(url, JSON.stringify({ triplets: [{ ...good[0], anchor: [null, 2, 3, 4] }] })),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'JSON: a triplet without negative',
+      req: post(url, JSON.stringify({ triplets: [{ anchor: row(1), positive: row(1) }] })),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'JSON: an unknown field in a triplet',
+      req: post(url, JSON.stringify({ triplets: [{ ...good[0], weight: 2 }] })),
+      expect: '400 VALIDATION_ERROR',
+    },
     { route: r, name: 'JSON: triplets empty', req: post(url, '{"triplets":[]}'), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'JSON: triplets and indexTriplets', req: post(url, JSON.stringify({ triplets: good.slice(0, 1), indexTriplets: [[0, 1, 2]] })), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'JSON: over MAX_TRIPLETS_PER_REQUEST', req: post(url, JSON.stringify({ triplets: Array.from({ length: 1001 }, () => ({ anchor: [1, 2, 3, 4], positive: [1, 2, 3, 4], negative: [4, 3, 2, 1] })) })), expect: '413 BATCH_TOO_LARGE' },
-    { route: r, name: 'JSON: indexTriplets without samples', req: post(url, '{"indexTriplets":[[0,1,2]]}'), expect: '422 NO_SAMPLES' },
-    { route: r, name: 'JSON: indexTriplets out of range', req: post(`/datasets/${f.dsSamples}/triplets`, '{"indexTriplets":[[0,1,6]]}'), expect: '400 INDEX_OUT_OF_RANGE' },
-    { route: r, name: 'JSON: indexTriplets 1e400', req: post(`/datasets/${f.dsSamples}/triplets`, '{"indexTriplets":[[1e400,1,2]]}'), expect: '400 INDEX_OUT_OF_RANGE|400 NON_FINITE_VALUE|400 VALIDATION_ERROR' },
-    { route: r, name: 'JSON: indexTriplets negative', req: post(`/datasets/${f.dsSamples}/triplets`, '{"indexTriplets":[[-1,1,2]]}'), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'JSON: indexTriplets of two', req: post(`/datasets/${f.dsSamples}/triplets`, '{"indexTriplets":[[0,1]]}'), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'JSON: indexTriplets 2.5', req: post(`/datasets/${f.dsSamples}/triplets`, '{"indexTriplets":[[0,1,2.5]]}'), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'JSON: unknown dataset', req: post('/datasets/ds_nope/triplets', valid), expect: '404 DATASET_NOT_FOUND' },
-    { route: r, name: 'JSON: dataset id ..%2F..%2F', req: post('/datasets/..%2F..%2Fetc/triplets', valid), expect: '404 DATASET_NOT_FOUND' },
-    { route: r, name: 'JSON: dataset id with NUL (%00)', req: post(`/datasets/${f.ds}%00/triplets`, valid), expect: '404 DATASET_NOT_FOUND' },
-    { route: r, name: 'JSON: wrong dimension for the dataset', req: post(`/datasets/${f.ds3}/triplets`, valid), expect: '400 DIMENSION_MISMATCH' },
-    { route: r, name: `NDJSON: a string value on line ${at} of ${lines}`, req: post(url, ndjsonWithBadLine(good, lines, at, goodLine.replace(/\]\}$/, ',"x"]}')), NDJSON), expect: '400 DIMENSION_MISMATCH|400 VALIDATION_ERROR' },
-    { route: r, name: `NDJSON: 1e400 on line ${at} of ${lines}`, req: post(url, ndjsonWithBadLine(good, lines, at, goodLine.replace(/"anchor":\[[^,]+/, '"anchor":[1e400')), NDJSON), expect: '400 NON_FINITE_VALUE' },
-    { route: r, name: `NDJSON: NaN (not JSON) on line ${at} of ${lines}`, req: post(url, ndjsonWithBadLine(good, lines, at, goodLine.replace(/"anchor":\[[^,]+/, '"anchor":[NaN')), NDJSON), expect: '400 INVALID_JSON' },
-    { route: r, name: `NDJSON: a short vector on line ${at} of ${lines}`, req: post(url, ndjsonWithBadLine(good, lines, at, JSON.stringify({ ...good[0], anchor: [1, 2, 3] })), NDJSON), expect: '400 DIMENSION_MISMATCH' },
-    { route: r, name: `NDJSON: an unknown field on line ${at} of ${lines}`, req: post(url, ndjsonWithBadLine(good, lines, at, JSON.stringify({ ...good[0], label: 'x' })), NDJSON), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: `NDJSON: a truncated last line of ${lines}`, req: post(url, ndjsonWithBadLine(good, lines, lines, goodLine.slice(0, 20)), NDJSON), expect: '400 INVALID_JSON' },
-    { route: r, name: 'NDJSON: a line of 10,000 nested arrays', req: post(url, `${goodLine}\n${deepArray()}\n`, NDJSON), expect: '413 BODY_TOO_LARGE|400 VALIDATION_ERROR' },
-    { route: r, name: 'NDJSON: a line of 200 nested arrays', req: post(url, `${goodLine}\n${deepArray(200)}\n`, NDJSON), expect: '400 VALIDATION_ERROR' },
+    {
+      route: r,
+      name: 'JSON: triplets and indexTriplets',
+      req: post(url, JSON.stringify({ triplets: good.slice(0, 1), indexTriplets: [[0, 1, 2]] })),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'JSON: over MAX_TRIPLETS_PER_REQUEST',
+      req: post(
+        url,
+        JSON.stringify({
+          triplets: Array.from({ length: 1001 }, () => ({
+            anchor: [1, 2, 3, 4],
+            positive: [1, 2, 3, 4],
+            negative: [4, 3, 2, 1],
+          })),
+        }),
+      ),
+      expect: '413 BATCH_TOO_LARGE',
+    },
+    {
+      route: r,
+      name: 'JSON: indexTriplets without samples',
+      req: post(url, '{"indexTriplets":[[0,1,2]]}'),
+      expect: '422 NO_SAMPLES',
+    },
+    {
+      route: r,
+      name: 'JSON: indexTriplets out of range',
+      req: post(`/datasets/${f.dsSamples}/triplets`, '{"indexTriplets":[[0,1,6]]}'),
+      expect: '400 INDEX_OUT_OF_RANGE',
+    },
+    {
+      route: r,
+      name: 'JSON: indexTriplets 1e400',
+      req: post(`/datasets/${f.dsSamples}/triplets`, '{"indexTriplets":[[1e400,1,2]]}'),
+      expect: '400 INDEX_OUT_OF_RANGE|400 NON_FINITE_VALUE|400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'JSON: indexTriplets negative',
+      req: post(`/datasets/${f.dsSamples}/triplets`, '{"indexTriplets":[[-1,1,2]]}'),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'JSON: indexTriplets of two',
+      req: post(`/datasets/${f.dsSamples}/triplets`, '{"indexTriplets":[[0,1]]}'),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'JSON: indexTriplets 2.5',
+      req: post(`/datasets/${f.dsSamples}/triplets`, '{"indexTriplets":[[0,1,2.5]]}'),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'JSON: unknown dataset',
+      req: post('/datasets/ds_nope/triplets', valid),
+      expect: '404 DATASET_NOT_FOUND',
+    },
+    {
+      route: r,
+      name: 'JSON: dataset id ..%2F..%2F',
+      req: post('/datasets/..%2F..%2Fetc/triplets', valid),
+      expect: '404 DATASET_NOT_FOUND',
+    },
+    {
+      route: r,
+      name: 'JSON: dataset id with NUL (%00)',
+      req: post(`/datasets/${f.ds}%00/triplets`, valid),
+      expect: '404 DATASET_NOT_FOUND',
+    },
+    {
+      route: r,
+      name: 'JSON: wrong dimension for the dataset',
+      req: post(`/datasets/${f.ds3}/triplets`, valid),
+      expect: '400 DIMENSION_MISMATCH',
+    },
+    {
+      route: r,
+      name: `NDJSON: a string value on line ${at} of ${lines}`,
+      req: post(url, ndjsonWithBadLine(good, lines, at, goodLine.replace(/\]\}$/, ',"x"]}')), NDJSON),
+      expect: '400 DIMENSION_MISMATCH|400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: `NDJSON: 1e400 on line ${at} of ${lines}`,
+      req: post(
+        url,
+        ndjsonWithBadLine(good, lines, at, goodLine.replace(/"anchor":\[[^,]+/, '"anchor":[1e400')),
+        NDJSON,
+      ),
+      expect: '400 NON_FINITE_VALUE',
+    },
+    {
+      route: r,
+      name: `NDJSON: NaN (not JSON) on line ${at} of ${lines}`,
+      req: post(url, ndjsonWithBadLine(good, lines, at, goodLine.replace(/"anchor":\[[^,]+/, '"anchor":[NaN')), NDJSON),
+      expect: '400 INVALID_JSON',
+    },
+    {
+      route: r,
+      name: `NDJSON: a short vector on line ${at} of ${lines}`,
+      req: post(url, ndjsonWithBadLine(good, lines, at, JSON.stringify({ ...good[0], anchor: [1, 2, 3] })), NDJSON),
+      expect: '400 DIMENSION_MISMATCH',
+    },
+    {
+      route: r,
+      name: `NDJSON: an unknown field on line ${at} of ${lines}`,
+      req: post(url, ndjsonWithBadLine(good, lines, at, JSON.stringify({ ...good[0], label: 'x' })), NDJSON),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: `NDJSON: a truncated last line of ${lines}`,
+      req: post(url, ndjsonWithBadLine(good, lines, lines, goodLine.slice(0, 20)), NDJSON),
+      expect: '400 INVALID_JSON',
+    },
+    {
+      route: r,
+      name: 'NDJSON: a line of 10,000 nested arrays',
+      req: post(url, `${goodLine}\n${deepArray()}\n`, NDJSON),
+      expect: '413 BODY_TOO_LARGE|400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'NDJSON: a line of 200 nested arrays',
+      req: post(url, `${goodLine}\n${deepArray(200)}\n`, NDJSON),
+      expect: '400 VALIDATION_ERROR',
+    },
     // The line bound applies to a line split over chunks; one that arrives whole is parsed, and refused.
-    { route: r, name: 'NDJSON: a 100 kB line', req: post(url, `${goodLine}\n${'x'.repeat(100_000)}\n`, NDJSON), expect: '413 BODY_TOO_LARGE|400 INVALID_JSON' },
-    { route: r, name: 'NDJSON: over UPLOAD_LIMIT_BYTES', req: post(url, (goodLine + '\n').repeat(Math.ceil((LIMITS.uploadLimit + 1024) / (goodLine.length + 1))), NDJSON), expect: '413 BODY_TOO_LARGE' },
+    {
+      route: r,
+      name: 'NDJSON: a 100 kB line',
+      req: post(url, `${goodLine}\n${'x'.repeat(100_000)}\n`, NDJSON),
+      expect: '413 BODY_TOO_LARGE|400 INVALID_JSON',
+    },
+    {
+      route: r,
+      name: 'NDJSON: over UPLOAD_LIMIT_BYTES',
+      req: post(url, (goodLine + '\n').repeat(Math.ceil((LIMITS.uploadLimit + 1024) / (goodLine.length + 1))), NDJSON),
+      expect: '413 BODY_TOO_LARGE',
+    },
     { route: r, name: 'NDJSON: empty', req: post(url, '', NDJSON), expect: '400 EMPTY_BATCH' },
     { route: r, name: 'NDJSON: blank lines only', req: post(url, '\n\n  \n', NDJSON), expect: '400 EMPTY_BATCH' },
-    { route: r, name: 'NDJSON: a JSON array line', req: post(url, '[1,2,3]\n', NDJSON), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'NDJSON: the JSON body format sent as NDJSON', req: post(url, valid, NDJSON), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'binary: NaN deep in 20,000 triplets', req: post(url, f32(20_000, 3 * D, 19_000 * 3 * D + 5, NaN), OCTET), expect: '400 NON_FINITE_VALUE' },
-    { route: r, name: 'binary: +Infinity in the last value', req: post(url, f32(100, 3 * D, 100 * 3 * D - 1, Infinity), OCTET), expect: '400 NON_FINITE_VALUE' },
-    { route: r, name: 'binary: -Infinity in the first value', req: post(url, f32(100, 3 * D, 0, -Infinity), OCTET), expect: '400 NON_FINITE_VALUE' },
-    { route: r, name: 'binary: one byte short of whole triplets', req: post(url, f32(100, 3 * D).subarray(1), OCTET), expect: '400 DIMENSION_MISMATCH' },
-    { route: r, name: 'binary: one triplet of the wrong dimension', req: post(url, f32(1, 3 * 3), OCTET), expect: '400 DIMENSION_MISMATCH' },
+    {
+      route: r,
+      name: 'NDJSON: a JSON array line',
+      req: post(url, '[1,2,3]\n', NDJSON),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'NDJSON: the JSON body format sent as NDJSON',
+      req: post(url, valid, NDJSON),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'binary: NaN deep in 20,000 triplets',
+      req: post(url, f32(20_000, 3 * D, 19_000 * 3 * D + 5, NaN), OCTET),
+      expect: '400 NON_FINITE_VALUE',
+    },
+    {
+      route: r,
+      name: 'binary: +Infinity in the last value',
+      req: post(url, f32(100, 3 * D, 100 * 3 * D - 1, Infinity), OCTET),
+      expect: '400 NON_FINITE_VALUE',
+    },
+    {
+      route: r,
+      name: 'binary: -Infinity in the first value',
+      req: post(url, f32(100, 3 * D, 0, -Infinity), OCTET),
+      expect: '400 NON_FINITE_VALUE',
+    },
+    {
+      route: r,
+      name: 'binary: one byte short of whole triplets',
+      req: post(url, f32(100, 3 * D).subarray(1), OCTET),
+      expect: '400 DIMENSION_MISMATCH',
+    },
+    {
+      route: r,
+      name: 'binary: one triplet of the wrong dimension',
+      req: post(url, f32(1, 3 * 3), OCTET),
+      expect: '400 DIMENSION_MISMATCH',
+    },
     { route: r, name: 'binary: empty', req: post(url, Buffer.alloc(0), OCTET), expect: '400 EMPTY_BATCH' },
-    { route: r, name: 'binary: over UPLOAD_LIMIT_BYTES', req: post(url, f32(Math.ceil(LIMITS.uploadLimit / (12 * D)) + 10, 3 * D), OCTET), expect: '413 BODY_TOO_LARGE' },
-    { route: r, name: 'binary: unknown dataset', req: post('/datasets/ds_nope/triplets', f32(1, 3 * D), OCTET), expect: '404 DATASET_NOT_FOUND' },
+    {
+      route: r,
+      name: 'binary: over UPLOAD_LIMIT_BYTES',
+      req: post(url, f32(Math.ceil(LIMITS.uploadLimit / (12 * D)) + 10, 3 * D), OCTET),
+      expect: '413 BODY_TOO_LARGE',
+    },
+    {
+      route: r,
+      name: 'binary: unknown dataset',
+      req: post('/datasets/ds_nope/triplets', f32(1, 3 * D), OCTET),
+      expect: '404 DATASET_NOT_FOUND',
+    },
   ];
 }
 
 function sampleCases(f: Fixture): Case[] {
   const r = 'POST /datasets/:id/samples';
   const url = `/datasets/${f.dsSamples}/samples`;
-  const sample = (vector: unknown, label: unknown) => JSON.stringify({ samples: [{ vector: row(1), label: 'ok' }, { vector, label }] });
+  const sample = (vector: unknown, label: unknown) =>
+    JSON.stringify({
+      samples: [
+        { vector: row(1), label: 'ok' },
+        { vector, label },
+      ],
+    });
   const line = JSON.stringify({ vector: row(1), label: 'ok' });
   const ndjson = (bad: string) => `${`${line}\n`.repeat(20_000)}${bad}\n${line}\n`;
   return [
-    { route: r, name: 'JSON: label 1e400', req: post(url, sample(row(1), 0).replace(/"label":0/, '"label":1e400')), expect: '400 VALIDATION_ERROR|400 NON_FINITE_VALUE' },
-    { route: r, name: 'JSON: label 1e20 (not a safe integer)', req: post(url, sample(row(1), 0).replace(/"label":0/, '"label":1e20')), expect: '400 VALIDATION_ERROR|400 NON_FINITE_VALUE' },
+    {
+      route: r,
+      name: 'JSON: label 1e400',
+      req: post(url, sample(row(1), 0).replace(/"label":0/, '"label":1e400')),
+      expect: '400 VALIDATION_ERROR|400 NON_FINITE_VALUE',
+    },
+    {
+      route: r,
+      name: 'JSON: label 1e20 (not a safe integer)',
+      req: post(url, sample(row(1), 0).replace(/"label":0/, '"label":1e20')),
+      expect: '400 VALIDATION_ERROR|400 NON_FINITE_VALUE',
+    },
     { route: r, name: 'JSON: label empty', req: post(url, sample(row(1), '')), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'JSON: label an object', req: post(url, sample(row(1), { id: 1 })), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'JSON: label 257 characters', req: post(url, sample(row(1), 'x'.repeat(257))), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'JSON: vector -1e400', req: post(url, sample(row(1), 'a').replace(/\[1,1,1,1\],"label":"a"/, '[1,-1e400,1,1],"label":"a"')), expect: '400 NON_FINITE_VALUE' },
-    { route: r, name: 'JSON: vector too long', req: post(url, sample(row(1).concat(1), 'a')), expect: '400 DIMENSION_MISMATCH' },
+    {
+      route: r,
+      name: 'JSON: label an object',
+      req: post(url, sample(row(1), { id: 1 })),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'JSON: label 257 characters',
+      req: post(url, sample(row(1), 'x'.repeat(257))),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'JSON: vector -1e400',
+      req: post(url, sample(row(1), 'a').replace(/\[1,1,1,1\],"label":"a"/, '[1,-1e400,1,1],"label":"a"')),
+      expect: '400 NON_FINITE_VALUE',
+    },
+    {
+      route: r,
+      name: 'JSON: vector too long',
+      req: post(url, sample(row(1).concat(1), 'a')),
+      expect: '400 DIMENSION_MISMATCH',
+    },
     { route: r, name: 'JSON: samples empty', req: post(url, '{"samples":[]}'), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'NDJSON: a bad label on line 20,001', req: post(url, ndjson(JSON.stringify({ vector: row(1), label: true })), NDJSON), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'NDJSON: a missing vector on line 20,001', req: post(url, ndjson('{"label":"a"}'), NDJSON), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'binary: NaN in sample 900 of 1,000', req: post(url, binarySamples(1000, 900, NaN), OCTET), expect: '400 NON_FINITE_VALUE' },
-    { route: r, name: 'binary: -Infinity in sample 0', req: post(url, binarySamples(10, 0, -Infinity), OCTET), expect: '400 NON_FINITE_VALUE' },
-    { route: r, name: 'binary: a ragged tail', req: post(url, binarySamples(10).subarray(0, 10 * 4 * (D + 1) - 3), OCTET), expect: '400 DIMENSION_MISMATCH' },
-    { route: r, name: 'unknown dataset', req: post('/datasets/ds_nope/samples', sample(row(1), 'a')), expect: '404 DATASET_NOT_FOUND' },
+    {
+      route: r,
+      name: 'NDJSON: a bad label on line 20,001',
+      req: post(url, ndjson(JSON.stringify({ vector: row(1), label: true })), NDJSON),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'NDJSON: a missing vector on line 20,001',
+      req: post(url, ndjson('{"label":"a"}'), NDJSON),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'binary: NaN in sample 900 of 1,000',
+      req: post(url, binarySamples(1000, 900, NaN), OCTET),
+      expect: '400 NON_FINITE_VALUE',
+    },
+    {
+      route: r,
+      name: 'binary: -Infinity in sample 0',
+      req: post(url, binarySamples(10, 0, -Infinity), OCTET),
+      expect: '400 NON_FINITE_VALUE',
+    },
+    {
+      route: r,
+      name: 'binary: a ragged tail',
+      req: post(url, binarySamples(10).subarray(0, 10 * 4 * (D + 1) - 3), OCTET),
+      expect: '400 DIMENSION_MISMATCH',
+    },
+    {
+      route: r,
+      name: 'unknown dataset',
+      req: post('/datasets/ds_nope/samples', sample(row(1), 'a')),
+      expect: '404 DATASET_NOT_FOUND',
+    },
   ];
 }
 
@@ -308,30 +717,128 @@ function trainCases(f: Fixture): Case[] {
     { route: r, name: 'margin 1e400', req: body(',"margin":1e400'), expect: '400 NON_FINITE_VALUE' },
     { route: r, name: 'margin -1e400', req: body(',"margin":-1e400'), expect: '400 VALIDATION_ERROR' },
     { route: r, name: 'weightDecay 1e400', req: body(',"weightDecay":1e400'), expect: '400 NON_FINITE_VALUE' },
-    { route: r, name: 'gradientTolerance 1e400', req: body(',"gradientTolerance":1e400'), expect: '400 NON_FINITE_VALUE' },
-    { route: r, name: 'maxIterations 1e400', req: body(',"maxIterations":1e400'), expect: '400 NON_FINITE_VALUE|422 LIMIT_EXCEEDED' },
-    { route: r, name: 'outputDimension 1e400', req: post('/train', `{"datasetId":"${f.ds}","outputDimension":1e400}`), expect: '400 NON_FINITE_VALUE|422 LIMIT_EXCEEDED' },
+    {
+      route: r,
+      name: 'gradientTolerance 1e400',
+      req: body(',"gradientTolerance":1e400'),
+      expect: '400 NON_FINITE_VALUE',
+    },
+    {
+      route: r,
+      name: 'maxIterations 1e400',
+      req: body(',"maxIterations":1e400'),
+      expect: '400 NON_FINITE_VALUE|422 LIMIT_EXCEEDED',
+    },
+    {
+      route: r,
+      name: 'outputDimension 1e400',
+      req: post('/train', `{"datasetId":"${f.ds}","outputDimension":1e400}`),
+      expect: '400 NON_FINITE_VALUE|422 LIMIT_EXCEEDED',
+    },
     { route: r, name: 'seed 1e400', req: body(',"seed":1e400'), expect: '400 VALIDATION_ERROR|400 NON_FINITE_VALUE' },
-    { route: r, name: 'maxIterations over MAX_ITERATIONS', req: body(',"maxIterations":100000000'), expect: '422 LIMIT_EXCEEDED' },
-    { route: r, name: 'outputDimension over MAX_OUTPUT_DIMENSION', req: post('/train', `{"datasetId":"${f.ds}","outputDimension":100000}`), expect: '422 LIMIT_EXCEEDED' },
-    { route: r, name: 'outputDimension 0', req: post('/train', `{"datasetId":"${f.ds}","outputDimension":0}`), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'outputDimension "2"', req: post('/train', `{"datasetId":"${f.ds}","outputDimension":"2"}`), expect: '400 VALIDATION_ERROR' },
+    {
+      route: r,
+      name: 'maxIterations over MAX_ITERATIONS',
+      req: body(',"maxIterations":100000000'),
+      expect: '422 LIMIT_EXCEEDED',
+    },
+    {
+      route: r,
+      name: 'outputDimension over MAX_OUTPUT_DIMENSION',
+      req: post('/train', `{"datasetId":"${f.ds}","outputDimension":100000}`),
+      expect: '422 LIMIT_EXCEEDED',
+    },
+    {
+      route: r,
+      name: 'outputDimension 0',
+      req: post('/train', `{"datasetId":"${f.ds}","outputDimension":0}`),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'outputDimension "2"',
+      req: post('/train', `{"datasetId":"${f.ds}","outputDimension":"2"}`),
+      expect: '400 VALIDATION_ERROR',
+    },
     { route: r, name: 'optimizer sgd', req: body(',"optimizer":"sgd"'), expect: '400 VALIDATION_ERROR' },
     { route: r, name: 'optimizer adam on triplets', req: body(',"optimizer":"adam"'), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'mining on a dataset without samples', req: body(',"mining":"semihard"'), expect: '422 NO_SAMPLES' },
-    { route: r, name: 'validationFraction 0.95', req: body(',"validationFraction":0.95'), expect: '400 VALIDATION_ERROR' },
+    {
+      route: r,
+      name: 'mining on a dataset without samples',
+      req: body(',"mining":"semihard"'),
+      expect: '422 NO_SAMPLES',
+    },
+    {
+      route: r,
+      name: 'validationFraction 0.95',
+      req: body(',"validationFraction":0.95'),
+      expect: '400 VALIDATION_ERROR',
+    },
     { route: r, name: 'an unknown option', req: body(',"epochs":10'), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'neither datasetId nor triplets', req: post('/train', '{"outputDimension":2}'), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'both datasetId and triplets', req: post('/train', JSON.stringify({ datasetId: f.ds, triplets: makeTriplets(1, D), outputDimension: 2 })), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'datasetId a number', req: post('/train', '{"datasetId":5,"outputDimension":2}'), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'unknown dataset', req: post('/train', '{"datasetId":"ds_nope","outputDimension":2}'), expect: '404 DATASET_NOT_FOUND' },
-    { route: r, name: 'datasetId ../../etc/passwd', req: post('/train', '{"datasetId":"../../etc/passwd","outputDimension":2}'), expect: '404 DATASET_NOT_FOUND' },
-    { route: r, name: 'datasetId with NUL', req: post('/train', `{"datasetId":"${f.ds}\\u0000","outputDimension":2}`), expect: '404 DATASET_NOT_FOUND' },
-    { route: r, name: 'a dataset without triplets', req: post('/train', `{"datasetId":"${f.dsEmpty}","outputDimension":2}`), expect: '422 NO_TRIPLETS' },
+    {
+      route: r,
+      name: 'neither datasetId nor triplets',
+      req: post('/train', '{"outputDimension":2}'),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'both datasetId and triplets',
+      req: post('/train', JSON.stringify({ datasetId: f.ds, triplets: makeTriplets(1, D), outputDimension: 2 })),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'datasetId a number',
+      req: post('/train', '{"datasetId":5,"outputDimension":2}'),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: r,
+      name: 'unknown dataset',
+      req: post('/train', '{"datasetId":"ds_nope","outputDimension":2}'),
+      expect: '404 DATASET_NOT_FOUND',
+    },
+    {
+      route: r,
+      name: 'datasetId ../../etc/passwd',
+      req: post('/train', '{"datasetId":"../../etc/passwd","outputDimension":2}'),
+      expect: '404 DATASET_NOT_FOUND',
+    },
+    {
+      route: r,
+      name: 'datasetId with NUL',
+      req: post('/train', `{"datasetId":"${f.ds}\\u0000","outputDimension":2}`),
+      expect: '404 DATASET_NOT_FOUND',
+    },
+    {
+      route: r,
+      name: 'a dataset without triplets',
+      req: post('/train', `{"datasetId":"${f.dsEmpty}","outputDimension":2}`),
+      expect: '422 NO_TRIPLETS',
+    },
     // Inline sets are stored as a new dataset first; a refusal must leave none behind.
-    { route: r, name: 'inline triplets of mixed lengths', req: inline([{ anchor: [1, 2], positive: [1, 2, 3], negative: [1, 2] }]), expect: '400 DIMENSION_MISMATCH' },
-    { route: r, name: 'inline triplets with 1e400', req: post('/train', '{"outputDimension":2,"triplets":[{"anchor":[1e400,2],"positive":[1,2],"negative":[2,1]}]}'), expect: '400 NON_FINITE_VALUE' },
-    { route: r, name: 'inline triplets, second one bad', req: inline([{ anchor: [1, 2], positive: [1, 2], negative: [2, 1] }, { anchor: [1, 2], positive: [1, 2], negative: [2] }]), expect: '400 DIMENSION_MISMATCH' },
+    {
+      route: r,
+      name: 'inline triplets of mixed lengths',
+      req: inline([{ anchor: [1, 2], positive: [1, 2, 3], negative: [1, 2] }]),
+      expect: '400 DIMENSION_MISMATCH',
+    },
+    {
+      route: r,
+      name: 'inline triplets with 1e400',
+      req: post('/train', '{"outputDimension":2,"triplets":[{"anchor":[1e400,2],"positive":[1,2],"negative":[2,1]}]}'),
+      expect: '400 NON_FINITE_VALUE',
+    },
+    {
+      route: r,
+      name: 'inline triplets, second one bad',
+      req: inline([
+        { anchor: [1, 2], positive: [1, 2], negative: [2, 1] },
+        { anchor: [1, 2], positive: [1, 2], negative: [2] },
+      ]),
+      expect: '400 DIMENSION_MISMATCH',
+    },
   ];
 }
 
@@ -341,7 +848,12 @@ function jobCases(f: Fixture): Case[] {
     { route: 'GET /jobs', name: 'limit=0', req: get('/jobs?limit=0'), expect: '400 VALIDATION_ERROR' },
     { route: 'GET /jobs', name: 'limit=abc', req: get('/jobs?limit=abc'), expect: '400 VALIDATION_ERROR' },
     { route: 'GET /jobs', name: 'cursor=garbage', req: get('/jobs?cursor=garbage'), expect: '400 INVALID_CURSOR' },
-    { route: 'GET /jobs', name: 'cursor given twice', req: get('/jobs?cursor=a&cursor=b'), expect: '400 VALIDATION_ERROR' },
+    {
+      route: 'GET /jobs',
+      name: 'cursor given twice',
+      req: get('/jobs?cursor=a&cursor=b'),
+      expect: '400 VALIDATION_ERROR',
+    },
     { route: 'GET /jobs/:id', name: 'unknown id', req: get('/jobs/job_nope'), expect: '404 JOB_NOT_FOUND' },
     { route: 'GET /jobs/:id', name: 'id %00', req: get('/jobs/%00'), expect: '404 JOB_NOT_FOUND' },
     { route: 'GET /jobs/:id', name: 'id ..%2F..%2F', req: get('/jobs/..%2F..%2Fjobs'), expect: '404 JOB_NOT_FOUND' },
@@ -351,14 +863,54 @@ function jobCases(f: Fixture): Case[] {
       req: get(`/jobs/${'j'.repeat(100_000)}`),
       expect: '400 VALIDATION_ERROR',
     },
-    { route: 'POST /jobs/:id/cancel', name: 'a cancelled job', req: { method: 'POST', url: `/jobs/${f.cancelledJob}/cancel` }, expect: '409 JOB_FINISHED' },
-    { route: 'POST /jobs/:id/cancel', name: 'unknown job', req: { method: 'POST', url: '/jobs/job_nope/cancel' }, expect: '404 JOB_NOT_FOUND' },
-    { route: 'POST /jobs/:id/cancel', name: 'job id %2F', req: { method: 'POST', url: `/jobs/${f.queuedJob}%2F/cancel` }, expect: '404 JOB_NOT_FOUND' },
-    { route: 'POST /jobs/:id/cancel', name: 'body a JSON array', req: post(`/jobs/${f.queuedJob}/cancel`, '[]'), expect: '400 VALIDATION_ERROR' },
-    { route: 'POST /jobs/:id/cancel', name: 'binary body', req: post(`/jobs/${f.queuedJob}/cancel`, Buffer.from([1, 2, 3]), OCTET), expect: '400 VALIDATION_ERROR|415 UNSUPPORTED_MEDIA_TYPE' },
-    { route: 'GET /jobs/:id/events', name: 'unknown job', req: get('/jobs/job_nope/events'), expect: '404 JOB_NOT_FOUND' },
-    { route: 'GET /jobs/:id/events', name: 'job id with NUL', req: get(`/jobs/${f.queuedJob}%00/events`), expect: '404 JOB_NOT_FOUND' },
-    { route: 'GET /jobs/:id/events', name: 'job id ..%2F', req: get('/jobs/..%2F/events'), expect: '404 JOB_NOT_FOUND' },
+    {
+      route: 'POST /jobs/:id/cancel',
+      name: 'a cancelled job',
+      req: { method: 'POST', url: `/jobs/${f.cancelledJob}/cancel` },
+      expect: '409 JOB_FINISHED',
+    },
+    {
+      route: 'POST /jobs/:id/cancel',
+      name: 'unknown job',
+      req: { method: 'POST', url: '/jobs/job_nope/cancel' },
+      expect: '404 JOB_NOT_FOUND',
+    },
+    {
+      route: 'POST /jobs/:id/cancel',
+      name: 'job id %2F',
+      req: { method: 'POST', url: `/jobs/${f.queuedJob}%2F/cancel` },
+      expect: '404 JOB_NOT_FOUND',
+    },
+    {
+      route: 'POST /jobs/:id/cancel',
+      name: 'body a JSON array',
+      req: post(`/jobs/${f.queuedJob}/cancel`, '[]'),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: 'POST /jobs/:id/cancel',
+      name: 'binary body',
+      req: post(`/jobs/${f.queuedJob}/cancel`, Buffer.from([1, 2, 3]), OCTET),
+      expect: '400 VALIDATION_ERROR|415 UNSUPPORTED_MEDIA_TYPE',
+    },
+    {
+      route: 'GET /jobs/:id/events',
+      name: 'unknown job',
+      req: get('/jobs/job_nope/events'),
+      expect: '404 JOB_NOT_FOUND',
+    },
+    {
+      route: 'GET /jobs/:id/events',
+      name: 'job id with NUL',
+      req: get(`/jobs/${f.queuedJob}%00/events`),
+      expect: '404 JOB_NOT_FOUND',
+    },
+    {
+      route: 'GET /jobs/:id/events',
+      name: 'job id ..%2F',
+      req: get('/jobs/..%2F/events'),
+      expect: '404 JOB_NOT_FOUND',
+    },
   ];
 }
 
@@ -367,58 +919,213 @@ function modelCases(f: Fixture): Case[] {
   const evaluate = (payload: string, id = f.model) => post(`/models/${id}/evaluate`, payload);
   return [
     { route: r, name: 'W with 1e400', req: post('/models', '{"W":[[1e400,0],[0,1]]}'), expect: '400 NON_FINITE_VALUE' },
-    { route: r, name: 'W with -1e400', req: post('/models', '{"W":[[1,0],[0,-1e400]]}'), expect: '400 NON_FINITE_VALUE' },
-    { route: r, name: 'W with 1e39 (over float32)', req: post('/models', '{"W":[[1e39]]}'), expect: '400 NON_FINITE_VALUE' },
+    {
+      route: r,
+      name: 'W with -1e400',
+      req: post('/models', '{"W":[[1,0],[0,-1e400]]}'),
+      expect: '400 NON_FINITE_VALUE',
+    },
+    {
+      route: r,
+      name: 'W with 1e39 (over float32)',
+      req: post('/models', '{"W":[[1e39]]}'),
+      expect: '400 NON_FINITE_VALUE',
+    },
     { route: r, name: 'W ragged', req: post('/models', '{"W":[[1,2],[3]]}'), expect: '400 DIMENSION_MISMATCH' },
     { route: r, name: 'W empty', req: post('/models', '{"W":[]}'), expect: '400 VALIDATION_ERROR' },
     { route: r, name: 'W [[]]', req: post('/models', '{"W":[[]]}'), expect: '400 VALIDATION_ERROR' },
     { route: r, name: 'W of strings', req: post('/models', '{"W":[["1","2"]]}'), expect: '400 VALIDATION_ERROR' },
     { route: r, name: 'W a flat vector', req: post('/models', '{"W":[1,2,3]}'), expect: '400 VALIDATION_ERROR' },
-    { route: r, name: 'W over MAX_OUTPUT_DIMENSION rows', req: post('/models', JSON.stringify({ W: Array.from({ length: 4097 }, () => [1]) })), expect: '422 LIMIT_EXCEEDED' },
-    { route: r, name: 'normalize "yes"', req: post('/models', '{"W":[[1]],"normalize":"yes"}'), expect: '400 VALIDATION_ERROR' },
+    {
+      route: r,
+      name: 'W over MAX_OUTPUT_DIMENSION rows',
+      req: post('/models', JSON.stringify({ W: Array.from({ length: 4097 }, () => [1]) })),
+      expect: '422 LIMIT_EXCEEDED',
+    },
+    {
+      route: r,
+      name: 'normalize "yes"',
+      req: post('/models', '{"W":[[1]],"normalize":"yes"}'),
+      expect: '400 VALIDATION_ERROR',
+    },
     { route: 'GET /models', name: 'limit=1.5', req: get('/models?limit=1.5'), expect: '400 VALIDATION_ERROR' },
     { route: 'GET /models', name: 'cursor=%FF%FE', req: get('/models?cursor=%FF%FE'), expect: '400 INVALID_CURSOR' },
     { route: 'GET /models/:id', name: 'unknown id', req: get('/models/mdl_nope'), expect: '404 MODEL_NOT_FOUND' },
-    { route: 'GET /models/:id/weights', name: 'id with NUL', req: get(`/models/${f.model}%00/weights`), expect: '404 MODEL_NOT_FOUND' },
-    { route: 'GET /models/:id/weights', name: 'id ..%2F..%2F', req: get('/models/..%2F..%2Fetc/weights'), expect: '404 MODEL_NOT_FOUND' },
+    {
+      route: 'GET /models/:id/weights',
+      name: 'id with NUL',
+      req: get(`/models/${f.model}%00/weights`),
+      expect: '404 MODEL_NOT_FOUND',
+    },
+    {
+      route: 'GET /models/:id/weights',
+      name: 'id ..%2F..%2F',
+      req: get('/models/..%2F..%2Fetc/weights'),
+      expect: '404 MODEL_NOT_FOUND',
+    },
     { route: 'DELETE /models/:id', name: 'id ..%2F', req: del('/models/..%2F'), expect: '404 MODEL_NOT_FOUND' },
-    { route: 'DELETE /models/:id', name: 'id with NUL', req: del(`/models/${f.model}%00`), expect: '404 MODEL_NOT_FOUND' },
-    { route: 'POST /models/:id/evaluate', name: 'margin 1e400', req: evaluate(`{"datasetId":"${f.ds}","margin":1e400}`), expect: '400 NON_FINITE_VALUE' },
-    { route: 'POST /models/:id/evaluate', name: 'margin -1', req: evaluate(`{"datasetId":"${f.ds}","margin":-1}`), expect: '400 VALIDATION_ERROR' },
-    { route: 'POST /models/:id/evaluate', name: 'a dataset of another dimension', req: evaluate(`{"datasetId":"${f.ds3}"}`), expect: '400 DIMENSION_MISMATCH' },
-    { route: 'POST /models/:id/evaluate', name: 'an empty dataset', req: evaluate(`{"datasetId":"${f.dsEmpty}"}`), expect: '422 NO_TRIPLETS' },
-    { route: 'POST /models/:id/evaluate', name: 'unknown dataset', req: evaluate('{"datasetId":"../ds"}'), expect: '404 DATASET_NOT_FOUND' },
-    { route: 'POST /models/:id/evaluate', name: 'unknown model', req: evaluate(`{"datasetId":"${f.ds}"}`, 'mdl_nope'), expect: '404 MODEL_NOT_FOUND' },
-    { route: 'POST /models/:id/evaluate', name: 'datasetId missing', req: evaluate('{}'), expect: '400 VALIDATION_ERROR' },
+    {
+      route: 'DELETE /models/:id',
+      name: 'id with NUL',
+      req: del(`/models/${f.model}%00`),
+      expect: '404 MODEL_NOT_FOUND',
+    },
+    {
+      route: 'POST /models/:id/evaluate',
+      name: 'margin 1e400',
+      req: evaluate(`{"datasetId":"${f.ds}","margin":1e400}`),
+      expect: '400 NON_FINITE_VALUE',
+    },
+    {
+      route: 'POST /models/:id/evaluate',
+      name: 'margin -1',
+      req: evaluate(`{"datasetId":"${f.ds}","margin":-1}`),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: 'POST /models/:id/evaluate',
+      name: 'a dataset of another dimension',
+      req: evaluate(`{"datasetId":"${f.ds3}"}`),
+      expect: '400 DIMENSION_MISMATCH',
+    },
+    {
+      route: 'POST /models/:id/evaluate',
+      name: 'an empty dataset',
+      req: evaluate(`{"datasetId":"${f.dsEmpty}"}`),
+      expect: '422 NO_TRIPLETS',
+    },
+    {
+      route: 'POST /models/:id/evaluate',
+      name: 'unknown dataset',
+      req: evaluate('{"datasetId":"../ds"}'),
+      expect: '404 DATASET_NOT_FOUND',
+    },
+    {
+      route: 'POST /models/:id/evaluate',
+      name: 'unknown model',
+      req: evaluate(`{"datasetId":"${f.ds}"}`, 'mdl_nope'),
+      expect: '404 MODEL_NOT_FOUND',
+    },
+    {
+      route: 'POST /models/:id/evaluate',
+      name: 'datasetId missing',
+      req: evaluate('{}'),
+      expect: '400 VALIDATION_ERROR',
+    },
   ];
 }
 
-function servingCases(f: Fixture): Case[] {
+function servingCases(_f: Fixture): Case[] {
   const e = 'POST /embed';
   const embed = (payload: string, query = '') => post(`/embed${query}`, payload);
   const bin = (payload: Buffer, query = '') => post(`/embed${query}`, payload, OCTET);
   const dist = (payload: string) => post('/distances', payload);
   return [
     { route: e, name: 'JSON: 1e400', req: embed('{"inputs":[[1e400,0,0,0]]}'), expect: '400 NON_FINITE_VALUE' },
-    { route: e, name: 'JSON: -1e400 in the second row', req: embed('{"inputs":[[1,2,3,4],[0,-1e400,0,0]]}'), expect: '400 NON_FINITE_VALUE' },
-    { route: e, name: 'JSON: a row of the wrong length', req: embed('{"inputs":[[1,2,3,4],[1,2,3]]}'), expect: '400 DIMENSION_MISMATCH' },
-    { route: e, name: 'JSON: an empty row', req: embed('{"inputs":[[]]}'), expect: '400 DIMENSION_MISMATCH|400 VALIDATION_ERROR' },
+    {
+      route: e,
+      name: 'JSON: -1e400 in the second row',
+      req: embed('{"inputs":[[1,2,3,4],[0,-1e400,0,0]]}'),
+      expect: '400 NON_FINITE_VALUE',
+    },
+    {
+      route: e,
+      name: 'JSON: a row of the wrong length',
+      req: embed('{"inputs":[[1,2,3,4],[1,2,3]]}'),
+      expect: '400 DIMENSION_MISMATCH',
+    },
+    {
+      route: e,
+      name: 'JSON: an empty row',
+      req: embed('{"inputs":[[]]}'),
+      expect: '400 DIMENSION_MISMATCH|400 VALIDATION_ERROR',
+    },
     { route: e, name: 'JSON: inputs empty', req: embed('{"inputs":[]}'), expect: '400 VALIDATION_ERROR' },
     { route: e, name: 'JSON: inputs a string', req: embed('{"inputs":"1,2,3,4"}'), expect: '400 VALIDATION_ERROR' },
-    { route: e, name: 'JSON: numbers as strings', req: embed('{"inputs":[["1","2","3","4"]]}'), expect: '400 VALIDATION_ERROR' },
-    { route: e, name: 'JSON: over MAX_BATCH rows', req: embed(JSON.stringify({ inputs: Array.from({ length: 65 }, () => row(1)) })), expect: '413 BATCH_TOO_LARGE' },
-    { route: e, name: 'JSON: unknown model', req: embed('{"model":"mdl_nope","inputs":[[1,2,3,4]]}'), expect: '404 MODEL_NOT_FOUND' },
-    { route: e, name: 'JSON: model ../../x', req: embed('{"model":"../../x","inputs":[[1,2,3,4]]}'), expect: '404 MODEL_NOT_FOUND' },
-    { route: e, name: 'JSON: model a number', req: embed('{"model":1,"inputs":[[1,2,3,4]]}'), expect: '400 VALIDATION_ERROR' },
-    { route: e, name: 'JSON: ?rows= on a JSON request', req: embed('{"inputs":[[1,2,3,4]]}', '?rows=1'), expect: '400 VALIDATION_ERROR' },
-    { route: e, name: 'JSON: unknown query parameter', req: embed('{"inputs":[[1,2,3,4]]}', '?debug=1'), expect: '400 VALIDATION_ERROR' },
-    { route: e, name: 'base64: not base64', req: embed('{"encoding":"base64","inputs":["!!!not base64!!!"]}'), expect: '400 DIMENSION_MISMATCH|400 VALIDATION_ERROR' },
-    { route: e, name: 'base64: Infinity in a row', req: embed(JSON.stringify({ encoding: 'base64', inputs: [b64([1, Infinity, 0, 0])] })), expect: '400 NON_FINITE_VALUE' },
-    { route: e, name: 'base64: NaN in a row', req: embed(JSON.stringify({ encoding: 'base64', inputs: [b64([1, 2, 3, 4]), b64([NaN, 0, 0, 0])] })), expect: '400 NON_FINITE_VALUE' },
-    { route: e, name: 'base64: a row of 3 values', req: embed(JSON.stringify({ encoding: 'base64', inputs: [b64([1, 2, 3])] })), expect: '400 DIMENSION_MISMATCH' },
-    { route: e, name: 'base64: number rows', req: embed('{"encoding":"base64","inputs":[[1,2,3,4]]}'), expect: '400 VALIDATION_ERROR' },
-    { route: e, name: 'base64: a string row without encoding', req: embed(JSON.stringify({ inputs: [b64([1, 2, 3, 4])] })), expect: '400 VALIDATION_ERROR' },
-    { route: e, name: 'encoding hex', req: embed('{"encoding":"hex","inputs":[[1,2,3,4]]}'), expect: '400 VALIDATION_ERROR' },
+    {
+      route: e,
+      name: 'JSON: numbers as strings',
+      req: embed('{"inputs":[["1","2","3","4"]]}'),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: e,
+      name: 'JSON: over MAX_BATCH rows',
+      req: embed(JSON.stringify({ inputs: Array.from({ length: 65 }, () => row(1)) })),
+      expect: '413 BATCH_TOO_LARGE',
+    },
+    {
+      route: e,
+      name: 'JSON: unknown model',
+      req: embed('{"model":"mdl_nope","inputs":[[1,2,3,4]]}'),
+      expect: '404 MODEL_NOT_FOUND',
+    },
+    {
+      route: e,
+      name: 'JSON: model ../../x',
+      req: embed('{"model":"../../x","inputs":[[1,2,3,4]]}'),
+      expect: '404 MODEL_NOT_FOUND',
+    },
+    {
+      route: e,
+      name: 'JSON: model a number',
+      req: embed('{"model":1,"inputs":[[1,2,3,4]]}'),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: e,
+      name: 'JSON: ?rows= on a JSON request',
+      req: embed('{"inputs":[[1,2,3,4]]}', '?rows=1'),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: e,
+      name: 'JSON: unknown query parameter',
+      req: embed('{"inputs":[[1,2,3,4]]}', '?debug=1'),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: e,
+      name: 'base64: not base64',
+      req: embed('{"encoding":"base64","inputs":["!!!not base64!!!"]}'),
+      expect: '400 DIMENSION_MISMATCH|400 VALIDATION_ERROR',
+    },
+    {
+      route: e,
+      name: 'base64: Infinity in a row',
+      req: embed(JSON.stringify({ encoding: 'base64', inputs: [b64([1, Infinity, 0, 0])] })),
+      expect: '400 NON_FINITE_VALUE',
+    },
+    {
+      route: e,
+      name: 'base64: NaN in a row',
+      req: embed(JSON.stringify({ encoding: 'base64', inputs: [b64([1, 2, 3, 4]), b64([NaN, 0, 0, 0])] })),
+      expect: '400 NON_FINITE_VALUE',
+    },
+    {
+      route: e,
+      name: 'base64: a row of 3 values',
+      req: embed(JSON.stringify({ encoding: 'base64', inputs: [b64([1, 2, 3])] })),
+      expect: '400 DIMENSION_MISMATCH',
+    },
+    {
+      route: e,
+      name: 'base64: number rows',
+      req: embed('{"encoding":"base64","inputs":[[1,2,3,4]]}'),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: e,
+      name: 'base64: a string row without encoding',
+      req: embed(JSON.stringify({ inputs: [b64([1, 2, 3, 4])] })),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: e,
+      name: 'encoding hex',
+      req: embed('{"encoding":"hex","inputs":[[1,2,3,4]]}'),
+      expect: '400 VALIDATION_ERROR',
+    },
     { route: e, name: 'binary: NaN', req: bin(f32(10, D, 21, NaN)), expect: '400 NON_FINITE_VALUE' },
     { route: e, name: 'binary: +Infinity', req: bin(f32(10, D, 39, Infinity)), expect: '400 NON_FINITE_VALUE' },
     { route: e, name: 'binary: -Infinity', req: bin(f32(10, D, 0, -Infinity)), expect: '400 NON_FINITE_VALUE' },
@@ -427,34 +1134,131 @@ function servingCases(f: Fixture): Case[] {
     { route: e, name: 'binary: rows=2 for one row', req: bin(f32(1, D), '?rows=2'), expect: '400 DIMENSION_MISMATCH' },
     { route: e, name: 'binary: rows=abc', req: bin(f32(1, D), '?rows=abc'), expect: '400 VALIDATION_ERROR' },
     { route: e, name: 'binary: rows=0', req: bin(f32(1, D), '?rows=0'), expect: '400 VALIDATION_ERROR' },
-    { route: e, name: 'binary: rows=1e400', req: bin(f32(1, D), '?rows=1e400'), expect: '400 VALIDATION_ERROR|400 DIMENSION_MISMATCH' },
+    {
+      route: e,
+      name: 'binary: rows=1e400',
+      req: bin(f32(1, D), '?rows=1e400'),
+      expect: '400 VALIDATION_ERROR|400 DIMENSION_MISMATCH',
+    },
     { route: e, name: 'binary: over MAX_BATCH rows', req: bin(f32(65, D)), expect: '413 BATCH_TOO_LARGE' },
-    { route: e, name: 'binary: over the body limit', req: bin(f32(LIMITS.bodyLimit / 16 + 1, D)), expect: '413 BODY_TOO_LARGE' },
+    {
+      route: e,
+      name: 'binary: over the body limit',
+      req: bin(f32(LIMITS.bodyLimit / 16 + 1, D)),
+      expect: '413 BODY_TOO_LARGE',
+    },
     { route: e, name: 'binary: model=%00', req: bin(f32(1, D), '?model=%00'), expect: '404 MODEL_NOT_FOUND' },
-    { route: e, name: 'binary: model=..%2F..%2F', req: bin(f32(1, D), '?model=..%2F..%2F'), expect: '404 MODEL_NOT_FOUND' },
-    { route: e, name: 'content type application/x-ndjson', req: post('/embed', '{"inputs":[[1,2,3,4]]}', NDJSON), expect: '415 UNSUPPORTED_MEDIA_TYPE' },
-    { route: 'POST /distances', name: 'a with 1e400', req: dist('{"a":[[1e400,0,0,0]]}'), expect: '400 NON_FINITE_VALUE' },
-    { route: 'POST /distances', name: 'b with -1e400', req: dist('{"a":[[1,2,3,4]],"b":[[-1e400,0,0,0]]}'), expect: '400 NON_FINITE_VALUE' },
-    { route: 'POST /distances', name: 'b of the wrong length', req: dist('{"a":[[1,2,3,4]],"b":[[1,2,3]]}'), expect: '400 DIMENSION_MISMATCH' },
+    {
+      route: e,
+      name: 'binary: model=..%2F..%2F',
+      req: bin(f32(1, D), '?model=..%2F..%2F'),
+      expect: '404 MODEL_NOT_FOUND',
+    },
+    {
+      route: e,
+      name: 'content type application/x-ndjson',
+      req: post('/embed', '{"inputs":[[1,2,3,4]]}', NDJSON),
+      expect: '415 UNSUPPORTED_MEDIA_TYPE',
+    },
+    {
+      route: 'POST /distances',
+      name: 'a with 1e400',
+      req: dist('{"a":[[1e400,0,0,0]]}'),
+      expect: '400 NON_FINITE_VALUE',
+    },
+    {
+      route: 'POST /distances',
+      name: 'b with -1e400',
+      req: dist('{"a":[[1,2,3,4]],"b":[[-1e400,0,0,0]]}'),
+      expect: '400 NON_FINITE_VALUE',
+    },
+    {
+      route: 'POST /distances',
+      name: 'b of the wrong length',
+      req: dist('{"a":[[1,2,3,4]],"b":[[1,2,3]]}'),
+      expect: '400 DIMENSION_MISMATCH',
+    },
     { route: 'POST /distances', name: 'a empty', req: dist('{"a":[]}'), expect: '400 VALIDATION_ERROR' },
     { route: 'POST /distances', name: 'a missing', req: dist('{"b":[[1,2,3,4]]}'), expect: '400 VALIDATION_ERROR' },
-    { route: 'POST /distances', name: 'metric manhattan', req: dist('{"a":[[1,2,3,4]],"metric":"manhattan"}'), expect: '400 VALIDATION_ERROR' },
-    { route: 'POST /distances', name: 'a×b over MAX_DISTANCE_PAIRS', req: dist(JSON.stringify({ a: Array.from({ length: 11 }, () => row(1)), b: Array.from({ length: 10 }, () => row(2)) })), expect: '413 BATCH_TOO_LARGE' },
-    { route: 'POST /distances', name: 'unknown model', req: dist('{"model":"mdl_nope","a":[[1,2,3,4]]}'), expect: '404 MODEL_NOT_FOUND' },
-    { route: 'POST /distances', name: 'content type application/octet-stream', req: post('/distances', f32(2, D), OCTET), expect: '415 UNSUPPORTED_MEDIA_TYPE' },
-    { route: 'POST /distances', name: 'content type application/x-ndjson', req: post('/distances', '{"a":[[1,2,3,4]]}', NDJSON), expect: '415 UNSUPPORTED_MEDIA_TYPE' },
-    { route: 'POST /datasets', name: 'content type application/octet-stream', req: post('/datasets', f32(2, D), OCTET), expect: '415 UNSUPPORTED_MEDIA_TYPE' },
-    { route: 'POST /models', name: 'content type application/x-ndjson', req: post('/models', '{"W":[[1]]}', NDJSON), expect: '415 UNSUPPORTED_MEDIA_TYPE' },
+    {
+      route: 'POST /distances',
+      name: 'metric manhattan',
+      req: dist('{"a":[[1,2,3,4]],"metric":"manhattan"}'),
+      expect: '400 VALIDATION_ERROR',
+    },
+    {
+      route: 'POST /distances',
+      name: 'a×b over MAX_DISTANCE_PAIRS',
+      req: dist(
+        JSON.stringify({ a: Array.from({ length: 11 }, () => row(1)), b: Array.from({ length: 10 }, () => row(2)) }),
+      ),
+      expect: '413 BATCH_TOO_LARGE',
+    },
+    {
+      route: 'POST /distances',
+      name: 'unknown model',
+      req: dist('{"model":"mdl_nope","a":[[1,2,3,4]]}'),
+      expect: '404 MODEL_NOT_FOUND',
+    },
+    {
+      route: 'POST /distances',
+      name: 'content type application/octet-stream',
+      req: post('/distances', f32(2, D), OCTET),
+      expect: '415 UNSUPPORTED_MEDIA_TYPE',
+    },
+    {
+      route: 'POST /distances',
+      name: 'content type application/x-ndjson',
+      req: post('/distances', '{"a":[[1,2,3,4]]}', NDJSON),
+      expect: '415 UNSUPPORTED_MEDIA_TYPE',
+    },
+    {
+      route: 'POST /datasets',
+      name: 'content type application/octet-stream',
+      req: post('/datasets', f32(2, D), OCTET),
+      expect: '415 UNSUPPORTED_MEDIA_TYPE',
+    },
+    {
+      route: 'POST /models',
+      name: 'content type application/x-ndjson',
+      req: post('/models', '{"W":[[1]]}', NDJSON),
+      expect: '415 UNSUPPORTED_MEDIA_TYPE',
+    },
   ];
 }
 
 function otherCases(): Case[] {
   return [
-    { route: '(none)', name: 'PUT /datasets', req: { method: 'PUT', url: '/datasets', headers: J, payload: '{}' }, expect: '404 ROUTE_NOT_FOUND' },
-    { route: '(none)', name: 'a binary body to no route', req: post('/nope', f32(2, D), OCTET), expect: '404 ROUTE_NOT_FOUND' },
-    { route: '(none)', name: 'an NDJSON body to no route', req: post('/nope', '{}', NDJSON), expect: '404 ROUTE_NOT_FOUND' },
-    { route: '(none)', name: 'GET /datasets/../../etc/passwd', req: get('/datasets/../../etc/passwd'), expect: '404 ROUTE_NOT_FOUND' },
-    { route: '(none)', name: 'POST /embed/extra', req: post('/embed/extra', '{"inputs":[[1,2,3,4]]}'), expect: '404 ROUTE_NOT_FOUND' },
+    {
+      route: '(none)',
+      name: 'PUT /datasets',
+      req: { method: 'PUT', url: '/datasets', headers: J, payload: '{}' },
+      expect: '404 ROUTE_NOT_FOUND',
+    },
+    {
+      route: '(none)',
+      name: 'a binary body to no route',
+      req: post('/nope', f32(2, D), OCTET),
+      expect: '404 ROUTE_NOT_FOUND',
+    },
+    {
+      route: '(none)',
+      name: 'an NDJSON body to no route',
+      req: post('/nope', '{}', NDJSON),
+      expect: '404 ROUTE_NOT_FOUND',
+    },
+    {
+      route: '(none)',
+      name: 'GET /datasets/../../etc/passwd',
+      req: get('/datasets/../../etc/passwd'),
+      expect: '404 ROUTE_NOT_FOUND',
+    },
+    {
+      route: '(none)',
+      name: 'POST /embed/extra',
+      req: post('/embed/extra', '{"inputs":[[1,2,3,4]]}'),
+      expect: '404 ROUTE_NOT_FOUND',
+    },
   ];
 }
 
@@ -465,8 +1269,16 @@ async function snapshot(app: App, db: Database.Database) {
   return {
     datasets: await list('/datasets?limit=1000'),
     models: await list('/models?limit=1000'),
-    jobs: (await list('/jobs?limit=1000')).map((j) => ({ id: j.id, status: j.status, modelId: j.modelId, error: j.error, params: j.params })),
-    chunks: db.prepare('SELECT dataset_id, kind, count, upload_id, length(data) AS bytes FROM chunks ORDER BY seq').all(),
+    jobs: (await list('/jobs?limit=1000')).map((j) => ({
+      id: j.id,
+      status: j.status,
+      modelId: j.modelId,
+      error: j.error,
+      params: j.params,
+    })),
+    chunks: db
+      .prepare('SELECT dataset_id, kind, count, upload_id, length(data) AS bytes FROM chunks ORDER BY seq')
+      .all(),
     weights: db.prepare('SELECT id, checksum FROM models ORDER BY seq').all(),
   };
 }
@@ -529,11 +1341,19 @@ t.test('hostile input: every malformed request gets a 4xx JSON error and changes
         t.fail(`the reply is not JSON: ${res.body.slice(0, 200)}`);
       }
       const hit = want.find((w) => w.status === res.statusCode && w.code === body.code);
-      t.ok(hit, `answers ${c.expect} (got ${res.statusCode} ${String(body.code)}: ${String(body.message).slice(0, 160)})`, gap);
+      t.ok(
+        hit,
+        `answers ${c.expect} (got ${res.statusCode} ${String(body.code)}: ${String(body.message).slice(0, 160)})`,
+        gap,
+      );
       t.ok(res.statusCode >= 400 && res.statusCode < 500, `a 4xx status (${res.statusCode})`);
       t.match(res.headers['content-type'], /^application\/json/, 'a JSON reply');
       t.equal(body.statusCode, res.statusCode, 'statusCode in the body');
-      t.ok(typeof body.code === 'string' && known.has(body.code), `code is a documented one (${String(body.code)})`, gap);
+      t.ok(
+        typeof body.code === 'string' && known.has(body.code),
+        `code is a documented one (${String(body.code)})`,
+        gap,
+      );
       t.ok(typeof body.message === 'string' && body.message.length > 0, 'message');
       t.ok(typeof body.error === 'string' && body.error.length > 0, 'error');
       t.same(await snapshot(app, db), before, 'datasets, triplets, samples, models and jobs unchanged');
@@ -542,7 +1362,11 @@ t.test('hostile input: every malformed request gets a 4xx JSON error and changes
   }
 
   // After the whole corpus the store still takes writes, and counts are what the fixtures made.
-  const up = await app.inject({ method: 'POST', url: `/datasets/${f.ds}/triplets`, payload: { triplets: makeTriplets(3, D, 9) } });
+  const up = await app.inject({
+    method: 'POST',
+    url: `/datasets/${f.ds}/triplets`,
+    payload: { triplets: makeTriplets(3, D, 9) },
+  });
   t.equal(up.statusCode, 201, 'a valid upload still works after the corpus');
   t.equal(up.json().tripletCount, 23, 'and counts from the fixture: nothing was added by a refused request');
   t.equal(

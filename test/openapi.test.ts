@@ -11,11 +11,25 @@ t.test('openapi/openapi.json is generated from the current route schemas', async
 t.test('the spec describes every route of the contract', async (t) => {
   const spec = JSON.parse(await generateSpec());
   const want: [string, string][] = [
-    ['/datasets', 'post'], ['/datasets', 'get'], ['/datasets/{id}', 'get'], ['/datasets/{id}', 'delete'],
-    ['/datasets/{id}/triplets', 'post'], ['/train', 'post'], ['/jobs', 'get'], ['/jobs/{id}', 'get'],
-    ['/jobs/{id}/cancel', 'post'], ['/models', 'get'], ['/models', 'post'], ['/models/{id}', 'get'],
-    ['/models/{id}', 'delete'], ['/models/{id}/weights', 'get'], ['/models/{id}/evaluate', 'post'],
-    ['/embed', 'post'], ['/distances', 'post'], ['/healthz', 'get'], ['/readyz', 'get'],
+    ['/datasets', 'post'],
+    ['/datasets', 'get'],
+    ['/datasets/{id}', 'get'],
+    ['/datasets/{id}', 'delete'],
+    ['/datasets/{id}/triplets', 'post'],
+    ['/train', 'post'],
+    ['/jobs', 'get'],
+    ['/jobs/{id}', 'get'],
+    ['/jobs/{id}/cancel', 'post'],
+    ['/models', 'get'],
+    ['/models', 'post'],
+    ['/models/{id}', 'get'],
+    ['/models/{id}', 'delete'],
+    ['/models/{id}/weights', 'get'],
+    ['/models/{id}/evaluate', 'post'],
+    ['/embed', 'post'],
+    ['/distances', 'post'],
+    ['/healthz', 'get'],
+    ['/readyz', 'get'],
   ];
   for (const [p, m] of want) t.ok(spec.paths?.[p]?.[m], `${m.toUpperCase()} ${p}`);
   const triplets = spec.paths['/datasets/{id}/triplets'].post;

@@ -7,7 +7,8 @@ import { ROOT, startServer, type ServerProcess } from '../scripts/server-process
 import { tempDir } from './helpers.js';
 
 /** `npm start`, the README's first command, on dataDir and port; logs kept for the assertions. */
-const start = (dataDir: string, port?: number) => startServer({ dataDir, port, command: 'npm-start', logLevel: 'info' });
+const start = (dataDir: string, port?: number) =>
+  startServer({ dataDir, port, command: 'npm-start', logLevel: 'info' });
 
 async function stop(s: ServerProcess): Promise<number | null> {
   s.proc.kill('SIGTERM');
@@ -33,7 +34,10 @@ t.test('npm start serves the README walk-through, shuts down on SIGTERM and keep
   t.match(walk.stdout, /"embeddings":\[\[/, 'embeddings are served');
   t.match(walk.stdout, /"distances":\[\[/, 'distances are served');
   const dist = JSON.parse(walk.stdout.trim().split('\n').pop()!);
-  t.ok(dist.distances[0][0] < dist.distances[0][1], 'the anchor is nearer its positive than its negative in the learned space');
+  t.ok(
+    dist.distances[0][0] < dist.distances[0][1],
+    'the anchor is nearer its positive than its negative in the learned space',
+  );
 
   const before = {
     datasets: (await json(`${first.base}/datasets`)).items,

@@ -14,7 +14,6 @@ import { DB_FILE } from '../src/app.js';
 import { ROOT, startServer, type ServerProcess } from '../scripts/server-process.js';
 import { createDataset, makeTriplets, tempDir, testApp, waitForJob } from './helpers.js';
 
-
 // A job of about 2–4 s on this data: 20,000 triplets of dimension 32 into k = 32, a fixed number of
 // iterations (gradientTolerance 0, and random data never reaches zero loss in 300 steps).
 const N = 20_000;
@@ -22,7 +21,6 @@ const D = 32;
 const TRAIN = { outputDimension: 32, maxIterations: 300, gradientTolerance: 0, init: 'uniform', seed: 3 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 
 type Server = ServerProcess;
 
@@ -36,7 +34,13 @@ async function start(t: Test, dataDir: string, port?: number): Promise<Server> {
 }
 
 /** A request that answers 2xx; retried when the server sheds load (503 with Retry-After). */
-async function api(base: string, method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<any> {
+async function api(
+  base: string,
+  method: string,
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<any> {
   for (let attempt = 0; ; attempt++) {
     const res = await fetch(`${base}${url}`, {
       method,
@@ -68,7 +72,10 @@ function randomTriplets(n: number, d: number, seed = 1): Buffer {
 function storedJob(dataDir: string, id: string): { status: string; finished_at: string | null } {
   const db = new Database(path.join(dataDir, DB_FILE), { readonly: true });
   try {
-    return db.prepare('SELECT status, finished_at FROM jobs WHERE id = ?').get(id) as { status: string; finished_at: string | null };
+    return db.prepare('SELECT status, finished_at FROM jobs WHERE id = ?').get(id) as {
+      status: string;
+      finished_at: string | null;
+    };
   } finally {
     db.close();
   }
@@ -88,12 +95,18 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeou
  * Starts a server, queues the long job, sends `signal` once the job is training, and checks the
  * shutdown; then restarts on the same DATA_DIR and checks that the job runs again and succeeds.
  */
-async function signalDuringTraining(t: Test, signal: 'SIGTERM' | 'SIGINT', opts: { followEvents?: boolean; todo?: string } = {}) {
+async function signalDuringTraining(
+  t: Test,
+  signal: 'SIGTERM' | 'SIGINT',
+  opts: { followEvents?: boolean; todo?: string } = {},
+) {
   const gap = opts.todo ? { todo: opts.todo } : {};
   const dataDir = tempDir(t, 'triplet-embed-shutdown-');
   const first = await start(t, dataDir);
   const ds = await api(first.base, 'POST', '/datasets', { name: 'long', dimension: D });
-  await api(first.base, 'POST', `/datasets/${ds.id}/triplets`, randomTriplets(N, D), { 'content-type': 'application/octet-stream' });
+  await api(first.base, 'POST', `/datasets/${ds.id}/triplets`, randomTriplets(N, D), {
+    'content-type': 'application/octet-stream',
+  });
   const job = await api(first.base, 'POST', '/train', { datasetId: ds.id, ...TRAIN });
 
   let streamEnded: Promise<string> | undefined;
@@ -115,7 +128,10 @@ async function signalDuringTraining(t: Test, signal: 'SIGTERM' | 'SIGINT', opts:
     const j = await api(first.base, 'GET', `/jobs/${job.id}`);
     return j.status === 'running' && (j.progress?.iteration ?? 0) >= 1 ? j : undefined;
   });
-  t.ok(running.progress.iteration < TRAIN.maxIterations, `the job is mid-training (iteration ${running.progress.iteration})`);
+  t.ok(
+    running.progress.iteration < TRAIN.maxIterations,
+    `the job is mid-training (iteration ${running.progress.iteration})`,
+  );
 
   const sentAt = Date.now();
   first.proc.kill(signal);
@@ -152,22 +168,34 @@ async function signalDuringTraining(t: Test, signal: 'SIGTERM' | 'SIGINT', opts:
   }
 
   const parked = storedJob(dataDir, job.id);
-  t.equal(parked.status, 'queued', 'the running job was parked in the store: queued again, to resume at the next start', gap);
+  t.equal(
+    parked.status,
+    'queued',
+    'the running job was parked in the store: queued again, to resume at the next start',
+    gap,
+  );
   t.equal(parked.finished_at, null, 'and not finished', gap);
 
   const second = await start(t, dataDir, first.port);
   const statuses: string[] = [];
-  const done = await waitFor('the resumed job to finish', async () => {
-    const j = await api(second.base, 'GET', `/jobs/${job.id}`);
-    if (statuses[statuses.length - 1] !== j.status) statuses.push(j.status);
-    return ['queued', 'running'].includes(j.status) ? undefined : j;
-  }, 120_000);
+  const done = await waitFor(
+    'the resumed job to finish',
+    async () => {
+      const j = await api(second.base, 'GET', `/jobs/${job.id}`);
+      if (statuses[statuses.length - 1] !== j.status) statuses.push(j.status);
+      return ['queued', 'running'].includes(j.status) ? undefined : j;
+    },
+    120_000,
+  );
   t.comment(`after the restart the job went ${statuses.join(' → ')}`);
   t.ok(statuses.includes('running') || statuses[0] === 'queued', 'the restarted server picked the job up again', gap);
   t.equal(done.status, 'succeeded', `the job succeeds after the restart ${JSON.stringify(done.error)}`);
   t.equal(done.metrics?.iterations, TRAIN.maxIterations, 'and ran its full course');
   t.ok(done.modelId, 'with a model');
-  const m = await api(second.base, 'POST', '/embed', { model: done.modelId, inputs: [Array.from({ length: D }, () => 0.1)] });
+  const m = await api(second.base, 'POST', '/embed', {
+    model: done.modelId,
+    inputs: [Array.from({ length: D }, () => 0.1)],
+  });
   t.equal(m.embeddings[0].length, TRAIN.outputDimension, 'the model serves');
   second.proc.kill('SIGTERM');
   t.equal((await second.exited).code, 0, 'the second server also exits 0');
@@ -179,14 +207,18 @@ t.before(() => {
 });
 
 t.test('SIGTERM with a job training: exit 0 within 10 s, the job resumes after a restart and succeeds', (t) =>
-  signalDuringTraining(t, 'SIGTERM'));
+  signalDuringTraining(t, 'SIGTERM'),
+);
 
 t.test('SIGINT with a job training: the same', (t) => signalDuringTraining(t, 'SIGINT'));
 
-t.test('SIGTERM with a client following the job\'s events: the stream ends, the job is parked, exit 0 within 10 s', (t) =>
-  signalDuringTraining(t, 'SIGTERM', {
-    followEvents: true,
-  }));
+t.test(
+  "SIGTERM with a client following the job's events: the stream ends, the job is parked, exit 0 within 10 s",
+  (t) =>
+    signalDuringTraining(t, 'SIGTERM', {
+      followEvents: true,
+    }),
+);
 
 t.test('a job whose worker throws ends failed with TRAINING_FAILED; the server keeps serving', async (t) => {
   const ended = async (s: Server, id: string) =>
@@ -237,8 +269,16 @@ t.test('a worker thread that dies mid-job fails its job with WORKER_CRASHED; the
     payload: randomTriplets(5000, d),
   });
   t.equal(up.statusCode, 201);
-  const job = (await app.inject({ method: 'POST', url: '/train', payload: { datasetId: big, outputDimension: 8, maxIterations: 100_000, gradientTolerance: 0, init: 'uniform' } })).json();
-  const runner = app.services.runner as unknown as { running: Map<string, { handle?: { worker: import('node:worker_threads').Worker } }> };
+  const job = (
+    await app.inject({
+      method: 'POST',
+      url: '/train',
+      payload: { datasetId: big, outputDimension: 8, maxIterations: 100_000, gradientTolerance: 0, init: 'uniform' },
+    })
+  ).json();
+  const runner = app.services.runner as unknown as {
+    running: Map<string, { handle?: { worker: import('node:worker_threads').Worker } }>;
+  };
   const worker = await waitFor('the worker to start', async () => runner.running.get(job.id)?.handle?.worker);
   await waitFor('the job to train', async () => {
     const j = (await app.inject({ url: `/jobs/${job.id}` })).json();
@@ -252,7 +292,9 @@ t.test('a worker thread that dies mid-job fails its job with WORKER_CRASHED; the
   t.equal((await app.inject({ url: '/healthz' })).statusCode, 200, 'the server is alive');
 
   const small = await createDataset(app, 4, makeTriplets(30, 4));
-  const next = (await app.inject({ method: 'POST', url: '/train', payload: { datasetId: small, outputDimension: 2 } })).json();
+  const next = (
+    await app.inject({ method: 'POST', url: '/train', payload: { datasetId: small, outputDimension: 2 } })
+  ).json();
   const ok = await waitForJob(app, next.id);
   t.equal(ok.status, 'succeeded', 'the runner frees the slot and runs the next job');
 });

@@ -42,7 +42,8 @@ interface Helper {
  * to the helper with the fewest outstanding jobs. Results never depend on which helper ran a job.
  */
 export function createAsyncRunner(module: WebAssembly.Module, memory: WebAssembly.Memory, helpers = 1): AsyncRunner {
-  if (!(Number.isInteger(helpers) && helpers >= 1)) throw new RangeError(`helpers must be a positive integer (got ${helpers})`);
+  if (!(Number.isInteger(helpers) && helpers >= 1))
+    throw new RangeError(`helpers must be a positive integer (got ${helpers})`);
   const pool: Helper[] = [];
   let nextId = 1;
   let closed = false;

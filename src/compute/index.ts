@@ -15,7 +15,15 @@ import { useWideKernels, type WideChoice } from './revectorize.js';
 export { loadKernelModule, KERNELS_WASM_PATH } from './module.js';
 export { createPool, type ComputePool } from './pool.js';
 export { createAsyncRunner, type AsyncRunner } from './async-runner.js';
-export { useWideKernels, decideWide, revectorizerAvailable, runtimeFacts, type WideChoice, type WideDecision, type RuntimeFacts } from './revectorize.js';
+export {
+  useWideKernels,
+  decideWide,
+  revectorizerAvailable,
+  runtimeFacts,
+  type WideChoice,
+  type WideDecision,
+  type RuntimeFacts,
+} from './revectorize.js';
 
 /** `auto`: WebAssembly SIMD when this runtime validates it (and the module is built), else JS. */
 export type KernelChoice = 'auto' | 'js' | 'wasm';
@@ -98,7 +106,14 @@ export async function createCompute(opts: ComputeOptions = {}): Promise<Compute>
     earlyExit: opts.earlyExit,
     wide: useWideKernels(wide),
   });
-  return { kernels, backend, threads, close: async () => { if (pool) await pool.close(); } };
+  return {
+    kernels,
+    backend,
+    threads,
+    close: async () => {
+      if (pool) await pool.close();
+    },
+  };
 }
 
 const local = new Map<string, Kernels>();
@@ -114,7 +129,12 @@ export function localKernels(choice: KernelChoice = 'auto', wide: WideChoice = '
     if (backend === 'js') k = jsKernels;
     else {
       const memory = createSharedMemory();
-      k = createWasmKernels({ module: loadKernelModule(wide), memory, heap: new WasmHeap(memory), wide: useWideKernels(wide) });
+      k = createWasmKernels({
+        module: loadKernelModule(wide),
+        memory,
+        heap: new WasmHeap(memory),
+        wide: useWideKernels(wide),
+      });
     }
     local.set(backend, k);
   }
@@ -142,7 +162,13 @@ export function createServingCompute(s: Pick<ComputeSettings, 'kernels' | 'embed
     },
   };
   const asyncRunner = s.embedHelpers > 0 ? lazy : undefined;
-  const kernels = createWasmKernels({ module, memory, heap: new WasmHeap(memory), asyncRunner, wide: useWideKernels(s.wide) });
+  const kernels = createWasmKernels({
+    module,
+    memory,
+    heap: new WasmHeap(memory),
+    asyncRunner,
+    wide: useWideKernels(s.wide),
+  });
   return {
     kernels,
     backend,

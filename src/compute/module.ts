@@ -19,7 +19,10 @@ export function loadKernelModule(wide: WideChoice = 'auto'): WebAssembly.Module 
   try {
     bytes = readFileSync(KERNELS_WASM_PATH);
   } catch (e) {
-    throw new Error(`WebAssembly kernels not built (${KERNELS_WASM_PATH}): run \`npm run build:wasm\` (${(e as Error).message})`);
+    throw new Error(
+      `WebAssembly kernels not built (${KERNELS_WASM_PATH}): run \`npm run build:wasm\` (${(e as Error).message})`,
+      { cause: e },
+    );
   }
   // V8 reads its revectorizer flag when it optimises the module's functions: set it first.
   useWideKernels(wide);

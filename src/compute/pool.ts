@@ -63,8 +63,14 @@ export interface ComputePool extends TaskRunner {
  * Starts threads−1 helpers on `memory` (shared) and resolves once they are ready.
  * The control block is allocated from `heap`.
  */
-export async function createPool(module: WebAssembly.Module, memory: WebAssembly.Memory, heap: WasmHeap, threads: number): Promise<ComputePool> {
-  if (!(Number.isInteger(threads) && threads >= 1)) throw new RangeError(`threads must be a positive integer (got ${threads})`);
+export async function createPool(
+  module: WebAssembly.Module,
+  memory: WebAssembly.Memory,
+  heap: WasmHeap,
+  threads: number,
+): Promise<ComputePool> {
+  if (!(Number.isInteger(threads) && threads >= 1))
+    throw new RangeError(`threads must be a positive integer (got ${threads})`);
   const control = heap.alloc(CONTROL_INTS * 4);
   const ctl = () => new Int32Array(memory.buffer, control, CONTROL_INTS);
   ctl().fill(0);

@@ -12,7 +12,6 @@
 import { readFileSync } from 'node:fs';
 import v8 from 'node:v8';
 
-
 /** TRIPLET_WIDE_KERNELS: `auto` (default) uses them where detected, `on` forces, `off` never. */
 export type WideChoice = 'auto' | 'on' | 'off';
 
@@ -29,8 +28,15 @@ export interface RuntimeFacts {
 
 function cpuFlags(): string[] | null {
   try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => /^flags\s*:/.test(l));
-    return line ? line.slice(line.indexOf(':') + 1).trim().split(/\s+/) : null;
+    const line = readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => /^flags\s*:/.test(l));
+    return line
+      ? line
+          .slice(line.indexOf(':') + 1)
+          .trim()
+          .split(/\s+/)
+      : null;
   } catch {
     return null;
   }
@@ -38,7 +44,12 @@ function cpuFlags(): string[] | null {
 
 export function runtimeFacts(): RuntimeFacts {
   const vars = process.config.variables as unknown as Record<string, unknown>;
-  return { arch: process.arch, v8: process.versions.v8, revecBuilt: vars.v8_enable_wasm_simd256_revec === 1, cpuFlags: cpuFlags() };
+  return {
+    arch: process.arch,
+    v8: process.versions.v8,
+    revecBuilt: vars.v8_enable_wasm_simd256_revec === 1,
+    cpuFlags: cpuFlags(),
+  };
 }
 
 /**

@@ -40,7 +40,11 @@ export function toTripletSet(stored: Triplets, indices?: Uint32Array): TripletSe
 }
 
 /** A seeded split: the first `train` indices train, the rest validate. Sorted within each part. */
-export function splitIndices(count: number, validationFraction: number, random: () => number): { train: Uint32Array; validation: Uint32Array } {
+export function splitIndices(
+  count: number,
+  validationFraction: number,
+  random: () => number,
+): { train: Uint32Array; validation: Uint32Array } {
   const nVal = Math.min(count - 1, Math.round(count * validationFraction));
   const idx = new Uint32Array(count);
   for (let i = 0; i < count; i++) idx[i] = i;

@@ -30,7 +30,9 @@ export type DatasetRecord = Static<typeof Dataset>;
 export const Progress = Type.Object({
   iteration: Type.Integer(),
   maxIterations: Type.Integer(),
-  loss: Type.Number({ description: 'Training loss: full objective (triplets) or the running mean over recent batches (mining)' }),
+  loss: Type.Number({
+    description: 'Training loss: full objective (triplets) or the running mean over recent batches (mining)',
+  }),
   gradientNorm: Type.Number(),
   activeFraction: Type.Number(),
   elapsedMs: Type.Number(),

@@ -6,7 +6,10 @@ import { DEFAULT_MINED_PARAMS, DEFAULT_TRAIN_PARAMS } from '../math/index.js';
 
 const MINING = ['none', 'semihard', 'batchhard', 'semihard+batchhard'] as const;
 const literals = <const T extends string>(values: readonly T[], options: object = {}) =>
-  Type.Union(values.map((v) => Type.Literal(v)), options);
+  Type.Union(
+    values.map((v) => Type.Literal(v)),
+    options,
+  );
 
 /** Every option of a training job, as POST /train documents it. */
 export const TrainingOptions = {
@@ -41,7 +44,9 @@ export const TrainingOptions = {
       "Online mining from the dataset's labelled samples in P×K batches. Default `semihard+batchhard` (the sum of both losses) " +
       'when the dataset has samples; `none` trains on the stored triplets.',
   }),
-  loss: literals(['hinge', 'softplus'], { description: 'Mined samples: `hinge` (default) or `softplus`, the soft margin of Hermans et al.' }),
+  loss: literals(['hinge', 'softplus'], {
+    description: 'Mined samples: `hinge` (default) or `softplus`, the soft margin of Hermans et al.',
+  }),
   distance: literals(['euclidean', 'squared'], {
     description: 'Mined samples: the distance the loss and the margin use. Default `euclidean`',
   }),
@@ -77,7 +82,11 @@ export const TrainingOptions = {
     minimum: 0,
     description: `Stop when ‖∇‖∞ falls below this. Default ${DEFAULT_TRAIN_PARAMS.gradientTolerance}`,
   }),
-  historySize: Type.Integer({ minimum: 1, maximum: 100, description: `L-BFGS memory. Default ${DEFAULT_TRAIN_PARAMS.historySize}` }),
+  historySize: Type.Integer({
+    minimum: 1,
+    maximum: 100,
+    description: `L-BFGS memory. Default ${DEFAULT_TRAIN_PARAMS.historySize}`,
+  }),
 } satisfies Record<string, TSchema>;
 
 const o = TrainingOptions;

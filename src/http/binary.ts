@@ -26,7 +26,10 @@ export function recordBytes(kind: ChunkKind, d: number): number {
 function checkFiniteRows(values: Float32Array, rowLength: number, firstRow: number, what: string): void {
   const i = firstNonFinite(values);
   if (i >= 0) {
-    throw badRequest('NON_FINITE_VALUE', `${what} ${firstRow + Math.floor(i / rowLength)}, value ${i % rowLength} is not finite`);
+    throw badRequest(
+      'NON_FINITE_VALUE',
+      `${what} ${firstRow + Math.floor(i / rowLength)}, value ${i % rowLength} is not finite`,
+    );
   }
 }
 

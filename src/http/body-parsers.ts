@@ -67,7 +67,14 @@ async function bodyParsers(app: App): Promise<void> {
   app.addContentTypeParser([NDJSON, OCTET], (req, payload, done) => {
     const type = mediaType(req);
     if (unlisted(req, type)) {
-      return done(new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `${req.method} ${req.routeOptions.url} takes application/json, not ${type}`), undefined);
+      return done(
+        new AppError(
+          415,
+          'UNSUPPORTED_MEDIA_TYPE',
+          `${req.method} ${req.routeOptions.url} takes application/json, not ${type}`,
+        ),
+        undefined,
+      );
     }
     if (type !== OCTET || !wants(req, 'staged-binary')) return done(null, payload);
     readStaged(payload, req.headers['content-length'], bodyLimit, (n) => serving.stage(n)).then(
@@ -82,7 +89,8 @@ async function bodyParsers(app: App): Promise<void> {
   // Whatever happens after parsing (validation errors included), a staged block goes back.
   app.addHook('onRoute', (route: RouteOptions) => {
     if (!route.config?.body?.includes('staged-binary')) return;
-    const own = route.onResponse === undefined ? [] : Array.isArray(route.onResponse) ? route.onResponse : [route.onResponse];
+    const own =
+      route.onResponse === undefined ? [] : Array.isArray(route.onResponse) ? route.onResponse : [route.onResponse];
     route.onResponse = [...own, releaseStaged] as RouteOptions['onResponse'];
   });
 }

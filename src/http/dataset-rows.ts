@@ -7,7 +7,14 @@ import { checkFinite32 } from '../services/vectors.js';
 import { writeRow } from './rows.js';
 
 /** One triplet as 3·d floats at out[offset]: anchor, positive, negative back to back. */
-export function writeTriplet(t: TripletInput, out: Float32Array, offset: number, d: number, field: string, owner: string): void {
+export function writeTriplet(
+  t: TripletInput,
+  out: Float32Array,
+  offset: number,
+  d: number,
+  field: string,
+  owner: string,
+): void {
   writeRow(t.anchor, out, offset, d, `${field}.anchor`, owner);
   writeRow(t.positive, out, offset + d, d, `${field}.positive`, owner);
   writeRow(t.negative, out, offset + 2 * d, d, `${field}.negative`, owner);

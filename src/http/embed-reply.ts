@@ -48,5 +48,7 @@ export function sendEmbedded(req: FastifyRequest, reply: FastifyReply, e: Embedd
   // schema's rows are a union (numbers or base64), which the compiled serializer can only resolve
   // row by row with a validator; V8's JSON.stringify writes the same JSON faster.
   if (encoding === 'float') return reply.send(embedJson(e));
-  return reply.serializer(JSON.stringify).send({ model: e.model.record.id, dimension: e.model.k, embeddings: base64Rows(e) });
+  return reply
+    .serializer(JSON.stringify)
+    .send({ model: e.model.record.id, dimension: e.model.k, embeddings: base64Rows(e) });
 }

@@ -15,7 +15,11 @@ function explain(body: string): AppError {
   } catch (e) {
     return new AppError(400, 'INVALID_JSON', `the body is not valid JSON: ${(e as Error).message}`);
   }
-  return new AppError(400, 'INVALID_JSON', 'the body has a "__proto__" key or a "constructor" key holding "prototype", which are refused (prototype poisoning)');
+  return new AppError(
+    400,
+    'INVALID_JSON',
+    'the body has a "__proto__" key or a "constructor" key holding "prototype", which are refused (prototype poisoning)',
+  );
 }
 
 /** Fastify's default JSON parser for this app's settings, with refusals explained. */

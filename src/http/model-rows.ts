@@ -16,10 +16,15 @@ export function inputRows(inputs: (number[] | string)[], encoding: Encoding, m: 
   for (let i = 0; i < inputs.length; i++) {
     const row = inputs[i];
     if (encoding === 'base64') {
-      if (typeof row !== 'string') throw badRequest('VALIDATION_ERROR', `inputs[${i}] must be a base64 string when encoding is base64`);
+      if (typeof row !== 'string')
+        throw badRequest('VALIDATION_ERROR', `inputs[${i}] must be a base64 string when encoding is base64`);
       decodeBase64Row(row, data, i * d, d, `inputs[${i}]`, owner(m));
     } else {
-      if (typeof row === 'string') throw badRequest('VALIDATION_ERROR', `inputs[${i}] must be an array of numbers (set "encoding": "base64" for strings)`);
+      if (typeof row === 'string')
+        throw badRequest(
+          'VALIDATION_ERROR',
+          `inputs[${i}] must be an array of numbers (set "encoding": "base64" for strings)`,
+        );
       writeRow(row, data, i * d, d, `inputs[${i}]`, owner(m));
     }
   }

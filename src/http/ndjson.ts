@@ -34,7 +34,9 @@ function parseLine(line: string, where: string): unknown {
 }
 
 /** Writes one line's row at out[offset]; returns its label (samples) or undefined (triplets). */
-function lineWriter(u: NdjsonUpload): (line: string, where: string, out: Float32Array, offset: number) => Label | undefined {
+function lineWriter(
+  u: NdjsonUpload,
+): (line: string, where: string, out: Float32Array, offset: number) => Label | undefined {
   const d = u.dimension;
   if (u.kind === 'triplets') {
     return (line, where, out, offset) => {

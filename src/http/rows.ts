@@ -4,7 +4,14 @@ import { badRequest } from '../errors.js';
 import { checkDimension, checkFinite32 } from '../services/vectors.js';
 
 /** Copies one number[] row into out at offset, checking length and finiteness. */
-export function writeRow(row: number[], out: Float32Array, offset: number, d: number, field: string, owner: string): void {
+export function writeRow(
+  row: number[],
+  out: Float32Array,
+  offset: number,
+  d: number,
+  field: string,
+  owner: string,
+): void {
   checkDimension(row, d, field, owner);
   for (let j = 0; j < d; j++) {
     const v = row[j];
@@ -30,10 +37,20 @@ export function float32View(buf: Buffer): Float32Array {
 }
 
 /** base64 of one row's float32 bytes → the row, checked. */
-export function decodeBase64Row(s: string, out: Float32Array, offset: number, d: number, field: string, owner: string): void {
+export function decodeBase64Row(
+  s: string,
+  out: Float32Array,
+  offset: number,
+  d: number,
+  field: string,
+  owner: string,
+): void {
   const buf = Buffer.from(s, 'base64');
   if (buf.byteLength !== d * 4) {
-    throw badRequest('DIMENSION_MISMATCH', `${field} decodes to ${buf.byteLength / 4} float32 values, ${owner} expects ${d}`);
+    throw badRequest(
+      'DIMENSION_MISMATCH',
+      `${field} decodes to ${buf.byteLength / 4} float32 values, ${owner} expects ${d}`,
+    );
   }
   const row = float32View(buf);
   for (let j = 0; j < d; j++) {

@@ -64,7 +64,8 @@ export function readStaged(
     };
     const onData = (chunk: Buffer) => {
       if (settled) return;
-      if (offset + chunk.byteLength > declared) return fail(badRequest('INVALID_BODY', `${what} is longer than its Content-Length`));
+      if (offset + chunk.byteLength > declared)
+        return fail(badRequest('INVALID_BODY', `${what} is longer than its Content-Length`));
       rows.write(chunk, offset);
       offset += chunk.byteLength;
     };
@@ -135,7 +136,10 @@ export async function* records(
     }
   }
   if (pendingBytes % opts.recordBytes !== 0) {
-    throw badRequest('DIMENSION_MISMATCH', `body is ${total} bytes, not a whole number of ${opts.recordBytes}-byte records`);
+    throw badRequest(
+      'DIMENSION_MISMATCH',
+      `body is ${total} bytes, not a whole number of ${opts.recordBytes}-byte records`,
+    );
   }
   if (pendingBytes) yield Buffer.concat(pending, pendingBytes);
 }

@@ -11,7 +11,13 @@ import { badRequest } from '../errors.js';
  * so those may be coerced to their declared types.
  */
 function requestAjv(part: 'body' | 'text'): Ajv {
-  return new Ajv({ removeAdditional: false, useDefaults: true, strict: false, allErrors: false, coerceTypes: part === 'text' });
+  return new Ajv({
+    removeAdditional: false,
+    useDefaults: true,
+    strict: false,
+    allErrors: false,
+    coerceTypes: part === 'text',
+  });
 }
 
 /** Fastify's validator compiler (setValidatorCompiler), one Ajv for bodies and one for text. */
@@ -53,11 +59,15 @@ function describe(errors: ErrorObject[], where: string): string {
   const first = errors[0];
   if (first === undefined) return `${where} is not valid`;
   const at = where + fieldPath(first.instancePath);
-  if (first.keyword === 'additionalProperties') return `${at} has an unknown field "${String(first.params.additionalProperty)}"`;
+  if (first.keyword === 'additionalProperties')
+    return `${at} has an unknown field "${String(first.params.additionalProperty)}"`;
   if (first.keyword === 'required') return `${at} must have property "${String(first.params.missingProperty)}"`;
   const union = errors.findIndex((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf');
   if (union > 0 && errors[union].instancePath === first.instancePath) {
-    return `${at} ${errors.slice(0, union).map((e) => e.message).join(', or ')}`;
+    return `${at} ${errors
+      .slice(0, union)
+      .map((e) => e.message)
+      .join(', or ')}`;
   }
   return `${at} ${first.message ?? 'is not valid'}`;
 }

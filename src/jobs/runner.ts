@@ -115,12 +115,25 @@ export class JobRunner {
 
   private async launch(job: JobRecord): Promise<void> {
     const control = new Int32Array(new SharedArrayBuffer(4));
-    const r: Running = { job, handle: undefined as never, control, lastWrite: 0, pending: null, timer: null, stopping: null, done: false, writes: Promise.resolve() };
+    const r: Running = {
+      job,
+      handle: undefined as never,
+      control,
+      lastWrite: 0,
+      pending: null,
+      timer: null,
+      stopping: null,
+      done: false,
+      writes: Promise.resolve(),
+    };
     let task: TrainTask;
     try {
       task = await this.taskFor(job, control);
     } catch (e) {
-      await this.finish(job.id, 'failed', { code: 'TRAINING_FAILED', message: `could not read the training data: ${(e as Error).message}` });
+      await this.finish(job.id, 'failed', {
+        code: 'TRAINING_FAILED',
+        message: `could not read the training data: ${(e as Error).message}`,
+      });
       return;
     }
     if (this.closing) {
@@ -135,7 +148,11 @@ export class JobRunner {
       (m) => this.onMessage(r, m),
       (e) =>
         (e as Error & { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
-          ? this.fail(r, 'OUT_OF_MEMORY', `the training worker ran out of memory (JOB_HEAP_LIMIT_MB=${this.opts.heapMb}): ${e.message}`)
+          ? this.fail(
+              r,
+              'OUT_OF_MEMORY',
+              `the training worker ran out of memory (JOB_HEAP_LIMIT_MB=${this.opts.heapMb}): ${e.message}`,
+            )
           : this.fail(r, 'WORKER_CRASHED', `the training worker crashed: ${e.message}`),
       this.opts.heapMb,
     );
@@ -170,7 +187,9 @@ export class JobRunner {
 
   /** Runs a job's store writes one after another, in the order they were asked for. */
   private write(r: Running, step: () => Promise<void>): Promise<void> {
-    r.writes = r.writes.then(step).catch((e: Error) => this.opts.log.error({ err: e, jobId: r.job.id }, 'could not write job state'));
+    r.writes = r.writes
+      .then(step)
+      .catch((e: Error) => this.opts.log.error({ err: e, jobId: r.job.id }, 'could not write job state'));
     return r.writes;
   }
 
@@ -214,7 +233,10 @@ export class JobRunner {
       } catch (e) {
         // cancelled or parked while the model was written: that outcome stands
         if (r.stopping || !this.opts.store.isOpen()) return;
-        await this.finish(r.job.id, 'failed', { code: 'STORE_FAILED', message: `could not store the model: ${(e as Error).message}` });
+        await this.finish(r.job.id, 'failed', {
+          code: 'STORE_FAILED',
+          message: `could not store the model: ${(e as Error).message}`,
+        });
       }
     });
   }
@@ -228,7 +250,11 @@ export class JobRunner {
   }
 
   /** Ends a job that produced no model, and tells the listeners. */
-  private async finish(id: string, status: 'failed' | 'cancelled', error: { code: string; message: string } | null): Promise<void> {
+  private async finish(
+    id: string,
+    status: 'failed' | 'cancelled',
+    error: { code: string; message: string } | null,
+  ): Promise<void> {
     if (!this.opts.store.isOpen()) return;
     const job = await this.opts.store.finishJob(id, status, error);
     if (status === 'failed') this.opts.log.warn({ jobId: id, ...error }, 'job failed');
@@ -238,7 +264,11 @@ export class JobRunner {
   private onExit(r: Running, code: number): void {
     if (r.timer) clearTimeout(r.timer);
     if (!r.done && !r.stopping) {
-      this.fail(r, code === 0 ? 'WORKER_EXITED' : 'WORKER_CRASHED', `the training worker exited with code ${code} before finishing`);
+      this.fail(
+        r,
+        code === 0 ? 'WORKER_EXITED' : 'WORKER_CRASHED',
+        `the training worker exited with code ${code} before finishing`,
+      );
     }
     r.done = true;
     void r.writes.then(() => {
@@ -276,10 +306,12 @@ export class JobRunner {
       this.stopWorker(r);
     }
     await this.pumping;
-    await Promise.all(all.map(async (r) => {
-      await r.handle.exited;
-      await r.writes;
-    }));
+    await Promise.all(
+      all.map(async (r) => {
+        await r.handle.exited;
+        await r.writes;
+      }),
+    );
     if (this.opts.store.isOpen()) await this.opts.store.requeueRunningJobs();
   }
 

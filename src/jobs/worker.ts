@@ -4,8 +4,27 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createCompute, type Compute } from '../compute/index.js';
 import { splitIndices, toTripletSet } from '../compute/training-data.js';
-import { DEFAULT_MINED_PARAMS, embed, evaluateTriplets, retrievalMetrics, seededRandom, train, trainMined, type Kernels } from '../math/index.js';
-import type { EvaluateResult, EvaluateTask, MinedTrainingParams, SampleData, Task, TrainTask, TripletData, TripletTrainingParams, WorkerMessage } from './messages.js';
+import {
+  DEFAULT_MINED_PARAMS,
+  embed,
+  evaluateTriplets,
+  retrievalMetrics,
+  seededRandom,
+  train,
+  trainMined,
+  type Kernels,
+} from '../math/index.js';
+import type {
+  EvaluateResult,
+  EvaluateTask,
+  MinedTrainingParams,
+  SampleData,
+  Task,
+  TrainTask,
+  TripletData,
+  TripletTrainingParams,
+  WorkerMessage,
+} from './messages.js';
 
 const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(m, transfer);
 
@@ -23,13 +42,20 @@ function missing(what: string): Error {
 }
 
 function trainOnTriplets(task: TrainTask, p: TripletTrainingParams, stored: TripletData, kernels: Kernels): void {
-  const split = p.validationFraction > 0 ? splitIndices(stored.count, p.validationFraction, seededRandom(p.seed)) : null;
+  const split =
+    p.validationFraction > 0 ? splitIndices(stored.count, p.validationFraction, seededRandom(p.seed)) : null;
   const trainSet = toTripletSet(stored, split?.train);
   const validationSet = split && split.validation.length > 0 ? toTripletSet(stored, split.validation) : null;
   const result = train(trainSet, p, hooks(task), kernels);
   const metrics: Record<string, unknown> = { ...result.metrics, trainCount: trainSet.m };
   if (validationSet) {
-    const v = evaluateTriplets(result.W, result.k, validationSet, { margin: p.margin, normalize: p.normalize }, kernels);
+    const v = evaluateTriplets(
+      result.W,
+      result.k,
+      validationSet,
+      { margin: p.margin, normalize: p.normalize },
+      kernels,
+    );
     Object.assign(metrics, {
       validationCount: v.count,
       validationLoss: v.loss,
@@ -37,7 +63,9 @@ function trainOnTriplets(task: TrainTask, p: TripletTrainingParams, stored: Trip
       validationActiveFraction: v.activeFraction,
     });
   }
-  post({ type: 'trained', W: result.W, k: result.k, d: result.d, metrics: metrics as never }, [result.W.buffer as ArrayBuffer]);
+  post({ type: 'trained', W: result.W, k: result.k, d: result.d, metrics: metrics as never }, [
+    result.W.buffer as ArrayBuffer,
+  ]);
 }
 
 function trainOnSamples(task: TrainTask, p: MinedTrainingParams, s: SampleData, kernels: Kernels): void {
@@ -47,7 +75,9 @@ function trainOnSamples(task: TrainTask, p: MinedTrainingParams, s: SampleData, 
   const { validation, ...rest } = result.metrics;
   // Flatten the validation figures so clients read metrics.validationLoss like any job's.
   const metrics: Record<string, unknown> = { ...rest, ...(validation ?? {}) };
-  post({ type: 'trained', W: result.W, k: result.k, d: result.d, metrics: metrics as never }, [result.W.buffer as ArrayBuffer]);
+  post({ type: 'trained', W: result.W, k: result.k, d: result.d, metrics: metrics as never }, [
+    result.W.buffer as ArrayBuffer,
+  ]);
 }
 
 function runEvaluate(task: EvaluateTask, kernels: Kernels): void {
@@ -55,7 +85,12 @@ function runEvaluate(task: EvaluateTask, kernels: Kernels): void {
   const result: EvaluateResult = { loss: null, tripletAccuracy: null, activeFraction: null, count: 0, margin };
   if (triplets.count > 0) {
     const r = evaluateTriplets(W, k, toTripletSet(triplets), { margin, normalize }, kernels);
-    Object.assign(result, { loss: r.loss, tripletAccuracy: r.tripletAccuracy, activeFraction: r.activeFraction, count: r.count });
+    Object.assign(result, {
+      loss: r.loss,
+      tripletAccuracy: r.tripletAccuracy,
+      activeFraction: r.activeFraction,
+      count: r.count,
+    });
   }
   if (samples.count > 1) {
     const n = samples.count;

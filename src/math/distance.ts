@@ -31,7 +31,16 @@ export interface Distance {
    * Backward pass of one pair: adds g·∂d(eᵢ, eⱼ)/∂eᵢ into G[io..io+k) and g·∂d/∂eⱼ into G[jo..jo+k),
    * where eᵢ = E[io..io+k), eⱼ = E[jo..jo+k), s = ‖eᵢ − eⱼ‖² and dist = d(eᵢ, eⱼ) from the forward pass.
    */
-  backprop(g: number, E: Float64Array, io: number, jo: number, k: number, s: number, dist: number, G: Float64Array): void;
+  backprop(
+    g: number,
+    E: Float64Array,
+    io: number,
+    jo: number,
+    k: number,
+    s: number,
+    dist: number,
+    G: Float64Array,
+  ): void;
 }
 
 function squaredDifference(Ea: DataArray, ao: number, Eb: DataArray, bo: number, k: number): number {
@@ -55,7 +64,8 @@ function addDifference(c: number, E: Float64Array, io: number, jo: number, k: nu
 /** ‖x − y‖², computed from differences so it is never negative. */
 export const squaredDistance: Distance = Object.freeze({
   name: 'squared' as const,
-  pair: (Ea: DataArray, ao: number, Eb: DataArray, bo: number, k: number) => Math.max(0, squaredDifference(Ea, ao, Eb, bo, k)),
+  pair: (Ea: DataArray, ao: number, Eb: DataArray, bo: number, k: number) =>
+    Math.max(0, squaredDifference(Ea, ao, Eb, bo, k)),
   fromGram: (sx: number, sy: number, dot: number) => Math.max(0, sx + sy - 2 * dot),
   self: () => 0,
   fromSquared: (s: number) => s,
@@ -69,11 +79,13 @@ export const squaredDistance: Distance = Object.freeze({
  * EUCLIDEAN_EPSILON, below which the distance is the constant √ε and carries no gradient.
  */
 export function createEuclideanDistance(floor = 0): Distance {
-  if (!(floor >= 0 && Number.isFinite(floor))) throw new RangeError(`euclidean floor must be finite and ≥ 0 (got ${floor})`);
+  if (!(floor >= 0 && Number.isFinite(floor)))
+    throw new RangeError(`euclidean floor must be finite and ≥ 0 (got ${floor})`);
   const fromSquared = (s: number) => Math.sqrt(Math.max(s, floor));
   return Object.freeze({
     name: 'euclidean' as const,
-    pair: (Ea: DataArray, ao: number, Eb: DataArray, bo: number, k: number) => fromSquared(squaredDifference(Ea, ao, Eb, bo, k)),
+    pair: (Ea: DataArray, ao: number, Eb: DataArray, bo: number, k: number) =>
+      fromSquared(squaredDifference(Ea, ao, Eb, bo, k)),
     fromGram: (sx: number, sy: number, dot: number) => Math.sqrt(Math.max(floor, sx + sy - 2 * dot)),
     self: () => Math.sqrt(floor),
     fromSquared,

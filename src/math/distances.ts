@@ -6,7 +6,12 @@ import type { DataArray } from './types.js';
 export type { Metric } from './distance.js';
 
 /** Mean distance (euclidean unless told) over all pairs of the n rows of E (n×k): a collapse gauge. */
-export function meanPairwiseDistance(E: DataArray, n: number, k: number, distance: Distance = euclideanDistance): number {
+export function meanPairwiseDistance(
+  E: DataArray,
+  n: number,
+  k: number,
+  distance: Distance = euclideanDistance,
+): number {
   let sum = 0;
   let pairs = 0;
   for (let a = 0; a < n; a++) {
@@ -24,7 +29,14 @@ export function meanPairwiseDistance(E: DataArray, n: number, k: number, distanc
  * are functions of S, D = fromSquared(S) and may alias S when that is the identity (squared);
  * otherwise D comes from the direct form, with the diagonal `self`.
  */
-export function batchDistances(E: Float64Array, B: number, k: number, distance: Distance | DistanceKind, S: Float64Array, D: Float64Array): void {
+export function batchDistances(
+  E: Float64Array,
+  B: number,
+  k: number,
+  distance: Distance | DistanceKind,
+  S: Float64Array,
+  D: Float64Array,
+): void {
   const dist = typeof distance === 'string' ? distanceByName(distance, { smooth: true }) : distance;
   for (let i = 0; i < B; i++) {
     const io = i * k;
@@ -49,7 +61,8 @@ export function batchDistances(E: Float64Array, B: number, k: number, distance: 
     for (let i = 0; i < B * B; i++) D[i] = fromSquared(S[i]);
     return;
   }
-  if (D === S) throw new RangeError(`batchDistances: D may alias S only for a function of the squared distance, not ${dist.name}`);
+  if (D === S)
+    throw new RangeError(`batchDistances: D may alias S only for a function of the squared distance, not ${dist.name}`);
   for (let i = 0; i < B; i++) {
     D[i * B + i] = dist.self(rowSquaredNorm(E, i * k, k));
     for (let j = i + 1; j < B; j++) {
@@ -85,7 +98,16 @@ export function rowSquaredNorms(E: DataArray, n: number, k: number): Float64Arra
  * and xᵀy (the kernel's float32). When Eb is Ea itself the diagonal is the distance's `self`. Cancellation makes tiny distances between near-identical points carry
  * an absolute error of about 1e-7·‖x‖², which is why small blocks keep the direct form.
  */
-function gramDistances(gram: NonNullable<Kernels['gram']>, Ea: DataArray, na: number, Eb: DataArray, nb: number, k: number, distance: Distance, out: DataArray): void {
+function gramDistances(
+  gram: NonNullable<Kernels['gram']>,
+  Ea: DataArray,
+  na: number,
+  Eb: DataArray,
+  nb: number,
+  k: number,
+  distance: Distance,
+  out: DataArray,
+): void {
   const G = new Float64Array(na * nb);
   gram(Ea, na, Eb, nb, k, G);
   const sa = rowSquaredNorms(Ea, na, k);

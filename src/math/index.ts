@@ -2,7 +2,12 @@
 export * from './types.js';
 export { createRng, seededRandom, type Rng } from './rng.js';
 export { createTripletObjective, assertTripletSet, NORM_EPSILON, type TripletObjective } from './losses.js';
-export { DEFAULT_MARGIN, DEFAULT_PROGRESS_INTERVAL_MS, DEFAULT_TRAIN_PARAMS, DEFAULT_MINED_PARAMS } from './defaults.js';
+export {
+  DEFAULT_MARGIN,
+  DEFAULT_PROGRESS_INTERVAL_MS,
+  DEFAULT_TRAIN_PARAMS,
+  DEFAULT_MINED_PARAMS,
+} from './defaults.js';
 export {
   distanceByName,
   createEuclideanDistance,
@@ -15,10 +20,23 @@ export {
   type Metric,
 } from './distance.js';
 export { embed } from './embed.js';
-export { pairwiseDistances, batchDistances, meanPairwiseDistance, rowSquaredNorms, GRAM_MIN_WORK } from './distances.js';
+export {
+  pairwiseDistances,
+  batchDistances,
+  meanPairwiseDistance,
+  rowSquaredNorms,
+  GRAM_MIN_WORK,
+} from './distances.js';
 export { evaluateTriplets, retrievalMetrics, type TripletEvaluation, type RetrievalMetrics } from './metrics.js';
 export { initW, type InitParams } from './init.js';
-export { wolfeLineSearch, cubicMinimizer, createLineSearchWork, type LineSearchOptions, type LineSearchResult, type LineSearchStatus } from './optim/linesearch.js';
+export {
+  wolfeLineSearch,
+  cubicMinimizer,
+  createLineSearchWork,
+  type LineSearchOptions,
+  type LineSearchResult,
+  type LineSearchStatus,
+} from './optim/linesearch.js';
 export { minimizeLbfgs, DEFAULT_HISTORY_SIZE } from './optim/lbfgs.js';
 export { minimizeCg } from './optim/cg.js';
 export type { FG, MinimizeOptions, MinimizeResult, IterationInfo } from './optim/types.js';
@@ -27,4 +45,10 @@ export { meanEmbeddingDistance } from './training/diagnostics.js';
 export { jsKernels } from './kernels/js.js';
 export type { Kernels } from './kernels/types.js';
 export * from './mining/index.js';
-export { createAdam, scheduledLearningRate, type Adam, type AdamOptions, type LearningRateSchedule } from './optim/adam.js';
+export {
+  createAdam,
+  scheduledLearningRate,
+  type Adam,
+  type AdamOptions,
+  type LearningRateSchedule,
+} from './optim/adam.js';

@@ -55,14 +55,23 @@ function labelCounts(labels: Int32Array): Map<number, number> {
   return counts;
 }
 
-
 /**
  * Distances of queries q0..q0+rows to every row in the distance's Gram form (for squared, as
  * common.py computes them: ‖a‖² + ‖b‖² − 2a·b clamped at 0), self set to +∞ (leave-one-out).
  * `gram`, when given, holds the rows×n dot products (from the kernels); else they are computed
  * here in float64.
  */
-function distanceBlock(E: DataArray, n: number, k: number, sq: Float64Array, q0: number, rows: number, D: Float64Array, gram: Float64Array | null, distance: Distance): void {
+function distanceBlock(
+  E: DataArray,
+  n: number,
+  k: number,
+  sq: Float64Array,
+  q0: number,
+  rows: number,
+  D: Float64Array,
+  gram: Float64Array | null,
+  distance: Distance,
+): void {
   for (let q = 0; q < rows; q++) {
     const qi = q0 + q;
     const qo = qi * k;
@@ -81,7 +90,11 @@ function distanceBlock(E: DataArray, n: number, k: number, sq: Float64Array, q0:
   }
 }
 
-interface QueryScore { p1: number; rPrec: number; ap: number }
+interface QueryScore {
+  p1: number;
+  rPrec: number;
+  ap: number;
+}
 
 /**
  * Puts the R nearest rows of one query first in `order`, ranked by (distance, row index) — the
@@ -101,13 +114,8 @@ function nearestFirst(D: Float64Array, off: number, n: number, R: number, order:
   while (hi > lo) {
     // median of three as the pivot
     const mid = (lo + hi) >>> 1;
-    let a = order[lo], b = order[mid], c = order[hi];
-    if (before(b, a)) [a, b] = [b, a];
-    if (before(c, b)) {
-      [b, c] = [c, b];
-      if (before(b, a)) [a, b] = [b, a];
-    }
-    const pivot = b;
+    const [a, b, c] = [order[lo], order[mid], order[hi]];
+    const pivot = medianOf3(a, b, c, before);
     let i = lo;
     let j = hi;
     while (i <= j) {
@@ -141,7 +149,15 @@ function nearestFirst(D: Float64Array, off: number, n: number, R: number, order:
 }
 
 /** Ranks one query's neighbours (ties by row index, like a stable argsort) and scores its first R. */
-function scoreQuery(D: Float64Array, off: number, n: number, labels: Int32Array, qi: number, R: number, order: Int32Array): QueryScore {
+function scoreQuery(
+  D: Float64Array,
+  off: number,
+  n: number,
+  labels: Int32Array,
+  qi: number,
+  R: number,
+  order: Int32Array,
+): QueryScore {
   nearestFirst(D, off, n, R, order);
   const y = labels[qi];
   let hits = 0;
@@ -179,7 +195,8 @@ export function retrievalMetrics(
   const D = new Float64Array(Math.min(CHUNK, n) * n);
   const order = new Int32Array(n);
   // E (n×k) as the "W" of a projection: a block of queries Q gives Q·Eᵀ, their dot products with every row
-  const projection = kernels?.prepareProjection && n * n * k >= GRAM_MIN_WORK ? kernels.prepareProjection(E, n, k) : null;
+  const projection =
+    kernels?.prepareProjection && n * n * k >= GRAM_MIN_WORK ? kernels.prepareProjection(E, n, k) : null;
   const gram = projection ? new Float64Array(Math.min(CHUNK, n) * n) : null;
   let p1 = 0;
   let rp = 0;
@@ -207,4 +224,14 @@ export function retrievalMetrics(
   // no scorable query: report zeros (numpy would give NaN, which JSON cannot carry)
   if (queries === 0) return { precisionAt1: 0, rPrecision: 0, mapAtR: 0, queryCount: 0 };
   return { precisionAt1: p1 / queries, rPrecision: rp / queries, mapAtR: map / queries, queryCount: queries };
+}
+
+/** The middle one of three by `before` (a stable choice of pivot for the quicksort above). */
+function medianOf3<T>(a: T, b: T, c: T, before: (x: T, y: T) => boolean): T {
+  if (before(b, a)) [a, b] = [b, a];
+  if (before(c, b)) {
+    b = c;
+    if (before(b, a)) b = a;
+  }
+  return b;
 }

@@ -26,11 +26,15 @@ export function train(set: TripletSet, params: TrainParams, hooks: TrainHooks = 
   const d = set.d;
   const progress = createProgressReporter<Progress>(hooks);
   const W0 = initW({ init: params.init, k, d, seed: params.seed }, set);
-  const objective: TripletObjective = createTripletObjective(set, {
-    margin: params.margin,
-    normalize: params.normalize,
-    weightDecay: params.weightDecay,
-  }, kernels);
+  const objective: TripletObjective = createTripletObjective(
+    set,
+    {
+      margin: params.margin,
+      normalize: params.normalize,
+      weightDecay: params.weightDecay,
+    },
+    kernels,
+  );
   try {
     return runTraining(set, params, hooks, kernels, objective, W0, progress);
   } finally {

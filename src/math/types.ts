@@ -69,12 +69,7 @@ export interface Progress {
 }
 
 export type StopReason =
-  | 'max_iterations'
-  | 'gradient_tolerance'
-  | 'no_progress'
-  | 'line_search_failed'
-  | 'zero_loss'
-  | 'cancelled';
+  'max_iterations' | 'gradient_tolerance' | 'no_progress' | 'line_search_failed' | 'zero_loss' | 'cancelled';
 
 export interface TrainMetrics {
   trainLoss: number;

@@ -25,6 +25,9 @@ export function makeAuthHook(keys: string[]) {
       if (ok) return;
     }
     const message = m ? 'the API key is not valid' : 'this route needs Authorization: Bearer <API key>';
-    return reply.code(401).header('www-authenticate', 'Bearer').send(errorBody(401, 'UNAUTHORIZED', message));
+    return reply
+      .code(401)
+      .header('www-authenticate', 'Bearer')
+      .send(errorBody(401, 'UNAUTHORIZED', message));
   };
 }

@@ -48,7 +48,8 @@ export function registerMetrics(app: App): Metrics {
   const speed = new Map<string, number>();
   runner.events.on('job', (job: JobRecord) => {
     if (job.status !== 'running') speed.delete(job.id);
-    else if (job.progress && job.progress.elapsedMs > 0) speed.set(job.id, (job.progress.iteration * 1000) / job.progress.elapsedMs);
+    else if (job.progress && job.progress.elapsedMs > 0)
+      speed.set(job.id, (job.progress.iteration * 1000) / job.progress.elapsedMs);
   });
   new Gauge({
     name: 'triplet_embed_training_iterations_per_second',
@@ -82,18 +83,22 @@ export function registerMetrics(app: App): Metrics {
     }
   });
 
-  app.get('/metrics', {
-    schema: {
-      tags: ['operations'],
-      summary: 'Prometheus metrics',
-      description: 'Text exposition format. Open without an API key, like the health routes.',
-      produces: ['text/plain'],
-      response: { 200: { type: 'string', description: 'Prometheus text format' } },
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Prometheus metrics',
+        description: 'Text exposition format. Open without an API key, like the health routes.',
+        produces: ['text/plain'],
+        response: { 200: { type: 'string', description: 'Prometheus text format' } },
+      },
     },
-  }, async (_req, reply) => {
-    reply.header('content-type', registry.contentType);
-    return registry.metrics();
-  });
+    async (_req, reply) => {
+      reply.header('content-type', registry.contentType);
+      return registry.metrics();
+    },
+  );
 
   return { registry, embedBatch };
 }

@@ -40,7 +40,9 @@ export function nameOperation(route: RouteOptions): void {
   }
   // Every other route can answer 401 (API keys set) and 503 (shutting down or overloaded).
   const response = (schema.response ?? {}) as Record<string, unknown>;
-  if (!response['401']) response['401'] = { $ref: 'Error#', description: 'Missing or wrong API key (when API_KEYS is set)' };
-  if (!response['503']) response['503'] = { $ref: 'Error#', description: 'Overloaded (with Retry-After) or shutting down' };
+  if (!response['401'])
+    response['401'] = { $ref: 'Error#', description: 'Missing or wrong API key (when API_KEYS is set)' };
+  if (!response['503'])
+    response['503'] = { $ref: 'Error#', description: 'Overloaded (with Retry-After) or shutting down' };
   schema.response = response;
 }

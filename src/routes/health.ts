@@ -6,19 +6,34 @@ const Health = Type.Object({ status: Type.String({ examples: ['ok'] }) });
 export default async function healthRoutes(app: App): Promise<void> {
   const tags = ['operations'];
 
-  app.get('/healthz', {
-    schema: { tags, summary: 'Liveness', description: 'Answers 200 while the process runs.', response: { 200: Health } },
-  }, async () => ({ status: 'ok' }));
-
-  app.get('/readyz', {
-    schema: {
-      tags, summary: 'Readiness', description: '200 when the store is open and the service is not shutting down, else 503.',
-      response: { 200: Health, 503: Health },
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags,
+        summary: 'Liveness',
+        description: 'Answers 200 while the process runs.',
+        response: { 200: Health },
+      },
     },
-  }, async (_req, reply) => {
-    const ready = app.state.ready && app.services.health.storeReady();
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable' });
-  });
+    async () => ({ status: 'ok' }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags,
+        summary: 'Readiness',
+        description: '200 when the store is open and the service is not shutting down, else 503.',
+        response: { 200: Health, 503: Health },
+      },
+    },
+    async (_req, reply) => {
+      const ready = app.state.ready && app.services.health.storeReady();
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable' });
+    },
+  );
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }

@@ -7,37 +7,91 @@ export default async function modelRoutes(app: App): Promise<void> {
   const { models, evaluation } = app.services;
   const tags = ['models'];
 
-  app.get('/models', {
-    schema: { tags, summary: 'List models', description: 'Newest first.', querystring: PageQuery, response: { 200: ListOf(Model), ...errors(400) } },
-  }, async (req) => models.list({ limit: req.query.limit ?? 100, cursor: req.query.cursor }));
-
-  app.get('/models/:id', {
-    schema: { tags, summary: 'Get a model', description: 'Dimensions, normalisation, the job that trained it and its final training metrics.', params: IdParams, response: { 200: Model, ...errors(404) } },
-  }, async (req) => models.get(req.params.id));
-
-  app.get('/models/:id/weights', {
-    schema: { tags, summary: 'Get a model\'s weights', description: 'W as k rows of d numbers.', params: IdParams, response: { 200: Weights, ...errors(404) } },
-  }, async (req) => models.weightsAsRows(req.params.id));
-
-  app.post('/models', {
-    schema: {
-      tags, summary: 'Import a model', description: 'Stores a map learned elsewhere. It then serves like a trained one.',
-      body: ImportModelBody, response: { 201: Model, ...errors(400, 413, 415, 422) },
+  app.get(
+    '/models',
+    {
+      schema: {
+        tags,
+        summary: 'List models',
+        description: 'Newest first.',
+        querystring: PageQuery,
+        response: { 200: ListOf(Model), ...errors(400) },
+      },
     },
-  }, async (req, reply) => reply.code(201).send(await models.import(req.body)));
+    async (req) => models.list({ limit: req.query.limit ?? 100, cursor: req.query.cursor }),
+  );
 
-  app.post('/models/:id/evaluate', {
-    schema: {
-      tags, summary: 'Evaluate a model on a dataset',
-      description: 'Mean hinge loss, triplet accuracy and active fraction over the dataset\'s triplets.',
-      params: IdParams, body: EvaluateBody, response: { 200: EvaluateReply, ...errors(400, 404, 422) },
+  app.get(
+    '/models/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Get a model',
+        description: 'Dimensions, normalisation, the job that trained it and its final training metrics.',
+        params: IdParams,
+        response: { 200: Model, ...errors(404) },
+      },
     },
-  }, async (req) => evaluation.evaluate(req.params.id, req.body.datasetId, req.body.margin));
+    async (req) => models.get(req.params.id),
+  );
 
-  app.delete('/models/:id', {
-    schema: { tags, summary: 'Delete a model', description: 'Serving falls back to the next newest model when no model is named.', params: IdParams, response: { 204: Type.Null({ description: 'Deleted' }), ...errors(404) } },
-  }, async (req, reply) => {
-    await models.delete(req.params.id);
-    return reply.code(204).send(null);
-  });
+  app.get(
+    '/models/:id/weights',
+    {
+      schema: {
+        tags,
+        summary: "Get a model's weights",
+        description: 'W as k rows of d numbers.',
+        params: IdParams,
+        response: { 200: Weights, ...errors(404) },
+      },
+    },
+    async (req) => models.weightsAsRows(req.params.id),
+  );
+
+  app.post(
+    '/models',
+    {
+      schema: {
+        tags,
+        summary: 'Import a model',
+        description: 'Stores a map learned elsewhere. It then serves like a trained one.',
+        body: ImportModelBody,
+        response: { 201: Model, ...errors(400, 413, 415, 422) },
+      },
+    },
+    async (req, reply) => reply.code(201).send(await models.import(req.body)),
+  );
+
+  app.post(
+    '/models/:id/evaluate',
+    {
+      schema: {
+        tags,
+        summary: 'Evaluate a model on a dataset',
+        description: "Mean hinge loss, triplet accuracy and active fraction over the dataset's triplets.",
+        params: IdParams,
+        body: EvaluateBody,
+        response: { 200: EvaluateReply, ...errors(400, 404, 422) },
+      },
+    },
+    async (req) => evaluation.evaluate(req.params.id, req.body.datasetId, req.body.margin),
+  );
+
+  app.delete(
+    '/models/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Delete a model',
+        description: 'Serving falls back to the next newest model when no model is named.',
+        params: IdParams,
+        response: { 204: Type.Null({ description: 'Deleted' }), ...errors(404) },
+      },
+    },
+    async (req, reply) => {
+      await models.delete(req.params.id);
+      return reply.code(204).send(null);
+    },
+  );
 }

@@ -26,7 +26,9 @@ export const PageQuery = Type.Object(
 export const ListOf = <T extends TSchema>(item: T) =>
   Type.Object({
     items: Type.Array(item),
-    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as ?cursor= for the next page; null on the last page' }),
+    nextCursor: Type.Union([Type.String(), Type.Null()], {
+      description: 'Pass as ?cursor= for the next page; null on the last page',
+    }),
   });
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {

@@ -21,7 +21,7 @@ export const Triplet = Type.Object(
 export const IndexTriplet = Type.Array(Type.Integer({ minimum: 0 }), {
   minItems: 3,
   maxItems: 3,
-  description: '[anchor, positive, negative] as indices into the dataset\'s samples, in upload order',
+  description: "[anchor, positive, negative] as indices into the dataset's samples, in upload order",
 });
 
 export const TripletsBody = Type.Object(

@@ -23,7 +23,12 @@ export type ImportModelBody = Static<typeof ImportModelBody>;
 export const EvaluateBody = Type.Object(
   {
     datasetId: Type.String(),
-    margin: Type.Optional(Type.Number({ minimum: 0, description: 'Default: the margin the model was trained with (its trainingParams), else the training default' })),
+    margin: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        description: 'Default: the margin the model was trained with (its trainingParams), else the training default',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -32,12 +37,14 @@ export type EvaluateBody = Static<typeof EvaluateBody>;
 const NullableNumber = (description: string) => Type.Union([Type.Number(), Type.Null()], { description });
 
 export const EvaluateReply = Type.Object({
-  loss: NullableNumber('Mean hinge loss over the dataset\'s triplets (no weight decay); null without triplets'),
+  loss: NullableNumber("Mean hinge loss over the dataset's triplets (no weight decay); null without triplets"),
   tripletAccuracy: NullableNumber('Share of triplets with d(a,p) < d(a,n) (squared distances)'),
   activeFraction: NullableNumber('Share of triplets inside the margin'),
   count: Type.Integer({ description: 'Triplets evaluated' }),
   margin: Type.Number(),
-  precisionAt1: Type.Optional(Type.Number({ description: 'Labelled samples: leave-one-out precision@1 (Musgrave et al. 2020)' })),
+  precisionAt1: Type.Optional(
+    Type.Number({ description: 'Labelled samples: leave-one-out precision@1 (Musgrave et al. 2020)' }),
+  ),
   rPrecision: Type.Optional(Type.Number({ description: 'Labelled samples: R-precision' })),
   mapAtR: Type.Optional(Type.Number({ description: 'Labelled samples: MAP@R' })),
   sampleCount: Type.Optional(Type.Integer({ description: 'Labelled samples scored' })),

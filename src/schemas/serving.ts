@@ -15,7 +15,10 @@ export const EmbedBody = Type.Object(
   },
   {
     additionalProperties: false,
-    examples: [{ inputs: [[0.12, -0.5, 1.3, 0.02]] }, { model: 'mdl_b7Qn2cX0pL4sR8tW', encoding: 'base64', inputs: ['j8L1PQAAAL9mZqY/CtejPA=='] }],
+    examples: [
+      { inputs: [[0.12, -0.5, 1.3, 0.02]] },
+      { model: 'mdl_b7Qn2cX0pL4sR8tW', encoding: 'base64', inputs: ['j8L1PQAAAL9mZqY/CtejPA=='] },
+    ],
     description:
       'Also accepted: application/octet-stream, n×d little-endian float32 with ?model=&rows=. ' +
       'Send Accept: application/octet-stream for an n×k float32 reply with X-Model-Id, X-Rows and X-Dimension headers.',
@@ -55,7 +58,19 @@ export const DistancesBody = Type.Object(
     b: Type.Optional(Type.Array(Type.Array(Type.Number(), { minItems: 1 }), { minItems: 1 })),
     metric: Type.Optional(Metric),
   },
-  { additionalProperties: false, examples: [{ a: [[0.1, 0.2, 0.3, 0.4]], b: [[0.1, 0.2, 0.3, 0.5], [1, 0, 0, 0]], metric: 'cosine' }] },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        a: [[0.1, 0.2, 0.3, 0.4]],
+        b: [
+          [0.1, 0.2, 0.3, 0.5],
+          [1, 0, 0, 0],
+        ],
+        metric: 'cosine',
+      },
+    ],
+  },
 );
 export type DistancesBody = Static<typeof DistancesBody>;
 

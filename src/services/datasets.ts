@@ -35,7 +35,11 @@ export class DatasetService {
 
   async create(input: { name?: string; dimension: number }): Promise<DatasetRecord> {
     if (input.dimension > this.limits.maxDimension) {
-      throw new AppError(422, 'LIMIT_EXCEEDED', `dimension ${input.dimension} is over the limit of ${this.limits.maxDimension} (MAX_DIMENSION)`);
+      throw new AppError(
+        422,
+        'LIMIT_EXCEEDED',
+        `dimension ${input.dimension} is over the limit of ${this.limits.maxDimension} (MAX_DIMENSION)`,
+      );
     }
     return this.store.createDataset({ name: input.name ?? null, dimension: input.dimension });
   }
@@ -70,13 +74,20 @@ export class DatasetService {
     const limit = kind === 'triplets' ? this.limits.maxTripletsPerDataset : this.limits.maxSamplesPerDataset;
     if (have + adding > limit) {
       const name = kind === 'triplets' ? 'MAX_TRIPLETS_PER_DATASET' : 'MAX_SAMPLES_PER_DATASET';
-      throw new AppError(422, 'LIMIT_EXCEEDED', `dataset ${ds.id} would hold ${have + adding} ${kind}; the limit is ${limit} (${name})`);
+      throw new AppError(
+        422,
+        'LIMIT_EXCEEDED',
+        `dataset ${ds.id} would hold ${have + adding} ${kind}; the limit is ${limit} (${name})`,
+      );
     }
   }
 
   private checkRequestSize(n: number, field: string): void {
     if (n > this.limits.maxTripletsPerRequest) {
-      throw tooLarge('BATCH_TOO_LARGE', `${field} has ${n} items; the limit is ${this.limits.maxTripletsPerRequest} (MAX_TRIPLETS_PER_REQUEST)`);
+      throw tooLarge(
+        'BATCH_TOO_LARGE',
+        `${field} has ${n} items; the limit is ${this.limits.maxTripletsPerRequest} (MAX_TRIPLETS_PER_REQUEST)`,
+      );
     }
   }
 
@@ -85,14 +96,18 @@ export class DatasetService {
     const ds = await this.get(id);
     this.checkRequestSize(index.length, 'indexTriplets');
     this.checkCapacity(ds, 'triplets', index.length);
-    if (ds.sampleCount === 0) throw new AppError(422, 'NO_SAMPLES', `dataset ${ds.id} has no samples for indexTriplets to refer to`);
+    if (ds.sampleCount === 0)
+      throw new AppError(422, 'NO_SAMPLES', `dataset ${ds.id} has no samples for indexTriplets to refer to`);
     const samples = await this.store.readSamples(ds.id);
     const d = ds.dimension;
     const out = new Float32Array(index.length * 3 * d);
     index.forEach((t, i) =>
       t.forEach((s, j) => {
         if (s >= samples.count) {
-          throw badRequest('INDEX_OUT_OF_RANGE', `indexTriplets[${i}][${j}] is ${s}, but dataset ${ds.id} has ${samples.count} samples`);
+          throw badRequest(
+            'INDEX_OUT_OF_RANGE',
+            `indexTriplets[${i}][${j}] is ${s}, but dataset ${ds.id} has ${samples.count} samples`,
+          );
         }
         out.set(samples.data.subarray(s * d, (s + 1) * d), (i * 3 + j) * d);
       }),
@@ -129,7 +144,11 @@ export class DatasetService {
    * under one upload id as it arrives, and all are committed at the end or none. The iterable may
    * reuse a batch's memory once the next is asked for: each is staged before that.
    */
-  async appendStream<K extends ChunkKind>(ds: DatasetRecord, kind: K, batches: AsyncIterable<RowBatch>): Promise<AppendResultOf<K>> {
+  async appendStream<K extends ChunkKind>(
+    ds: DatasetRecord,
+    kind: K,
+    batches: AsyncIterable<RowBatch>,
+  ): Promise<AppendResultOf<K>> {
     const uploadId = newId('up');
     let n = 0;
     try {
@@ -149,6 +168,7 @@ export class DatasetService {
 }
 
 function resultOf<K extends ChunkKind>(kind: K, added: number, ds: DatasetRecord): AppendResultOf<K> {
-  const result = kind === 'triplets' ? { added, tripletCount: ds.tripletCount } : { added, sampleCount: ds.sampleCount };
+  const result =
+    kind === 'triplets' ? { added, tripletCount: ds.tripletCount } : { added, sampleCount: ds.sampleCount };
   return result as AppendResultOf<K>;
 }

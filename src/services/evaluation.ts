@@ -20,18 +20,27 @@ export class EvaluationService {
 
   async evaluate(modelId: string, datasetId: string, margin: number | undefined): Promise<EvaluateResult> {
     // 1e400 in the JSON text is Infinity, which the schema's minimum lets through.
-    if (margin !== undefined && !Number.isFinite(margin)) throw badRequest('NON_FINITE_VALUE', `body/margin must be a finite number (got ${margin})`);
+    if (margin !== undefined && !Number.isFinite(margin))
+      throw badRequest('NON_FINITE_VALUE', `body/margin must be a finite number (got ${margin})`);
     const model = await this.models.load(modelId);
     const ds = await this.datasets.get(datasetId);
     if (ds.dimension !== model.d) {
-      throw badRequest('DIMENSION_MISMATCH', `dataset ${ds.id} has dimension ${ds.dimension}, model ${model.record.id} expects ${model.d}`);
+      throw badRequest(
+        'DIMENSION_MISMATCH',
+        `dataset ${ds.id} has dimension ${ds.dimension}, model ${model.record.id} expects ${model.d}`,
+      );
     }
     if (ds.tripletCount === 0 && ds.sampleCount < 2) {
       throw unprocessable('NO_TRIPLETS', `dataset ${ds.id} has no triplets and too few samples to evaluate on`);
     }
     const triplets = await this.store.readTriplets(ds.id);
     const stored = await this.store.readSamples(ds.id);
-    const samples = { count: stored.count, dimension: stored.dimension, data: stored.data, labels: labelIds(stored.labels) };
+    const samples = {
+      count: stored.count,
+      dimension: stored.dimension,
+      data: stored.data,
+      labels: labelIds(stored.labels),
+    };
     // The margin the model was trained with, unless the request names one.
     const trained = model.record.trainingParams?.margin ?? DEFAULT_MARGIN;
     try {

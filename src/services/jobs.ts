@@ -4,7 +4,15 @@ import type { TrainingParams } from '../domain/training.js';
 import { AppError, badRequest, conflict, notFound, unprocessable } from '../errors.js';
 import type { JobRunner } from '../jobs/runner.js';
 import type { TrainBody } from '../schemas/jobs.js';
-import { isFinished, type DatasetRecord, type JobRecord, type JobStatus, type Page, type PageRequest, type Store } from '../store/types.js';
+import {
+  isFinished,
+  type DatasetRecord,
+  type JobRecord,
+  type JobStatus,
+  type Page,
+  type PageRequest,
+  type Store,
+} from '../store/types.js';
 import type { DatasetService, RowBatch } from './datasets.js';
 import { resolveParams } from './train-params.js';
 
@@ -30,13 +38,18 @@ export class JobService {
     // JSON text such as 1e400 parses to Infinity, which the schema's number and integer checks let
     // through; stored with the job it would become null (JSON has no Infinity) and break the worker.
     for (const [key, v] of Object.entries(body)) {
-      if (typeof v === 'number' && !Number.isFinite(v)) throw badRequest('NON_FINITE_VALUE', `body/${key} must be a finite number (got ${v})`);
+      if (typeof v === 'number' && !Number.isFinite(v))
+        throw badRequest('NON_FINITE_VALUE', `body/${key} must be a finite number (got ${v})`);
     }
     if ((body.datasetId === undefined) === (inline === undefined)) {
       throw new AppError(400, 'VALIDATION_ERROR', 'body must have exactly one of datasetId and triplets');
     }
     if ((await this.store.countJobs('queued')) >= this.limits.maxQueuedJobs) {
-      throw new AppError(429, 'QUEUE_FULL', `${this.limits.maxQueuedJobs} jobs are already queued (MAX_QUEUED_JOBS); try again later`);
+      throw new AppError(
+        429,
+        'QUEUE_FULL',
+        `${this.limits.maxQueuedJobs} jobs are already queued (MAX_QUEUED_JOBS); try again later`,
+      );
     }
     const existing = body.datasetId === undefined ? undefined : await this.datasets.get(body.datasetId);
     // Check everything that can be checked before an inline set is stored.
@@ -51,16 +64,33 @@ export class JobService {
 
   private checkLimits(p: TrainingParams): void {
     if (p.outputDimension > this.limits.maxOutputDimension) {
-      throw new AppError(422, 'LIMIT_EXCEEDED', `outputDimension ${p.outputDimension} is over the limit of ${this.limits.maxOutputDimension} (MAX_OUTPUT_DIMENSION)`);
+      throw new AppError(
+        422,
+        'LIMIT_EXCEEDED',
+        `outputDimension ${p.outputDimension} is over the limit of ${this.limits.maxOutputDimension} (MAX_OUTPUT_DIMENSION)`,
+      );
     }
     if (p.maxIterations > this.limits.maxIterations) {
-      throw new AppError(422, 'LIMIT_EXCEEDED', `maxIterations ${p.maxIterations} is over the limit of ${this.limits.maxIterations} (MAX_ITERATIONS)`);
+      throw new AppError(
+        422,
+        'LIMIT_EXCEEDED',
+        `maxIterations ${p.maxIterations} is over the limit of ${this.limits.maxIterations} (MAX_ITERATIONS)`,
+      );
     }
   }
 
   private async storeInline(inline: InlineTriplets, body: TrainOptionsBody): Promise<string> {
     const d = inline.dimension;
-    this.checkLimits(resolveParams(body, { id: '', name: null, dimension: d, tripletCount: inline.count, sampleCount: 0, createdAt: '' }));
+    this.checkLimits(
+      resolveParams(body, {
+        id: '',
+        name: null,
+        dimension: d,
+        tripletCount: inline.count,
+        sampleCount: 0,
+        createdAt: '',
+      }),
+    );
     const ds = await this.datasets.create({ name: 'inline training set', dimension: d });
     try {
       await this.datasets.append(ds, 'triplets', inline);
@@ -97,7 +127,10 @@ export class JobService {
   async cancel(id: string): Promise<JobRecord> {
     const job = await this.get(id);
     if (isFinished(job.status)) {
-      throw conflict('JOB_FINISHED', `job ${id} has already ${job.status === 'cancelled' ? 'been cancelled' : job.status}`);
+      throw conflict(
+        'JOB_FINISHED',
+        `job ${id} has already ${job.status === 'cancelled' ? 'been cancelled' : job.status}`,
+      );
     }
     return this.runner.cancel(id);
   }
@@ -106,13 +139,20 @@ export class JobService {
 /** The dataset must hold what the job trains on. */
 function checkData(params: TrainingParams, ds: DatasetRecord): void {
   if (params.source === 'samples') {
-    if (ds.sampleCount < 2) throw unprocessable('NO_SAMPLES', `dataset ${ds.id} has ${ds.sampleCount} samples; mining needs at least two`);
+    if (ds.sampleCount < 2)
+      throw unprocessable('NO_SAMPLES', `dataset ${ds.id} has ${ds.sampleCount} samples; mining needs at least two`);
     return;
   }
   if (ds.tripletCount === 0) {
-    throw unprocessable('NO_TRIPLETS', `dataset ${ds.id} has no triplets${ds.sampleCount ? ' (its samples train with mining)' : ''} to train on`);
+    throw unprocessable(
+      'NO_TRIPLETS',
+      `dataset ${ds.id} has no triplets${ds.sampleCount ? ' (its samples train with mining)' : ''} to train on`,
+    );
   }
   if (params.validationFraction > 0 && Math.round(ds.tripletCount * params.validationFraction) < 1) {
-    throw unprocessable('NO_TRIPLETS', `validationFraction ${params.validationFraction} of ${ds.tripletCount} triplets holds out none`);
+    throw unprocessable(
+      'NO_TRIPLETS',
+      `validationFraction ${params.validationFraction} of ${ds.tripletCount} triplets holds out none`,
+    );
   }
 }

@@ -66,7 +66,8 @@ export class ModelService {
   async resolve(id: string | undefined): Promise<LoadedModel> {
     if (id !== undefined) return this.load(id);
     if (this.newest === undefined) this.newest = (await this.store.newestModel())?.id ?? null;
-    if (this.newest === null) throw conflict('NO_MODEL', 'there is no model yet: train one with POST /train or import one with POST /models');
+    if (this.newest === null)
+      throw conflict('NO_MODEL', 'there is no model yet: train one with POST /train or import one with POST /models');
     return this.load(this.newest);
   }
 
@@ -79,7 +80,11 @@ export class ModelService {
     const k = body.W.length;
     const d = body.W[0].length;
     if (d > this.limits.maxDimension || k > this.limits.maxOutputDimension) {
-      throw new AppError(422, 'LIMIT_EXCEEDED', `W is ${k}×${d}; limits are ${this.limits.maxOutputDimension} rows (MAX_OUTPUT_DIMENSION) and ${this.limits.maxDimension} columns (MAX_DIMENSION)`);
+      throw new AppError(
+        422,
+        'LIMIT_EXCEEDED',
+        `W is ${k}×${d}; limits are ${this.limits.maxOutputDimension} rows (MAX_OUTPUT_DIMENSION) and ${this.limits.maxDimension} columns (MAX_DIMENSION)`,
+      );
     }
     const W = new Float64Array(k * d);
     body.W.forEach((row, i) => {

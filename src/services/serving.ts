@@ -90,10 +90,14 @@ export class ServingService {
     const rowBytes = 4 * m.d;
     if (byteLength === 0) throw badRequest('EMPTY_BATCH', 'the body holds no rows');
     if (byteLength % rowBytes !== 0) {
-      throw badRequest('DIMENSION_MISMATCH', `body is ${byteLength} bytes, not a whole number of ${m.d}-value float32 rows for ${this.owner(m)}`);
+      throw badRequest(
+        'DIMENSION_MISMATCH',
+        `body is ${byteLength} bytes, not a whole number of ${m.d}-value float32 rows for ${this.owner(m)}`,
+      );
     }
     const n = byteLength / rowBytes;
-    if (rows !== undefined && rows !== n) throw badRequest('DIMENSION_MISMATCH', `rows=${rows} but the body holds ${n} rows of ${m.d} float32 values`);
+    if (rows !== undefined && rows !== n)
+      throw badRequest('DIMENSION_MISMATCH', `rows=${rows} but the body holds ${n} rows of ${m.d} float32 values`);
     batchLimit(n, this.limits.maxBatch, 'body');
     return n;
   }
@@ -125,7 +129,11 @@ export class ServingService {
     if (nb !== undefined) batchLimit(nb, this.limits.maxBatch, 'b');
     const cols = nb ?? na;
     if (na * cols > this.limits.maxDistancePairs) {
-      throw new AppError(413, 'BATCH_TOO_LARGE', `${na}×${cols} distances is over the limit of ${this.limits.maxDistancePairs} (MAX_DISTANCE_PAIRS)`);
+      throw new AppError(
+        413,
+        'BATCH_TOO_LARGE',
+        `${na}×${cols} distances is over the limit of ${this.limits.maxDistancePairs} (MAX_DISTANCE_PAIRS)`,
+      );
     }
     return this.models.resolve(modelId);
   }

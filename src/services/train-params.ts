@@ -30,12 +30,19 @@ function checkApplicable(body: TrainBody, source: TrainingSource): void {
     );
   }
   if (source === 'triplets') {
-    if (body.optimizer === 'adam') throw unsupported('body/optimizer: adam trains on labelled samples with mining; for triplets use lbfgs or cg');
+    if (body.optimizer === 'adam')
+      throw unsupported('body/optimizer: adam trains on labelled samples with mining; for triplets use lbfgs or cg');
     if (body.mining !== undefined && body.mining !== 'none') {
-      throw new AppError(422, 'NO_SAMPLES', `mining "${body.mining}" needs labelled samples; upload them with POST /datasets/:id/samples`);
+      throw new AppError(
+        422,
+        'NO_SAMPLES',
+        `mining "${body.mining}" needs labelled samples; upload them with POST /datasets/:id/samples`,
+      );
     }
   } else if (body.optimizer !== undefined && body.optimizer !== 'adam') {
-    throw unsupported(`body/optimizer: training on labelled samples mines a new batch every step and uses adam, not ${body.optimizer}`);
+    throw unsupported(
+      `body/optimizer: training on labelled samples mines a new batch every step and uses adam, not ${body.optimizer}`,
+    );
   }
 }
 

@@ -23,7 +23,10 @@ export function checkDimension(row: ArrayLike<number>, expected: number, field: 
 export function checkFiniteArray(a: Float32Array, rowLength: number, field: string): void {
   const i = firstNonFinite(a);
   if (i >= 0) {
-    throw badRequest('NON_FINITE_VALUE', `${field}: row ${Math.floor(i / rowLength)}, value ${i % rowLength} is ${a[i]}`);
+    throw badRequest(
+      'NON_FINITE_VALUE',
+      `${field}: row ${Math.floor(i / rowLength)}, value ${i % rowLength} is ${a[i]}`,
+    );
   }
 }
 

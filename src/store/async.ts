@@ -10,10 +10,34 @@ export type SyncStore = {
 
 /** Every asynchronous method, checked against Store by the compiler (a new method must be added). */
 const ASYNC_METHODS = {
-  close: 1, createDataset: 1, getDataset: 1, listDatasets: 1, deleteDataset: 1, appendTriplets: 1, appendSamples: 1,
-  stageChunk: 1, commitStaged: 1, discardStaged: 1, readTriplets: 1, readSamples: 1, createJob: 1, getJob: 1, listJobs: 1,
-  countJobs: 1, claimNextJob: 1, updateJobProgress: 1, finishJob: 1, succeedJob: 1, requeueRunningJobs: 1,
-  activeJobsForDataset: 1, createModel: 1, getModel: 1, getModelWeights: 1, listModels: 1, newestModel: 1, deleteModel: 1,
+  close: 1,
+  createDataset: 1,
+  getDataset: 1,
+  listDatasets: 1,
+  deleteDataset: 1,
+  appendTriplets: 1,
+  appendSamples: 1,
+  stageChunk: 1,
+  commitStaged: 1,
+  discardStaged: 1,
+  readTriplets: 1,
+  readSamples: 1,
+  createJob: 1,
+  getJob: 1,
+  listJobs: 1,
+  countJobs: 1,
+  claimNextJob: 1,
+  updateJobProgress: 1,
+  finishJob: 1,
+  succeedJob: 1,
+  requeueRunningJobs: 1,
+  activeJobsForDataset: 1,
+  createModel: 1,
+  getModel: 1,
+  getModelWeights: 1,
+  listModels: 1,
+  newestModel: 1,
+  deleteModel: 1,
 } satisfies Record<Exclude<keyof Store, 'location' | 'isOpen'>, 1>;
 
 /** Wraps each method so it returns a Promise (a thrown error becomes a rejection). */

@@ -10,8 +10,21 @@ import { newId } from './ids.js';
 import { MIGRATIONS } from './migrations.js';
 import { asyncStore, type SyncStore } from './async.js';
 import type {
-  CapacityLimit, ChunkKind, DatasetRecord, JobError, JobProgress, JobRecord, JobStatus, Label, ModelRecord, NewModel, Page, PageRequest, Store,
-  StoredSamples, StoredTriplets,
+  CapacityLimit,
+  ChunkKind,
+  DatasetRecord,
+  JobError,
+  JobProgress,
+  JobRecord,
+  JobStatus,
+  Label,
+  ModelRecord,
+  NewModel,
+  Page,
+  PageRequest,
+  Store,
+  StoredSamples,
+  StoredTriplets,
 } from './types.js';
 
 type Row = Record<string, unknown>;
@@ -86,7 +99,8 @@ function page<T>(rows: Row[], limit: number, map: (r: Row) => T): Page<T> {
   return { items: kept.map(map), nextCursor: more ? encodeCursor(kept[kept.length - 1].seq as number) : null };
 }
 
-const MODEL_COLUMNS = 'seq, id, job_id, name, input_dimension, output_dimension, normalize, training_params, metrics, created_at';
+const MODEL_COLUMNS =
+  'seq, id, job_id, name, input_dimension, output_dimension, normalize, training_params, metrics, created_at';
 
 /**
  * The SQLite database behind SqliteStore, synchronous as better-sqlite3 is. Transactions are
@@ -173,11 +187,24 @@ export class SqliteDatabase implements SyncStore {
     })();
   }
 
-  stageChunk(uploadId: string, datasetId: string, kind: ChunkKind, data: Float32Array, count: number, labels?: Label[]): void {
+  stageChunk(
+    uploadId: string,
+    datasetId: string,
+    kind: ChunkKind,
+    data: Float32Array,
+    count: number,
+    labels?: Label[],
+  ): void {
     this.insertChunk(datasetId, kind, data, count, labels ?? null, uploadId);
   }
 
-  commitStaged(uploadId: string, datasetId: string, kind: ChunkKind, count: number, limit?: CapacityLimit): DatasetRecord {
+  commitStaged(
+    uploadId: string,
+    datasetId: string,
+    kind: ChunkKind,
+    count: number,
+    limit?: CapacityLimit,
+  ): DatasetRecord {
     return this.db.transaction(() => {
       this.db.prepare('UPDATE chunks SET upload_id = NULL WHERE upload_id = ?').run(uploadId);
       return this.bump(datasetId, kind, count, limit);
@@ -188,7 +215,14 @@ export class SqliteDatabase implements SyncStore {
     this.db.prepare('DELETE FROM chunks WHERE upload_id = ?').run(uploadId);
   }
 
-  private insertChunk(datasetId: string, kind: ChunkKind, data: Float32Array, count: number, labels: Label[] | null, uploadId: string | null): void {
+  private insertChunk(
+    datasetId: string,
+    kind: ChunkKind,
+    data: Float32Array,
+    count: number,
+    labels: Label[] | null,
+    uploadId: string | null,
+  ): void {
     this.db
       .prepare('INSERT INTO chunks (dataset_id, kind, count, data, labels, upload_id) VALUES (?, ?, ?, ?, ?, ?)')
       .run(datasetId, kind, count, toBlob(data), labels ? JSON.stringify(labels) : null, uploadId);
@@ -214,16 +248,23 @@ export class SqliteDatabase implements SyncStore {
   }
 
   /** Committed chunks of one kind, concatenated in upload order. */
-  private readChunks(datasetId: string, kind: ChunkKind, rowFloats: number): { count: number; data: Float32Array; labels: Label[] } {
+  private readChunks(
+    datasetId: string,
+    kind: ChunkKind,
+    rowFloats: number,
+  ): { count: number; data: Float32Array; labels: Label[] } {
     const rows = this.db
-      .prepare('SELECT count, data, labels FROM chunks WHERE dataset_id = ? AND kind = ? AND upload_id IS NULL ORDER BY seq')
+      .prepare(
+        'SELECT count, data, labels FROM chunks WHERE dataset_id = ? AND kind = ? AND upload_id IS NULL ORDER BY seq',
+      )
       .all(datasetId, kind) as { count: number; data: Buffer; labels: string | null }[];
     const total = rows.reduce((s, r) => s + r.count, 0);
     const out = new Float32Array(total * rowFloats);
     const labels: Label[] = [];
     let offset = 0;
     for (const r of rows) {
-      if (r.data.byteLength !== r.count * rowFloats * 4) throw new Error(`corrupt ${kind} chunk in dataset ${datasetId}`);
+      if (r.data.byteLength !== r.count * rowFloats * 4)
+        throw new Error(`corrupt ${kind} chunk in dataset ${datasetId}`);
       // Copy through a byte view: blobs are not guaranteed to be 4-byte aligned.
       new Uint8Array(out.buffer, offset * 4, r.data.byteLength).set(r.data);
       offset += r.count * rowFloats;
@@ -270,7 +311,9 @@ export class SqliteDatabase implements SyncStore {
     const cursor = decodeCursor(req.cursor);
     const rows = (
       req.status
-        ? this.db.prepare('SELECT * FROM jobs WHERE seq < ? AND status = ? ORDER BY seq DESC LIMIT ?').all(cursor, req.status, req.limit + 1)
+        ? this.db
+            .prepare('SELECT * FROM jobs WHERE seq < ? AND status = ? ORDER BY seq DESC LIMIT ?')
+            .all(cursor, req.status, req.limit + 1)
         : this.db.prepare('SELECT * FROM jobs WHERE seq < ? ORDER BY seq DESC LIMIT ?').all(cursor, req.limit + 1)
     ) as Row[];
     return page(rows, req.limit, jobFromRow);
@@ -282,20 +325,30 @@ export class SqliteDatabase implements SyncStore {
 
   claimNextJob(): JobRecord | undefined {
     return this.db.transaction(() => {
-      const r = this.db.prepare("SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1").get() as { id: string } | undefined;
+      const r = this.db.prepare("SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1").get() as
+        { id: string } | undefined;
       if (!r) return undefined;
       this.db
-        .prepare("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) WHERE id = ? AND status = 'queued'")
+        .prepare(
+          "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) WHERE id = ? AND status = 'queued'",
+        )
         .run(now(), r.id);
       return this.getJob(r.id);
     })();
   }
 
   updateJobProgress(id: string, progress: JobProgress): void {
-    this.db.prepare("UPDATE jobs SET progress = ? WHERE id = ? AND status = 'running'").run(JSON.stringify(progress), id);
+    this.db
+      .prepare("UPDATE jobs SET progress = ? WHERE id = ? AND status = 'running'")
+      .run(JSON.stringify(progress), id);
   }
 
-  finishJob(id: string, status: 'failed' | 'cancelled', error: JobError | null, metrics: Record<string, unknown> | null = null): JobRecord {
+  finishJob(
+    id: string,
+    status: 'failed' | 'cancelled',
+    error: JobError | null,
+    metrics: Record<string, unknown> | null = null,
+  ): JobRecord {
     this.db
       .prepare(
         "UPDATE jobs SET status = ?, error = ?, metrics = COALESCE(?, metrics), finished_at = ? WHERE id = ? AND status IN ('queued', 'running')",
@@ -308,7 +361,9 @@ export class SqliteDatabase implements SyncStore {
     return this.db.transaction(() => {
       const rec = this.createModel(model);
       const changed = this.db
-        .prepare("UPDATE jobs SET status = 'succeeded', metrics = ?, model_id = ?, error = NULL, finished_at = ? WHERE id = ? AND status = 'running'")
+        .prepare(
+          "UPDATE jobs SET status = 'succeeded', metrics = ?, model_id = ?, error = NULL, finished_at = ? WHERE id = ? AND status = 'running'",
+        )
         .run(JSON.stringify(metrics), rec.id, now(), id).changes;
       // A job cancelled while its last iteration ran keeps its cancellation: roll the model back.
       if (changed === 0) throw conflictError('JOB_FINISHED', `job ${id} is no longer running`);
@@ -337,8 +392,19 @@ export class SqliteDatabase implements SyncStore {
         `INSERT INTO models (id, job_id, name, input_dimension, output_dimension, normalize, training_params, metrics, weights, checksum, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(id, model.jobId, model.name, model.inputDimension, model.outputDimension, model.normalize ? 1 : 0,
-        json(model.trainingParams), JSON.stringify(model.metrics), blob, checksum(blob), now());
+      .run(
+        id,
+        model.jobId,
+        model.name,
+        model.inputDimension,
+        model.outputDimension,
+        model.normalize ? 1 : 0,
+        json(model.trainingParams),
+        JSON.stringify(model.metrics),
+        blob,
+        checksum(blob),
+        now(),
+      );
     return this.getModel(id)!;
   }
 

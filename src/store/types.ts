@@ -72,9 +72,22 @@ export interface Store {
   /** Appends one chunk of labelled samples and bumps the count, in one transaction. */
   appendSamples(datasetId: string, data: Float32Array, labels: Label[], limit?: CapacityLimit): Promise<DatasetRecord>;
   /** Staged uploads: chunks are written as they stream in, invisible until commit. */
-  stageChunk(uploadId: string, datasetId: string, kind: ChunkKind, data: Float32Array, count: number, labels?: Label[]): Promise<void>;
+  stageChunk(
+    uploadId: string,
+    datasetId: string,
+    kind: ChunkKind,
+    data: Float32Array,
+    count: number,
+    labels?: Label[],
+  ): Promise<void>;
   /** Makes every staged chunk of the upload visible and bumps the count, in one transaction. */
-  commitStaged(uploadId: string, datasetId: string, kind: ChunkKind, count: number, limit?: CapacityLimit): Promise<DatasetRecord>;
+  commitStaged(
+    uploadId: string,
+    datasetId: string,
+    kind: ChunkKind,
+    count: number,
+    limit?: CapacityLimit,
+  ): Promise<DatasetRecord>;
   discardStaged(uploadId: string): Promise<void>;
   readTriplets(datasetId: string): Promise<StoredTriplets>;
   readSamples(datasetId: string): Promise<StoredSamples>;
@@ -87,9 +100,18 @@ export interface Store {
   claimNextJob(): Promise<JobRecord | undefined>;
   updateJobProgress(id: string, progress: JobProgress): Promise<void>;
   /** Ends a job that produced no model (failed or cancelled). Ignored if already finished. */
-  finishJob(id: string, status: 'failed' | 'cancelled', error: JobError | null, metrics?: Record<string, unknown> | null): Promise<JobRecord>;
+  finishJob(
+    id: string,
+    status: 'failed' | 'cancelled',
+    error: JobError | null,
+    metrics?: Record<string, unknown> | null,
+  ): Promise<JobRecord>;
   /** Writes the model and marks the job succeeded, in one transaction; JOB_FINISHED (conflict) when it no longer runs. */
-  succeedJob(id: string, model: NewModel, metrics: Record<string, unknown>): Promise<{ job: JobRecord; model: ModelRecord }>;
+  succeedJob(
+    id: string,
+    model: NewModel,
+    metrics: Record<string, unknown>,
+  ): Promise<{ job: JobRecord; model: ModelRecord }>;
   /** Jobs left running by a crash go back to the queue. Returns how many. */
   requeueRunningJobs(): Promise<number>;
   activeJobsForDataset(datasetId: string): Promise<number>;

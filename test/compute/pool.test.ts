@@ -1,7 +1,13 @@
 // The compute edge: backend choice, env parsing, and the worker pool (also from inside a worker).
 import { Worker } from 'node:worker_threads';
 import t from 'tap';
-import { createCompute, createServingCompute, localKernels, resolveKernelChoice, useWideKernels } from '../../src/compute/index.js';
+import {
+  createCompute,
+  createServingCompute,
+  localKernels,
+  resolveKernelChoice,
+  useWideKernels,
+} from '../../src/compute/index.js';
 import { loadConfig } from '../../src/config.js';
 import { jsKernels } from '../../src/math/kernels/js.js';
 import { wasmSimdSupported } from '../../src/math/kernels/simd.js';
@@ -58,26 +64,49 @@ t.test('backend choice', async (t) => {
   }
 });
 
-t.test('a pool created inside a worker thread gives the same W as one thread here', { skip: !wasmSimdSupported() }, async (t) => {
-  const rng = createRng(21);
-  const set = randomSet(rng, 2500, 16);
-  const params = { outputDimension: 4, margin: 0.2, optimizer: 'cg' as const, maxIterations: 10, normalize: false, weightDecay: 0.001, init: 'uniform' as const, seed: 1, gradientTolerance: 1e-8, historySize: 5 };
-  const c = await createCompute({ kernels: 'wasm', threads: 1 });
-  const here = train(set, params, {}, c.kernels).W;
-  await c.close();
-  const w = new Worker(new URL('./nested-worker.mjs', import.meta.url), { workerData: { set, params, threads: 2 } });
-  const msg = await new Promise<{ W: Float64Array; name: string }>((resolve, reject) => {
-    w.once('message', resolve);
-    w.once('error', reject);
-  });
-  t.equal(msg.name, 'wasm-simd×2');
-  t.same(Array.from(msg.W), Array.from(here), 'bit-identical');
-  await w.terminate();
-});
+t.test(
+  'a pool created inside a worker thread gives the same W as one thread here',
+  { skip: !wasmSimdSupported() },
+  async (t) => {
+    const rng = createRng(21);
+    const set = randomSet(rng, 2500, 16);
+    const params = {
+      outputDimension: 4,
+      margin: 0.2,
+      optimizer: 'cg' as const,
+      maxIterations: 10,
+      normalize: false,
+      weightDecay: 0.001,
+      init: 'uniform' as const,
+      seed: 1,
+      gradientTolerance: 1e-8,
+      historySize: 5,
+    };
+    const c = await createCompute({ kernels: 'wasm', threads: 1 });
+    const here = train(set, params, {}, c.kernels).W;
+    await c.close();
+    const w = new Worker(new URL('./nested-worker.mjs', import.meta.url), { workerData: { set, params, threads: 2 } });
+    const msg = await new Promise<{ W: Float64Array; name: string }>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+    t.equal(msg.name, 'wasm-simd×2');
+    t.same(Array.from(msg.W), Array.from(here), 'bit-identical');
+    await w.terminate();
+  },
+);
 
 t.test('a closed pool refuses work', { skip: !wasmSimdSupported() }, async (t) => {
   const c = await createCompute({ kernels: 'wasm', threads: 2 });
   await c.close();
   const set = randomSet(createRng(1), 3000, 8);
-  t.throws(() => c.kernels.createObjective!(set, { margin: 0.1, normalize: false, weightDecay: 0 }).evaluate(new Float64Array(16), 2, null), /closed/);
+  t.throws(
+    () =>
+      c.kernels.createObjective!(set, { margin: 0.1, normalize: false, weightDecay: 0 }).evaluate(
+        new Float64Array(16),
+        2,
+        null,
+      ),
+    /closed/,
+  );
 });

@@ -18,17 +18,20 @@ function body(bytes: Buffer, chunk = 5): Readable {
 const f32le = (values: number[]) => Buffer.from(new Float32Array(values).buffer);
 
 function sampleBytes(rows: [number, number[]][]): Buffer {
-  return Buffer.concat(rows.map(([label, v]) => {
-    const b = Buffer.alloc(4 * (v.length + 1));
-    b.writeInt32LE(label, 0);
-    v.forEach((x, j) => b.writeFloatLE(x, 4 + 4 * j));
-    return b;
-  }));
+  return Buffer.concat(
+    rows.map(([label, v]) => {
+      const b = Buffer.alloc(4 * (v.length + 1));
+      b.writeInt32LE(label, 0);
+      v.forEach((x, j) => b.writeFloatLE(x, 4 + 4 * j));
+      return b;
+    }),
+  );
 }
 
 async function collect(it: AsyncIterable<RowBatch>): Promise<RowBatch[]> {
   const out: RowBatch[] = [];
-  for await (const b of it) out.push({ data: b.data.slice(), count: b.count, ...(b.labels ? { labels: [...b.labels] } : {}) });
+  for await (const b of it)
+    out.push({ data: b.data.slice(), count: b.count, ...(b.labels ? { labels: [...b.labels] } : {}) });
   return out;
 }
 
@@ -55,7 +58,17 @@ t.test('triplets: n × 3 × d float32', async (t) => {
 });
 
 t.test('samples: int32 label, then d float32', async (t) => {
-  const [b] = await collect(decodeBinary(body(sampleBytes([[7, [1, 2]], [-3, [3.5, 4]]])), samples(2)));
+  const [b] = await collect(
+    decodeBinary(
+      body(
+        sampleBytes([
+          [7, [1, 2]],
+          [-3, [3.5, 4]],
+        ]),
+      ),
+      samples(2),
+    ),
+  );
   t.equal(b.count, 2);
   t.same(Array.from(b.data), [1, 2, 3.5, 4]);
   t.same(b.labels, [7, -3]);
@@ -67,7 +80,10 @@ t.test('slabs of whole records', async (t) => {
   const n = slab + 3;
   const values = new Float32Array(n * 3 * d).map((_, i) => Math.floor(i / (3 * d)));
   const batches = await collect(decodeBinary(body(Buffer.from(values.buffer), 65_537), triplets(d)));
-  t.same(batches.map((b) => b.count), [slab, 3]);
+  t.same(
+    batches.map((b) => b.count),
+    [slab, 3],
+  );
   t.equal(batches[1].data[0], slab, 'the second slab starts with record `slab`');
 });
 
@@ -75,7 +91,13 @@ t.test('a ragged tail is a DIMENSION_MISMATCH', async (t) => {
   const e = await failure(f32le(Array(3 * 2 * 2).fill(1)).subarray(0, 45), triplets(2));
   t.equal(e.code, 'DIMENSION_MISMATCH');
   t.match(e.message, 'body is 45 bytes, not a whole number of 24-byte records');
-  const s = await failure(sampleBytes([[1, [1, 2]], [2, [3, 4]]]).subarray(0, 13), samples(2));
+  const s = await failure(
+    sampleBytes([
+      [1, [1, 2]],
+      [2, [3, 4]],
+    ]).subarray(0, 13),
+    samples(2),
+  );
   t.equal(s.code, 'DIMENSION_MISMATCH');
 });
 
@@ -87,7 +109,13 @@ t.test('non-finite values are named by record within the whole upload', async (t
   const e = await failure(Buffer.from(values.buffer), triplets(d));
   t.equal(e.code, 'NON_FINITE_VALUE');
   t.match(e.message, `triplet ${slab + 1}, value 7 is not finite`);
-  const s = await failure(sampleBytes([[1, [1, 2]], [2, [3, -Infinity]]]), samples(2));
+  const s = await failure(
+    sampleBytes([
+      [1, [1, 2]],
+      [2, [3, -Infinity]],
+    ]),
+    samples(2),
+  );
   t.equal(s.code, 'NON_FINITE_VALUE');
   t.match(s.message, 'sample 1, value 1 is not finite');
 });

@@ -23,7 +23,8 @@ function agrees(fast: number, ref: number): 'exact' | 'float32' | false {
 
 function digitString(rng: Rng, n: number, leadingNonZero: boolean): string {
   let s = '';
-  for (let i = 0; i < n; i++) s += String(i === 0 && leadingNonZero ? 1 + Math.floor(rng.uniform() * 9) : Math.floor(rng.uniform() * 10));
+  for (let i = 0; i < n; i++)
+    s += String(i === 0 && leadingNonZero ? 1 + Math.floor(rng.uniform() * 9) : Math.floor(rng.uniform() * 10));
   return s;
 }
 
@@ -32,31 +33,47 @@ function randomNumberText(rng: Rng): string {
   const sign = rng.uniform() < 0.5 ? '-' : '';
   const intDigits = Math.floor(rng.uniform() * 20);
   const int = intDigits === 0 ? '0' : digitString(rng, intDigits, true);
-  const frac = rng.uniform() < 0.7 ? '.' + '0'.repeat(rng.uniform() < 0.3 ? Math.floor(rng.uniform() * 12) : 0) + digitString(rng, 1 + Math.floor(rng.uniform() * 20), false) : '';
+  const frac =
+    rng.uniform() < 0.7
+      ? '.' +
+        '0'.repeat(rng.uniform() < 0.3 ? Math.floor(rng.uniform() * 12) : 0) +
+        digitString(rng, 1 + Math.floor(rng.uniform() * 20), false)
+      : '';
   const r = rng.uniform();
-  const exp = r < 0.6 ? '' : (rng.uniform() < 0.5 ? 'e' : 'E') + ['', '+', '-'][Math.floor(rng.uniform() * 3)] + String(Math.floor(rng.uniform() * (r < 0.9 ? 40 : 400)));
+  const exp =
+    r < 0.6
+      ? ''
+      : (rng.uniform() < 0.5 ? 'e' : 'E') +
+        ['', '+', '-'][Math.floor(rng.uniform() * 3)] +
+        String(Math.floor(rng.uniform() * (r < 0.9 ? 40 : 400)));
   return sign + int + frac + exp;
 }
 
-t.test('random numbers of every form: JSON.parse\'s float64, or its float32 where the routes keep only that', async (t) => {
-  const rng = createRng(5);
-  const counts = { exact: 0, float32: 0 };
-  const wrong: string[] = [];
-  for (let round = 0; round < 40; round++) {
-    const texts = Array.from({ length: 2_000 }, () => randomNumberText(rng));
-    const body = `[${texts.join(',')}]`;
-    const fast = parse(body) as number[];
-    const ref = JSON.parse(body) as number[];
-    t.not(fast, FALLBACK);
-    for (let i = 0; i < ref.length; i++) {
-      const a = agrees(fast[i], ref[i]);
-      if (a) counts[a]++;
-      else if (wrong.length < 5) wrong.push(`${texts[i]} → ${fast[i]} (JSON.parse: ${ref[i]})`);
+t.test(
+  "random numbers of every form: JSON.parse's float64, or its float32 where the routes keep only that",
+  async (t) => {
+    const rng = createRng(5);
+    const counts = { exact: 0, float32: 0 };
+    const wrong: string[] = [];
+    for (let round = 0; round < 40; round++) {
+      const texts = Array.from({ length: 2_000 }, () => randomNumberText(rng));
+      const body = `[${texts.join(',')}]`;
+      const fast = parse(body) as number[];
+      const ref = JSON.parse(body) as number[];
+      t.not(fast, FALLBACK);
+      for (let i = 0; i < ref.length; i++) {
+        const a = agrees(fast[i], ref[i]);
+        if (a) counts[a]++;
+        else if (wrong.length < 5) wrong.push(`${texts[i]} → ${fast[i]} (JSON.parse: ${ref[i]})`);
+      }
     }
-  }
-  t.same(wrong, [], 'no number read differently');
-  t.ok(counts.exact > 10_000 && counts.float32 > 2_000, `both ways exercised (${counts.exact} exact, ${counts.float32} as float32)`);
-});
+    t.same(wrong, [], 'no number read differently');
+    t.ok(
+      counts.exact > 10_000 && counts.float32 > 2_000,
+      `both ways exercised (${counts.exact} exact, ${counts.float32} as float32)`,
+    );
+  },
+);
 
 t.test('17-digit decimals right at and beside float32 rounding boundaries', async (t) => {
   const rng = createRng(9);
@@ -100,7 +117,8 @@ function randomDoc(rng: Rng, depth: number): string {
     return leaf[Math.floor(rng.uniform() * leaf.length)]();
   }
   const n = Math.floor(rng.uniform() * 5);
-  if (r < 0.65) return `[${ws(rng)}${Array.from({ length: n }, () => ws(rng) + randomDoc(rng, depth + 1) + ws(rng)).join(',')}]`;
+  if (r < 0.65)
+    return `[${ws(rng)}${Array.from({ length: n }, () => ws(rng) + randomDoc(rng, depth + 1) + ws(rng)).join(',')}]`;
   const keys = ['model', 'inputs', 'a', 'b', 'encoding', 'metric', 'model'];
   return `{${ws(rng)}${Array.from({ length: n }, () => `${ws(rng)}"${keys[Math.floor(rng.uniform() * keys.length)]}"${ws(rng)}:${ws(rng)}${randomDoc(rng, depth + 1)}`).join(',')}${ws(rng)}}`;
 }
@@ -138,24 +156,69 @@ t.test('numbers a review found read wrongly: a huge exponent after a long fracti
     const ref = (JSON.parse(text) as number[])[0];
     if (!Object.is(fast, ref) && !Object.is(fast, Math.fround(ref))) differ++;
   }
-  t.equal(differ, 0, '9007199254740993e-22 … e22: JSON.parse\'s float64 or its float32');
+  t.equal(differ, 0, "9007199254740993e-22 … e22: JSON.parse's float64 or its float32");
   t.ok([0.9007199254740993, Math.fround(0.9007199254740993)].includes((parse('[0.9007199254740993]') as number[])[0]));
 });
 
 t.test('what it leaves to the standard parser', async (t) => {
   const invalid = [
-    '', ' ', '[', ']', '{', '[1,]', '[,1]', '{"a":1,}', '{"a" 1}', '{a:1}', "{'a':1}", '[1 2]', '[01]', '[1.]', '[.5]',
-    '[-]', '[+1]', '[1e]', '[1e+]', '[0x10]', '[NaN]', '[Infinity]', '[-Infinity]', '[tru]', '[nul]', '[True]', '["abc]',
-    '["a\tb"]', '[1]x', '[1]]', '{"a":1}}', '[1,2', '{"a":[1,2}', '{"a":[1,2]', '[1,,2]', '[--1]', '[1e5.5]', '[1.2.3]',
-    '{"a":1 "b":2}', '["\u0001"]',
+    '',
+    ' ',
+    '[',
+    ']',
+    '{',
+    '[1,]',
+    '[,1]',
+    '{"a":1,}',
+    '{"a" 1}',
+    '{a:1}',
+    "{'a':1}",
+    '[1 2]',
+    '[01]',
+    '[1.]',
+    '[.5]',
+    '[-]',
+    '[+1]',
+    '[1e]',
+    '[1e+]',
+    '[0x10]',
+    '[NaN]',
+    '[Infinity]',
+    '[-Infinity]',
+    '[tru]',
+    '[nul]',
+    '[True]',
+    '["abc]',
+    '["a\tb"]',
+    '[1]x',
+    '[1]]',
+    '{"a":1}}',
+    '[1,2',
+    '{"a":[1,2}',
+    '{"a":[1,2]',
+    '[1,,2]',
+    '[--1]',
+    '[1e5.5]',
+    '[1.2.3]',
+    '{"a":1 "b":2}',
+    '["\u0001"]',
   ];
   for (const s of invalid) {
     t.throws(() => JSON.parse(s), `JSON.parse refuses ${JSON.stringify(s)}`);
     t.equal(parse(s), FALLBACK, `left to the standard parser: ${JSON.stringify(s)}`);
   }
   const unsupported = [
-    '{"__proto__":{"polluted":true}}', '{"constructor":{"prototype":{}}}', '["a\\"b"]', '["\\u0041"]', '["é"]',
-    '1', '"s"', 'true', ' 1.5 ', `${'['.repeat(100)}${']'.repeat(100)}`, '{"a":"tab\\t"}',
+    '{"__proto__":{"polluted":true}}',
+    '{"constructor":{"prototype":{}}}',
+    '["a\\"b"]',
+    '["\\u0041"]',
+    '["é"]',
+    '1',
+    '"s"',
+    'true',
+    ' 1.5 ',
+    `${'['.repeat(100)}${']'.repeat(100)}`,
+    '{"a":"tab\\t"}',
   ];
   for (const s of unsupported) {
     t.doesNotThrow(() => JSON.parse(s), `valid JSON: ${JSON.stringify(s)}`);
@@ -163,7 +226,7 @@ t.test('what it leaves to the standard parser', async (t) => {
   }
 });
 
-t.test('damaged documents: either the standard parser\'s job, or exactly JSON.parse\'s value', async (t) => {
+t.test("damaged documents: either the standard parser's job, or exactly JSON.parse's value", async (t) => {
   const rng = createRng(33);
   const alphabet = '{}[],:"-+.eE0123456789 \tatrufsnl\\';
   let accepted = 0;
@@ -175,7 +238,12 @@ t.test('damaged documents: either the standard parser\'s job, or exactly JSON.pa
       const at = Math.floor(rng.uniform() * doc.length);
       const r = rng.uniform();
       const ch = alphabet[Math.floor(rng.uniform() * alphabet.length)];
-      doc = r < 0.4 ? doc.slice(0, at) + doc.slice(at + 1) : r < 0.8 ? doc.slice(0, at) + ch + doc.slice(at) : doc.slice(0, at) + ch + doc.slice(at + 1);
+      doc =
+        r < 0.4
+          ? doc.slice(0, at) + doc.slice(at + 1)
+          : r < 0.8
+            ? doc.slice(0, at) + ch + doc.slice(at)
+            : doc.slice(0, at) + ch + doc.slice(at + 1);
     }
     const v = parse(doc);
     if (v === FALLBACK) continue;
@@ -187,7 +255,11 @@ t.test('damaged documents: either the standard parser\'s job, or exactly JSON.pa
       wrong++;
       continue;
     }
-    if (JSON.stringify(v) !== JSON.stringify(ref) || !Object.is((v as { inputs?: number[][] }).inputs?.[1]?.[1], (ref as { inputs?: number[][] }).inputs?.[1]?.[1])) wrong++;
+    if (
+      JSON.stringify(v) !== JSON.stringify(ref) ||
+      !Object.is((v as { inputs?: number[][] }).inputs?.[1]?.[1], (ref as { inputs?: number[][] }).inputs?.[1]?.[1])
+    )
+      wrong++;
   }
   t.equal(wrong, 0, 'never accepts what JSON.parse refuses, never reads it differently');
   t.ok(accepted > 1_000, `some damaged documents are still valid JSON, and read (${accepted})`);

@@ -74,7 +74,13 @@ t.test('writeRows gives a JSON array of arrays', async (t) => {
   const out = new Uint8Array(2 * (3 * MAX_VALUE_BYTES + 2) + 2);
   const end = writeRows(out, 0, x, 2, 3);
   const rows = JSON.parse(Buffer.from(out.subarray(0, end)).toString('latin1')) as number[][];
-  t.same(rows.map((r) => r.map(Math.fround)), [[x[0], x[1], x[2]], [x[3], x[4], x[5]]]);
+  t.same(
+    rows.map((r) => r.map(Math.fround)),
+    [
+      [x[0], x[1], x[2]],
+      [x[3], x[4], x[5]],
+    ],
+  );
   const empty = writeRows(out, 0, x, 0, 3);
   t.equal(Buffer.from(out.subarray(0, empty)).toString(), '[]');
 });

@@ -5,8 +5,18 @@ import { decodeNdjson, type NdjsonUpload } from '../../src/http/ndjson.js';
 import { CHUNK_BYTES, slabRows } from '../../src/http/slabs.js';
 import type { RowBatch } from '../../src/services/datasets.js';
 
-const triplets = (d: number): NdjsonUpload => ({ kind: 'triplets', dimension: d, owner: 'dataset ds_t', maxTotal: 1 << 30 });
-const samples = (d: number): NdjsonUpload => ({ kind: 'samples', dimension: d, owner: 'dataset ds_t', maxTotal: 1 << 30 });
+const triplets = (d: number): NdjsonUpload => ({
+  kind: 'triplets',
+  dimension: d,
+  owner: 'dataset ds_t',
+  maxTotal: 1 << 30,
+});
+const samples = (d: number): NdjsonUpload => ({
+  kind: 'samples',
+  dimension: d,
+  owner: 'dataset ds_t',
+  maxTotal: 1 << 30,
+});
 
 /** The body as a stream of chunks of `chunk` bytes (lines split across chunks). */
 function body(text: string, chunk = 7): Readable {
@@ -19,7 +29,8 @@ function body(text: string, chunk = 7): Readable {
 /** Every batch copied (the decoder reuses its slab once the next batch is asked for). */
 async function collect(it: AsyncIterable<RowBatch>): Promise<RowBatch[]> {
   const out: RowBatch[] = [];
-  for await (const b of it) out.push({ data: b.data.slice(), count: b.count, ...(b.labels ? { labels: [...b.labels] } : {}) });
+  for await (const b of it)
+    out.push({ data: b.data.slice(), count: b.count, ...(b.labels ? { labels: [...b.labels] } : {}) });
   return out;
 }
 
@@ -56,11 +67,18 @@ t.test('slabs: full slabs of CHUNK_BYTES, then the rest', async (t) => {
   const slab = slabRows(3 * d * 4);
   t.ok(slab * 3 * d * 4 <= CHUNK_BYTES);
   const n = 2 * slab + 5;
-  const row = (i: number) => line({ anchor: Array(d).fill(i), positive: Array(d).fill(i + 0.5), negative: Array(d).fill(-i) });
+  const row = (i: number) =>
+    line({ anchor: Array(d).fill(i), positive: Array(d).fill(i + 0.5), negative: Array(d).fill(-i) });
   const text = Array.from({ length: n }, (_, i) => row(i)).join('\n');
   const batches = await collect(decodeNdjson(body(text, 65_536), triplets(d)));
-  t.same(batches.map((b) => b.count), [slab, slab, 5]);
-  t.same(batches.map((b) => b.data.length), [slab * 3 * d, slab * 3 * d, 5 * 3 * d]);
+  t.same(
+    batches.map((b) => b.count),
+    [slab, slab, 5],
+  );
+  t.same(
+    batches.map((b) => b.data.length),
+    [slab * 3 * d, slab * 3 * d, 5 * 3 * d],
+  );
   t.equal(batches[1].data[0], slab, 'the second slab starts with row `slab`');
   t.equal(batches[2].data[3 * d * 4 + 2 * d], -(2 * slab + 4), 'the last row is in the last slab');
 });
@@ -71,13 +89,49 @@ t.test('errors name the line (blank lines counted) and the field', async (t) => 
     ['not JSON', '{"anchor": [1,', triplets(2), 'INVALID_JSON', /^line 4 is not valid JSON/],
     ['NaN', '{"anchor":[NaN,1],"positive":[1,1],"negative":[1,1]}', triplets(2), 'INVALID_JSON', /^line 4 /],
     ['an array line', '[1,2,3]', triplets(2), 'VALIDATION_ERROR', /^line 4 must be object/],
-    ['a missing field', line({ anchor: [1, 1], positive: [1, 1] }), triplets(2), 'VALIDATION_ERROR', /^line 4 must have property "negative"/],
-    ['an unknown field', line({ ...tri(1), label: 1 }), triplets(2), 'VALIDATION_ERROR', /^line 4 has an unknown field "label"/],
-    ['a string value', line({ ...tri(1), positive: [1, 'x'] }), triplets(2), 'VALIDATION_ERROR', /^line 4\.positive\[1\] must be number/],
+    [
+      'a missing field',
+      line({ anchor: [1, 1], positive: [1, 1] }),
+      triplets(2),
+      'VALIDATION_ERROR',
+      /^line 4 must have property "negative"/,
+    ],
+    [
+      'an unknown field',
+      line({ ...tri(1), label: 1 }),
+      triplets(2),
+      'VALIDATION_ERROR',
+      /^line 4 has an unknown field "label"/,
+    ],
+    [
+      'a string value',
+      line({ ...tri(1), positive: [1, 'x'] }),
+      triplets(2),
+      'VALIDATION_ERROR',
+      /^line 4\.positive\[1\] must be number/,
+    ],
     ['an empty vector', line({ ...tri(1), negative: [] }), triplets(2), 'VALIDATION_ERROR', /^line 4\.negative /],
-    ['a short vector', line({ ...tri(1), negative: [1] }), triplets(2), 'DIMENSION_MISMATCH', /^line 4\.negative has 1 values, dataset ds_t expects 2/],
-    ['1e400', '{"anchor":[1e400,1],"positive":[1,1],"negative":[1,1]}', triplets(2), 'NON_FINITE_VALUE', /^line 4\.anchor\[0\]/],
-    ['a float32 overflow', line({ ...tri(1), anchor: [1, 1e39] }), triplets(2), 'NON_FINITE_VALUE', /^line 4\.anchor\[1\]/],
+    [
+      'a short vector',
+      line({ ...tri(1), negative: [1] }),
+      triplets(2),
+      'DIMENSION_MISMATCH',
+      /^line 4\.negative has 1 values, dataset ds_t expects 2/,
+    ],
+    [
+      '1e400',
+      '{"anchor":[1e400,1],"positive":[1,1],"negative":[1,1]}',
+      triplets(2),
+      'NON_FINITE_VALUE',
+      /^line 4\.anchor\[0\]/,
+    ],
+    [
+      'a float32 overflow',
+      line({ ...tri(1), anchor: [1, 1e39] }),
+      triplets(2),
+      'NON_FINITE_VALUE',
+      /^line 4\.anchor\[1\]/,
+    ],
   ];
   for (const [what, bad, u, code, message] of cases) {
     const e = await failure(`${before}${bad}\n${line(tri(2))}\n`, u);
@@ -89,10 +143,20 @@ t.test('errors name the line (blank lines counted) and the field', async (t) => 
 t.test('sample lines: the Sample schema, then label values', async (t) => {
   const ok = line({ vector: [1, 2], label: 'a' });
   const cases: [string, string, string, RegExp][] = [
-    ['a boolean label', line({ vector: [1, 2], label: true }), 'VALIDATION_ERROR', /^line 2\.label must be string, or must be integer/],
+    [
+      'a boolean label',
+      line({ vector: [1, 2], label: true }),
+      'VALIDATION_ERROR',
+      /^line 2\.label must be string, or must be integer/,
+    ],
     ['a fractional label', line({ vector: [1, 2], label: 1.5 }), 'VALIDATION_ERROR', /^line 2\.label /],
     ['an empty label', line({ vector: [1, 2], label: '' }), 'VALIDATION_ERROR', /^line 2\.label /],
-    ['an unsafe integer label', '{"vector":[1,2],"label":1e20}', 'VALIDATION_ERROR', /^line 2\.label must be a non-empty string/],
+    [
+      'an unsafe integer label',
+      '{"vector":[1,2],"label":1e20}',
+      'VALIDATION_ERROR',
+      /^line 2\.label must be a non-empty string/,
+    ],
     ['no vector', line({ label: 'a' }), 'VALIDATION_ERROR', /^line 2 must have property "vector"/],
     ['no label', line({ vector: [1, 2] }), 'VALIDATION_ERROR', /^line 2 must have property "label"/],
     ['a long vector', line({ vector: [1, 2, 3], label: 'a' }), 'DIMENSION_MISMATCH', /^line 2\.vector has 3 values/],

@@ -33,7 +33,11 @@ t.test('hand values of each distance', (t) => {
   t.equal(squaredDistance.pair(x, 0, y, 0, 2), 25);
   t.equal(euclideanDistance.pair(x, 0, y, 0, 2), 5);
   t.equal(euclideanDistance.pair(x, 0, x, 0, 2), 0, 'exact euclidean: 0 between identical rows');
-  t.equal(smoothEuclideanDistance.pair(x, 0, x, 0, 2), Math.sqrt(EUCLIDEAN_EPSILON), 'the losses\' euclidean is floored at √ε');
+  t.equal(
+    smoothEuclideanDistance.pair(x, 0, x, 0, 2),
+    Math.sqrt(EUCLIDEAN_EPSILON),
+    "the losses' euclidean is floored at √ε",
+  );
   t.equal(cosineDistance.pair(x, 0, y, 0, 2), 1, 'a zero vector is orthogonal to everything');
   t.equal(cosineDistance.pair(x, 0, z, 0, 2), 2);
   t.equal(cosineDistance.pair(x, 0, u, 0, 2), 1);
@@ -60,8 +64,12 @@ t.test('direct, Gram and squared forms agree on random rows', (t) => {
     for (let r = 0; r < k; r++) s += (x[r] - y[r]) ** 2;
     for (const dist of ALL) {
       const direct = dist.pair(x, 0, y, 0, k);
-      t.ok(Math.abs(dist.fromGram(dot(x, x), dot(y, y), dot(x, y)) - direct) < 1e-12 * Math.max(1, direct), `${dist.name} Gram form`);
-      if (dist.fromSquared) t.ok(Math.abs(dist.fromSquared(s) - direct) < 1e-12 * Math.max(1, direct), `${dist.name} from squared`);
+      t.ok(
+        Math.abs(dist.fromGram(dot(x, x), dot(y, y), dot(x, y)) - direct) < 1e-12 * Math.max(1, direct),
+        `${dist.name} Gram form`,
+      );
+      if (dist.fromSquared)
+        t.ok(Math.abs(dist.fromSquared(s) - direct) < 1e-12 * Math.max(1, direct), `${dist.name} from squared`);
       t.ok(Math.abs(dist.pair(y, 0, x, 0, k) - direct) < 1e-15 * Math.max(1, direct), `${dist.name} symmetric`);
     }
   }
@@ -104,7 +112,11 @@ t.test('backprop is zero where the distance is constant', (t) => {
   t.same(Array.from(G), [0, 0, 0, 0, 0, 0], 'coincident rows (floored euclidean) and a zero row (cosine)');
   const floored = createEuclideanDistance(0.5);
   t.equal(floored.pair(E, 0, E, 4, 2), Math.sqrt(5));
-  t.equal(floored.pair(Float64Array.from([0]), 0, Float64Array.from([0.5]), 0, 1), Math.sqrt(0.5), 'below the floor: √floor');
+  t.equal(
+    floored.pair(Float64Array.from([0]), 0, Float64Array.from([0.5]), 0, 1),
+    Math.sqrt(0.5),
+    'below the floor: √floor',
+  );
   t.throws(() => createEuclideanDistance(-1), RangeError);
   t.end();
 });
@@ -127,11 +139,12 @@ t.test('pairwiseDistances takes a Distance or a name, and uses its Gram form for
   for (let i = 0; i < E.length; i++) E[i] = rng.range(-1, 1);
   // a float64 "kernel" Gram product, so the Gram path is checked against the direct one
   const gram = (A: ArrayLike<number>, na: number, B: ArrayLike<number>, nb: number, kk: number, out: Float64Array) => {
-    for (let i = 0; i < na; i++) for (let j = 0; j < nb; j++) {
-      let s = 0;
-      for (let r = 0; r < kk; r++) s += A[i * kk + r] * B[j * kk + r];
-      out[i * nb + j] = s;
-    }
+    for (let i = 0; i < na; i++)
+      for (let j = 0; j < nb; j++) {
+        let s = 0;
+        for (let r = 0; r < kk; r++) s += A[i * kk + r] * B[j * kk + r];
+        out[i * nb + j] = s;
+      }
   };
   const kernels = { gram } as never;
   for (const dist of [squaredDistance, euclideanDistance, cosineDistance]) {
@@ -177,7 +190,13 @@ t.test('batch loss with an injected cosine distance: finite-difference gradient'
   const rng = createRng(17);
   for (const normalize of [false, true]) {
     // softplus over every valid triplet: smooth in W, so finite differences apply everywhere
-    const obj = createBatchObjective(k, d, B, { margin: 0.1, loss: 'softplus', distance: cosineDistance, normalize, mining: 'none' });
+    const obj = createBatchObjective(k, d, B, {
+      margin: 0.1,
+      loss: 'softplus',
+      distance: cosineDistance,
+      normalize,
+      mining: 'none',
+    });
     const X = new Float64Array(B * d);
     const W = new Float64Array(k * d);
     for (let i = 0; i < X.length; i++) X[i] = rng.range(-1, 1);
@@ -219,7 +238,7 @@ t.test('retrievalMetrics ranks by the injected distance', (t) => {
   t.same(retrievalMetrics(E, n, k, labels, undefined, euclideanDistance), base, 'euclidean ranks as squared');
   // scale the rows apart: euclidean ranking changes, cosine ranking does not
   for (let i = 0; i < n; i++) for (let r = 0; r < k; r++) E[i * k + r] *= 1 + (i % 7);
-  t.same(retrievalMetrics(E, n, k, labels, undefined, cosineDistance), base, 'cosine ignores the rows\' scale');
+  t.same(retrievalMetrics(E, n, k, labels, undefined, cosineDistance), base, "cosine ignores the rows' scale");
   t.not(retrievalMetrics(E, n, k, labels).mapAtR, base.mapAtR, 'squared does not');
   t.end();
 });

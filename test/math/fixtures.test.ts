@@ -8,7 +8,12 @@ import { SHARED, close, firstMismatch, flat64, readJson } from './helpers.js';
 const REL = 1e-9;
 const ABS = 1e-12;
 
-interface Expected { loss: number; grad: number[][]; active_count?: number; [key: string]: unknown }
+interface Expected {
+  loss: number;
+  grad: number[][];
+  active_count?: number;
+  [key: string]: unknown;
+}
 
 function setFrom(fx: { anchors: number[][]; positives: number[][]; negatives: number[][] }): TripletSet {
   const anchors = flat64(fx.anchors);
@@ -21,13 +26,26 @@ function setFrom(fx: { anchors: number[][]; positives: number[][]; negatives: nu
   };
 }
 
-function checkCase(t: any, label: string, set: TripletSet, W: Float64Array, k: number, opts: Parameters<typeof createTripletObjective>[1], exp: Expected) {
+function checkCase(
+  t: any,
+  label: string,
+  set: TripletSet,
+  W: Float64Array,
+  k: number,
+  opts: Parameters<typeof createTripletObjective>[1],
+  exp: Expected,
+) {
   const grad = new Float64Array(W.length);
   const v = createTripletObjective(set, opts).evaluate(W, k, grad);
   t.ok(close(v.loss, exp.loss, REL, ABS), `${label}: loss ${v.loss} vs ${exp.loss}`);
   const want = flat64(exp.grad);
   const bad = firstMismatch(grad, want, REL, ABS);
-  t.equal(bad, -1, `${label}: every gradient entry within 1e-9 rel` + (bad >= 0 ? ` (index ${bad}: ${grad[bad]} vs ${want[bad]})` : ''));
+  t.equal(
+    bad,
+    -1,
+    `${label}: every gradient entry within 1e-9 rel` +
+      (bad >= 0 ? ` (index ${bad}: ${grad[bad]} vs ${want[bad]})` : ''),
+  );
   // loss-only evaluation agrees with the gradient evaluation
   const v2 = createTripletObjective(set, opts).evaluate(W, k, null);
   t.equal(v2.loss, v.loss, `${label}: loss-only path gives the same loss`);
@@ -41,8 +59,24 @@ t.test('seed_octave: write-up tripletCost, original and hinged', (t) => {
   t.equal(set.d, fx.d);
   const W = flat64(fx.W);
   t.equal(W.length, fx.k * fx.d);
-  checkCase(t, 'original', set, W, fx.k, { margin: fx.margin, normalize: false, weightDecay: 0, hinge: 'none' }, fx.original);
-  const v = checkCase(t, 'hinged', set, W, fx.k, { margin: fx.margin, normalize: false, weightDecay: 0, hinge: 'relu' }, fx.hinged);
+  checkCase(
+    t,
+    'original',
+    set,
+    W,
+    fx.k,
+    { margin: fx.margin, normalize: false, weightDecay: 0, hinge: 'none' },
+    fx.original,
+  );
+  const v = checkCase(
+    t,
+    'hinged',
+    set,
+    W,
+    fx.k,
+    { margin: fx.margin, normalize: false, weightDecay: 0, hinge: 'relu' },
+    fx.hinged,
+  );
   const activeKey = Object.keys(fx.hinged).find((key) => /active/i.test(key));
   t.ok(activeKey, `hinged fixture carries an active count (${Object.keys(fx.hinged).join(',')})`);
   if (activeKey) t.equal(v.activeCount, fx.hinged[activeKey], 'hinged active count');
@@ -56,8 +90,15 @@ t.test('gradcheck_digits: 4 cases normalize × weight decay', (t) => {
   t.equal(fx.cases.length, 4);
   for (const c of fx.cases) {
     t.equal(c.reduction, 'mean');
-    checkCase(t, `normalize=${c.normalize} wd=${c.weight_decay}`, set, W, fx.k,
-      { margin: fx.margin, normalize: c.normalize, weightDecay: c.weight_decay }, c);
+    checkCase(
+      t,
+      `normalize=${c.normalize} wd=${c.weight_decay}`,
+      set,
+      W,
+      fx.k,
+      { margin: fx.margin, normalize: c.normalize, weightDecay: c.weight_decay },
+      c,
+    );
   }
   t.end();
 });

@@ -45,7 +45,12 @@ export function randomSet(rng: { range(lo: number, hi: number): number }, m: num
  * exit: positives near their anchors (a + 0.1·p), negatives far (3·n), except the rows `hard`
  * picks, whose negatives sit near (a + 0.05·n).
  */
-export function settledSet(rng: { range(lo: number, hi: number): number }, m: number, d: number, hard: (row: number) => boolean = () => false): TripletSet {
+export function settledSet(
+  rng: { range(lo: number, hi: number): number },
+  m: number,
+  d: number,
+  hard: (row: number) => boolean = () => false,
+): TripletSet {
   const set = randomSet(rng, m, d);
   for (let i = 0; i < m * d; i++) {
     set.positives[i] = set.anchors[i] + 0.1 * (set.positives[i] as number);

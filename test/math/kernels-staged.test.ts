@@ -25,14 +25,19 @@ function stageRows(kern: WasmKernels, X: Float32Array) {
   const rows = kern.stage(X.byteLength);
   const bytes = new Uint8Array(X.buffer, X.byteOffset, X.byteLength);
   // in uneven chunks, as a socket delivers them
-  for (let o = 0; o < bytes.byteLength; o += 1000) rows.write(bytes.subarray(o, Math.min(bytes.byteLength, o + 1000)), o);
+  for (let o = 0; o < bytes.byteLength; o += 1000)
+    rows.write(bytes.subarray(o, Math.min(bytes.byteLength, o + 1000)), o);
   return rows;
 }
 
 t.test('embedStaged equals embed, inline and on helper threads', { skip: !simd }, async (t) => {
   for (const helpers of [0, 1, 2]) {
     const kern = servingKernels(t, helpers);
-    for (const [k, d, n, normalize] of [[64, 130, 200, false], [64, 128, 160, true], [3, 4, 5, false]] as const) {
+    for (const [k, d, n, normalize] of [
+      [64, 130, 200, false],
+      [64, 128, 160, true],
+      [3, 4, 5, false],
+    ] as const) {
       const W = Float64Array.from(random(k * d, k * d));
       const X = random(n + d, n * d);
       const p = kern.prepareProjection(W, k, d);
@@ -40,7 +45,11 @@ t.test('embedStaged equals embed, inline and on helper threads', { skip: !simd }
       p.embed(X, n, normalize, want);
       const rows = stageRows(kern, X);
       const got = await p.embedStaged!(rows, n, normalize);
-      t.same(got, want, `helpers=${helpers} k=${k} d=${d} n=${n} (${n * k * d >= ASYNC_MIN_WORK ? 'helper' : 'inline'})`);
+      t.same(
+        got,
+        want,
+        `helpers=${helpers} k=${k} d=${d} n=${n} (${n * k * d >= ASYNC_MIN_WORK ? 'helper' : 'inline'})`,
+      );
       // several at once: each job has its own blocks
       const many = await Promise.all([0, 1, 2].map(() => p.embedStaged!(rows, n, normalize)));
       for (const m of many) t.same(m, want, 'concurrent jobs agree');
@@ -53,9 +62,15 @@ t.test('embedStaged equals embed, inline and on helper threads', { skip: !simd }
 
 t.test('embedStaged reports the first non-finite value and computes nothing', { skip: !simd }, async (t) => {
   const kern = servingKernels(t, 1);
-  const k = 32, d = 129, n = 300;
+  const k = 32,
+    d = 129,
+    n = 300;
   const p = kern.prepareProjection(Float64Array.from(random(1, k * d)), k, d);
-  for (const [row, col, v] of [[0, 0, NaN], [217, 128, Infinity], [299, 5, -Infinity]] as const) {
+  for (const [row, col, v] of [
+    [0, 0, NaN],
+    [217, 128, Infinity],
+    [299, 5, -Infinity],
+  ] as const) {
     const X = random(2, n * d);
     X[row * d + col] = v;
     if (row + 1 < n) X[(row + 1) * d] = NaN; // a later bad value must not be the one reported
@@ -104,7 +119,8 @@ t.test('staged writes land byte for byte, however source and target are aligned'
   const got = new Float32Array(total / 4);
   for (let i = 0; i < got.length; i++) got[i] = rows.value(i);
   const want = new Float32Array(bytes.buffer);
-  for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i]) && !(Number.isNaN(got[i]) && Number.isNaN(want[i]))) wrong++;
+  for (let i = 0; i < want.length; i++)
+    if (!Object.is(got[i], want[i]) && !(Number.isNaN(got[i]) && Number.isNaN(want[i]))) wrong++;
   t.equal(wrong, 0, `${total} bytes written in ${sizes.length} sizes at 8 alignments`);
   rows.release();
 });

@@ -28,7 +28,15 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return s === 0 ? e : e / s;
 }
 
-function compare(t: Test, label: string, kernels: Kernels, set: TripletSet, W: Float64Array, k: number, opts: LossOptions) {
+function compare(
+  t: Test,
+  label: string,
+  kernels: Kernels,
+  set: TripletSet,
+  W: Float64Array,
+  k: number,
+  opts: LossOptions,
+) {
   const gRef = new Float64Array(k * set.d);
   const ref = createTripletObjective(set, opts, jsKernels).evaluate(W, k, gRef);
   const obj = createTripletObjective(set, opts, kernels);
@@ -52,7 +60,10 @@ if (simd) {
   backends.push({ name: 'wasm×1', make: () => createCompute({ kernels: 'wasm', threads: 1 }) });
   backends.push({ name: 'wasm×2', make: () => createCompute({ kernels: 'wasm', threads: 2 }) });
   // tiny resident budget: the set is staged into WebAssembly memory part by part
-  backends.push({ name: 'wasm×2 staged', make: () => createCompute({ kernels: 'wasm', threads: 2, residentBytes: 64 * 1024 }) });
+  backends.push({
+    name: 'wasm×2 staged',
+    make: () => createCompute({ kernels: 'wasm', threads: 2, residentBytes: 64 * 1024 }),
+  });
 }
 
 t.test('runtime has WebAssembly SIMD (else only the fallback is tested)', (t) => {
@@ -65,16 +76,32 @@ for (const b of backends) {
     const c = await b.make();
     t.teardown(() => c.close());
     const rng = createRng(11);
-    const shapes: [number, number, number][] = [[1, 1, 1], [7, 5, 3], [37, 13, 5], [300, 64, 16], [2500, 40, 9], [1100, 130, 33]];
+    const shapes: [number, number, number][] = [
+      [1, 1, 1],
+      [7, 5, 3],
+      [37, 13, 5],
+      [300, 64, 16],
+      [2500, 40, 9],
+      [1100, 130, 33],
+    ];
     for (const [m, d, k] of shapes) {
       const set = randomSet(rng, m, d);
       const W = new Float64Array(k * d).map(() => rng.range(-1, 1) / Math.sqrt(d));
       for (const normalize of [false, true]) {
         for (const weightDecay of [0, 0.01]) {
-          compare(t, `m=${m} d=${d} k=${k} normalize=${normalize} wd=${weightDecay}`, c.kernels, set, W, k, { margin: 0.2, normalize, weightDecay });
+          compare(t, `m=${m} d=${d} k=${k} normalize=${normalize} wd=${weightDecay}`, c.kernels, set, W, k, {
+            margin: 0.2,
+            normalize,
+            weightDecay,
+          });
         }
       }
-      compare(t, `m=${m} d=${d} k=${k} no hinge`, c.kernels, set, W, k, { margin: 0.2, normalize: false, weightDecay: 0, hinge: 'none' });
+      compare(t, `m=${m} d=${d} k=${k} no hinge`, c.kernels, set, W, k, {
+        margin: 0.2,
+        normalize: false,
+        weightDecay: 0,
+        hinge: 'none',
+      });
     }
   });
 
@@ -83,14 +110,24 @@ for (const b of backends) {
     t.teardown(() => c.close());
     for (const file of ['seed_octave.json', 'gradcheck_digits.json']) {
       const fx = readJson(`${SHARED}/fixtures/${file}`);
-      const set: TripletSet = { m: fx.anchors.length, d: fx.anchors[0].length, anchors: flat64(fx.anchors), positives: flat64(fx.positives), negatives: flat64(fx.negatives) };
+      const set: TripletSet = {
+        m: fx.anchors.length,
+        d: fx.anchors[0].length,
+        anchors: flat64(fx.anchors),
+        positives: flat64(fx.positives),
+        negatives: flat64(fx.negatives),
+      };
       const W = flat64(fx.W);
-      const cases: { opts: LossOptions; exp: any }[] = file === 'seed_octave.json'
-        ? [
-            { opts: { margin: fx.margin, normalize: false, weightDecay: 0, hinge: 'none' }, exp: fx.original },
-            { opts: { margin: fx.margin, normalize: false, weightDecay: 0, hinge: 'relu' }, exp: fx.hinged },
-          ]
-        : fx.cases.map((cs: any) => ({ opts: { margin: fx.margin, normalize: cs.normalize, weightDecay: cs.weight_decay }, exp: cs }));
+      const cases: { opts: LossOptions; exp: any }[] =
+        file === 'seed_octave.json'
+          ? [
+              { opts: { margin: fx.margin, normalize: false, weightDecay: 0, hinge: 'none' }, exp: fx.original },
+              { opts: { margin: fx.margin, normalize: false, weightDecay: 0, hinge: 'relu' }, exp: fx.hinged },
+            ]
+          : fx.cases.map((cs: any) => ({
+              opts: { margin: fx.margin, normalize: cs.normalize, weightDecay: cs.weight_decay },
+              exp: cs,
+            }));
       for (const { opts, exp } of cases) {
         const label = `${file} normalize=${opts.normalize} wd=${opts.weightDecay} hinge=${opts.hinge ?? 'relu'}`;
         const obj = createTripletObjective(set, opts, c.kernels);
@@ -111,7 +148,18 @@ if (simd) {
   t.test('same seed: bit-identical W with 1 or 2 threads (and staged)', async (t) => {
     const rng = createRng(5);
     const set = randomSet(rng, 3000, 24);
-    const params = { outputDimension: 6, margin: 0.2, optimizer: 'lbfgs' as const, maxIterations: 15, normalize: false, weightDecay: 0, init: 'uniform' as const, seed: 3, gradientTolerance: 1e-8, historySize: 5 };
+    const params = {
+      outputDimension: 6,
+      margin: 0.2,
+      optimizer: 'lbfgs' as const,
+      maxIterations: 15,
+      normalize: false,
+      weightDecay: 0,
+      init: 'uniform' as const,
+      seed: 3,
+      gradientTolerance: 1e-8,
+      historySize: 5,
+    };
     for (const normalize of [false, true]) {
       const Ws: Float64Array[] = [];
       for (const threads of [1, 2]) {
@@ -134,7 +182,9 @@ if (simd) {
     // most negatives far, positives near: most triplets inactive with room to spare; W's first
     // rows largest, so the first panels carry most of ‖v‖² and settle rows early
     const rng = createRng(21);
-    const m = 2000, d = 40, k = 33;
+    const m = 2000,
+      d = 40,
+      k = 33;
     // every sixth block of 8 rows hard (negatives near): rows are dropped 4 at a time
     const set = settledSet(rng, m, d, (row) => Math.floor(row / 8) % 6 === 0);
     const W = new Float64Array(k * d).map((_, i) => rng.range(-1, 1) / (1 + Math.floor(i / d)));
@@ -150,14 +200,16 @@ if (simd) {
         for (const earlyExit of [true, false]) {
           const c = await createCompute({ kernels: 'wasm', threads, earlyExit, residentBytes });
           const kernels = c.kernels as WasmKernels;
-          runs.push(cases.map(([, opts]) => {
-            const obj = kernels.createObjective(set, opts);
-            const g = new Float64Array(k * d);
-            const v = obj.evaluate(W, k, g);
-            const exits = obj.lastEarlyExits;
-            obj.dispose();
-            return { v, g: Array.from(g), exits };
-          }));
+          runs.push(
+            cases.map(([, opts]) => {
+              const obj = kernels.createObjective(set, opts);
+              const g = new Float64Array(k * d);
+              const v = obj.evaluate(W, k, g);
+              const exits = obj.lastEarlyExits;
+              obj.dispose();
+              return { v, g: Array.from(g), exits };
+            }),
+          );
           await c.close();
         }
         cases.forEach(([name], i) => {
@@ -166,7 +218,11 @@ if (simd) {
           t.same(on.v, off.v, `${label}: loss and counts identical`);
           t.same(on.g, off.g, `${label}: gradient identical`);
           t.equal(off.exits, 0, `${label}: no early exits when turned off`);
-          if (i < 2) t.ok(on.exits > m / 2 && on.exits < m - on.v.activeCount + 1, `${label}: ${on.exits} of ${m} negatives stopped early (${on.v.activeCount} active)`);
+          if (i < 2)
+            t.ok(
+              on.exits > m / 2 && on.exits < m - on.v.activeCount + 1,
+              `${label}: ${on.exits} of ${m} negatives stopped early (${on.v.activeCount} active)`,
+            );
           else t.equal(on.exits, 0, `${label}: never stops early`);
         });
       }
@@ -180,16 +236,35 @@ if (simd) {
     //   B: panel 1 gives bracket 0.0302734375 > 0, panel 2 lowers it to 0.0146484375: active, kept
     //   C: panel 1 leaves 0.25; panel 2 brings it to exactly 0: inactive, known only at the end
     //   D: panel 1 gives exactly 0 (and ‖u‖² − ‖v‖² < 0): dropped
-    const d = 16, k = 16, m = 64;
+    const d = 16,
+      k = 16,
+      m = 64;
     const W = new Float64Array(k * d).map((_, i) => (i % (d + 1) === 0 ? 1 : 0));
     const cases: Record<string, [number, number][]> = {
       A: [[0, 1.25]],
-      B: [[0, 1], [1, 0.46875], [8, 0.125]],
-      C: [[0, 1], [8, 0.5]],
-      D: [[0, 1], [1, 0.5], [8, 0.125]],
+      B: [
+        [0, 1],
+        [1, 0.46875],
+        [8, 0.125],
+      ],
+      C: [
+        [0, 1],
+        [8, 0.5],
+      ],
+      D: [
+        [0, 1],
+        [1, 0.5],
+        [8, 0.125],
+      ],
     };
     const order = 'ABCDABCDBADCCDAB';
-    const set: TripletSet = { m, d, anchors: new Float32Array(m * d), positives: new Float32Array(m * d), negatives: new Float32Array(m * d) };
+    const set: TripletSet = {
+      m,
+      d,
+      anchors: new Float32Array(m * d),
+      positives: new Float32Array(m * d),
+      negatives: new Float32Array(m * d),
+    };
     for (let i = 0; i < m; i++) {
       set.positives[i * d] = -1;
       for (const [j, x] of cases[order[Math.floor(i / 4) % order.length]]) set.negatives[i * d + j] = -x;
@@ -212,7 +287,13 @@ if (simd) {
 
     // margin 0, ‖v‖² = ‖u‖² reached in the first panel and nothing after: the bracket is 0 but
     // ‖u‖² − ‖v‖² is not < 0, so the row is not "correct" and must not be dropped as if it were
-    const tie: TripletSet = { m: 4, d, anchors: new Float32Array(4 * d), positives: new Float32Array(4 * d), negatives: new Float32Array(4 * d) };
+    const tie: TripletSet = {
+      m: 4,
+      d,
+      anchors: new Float32Array(4 * d),
+      positives: new Float32Array(4 * d),
+      negatives: new Float32Array(4 * d),
+    };
     for (let i = 0; i < 4; i++) {
       tie.positives[i * d] = -1;
       tie.negatives[i * d] = -1;
@@ -234,13 +315,24 @@ if (simd) {
       await off.close();
     });
     const kernels = c.kernels as WasmKernels;
-    const d = 8, k = 9, m = 8;
+    const d = 8,
+      k = 9,
+      m = 8;
     const W = new Float64Array(k * d).map((_, i) => (i % d === 0 ? 1 : 0.5));
     // a − n overflows to +∞ in float32: the first panel's ‖v‖² is +∞, and the zero rows past k
     // give 0·∞ = NaN in the second, so dropping the row at +∞ would count it correct where the
     // full product does not. Then finite rows whose dot products overflow to ∞.
-    for (const [label, a, n] of [['a − n = +∞', 3e38, -3e38], ['dot products overflow', 1e38, -1e38]] as const) {
-      const set: TripletSet = { m, d, anchors: new Float32Array(m * d).fill(a), positives: new Float32Array(m * d).fill(a), negatives: new Float32Array(m * d).fill(n) };
+    for (const [label, a, n] of [
+      ['a − n = +∞', 3e38, -3e38],
+      ['dot products overflow', 1e38, -1e38],
+    ] as const) {
+      const set: TripletSet = {
+        m,
+        d,
+        anchors: new Float32Array(m * d).fill(a),
+        positives: new Float32Array(m * d).fill(a),
+        negatives: new Float32Array(m * d).fill(n),
+      };
       const opts: LossOptions = { margin: 0.2, normalize: false, weightDecay: 0 };
       const ref = (off.kernels as WasmKernels).createObjective(set, opts);
       const obj = kernels.createObjective(set, opts);

@@ -7,7 +7,13 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { createCompute, decideWide, revectorizerAvailable, runtimeFacts, useWideKernels } from '../../src/compute/index.js';
+import {
+  createCompute,
+  decideWide,
+  revectorizerAvailable,
+  runtimeFacts,
+  useWideKernels,
+} from '../../src/compute/index.js';
 import { loadConfig } from '../../src/config.js';
 import { wasmSimdSupported } from '../../src/math/kernels/simd.js';
 import type { WasmKernels } from '../../src/math/kernels/wasm.js';
@@ -33,7 +39,11 @@ t.test('revectorizer detection', (t) => {
   const node24 = { arch: 'x64', v8: '13.6.233.17-node.37', revecBuilt: true, cpuFlags: avx2 };
   t.equal(revectorizerAvailable(node24), true, 'Node 24 on x64 with AVX2');
   t.equal(revectorizerAvailable({ ...node24, v8: '14.1.146.11-node.14' }), true, 'later V8');
-  t.equal(revectorizerAvailable({ ...node24, v8: '12.4.254.21-node.33' }), false, 'Node 22: pass built, loops not fused');
+  t.equal(
+    revectorizerAvailable({ ...node24, v8: '12.4.254.21-node.33' }),
+    false,
+    'Node 22: pass built, loops not fused',
+  );
   t.equal(revectorizerAvailable({ ...node24, v8: '11.3.244.8-node.30', revecBuilt: false }), false, 'Node 20: no pass');
   t.equal(revectorizerAvailable({ ...node24, revecBuilt: false }), false, 'a build without the pass');
   t.equal(revectorizerAvailable({ ...node24, cpuFlags: ['sse4_2', 'avx'] }), false, 'no AVX2');
@@ -42,8 +52,16 @@ t.test('revectorizer detection', (t) => {
   t.same(decideWide('auto', node24), { wide: true, revectorize: true }, 'auto where it works');
   t.same(decideWide('auto', { ...node24, cpuFlags: null }), { wide: false, revectorize: false }, 'auto elsewhere');
   t.same(decideWide('off', node24), { wide: false, revectorize: false }, 'off wins');
-  t.same(decideWide('on', { ...node24, v8: '11.3.244.8', revecBuilt: false }), { wide: true, revectorize: false }, 'on without the pass: the tiles only, no flag V8 would reject');
-  t.same(decideWide('on', { ...node24, arch: 'arm64' }), { wide: true, revectorize: true }, 'on where the pass is built: both');
+  t.same(
+    decideWide('on', { ...node24, v8: '11.3.244.8', revecBuilt: false }),
+    { wide: true, revectorize: false },
+    'on without the pass: the tiles only, no flag V8 would reject',
+  );
+  t.same(
+    decideWide('on', { ...node24, arch: 'arm64' }),
+    { wide: true, revectorize: true },
+    'on where the pass is built: both',
+  );
   t.equal(useWideKernels('auto'), revectorizerAvailable(runtimeFacts()), 'auto on this runtime');
   t.equal(useWideKernels('off'), false);
   t.end();
@@ -57,12 +75,21 @@ if (simd) {
     ['normalised', { margin: 0.2, normalize: true, weightDecay: 0 }],
   ];
   // d → ld = 8⌈d/8⌉ gives ld/8 strips (odd for 20 and 130); k → 8⌈k/8⌉/8 panels (odd for 5, 24 and 33)
-  const shapes: [number, number, number][] = [[1, 1, 1], [37, 13, 5], [300, 64, 16], [1100, 130, 33], [2051, 20, 24], [513, 48, 40]];
+  const shapes: [number, number, number][] = [
+    [1, 1, 1],
+    [37, 13, 5],
+    [300, 64, 16],
+    [1100, 130, 33],
+    [2051, 20, 24],
+    [513, 48, 40],
+  ];
 
   t.test('wide tiles = narrow tiles, bit for bit: loss, counts, gradient, embeddings', async (t) => {
     for (const threads of [1, 2]) {
       for (const earlyExit of [true, false]) {
-        const [narrow, wide] = await Promise.all([false, true].map((w) => createCompute({ kernels: 'wasm', threads, earlyExit, wide: w ? 'on' : 'off' })));
+        const [narrow, wide] = await Promise.all(
+          [false, true].map((w) => createCompute({ kernels: 'wasm', threads, earlyExit, wide: w ? 'on' : 'off' })),
+        );
         t.teardown(() => Promise.all([narrow.close(), wide.close()]));
         const rng = createRng(31 + threads);
         for (const [m, d, k] of shapes) {
@@ -90,7 +117,11 @@ if (simd) {
               p.dispose();
               return Array.from(y);
             });
-            t.same(yb, ya, `m=${m} d=${d} k=${k}: embedding ${n} rows (normalised ${n % 2 === 1}), ${threads} thread(s)`);
+            t.same(
+              yb,
+              ya,
+              `m=${m} d=${d} k=${k}: embedding ${n} rows (normalised ${n % 2 === 1}), ${threads} thread(s)`,
+            );
           }
         }
       }
@@ -100,11 +131,16 @@ if (simd) {
   t.test('wide tiles with the early exit: groups still dropped two panels at a time', async (t) => {
     // positives near, most negatives far: most triplets settle in the first panels
     const rng = createRng(9);
-    const m = 1200, d = 40, k = 48;
+    const m = 1200,
+      d = 40,
+      k = 48;
     const set = settledSet(rng, m, d);
     const W = new Float64Array(k * d).map((_, i) => rng.range(-1, 1) / (1 + Math.floor(i / d)));
     const out: { loss: number; g: number[]; exits: number }[] = [];
-    for (const [wide, earlyExit] of [[true, true], [false, false]]) {
+    for (const [wide, earlyExit] of [
+      [true, true],
+      [false, false],
+    ]) {
       const c = await createCompute({ kernels: 'wasm', threads: 1, wide: wide ? 'on' : 'off', earlyExit });
       const obj = (c.kernels as WasmKernels).createObjective(set, { margin: 0.2, normalize: false, weightDecay: 0 });
       const g = new Float64Array(k * d);
@@ -119,10 +155,16 @@ if (simd) {
   });
 
   t.test('Kernels.accumulate: wide = narrow, bit for bit', async (t) => {
-    const [narrow, wide] = await Promise.all([false, true].map((w) => createCompute({ kernels: 'wasm', threads: 1, wide: w ? 'on' : 'off' })));
+    const [narrow, wide] = await Promise.all(
+      [false, true].map((w) => createCompute({ kernels: 'wasm', threads: 1, wide: w ? 'on' : 'off' })),
+    );
     t.teardown(() => Promise.all([narrow.close(), wide.close()]));
     const rng = createRng(4);
-    for (const [m, d, k] of [[50, 20, 24], [300, 130, 33], [97, 64, 16]] as const) {
+    for (const [m, d, k] of [
+      [50, 20, 24],
+      [300, 130, 33],
+      [97, 64, 16],
+    ] as const) {
       const C = new Float64Array(m * k).map(() => rng.range(-1, 1));
       const X = new Float32Array(m * d).map(() => rng.range(-1, 1));
       const rows = Int32Array.from({ length: m }, (_, i) => i).filter((i) => i % 3 !== 1);
@@ -136,27 +178,39 @@ if (simd) {
   });
 
   const revec = revectorizerAvailable(runtimeFacts());
-  t.test('a process with V8\'s revectorizer computes the same bits as one without', { skip: revec ? false : `needs V8 ≥ 13 on x64 with AVX2 (Node ≥ 24; this is V8 ${process.versions.v8} on ${process.arch})` }, (t) => {
-    const run = (wide: string) => {
-      // --trace-wasm-revectorize: V8 reports each function it revectorizes, so the test knows the
-      // pass really ran in the one child and not in the other
-      const r = spawnSync(process.execPath, ['--trace-wasm-revectorize', '--import=tsx', PROBE], { encoding: 'utf8', env: { ...process.env, TRIPLET_WIDE_KERNELS: wide }, timeout: 120_000 });
-      t.equal(r.status, 0, `probe with TRIPLET_WIDE_KERNELS=${wide} exits 0 ${r.stderr}`);
-      const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
-      let out: { wide?: boolean; digest?: string } = {};
-      try {
-        out = JSON.parse(last);
-      } catch {
-        t.fail(`probe printed no result: ${last.slice(0, 200)}`);
-      }
-      return { ...out, fused: /Begin revec function/.test(r.stdout ?? '') };
-    };
-    const [on, off] = [run('auto'), run('off')];
-    t.equal(on.wide, true, 'auto turns the wide kernels on here');
-    t.equal(on.fused, true, 'and V8 revectorized kernel functions');
-    t.equal(off.wide, false, 'off keeps them off');
-    t.equal(off.fused, false, 'and V8 revectorized nothing');
-    t.ok(on.digest && on.digest === off.digest, `training, loss, gradient and embeddings hash alike (${on.digest})`);
-    t.end();
-  });
+  t.test(
+    "a process with V8's revectorizer computes the same bits as one without",
+    {
+      skip: revec
+        ? false
+        : `needs V8 ≥ 13 on x64 with AVX2 (Node ≥ 24; this is V8 ${process.versions.v8} on ${process.arch})`,
+    },
+    (t) => {
+      const run = (wide: string) => {
+        // --trace-wasm-revectorize: V8 reports each function it revectorizes, so the test knows the
+        // pass really ran in the one child and not in the other
+        const r = spawnSync(process.execPath, ['--trace-wasm-revectorize', '--import=tsx', PROBE], {
+          encoding: 'utf8',
+          env: { ...process.env, TRIPLET_WIDE_KERNELS: wide },
+          timeout: 120_000,
+        });
+        t.equal(r.status, 0, `probe with TRIPLET_WIDE_KERNELS=${wide} exits 0 ${r.stderr}`);
+        const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+        let out: { wide?: boolean; digest?: string } = {};
+        try {
+          out = JSON.parse(last);
+        } catch {
+          t.fail(`probe printed no result: ${last.slice(0, 200)}`);
+        }
+        return { ...out, fused: /Begin revec function/.test(r.stdout ?? '') };
+      };
+      const [on, off] = [run('auto'), run('off')];
+      t.equal(on.wide, true, 'auto turns the wide kernels on here');
+      t.equal(on.fused, true, 'and V8 revectorized kernel functions');
+      t.equal(off.wide, false, 'off keeps them off');
+      t.equal(off.fused, false, 'and V8 revectorized nothing');
+      t.ok(on.digest && on.digest === off.digest, `training, loss, gradient and embeddings hash alike (${on.digest})`);
+      t.end();
+    },
+  );
 }

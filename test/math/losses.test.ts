@@ -26,9 +26,12 @@ function minAbsBracket(set: TripletSet, W: Float64Array, k: number, margin: numb
 
 function fdCheck(t: any, normalize: boolean, weightDecay: number, hinge: Hinge, seed: number) {
   const rng = createRng(seed);
-  const m = 12, d = 7, k = 3, margin = 0.5;
+  const m = 12,
+    d = 7,
+    k = 3,
+    margin = 0.5;
   const set = randomSet(rng, m, d);
-  let W = new Float64Array(k * d);
+  const W = new Float64Array(k * d);
   // redraw W until no bracket sits near a kink, so the loss is smooth in a neighbourhood
   for (let tries = 0; tries < 50; tries++) {
     for (let i = 0; i < W.length; i++) W[i] = rng.range(-1, 1);
@@ -51,8 +54,10 @@ function fdCheck(t: any, normalize: boolean, weightDecay: number, hinge: Hinge, 
     const fd = (fp - fm) / (2 * h);
     worst = Math.max(worst, Math.abs(fd - g[i]) / Math.max(1, Math.abs(g[i])));
   }
-  t.ok(worst < 1e-6, `normalize=${normalize} wd=${weightDecay} hinge=${hinge}: max scaled FD error ${worst.toExponential(2)}`);
-  W = new Float64Array(0);
+  t.ok(
+    worst < 1e-6,
+    `normalize=${normalize} wd=${weightDecay} hinge=${hinge}: max scaled FD error ${worst.toExponential(2)}`,
+  );
 }
 
 t.test('finite-difference gradient, every option combination', (t) => {
@@ -68,7 +73,12 @@ t.test('finite-difference gradient, every option combination', (t) => {
 t.test('float32 and float64 storage agree, loss-only equals loss with gradient', (t) => {
   const rng = createRng(9);
   const set = randomSet(rng, 40, 9);
-  const set64: TripletSet = { ...set, anchors: Float64Array.from(set.anchors), positives: Float64Array.from(set.positives), negatives: Float64Array.from(set.negatives) };
+  const set64: TripletSet = {
+    ...set,
+    anchors: Float64Array.from(set.anchors),
+    positives: Float64Array.from(set.positives),
+    negatives: Float64Array.from(set.negatives),
+  };
   const W = new Float64Array(4 * 9).map(() => rng.range(-1, 1));
   for (const normalize of [false, true]) {
     const o32 = createTripletObjective(set, { margin: 0.3, normalize, weightDecay: 0.01 });
@@ -77,7 +87,10 @@ t.test('float32 and float64 storage agree, loss-only equals loss with gradient',
     const b = o64.evaluate(W, 4, new Float64Array(W.length));
     // the squared path stores A−P, A−N in the input precision, so float32 data rounds the differences (~1e-7)
     const tol = normalize ? 1e-12 : 1e-6;
-    t.ok(Math.abs(a.loss - b.loss) < tol * Math.max(1, b.loss), `normalize=${normalize}: same loss (${a.loss} vs ${b.loss})`);
+    t.ok(
+      Math.abs(a.loss - b.loss) < tol * Math.max(1, b.loss),
+      `normalize=${normalize}: same loss (${a.loss} vs ${b.loss})`,
+    );
     t.equal(a.activeCount, b.activeCount);
     t.equal(o32.evaluate(W, 4, null).loss, a.loss, 'loss-only path identical');
   }
@@ -85,8 +98,15 @@ t.test('float32 and float64 storage agree, loss-only equals loss with gradient',
 });
 
 t.test('zero embeddings never produce NaN with normalize', (t) => {
-  const d = 3, m = 2;
-  const set: TripletSet = { m, d, anchors: new Float32Array(m * d), positives: new Float32Array(m * d).fill(1), negatives: new Float32Array(m * d).fill(-1) };
+  const d = 3,
+    m = 2;
+  const set: TripletSet = {
+    m,
+    d,
+    anchors: new Float32Array(m * d),
+    positives: new Float32Array(m * d).fill(1),
+    negatives: new Float32Array(m * d).fill(-1),
+  };
   const W = new Float64Array(2 * d); // W = 0: every embedding is zero
   const g = new Float64Array(W.length);
   const v = createTripletObjective(set, { margin: 0.2, normalize: true, weightDecay: 0 }).evaluate(W, 2, g);
@@ -98,13 +118,23 @@ t.test('zero embeddings never produce NaN with normalize', (t) => {
 
 t.test('counts: active, correct; hinge none includes negative brackets', (t) => {
   // d = 1, W = [1]: a=0, p=1, n=2 → dp=1, dn=4, bracket = -3 + m
-  const set: TripletSet = { m: 2, d: 1, anchors: new Float32Array([0, 0]), positives: new Float32Array([1, 2]), negatives: new Float32Array([2, 1]) };
+  const set: TripletSet = {
+    m: 2,
+    d: 1,
+    anchors: new Float32Array([0, 0]),
+    positives: new Float32Array([1, 2]),
+    negatives: new Float32Array([2, 1]),
+  };
   const W = new Float64Array([1]);
   const relu = createTripletObjective(set, { margin: 1, normalize: false, weightDecay: 0 }).evaluate(W, 1, null);
   t.equal(relu.activeCount, 1);
   t.equal(relu.correctCount, 1);
   t.equal(relu.loss, (0 + 4) / 2, 'brackets −2 and 4 → hinge mean 2');
-  const none = createTripletObjective(set, { margin: 1, normalize: false, weightDecay: 0, hinge: 'none' }).evaluate(W, 1, null);
+  const none = createTripletObjective(set, { margin: 1, normalize: false, weightDecay: 0, hinge: 'none' }).evaluate(
+    W,
+    1,
+    null,
+  );
   t.equal(none.loss, (-2 + 4) / 2);
   const wd = createTripletObjective(set, { margin: 1, normalize: false, weightDecay: 0.5 }).evaluate(W, 1, null);
   t.equal(wd.loss, 2 + 0.25, '½·λ·‖W‖² added');
@@ -112,6 +142,11 @@ t.test('counts: active, correct; hinge none includes negative brackets', (t) => 
 });
 
 t.test('rejects malformed sets', (t) => {
-  t.throws(() => createTripletObjective({ m: 2, d: 2, anchors: new Float32Array(3), positives: new Float32Array(4), negatives: new Float32Array(4) }, { margin: 0.2, normalize: false, weightDecay: 0 }));
+  t.throws(() =>
+    createTripletObjective(
+      { m: 2, d: 2, anchors: new Float32Array(3), positives: new Float32Array(4), negatives: new Float32Array(4) },
+      { margin: 0.2, normalize: false, weightDecay: 0 },
+    ),
+  );
   t.end();
 });

@@ -12,7 +12,10 @@ t.test('embed: Wx and L2 normalisation with a zero guard', (t) => {
   embed(W, 2, 2, X, 2, false, out);
   t.same(Array.from(out), [3, 4, 0, 0]);
   embed(W, 2, 2, X, 2, true, out);
-  t.ok([0.6, 0.8, 0, 0].every((v, i) => Math.abs(out[i] - v) < 1e-15), `normalised ${Array.from(out)}; zero row stays zero, no NaN`);
+  t.ok(
+    [0.6, 0.8, 0, 0].every((v, i) => Math.abs(out[i] - v) < 1e-15),
+    `normalised ${Array.from(out)}; zero row stays zero, no NaN`,
+  );
   const o32 = new Float32Array(4);
   embed(W, 2, 2, X, 2, true, o32);
   t.ok(Math.abs(o32[0] - 0.6) < 1e-7);
@@ -36,7 +39,13 @@ t.test('pairwiseDistances: euclidean, squared, cosine', (t) => {
 
 t.test('evaluateTriplets: loss without weight decay, strict accuracy, active fraction', (t) => {
   // d=1, W=[1]: dp, dn = (1,4), (4,1), (1,1)
-  const set: TripletSet = { m: 3, d: 1, anchors: new Float32Array([0, 0, 0]), positives: new Float32Array([1, 2, 1]), negatives: new Float32Array([2, 1, -1]) };
+  const set: TripletSet = {
+    m: 3,
+    d: 1,
+    anchors: new Float32Array([0, 0, 0]),
+    positives: new Float32Array([1, 2, 1]),
+    negatives: new Float32Array([2, 1, -1]),
+  };
   const r = evaluateTriplets(new Float64Array([1]), 1, set, { margin: 0.5, normalize: false });
   t.equal(r.count, 3);
   t.equal(r.tripletAccuracy, 1 / 3, 'tie d(a,p) = d(a,n) is not correct');
@@ -63,7 +72,8 @@ t.test('retrievalMetrics: perfect clusters', (t) => {
 });
 
 t.test('retrievalMetrics matches tools/eval/common.py on a tie-heavy set larger than one chunk', (t) => {
-  const n = 150, k = 3;
+  const n = 150,
+    k = 3;
   const E = new Float64Array(n * k);
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
@@ -75,6 +85,7 @@ t.test('retrievalMetrics matches tools/eval/common.py on a tie-heavy set larger 
   // printed by common.retrieval_metrics on the same arrays
   const want = { precisionAt1: 0.06040268456375839, rPrecision: 0.1717360399378451, mapAtR: 0.03276035089292338 };
   t.equal(r.queryCount, 149);
-  for (const key of ['precisionAt1', 'rPrecision', 'mapAtR'] as const) t.ok(Math.abs(r[key] - want[key]) < 1e-12, `${key} ${r[key]} vs ${want[key]}`);
+  for (const key of ['precisionAt1', 'rPrecision', 'mapAtR'] as const)
+    t.ok(Math.abs(r[key] - want[key]) < 1e-12, `${key} ${r[key]} vs ${want[key]}`);
   t.end();
 });

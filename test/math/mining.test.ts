@@ -76,13 +76,17 @@ t.test('batchhard: farthest positive and closest negative per anchor', (t) => {
   const labels = Int32Array.from([0, 0, 0, 1, 1, 2]);
   const buf = new TripletBuffer();
   mineBatchHard(lineDistances(x), labels, 6, buf);
-  t.same(triplets(buf), [
-    [0, 2, 3], // farthest positive x=3, closest negative x=2
-    [1, 2, 3], // positives d 1, 4 → row 2; negatives x=2 (1) vs x=5 (16) → row 3
-    [2, 0, 3], // positives 9, 4 → row 0; negatives x=2 (1), x=5 (4) → row 3
-    [3, 4, 0], // x=2: positive row 4; negatives x=0 (4), 1 (1), 3 (1) → first tie, row 1? no: check below
-    [4, 3, 2],
-  ].map((r, i) => (i === 3 ? [3, 4, 1] : r)), 'ties go to the lowest index (x=1 and x=3 are both at distance 1 from x=2)');
+  t.same(
+    triplets(buf),
+    [
+      [0, 2, 3], // farthest positive x=3, closest negative x=2
+      [1, 2, 3], // positives d 1, 4 → row 2; negatives x=2 (1) vs x=5 (16) → row 3
+      [2, 0, 3], // positives 9, 4 → row 0; negatives x=2 (1), x=5 (4) → row 3
+      [3, 4, 0], // x=2: positive row 4; negatives x=0 (4), 1 (1), 3 (1) → first tie, row 1? no: check below
+      [4, 3, 2],
+    ].map((r, i) => (i === 3 ? [3, 4, 1] : r)),
+    'ties go to the lowest index (x=1 and x=3 are both at distance 1 from x=2)',
+  );
   t.equal(buf.count, 5, 'label 2 has a single sample: no triplet anchored there');
   t.end();
 });
@@ -105,10 +109,44 @@ t.test('edge cases give no triplet, loss 0 and gradient 0 — never NaN', (t) =>
   const k = 2;
   const W = Float64Array.from([1, 0.5, -0.2, 0.3, -1, 0.7]);
   const cases: Array<[string, number[], number[][]]> = [
-    ['one label', [4, 4, 4], [[1, 2, 3], [0, 1, 0], [2, 2, 2]]],
-    ['every label a single sample', [1, 2, 3], [[1, 2, 3], [0, 1, 0], [2, 2, 2]]],
-    ['identical rows', [0, 0, 1, 1], [[1, 1, 1], [1, 1, 1], [1, 1, 1], [1, 1, 1]]],
-    ['zero rows (zero embeddings)', [0, 0, 1, 1], [[0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]]],
+    [
+      'one label',
+      [4, 4, 4],
+      [
+        [1, 2, 3],
+        [0, 1, 0],
+        [2, 2, 2],
+      ],
+    ],
+    [
+      'every label a single sample',
+      [1, 2, 3],
+      [
+        [1, 2, 3],
+        [0, 1, 0],
+        [2, 2, 2],
+      ],
+    ],
+    [
+      'identical rows',
+      [0, 0, 1, 1],
+      [
+        [1, 1, 1],
+        [1, 1, 1],
+        [1, 1, 1],
+        [1, 1, 1],
+      ],
+    ],
+    [
+      'zero rows (zero embeddings)',
+      [0, 0, 1, 1],
+      [
+        [0, 0, 0],
+        [0, 0, 0],
+        [0, 0, 0],
+        [0, 0, 0],
+      ],
+    ],
     ['one sample', [7], [[1, 2, 3]]],
     ['empty batch', [], []],
   ];
@@ -124,15 +162,24 @@ t.test('edge cases give no triplet, loss 0 and gradient 0 — never NaN', (t) =>
             const v = obj.evaluate(W, X, Int32Array.from(lab), B, g);
             const tag = `${name} ${mining} ${distance} norm=${normalize} ${loss}`;
             t.ok(Number.isFinite(v.loss), `${tag}: finite loss`);
-            t.ok(g.every((x) => Number.isFinite(x)), `${tag}: finite gradient`);
+            t.ok(
+              g.every((x) => Number.isFinite(x)),
+              `${tag}: finite gradient`,
+            );
             const degenerate = name !== 'identical rows' && name !== 'zero rows (zero embeddings)';
             if (degenerate) {
               t.equal(v.tripletCount, 0, `${tag}: no triplet`);
               t.equal(v.loss, 0, `${tag}: loss 0`);
-              t.ok(g.every((x) => x === 0), `${tag}: gradient 0`);
+              t.ok(
+                g.every((x) => x === 0),
+                `${tag}: gradient 0`,
+              );
             } else if (distance === 'euclidean' || loss === 'hinge') {
               // all distances 0: euclidean gradient is 0 (guarded √), hinge brackets = margin with zero d-gradients
-              t.ok(g.every((x) => x === 0), `${tag}: gradient 0 at coincident embeddings`);
+              t.ok(
+                g.every((x) => x === 0),
+                `${tag}: gradient 0 at coincident embeddings`,
+              );
             }
           }
         }
@@ -165,7 +212,8 @@ function kinkDistance(D: Float64Array, labels: Int32Array, B: number, margin: nu
   if (hinge) {
     const buf = new TripletBuffer();
     mineAll(labels, B, buf);
-    for (let t = 0; t < buf.count; t++) m = Math.min(m, Math.abs(D[buf.a[t] * B + buf.p[t]] - D[buf.a[t] * B + buf.n[t]] + margin));
+    for (let t = 0; t < buf.count; t++)
+      m = Math.min(m, Math.abs(D[buf.a[t] * B + buf.p[t]] - D[buf.a[t] * B + buf.n[t]] + margin));
   }
   return m;
 }
@@ -224,12 +272,25 @@ t.test('loss values: hinge and reductions on a hand-made batch', (t) => {
   const labels = Int32Array.from([0, 0, 0, 1, 1, 2]);
   const W = Float64Array.from([1]);
   const margin = 2;
-  const bh = createBatchObjective(1, 1, 6, { margin, loss: 'hinge', distance: 'squared', normalize: false, mining: 'batchhard' });
+  const bh = createBatchObjective(1, 1, 6, {
+    margin,
+    loss: 'hinge',
+    distance: 'squared',
+    normalize: false,
+    mining: 'batchhard',
+  });
   // batch-hard triplets [0,2,3],[1,2,3],[2,0,3],[3,4,1],[4,3,2]: brackets 9−4+2=7, 4−1+2=5, 9−1+2=10, 9−1+2=10, 9−4+2=7
   const v = bh.evaluate(W, X, labels, 6, null);
   t.equal(v.tripletCount, 5);
   t.ok(Math.abs(v.loss - (7 + 5 + 10 + 10 + 7) / 5) < 1e-12, `mean over active ${v.loss}`);
-  const sh = createBatchObjective(1, 1, 6, { margin, loss: 'hinge', distance: 'squared', normalize: false, mining: 'semihard', reduction: 'all' });
+  const sh = createBatchObjective(1, 1, 6, {
+    margin,
+    loss: 'hinge',
+    distance: 'squared',
+    normalize: false,
+    mining: 'semihard',
+    reduction: 'all',
+  });
   // semihard triplets from the miner test: brackets 1−4+2, 9−25+2, 1−16+2, 4−16+2, 9−49+2, 4−49+2, 9−64+2, 9−16+2
   const b = [-1, -14, -13, -10, -38, -43, -53, -5];
   const s = sh.evaluate(W, X, labels, 6, null);
@@ -237,7 +298,13 @@ t.test('loss values: hinge and reductions on a hand-made batch', (t) => {
   t.equal(s.activeCount, 0);
   t.equal(s.loss, 0, 'no active triplet: loss 0 (reduction all)');
   t.equal(b.filter((x) => x > 0).length, 0);
-  const both = createBatchObjective(1, 1, 6, { margin, loss: 'hinge', distance: 'squared', normalize: false, mining: 'semihard+batchhard' });
+  const both = createBatchObjective(1, 1, 6, {
+    margin,
+    loss: 'hinge',
+    distance: 'squared',
+    normalize: false,
+    mining: 'semihard+batchhard',
+  });
   t.ok(Math.abs(both.evaluate(W, X, labels, 6, null).loss - v.loss) < 1e-12, 'sum: semihard contributes 0 here');
   t.end();
 });
@@ -245,7 +312,14 @@ t.test('loss values: hinge and reductions on a hand-made batch', (t) => {
 t.test('P×K sampler', (t) => {
   // labels: 0 ×10, 1 ×10, 2 ×3, 3 ×1, 4 ×10
   const lab: number[] = [];
-  for (const [y, c] of [[0, 10], [1, 10], [2, 3], [3, 1], [4, 10]]) for (let i = 0; i < c; i++) lab.push(y);
+  for (const [y, c] of [
+    [0, 10],
+    [1, 10],
+    [2, 3],
+    [3, 1],
+    [4, 10],
+  ])
+    for (let i = 0; i < c; i++) lab.push(y);
   const labels = Int32Array.from(lab);
   const s = createPKSampler(labels, null, 3, 4, 42);
   const rows = new Int32Array(12);
@@ -294,7 +368,10 @@ t.test('P×K sampler', (t) => {
   const sub = createPKSampler(labels, Int32Array.from([0, 1, 10, 11]), 2, 2, 3);
   const sr = new Int32Array(4);
   t.equal(sub.next(sr, new Int32Array(4)), 4);
-  t.same(Array.from(sr).sort((x, y) => x - y), [0, 1, 10, 11]);
+  t.same(
+    Array.from(sr).sort((x, y) => x - y),
+    [0, 1, 10, 11],
+  );
   t.end();
 });
 
@@ -310,7 +387,10 @@ t.test('validation split rule', (t) => {
   const vl = new Set(Array.from(s.validation, (r) => many[r]));
   const tl = new Set(Array.from(s.train, (r) => many[r]));
   t.equal(vl.size, 4, '10% of 40 labels');
-  t.ok([...vl].every((y) => !tl.has(y)), 'validation labels unseen in training');
+  t.ok(
+    [...vl].every((y) => !tl.has(y)),
+    'validation labels unseen in training',
+  );
   const few = make(10, 20);
   const f = splitSamples(few, few.length, 0.1, 'auto', 1);
   t.equal(f.kind, 'samples');
@@ -368,7 +448,10 @@ t.test('trainMined: deterministic for a seed, learns, reports validation figures
   const first = withVal[0];
   t.equal(first.validationIteration, 0);
   t.ok(a.metrics.validation !== undefined);
-  t.ok(a.metrics.validation!.mapAtR >= first.mapAtR! - 1e-9, `kept W is no worse than the start on validation (${first.mapAtR} → ${a.metrics.validation!.mapAtR})`);
+  t.ok(
+    a.metrics.validation!.mapAtR >= first.mapAtR! - 1e-9,
+    `kept W is no worse than the start on validation (${first.mapAtR} → ${a.metrics.validation!.mapAtR})`,
+  );
   for (const key of ['validationLoss', 'validationTripletAccuracy', 'precisionAt1', 'rPrecision', 'mapAtR'] as const) {
     t.ok(Number.isFinite(withVal[withVal.length - 1][key]), `${key} reported`);
   }
@@ -400,11 +483,24 @@ t.test('trainMined: every variant stays finite on awkward data', (t) => {
       for (const loss of ['hinge', 'softplus'] as const) {
         for (const distance of ['squared', 'euclidean'] as const) {
           for (const normalize of [true, false]) {
-            const r = trainMined(data, quick({ mining, loss, distance, normalize, maxIterations: 20, evaluationInterval: 5, outputDimension: 3, init: 'uniform' }));
+            const r = trainMined(
+              data,
+              quick({
+                mining,
+                loss,
+                distance,
+                normalize,
+                maxIterations: 20,
+                evaluationInterval: 5,
+                outputDimension: 3,
+                init: 'uniform',
+              }),
+            );
             const tag = `${name} ${mining} ${loss} ${distance} normalize=${normalize}`;
             if (!r.W.every((x) => Number.isFinite(x))) t.fail(`${tag}: non-finite W`);
             if (!Number.isFinite(r.metrics.trainLoss)) t.fail(`${tag}: non-finite loss`);
-            if (r.metrics.validation && !Object.values(r.metrics.validation).every(Number.isFinite)) t.fail(`${tag}: non-finite validation`);
+            if (r.metrics.validation && !Object.values(r.metrics.validation).every(Number.isFinite))
+              t.fail(`${tag}: non-finite validation`);
           }
         }
       }
@@ -413,7 +509,10 @@ t.test('trainMined: every variant stays finite on awkward data', (t) => {
   const single = trainMined(awkward[2][1], quick({ maxIterations: 5 }));
   t.match(single.metrics.warnings.join('\n'), /no positive pairs/);
   const pcaZero = trainMined(awkward[4][1], quick({ maxIterations: 5 }));
-  t.ok(pcaZero.W.every((x) => Number.isFinite(x)), 'PCA on zero data is finite');
+  t.ok(
+    pcaZero.W.every((x) => Number.isFinite(x)),
+    'PCA on zero data is finite',
+  );
   t.pass('no NaN anywhere');
   t.end();
 });
@@ -426,7 +525,10 @@ t.test('trainMined: shouldStop, early stopping, input validation', (t) => {
   t.equal(r.metrics.iterations, 30);
   t.ok(r.W.every((x) => Number.isFinite(x)));
   // a learning rate of ~0 cannot improve anything: stops after `patience` stale evaluations past earlyStoppingStart
-  const flat = trainMined(data, quick({ maxIterations: 2000, learningRate: 1e-12, patience: 3, earlyStoppingStart: 0, evaluationInterval: 10 }));
+  const flat = trainMined(
+    data,
+    quick({ maxIterations: 2000, learningRate: 1e-12, patience: 3, earlyStoppingStart: 0, evaluationInterval: 10 }),
+  );
   t.equal(flat.metrics.stopReason, 'no_progress');
   t.ok(flat.metrics.earlyStopped);
   t.equal(flat.metrics.iterations, 30);

@@ -36,7 +36,10 @@ t.test('Rosenbrock converges', (t) => {
   for (const [name, minimize] of Object.entries(minimizers)) {
     const x0 = new Float64Array([-1.2, 1, -1.2, 1]);
     const r = minimize(rosenbrock, x0, { maxIterations: 5000, gradientTolerance: 1e-7, noProgressTolerance: 0 });
-    t.ok(r.x.every((v) => Math.abs(v - 1) < 1e-5), `${name}: x → 1 (${Array.from(r.x).map((v) => v.toFixed(6))}) reason ${r.reason}, ${r.iterations} it, ${r.evaluations} evals`);
+    t.ok(
+      r.x.every((v) => Math.abs(v - 1) < 1e-5),
+      `${name}: x → 1 (${Array.from(r.x).map((v) => v.toFixed(6))}) reason ${r.reason}, ${r.iterations} it, ${r.evaluations} evals`,
+    );
     t.equal(r.reason, 'gradient_tolerance', `${name}: stops on gradient tolerance`);
     t.same(Array.from(x0), [-1.2, 1, -1.2, 1], `${name}: x0 untouched`);
   }
@@ -45,8 +48,15 @@ t.test('Rosenbrock converges', (t) => {
 
 t.test('convex quadratic converges', (t) => {
   for (const [name, minimize] of Object.entries(minimizers)) {
-    const r = minimize(quadratic, new Float64Array(20), { maxIterations: 1000, gradientTolerance: 1e-9, noProgressTolerance: 0 });
-    t.ok(r.x.every((v, i) => Math.abs(v - i) < 1e-8), `${name}: reaches the minimiser (${r.iterations} it)`);
+    const r = minimize(quadratic, new Float64Array(20), {
+      maxIterations: 1000,
+      gradientTolerance: 1e-9,
+      noProgressTolerance: 0,
+    });
+    t.ok(
+      r.x.every((v, i) => Math.abs(v - i) < 1e-8),
+      `${name}: reaches the minimiser (${r.iterations} it)`,
+    );
     t.ok(r.f < 1e-15, `${name}: f ${r.f}`);
   }
   t.end();
@@ -58,7 +68,12 @@ t.test('line search satisfies the strong Wolfe conditions on a smooth function',
   const f0 = rosenbrock(x, g);
   const dir = Float64Array.from(g, (v) => -v);
   const gtd0 = -(g[0] * g[0] + g[1] * g[1]);
-  for (const [alpha0, c2] of [[1, 0.9], [1e-4, 0.9], [1, 0.1], [1e-3, 0.1]]) {
+  for (const [alpha0, c2] of [
+    [1, 0.9],
+    [1e-4, 0.9],
+    [1, 0.1],
+    [1e-3, 0.1],
+  ]) {
     const xo = new Float64Array(2);
     const go = new Float64Array(2);
     const r = wolfeLineSearch(rosenbrock, x, f0, gtd0, dir, alpha0, xo, go, createLineSearchWork(2), { c1: 1e-4, c2 });
@@ -106,17 +121,28 @@ t.test('an objective returning NaN is reported, not thrown', (t) => {
 });
 
 t.test('stopping rules: zero loss, max iterations, cancellation, iteration callback', (t) => {
-  const zero: FG = (x, g) => { g.fill(0); return 0; };
+  const zero: FG = (x, g) => {
+    g.fill(0);
+    return 0;
+  };
   t.equal(minimizeLbfgs(zero, new Float64Array(3), { maxIterations: 10, gradientTolerance: 0 }).reason, 'zero_loss');
   const r = minimizeLbfgs(rosenbrock, new Float64Array([-1.2, 1]), { maxIterations: 3, gradientTolerance: 0 });
   t.equal(r.reason, 'max_iterations');
   t.equal(r.iterations, 3);
   let polls = 0;
-  const c = minimizeCg(rosenbrock, new Float64Array([-1.2, 1]), { maxIterations: 100, gradientTolerance: 0, shouldStop: () => ++polls > 5 });
+  const c = minimizeCg(rosenbrock, new Float64Array([-1.2, 1]), {
+    maxIterations: 100,
+    gradientTolerance: 0,
+    shouldStop: () => ++polls > 5,
+  });
   t.equal(c.reason, 'cancelled');
   t.ok(c.evaluations <= 6, `stopped after ${c.evaluations} evaluations`);
   const seen: number[] = [];
-  minimizeLbfgs(quadratic, new Float64Array(5), { maxIterations: 4, gradientTolerance: 0, onIteration: (i) => seen.push(i.iteration) });
+  minimizeLbfgs(quadratic, new Float64Array(5), {
+    maxIterations: 4,
+    gradientTolerance: 0,
+    onIteration: (i) => seen.push(i.iteration),
+  });
   t.same(seen, [1, 2, 3, 4]);
   t.end();
 });

@@ -25,7 +25,12 @@ function clusteredSet(m: number, d: number, seed: number, gap = 3): TripletSet {
   return { m, d, anchors, positives, negatives };
 }
 
-const params = (over: Partial<TrainParams> = {}): TrainParams => ({ ...DEFAULT_TRAIN_PARAMS, outputDimension: 3, maxIterations: 60, ...over });
+const params = (over: Partial<TrainParams> = {}): TrainParams => ({
+  ...DEFAULT_TRAIN_PARAMS,
+  outputDimension: 3,
+  maxIterations: 60,
+  ...over,
+});
 
 t.test('same seed ⇒ identical W; different seed ⇒ different uniform init', (t) => {
   const set = randomSet(createRng(5), 200, 8);
@@ -59,7 +64,11 @@ t.test('progress callback is called, last call reflects the result', (t) => {
   t.equal(last.iteration, r.metrics.iterations);
   t.equal(last.loss, r.metrics.trainLoss);
   t.equal(last.maxIterations, 30);
-  t.ok(calls.every((p) => p.elapsedMs >= 0 && p.activeFraction >= 0 && p.activeFraction <= 1 && Number.isFinite(p.gradientNorm)));
+  t.ok(
+    calls.every(
+      (p) => p.elapsedMs >= 0 && p.activeFraction >= 0 && p.activeFraction <= 1 && Number.isFinite(p.gradientNorm),
+    ),
+  );
   let throttled = 0;
   train(set, params({ maxIterations: 30 }), { onProgress: () => throttled++, progressIntervalMs: 1e9 });
   t.equal(throttled, 2, 'throttled: the first iteration and the final call');
@@ -73,8 +82,10 @@ t.test('loss decreases on a separable case, both optimisers, normalize on/off', 
       const p = params({ optimizer, normalize, init: 'uniform', outputDimension: 2, maxIterations: 100 });
       const before = train(set, { ...p, maxIterations: 0 });
       const after = train(set, p);
-      t.ok(after.metrics.trainLoss < 0.5 * before.metrics.trainLoss,
-        `${optimizer} normalize=${normalize}: ${before.metrics.trainLoss.toFixed(4)} → ${after.metrics.trainLoss.toFixed(4)} (${after.metrics.stopReason})`);
+      t.ok(
+        after.metrics.trainLoss < 0.5 * before.metrics.trainLoss,
+        `${optimizer} normalize=${normalize}: ${before.metrics.trainLoss.toFixed(4)} → ${after.metrics.trainLoss.toFixed(4)} (${after.metrics.stopReason})`,
+      );
       t.ok(after.metrics.functionEvaluations >= after.metrics.iterations);
     }
   }
@@ -95,14 +106,18 @@ t.test('every init has shape k×d, including k > d, and is deterministic', (t) =
   t.same(Array.from(id.subarray(0, 5)), [1, 0, 0, 0, 0]);
   t.same(Array.from(id.subarray(5, 10)), [0, 1, 0, 0, 0]);
   const r = Math.sqrt(6) / Math.sqrt(3 + 5 + 1);
-  t.ok(initW({ init: 'uniform', k: 3, d: 5, seed: 0 }, set).every((v) => Math.abs(v) < r), 'uniform within ±r');
+  t.ok(
+    initW({ init: 'uniform', k: 3, d: 5, seed: 0 }, set).every((v) => Math.abs(v) < r),
+    'uniform within ±r',
+  );
   // PCA rows are orthogonal and share one scale
   const P = initW({ init: 'pca', k: 3, d: 5, seed: 0 }, set);
-  for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) {
-    let s = 0;
-    for (let j = 0; j < 5; j++) s += P[a * 5 + j] * P[b * 5 + j];
-    if (a !== b) t.ok(Math.abs(s) < 1e-10, `pca rows ${a},${b} orthogonal`);
-  }
+  for (let a = 0; a < 3; a++)
+    for (let b = 0; b < 3; b++) {
+      let s = 0;
+      for (let j = 0; j < 5; j++) s += P[a * 5 + j] * P[b * 5 + j];
+      if (a !== b) t.ok(Math.abs(s) < 1e-10, `pca rows ${a},${b} orthogonal`);
+    }
   const big = train(set, params({ outputDimension: 8, maxIterations: 20 }));
   t.equal(big.W.length, 40, 'train with k > d');
   t.ok(big.W.every(Number.isFinite));
@@ -119,7 +134,13 @@ t.test('PCA init finds the dominant direction', (t) => {
 
 t.test('stops at zero loss', (t) => {
   // negatives far away along the only axis: identity start already satisfies every margin
-  const set: TripletSet = { m: 2, d: 1, anchors: new Float32Array([0, 1]), positives: new Float32Array([0.1, 1.1]), negatives: new Float32Array([5, -4]) };
+  const set: TripletSet = {
+    m: 2,
+    d: 1,
+    anchors: new Float32Array([0, 1]),
+    positives: new Float32Array([0.1, 1.1]),
+    negatives: new Float32Array([5, -4]),
+  };
   const r = train(set, params({ init: 'identity', outputDimension: 1 }));
   t.equal(r.metrics.stopReason, 'zero_loss');
   t.equal(r.metrics.trainLoss, 0);
@@ -134,7 +155,10 @@ t.test('diagnostics: collapse warning, metrics finite', (t) => {
   const base = randomSet(rng, 50, 4);
   const set: TripletSet = { ...base, positives: base.anchors, negatives: base.anchors };
   const r = train(set, params({ weightDecay: 1, maxIterations: 50 }));
-  t.ok(r.metrics.warnings.some((w) => w.startsWith('collapse')), r.metrics.warnings.join('; '));
+  t.ok(
+    r.metrics.warnings.some((w) => w.startsWith('collapse')),
+    r.metrics.warnings.join('; '),
+  );
   t.ok(r.metrics.warnings.some((w) => w.startsWith('every triplet active')));
   for (const [key, v] of Object.entries(r.metrics)) if (typeof v === 'number') t.ok(Number.isFinite(v), key);
   t.end();

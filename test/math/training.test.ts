@@ -1,15 +1,31 @@
 // The shared training skeleton: progress throttling on an injected clock, cancellation polling,
 // the common option checks, diagnostics, and the early-stopping rules.
 import t from 'tap';
-import { DEFAULT_MARGIN, DEFAULT_MINED_PARAMS, DEFAULT_PROGRESS_INTERVAL_MS, DEFAULT_TRAIN_PARAMS } from '../../src/math/defaults.js';
+import {
+  DEFAULT_MARGIN,
+  DEFAULT_MINED_PARAMS,
+  DEFAULT_PROGRESS_INTERVAL_MS,
+  DEFAULT_TRAIN_PARAMS,
+} from '../../src/math/defaults.js';
 import type { ValidationFigures } from '../../src/math/mining/types.js';
 import { checkCommonParams } from '../../src/math/training/checks.js';
 import { collapseWarning, COLLAPSE_RATIO, l2 } from '../../src/math/training/diagnostics.js';
-import { createEarlyStopping, figureOf, NOISE_FACTOR, tolerance, type EarlyStoppingOptions } from '../../src/math/training/early-stopping.js';
+import {
+  createEarlyStopping,
+  figureOf,
+  NOISE_FACTOR,
+  tolerance,
+  type EarlyStoppingOptions,
+} from '../../src/math/training/early-stopping.js';
 import { createProgressReporter, type Clock } from '../../src/math/training/progress.js';
 
 function fakeClock(start = 1000): Clock & { t: number } {
-  return { t: start, now() { return this.t; } };
+  return {
+    t: start,
+    now() {
+      return this.t;
+    },
+  };
 }
 
 t.test('both trainers take the one default margin', (t) => {
@@ -56,7 +72,10 @@ t.test('progress: default and capped intervals, no hook, cancellation', (t) => {
 
   seen.length = 0;
   clock.t = 0;
-  const capped = createProgressReporter<number>({ onProgress: (p) => seen.push(p), progressIntervalMs: 5000 }, { clock, maxIntervalMs: 1000 });
+  const capped = createProgressReporter<number>(
+    { onProgress: (p) => seen.push(p), progressIntervalMs: 5000 },
+    { clock, maxIntervalMs: 1000 },
+  );
   for (const at of [0, 999, 1000, 1500, 2000]) {
     clock.t = at;
     capped.report(false, (e) => e);
@@ -64,7 +83,10 @@ t.test('progress: default and capped intervals, no hook, cancellation', (t) => {
   t.same(seen, [0, 1000, 2000], 'maxIntervalMs caps what the hooks ask');
 
   const silent = createProgressReporter<number>({}, { clock });
-  t.equal(silent.report(true, () => t.fail('make must not run without onProgress') as never), false);
+  t.equal(
+    silent.report(true, () => t.fail('make must not run without onProgress') as never),
+    false,
+  );
   t.equal(silent.cancelled(), false, 'no shouldStop: never cancelled');
   let polls = 0;
   const stopping = createProgressReporter<number>({ shouldStop: () => ++polls >= 3 }, { clock });
@@ -97,12 +119,20 @@ t.test('diagnostics: l2 and the mined collapse rules', (t) => {
   const spread = { activeFraction: 0.5, meanAbsGap: 1 };
   const hinge = { loss: 'hinge' as const, margin: 0.2 };
   t.equal(collapseWarning(1, 1, spread, hinge), undefined, 'no shrinkage, triplets spread');
-  t.match(collapseWarning(0.999 * COLLAPSE_RATIO, 1, spread, hinge), /^collapse: mean pairwise/, 'spread below the ratio of the start');
+  t.match(
+    collapseWarning(0.999 * COLLAPSE_RATIO, 1, spread, hinge),
+    /^collapse: mean pairwise/,
+    'spread below the ratio of the start',
+  );
   t.equal(collapseWarning(COLLAPSE_RATIO, 1, spread, hinge), undefined, 'at the ratio is not below it');
   t.equal(collapseWarning(0, 0, spread, hinge), undefined, 'no reference when the start had no spread');
   const atMargin = { activeFraction: 1, meanAbsGap: 0.001 };
   t.match(collapseWarning(1, 1, atMargin, hinge), /every triplet is active at the margin/);
-  t.equal(collapseWarning(1, 1, atMargin, { loss: 'softplus', margin: 0.2 }), undefined, 'softplus has no margin to sit at');
+  t.equal(
+    collapseWarning(1, 1, atMargin, { loss: 'softplus', margin: 0.2 }),
+    undefined,
+    'softplus has no margin to sit at',
+  );
   t.equal(collapseWarning(1, 1, { activeFraction: 0.99, meanAbsGap: 0.001 }, hinge), undefined);
   t.end();
 });
@@ -131,8 +161,16 @@ t.test('tolerance: minDelta, or half a binomial standard error when larger', (t)
   t.equal(tolerance(figures(0.5), p, 1e6, 0), 0.01, 'many queries: minDelta');
   t.equal(tolerance(figures(0.5), p, 100, 0), NOISE_FACTOR * Math.sqrt(0.25 / 100), '100 queries: noise bound');
   t.equal(tolerance(figures(0.5), p, 0, 0), 0.01, 'no queries: minDelta');
-  t.equal(tolerance(figures(0.5), options({ earlyStoppingMetric: 'validationTripletAccuracy' }), 1e6, 100), NOISE_FACTOR * 0.05, 'accuracy counts triplets');
-  t.equal(tolerance(figures(0.5), options({ earlyStoppingMetric: 'validationLoss' }), 1, 1), 0.01, 'the loss: minDelta alone');
+  t.equal(
+    tolerance(figures(0.5), options({ earlyStoppingMetric: 'validationTripletAccuracy' }), 1e6, 100),
+    NOISE_FACTOR * 0.05,
+    'accuracy counts triplets',
+  );
+  t.equal(
+    tolerance(figures(0.5), options({ earlyStoppingMetric: 'validationLoss' }), 1, 1),
+    0.01,
+    'the loss: minDelta alone',
+  );
   t.equal(figureOf(figures(0.3, 2), 'validationLoss'), -2, 'a lower loss is a higher figure');
   t.end();
 });
@@ -147,7 +185,11 @@ t.test('early stopping: candidates, ties within noise, patience', (t) => {
   t.equal(es.observe(figures(0.505), 60, W(3), 1e6, 0), false, 'a gain within tolerance: stale 1');
   t.equal(es.bestIteration, 60, 'but the later W within noise of the best replaces the kept one');
   t.same(Array.from(es.bestW), [3, 3]);
-  t.equal(es.observe(figures(0.498), 70, W(4), 1e6, 0), true, 'second evaluation without a real gain: patience 2 runs out');
+  t.equal(
+    es.observe(figures(0.498), 70, W(4), 1e6, 0),
+    true,
+    'second evaluation without a real gain: patience 2 runs out',
+  );
   t.equal(es.bestIteration, 70, 'still within tolerance of the best (0.505 − 0.01), so kept');
   t.equal(es.observe(figures(0.6), 80, W(5), 1e6, 0), false, 'a real gain resets the count');
   t.equal(es.observe(figures(0.3), 90, W(6), 1e6, 0), false, 'one stale evaluation');

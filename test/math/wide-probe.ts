@@ -17,10 +17,22 @@ const choice = loadConfig().compute.wide;
 const wide = useWideKernels(choice);
 const c = await createCompute({ kernels: 'wasm', threads: 2, wide: choice });
 const rng = createRng(77);
-const d = 100, k = 24;
+const d = 100,
+  k = 24;
 const set = randomSet(rng, 3000, d);
 for (const normalize of [false, true]) {
-  const params = { outputDimension: k, margin: 0.2, optimizer: 'lbfgs' as const, maxIterations: 8, normalize, weightDecay: 0, init: 'uniform' as const, seed: 5, gradientTolerance: 1e-9, historySize: 5 };
+  const params = {
+    outputDimension: k,
+    margin: 0.2,
+    optimizer: 'lbfgs' as const,
+    maxIterations: 8,
+    normalize,
+    weightDecay: 0,
+    init: 'uniform' as const,
+    seed: 5,
+    gradientTolerance: 1e-9,
+    historySize: 5,
+  };
   const W = train(set, params, {}, c.kernels).W;
   add(W);
   const obj = createTripletObjective(set, { margin: 0.2, normalize, weightDecay: 0 }, c.kernels);

@@ -21,7 +21,11 @@ t.test('every documented route refuses a missing or wrong key and accepts a righ
   for (const [method, url] of routes) {
     const open = OPEN.has(url);
     const none = await app.inject({ method: method as 'GET', url });
-    const wrong = await app.inject({ method: method as 'GET', url, headers: { authorization: 'Bearer not-a-key-at-all-000' } });
+    const wrong = await app.inject({
+      method: method as 'GET',
+      url,
+      headers: { authorization: 'Bearer not-a-key-at-all-000' },
+    });
     const basic = await app.inject({ method: method as 'GET', url, headers: { authorization: `Basic ${KEY}` } });
     const right = await app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${KEY}` } });
     const second = await app.inject({ method: method as 'GET', url, headers: { authorization: `bearer ${OTHER}` } });

@@ -17,16 +17,25 @@ function postJson(app: App, id: string, triplets: unknown) {
   return app.inject({ method: 'POST', url: `/datasets/${id}/triplets`, payload: { triplets } });
 }
 function postNdjson(app: App, id: string, body: string) {
-  return app.inject({ method: 'POST', url: `/datasets/${id}/triplets`, headers: { 'content-type': 'application/x-ndjson' }, payload: body });
+  return app.inject({
+    method: 'POST',
+    url: `/datasets/${id}/triplets`,
+    headers: { 'content-type': 'application/x-ndjson' },
+    payload: body,
+  });
 }
 function postBinary(app: App, id: string, body: Buffer) {
-  return app.inject({ method: 'POST', url: `/datasets/${id}/triplets`, headers: { 'content-type': 'application/octet-stream' }, payload: body });
+  return app.inject({
+    method: 'POST',
+    url: `/datasets/${id}/triplets`,
+    headers: { 'content-type': 'application/octet-stream' },
+    payload: body,
+  });
 }
 
 async function tripletCount(app: App, id: string): Promise<number> {
   return (await app.inject({ url: `/datasets/${id}` })).json().tripletCount;
 }
-
 
 /** The upload was refused and nothing of it is left: count unchanged in the API and in the store, no staged chunk. */
 async function unchanged(t: Test, app: App, id: string, count: number) {
@@ -36,7 +45,7 @@ async function unchanged(t: Test, app: App, id: string, count: number) {
 }
 
 async function expectStored(t: Test, app: App, id: string, ts: TripletJson[]) {
-  const stored = (await app.services.store.readTriplets(id));
+  const stored = await app.services.store.readTriplets(id);
   t.equal(stored.count, ts.length);
   const want = flat(ts).map(Math.fround);
   t.equal(stored.data.length, want.length);
@@ -64,7 +73,11 @@ t.test('create, get, list and delete', async (t) => {
 
   const list = await app.inject({ url: '/datasets' });
   t.equal(list.statusCode, 200);
-  t.same(list.json().items.map((d: any) => d.id), [noName.json().id, ds.id], 'newest first');
+  t.same(
+    list.json().items.map((d: any) => d.id),
+    [noName.json().id, ds.id],
+    'newest first',
+  );
   t.equal(list.json().nextCursor, null);
 
   const del = await app.inject({ method: 'DELETE', url: `/datasets/${ds.id}` });
@@ -88,7 +101,12 @@ t.test('create rejects bad input', async (t) => {
   t.equal((await post({ dimension: 16 })).statusCode, 201, 'the limit itself is allowed');
   expectError(
     t,
-    await app.inject({ method: 'POST', url: '/datasets', headers: { 'content-type': 'application/json' }, payload: '{"dimension": 4' }),
+    await app.inject({
+      method: 'POST',
+      url: '/datasets',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"dimension": 4',
+    }),
     400,
     'INVALID_JSON',
   );
@@ -151,8 +169,10 @@ t.test('JSON upload', async (t) => {
   // the content type may carry parameters
   const third = makeTriplets(1, 3, 3);
   const withCharset = await app.inject({
-    method: 'POST', url: `/datasets/${id}/triplets`,
-    headers: { 'content-type': 'application/json; charset=utf-8' }, payload: JSON.stringify({ triplets: third }),
+    method: 'POST',
+    url: `/datasets/${id}/triplets`,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    payload: JSON.stringify({ triplets: third }),
   });
   t.equal(withCharset.statusCode, 201);
   t.equal(withCharset.json().tripletCount, 7);
@@ -202,13 +222,23 @@ t.test('JSON upload is all or nothing', async (t) => {
   // 1e400 in the JSON text parses to Infinity
   const text = JSON.stringify({ triplets: good }).replace(/^(\{"triplets":\[\{"anchor":\[)[^,]+/, '$11e400');
   t.match(text, '1e400');
-  const inf = await app.inject({ method: 'POST', url: `/datasets/${id}/triplets`, headers: { 'content-type': 'application/json' }, payload: text });
+  const inf = await app.inject({
+    method: 'POST',
+    url: `/datasets/${id}/triplets`,
+    headers: { 'content-type': 'application/json' },
+    payload: text,
+  });
   expectError(t, inf, 400, 'NON_FINITE_VALUE');
   t.match(inf.json().message, 'triplets[0].anchor[0]');
 
   expectError(
     t,
-    await app.inject({ method: 'POST', url: `/datasets/${id}/triplets`, headers: { 'content-type': 'application/json' }, payload: '{"triplets": [' }),
+    await app.inject({
+      method: 'POST',
+      url: `/datasets/${id}/triplets`,
+      headers: { 'content-type': 'application/json' },
+      payload: '{"triplets": [',
+    }),
     400,
     'INVALID_JSON',
   );
@@ -274,7 +304,8 @@ t.test('NDJSON: one bad line deep in a large stream leaves nothing behind', asyn
   const id = await createDataset(app, d, makeTriplets(1, d));
   const row = (i: number, o: number) => Array.from({ length: d }, (_, j) => ((i + j + o) % 9) - 4);
   const lines: string[] = [];
-  for (let i = 0; i < 6000; i++) lines.push(JSON.stringify({ anchor: row(i, 0), positive: row(i, 1), negative: row(i, 5) }));
+  for (let i = 0; i < 6000; i++)
+    lines.push(JSON.stringify({ anchor: row(i, 0), positive: row(i, 1), negative: row(i, 5) }));
   const good = await postNdjson(app, id, lines.join('\n'));
   t.equal(good.statusCode, 201, 'the whole stream is accepted when every line is good');
   t.equal(good.json().tripletCount, 6001);
@@ -315,7 +346,12 @@ t.test('binary upload is all or nothing', async (t) => {
   const ragged = await postBinary(app, id, f32le(values).subarray(0, values.length * 4 - 4));
   t.equal(ragged.statusCode, 400, 'a ragged length is refused');
   expectError(t, ragged, 400, ragged.json().code);
-  expectError(t, await postBinary(app, id, f32le(values).subarray(0, values.length * 4 - 2)), 400, 'DIMENSION_MISMATCH');
+  expectError(
+    t,
+    await postBinary(app, id, f32le(values).subarray(0, values.length * 4 - 2)),
+    400,
+    'DIMENSION_MISMATCH',
+  );
   expectError(t, await postBinary(app, id, Buffer.alloc(0)), 400, 'EMPTY_BATCH');
   await unchanged(t, app, id, 4);
 });
@@ -341,22 +377,39 @@ t.test('content types, sizes and limits', async (t) => {
 
   expectError(
     t,
-    await app.inject({ method: 'POST', url: `/datasets/${id}/triplets`, headers: { 'content-type': 'text/plain' }, payload: toNdjson(ts) }),
+    await app.inject({
+      method: 'POST',
+      url: `/datasets/${id}/triplets`,
+      headers: { 'content-type': 'text/plain' },
+      payload: toNdjson(ts),
+    }),
     415,
     'UNSUPPORTED_MEDIA_TYPE',
   );
   expectError(
     t,
-    await app.inject({ method: 'POST', url: `/datasets/${id}/triplets`, headers: { 'content-type': 'application/xml' }, payload: '<x/>' }),
+    await app.inject({
+      method: 'POST',
+      url: `/datasets/${id}/triplets`,
+      headers: { 'content-type': 'application/xml' },
+      payload: '<x/>',
+    }),
     415,
     'UNSUPPORTED_MEDIA_TYPE',
   );
   const big = makeTriplets(2, 2).map((x) => ({ ...x, anchor: x.anchor.map((v) => v + 1e-9) }));
-  const huge = JSON.stringify({ triplets: [...big, ...big, ...big, ...big, ...big, ...big, ...big, ...big, ...big, ...big, ...big, ...big] });
+  const huge = JSON.stringify({
+    triplets: [...big, ...big, ...big, ...big, ...big, ...big, ...big, ...big, ...big, ...big, ...big, ...big],
+  });
   t.ok(huge.length > 2048);
   expectError(
     t,
-    await app.inject({ method: 'POST', url: `/datasets/${id}/triplets`, headers: { 'content-type': 'application/json' }, payload: huge }),
+    await app.inject({
+      method: 'POST',
+      url: `/datasets/${id}/triplets`,
+      headers: { 'content-type': 'application/json' },
+      payload: huge,
+    }),
     413,
     'BODY_TOO_LARGE',
   );
@@ -369,7 +422,11 @@ t.test('content types, sizes and limits', async (t) => {
   expectError(t, await postNdjson(app, id, toNdjson(ts.slice(0, 3))), 422, 'LIMIT_EXCEEDED');
   expectError(t, await postBinary(app, id, toBinary(ts.slice(0, 3))), 422, 'LIMIT_EXCEEDED');
   await unchanged(t, app, id, 3);
-  t.same((await postBinary(app, id, toBinary(ts.slice(0, 2)))).json(), { added: 2, tripletCount: 5 }, 'up to the limit is fine');
+  t.same(
+    (await postBinary(app, id, toBinary(ts.slice(0, 2)))).json(),
+    { added: 2, tripletCount: 5 },
+    'up to the limit is fine',
+  );
 });
 
 t.test('unknown datasets and ids with path characters', async (t) => {
@@ -386,7 +443,11 @@ t.test('unknown datasets and ids with path characters', async (t) => {
     t.match(r.headers['content-type'], /application\/json/);
     expectError(t, r, 404, r.json().code);
   }
-  const traversal = await app.inject({ method: 'POST', url: '/datasets/..%2F..%2Fetc/triplets', payload: { triplets: ts } });
+  const traversal = await app.inject({
+    method: 'POST',
+    url: '/datasets/..%2F..%2Fetc/triplets',
+    payload: { triplets: ts },
+  });
   t.equal(traversal.json().code, 'DATASET_NOT_FOUND');
   // the server keeps answering
   t.equal((await app.inject({ url: '/healthz' })).statusCode, 200);

@@ -21,7 +21,9 @@ t.test('a finished job streams its final status and ends', async (t) => {
   const app = await testApp(t);
   const baseline = app.services.runner.events.listenerCount('job'); // the metrics plugin listens too
   const ds = await createDataset(app, 4, makeTriplets(30, 4));
-  const job = (await app.inject({ method: 'POST', url: '/train', payload: { datasetId: ds, outputDimension: 2 } })).json();
+  const job = (
+    await app.inject({ method: 'POST', url: '/train', payload: { datasetId: ds, outputDimension: 2 } })
+  ).json();
   const r = await app.inject({ url: `/jobs/${job.id}/events` });
   t.equal(r.statusCode, 200);
   t.match(r.headers['content-type'], /text\/event-stream/);
@@ -89,7 +91,8 @@ t.test('a live stream carries progress, and a client that leaves frees its liste
   await res2.body!.getReader().read();
   t.equal(app.services.runner.events.listenerCount('job'), baseline + 1, 'one listener while the client watches');
   ac.abort();
-  for (let i = 0; i < 100 && app.services.runner.events.listenerCount('job') > baseline; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 100 && app.services.runner.events.listenerCount('job') > baseline; i++)
+    await new Promise((r) => setTimeout(r, 20));
   t.equal(app.services.runner.events.listenerCount('job'), baseline, 'the listener goes with the client');
   await app.inject({ method: 'POST', url: `/jobs/${job2.id}/cancel` });
 });

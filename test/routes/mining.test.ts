@@ -27,7 +27,11 @@ function clusters(labels: number, per: number, d: number, seed = 3) {
 
 async function samplesDataset(app: App, d: number) {
   const id = await createDataset(app, d);
-  const r = await app.inject({ method: 'POST', url: `/datasets/${id}/samples`, payload: { samples: clusters(25, 12, d) } });
+  const r = await app.inject({
+    method: 'POST',
+    url: `/datasets/${id}/samples`,
+    payload: { samples: clusters(25, 12, d) },
+  });
   if (r.statusCode !== 201) throw new Error(r.body);
   return id;
 }
@@ -35,7 +39,11 @@ async function samplesDataset(app: App, d: number) {
 t.test('a dataset with samples trains with online mining by default and reports validation figures', async (t) => {
   const app = await testApp(t);
   const id = await samplesDataset(app, 8);
-  const r = await app.inject({ method: 'POST', url: '/train', payload: { datasetId: id, outputDimension: 4, maxIterations: 300, seed: 1 } });
+  const r = await app.inject({
+    method: 'POST',
+    url: '/train',
+    payload: { datasetId: id, outputDimension: 4, maxIterations: 300, seed: 1 },
+  });
   t.equal(r.statusCode, 202, r.body);
   const params = r.json().params;
   t.match(params, {
@@ -52,7 +60,17 @@ t.test('a dataset with samples trains with online mining by default and reports 
   });
   const job = await waitForJob(app, r.json().id);
   t.equal(job.status, 'succeeded', JSON.stringify(job.error));
-  for (const key of ['trainLoss', 'iterations', 'activeFraction', 'stopReason', 'validationLoss', 'validationTripletAccuracy', 'precisionAt1', 'rPrecision', 'mapAtR']) {
+  for (const key of [
+    'trainLoss',
+    'iterations',
+    'activeFraction',
+    'stopReason',
+    'validationLoss',
+    'validationTripletAccuracy',
+    'precisionAt1',
+    'rPrecision',
+    'mapAtR',
+  ]) {
     t.type(job.metrics[key], key === 'stopReason' ? 'string' : 'number', `metrics.${key}`);
   }
   t.equal(job.metrics.validationSplit, 'labels', '25 labels: whole labels are held out (unseen classes)');
@@ -70,7 +88,9 @@ t.test('a dataset with samples trains with online mining by default and reports 
   // The raw features, as an imported identity map, are the baseline the learned map must beat.
   const identity = Array.from({ length: 8 }, (_, i) => Array.from({ length: 8 }, (_, j) => (i === j ? 1 : 0)));
   const raw = (await app.inject({ method: 'POST', url: '/models', payload: { W: identity } })).json();
-  const base = (await app.inject({ method: 'POST', url: `/models/${raw.id}/evaluate`, payload: { datasetId: id } })).json();
+  const base = (
+    await app.inject({ method: 'POST', url: `/models/${raw.id}/evaluate`, payload: { datasetId: id } })
+  ).json();
   t.ok(e.precisionAt1 > base.precisionAt1, `precision@1 ${e.precisionAt1} beats raw features' ${base.precisionAt1}`);
   t.ok(e.mapAtR > base.mapAtR, `MAP@R ${e.mapAtR} beats raw features' ${base.mapAtR}`);
 });
@@ -78,7 +98,16 @@ t.test('a dataset with samples trains with online mining by default and reports 
 t.test('mining options, and the same seed gives the same model', async (t) => {
   const app = await testApp(t);
   const id = await samplesDataset(app, 6);
-  const body = { datasetId: id, outputDimension: 3, maxIterations: 60, seed: 9, mining: 'batchhard', loss: 'softplus', distance: 'squared', validationFraction: 0 };
+  const body = {
+    datasetId: id,
+    outputDimension: 3,
+    maxIterations: 60,
+    seed: 9,
+    mining: 'batchhard',
+    loss: 'softplus',
+    distance: 'squared',
+    validationFraction: 0,
+  };
   const a = await waitForJob(app, (await app.inject({ method: 'POST', url: '/train', payload: body })).json().id);
   const b = await waitForJob(app, (await app.inject({ method: 'POST', url: '/train', payload: body })).json().id);
   t.equal(a.status, 'succeeded');
@@ -87,7 +116,10 @@ t.test('mining options, and the same seed gives the same model', async (t) => {
   const wb = (await app.inject({ url: `/models/${b.modelId}/weights` })).json();
   t.same(wa.W, wb.W, 'bit-identical weights');
   for (const mining of ['semihard', 'none']) {
-    const j = await waitForJob(app, (await app.inject({ method: 'POST', url: '/train', payload: { ...body, mining } })).json().id);
+    const j = await waitForJob(
+      app,
+      (await app.inject({ method: 'POST', url: '/train', payload: { ...body, mining } })).json().id,
+    );
     t.equal(j.status, 'succeeded', `mining ${mining}`);
   }
 });
@@ -102,10 +134,24 @@ t.test('mining choices that cannot work are refused', async (t) => {
   expectError(t, await post({ datasetId: triplets, outputDimension: 2, loss: 'softplus' }), 400, 'VALIDATION_ERROR');
   expectError(t, await post({ datasetId: samples, outputDimension: 2, optimizer: 'lbfgs' }), 400, 'VALIDATION_ERROR');
   expectError(t, await post({ datasetId: samples, outputDimension: 2, historySize: 5 }), 400, 'VALIDATION_ERROR');
-  expectError(t, await post({ datasetId: samples, outputDimension: 2, batchSize: 8, samplesPerLabel: 16 }), 400, 'VALIDATION_ERROR');
+  expectError(
+    t,
+    await post({ datasetId: samples, outputDimension: 2, batchSize: 8, samplesPerLabel: 16 }),
+    400,
+    'VALIDATION_ERROR',
+  );
   expectError(t, await post({ datasetId: samples, outputDimension: 2, mining: 'hardest' }), 400, 'VALIDATION_ERROR');
   // mining "none" on a dataset with samples and triplets trains on the triplets.
-  await app.inject({ method: 'POST', url: `/datasets/${samples}/triplets`, payload: { indexTriplets: [[0, 1, 13], [2, 3, 40]] } });
+  await app.inject({
+    method: 'POST',
+    url: `/datasets/${samples}/triplets`,
+    payload: {
+      indexTriplets: [
+        [0, 1, 13],
+        [2, 3, 40],
+      ],
+    },
+  });
   const r = await post({ datasetId: samples, outputDimension: 2, mining: 'none' });
   t.equal(r.statusCode, 202);
   t.equal(r.json().params.source, 'triplets');

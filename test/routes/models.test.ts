@@ -3,11 +3,10 @@ import t from 'tap';
 import type { App } from '../../src/app-types.js';
 import { close, createDataset, expectedEvaluation, expectError, makeTriplets, testApp } from '../helpers.js';
 
-const importModel = (app: App, payload: Record<string, unknown>) => app.inject({ method: 'POST', url: '/models', payload });
+const importModel = (app: App, payload: Record<string, unknown>) =>
+  app.inject({ method: 'POST', url: '/models', payload });
 const evaluate = (app: App, id: string, payload: Record<string, unknown>) =>
   app.inject({ method: 'POST', url: `/models/${id}/evaluate`, payload });
-
-
 
 t.test('import, get, weights round trip, list', async (t) => {
   const app = await testApp(t);
@@ -28,9 +27,16 @@ t.test('import, get, weights round trip, list', async (t) => {
   const w = await app.inject({ url: `/models/${m.id}/weights` });
   t.equal(w.statusCode, 200);
   t.same(w.json(), { rows: 3, cols: 4, normalize: false, W }, 'exactly the imported W (float64)');
-  for (let i = 0; i < 3; i++) for (let j = 0; j < 4; j++) t.ok(Object.is(w.json().W[i][j], W[i][j]), `W[${i}][${j}] bit-exact`);
+  for (let i = 0; i < 3; i++)
+    for (let j = 0; j < 4; j++) t.ok(Object.is(w.json().W[i][j], W[i][j]), `W[${i}][${j}] bit-exact`);
 
-  const n = await importModel(app, { W: [[1, 0], [0, 1]], normalize: true });
+  const n = await importModel(app, {
+    W: [
+      [1, 0],
+      [0, 1],
+    ],
+    normalize: true,
+  });
   t.equal(n.statusCode, 201);
   t.equal(n.json().normalize, true);
   t.equal(n.json().name, null);
@@ -61,7 +67,12 @@ t.test('import, get, weights round trip, list', async (t) => {
 
 t.test('import rejects bad W', async (t) => {
   const app = await testApp(t, { limits: { maxDimension: 4, maxOutputDimension: 2 } });
-  const ragged = await importModel(app, { W: [[1, 2, 3], [4, 5]] });
+  const ragged = await importModel(app, {
+    W: [
+      [1, 2, 3],
+      [4, 5],
+    ],
+  });
   expectError(t, ragged, 400, 'DIMENSION_MISMATCH');
   t.match(ragged.json().message, 'W[1]');
   expectError(t, await importModel(app, { W: [] }), 400, 'VALIDATION_ERROR');
@@ -84,9 +95,12 @@ t.test('evaluate on a dataset matches an independent computation', async (t) => 
   const app = await testApp(t);
   const d = 4;
   const id = await createDataset(app, d, makeTriplets(60, d, 21));
-  const stored = (await app.services.store.readTriplets(id));
+  const stored = await app.services.store.readTriplets(id);
   // a W that gets some triplets right and some wrong
-  const W = [[0.9, -0.4, 0.3, 0.05], [0.2, 0.7, -1.1, 0.4]];
+  const W = [
+    [0.9, -0.4, 0.3, 0.05],
+    [0.2, 0.7, -1.1, 0.4],
+  ];
   const model = (await importModel(app, { W })).json();
 
   for (const margin of [undefined, 1.5]) {
@@ -118,7 +132,14 @@ t.test('evaluate on a dataset matches an independent computation', async (t) => 
 
 t.test('evaluate errors', async (t) => {
   const app = await testApp(t);
-  const model = (await importModel(app, { W: [[1, 0, 0], [0, 1, 0]] })).json();
+  const model = (
+    await importModel(app, {
+      W: [
+        [1, 0, 0],
+        [0, 1, 0],
+      ],
+    })
+  ).json();
   const ds3 = await createDataset(app, 3, makeTriplets(5, 3));
   const ds4 = await createDataset(app, 4, makeTriplets(5, 4));
   const empty = await createDataset(app, 3);
@@ -136,8 +157,22 @@ t.test('evaluate errors', async (t) => {
 
 t.test('delete; the default model falls back to the next newest', async (t) => {
   const app = await testApp(t);
-  const older = (await importModel(app, { W: [[1, 0], [0, 1]] })).json().id;
-  const newer = (await importModel(app, { W: [[2, 0], [0, 2]] })).json().id;
+  const older = (
+    await importModel(app, {
+      W: [
+        [1, 0],
+        [0, 1],
+      ],
+    })
+  ).json().id;
+  const newer = (
+    await importModel(app, {
+      W: [
+        [2, 0],
+        [0, 2],
+      ],
+    })
+  ).json().id;
   const embed = () => app.inject({ method: 'POST', url: '/embed', payload: { inputs: [[1, 2]] } });
 
   let e = (await embed()).json();
@@ -150,12 +185,20 @@ t.test('delete; the default model falls back to the next newest', async (t) => {
   expectError(t, await app.inject({ url: `/models/${newer}` }), 404, 'MODEL_NOT_FOUND');
   expectError(t, await app.inject({ url: `/models/${newer}/weights` }), 404, 'MODEL_NOT_FOUND');
   expectError(t, await app.inject({ method: 'DELETE', url: `/models/${newer}` }), 404, 'MODEL_NOT_FOUND');
-  expectError(t, await app.inject({ method: 'POST', url: '/embed', payload: { model: newer, inputs: [[1, 2]] } }), 404, 'MODEL_NOT_FOUND');
+  expectError(
+    t,
+    await app.inject({ method: 'POST', url: '/embed', payload: { model: newer, inputs: [[1, 2]] } }),
+    404,
+    'MODEL_NOT_FOUND',
+  );
 
   e = (await embed()).json();
   t.equal(e.model, older, 'falls back to the next newest');
   t.same(e.embeddings, [[1, 2]]);
-  t.same((await app.inject({ url: '/models' })).json().items.map((m: any) => m.id), [older]);
+  t.same(
+    (await app.inject({ url: '/models' })).json().items.map((m: any) => m.id),
+    [older],
+  );
 
   t.equal((await app.inject({ method: 'DELETE', url: `/models/${older}` })).statusCode, 204);
   expectError(t, await embed(), 409, 'NO_MODEL');

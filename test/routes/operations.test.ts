@@ -24,9 +24,21 @@ function parseMetrics(text: string) {
 t.test('GET /metrics is Prometheus text with traffic, batches, jobs, training speed and process figures', async (t) => {
   const app = await testApp(t);
   const ds = await createDataset(app, 4, makeTriplets(40, 4));
-  const job = (await app.inject({ method: 'POST', url: '/train', payload: { datasetId: ds, outputDimension: 2, init: 'uniform' } })).json();
+  const job = (
+    await app.inject({ method: 'POST', url: '/train', payload: { datasetId: ds, outputDimension: 2, init: 'uniform' } })
+  ).json();
   t.equal((await waitForJob(app, job.id)).status, 'succeeded');
-  await app.inject({ method: 'POST', url: '/embed', payload: { inputs: [[1, 2, 3, 4], [0, 1, 0, 1], [1, 1, 1, 1]] } });
+  await app.inject({
+    method: 'POST',
+    url: '/embed',
+    payload: {
+      inputs: [
+        [1, 2, 3, 4],
+        [0, 1, 0, 1],
+        [1, 1, 1, 1],
+      ],
+    },
+  });
   await app.inject({ method: 'POST', url: '/embed', payload: { inputs: [[1, 2, 3]] } });
 
   const r = await app.inject({ url: '/metrics' });
@@ -38,7 +50,10 @@ t.test('GET /metrics is Prometheus text with traffic, batches, jobs, training sp
 
   t.equal(find('http_requests_total', { method: 'POST', route: '/embed', status_code: '200' })?.value, 1);
   t.equal(find('http_requests_total', { method: 'POST', route: '/embed', status_code: '400' })?.value, 1);
-  t.ok(find('http_request_duration_seconds_count', { route: '/train', status_code: '202' }), 'latency by route and status');
+  t.ok(
+    find('http_request_duration_seconds_count', { route: '/train', status_code: '202' }),
+    'latency by route and status',
+  );
   t.equal(find('triplet_embed_embed_batch_size_count')?.value, 1, 'one successful embed batch');
   t.equal(find('triplet_embed_embed_batch_size_sum')?.value, 3, 'of three vectors');
   t.equal(find('triplet_embed_jobs', { status: 'succeeded' })?.value, 1);
@@ -54,7 +69,9 @@ t.test('/metrics stays open when API keys are set', async (t) => {
 });
 
 t.test('CORS answers preflights for configured origins only, before authentication', async (t) => {
-  const app = await testApp(t, { config: { corsOrigins: ['https://app.example'], apiKeys: ['a-long-enough-key-0001'] } });
+  const app = await testApp(t, {
+    config: { corsOrigins: ['https://app.example'], apiKeys: ['a-long-enough-key-0001'] },
+  });
   const ok = await app.inject({
     method: 'OPTIONS',
     url: '/embed',
@@ -87,12 +104,21 @@ t.test('an incoming x-request-id is honoured and echoed; the authorization heade
     logger: {
       ...(loggerOptions(config) as object),
       stream,
-      serializers: { req: (req: { method: string; url: string; headers: unknown }) => ({ method: req.method, url: req.url, headers: req.headers }) },
+      serializers: {
+        req: (req: { method: string; url: string; headers: unknown }) => ({
+          method: req.method,
+          url: req.url,
+          headers: req.headers,
+        }),
+      },
     },
   });
   await app.ready();
   t.teardown(() => app.close());
-  const r = await app.inject({ url: '/datasets', headers: { 'x-request-id': 'trace-42', authorization: 'Bearer secret-key-0123456789' } });
+  const r = await app.inject({
+    url: '/datasets',
+    headers: { 'x-request-id': 'trace-42', authorization: 'Bearer secret-key-0123456789' },
+  });
   t.equal(r.statusCode, 200);
   t.equal(r.headers['x-request-id'], 'trace-42');
   const fresh = await app.inject({ url: '/healthz' });

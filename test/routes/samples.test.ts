@@ -26,8 +26,12 @@ function binarySamples(ss: { vector: number[]; label: number }[]): Buffer {
 }
 
 const post = (app: App, id: string, payload: unknown, type = 'application/json') =>
-  app.inject({ method: 'POST', url: `/datasets/${id}/samples`, headers: { 'content-type': type }, payload: payload as string });
-
+  app.inject({
+    method: 'POST',
+    url: `/datasets/${id}/samples`,
+    headers: { 'content-type': type },
+    payload: payload as string,
+  });
 
 t.test('samples upload as JSON, NDJSON and binary, with string and integer labels', async (t) => {
   const app = await testApp(t);
@@ -47,8 +51,12 @@ t.test('samples upload as JSON, NDJSON and binary, with string and integer label
   t.equal(r.statusCode, 201, r.body);
   t.same(r.json(), { added: 2, sampleCount: 9 });
 
-  const stored = (await app.services.store.readSamples(id));
-  t.same(stored.labels, ['alice', 7, 'alice', 7, 'bob', 'bob', 'bob', -5, 2147483647], 'labels keep their type and order');
+  const stored = await app.services.store.readSamples(id);
+  t.same(
+    stored.labels,
+    ['alice', 7, 'alice', 7, 'bob', 'bob', 'bob', -5, 2147483647],
+    'labels keep their type and order',
+  );
   const all = [...a, ...b, ...c];
   t.same(Array.from(stored.data), all.flatMap((s) => s.vector).map(Math.fround), 'vectors stored in upload order');
   t.equal((await app.inject({ url: `/datasets/${id}` })).json().sampleCount, 9);
@@ -65,8 +73,18 @@ t.test('bad samples are refused whole', async (t) => {
     [{ samples: [{ vector: [1, 2, 3] }] }, 'application/json', 400, 'VALIDATION_ERROR'],
     [{ samples: [{ vector: [1, 2, 3], label: 'a', extra: 1 }] }, 'application/json', 400, 'VALIDATION_ERROR'],
     [{ samples: [] }, 'application/json', 400, 'VALIDATION_ERROR'],
-    ['{"vector":[1,2,3],"label":"a"}\n{"vector":[1,2],"label":"a"}\n', 'application/x-ndjson', 400, 'DIMENSION_MISMATCH'],
-    ['{"vector":[1,2,3],"label":"a"}\n{"vector":[1,2,3],"label":null}\n', 'application/x-ndjson', 400, 'VALIDATION_ERROR'],
+    [
+      '{"vector":[1,2,3],"label":"a"}\n{"vector":[1,2],"label":"a"}\n',
+      'application/x-ndjson',
+      400,
+      'DIMENSION_MISMATCH',
+    ],
+    [
+      '{"vector":[1,2,3],"label":"a"}\n{"vector":[1,2,3],"label":null}\n',
+      'application/x-ndjson',
+      400,
+      'VALIDATION_ERROR',
+    ],
     ['{"vector":[1,2,3]}\n', 'application/x-ndjson', 400, 'VALIDATION_ERROR'],
     ['not json\n', 'application/x-ndjson', 400, 'INVALID_JSON'],
     [Buffer.alloc(4 * 4 + 3), 'application/octet-stream', 400, 'DIMENSION_MISMATCH'],
@@ -74,7 +92,12 @@ t.test('bad samples are refused whole', async (t) => {
     ['', 'application/x-ndjson', 400, 'EMPTY_BATCH'],
   ];
   for (const [payload, type, status, code] of cases) {
-    const r = await post(app, id, typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload), type);
+    const r = await post(
+      app,
+      id,
+      typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload),
+      type,
+    );
     expectError(t, r, status, code);
   }
   t.equal((await app.services.store.readSamples(id)).count, 2, 'sample count unchanged');
@@ -101,13 +124,31 @@ t.test('indexTriplets copy the indexed samples into triplets', async (t) => {
     { vector: [5, 5], label: 'b' },
   ];
   await post(app, id, { samples: ss });
-  let r = await app.inject({ method: 'POST', url: `/datasets/${id}/triplets`, payload: { indexTriplets: [[0, 1, 2], [1, 0, 2]] } });
+  let r = await app.inject({
+    method: 'POST',
+    url: `/datasets/${id}/triplets`,
+    payload: {
+      indexTriplets: [
+        [0, 1, 2],
+        [1, 0, 2],
+      ],
+    },
+  });
   t.equal(r.statusCode, 201, r.body);
   t.same(r.json(), { added: 2, tripletCount: 2 });
-  const stored = (await app.services.store.readTriplets(id));
+  const stored = await app.services.store.readTriplets(id);
   t.same(Array.from(stored.data), [0, 0, 0.1, 0, 5, 5, 0.1, 0, 0, 0, 5, 5].map(Math.fround));
 
-  r = await app.inject({ method: 'POST', url: `/datasets/${id}/triplets`, payload: { indexTriplets: [[0, 1, 2], [0, 1, 3]] } });
+  r = await app.inject({
+    method: 'POST',
+    url: `/datasets/${id}/triplets`,
+    payload: {
+      indexTriplets: [
+        [0, 1, 2],
+        [0, 1, 3],
+      ],
+    },
+  });
   expectError(t, r, 400, 'INDEX_OUT_OF_RANGE');
   t.match(r.json().message, /indexTriplets\[1\]\[2\]/);
   r = await app.inject({ method: 'POST', url: `/datasets/${id}/triplets`, payload: { indexTriplets: [[0, -1, 2]] } });

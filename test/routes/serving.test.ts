@@ -64,8 +64,20 @@ const X = [
 
 async function withModels(t: Test, limits = {}) {
   const app = await testApp(t, { limits });
-  const older = (await app.inject({ method: 'POST', url: '/models', payload: { W: [[1, 0, 0, 0], [0, 1, 0, 0]] } })).json().id as string;
-  const normalized = (await app.inject({ method: 'POST', url: '/models', payload: { W, normalize: true } })).json().id as string;
+  const older = (
+    await app.inject({
+      method: 'POST',
+      url: '/models',
+      payload: {
+        W: [
+          [1, 0, 0, 0],
+          [0, 1, 0, 0],
+        ],
+      },
+    })
+  ).json().id as string;
+  const normalized = (await app.inject({ method: 'POST', url: '/models', payload: { W, normalize: true } })).json()
+    .id as string;
   const newest = (await app.inject({ method: 'POST', url: '/models', payload: { W } })).json().id as string;
   return { app, older, normalized, newest };
 }
@@ -80,15 +92,30 @@ t.test('POST /embed with JSON rows', async (t) => {
   const body = r.json();
   t.equal(body.model, newest, 'the default model is the newest');
   t.equal(body.dimension, 3);
-  closeRows(t, body.embeddings, X.map((x) => embedByHand(W, x)), 'W·x');
+  closeRows(
+    t,
+    body.embeddings,
+    X.map((x) => embedByHand(W, x)),
+    'W·x',
+  );
 
   const named = (await embed(app, { model: older, inputs: X })).json();
   t.equal(named.model, older);
   t.equal(named.dimension, 2);
-  closeRows(t, named.embeddings, X.map((x) => [Math.fround(x[0]), Math.fround(x[1])]), 'the named model');
+  closeRows(
+    t,
+    named.embeddings,
+    X.map((x) => [Math.fround(x[0]), Math.fround(x[1])]),
+    'the named model',
+  );
 
   const norm = (await embed(app, { model: normalized, inputs: X })).json();
-  closeRows(t, norm.embeddings, X.map((x) => embedByHand(W, x, true)), 'normalised W·x');
+  closeRows(
+    t,
+    norm.embeddings,
+    X.map((x) => embedByHand(W, x, true)),
+    'normalised W·x',
+  );
   for (const e of norm.embeddings) t.ok(Math.abs(Math.hypot(...e) - 1) < 1e-6, 'unit norm');
 
   const viaQuery = (await app.inject({ method: 'POST', url: `/embed?model=${older}`, payload: { inputs: X } })).json();
@@ -117,16 +144,41 @@ t.test('POST /embed errors', async (t) => {
   t.equal(max.statusCode, 200, '3.4028235e38 rounds to the largest float32');
   t.same(readF32le(max.rawPayload), [3.4028234663852886e38, 0], 'x itself through the model [[1,0,0,0],[0,1,0,0]]');
   expectError(t, await embed(app, { inputs: [[3.4028236e38, 0, 0, 0]] }), 400, 'NON_FINITE_VALUE');
-  expectError(t, await app.inject({ method: 'POST', url: '/embed?rows=4', payload: { inputs: X } }), 400, 'VALIDATION_ERROR');
-  expectError(t, await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': 'text/plain' }, payload: '1,2,3,4' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
-  expectError(t, await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': 'application/json' }, payload: '{"inputs": [[1,' }), 400, 'INVALID_JSON');
+  expectError(
+    t,
+    await app.inject({ method: 'POST', url: '/embed?rows=4', payload: { inputs: X } }),
+    400,
+    'VALIDATION_ERROR',
+  );
+  expectError(
+    t,
+    await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': 'text/plain' }, payload: '1,2,3,4' }),
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+  );
+  expectError(
+    t,
+    await app.inject({
+      method: 'POST',
+      url: '/embed',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"inputs": [[1,',
+    }),
+    400,
+    'INVALID_JSON',
+  );
   t.equal((await embed(app, { inputs: X })).statusCode, 200, 'still serving');
 });
 
 t.test('no model at all: 409 NO_MODEL', async (t) => {
   const app = await testApp(t);
   expectError(t, await embed(app, { inputs: [[1, 2]] }), 409, 'NO_MODEL');
-  expectError(t, await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': OCTET }, payload: f32le([1, 2]) }), 409, 'NO_MODEL');
+  expectError(
+    t,
+    await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': OCTET }, payload: f32le([1, 2]) }),
+    409,
+    'NO_MODEL',
+  );
   expectError(t, await app.inject({ method: 'POST', url: '/distances', payload: { a: [[1, 2]] } }), 409, 'NO_MODEL');
   // a model imported afterwards is picked up
   const id = (await app.inject({ method: 'POST', url: '/models', payload: { W: [[1, 1]] } })).json().id;
@@ -142,12 +194,21 @@ t.test('base64 rows', async (t) => {
   const body = r.json();
   t.equal(body.model, newest);
   t.equal(body.dimension, 3);
-  t.ok(body.embeddings.every((e: unknown) => typeof e === 'string'), 'embeddings are base64 strings');
+  t.ok(
+    body.embeddings.every((e: unknown) => typeof e === 'string'),
+    'embeddings are base64 strings',
+  );
   const decoded = body.embeddings.map((s: string) => readF32le(Buffer.from(s, 'base64')));
-  closeRows(t, decoded, X.map((x) => embedByHand(W, x)), 'decoded base64 embeddings');
+  closeRows(
+    t,
+    decoded,
+    X.map((x) => embedByHand(W, x)),
+    'decoded base64 embeddings',
+  );
 
   const n = (await embed(app, { model: normalized, encoding: 'base64', inputs: X.map(b64row) })).json();
-  for (const s of n.embeddings) t.ok(Math.abs(Math.hypot(...readF32le(Buffer.from(s, 'base64'))) - 1) < 1e-6, 'unit norm');
+  for (const s of n.embeddings)
+    t.ok(Math.abs(Math.hypot(...readF32le(Buffer.from(s, 'base64'))) - 1) < 1e-6, 'unit norm');
 
   const short = await embed(app, { encoding: 'base64', inputs: [b64row(X[0]), b64row([1, 2, 3])] });
   expectError(t, short, 400, 'DIMENSION_MISMATCH');
@@ -155,54 +216,123 @@ t.test('base64 rows', async (t) => {
   expectError(t, await embed(app, { encoding: 'base64', inputs: [b64row([1, NaN, 3, 4])] }), 400, 'NON_FINITE_VALUE');
   expectError(t, await embed(app, { encoding: 'base64', inputs: [X[0]] }), 400, 'VALIDATION_ERROR');
   const floatExplicit = (await embed(app, { encoding: 'float', inputs: X })).json();
-  closeRows(t, floatExplicit.embeddings, X.map((x) => embedByHand(W, x)), 'encoding float');
+  closeRows(
+    t,
+    floatExplicit.embeddings,
+    X.map((x) => embedByHand(W, x)),
+    'encoding float',
+  );
 });
 
 t.test('JSON numbers carry the float32 results exactly, in at most 9 significant digits', async (t) => {
   const { app } = await withModels(t);
-  const rows = Array.from({ length: 8 }, (_, i) => [Math.sin(i + 1) * 3, Math.cos(i) / 7, i * 0.1 - 0.35, 1e-3 * (i + 1)]);
+  const rows = Array.from({ length: 8 }, (_, i) => [
+    Math.sin(i + 1) * 3,
+    Math.cos(i) / 7,
+    i * 0.1 - 0.35,
+    1e-3 * (i + 1),
+  ]);
   const json = await embed(app, { inputs: rows });
   const raw = await embed(app, { inputs: rows }, { accept: OCTET });
   t.equal(json.statusCode, 200);
   const fromJson = (json.json().embeddings as number[][]).flat();
-  t.same(fromJson.map(Math.fround), readF32le(raw.rawPayload), 'Math.fround(JSON value) is the binary reply\'s float32');
+  t.same(fromJson.map(Math.fround), readF32le(raw.rawPayload), "Math.fround(JSON value) is the binary reply's float32");
   const digits = (s: string) => s.replace(/^-?0\.0*|[.-]|e.*$/g, '').length;
   const texts = json.body.slice(json.body.indexOf('"embeddings"')).match(/-?\d[\d.e+-]*/g)!;
   t.equal(texts.length, fromJson.length);
-  t.ok(texts.every((s) => digits(s) <= 9), 'no float64 tails (0.10000000149011612)');
+  t.ok(
+    texts.every((s) => digits(s) <= 9),
+    'no float64 tails (0.10000000149011612)',
+  );
 });
 
 t.test('JSON bodies as clients print float64s: the same float32 rows as a binary body', async (t) => {
   const { app, newest } = await withModels(t);
   // 17-digit decimals (long ones are read straight to float32), short ones, exponents, blanks
-  const rows = Array.from({ length: 64 }, (_, i) => [Math.sin(i) * 1e-3, Math.cos(i * 7) * 3, 1 / (i + 3), (i - 31.5) * 1e5]);
+  const rows = Array.from({ length: 64 }, (_, i) => [
+    Math.sin(i) * 1e-3,
+    Math.cos(i * 7) * 3,
+    1 / (i + 3),
+    (i - 31.5) * 1e5,
+  ]);
   const text = `{ "model": "${newest}",\n "inputs": [${rows.map((r, i) => `[${r.map((v) => (i % 3 ? String(v) : v.toExponential(16))).join(', ')}]`).join(',\n')}] }`;
-  const viaJson = await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': 'application/json', accept: OCTET }, payload: text });
-  const viaBinary = await app.inject({ method: 'POST', url: `/embed?model=${newest}`, headers: { 'content-type': OCTET, accept: OCTET }, payload: f32le(rows.flat()) });
+  const viaJson = await app.inject({
+    method: 'POST',
+    url: '/embed',
+    headers: { 'content-type': 'application/json', accept: OCTET },
+    payload: text,
+  });
+  const viaBinary = await app.inject({
+    method: 'POST',
+    url: `/embed?model=${newest}`,
+    headers: { 'content-type': OCTET, accept: OCTET },
+    payload: f32le(rows.flat()),
+  });
   t.equal(viaJson.statusCode, 200);
   t.same(readF32le(viaJson.rawPayload), readF32le(viaBinary.rawPayload), 'identical float32 embeddings');
-  const pairs = (await app.inject({ method: 'POST', url: '/distances', headers: { 'content-type': 'application/json' }, payload: `{"model":"${newest}","a":[${text.slice(text.indexOf('[[') + 1, text.indexOf(']]') + 1)}]}` })).json();
+  const pairs = (
+    await app.inject({
+      method: 'POST',
+      url: '/distances',
+      headers: { 'content-type': 'application/json' },
+      payload: `{"model":"${newest}","a":[${text.slice(text.indexOf('[[') + 1, text.indexOf(']]') + 1)}]}`,
+    })
+  ).json();
   const E = rows.map((x) => embedByHand(W, x));
-  t.ok(Math.abs(pairs.distances[3][5] - distanceByHand(E[3], E[5], 'euclidean')) < 1e-4 * Math.max(1, pairs.distances[3][5]), '/distances reads the same rows');
+  t.ok(
+    Math.abs(pairs.distances[3][5] - distanceByHand(E[3], E[5], 'euclidean')) <
+      1e-4 * Math.max(1, pairs.distances[3][5]),
+    '/distances reads the same rows',
+  );
   // a number that only looks finite to a careless reader (its true value overflows)
   const overflow = `0.${'0'.repeat(999_977)}1e10000000`;
-  expectError(t, await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': 'application/json' }, payload: `{"model":"${newest}","inputs":[[${overflow},2,3,4]]}` }), 400, 'NON_FINITE_VALUE');
+  expectError(
+    t,
+    await app.inject({
+      method: 'POST',
+      url: '/embed',
+      headers: { 'content-type': 'application/json' },
+      payload: `{"model":"${newest}","inputs":[[${overflow},2,3,4]]}`,
+    }),
+    400,
+    'NON_FINITE_VALUE',
+  );
   // what the fast reader leaves to Fastify's parser still gets the standard answers
-  const comma = await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': 'application/json' }, payload: `{"model":"${newest}","inputs":[[1,2,3,4],]}` });
+  const comma = await app.inject({
+    method: 'POST',
+    url: '/embed',
+    headers: { 'content-type': 'application/json' },
+    payload: `{"model":"${newest}","inputs":[[1,2,3,4],]}`,
+  });
   expectError(t, comma, 400, 'INVALID_JSON');
   t.match(comma.json().message, /^the body is not valid JSON: .*\]/, 'says where the text goes wrong');
-  const proto = await app.inject({ method: 'POST', url: '/distances', headers: { 'content-type': 'application/json' }, payload: '{"a":[[1,2,3,4]],"__proto__":{"x":1}}' });
+  const proto = await app.inject({
+    method: 'POST',
+    url: '/distances',
+    headers: { 'content-type': 'application/json' },
+    payload: '{"a":[[1,2,3,4]],"__proto__":{"x":1}}',
+  });
   expectError(t, proto, 400, 'INVALID_JSON');
   t.match(proto.json().message, '"__proto__"', 'says why a valid JSON text is refused');
-  const other = await app.inject({ method: 'POST', url: '/models', headers: { 'content-type': 'application/json' }, payload: '{"W":[[1,2]' });
+  const other = await app.inject({
+    method: 'POST',
+    url: '/models',
+    headers: { 'content-type': 'application/json' },
+    payload: '{"W":[[1,2]',
+  });
   expectError(t, other, 400, 'INVALID_JSON');
   t.match(other.json().message, 'the body is not valid JSON: ', 'every JSON route explains');
-  const escaped = await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': 'application/json; charset=utf-8' }, payload: `{"model":"${newest.replace('m', '\\u006d')}","inputs":[[1,2,3,4]]}` });
+  const escaped = await app.inject({
+    method: 'POST',
+    url: '/embed',
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    payload: `{"model":"${newest.replace('m', '\\u006d')}","inputs":[[1,2,3,4]]}`,
+  });
   t.equal(escaped.statusCode, 200, 'a string escape is read by the standard parser');
   t.same(escaped.json().embeddings[0].map(Math.fround), embedByHand(W, [1, 2, 3, 4]).map(Math.fround));
 });
 
-t.test('binary /embed gives back every block of the kernels\' memory, whatever the outcome', async (t) => {
+t.test("binary /embed gives back every block of the kernels' memory, whatever the outcome", async (t) => {
   const { app } = await withModels(t);
   const kernels = app.services.compute.kernels as Partial<WasmKernels>;
   if (!kernels.heap) {
@@ -220,7 +350,11 @@ t.test('binary /embed gives back every block of the kernels\' memory, whatever t
   const raw = await post('/embed', bin, { accept: OCTET });
   t.equal(raw.rawPayload.byteLength, n * 3 * 4);
   const asJson = await post('/embed', bin);
-  t.same((asJson.json().embeddings as number[][]).flat().map(Math.fround), readF32le(raw.rawPayload), 'the same values as JSON');
+  t.same(
+    (asJson.json().embeddings as number[][]).flat().map(Math.fround),
+    readF32le(raw.rawPayload),
+    'the same values as JSON',
+  );
   const nan = Buffer.from(bin);
   nan.writeFloatLE(NaN, 4 * 7);
   expectError(t, await post('/embed', nan, { accept: OCTET }), 400, 'NON_FINITE_VALUE');
@@ -239,7 +373,12 @@ t.test('binary requests and replies', async (t) => {
   t.equal(json.statusCode, 200);
   t.match(json.headers['content-type'], /application\/json/, 'a JSON reply without Accept');
   t.equal(json.json().model, newest);
-  closeRows(t, json.json().embeddings, X.map((x) => embedByHand(W, x)), 'binary request');
+  closeRows(
+    t,
+    json.json().embeddings,
+    X.map((x) => embedByHand(W, x)),
+    'binary request',
+  );
 
   const withRows = await post(`/embed?model=${older}&rows=4`, bin);
   t.equal(withRows.statusCode, 200);
@@ -253,13 +392,21 @@ t.test('binary requests and replies', async (t) => {
   t.equal(raw.headers['x-dimension'], '3');
   t.equal(raw.rawPayload.byteLength, 4 * 3 * 4, 'n×k float32');
   const values = readF32le(raw.rawPayload);
-  closeRows(t, [0, 1, 2, 3].map((i) => values.slice(i * 3, i * 3 + 3)), X.map((x) => embedByHand(W, x)), 'binary reply');
+  closeRows(
+    t,
+    [0, 1, 2, 3].map((i) => values.slice(i * 3, i * 3 + 3)),
+    X.map((x) => embedByHand(W, x)),
+    'binary reply',
+  );
 
   // a JSON request may ask for a binary reply
   const jsonToRaw = await embed(app, { model: older, inputs: X }, { accept: OCTET });
   t.equal(jsonToRaw.headers['x-model-id'], older);
   t.equal(jsonToRaw.headers['x-dimension'], '2');
-  t.same(readF32le(jsonToRaw.rawPayload), X.flatMap((x) => [Math.fround(x[0]), Math.fround(x[1])]));
+  t.same(
+    readF32le(jsonToRaw.rawPayload),
+    X.flatMap((x) => [Math.fround(x[0]), Math.fround(x[1])]),
+  );
 
   expectError(t, await post('/embed?rows=3', bin), 400, 'DIMENSION_MISMATCH');
   expectError(t, await post('/embed', bin.subarray(0, bin.byteLength - 4)), 400, 'DIMENSION_MISMATCH');
@@ -283,23 +430,45 @@ t.test('binary requests and replies', async (t) => {
 
   // a streamed body without Content-Length, in uneven chunks, gives the same rows
   const chunks = [bin.subarray(0, 5), bin.subarray(5, 37), bin.subarray(37)];
-  const streamed = await app.inject({ method: 'POST', url: '/embed?rows=4', headers: { 'content-type': OCTET, accept: OCTET }, payload: Readable.from(chunks) });
+  const streamed = await app.inject({
+    method: 'POST',
+    url: '/embed?rows=4',
+    headers: { 'content-type': OCTET, accept: OCTET },
+    payload: Readable.from(chunks),
+  });
   t.equal(streamed.statusCode, 200, 'streamed body');
   t.same(streamed.rawPayload, raw.rawPayload, 'streamed body: same reply bytes');
   // a Content-Length that the body does not fill is refused
-  const short = await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': OCTET, 'content-length': String(bin.byteLength + 8) }, payload: Readable.from([bin]) });
+  const short = await app.inject({
+    method: 'POST',
+    url: '/embed',
+    headers: { 'content-type': OCTET, 'content-length': String(bin.byteLength + 8) },
+    payload: Readable.from([bin]),
+  });
   t.ok(short.statusCode >= 400, `short body refused (${short.statusCode})`);
   // many concurrent requests, good and bad, leave the route working
-  const mixed = await Promise.all(Array.from({ length: 12 }, (_, i) => post('/embed?rows=4', i % 3 === 0 ? nan : bin, { accept: OCTET })));
+  const mixed = await Promise.all(
+    Array.from({ length: 12 }, (_, i) => post('/embed?rows=4', i % 3 === 0 ? nan : bin, { accept: OCTET })),
+  );
   mixed.forEach((r, i) => t.equal(r.statusCode, i % 3 === 0 ? 400 : 200, `concurrent request ${i}`));
 });
 
 t.test('binary body over the body limit', async (t) => {
   const app = await testApp(t, { limits: { bodyLimit: 2048 } });
   await app.inject({ method: 'POST', url: '/models', payload: { W: [[1, 2, 3, 4]] } });
-  const r = await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': OCTET }, payload: Buffer.alloc(4096) });
+  const r = await app.inject({
+    method: 'POST',
+    url: '/embed',
+    headers: { 'content-type': OCTET },
+    payload: Buffer.alloc(4096),
+  });
   expectError(t, r, 413, 'BODY_TOO_LARGE');
-  const ok = await app.inject({ method: 'POST', url: '/embed', headers: { 'content-type': OCTET }, payload: f32le([1, 1, 1, 1]) });
+  const ok = await app.inject({
+    method: 'POST',
+    url: '/embed',
+    headers: { 'content-type': OCTET },
+    payload: f32le([1, 1, 1, 1]),
+  });
   t.same(ok.json().embeddings, [[10]]);
 });
 
@@ -309,7 +478,8 @@ t.test('POST /distances', async (t) => {
   const B = [X[3], [1, 1, 1, 1]];
   const EA = A.map((x) => embedByHand(W, x));
   const EB = B.map((x) => embedByHand(W, x));
-  const dist = (P: number[][], Q: number[][], metric: string) => P.map((p) => Q.map((q) => distanceByHand(p, q, metric)));
+  const dist = (P: number[][], Q: number[][], metric: string) =>
+    P.map((p) => Q.map((q) => distanceByHand(p, q, metric)));
 
   const def = await app.inject({ method: 'POST', url: '/distances', payload: { a: A, b: B } });
   t.equal(def.statusCode, 200);
@@ -323,9 +493,17 @@ t.test('POST /distances', async (t) => {
     closeRows(t, ab.distances, dist(EA, EB, metric), `${metric} a×b`, 1e-5);
     const aa = (await app.inject({ method: 'POST', url: '/distances', payload: { a: A, metric } })).json();
     closeRows(t, aa.distances, dist(EA, EA, metric), `${metric} a×a`, 1e-5);
-    aa.distances.forEach((row: number[], i: number) => t.ok(Math.abs(row[i]) < 1e-5, `${metric}: a[${i}] to itself is 0`));
+    aa.distances.forEach((row: number[], i: number) =>
+      t.ok(Math.abs(row[i]) < 1e-5, `${metric}: a[${i}] to itself is 0`),
+    );
   }
-  const cos = (await app.inject({ method: 'POST', url: '/distances', payload: { model: normalized, a: A, b: B, metric: 'squared_euclidean' } })).json();
+  const cos = (
+    await app.inject({
+      method: 'POST',
+      url: '/distances',
+      payload: { model: normalized, a: A, b: B, metric: 'squared_euclidean' },
+    })
+  ).json();
   t.equal(cos.model, normalized);
   const NA = A.map((x) => embedByHand(W, x, true));
   const NB = B.map((x) => embedByHand(W, x, true));
@@ -334,10 +512,25 @@ t.test('POST /distances', async (t) => {
   const badB = await app.inject({ method: 'POST', url: '/distances', payload: { a: A, b: [X[0], [1, 2]] } });
   expectError(t, badB, 400, 'DIMENSION_MISMATCH');
   t.match(badB.json().message, 'b[1]');
-  expectError(t, await app.inject({ method: 'POST', url: '/distances', payload: { a: A, metric: 'manhattan' } }), 400, 'VALIDATION_ERROR');
+  expectError(
+    t,
+    await app.inject({ method: 'POST', url: '/distances', payload: { a: A, metric: 'manhattan' } }),
+    400,
+    'VALIDATION_ERROR',
+  );
   expectError(t, await app.inject({ method: 'POST', url: '/distances', payload: { a: [] } }), 400, 'VALIDATION_ERROR');
-  expectError(t, await app.inject({ method: 'POST', url: '/distances', payload: { a: A, c: A } }), 400, 'VALIDATION_ERROR');
-  expectError(t, await app.inject({ method: 'POST', url: '/distances', payload: { model: 'mdl_nope', a: A } }), 404, 'MODEL_NOT_FOUND');
+  expectError(
+    t,
+    await app.inject({ method: 'POST', url: '/distances', payload: { a: A, c: A } }),
+    400,
+    'VALIDATION_ERROR',
+  );
+  expectError(
+    t,
+    await app.inject({ method: 'POST', url: '/distances', payload: { model: 'mdl_nope', a: A } }),
+    404,
+    'MODEL_NOT_FOUND',
+  );
   // 4×4 = 16 pairs is over the limit of 12; 3×4 = 12 is not
   expectError(t, await app.inject({ method: 'POST', url: '/distances', payload: { a: X } }), 413, 'BATCH_TOO_LARGE');
   t.equal((await app.inject({ method: 'POST', url: '/distances', payload: { a: A, b: X } })).statusCode, 200);
@@ -368,7 +561,8 @@ t.test('health, docs, spec and unknown routes', async (t) => {
   t.match(spec.headers['content-type'], /application\/json/);
   const doc = spec.json();
   t.match(doc.openapi, /^3\./);
-  for (const p of ['/datasets', '/datasets/{id}/triplets', '/train', '/jobs/{id}', '/models', '/embed', '/distances']) t.ok(doc.paths[p], p);
+  for (const p of ['/datasets', '/datasets/{id}/triplets', '/train', '/jobs/{id}', '/models', '/embed', '/distances'])
+    t.ok(doc.paths[p], p);
 
   const missing = await app.inject({ url: '/nope' });
   expectError(t, missing, 404, 'ROUTE_NOT_FOUND');

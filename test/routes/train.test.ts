@@ -2,7 +2,15 @@
 import t from 'tap';
 import type { App } from '../../src/app-types.js';
 import { DEFAULT_TRAIN_PARAMS } from '../../src/math/index.js';
-import { close, createDataset, expectedEvaluation, expectError, makeTriplets, testApp, waitForJob } from '../helpers.js';
+import {
+  close,
+  createDataset,
+  expectedEvaluation,
+  expectError,
+  makeTriplets,
+  testApp,
+  waitForJob,
+} from '../helpers.js';
 
 const train = (app: App, payload: Record<string, unknown>) => app.inject({ method: 'POST', url: '/train', payload });
 const getJob = async (app: App, id: string) => (await app.inject({ url: `/jobs/${id}` })).json();
@@ -26,8 +34,6 @@ async function workersGone(app: App): Promise<void> {
   while (app.services.runner.activeCount > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
 }
 
-
-
 t.test('a job runs from queued to succeeded with progress, metrics and a model', async (t) => {
   const app = await testApp(t);
   const d = 4;
@@ -40,21 +46,28 @@ t.test('a job runs from queued to succeeded with progress, metrics and a model',
   t.equal(r.headers.location, `/jobs/${job.id}`);
   t.ok(['queued', 'running'].includes(job.status));
   t.equal(job.datasetId, id);
-  t.same(job.params, {
-    ...DEFAULT_TRAIN_PARAMS,
-    source: 'triplets',
-    outputDimension: k,
-    maxIterations: 30,
-    validationFraction: 0,
-    mining: 'none',
-  }, 'params are fully defaulted');
+  t.same(
+    job.params,
+    {
+      ...DEFAULT_TRAIN_PARAMS,
+      source: 'triplets',
+      outputDimension: k,
+      maxIterations: 30,
+      validationFraction: 0,
+      mining: 'none',
+    },
+    'params are fully defaulted',
+  );
   t.equal(job.modelId, null);
   t.equal(job.error, null);
   t.equal(job.finishedAt, null);
 
   const { job: done, seen } = await walk(app, job.id);
   t.equal(done.status, 'succeeded', JSON.stringify(done.error));
-  t.ok(seen.slice(0, -1).every((s) => s === 'queued' || s === 'running'), `statuses on the way: ${seen.join(' → ')}`);
+  t.ok(
+    seen.slice(0, -1).every((s) => s === 'queued' || s === 'running'),
+    `statuses on the way: ${seen.join(' → ')}`,
+  );
   const p = done.progress;
   for (const key of ['iteration', 'maxIterations', 'loss', 'gradientNorm', 'activeFraction', 'elapsedMs']) {
     t.type(p[key], 'number', `progress.${key}`);
@@ -78,19 +91,28 @@ t.test('a job runs from queued to succeeded with progress, metrics and a model',
   const w = await weights(app, done.modelId);
   t.equal(w.rows, k);
   t.equal(w.cols, d);
-  const stored = (await app.services.store.readTriplets(id));
+  const stored = await app.services.store.readTriplets(id);
   close(t, m.trainLoss, expectedEvaluation(w.W, stored.data, stored.count, d, 0.2, false).loss, 1e-6, 'trainLoss');
   t.ok(m.trainLoss <= done.progress.loss + 1e-9, 'final progress matches the end');
 
   const list = (await app.inject({ url: '/jobs' })).json();
-  t.same(list.items.map((j: any) => j.id), [job.id]);
+  t.same(
+    list.items.map((j: any) => j.id),
+    [job.id],
+  );
 });
 
 t.test('inline triplets, validation split, cg, normalize', async (t) => {
   const app = await testApp(t, { config: { trainConcurrency: 2 } });
   const d = 3;
   const inline = makeTriplets(30, d, 5);
-  const a = await train(app, { triplets: inline, outputDimension: 2, maxIterations: 20, validationFraction: 0.25, optimizer: 'cg' });
+  const a = await train(app, {
+    triplets: inline,
+    outputDimension: 2,
+    maxIterations: 20,
+    validationFraction: 0.25,
+    optimizer: 'cg',
+  });
   t.equal(a.statusCode, 202);
   const b = await train(app, { triplets: inline, outputDimension: 2, maxIterations: 20, normalize: true });
   t.equal(b.statusCode, 202);
@@ -111,7 +133,11 @@ t.test('inline triplets, validation split, cg, normalize', async (t) => {
   const model = (await app.inject({ url: `/models/${jb.modelId}` })).json();
   t.equal(model.normalize, true);
   const w = await weights(app, jb.modelId);
-  const inputs = [[1, 2, 3], [-0.5, 0.25, 4], [3, 0, -1]];
+  const inputs = [
+    [1, 2, 3],
+    [-0.5, 0.25, 4],
+    [3, 0, -1],
+  ];
   const e = await app.inject({ method: 'POST', url: '/embed', payload: { model: jb.modelId, inputs } });
   t.equal(e.statusCode, 200);
   e.json().embeddings.forEach((row: number[], i: number) => {
@@ -132,7 +158,11 @@ t.test('same data, params and seed give the same weights; another seed does not'
   for (const id of ids) jobs.push(await waitForJob(app, id));
   for (const j of jobs) t.equal(j.status, 'succeeded', JSON.stringify(j.error));
   t.not(jobs[0].modelId, jobs[1].modelId, 'two models');
-  const [w1, w2, w3] = [await weights(app, jobs[0].modelId), await weights(app, jobs[1].modelId), await weights(app, jobs[2].modelId)];
+  const [w1, w2, w3] = [
+    await weights(app, jobs[0].modelId),
+    await weights(app, jobs[1].modelId),
+    await weights(app, jobs[2].modelId),
+  ];
   t.same(w1.W, w2.W, 'identical weights for the same seed');
   t.notSame(w1.W, w3.W, 'different weights for another seed');
 });
@@ -147,9 +177,20 @@ t.test('cancel a running job', async (t) => {
   const buf = Buffer.alloc(n * 3 * d * 4);
   for (let i = 0; i < n * 3 * d; i++) buf.writeFloatLE(rnd(), i * 4);
   const id = await createDataset(app, d);
-  const up = await app.inject({ method: 'POST', url: `/datasets/${id}/triplets`, headers: { 'content-type': 'application/octet-stream' }, payload: buf });
+  const up = await app.inject({
+    method: 'POST',
+    url: `/datasets/${id}/triplets`,
+    headers: { 'content-type': 'application/octet-stream' },
+    payload: buf,
+  });
   t.equal(up.statusCode, 201);
-  const r = await train(app, { datasetId: id, outputDimension: 32, maxIterations: 100_000, gradientTolerance: 0, init: 'uniform' });
+  const r = await train(app, {
+    datasetId: id,
+    outputDimension: 32,
+    maxIterations: 100_000,
+    gradientTolerance: 0,
+    init: 'uniform',
+  });
   t.equal(r.statusCode, 202);
   const jobId = r.json().id;
   let job = await getJob(app, jobId);
@@ -161,11 +202,16 @@ t.test('cancel a running job', async (t) => {
   t.equal(c.json().status, 'cancelled');
   t.equal(c.json().modelId, null);
   t.ok(c.json().finishedAt);
-  expectError(t, await app.inject({ method: 'DELETE', url: `/datasets/${id}` }).then(async (res) => {
-    // the dataset is free again once the job is cancelled
-    t.equal(res.statusCode, 204);
-    return app.inject({ url: `/datasets/${id}` });
-  }), 404, 'DATASET_NOT_FOUND');
+  expectError(
+    t,
+    await app.inject({ method: 'DELETE', url: `/datasets/${id}` }).then(async (res) => {
+      // the dataset is free again once the job is cancelled
+      t.equal(res.statusCode, 204);
+      return app.inject({ url: `/datasets/${id}` });
+    }),
+    404,
+    'DATASET_NOT_FOUND',
+  );
 
   await workersGone(app);
   const after = await getJob(app, jobId);
@@ -187,7 +233,12 @@ t.test('cancel a queued job, then a finished one', async (t) => {
   expectError(t, await app.inject({ method: 'POST', url: `/jobs/${r.json().id}/cancel` }), 409, 'JOB_FINISHED');
   expectError(t, await app.inject({ method: 'POST', url: '/jobs/job_nope/cancel' }), 404, 'JOB_NOT_FOUND');
   expectError(t, await app.inject({ url: '/jobs/job_nope' }), 404, 'JOB_NOT_FOUND');
-  expectError(t, await app.inject({ method: 'POST', url: `/jobs/${r.json().id}/cancel`, payload: { now: true } }), 400, 'VALIDATION_ERROR');
+  expectError(
+    t,
+    await app.inject({ method: 'POST', url: `/jobs/${r.json().id}/cancel`, payload: { now: true } }),
+    400,
+    'VALIDATION_ERROR',
+  );
 });
 
 t.test('cancelling a succeeded job answers 409; jobs filter by status', async (t) => {
@@ -203,14 +254,24 @@ t.test('cancelling a succeeded job answers 409; jobs filter by status', async (t
   expectError(t, await app.inject({ method: 'POST', url: `/jobs/${ok}/cancel` }), 409, 'JOB_FINISHED');
 
   const succ = (await app.inject({ url: '/jobs?status=succeeded' })).json();
-  t.same(succ.items.map((j: any) => j.id), [queued, ok], 'succeeded jobs, newest first');
+  t.same(
+    succ.items.map((j: any) => j.id),
+    [queued, ok],
+    'succeeded jobs, newest first',
+  );
   t.ok(succ.items.every((j: any) => j.status === 'succeeded'));
-  t.same((await app.inject({ url: '/jobs?status=cancelled' })).json().items.map((j: any) => j.id), [cancelled]);
+  t.same(
+    (await app.inject({ url: '/jobs?status=cancelled' })).json().items.map((j: any) => j.id),
+    [cancelled],
+  );
   t.same((await app.inject({ url: '/jobs?status=running' })).json().items, []);
   const page1 = (await app.inject({ url: '/jobs?limit=2' })).json();
   t.equal(page1.items.length, 2);
   const page2 = (await app.inject({ url: `/jobs?limit=2&cursor=${page1.nextCursor}` })).json();
-  t.same([...page1.items, ...page2.items].map((j: any) => j.id), [queued, ok, cancelled]);
+  t.same(
+    [...page1.items, ...page2.items].map((j: any) => j.id),
+    [queued, ok, cancelled],
+  );
   t.equal(page2.nextCursor, null);
   expectError(t, await app.inject({ url: '/jobs?status=done' }), 400, 'VALIDATION_ERROR');
   expectError(t, await app.inject({ url: '/jobs?cursor=zzz' }), 400, 'INVALID_CURSOR');
@@ -268,7 +329,11 @@ t.test('a full queue answers 429', async (t) => {
   expectError(t, await train(app, { triplets: makeTriplets(3, 3), outputDimension: 2 }), 429, 'QUEUE_FULL');
   t.equal((await app.inject({ url: '/datasets' })).json().items.length, 1, 'no inline dataset was stored');
   await app.inject({ method: 'POST', url: `/jobs/${first.json().id}/cancel` });
-  t.equal((await train(app, { datasetId: id, outputDimension: 2 })).statusCode, 202, 'room again once the queue drains');
+  t.equal(
+    (await train(app, { datasetId: id, outputDimension: 2 })).statusCode,
+    202,
+    'room again once the queue drains',
+  );
 });
 
 t.test('a worker that runs out of memory fails its job with OUT_OF_MEMORY and the server stays up', async (t) => {

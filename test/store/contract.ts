@@ -44,7 +44,11 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     const b = await store.createDataset({ name: null, dimension: 5 });
     t.equal(b.name, null);
     t.not(a.id, b.id);
-    t.same((await store.listDatasets({ limit: 10 })).items.map((d) => d.id), [b.id, a.id], 'newest first');
+    t.same(
+      (await store.listDatasets({ limit: 10 })).items.map((d) => d.id),
+      [b.id, a.id],
+      'newest first',
+    );
     await store.appendTriplets(a.id, seqF32(9), 1);
     t.ok(await store.deleteDataset(a.id));
     t.notOk(await store.deleteDataset(a.id), 'false when unknown');
@@ -57,7 +61,10 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     const store = await backend.open(t);
     const ds = await store.createDataset({ name: null, dimension: 2 });
     const empty = await store.readTriplets(ds.id);
-    t.same({ count: empty.count, dimension: empty.dimension, length: empty.data.length }, { count: 0, dimension: 2, length: 0 });
+    t.same(
+      { count: empty.count, dimension: empty.dimension, length: empty.data.length },
+      { count: 0, dimension: 2, length: 0 },
+    );
     const first = seqF32(2 * 3 * 2);
     const second = seqF32(3 * 3 * 2, 100);
     t.equal((await store.appendTriplets(ds.id, first, 2)).tripletCount, 2);
@@ -79,7 +86,10 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     t.equal((await store.appendSamples(ds.id, seqF32(4), ['a', 1])).sampleCount, 2);
     t.equal((await store.appendSamples(ds.id, seqF32(2, 9), ['1'])).sampleCount, 3);
     const s = await store.readSamples(ds.id);
-    t.same({ count: s.count, dimension: s.dimension, labels: s.labels }, { count: 3, dimension: 2, labels: ['a', 1, '1'] });
+    t.same(
+      { count: s.count, dimension: s.dimension, labels: s.labels },
+      { count: 3, dimension: 2, labels: ['a', 1, '1'] },
+    );
     t.same(Array.from(s.data), [...seqF32(4), ...seqF32(2, 9)]);
     t.equal((await store.readTriplets(ds.id)).count, 0, 'samples are not triplets');
     t.match(await store.getDataset(ds.id), { sampleCount: 3, tripletCount: 0 });
@@ -90,7 +100,11 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     const ds = await store.createDataset({ name: null, dimension: 1 });
     const limit = { max: 4, setting: 'MAX_TRIPLETS_PER_DATASET' };
     await store.appendTriplets(ds.id, seqF32(9), 3, limit);
-    await t.rejects(store.appendTriplets(ds.id, seqF32(6), 2, limit), { code: 'LIMIT_EXCEEDED', kind: 'limit', message: /MAX_TRIPLETS_PER_DATASET/ });
+    await t.rejects(store.appendTriplets(ds.id, seqF32(6), 2, limit), {
+      code: 'LIMIT_EXCEEDED',
+      kind: 'limit',
+      message: /MAX_TRIPLETS_PER_DATASET/,
+    });
     t.equal((await store.readTriplets(ds.id)).count, 3, 'the refused chunk is not stored');
     const other = await store.createDataset({ name: null, dimension: 1 });
     const results = await Promise.allSettled(
@@ -152,7 +166,16 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     const ds = await store.createDataset({ name: null, dimension: 2 });
     const p = params();
     const j1 = await store.createJob({ datasetId: ds.id, params: p });
-    t.match(j1, { status: 'queued', datasetId: ds.id, progress: null, metrics: null, modelId: null, error: null, startedAt: null, finishedAt: null });
+    t.match(j1, {
+      status: 'queued',
+      datasetId: ds.id,
+      progress: null,
+      metrics: null,
+      modelId: null,
+      error: null,
+      startedAt: null,
+      finishedAt: null,
+    });
     t.same(j1.params, p, 'params round trip');
     t.match(j1.id, /^job_/);
     t.same(await store.getJob(j1.id), j1);
@@ -172,15 +195,34 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     t.equal((await store.claimNextJob())!.id, j2.id);
     t.equal(await store.claimNextJob(), undefined, 'nothing left to claim');
 
-    const failed = await store.finishJob(j2.id, 'failed', { code: 'TRAINING_FAILED', message: 'boom' }, { trainLoss: 1 });
-    t.match(failed, { status: 'failed', error: { code: 'TRAINING_FAILED', message: 'boom' }, metrics: { trainLoss: 1 } });
+    const failed = await store.finishJob(
+      j2.id,
+      'failed',
+      { code: 'TRAINING_FAILED', message: 'boom' },
+      { trainLoss: 1 },
+    );
+    t.match(failed, {
+      status: 'failed',
+      error: { code: 'TRAINING_FAILED', message: 'boom' },
+      metrics: { trainLoss: 1 },
+    });
     t.ok(failed.finishedAt);
-    t.equal((await store.finishJob(j2.id, 'cancelled', null)).status, 'failed', 'finishing a finished job changes nothing');
+    t.equal(
+      (await store.finishJob(j2.id, 'cancelled', null)).status,
+      'failed',
+      'finishing a finished job changes nothing',
+    );
     const j3 = await store.createJob({ datasetId: ds.id, params: p });
     t.equal((await store.finishJob(j3.id, 'cancelled', null)).status, 'cancelled', 'a queued job can be cancelled');
     t.equal(await store.activeJobsForDataset(ds.id), 1);
-    t.same((await store.listJobs({ limit: 10, status: 'failed' })).items.map((j) => j.id), [j2.id]);
-    t.same((await store.listJobs({ limit: 10 })).items.map((j) => j.id), [j3.id, j2.id, j1.id]);
+    t.same(
+      (await store.listJobs({ limit: 10, status: 'failed' })).items.map((j) => j.id),
+      [j2.id],
+    );
+    t.same(
+      (await store.listJobs({ limit: 10 })).items.map((j) => j.id),
+      [j3.id, j2.id, j1.id],
+    );
   });
 
   t.test('concurrent claims never hand out one job twice', async (t) => {
@@ -199,7 +241,9 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     const p = params({ margin: 0.3 });
     const j1 = await store.createJob({ datasetId: ds.id, params: p });
     await store.claimNextJob();
-    const { job, model: m } = await store.succeedJob(j1.id, model(1, 2, { jobId: j1.id, trainingParams: p }), { trainLoss: 0.1 });
+    const { job, model: m } = await store.succeedJob(j1.id, model(1, 2, { jobId: j1.id, trainingParams: p }), {
+      trainLoss: 0.1,
+    });
     t.match(job, { status: 'succeeded', modelId: m.id, metrics: { trainLoss: 0.1 } });
     t.ok(job.finishedAt);
     t.match(await store.getModel(m.id), { jobId: j1.id, trainingParams: { margin: 0.3, source: 'triplets' } });
@@ -209,7 +253,10 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     await store.claimNextJob();
     await store.finishJob(j2.id, 'cancelled', null);
     const before = (await store.listModels({ limit: 10 })).items.length;
-    await t.rejects(store.succeedJob(j2.id, model(1, 2, { jobId: j2.id }), {}), { code: 'JOB_FINISHED', kind: 'conflict' });
+    await t.rejects(store.succeedJob(j2.id, model(1, 2, { jobId: j2.id }), {}), {
+      code: 'JOB_FINISHED',
+      kind: 'conflict',
+    });
     t.equal((await store.listModels({ limit: 10 })).items.length, before, 'the model was rolled back');
     t.match(await store.getJob(j2.id), { status: 'cancelled', modelId: null });
   });
@@ -226,14 +273,25 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     t.equal(await store.countJobs('running'), 0);
     t.equal(await store.requeueRunningJobs(), 0);
     t.equal((await store.claimNextJob())!.id, j4.id, 'in their first order');
-    t.same((await store.listJobs({ limit: 10, status: 'queued' })).items.map((j) => j.id), [j5.id]);
+    t.same(
+      (await store.listJobs({ limit: 10, status: 'queued' })).items.map((j) => j.id),
+      [j5.id],
+    );
   });
 
   t.test('models: weights round trip, newest, delete', async (t) => {
     const store = await backend.open(t);
     const nm = model(3, 4, { name: 'm', normalize: true, metrics: { note: 'y' } });
     const rec = await store.createModel(nm);
-    t.match(rec, { name: 'm', inputDimension: 4, outputDimension: 3, normalize: true, metrics: { note: 'y' }, jobId: null, trainingParams: null });
+    t.match(rec, {
+      name: 'm',
+      inputDimension: 4,
+      outputDimension: 3,
+      normalize: true,
+      metrics: { note: 'y' },
+      jobId: null,
+      trainingParams: null,
+    });
     t.match(rec.id, /^mdl_/);
     t.same(await store.getModel(rec.id), rec);
     t.equal(await store.getModel('mdl_nope'), undefined);
@@ -269,8 +327,12 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     t.equal(exact.items.length, 7);
     t.equal(exact.nextCursor, null, 'no next page when the page is exactly full');
     await t.rejects(store.listDatasets({ limit: 3, cursor: '!!' }), { code: 'INVALID_CURSOR', kind: 'invalid' });
-    await t.rejects(store.listModels({ limit: 3, cursor: Buffer.from('12a').toString('base64url') }), { code: 'INVALID_CURSOR' });
-    await t.rejects(store.listJobs({ limit: 3, cursor: Buffer.from('-1').toString('base64url') }), { code: 'INVALID_CURSOR' });
+    await t.rejects(store.listModels({ limit: 3, cursor: Buffer.from('12a').toString('base64url') }), {
+      code: 'INVALID_CURSOR',
+    });
+    await t.rejects(store.listJobs({ limit: 3, cursor: Buffer.from('-1').toString('base64url') }), {
+      code: 'INVALID_CURSOR',
+    });
     for (let i = 0; i < 4; i++) await store.createModel(model(1, 1));
     const m1 = await store.listModels({ limit: 2 });
     const m2 = await store.listModels({ limit: 2, cursor: m1.nextCursor! });

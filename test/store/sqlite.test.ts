@@ -38,9 +38,17 @@ t.test('staged chunks are on disk until the store reopens', async (t) => {
   await store.stageChunk('up_e', ds.id, 'triplets', seqF32(3, 50), 1);
   await store.discardStaged('up_e');
   await store.close();
-  t.equal(rawCount(store.path, 'SELECT COUNT(*) AS n FROM chunks WHERE upload_id IS NOT NULL'), 2, 'staged, not discarded');
+  t.equal(
+    rawCount(store.path, 'SELECT COUNT(*) AS n FROM chunks WHERE upload_id IS NOT NULL'),
+    2,
+    'staged, not discarded',
+  );
   open(t, store.path);
-  t.equal(rawCount(store.path, 'SELECT COUNT(*) AS n FROM chunks WHERE upload_id IS NOT NULL'), 0, 'gone when the store reopens');
+  t.equal(
+    rawCount(store.path, 'SELECT COUNT(*) AS n FROM chunks WHERE upload_id IS NOT NULL'),
+    0,
+    'gone when the store reopens',
+  );
 });
 
 t.test('a deleted dataset takes its chunks with it', async (t) => {
@@ -88,7 +96,9 @@ t.test('migration 2 gives each trained model the params of its job', async (t) =
   db.exec(MIGRATIONS[0]);
   db.pragma('user_version = 1');
   const p = params({ margin: 0.7 });
-  db.prepare("INSERT INTO jobs (id, status, dataset_id, params, created_at) VALUES ('job_a', 'succeeded', 'ds_a', ?, 'now')").run(JSON.stringify(p));
+  db.prepare(
+    "INSERT INTO jobs (id, status, dataset_id, params, created_at) VALUES ('job_a', 'succeeded', 'ds_a', ?, 'now')",
+  ).run(JSON.stringify(p));
   const insert = db.prepare(
     `INSERT INTO models (id, job_id, name, input_dimension, output_dimension, normalize, metrics, weights, checksum, created_at)
      VALUES (?, ?, NULL, 1, 1, 0, '{"margin":0.7}', ?, 'x', 'now')`,

@@ -51,7 +51,9 @@ export class WasmHeap {
     const ptr = this.top;
     const end = ptr + size;
     if (end > this.maxBytes) {
-      throw new RangeError(`WebAssembly memory exhausted: ${bytes} more bytes would pass the ${this.maxBytes}-byte cap`);
+      throw new RangeError(
+        `WebAssembly memory exhausted: ${bytes} more bytes would pass the ${this.maxBytes}-byte cap`,
+      );
     }
     const have = this.memory.buffer.byteLength;
     if (end > have) {
@@ -59,7 +61,9 @@ export class WasmHeap {
       try {
         this.memory.grow(pages);
       } catch (e) {
-        throw new RangeError(`could not grow WebAssembly memory by ${pages} pages: ${(e as Error).message}`);
+        throw new RangeError(`could not grow WebAssembly memory by ${pages} pages: ${(e as Error).message}`, {
+          cause: e,
+        });
       }
     }
     this.top = end;
@@ -82,7 +86,6 @@ export class WasmHeap {
     if (i > 0 && this.free[i - 1].start + this.free[i - 1].size === this.free[i].start) {
       this.free[i - 1].size += this.free[i].size;
       this.free.splice(i, 1);
-      i--;
     }
     // give the last block back to the bump pointer
     const last = this.free[this.free.length - 1];

@@ -13,14 +13,7 @@ import type { Kernels } from './types.js';
  * Y = X·Wᵀ with a 2×4 register tile: two rows of X against four rows of W per pass,
  * 8 independent accumulators, each loaded value used 2–4 times (fewer loads than a 1×4 tile).
  */
-function project(
-  W: Float64Array,
-  k: number,
-  d: number,
-  X: DataArray,
-  m: number,
-  Y: Float64Array,
-): void {
+function project(W: Float64Array, k: number, d: number, X: DataArray, m: number, Y: Float64Array): void {
   const m2 = m - (m % 2);
   const k4 = k - (k % 4);
   for (let i = 0; i < m2; i += 2) {
@@ -154,7 +147,17 @@ function accumulateBlock(
 }
 
 /** Σ_t C[rows[t]·k + r]·X[rows[t]·d + j] over the block (edge tiles). */
-function columnSum(C: Float64Array, k: number, r: number, X: DataArray, d: number, j: number, rows: Int32Array, t0: number, t1: number): number {
+function columnSum(
+  C: Float64Array,
+  k: number,
+  r: number,
+  X: DataArray,
+  d: number,
+  j: number,
+  rows: Int32Array,
+  t0: number,
+  t1: number,
+): number {
   let s = 0;
   for (let t = t0; t < t1; t++) s += C[rows[t] * k + r] * X[rows[t] * d + j];
   return s;

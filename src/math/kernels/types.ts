@@ -87,7 +87,12 @@ export interface Projection {
 export interface TaskRunner {
   readonly threads: number;
   /** runs local(op, args, t, thread) or its equivalent on another thread for every t < tasks; returns when all are done */
-  run(op: number, args: number, tasks: number, local: (op: number, args: number, task: number, thread: number) => void): void;
+  run(
+    op: number,
+    args: number,
+    tasks: number,
+    local: (op: number, args: number, task: number, thread: number) => void,
+  ): void;
 }
 
 /**

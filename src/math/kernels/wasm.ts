@@ -17,8 +17,16 @@
 // are summed in slab order. The thread count changes who computes a slab, never what it computes.
 import type { TripletObjective } from '../losses.js';
 import type { DataArray, LossOptions, LossValue, TripletSet } from '../types.js';
-import { WasmHeap, align } from './heap.js';
-import { NonFiniteInputError, inlineRunner, type AsyncTaskRunner, type Kernels, type Projection, type StagedRows, type TaskRunner } from './types.js';
+import { type WasmHeap, align } from './heap.js';
+import {
+  NonFiniteInputError,
+  inlineRunner,
+  type AsyncTaskRunner,
+  type Kernels,
+  type Projection,
+  type StagedRows,
+  type TaskRunner,
+} from './types.js';
 
 export const OP_SQUARED = 1;
 export const OP_NORMALIZED = 2;
@@ -44,7 +52,17 @@ const PARTIALS_BUDGET = 256 * 1024 * 1024;
 
 interface KernelExports {
   runTask(op: number, args: number, task: number, thread: number): void;
-  accumulate(G: number, kp: number, ld: number, C: number, cq: number, Xp: number, ss: number, s: number, wide: number): void;
+  accumulate(
+    G: number,
+    kp: number,
+    ld: number,
+    C: number,
+    cq: number,
+    Xp: number,
+    ss: number,
+    s: number,
+    wide: number,
+  ): void;
 }
 
 export interface WasmKernelOptions {
@@ -117,7 +135,16 @@ function slabCount(rows: number, kp: number, ld: number): number {
 }
 
 /** Writes rows [r0, r1) of one stream (A−P, A−N, or a raw matrix) as float32 with row stride ld. */
-function fillRows(dst: Float32Array, off: number, ld: number, d: number, a: DataArray, b: DataArray | null, r0: number, r1: number): void {
+function fillRows(
+  dst: Float32Array,
+  off: number,
+  ld: number,
+  d: number,
+  a: DataArray,
+  b: DataArray | null,
+  r0: number,
+  r1: number,
+): void {
   for (let i = r0; i < r1; i++) {
     const o = off + (i - r0) * ld;
     const s = i * d;
@@ -135,7 +162,15 @@ function fillRows(dst: Float32Array, off: number, ld: number, d: number, a: Data
 }
 
 /** Packs W (k×d, any float array) into 8-row panels at `ptr`: panel p, column j holds W[8p..8p+7][j]. */
-function packPanels(f32: Float32Array, ptr: number, W: DataArray, k: number, d: number, ld: number, zero: boolean): void {
+function packPanels(
+  f32: Float32Array,
+  ptr: number,
+  W: DataArray,
+  k: number,
+  d: number,
+  ld: number,
+  zero: boolean,
+): void {
   const base = ptr >> 2;
   const kp = ceil8(k);
   if (zero) f32.fill(0, base, base + kp * ld);
@@ -195,8 +230,15 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
     const partRows = Math.max(1, Math.min(m, Math.floor(residentBytes / (streams * rowBytes))));
     const parts = Math.ceil(m / partRows);
     const srcs: [DataArray, DataArray | null][] = normalized
-      ? [[set.anchors, null], [set.positives, null], [set.negatives, null]]
-      : [[set.anchors, set.positives], [set.anchors, set.negatives]];
+      ? [
+          [set.anchors, null],
+          [set.positives, null],
+          [set.negatives, null],
+        ]
+      : [
+          [set.anchors, set.positives],
+          [set.anchors, set.negatives],
+        ];
     const owned: number[] = [];
     const allocate = (bytes: number) => {
       const p = heap.alloc(bytes);
@@ -217,11 +259,13 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
       for (let p = 0; p < parts; p++) {
         const r0 = p * partRows;
         const r1 = Math.min(m, r0 + partRows);
-        stagedParts.push(srcs.map(([a, b]) => {
-          const arr = new Float32Array((r1 - r0) * ld);
-          fillRows(arr, 0, ld, d, a, b, r0, r1);
-          return arr;
-        }));
+        stagedParts.push(
+          srcs.map(([a, b]) => {
+            const arr = new Float32Array((r1 - r0) * ld);
+            fillRows(arr, 0, ld, d, a, b, r0, r1);
+            return arr;
+          }),
+        );
       }
     }
     const args = allocate(32 * 8);
@@ -229,7 +273,12 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
     const results = allocate(MAX_SLABS * 32);
     let ck = -1;
     let kBufs: number[] = [];
-    let panels = 0, partials = 0, out64 = 0, work = 0, workBytes = 0, kp = 0;
+    let panels = 0,
+      partials = 0,
+      out64 = 0,
+      work = 0,
+      workBytes = 0,
+      kp = 0;
     const ensure = (k: number) => {
       if (k === ck) return;
       for (const p of kBufs) heap.release(p);
@@ -237,7 +286,9 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
       kp = ceil8(k);
       // projections, coefficients, row addresses, scratch, packed strips, early-exit scratch
       // (see kernels.ts slabTask)
-      workBytes = align(6 * chunkRows * kp * 4 + 3 * chunkRows * 4 + kp * 4 + 3 * chunkRows * ld * 4 + chunkRows * (8 + 8 + 32 + 4));
+      workBytes = align(
+        6 * chunkRows * kp * 4 + 3 * chunkRows * 4 + kp * 4 + 3 * chunkRows * ld * 4 + chunkRows * (8 + 8 + 32 + 4),
+      );
       const slabsMax = slabCount(partRows, kp, ld);
       kBufs = [
         (panels = heap.alloc(kp * ld * 4)),
@@ -258,7 +309,9 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
         return lastEarlyExits;
       },
       get bytes() {
-        return bytes + (ck < 0 ? 0 : kp * ld * 4 * (1 + slabCount(partRows, kp, ld)) + ck * d * 8 + workBytes * threads);
+        return (
+          bytes + (ck < 0 ? 0 : kp * ld * 4 * (1 + slabCount(partRows, kp, ld)) + ck * d * 8 + workBytes * threads)
+        );
       },
       evaluate(W: Float64Array, k: number, grad: Float64Array | null): LossValue {
         if (disposed) throw new Error('objective used after dispose()');
@@ -279,9 +332,24 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
           if (stagedParts) for (let s = 0; s < streams; s++) v.f32.set(stagedParts[p][s], stage[s] >> 2);
           const slabs = slabCount(rows, kp, ld);
           setArgs(args, [
-            stage[0], stage[1], normalized ? stage[2] : 0, ld, rows, slabs, panels, kp,
-            margin, hinged ? 1 : 0, wantGrad ? 1 : 0, 2 / m, partials,
-            work, workBytes, results, chunkRows, earlyExit ? 1 : 0,
+            stage[0],
+            stage[1],
+            normalized ? stage[2] : 0,
+            ld,
+            rows,
+            slabs,
+            panels,
+            kp,
+            margin,
+            hinged ? 1 : 0,
+            wantGrad ? 1 : 0,
+            2 / m,
+            partials,
+            work,
+            workBytes,
+            results,
+            chunkRows,
+            earlyExit ? 1 : 0,
           ]);
           runner.run((normalized ? OP_NORMALIZED : OP_SQUARED) | wide, args, slabs, local);
           v = views.refresh();
@@ -354,7 +422,8 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
       async embedStaged(rows: StagedRows, n: number, normalize: boolean): Promise<Float32Array> {
         if (panels === 0) throw new Error('projection used after dispose()');
         const src = stagedPtr(rows);
-        if (rows.byteLength < n * d * 4) throw new RangeError(`staged block has ${rows.byteLength} bytes, expected n·d·4 = ${n * d * 4}`);
+        if (rows.byteLength < n * d * 4)
+          throw new RangeError(`staged block has ${rows.byteLength} bytes, expected n·d·4 = ${n * d * 4}`);
         const out = new Float32Array(n * k);
         if (n === 0) return out;
         const blocks: number[] = [];
@@ -482,7 +551,15 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
    * in the kernel's packed layouts: C by quads (quad q of row t at q·B + t, in 4-float units), X in
    * 8-column strips (strip b, row t at b·B + t, in 8-float units).
    */
-  function accumulate(G: Float64Array, k: number, d: number, C: Float64Array, X: DataArray, rows: Int32Array, count: number): void {
+  function accumulate(
+    G: Float64Array,
+    k: number,
+    d: number,
+    C: Float64Array,
+    X: DataArray,
+    rows: Int32Array,
+    count: number,
+  ): void {
     if (count === 0) return;
     const ld = ceil8(d);
     const kp = ceil8(k);
@@ -490,7 +567,9 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
     const gBytes = kp * ld * 4;
     const cBytes = B * kp * 4;
     const base = xScratch.need(gBytes + cBytes + B * ld * 4);
-    const gp = base, cp = base + gBytes, xp = cp + cBytes;
+    const gp = base,
+      cp = base + gBytes,
+      xp = cp + cBytes;
     let v = views.refresh();
     v.f32.fill(0, gp >> 2, (gp + gBytes) >> 2);
     v.f32.fill(0, cp >> 2, (xp + B * ld * 4) >> 2); // padding columns stay zero

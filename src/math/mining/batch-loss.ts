@@ -73,7 +73,9 @@ export function createBatchObjective(
   kernels: Kernels = jsKernels,
 ): BatchObjective {
   if (!(Number.isInteger(k) && k > 0 && Number.isInteger(d) && d > 0 && Number.isInteger(maxBatch) && maxBatch > 0)) {
-    throw new RangeError(`createBatchObjective: k, d, maxBatch must be positive integers (got ${k}, ${d}, ${maxBatch})`);
+    throw new RangeError(
+      `createBatchObjective: k, d, maxBatch must be positive integers (got ${k}, ${d}, ${maxBatch})`,
+    );
   }
   const { margin, normalize } = opts;
   const distance = typeof opts.distance === 'string' ? distanceByName(opts.distance, { smooth: true }) : opts.distance;
@@ -142,7 +144,8 @@ export function createBatchObjective(
     embeddings: Z,
     distances: D,
     evaluate(W, Xb, labels, B, grad) {
-      if (!(Number.isInteger(B) && B >= 0 && B <= maxBatch)) throw new RangeError(`batch of ${B} rows exceeds maxBatch ${maxBatch}`);
+      if (!(Number.isInteger(B) && B >= 0 && B <= maxBatch))
+        throw new RangeError(`batch of ${B} rows exceeds maxBatch ${maxBatch}`);
       if (W.length !== k * d) throw new RangeError(`W has ${W.length} values, expected k·d = ${k * d}`);
       const acc: BatchLossValue = { loss: 0, tripletCount: 0, activeCount: 0, correctCount: 0, meanDistance: 0 };
       if (grad !== null) grad.fill(0, 0, k * d);

@@ -5,19 +5,25 @@ import type { LabelledSamples, MinedTrainParams } from './types.js';
 /** Throws a RangeError naming the first input out of range. */
 export function validateMinedInputs(s: LabelledSamples, p: MinedTrainParams): void {
   const { n, d } = s;
-  if (!(isPositiveInteger(n) && isPositiveInteger(d))) throw new RangeError(`samples need positive integer n and d (got n=${n}, d=${d})`);
+  if (!(isPositiveInteger(n) && isPositiveInteger(d)))
+    throw new RangeError(`samples need positive integer n and d (got n=${n}, d=${d})`);
   if (s.X.length !== n * d) throw new RangeError(`X has ${s.X.length} values, expected n·d = ${n * d}`);
   if (s.labels.length !== n) throw new RangeError(`labels has ${s.labels.length} values, expected n = ${n}`);
   checkCommonParams(p);
   if (!(Number.isFinite(p.learningRate) && p.learningRate > 0)) throw new RangeError(`learningRate must be > 0`);
-  if (!(p.learningRateFloor >= 0 && p.learningRateFloor <= 1)) throw new RangeError(`learningRateFloor must be in [0, 1]`);
-  if (!(isPositiveInteger(p.samplesPerLabel) && p.samplesPerLabel >= 2)) throw new RangeError(`samplesPerLabel must be an integer ≥ 2`);
+  if (!(p.learningRateFloor >= 0 && p.learningRateFloor <= 1))
+    throw new RangeError(`learningRateFloor must be in [0, 1]`);
+  if (!(isPositiveInteger(p.samplesPerLabel) && p.samplesPerLabel >= 2))
+    throw new RangeError(`samplesPerLabel must be an integer ≥ 2`);
   if (!(isPositiveInteger(p.batchSize) && p.batchSize >= 2 * p.samplesPerLabel)) {
     throw new RangeError(`batchSize must be an integer ≥ 2·samplesPerLabel (two labels per batch)`);
   }
-  if (!(p.validationFraction >= 0 && p.validationFraction <= 0.5)) throw new RangeError(`validationFraction must be in [0, 0.5]`);
+  if (!(p.validationFraction >= 0 && p.validationFraction <= 0.5))
+    throw new RangeError(`validationFraction must be in [0, 0.5]`);
   if (!isPositiveInteger(p.evaluationInterval)) throw new RangeError(`evaluationInterval must be a positive integer`);
   if (!(Number.isInteger(p.patience) && p.patience >= 0)) throw new RangeError(`patience must be an integer ≥ 0`);
-  if (!(p.earlyStoppingStart >= 0 && p.earlyStoppingStart <= 1)) throw new RangeError(`earlyStoppingStart must be in [0, 1]`);
-  if (!isPositiveInteger(p.validationMaxSamples) || p.validationMaxSamples < 2) throw new RangeError(`validationMaxSamples must be an integer ≥ 2`);
+  if (!(p.earlyStoppingStart >= 0 && p.earlyStoppingStart <= 1))
+    throw new RangeError(`earlyStoppingStart must be in [0, 1]`);
+  if (!isPositiveInteger(p.validationMaxSamples) || p.validationMaxSamples < 2)
+    throw new RangeError(`validationMaxSamples must be an integer ≥ 2`);
 }

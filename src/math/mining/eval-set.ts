@@ -44,7 +44,13 @@ export function makeEvalSet(s: LabelledSamples, rows: Int32Array, k: number, see
   const X = rowsLike(s, n);
   gatherRows(s.X, s.d, rows, X);
   const labels = gatherLabels(s.labels, rows);
-  return { n, X, labels, triplets: sampleTriplets(labels, n, EVAL_TRIPLETS, createRng(seed)), E: new Float64Array(n * k) };
+  return {
+    n,
+    X,
+    labels,
+    triplets: sampleTriplets(labels, n, EVAL_TRIPLETS, createRng(seed)),
+    E: new Float64Array(n * k),
+  };
 }
 
 export interface TripletScores {
@@ -58,7 +64,13 @@ export interface TripletScores {
  * Mean loss (reduction `all`), accuracy, active fraction and mean |d(a,p) − d(a,n)| over the set's
  * fixed triplets (E filled).
  */
-export function scoreTriplets(es: EvalSet, k: number, distance: Distance, loss: TripletLoss, margin: number): TripletScores {
+export function scoreTriplets(
+  es: EvalSet,
+  k: number,
+  distance: Distance,
+  loss: TripletLoss,
+  margin: number,
+): TripletScores {
   const m = es.triplets.length / 3;
   if (m === 0) return { loss: 0, accuracy: 0, activeFraction: 0, meanAbsGap: 0 };
   let sum = 0;

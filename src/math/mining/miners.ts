@@ -161,5 +161,7 @@ export function minersOf(mining: MiningName): Array<Miner['name']> {
 
 /** The miners of a mining option. */
 export function createMiners(mining: MiningName): Miner[] {
-  return minersOf(mining).map((m) => (m === 'semihard' ? semihardMiner : m === 'batchhard' ? batchHardMiner : allTripletsMiner));
+  return minersOf(mining).map((m) =>
+    m === 'semihard' ? semihardMiner : m === 'batchhard' ? batchHardMiner : allTripletsMiner,
+  );
 }

@@ -109,7 +109,8 @@ export function createPKSampler(
     maxBatch: P * K,
     labelCount: L,
     next(rowsO, labelsO) {
-      if (rowsO.length < P * K || labelsO.length < P * K) throw new RangeError(`output arrays need room for P·K = ${P * K} rows`);
+      if (rowsO.length < P * K || labelsO.length < P * K)
+        throw new RangeError(`output arrays need room for P·K = ${P * K} rows`);
       if (L === 0) return 0;
       rowsOut = rowsO;
       labelsOut = labelsO;

@@ -46,7 +46,13 @@ function hasScorableLabel(labels: Int32Array, rows: Int32Array): boolean {
   return false;
 }
 
-export function splitSamples(labels: Int32Array, n: number, fraction: number, mode: ValidationSplit, seed: number): SampleSplit {
+export function splitSamples(
+  labels: Int32Array,
+  n: number,
+  fraction: number,
+  mode: ValidationSplit,
+  seed: number,
+): SampleSplit {
   const none: SampleSplit = { kind: 'none', train: allRows(n), validation: new Int32Array(0) };
   if (!(fraction > 0)) return none;
   const rng = createRng(seed);
@@ -54,7 +60,8 @@ export function splitSamples(labels: Int32Array, n: number, fraction: number, mo
   const L = g.labels.length;
   const eligible: number[] = [];
   for (let i = 0; i < L; i++) if (g.offsets[i + 1] - g.offsets[i] >= 2) eligible.push(i);
-  const byLabels = mode === 'labels' ? eligible.length >= 4 : mode === 'auto' && eligible.length >= LABEL_SPLIT_MIN_LABELS;
+  const byLabels =
+    mode === 'labels' ? eligible.length >= 4 : mode === 'auto' && eligible.length >= LABEL_SPLIT_MIN_LABELS;
   const hold = new Uint8Array(n);
   let kind: SampleSplit['kind'];
   if (byLabels) {

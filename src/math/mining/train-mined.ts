@@ -125,22 +125,49 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
   const sampler = createPKSampler(samples.labels, split.train, P, K, createRng(p.seed ^ 0xba7c));
   const W = initialW(samples, split.train, p);
   const distance = distanceByName(p.distance, { smooth: true });
-  const objective = createBatchObjective(k, d, P * K, {
-    margin: p.margin,
-    loss: p.loss,
-    distance,
-    normalize: p.normalize,
-    mining: p.mining,
-    reduction: p.reduction,
-  }, kernels);
-  const trainEval = makeEvalSet(samples, subsampleRows(split.train, TRAIN_EVAL_ROWS, createRng(p.seed ^ 0x7e57)), k, p.seed ^ 0x7a1);
-  const valEval = split.kind === 'none'
-    ? null
-    : makeEvalSet(samples, subsampleRows(split.validation, p.validationMaxSamples, createRng(p.seed ^ 0x7a15)), k, p.seed ^ 0x7a2);
-  if (!hasPositivePair(samples.labels, split.train)) warnings.push('no positive pairs: every training label has a single sample, so no triplet can be formed');
+  const objective = createBatchObjective(
+    k,
+    d,
+    P * K,
+    {
+      margin: p.margin,
+      loss: p.loss,
+      distance,
+      normalize: p.normalize,
+      mining: p.mining,
+      reduction: p.reduction,
+    },
+    kernels,
+  );
+  const trainEval = makeEvalSet(
+    samples,
+    subsampleRows(split.train, TRAIN_EVAL_ROWS, createRng(p.seed ^ 0x7e57)),
+    k,
+    p.seed ^ 0x7a1,
+  );
+  const valEval =
+    split.kind === 'none'
+      ? null
+      : makeEvalSet(
+          samples,
+          subsampleRows(split.validation, p.validationMaxSamples, createRng(p.seed ^ 0x7a15)),
+          k,
+          p.seed ^ 0x7a2,
+        );
+  if (!hasPositivePair(samples.labels, split.train))
+    warnings.push('no positive pairs: every training label has a single sample, so no triplet can be formed');
   embed(W, k, d, trainEval.X, trainEval.n, p.normalize, trainEval.E);
   return {
-    samples, p, k, kernels, distance, loss: tripletLossByName(p.loss, p.margin), progress, warnings, split, sampler,
+    samples,
+    p,
+    k,
+    kernels,
+    distance,
+    loss: tripletLossByName(p.loss, p.margin),
+    progress,
+    warnings,
+    split,
+    sampler,
     batch: { rows: new Int32Array(P * K), labels: new Int32Array(P * K), X: rowsLike(samples, P * K) },
     W,
     grad: new Float64Array(k * d),
@@ -209,7 +236,12 @@ function evaluate(run: MinedRun, step: number): ValidationFigures | null {
   run.latest = { ...fig, iteration: step };
   embedInto(run, trainEval, run.W);
   const spread = meanSampleDistance(trainEval.E, trainEval.n, k);
-  run.latestWarning = collapseWarning(spread, run.startDistance, scoreTriplets(trainEval, k, run.distance, run.loss, p.margin), p);
+  run.latestWarning = collapseWarning(
+    spread,
+    run.startDistance,
+    scoreTriplets(trainEval, k, run.distance, run.loss, p.margin),
+    p,
+  );
   return fig;
 }
 
@@ -288,8 +320,12 @@ function finish(run: MinedRun): MinedTrainResult {
   const meanDist = meanSampleDistance(trainEval.E, trainEval.n, k);
   const collapse = collapseWarning(meanDist, run.startDistance, tr, p);
   if (collapse) run.warnings.push(collapse);
-  if (run.stopReason === 'cancelled') run.warnings.push(`cancelled after ${step} steps; the result is the ${valEval ? 'best W evaluated so far' : 'W at that step'}`);
-  const validationLabels = split.validation.length > 0 ? new Set(gatherLabels(samples.labels, split.validation)).size : 0;
+  if (run.stopReason === 'cancelled')
+    run.warnings.push(
+      `cancelled after ${step} steps; the result is the ${valEval ? 'best W evaluated so far' : 'W at that step'}`,
+    );
+  const validationLabels =
+    split.validation.length > 0 ? new Set(gatherLabels(samples.labels, split.validation)).size : 0;
   const metrics: MinedTrainMetrics = {
     trainLoss: tr.loss,
     iterations: step,

@@ -32,7 +32,11 @@ export function hingeLoss(margin: number): TripletLoss {
 }
 
 /** log(1 + eᵛ): Hermans et al.'s soft margin, no margin. */
-export const softplusLoss: TripletLoss = Object.freeze({ name: 'softplus' as const, value: softplus, derivative: sigmoid });
+export const softplusLoss: TripletLoss = Object.freeze({
+  name: 'softplus' as const,
+  value: softplus,
+  derivative: sigmoid,
+});
 
 export function tripletLossByName(name: MinedLossName, margin: number): TripletLoss {
   if (name === 'hinge') return hingeLoss(margin);

@@ -37,7 +37,8 @@ export type DistanceName = Extract<DistanceKind, 'squared' | 'euclidean'>;
 export type ReductionName = 'nonzero' | 'all';
 
 export type ValidationSplit = 'auto' | 'labels' | 'samples';
-export type EarlyStoppingMetric = 'mapAtR' | 'precisionAt1' | 'rPrecision' | 'validationLoss' | 'validationTripletAccuracy';
+export type EarlyStoppingMetric =
+  'mapAtR' | 'precisionAt1' | 'rPrecision' | 'validationLoss' | 'validationTripletAccuracy';
 
 export interface LabelledSamples {
   d: number;

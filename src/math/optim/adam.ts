@@ -58,7 +58,8 @@ export function createAdam(n: number, opts: AdamOptions): Adam {
   const schedule: LearningRateSchedule = opts.schedule ?? { kind: 'constant' };
   const base = opts.learningRate;
   if (!(Number.isFinite(base) && base >= 0)) throw new RangeError(`learningRate must be ≥ 0 (got ${base})`);
-  if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1)) throw new RangeError(`betas must be in [0, 1) (got ${beta1}, ${beta2})`);
+  if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1))
+    throw new RangeError(`betas must be in [0, 1) (got ${beta1}, ${beta2})`);
   if (!(eps > 0)) throw new RangeError(`epsilon must be > 0 (got ${eps})`);
   if (!(Number.isFinite(wd) && wd >= 0)) throw new RangeError(`weightDecay must be ≥ 0 (got ${wd})`);
   const m = new Float64Array(n);

@@ -13,7 +13,15 @@ export interface DirectionStrategy {
   /** First trial step along dir (gtd = gᵀdir < 0). */
   initialStep(g: Float64Array, gtd: number): number;
   /** Learns from an accepted step x→xNew (g→gNew) with step length alpha along dir. */
-  update(x: Float64Array, xNew: Float64Array, g: Float64Array, gNew: Float64Array, dir: Float64Array, alpha: number, gtd: number): void;
+  update(
+    x: Float64Array,
+    xNew: Float64Array,
+    g: Float64Array,
+    gNew: Float64Array,
+    dir: Float64Array,
+    alpha: number,
+    gtd: number,
+  ): void;
   /** curvature constant for the line search */
   readonly c2: number;
 }
@@ -53,7 +61,12 @@ function stopBeforeStep(s: LoopState, opts: MinimizeOptions): StopReason | null 
   return null;
 }
 
-export function runDescent(fg: FG, x0: Float64Array, opts: MinimizeOptions, strategy: DirectionStrategy): MinimizeResult {
+export function runDescent(
+  fg: FG,
+  x0: Float64Array,
+  opts: MinimizeOptions,
+  strategy: DirectionStrategy,
+): MinimizeResult {
   const n = x0.length;
   let x = Float64Array.from(x0);
   let g = new Float64Array(n);
@@ -68,7 +81,7 @@ export function runDescent(fg: FG, x0: Float64Array, opts: MinimizeOptions, stra
     return { x, g, f: s.f, iterations: 0, evaluations: 1, reason: 'line_search_failed' };
   }
   let restarting = false;
-  let reason: StopReason | null = null;
+  let reason: StopReason | null;
   noProgress(s.f, 0);
   while ((reason = stopBeforeStep(s, opts)) === null) {
     if (restarting) strategy.reset();
@@ -87,9 +100,15 @@ export function runDescent(fg: FG, x0: Float64Array, opts: MinimizeOptions, stra
       shouldStop: opts.shouldStop,
     });
     s.evaluations += ls.evaluations;
-    if (ls.status === 'cancelled') { reason = 'cancelled'; break; }
+    if (ls.status === 'cancelled') {
+      reason = 'cancelled';
+      break;
+    }
     if (ls.status === 'failed') {
-      if (restarting) { reason = 'line_search_failed'; break; }
+      if (restarting) {
+        reason = 'line_search_failed';
+        break;
+      }
       restarting = true;
       continue;
     }
@@ -102,7 +121,10 @@ export function runDescent(fg: FG, x0: Float64Array, opts: MinimizeOptions, stra
     s.f = ls.f;
     s.iterations++;
     opts.onIteration?.({ iteration: s.iterations, f: s.f, x, g, evaluations: s.evaluations });
-    if (noProgress(s.f, s.iterations)) { reason = 'no_progress'; break; }
+    if (noProgress(s.f, s.iterations)) {
+      reason = 'no_progress';
+      break;
+    }
   }
   return { x, g, f: s.f, iterations: s.iterations, evaluations: s.evaluations, reason: reason ?? 'max_iterations' };
 }

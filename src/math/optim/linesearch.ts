@@ -33,7 +33,11 @@ export function createLineSearchWork(n: number): LineSearchWork {
   return { xt: new Float64Array(n), gt: new Float64Array(n) };
 }
 
-interface Trial { a: number; f: number; g: number }
+interface Trial {
+  a: number;
+  f: number;
+  g: number;
+}
 
 /** Minimiser of the cubic matching (a, fa, ga) and (b, fb, gb); NaN when it has none. */
 export function cubicMinimizer(a: number, fa: number, ga: number, b: number, fb: number, gb: number): number {
@@ -88,7 +92,9 @@ export function wolfeLineSearch(
   let best: Trial | null = null; // best Armijo point, mirrored in xOut/gOut
 
   const failed = (): LineSearchResult =>
-    best ? { status: 'armijo', alpha: best.a, f: best.f, evaluations: evals } : { status: 'failed', alpha: 0, f: f0, evaluations: evals };
+    best
+      ? { status: 'armijo', alpha: best.a, f: best.f, evaluations: evals }
+      : { status: 'failed', alpha: 0, f: f0, evaluations: evals };
 
   const evaluate = (a: number): Trial => {
     for (let i = 0; i < x.length; i++) xt[i] = x[i] + a * dir[i];

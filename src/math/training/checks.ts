@@ -14,6 +14,8 @@ export function checkCommonParams(p: CommonParams): void {
   const k = p.outputDimension;
   if (!isPositiveInteger(k)) throw new RangeError(`outputDimension must be a positive integer (got ${k})`);
   if (!(Number.isFinite(p.margin) && p.margin >= 0)) throw new RangeError(`margin must be ≥ 0 (got ${p.margin})`);
-  if (!(Number.isFinite(p.weightDecay) && p.weightDecay >= 0)) throw new RangeError(`weightDecay must be ≥ 0 (got ${p.weightDecay})`);
-  if (!(Number.isInteger(p.maxIterations) && p.maxIterations >= 0)) throw new RangeError(`maxIterations must be an integer ≥ 0 (got ${p.maxIterations})`);
+  if (!(Number.isFinite(p.weightDecay) && p.weightDecay >= 0))
+    throw new RangeError(`weightDecay must be ≥ 0 (got ${p.weightDecay})`);
+  if (!(Number.isInteger(p.maxIterations) && p.maxIterations >= 0))
+    throw new RangeError(`maxIterations must be an integer ≥ 0 (got ${p.maxIterations})`);
 }

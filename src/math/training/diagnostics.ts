@@ -22,7 +22,13 @@ export function l2(v: Float64Array): number {
  * Mean euclidean distance between all pairs of a fixed seeded sample of anchor embeddings.
  * The sample is drawn from seed 0 regardless of params.seed, so runs are comparable.
  */
-export function meanEmbeddingDistance(W: Float64Array, k: number, set: TripletSet, normalize: boolean, kernels?: Kernels): number {
+export function meanEmbeddingDistance(
+  W: Float64Array,
+  k: number,
+  set: TripletSet,
+  normalize: boolean,
+  kernels?: Kernels,
+): number {
   const n = Math.min(DISTANCE_SAMPLE, set.m);
   const rng = createRng(0x5eed);
   const X = new Float64Array(n * set.d);
@@ -47,7 +53,8 @@ export function tripletRunWarnings(m: Omit<TrainMetrics, 'warnings'>, p: TrainPa
   if (m.meanEmbeddingDistance ** 2 < 1e-3 * Math.max(p.margin, 1e-6)) {
     w.push('collapse: mean embedding distance ~0; embeddings barely separate any points');
   }
-  if (m.activeFraction === 1) w.push('every triplet active: the margin may be too large for the data, or training did not progress');
+  if (m.activeFraction === 1)
+    w.push('every triplet active: the margin may be too large for the data, or training did not progress');
   if (!p.normalize && p.weightDecay === 0 && m.weightNorm > Math.max(1e3, 100 * initNorm)) {
     w.push('weights grew large; consider weightDecay or normalize');
   }
@@ -66,7 +73,12 @@ export interface TripletSpread {
  * Collapse of a mined run: the embeddings' spread shrank to a small fraction of the start's, or
  * (hinge) every triplet sits at the margin with d(a,p) ≈ d(a,n). Undefined when neither holds.
  */
-export function collapseWarning(meanDist: number, startDist: number, t: TripletSpread, p: { loss: 'hinge' | 'softplus'; margin: number }): string | undefined {
+export function collapseWarning(
+  meanDist: number,
+  startDist: number,
+  t: TripletSpread,
+  p: { loss: 'hinge' | 'softplus'; margin: number },
+): string | undefined {
   if (startDist > 0 && meanDist < COLLAPSE_RATIO * startDist) {
     return `collapse: mean pairwise embedding distance ${meanDist.toExponential(2)} is below ${COLLAPSE_RATIO} of the starting ${startDist.toExponential(2)}`;
   }
