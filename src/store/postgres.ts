@@ -209,10 +209,15 @@ export class PostgresStore implements Store {
     return inTransaction(this.pool, async (c) => {
       const after = await this.bump(c, datasetId, kind, count, limit);
       // Only this store's own staged chunks: another's belong to a live replica or to a dead process.
-      await c.query(
-        'UPDATE chunks SET upload_id = NULL, staged_by = NULL, staged_at = NULL WHERE upload_id = $1 AND staged_by = $2',
-        [uploadId, this.instance],
+      const { rows } = await c.query<{ count: number }>(
+        `UPDATE chunks SET upload_id = NULL, staged_by = NULL, staged_at = NULL
+         WHERE upload_id = $1 AND staged_by = $2 AND dataset_id = $3 AND kind = $4 RETURNING count`,
+        [uploadId, this.instance, datasetId, kind],
       );
+      // Chunks swept at another replica's start-up (the upload outlived the grace period) would
+      // leave the count above the rows stored: refuse, and the whole commit rolls back.
+      const stored = rows.reduce((s, r) => s + r.count, 0);
+      if (stored !== count) throw new Error(`upload ${uploadId}: committing ${count} ${kind} but ${stored} are staged`);
       return after;
     });
   }

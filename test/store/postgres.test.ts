@@ -177,6 +177,12 @@ if (reason && inCi) {
     await db.query("UPDATE chunks SET staged_at = now() - interval '2 hours' WHERE upload_id = 'up_old'");
     await openOn(t, url);
     t.equal(await staged(), 0, 'older: swept at start-up');
+    await t.rejects(
+      a.commitStaged('up_old', ds.id, 'triplets', 1),
+      /committing 1 triplets but 0 are staged/,
+      'an upload that outlived the grace period cannot commit what was swept',
+    );
+    t.equal((await a.getDataset(ds.id))!.tripletCount, 1, 'and its count is rolled back');
     await a.stageChunk('up_fresh', ds.id, 'triplets', seqF32(3), 1);
     await openOn(t, url, { stagedGraceMs: 0 });
     t.equal(await staged(), 0, 'the grace period is a setting');
