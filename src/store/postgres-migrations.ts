@@ -1,0 +1,95 @@
+// PostgreSQL schema versions, applied in order at start-up. Never edit a shipped step: add one.
+// Every replica runs migrate() when it opens; the advisory lock makes the others wait for the
+// first, and they then find nothing left to do, so replicas starting together migrate once.
+import type pg from 'pg';
+
+/**
+ * The key of the transaction-scoped advisory lock held while migrating ("triple" in ASCII).
+ * Advisory locks are per database, so databases on one server do not wait for each other.
+ */
+export const MIGRATION_LOCK = 0x747269706c65;
+
+// JSON columns are `json`, not `jsonb`: `json` keeps the text as written, so objects come back with
+// their keys in the order they were stored (as SQLite's TEXT does) and labels keep their JS type.
+// The store never queries inside them. Vectors are little-endian float32 in append-only `bytea`
+// chunks; a chunk with a non-null upload_id belongs to a streamed upload that has not committed.
+export const PG_MIGRATIONS: string[] = [
+  `
+  CREATE TABLE datasets (
+    seq bigserial PRIMARY KEY,
+    id text NOT NULL UNIQUE,
+    name text,
+    dimension integer NOT NULL,
+    triplet_count integer NOT NULL DEFAULT 0,
+    sample_count integer NOT NULL DEFAULT 0,
+    created_at timestamptz NOT NULL DEFAULT now()
+  );
+  CREATE TABLE chunks (
+    seq bigserial PRIMARY KEY,
+    dataset_id text NOT NULL,
+    kind text NOT NULL CHECK (kind IN ('triplets', 'samples')),
+    count integer NOT NULL,
+    data bytea NOT NULL,
+    labels json,
+    upload_id text,
+    -- which open store staged it, and when: only that store commits it; start-up sweeps old ones
+    staged_by text,
+    staged_at timestamptz
+  );
+  CREATE INDEX chunks_by_dataset ON chunks (dataset_id, kind, seq);
+  CREATE INDEX chunks_by_upload ON chunks (upload_id) WHERE upload_id IS NOT NULL;
+  CREATE INDEX chunks_by_staged_at ON chunks (staged_at) WHERE upload_id IS NOT NULL;
+  CREATE TABLE jobs (
+    seq bigserial PRIMARY KEY,
+    id text NOT NULL UNIQUE,
+    status text NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+    dataset_id text NOT NULL,
+    params json NOT NULL,
+    progress json,
+    metrics json,
+    model_id text,
+    error json,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    started_at timestamptz,
+    finished_at timestamptz
+  );
+  CREATE INDEX jobs_by_status ON jobs (status, seq);
+  CREATE INDEX jobs_by_dataset ON jobs (dataset_id, status);
+  CREATE TABLE models (
+    seq bigserial PRIMARY KEY,
+    id text NOT NULL UNIQUE,
+    job_id text,
+    name text,
+    input_dimension integer NOT NULL,
+    output_dimension integer NOT NULL,
+    normalize boolean NOT NULL,
+    training_params json,
+    metrics json NOT NULL,
+    weights bytea NOT NULL,
+    checksum text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+  );
+  `,
+];
+
+/**
+ * Brings the schema up to date in one transaction under the migration lock. A replica that waited
+ * for the lock reads the versions after the first one committed, and applies none.
+ */
+export async function migrate(client: pg.ClientBase, migrations: readonly string[] = PG_MIGRATIONS): Promise<number[]> {
+  await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+  await client.query(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+  );
+  const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
+  const have = new Set(rows.map((r) => r.version));
+  const applied: number[] = [];
+  for (let i = 0; i < migrations.length; i++) {
+    const version = i + 1;
+    if (have.has(version)) continue;
+    await client.query(migrations[i]);
+    await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [version]);
+    applied.push(version);
+  }
+  return applied;
+}

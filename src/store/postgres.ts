@@ -1,0 +1,498 @@
+// Store on PostgreSQL (pg with a pool), for replicas that share one database. Same semantics as
+// the SQLite store (test/store/contract.ts); what differs is concurrency: several processes write
+// at once, so every check that guards a write runs inside the transaction that makes it, on rows
+// that transaction has locked. docs/decisions/0015-postgresql-store.md says why it is built so.
+import pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import { conflictError, limitError, notFoundError } from '../domain/errors.js';
+import type { TrainingParams } from '../domain/training.js';
+import { newId } from './ids.js';
+import { migrate } from './postgres-migrations.js';
+import {
+  MODEL_COLUMNS,
+  bytesOf,
+  checksum,
+  datasetFromRow,
+  decodeCursor,
+  jobFromRow,
+  json,
+  modelFromRow,
+  page,
+  type Row,
+} from './postgres-rows.js';
+import type {
+  CapacityLimit,
+  ChunkKind,
+  DatasetRecord,
+  JobError,
+  JobProgress,
+  JobRecord,
+  JobStatus,
+  Label,
+  ModelRecord,
+  NewModel,
+  Page,
+  PageRequest,
+  Store,
+  StoredSamples,
+  StoredTriplets,
+} from './types.js';
+
+export interface PostgresStoreOptions {
+  /** most connections this store's pool opens (default 10) */
+  maxConnections?: number;
+  /**
+   * Staged chunks older than this are swept when a store opens (default 1 hour). Younger ones may
+   * belong to another replica's upload in flight, so they stay; an upload must finish within it.
+   */
+  stagedGraceMs?: number;
+  /** errors of idle pooled connections (the server restarted, say); the next query reports its own */
+  onPoolError?: (err: Error) => void;
+}
+
+const DEFAULT_STAGED_GRACE_MS = 60 * 60 * 1000;
+
+/** Anything that runs a query: the pool, or one client inside a transaction. */
+interface Queryable {
+  query<R extends pg.QueryResultRow = Row>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+/** The URL for messages and logs: everything but the password. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparseable URL)';
+  }
+}
+
+/** Runs fn in one transaction on one pooled connection; a throw rolls everything back. */
+async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    const out = await fn(client);
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    // A connection whose ROLLBACK fails is in an unknown state: drop it instead of pooling it.
+    await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
+const countColumn = (kind: ChunkKind) => (kind === 'triplets' ? 'triplet_count' : 'sample_count');
+
+export class PostgresStore implements Store {
+  readonly location: string;
+  private readonly pool: pg.Pool;
+  /** This open store's name on the chunks it stages: only it may commit them. */
+  private readonly instance = `st_${randomBytes(9).toString('base64url')}`;
+  private closed = false;
+
+  constructor(url: string, options: PostgresStoreOptions = {}) {
+    this.location = redactUrl(url);
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: options.maxConnections ?? 10,
+      application_name: 'triplet-embed',
+    });
+    // Without a listener an idle connection's error would end the process.
+    this.pool.on('error', options.onPoolError ?? (() => {}));
+  }
+
+  /** Migrates under the lock, then sweeps staged chunks that outlived the grace period. */
+  async start(stagedGraceMs = DEFAULT_STAGED_GRACE_MS): Promise<void> {
+    await inTransaction(this.pool, (c) => migrate(c));
+    await this.pool.query(
+      'DELETE FROM chunks WHERE upload_id IS NOT NULL AND staged_at < now() - make_interval(secs => $1)',
+      [stagedGraceMs / 1000],
+    );
+  }
+
+  isOpen(): boolean {
+    return !this.closed;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  private async one(db: Queryable, sql: string, values: unknown[]): Promise<Row | undefined> {
+    return (await db.query(sql, values)).rows[0];
+  }
+
+  // ---- datasets -------------------------------------------------------------
+
+  async createDataset(input: { name: string | null; dimension: number }): Promise<DatasetRecord> {
+    const r = await this.one(this.pool, 'INSERT INTO datasets (id, name, dimension) VALUES ($1, $2, $3) RETURNING *', [
+      newId('ds'),
+      input.name,
+      input.dimension,
+    ]);
+    return datasetFromRow(r!);
+  }
+
+  async getDataset(id: string): Promise<DatasetRecord | undefined> {
+    const r = await this.one(this.pool, 'SELECT * FROM datasets WHERE id = $1', [id]);
+    return r ? datasetFromRow(r) : undefined;
+  }
+
+  async listDatasets(req: PageRequest): Promise<Page<DatasetRecord>> {
+    const { rows } = await this.pool.query('SELECT * FROM datasets WHERE seq < $1 ORDER BY seq DESC LIMIT $2', [
+      decodeCursor(req.cursor),
+      req.limit + 1,
+    ]);
+    return page(rows, req.limit, datasetFromRow);
+  }
+
+  async deleteDataset(id: string): Promise<boolean> {
+    // The dataset row goes first: its lock orders this against commits, which also lock it first.
+    return inTransaction(this.pool, async (c) => {
+      const deleted = (await c.query('DELETE FROM datasets WHERE id = $1', [id])).rowCount ?? 0;
+      await c.query('DELETE FROM chunks WHERE dataset_id = $1', [id]);
+      return deleted > 0;
+    });
+  }
+
+  async appendTriplets(
+    datasetId: string,
+    data: Float32Array,
+    count: number,
+    limit?: CapacityLimit,
+  ): Promise<DatasetRecord> {
+    return inTransaction(this.pool, async (c) => {
+      const after = await this.bump(c, datasetId, 'triplets', count, limit);
+      await this.insertChunk(c, datasetId, 'triplets', data, count, null, null);
+      return after;
+    });
+  }
+
+  async appendSamples(
+    datasetId: string,
+    data: Float32Array,
+    labels: Label[],
+    limit?: CapacityLimit,
+  ): Promise<DatasetRecord> {
+    return inTransaction(this.pool, async (c) => {
+      const after = await this.bump(c, datasetId, 'samples', labels.length, limit);
+      await this.insertChunk(c, datasetId, 'samples', data, labels.length, labels, null);
+      return after;
+    });
+  }
+
+  async stageChunk(
+    uploadId: string,
+    datasetId: string,
+    kind: ChunkKind,
+    data: Float32Array,
+    count: number,
+    labels?: Label[],
+  ): Promise<void> {
+    await this.insertChunk(this.pool, datasetId, kind, data, count, labels ?? null, uploadId);
+  }
+
+  async commitStaged(
+    uploadId: string,
+    datasetId: string,
+    kind: ChunkKind,
+    count: number,
+    limit?: CapacityLimit,
+  ): Promise<DatasetRecord> {
+    return inTransaction(this.pool, async (c) => {
+      const after = await this.bump(c, datasetId, kind, count, limit);
+      // Only this store's own staged chunks: another's belong to a live replica or to a dead process.
+      const { rows } = await c.query<{ count: number }>(
+        `UPDATE chunks SET upload_id = NULL, staged_by = NULL, staged_at = NULL
+         WHERE upload_id = $1 AND staged_by = $2 AND dataset_id = $3 AND kind = $4 RETURNING count`,
+        [uploadId, this.instance, datasetId, kind],
+      );
+      // Chunks swept at another replica's start-up (the upload outlived the grace period) would
+      // leave the count above the rows stored: refuse, and the whole commit rolls back.
+      const stored = rows.reduce((s, r) => s + r.count, 0);
+      if (stored !== count) throw new Error(`upload ${uploadId}: committing ${count} ${kind} but ${stored} are staged`);
+      return after;
+    });
+  }
+
+  async discardStaged(uploadId: string): Promise<void> {
+    await this.pool.query('DELETE FROM chunks WHERE upload_id = $1', [uploadId]);
+  }
+
+  private async insertChunk(
+    db: Queryable,
+    datasetId: string,
+    kind: ChunkKind,
+    data: Float32Array,
+    count: number,
+    labels: Label[] | null,
+    uploadId: string | null,
+  ): Promise<void> {
+    const staged = uploadId !== null;
+    await db.query(
+      `INSERT INTO chunks (dataset_id, kind, count, data, labels, upload_id, staged_by, staged_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::boolean THEN now() END)`,
+      [datasetId, kind, count, bytesOf(data), json(labels), uploadId, staged ? this.instance : null, staged],
+    );
+  }
+
+  /**
+   * Adds to a dataset's count inside the caller's transaction. The UPDATE locks the row, and a
+   * concurrent commit waits for it and then sees this one's count, so together they cannot pass
+   * the limit: a commit that would is refused by throwing, which rolls its transaction back.
+   */
+  private async bump(
+    c: pg.PoolClient,
+    datasetId: string,
+    kind: ChunkKind,
+    count: number,
+    limit?: CapacityLimit,
+  ): Promise<DatasetRecord> {
+    const column = countColumn(kind);
+    const r = await this.one(c, `UPDATE datasets SET ${column} = ${column} + $1 WHERE id = $2 RETURNING *`, [
+      count,
+      datasetId,
+    ]);
+    // The dataset was deleted mid-upload.
+    if (!r) throw notFoundError('DATASET_NOT_FOUND', `dataset ${datasetId} does not exist`);
+    const have = r[column] as number;
+    if (limit && have > limit.max) {
+      throw limitError(`dataset ${datasetId} would hold ${have} ${kind}; the limit is ${limit.max} (${limit.setting})`);
+    }
+    return datasetFromRow(r);
+  }
+
+  /** Committed chunks of one kind, concatenated in upload order. */
+  private async readChunks(
+    datasetId: string,
+    kind: ChunkKind,
+    rowFloats: number,
+  ): Promise<{ count: number; data: Float32Array; labels: Label[] }> {
+    const { rows } = await this.pool.query<{ count: number; data: Buffer; labels: Label[] | null }>(
+      'SELECT count, data, labels FROM chunks WHERE dataset_id = $1 AND kind = $2 AND upload_id IS NULL ORDER BY seq',
+      [datasetId, kind],
+    );
+    const total = rows.reduce((s, r) => s + r.count, 0);
+    const out = new Float32Array(total * rowFloats);
+    const labels: Label[] = [];
+    let offset = 0;
+    for (const r of rows) {
+      if (r.data.byteLength !== r.count * rowFloats * 4)
+        throw new Error(`corrupt ${kind} chunk in dataset ${datasetId}`);
+      // Copy through a byte view: a bytea Buffer sits at any offset of a shared pool, unaligned.
+      new Uint8Array(out.buffer, offset * 4, r.data.byteLength).set(r.data);
+      offset += r.count * rowFloats;
+      if (r.labels !== null) for (const l of r.labels) labels.push(l);
+    }
+    return { count: total, data: out, labels };
+  }
+
+  async readTriplets(datasetId: string): Promise<StoredTriplets> {
+    const ds = await this.requireDataset(datasetId);
+    const { count, data } = await this.readChunks(datasetId, 'triplets', 3 * ds.dimension);
+    return { count, dimension: ds.dimension, data };
+  }
+
+  async readSamples(datasetId: string): Promise<StoredSamples> {
+    const ds = await this.requireDataset(datasetId);
+    const { count, data, labels } = await this.readChunks(datasetId, 'samples', ds.dimension);
+    if (labels.length !== count) throw new Error(`dataset ${datasetId}: ${count} samples but ${labels.length} labels`);
+    return { count, dimension: ds.dimension, data, labels };
+  }
+
+  private async requireDataset(id: string): Promise<DatasetRecord> {
+    const ds = await this.getDataset(id);
+    if (!ds) throw notFoundError('DATASET_NOT_FOUND', `dataset ${id} does not exist`);
+    return ds;
+  }
+
+  // ---- jobs -----------------------------------------------------------------
+
+  async createJob(input: { datasetId: string; params: TrainingParams }): Promise<JobRecord> {
+    const r = await this.one(
+      this.pool,
+      "INSERT INTO jobs (id, status, dataset_id, params) VALUES ($1, 'queued', $2, $3) RETURNING *",
+      [newId('job'), input.datasetId, JSON.stringify(input.params)],
+    );
+    return jobFromRow(r!);
+  }
+
+  async getJob(id: string): Promise<JobRecord | undefined> {
+    const r = await this.one(this.pool, 'SELECT * FROM jobs WHERE id = $1', [id]);
+    return r ? jobFromRow(r) : undefined;
+  }
+
+  async listJobs(req: PageRequest & { status?: JobStatus }): Promise<Page<JobRecord>> {
+    const { rows } = await this.pool.query(
+      'SELECT * FROM jobs WHERE seq < $1 AND ($2::text IS NULL OR status = $2) ORDER BY seq DESC LIMIT $3',
+      [decodeCursor(req.cursor), req.status ?? null, req.limit + 1],
+    );
+    return page(rows, req.limit, jobFromRow);
+  }
+
+  async countJobs(status: JobStatus): Promise<number> {
+    const r = await this.one(this.pool, 'SELECT COUNT(*) AS n FROM jobs WHERE status = $1', [status]);
+    return Number(r!.n);
+  }
+
+  /**
+   * The queue pattern of pg-boss and graphile-worker: the subquery locks the oldest queued row and
+   * skips rows other claims hold, so concurrent claims (in any replica) never get one job twice
+   * and never wait on each other.
+   */
+  async claimNextJob(): Promise<JobRecord | undefined> {
+    const r = await this.one(
+      this.pool,
+      `UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, now())
+       WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
+         AND status = 'queued'
+       RETURNING *`,
+      [],
+    );
+    return r ? jobFromRow(r) : undefined;
+  }
+
+  async updateJobProgress(id: string, progress: JobProgress): Promise<void> {
+    await this.pool.query("UPDATE jobs SET progress = $1 WHERE id = $2 AND status = 'running'", [
+      JSON.stringify(progress),
+      id,
+    ]);
+  }
+
+  async finishJob(
+    id: string,
+    status: 'failed' | 'cancelled',
+    error: JobError | null,
+    metrics: Record<string, unknown> | null = null,
+  ): Promise<JobRecord> {
+    const r = await this.one(
+      this.pool,
+      `UPDATE jobs SET status = $1, error = $2, metrics = COALESCE($3, metrics), finished_at = now()
+       WHERE id = $4 AND status IN ('queued', 'running') RETURNING *`,
+      [status, json(error), json(metrics), id],
+    );
+    // Already finished: it keeps its state, which is what the caller gets back.
+    return r ? jobFromRow(r) : (await this.getJob(id))!;
+  }
+
+  async succeedJob(
+    id: string,
+    model: NewModel,
+    metrics: Record<string, unknown>,
+  ): Promise<{ job: JobRecord; model: ModelRecord }> {
+    return inTransaction(this.pool, async (c) => {
+      const rec = await this.insertModel(c, model);
+      const r = await this.one(
+        c,
+        `UPDATE jobs SET status = 'succeeded', metrics = $1, model_id = $2, error = NULL, finished_at = now()
+         WHERE id = $3 AND status = 'running' RETURNING *`,
+        [JSON.stringify(metrics), rec.id, id],
+      );
+      // A job cancelled while its last iteration ran keeps its cancellation: roll the model back.
+      if (!r) throw conflictError('JOB_FINISHED', `job ${id} is no longer running`);
+      return { job: jobFromRow(r), model: rec };
+    });
+  }
+
+  async requeueRunningJobs(): Promise<number> {
+    return (await this.pool.query("UPDATE jobs SET status = 'queued' WHERE status = 'running'")).rowCount ?? 0;
+  }
+
+  async activeJobsForDataset(datasetId: string): Promise<number> {
+    const r = await this.one(
+      this.pool,
+      "SELECT COUNT(*) AS n FROM jobs WHERE dataset_id = $1 AND status IN ('queued', 'running')",
+      [datasetId],
+    );
+    return Number(r!.n);
+  }
+
+  // ---- models ---------------------------------------------------------------
+
+  private async insertModel(db: Queryable, model: NewModel): Promise<ModelRecord> {
+    const blob = bytesOf(model.weights);
+    const r = await this.one(
+      db,
+      `INSERT INTO models (id, job_id, name, input_dimension, output_dimension, normalize, training_params, metrics, weights, checksum)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${MODEL_COLUMNS}`,
+      [
+        newId('mdl'),
+        model.jobId,
+        model.name,
+        model.inputDimension,
+        model.outputDimension,
+        model.normalize,
+        json(model.trainingParams),
+        JSON.stringify(model.metrics),
+        blob,
+        checksum(blob),
+      ],
+    );
+    return modelFromRow(r!);
+  }
+
+  async createModel(model: NewModel): Promise<ModelRecord> {
+    return this.insertModel(this.pool, model);
+  }
+
+  async getModel(id: string): Promise<ModelRecord | undefined> {
+    const r = await this.one(this.pool, `SELECT ${MODEL_COLUMNS} FROM models WHERE id = $1`, [id]);
+    return r ? modelFromRow(r) : undefined;
+  }
+
+  async getModelWeights(id: string): Promise<Float64Array | undefined> {
+    const r = await this.one(
+      this.pool,
+      'SELECT weights, checksum, input_dimension AS d, output_dimension AS k FROM models WHERE id = $1',
+      [id],
+    );
+    if (!r) return undefined;
+    const weights = r.weights as Buffer;
+    const size = (r.k as number) * (r.d as number);
+    if (weights.byteLength !== size * 8 || checksum(weights) !== r.checksum) {
+      throw new Error(`model ${id} failed its integrity check (length or checksum)`);
+    }
+    const out = new Float64Array(size);
+    new Uint8Array(out.buffer).set(weights);
+    return out;
+  }
+
+  async listModels(req: PageRequest): Promise<Page<ModelRecord>> {
+    const { rows } = await this.pool.query(
+      `SELECT ${MODEL_COLUMNS} FROM models WHERE seq < $1 ORDER BY seq DESC LIMIT $2`,
+      [decodeCursor(req.cursor), req.limit + 1],
+    );
+    return page(rows, req.limit, modelFromRow);
+  }
+
+  async newestModel(): Promise<ModelRecord | undefined> {
+    const r = await this.one(this.pool, `SELECT ${MODEL_COLUMNS} FROM models ORDER BY seq DESC LIMIT 1`, []);
+    return r ? modelFromRow(r) : undefined;
+  }
+
+  async deleteModel(id: string): Promise<boolean> {
+    return ((await this.pool.query('DELETE FROM models WHERE id = $1', [id])).rowCount ?? 0) > 0;
+  }
+}
+
+/**
+ * Opens a store on the database at `url` (postgres://…): connects, migrates under the advisory
+ * lock and sweeps stale staged chunks. A failure closes the pool before it is reported.
+ */
+export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+  const store = new PostgresStore(url, options);
+  try {
+    await store.start(options.stagedGraceMs);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}

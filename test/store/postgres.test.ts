@@ -1,0 +1,250 @@
+// The PostgreSQL store: the contract suite, each test on a database of its own, plus what only
+// PostgreSQL has — several replicas on one database (migrating together, claiming jobs from
+// separate pools, each other's staged uploads) and integrity checks on bytes changed behind its back.
+// Runs when TEST_DATABASE_URL (or DATABASE_URL) reaches a server; it creates and drops databases
+// named te_<random> there. Without one it says it is skipped; with CI=true it fails instead.
+// A throw-away server: eval "$(scripts/pg-test-cluster.sh start)".
+import pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import t, { type Test } from 'tap';
+import { openStore } from '../../src/store/open.js';
+import { PostgresStore, openPostgresStore, type PostgresStoreOptions } from '../../src/store/postgres.js';
+import { PG_MIGRATIONS, migrate } from '../../src/store/postgres-migrations.js';
+import type { Store } from '../../src/store/types.js';
+import { model, params, seqF32, storeContract } from './contract.js';
+
+const baseUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || '';
+const inCi = process.env.CI === 'true';
+
+/** Why PostgreSQL tests cannot run here, or null when a server answers. */
+async function unavailable(): Promise<string | null> {
+  if (!baseUrl) return 'no TEST_DATABASE_URL (start a server with: eval "$(scripts/pg-test-cluster.sh start)")';
+  const client = new pg.Client({ connectionString: baseUrl, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return null;
+  } catch (err) {
+    return `TEST_DATABASE_URL does not answer: ${(err as Error).message}`;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** Runs one statement on the server's maintenance database, on a connection of its own. */
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: baseUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A new empty database, dropped (with whatever is still connected to it) after the test. */
+async function freshDatabase(t: Test): Promise<string> {
+  const name = `te_${randomBytes(6).toString('hex')}`;
+  await admin(`CREATE DATABASE ${name}`);
+  t.teardown(() => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  return withDatabase(baseUrl, name);
+}
+
+const urls = new WeakMap<Store, string>();
+
+async function openOn(t: Test, url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+  const store = await openPostgresStore(url, options);
+  urls.set(store, url);
+  t.teardown(() => store.close());
+  return store;
+}
+
+/** A raw connection to a test's database, for looking behind the store's back. */
+async function raw(t: Test, url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  t.teardown(() => client.end());
+  return client;
+}
+
+const reason = await unavailable();
+if (reason && inCi) {
+  t.fail(`PostgreSQL store tests cannot run, and CI must not skip them: ${reason}`);
+} else if (reason) {
+  t.comment(`PostgreSQL store tests SKIPPED: ${reason}`);
+  t.test('PostgreSQL store', { skip: reason }, async () => {});
+} else {
+  t.test('contract', async (t) => {
+    storeContract(t, {
+      open: async (t) => openOn(t, await freshDatabase(t)),
+      reopen: async (t, store) => openOn(t, urls.get(store)!),
+    });
+  });
+
+  t.test('replicas starting together migrate once', async (t) => {
+    const url = await freshDatabase(t);
+    const stores = await Promise.all([0, 1, 2, 3, 4, 5].map(() => openOn(t, url)));
+    const db = await raw(t, url);
+    const versions = await db.query('SELECT version FROM schema_migrations ORDER BY version');
+    t.same(
+      versions.rows.map((r) => r.version),
+      PG_MIGRATIONS.map((_, i) => i + 1),
+      'each version recorded once',
+    );
+    const tables = await db.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
+    t.same(
+      tables.rows.map((r) => r.tablename),
+      ['chunks', 'datasets', 'jobs', 'models', 'schema_migrations'],
+    );
+    const ds = await stores[0].createDataset({ name: 'shared', dimension: 1 });
+    t.same(await stores[5].getDataset(ds.id), ds, 'every replica sees one database');
+  });
+
+  t.test('migrate applies each version once, under the lock', async (t) => {
+    const url = await freshDatabase(t);
+    const clients = await Promise.all([0, 1, 2, 3].map(() => raw(t, url)));
+    const applied = await Promise.all(
+      clients.map(async (c) => {
+        await c.query('BEGIN');
+        const v = await migrate(c);
+        await c.query('COMMIT');
+        return v;
+      }),
+    );
+    t.same(applied.flat(), [1], 'one client applied version 1; the others waited and found it done');
+    const next = [...PG_MIGRATIONS, 'CREATE TABLE later (x integer)'];
+    await clients[0].query('BEGIN');
+    t.same(await migrate(clients[0], next), [2], 'a new step is applied alone');
+    await clients[0].query('COMMIT');
+    const n = await clients[1].query('SELECT COUNT(*)::int AS n FROM schema_migrations');
+    t.equal(n.rows[0].n, 2);
+  });
+
+  t.test('two replicas claiming from separate pools never share a job', async (t) => {
+    const url = await freshDatabase(t);
+    const a = await openOn(t, url);
+    const b = await openOn(t, url);
+    const ds = await a.createDataset({ name: null, dimension: 1 });
+    const made: string[] = [];
+    for (let i = 0; i < 20; i++) made.push((await a.createJob({ datasetId: ds.id, params: params() })).id);
+    const claims = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).claimNextJob()));
+    const ids = claims.filter((j) => j !== undefined).map((j) => j!.id);
+    t.equal(ids.length, 20, 'every job claimed');
+    t.same([...ids].sort(), [...made].sort(), 'each exactly once');
+    t.equal(await b.countJobs('running'), 20);
+  });
+
+  t.test('capacity limits hold across replicas', async (t) => {
+    const url = await freshDatabase(t);
+    const a = await openOn(t, url);
+    const b = await openOn(t, url);
+    const ds = await a.createDataset({ name: null, dimension: 1 });
+    const limit = { max: 7, setting: 'MAX_TRIPLETS_PER_DATASET' };
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).appendTriplets(ds.id, seqF32(6), 2, limit)),
+    );
+    t.equal(results.filter((r) => r.status === 'fulfilled').length, 3, 'three appends of 2 fit under 7');
+    t.equal((await b.readTriplets(ds.id)).count, 6);
+  });
+
+  t.test("start-up keeps other replicas' staged uploads; only old ones are swept", async (t) => {
+    const url = await freshDatabase(t);
+    const a = await openOn(t, url);
+    const ds = await a.createDataset({ name: null, dimension: 1 });
+    await a.stageChunk('up_live', ds.id, 'triplets', seqF32(3, 10), 1);
+    const b = await openOn(t, url);
+    t.equal((await b.commitStaged('up_live', ds.id, 'triplets', 0)).tripletCount, 0);
+    t.equal((await b.readTriplets(ds.id)).count, 0, "another store's staged chunks are not its to commit");
+    t.equal(
+      (await a.commitStaged('up_live', ds.id, 'triplets', 1)).tripletCount,
+      1,
+      'the replica that staged them commits',
+    );
+    t.same(Array.from((await b.readTriplets(ds.id)).data), Array.from(seqF32(3, 10)));
+
+    await a.stageChunk('up_old', ds.id, 'triplets', seqF32(3), 1);
+    const db = await raw(t, url);
+    const staged = () =>
+      db.query('SELECT COUNT(*)::int AS n FROM chunks WHERE upload_id IS NOT NULL').then((r) => r.rows[0].n);
+    await openOn(t, url);
+    t.equal(await staged(), 1, 'younger than the grace period: kept');
+    await db.query("UPDATE chunks SET staged_at = now() - interval '2 hours' WHERE upload_id = 'up_old'");
+    await openOn(t, url);
+    t.equal(await staged(), 0, 'older: swept at start-up');
+    await t.rejects(
+      a.commitStaged('up_old', ds.id, 'triplets', 1),
+      /committing 1 triplets but 0 are staged/,
+      'an upload that outlived the grace period cannot commit what was swept',
+    );
+    t.equal((await a.getDataset(ds.id))!.tripletCount, 1, 'and its count is rolled back');
+    await a.stageChunk('up_fresh', ds.id, 'triplets', seqF32(3), 1);
+    await openOn(t, url, { stagedGraceMs: 0 });
+    t.equal(await staged(), 0, 'the grace period is a setting');
+  });
+
+  t.test('weights are verified against their checksum', async (t) => {
+    const url = await freshDatabase(t);
+    const store = await openOn(t, url);
+    const nm = model(3, 4);
+    const rec = await store.createModel(nm);
+    const other = await store.createModel(model(1, 1));
+    const db = await raw(t, url);
+    await db.query('UPDATE models SET weights = set_byte(weights, 5, get_byte(weights, 5) # 1) WHERE id = $1', [
+      rec.id,
+    ]);
+    await t.rejects(store.getModelWeights(rec.id), /failed its integrity check/);
+    await db.query('UPDATE models SET weights = set_byte(weights, 5, get_byte(weights, 5) # 1) WHERE id = $1', [
+      rec.id,
+    ]);
+    t.same(
+      Array.from((await store.getModelWeights(rec.id))!),
+      Array.from(nm.weights),
+      'the original bytes verify again',
+    );
+    await db.query('UPDATE models SET weights = substring(weights FROM 1 FOR length(weights) - 8) WHERE id = $1', [
+      rec.id,
+    ]);
+    await t.rejects(store.getModelWeights(rec.id), /failed its integrity check/, 'a truncated blob too');
+    t.ok(await store.getModelWeights(other.id), 'other models are unaffected');
+  });
+
+  t.test('a dataset deleted while its upload commits: one of them wins, nothing is left half done', async (t) => {
+    const url = await freshDatabase(t);
+    const store = await openOn(t, url);
+    const ds = await store.createDataset({ name: null, dimension: 1 });
+    for (let i = 0; i < 4; i++) await store.stageChunk('up_r', ds.id, 'triplets', seqF32(3, i), 1);
+    const [commit, del] = await Promise.allSettled([
+      store.commitStaged('up_r', ds.id, 'triplets', 4),
+      store.deleteDataset(ds.id),
+    ]);
+    t.equal(del.status, 'fulfilled');
+    if (commit.status === 'rejected') t.match(commit.reason, { code: 'DATASET_NOT_FOUND' });
+    const db = await raw(t, url);
+    t.equal((await db.query('SELECT COUNT(*)::int AS n FROM chunks WHERE dataset_id = $1', [ds.id])).rows[0].n, 0);
+  });
+
+  t.test('location hides the password; openStore picks PostgreSQL for a URL', async (t) => {
+    const url = new URL(await freshDatabase(t));
+    url.password = 's3cret';
+    const store = await openStore({ databaseUrl: url.toString(), sqliteFile: '/nonexistent/never.sqlite' });
+    t.teardown(() => store.close());
+    t.ok(store instanceof PostgresStore);
+    t.notMatch(store.location, /s3cret/);
+    t.match(store.location, /^postgres(ql)?:\/\//);
+    await store.close();
+    t.notOk(store.isOpen());
+    await store.close(); // twice is fine
+  });
+
+  t.test('a server that does not answer fails the open and leaves nothing running', async (t) => {
+    const u = new URL(baseUrl);
+    u.port = '1';
+    await t.rejects(openPostgresStore(u.toString()));
+  });
+}
