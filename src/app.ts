@@ -31,7 +31,8 @@ import { ModelService } from './services/models.js';
 import { ServingService } from './services/serving.js';
 import { HealthService } from './services/health.js';
 import { createServingCompute, type Compute } from './compute/index.js';
-import { openSqliteStore } from './store/sqlite.js';
+import { openStore } from './store/open.js';
+import type { Store } from './store/types.js';
 
 export const DB_FILE = 'triplet-embed.sqlite';
 
@@ -42,8 +43,7 @@ export interface BuildOptions {
   runJobs?: boolean;
 }
 
-function buildServices(config: Config, app: App, compute: Compute): Services {
-  const store = openSqliteStore(path.join(config.dataDir, DB_FILE));
+function buildServices(config: Config, app: App, store: Store, compute: Compute): Services {
   const models = new ModelService(store, config.limits);
   const datasets = new DatasetService(store, config.limits);
   const runner = new JobRunner({
@@ -128,7 +128,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   );
   app.decorate('config', config);
   app.decorate('state', { ready: false });
-  app.decorate('services', buildServices(config, app, createServingCompute(config.compute)));
+  const store = await openStore({ databaseUrl: config.databaseUrl, sqliteFile: path.join(config.dataDir, DB_FILE) });
+  app.decorate('services', buildServices(config, app, store, createServingCompute(config.compute)));
   // Every body parser and codec: src/http (JSON, float32 JSON, staged binary, raw NDJSON/binary streams)
   await app.register(bodyParsers);
   app.addSchema(ErrorSchema);

@@ -33,6 +33,8 @@ export interface Config {
   port: number;
   host: string;
   dataDir: string;
+  /** DATABASE_URL: PostgreSQL instead of the SQLite file under dataDir; undefined for SQLite */
+  databaseUrl: string | undefined;
   logLevel: string;
   trainConcurrency: number;
   /** JS heap cap of each training worker thread, in MiB */
@@ -106,6 +108,14 @@ function choice<T extends string>(env: Env, name: string, values: readonly T[], 
   return values[0];
 }
 
+/** DATABASE_URL: a postgres:// or postgresql:// URL, or unset (the embedded SQLite file). */
+function databaseUrl(env: Env, errors: string[]): string | undefined {
+  const raw = env.DATABASE_URL?.trim();
+  if (!raw) return undefined;
+  if (!/^postgres(ql)?:\/\/./.test(raw)) errors.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
+  return raw;
+}
+
 /** API_KEYS (comma-separated) and API_KEYS_FILE (one key a line or comma-separated, for Docker secrets). */
 function apiKeys(env: Env, errors: string[]): string[] {
   const keys = list(env.API_KEYS);
@@ -136,6 +146,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: intVar(env, 'PORT', 8080, 0, 65535, errors),
     host: env.HOST?.trim() || '0.0.0.0',
     dataDir: path.resolve(env.DATA_DIR?.trim() || './data'),
+    databaseUrl: databaseUrl(env, errors),
     logLevel,
     trainConcurrency: intVar(env, 'TRAIN_CONCURRENCY', 1, 1, 64, errors),
     jobHeapLimitMb: intVar(env, 'JOB_HEAP_LIMIT_MB', 4096, 16, 1_048_576, errors),
