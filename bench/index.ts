@@ -8,6 +8,8 @@
 //       this build's kernels against another build, alternating in one process, one thread
 //   npm run bench -- --ab-wide [--d --k --m --normalize --runs 15]   (bench/ab.ts)
 //       the narrow (4×8) against the wide (4×16) tiles on this runtime, one thread, alternating
+//   npm run bench -- --ab-serve <other built tree> [--rounds 3] [--duration 5]   (bench/ab-serve.ts)
+//       serving of this tree against another, alternating in one run
 //   npm run bench -- --json-parse [--rows 1] [--d 512] [--runs 9]   (bench/json-parse.ts)
 //       JSON /embed bodies: Fastify's standard parsing against Float32JsonParser, µs per body
 //   npm run bench -- --early-exit [--noise 1.5,2.5] [--threads 2]   (bench/early-exit.ts)
@@ -40,6 +42,24 @@ import { median, normals, stepData } from './data.js';
 const NUMPY_BENCH = fileURLToPath(new URL('../../shared/tools/numpy_triplet_bench.py', import.meta.url));
 
 // --soak has its own options (bench/soak.ts): /embed under load for --seconds while a job trains.
+if (process.argv.includes('--ab-serve')) {
+  const { benchAbServe } = await import('./ab-serve.js');
+  const { values: v, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      'ab-serve': { type: 'boolean' },
+      rounds: { type: 'string', default: '3' },
+      duration: { type: 'string', default: '5' },
+      connections: { type: 'string', default: '10' },
+    },
+  });
+  await benchAbServe(positionals[0], {
+    rounds: Number(v.rounds),
+    duration: Number(v.duration),
+    connections: Number(v.connections),
+  });
+  process.exit(0);
+}
 if (process.argv.includes('--mining')) {
   // Online mining throughput: 100,000 labelled samples of dimension 128 unless told otherwise.
   const { benchMining, formatMiningBench } = await import('./mining.js');
