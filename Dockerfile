@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
-# NODE_VERSION picks the Node LTS line. 24 (the default) trains ~1.5× faster than 22, because its
-# V8 turns the kernels into 256-bit code (README "Wide kernels"); 22 stays buildable:
+# NODE_VERSION picks the Node LTS line. 24 (the default) trains faster than 22, because its V8
+# turns the kernels into 256-bit code (docs/decisions/0003); 22 stays buildable:
 #   docker build --build-arg NODE_VERSION=22 .
 ARG NODE_VERSION=24
 
@@ -22,9 +22,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/*
 # glibc malloc: keep buffers up to 4 MB on the heap and up to 128 MB of freed memory for reuse.
-# On Node 24 a large Buffer otherwise comes back as fresh pages every time (a 512 KB allocation and
-# first write: 201 µs against 104 µs on Node 22), which cost binary /embed uploads ~35% of their
-# throughput here; with these, ~210,000 vectors/s against ~135,000 (README "Performance").
+# On Node 24 a large Buffer otherwise comes back as fresh pages every time, which costs binary
+# /embed uploads much of their throughput (docs/decisions/0008-image-node24-malloc.md).
 ENV NODE_ENV=production \
     MALLOC_MMAP_THRESHOLD_=4194304 \
     MALLOC_TRIM_THRESHOLD_=134217728 \

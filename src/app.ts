@@ -171,14 +171,17 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   await app.register(healthRoutes);
   app.state.metrics = registerMetrics(app);
-  await app.register(datasetRoutes);
-  await app.register(jobRoutes);
-  await app.register(jobEventRoutes);
-  await app.register(modelRoutes);
-  await app.register(servingRoutes);
+  // A worker replica trains and answers health and metrics; the API is served by the others.
+  if (config.role !== 'worker') {
+    await app.register(datasetRoutes);
+    await app.register(jobRoutes);
+    await app.register(jobEventRoutes);
+    await app.register(modelRoutes);
+    await app.register(servingRoutes);
+  }
 
   app.addHook('onReady', async () => {
-    if (options.runJobs !== false) await app.services.runner.start();
+    if (options.runJobs !== false && config.role !== 'api') await app.services.runner.start();
     app.state.ready = true;
   });
   app.addHook('preClose', async () => {

@@ -29,6 +29,9 @@ export interface Limits {
   maxDistancePairs: number;
 }
 
+export const ROLES = ['all', 'api', 'worker'] as const;
+export type Role = (typeof ROLES)[number];
+
 export interface Config {
   port: number;
   host: string;
@@ -36,6 +39,8 @@ export interface Config {
   /** DATABASE_URL: PostgreSQL instead of the SQLite file under dataDir; undefined for SQLite */
   databaseUrl: string | undefined;
   logLevel: string;
+  /** ROLE: `all` serves and trains, `api` serves and queues, `worker` trains (and answers health, metrics) */
+  role: Role;
   trainConcurrency: number;
   /** JS heap cap of each training worker thread, in MiB */
   jobHeapLimitMb: number;
@@ -148,6 +153,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: path.resolve(env.DATA_DIR?.trim() || './data'),
     databaseUrl: databaseUrl(env, errors),
     logLevel,
+    role: choice(env, 'ROLE', ROLES, errors),
     trainConcurrency: intVar(env, 'TRAIN_CONCURRENCY', 1, 1, 64, errors),
     jobHeapLimitMb: intVar(env, 'JOB_HEAP_LIMIT_MB', 4096, 16, 1_048_576, errors),
     apiKeys: apiKeys(env, errors),
