@@ -72,7 +72,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxDistancePairs: 4_000_000,
   indexTripletsBytes: 256 * 1024 * 1024,
   evaluationBytes: 512 * 1024 * 1024,
-  evaluationMaxWork: 50e9,
+  evaluationMaxWork: 20e9,
   evaluationConcurrency: 1,
 };
 
