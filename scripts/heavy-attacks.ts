@@ -54,13 +54,17 @@ export async function importModel(base: string, k: number, d: number): Promise<s
   return r.id as string;
 }
 
-/** POST /datasets/:id/triplets with m index triplets over the first `n` samples. */
-export function postIndexTriplets(base: string, id: string, m: number, n: number): Promise<Response> {
+/** The JSON body of m index triplets over the first `n` samples (built once: it is large). */
+export function indexTripletsBody(m: number, n: number): string {
   const indexTriplets = Array.from({ length: m }, (_, i) => [i % n, (i * 7 + 1) % n, (i * 13 + 2) % n]);
+  return JSON.stringify({ indexTriplets });
+}
+
+export function postIndexTriplets(base: string, id: string, body: string): Promise<Response> {
   return fetch(`${base}/datasets/${id}/triplets`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ indexTriplets }),
+    body,
   });
 }
 

@@ -9,6 +9,9 @@ import { newId } from '../store/ids.js';
 import type { CapacityLimit, ChunkKind, DatasetRecord, Label, Page, PageRequest, Store } from '../store/types.js';
 import { clientGone, TaskGate } from './task-gate.js';
 
+/** The largest write of gathered index triplets to the store in one go. */
+const STAGE_CHUNK_BYTES = 4 * 1024 * 1024;
+
 export interface AppendResult {
   added: number;
   tripletCount: number;
@@ -108,8 +111,8 @@ export class DatasetService {
     this.checkCapacity(ds, 'triplets', index.length);
     if (ds.sampleCount === 0)
       throw new AppError(422, 'NO_SAMPLES', `dataset ${ds.id} has no samples for indexTriplets to refer to`);
-    const indices = flatIndices(index, ds);
     this.checkGatherBudget(ds, index.length);
+    const indices = flatIndices(index, ds);
     return this.gathers.run(async () => {
       const stored = await this.store.readSamples(ds.id);
       if (signal?.aborted) throw clientGone('indexTriplets resolution');
@@ -128,9 +131,40 @@ export class DatasetService {
           throw badRequest('INDEX_OUT_OF_RANGE', `dataset ${ds.id}: ${err.message}`);
         throw new AppError(500, 'INTERNAL_ERROR', `indexTriplets resolution failed: ${err.message}`);
       }
-      const after = await this.store.appendTriplets(ds.id, triplets.data, triplets.count, this.capacity('triplets'));
-      return { added: triplets.count, tripletCount: after.tripletCount };
+      return this.storeGathered(ds, triplets, signal);
     }, signal);
+  }
+
+  /**
+   * Stores gathered triplets all or nothing, as staged chunks of at most STAGE_CHUNK_BYTES: the
+   * store writes on the caller's thread, and one write of the whole budget would hold the event
+   * loop for as long as it takes; between chunks other requests get their turn.
+   */
+  private async storeGathered(ds: DatasetRecord, triplets: TripletData, signal?: AbortSignal): Promise<AppendResult> {
+    const rowFloats = 3 * triplets.dimension;
+    const perChunk = Math.max(1, Math.floor(STAGE_CHUNK_BYTES / (4 * rowFloats)));
+    const uploadId = newId('up');
+    try {
+      for (let i = 0; i < triplets.count; i += perChunk) {
+        const rows = Math.min(perChunk, triplets.count - i);
+        const chunk = triplets.data.subarray(i * rowFloats, (i + rows) * rowFloats);
+        await this.store.stageChunk(uploadId, ds.id, 'triplets', chunk, rows);
+        await new Promise((resolve) => setImmediate(resolve));
+        // a client that hung up is not answered: its rows are not kept either
+        if (signal?.aborted) throw clientGone('indexTriplets resolution');
+      }
+      const after = await this.store.commitStaged(
+        uploadId,
+        ds.id,
+        'triplets',
+        triplets.count,
+        this.capacity('triplets'),
+      );
+      return { added: triplets.count, tripletCount: after.tripletCount };
+    } catch (e) {
+      if (this.store.isOpen()) await this.store.discardStaged(uploadId);
+      throw e;
+    }
   }
 
   /** Peak bytes of a gather: the samples read (n·d·4) plus the triplet rows built (3m·d·4). */

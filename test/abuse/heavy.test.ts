@@ -6,6 +6,7 @@ import {
   createDataset,
   evaluationsToAbandon,
   importModel,
+  indexTripletsBody,
   postEvaluate,
   postIndexTriplets,
   sampleHealth,
@@ -27,14 +28,16 @@ t.test('big indexTriplets are refused before any read; ones within budget are se
   await uploadSamples(s.base, id, n, d);
   const baseline = s.rssMb();
   s.resetPeak();
+  const tooMany = indexTripletsBody(20_000, n);
+  const within = indexTripletsBody(2000, n);
   const health = sampleHealth(s.base);
   // 4·d·(n + 3m) bytes: 20,000 triplets need ~242 MiB
   for (let i = 0; i < 4; i++)
-    await expectRefusal(t, await postIndexTriplets(s.base, id, 20_000, n), 422, 'LIMIT_EXCEEDED');
-  const big = (await (await postIndexTriplets(s.base, id, 20_000, n)).json()) as { message: string };
+    await expectRefusal(t, await postIndexTriplets(s.base, id, tooMany), 422, 'LIMIT_EXCEEDED');
+  const big = (await (await postIndexTriplets(s.base, id, tooMany)).json()) as { message: string };
   t.match(big.message, /INDEX_TRIPLETS_MEMORY_MB/);
   // 2,000 triplets need ~31 MiB: served, several at once (one gathers, the others wait their turn)
-  const ok = await Promise.all(Array.from({ length: 4 }, () => postIndexTriplets(s.base, id, 2000, n)));
+  const ok = await Promise.all(Array.from({ length: 4 }, () => postIndexTriplets(s.base, id, within)));
   t.same(
     ok.map((r) => r.status),
     [201, 201, 201, 201],
