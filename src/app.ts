@@ -63,7 +63,7 @@ function buildServices(config: Config, app: App, store: Store, compute: Compute)
     health: new HealthService(store),
     jobs: new JobService(store, datasets, runner, config.limits),
     serving: new ServingService(models, config.limits, compute.kernels),
-    evaluation: new EvaluationService(store, models, datasets, config.compute),
+    evaluation: new EvaluationService(store, models, datasets, config.compute, config.limits),
   };
 }
 

@@ -27,6 +27,14 @@ export interface Limits {
   maxIterations: number;
   /** distances computed by one /distances request (na × nb) */
   maxDistancePairs: number;
+  /** peak bytes of one indexTriplets request: 4·d·(n + 3m), samples read plus rows built */
+  indexTripletsBytes: number;
+  /** peak bytes of one evaluation (docs/operations.md, Budgets) */
+  evaluationBytes: number;
+  /** multiply-adds of one evaluation: k·d·(3m + n) + n²·(k + 8) */
+  evaluationMaxWork: number;
+  /** evaluations running at once; more get 503 with Retry-After */
+  evaluationConcurrency: number;
 }
 
 export const ROLES = ['all', 'api', 'worker'] as const;
@@ -67,6 +75,10 @@ export const DEFAULT_LIMITS: Limits = {
   maxQueuedJobs: 100,
   maxIterations: 100_000,
   maxDistancePairs: 4_000_000,
+  indexTripletsBytes: 256 * 1024 * 1024,
+  evaluationBytes: 512 * 1024 * 1024,
+  evaluationMaxWork: 20e9,
+  evaluationConcurrency: 1,
 };
 
 export class ConfigError extends Error {}
@@ -102,6 +114,11 @@ function fraction(env: Env, name: string, fallback: number, errors: string[]): n
     return fallback;
   }
   return v;
+}
+
+/** A size in MiB (a whole number from 1 to 1 TiB), returned in bytes. */
+function mib(env: Env, name: string, fallbackBytes: number, errors: string[]): number {
+  return intVar(env, name, fallbackBytes / 2 ** 20, 1, 2 ** 20, errors) * 2 ** 20;
 }
 
 /** One of a few words, case and surrounding blanks ignored; the first is the default. */
@@ -180,6 +197,10 @@ export function loadConfig(env: Env = process.env): Config {
       maxQueuedJobs: intVar(env, 'MAX_QUEUED_JOBS', d.maxQueuedJobs, 1, 1_000_000, errors),
       maxIterations: intVar(env, 'MAX_ITERATIONS', d.maxIterations, 1, 1e9, errors),
       maxDistancePairs: intVar(env, 'MAX_DISTANCE_PAIRS', d.maxDistancePairs, 1, 1e10, errors),
+      indexTripletsBytes: mib(env, 'INDEX_TRIPLETS_MEMORY_MB', d.indexTripletsBytes, errors),
+      evaluationBytes: mib(env, 'EVALUATION_MEMORY_MB', d.evaluationBytes, errors),
+      evaluationMaxWork: intVar(env, 'EVALUATION_MAX_WORK', d.evaluationMaxWork, 1, 1e15, errors),
+      evaluationConcurrency: intVar(env, 'EVALUATION_CONCURRENCY', d.evaluationConcurrency, 1, 64, errors),
     },
   };
   if (errors.length > 0) throw new ConfigError(`invalid configuration:\n  - ${errors.join('\n  - ')}`);

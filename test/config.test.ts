@@ -39,6 +39,10 @@ t.test('overrides', async (t) => {
     MAX_DISTANCE_PAIRS: '17',
     UPLOAD_LIMIT_BYTES: '2048',
     MAX_SAMPLES_PER_DATASET: '18',
+    INDEX_TRIPLETS_MEMORY_MB: '19',
+    EVALUATION_MEMORY_MB: '20',
+    EVALUATION_MAX_WORK: '21',
+    EVALUATION_CONCURRENCY: '3',
   });
   t.match(c, { port: 3000, host: '127.0.0.1', dataDir: '/var/lib/te', logLevel: 'debug', trainConcurrency: 4 });
   t.same(c.limits, {
@@ -53,6 +57,10 @@ t.test('overrides', async (t) => {
     maxIterations: 16,
     maxDistancePairs: 17,
     maxSamplesPerDataset: 18,
+    indexTripletsBytes: 19 * 2 ** 20,
+    evaluationBytes: 20 * 2 ** 20,
+    evaluationMaxWork: 21,
+    evaluationConcurrency: 3,
   });
   t.equal(loadConfig({ DATA_DIR: 'rel/dir' }).dataDir, path.resolve('rel/dir'));
   t.equal(loadConfig({ PORT: ' 81 ' }).port, 81, 'surrounding spaces are fine');
@@ -107,4 +115,21 @@ t.test('makeConfig overrides field by field', async (t) => {
   t.equal(c.port, 1234);
   t.equal(c.limits.maxBatch, 7);
   t.equal(c.limits.maxDimension, DEFAULT_LIMITS.maxDimension, 'other limits keep their defaults');
+});
+
+t.test('heavy-work budgets: bad values are named', async (t) => {
+  const err = configError({
+    INDEX_TRIPLETS_MEMORY_MB: '0',
+    EVALUATION_MEMORY_MB: '1.5',
+    EVALUATION_MAX_WORK: 'lots',
+    EVALUATION_CONCURRENCY: '65',
+  }) as Error;
+  t.ok(err instanceof ConfigError);
+  for (const name of [
+    'INDEX_TRIPLETS_MEMORY_MB',
+    'EVALUATION_MEMORY_MB',
+    'EVALUATION_MAX_WORK',
+    'EVALUATION_CONCURRENCY',
+  ])
+    t.match(err.message, name);
 });

@@ -30,6 +30,7 @@ export const ErrorCodes = [
   'SHUTTING_DOWN',
   'OVERLOADED',
   'INTERNAL_ERROR',
+  'CLIENT_CLOSED_REQUEST',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];
 

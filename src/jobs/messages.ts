@@ -45,12 +45,22 @@ export interface EvaluateTask {
   compute: ComputeSettings;
 }
 
-export type Task = TrainTask | EvaluateTask;
+/** indexTriplets resolution: rows of `samples` gathered into triplets, off the main thread. */
+export interface GatherTripletsTask {
+  kind: 'gatherTriplets';
+  /** count × dimension float32 (labels are not needed) */
+  samples: { count: number; dimension: number; data: Float32Array };
+  /** m × 3 sample indices (anchor, positive, negative), each checked against samples.count */
+  indices: Int32Array;
+}
+
+export type Task = TrainTask | EvaluateTask | GatherTripletsTask;
 
 export type WorkerMessage =
   | { type: 'progress'; progress: Progress & Record<string, unknown> }
   | { type: 'trained'; W: Float64Array; k: number; d: number; metrics: TrainMetrics & Record<string, unknown> }
   | { type: 'evaluated'; result: EvaluateResult }
+  | { type: 'gathered'; triplets: TripletData }
   | { type: 'failed'; code: string; message: string };
 
 export interface EvaluateResult {
@@ -73,6 +83,11 @@ export function taskTransfers(task: Task): ArrayBuffer[] {
   const add = (a: { buffer: ArrayBufferLike } | undefined) => {
     if (a && a.buffer instanceof ArrayBuffer) out.add(a.buffer);
   };
+  if (task.kind === 'gatherTriplets') {
+    add(task.samples.data);
+    add(task.indices);
+    return [...out];
+  }
   add(task.triplets?.data);
   add(task.samples?.data);
   add(task.samples?.labels);

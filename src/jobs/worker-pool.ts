@@ -34,37 +34,55 @@ export function startWorker(
   return { worker, exited };
 }
 
-/** Runs a short task to its single answer (evaluation). */
-export function runTask<T>(task: Task, pick: (m: WorkerMessage) => T | undefined): Promise<T> {
+export interface RunTaskOptions {
+  /** aborting terminates the worker (and the compute threads it started); the task rejects */
+  signal?: AbortSignal;
+  heapMb?: number;
+}
+
+/** Why a task ended without its answer: its signal was aborted. */
+export class TaskAbortedError extends Error {
+  readonly code = 'TASK_ABORTED';
+}
+
+/**
+ * Runs a short task (evaluation, an index-triplet gather) to its single answer. It settles only
+ * once the thread has exited, so a caller counting running tasks counts live threads.
+ */
+export function runTask<T>(
+  task: Task,
+  pick: (m: WorkerMessage) => T | undefined,
+  opts: RunTaskOptions = {},
+): Promise<T> {
+  if (opts.signal?.aborted) return Promise.reject(new TaskAbortedError('the task was aborted before it started'));
   return new Promise((resolve, reject) => {
-    let settled = false;
+    let outcome: { ok: true; value: T } | { ok: false; error: Error } | null = null;
+    const settle = (o: NonNullable<typeof outcome>) => {
+      if (!outcome) outcome = o;
+    };
     const h = startWorker(
       task,
       (m) => {
-        if (settled) return;
-        if (m.type === 'failed') {
-          settled = true;
-          reject(Object.assign(new Error(m.message), { code: m.code }));
-          return;
-        }
-        const v = pick(m);
-        if (v !== undefined) {
-          settled = true;
-          resolve(v);
+        if (m.type === 'failed') settle({ ok: false, error: Object.assign(new Error(m.message), { code: m.code }) });
+        else {
+          const v = pick(m);
+          if (v !== undefined) settle({ ok: true, value: v });
         }
       },
-      (e) => {
-        if (!settled) {
-          settled = true;
-          reject(e);
-        }
-      },
+      (e) => settle({ ok: false, error: e }),
+      opts.heapMb,
     );
+    const abort = () => {
+      settle({ ok: false, error: new TaskAbortedError('the task was aborted') });
+      void h.worker.terminate();
+    };
+    opts.signal?.addEventListener('abort', abort, { once: true });
     void h.exited.then((code) => {
-      if (!settled) {
-        settled = true;
-        reject(new Error(`worker exited with code ${code} before answering`));
-      }
+      opts.signal?.removeEventListener('abort', abort);
+      settle({ ok: false, error: new Error(`worker exited with code ${code} before answering`) });
+      const o = outcome!;
+      if (o.ok) resolve(o.value);
+      else reject(o.error);
     });
   });
 }

@@ -17,6 +17,7 @@ import {
 import type {
   EvaluateResult,
   EvaluateTask,
+  GatherTripletsTask,
   MinedTrainingParams,
   SampleData,
   Task,
@@ -102,8 +103,27 @@ function runEvaluate(task: EvaluateTask, kernels: Kernels): void {
   post({ type: 'evaluated', result });
 }
 
+/** indexTriplets: copies the indexed sample rows into triplet rows, and hands them back. */
+function runGather(task: GatherTripletsTask): void {
+  const { samples, indices } = task;
+  const d = samples.dimension;
+  const out = new Float32Array(indices.length * d);
+  for (let r = 0; r < indices.length; r++) {
+    const s = indices[r];
+    if (s < 0 || s >= samples.count) {
+      const message = `indexTriplets[${Math.floor(r / 3)}][${r % 3}] is ${s}, but there are ${samples.count} samples`;
+      throw Object.assign(new Error(message), { code: 'INDEX_OUT_OF_RANGE' });
+    }
+    out.set(samples.data.subarray(s * d, (s + 1) * d), r * d);
+  }
+  post({ type: 'gathered', triplets: { count: indices.length / 3, dimension: d, data: out } }, [
+    out.buffer as ArrayBuffer,
+  ]);
+}
+
 function run(task: Task, kernels: Kernels): void {
   if (task.kind === 'evaluate') return runEvaluate(task, kernels);
+  if (task.kind === 'gatherTriplets') return runGather(task);
   const p = task.params;
   if (p.source === 'samples') {
     if (!task.samples) throw missing('samples');
@@ -118,9 +138,13 @@ const task = workerData as Task;
 // memory) unless the settings say js or the runtime lacks SIMD.
 let compute: Compute | null = null;
 try {
-  const { kernels, threads, wide } = task.compute;
-  compute = await createCompute({ kernels, threads, wide });
-  run(task, compute.kernels);
+  // A gather copies rows and needs no kernels (nor their threads).
+  if (task.kind === 'gatherTriplets') runGather(task);
+  else {
+    const { kernels, threads, wide } = task.compute;
+    compute = await createCompute({ kernels, threads, wide });
+    run(task, compute.kernels);
+  }
 } catch (e) {
   const err = e as Error & { code?: string };
   post({ type: 'failed', code: typeof err.code === 'string' ? err.code : 'TRAINING_FAILED', message: err.message });

@@ -17,6 +17,7 @@ import {
   TripletsBody,
 } from '../schemas/datasets.js';
 import type { ChunkKind, DatasetService, RowBatch } from '../services/datasets.js';
+import { clientSignal, withRetryAfter } from './heavy.js';
 
 /**
  * A streamed upload (NDJSON or binary) of a kind into dataset id, decoded as it is read. The
@@ -119,7 +120,7 @@ export default async function datasetRoutes(app: App): Promise<void> {
             'application/octet-stream': { schema: { description: 'Little-endian float32, n × 3 × dimension values' } },
           },
         },
-        response: { 201: AppendReply, ...errors(400, 404, 413, 415, 422) },
+        response: { 201: AppendReply, ...errors(400, 404, 413, 415, 422, 503) },
       },
     },
     async (req, reply) => {
@@ -130,7 +131,11 @@ export default async function datasetRoutes(app: App): Promise<void> {
       if ((triplets === undefined) === (indexTriplets === undefined)) {
         throw new AppError(400, 'VALIDATION_ERROR', 'body must have exactly one of triplets and indexTriplets');
       }
-      if (indexTriplets) return reply.code(201).send(await datasets.appendIndexTriplets(id, indexTriplets));
+      if (indexTriplets) {
+        const signal = clientSignal(req, reply);
+        const added = await withRetryAfter(reply, () => datasets.appendIndexTriplets(id, indexTriplets, signal));
+        return reply.code(201).send(added);
+      }
       const ds = await datasets.uploadTarget(id, 'triplets', triplets!.length);
       return reply
         .code(201)

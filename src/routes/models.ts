@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../app-types.js';
 import { errors, IdParams, ListOf, PageQuery } from '../schemas/common.js';
+import { clientSignal, withRetryAfter } from './heavy.js';
 import { EvaluateBody, EvaluateReply, ImportModelBody, Model, Weights } from '../schemas/models.js';
 
 export default async function modelRoutes(app: App): Promise<void> {
@@ -69,13 +70,21 @@ export default async function modelRoutes(app: App): Promise<void> {
       schema: {
         tags,
         summary: 'Evaluate a model on a dataset',
-        description: "Mean hinge loss, triplet accuracy and active fraction over the dataset's triplets.",
+        description:
+          "Mean hinge loss, triplet accuracy and active fraction over the dataset's triplets, and retrieval " +
+          'figures over its labelled samples. 422 over EVALUATION_MEMORY_MB or EVALUATION_MAX_WORK; 503 with ' +
+          'Retry-After while EVALUATION_CONCURRENCY evaluations run. Stopped when the client disconnects.',
         params: IdParams,
         body: EvaluateBody,
-        response: { 200: EvaluateReply, ...errors(400, 404, 422) },
+        response: { 200: EvaluateReply, ...errors(400, 404, 422, 503) },
       },
     },
-    async (req) => evaluation.evaluate(req.params.id, req.body.datasetId, req.body.margin),
+    async (req, reply) => {
+      const signal = clientSignal(req, reply);
+      return withRetryAfter(reply, () =>
+        evaluation.evaluate(req.params.id, req.body.datasetId, req.body.margin, signal),
+      );
+    },
   );
 
   app.delete(

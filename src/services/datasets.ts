@@ -3,8 +3,14 @@
 // binary).
 import type { Limits } from '../config.js';
 import { AppError, badRequest, conflict, notFound, tooLarge } from '../errors.js';
+import type { TripletData } from '../jobs/messages.js';
+import { runTask, TaskAbortedError } from '../jobs/worker-pool.js';
 import { newId } from '../store/ids.js';
 import type { CapacityLimit, ChunkKind, DatasetRecord, Label, Page, PageRequest, Store } from '../store/types.js';
+import { clientGone, TaskGate } from './task-gate.js';
+
+/** The largest write of gathered index triplets to the store in one go. */
+const STAGE_CHUNK_BYTES = 4 * 1024 * 1024;
 
 export interface AppendResult {
   added: number;
@@ -91,29 +97,89 @@ export class DatasetService {
     }
   }
 
-  /** Triplets given as indices into the dataset's samples; stored as vectors like any triplet. */
-  async appendIndexTriplets(id: string, index: number[][]): Promise<AppendResult> {
+  /** At most one gather runs at a time (each may use the whole INDEX_TRIPLETS_MEMORY_MB); a few wait. */
+  private readonly gathers = new TaskGate('indexTriplets resolution', 1, 8, 1);
+
+  /**
+   * Triplets given as indices into the dataset's samples; stored as vectors like any triplet.
+   * The indices are checked and the cost worked out before anything is read; the samples are
+   * read once and handed (not copied) to a worker that gathers the rows, off the main thread.
+   */
+  async appendIndexTriplets(id: string, index: number[][], signal?: AbortSignal): Promise<AppendResult> {
     const ds = await this.get(id);
     this.checkRequestSize(index.length, 'indexTriplets');
     this.checkCapacity(ds, 'triplets', index.length);
     if (ds.sampleCount === 0)
       throw new AppError(422, 'NO_SAMPLES', `dataset ${ds.id} has no samples for indexTriplets to refer to`);
-    const samples = await this.store.readSamples(ds.id);
-    const d = ds.dimension;
-    const out = new Float32Array(index.length * 3 * d);
-    index.forEach((t, i) =>
-      t.forEach((s, j) => {
-        if (s >= samples.count) {
-          throw badRequest(
-            'INDEX_OUT_OF_RANGE',
-            `indexTriplets[${i}][${j}] is ${s}, but dataset ${ds.id} has ${samples.count} samples`,
-          );
-        }
-        out.set(samples.data.subarray(s * d, (s + 1) * d), (i * 3 + j) * d);
-      }),
-    );
-    const after = await this.store.appendTriplets(ds.id, out, index.length, this.capacity('triplets'));
-    return { added: index.length, tripletCount: after.tripletCount };
+    this.checkGatherBudget(ds, index.length);
+    const indices = flatIndices(index, ds);
+    return this.gathers.run(async () => {
+      const stored = await this.store.readSamples(ds.id);
+      if (signal?.aborted) throw clientGone('indexTriplets resolution');
+      const samples = { count: stored.count, dimension: stored.dimension, data: stored.data };
+      let triplets: TripletData;
+      try {
+        triplets = await runTask(
+          { kind: 'gatherTriplets', samples, indices },
+          (m) => (m.type === 'gathered' ? m.triplets : undefined),
+          { signal },
+        );
+      } catch (e) {
+        if (e instanceof TaskAbortedError) throw clientGone('indexTriplets resolution');
+        const err = e as Error & { code?: string };
+        if (err.code === 'INDEX_OUT_OF_RANGE')
+          throw badRequest('INDEX_OUT_OF_RANGE', `dataset ${ds.id}: ${err.message}`);
+        throw new AppError(500, 'INTERNAL_ERROR', `indexTriplets resolution failed: ${err.message}`);
+      }
+      return this.storeGathered(ds, triplets, signal);
+    }, signal);
+  }
+
+  /**
+   * Stores gathered triplets all or nothing, as staged chunks of at most STAGE_CHUNK_BYTES: the
+   * store writes on the caller's thread, and one write of the whole budget would hold the event
+   * loop for as long as it takes; between chunks other requests get their turn.
+   */
+  private async storeGathered(ds: DatasetRecord, triplets: TripletData, signal?: AbortSignal): Promise<AppendResult> {
+    const rowFloats = 3 * triplets.dimension;
+    const perChunk = Math.max(1, Math.floor(STAGE_CHUNK_BYTES / (4 * rowFloats)));
+    const uploadId = newId('up');
+    try {
+      for (let i = 0; i < triplets.count; i += perChunk) {
+        const rows = Math.min(perChunk, triplets.count - i);
+        const chunk = triplets.data.subarray(i * rowFloats, (i + rows) * rowFloats);
+        await this.store.stageChunk(uploadId, ds.id, 'triplets', chunk, rows);
+        await new Promise((resolve) => setImmediate(resolve));
+        // a client that hung up is not answered: its rows are not kept either
+        if (signal?.aborted) throw clientGone('indexTriplets resolution');
+      }
+      const after = await this.store.commitStaged(
+        uploadId,
+        ds.id,
+        'triplets',
+        triplets.count,
+        this.capacity('triplets'),
+      );
+      return { added: triplets.count, tripletCount: after.tripletCount };
+    } catch (e) {
+      if (this.store.isOpen()) await this.store.discardStaged(uploadId);
+      throw e;
+    }
+  }
+
+  /** Peak bytes of a gather: the samples read (n·d·4) plus the triplet rows built (3m·d·4). */
+  private checkGatherBudget(ds: DatasetRecord, m: number): void {
+    const bytes = indexTripletsBytes(ds.sampleCount, m, ds.dimension);
+    const limit = this.limits.indexTripletsBytes;
+    if (bytes > limit) {
+      throw new AppError(
+        422,
+        'LIMIT_EXCEEDED',
+        `indexTriplets on dataset ${ds.id} (${ds.sampleCount} samples, ${m} triplets, dimension ${ds.dimension}) ` +
+          `needs ${mib(bytes)} MiB, 4·d·(samples + 3·triplets) bytes; the budget is ${mib(limit)} MiB ` +
+          '(INDEX_TRIPLETS_MEMORY_MB)',
+      );
+    }
   }
 
   /**
@@ -165,6 +231,31 @@ export class DatasetService {
     }
     return resultOf(kind, n, await this.get(ds.id));
   }
+}
+
+/** Bytes an indexTriplets request holds at its peak: n samples read, 3m rows built, of d float32 each. */
+export function indexTripletsBytes(n: number, m: number, d: number): number {
+  return 4 * d * (n + 3 * m);
+}
+
+const mib = (bytes: number) => Math.ceil(bytes / 2 ** 20);
+
+/** The indices as one Int32Array, each checked against the dataset's sample count first. */
+function flatIndices(index: number[][], ds: DatasetRecord): Int32Array {
+  const out = new Int32Array(index.length * 3);
+  index.forEach((t, i) => {
+    if (t.length !== 3) throw badRequest('VALIDATION_ERROR', `indexTriplets[${i}] must hold 3 indices`);
+    t.forEach((s, j) => {
+      if (!Number.isInteger(s) || s < 0 || s >= ds.sampleCount) {
+        throw badRequest(
+          'INDEX_OUT_OF_RANGE',
+          `indexTriplets[${i}][${j}] is ${s}, but dataset ${ds.id} has ${ds.sampleCount} samples`,
+        );
+      }
+      out[i * 3 + j] = s;
+    });
+  });
+  return out;
 }
 
 function resultOf<K extends ChunkKind>(kind: K, added: number, ds: DatasetRecord): AppendResultOf<K> {

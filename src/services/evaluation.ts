@@ -1,24 +1,72 @@
 // Model evaluation on a dataset's triplets and labelled samples, off the main thread (datasets can
-// be large): the data and the weights are read here and handed to a worker.
+// be large): the data and the weights are read here and handed to a worker. Before anything is
+// read, the evaluation's memory and work are worked out from the dataset's counts and refused
+// over their budgets; at most EVALUATION_CONCURRENCY run at once, and one whose client hangs up
+// is stopped (its worker and compute threads terminated).
 import type { ComputeSettings } from '../compute/index.js';
 import { labelIds } from '../compute/training-data.js';
+import type { Limits } from '../config.js';
 import { AppError, badRequest, unprocessable } from '../errors.js';
 import type { EvaluateResult } from '../jobs/messages.js';
-import { runTask } from '../jobs/worker-pool.js';
+import { runTask, TaskAbortedError } from '../jobs/worker-pool.js';
 import { DEFAULT_MARGIN } from '../math/index.js';
-import type { Store } from '../store/types.js';
+import type { DatasetRecord, Store } from '../store/types.js';
 import type { DatasetService } from './datasets.js';
-import type { ModelService } from './models.js';
+import type { LoadedModel, ModelService } from './models.js';
+import { clientGone, TaskGate } from './task-gate.js';
+
+/** Queries whose distances the retrieval metrics hold at once (src/math/metrics.ts CHUNK). */
+const QUERY_BLOCK = 64;
+/** Per pair of samples, beyond the k multiply-adds of its distance: the distance's form and the ranking. */
+const PAIR_OVERHEAD = 8;
+
+export interface EvaluationCost {
+  bytes: number;
+  work: number;
+}
+
+/**
+ * The cost of evaluating a k×d model on m triplets and n samples (the retrieval metrics need n ≥ 2).
+ * Bytes: the triplets read and their split into anchors, positives and negatives (2·4·d·3m), the
+ * samples read (4·d·n), the labels (4n), the copy of W sent to the worker (8·k·d), the embeddings
+ * (4·n·k) and two blocks of distances (2·8·min(64, n)·n).
+ * Work, in multiply-adds: embedding every vector (k·d·(3m + n)) and every pair of samples (n²·(k + 8)).
+ */
+export function evaluationCost(m: number, n: number, d: number, k: number): EvaluationCost {
+  const r = n > 1 ? n : 0;
+  const bytes = 4 * d * (6 * m + n) + 4 * n + 8 * k * d + 4 * r * k + 2 * 8 * Math.min(QUERY_BLOCK, r) * r;
+  const work = k * d * (3 * m + n) + r * r * (k + PAIR_OVERHEAD);
+  return { bytes, work };
+}
+
+const mib = (bytes: number) => Math.ceil(bytes / 2 ** 20);
 
 export class EvaluationService {
+  private readonly gate: TaskGate;
+
   constructor(
     private readonly store: Store,
     private readonly models: ModelService,
     private readonly datasets: DatasetService,
     private readonly compute: ComputeSettings,
-  ) {}
+    private readonly limits: Limits,
+  ) {
+    // No queue: an evaluation can run for seconds, and a queue of them would only hold requests
+    // (and, for clients that gave up, nothing at all).
+    this.gate = new TaskGate('evaluation (EVALUATION_CONCURRENCY)', limits.evaluationConcurrency, 0, 5);
+  }
 
-  async evaluate(modelId: string, datasetId: string, margin: number | undefined): Promise<EvaluateResult> {
+  /** evaluations running now */
+  get active(): number {
+    return this.gate.active;
+  }
+
+  async evaluate(
+    modelId: string,
+    datasetId: string,
+    margin: number | undefined,
+    signal?: AbortSignal,
+  ): Promise<EvaluateResult> {
     // 1e400 in the JSON text is Infinity, which the schema's minimum lets through.
     if (margin !== undefined && !Number.isFinite(margin))
       throw badRequest('NON_FINITE_VALUE', `body/margin must be a finite number (got ${margin})`);
@@ -33,8 +81,45 @@ export class EvaluationService {
     if (ds.tripletCount === 0 && ds.sampleCount < 2) {
       throw unprocessable('NO_TRIPLETS', `dataset ${ds.id} has no triplets and too few samples to evaluate on`);
     }
+    this.checkBudgets(ds, model.k);
+    return this.gate.run(() => this.run(model, ds, margin, signal), signal);
+  }
+
+  /** Refuses, before anything is read, an evaluation over the memory or work budget. */
+  private checkBudgets(ds: DatasetRecord, k: number): void {
+    const { tripletCount: m, sampleCount: n, dimension: d } = ds;
+    const cost = evaluationCost(m, n, d, k);
+    const what = `evaluating a ${k}×${d} model on dataset ${ds.id} (${m} triplets, ${n} samples)`;
+    if (cost.bytes > this.limits.evaluationBytes) {
+      throw new AppError(
+        422,
+        'LIMIT_EXCEEDED',
+        `${what} needs ${mib(cost.bytes)} MiB; the budget is ${mib(this.limits.evaluationBytes)} MiB (EVALUATION_MEMORY_MB)`,
+      );
+    }
+    if (cost.work > this.limits.evaluationMaxWork) {
+      throw new AppError(
+        422,
+        'LIMIT_EXCEEDED',
+        `${what} is ${cost.work.toExponential(2)} multiply-adds, k·d·(3m + n) + n²·(k + 8); the budget is ` +
+          `${this.limits.evaluationMaxWork.toExponential(2)} (EVALUATION_MAX_WORK)`,
+      );
+    }
+  }
+
+  private async run(
+    model: LoadedModel,
+    ds: DatasetRecord,
+    margin: number | undefined,
+    signal?: AbortSignal,
+  ): Promise<EvaluateResult> {
     const triplets = await this.store.readTriplets(ds.id);
     const stored = await this.store.readSamples(ds.id);
+    if (signal?.aborted) throw clientGone('the evaluation');
+    // Rows appended since the budget check are evaluated too, if they still fit.
+    if (triplets.count !== ds.tripletCount || stored.count !== ds.sampleCount) {
+      this.checkBudgets({ ...ds, tripletCount: triplets.count, sampleCount: stored.count }, model.k);
+    }
     const samples = {
       count: stored.count,
       dimension: stored.dimension,
@@ -57,8 +142,10 @@ export class EvaluationService {
           compute: this.compute,
         },
         (m) => (m.type === 'evaluated' ? m.result : undefined),
+        { signal },
       );
     } catch (e) {
+      if (e instanceof TaskAbortedError) throw clientGone('the evaluation');
       throw new AppError(500, 'INTERNAL_ERROR', `evaluation failed: ${(e as Error).message}`);
     }
   }
