@@ -1,0 +1,157 @@
+// Checkpoint/resume: a run resumed from a checkpoint at any iteration boundary finishes exactly
+// as the uninterrupted run (W, iterations, stop reason, losses bit for bit), also after
+// structuredClone; checkpoints of another run are refused with a RangeError naming the mismatch.
+import t, { type Test } from 'tap';
+import type { TrainCheckpoint } from '../../src/math/checkpoint.js';
+import { createCompute } from '../../src/compute/index.js';
+import { DEFAULT_TRAIN_PARAMS } from '../../src/math/defaults.js';
+import { wasmSimdSupported } from '../../src/math/kernels/simd.js';
+import type { Kernels } from '../../src/math/kernels/types.js';
+import { createRng } from '../../src/math/rng.js';
+import { train } from '../../src/math/train.js';
+import type { TrainParams, TrainResult, TripletSet } from '../../src/math/types.js';
+import { randomSet } from './helpers.js';
+
+/** Positives near their anchors: the loss falls well below its start and the runs stop for several reasons. */
+function tripletSet(seed: number, m: number, d: number): TripletSet {
+  const set = randomSet(createRng(seed), m, d);
+  for (let i = 0; i < m * d; i++) set.positives[i] = set.anchors[i] + 0.5 * (set.positives[i] as number);
+  return set;
+}
+
+const trainParams = (over: Partial<TrainParams> = {}): TrainParams => ({
+  ...DEFAULT_TRAIN_PARAMS,
+  outputDimension: 4,
+  maxIterations: 60,
+  seed: 3,
+  ...over,
+});
+
+/** Everything of a result that must not depend on where the run was interrupted. */
+function sameResult(t: Test, got: TrainResult, want: TrainResult, label: string): void {
+  t.same(Array.from(got.W), Array.from(want.W), `${label}: W bit for bit`);
+  t.same(got.metrics, want.metrics, `${label}: metrics (iterations, stop reason, losses, warnings)`);
+}
+
+/** Boundaries to resume from: 0, 1, 2, the middle, the last two. */
+function picks(last: number): number[] {
+  return [...new Set([0, 1, 2, Math.floor(last / 2), last - 1, last])].filter((j) => j >= 0 && j <= last);
+}
+
+const hard = (seed: number, m: number, d: number): TripletSet => randomSet(createRng(seed), m, d);
+
+const trainConfigs: { name: string; set: TripletSet; p: TrainParams }[] = [
+  { name: 'lbfgs pca', set: hard(1, 300, 12), p: trainParams() },
+  // history 3: the ring wraps many times, and pairs skipped while it is full overwrite its oldest slot
+  {
+    name: 'lbfgs uniform normalize h=3',
+    set: hard(2, 200, 10),
+    p: trainParams({ init: 'uniform', normalize: true, historySize: 3, maxIterations: 150 }),
+  },
+  { name: 'lbfgs weight decay', set: hard(3, 150, 6), p: trainParams({ weightDecay: 1e-2, maxIterations: 400 }) },
+  { name: 'lbfgs zero loss', set: tripletSet(6, 150, 6), p: trainParams() },
+  { name: 'cg pca', set: hard(4, 300, 12), p: trainParams({ optimizer: 'cg' }) },
+  {
+    name: 'cg uniform normalize',
+    set: hard(5, 200, 10),
+    p: trainParams({ optimizer: 'cg', init: 'uniform', normalize: true, maxIterations: 120 }),
+  },
+  { name: 'cg zero loss', set: tripletSet(7, 150, 6), p: trainParams({ optimizer: 'cg' }) },
+];
+
+function checkTrainResume(t: Test, kernels: Kernels | undefined): void {
+  for (const { name, set, p } of trainConfigs) {
+    const ref = train(set, p, {}, kernels);
+    const cps: TrainCheckpoint[] = [];
+    const withHook = train(set, p, { onCheckpoint: (c) => cps.push(c) }, kernels);
+    sameResult(t, withHook, ref, `${name}: taking checkpoints changes nothing`);
+    t.equal(
+      cps.length,
+      ref.metrics.iterations + (ref.metrics.stopReason === 'no_progress' ? 0 : 1),
+      `${name}: one per boundary`,
+    );
+    t.same(
+      cps.map((c) => c.iteration),
+      cps.map((_, i) => i),
+      `${name}: iterations 0, 1, 2, …`,
+    );
+    for (const j of picks(cps.length - 1)) {
+      const c = cps[j];
+      sameResult(t, train(set, p, { resumeFrom: c }, kernels), ref, `${name}: resumed at ${j}`);
+      sameResult(
+        t,
+        train(set, p, { resumeFrom: structuredClone(c) }, kernels),
+        ref,
+        `${name}: cloned, resumed at ${j}`,
+      );
+    }
+    t.comment(`${name}: ${ref.metrics.iterations} iterations, ${ref.metrics.stopReason}`);
+  }
+}
+
+t.test('train: resuming at any boundary finishes bit for bit as the uninterrupted run (js)', (t) => {
+  checkTrainResume(t, undefined);
+  t.end();
+});
+
+t.test('train: checkpointEvery, checkpointDue, and a resumed run keeps checkpointing', (t) => {
+  const { set, p } = trainConfigs[0];
+  const every: number[] = [];
+  train(set, p, { onCheckpoint: (c) => every.push(c.iteration), checkpointEvery: 7 });
+  t.same(
+    every,
+    every.map((_, i) => 7 * i),
+    'every 7 iterations from 0',
+  );
+  const due: number[] = [];
+  train(set, p, { onCheckpoint: (c) => due.push(c.iteration), checkpointDue: (i) => i === 5 || i === 9 });
+  t.same(due, [5, 9], 'the caller decides');
+  const all: TrainCheckpoint[] = [];
+  const ref = train(set, p, { onCheckpoint: (c) => all.push(c) });
+  const later: number[] = [];
+  train(set, p, { resumeFrom: all[10], onCheckpoint: (c) => later.push(c.iteration), checkpointEvery: 10 });
+  const expected = all.map((c) => c.iteration).filter((i) => i > 10 && i % 10 === 0);
+  t.ok(expected.length >= 2, `${expected.length} checkpoints expected after resuming at 10`);
+  t.same(later, expected, 'the resumed run checkpoints on the same boundaries, not again at 10');
+  t.equal(ref.metrics.iterations, all[all.length - 1].iteration + (ref.metrics.stopReason === 'no_progress' ? 1 : 0));
+  t.throws(() => train(set, p, { onCheckpoint: () => {}, checkpointEvery: 0 }), RangeError);
+  t.end();
+});
+
+t.test('train: a checkpoint of another run is refused, naming the mismatch', (t) => {
+  const { set, p } = trainConfigs[0];
+  let c: TrainCheckpoint | undefined;
+  train(set, p, { onCheckpoint: (x) => (c = x), checkpointDue: (i) => i === 3 });
+  const cp = c as TrainCheckpoint;
+  const refuse = (over: Partial<TrainParams>, re: RegExp, s: TripletSet = set) =>
+    t.throws(() => train(s, { ...p, ...over }, { resumeFrom: cp }), re, `refused: ${re}`);
+  refuse({ outputDimension: 5 }, /RangeError|outputDimension is 4 in the checkpoint, 5 now/);
+  refuse({ optimizer: 'cg' }, /optimizer is 'lbfgs' in the checkpoint, 'cg' now/);
+  refuse({ seed: 4 }, /seed is 3 in the checkpoint, 4 now/);
+  refuse({ historySize: 5 }, /historySize is 10 in the checkpoint, 5 now/);
+  refuse({}, /d is 12 in the checkpoint, 10 now/, tripletSet(1, 300, 10));
+  refuse({}, /m is 300 in the checkpoint, 200 now/, tripletSet(1, 200, 12));
+  t.throws(() => train(set, p, { resumeFrom: { ...cp, kind: 'mined' as 'train' } }), /kind is 'mined'/);
+  t.throws(() => train(set, p, { resumeFrom: { ...cp, version: 99 } }), /version is 99/);
+  t.throws(() => train(set, p, { resumeFrom: { ...cp, x: new Float64Array(3) } }), RangeError);
+  t.throws(
+    () => train(set, p, { resumeFrom: { ...cp, direction: { ...cp.direction, kind: 'cg' } as never } }),
+    /optimizer is cg/,
+  );
+  t.end();
+});
+
+t.test(
+  'train: resuming with the WebAssembly kernels',
+  { skip: !wasmSimdSupported() && 'no WebAssembly SIMD' },
+  async (t) => {
+    for (const threads of [1, 2]) {
+      const c = await createCompute({ kernels: 'wasm', threads });
+      try {
+        checkTrainResume(t, c.kernels);
+      } finally {
+        await c.close();
+      }
+    }
+  },
+);
