@@ -4,7 +4,11 @@
 import t, { type Test } from 'tap';
 import type { TrainCheckpoint } from '../../src/math/checkpoint.js';
 import { createCompute } from '../../src/compute/index.js';
-import { DEFAULT_TRAIN_PARAMS } from '../../src/math/defaults.js';
+import { DEFAULT_MINED_PARAMS, DEFAULT_TRAIN_PARAMS } from '../../src/math/defaults.js';
+import { jsKernels } from '../../src/math/kernels/js.js';
+import type { MinedCheckpoint } from '../../src/math/mining/checkpoint.js';
+import { trainMined } from '../../src/math/mining/train-mined.js';
+import type { LabelledSamples, MinedTrainParams } from '../../src/math/mining/types.js';
 import { wasmSimdSupported } from '../../src/math/kernels/simd.js';
 import type { Kernels } from '../../src/math/kernels/types.js';
 import { createRng } from '../../src/math/rng.js';
@@ -152,6 +156,157 @@ t.test(
       } finally {
         await c.close();
       }
+    }
+  },
+);
+
+t.test('Rng: setState continues the exact sequence, Box–Muller spare included', (t) => {
+  const a = createRng(9);
+  a.normal();
+  const s = a.getState();
+  t.ok(s.hasSpare, 'a spare normal is cached');
+  const want = [a.normal(), a.uniform(), a.int(1000), a.normal()];
+  const b = createRng(1);
+  b.setState(structuredClone(s));
+  t.same([b.normal(), b.uniform(), b.int(1000), b.normal()], want);
+  t.throws(() => b.setState({ ...s, state: -1 }), RangeError);
+  t.end();
+});
+
+/** c Gaussian clusters in d dims, per samples each (as mining.test.ts). */
+function clusters(c: number, per: number, d: number, seed: number, spread = 2): LabelledSamples {
+  const rng = createRng(seed);
+  const centres = new Float64Array(c * d);
+  for (let i = 0; i < centres.length; i++) centres[i] = 2.5 * rng.normal();
+  const n = c * per;
+  const X = new Float32Array(n * d);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const y = i % c;
+    labels[i] = y * 3 + 1;
+    for (let j = 0; j < d; j++) X[i * d + j] = centres[y * d + j] + spread * rng.normal();
+  }
+  return { n, d, X, labels };
+}
+
+const minedParams = (over: Partial<MinedTrainParams> = {}): MinedTrainParams => ({
+  ...DEFAULT_MINED_PARAMS,
+  outputDimension: 4,
+  maxIterations: 120,
+  evaluationInterval: 10,
+  seed: 5,
+  ...over,
+});
+
+const minedConfigs: { name: string; data: LabelledSamples; p: MinedTrainParams }[] = [
+  // validation on whole labels, early stopping counted from the start: stops early
+  {
+    name: 'labels split, early stop',
+    data: clusters(30, 10, 8, 4),
+    p: minedParams({ maxIterations: 400, learningRate: 1e-4, patience: 3, earlyStoppingStart: 0 }),
+  },
+  // a high rate: the kept W is an early one, patience counts from the start
+  {
+    name: 'labels split, early best W',
+    data: clusters(30, 12, 10, 3),
+    p: minedParams({ learningRate: 0.1, earlyStoppingStart: 0, patience: 4, mining: 'batchhard' }),
+  },
+  // few labels: held-out samples; P×K larger than the label count and epochs wrap
+  {
+    name: 'samples split',
+    data: clusters(6, 20, 8, 7),
+    p: minedParams({ validationFraction: 0.2, batchSize: 24, samplesPerLabel: 4, evaluationInterval: 7 }),
+  },
+  {
+    name: 'no validation',
+    data: clusters(8, 20, 12, 9),
+    p: minedParams({ validationFraction: 0, mining: 'semihard', loss: 'softplus', weightDecay: 1e-3 }),
+  },
+];
+
+function checkMinedResume(t: Test, kernels: Kernels): void {
+  for (const { name, data, p } of minedConfigs) {
+    const ref = trainMined(data, p, {}, kernels);
+    const cps: MinedCheckpoint[] = [];
+    const withHook = trainMined(data, p, { onCheckpoint: (c) => cps.push(c) }, kernels);
+    sameResult(t, withHook, ref, `${name}: taking checkpoints changes nothing`);
+    const last = cps.length - 1;
+    t.same(
+      cps.map((c) => c.iteration),
+      cps.map((_, i) => i),
+      `${name}: iterations 0, 1, 2, …`,
+    );
+    t.equal(last, ref.metrics.iterations - (ref.metrics.earlyStopped ? 1 : 0), `${name}: up to the last boundary`);
+    for (const j of picks(last)) {
+      const c = cps[j];
+      sameResult(t, trainMined(data, p, { resumeFrom: c }, kernels), ref, `${name}: resumed at ${j}`);
+      sameResult(t, trainMined(data, p, { resumeFrom: structuredClone(c) }, kernels), ref, `${name}: cloned, at ${j}`);
+    }
+    if (name.includes('early best')) t.ok(ref.metrics.bestIteration < ref.metrics.iterations, 'kept W ≠ last W');
+    t.comment(`${name}: ${ref.metrics.iterations} steps, ${ref.metrics.stopReason}, best ${ref.metrics.bestIteration}`);
+  }
+}
+
+t.test('trainMined: resuming at any boundary finishes bit for bit as the uninterrupted run (js)', (t) => {
+  checkMinedResume(t, jsKernels);
+  t.end();
+});
+
+t.test('trainMined: a resumed run checkpoints on the same boundaries; cancellation after resuming', (t) => {
+  const { data, p } = minedConfigs[2];
+  const all: MinedCheckpoint[] = [];
+  trainMined(data, p, { onCheckpoint: (c) => all.push(c), checkpointEvery: 25 });
+  t.same(
+    all.map((c) => c.iteration),
+    [0, 25, 50, 75, 100],
+  );
+  const later: number[] = [];
+  trainMined(data, p, { resumeFrom: all[1], onCheckpoint: (c) => later.push(c.iteration), checkpointEvery: 25 });
+  t.same(later, [50, 75, 100]);
+  // a replica that loses its lease is cancelled; the next one resumes from the last checkpoint
+  let polls = 0;
+  let lastCp: MinedCheckpoint | undefined;
+  const cut = trainMined(data, p, {
+    onCheckpoint: (c) => (lastCp = c),
+    checkpointEvery: 20,
+    shouldStop: () => ++polls > 47,
+  });
+  t.equal(cut.metrics.stopReason, 'cancelled');
+  t.equal(lastCp?.iteration, 40);
+  const ref = trainMined(data, p);
+  sameResult(t, trainMined(data, p, { resumeFrom: lastCp }), ref, 'resumed after a cancelled run');
+  t.end();
+});
+
+t.test('trainMined: a checkpoint of another run is refused, naming the mismatch', (t) => {
+  const { data, p } = minedConfigs[0];
+  let c: MinedCheckpoint | undefined;
+  trainMined(data, p, { onCheckpoint: (x) => (c = x), checkpointDue: (i) => i === 3 });
+  const cp = c as MinedCheckpoint;
+  const refuse = (over: Partial<MinedTrainParams>, re: RegExp, s: LabelledSamples = data) =>
+    t.throws(() => trainMined(s, { ...p, ...over }, { resumeFrom: cp }), re, `refused: ${re}`);
+  refuse({ outputDimension: 5 }, /outputDimension is 4 in the checkpoint, 5 now/);
+  refuse({ seed: 6 }, /seed is 5 in the checkpoint, 6 now/);
+  refuse({ learningRate: 1e-3 }, /learningRate is 0.0001 in the checkpoint, 0.001 now/);
+  refuse({}, /n is 300 in the checkpoint, 310 now/, clusters(31, 10, 8, 4));
+  refuse({}, /d is 8 in the checkpoint, 9 now/, clusters(30, 10, 9, 4));
+  let tc: TrainCheckpoint | undefined;
+  train(trainConfigs[0].set, trainConfigs[0].p, { onCheckpoint: (x) => (tc = x), checkpointDue: (i) => i === 1 });
+  t.throws(() => trainMined(data, p, { resumeFrom: tc as unknown as MinedCheckpoint }), /kind is 'train'/);
+  t.throws(() => trainMined(data, p, { resumeFrom: { ...cp, earlyStopping: null } }), /validation is off/);
+  t.throws(() => trainMined(data, p, { resumeFrom: { ...cp, W: new Float64Array(3) } }), /W needs 32 values/);
+  t.end();
+});
+
+t.test(
+  'trainMined: resuming with the WebAssembly kernels',
+  { skip: !wasmSimdSupported() && 'no WebAssembly SIMD' },
+  async (t) => {
+    const c = await createCompute({ kernels: 'wasm', threads: 2 });
+    try {
+      checkMinedResume(t, c.kernels);
+    } finally {
+      await c.close();
     }
   },
 );
