@@ -310,3 +310,52 @@ t.test(
     }
   },
 );
+
+t.test(
+  'train: a checkpoint from 1 WebAssembly thread resumes bit for bit on 2',
+  { skip: !wasmSimdSupported() && 'no WebAssembly SIMD' },
+  async (t) => {
+    const one = await createCompute({ kernels: 'wasm', threads: 1 });
+    const two = await createCompute({ kernels: 'wasm', threads: 2 });
+    try {
+      for (const { name, set, p } of trainConfigs.slice(0, 2)) {
+        const cps: TrainCheckpoint[] = [];
+        const ref = train(set, p, { onCheckpoint: (c) => cps.push(c), checkpointEvery: 20 }, one.kernels);
+        sameResult(t, train(set, p, { resumeFrom: cps[1] }, two.kernels), ref, `${name}: 1 thread → 2 threads`);
+      }
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  },
+);
+
+/** Bytes of the typed arrays in a checkpoint (the rest is a few hundred bytes of numbers and params). */
+function arrayBytes(v: unknown): number {
+  if (ArrayBuffer.isView(v)) return v.byteLength;
+  if (v === null || typeof v !== 'object') return 0;
+  return Object.values(v).reduce((s: number, x) => s + arrayBytes(x), 0);
+}
+
+t.test('checkpoint sizes follow the formulas of docs/decisions/0020', (t) => {
+  const { set, p } = trainConfigs[1]; // h = 3, 150 iterations: the memory is full at the end
+  const kd = p.outputDimension * set.d;
+  let last: TrainCheckpoint | undefined;
+  train(set, p, { onCheckpoint: (c) => (last = c) });
+  const c = last as TrainCheckpoint;
+  t.equal(c.direction.kind === 'lbfgs' && c.direction.count, 3, 'memory full');
+  t.equal(arrayBytes(c), 8 * kd * (2 + 2 * 3) + 8 * 3 + 8 * 6, 'L-BFGS: 8·kd·(2 + 2c) + 8c + 48');
+  const cg = trainConfigs[4];
+  let lastCg: TrainCheckpoint | undefined;
+  train(cg.set, cg.p, { onCheckpoint: (x) => (lastCg = x) });
+  t.equal(arrayBytes(lastCg), 8 * 3 * cg.p.outputDimension * cg.set.d + 48, 'CG: 24·kd + 48');
+  for (const { name, data, p: mp } of minedConfigs) {
+    let m: MinedCheckpoint | undefined;
+    const r = trainMined(data, mp, { onCheckpoint: (x) => (m = x) });
+    const mkd = mp.outputDimension * data.d;
+    const validating = r.metrics.validationSplit !== 'none';
+    const want = 8 * mkd * (validating ? 4 : 3) + 4 * (r.metrics.trainSamples + r.metrics.trainLabels);
+    t.equal(arrayBytes(m), want, `${name}: 8·kd·(3 + validating) + 4·(train samples + train labels)`);
+  }
+  t.end();
+});
