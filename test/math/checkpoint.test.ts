@@ -10,6 +10,12 @@ import type { MinedCheckpoint } from '../../src/math/mining/checkpoint.js';
 import { trainMined } from '../../src/math/mining/train-mined.js';
 import type { LabelledSamples, MinedTrainParams } from '../../src/math/mining/types.js';
 import { wasmSimdSupported } from '../../src/math/kernels/simd.js';
+import { createPKSampler } from '../../src/math/mining/sampler.js';
+import { createAdam } from '../../src/math/optim/adam.js';
+import { minimizeCg } from '../../src/math/optim/cg.js';
+import { minimizeLbfgs } from '../../src/math/optim/lbfgs.js';
+import type { DescentState } from '../../src/math/optim/types.js';
+import { createEarlyStopping } from '../../src/math/training/early-stopping.js';
 import type { Kernels } from '../../src/math/kernels/types.js';
 import { createRng } from '../../src/math/rng.js';
 import { train } from '../../src/math/train.js';
@@ -357,5 +363,46 @@ t.test('checkpoint sizes follow the formulas of docs/decisions/0020', (t) => {
     const want = 8 * mkd * (validating ? 4 : 3) + 4 * (r.metrics.trainSamples + r.metrics.trainLabels);
     t.equal(arrayBytes(m), want, `${name}: 8·kd·(3 + validating) + 4·(train samples + train labels)`);
   }
+  t.end();
+});
+
+t.test('the parts refuse state of another size or kind', (t) => {
+  const fg = (x: Float64Array, g: Float64Array): number => {
+    let f = 0;
+    for (let i = 0; i < x.length; i++) {
+      f += (x[i] - i) ** 2;
+      g[i] = 2 * (x[i] - i);
+    }
+    return f;
+  };
+  const x0 = new Float64Array(4);
+  const states: DescentState[] = [];
+  minimizeLbfgs(fg, x0, { maxIterations: 3, gradientTolerance: 0, onCheckpoint: (s) => states.push(s) });
+  const s = states[1];
+  const opts = { maxIterations: 3, gradientTolerance: 0 };
+  t.throws(() => minimizeLbfgs(fg, x0, { ...opts, resumeFrom: s, noProgressWindow: 2 }), /no-progress window/);
+  t.throws(() => minimizeLbfgs(fg, new Float64Array(5), { ...opts, resumeFrom: s }), /x and g need 5 values/);
+  t.throws(() => minimizeLbfgs(fg, x0, { ...opts, resumeFrom: s, historySize: 4 }), /historySize is 10, not 4/);
+  const bad = { ...s, direction: { ...s.direction, count: 2 } } as DescentState;
+  t.throws(() => minimizeLbfgs(fg, x0, { ...opts, resumeFrom: bad }), /does not hold 2 pairs/);
+  t.throws(() => minimizeCg(fg, x0, { ...opts, resumeFrom: s }), /optimizer is lbfgs, not cg/);
+  const cgStates: DescentState[] = [];
+  minimizeCg(fg, x0, { ...opts, onCheckpoint: (c) => cgStates.push(c) });
+  const cgBad = {
+    ...cgStates[1],
+    direction: { ...cgStates[1].direction, prevDir: new Float64Array(2) },
+  } as DescentState;
+  t.throws(() => minimizeCg(fg, x0, { ...opts, resumeFrom: cgBad }), /CG direction needs 4 values/);
+
+  const adam = createAdam(4, { learningRate: 0.1 });
+  t.throws(() => adam.restore({ ...adam.snapshot(), m: new Float64Array(3) }), /Adam moments need 4/);
+  t.throws(() => adam.restore({ ...adam.snapshot(), t: -1 }), /Adam step is -1/);
+  const sampler = createPKSampler(Int32Array.from([1, 1, 2, 2, 3, 3]), null, 2, 2, 1);
+  t.throws(() => sampler.restore({ ...sampler.snapshot(), cursor: 4 }), /6 rows in 3 labels/);
+  const es = createEarlyStopping(
+    { earlyStoppingMetric: 'mapAtR', earlyStoppingStart: 0, maxIterations: 10, patience: 1, minDelta: 0 },
+    new Float64Array(4),
+  );
+  t.throws(() => es.restore({ ...es.snapshot(), bestW: new Float64Array(3) }), /best W needs 4 values/);
   t.end();
 });
