@@ -1,6 +1,7 @@
 // Public API of the pure math core.
 export * from './types.js';
-export { createRng, seededRandom, type Rng } from './rng.js';
+export { createRng, seededRandom, type Rng, type RngState } from './rng.js';
+export { CHECKPOINT_VERSION, type CheckpointHooks, type TrainCheckpoint } from './checkpoint.js';
 export { createTripletObjective, assertTripletSet, NORM_EPSILON, type TripletObjective } from './losses.js';
 export {
   DEFAULT_MARGIN,
@@ -39,7 +40,16 @@ export {
 } from './optim/linesearch.js';
 export { minimizeLbfgs, DEFAULT_HISTORY_SIZE } from './optim/lbfgs.js';
 export { minimizeCg } from './optim/cg.js';
-export type { FG, MinimizeOptions, MinimizeResult, IterationInfo } from './optim/types.js';
+export type {
+  FG,
+  MinimizeOptions,
+  MinimizeResult,
+  IterationInfo,
+  DescentState,
+  DirectionState,
+  LbfgsState,
+  CgState,
+} from './optim/types.js';
 export { train } from './train.js';
 export { meanEmbeddingDistance } from './training/diagnostics.js';
 export { jsKernels } from './kernels/js.js';
@@ -50,5 +60,6 @@ export {
   scheduledLearningRate,
   type Adam,
   type AdamOptions,
+  type AdamState,
   type LearningRateSchedule,
 } from './optim/adam.js';

@@ -11,6 +11,17 @@ export interface Rng {
   normal(): number;
   /** integer in [0, n) */
   int(n: number): number;
+  /** a copy of the generator's state, so a checkpoint can resume the exact sequence */
+  getState(): RngState;
+  /** continues from a state getState() returned (of any generator of this module) */
+  setState(s: RngState): void;
+}
+
+/** Everything a generator carries between draws: Mulberry32's word and Box–Muller's cached value. */
+export interface RngState {
+  state: number;
+  spare: number;
+  hasSpare: boolean;
 }
 
 const TWO_POW_32 = 4294967296;
@@ -55,6 +66,14 @@ export function createRng(seed: number): Rng {
     normal,
     range: (lo, hi) => lo + (hi - lo) * uniform(),
     int: (n) => Math.floor(uniform() * n),
+    getState: () => ({ state, spare, hasSpare }),
+    setState(s) {
+      if (!(Number.isInteger(s.state) && s.state >= 0 && s.state < TWO_POW_32))
+        throw new RangeError(`rng state must be a 32-bit unsigned integer (got ${s.state})`);
+      state = s.state;
+      spare = s.spare;
+      hasSpare = s.hasSpare;
+    },
   };
 }
 

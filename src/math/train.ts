@@ -1,5 +1,6 @@
 // train(): init → objective → optimiser (full-batch L-BFGS or CG on triplets), with progress,
 // cancellation and diagnostics from the shared training skeleton (./training/).
+import { checkpointRule, checkTrainCheckpoint, trainCheckpoint } from './checkpoint.js';
 import { initW } from './init.js';
 import type { Kernels } from './kernels/types.js';
 import { createTripletObjective, type TripletObjective } from './losses.js';
@@ -24,8 +25,11 @@ export function train(set: TripletSet, params: TrainParams, hooks: TrainHooks = 
   validate(set, params);
   const k = params.outputDimension;
   const d = set.d;
+  const resume = hooks.resumeFrom;
+  if (resume) checkTrainCheckpoint(resume, set, params);
   const progress = createProgressReporter<Progress>(hooks);
-  const W0 = initW({ init: params.init, k, d, seed: params.seed }, set);
+  // a resumed run skips the start (the optimiser takes its state from the checkpoint)
+  const W0 = resume ? resume.x : initW({ init: params.init, k, d, seed: params.seed }, set);
   const objective: TripletObjective = createTripletObjective(
     set,
     {
@@ -53,7 +57,9 @@ function runTraining(
 ): TrainResult {
   const k = params.outputDimension;
   const d = set.d;
-  let lastActive = 0;
+  const resume = hooks.resumeFrom;
+  const initNorm = resume ? resume.initialWeightNorm : l2(W0);
+  let lastActive = resume ? resume.lastActive : 0;
   const fg = (x: Float64Array, g: Float64Array): number => {
     const v = objective.evaluate(x, k, g);
     lastActive = v.activeCount;
@@ -75,7 +81,13 @@ function runTraining(
     historySize: params.historySize,
     shouldStop: hooks.shouldStop,
     onIteration: (info) => report(info.iteration, info.f, info.g, false),
+    resumeFrom: resume,
   };
+  const emit = hooks.onCheckpoint;
+  if (emit) {
+    opts.checkpointDue = checkpointRule(hooks);
+    opts.onCheckpoint = (s) => emit(trainCheckpoint(s, set, params, lastActive, initNorm));
+  }
   const minimize = params.optimizer === 'cg' ? minimizeCg : minimizeLbfgs;
   const res: MinimizeResult = minimize(fg, W0, opts);
   // one bookkeeping evaluation at the returned point, so the reported numbers are exact
@@ -91,5 +103,5 @@ function runTraining(
     meanEmbeddingDistance: meanEmbeddingDistance(res.x, k, set, params.normalize, kernels),
     weightNorm: l2(res.x),
   };
-  return { W: res.x, k, d, metrics: { ...base, warnings: tripletRunWarnings(base, params, l2(W0)) } };
+  return { W: res.x, k, d, metrics: { ...base, warnings: tripletRunWarnings(base, params, initNorm) } };
 }

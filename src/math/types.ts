@@ -1,5 +1,6 @@
 // Shared shapes of the pure math core. Everything is row-major typed arrays;
 // the core never sees requests, rows or worker messages.
+import type { CheckpointHooks, TrainCheckpoint } from './checkpoint.js';
 
 /**
  * Row-major input vectors. Float32 is what storage holds and what the server
@@ -93,7 +94,7 @@ export interface TrainResult {
   metrics: TrainMetrics;
 }
 
-export interface TrainHooks {
+export interface TrainHooks extends CheckpointHooks<TrainCheckpoint> {
   /** called at least once a second while training, and once at the end */
   onProgress?: (p: Progress) => void;
   /** polled between function evaluations; true stops with reason `cancelled` */

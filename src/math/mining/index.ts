@@ -28,7 +28,8 @@ export {
   type Reducer,
 } from './triplet-loss.js';
 export { createBatchObjective, type BatchObjective, type BatchLossOptions, type BatchLossValue } from './batch-loss.js';
-export { createPKSampler, groupByLabel, type PKSampler, type LabelGroups } from './sampler.js';
+export { createPKSampler, groupByLabel, type PKSampler, type LabelGroups, type SamplerState } from './sampler.js';
+export type { MinedCheckpoint, LossWindow } from './checkpoint.js';
 export { splitSamples, subsampleRows, sampleTriplets, LABEL_SPLIT_MIN_LABELS, type SampleSplit } from './split.js';
 export { DEFAULT_MINED_PARAMS } from '../defaults.js';
 export { trainMined } from './train-mined.js';

@@ -10,7 +10,7 @@
 //   which carry no gradient under the euclidean distance and shrink the useful batch. Batches can
 //   therefore be smaller than P·K; `next` returns the actual size.
 // - Single-sample labels are kept in the pool: they cannot anchor a triplet but serve as negatives.
-import { createRng, type Rng } from '../rng.js';
+import { createRng, type Rng, type RngState } from '../rng.js';
 
 export interface PKSampler {
   /** P·K: the largest batch `next` can return */
@@ -19,6 +19,21 @@ export interface PKSampler {
   readonly labelCount: number;
   /** Writes the sample rows of the next batch into rowsOut (grouped by label) and their labels into labelsOut; returns the batch size. */
   next(rowsOut: Int32Array, labelsOut: Int32Array): number;
+  /** A copy of what carries from one batch to the next (for checkpoints). */
+  snapshot(): SamplerState;
+  /** Continues from a snapshot of a sampler over the same rows, P and K. */
+  restore(s: SamplerState): void;
+}
+
+/** The sampler's state between batches. */
+export interface SamplerState {
+  rng: RngState;
+  /** the rows grouped by label, each label's segment in its current partially shuffled order */
+  pool: Int32Array;
+  /** this epoch's label order */
+  perm: Int32Array;
+  /** labels of `perm` already taken this epoch */
+  cursor: number;
 }
 
 export interface LabelGroups {
@@ -129,6 +144,15 @@ export function createPKSampler(
       }
       for (let q = 0; q < need; q++) take(perm[cursor++]);
       return b;
+    },
+    snapshot: () => ({ rng: rng.getState(), pool: pool.slice(), perm: perm.slice(), cursor }),
+    restore(s) {
+      if (s.pool.length !== pool.length || s.perm.length !== L || !(s.cursor >= 0 && s.cursor <= L))
+        throw new RangeError(`checkpoint: the sampler state is not of ${pool.length} rows in ${L} labels`);
+      rng.setState(s.rng);
+      pool.set(s.pool);
+      perm.set(s.perm);
+      cursor = s.cursor;
     },
   };
 }

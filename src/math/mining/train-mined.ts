@@ -14,7 +14,16 @@ import { collapseWarning, l2, meanSampleDistance } from '../training/diagnostics
 import { createEarlyStopping, type EarlyStopping } from '../training/early-stopping.js';
 import { createProgressReporter, type ProgressReporter } from '../training/progress.js';
 import type { DataArray, TripletSet } from '../types.js';
+import { checkpointRule } from '../checkpoint.js';
 import { createBatchObjective, type BatchObjective } from './batch-loss.js';
+import {
+  checkMinedCheckpoint,
+  minedCheckpoint,
+  restoreMinedRun,
+  type LossWindow,
+  type MinedCheckpoint,
+  type MinedRunState,
+} from './checkpoint.js';
 import { validateMinedInputs } from './checks.js';
 import { gatherLabels, gatherRows, makeEvalSet, rowsLike, scoreTriplets, type EvalSet } from './eval-set.js';
 import { createPKSampler, type PKSampler } from './sampler.js';
@@ -37,16 +46,7 @@ const INIT_ROWS = 2730;
 /** MinedTrainHooks promise a report at least this often, whatever progressIntervalMs asks */
 const MAX_PROGRESS_INTERVAL_MS = 1000;
 
-/** Losses of the steps since the last progress report, averaged into the next one. */
-interface LossWindow {
-  sum: number;
-  count: number;
-  last: number;
-  /** active fraction of the latest batch */
-  active: number;
-}
-
-interface MinedRun {
+interface MinedRun extends MinedRunState {
   readonly samples: LabelledSamples;
   readonly p: MinedTrainParams;
   readonly k: number;
@@ -64,7 +64,11 @@ interface MinedRun {
   readonly adam: Adam;
   readonly trainEval: EvalSet;
   readonly valEval: EvalSet | null;
+  /** valEval !== null */
+  readonly validating: boolean;
   readonly stopper: EarlyStopping;
+  /** hands a checkpoint to the hooks when one is due at this step */
+  readonly checkpoint: (step: number) => void;
   /** mean pairwise embedding distance of the training sample at the start (collapse reference) */
   readonly startDistance: number;
   readonly window: LossWindow;
@@ -111,7 +115,24 @@ function createAdamFor(p: MinedTrainParams, size: number): Adam {
   });
 }
 
+/** Embeds the training sample with the start's W: the spread the collapse check compares against. */
+function startSpread(W: Float64Array, k: number, d: number, normalize: boolean, trainEval: EvalSet): number {
+  embed(W, k, d, trainEval.X, trainEval.n, normalize, trainEval.E);
+  return meanSampleDistance(trainEval.E, trainEval.n, k);
+}
+
+/** Checkpoints at the boundaries the hooks select; a no-op without onCheckpoint. */
+function checkpointer(hooks: MinedTrainHooks, run: () => MinedRun): (step: number) => void {
+  const emit = hooks.onCheckpoint;
+  if (!emit) return () => {};
+  const due = checkpointRule(hooks);
+  return (step) => {
+    if (due(step)) emit(minedCheckpoint(run()));
+  };
+}
+
 function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainHooks, kernels: Kernels): MinedRun {
+  const resume: MinedCheckpoint | undefined = hooks.resumeFrom;
   const progress = createProgressReporter<MinedProgress>(hooks, { maxIntervalMs: MAX_PROGRESS_INTERVAL_MS });
   const k = p.outputDimension;
   const { d, n } = samples;
@@ -123,7 +144,8 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
   const K = p.samplesPerLabel;
   const P = Math.floor(p.batchSize / K);
   const sampler = createPKSampler(samples.labels, split.train, P, K, createRng(p.seed ^ 0xba7c));
-  const W = initialW(samples, split.train, p);
+  // a resumed run skips the start: its W, and everything else that changes, come from the checkpoint
+  const W = resume ? Float64Array.from(resume.W) : initialW(samples, split.train, p);
   const distance = distanceByName(p.distance, { smooth: true });
   const objective = createBatchObjective(
     k,
@@ -156,8 +178,7 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
         );
   if (!hasPositivePair(samples.labels, split.train))
     warnings.push('no positive pairs: every training label has a single sample, so no triplet can be formed');
-  embed(W, k, d, trainEval.X, trainEval.n, p.normalize, trainEval.E);
-  return {
+  const run: MinedRun = {
     samples,
     p,
     k,
@@ -175,8 +196,10 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
     adam: createAdamFor(p, k * d),
     trainEval,
     valEval,
+    validating: valEval !== null,
     stopper: createEarlyStopping(p, W),
-    startDistance: meanSampleDistance(trainEval.E, trainEval.n, k),
+    checkpoint: checkpointer(hooks, () => run),
+    startDistance: resume ? resume.startDistance : startSpread(W, k, d, p.normalize, trainEval),
     window: { sum: 0, count: 0, last: 0, active: 0 },
     step: 0,
     samplesSeen: 0,
@@ -188,6 +211,8 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
     stopReason: 'max_iterations',
     earlyStopped: false,
   };
+  if (resume) restoreMinedRun(run, resume);
+  return run;
 }
 
 /** Embeds the rows of `es` with Wc (float64, here: the figures must not depend on the kernels' precision). */
@@ -283,29 +308,40 @@ function reportProgress(run: MinedRun, force: boolean): void {
   }
 }
 
-/** Steps until maxIterations, cancellation, a non-finite step or early stopping; then a last evaluation if due. */
-function runSteps(run: MinedRun): void {
+/** One step, and its evaluation when due; false when the run ends with it (non-finite step, early stop). */
+function advance(run: MinedRun): boolean {
   const p = run.p;
-  afterEvaluation(run, evaluate(run, 0), 0);
+  if (!trainStep(run)) return false;
+  const step = run.step;
+  if (step % p.evaluationInterval !== 0 && step !== p.maxIterations) {
+    reportProgress(run, false);
+    return true;
+  }
+  const stop = afterEvaluation(run, evaluate(run, step), step);
   reportProgress(run, true);
-  while (run.step < p.maxIterations) {
+  if (stop && step < p.maxIterations) {
+    run.stopReason = 'no_progress';
+    run.earlyStopped = true;
+    return false;
+  }
+  return true;
+}
+
+/**
+ * Steps until maxIterations, cancellation, a non-finite step or early stopping; then a last evaluation
+ * if due. A resumed run's step-0 evaluation is already in its checkpoint.
+ */
+function runSteps(run: MinedRun, resumed: boolean): void {
+  if (!resumed) afterEvaluation(run, evaluate(run, 0), 0);
+  reportProgress(run, true);
+  if (!resumed) run.checkpoint(0);
+  while (run.step < run.p.maxIterations) {
     if (run.progress.cancelled()) {
       run.stopReason = 'cancelled';
       break;
     }
-    if (!trainStep(run)) break;
-    const step = run.step;
-    if (step % p.evaluationInterval !== 0 && step !== p.maxIterations) {
-      reportProgress(run, false);
-      continue;
-    }
-    const stop = afterEvaluation(run, evaluate(run, step), step);
-    reportProgress(run, true);
-    if (stop && step < p.maxIterations) {
-      run.stopReason = 'no_progress';
-      run.earlyStopped = true;
-      break;
-    }
+    if (!advance(run)) break;
+    run.checkpoint(run.step);
   }
   if (run.valEval && run.lastEvaluated !== run.step) afterEvaluation(run, evaluate(run, run.step), run.step);
 }
@@ -362,7 +398,8 @@ export function trainMined(
   kernels: Kernels = jsKernels,
 ): MinedTrainResult {
   validateMinedInputs(samples, params);
+  if (hooks.resumeFrom) checkMinedCheckpoint(hooks.resumeFrom, samples, params);
   const run = setUp(samples, params, hooks, kernels);
-  runSteps(run);
+  runSteps(run, hooks.resumeFrom !== undefined);
   return finish(run);
 }

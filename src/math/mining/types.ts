@@ -1,6 +1,8 @@
 // Shapes shared by the online-mining modules (P×K sampling, miners, batch losses, trainMined).
 import type { DistanceKind } from '../distance.js';
+import type { CheckpointHooks } from '../checkpoint.js';
 import type { InitName, Progress, TrainHooks, TrainMetrics, TrainResult } from '../types.js';
+import type { MinedCheckpoint } from './checkpoint.js';
 
 /**
  * Which triplets of a P×K batch train the map.
@@ -115,7 +117,8 @@ export interface MinedProgress extends Progress, Partial<ValidationFigures> {
   warning?: string;
 }
 
-export interface MinedTrainHooks extends Omit<TrainHooks, 'onProgress'> {
+export interface MinedTrainHooks
+  extends Omit<TrainHooks, 'onProgress' | keyof CheckpointHooks<never>>, CheckpointHooks<MinedCheckpoint> {
   onProgress?: (p: MinedProgress) => void;
 }
 

@@ -38,6 +38,19 @@ export interface Adam {
   update(x: Float64Array, g: Float64Array): void;
   /** Forget the moments and restart the schedule. */
   reset(): void;
+  /** A copy of the moments and the step count (the schedule's position), for checkpoints. */
+  snapshot(): AdamState;
+  /** Continues from a snapshot of an optimiser of the same size and options. */
+  restore(s: AdamState): void;
+}
+
+/** Adam's state between steps. pow1 = β₁ᵗ and pow2 = β₂ᵗ are kept as the running products the steps use. */
+export interface AdamState {
+  t: number;
+  pow1: number;
+  pow2: number;
+  m: Float64Array;
+  v: Float64Array;
 }
 
 export function scheduledLearningRate(base: number, schedule: LearningRateSchedule, t: number): number {
@@ -97,6 +110,16 @@ export function createAdam(n: number, opts: AdamOptions): Adam {
       t = 0;
       pow1 = 1;
       pow2 = 1;
+    },
+    snapshot: () => ({ t, pow1, pow2, m: Float64Array.from(m), v: Float64Array.from(v) }),
+    restore(s) {
+      if (s.m.length !== n || s.v.length !== n) throw new RangeError(`checkpoint: Adam moments need ${n} values`);
+      if (!(Number.isInteger(s.t) && s.t >= 0)) throw new RangeError(`checkpoint: Adam step is ${s.t}`);
+      m.set(s.m);
+      v.set(s.v);
+      t = s.t;
+      pow1 = s.pow1;
+      pow2 = s.pow2;
     },
   };
 }

@@ -4,7 +4,7 @@
 // β⁺ clipping restarts automatically when conjugacy is lost, which the hinge's
 // kinks cause often; a non-descent direction falls back to −g in the shared loop.
 import { runDescent, steepestStep, type DirectionStrategy } from './descent.js';
-import { dot, type FG, type MinimizeOptions, type MinimizeResult } from './types.js';
+import { dot, type CgState, type DirectionState, type FG, type MinimizeOptions, type MinimizeResult } from './types.js';
 
 function createCgStrategy(n: number): DirectionStrategy {
   const prevDir = new Float64Array(n);
@@ -38,6 +38,15 @@ function createCgStrategy(n: number): DirectionStrategy {
       prevDir.set(dir);
       prevAlphaGtd = alpha * gtd;
       fresh = false;
+    },
+    snapshot: (): CgState => ({ kind: 'cg', prevDir: Float64Array.from(prevDir), beta, fresh, prevAlphaGtd }),
+    restore(st: DirectionState) {
+      if (st.kind !== 'cg') throw new RangeError(`checkpoint: optimizer is ${st.kind}, not cg`);
+      if (st.prevDir.length !== n) throw new RangeError(`checkpoint: CG direction needs ${n} values`);
+      prevDir.set(st.prevDir);
+      beta = st.beta;
+      fresh = st.fresh;
+      prevAlphaGtd = st.prevAlphaGtd;
     },
   };
 }

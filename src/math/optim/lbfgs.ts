@@ -4,7 +4,14 @@
 // hinge loss, or with an Armijo-only step) are skipped so H stays positive definite.
 import { runDescent, steepestStep, type DirectionStrategy } from './descent.js';
 import { DEFAULT_HISTORY_SIZE } from '../defaults.js';
-import { dot, type FG, type MinimizeOptions, type MinimizeResult } from './types.js';
+import {
+  dot,
+  type DirectionState,
+  type FG,
+  type LbfgsState,
+  type MinimizeOptions,
+  type MinimizeResult,
+} from './types.js';
 
 export { DEFAULT_HISTORY_SIZE };
 
@@ -17,6 +24,8 @@ function createLbfgsStrategy(n: number, historySize: number): DirectionStrategy 
   let count = 0; // stored pairs
   let head = 0; // index of the next slot to write
   let gamma = 1;
+  // slot of the t-th newest pair (t = 0 newest)
+  const slot = (t: number): number => (head - 1 - t + mem) % mem;
 
   return {
     c2: 0.9,
@@ -29,7 +38,7 @@ function createLbfgsStrategy(n: number, historySize: number): DirectionStrategy 
       for (let i = 0; i < n; i++) dir[i] = -g[i];
       // newest to oldest
       for (let t = 0; t < count; t++) {
-        const j = (head - 1 - t + mem) % mem;
+        const j = slot(t);
         const a = rho[j] * dot(S[j], dir);
         alpha[j] = a;
         const y = Y[j];
@@ -38,7 +47,7 @@ function createLbfgsStrategy(n: number, historySize: number): DirectionStrategy 
       if (gamma !== 1) for (let i = 0; i < n; i++) dir[i] *= gamma;
       // oldest to newest
       for (let t = count - 1; t >= 0; t--) {
-        const j = (head - 1 - t + mem) % mem;
+        const j = slot(t);
         const b = rho[j] * dot(Y[j], dir);
         const s = S[j];
         const c = alpha[j] - b;
@@ -64,7 +73,48 @@ function createLbfgsStrategy(n: number, historySize: number): DirectionStrategy 
       head = (head + 1) % mem;
       count = Math.min(count + 1, mem);
     },
+    snapshot(): LbfgsState {
+      // only the pairs in use, oldest first: the slots' physical order does not change any sum.
+      // Note a pair skipped while the memory is full overwrites the oldest slot's s, y (not ρ);
+      // that slot is copied as it is, so a resumed run repeats exactly what the running one does.
+      const S2 = new Float64Array(count * n);
+      const Y2 = new Float64Array(count * n);
+      const rho2 = new Float64Array(count);
+      for (let t = 0; t < count; t++) {
+        const j = slot(count - 1 - t);
+        S2.set(S[j], t * n);
+        Y2.set(Y[j], t * n);
+        rho2[t] = rho[j];
+      }
+      return { kind: 'lbfgs', historySize: mem, count, gamma, S: S2, Y: Y2, rho: rho2 };
+    },
+    restore(st: DirectionState) {
+      checkLbfgsState(st, n, mem);
+      for (let t = 0; t < st.count; t++) {
+        S[t].set(st.S.subarray(t * n, (t + 1) * n));
+        Y[t].set(st.Y.subarray(t * n, (t + 1) * n));
+        rho[t] = st.rho[t];
+      }
+      count = st.count;
+      head = st.count % mem;
+      gamma = st.gamma;
+    },
   };
+}
+
+function checkLbfgsState(st: DirectionState, n: number, mem: number): asserts st is LbfgsState {
+  if (st.kind !== 'lbfgs') throw new RangeError(`checkpoint: optimizer is ${st.kind}, not lbfgs`);
+  if (st.historySize !== mem) throw new RangeError(`checkpoint: historySize is ${st.historySize}, not ${mem}`);
+  const c = st.count;
+  if (!(
+    Number.isInteger(c) &&
+    c >= 0 &&
+    c <= mem &&
+    st.S.length === c * n &&
+    st.Y.length === c * n &&
+    st.rho.length === c
+  ))
+    throw new RangeError(`checkpoint: L-BFGS memory does not hold ${c} pairs of ${n} values`);
 }
 
 /** Minimises fg from x0 (left untouched) with L-BFGS and a strong-Wolfe line search. */

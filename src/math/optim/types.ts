@@ -28,6 +28,51 @@ export interface MinimizeOptions {
   shouldStop?: () => boolean;
   /** called after every accepted step */
   onIteration?: (info: IterationInfo) => void;
+  /** continue from this state (a checkpoint's) instead of evaluating x0; x0 then only fixes the length */
+  resumeFrom?: DescentState;
+  /**
+   * called with a copy of the state at the iteration boundaries (0 = after the first evaluation, then
+   * after each accepted step that did not end the run) where checkpointDue says so (every one without it)
+   */
+  onCheckpoint?: (state: DescentState) => void;
+  checkpointDue?: (iteration: number) => boolean;
+}
+
+/** L-BFGS memory: the `count` stored pairs oldest first (count·n values each), as the two-loop recursion reads them. */
+export interface LbfgsState {
+  kind: 'lbfgs';
+  historySize: number;
+  count: number;
+  /** initial Hessian scale sᵀy/yᵀy of the newest accepted pair */
+  gamma: number;
+  S: Float64Array;
+  Y: Float64Array;
+  rho: Float64Array;
+}
+
+/** Polak–Ribière+ state: the previous direction, β for the next one, and the step-length guess's input. */
+export interface CgState {
+  kind: 'cg';
+  prevDir: Float64Array;
+  beta: number;
+  /** true: the next direction is steepest descent */
+  fresh: boolean;
+  prevAlphaGtd: number;
+}
+
+export type DirectionState = LbfgsState | CgState;
+
+/** Everything the descent loop carries from one iteration to the next. */
+export interface DescentState {
+  /** accepted steps so far */
+  iteration: number;
+  evaluations: number;
+  x: Float64Array;
+  f: number;
+  g: Float64Array;
+  /** the no-progress test's ring of recent f values, indexed by iteration mod its length */
+  recentLosses: Float64Array;
+  direction: DirectionState;
 }
 
 export interface MinimizeResult {

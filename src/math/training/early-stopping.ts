@@ -44,6 +44,19 @@ export interface EarlyStopping {
    * Returns true when patience has run out.
    */
   observe(fig: ValidationFigures, at: number, W: Float64Array, queries: number, triplets: number): boolean;
+  /** A copy of the state between evaluations (for checkpoints). */
+  snapshot(): EarlyStoppingState;
+  restore(s: EarlyStoppingState): void;
+}
+
+export interface EarlyStoppingState {
+  bestW: Float64Array;
+  bestFigures: ValidationFigures | null;
+  bestIteration: number;
+  /** best monitored figure so far (−Infinity before the first candidate) */
+  bestScore: number;
+  /** evaluations since the last gain beyond tolerance */
+  stale: number;
 }
 
 /**
@@ -85,6 +98,21 @@ export function createEarlyStopping(p: EarlyStoppingOptions, W0: Float64Array): 
         bestW.set(W);
       }
       return p.patience > 0 && stale >= p.patience;
+    },
+    snapshot: () => ({
+      bestW: Float64Array.from(bestW),
+      bestFigures: bestFigures && { ...bestFigures },
+      bestIteration,
+      bestScore,
+      stale,
+    }),
+    restore(s) {
+      if (s.bestW.length !== bestW.length) throw new RangeError(`checkpoint: best W needs ${bestW.length} values`);
+      bestW.set(s.bestW);
+      bestFigures = s.bestFigures && { ...s.bestFigures };
+      bestIteration = s.bestIteration;
+      bestScore = s.bestScore;
+      stale = s.stale;
     },
   };
 }
