@@ -30,6 +30,14 @@ export const ErrorCodes = [
   'SHUTTING_DOWN',
   'OVERLOADED',
   'INTERNAL_ERROR',
+  'INVALID_REQUEST',
+  'HEADERS_TOO_LARGE',
+  'REQUEST_TIMEOUT',
+  'BODY_TIMEOUT',
+  'CLIENT_ABORTED',
+  'CONNECTION_LIMIT',
+  'STAGING_FULL',
+  'INVALID_UTF8',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];
 

@@ -1,7 +1,7 @@
-// Bounded readers over a request stream: whole bodies, lines, fixed-size records.
+// Bounded readers over a request stream: whole bodies, lines (strict UTF-8), fixed-size records.
 import type { Readable } from 'node:stream';
 import { badRequest, tooLarge } from '../errors.js';
-import type { StagedRows } from '../services/serving.js';
+import { decodeUtf8 } from './utf8.js';
 
 function tooBig(limit: number, what: string) {
   return tooLarge('BODY_TOO_LARGE', `${what} is larger than the limit of ${limit} bytes`);
@@ -21,70 +21,6 @@ export async function readBody(stream: Readable, limit: number, what = 'request 
 }
 
 /**
- * Reads a whole body straight into a staged block (one copy per chunk, no concatenation).
- * With a Content-Length the block is sized up front and an oversized body is refused before a
- * byte is read; without one the body is read whole first. The block is released on failure.
- */
-export function readStaged(
-  stream: Readable,
-  contentLength: string | undefined,
-  limit: number,
-  stage: (bytes: number) => StagedRows,
-  what = 'request body',
-): Promise<StagedRows> {
-  const declared = contentLength === undefined || contentLength === '' ? NaN : Number(contentLength);
-  if (!(Number.isSafeInteger(declared) && declared >= 0)) {
-    return readBody(stream, limit, what).then((buf) => {
-      const rows = stage(buf.byteLength);
-      rows.write(buf, 0);
-      return rows;
-    });
-  }
-  if (declared > limit) {
-    stream.resume();
-    return Promise.reject(tooBig(limit, what));
-  }
-  return new Promise<StagedRows>((resolve, reject) => {
-    const rows = stage(declared);
-    let offset = 0;
-    let settled = false;
-    const detach = () => {
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('error', fail);
-      stream.off('close', onClose);
-    };
-    const fail = (e: unknown) => {
-      if (settled) return;
-      settled = true;
-      detach();
-      rows.release();
-      stream.resume();
-      reject(e);
-    };
-    const onData = (chunk: Buffer) => {
-      if (settled) return;
-      if (offset + chunk.byteLength > declared)
-        return fail(badRequest('INVALID_BODY', `${what} is longer than its Content-Length`));
-      rows.write(chunk, offset);
-      offset += chunk.byteLength;
-    };
-    const onEnd = () => {
-      if (settled) return;
-      if (offset !== declared) return fail(badRequest('INVALID_BODY', `${what} is shorter than its Content-Length`));
-      settled = true;
-      detach();
-      resolve(rows);
-    };
-    const onClose = () => fail(badRequest('INVALID_BODY', `${what} ended early (connection closed)`));
-    stream.on('data', onData);
-    stream.on('end', onEnd);
-    stream.on('error', fail);
-    stream.on('close', onClose);
-  });
-}
-
-/**
  * Yields the lines of a stream one at a time (without the newline), holding at most one
  * partial line: memory stays bounded however large the upload.
  */
@@ -95,6 +31,7 @@ export async function* lines(stream: Readable, opts: { maxLine: number; maxTotal
   };
   let carry: Buffer = Buffer.alloc(0);
   let total = 0;
+  let n = 0;
   for await (const chunk of stream) {
     const b = chunk as Buffer;
     total += b.byteLength;
@@ -103,13 +40,13 @@ export async function* lines(stream: Readable, opts: { maxLine: number; maxTotal
     let start = 0;
     for (let nl = buf.indexOf(10, start); nl !== -1; nl = buf.indexOf(10, start)) {
       checked(nl - start);
-      yield buf.toString('utf8', start, nl);
+      yield decodeUtf8(buf.subarray(start, nl), `line ${++n}`);
       start = nl + 1;
     }
     carry = buf.subarray(start);
     checked(carry.byteLength);
   }
-  if (carry.byteLength) yield carry.toString('utf8');
+  if (carry.byteLength) yield decodeUtf8(carry, `line ${n + 1}`);
 }
 
 /** Yields whole records of recordBytes each, in slabs of up to slabRecords; errors on a ragged tail. */
