@@ -1,0 +1,150 @@
+// Requests at their edges (issue 14's smaller items): labels that are not UTF-8, API keys in the
+// query string (refused, and never logged), the staged-bytes budget's accounting, readiness while
+// the load shedder answers 503, and the connection settings' validation.
+import { Readable, Writable } from 'node:stream';
+import t from 'tap';
+import { buildApp, loggerOptions } from '../../src/app.js';
+import { defaultMaxConnections, loadConfig, makeConfig } from '../../src/config.js';
+import { readStaged, StagingBudget } from '../../src/http/staged-body.js';
+import { redactUrl } from '../../src/http/log-redaction.js';
+import { AppError } from '../../src/errors.js';
+import type { StagedRows } from '../../src/services/serving.js';
+import { tempDir, testApp } from '../helpers.js';
+
+/** A JSON text with a label holding the byte 0xff (never UTF-8) in place of `@`. */
+function withBadByte(text: string): Buffer {
+  const b = Buffer.from(text, 'latin1');
+  b[b.indexOf(0x40)] = 0xff;
+  return b;
+}
+
+t.test('labels that are not UTF-8 are refused with 400 INVALID_UTF8 naming the field', async (t) => {
+  const app = await testApp(t);
+  const id = (await app.inject({ method: 'POST', url: '/datasets', payload: { dimension: 2 } })).json().id;
+  const json = withBadByte('{"samples":[{"vector":[1,2],"label":"a"},{"vector":[1,2],"label":"b@"}]}');
+  let r = await app.inject({
+    method: 'POST',
+    url: `/datasets/${id}/samples`,
+    headers: { 'content-type': 'application/json' },
+    payload: json,
+  });
+  t.equal(r.statusCode, 400);
+  t.match(r.json(), { code: 'INVALID_UTF8', message: 'samples[1].label is not valid UTF-8' });
+  const ndjson = withBadByte('{"vector":[1,2],"label":"a"}\n{"vector":[1,2],"label":"b@"}\n');
+  r = await app.inject({
+    method: 'POST',
+    url: `/datasets/${id}/samples`,
+    headers: { 'content-type': 'application/x-ndjson' },
+    payload: ndjson,
+  });
+  t.equal(r.statusCode, 400);
+  t.match(r.json(), { code: 'INVALID_UTF8', message: 'line 2.label is not valid UTF-8' });
+  const list = await app.inject({ url: `/datasets/${id}` });
+  t.equal(list.json().sampleCount ?? 0, 0, 'nothing was stored');
+  // Valid multi-byte UTF-8 still passes.
+  r = await app.inject({
+    method: 'POST',
+    url: `/datasets/${id}/samples`,
+    payload: { samples: [{ vector: [1, 2], label: 'Łódź 東京' }] },
+  });
+  t.equal(r.statusCode, 201);
+});
+
+t.test('an API key in the query string is refused and never logged', async (t) => {
+  t.equal(
+    redactUrl('/models?api_key=abc&x=1&token=t&KEY=k'),
+    '/models?api_key=[redacted]&x=1&token=[redacted]&KEY=[redacted]',
+  );
+  t.equal(redactUrl('/models?limit=5'), '/models?limit=5');
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  const config = makeConfig({ dataDir: tempDir(t), apiKeys: ['secret-key-0123456789'], logLevel: 'info' });
+  const app = await buildApp(config, { logger: { ...(loggerOptions(config) as object), stream } });
+  await app.ready();
+  t.teardown(() => app.close());
+  const r = await app.inject({ url: '/datasets?api_key=secret-key-0123456789' });
+  t.equal(r.statusCode, 401);
+  t.match(r.json(), { code: 'UNAUTHORIZED', message: /only in the Authorization header/ });
+  const all = lines.join('');
+  t.match(all, /api_key=\[redacted\]/, 'the URL is logged, redacted');
+  t.notMatch(all, /secret-key-0123456789/, 'the key never reaches the logs');
+});
+
+/** Staged rows in a plain Buffer, for the budget's accounting. */
+function bufferStage(n: number): StagedRows {
+  const buf = Buffer.alloc(n);
+  return {
+    byteLength: n,
+    write: (chunk, offset) => buf.set(chunk, offset),
+    value: (i) => buf.readFloatLE(i * 4),
+    release() {},
+  };
+}
+
+t.test('staged bodies hold what arrived, under the shared budget, and give it back', async (t) => {
+  const budget = new StagingBudget(64 * 1024);
+  const body = Buffer.alloc(40 * 1024, 7);
+  const rows = await readStaged(Readable.from([body.subarray(0, 1000), body.subarray(1000)]), {
+    contentLength: String(body.byteLength),
+    limit: 1 << 20,
+    budget,
+    stage: bufferStage,
+  });
+  t.equal(rows.byteLength, body.byteLength);
+  t.equal(budget.bytes, body.byteLength, 'a complete body counts its length until released');
+  // A second body of the same size passes the budget while it arrives: 503 STAGING_FULL.
+  const second = readStaged(Readable.from([body]), {
+    contentLength: undefined,
+    limit: 1 << 20,
+    budget,
+    stage: bufferStage,
+  });
+  await t.rejects(second, { statusCode: 503, code: 'STAGING_FULL', headers: { 'retry-after': '1' } });
+  t.equal(budget.bytes, body.byteLength, 'the refused body gave back what it held');
+  rows.release();
+  rows.release();
+  t.equal(budget.bytes, 0, 'released once, whatever the calls');
+  // A declared length is not reserved: a body that stops early holds only what arrived.
+  const short = readStaged(Readable.from([Buffer.alloc(10)]), {
+    contentLength: String(1 << 20),
+    limit: 1 << 20,
+    budget,
+    stage: bufferStage,
+  });
+  await t.rejects(short, { code: 'INVALID_BODY' });
+  t.equal(budget.bytes, 0);
+  await t.rejects(
+    readStaged(Readable.from([]), { contentLength: String(2 << 20), limit: 1 << 20, budget, stage: bufferStage }),
+    new AppError(413, 'BODY_TOO_LARGE', 'request body is larger than the limit of 1048576 bytes (BODY_LIMIT_BYTES)'),
+  );
+});
+
+t.test('/readyz is 503 while the load shedder answers 503 OVERLOADED', async (t) => {
+  const app = await testApp(t, { config: { overload: { maxEventLoopDelayMs: 20, maxEventLoopUtilization: 0 } } });
+  const until = Date.now() + 1500;
+  while (Date.now() < until) {
+    /* busy: this is the overload */
+  }
+  await new Promise((r) => setTimeout(r, 30));
+  t.equal((await app.inject({ method: 'POST', url: '/embed', payload: { inputs: [[1]] } })).statusCode, 503);
+  t.equal((await app.inject({ url: '/readyz' })).statusCode, 503, 'not ready while shedding');
+});
+
+t.test('connection settings are read and checked', async (t) => {
+  const c = loadConfig({ HEADERS_TIMEOUT_MS: '2000', BODY_IDLE_TIMEOUT_MS: '3000', MAX_CONNECTIONS: '50' }).connections;
+  t.match(c, { headersTimeoutMs: 2000, bodyIdleTimeoutMs: 3000, maxConnections: 50 });
+  t.throws(
+    () => loadConfig({ HEADERS_TIMEOUT_MS: '20000', REQUEST_TIMEOUT_MS: '10000' }),
+    /must not be over REQUEST_TIMEOUT_MS/,
+  );
+  t.throws(() => loadConfig({ STAGED_BYTES_LIMIT: 'lots' }), /STAGED_BYTES_LIMIT must be a whole number/);
+  t.equal(defaultMaxConnections(256), 192, 'a quarter (at least 64) below ulimit -n');
+  t.equal(defaultMaxConnections(1024), 768);
+  t.equal(defaultMaxConnections(1_048_576), 1000);
+  t.equal(defaultMaxConnections(undefined), 1000);
+});
