@@ -17,7 +17,7 @@ import type { StagedRows } from '../services/serving.js';
 import { FALLBACK, Float32JsonParser } from './float32-json-parse.js';
 import { jsonBodyParser } from './json-body.js';
 import { JSON_TYPE, mediaType, NDJSON, OCTET } from './media-type.js';
-import { readStaged, StagingBudget } from './staged-body.js';
+import { readStaged, StagingBudget, withBudget } from './staged-body.js';
 import { decodeUtf8 } from './utf8.js';
 
 /** Body readers a route can ask for beyond the defaults. */
@@ -85,7 +85,8 @@ async function bodyParsers(app: App): Promise<void> {
         undefined,
       );
     }
-    if (type !== OCTET || !wants(req, 'staged-binary')) return done(null, payload);
+    // Streamed uploads: their readers count what they hold against the same budget.
+    if (type !== OCTET || !wants(req, 'staged-binary')) return done(null, withBudget(payload, staging));
     readStaged(payload, {
       contentLength: req.headers['content-length'],
       limit: bodyLimit,

@@ -45,6 +45,33 @@ export class StagingBudget {
   }
 }
 
+/** Bytes one reader holds, kept in step with a budget (none: not counted). */
+export class Held {
+  private n = 0;
+  constructor(private readonly budget: StagingBudget | undefined) {}
+
+  /** Now holding n bytes: more is taken from the budget (503 STAGING_FULL past it), less given back. */
+  set(n: number): void {
+    if (!this.budget || n === this.n) return;
+    if (n > this.n) this.budget.take(n - this.n);
+    else this.budget.give(this.n - n);
+    this.n = n;
+  }
+}
+
+const BUDGET = Symbol('staging budget');
+type Budgeted = Readable & { [BUDGET]?: StagingBudget };
+
+/** stream, marked so the readers of src/http/streams.ts count what they hold against budget. */
+export function withBudget<S extends Readable>(stream: S, budget: StagingBudget): S {
+  (stream as Budgeted)[BUDGET] = budget;
+  return stream;
+}
+
+export function budgetOf(stream: Readable): StagingBudget | undefined {
+  return (stream as Budgeted)[BUDGET];
+}
+
 export interface StagedBodyOptions {
   /** Content-Length as sent, if any */
   contentLength: string | undefined;
