@@ -17,6 +17,7 @@ import type { StagedRows } from '../services/serving.js';
 import { FALLBACK, Float32JsonParser } from './float32-json-parse.js';
 import { jsonBodyParser } from './json-body.js';
 import { JSON_TYPE, mediaType, NDJSON, OCTET } from './media-type.js';
+import { releaseMemorySoon } from './memory.js';
 import { readStaged, StagingBudget, withBudget } from './staged-body.js';
 import { decodeUtf8 } from './utf8.js';
 
@@ -55,7 +56,8 @@ async function bodyParsers(app: App): Promise<void> {
   const { bodyLimit } = app.config.limits;
   const float32 = new Float32JsonParser();
   const standard = jsonBodyParser(app);
-  const staging = new StagingBudget(app.config.connections.stagedBytesLimit);
+  // Once a burst of bodies has drained, their memory is handed back (memory.ts).
+  const staging = new StagingBudget(app.config.connections.stagedBytesLimit, releaseMemorySoon);
 
   app.removeContentTypeParser(JSON_TYPE);
   app.addContentTypeParser(JSON_TYPE, { parseAs: 'buffer' }, (req, body, done) => {

@@ -14,9 +14,18 @@ const PART_MIN = 16 * 1024;
 const PART_MAX = 1024 * 1024;
 
 /** Bytes held by binary bodies across all requests, against STAGED_BYTES_LIMIT. */
+/** A drained budget that held at least this much asks for its memory back (onDrained). */
+const DRAIN_HINT_BYTES = 16 * 1024 * 1024;
+
 export class StagingBudget {
   private used = 0;
-  constructor(readonly limit: number) {}
+  /** the most held since the budget last drained */
+  private peak = 0;
+  constructor(
+    readonly limit: number,
+    /** called when the budget drains to zero after holding DRAIN_HINT_BYTES or more */
+    private readonly onDrained: () => void = () => {},
+  ) {}
 
   get bytes(): number {
     return this.used;
@@ -33,15 +42,21 @@ export class StagingBudget {
       );
     }
     this.used += n;
+    this.peak = Math.max(this.peak, this.used);
   }
 
   /** Counts n bytes already held elsewhere (moved, not new): never refused. */
   keep(n: number): void {
     this.used += n;
+    this.peak = Math.max(this.peak, this.used);
   }
 
   give(n: number): void {
     this.used = Math.max(0, this.used - n);
+    if (this.used === 0 && this.peak >= DRAIN_HINT_BYTES) {
+      this.peak = 0;
+      this.onDrained();
+    }
   }
 }
 

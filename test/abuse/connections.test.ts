@@ -123,7 +123,44 @@ t.test('slow nearly-complete binary /embed bodies past STAGED_BYTES_LIMIT', asyn
     body,
   });
   t.equal(ok.status, 200, 'a legitimate binary /embed works afterwards');
-  await expectRecovered(t, s, baseline, 128);
+  await expectRecovered(t, s, baseline, 64);
+});
+
+t.test('slow nearly-complete slabs of streamed binary uploads past STAGED_BYTES_LIMIT', async (t: Test) => {
+  const limitMb = 64;
+  const s = await startAbuseServer(t, {
+    maxFiles: 256,
+    env: { STAGED_BYTES_LIMIT: String(limitMb * 1024 * 1024), BODY_IDLE_TIMEOUT_MS: '4000' },
+  });
+  const created = await fetch(`${s.base}/datasets`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ dimension: 1024 }),
+  });
+  const { id } = (await created.json()) as { id: string };
+  const baseline = s.rssMb();
+  s.resetPeak();
+  // Each sends 3 MiB of an 8 MiB upload: short of the 4 MiB slab it would be stored in.
+  const sent = Buffer.alloc(3 * 1024 * 1024);
+  const stalled: Stalled[] = [];
+  for (let i = 0; i < 40; i++) {
+    stalled.push(
+      await stall(s.port, post(`/datasets/${id}/triplets`, 8 * 1024 * 1024, 'application/octet-stream'), sent),
+    );
+  }
+  const replies = (await Promise.all(stalled.map((c) => c.reply))).map(statusOf);
+  const full = replies.filter((r) => r.status === 503);
+  t.ok(full.length > 0, `${full.length} uploads past the budget were refused`);
+  t.match(full[0]?.body, { statusCode: 503, code: 'STAGING_FULL' });
+  t.ok(
+    replies.every((r) => [408, 503].includes(r.status)),
+    `every stalled upload was refused (${replies.map((r) => r.status).join(' ')})`,
+  );
+  t.ok(s.peakRssMb() < baseline + limitMb + 192, `peak RSS ${s.peakRssMb().toFixed(0)} MiB follows the budget`);
+  const ds = await fetch(`${s.base}/datasets/${id}`);
+  t.equal(ds.status, 200);
+  t.equal(((await ds.json()) as { tripletCount: number }).tripletCount, 0, 'nothing partial was stored');
+  await expectRecovered(t, s, baseline, 64);
 });
 
 t.test('client aborts and Node-level refusals', async (t: Test) => {

@@ -5,7 +5,8 @@ import { Readable, Writable } from 'node:stream';
 import t from 'tap';
 import { buildApp, loggerOptions } from '../../src/app.js';
 import { defaultMaxConnections, loadConfig, makeConfig } from '../../src/config.js';
-import { readStaged, StagingBudget } from '../../src/http/staged-body.js';
+import { readStaged, StagingBudget, withBudget } from '../../src/http/staged-body.js';
+import { lines, records } from '../../src/http/streams.js';
 import { redactUrl } from '../../src/http/log-redaction.js';
 import { AppError } from '../../src/errors.js';
 import type { StagedRows } from '../../src/services/serving.js';
@@ -147,4 +148,50 @@ t.test('connection settings are read and checked', async (t) => {
   t.equal(defaultMaxConnections(1024), 768);
   t.equal(defaultMaxConnections(1_048_576), 1000);
   t.equal(defaultMaxConnections(undefined), 1000);
+});
+
+t.test('streamed readers count their partial line or slab against the budget', async (t) => {
+  const budget = new StagingBudget(1000);
+  // A long line in one-byte pieces: joined once, counted while partial, given back after.
+  const text = `${'x'.repeat(900)}\nshort\n`;
+  const pieces = Array.from(Buffer.from(text), (b) => Buffer.from([b]));
+  const seen: string[] = [];
+  for await (const line of lines(withBudget(Readable.from(pieces), budget), { maxLine: 2000, maxTotal: 1e6 })) {
+    seen.push(line);
+  }
+  t.same(
+    seen.map((l) => l.length),
+    [900, 5],
+  );
+  t.equal(budget.bytes, 0, 'all given back');
+  // A partial line past the budget: 503 STAGING_FULL, and nothing stays counted.
+  const long = Readable.from([Buffer.alloc(600, 120), Buffer.alloc(600, 120)]);
+  await t.rejects(
+    async () => {
+      for await (const _ of lines(withBudget(long, budget), { maxLine: 5000, maxTotal: 1e6 })) void _;
+    },
+    { statusCode: 503, code: 'STAGING_FULL' },
+  );
+  t.equal(budget.bytes, 0);
+  // Records: an incomplete slab is counted, and given back when the reader stops.
+  const slab = Readable.from([Buffer.alloc(400), Buffer.alloc(400), Buffer.alloc(400)]);
+  await t.rejects(
+    async () => {
+      for await (const _ of records(withBudget(slab, budget), { recordBytes: 4, slabRecords: 1000, maxTotal: 1e6 }))
+        void _;
+    },
+    { code: 'STAGING_FULL' },
+  );
+  t.equal(budget.bytes, 0);
+  let slabs = 0;
+  for await (const b of records(withBudget(Readable.from([Buffer.alloc(800)]), budget), {
+    recordBytes: 4,
+    slabRecords: 100,
+    maxTotal: 1e6,
+  })) {
+    slabs++;
+    t.equal(b.byteLength, 400);
+  }
+  t.equal(slabs, 2);
+  t.equal(budget.bytes, 0);
 });
