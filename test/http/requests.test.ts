@@ -1,6 +1,7 @@
 // Requests at their edges (issue 14's smaller items): labels that are not UTF-8, API keys in the
 // query string (refused, and never logged), the staged-bytes budget's accounting, readiness while
 // the load shedder answers 503, and the connection settings' validation.
+import net from 'node:net';
 import { Readable, Writable } from 'node:stream';
 import t from 'tap';
 import { buildApp, loggerOptions } from '../../src/app.js';
@@ -194,4 +195,60 @@ t.test('streamed readers count their partial line or slab against the budget', a
   }
   t.equal(slabs, 2);
   t.equal(budget.bytes, 0);
+});
+
+/** Sends raw bytes on a new connection; resolves with all the server sent once it closes. */
+function exchange(port: number, bytes: string): { socket: net.Socket; reply: Promise<string> } {
+  const socket = net.connect(port, '127.0.0.1');
+  let got = '';
+  const reply = new Promise<string>((done) => {
+    socket.on('data', (b) => (got += b.toString('latin1')));
+    socket.on('close', () => done(got));
+    socket.on('error', () => {});
+  });
+  socket.write(bytes);
+  return { socket, reply };
+}
+
+function parsed(reply: string): { status: number; headers: string; body: Record<string, unknown> } {
+  const i = reply.indexOf('\r\n\r\n');
+  return {
+    status: Number(/^HTTP\/1\.1 (\d+)/.exec(reply)?.[1] ?? 0),
+    headers: reply.slice(0, i).toLowerCase(),
+    body: JSON.parse(reply.slice(i + 4)) as Record<string, unknown>,
+  };
+}
+
+t.test('over real connections: Node-level refusals, stalled bodies and the connection cap', async (t) => {
+  const app = await testApp(t, {
+    config: { connections: { ...makeConfig().connections, bodyIdleTimeoutMs: 300, maxConnections: 2 } },
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const port = (app.server.address() as net.AddressInfo).port;
+
+  let r = parsed(await exchange(port, 'BLAH\r\n\r\n').reply);
+  t.equal(r.status, 400);
+  t.match(r.body, { statusCode: 400, code: 'INVALID_REQUEST', error: 'Bad Request', message: String });
+
+  r = parsed(await exchange(port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`).reply);
+  t.equal(r.status, 431);
+  t.match(r.body, { statusCode: 431, code: 'HEADERS_TOO_LARGE' });
+
+  const head = 'POST /datasets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n{"';
+  const stalled = exchange(port, head);
+  const second = exchange(port, head);
+  // The third connection is past MAX_CONNECTIONS = 2: one 503, then closed; probes still answer.
+  await new Promise((r) => setTimeout(r, 50));
+  const third = parsed(await exchange(port, 'GET /datasets HTTP/1.1\r\nHost: x\r\n\r\n').reply);
+  t.equal(third.status, 503);
+  t.match(third.body, { code: 'CONNECTION_LIMIT', message: /MAX_CONNECTIONS/ });
+  t.match(third.headers, /retry-after: 1/);
+  const probe = exchange(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  t.match(await probe.reply, /^HTTP\/1\.1 200/, '/healthz answers past the cap');
+
+  r = parsed(await stalled.reply);
+  t.equal(r.status, 408, 'a stalled body ends with 408');
+  t.match(r.body, { statusCode: 408, code: 'BODY_TIMEOUT', message: /BODY_IDLE_TIMEOUT_MS/ });
+  t.match(r.headers, /connection: close/);
+  t.equal(parsed(await second.reply).status, 408);
 });
