@@ -10,7 +10,10 @@ import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { App, Services } from './app-types.js';
 import type { Config } from './config.js';
 import { errorHandler, frameworkErrorHandler } from './error-handler.js';
-import { errorBody } from './errors.js';
+import { AppError, errorBody } from './errors.js';
+import { BodyGuard } from './http/body-guard.js';
+import { guardConnections, serverOptions } from './http/connections.js';
+import { reqSerializer } from './http/log-redaction.js';
 import { JobRunner } from './jobs/runner.js';
 import { makeAuthHook, OPEN_PATHS } from './plugins/auth.js';
 import bodyParsers from './http/body-parsers.js';
@@ -69,14 +72,43 @@ function buildServices(config: Config, app: App, store: Store, compute: Compute)
 
 /**
  * JSON logs for machines (pretty ones only for a person at a terminal); the Authorization
- * header never reaches them.
+ * header and secret-looking query parameters never reach them.
  */
 export function loggerOptions(config: Config, opts: { pretty?: boolean } = {}): FastifyServerOptions['logger'] {
   return {
     level: config.logLevel,
     redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]'], censor: '[redacted]' },
+    serializers: { req: reqSerializer },
     ...(opts.pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
   };
+}
+
+/**
+ * The connection cap (503 CONNECTION_LIMIT past MAX_CONNECTIONS, probes excepted), and every
+ * request body read through a BodyGuard (408 on a stalled body, client aborts, shutdown).
+ */
+function guardBodies(app: App, config: Config): void {
+  const connections = guardConnections(app.server, config.connections, app.log);
+  const bodies = new BodyGuard(config.connections.bodyIdleTimeoutMs);
+  app.addHook('onRequest', async (req, reply) => {
+    if (!OPEN_PATHS.has(req.url.split('?')[0]) && connections.refuseOverCap(req, reply)) return reply;
+  });
+  app.addHook('preParsing', async (req, _reply, payload) => bodies.wrap(req.raw, payload));
+  // A reply sent while its body still arrives closes the connection (the body is never read).
+  app.addHook('onSend', async (req, reply) => {
+    if (bodies.arriving(req.raw)) reply.header('connection', 'close');
+  });
+  app.addHook('onResponse', async (req) => bodies.finish(req.raw));
+  // At shutdown, bodies still arriving are ended (503) rather than waited for.
+  app.addHook('preClose', async () =>
+    bodies.abortAll(
+      () =>
+        new AppError(503, 'SHUTTING_DOWN', 'the service is shutting down; send the request again', {
+          'retry-after': '1',
+          connection: 'close',
+        }),
+    ),
+  );
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
@@ -93,7 +125,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // Deeply nested JSON is never a valid body here; refuse it before it costs stack.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // Header, request and keep-alive timeouts, and Node's own refusals in the contract's shape.
+    ...serverOptions(config.connections),
   }).withTypeProvider<TypeBoxTypeProvider>() as App;
+  guardBodies(app, config);
 
   app.setValidatorCompiler(validators());
   app.addHook('onRequest', async (req, reply) => {

@@ -61,6 +61,42 @@ export interface Config {
   /** how the kernels run */
   compute: ComputeSettings;
   limits: Limits;
+  /** connection and body timeouts, the connection cap, the staged-bytes budget (src/http/connections.ts) */
+  connections: ConnectionSettings;
+}
+
+export interface ConnectionSettings {
+  /** HEADERS_TIMEOUT_MS: a request's headers must have arrived within this */
+  headersTimeoutMs: number;
+  /** BODY_IDLE_TIMEOUT_MS: a body that sends nothing for this long is ended with 408 */
+  bodyIdleTimeoutMs: number;
+  /** REQUEST_TIMEOUT_MS: the whole request (headers and body) must have arrived within this */
+  requestTimeoutMs: number;
+  /** KEEP_ALIVE_TIMEOUT_MS: an idle keep-alive connection is closed after this */
+  keepAliveTimeoutMs: number;
+  /** MAX_CONNECTIONS: open connections served; the next ones get 503 and are closed */
+  maxConnections: number;
+  /** STAGED_BYTES_LIMIT: binary request bytes held across all requests before 503 STAGING_FULL */
+  stagedBytesLimit: number;
+}
+
+/** Descriptors kept back from MAX_CONNECTIONS' default: database files, worker threads, pipes. */
+const RESERVED_FILES = 64;
+
+/** The soft `ulimit -n` of this process, or undefined where /proc does not say. */
+export function openFilesLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** MAX_CONNECTIONS' default: 1000, but always a quarter (at least 64) below the soft `ulimit -n`. */
+export function defaultMaxConnections(nofile = openFilesLimit()): number {
+  if (nofile === undefined) return 1000;
+  return Math.max(1, Math.min(1000, nofile - Math.max(RESERVED_FILES, Math.floor(nofile / 4))));
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -79,6 +115,14 @@ export const DEFAULT_LIMITS: Limits = {
   evaluationBytes: 512 * 1024 * 1024,
   evaluationMaxWork: 20e9,
   evaluationConcurrency: 1,
+};
+
+export const DEFAULT_CONNECTIONS: Omit<ConnectionSettings, 'maxConnections'> = {
+  headersTimeoutMs: 10_000,
+  bodyIdleTimeoutMs: 10_000,
+  requestTimeoutMs: 300_000,
+  keepAliveTimeoutMs: 5_000,
+  stagedBytesLimit: 256 * 1024 * 1024,
 };
 
 export class ConfigError extends Error {}
@@ -157,6 +201,18 @@ function apiKeys(env: Env, errors: string[]): string[] {
   return [...new Set(keys)];
 }
 
+function connectionSettings(env: Env, errors: string[]): ConnectionSettings {
+  const c = DEFAULT_CONNECTIONS;
+  return {
+    headersTimeoutMs: intVar(env, 'HEADERS_TIMEOUT_MS', c.headersTimeoutMs, 100, 3_600_000, errors),
+    bodyIdleTimeoutMs: intVar(env, 'BODY_IDLE_TIMEOUT_MS', c.bodyIdleTimeoutMs, 100, 3_600_000, errors),
+    requestTimeoutMs: intVar(env, 'REQUEST_TIMEOUT_MS', c.requestTimeoutMs, 100, 86_400_000, errors),
+    keepAliveTimeoutMs: intVar(env, 'KEEP_ALIVE_TIMEOUT_MS', c.keepAliveTimeoutMs, 100, 3_600_000, errors),
+    maxConnections: intVar(env, 'MAX_CONNECTIONS', defaultMaxConnections(), 1, 1_000_000, errors),
+    stagedBytesLimit: intVar(env, 'STAGED_BYTES_LIMIT', c.stagedBytesLimit, 1024, 2 ** 40, errors),
+  };
+}
+
 /** Reads the environment. Throws one ConfigError naming every bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const errors: string[] = [];
@@ -202,16 +258,23 @@ export function loadConfig(env: Env = process.env): Config {
       evaluationMaxWork: intVar(env, 'EVALUATION_MAX_WORK', d.evaluationMaxWork, 1, 1e15, errors),
       evaluationConcurrency: intVar(env, 'EVALUATION_CONCURRENCY', d.evaluationConcurrency, 1, 64, errors),
     },
+    connections: connectionSettings(env, errors),
   };
+  const c = config.connections;
+  if (c.headersTimeoutMs > c.requestTimeoutMs)
+    errors.push(
+      `HEADERS_TIMEOUT_MS (${c.headersTimeoutMs}) must not be over REQUEST_TIMEOUT_MS (${c.requestTimeoutMs})`,
+    );
   if (errors.length > 0) throw new ConfigError(`invalid configuration:\n  - ${errors.join('\n  - ')}`);
   return config;
 }
 
 /** A config for tests and embedding: defaults, overridden field by field. */
 export function makeConfig(
-  overrides: Partial<Omit<Config, 'limits' | 'compute'>> & {
+  overrides: Partial<Omit<Config, 'limits' | 'compute' | 'connections'>> & {
     limits?: Partial<Limits>;
     compute?: Partial<ComputeSettings>;
+    connections?: Partial<ConnectionSettings>;
   } = {},
 ): Config {
   const base = loadConfig({});
@@ -220,5 +283,6 @@ export function makeConfig(
     ...overrides,
     limits: { ...base.limits, ...overrides.limits },
     compute: { ...base.compute, ...overrides.compute },
+    connections: { ...base.connections, ...overrides.connections },
   };
 }

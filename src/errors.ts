@@ -17,6 +17,8 @@ export class AppError extends Error {
     readonly statusCode: number,
     readonly code: ErrorCode,
     message: string,
+    /** reply headers that go with the refusal (retry-after, connection: close) */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'AppError';

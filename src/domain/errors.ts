@@ -31,6 +31,14 @@ export const ErrorCodes = [
   'OVERLOADED',
   'INTERNAL_ERROR',
   'CLIENT_CLOSED_REQUEST',
+  'INVALID_REQUEST',
+  'HEADERS_TOO_LARGE',
+  'REQUEST_TIMEOUT',
+  'BODY_TIMEOUT',
+  'CLIENT_ABORTED',
+  'CONNECTION_LIMIT',
+  'STAGING_FULL',
+  'INVALID_UTF8',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];
 

@@ -4,8 +4,9 @@
 // - application/json: Fastify's parser with explained refusals (json-body.ts). With
 //   'float32-json', Float32JsonParser reads the body first (float32-json-parse.ts) and hands
 //   anything outside its subset to that parser.
-// - application/octet-stream with 'staged-binary': copied chunk by chunk into a block the serving
-//   service stages (in the kernels' memory when they have it), released when the reply is done.
+// - application/octet-stream with 'staged-binary': held in parts as it arrives, under the shared
+//   STAGED_BYTES_LIMIT (staged-body.ts), then copied into a block the serving service stages (in
+//   the kernels' memory when they have it), released when the reply is done.
 // - application/x-ndjson and other application/octet-stream bodies: the raw stream, which the
 //   route decodes with its bounds (ndjson.ts, binary.ts). Only routes whose body schema lists the
 //   type take it; elsewhere it is a 415, not a schema error about a missing JSON field.
@@ -16,7 +17,9 @@ import type { StagedRows } from '../services/serving.js';
 import { FALLBACK, Float32JsonParser } from './float32-json-parse.js';
 import { jsonBodyParser } from './json-body.js';
 import { JSON_TYPE, mediaType, NDJSON, OCTET } from './media-type.js';
-import { readStaged } from './streams.js';
+import { releaseMemorySoon } from './memory.js';
+import { readStaged, StagingBudget, withBudget } from './staged-body.js';
+import { decodeUtf8 } from './utf8.js';
 
 /** Body readers a route can ask for beyond the defaults. */
 export type BodyReader = 'float32-json' | 'staged-binary';
@@ -53,6 +56,8 @@ async function bodyParsers(app: App): Promise<void> {
   const { bodyLimit } = app.config.limits;
   const float32 = new Float32JsonParser();
   const standard = jsonBodyParser(app);
+  // Once a burst of bodies has drained, their memory is handed back (memory.ts).
+  const staging = new StagingBudget(app.config.connections.stagedBytesLimit, releaseMemorySoon);
 
   app.removeContentTypeParser(JSON_TYPE);
   app.addContentTypeParser(JSON_TYPE, { parseAs: 'buffer' }, (req, body, done) => {
@@ -61,7 +66,13 @@ async function bodyParsers(app: App): Promise<void> {
       const v = float32.parse(bytes);
       if (v !== FALLBACK) return done(null, v);
     }
-    standard(req, bytes.toString('utf8'), done);
+    let text: string;
+    try {
+      text = decodeUtf8(bytes, 'the body');
+    } catch (e) {
+      return done(e as Error);
+    }
+    standard(req, text, done);
   });
 
   app.addContentTypeParser([NDJSON, OCTET], (req, payload, done) => {
@@ -76,8 +87,14 @@ async function bodyParsers(app: App): Promise<void> {
         undefined,
       );
     }
-    if (type !== OCTET || !wants(req, 'staged-binary')) return done(null, payload);
-    readStaged(payload, req.headers['content-length'], bodyLimit, (n) => serving.stage(n)).then(
+    // Streamed uploads: their readers count what they hold against the same budget.
+    if (type !== OCTET || !wants(req, 'staged-binary')) return done(null, withBudget(payload, staging));
+    readStaged(payload, {
+      contentLength: req.headers['content-length'],
+      limit: bodyLimit,
+      budget: staging,
+      stage: (n) => serving.stage(n),
+    }).then(
       (rows) => {
         (req as WithStaged)[STAGED] = rows;
         done(null, rows);

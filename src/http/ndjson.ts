@@ -61,7 +61,9 @@ function lineWriter(
 export async function* decodeNdjson(body: Readable, u: NdjsonUpload): AsyncGenerator<RowBatch> {
   const rowFloats = u.kind === 'triplets' ? 3 * u.dimension : u.dimension;
   const slab = slabRows(rowFloats * 4);
-  const buf = new Float32Array(slab * rowFloats);
+  // The slab grows with the rows that arrived (doubling), so a connection that stalls after a few
+  // lines holds little: no slab is reserved before its rows are there.
+  let buf = new Float32Array(Math.min(slab, 16) * rowFloats);
   const write = lineWriter(u);
   const withLabels = u.kind === 'samples';
   let labels: Label[] = [];
@@ -71,6 +73,11 @@ export async function* decodeNdjson(body: Readable, u: NdjsonUpload): AsyncGener
   for await (const line of lines(body, { maxLine: 64 * rowFloats + 1024, maxTotal: u.maxTotal })) {
     lineNo++;
     if (line.trim() === '') continue;
+    if ((rows + 1) * rowFloats > buf.length) {
+      const grown = new Float32Array(Math.min(slab, 2 * (buf.length / rowFloats)) * rowFloats);
+      grown.set(buf.subarray(0, rows * rowFloats));
+      buf = grown;
+    }
     const label = write(line, `line ${lineNo}`, buf, rows * rowFloats);
     if (label !== undefined) labels.push(label);
     if (++rows === slab) {

@@ -1,7 +1,8 @@
-// Bounded readers over a request stream: whole bodies, lines, fixed-size records.
+// Bounded readers over a request stream: whole bodies, lines (strict UTF-8), fixed-size records.
 import type { Readable } from 'node:stream';
 import { badRequest, tooLarge } from '../errors.js';
-import type { StagedRows } from '../services/serving.js';
+import { budgetOf, Held } from './staged-body.js';
+import { decodeUtf8 } from './utf8.js';
 
 function tooBig(limit: number, what: string) {
   return tooLarge('BODY_TOO_LARGE', `${what} is larger than the limit of ${limit} bytes`);
@@ -21,95 +22,47 @@ export async function readBody(stream: Readable, limit: number, what = 'request 
 }
 
 /**
- * Reads a whole body straight into a staged block (one copy per chunk, no concatenation).
- * With a Content-Length the block is sized up front and an oversized body is refused before a
- * byte is read; without one the body is read whole first. The block is released on failure.
- */
-export function readStaged(
-  stream: Readable,
-  contentLength: string | undefined,
-  limit: number,
-  stage: (bytes: number) => StagedRows,
-  what = 'request body',
-): Promise<StagedRows> {
-  const declared = contentLength === undefined || contentLength === '' ? NaN : Number(contentLength);
-  if (!(Number.isSafeInteger(declared) && declared >= 0)) {
-    return readBody(stream, limit, what).then((buf) => {
-      const rows = stage(buf.byteLength);
-      rows.write(buf, 0);
-      return rows;
-    });
-  }
-  if (declared > limit) {
-    stream.resume();
-    return Promise.reject(tooBig(limit, what));
-  }
-  return new Promise<StagedRows>((resolve, reject) => {
-    const rows = stage(declared);
-    let offset = 0;
-    let settled = false;
-    const detach = () => {
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('error', fail);
-      stream.off('close', onClose);
-    };
-    const fail = (e: unknown) => {
-      if (settled) return;
-      settled = true;
-      detach();
-      rows.release();
-      stream.resume();
-      reject(e);
-    };
-    const onData = (chunk: Buffer) => {
-      if (settled) return;
-      if (offset + chunk.byteLength > declared)
-        return fail(badRequest('INVALID_BODY', `${what} is longer than its Content-Length`));
-      rows.write(chunk, offset);
-      offset += chunk.byteLength;
-    };
-    const onEnd = () => {
-      if (settled) return;
-      if (offset !== declared) return fail(badRequest('INVALID_BODY', `${what} is shorter than its Content-Length`));
-      settled = true;
-      detach();
-      resolve(rows);
-    };
-    const onClose = () => fail(badRequest('INVALID_BODY', `${what} ended early (connection closed)`));
-    stream.on('data', onData);
-    stream.on('end', onEnd);
-    stream.on('error', fail);
-    stream.on('close', onClose);
-  });
-}
-
-/**
  * Yields the lines of a stream one at a time (without the newline), holding at most one
- * partial line: memory stays bounded however large the upload.
+ * partial line: memory stays bounded however large the upload. A partial line is kept as the
+ * chunks it came in and joined once its newline arrives, so a long line sent in small pieces
+ * costs time linear in its length. What is held counts against the stream's staging budget.
  */
 export async function* lines(stream: Readable, opts: { maxLine: number; maxTotal: number }): AsyncGenerator<string> {
   // One bound for every line, whether it arrived whole in one chunk or split across several.
   const checked = (bytes: number) => {
     if (bytes > opts.maxLine) throw tooLarge('BODY_TOO_LARGE', `a line is longer than ${opts.maxLine} bytes`);
   };
-  let carry: Buffer = Buffer.alloc(0);
+  const held = new Held(budgetOf(stream));
+  let carry: Buffer[] = [];
+  let carryBytes = 0;
   let total = 0;
-  for await (const chunk of stream) {
-    const b = chunk as Buffer;
-    total += b.byteLength;
-    if (total > opts.maxTotal) throw tooBig(opts.maxTotal, 'upload');
-    const buf = carry.byteLength ? Buffer.concat([carry, b]) : b;
-    let start = 0;
-    for (let nl = buf.indexOf(10, start); nl !== -1; nl = buf.indexOf(10, start)) {
-      checked(nl - start);
-      yield buf.toString('utf8', start, nl);
-      start = nl + 1;
+  let n = 0;
+  try {
+    for await (const chunk of stream) {
+      const b = chunk as Buffer;
+      total += b.byteLength;
+      if (total > opts.maxTotal) throw tooBig(opts.maxTotal, 'upload');
+      let start = 0;
+      for (let nl = b.indexOf(10, start); nl !== -1; nl = b.indexOf(10, start)) {
+        checked(carryBytes + nl - start);
+        const line = carryBytes ? Buffer.concat([...carry, b.subarray(start, nl)]) : b.subarray(start, nl);
+        carry = [];
+        carryBytes = 0;
+        held.set(0);
+        yield decodeUtf8(line, `line ${++n}`);
+        start = nl + 1;
+      }
+      if (start < b.byteLength) {
+        carry.push(b.subarray(start));
+        carryBytes += b.byteLength - start;
+        checked(carryBytes);
+        held.set(carryBytes);
+      }
     }
-    carry = buf.subarray(start);
-    checked(carry.byteLength);
+    if (carryBytes) yield decodeUtf8(Buffer.concat(carry, carryBytes), `line ${n + 1}`);
+  } finally {
+    held.set(0);
   }
-  if (carry.byteLength) yield carry.toString('utf8');
 }
 
 /** Yields whole records of recordBytes each, in slabs of up to slabRecords; errors on a ragged tail. */
@@ -118,28 +71,35 @@ export async function* records(
   opts: { recordBytes: number; slabRecords: number; maxTotal: number },
 ): AsyncGenerator<Buffer> {
   const slabBytes = opts.recordBytes * opts.slabRecords;
+  const held = new Held(budgetOf(stream));
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let total = 0;
-  for await (const chunk of stream) {
-    const b = chunk as Buffer;
-    total += b.byteLength;
-    if (total > opts.maxTotal) throw tooBig(opts.maxTotal, 'upload');
-    pending.push(b);
-    pendingBytes += b.byteLength;
-    while (pendingBytes >= slabBytes) {
-      const all = Buffer.concat(pending, pendingBytes);
-      yield all.subarray(0, slabBytes);
-      const rest = all.subarray(slabBytes);
-      pending = rest.byteLength ? [rest] : [];
-      pendingBytes = rest.byteLength;
+  try {
+    for await (const chunk of stream) {
+      const b = chunk as Buffer;
+      total += b.byteLength;
+      if (total > opts.maxTotal) throw tooBig(opts.maxTotal, 'upload');
+      pending.push(b);
+      pendingBytes += b.byteLength;
+      held.set(pendingBytes);
+      while (pendingBytes >= slabBytes) {
+        const all = Buffer.concat(pending, pendingBytes);
+        yield all.subarray(0, slabBytes);
+        const rest = all.subarray(slabBytes);
+        pending = rest.byteLength ? [rest] : [];
+        pendingBytes = rest.byteLength;
+        held.set(pendingBytes);
+      }
     }
+    if (pendingBytes % opts.recordBytes !== 0) {
+      throw badRequest(
+        'DIMENSION_MISMATCH',
+        `body is ${total} bytes, not a whole number of ${opts.recordBytes}-byte records`,
+      );
+    }
+    if (pendingBytes) yield Buffer.concat(pending, pendingBytes);
+  } finally {
+    held.set(0);
   }
-  if (pendingBytes % opts.recordBytes !== 0) {
-    throw badRequest(
-      'DIMENSION_MISMATCH',
-      `body is ${total} bytes, not a whole number of ${opts.recordBytes}-byte records`,
-    );
-  }
-  if (pendingBytes) yield Buffer.concat(pending, pendingBytes);
 }

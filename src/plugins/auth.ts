@@ -1,8 +1,10 @@
 // Bearer API keys. When keys are configured every route but the open ones needs
-// `Authorization: Bearer <key>`; keys are compared in constant time.
+// `Authorization: Bearer <key>`; keys are compared in constant time. A key in the query string is
+// not accepted (it would land in access logs); the refusal says where the key belongs.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from '../errors.js';
+import { hasSecretParam } from '../http/log-redaction.js';
 
 /** Probes and scrapers must reach these without a key. */
 export const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
@@ -24,7 +26,12 @@ export function makeAuthHook(keys: string[]) {
       for (const d of digests) ok = timingSafeEqual(d, given) || ok;
       if (ok) return;
     }
-    const message = m ? 'the API key is not valid' : 'this route needs Authorization: Bearer <API key>';
+    // Keys are never read from the query string: URLs end up in proxies' and browsers' logs.
+    const message = m
+      ? 'the API key is not valid'
+      : hasSecretParam(req.url)
+        ? 'API keys are accepted only in the Authorization header (Bearer <API key>), not in the query string'
+        : 'this route needs Authorization: Bearer <API key>';
     return reply
       .code(401)
       .header('www-authenticate', 'Bearer')

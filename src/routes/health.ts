@@ -25,12 +25,15 @@ export default async function healthRoutes(app: App): Promise<void> {
       schema: {
         tags,
         summary: 'Readiness',
-        description: '200 when the store is open and the service is not shutting down, else 503.',
+        description:
+          '200 when the store is open, the service is not shutting down and not shedding load ' +
+          '(requests would get 503 OVERLOADED), else 503.',
         response: { 200: Health, 503: Health },
       },
     },
     async (_req, reply) => {
-      const ready = app.state.ready && app.services.health.storeReady();
+      // Not ready while the load shedder answers 503 OVERLOADED (e.g. just after a slow start).
+      const ready = app.state.ready && !app.isUnderPressure() && app.services.health.storeReady();
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable' });
     },
   );

@@ -1,0 +1,239 @@
+// Binary bodies for the kernels (POST /embed with application/octet-stream), held in memory that
+// grows with the bytes that arrived, never with what Content-Length declares. The bytes are kept
+// in parts (Buffers, doubling from PART_MIN to PART_MAX) counted against one budget shared by all
+// requests (STAGED_BYTES_LIMIT); past it the request is refused with 503 STAGING_FULL and
+// Retry-After. Only a complete body is copied into a staged block of its exact size (the kernels'
+// memory, which never shrinks), and that block stays counted until it is released.
+import type { Readable } from 'node:stream';
+import { AppError, badRequest, tooLarge } from '../errors.js';
+import type { StagedRows } from '../services/serving.js';
+
+/** The first part of a body: small, so a stalled connection holds little. */
+const PART_MIN = 16 * 1024;
+/** Parts stop doubling here: at most this much is allocated ahead of the bytes that arrived. */
+const PART_MAX = 1024 * 1024;
+
+/** Bytes held by binary bodies across all requests, against STAGED_BYTES_LIMIT. */
+/** A drained budget that held at least this much asks for its memory back (onDrained). */
+const DRAIN_HINT_BYTES = 16 * 1024 * 1024;
+
+export class StagingBudget {
+  private used = 0;
+  /** the most held since the budget last drained */
+  private peak = 0;
+  constructor(
+    readonly limit: number,
+    /** called when the budget drains to zero after holding DRAIN_HINT_BYTES or more */
+    private readonly onDrained: () => void = () => {},
+  ) {}
+
+  get bytes(): number {
+    return this.used;
+  }
+
+  /** Takes n bytes, or throws 503 STAGING_FULL when that would pass the limit. */
+  take(n: number): void {
+    if (this.used + n > this.limit) {
+      throw new AppError(
+        503,
+        'STAGING_FULL',
+        `binary request bodies already hold ${this.used} of ${this.limit} bytes (STAGED_BYTES_LIMIT); retry after 1 s`,
+        { 'retry-after': '1', connection: 'close' },
+      );
+    }
+    this.used += n;
+    this.peak = Math.max(this.peak, this.used);
+  }
+
+  /** Counts n bytes already held elsewhere (moved, not new): never refused. */
+  keep(n: number): void {
+    this.used += n;
+    this.peak = Math.max(this.peak, this.used);
+  }
+
+  give(n: number): void {
+    this.used = Math.max(0, this.used - n);
+    if (this.used === 0 && this.peak >= DRAIN_HINT_BYTES) {
+      this.peak = 0;
+      this.onDrained();
+    }
+  }
+}
+
+/** Bytes one reader holds, kept in step with a budget (none: not counted). */
+export class Held {
+  private n = 0;
+  constructor(private readonly budget: StagingBudget | undefined) {}
+
+  /** Now holding n bytes: more is taken from the budget (503 STAGING_FULL past it), less given back. */
+  set(n: number): void {
+    if (!this.budget || n === this.n) return;
+    if (n > this.n) this.budget.take(n - this.n);
+    else this.budget.give(this.n - n);
+    this.n = n;
+  }
+}
+
+const BUDGET = Symbol('staging budget');
+type Budgeted = Readable & { [BUDGET]?: StagingBudget };
+
+/** stream, marked so the readers of src/http/streams.ts count what they hold against budget. */
+export function withBudget<S extends Readable>(stream: S, budget: StagingBudget): S {
+  (stream as Budgeted)[BUDGET] = budget;
+  return stream;
+}
+
+export function budgetOf(stream: Readable): StagingBudget | undefined {
+  return (stream as Budgeted)[BUDGET];
+}
+
+export interface StagedBodyOptions {
+  /** Content-Length as sent, if any */
+  contentLength: string | undefined;
+  /** bytes the body may take (BODY_LIMIT_BYTES) */
+  limit: number;
+  budget: StagingBudget;
+  /** a block of exactly n bytes (ServingService.stage) */
+  stage: (bytes: number) => StagedRows;
+  what?: string;
+}
+
+/** The parts a body arrived in, each counted against the budget. */
+class Parts {
+  private readonly parts: Buffer[] = [];
+  private fill = 0;
+  /** bytes received */
+  length = 0;
+  /** bytes allocated (counted against the budget) */
+  capacity = 0;
+
+  constructor(
+    private readonly budget: StagingBudget,
+    private readonly declared: number,
+  ) {}
+
+  write(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.byteLength) {
+      let part = this.parts[this.parts.length - 1];
+      if (part === undefined || this.fill === part.byteLength) part = this.grow(chunk.byteLength - at);
+      const n = Math.min(part.byteLength - this.fill, chunk.byteLength - at);
+      chunk.copy(part, this.fill, at, at + n);
+      this.fill += n;
+      at += n;
+      this.length += n;
+    }
+  }
+
+  private grow(wanted: number): Buffer {
+    const last = this.parts[this.parts.length - 1]?.byteLength ?? 0;
+    let size = Math.min(PART_MAX, Math.max(PART_MIN, 2 * last, Math.min(wanted, PART_MAX)));
+    // With a Content-Length, the last part is cut to what is left of it.
+    if (Number.isFinite(this.declared)) size = Math.max(1, Math.min(size, this.declared - this.length));
+    this.budget.take(size);
+    this.capacity += size;
+    const part = Buffer.allocUnsafeSlow(size);
+    this.parts.push(part);
+    this.fill = 0;
+    return part;
+  }
+
+  /** Copies the body into rows (of exactly this.length bytes). */
+  copyTo(rows: StagedRows): void {
+    let offset = 0;
+    for (let i = 0; i < this.parts.length; i++) {
+      const used = i === this.parts.length - 1 ? this.fill : this.parts[i].byteLength;
+      rows.write(this.parts[i].subarray(0, used), offset);
+      offset += used;
+    }
+  }
+
+  /** Drops the parts and gives their bytes back. */
+  free(): void {
+    this.parts.length = 0;
+    this.budget.give(this.capacity);
+    this.capacity = 0;
+  }
+}
+
+/**
+ * rows, its bytes given back to the budget when it is released (once). The same object, not a
+ * wrapper: the kernels know their staged blocks by identity.
+ */
+function counted(rows: StagedRows, budget: StagingBudget): StagedRows {
+  const release = rows.release.bind(rows);
+  let held = rows.byteLength;
+  rows.release = () => {
+    release();
+    budget.give(held);
+    held = 0;
+  };
+  return rows;
+}
+
+const tooBig = (limit: number, what: string) =>
+  tooLarge('BODY_TOO_LARGE', `${what} is larger than the limit of ${limit} bytes (BODY_LIMIT_BYTES)`);
+
+/**
+ * Reads a whole binary body into a staged block. An oversized Content-Length is refused before a
+ * byte is read; otherwise memory follows the bytes received, and the block is taken only for a
+ * complete body. Every failure gives back what the body held.
+ */
+export function readStaged(stream: Readable, o: StagedBodyOptions): Promise<StagedRows> {
+  const what = o.what ?? 'request body';
+  const raw = o.contentLength;
+  const declared = raw === undefined || raw === '' ? NaN : Number(raw);
+  const known = Number.isSafeInteger(declared) && declared >= 0;
+  if (known && declared > o.limit) {
+    stream.resume();
+    return Promise.reject(tooBig(o.limit, what));
+  }
+  const parts = new Parts(o.budget, known ? declared : NaN);
+  return new Promise<StagedRows>((resolve, reject) => {
+    let settled = false;
+    const detach = () => {
+      stream.off('data', onData).off('end', onEnd).off('error', fail).off('close', onClose);
+    };
+    const fail = (e: unknown) => {
+      if (settled) return;
+      settled = true;
+      detach();
+      parts.free();
+      stream.resume();
+      reject(e);
+    };
+    const onData = (chunk: Buffer) => {
+      if (settled) return;
+      if (parts.length + chunk.byteLength > o.limit) return fail(tooBig(o.limit, what));
+      if (known && parts.length + chunk.byteLength > declared)
+        return fail(badRequest('INVALID_BODY', `${what} is longer than its Content-Length`));
+      try {
+        parts.write(chunk);
+      } catch (e) {
+        fail(e);
+      }
+    };
+    const onEnd = () => {
+      if (settled) return;
+      if (known && parts.length !== declared)
+        return fail(badRequest('INVALID_BODY', `${what} is shorter than its Content-Length`));
+      let rows: StagedRows | undefined;
+      try {
+        rows = o.stage(parts.length);
+        parts.copyTo(rows);
+      } catch (e) {
+        rows?.release();
+        return fail(e);
+      }
+      settled = true;
+      detach();
+      // The parts' bytes become the block's: the budget goes on counting the body's length.
+      const length = parts.length;
+      parts.free();
+      o.budget.keep(length);
+      resolve(counted(rows, o.budget));
+    };
+    const onClose = () => fail(badRequest('INVALID_BODY', `${what} ended early (connection closed)`));
+    stream.on('data', onData).on('end', onEnd).on('error', fail).on('close', onClose);
+  });
+}

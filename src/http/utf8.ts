@@ -1,0 +1,48 @@
+// Request text is decoded strictly: bytes that are not UTF-8 are refused with 400 INVALID_UTF8
+// naming the field, rather than turned into U+FFFD, which would silently merge distinct labels.
+import { badRequest, type AppError } from '../errors.js';
+
+const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The path of the first key or string under v holding U+FFFD (where the bad bytes landed). */
+function replaced(v: unknown, path: string): string | undefined {
+  if (typeof v === 'string') return v.includes('\uFFFD') ? path : undefined;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const p = replaced(v[i], `${path}[${i}]`);
+      if (p !== undefined) return p;
+    }
+    return undefined;
+  }
+  if (v !== null && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      const here = path === '' ? k : `${path}.${k}`;
+      if (k.includes('\uFFFD')) return here;
+      const p = replaced(x, here);
+      if (p !== undefined) return p;
+    }
+  }
+  return undefined;
+}
+
+/** The refusal for JSON text whose bytes were not UTF-8, naming the field when the text parses. */
+function invalid(bytes: Uint8Array, where: string): AppError {
+  let field: string | undefined;
+  try {
+    field = replaced(JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')), '');
+  } catch {
+    /* not JSON either: name the whole text */
+  }
+  if (field === undefined || field === '') return badRequest('INVALID_UTF8', `${where} is not valid UTF-8`);
+  const sep = where === 'the body' ? '' : '.';
+  return badRequest('INVALID_UTF8', `${where === 'the body' ? '' : where}${sep}${field} is not valid UTF-8`);
+}
+
+/** bytes as text; a 400 INVALID_UTF8 naming `where` (and the JSON field within) when they are not UTF-8. */
+export function decodeUtf8(bytes: Uint8Array, where: string): string {
+  try {
+    return strict.decode(bytes);
+  } catch {
+    throw invalid(bytes, where);
+  }
+}

@@ -1,0 +1,254 @@
+// Requests at their edges (issue 14's smaller items): labels that are not UTF-8, API keys in the
+// query string (refused, and never logged), the staged-bytes budget's accounting, readiness while
+// the load shedder answers 503, and the connection settings' validation.
+import net from 'node:net';
+import { Readable, Writable } from 'node:stream';
+import t from 'tap';
+import { buildApp, loggerOptions } from '../../src/app.js';
+import { defaultMaxConnections, loadConfig, makeConfig } from '../../src/config.js';
+import { readStaged, StagingBudget, withBudget } from '../../src/http/staged-body.js';
+import { lines, records } from '../../src/http/streams.js';
+import { redactUrl } from '../../src/http/log-redaction.js';
+import { AppError } from '../../src/errors.js';
+import type { StagedRows } from '../../src/services/serving.js';
+import { tempDir, testApp } from '../helpers.js';
+
+/** A JSON text with a label holding the byte 0xff (never UTF-8) in place of `@`. */
+function withBadByte(text: string): Buffer {
+  const b = Buffer.from(text, 'latin1');
+  b[b.indexOf(0x40)] = 0xff;
+  return b;
+}
+
+t.test('labels that are not UTF-8 are refused with 400 INVALID_UTF8 naming the field', async (t) => {
+  const app = await testApp(t);
+  const id = (await app.inject({ method: 'POST', url: '/datasets', payload: { dimension: 2 } })).json().id;
+  const json = withBadByte('{"samples":[{"vector":[1,2],"label":"a"},{"vector":[1,2],"label":"b@"}]}');
+  let r = await app.inject({
+    method: 'POST',
+    url: `/datasets/${id}/samples`,
+    headers: { 'content-type': 'application/json' },
+    payload: json,
+  });
+  t.equal(r.statusCode, 400);
+  t.match(r.json(), { code: 'INVALID_UTF8', message: 'samples[1].label is not valid UTF-8' });
+  const ndjson = withBadByte('{"vector":[1,2],"label":"a"}\n{"vector":[1,2],"label":"b@"}\n');
+  r = await app.inject({
+    method: 'POST',
+    url: `/datasets/${id}/samples`,
+    headers: { 'content-type': 'application/x-ndjson' },
+    payload: ndjson,
+  });
+  t.equal(r.statusCode, 400);
+  t.match(r.json(), { code: 'INVALID_UTF8', message: 'line 2.label is not valid UTF-8' });
+  const list = await app.inject({ url: `/datasets/${id}` });
+  t.equal(list.json().sampleCount ?? 0, 0, 'nothing was stored');
+  // Valid multi-byte UTF-8 still passes.
+  r = await app.inject({
+    method: 'POST',
+    url: `/datasets/${id}/samples`,
+    payload: { samples: [{ vector: [1, 2], label: 'Łódź 東京' }] },
+  });
+  t.equal(r.statusCode, 201);
+});
+
+t.test('an API key in the query string is refused and never logged', async (t) => {
+  t.equal(
+    redactUrl('/models?api_key=abc&x=1&token=t&KEY=k'),
+    '/models?api_key=[redacted]&x=1&token=[redacted]&KEY=[redacted]',
+  );
+  t.equal(redactUrl('/models?limit=5'), '/models?limit=5');
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  const config = makeConfig({ dataDir: tempDir(t), apiKeys: ['secret-key-0123456789'], logLevel: 'info' });
+  const app = await buildApp(config, { logger: { ...(loggerOptions(config) as object), stream } });
+  await app.ready();
+  t.teardown(() => app.close());
+  const r = await app.inject({ url: '/datasets?api_key=secret-key-0123456789' });
+  t.equal(r.statusCode, 401);
+  t.match(r.json(), { code: 'UNAUTHORIZED', message: /only in the Authorization header/ });
+  const all = lines.join('');
+  t.match(all, /api_key=\[redacted\]/, 'the URL is logged, redacted');
+  t.notMatch(all, /secret-key-0123456789/, 'the key never reaches the logs');
+});
+
+/** Staged rows in a plain Buffer, for the budget's accounting. */
+function bufferStage(n: number): StagedRows {
+  const buf = Buffer.alloc(n);
+  return {
+    byteLength: n,
+    write: (chunk, offset) => buf.set(chunk, offset),
+    value: (i) => buf.readFloatLE(i * 4),
+    release() {},
+  };
+}
+
+t.test('staged bodies hold what arrived, under the shared budget, and give it back', async (t) => {
+  const budget = new StagingBudget(64 * 1024);
+  const body = Buffer.alloc(40 * 1024, 7);
+  const rows = await readStaged(Readable.from([body.subarray(0, 1000), body.subarray(1000)]), {
+    contentLength: String(body.byteLength),
+    limit: 1 << 20,
+    budget,
+    stage: bufferStage,
+  });
+  t.equal(rows.byteLength, body.byteLength);
+  t.equal(budget.bytes, body.byteLength, 'a complete body counts its length until released');
+  // A second body of the same size passes the budget while it arrives: 503 STAGING_FULL.
+  const second = readStaged(Readable.from([body]), {
+    contentLength: undefined,
+    limit: 1 << 20,
+    budget,
+    stage: bufferStage,
+  });
+  await t.rejects(second, { statusCode: 503, code: 'STAGING_FULL', headers: { 'retry-after': '1' } });
+  t.equal(budget.bytes, body.byteLength, 'the refused body gave back what it held');
+  rows.release();
+  rows.release();
+  t.equal(budget.bytes, 0, 'released once, whatever the calls');
+  // A declared length is not reserved: a body that stops early holds only what arrived.
+  const short = readStaged(Readable.from([Buffer.alloc(10)]), {
+    contentLength: String(1 << 20),
+    limit: 1 << 20,
+    budget,
+    stage: bufferStage,
+  });
+  await t.rejects(short, { code: 'INVALID_BODY' });
+  t.equal(budget.bytes, 0);
+  await t.rejects(
+    readStaged(Readable.from([]), { contentLength: String(2 << 20), limit: 1 << 20, budget, stage: bufferStage }),
+    new AppError(413, 'BODY_TOO_LARGE', 'request body is larger than the limit of 1048576 bytes (BODY_LIMIT_BYTES)'),
+  );
+});
+
+t.test('/readyz is 503 while the load shedder answers 503 OVERLOADED', async (t) => {
+  const app = await testApp(t, { config: { overload: { maxEventLoopDelayMs: 20, maxEventLoopUtilization: 0 } } });
+  const until = Date.now() + 1500;
+  while (Date.now() < until) {
+    /* busy: this is the overload */
+  }
+  await new Promise((r) => setTimeout(r, 30));
+  t.equal((await app.inject({ method: 'POST', url: '/embed', payload: { inputs: [[1]] } })).statusCode, 503);
+  t.equal((await app.inject({ url: '/readyz' })).statusCode, 503, 'not ready while shedding');
+});
+
+t.test('connection settings are read and checked', async (t) => {
+  const c = loadConfig({ HEADERS_TIMEOUT_MS: '2000', BODY_IDLE_TIMEOUT_MS: '3000', MAX_CONNECTIONS: '50' }).connections;
+  t.match(c, { headersTimeoutMs: 2000, bodyIdleTimeoutMs: 3000, maxConnections: 50 });
+  t.throws(
+    () => loadConfig({ HEADERS_TIMEOUT_MS: '20000', REQUEST_TIMEOUT_MS: '10000' }),
+    /must not be over REQUEST_TIMEOUT_MS/,
+  );
+  t.throws(() => loadConfig({ STAGED_BYTES_LIMIT: 'lots' }), /STAGED_BYTES_LIMIT must be a whole number/);
+  t.equal(defaultMaxConnections(256), 192, 'a quarter (at least 64) below ulimit -n');
+  t.equal(defaultMaxConnections(1024), 768);
+  t.equal(defaultMaxConnections(1_048_576), 1000);
+  t.equal(defaultMaxConnections(undefined), 1000);
+});
+
+t.test('streamed readers count their partial line or slab against the budget', async (t) => {
+  const budget = new StagingBudget(1000);
+  // A long line in one-byte pieces: joined once, counted while partial, given back after.
+  const text = `${'x'.repeat(900)}\nshort\n`;
+  const pieces = Array.from(Buffer.from(text), (b) => Buffer.from([b]));
+  const seen: string[] = [];
+  for await (const line of lines(withBudget(Readable.from(pieces), budget), { maxLine: 2000, maxTotal: 1e6 })) {
+    seen.push(line);
+  }
+  t.same(
+    seen.map((l) => l.length),
+    [900, 5],
+  );
+  t.equal(budget.bytes, 0, 'all given back');
+  // A partial line past the budget: 503 STAGING_FULL, and nothing stays counted.
+  const long = Readable.from([Buffer.alloc(600, 120), Buffer.alloc(600, 120)]);
+  await t.rejects(
+    async () => {
+      for await (const _ of lines(withBudget(long, budget), { maxLine: 5000, maxTotal: 1e6 })) void _;
+    },
+    { statusCode: 503, code: 'STAGING_FULL' },
+  );
+  t.equal(budget.bytes, 0);
+  // Records: an incomplete slab is counted, and given back when the reader stops.
+  const slab = Readable.from([Buffer.alloc(400), Buffer.alloc(400), Buffer.alloc(400)]);
+  await t.rejects(
+    async () => {
+      for await (const _ of records(withBudget(slab, budget), { recordBytes: 4, slabRecords: 1000, maxTotal: 1e6 }))
+        void _;
+    },
+    { code: 'STAGING_FULL' },
+  );
+  t.equal(budget.bytes, 0);
+  let slabs = 0;
+  for await (const b of records(withBudget(Readable.from([Buffer.alloc(800)]), budget), {
+    recordBytes: 4,
+    slabRecords: 100,
+    maxTotal: 1e6,
+  })) {
+    slabs++;
+    t.equal(b.byteLength, 400);
+  }
+  t.equal(slabs, 2);
+  t.equal(budget.bytes, 0);
+});
+
+/** Sends raw bytes on a new connection; resolves with all the server sent once it closes. */
+function exchange(port: number, bytes: string): { socket: net.Socket; reply: Promise<string> } {
+  const socket = net.connect(port, '127.0.0.1');
+  let got = '';
+  const reply = new Promise<string>((done) => {
+    socket.on('data', (b) => (got += b.toString('latin1')));
+    socket.on('close', () => done(got));
+    socket.on('error', () => {});
+  });
+  socket.write(bytes);
+  return { socket, reply };
+}
+
+function parsed(reply: string): { status: number; headers: string; body: Record<string, unknown> } {
+  const i = reply.indexOf('\r\n\r\n');
+  return {
+    status: Number(/^HTTP\/1\.1 (\d+)/.exec(reply)?.[1] ?? 0),
+    headers: reply.slice(0, i).toLowerCase(),
+    body: JSON.parse(reply.slice(i + 4)) as Record<string, unknown>,
+  };
+}
+
+t.test('over real connections: Node-level refusals, stalled bodies and the connection cap', async (t) => {
+  const app = await testApp(t, {
+    config: { connections: { ...makeConfig().connections, bodyIdleTimeoutMs: 300, maxConnections: 2 } },
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const port = (app.server.address() as net.AddressInfo).port;
+
+  let r = parsed(await exchange(port, 'BLAH\r\n\r\n').reply);
+  t.equal(r.status, 400);
+  t.match(r.body, { statusCode: 400, code: 'INVALID_REQUEST', error: 'Bad Request', message: String });
+
+  r = parsed(await exchange(port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`).reply);
+  t.equal(r.status, 431);
+  t.match(r.body, { statusCode: 431, code: 'HEADERS_TOO_LARGE' });
+
+  const head = 'POST /datasets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n{"';
+  const stalled = exchange(port, head);
+  const second = exchange(port, head);
+  // The third connection is past MAX_CONNECTIONS = 2: one 503, then closed; probes still answer.
+  await new Promise((r) => setTimeout(r, 50));
+  const third = parsed(await exchange(port, 'GET /datasets HTTP/1.1\r\nHost: x\r\n\r\n').reply);
+  t.equal(third.status, 503);
+  t.match(third.body, { code: 'CONNECTION_LIMIT', message: /MAX_CONNECTIONS/ });
+  t.match(third.headers, /retry-after: 1/);
+  const probe = exchange(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  t.match(await probe.reply, /^HTTP\/1\.1 200/, '/healthz answers past the cap');
+
+  r = parsed(await stalled.reply);
+  t.equal(r.status, 408, 'a stalled body ends with 408');
+  t.match(r.body, { statusCode: 408, code: 'BODY_TIMEOUT', message: /BODY_IDLE_TIMEOUT_MS/ });
+  t.match(r.headers, /connection: close/);
+  t.equal(parsed(await second.reply).status, 408);
+});
