@@ -1,5 +1,6 @@
 // Training jobs: validate and default the parameters, queue, list, cancel.
 import type { Limits } from '../config.js';
+import { DomainError } from '../domain/errors.js';
 import type { TrainingParams } from '../domain/training.js';
 import { AppError, badRequest, conflict, notFound, unprocessable } from '../errors.js';
 import type { JobRunner } from '../jobs/runner.js';
@@ -57,9 +58,22 @@ export class JobService {
     const ds = existing ?? (await this.datasets.get(await this.storeInline(inline!, body)));
     const params = resolveParams(body, ds);
     checkData(params, ds);
-    const job = await this.store.createJob({ datasetId: ds.id, params });
+    const job = await this.queue(ds.id, params);
     this.runner.pump();
     return job;
+  }
+
+  /** The queue limit is checked again in the inserting transaction: concurrent requests cannot pass it together. */
+  private async queue(datasetId: string, params: TrainingParams): Promise<JobRecord> {
+    try {
+      return await this.store.createJob(
+        { datasetId, params },
+        { max: this.limits.maxQueuedJobs, setting: 'MAX_QUEUED_JOBS' },
+      );
+    } catch (e) {
+      if (e instanceof DomainError && e.code === 'QUEUE_FULL') throw new AppError(429, 'QUEUE_FULL', e.message);
+      throw e;
+    }
   }
 
   private checkLimits(p: TrainingParams): void {

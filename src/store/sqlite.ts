@@ -7,6 +7,7 @@ import path from 'node:path';
 import { conflictError, invalidError, limitError, notFoundError } from '../domain/errors.js';
 import type { TrainingParams } from '../domain/training.js';
 import { newId } from './ids.js';
+import { checkQueue } from './queue-limit.js';
 import { MIGRATIONS } from './migrations.js';
 import { asyncStore, type SyncStore } from './async.js';
 import type {
@@ -294,11 +295,17 @@ export class SqliteDatabase implements SyncStore {
 
   // ---- jobs -----------------------------------------------------------------
 
-  createJob(input: { datasetId: string; params: TrainingParams }): JobRecord {
+  createJob(input: { datasetId: string; params: TrainingParams }, queueLimit?: CapacityLimit): JobRecord {
     const id = newId('job');
+    // IMMEDIATE: the write lock is taken before the count, so another process cannot slip in between.
     this.db
-      .prepare("INSERT INTO jobs (id, status, dataset_id, params, created_at) VALUES (?, 'queued', ?, ?, ?)")
-      .run(id, input.datasetId, JSON.stringify(input.params), now());
+      .transaction(() => {
+        if (queueLimit) checkQueue(this.countJobs('queued'), queueLimit);
+        this.db
+          .prepare("INSERT INTO jobs (id, status, dataset_id, params, created_at) VALUES (?, 'queued', ?, ?, ?)")
+          .run(id, input.datasetId, JSON.stringify(input.params), now());
+      })
+      .immediate();
     return this.getJob(id)!;
   }
 

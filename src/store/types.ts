@@ -92,7 +92,11 @@ export interface Store {
   readTriplets(datasetId: string): Promise<StoredTriplets>;
   readSamples(datasetId: string): Promise<StoredSamples>;
 
-  createJob(input: { datasetId: string; params: TrainingParams }): Promise<JobRecord>;
+  /**
+   * Queues a job. With `queueLimit`, the queued jobs are counted in the same transaction as the
+   * insert, so concurrent callers cannot together pass it: QUEUE_FULL (kind limit) when full.
+   */
+  createJob(input: { datasetId: string; params: TrainingParams }, queueLimit?: CapacityLimit): Promise<JobRecord>;
   getJob(id: string): Promise<JobRecord | undefined>;
   listJobs(page: PageRequest & { status?: JobStatus }): Promise<Page<JobRecord>>;
   countJobs(status: JobStatus): Promise<number>;
