@@ -27,6 +27,12 @@ export interface Limits {
   maxIterations: number;
   /** distances computed by one /distances request (na × nb) */
   maxDistancePairs: number;
+  /** estimated peak memory of all running training jobs together, in MiB (src/domain/costs.ts) */
+  jobMemoryBudgetMb: number;
+  /** bytes of one /embed or /distances reply */
+  replyBytesLimit: number;
+  /** bytes of loaded models kept in the model cache (W and its packed copy) */
+  modelCacheBytes: number;
 }
 
 export interface Config {
@@ -62,6 +68,10 @@ export const DEFAULT_LIMITS: Limits = {
   maxQueuedJobs: 100,
   maxIterations: 100_000,
   maxDistancePairs: 4_000_000,
+  // With the cache and the replies below, and the server itself, these fit a 2 GB container.
+  jobMemoryBudgetMb: 1024,
+  replyBytesLimit: 64 * 1024 * 1024,
+  modelCacheBytes: 256 * 1024 * 1024,
 };
 
 export class ConfigError extends Error {}
@@ -174,6 +184,9 @@ export function loadConfig(env: Env = process.env): Config {
       maxQueuedJobs: intVar(env, 'MAX_QUEUED_JOBS', d.maxQueuedJobs, 1, 1_000_000, errors),
       maxIterations: intVar(env, 'MAX_ITERATIONS', d.maxIterations, 1, 1e9, errors),
       maxDistancePairs: intVar(env, 'MAX_DISTANCE_PAIRS', d.maxDistancePairs, 1, 1e10, errors),
+      jobMemoryBudgetMb: intVar(env, 'JOB_MEMORY_BUDGET_MB', d.jobMemoryBudgetMb, 64, 1_048_576, errors),
+      replyBytesLimit: intVar(env, 'REPLY_BYTES_LIMIT', d.replyBytesLimit, 65_536, 2 ** 40, errors),
+      modelCacheBytes: intVar(env, 'MODEL_CACHE_BYTES', d.modelCacheBytes, 0, 2 ** 44, errors),
     },
   };
   if (errors.length > 0) throw new ConfigError(`invalid configuration:\n  - ${errors.join('\n  - ')}`);

@@ -39,6 +39,9 @@ t.test('overrides', async (t) => {
     MAX_DISTANCE_PAIRS: '17',
     UPLOAD_LIMIT_BYTES: '2048',
     MAX_SAMPLES_PER_DATASET: '18',
+    JOB_MEMORY_BUDGET_MB: '512',
+    REPLY_BYTES_LIMIT: '1048576',
+    MODEL_CACHE_BYTES: '0',
   });
   t.match(c, { port: 3000, host: '127.0.0.1', dataDir: '/var/lib/te', logLevel: 'debug', trainConcurrency: 4 });
   t.same(c.limits, {
@@ -53,6 +56,9 @@ t.test('overrides', async (t) => {
     maxIterations: 16,
     maxDistancePairs: 17,
     maxSamplesPerDataset: 18,
+    jobMemoryBudgetMb: 512,
+    replyBytesLimit: 1048576,
+    modelCacheBytes: 0,
   });
   t.equal(loadConfig({ DATA_DIR: 'rel/dir' }).dataDir, path.resolve('rel/dir'));
   t.equal(loadConfig({ PORT: ' 81 ' }).port, 81, 'surrounding spaces are fine');

@@ -30,6 +30,8 @@ export const ErrorCodes = [
   'SHUTTING_DOWN',
   'OVERLOADED',
   'INTERNAL_ERROR',
+  'BUDGET_EXCEEDED',
+  'REPLY_TOO_LARGE',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];
 

@@ -363,14 +363,20 @@ export class PostgresStore implements Store {
    * skips rows other claims hold, so concurrent claims (in any replica) never get one job twice
    * and never wait on each other.
    */
-  async claimNextJob(): Promise<JobRecord | undefined> {
+  async nextQueuedJob(): Promise<JobRecord | undefined> {
+    const r = await this.one(this.pool, "SELECT * FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1", []);
+    return r ? jobFromRow(r) : undefined;
+  }
+
+  async claimNextJob(id?: string): Promise<JobRecord | undefined> {
     const r = await this.one(
       this.pool,
       `UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, now())
-       WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
+       WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND ($1::text IS NULL OR id = $1)
+                   ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
          AND status = 'queued'
        RETURNING *`,
-      [],
+      [id ?? null],
     );
     return r ? jobFromRow(r) : undefined;
   }
