@@ -72,7 +72,7 @@ t.test('triplets of magnitude 1e19 fail the job with NON_FINITE_TRAINING; reads 
   t.equal(job.modelId, null);
   const list = await app.inject({ url: '/jobs' });
   t.equal(list.statusCode, 200);
-  t.notMatch(list.body, /:-?(Infinity|NaN)\b|"(loss|gradientNorm|trainLoss)":null/, "no non-finite number");
+  t.notMatch(list.body, /:-?(Infinity|NaN)\b|"(loss|gradientNorm|trainLoss)":null/, 'no non-finite number');
 });
 
 t.test('subnormal inputs with PCA init (|W| beyond float32) fail with NON_FINITE_TRAINING', async (t) => {
