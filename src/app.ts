@@ -54,6 +54,7 @@ function buildServices(config: Config, app: App, store: Store, compute: Compute)
     concurrency: config.trainConcurrency,
     compute: config.compute,
     heapMb: config.jobHeapLimitMb,
+    memoryBudgetMb: config.limits.jobMemoryBudgetMb,
     log: app.log,
     onModelCreated: () => models.invalidateNewest(),
   });

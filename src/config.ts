@@ -35,6 +35,12 @@ export interface Limits {
   evaluationMaxWork: number;
   /** evaluations running at once; more get 503 with Retry-After */
   evaluationConcurrency: number;
+  /** estimated peak memory of all running training jobs together, in MiB (src/domain/costs.ts) */
+  jobMemoryBudgetMb: number;
+  /** bytes of one /embed or /distances reply */
+  replyBytesLimit: number;
+  /** bytes of loaded models kept in the model cache (W and its packed copy) */
+  modelCacheBytes: number;
 }
 
 export const ROLES = ['all', 'api', 'worker'] as const;
@@ -115,6 +121,10 @@ export const DEFAULT_LIMITS: Limits = {
   evaluationBytes: 512 * 1024 * 1024,
   evaluationMaxWork: 20e9,
   evaluationConcurrency: 1,
+  // With the cache and the replies below, and the server itself, these fit a 2 GB container.
+  jobMemoryBudgetMb: 1024,
+  replyBytesLimit: 64 * 1024 * 1024,
+  modelCacheBytes: 256 * 1024 * 1024,
 };
 
 export const DEFAULT_CONNECTIONS: Omit<ConnectionSettings, 'maxConnections'> = {
@@ -257,6 +267,9 @@ export function loadConfig(env: Env = process.env): Config {
       evaluationBytes: mib(env, 'EVALUATION_MEMORY_MB', d.evaluationBytes, errors),
       evaluationMaxWork: intVar(env, 'EVALUATION_MAX_WORK', d.evaluationMaxWork, 1, 1e15, errors),
       evaluationConcurrency: intVar(env, 'EVALUATION_CONCURRENCY', d.evaluationConcurrency, 1, 64, errors),
+      jobMemoryBudgetMb: intVar(env, 'JOB_MEMORY_BUDGET_MB', d.jobMemoryBudgetMb, 64, 1_048_576, errors),
+      replyBytesLimit: intVar(env, 'REPLY_BYTES_LIMIT', d.replyBytesLimit, 65_536, 2 ** 40, errors),
+      modelCacheBytes: intVar(env, 'MODEL_CACHE_BYTES', d.modelCacheBytes, 0, 2 ** 44, errors),
     },
     connections: connectionSettings(env, errors),
   };

@@ -43,6 +43,9 @@ t.test('overrides', async (t) => {
     EVALUATION_MEMORY_MB: '20',
     EVALUATION_MAX_WORK: '21',
     EVALUATION_CONCURRENCY: '3',
+    JOB_MEMORY_BUDGET_MB: '512',
+    REPLY_BYTES_LIMIT: '1048576',
+    MODEL_CACHE_BYTES: '0',
   });
   t.match(c, { port: 3000, host: '127.0.0.1', dataDir: '/var/lib/te', logLevel: 'debug', trainConcurrency: 4 });
   t.same(c.limits, {
@@ -61,6 +64,9 @@ t.test('overrides', async (t) => {
     evaluationBytes: 20 * 2 ** 20,
     evaluationMaxWork: 21,
     evaluationConcurrency: 3,
+    jobMemoryBudgetMb: 512,
+    replyBytesLimit: 1048576,
+    modelCacheBytes: 0,
   });
   t.equal(loadConfig({ DATA_DIR: 'rel/dir' }).dataDir, path.resolve('rel/dir'));
   t.equal(loadConfig({ PORT: ' 81 ' }).port, 81, 'surrounding spaces are fine');

@@ -59,8 +59,15 @@ export function resolveKernelChoice(choice: KernelChoice, wide: WideChoice = 'au
   }
 }
 
-export function createSharedMemory(initialPages = 16): WebAssembly.Memory {
-  return new WebAssembly.Memory({ initial: initialPages, maximum: MAX_PAGES, shared: true });
+/** WebAssembly pages that hold `bytes` bytes, within the 32-bit address space. */
+export function pagesFor(bytes: number): number {
+  return Math.max(1, Math.min(MAX_PAGES, Math.ceil(bytes / 65536)));
+}
+
+/** `maxBytes`: the memory can never grow past it (a training job's allowance); default 4 GiB. */
+export function createSharedMemory(initialPages = 16, maxBytes = MAX_PAGES * 65536): WebAssembly.Memory {
+  const maximum = pagesFor(maxBytes);
+  return new WebAssembly.Memory({ initial: Math.min(initialPages, maximum), maximum, shared: true });
 }
 
 export interface Compute {
@@ -79,6 +86,8 @@ export interface ComputeOptions {
   earlyExit?: boolean;
   /** wide (256-bit) tiles: TRIPLET_WIDE_KERNELS; `auto` (default) where the runtime fuses them */
   wide?: WideChoice;
+  /** bytes the WebAssembly memory may grow to (a job's allowance); past it allocations throw RangeError */
+  maxMemoryBytes?: number;
 }
 
 /**
@@ -92,8 +101,9 @@ export async function createCompute(opts: ComputeOptions = {}): Promise<Compute>
   if (backend === 'js') return { kernels: jsKernels, backend, threads: 1, close: async () => {} };
   const threads = opts.threads ?? 1;
   const module = loadKernelModule(wide);
-  const memory = createSharedMemory();
-  const heap = new WasmHeap(memory);
+  const maxBytes = pagesFor(opts.maxMemoryBytes ?? MAX_PAGES * 65536) * 65536;
+  const memory = createSharedMemory(16, maxBytes);
+  const heap = new WasmHeap(memory, undefined, maxBytes);
   let pool: ComputePool | null = null;
   if (threads > 1) pool = await createPool(module, memory, heap, threads);
   const kernels: WasmKernels = createWasmKernels({

@@ -39,6 +39,8 @@ export const ErrorCodes = [
   'CONNECTION_LIMIT',
   'STAGING_FULL',
   'INVALID_UTF8',
+  'BUDGET_EXCEEDED',
+  'REPLY_TOO_LARGE',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];
 

@@ -30,10 +30,13 @@ export type DatasetRecord = Static<typeof Dataset>;
 export const Progress = Type.Object({
   iteration: Type.Integer(),
   maxIterations: Type.Integer(),
-  loss: Type.Number({
-    description: 'Training loss: full objective (triplets) or the running mean over recent batches (mining)',
-  }),
-  gradientNorm: Type.Number(),
+  loss: Type.Optional(
+    Type.Number({
+      description:
+        'Training loss: full objective (triplets) or the running mean over recent batches (mining); absent when it was not a finite number (the job then fails with NON_FINITE_TRAINING)',
+    }),
+  ),
+  gradientNorm: Type.Optional(Type.Number({ description: 'Absent when it was not a finite number' })),
   activeFraction: Type.Number(),
   elapsedMs: Type.Number(),
   learningRate: Type.Optional(Type.Number({ description: 'Adam: the scheduled learning rate' })),
@@ -47,6 +50,41 @@ export const Progress = Type.Object({
   warning: Type.Optional(Type.String({ description: 'e.g. a collapse warning from the latest validation' })),
 });
 export type JobProgress = Static<typeof Progress>;
+
+/** Progress fields every record has; the rest are optional and dropped when not finite. */
+const REQUIRED_PROGRESS = ['iteration', 'maxIterations', 'activeFraction', 'elapsedMs'] as const;
+
+/**
+ * Any stored or reported progress → one that serialises: numbers that are not finite (NaN and
+ * ±Infinity from a diverging job, or the null an older version stored for them) are dropped, or
+ * 0 for the fields every record has; anything but an object is no progress (null).
+ */
+export function finiteProgress(raw: unknown): JobProgress | null {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return null;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(raw)) {
+    if (typeof v === 'number' ? Number.isFinite(v) : typeof v === 'string') out[key] = v;
+  }
+  for (const key of REQUIRED_PROGRESS) if (typeof out[key] !== 'number') out[key] = 0;
+  return out as JobProgress;
+}
+
+/**
+ * Metrics as stored: non-finite numbers (which JSON would turn into null) are dropped, at any depth;
+ * arrays keep their length (a non-finite entry becomes null there).
+ */
+export function finiteMetrics<T>(value: T): T {
+  if (typeof value === 'number') return (Number.isFinite(value) ? value : undefined) as T;
+  if (Array.isArray(value))
+    return value.map((v) => (typeof v === 'number' && !Number.isFinite(v) ? null : finiteMetrics(v))) as T;
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const f = finiteMetrics(v);
+    if (f !== undefined) out[key] = f;
+  }
+  return out as T;
+}
 
 export const JobError = Type.Object({ code: Type.String(), message: Type.String() });
 export type JobError = Static<typeof JobError>;

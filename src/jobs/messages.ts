@@ -31,6 +31,11 @@ export interface TrainTask {
   compute: ComputeSettings;
   /** Int32Array over a SharedArrayBuffer: [0] = 1 asks the worker to stop */
   control: SharedArrayBuffer;
+  /**
+   * The job's memory allowance (its estimate plus slack, src/domain/costs.ts): the worker refuses
+   * to start when the data it got needs more, and its WebAssembly memory cannot grow past it.
+   */
+  memoryBytes?: number;
 }
 
 export interface EvaluateTask {

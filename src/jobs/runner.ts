@@ -4,7 +4,10 @@ import { EventEmitter } from 'node:events';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ComputeSettings } from '../compute/index.js';
 import { labelIds } from '../compute/training-data.js';
-import type { JobProgress, JobRecord, Store } from '../store/types.js';
+import { describeCost, formatBytes, MiB, trainingJobCost, type CostEstimate } from '../domain/costs.js';
+import { finiteMetrics, finiteProgress } from '../domain/records.js';
+import type { TrainingParams } from '../domain/training.js';
+import type { DatasetRecord, JobProgress, JobRecord, Store } from '../store/types.js';
 import type { TrainTask, WorkerMessage } from './messages.js';
 import { startWorker, type WorkerHandle } from './worker-pool.js';
 
@@ -25,6 +28,8 @@ interface Running {
   done: boolean;
   /** the job's store writes, in order */
   writes: Promise<void>;
+  /** its estimated peak memory, held against JOB_MEMORY_BUDGET_MB while it runs */
+  bytes: number;
 }
 
 export interface RunnerOptions {
@@ -35,7 +40,12 @@ export interface RunnerOptions {
   onModelCreated: () => void;
   /** heap cap of each training worker, in MiB */
   heapMb: number;
+  /** JOB_MEMORY_BUDGET_MB: the estimated peak memory of all running jobs together */
+  memoryBudgetMb: number;
 }
+
+/** Room a worker gets above its estimate before its WebAssembly memory and heap refuse to grow. */
+const WORKER_MEMORY_SLACK = 64 * MiB;
 
 export class JobRunner {
   /** Emits `job` with the job record whenever its state or progress changes. */
@@ -43,6 +53,8 @@ export class JobRunner {
   private running = new Map<string, Running>();
   /** jobs claimed whose data is being read */
   private launching = 0;
+  /** estimated bytes of the jobs running or launching */
+  private reserved = 0;
   private pumping: Promise<void> | null = null;
   private pumpAgain = false;
   private closing = false;
@@ -82,27 +94,59 @@ export class JobRunner {
       });
   }
 
+  /** A job's estimated peak memory on this dataset (src/domain/costs.ts). */
+  jobCost(params: TrainingParams, ds: Pick<DatasetRecord, 'dimension' | 'tripletCount' | 'sampleCount'>): CostEstimate {
+    const count = params.source === 'samples' ? ds.sampleCount : ds.tripletCount;
+    const threads = this.opts.compute.kernels === 'js' ? 1 : this.opts.compute.threads;
+    return trainingJobCost(params, { count, dimension: ds.dimension, threads });
+  }
+
+  private get budget(): number {
+    return this.opts.memoryBudgetMb * MiB;
+  }
+
+  /**
+   * Starts queued jobs, oldest first, while TRAIN_CONCURRENCY and the memory budget leave room:
+   * a job that fits alone but not beside the running ones waits at the head of the queue (no
+   * overtaking, so a large job is not starved); one that no longer fits at all (the budget was
+   * lowered since it was queued) fails with BUDGET_EXCEEDED instead of being started.
+   */
   private async claimWhileRoom(): Promise<void> {
     while (this.started && !this.closing && this.running.size + this.launching < this.opts.concurrency) {
-      const job = await this.opts.store.claimNextJob();
-      if (!job) return;
+      const next = await this.opts.store.nextQueuedJob();
+      if (!next) return;
+      const ds = await this.opts.store.getDataset(next.datasetId);
+      const cost = ds ? this.jobCost(next.params, ds) : { bytes: 0, terms: [] };
+      if (cost.bytes > this.budget) {
+        await this.finish(next.id, 'failed', {
+          code: 'BUDGET_EXCEEDED',
+          message: `the job needs an estimated ${formatBytes(cost.bytes)} (${describeCost(cost)}), over the job memory budget of ${this.opts.memoryBudgetMb} MiB (JOB_MEMORY_BUDGET_MB)`,
+        });
+        continue;
+      }
+      if (this.reserved + cost.bytes > this.budget && this.running.size + this.launching > 0) return;
+      const job = await this.opts.store.claimNextJob(next.id);
+      if (!job) continue;
       this.launching++;
+      this.reserved += cost.bytes;
       try {
-        await this.launch(job);
+        await this.launch(job, cost.bytes);
       } finally {
         this.launching--;
+        if (!this.running.has(job.id)) this.reserved -= cost.bytes;
       }
     }
   }
 
   /** The job's data, read from the store, for the worker (transferred, not copied). */
-  private async taskFor(job: JobRecord, control: Int32Array): Promise<TrainTask> {
+  private async taskFor(job: JobRecord, control: Int32Array, bytes: number): Promise<TrainTask> {
     const task: TrainTask = {
       kind: 'train',
       jobId: job.id,
       params: job.params,
       compute: this.opts.compute,
       control: control.buffer as SharedArrayBuffer,
+      memoryBytes: bytes + WORKER_MEMORY_SLACK,
     };
     if (job.params.source === 'samples') {
       const s = await this.opts.store.readSamples(job.datasetId);
@@ -113,7 +157,7 @@ export class JobRunner {
     return task;
   }
 
-  private async launch(job: JobRecord): Promise<void> {
+  private async launch(job: JobRecord, bytes: number): Promise<void> {
     const control = new Int32Array(new SharedArrayBuffer(4));
     const r: Running = {
       job,
@@ -125,10 +169,11 @@ export class JobRunner {
       stopping: null,
       done: false,
       writes: Promise.resolve(),
+      bytes,
     };
     let task: TrainTask;
     try {
-      task = await this.taskFor(job, control);
+      task = await this.taskFor(job, control, bytes);
     } catch (e) {
       await this.finish(job.id, 'failed', {
         code: 'TRAINING_FAILED',
@@ -143,6 +188,8 @@ export class JobRunner {
     this.running.set(job.id, r);
     this.opts.log.info({ jobId: job.id, datasetId: job.datasetId }, 'job started');
     this.emit(job);
+    // The heap holds what the estimate counts too (PCA's number[][], small arrays): capped by it.
+    const heapMb = Math.min(this.opts.heapMb, Math.ceil(task.memoryBytes! / MiB));
     r.handle = startWorker(
       task,
       (m) => this.onMessage(r, m),
@@ -151,10 +198,10 @@ export class JobRunner {
           ? this.fail(
               r,
               'OUT_OF_MEMORY',
-              `the training worker ran out of memory (JOB_HEAP_LIMIT_MB=${this.opts.heapMb}): ${e.message}`,
+              `the training worker ran out of memory (its heap cap is ${heapMb} MiB: the job's estimate, at most JOB_HEAP_LIMIT_MB=${this.opts.heapMb}): ${e.message}`,
             )
           : this.fail(r, 'WORKER_CRASHED', `the training worker crashed: ${e.message}`),
-      this.opts.heapMb,
+      heapMb,
     );
     void r.handle.exited.then((code) => this.onExit(r, code));
   }
@@ -163,7 +210,7 @@ export class JobRunner {
     if (r.done) return;
     switch (m.type) {
       case 'progress':
-        this.progress(r, { ...m.progress });
+        this.progress(r, finiteProgress(m.progress)!);
         return;
       case 'trained':
         this.flushProgress(r);
@@ -222,10 +269,10 @@ export class JobRunner {
             outputDimension: m.k,
             normalize: p.normalize,
             trainingParams: p,
-            metrics: m.metrics,
+            metrics: finiteMetrics(m.metrics),
             weights: m.W,
           },
-          m.metrics,
+          finiteMetrics(m.metrics),
         );
         this.opts.onModelCreated();
         this.opts.log.info({ jobId: job.id, modelId: model.id, metrics: m.metrics }, 'job succeeded');
@@ -272,7 +319,7 @@ export class JobRunner {
     }
     r.done = true;
     void r.writes.then(() => {
-      this.running.delete(r.job.id);
+      if (this.running.delete(r.job.id)) this.reserved -= r.bytes;
       this.pump();
     });
   }

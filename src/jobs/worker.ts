@@ -14,6 +14,8 @@ import {
   trainMined,
   type Kernels,
 } from '../math/index.js';
+import { formatBytes, trainingJobCost } from '../domain/costs.js';
+import { checkTrainedW, memoryError, nonFiniteRun } from '../compute/worker-checks.js';
 import type {
   EvaluateResult,
   EvaluateTask,
@@ -48,6 +50,7 @@ function trainOnTriplets(task: TrainTask, p: TripletTrainingParams, stored: Trip
   const trainSet = toTripletSet(stored, split?.train);
   const validationSet = split && split.validation.length > 0 ? toTripletSet(stored, split.validation) : null;
   const result = train(trainSet, p, hooks(task), kernels);
+  checkTrainedW(result.W, result.metrics.trainLoss);
   const metrics: Record<string, unknown> = { ...result.metrics, trainCount: trainSet.m };
   if (validationSet) {
     const v = evaluateTriplets(
@@ -73,6 +76,7 @@ function trainOnSamples(task: TrainTask, p: MinedTrainingParams, s: SampleData, 
   const samples = { d: s.dimension, n: s.count, X: s.data, labels: s.labels };
   // Mining options the API does not expose keep the math core's defaults.
   const result = trainMined(samples, { ...DEFAULT_MINED_PARAMS, ...p }, hooks(task), kernels);
+  checkTrainedW(result.W, nonFiniteRun(result.metrics.warnings) ? NaN : result.metrics.trainLoss);
   const { validation, ...rest } = result.metrics;
   // Flatten the validation figures so clients read metrics.validationLoss like any job's.
   const metrics: Record<string, unknown> = { ...rest, ...(validation ?? {}) };
@@ -121,6 +125,29 @@ function runGather(task: GatherTripletsTask): void {
   ]);
 }
 
+/**
+ * The job's cost on the data it really got, before any of it is allocated: the dataset may have
+ * grown since the runner estimated it. Over the allowance the job fails with OUT_OF_MEMORY.
+ */
+function checkAllowance(task: TrainTask): void {
+  if (task.memoryBytes === undefined) return;
+  const data = task.params.source === 'samples' ? task.samples : task.triplets;
+  if (!data) return;
+  const cost = trainingJobCost(task.params, {
+    count: data.count,
+    dimension: data.dimension,
+    threads: task.compute.kernels === 'js' ? 1 : task.compute.threads,
+  });
+  if (cost.bytes > task.memoryBytes) {
+    throw Object.assign(
+      new Error(
+        `the job needs an estimated ${formatBytes(cost.bytes)} for the data it got, over its allowance of ${formatBytes(task.memoryBytes)} (JOB_MEMORY_BUDGET_MB)`,
+      ),
+      { code: 'OUT_OF_MEMORY' },
+    );
+  }
+}
+
 function run(task: Task, kernels: Kernels): void {
   if (task.kind === 'evaluate') return runEvaluate(task, kernels);
   if (task.kind === 'gatherTriplets') return runGather(task);
@@ -142,11 +169,13 @@ try {
   if (task.kind === 'gatherTriplets') runGather(task);
   else {
     const { kernels, threads, wide } = task.compute;
-    compute = await createCompute({ kernels, threads, wide });
+    if (task.kind === 'train') checkAllowance(task);
+    const maxMemoryBytes = task.kind === 'train' ? task.memoryBytes : undefined;
+    compute = await createCompute({ kernels, threads, wide, maxMemoryBytes });
     run(task, compute.kernels);
   }
 } catch (e) {
-  const err = e as Error & { code?: string };
+  const err = memoryError(e) ?? (e as Error & { code?: string });
   post({ type: 'failed', code: typeof err.code === 'string' ? err.code : 'TRAINING_FAILED', message: err.message });
 } finally {
   await compute?.close();

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { App } from '../app-types.js';
 import { errors, IdParams, ListOf, PageQuery } from '../schemas/common.js';
@@ -42,12 +43,16 @@ export default async function modelRoutes(app: App): Promise<void> {
       schema: {
         tags,
         summary: "Get a model's weights",
-        description: 'W as k rows of d numbers.',
+        description:
+          'W as k rows of d numbers, streamed: any model the cache can hold (MODEL_CACHE_BYTES) can be exported.',
         params: IdParams,
-        response: { 200: Weights, ...errors(404) },
+        response: { 200: Weights, ...errors(404, 422) },
       },
     },
-    async (req) => models.weightsAsRows(req.params.id),
+    async (req, reply) =>
+      reply
+        .type('application/json; charset=utf-8')
+        .send(Readable.from(await models.weightsJson(req.params.id)) as never),
   );
 
   app.post(

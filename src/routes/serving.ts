@@ -30,7 +30,7 @@ export default async function servingRoutes(app: App): Promise<void> {
           },
         },
         querystring: EmbedQuery,
-        response: { 200: EmbedReply, ...errors(400, 404, 409, 413, 415) },
+        response: { 200: EmbedReply, ...errors(400, 404, 409, 413, 415, 422) },
       },
       // JSON numbers are read straight to float32; a binary body goes straight into the kernels' memory.
       config: { body: ['float32-json', 'staged-binary'] },
@@ -39,10 +39,12 @@ export default async function servingRoutes(app: App): Promise<void> {
       const type = mediaType(req);
       let e: Embedded;
       let encoding: Encoding = 'float';
+      // the reply's form, for REPLY_BYTES_LIMIT (src/http/embed-reply.ts answers binary on this Accept)
+      const binaryReply = (req.headers.accept ?? '').toLowerCase().includes(OCTET);
       if (type === OCTET) {
         const body = req.body as unknown as StagedRows;
         try {
-          e = await serving.embedStaged(req.query.model, body, req.query.rows);
+          e = await serving.embedStaged(req.query.model, body, req.query.rows, binaryReply ? 'binary' : 'json');
         } finally {
           body.release();
         }
@@ -51,7 +53,8 @@ export default async function servingRoutes(app: App): Promise<void> {
           throw new AppError(400, 'VALIDATION_ERROR', 'querystring/rows applies to binary requests only');
         const body = req.body as EmbedBody;
         encoding = body.encoding ?? 'float';
-        const m = await serving.modelFor(body.model ?? req.query.model, body.inputs.length, 'inputs');
+        const format = binaryReply ? 'binary' : encoding === 'base64' ? 'base64' : 'json';
+        const m = await serving.modelFor(body.model ?? req.query.model, body.inputs.length, 'inputs', format);
         const X = inputRows(body.inputs, encoding, m);
         e = serving.embed(m, X.data, X.count);
       } else {
@@ -71,7 +74,7 @@ export default async function servingRoutes(app: App): Promise<void> {
           'distances[i][j] is the distance between the embeddings of a[i] and b[j] (or a[j] without b). ' +
           'Metrics: euclidean (default), squared_euclidean, cosine (1 − cos).',
         body: DistancesBody,
-        response: { 200: DistancesReply, ...errors(400, 404, 409, 413, 415) },
+        response: { 200: DistancesReply, ...errors(400, 404, 409, 413, 415, 422) },
       },
       config: { body: ['float32-json'] },
     },

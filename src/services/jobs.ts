@@ -1,5 +1,7 @@
 // Training jobs: validate and default the parameters, queue, list, cancel.
 import type { Limits } from '../config.js';
+import { describeCost, formatBytes, MiB } from '../domain/costs.js';
+import { DomainError } from '../domain/errors.js';
 import type { TrainingParams } from '../domain/training.js';
 import { AppError, badRequest, conflict, notFound, unprocessable } from '../errors.js';
 import type { JobRunner } from '../jobs/runner.js';
@@ -53,16 +55,42 @@ export class JobService {
     }
     const existing = body.datasetId === undefined ? undefined : await this.datasets.get(body.datasetId);
     // Check everything that can be checked before an inline set is stored.
-    if (existing) this.checkLimits(resolveParams(body, existing));
+    if (existing) this.checkLimits(resolveParams(body, existing), existing);
     const ds = existing ?? (await this.datasets.get(await this.storeInline(inline!, body)));
     const params = resolveParams(body, ds);
     checkData(params, ds);
-    const job = await this.store.createJob({ datasetId: ds.id, params });
+    this.checkBudget(params, ds);
+    const job = await this.queue(ds.id, params);
     this.runner.pump();
     return job;
   }
 
-  private checkLimits(p: TrainingParams): void {
+  /** The queue limit is checked again in the inserting transaction: concurrent requests cannot pass it together. */
+  private async queue(datasetId: string, params: TrainingParams): Promise<JobRecord> {
+    try {
+      return await this.store.createJob(
+        { datasetId, params },
+        { max: this.limits.maxQueuedJobs, setting: 'MAX_QUEUED_JOBS' },
+      );
+    } catch (e) {
+      if (e instanceof DomainError && e.code === 'QUEUE_FULL') throw new AppError(429, 'QUEUE_FULL', e.message);
+      throw e;
+    }
+  }
+
+  /** A job whose estimated peak memory alone is over JOB_MEMORY_BUDGET_MB could never start: refused now. */
+  private checkBudget(p: TrainingParams, ds: DatasetRecord): void {
+    const cost = this.runner.jobCost(p, ds);
+    const budget = this.limits.jobMemoryBudgetMb * MiB;
+    if (cost.bytes > budget) {
+      throw unprocessable(
+        'BUDGET_EXCEEDED',
+        `the job needs an estimated ${formatBytes(cost.bytes)} (${describeCost(cost)}), over the job memory budget of ${this.limits.jobMemoryBudgetMb} MiB (JOB_MEMORY_BUDGET_MB)`,
+      );
+    }
+  }
+
+  private checkLimits(p: TrainingParams, ds: DatasetRecord): void {
     if (p.outputDimension > this.limits.maxOutputDimension) {
       throw new AppError(
         422,
@@ -77,20 +105,13 @@ export class JobService {
         `maxIterations ${p.maxIterations} is over the limit of ${this.limits.maxIterations} (MAX_ITERATIONS)`,
       );
     }
+    this.checkBudget(p, ds);
   }
 
   private async storeInline(inline: InlineTriplets, body: TrainOptionsBody): Promise<string> {
     const d = inline.dimension;
-    this.checkLimits(
-      resolveParams(body, {
-        id: '',
-        name: null,
-        dimension: d,
-        tripletCount: inline.count,
-        sampleCount: 0,
-        createdAt: '',
-      }),
-    );
+    const planned = { id: '', name: null, dimension: d, tripletCount: inline.count, sampleCount: 0, createdAt: '' };
+    this.checkLimits(resolveParams(body, planned), planned);
     const ds = await this.datasets.create({ name: 'inline training set', dimension: d });
     try {
       await this.datasets.append(ds, 'triplets', inline);

@@ -1,6 +1,7 @@
 // Models: immutable W plus metadata. Loaded weights are cached, since a model never changes.
 import type { Limits } from '../config.js';
-import { AppError, badRequest, conflict, notFound } from '../errors.js';
+import { formatBytes, modelCacheBytes } from '../domain/costs.js';
+import { AppError, badRequest, conflict, notFound, unprocessable } from '../errors.js';
 import type { ImportModelBody } from '../schemas/models.js';
 import type { ModelRecord, Page, PageRequest, Store } from '../store/types.js';
 import { checkFinite32 } from './vectors.js';
@@ -13,11 +14,18 @@ export interface LoadedModel {
   d: number;
 }
 
-/** Keeps the most recently used models' weights in memory. */
-const CACHE_SIZE = 32;
+/** Rows of W written per chunk of the weights reply. */
+const WEIGHT_ROWS_PER_CHUNK = 8;
 
+/**
+ * Keeps the most recently used models' weights in memory, up to MODEL_CACHE_BYTES of them
+ * (src/domain/costs.ts modelCacheBytes: W plus the kernels' packed copy).
+ */
 export class ModelService {
   private cache = new Map<string, LoadedModel>();
+  private cachedBytes = 0;
+  /** loads under way, so concurrent requests for one model read its weights once */
+  private loading = new Map<string, Promise<LoadedModel>>();
   /** the cache's last (most recent) entry */
   private lastUsed: string | undefined;
   /** id of the newest model; undefined = not looked up yet, null = there is none */
@@ -52,14 +60,56 @@ export class ModelService {
       }
       return hit;
     }
+    let pending = this.loading.get(id);
+    if (!pending) {
+      pending = this.read(id).finally(() => this.loading.delete(id));
+      this.loading.set(id, pending);
+    }
+    return pending;
+  }
+
+  /**
+   * Reads a model's weights into the cache, evicting the least recently used until they fit. A
+   * model larger than the whole cache is refused before its weights are read: serving it uncached
+   * would read and pack it again for every request, and concurrent requests would hold one copy each.
+   */
+  private async read(id: string): Promise<LoadedModel> {
     const record = await this.get(id);
+    const bytes = modelCacheBytes(record.outputDimension, record.inputDimension);
+    const budget = this.limits.modelCacheBytes;
+    if (bytes > budget) {
+      throw unprocessable(
+        'BUDGET_EXCEEDED',
+        `model ${id} is ${record.outputDimension}×${record.inputDimension}: loaded it takes ${formatBytes(bytes)} (k·d·8 + ceil8(k)·ceil8(d)·4), over the model cache budget of ${formatBytes(budget)} (MODEL_CACHE_BYTES)`,
+      );
+    }
     const W = await this.store.getModelWeights(id);
     if (!W) throw notFound('MODEL_NOT_FOUND', `model ${id} does not exist`);
     const loaded = { record, W, k: record.outputDimension, d: record.inputDimension };
+    this.evictFor(bytes);
     this.cache.set(id, loaded);
+    this.cachedBytes += bytes;
     this.lastUsed = id;
-    if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);
     return loaded;
+  }
+
+  private evictFor(bytes: number): void {
+    while (this.cache.size > 0 && this.cachedBytes + bytes > this.limits.modelCacheBytes) {
+      this.drop(this.cache.keys().next().value!);
+    }
+  }
+
+  private drop(id: string): void {
+    const m = this.cache.get(id);
+    if (!m) return;
+    this.cache.delete(id);
+    this.cachedBytes -= modelCacheBytes(m.k, m.d);
+    if (this.lastUsed === id) this.lastUsed = undefined;
+  }
+
+  /** Bytes of the models in the cache (modelCacheBytes each). */
+  get cacheBytes(): number {
+    return this.cachedBytes;
   }
 
   /** The named model, or the newest one when none is named. */
@@ -110,14 +160,37 @@ export class ModelService {
 
   async delete(id: string): Promise<void> {
     if (!(await this.store.deleteModel(id))) throw notFound('MODEL_NOT_FOUND', `model ${id} does not exist`);
-    this.cache.delete(id);
+    this.drop(id);
     this.invalidateNewest();
   }
 
-  async weightsAsRows(id: string): Promise<{ rows: number; cols: number; normalize: boolean; W: number[][] }> {
+  /**
+   * GET /models/:id/weights as JSON text in chunks of a few rows ({rows, cols, normalize, W}): the
+   * reply is never built whole (k·d numbers as number[][] and their text took several times W's
+   * bytes), so its memory is the cached W plus one chunk whatever the model's size. Checked before
+   * the first byte: a stored weight that is not finite (JSON has no such number) is refused.
+   */
+  async weightsJson(id: string): Promise<Iterable<string>> {
     const m = await this.load(id);
-    const W: number[][] = [];
-    for (let i = 0; i < m.k; i++) W.push(Array.from(m.W.subarray(i * m.d, (i + 1) * m.d)));
-    return { rows: m.k, cols: m.d, normalize: m.record.normalize, W };
+    const bad = m.W.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw unprocessable(
+        'NON_FINITE_VALUE',
+        `model ${id} holds a weight that is not a finite number (W[${Math.floor(bad / m.d)}][${bad % m.d}])`,
+      );
+    }
+    return weightChunks(m);
   }
+}
+
+function* weightChunks(m: LoadedModel): Generator<string> {
+  yield `{"rows":${m.k},"cols":${m.d},"normalize":${m.record.normalize},"W":[`;
+  for (let r0 = 0; r0 < m.k; r0 += WEIGHT_ROWS_PER_CHUNK) {
+    const rows: string[] = [];
+    for (let r = r0; r < Math.min(m.k, r0 + WEIGHT_ROWS_PER_CHUNK); r++) {
+      rows.push(`[${m.W.subarray(r * m.d, (r + 1) * m.d).join(',')}]`);
+    }
+    yield (r0 > 0 ? ',' : '') + rows.join(',');
+  }
+  yield ']}';
 }

@@ -1,14 +1,16 @@
 // Embeddings and distances on a learned map. The numbers come from src/math; this file shapes them.
 // Request rows arrive decoded (src/http): float32 rows, or a binary body staged by stage().
 import type { Limits } from '../config.js';
-import { AppError, badRequest } from '../errors.js';
+import { distancesReplyBytes, embedReplyBytes, formatBytes, type EmbedFormat } from '../domain/costs.js';
+import { AppError, badRequest, unprocessable } from '../errors.js';
 
 import { NORM_EPSILON, pairwiseDistances, type Kernels, type Metric } from '../math/index.js';
 import { NonFiniteInputError, type Projection, type StagedRows } from '../math/kernels/types.js';
 import type { ModelService, LoadedModel } from './models.js';
-import { batchLimit, checkFiniteArray } from './vectors.js';
+import { batchLimit, checkFiniteArray, firstNonFinite } from './vectors.js';
 
 export type DistanceMetric = Metric;
+export type { EmbedFormat };
 /** A binary body staged for the kernels (stage()); routes and src/http name it from here. */
 export type { StagedRows, LoadedModel };
 
@@ -69,7 +71,23 @@ export class ServingService {
   embed(model: LoadedModel, X: Float32Array, n: number): Embedded {
     const out = new Float32Array(n * model.k);
     this.projection(model).embed(X, n, model.record.normalize, out);
-    return { model, rows: n, data: out };
+    return finiteEmbedded({ model, rows: n, data: out });
+  }
+
+  /** Refuses, before anything is computed, a reply over REPLY_BYTES_LIMIT (formulas: src/domain/costs.ts). */
+  private checkReply(bytes: number, what: string): void {
+    const limit = this.limits.replyBytesLimit;
+    if (bytes > limit) {
+      throw new AppError(
+        413,
+        'REPLY_TOO_LARGE',
+        `${what} would take up to ${formatBytes(bytes)}, over the reply limit of ${formatBytes(limit)} (REPLY_BYTES_LIMIT); ask for fewer rows${what.startsWith('embeddings') ? ' or a binary reply (Accept: application/octet-stream)' : ''}`,
+      );
+    }
+  }
+
+  private checkEmbedReply(m: LoadedModel, rows: number, format: EmbedFormat): void {
+    this.checkReply(embedReplyBytes(rows, m.k, format), `embeddings of ${rows} rows × ${m.k} values as ${format}`);
   }
 
   private owner(m: LoadedModel) {
@@ -80,9 +98,16 @@ export class ServingService {
    * The model a request of `rows` rows names (the newest when none), once MAX_BATCH allows them:
    * checked before the rows are decoded, which needs the model's dimension.
    */
-  async modelFor(modelId: string | undefined, rows: number, field: string): Promise<LoadedModel> {
+  async modelFor(
+    modelId: string | undefined,
+    rows: number,
+    field: string,
+    format: EmbedFormat = 'json',
+  ): Promise<LoadedModel> {
     batchLimit(rows, this.limits.maxBatch, field);
-    return this.models.resolve(modelId);
+    const m = await this.models.resolve(modelId);
+    this.checkEmbedReply(m, rows, format);
+    return m;
   }
 
   /** Rows in a binary body of byteLength bytes for model m, checked against ?rows= and MAX_BATCH. */
@@ -106,13 +131,19 @@ export class ServingService {
    * A staged binary body (this.stage): n×d little-endian float32; rows, when given, must match.
    * Does not release the block.
    */
-  async embedStaged(modelId: string | undefined, body: StagedRows, rows: number | undefined): Promise<Embedded> {
+  async embedStaged(
+    modelId: string | undefined,
+    body: StagedRows,
+    rows: number | undefined,
+    format: EmbedFormat = 'binary',
+  ): Promise<Embedded> {
     const m = await this.models.resolve(modelId);
     const n = this.binaryRows(m, body.byteLength, rows);
+    this.checkEmbedReply(m, n, format);
     const p = this.projection(m);
     if (p.embedStaged && !(body instanceof BufferRows)) {
       try {
-        return { model: m, rows: n, data: await p.embedStaged(body, n, m.record.normalize) };
+        return finiteEmbedded({ model: m, rows: n, data: await p.embedStaged(body, n, m.record.normalize) });
       } catch (e) {
         if (e instanceof NonFiniteInputError) throw badRequest('NON_FINITE_VALUE', `body: ${e.message}`);
         throw e;
@@ -135,6 +166,7 @@ export class ServingService {
         `${na}×${cols} distances is over the limit of ${this.limits.maxDistancePairs} (MAX_DISTANCE_PAIRS)`,
       );
     }
+    this.checkReply(distancesReplyBytes(na, cols), `${na}×${cols} distances as JSON`);
     return this.models.resolve(modelId);
   }
 
@@ -145,10 +177,30 @@ export class ServingService {
     const Eb = b ? this.embed(m, b.data, b.count).data : Ea;
     const D = new Float64Array(a.count * nb);
     pairwiseDistances(Ea, a.count, Eb, nb, m.k, metric, D, this.kernels);
+    const bad = D.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      // e.g. cosine of embeddings whose squared norm overflows: the inputs' scale, not a fault here
+      throw unprocessable(
+        'NON_FINITE_VALUE',
+        `the ${metric} distance of a[${Math.floor(bad / nb)}] and ${b ? 'b' : 'a'}[${bad % nb}] is not a finite number: the embeddings' values are too large for it; rescale the vectors`,
+      );
+    }
     const distances: number[][] = new Array(a.count);
     for (let i = 0; i < a.count; i++) distances[i] = Array.from(D.subarray(i * nb, (i + 1) * nb));
     return { model: m.record.id, metric, distances };
   }
+}
+
+/** An embedding that overflows float32 (|W·x| past ±3.4e38) cannot be answered as a number: 422. */
+function finiteEmbedded(e: Embedded): Embedded {
+  const i = firstNonFinite(e.data);
+  if (i >= 0) {
+    throw unprocessable(
+      'NON_FINITE_VALUE',
+      `the embedding of row ${Math.floor(i / e.model.k)} by model ${e.model.record.id} is not a finite float32 (value ${i % e.model.k} is ${e.data[i]}): the input's values are too large for this model; rescale them`,
+    );
+  }
+  return e;
 }
 
 /** Staging for kernels without their own memory: a plain Buffer. */

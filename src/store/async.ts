@@ -26,6 +26,7 @@ const ASYNC_METHODS = {
   getJob: 1,
   listJobs: 1,
   countJobs: 1,
+  nextQueuedJob: 1,
   claimNextJob: 1,
   updateJobProgress: 1,
   finishJob: 1,

@@ -2,8 +2,9 @@
 // pg returns timestamptz as Date, bigint (seq, COUNT) as string, json already parsed, bytea as Buffer.
 import { createHash } from 'node:crypto';
 import { invalidError } from '../domain/errors.js';
+import { finiteProgress } from '../domain/records.js';
 import type { TrainingParams } from '../domain/training.js';
-import type { DatasetRecord, JobError, JobProgress, JobRecord, JobStatus, ModelRecord, Page } from './types.js';
+import type { DatasetRecord, JobError, JobRecord, JobStatus, ModelRecord, Page } from './types.js';
 
 export type Row = Record<string, unknown>;
 
@@ -57,7 +58,7 @@ export function jobFromRow(r: Row): JobRecord {
     status: r.status as JobStatus,
     datasetId: r.dataset_id as string,
     params: r.params as TrainingParams,
-    progress: (r.progress as JobProgress | null) ?? null,
+    progress: finiteProgress(r.progress),
     metrics: (r.metrics as Record<string, unknown> | null) ?? null,
     modelId: (r.model_id as string | null) ?? null,
     error: (r.error as JobError | null) ?? null,

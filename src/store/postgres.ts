@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { conflictError, limitError, notFoundError } from '../domain/errors.js';
 import type { TrainingParams } from '../domain/training.js';
 import { newId } from './ids.js';
+import { checkQueue } from './queue-limit.js';
 import { migrate } from './postgres-migrations.js';
 import {
   MODEL_COLUMNS,
@@ -85,6 +86,9 @@ async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise
     client.release(broken);
   }
 }
+
+/** pg_advisory_xact_lock key of the job queue (any fixed number no other lock uses). */
+const QUEUE_LOCK = 0x71e0e;
 
 const countColumn = (kind: ChunkKind) => (kind === 'triplets' ? 'triplet_count' : 'sample_count');
 
@@ -315,13 +319,25 @@ export class PostgresStore implements Store {
 
   // ---- jobs -----------------------------------------------------------------
 
-  async createJob(input: { datasetId: string; params: TrainingParams }): Promise<JobRecord> {
-    const r = await this.one(
-      this.pool,
-      "INSERT INTO jobs (id, status, dataset_id, params) VALUES ($1, 'queued', $2, $3) RETURNING *",
-      [newId('job'), input.datasetId, JSON.stringify(input.params)],
-    );
-    return jobFromRow(r!);
+  async createJob(
+    input: { datasetId: string; params: TrainingParams },
+    queueLimit?: CapacityLimit,
+  ): Promise<JobRecord> {
+    const insert = (c: Queryable) =>
+      this.one(c, "INSERT INTO jobs (id, status, dataset_id, params) VALUES ($1, 'queued', $2, $3) RETURNING *", [
+        newId('job'),
+        input.datasetId,
+        JSON.stringify(input.params),
+      ]);
+    if (!queueLimit) return jobFromRow((await insert(this.pool))!);
+    return inTransaction(this.pool, async (c) => {
+      // One queue-wide lock for the count and the insert: concurrent callers (any replica) queue
+      // behind it and each sees the jobs the others added.
+      await c.query('SELECT pg_advisory_xact_lock($1)', [QUEUE_LOCK]);
+      const { rows } = await c.query<{ n: string }>("SELECT COUNT(*) AS n FROM jobs WHERE status = 'queued'");
+      checkQueue(Number(rows[0].n), queueLimit);
+      return jobFromRow((await insert(c))!);
+    });
   }
 
   async getJob(id: string): Promise<JobRecord | undefined> {
@@ -347,14 +363,20 @@ export class PostgresStore implements Store {
    * skips rows other claims hold, so concurrent claims (in any replica) never get one job twice
    * and never wait on each other.
    */
-  async claimNextJob(): Promise<JobRecord | undefined> {
+  async nextQueuedJob(): Promise<JobRecord | undefined> {
+    const r = await this.one(this.pool, "SELECT * FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1", []);
+    return r ? jobFromRow(r) : undefined;
+  }
+
+  async claimNextJob(id?: string): Promise<JobRecord | undefined> {
     const r = await this.one(
       this.pool,
       `UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, now())
-       WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
+       WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND ($1::text IS NULL OR id = $1)
+                   ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
          AND status = 'queued'
        RETURNING *`,
-      [],
+      [id ?? null],
     );
     return r ? jobFromRow(r) : undefined;
   }

@@ -6,7 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { conflictError, invalidError, limitError, notFoundError } from '../domain/errors.js';
 import type { TrainingParams } from '../domain/training.js';
+import { finiteProgress } from '../domain/records.js';
 import { newId } from './ids.js';
+import { checkQueue } from './queue-limit.js';
 import { MIGRATIONS } from './migrations.js';
 import { asyncStore, type SyncStore } from './async.js';
 import type {
@@ -69,7 +71,7 @@ function jobFromRow(r: Row): JobRecord {
     status: r.status as JobStatus,
     datasetId: r.dataset_id as string,
     params: parse<TrainingParams>(r.params)!,
-    progress: parse(r.progress),
+    progress: finiteProgress(parse(r.progress)),
     metrics: parse(r.metrics),
     modelId: (r.model_id as string | null) ?? null,
     error: parse<JobError>(r.error),
@@ -294,11 +296,17 @@ export class SqliteDatabase implements SyncStore {
 
   // ---- jobs -----------------------------------------------------------------
 
-  createJob(input: { datasetId: string; params: TrainingParams }): JobRecord {
+  createJob(input: { datasetId: string; params: TrainingParams }, queueLimit?: CapacityLimit): JobRecord {
     const id = newId('job');
+    // IMMEDIATE: the write lock is taken before the count, so another process cannot slip in between.
     this.db
-      .prepare("INSERT INTO jobs (id, status, dataset_id, params, created_at) VALUES (?, 'queued', ?, ?, ?)")
-      .run(id, input.datasetId, JSON.stringify(input.params), now());
+      .transaction(() => {
+        if (queueLimit) checkQueue(this.countJobs('queued'), queueLimit);
+        this.db
+          .prepare("INSERT INTO jobs (id, status, dataset_id, params, created_at) VALUES (?, 'queued', ?, ?, ?)")
+          .run(id, input.datasetId, JSON.stringify(input.params), now());
+      })
+      .immediate();
     return this.getJob(id)!;
   }
 
@@ -323,17 +331,26 @@ export class SqliteDatabase implements SyncStore {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM jobs WHERE status = ?').get(status) as { n: number }).n;
   }
 
-  claimNextJob(): JobRecord | undefined {
+  nextQueuedJob(): JobRecord | undefined {
+    const r = this.db.prepare("SELECT * FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1").get() as
+      Row | undefined;
+    return r ? jobFromRow(r) : undefined;
+  }
+
+  claimNextJob(id?: string): JobRecord | undefined {
     return this.db.transaction(() => {
-      const r = this.db.prepare("SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1").get() as
-        { id: string } | undefined;
+      const r =
+        id !== undefined
+          ? { id }
+          : (this.db.prepare("SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1").get() as
+              { id: string } | undefined);
       if (!r) return undefined;
-      this.db
+      const changed = this.db
         .prepare(
           "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) WHERE id = ? AND status = 'queued'",
         )
-        .run(now(), r.id);
-      return this.getJob(r.id);
+        .run(now(), r.id).changes;
+      return changed > 0 ? this.getJob(r.id) : undefined;
     })();
   }
 

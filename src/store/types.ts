@@ -92,12 +92,21 @@ export interface Store {
   readTriplets(datasetId: string): Promise<StoredTriplets>;
   readSamples(datasetId: string): Promise<StoredSamples>;
 
-  createJob(input: { datasetId: string; params: TrainingParams }): Promise<JobRecord>;
+  /**
+   * Queues a job. With `queueLimit`, the queued jobs are counted in the same transaction as the
+   * insert, so concurrent callers cannot together pass it: QUEUE_FULL (kind limit) when full.
+   */
+  createJob(input: { datasetId: string; params: TrainingParams }, queueLimit?: CapacityLimit): Promise<JobRecord>;
   getJob(id: string): Promise<JobRecord | undefined>;
   listJobs(page: PageRequest & { status?: JobStatus }): Promise<Page<JobRecord>>;
   countJobs(status: JobStatus): Promise<number>;
-  /** Takes the oldest queued job and marks it running, atomically; undefined when none is queued. */
-  claimNextJob(): Promise<JobRecord | undefined>;
+  /** The oldest queued job, left queued (the runner checks its budget before claiming it). */
+  nextQueuedJob(): Promise<JobRecord | undefined>;
+  /**
+   * Takes the oldest queued job (or, with `id`, that job) and marks it running, atomically;
+   * undefined when none is queued (or that job no longer is).
+   */
+  claimNextJob(id?: string): Promise<JobRecord | undefined>;
   updateJobProgress(id: string, progress: JobProgress): Promise<void>;
   /** Ends a job that produced no model (failed or cancelled). Ignored if already finished. */
   finishJob(

@@ -225,6 +225,42 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     );
   });
 
+  t.test('the queue limit holds inside createJob, also for concurrent callers', async (t) => {
+    const store = await backend.open(t);
+    const ds = await store.createDataset({ name: null, dimension: 1 });
+    const limit = { max: 3, setting: 'MAX_QUEUED_JOBS' };
+    await store.createJob({ datasetId: ds.id, params: params() }, limit);
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, () => store.createJob({ datasetId: ds.id, params: params() }, limit)),
+    );
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    t.equal(ok.length, 2, 'only the room left is taken');
+    for (const r of results) {
+      if (r.status === 'rejected') t.match(r.reason, { code: 'QUEUE_FULL', message: /MAX_QUEUED_JOBS/ });
+    }
+    t.equal(await store.countJobs('queued'), 3);
+    // a claimed job leaves the queue and makes room
+    await store.claimNextJob();
+    await store.createJob({ datasetId: ds.id, params: params() }, limit);
+    t.equal(await store.countJobs('queued'), 3);
+  });
+
+  t.test('nextQueuedJob peeks; claimNextJob(id) claims that job only while it is queued', async (t) => {
+    const store = await backend.open(t);
+    const ds = await store.createDataset({ name: null, dimension: 1 });
+    t.equal(await store.nextQueuedJob(), undefined);
+    const j1 = await store.createJob({ datasetId: ds.id, params: params() });
+    const j2 = await store.createJob({ datasetId: ds.id, params: params() });
+    t.equal((await store.nextQueuedJob())?.id, j1.id);
+    t.equal((await store.nextQueuedJob())?.status, 'queued', 'peeking claims nothing');
+    t.equal((await store.claimNextJob(j2.id))?.id, j2.id);
+    t.equal(await store.claimNextJob(j2.id), undefined, 'already running');
+    t.equal((await store.nextQueuedJob())?.id, j1.id);
+    await store.finishJob(j1.id, 'cancelled', null);
+    t.equal(await store.claimNextJob(j1.id), undefined, 'finished');
+    t.equal(await store.nextQueuedJob(), undefined);
+  });
+
   t.test('concurrent claims never hand out one job twice', async (t) => {
     const store = await backend.open(t);
     const ds = await store.createDataset({ name: null, dimension: 1 });

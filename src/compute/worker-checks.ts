@@ -1,0 +1,45 @@
+// What the training worker checks on a finished run and on a failure: a model is stored only when
+// every weight and the loss are finite and W fits float32 (serving and export are float32), and an
+// allocation that the job's allowance refused is reported as OUT_OF_MEMORY.
+
+/** float32's largest finite value: a weight beyond it becomes Infinity when served. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** Throws NON_FINITE_TRAINING unless the loss is finite and every |w| ≤ FLOAT32_MAX. */
+export function checkTrainedW(W: Float64Array, loss: number): void {
+  if (!Number.isFinite(loss)) {
+    throw Object.assign(
+      new Error(
+        `the training loss stopped being a finite number (${loss}); the data's scale overflows the computation: rescale the vectors`,
+      ),
+      { code: 'NON_FINITE_TRAINING' },
+    );
+  }
+  for (let i = 0; i < W.length; i++) {
+    const w = W[i];
+    if (!(Math.abs(w) <= FLOAT32_MAX)) {
+      throw Object.assign(
+        new Error(
+          `the learned W has ${w} at index ${i}, ${Number.isFinite(w) ? 'beyond the float32 range' : 'not a finite number'}; the data's scale is out of range: rescale the vectors`,
+        ),
+        { code: 'NON_FINITE_TRAINING' },
+      );
+    }
+  }
+}
+
+/** Whether a mined run stopped on a non-finite step (trainMined keeps the last finite W and warns). */
+export function nonFiniteRun(warnings: readonly string[]): boolean {
+  return warnings.some((w) => w.startsWith('non-finite loss or gradient'));
+}
+
+/**
+ * An allocation refused for memory: the WebAssembly heap at its maximum (the job's allowance) or
+ * a typed array V8 could not back. Returned as OUT_OF_MEMORY; anything else is undefined.
+ */
+export function memoryError(e: unknown): (Error & { code: string }) | undefined {
+  if (!(e instanceof RangeError)) return undefined;
+  if (!/WebAssembly memory exhausted|could not grow WebAssembly memory|Array buffer allocation failed/i.test(e.message))
+    return undefined;
+  return Object.assign(new Error(`the job ran out of its memory allowance: ${e.message}`), { code: 'OUT_OF_MEMORY' });
+}

@@ -1,0 +1,252 @@
+// The cost model: what a training job, a reply or a cached model will take in memory, worked out
+// from its parameters before anything is allocated. Pure. Every formula follows the allocations of
+// the code it names (src/math/**, src/compute/training-data.ts, the runner and the worker), counts
+// typed arrays and WebAssembly memory as well as the JS heap, and errs on the high side: admission
+// control refuses on these numbers, so an estimate below the truth is the one mistake that matters.
+// docs/operations.md "Budgets" lists the formulas.
+import type { MinedTrainingParams, TrainingParams, TripletTrainingParams } from './training.js';
+
+export const MiB = 1024 * 1024;
+
+/** One named part of an estimate, with the formula that gave it. */
+export interface CostTerm {
+  name: string;
+  formula: string;
+  bytes: number;
+}
+
+export interface CostEstimate {
+  bytes: number;
+  /** largest first */
+  terms: CostTerm[];
+}
+
+/** The data a job trains on, as the dataset record counts it. */
+export interface JobData {
+  /** triplets (triplet jobs) or labelled samples (mined jobs) */
+  count: number;
+  dimension: number;
+  /** threads of the job's kernels (TRIPLET_THREADS) */
+  threads: number;
+}
+
+/**
+ * The worker thread itself: its V8 isolate, the compiled kernels, one WebAssembly memory's first
+ * pages and the pool threads' isolates. An allowance, not a formula: it does not grow with a parameter.
+ */
+export const WORKER_BASE_BYTES = 32 * MiB;
+export const POOL_THREAD_BYTES = 8 * MiB;
+
+// Sizes fixed by the math core (src/math/**), mirrored here; test/domain/costs.test.ts checks them.
+/** rows of the kernels' fused chunks (kernels/wasm.ts DEFAULT_CHUNK_ROWS) */
+const CHUNK_ROWS = 64;
+/** slabs of partial gradients at most (kernels/wasm.ts MAX_SLABS) */
+const MAX_SLABS = 8;
+/** rows the accumulate kernel packs at a time (kernels/wasm.ts accumulate) */
+const ACCUMULATE_ROWS = 256;
+/** rows sampled for the embedding-distance diagnostics (training/diagnostics.ts DISTANCE_SAMPLE) */
+const DISTANCE_SAMPLE = 256;
+/** rows copied for a mined job's PCA start (mining/train-mined.ts INIT_ROWS) */
+const MINED_INIT_ROWS = 2730;
+/** training rows scored at the end of a mined job (mining/train-mined.ts TRAIN_EVAL_ROWS) */
+const TRAIN_EVAL_ROWS = 1000;
+/** validation rows of a mined job (math/defaults.ts validationMaxSamples) */
+const VALIDATION_ROWS = 1000;
+
+const ceil8 = (n: number) => Math.ceil(n / 8) * 8;
+const align64 = (n: number) => Math.ceil(n / 64) * 64;
+
+function estimate(terms: CostTerm[]): CostEstimate {
+  const kept = terms.filter((t) => t.bytes > 0).sort((a, b) => b.bytes - a.bytes);
+  return { bytes: kept.reduce((s, t) => s + t.bytes, 0), terms: kept };
+}
+
+/**
+ * Peak bytes of a training job, from the admission check (the dataset record's count) to the
+ * worker's end. `data.count` is m (triplets) or n (samples); k = outputDimension.
+ */
+export function trainingJobCost(params: TrainingParams, data: JobData): CostEstimate {
+  const common: CostTerm[] = [
+    { name: 'worker', formula: 'worker thread and kernels (fixed)', bytes: WORKER_BASE_BYTES },
+    {
+      name: 'pool threads',
+      formula: '(threads−1)·8 MiB',
+      bytes: Math.max(0, data.threads - 1) * POOL_THREAD_BYTES,
+    },
+    initCost(params, data),
+  ];
+  const own = params.source === 'samples' ? minedTerms(params, data) : tripletTerms(params, data);
+  return estimate([...common, ...own]);
+}
+
+/** The starting W's extra memory: PCA builds d×d matrices (init.ts pcaInit), the others nothing beyond W. */
+function initCost(p: TrainingParams, data: JobData): CostTerm {
+  const d = data.dimension;
+  if (p.init !== 'pca') return { name: 'init', formula: `${p.init} init`, bytes: 0 };
+  // covariance C (float64), its number[][] copy, ml-matrix's Matrix of it and the eigenvectors V
+  return { name: 'PCA init', formula: 'four d×d float64 matrices: 32·d²', bytes: 32 * d * d };
+}
+
+function tripletTerms(p: TripletTrainingParams, data: JobData): CostTerm[] {
+  const m = data.count;
+  const d = data.dimension;
+  const k = p.outputDimension;
+  const kd = k * d;
+  const vectors =
+    p.optimizer === 'lbfgs'
+      ? {
+          n: 2 * p.historySize + 8,
+          formula: `(2·historySize + 8)·k·d·8 (L-BFGS history S, Y; W, x, g, xNew, gNew, direction, line search x and g)`,
+        }
+      : { n: 9, formula: '9·k·d·8 (CG: W, x, g, xNew, gNew, direction, previous direction, line search x and g)' };
+  return [
+    {
+      name: 'training data',
+      formula: '2·m·3·d·4 (the triplets as read, and copied into anchor, positive, negative matrices)',
+      bytes: 24 * m * d,
+    },
+    { name: 'optimiser', formula: vectors.formula, bytes: vectors.n * kd * 8 },
+    objectiveCost(p.normalize, m, k, d, data.threads),
+    {
+      name: 'diagnostics',
+      formula: 'min(m, 256)·(d + k)·8 (embedding-distance sample)',
+      bytes: Math.min(m, DISTANCE_SAMPLE) * (d + k) * 8,
+    },
+  ];
+}
+
+/**
+ * The triplet objective: the larger of its two backends. WebAssembly keeps the rows resident as
+ * float32 (A−P and A−N, or A, P, N with normalize) with rows padded to ceil8(d), W packed in panels,
+ * per-slab partial gradients, a float64 gradient and each thread's chunk workspace
+ * (kernels/wasm.ts createObjective); the JS one keeps A−P and A−N as float32 and m×k float64 projections.
+ */
+function objectiveCost(normalize: boolean, m: number, k: number, d: number, threads: number): CostTerm {
+  const ld = ceil8(d);
+  const kp = ceil8(k);
+  const streams = normalize ? 3 : 2;
+  const slabs = Math.max(1, Math.min(MAX_SLABS, Math.ceil(m / 1024)));
+  const work = align64(
+    6 * CHUNK_ROWS * kp * 4 + 3 * CHUNK_ROWS * 4 + kp * 4 + 3 * CHUNK_ROWS * ld * 4 + CHUNK_ROWS * 52,
+  );
+  // plus the argument and result blocks, and each block's 64-byte alignment
+  const wasm = streams * m * ld * 4 + kp * ld * 4 * (1 + slabs) + k * d * 8 + threads * work + 4096;
+  const js = normalize ? 3 * m * k * 8 : 2 * m * d * 4 + 2 * m * k * 8;
+  return {
+    name: 'objective',
+    formula: normalize
+      ? 'max(3·m·ceil8(d)·4 + panels, partials, gradient and thread workspaces; 3·m·k·8)'
+      : 'max(2·m·ceil8(d)·4 + panels, partials, gradient and thread workspaces; 2·m·d·4 + 2·m·k·8)',
+    bytes: Math.max(wasm, js),
+  };
+}
+
+function minedTerms(p: MinedTrainingParams, data: JobData): CostTerm[] {
+  const n = data.count;
+  const d = data.dimension;
+  const k = p.outputDimension;
+  const B = p.batchSize;
+  const K = p.samplesPerLabel;
+  const kd = k * d;
+  const ld = ceil8(d);
+  const kp = ceil8(k);
+  const matrices = p.distance === 'squared' ? 2 : 3;
+  // every valid triplet without mining; semi-hard keeps up to B·(B−1) (mining/miners.ts)
+  const triplets =
+    p.mining === 'none' ? B * Math.max(0, K - 1) * Math.max(0, B - K) : p.mining.includes('semihard') ? B * (B - 1) : B;
+  const evalRows = Math.min(n, TRAIN_EVAL_ROWS) + (p.validationFraction > 0 ? Math.min(n, VALIDATION_ROWS) : 0);
+  return [
+    {
+      name: 'training data',
+      formula: 'n·d·4 + n·80 (the samples, their labels as read and as ids, the split)',
+      bytes: n * d * 4 + n * 80,
+    },
+    { name: 'optimiser', formula: '6·k·d·8 (Adam: W, gradient, m, v, best W, returned W)', bytes: 6 * kd * 8 },
+    {
+      name: 'batch distances',
+      formula: `${matrices}·B²·8 (distance, similarity and gradient matrices)`,
+      bytes: matrices * 8 * B * B,
+    },
+    {
+      name: 'mined triplets',
+      formula: p.mining === 'none' ? '12·B·(K−1)·(B−K) (every valid triplet)' : '12·B·(B−1) (semi-hard candidates)',
+      bytes: 12 * triplets,
+    },
+    {
+      name: 'batch rows',
+      formula: 'B·d·4 + 2·B·k·8 + B·ceil8(d)·4 + B·ceil8(k)·4 (rows, projections, their gradients, kernel scratch)',
+      bytes: B * d * 4 + 2 * B * k * 8 + B * ld * 4 + B * kp * 4,
+    },
+    {
+      name: 'gradient scratch',
+      formula: 'ceil8(k)·ceil8(d)·4 + 256·(ceil8(k) + ceil8(d))·4 + threads·64·ceil8(d)·4',
+      bytes: kp * ld * 4 + ACCUMULATE_ROWS * (kp + ld) * 4 + data.threads * CHUNK_ROWS * ld * 4,
+    },
+    {
+      name: 'evaluation sets',
+      formula: 'rows·(d·4 + k·8 + ceil8(k)·4) + 2·64·rows·8, rows = min(n, 1000) training + min(n, 1000) validation',
+      bytes: evalRows * (d * 4 + k * 8 + kp * 4) + 2 * CHUNK_ROWS * evalRows * 8,
+    },
+    {
+      name: 'init rows',
+      formula: 'min(n, 2730)·d·4 (rows for the starting W)',
+      bytes: Math.min(n, MINED_INIT_ROWS) * d * 4,
+    },
+  ];
+}
+
+/** "1.5 GiB" for messages. */
+export function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${bytes} bytes` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
+}
+
+/** The estimate's two largest parts, for an error message. */
+export function describeCost(e: CostEstimate): string {
+  return e.terms
+    .slice(0, 2)
+    .map((t) => `${t.name} ${formatBytes(t.bytes)} = ${t.formula}`)
+    .join('; ');
+}
+
+// ---- replies and the model cache ------------------------------------------------
+
+/** The longest text of one float32 value in a JSON reply (src/http/float32-json.ts MAX_VALUE_BYTES). */
+export const JSON_FLOAT32_BYTES = 25;
+/** The longest JSON.stringify text of a float64 value ("-2.2250738585072014e-308") plus its comma. */
+export const JSON_FLOAT64_BYTES = 25;
+
+export type EmbedFormat = 'json' | 'base64' | 'binary';
+
+/**
+ * /embed's reply: rows × k values. binary: 4 bytes a value; base64: 4·⌈4k/3⌉ characters plus
+ * quotes and a comma a row; JSON numbers: at most 25 characters a value plus brackets a row.
+ * Envelope (model id, dimension) included.
+ */
+export function embedReplyBytes(rows: number, k: number, format: EmbedFormat): number {
+  const envelope = 128;
+  if (format === 'binary') return rows * k * 4;
+  if (format === 'base64') return rows * (4 * Math.ceil((4 * k) / 3) + 3) + envelope;
+  return rows * (k * JSON_FLOAT32_BYTES + 2) + envelope;
+}
+
+/** /distances' reply: na × nb float64 numbers as JSON text, at most 25 characters each plus row brackets. */
+export function distancesReplyBytes(na: number, nb: number): number {
+  return na * (nb * JSON_FLOAT64_BYTES + 2) + 128;
+}
+
+/** GET /models/:id/weights: k rows of d float64 numbers as JSON text. */
+export function weightsReplyBytes(k: number, d: number): number {
+  return k * (d * JSON_FLOAT64_BYTES + 2) + 128;
+}
+
+/** A loaded model in the cache: W as float64 (k·d·8) plus the kernels' packed float32 panels (ceil8(k)·ceil8(d)·4). */
+export function modelCacheBytes(k: number, d: number): number {
+  return k * d * 8 + ceil8(k) * ceil8(d) * 4;
+}

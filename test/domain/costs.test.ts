@@ -1,0 +1,130 @@
+// The cost model: its formulas against the issue's cases, and against what the code really allocates
+// where the code can say (the WebAssembly objective's bytes, the reply text).
+import t from 'tap';
+import { createCompute } from '../../src/compute/index.js';
+import {
+  MiB,
+  describeCost,
+  distancesReplyBytes,
+  embedReplyBytes,
+  modelCacheBytes,
+  trainingJobCost,
+  weightsReplyBytes,
+} from '../../src/domain/costs.js';
+import { TRAINING_DEFAULTS, type TrainingParams } from '../../src/domain/training.js';
+import { embedJson, base64Rows } from '../../src/http/embed-reply.js';
+import { DEFAULT_MINED_PARAMS } from '../../src/math/index.js';
+import { DEFAULT_CHUNK_ROWS } from '../../src/math/kernels/wasm.js';
+import { wasmSimdSupported } from '../../src/math/kernels/simd.js';
+import type { LoadedModel } from '../../src/services/models.js';
+
+const triplets = (over: Partial<TrainingParams> = {}) =>
+  ({ ...TRAINING_DEFAULTS.triplets, outputDimension: 16, ...over }) as TrainingParams;
+const mined = (over: Partial<TrainingParams> = {}) =>
+  ({ ...TRAINING_DEFAULTS.samples, outputDimension: 16, ...over }) as TrainingParams;
+
+t.test('the issue’s 123-byte /train: d=8192, 16 triplets, k=4096, historySize 100, identity', async (t) => {
+  const cost = trainingJobCost(triplets({ outputDimension: 4096, historySize: 100, init: 'identity' }), {
+    count: 16,
+    dimension: 8192,
+    threads: 2,
+  });
+  // (2·100 + 8) vectors of k·d float64: the ~55 GB the issue projected
+  t.ok(cost.bytes > 55e9, `${cost.bytes}`);
+  t.equal(cost.terms[0].name, 'optimiser');
+  t.equal(cost.terms[0].bytes, 208 * 4096 * 8192 * 8);
+  t.match(describeCost(cost), /optimiser .* GiB = \(2·historySize \+ 8\)/);
+});
+
+t.test('mined batchSize 20000: the B² matrices dominate', async (t) => {
+  const cost = trainingJobCost(mined({ batchSize: 20000, init: 'uniform' }), {
+    count: 20000,
+    dimension: 16,
+    threads: 1,
+  });
+  const batch = cost.terms.find((x) => x.name === 'batch distances')!;
+  t.equal(batch.bytes, 3 * 8 * 20000 * 20000);
+  t.ok(cost.bytes > 10 * 1024 * MiB);
+});
+
+t.test('mining none keeps every valid triplet of a P×K batch', async (t) => {
+  const c = trainingJobCost(mined({ mining: 'none', batchSize: 80, samplesPerLabel: 8, init: 'uniform' }), {
+    count: 1000,
+    dimension: 8,
+    threads: 1,
+  });
+  t.equal(c.terms.find((x) => x.name === 'mined triplets')!.bytes, 12 * 80 * 7 * 72);
+});
+
+t.test('PCA init costs 32·d²; the optimisers their vectors', async (t) => {
+  const data = { count: 100, dimension: 1000, threads: 1 };
+  const pca = trainingJobCost(triplets({ init: 'pca' }), data);
+  const id = trainingJobCost(triplets({ init: 'identity' }), data);
+  t.equal(pca.bytes - id.bytes, 32 * 1000 * 1000);
+  const cg = trainingJobCost(triplets({ optimizer: 'cg', init: 'identity' }), data);
+  t.equal(id.bytes - cg.bytes, (2 * 10 + 8 - 9) * 16 * 1000 * 8, 'L-BFGS (h=10) over CG');
+  const adam = trainingJobCost(mined({ init: 'identity' }), data).terms.find((x) => x.name === 'optimiser')!;
+  t.equal(adam.bytes, 6 * 16 * 1000 * 8);
+});
+
+t.test('a small default job is small, and the estimate grows with every size', async (t) => {
+  const base = { count: 1000, dimension: 32, threads: 2 };
+  const small = trainingJobCost(triplets(), base).bytes;
+  t.ok(small < 64 * MiB, `${small}`);
+  for (const over of [{ count: 2000 }, { dimension: 64 }, { threads: 4 }]) {
+    t.ok(trainingJobCost(triplets(), { ...base, ...over }).bytes > small, JSON.stringify(over));
+  }
+  t.ok(trainingJobCost(triplets({ outputDimension: 32 }), base).bytes > small);
+});
+
+t.test('the mirrored sizes still match the math core', async (t) => {
+  t.equal(DEFAULT_CHUNK_ROWS, 64);
+  t.equal(DEFAULT_MINED_PARAMS.validationMaxSamples, 1000);
+});
+
+t.test(
+  'the objective term covers what the WebAssembly objective really holds',
+  { skip: !wasmSimdSupported() },
+  async (t) => {
+    const compute = await createCompute({ kernels: 'wasm', threads: 1 });
+    t.teardown(() => compute.close());
+    for (const [m, d, k, normalize] of [
+      [3000, 37, 5, false],
+      [500, 130, 33, true],
+      [5000, 8, 64, false],
+    ] as const) {
+      const rnd = () => Float32Array.from({ length: m * d }, () => Math.random() - 0.5);
+      const set = { m, d, anchors: rnd(), positives: rnd(), negatives: rnd() };
+      const objective = compute.kernels.createObjective!(set, { margin: 0.2, normalize, weightDecay: 0 });
+      const W = Float64Array.from({ length: k * d }, () => Math.random());
+      objective.evaluate(W, k, new Float64Array(k * d));
+      const held = (objective as unknown as { bytes: number }).bytes;
+      objective.dispose?.();
+      const term = trainingJobCost(triplets({ outputDimension: k, normalize }), {
+        count: m,
+        dimension: d,
+        threads: 1,
+      }).terms.find((x) => x.name === 'objective')!;
+      t.ok(term.bytes >= held, `m=${m} d=${d} k=${k}: estimate ${term.bytes} ≥ held ${held}`);
+    }
+  },
+);
+
+t.test('reply formulas bound the replies', async (t) => {
+  const k = 37;
+  const rows = 50;
+  const data = Float32Array.from({ length: rows * k }, (_, i) => (i % 2 ? -1 : 1) * 1.2345678e-38 * (i + 1));
+  const e = { model: { k, record: { id: 'mdl_0123456789abcdef' } } as unknown as LoadedModel, rows, data };
+  t.ok(embedReplyBytes(rows, k, 'json') >= embedJson(e).length);
+  const b64 = JSON.stringify({ model: 'mdl_0123456789abcdef', dimension: k, embeddings: base64Rows(e) });
+  t.ok(embedReplyBytes(rows, k, 'base64') >= b64.length);
+  t.equal(embedReplyBytes(rows, k, 'binary'), rows * k * 4);
+  const D = Array.from({ length: 20 }, () => Array.from({ length: 30 }, () => -Math.random() * 1e-300));
+  t.ok(
+    distancesReplyBytes(20, 30) >=
+      JSON.stringify({ model: 'mdl_0123456789abcdef', metric: 'cosine', distances: D }).length,
+  );
+  const W = Array.from({ length: 4 }, () => Array.from({ length: 9 }, () => -Math.random() * 1e-300));
+  t.ok(weightsReplyBytes(4, 9) >= JSON.stringify({ rows: 4, cols: 9, normalize: false, W }).length);
+  t.equal(modelCacheBytes(3, 9), 3 * 9 * 8 + 8 * 16 * 4);
+});
