@@ -13,7 +13,7 @@ const literals = <const T extends string>(values: readonly T[], options: object 
 
 /** Every option of a training job, as POST /train documents it. */
 export const TrainingOptions = {
-  outputDimension: Type.Integer({ minimum: 1, description: 'k, the embedding dimension', examples: [16] }),
+  outputDimension: Type.Integer({ minimum: 1, description: 'k, the embedding dimension' }),
   margin: Type.Number({
     minimum: 0,
     description: `Hinge margin. Default ${DEFAULT_TRAIN_PARAMS.margin}. Triplets: on squared distances. Mined samples: in units of \`distance\` (Euclidean by default)`,
