@@ -1,7 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../app-types.js';
 
-const Health = Type.Object({ status: Type.String({ examples: ['ok'] }) });
+const Health = Type.Object({
+  status: Type.String({ examples: ['ok'] }),
+  /** why the store is not ready, when that is the reason */
+  reason: Type.Optional(Type.String()),
+});
 
 export default async function healthRoutes(app: App): Promise<void> {
   const tags = ['operations'];
@@ -25,13 +29,15 @@ export default async function healthRoutes(app: App): Promise<void> {
       schema: {
         tags,
         summary: 'Readiness',
-        description: '200 when the store is open and the service is not shutting down, else 503.',
+        description: '200 when the store passes its health check and the service is not shutting down, else 503.',
         response: { 200: Health, 503: Health },
       },
     },
     async (_req, reply) => {
-      const ready = app.state.ready && app.services.health.storeReady();
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable' });
+      const store = await app.services.health.storeHealth();
+      const ready = app.state.ready && store.ok;
+      const reason = store.ok ? {} : { reason: store.reason };
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', ...reason });
     },
   );
 
