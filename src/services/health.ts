@@ -12,14 +12,13 @@ export class HealthService {
     private readonly timeoutMs = STORE_HEALTH_TIMEOUT_MS,
   ) {}
 
-  /** true while the store is open: a cheap check for /metrics; storeHealth checks the storage itself */
+  /** true while the store is open and usable: a cheap check for /metrics; storeHealth checks the storage */
   storeReady(): boolean {
     return this.store.isOpen();
   }
 
   /** ok while the store can take reads and writes; otherwise why not */
   async storeHealth(): Promise<StoreHealth> {
-    if (!this.store.isOpen()) return { ok: false, reason: 'the store is closed' };
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<StoreHealth>((resolve) => {
       timer = setTimeout(

@@ -15,7 +15,8 @@ export interface SentError {
   code?: string;
 }
 
-export type StoreAnswer = { id: number; value: unknown } | { id: number; error: SentError };
+/** Every answer says whether the database is still usable (not closed, its file not lost), for isOpen(). */
+export type StoreAnswer = { id: number; open: boolean } & ({ value: unknown } | { error: SentError });
 
 /** The thread's first message: the database opened (id 0, no value) or could not be. */
 export const OPENED_ID = 0;

@@ -25,6 +25,8 @@ class SqliteThread {
   private nextId = OPENED_ID + 1;
   /** why calls can no longer run (closed, the thread died); set once */
   private gone: string | undefined;
+  /** the thread's word, with its last answer, on whether the database is still usable */
+  private usable = true;
   readonly opened: Promise<unknown>;
   readonly exited: Promise<number>;
 
@@ -42,7 +44,7 @@ class SqliteThread {
   }
 
   isOpen(): boolean {
-    return this.gone === undefined;
+    return this.gone === undefined && this.usable;
   }
 
   call(method: string, args: unknown[]): Promise<unknown> {
@@ -78,6 +80,7 @@ class SqliteThread {
     const p = this.pending.get(a.id);
     if (!p) return;
     this.pending.delete(a.id);
+    this.usable = a.open;
     if (this.pending.size === 0) this.worker.unref();
     if ('error' in a) p.reject(receiveError(a.error));
     else p.resolve(a.value);

@@ -10,9 +10,9 @@ const post = (answer: StoreAnswer, transfer: ArrayBuffer[] = []) => port.postMes
 let db: SqliteDatabase | undefined;
 try {
   db = new SqliteDatabase((workerData as { file: string }).file);
-  post({ id: OPENED_ID, value: null });
+  post({ id: OPENED_ID, open: true, value: null });
 } catch (err) {
-  post({ id: OPENED_ID, error: sendError(err) });
+  post({ id: OPENED_ID, open: false, error: sendError(err) });
 }
 
 if (db) {
@@ -20,9 +20,9 @@ if (db) {
   port.on('message', (call: StoreCall) => {
     try {
       const value = methods[call.method].apply(db, call.args);
-      post({ id: call.id, value }, answerTransfers(value));
+      post({ id: call.id, open: db!.isOpen(), value }, answerTransfers(value));
     } catch (err) {
-      post({ id: call.id, error: sendError(err) });
+      post({ id: call.id, open: db!.isOpen(), error: sendError(err) });
     }
   });
 }

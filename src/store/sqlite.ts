@@ -219,8 +219,9 @@ export class SqliteDatabase implements SyncStore {
     }
   }
 
+  /** false once closed, and once its file is known lost: nothing written now could last */
   isOpen(): boolean {
-    return this.db.open;
+    return this.db.open && this.lost === undefined;
   }
 
   close(): void {

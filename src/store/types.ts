@@ -66,6 +66,7 @@ export interface Store {
   /** a description of where the data lives (a file path, a database URL without credentials) */
   readonly location: string;
   close(): Promise<void>;
+  /** false once closed, or once the store knows its database is lost (SQLite: the file deleted) */
   isOpen(): boolean;
   /**
    * Checks the storage itself: the database file is still the one opened (SQLite), the last write

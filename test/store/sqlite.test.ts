@@ -63,6 +63,7 @@ for (const [where, openIt] of variants) {
     const h = await store.health();
     t.equal(h.ok, false);
     t.match(h.reason, /deleted while open/);
+    t.notOk(store.isOpen(), 'no longer open for the runner and /metrics');
     const refused = { code: 'STORAGE_UNAVAILABLE', kind: 'unavailable', message: /deleted while open/ };
     await t.rejects(store.appendTriplets(ds.id, seqF32(3), 1), refused);
     await t.rejects(store.createDataset({ name: 'late', dimension: 1 }), refused);
