@@ -50,14 +50,21 @@ export function storageError(err: unknown, file: string): unknown {
   if (code.startsWith('SQLITE_FULL') || code === 'ENOSPC') {
     return storageFullError(`the disk holding ${file} is full (${code}); the write was not stored`);
   }
+  if (code.startsWith('SQLITE_BUSY')) {
+    return unavailableError(
+      `the database ${file} stayed locked by another process (${code}); the write was not stored`,
+    );
+  }
   if (FAILED_STORAGE.test(code)) {
     return unavailableError(`the database ${file} failed a write (${code}: ${err.message}); it was not stored`);
   }
   return err;
 }
 
-/** true for the failures that make the store unready until a write succeeds again */
-export function isStorageFailure(err: unknown): boolean {
+/** true for the failures that make the store unready until a write succeeds again (not a passing lock) */
+export function isStorageFailure(err: unknown, cause: unknown): boolean {
+  const code = (cause as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('SQLITE_BUSY')) return false;
   return err instanceof DomainError && (err.kind === 'storage_full' || err.kind === 'unavailable');
 }
 

@@ -163,7 +163,7 @@ export class SqliteDatabase implements SyncStore {
       out = fn();
     } catch (err) {
       const mapped = storageError(err, this.path);
-      if (isStorageFailure(mapped)) {
+      if (isStorageFailure(mapped, err)) {
         const full = (mapped as DomainError).kind === 'storage_full';
         const freeAtFailure = full ? freeBytes(path.dirname(this.path)) : 0;
         this.failure = { message: (mapped as Error).message, full, freeAtFailure };

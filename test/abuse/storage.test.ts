@@ -1,6 +1,7 @@
 // Storage faults under a running server: the database files deleted, the disk full, a read-only
 // or unusable DATA_DIR at start, a large write in flight. Readiness must tell, writes must be
 // refused with a code (never acknowledged and then lost), and /healthz must keep answering.
+import Database from 'better-sqlite3';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -216,4 +217,41 @@ t.test('/healthz answers while the store thread writes a large upload', async (t
   );
   t.comment(`/healthz during the write: max ${Math.max(...latencies).toFixed(0)} ms over ${latencies.length} probes`);
   await expectRecovered(t, s, baseline, 384);
+});
+
+t.test('a store stalled by a lock (as by a frozen disk): /healthz and cached /embed answer', async (t) => {
+  const s = await startAbuseServer(t, { env: ENV });
+  const baseline = s.rssMb();
+  const model = await fetch(
+    `${s.base}/models`,
+    json({
+      W: [
+        [1, 0, 0],
+        [0, 1, 0],
+      ],
+    }),
+  );
+  t.equal(model.status, 201);
+  const embed = () => fetch(`${s.base}/embed`, json({ inputs: [[1, 2, 3]] }));
+  t.equal((await embed()).status, 200, 'the model is loaded and cached');
+  const id = await createDataset(s.base, 'stalled', 4);
+
+  // Another process holds the write lock: the store thread waits in SQLite's busy handler, as it
+  // would on a disk that does not answer.
+  const holder = new Database(path.join(s.dataDir, DB_FILE));
+  holder.exec('BEGIN EXCLUSIVE');
+  const stalled = upload(s.base, id, 5, 4);
+  await new Promise((r) => setTimeout(r, 300));
+  t.ok(Number.isFinite(await healthLatencyMs(s.base)), '/healthz answers while the store is stalled');
+  const embedded = await embed();
+  t.equal(embedded.status, 200, '/embed of a cached model answers');
+  t.same(((await embedded.json()) as { embeddings: number[][] }).embeddings, [[1, 2]]);
+  const ready = await fetch(`${s.base}/readyz`);
+  t.equal(ready.status, 503, '/readyz: not ready while the store does not answer');
+  t.match(await ready.json(), { reason: /did not answer its health check/ });
+  holder.exec('COMMIT');
+  holder.close();
+  t.equal((await stalled).status, 201, 'the stalled write completes once the lock is gone');
+  t.equal((await fetch(`${s.base}/readyz`)).status, 200, 'ready again');
+  await expectRecovered(t, s, baseline);
 });
