@@ -136,9 +136,10 @@ export class SqliteDatabase implements SyncStore {
   constructor(file: string, options: { readonly?: boolean } = {}) {
     this.path = file;
     this.location = file;
+    let opened: Database.Database | undefined;
     try {
       if (!options.readonly) fs.mkdirSync(path.dirname(file), { recursive: true });
-      this.db = new Database(file, { readonly: options.readonly ?? false, timeout: 10_000 });
+      this.db = opened = new Database(file, { readonly: options.readonly ?? false, timeout: 10_000 });
       if (!options.readonly) {
         this.db.pragma('journal_mode = WAL');
         this.db.pragma('synchronous = FULL');
@@ -151,6 +152,7 @@ export class SqliteDatabase implements SyncStore {
     } catch (err) {
       // A start-up on an unreadable or read-only DATA_DIR: one clear sentence, not a stack.
       const why = err instanceof Error ? err.message : String(err);
+      opened?.close();
       throw unavailableError(`cannot open the database ${file} (DATA_DIR): ${why}`);
     }
   }
