@@ -5,7 +5,14 @@ import { AppError, errorBody } from './errors.js';
 import { ClientAbortError } from './http/body-guard.js';
 
 /** The status code of each kind of domain error. */
-const DOMAIN_STATUS: Record<DomainErrorKind, number> = { not_found: 404, conflict: 409, invalid: 400, limit: 422 };
+const DOMAIN_STATUS: Record<DomainErrorKind, number> = {
+  not_found: 404,
+  conflict: 409,
+  invalid: 400,
+  limit: 422,
+  unavailable: 503,
+  storage_full: 507,
+};
 
 /** Fastify's own errors mapped to our stable codes. */
 const FASTIFY_CODES: Record<string, [number, string]> = {

@@ -1,6 +1,7 @@
 // Process entry: config → buildApp → listen; SIGTERM/SIGINT → graceful close.
 import { buildApp, loggerOptions } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { DomainError } from './domain/errors.js';
 
 async function main(): Promise<void> {
   let config;
@@ -42,6 +43,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  console.error(err);
+  // A refusal to start (the store cannot open DATA_DIR or reach its database) is the operator's
+  // to fix: one line that says what, no stack. Anything else is a bug and keeps its stack.
+  if (err instanceof DomainError) console.error(`cannot start: ${err.message.replace(/\s*\n\s*/g, ' ')}`);
+  else console.error(err);
   process.exit(1);
 });

@@ -61,6 +61,14 @@ t.test('the worker imports only src/math, src/compute, its messages and the pure
   }
 });
 
+t.test('the SQLite thread imports only the store and the domain', async (t) => {
+  const entry = path.join(SRC, 'store/sqlite-worker.ts');
+  for (const i of imports(entry)) {
+    const ok = i.startsWith('node:') || i.startsWith('store/') || i.startsWith('domain/');
+    t.ok(ok, `sqlite-worker.ts imports ${i}`);
+  }
+});
+
 /** Packages the pure core may use: numerics only. */
 const PURE_PACKAGES = new Set(['ml-matrix']);
 

@@ -29,6 +29,8 @@ export const ErrorCodes = [
   'QUEUE_FULL',
   'SHUTTING_DOWN',
   'OVERLOADED',
+  'STORAGE_UNAVAILABLE',
+  'STORAGE_FULL',
   'INTERNAL_ERROR',
   'CLIENT_CLOSED_REQUEST',
   'INVALID_REQUEST',
@@ -45,7 +47,7 @@ export const ErrorCodes = [
 export type ErrorCode = (typeof ErrorCodes)[number];
 
 /** What kind of failure, independent of any protocol. */
-export type DomainErrorKind = 'not_found' | 'conflict' | 'invalid' | 'limit';
+export type DomainErrorKind = 'not_found' | 'conflict' | 'invalid' | 'limit' | 'unavailable' | 'storage_full';
 
 export class DomainError extends Error {
   constructor(
@@ -62,3 +64,7 @@ export const notFoundError = (code: ErrorCode, message: string) => new DomainErr
 export const conflictError = (code: ErrorCode, message: string) => new DomainError('conflict', code, message);
 export const invalidError = (code: ErrorCode, message: string) => new DomainError('invalid', code, message);
 export const limitError = (message: string) => new DomainError('limit', 'LIMIT_EXCEEDED', message);
+/** The storage cannot take the request now (a lost or unwritable database, a broken connection). */
+export const unavailableError = (message: string) => new DomainError('unavailable', 'STORAGE_UNAVAILABLE', message);
+/** The storage is out of room (SQLITE_FULL, ENOSPC, PostgreSQL's disk_full). */
+export const storageFullError = (message: string) => new DomainError('storage_full', 'STORAGE_FULL', message);

@@ -1,7 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import type { App } from '../app-types.js';
 
-const Health = Type.Object({ status: Type.String({ examples: ['ok'] }) });
+const Health = Type.Object({
+  status: Type.String({ examples: ['ok'] }),
+  /** why the store is not ready, when that is the reason */
+  reason: Type.Optional(Type.String()),
+});
 
 export default async function healthRoutes(app: App): Promise<void> {
   const tags = ['operations'];
@@ -26,15 +30,17 @@ export default async function healthRoutes(app: App): Promise<void> {
         tags,
         summary: 'Readiness',
         description:
-          '200 when the store is open, the service is not shutting down and not shedding load ' +
-          '(requests would get 503 OVERLOADED), else 503.',
+          '200 when the store passes its health check, the service is not shutting down and not shedding load ' +
+          '(requests would get 503 OVERLOADED), else 503 with the reason.',
         response: { 200: Health, 503: Health },
       },
     },
     async (_req, reply) => {
       // Not ready while the load shedder answers 503 OVERLOADED (e.g. just after a slow start).
-      const ready = app.state.ready && !app.isUnderPressure() && app.services.health.storeReady();
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable' });
+      const store = await app.services.health.storeHealth();
+      const ready = app.state.ready && !app.isUnderPressure() && store.ok;
+      const reason = store.ok ? {} : { reason: store.reason };
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', ...reason });
     },
   );
 

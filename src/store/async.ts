@@ -9,8 +9,9 @@ export type SyncStore = {
 };
 
 /** Every asynchronous method, checked against Store by the compiler (a new method must be added). */
-const ASYNC_METHODS = {
+export const ASYNC_METHODS = {
   close: 1,
+  health: 1,
   createDataset: 1,
   getDataset: 1,
   listDatasets: 1,

@@ -1,7 +1,7 @@
 // Which backend a configuration asks for: PostgreSQL when a database URL is set, the SQLite file
 // otherwise. The PostgreSQL module is imported only when asked for, so without a URL start-up
-// loads exactly what it loaded before.
-import { openSqliteStore } from './sqlite.js';
+// loads exactly what it loaded before. SQLite runs in a thread of its own (src/store/sqlite-thread.ts).
+import { openThreadedSqliteStore } from './sqlite-thread.js';
 import type { Store } from './types.js';
 
 export interface StoreSelection {
@@ -13,7 +13,7 @@ export interface StoreSelection {
 
 export async function openStore(selection: StoreSelection): Promise<Store> {
   const url = selection.databaseUrl;
-  if (url === undefined || url === '') return openSqliteStore(selection.sqliteFile);
+  if (url === undefined || url === '') return openThreadedSqliteStore(selection.sqliteFile);
   if (!/^postgres(ql)?:\/\//.test(url)) {
     throw new Error(`DATABASE_URL must start with postgres:// or postgresql:// (got "${url.split(':')[0]}:…")`);
   }

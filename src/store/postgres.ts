@@ -8,6 +8,8 @@ import { conflictError, limitError, notFoundError } from '../domain/errors.js';
 import type { TrainingParams } from '../domain/training.js';
 import { newId } from './ids.js';
 import { checkQueue } from './queue-limit.js';
+import { ASYNC_METHODS } from './async.js';
+import { pgStorageError } from './postgres-errors.js';
 import { migrate } from './postgres-migrations.js';
 import {
   MODEL_COLUMNS,
@@ -35,6 +37,7 @@ import type {
   Page,
   PageRequest,
   Store,
+  StoreHealth,
   StoredSamples,
   StoredTriplets,
 } from './types.js';
@@ -108,6 +111,31 @@ export class PostgresStore implements Store {
     });
     // Without a listener an idle connection's error would end the process.
     this.pool.on('error', options.onPoolError ?? (() => {}));
+    this.translateErrors();
+  }
+
+  /** Every method's storage failures (a lost connection, a full disk) become domain errors. */
+  private translateErrors(): void {
+    const self = this as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    for (const name of Object.keys(ASYNC_METHODS)) {
+      if (name === 'close' || name === 'health') continue;
+      const method = self[name].bind(this);
+      self[name] = (...args) =>
+        method(...args).catch((err: unknown) => {
+          throw pgStorageError(err, this.location);
+        });
+    }
+  }
+
+  /** Ready while the pool can run a query; the caller bounds the wait (a black-holed network). */
+  async health(): Promise<StoreHealth> {
+    if (this.closed) return { ok: false, reason: 'the store is closed' };
+    try {
+      await this.pool.query('SELECT 1');
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, reason: `PostgreSQL at ${this.location} does not answer: ${(err as Error).message}` };
+    }
   }
 
   /** Migrates under the lock, then sweeps staged chunks that outlived the grace period. */
@@ -514,7 +542,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     await store.start(options.stagedGraceMs);
   } catch (err) {
     await store.close();
-    throw err;
+    throw pgStorageError(err, store.location);
   }
   return store;
 }

@@ -4,13 +4,28 @@ import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { conflictError, invalidError, limitError, notFoundError } from '../domain/errors.js';
+import {
+  conflictError,
+  invalidError,
+  limitError,
+  notFoundError,
+  unavailableError,
+  type DomainError,
+} from '../domain/errors.js';
 import type { TrainingParams } from '../domain/training.js';
 import { finiteProgress } from '../domain/records.js';
 import { newId } from './ids.js';
 import { checkQueue } from './queue-limit.js';
 import { MIGRATIONS } from './migrations.js';
 import { asyncStore, type SyncStore } from './async.js';
+import {
+  RECOVERY_BYTES,
+  freeBytes,
+  identityLost,
+  isStorageFailure,
+  recordIdentity,
+  storageError,
+} from './sqlite-health.js';
 import type {
   CapacityLimit,
   ChunkKind,
@@ -25,6 +40,7 @@ import type {
   Page,
   PageRequest,
   Store,
+  StoreHealth,
   StoredSamples,
   StoredTriplets,
 } from './types.js';
@@ -112,20 +128,89 @@ export class SqliteDatabase implements SyncStore {
   readonly path: string;
   readonly location: string;
   private db: Database.Database;
+  /** the database file and its WAL as opened; a write checks they are still what the paths name */
+  private files: ReturnType<typeof recordIdentity> = [];
+  /** why the files no longer are the ones opened; sticky, as the data written since is lost */
+  private lost: string | undefined;
+  /** the last write's storage failure (disk full, I/O error), until a write succeeds again */
+  private failure: { message: string; full: boolean; freeAtFailure: number } | undefined;
 
   constructor(file: string, options: { readonly?: boolean } = {}) {
     this.path = file;
     this.location = file;
-    if (!options.readonly) fs.mkdirSync(path.dirname(file), { recursive: true });
-    this.db = new Database(file, { readonly: options.readonly ?? false, timeout: 10_000 });
-    if (!options.readonly) {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = FULL');
-      this.db.pragma('foreign_keys = ON');
-      this.migrate();
-      // Staged chunks of uploads that never committed (the process died mid-stream) are garbage.
-      this.db.prepare('DELETE FROM chunks WHERE upload_id IS NOT NULL').run();
+    let opened: Database.Database | undefined;
+    try {
+      if (!options.readonly) fs.mkdirSync(path.dirname(file), { recursive: true });
+      this.db = opened = new Database(file, { readonly: options.readonly ?? false, timeout: 10_000 });
+      if (!options.readonly) {
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma('synchronous = FULL');
+        this.db.pragma('foreign_keys = ON');
+        this.migrate();
+        // Staged chunks of uploads that never committed (the process died mid-stream) are garbage.
+        this.db.prepare('DELETE FROM chunks WHERE upload_id IS NOT NULL').run();
+        this.files = recordIdentity([file, `${file}-wal`]);
+      }
+    } catch (err) {
+      // A start-up on an unreadable or read-only DATA_DIR: one clear sentence, not a stack.
+      const why = err instanceof Error ? err.message : String(err);
+      opened?.close();
+      throw unavailableError(`cannot open the database ${file} (DATA_DIR): ${why}`);
     }
+  }
+
+  /** Runs a write: refused once the files are lost, checked again after it committed. */
+  private write<T>(fn: () => T): T {
+    this.checkFiles();
+    let out: T;
+    try {
+      out = fn();
+    } catch (err) {
+      const mapped = storageError(err, this.path);
+      if (isStorageFailure(mapped, err)) {
+        const full = (mapped as DomainError).kind === 'storage_full';
+        const freeAtFailure = full ? freeBytes(path.dirname(this.path)) : 0;
+        this.failure = { message: (mapped as Error).message, full, freeAtFailure };
+      }
+      throw mapped;
+    }
+    this.failure = undefined;
+    // A delete between the check and the commit put this write in the unlinked file: not durable.
+    this.checkFiles();
+    return out;
+  }
+
+  private checkFiles(): void {
+    this.lost ??= identityLost(this.files);
+    if (this.lost) throw unavailableError(`${this.lost}; writes stop until it is restored and the service restarts`);
+  }
+
+  health(): StoreHealth {
+    if (!this.db.open) return { ok: false, reason: 'the database is closed' };
+    try {
+      this.checkFiles();
+      if (this.failure) this.recovered(this.failure);
+      this.db.prepare('SELECT 1').get();
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, reason: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  /**
+   * Whether the storage came back after a failed write; throws while not. Out of space: when space
+   * was freed (a one-page probe would pass while larger writes still fail). Otherwise: when a
+   * probe write succeeds. A successful write of any size clears the failure.
+   */
+  private recovered(failure: { message: string; full: boolean; freeAtFailure: number }): void {
+    if (!failure.full) return this.write(() => this.probeWrite());
+    if (freeBytes(path.dirname(this.path)) < failure.freeAtFailure + RECOVERY_BYTES) throw new Error(failure.message);
+  }
+
+  /** Rewrites the header's user_version with its own value: a one-page commit, durable like any. */
+  private probeWrite(): void {
+    const v = this.db.pragma('user_version', { simple: true }) as number;
+    this.db.pragma(`user_version = ${v}`);
   }
 
   private migrate(): void {
@@ -138,8 +223,9 @@ export class SqliteDatabase implements SyncStore {
     }
   }
 
+  /** false once closed, and once its file is known lost: nothing written now could last */
   isOpen(): boolean {
-    return this.db.open;
+    return this.db.open && this.lost === undefined;
   }
 
   close(): void {
@@ -149,11 +235,13 @@ export class SqliteDatabase implements SyncStore {
   // ---- datasets -------------------------------------------------------------
 
   createDataset(input: { name: string | null; dimension: number }): DatasetRecord {
-    const id = newId('ds');
-    this.db
-      .prepare('INSERT INTO datasets (id, name, dimension, created_at) VALUES (?, ?, ?, ?)')
-      .run(id, input.name, input.dimension, now());
-    return this.getDataset(id)!;
+    return this.write(() => {
+      const id = newId('ds');
+      this.db
+        .prepare('INSERT INTO datasets (id, name, dimension, created_at) VALUES (?, ?, ?, ?)')
+        .run(id, input.name, input.dimension, now());
+      return this.getDataset(id)!;
+    });
   }
 
   getDataset(id: string): DatasetRecord | undefined {
@@ -169,24 +257,30 @@ export class SqliteDatabase implements SyncStore {
   }
 
   deleteDataset(id: string): boolean {
-    return this.db.transaction(() => {
-      this.db.prepare('DELETE FROM chunks WHERE dataset_id = ?').run(id);
-      return this.db.prepare('DELETE FROM datasets WHERE id = ?').run(id).changes > 0;
-    })();
+    return this.write(() => {
+      return this.db.transaction(() => {
+        this.db.prepare('DELETE FROM chunks WHERE dataset_id = ?').run(id);
+        return this.db.prepare('DELETE FROM datasets WHERE id = ?').run(id).changes > 0;
+      })();
+    });
   }
 
   appendTriplets(datasetId: string, data: Float32Array, count: number, limit?: CapacityLimit): DatasetRecord {
-    return this.db.transaction(() => {
-      this.insertChunk(datasetId, 'triplets', data, count, null, null);
-      return this.bump(datasetId, 'triplets', count, limit);
-    })();
+    return this.write(() => {
+      return this.db.transaction(() => {
+        this.insertChunk(datasetId, 'triplets', data, count, null, null);
+        return this.bump(datasetId, 'triplets', count, limit);
+      })();
+    });
   }
 
   appendSamples(datasetId: string, data: Float32Array, labels: Label[], limit?: CapacityLimit): DatasetRecord {
-    return this.db.transaction(() => {
-      this.insertChunk(datasetId, 'samples', data, labels.length, labels, null);
-      return this.bump(datasetId, 'samples', labels.length, limit);
-    })();
+    return this.write(() => {
+      return this.db.transaction(() => {
+        this.insertChunk(datasetId, 'samples', data, labels.length, labels, null);
+        return this.bump(datasetId, 'samples', labels.length, limit);
+      })();
+    });
   }
 
   stageChunk(
@@ -197,7 +291,9 @@ export class SqliteDatabase implements SyncStore {
     count: number,
     labels?: Label[],
   ): void {
-    this.insertChunk(datasetId, kind, data, count, labels ?? null, uploadId);
+    return this.write(() => {
+      this.insertChunk(datasetId, kind, data, count, labels ?? null, uploadId);
+    });
   }
 
   commitStaged(
@@ -207,14 +303,18 @@ export class SqliteDatabase implements SyncStore {
     count: number,
     limit?: CapacityLimit,
   ): DatasetRecord {
-    return this.db.transaction(() => {
-      this.db.prepare('UPDATE chunks SET upload_id = NULL WHERE upload_id = ?').run(uploadId);
-      return this.bump(datasetId, kind, count, limit);
-    })();
+    return this.write(() => {
+      return this.db.transaction(() => {
+        this.db.prepare('UPDATE chunks SET upload_id = NULL WHERE upload_id = ?').run(uploadId);
+        return this.bump(datasetId, kind, count, limit);
+      })();
+    });
   }
 
   discardStaged(uploadId: string): void {
-    this.db.prepare('DELETE FROM chunks WHERE upload_id = ?').run(uploadId);
+    return this.write(() => {
+      this.db.prepare('DELETE FROM chunks WHERE upload_id = ?').run(uploadId);
+    });
   }
 
   private insertChunk(
@@ -297,17 +397,19 @@ export class SqliteDatabase implements SyncStore {
   // ---- jobs -----------------------------------------------------------------
 
   createJob(input: { datasetId: string; params: TrainingParams }, queueLimit?: CapacityLimit): JobRecord {
-    const id = newId('job');
-    // IMMEDIATE: the write lock is taken before the count, so another process cannot slip in between.
-    this.db
-      .transaction(() => {
-        if (queueLimit) checkQueue(this.countJobs('queued'), queueLimit);
-        this.db
-          .prepare("INSERT INTO jobs (id, status, dataset_id, params, created_at) VALUES (?, 'queued', ?, ?, ?)")
-          .run(id, input.datasetId, JSON.stringify(input.params), now());
-      })
-      .immediate();
-    return this.getJob(id)!;
+    return this.write(() => {
+      const id = newId('job');
+      // IMMEDIATE: the write lock is taken before the count, so another process cannot slip in between.
+      this.db
+        .transaction(() => {
+          if (queueLimit) checkQueue(this.countJobs('queued'), queueLimit);
+          this.db
+            .prepare("INSERT INTO jobs (id, status, dataset_id, params, created_at) VALUES (?, 'queued', ?, ?, ?)")
+            .run(id, input.datasetId, JSON.stringify(input.params), now());
+        })
+        .immediate();
+      return this.getJob(id)!;
+    });
   }
 
   getJob(id: string): JobRecord | undefined {
@@ -338,26 +440,30 @@ export class SqliteDatabase implements SyncStore {
   }
 
   claimNextJob(id?: string): JobRecord | undefined {
-    return this.db.transaction(() => {
-      const r =
-        id !== undefined
-          ? { id }
-          : (this.db.prepare("SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1").get() as
-              { id: string } | undefined);
-      if (!r) return undefined;
-      const changed = this.db
-        .prepare(
-          "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) WHERE id = ? AND status = 'queued'",
-        )
-        .run(now(), r.id).changes;
-      return changed > 0 ? this.getJob(r.id) : undefined;
-    })();
+    return this.write(() =>
+      this.db.transaction(() => {
+        const r =
+          id !== undefined
+            ? { id }
+            : (this.db.prepare("SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1").get() as
+                { id: string } | undefined);
+        if (!r) return undefined;
+        const changed = this.db
+          .prepare(
+            "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) WHERE id = ? AND status = 'queued'",
+          )
+          .run(now(), r.id).changes;
+        return changed > 0 ? this.getJob(r.id) : undefined;
+      })(),
+    );
   }
 
   updateJobProgress(id: string, progress: JobProgress): void {
-    this.db
-      .prepare("UPDATE jobs SET progress = ? WHERE id = ? AND status = 'running'")
-      .run(JSON.stringify(progress), id);
+    return this.write(() => {
+      this.db
+        .prepare("UPDATE jobs SET progress = ? WHERE id = ? AND status = 'running'")
+        .run(JSON.stringify(progress), id);
+    });
   }
 
   finishJob(
@@ -366,30 +472,36 @@ export class SqliteDatabase implements SyncStore {
     error: JobError | null,
     metrics: Record<string, unknown> | null = null,
   ): JobRecord {
-    this.db
-      .prepare(
-        "UPDATE jobs SET status = ?, error = ?, metrics = COALESCE(?, metrics), finished_at = ? WHERE id = ? AND status IN ('queued', 'running')",
-      )
-      .run(status, json(error), json(metrics), now(), id);
-    return this.getJob(id)!;
+    return this.write(() => {
+      this.db
+        .prepare(
+          "UPDATE jobs SET status = ?, error = ?, metrics = COALESCE(?, metrics), finished_at = ? WHERE id = ? AND status IN ('queued', 'running')",
+        )
+        .run(status, json(error), json(metrics), now(), id);
+      return this.getJob(id)!;
+    });
   }
 
   succeedJob(id: string, model: NewModel, metrics: Record<string, unknown>): { job: JobRecord; model: ModelRecord } {
-    return this.db.transaction(() => {
-      const rec = this.createModel(model);
-      const changed = this.db
-        .prepare(
-          "UPDATE jobs SET status = 'succeeded', metrics = ?, model_id = ?, error = NULL, finished_at = ? WHERE id = ? AND status = 'running'",
-        )
-        .run(JSON.stringify(metrics), rec.id, now(), id).changes;
-      // A job cancelled while its last iteration ran keeps its cancellation: roll the model back.
-      if (changed === 0) throw conflictError('JOB_FINISHED', `job ${id} is no longer running`);
-      return { job: this.getJob(id)!, model: rec };
-    })();
+    return this.write(() => {
+      return this.db.transaction(() => {
+        const rec = this.createModel(model);
+        const changed = this.db
+          .prepare(
+            "UPDATE jobs SET status = 'succeeded', metrics = ?, model_id = ?, error = NULL, finished_at = ? WHERE id = ? AND status = 'running'",
+          )
+          .run(JSON.stringify(metrics), rec.id, now(), id).changes;
+        // A job cancelled while its last iteration ran keeps its cancellation: roll the model back.
+        if (changed === 0) throw conflictError('JOB_FINISHED', `job ${id} is no longer running`);
+        return { job: this.getJob(id)!, model: rec };
+      })();
+    });
   }
 
   requeueRunningJobs(): number {
-    return this.db.prepare("UPDATE jobs SET status = 'queued' WHERE status = 'running'").run().changes;
+    return this.write(() => {
+      return this.db.prepare("UPDATE jobs SET status = 'queued' WHERE status = 'running'").run().changes;
+    });
   }
 
   activeJobsForDataset(datasetId: string): number {
@@ -402,27 +514,29 @@ export class SqliteDatabase implements SyncStore {
   // ---- models ---------------------------------------------------------------
 
   createModel(model: NewModel): ModelRecord {
-    const id = newId('mdl');
-    const blob = toBlob(model.weights);
-    this.db
-      .prepare(
-        `INSERT INTO models (id, job_id, name, input_dimension, output_dimension, normalize, training_params, metrics, weights, checksum, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        id,
-        model.jobId,
-        model.name,
-        model.inputDimension,
-        model.outputDimension,
-        model.normalize ? 1 : 0,
-        json(model.trainingParams),
-        JSON.stringify(model.metrics),
-        blob,
-        checksum(blob),
-        now(),
-      );
-    return this.getModel(id)!;
+    return this.write(() => {
+      const id = newId('mdl');
+      const blob = toBlob(model.weights);
+      this.db
+        .prepare(
+          `INSERT INTO models (id, job_id, name, input_dimension, output_dimension, normalize, training_params, metrics, weights, checksum, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          id,
+          model.jobId,
+          model.name,
+          model.inputDimension,
+          model.outputDimension,
+          model.normalize ? 1 : 0,
+          json(model.trainingParams),
+          JSON.stringify(model.metrics),
+          blob,
+          checksum(blob),
+          now(),
+        );
+      return this.getModel(id)!;
+    });
   }
 
   getModel(id: string): ModelRecord | undefined {
@@ -456,7 +570,9 @@ export class SqliteDatabase implements SyncStore {
   }
 
   deleteModel(id: string): boolean {
-    return this.db.prepare('DELETE FROM models WHERE id = ?').run(id).changes > 0;
+    return this.write(() => {
+      return this.db.prepare('DELETE FROM models WHERE id = ?').run(id).changes > 0;
+    });
   }
 }
 

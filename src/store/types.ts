@@ -56,11 +56,23 @@ export interface CapacityLimit {
   setting: string;
 }
 
+/** Whether the store can take writes now; the reason says why not, for /readyz and the log. */
+export interface StoreHealth {
+  ok: boolean;
+  reason?: string;
+}
+
 export interface Store {
   /** a description of where the data lives (a file path, a database URL without credentials) */
   readonly location: string;
   close(): Promise<void>;
+  /** false once closed, or once the store knows its database is lost (SQLite: the file deleted) */
   isOpen(): boolean;
+  /**
+   * Checks the storage itself: the database file is still the one opened (SQLite), the last write
+   * did not fail or a probe write now succeeds, the connection answers (PostgreSQL).
+   */
+  health(): Promise<StoreHealth>;
 
   createDataset(input: { name: string | null; dimension: number }): Promise<DatasetRecord>;
   getDataset(id: string): Promise<DatasetRecord | undefined>;

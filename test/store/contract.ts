@@ -3,6 +3,7 @@
 // crash); nothing here knows which backend it runs on.
 import type { Test } from 'tap';
 import { TRAINING_DEFAULTS, type TrainingParams } from '../../src/domain/training.js';
+import { DomainError } from '../../src/domain/errors.js';
 import type { NewModel, Store } from '../../src/store/types.js';
 
 export interface StoreBackend {
@@ -73,6 +74,7 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     t.equal(got.count, 5);
     t.equal(got.dimension, 2);
     t.same(Array.from(got.data), [...first, ...second], 'chunks in order, values exact');
+    t.equal(first.length, 12, "the caller's array is still its own after the write");
     // a subarray at an odd offset is stored by its own bytes only
     const sub = seqF32(20, 500).subarray(3, 3 + 6);
     await store.appendTriplets(ds.id, sub, 1);
@@ -401,5 +403,23 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     t.equal((await b.getJob(job.id))!.status, 'running', 'the store itself does not requeue; the runner does');
     t.same(await b.getModel(m.id), m);
     t.same(Array.from((await b.getModelWeights(m.id))!), Array.from(model(2, 2).weights));
+  });
+
+  t.test('health: an open store is healthy, a closed one says why not', async (t) => {
+    const store = await backend.open(t);
+    t.same(await store.health(), { ok: true });
+    await store.createDataset({ name: null, dimension: 1 });
+    t.same(await store.health(), { ok: true }, 'still after a write');
+    await store.close();
+    const after = await store.health();
+    t.equal(after.ok, false);
+    t.match(after.reason, /closed/);
+  });
+
+  t.test('domain errors keep their class, kind and code', async (t) => {
+    const store = await backend.open(t);
+    const err = await store.readTriplets('ds_nope').catch((e: unknown) => e);
+    t.ok(err instanceof DomainError, 'a DomainError');
+    t.match(err, { kind: 'not_found', code: 'DATASET_NOT_FOUND', message: /ds_nope/ });
   });
 }

@@ -11,6 +11,7 @@ import { openStore } from '../../src/store/open.js';
 import { PostgresStore, openPostgresStore, type PostgresStoreOptions } from '../../src/store/postgres.js';
 import { PG_MIGRATIONS, migrate } from '../../src/store/postgres-migrations.js';
 import type { Store } from '../../src/store/types.js';
+import { freePort } from '../../scripts/server-process.js';
 import { model, params, seqF32, storeContract } from './contract.js';
 
 const baseUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || '';
@@ -248,3 +249,14 @@ if (reason && inCi) {
     await t.rejects(openPostgresStore(u.toString()));
   });
 }
+
+// Needs no server: a port nothing listens on.
+t.test('an unreachable server: start-up, calls and health say STORAGE_UNAVAILABLE', async (t) => {
+  const url = `postgres://te@127.0.0.1:${await freePort()}/none`;
+  await t.rejects(openPostgresStore(url), { code: 'STORAGE_UNAVAILABLE', message: /PostgreSQL at .* is unavailable/ });
+  const store = new PostgresStore(url);
+  t.teardown(() => store.close());
+  t.match(await store.health(), { ok: false, reason: /does not answer/ });
+  await t.rejects(store.getDataset('ds_x'), { code: 'STORAGE_UNAVAILABLE', kind: 'unavailable' });
+  await t.rejects(store.createDataset({ name: null, dimension: 1 }), { code: 'STORAGE_UNAVAILABLE' });
+});

@@ -1,10 +1,12 @@
 // The SQLite store: the contract suite on real temp files, plus what only SQLite has — its file,
 // its migrations, and integrity checks on bytes changed behind its back.
 import Database from 'better-sqlite3';
+import fs from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { SqliteDatabase, openSqliteStore, type SqliteStore } from '../../src/store/sqlite.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
+import { openThreadedSqliteStore } from '../../src/store/sqlite-thread.js';
 import { tempDir } from '../helpers.js';
 import { model, params, seqF32, storeContract } from './contract.js';
 
@@ -23,11 +25,102 @@ function open(t: Test, file?: string): SqliteStore {
   return store;
 }
 
-t.test('contract', async (t) => {
+async function openThreaded(t: Test, file?: string): Promise<SqliteStore> {
+  const store = await openThreadedSqliteStore(file ?? path.join(tempDir(t), 'store.sqlite'));
+  t.teardown(() => store.close());
+  return store;
+}
+
+t.test('contract, on the main thread', async (t) => {
   storeContract(t, {
     open: async (t) => open(t),
     reopen: async (t, store) => open(t, (store as SqliteStore).path),
   });
+});
+
+t.test('contract, in its own thread (as the app runs it)', async (t) => {
+  storeContract(t, {
+    open: async (t) => openThreaded(t),
+    reopen: async (t, store) => openThreaded(t, (store as SqliteStore).path),
+  });
+});
+
+const variants: [string, (t: Test, file?: string) => Promise<SqliteStore>][] = [
+  ['main thread', async (t, file) => open(t, file)],
+  ['own thread', openThreaded],
+];
+
+const removeDatabase = (file: string) => {
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true });
+};
+
+for (const [where, openIt] of variants) {
+  t.test(`deleted database files (${where}): unready, writes refused, nothing claimed`, async (t) => {
+    const store = await openIt(t);
+    const ds = await store.createDataset({ name: null, dimension: 1 });
+    await store.appendTriplets(ds.id, seqF32(3), 1);
+    removeDatabase(store.path);
+    const h = await store.health();
+    t.equal(h.ok, false);
+    t.match(h.reason, /deleted while open/);
+    t.notOk(store.isOpen(), 'no longer open for the runner and /metrics');
+    const refused = { code: 'STORAGE_UNAVAILABLE', kind: 'unavailable', message: /deleted while open/ };
+    await t.rejects(store.appendTriplets(ds.id, seqF32(3), 1), refused);
+    await t.rejects(store.createDataset({ name: 'late', dimension: 1 }), refused);
+    await t.rejects(store.stageChunk('up_x', ds.id, 'triplets', seqF32(3), 1), refused);
+    t.equal((await store.health()).ok, false, 'and stays so');
+    await store.close();
+    const again = await openIt(t, store.path);
+    t.same((await again.listDatasets({ limit: 10 })).items, [], 'no refused write turns up after a restart');
+  });
+
+  t.test(`a replaced database file (${where}) is told apart from the one opened`, async (t) => {
+    const store = await openIt(t);
+    await store.createDataset({ name: null, dimension: 1 });
+    const copy = `${store.path}.copy`;
+    fs.copyFileSync(store.path, copy);
+    fs.renameSync(copy, store.path);
+    t.match(await store.health(), { ok: false, reason: /replaced while open/ });
+    await t.rejects(store.createDataset({ name: null, dimension: 1 }), { code: 'STORAGE_UNAVAILABLE' });
+  });
+
+  t.test(`an unusable DATA_DIR (${where}) is one clear error at open`, async (t) => {
+    const dir = tempDir(t);
+    fs.writeFileSync(path.join(dir, 'file'), 'x');
+    const err = await openIt(t, path.join(dir, 'file', 'store.sqlite')).catch((e: unknown) => e);
+    t.match(err, { code: 'STORAGE_UNAVAILABLE', message: /^cannot open the database .*store\.sqlite \(DATA_DIR\)/ });
+  });
+
+  t.test(`calls run in the order made (${where})`, async (t) => {
+    const store = await openIt(t);
+    const ds = await store.createDataset({ name: null, dimension: 1 });
+    const chunks = Array.from({ length: 20 }, (_, i) => seqF32(3, i * 3));
+    const slab = new Float32Array(3 * 40);
+    // a view into a larger buffer, as the upload decoder hands out: stored by its own bytes
+    const view = slab.subarray(6, 9).fill(7);
+    await Promise.all([...chunks.map((c) => store.appendTriplets(ds.id, c, 1)), store.appendTriplets(ds.id, view, 1)]);
+    t.same(Array.from((await store.readTriplets(ds.id)).data), [...chunks.flatMap((c) => [...c]), 7, 7, 7]);
+    t.equal(slab.length, 120, "the caller's buffer is not detached");
+  });
+}
+
+t.test('a full database (SQLITE_FULL): 507 kind, unready until a write succeeds', async (t) => {
+  const file = path.join(tempDir(t), 'full.sqlite');
+  const db = new SqliteDatabase(file);
+  t.teardown(() => db.close());
+  const raw = (db as unknown as { db: Database.Database }).db;
+  const pages = raw.pragma('page_count', { simple: true }) as number;
+  raw.pragma(`max_page_count = ${pages + 2}`);
+  const ds = db.createDataset({ name: null, dimension: 1024 });
+  t.throws(() => db.appendTriplets(ds.id, new Float32Array(3 * 1024 * 8), 8), {
+    code: 'STORAGE_FULL',
+    kind: 'storage_full',
+  });
+  t.match(db.health(), { ok: false, reason: /full/ });
+  t.equal(db.getDataset(ds.id)!.tripletCount, 0, 'nothing of the refused write is stored');
+  raw.pragma('max_page_count = 1073741823');
+  db.appendTriplets(ds.id, new Float32Array(3 * 1024), 1);
+  t.same(db.health(), { ok: true }, 'ready again once a write succeeds');
 });
 
 t.test('staged chunks are on disk until the store reopens', async (t) => {
