@@ -17,7 +17,7 @@ import type { StagedRows } from '../services/serving.js';
 import { FALLBACK, Float32JsonParser } from './float32-json-parse.js';
 import { jsonBodyParser } from './json-body.js';
 import { JSON_TYPE, mediaType, NDJSON, OCTET } from './media-type.js';
-import { releaseMemorySoon } from './memory.js';
+import { MemoryReleaser } from './memory.js';
 import { readStaged, StagingBudget, withBudget } from './staged-body.js';
 import { decodeUtf8 } from './utf8.js';
 
@@ -57,7 +57,9 @@ async function bodyParsers(app: App): Promise<void> {
   const float32 = new Float32JsonParser();
   const standard = jsonBodyParser(app);
   // Once a burst of bodies has drained, their memory is handed back (memory.ts).
-  const staging = new StagingBudget(app.config.connections.stagedBytesLimit, releaseMemorySoon);
+  const releaser = new MemoryReleaser();
+  app.addHook('onClose', async () => releaser.close());
+  const staging = new StagingBudget(app.config.connections.stagedBytesLimit, releaser.releaseSoon);
 
   app.removeContentTypeParser(JSON_TYPE);
   app.addContentTypeParser(JSON_TYPE, { parseAs: 'buffer' }, (req, body, done) => {

@@ -7,31 +7,37 @@ import vm from 'node:vm';
 
 const MIN_INTERVAL_MS = 10_000;
 
-let gc: (() => void) | null | undefined;
-let last = 0;
-let pending: NodeJS.Timeout | undefined;
-
 /** V8's collector, exposed at run time (null where that fails). */
-function collector(): (() => void) | null {
-  if (gc === undefined) {
-    try {
-      v8.setFlagsFromString('--expose-gc');
-      gc = vm.runInNewContext('gc') as () => void;
-    } catch {
-      gc = null;
-    }
+function exposeCollector(): (() => void) | null {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    return vm.runInNewContext('gc') as () => void;
+  } catch {
+    return null;
   }
-  return gc;
 }
 
-/** Schedules one full garbage collection (coalesced, rate-limited). */
-export function releaseMemorySoon(): void {
-  if (pending) return;
-  const wait = Math.max(0, last + MIN_INTERVAL_MS - Date.now());
-  pending = setTimeout(() => {
-    pending = undefined;
-    last = Date.now();
-    collector()?.();
-  }, wait);
-  pending.unref();
+/** One app's scheduler of full collections: coalesced and rate-limited; close() cancels. */
+export class MemoryReleaser {
+  private gc: (() => void) | null | undefined;
+  private last = 0;
+  private pending: NodeJS.Timeout | undefined;
+
+  /** Schedules one full garbage collection, unless one is already scheduled. */
+  readonly releaseSoon = (): void => {
+    if (this.pending) return;
+    const wait = Math.max(0, this.last + MIN_INTERVAL_MS - Date.now());
+    this.pending = setTimeout(() => {
+      this.pending = undefined;
+      this.last = Date.now();
+      this.gc ??= exposeCollector();
+      this.gc?.();
+    }, wait);
+    this.pending.unref();
+  };
+
+  close(): void {
+    clearTimeout(this.pending);
+    this.pending = undefined;
+  }
 }
