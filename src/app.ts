@@ -47,7 +47,10 @@ export interface BuildOptions {
 }
 
 function buildServices(config: Config, app: App, store: Store, compute: Compute): Services {
-  const models = new ModelService(store, config.limits);
+  // Replicas sharing a database (PostgreSQL, or an api and a worker on one file) learn of each
+  // other's models within a second; a lone `all` process sees every change itself.
+  const shared = config.databaseUrl !== undefined || config.role !== 'all';
+  const models = new ModelService(store, config.limits, shared ? 1000 : Infinity);
   const datasets = new DatasetService(store, config.limits);
   const runner = new JobRunner({
     store,

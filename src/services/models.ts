@@ -30,10 +30,18 @@ export class ModelService {
   private lastUsed: string | undefined;
   /** id of the newest model; undefined = not looked up yet, null = there is none */
   private newest: string | null | undefined;
+  /** when `newest` was looked up (Date.now()) */
+  private newestAt = 0;
 
+  /**
+   * `newestTtlMs`: how long the newest model's id is trusted. With a store this process alone
+   * writes, every change comes through here (Infinity); a shared database may get a model from
+   * another replica, so the id is looked up again after this long.
+   */
   constructor(
     private readonly store: Store,
     private readonly limits: Limits,
+    private readonly newestTtlMs = Infinity,
   ) {}
 
   list(page: PageRequest): Promise<Page<ModelRecord>> {
@@ -115,7 +123,10 @@ export class ModelService {
   /** The named model, or the newest one when none is named. */
   async resolve(id: string | undefined): Promise<LoadedModel> {
     if (id !== undefined) return this.load(id);
-    if (this.newest === undefined) this.newest = (await this.store.newestModel())?.id ?? null;
+    if (this.newest === undefined || Date.now() - this.newestAt > this.newestTtlMs) {
+      this.newest = (await this.store.newestModel())?.id ?? null;
+      this.newestAt = Date.now();
+    }
     if (this.newest === null)
       throw conflict('NO_MODEL', 'there is no model yet: train one with POST /train or import one with POST /models');
     return this.load(this.newest);
