@@ -30,6 +30,12 @@ t.test('an api replica queues, a worker replica on the same store trains', async
   const embed = await api.inject({ method: 'POST', url: '/embed', payload: { inputs: [[1, 2, 3]] } });
   t.equal(embed.statusCode, 200, 'the api replica serves the model the worker stored');
 
+  // a model stored through the other replica becomes the api replica's default within a second
+  const other = await worker.services.models.import({ W: [[1, 0, 0]] });
+  await new Promise((r) => setTimeout(r, 1100));
+  const next = await api.inject({ method: 'POST', url: '/embed', payload: { inputs: [[1, 2, 3]] } });
+  t.equal(next.json().model, other.id, 'the newest model is looked up again on a shared store');
+
   for (const url of ['/datasets', `/jobs/${job.id}`, '/models']) {
     const r = await worker.inject({ url });
     t.equal(r.statusCode, 404, `${url}: a worker replica serves no API`);
