@@ -5,7 +5,6 @@
 // named te_<random> there. Without one it says it is skipped; with CI=true it fails instead.
 // A throw-away server: eval "$(scripts/pg-test-cluster.sh start)".
 import pg from 'pg';
-import { randomBytes } from 'node:crypto';
 import t, { type Test } from 'tap';
 import { openStore } from '../../src/store/open.js';
 import { PostgresStore, openPostgresStore, type PostgresStoreOptions } from '../../src/store/postgres.js';
@@ -14,48 +13,7 @@ import type { Store } from '../../src/store/types.js';
 import { freePort } from '../../scripts/server-process.js';
 import { model, params, seqF32, storeContract } from './contract.js';
 
-const baseUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || '';
-const inCi = process.env.CI === 'true';
-
-/** Why PostgreSQL tests cannot run here, or null when a server answers. */
-async function unavailable(): Promise<string | null> {
-  if (!baseUrl) return 'no TEST_DATABASE_URL (start a server with: eval "$(scripts/pg-test-cluster.sh start)")';
-  const client = new pg.Client({ connectionString: baseUrl, connectionTimeoutMillis: 5000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return null;
-  } catch (err) {
-    return `TEST_DATABASE_URL does not answer: ${(err as Error).message}`;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-function withDatabase(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-/** Runs one statement on the server's maintenance database, on a connection of its own. */
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: baseUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-/** A new empty database, dropped (with whatever is still connected to it) after the test. */
-async function freshDatabase(t: Test): Promise<string> {
-  const name = `te_${randomBytes(6).toString('hex')}`;
-  await admin(`CREATE DATABASE ${name}`);
-  t.teardown(() => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-  return withDatabase(baseUrl, name);
-}
+import { baseUrl, freshDatabase, inCi, unavailable } from './pg-test-db.js';
 
 const urls = new WeakMap<Store, string>();
 
