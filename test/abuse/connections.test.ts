@@ -160,7 +160,8 @@ t.test('slow nearly-complete slabs of streamed binary uploads past STAGED_BYTES_
   const ds = await fetch(`${s.base}/datasets/${id}`);
   t.equal(ds.status, 200);
   t.equal(((await ds.json()) as { tripletCount: number }).tripletCount, 0, 'nothing partial was stored');
-  await expectRecovered(t, s, baseline, 64);
+  // Freed slabs go back to the allocator, which keeps some of them: the margin is two budgets.
+  await expectRecovered(t, s, baseline, 2 * limitMb);
 });
 
 t.test('client aborts and Node-level refusals', async (t: Test) => {
