@@ -94,15 +94,21 @@ export function loggerOptions(config: Config, opts: { pretty?: boolean } = {}): 
 function guardBodies(app: App, config: Config): void {
   const connections = guardConnections(app.server, config.connections, app.log);
   const bodies = new BodyGuard(config.connections.bodyIdleTimeoutMs);
-  app.addHook('onRequest', async (req, reply) => {
-    if (!OPEN_PATHS.has(req.url.split('?')[0]) && connections.refuseOverCap(req, reply)) return reply;
+  // Callback hooks, not async ones: they run on every request, and a promise each is measurable.
+  app.addHook('onRequest', (req, reply, done) => {
+    if (!OPEN_PATHS.has(req.url.split('?')[0]) && connections.refuseOverCap(req, reply)) return;
+    done();
   });
-  app.addHook('preParsing', async (req, _reply, payload) => bodies.wrap(req.raw, payload));
+  app.addHook('preParsing', (req, _reply, payload, done) => done(null, bodies.wrap(req.raw, payload)));
   // A reply sent while its body still arrives closes the connection (the body is never read).
-  app.addHook('onSend', async (req, reply) => {
+  app.addHook('onSend', (req, reply, payload, done) => {
     if (bodies.arriving(req.raw)) reply.header('connection', 'close');
+    done(null, payload);
   });
-  app.addHook('onResponse', async (req) => bodies.finish(req.raw));
+  app.addHook('onResponse', (req, _reply, done) => {
+    bodies.finish(req.raw);
+    done();
+  });
   // At shutdown, bodies still arriving are ended (503) rather than waited for.
   app.addHook('preClose', async () =>
     bodies.abortAll(
