@@ -11,18 +11,8 @@ import { checkQueue } from './queue-limit.js';
 import { ASYNC_METHODS } from './async.js';
 import { pgStorageError } from './postgres-errors.js';
 import { migrate } from './postgres-migrations.js';
-import {
-  MODEL_COLUMNS,
-  bytesOf,
-  checksum,
-  datasetFromRow,
-  decodeCursor,
-  jobFromRow,
-  json,
-  modelFromRow,
-  page,
-  type Row,
-} from './postgres-rows.js';
+import { MODEL_COLUMNS, datasetFromRow, jobFromRow, modelFromRow } from './postgres-rows.js';
+import { bytesOf, checksum, decodeCursor, json, page, type Row } from './rows.js';
 import type {
   CapacityLimit,
   ChunkKind,

@@ -1,20 +1,13 @@
 // Store on one SQLite file (better-sqlite3). WAL lets readers run beside the writer;
 // synchronous=FULL makes every acknowledged commit survive power loss, not just a crash.
 import Database from 'better-sqlite3';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  conflictError,
-  invalidError,
-  limitError,
-  notFoundError,
-  unavailableError,
-  type DomainError,
-} from '../domain/errors.js';
+import { conflictError, limitError, notFoundError, unavailableError, type DomainError } from '../domain/errors.js';
 import type { TrainingParams } from '../domain/training.js';
 import { finiteProgress } from '../domain/records.js';
 import { newId } from './ids.js';
+import { bytesOf, checksum, decodeCursor, json, page, type Row } from './rows.js';
 import { checkQueue } from './queue-limit.js';
 import { MIGRATIONS } from './migrations.js';
 import { asyncStore, type SyncStore } from './async.js';
@@ -45,30 +38,11 @@ import type {
   StoredTriplets,
 } from './types.js';
 
-type Row = Record<string, unknown>;
-
 const now = () => new Date().toISOString();
-const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
 const parse = <T>(v: unknown): T | null => (typeof v === 'string' ? (JSON.parse(v) as T) : null);
 
-function toBlob(a: Float32Array | Float64Array): Buffer {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-}
-
-export function checksum(buf: Uint8Array): string {
-  return createHash('sha256').update(buf).digest('hex');
-}
-
-function encodeCursor(seq: number): string {
-  return Buffer.from(String(seq)).toString('base64url');
-}
-
-function decodeCursor(cursor: string | undefined): number {
-  if (cursor === undefined || cursor === '') return Number.MAX_SAFE_INTEGER;
-  const s = Buffer.from(cursor, 'base64url').toString();
-  if (!/^\d{1,15}$/.test(s)) throw invalidError('INVALID_CURSOR', `cursor "${cursor}" is not one this service issued`);
-  return Number(s);
-}
+/** SQLite compares seq with a number. */
+const seqBelow = (cursor: string | undefined): number => Number(decodeCursor(cursor));
 
 function datasetFromRow(r: Row): DatasetRecord {
   return {
@@ -109,12 +83,6 @@ function modelFromRow(r: Row): ModelRecord {
     metrics: parse<Record<string, unknown>>(r.metrics) ?? {},
     createdAt: r.created_at as string,
   };
-}
-
-function page<T>(rows: Row[], limit: number, map: (r: Row) => T): Page<T> {
-  const more = rows.length > limit;
-  const kept = more ? rows.slice(0, limit) : rows;
-  return { items: kept.map(map), nextCursor: more ? encodeCursor(kept[kept.length - 1].seq as number) : null };
 }
 
 const MODEL_COLUMNS =
@@ -252,7 +220,7 @@ export class SqliteDatabase implements SyncStore {
   listDatasets(req: PageRequest): Page<DatasetRecord> {
     const rows = this.db
       .prepare('SELECT * FROM datasets WHERE seq < ? ORDER BY seq DESC LIMIT ?')
-      .all(decodeCursor(req.cursor), req.limit + 1) as Row[];
+      .all(seqBelow(req.cursor), req.limit + 1) as Row[];
     return page(rows, req.limit, datasetFromRow);
   }
 
@@ -327,7 +295,7 @@ export class SqliteDatabase implements SyncStore {
   ): void {
     this.db
       .prepare('INSERT INTO chunks (dataset_id, kind, count, data, labels, upload_id) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(datasetId, kind, count, toBlob(data), labels ? JSON.stringify(labels) : null, uploadId);
+      .run(datasetId, kind, count, bytesOf(data), labels ? JSON.stringify(labels) : null, uploadId);
   }
 
   /**
@@ -418,7 +386,7 @@ export class SqliteDatabase implements SyncStore {
   }
 
   listJobs(req: PageRequest & { status?: JobStatus }): Page<JobRecord> {
-    const cursor = decodeCursor(req.cursor);
+    const cursor = seqBelow(req.cursor);
     const rows = (
       req.status
         ? this.db
@@ -516,7 +484,7 @@ export class SqliteDatabase implements SyncStore {
   createModel(model: NewModel): ModelRecord {
     return this.write(() => {
       const id = newId('mdl');
-      const blob = toBlob(model.weights);
+      const blob = bytesOf(model.weights);
       this.db
         .prepare(
           `INSERT INTO models (id, job_id, name, input_dimension, output_dimension, normalize, training_params, metrics, weights, checksum, created_at)
@@ -560,7 +528,7 @@ export class SqliteDatabase implements SyncStore {
   listModels(req: PageRequest): Page<ModelRecord> {
     const rows = this.db
       .prepare(`SELECT ${MODEL_COLUMNS} FROM models WHERE seq < ? ORDER BY seq DESC LIMIT ?`)
-      .all(decodeCursor(req.cursor), req.limit + 1) as Row[];
+      .all(seqBelow(req.cursor), req.limit + 1) as Row[];
     return page(rows, req.limit, modelFromRow);
   }
 

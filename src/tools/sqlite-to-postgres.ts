@@ -4,7 +4,7 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { checksum } from '../store/sqlite.js';
+import { checksum } from '../store/rows.js';
 import { openPostgresStore } from '../store/postgres.js';
 
 type Row = Record<string, unknown>;
