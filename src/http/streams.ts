@@ -1,4 +1,4 @@
-// Bounded readers over a request stream: whole bodies, lines (strict UTF-8), fixed-size records.
+// Bounded readers over a request stream: lines (strict UTF-8) and fixed-size records.
 import type { Readable } from 'node:stream';
 import { badRequest, tooLarge } from '../errors.js';
 import { budgetOf, Held } from './staged-body.js';
@@ -6,19 +6,6 @@ import { decodeUtf8 } from './utf8.js';
 
 function tooBig(limit: number, what: string) {
   return tooLarge('BODY_TOO_LARGE', `${what} is larger than the limit of ${limit} bytes`);
-}
-
-/** Reads a whole body, refusing more than limit bytes. */
-export async function readBody(stream: Readable, limit: number, what = 'request body'): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    const b = chunk as Buffer;
-    size += b.byteLength;
-    if (size > limit) throw tooBig(limit, what);
-    parts.push(b);
-  }
-  return Buffer.concat(parts, size);
 }
 
 /**
