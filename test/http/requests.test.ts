@@ -132,7 +132,10 @@ t.test('/readyz is 503 while the load shedder answers 503 OVERLOADED', async (t)
   while (Date.now() < until) {
     /* busy: this is the overload */
   }
-  await new Promise((r) => setTimeout(r, 30));
+  // The shedder takes its sample on a timer of its own: wait for the sample that saw the overload,
+  // rather than guess how long after it that is.
+  for (let i = 0; i < 200 && !app.isUnderPressure(); i++) await new Promise((r) => setTimeout(r, 10));
+  t.ok(app.isUnderPressure(), 'the shedder saw the overload');
   t.equal((await app.inject({ method: 'POST', url: '/embed', payload: { inputs: [[1]] } })).statusCode, 503);
   t.equal((await app.inject({ url: '/readyz' })).statusCode, 503, 'not ready while shedding');
 });
