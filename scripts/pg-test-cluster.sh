@@ -43,10 +43,13 @@ start() {
   as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; exit 1; }
   port=$(free_port)
-  # fsync off: the cluster lives for one test run; durability is SQLite's and the server's business.
+  # fsync off: the cluster lives for one test run; durability is SQLite's and the server's business
+  # (PG_TEST_DURABLE=1 keeps PostgreSQL's defaults, for benchmarks against SQLite's synchronous=FULL).
   # max_connections: every store the tests open has a pool of its own.
+  local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  [ "${PG_TEST_DURABLE:-}" = 1 ] && durability=""
   # Kept for `up`, which starts the same server again after `down`.
-  echo "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" >"$dir/postgres.options"
+  echo "-c listen_addresses=127.0.0.1 -p $port -k $dir $durability -c max_connections=300" >"$dir/postgres.options"
   up "$dir"
   echo "export TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres"
   echo "export PG_TEST_CLUSTER_DIR=$dir"

@@ -3,7 +3,8 @@
 // that needs it answers 503 STORAGE_UNAVAILABLE as JSON (never a 500, never a crash), /readyz says
 // 503 with the reason, /healthz and /metrics still answer. When it is back on the same port, both
 // processes resume without a restart: reads, writes, a training job to success, embeddings. Uploads
-// that ran through the outage keep their acknowledged counts.
+// that ran through the outage keep their acknowledged counts. A job training when PostgreSQL stops
+// cannot write its end; that it still ends succeeded needs job leases (todo until they land).
 import t from 'tap';
 import type { ServerProcess } from '../scripts/server-process.js';
 import {
@@ -22,6 +23,9 @@ import { inCi } from './store/pg-test-db.js';
 const D = 8;
 const BATCH = 20;
 const TRAIN = { outputDimension: 4, maxIterations: 50, init: 'uniform', seed: 1 };
+/** Set to false once main has job leases (a lost lease's job is taken up again). */
+const NEEDS_LEASES: string | false =
+  'needs job leases (JOB_LEASE_MS; branch wt-lease): today the job stays running until a process restarts';
 
 let cluster: PrivateCluster | undefined;
 let why = '';
@@ -70,6 +74,22 @@ if (!cluster && inCi) {
       }
     })();
     await until('an upload or two before the outage', async () => (acked >= 200 + 2 * BATCH ? true : undefined));
+
+    // A job long enough to be training when PostgreSQL stops (fixed iterations on random data).
+    const big = await api(all.base, 'POST', '/datasets', { name: 'long', dimension: 16 });
+    for (let i = 0; i < 4; i++) {
+      await api(all.base, 'POST', `/datasets/${big.id}/triplets`, { triplets: triplets(2500, 16, 50 + i) });
+    }
+    const long = await api(all.base, 'POST', '/train', {
+      datasetId: big.id,
+      outputDimension: 16,
+      maxIterations: 1000,
+      gradientTolerance: 0,
+      init: 'uniform',
+    });
+    await until('the long job to run', async () =>
+      (await api(apiOnly.base, 'GET', `/jobs/${long.id}`)).status === 'running' ? true : undefined,
+    );
 
     pg.down();
 
@@ -144,6 +164,10 @@ if (!cluster && inCi) {
     t.equal(secondJob.status, 'succeeded', 'a job trains to success after the outage');
     const embed = await api(apiOnly.base, 'POST', '/embed', { model: secondJob.modelId, inputs: [Array(D).fill(0.5)] });
     t.equal(embed.embeddings[0].length, TRAIN.outputDimension, 'its model serves through the other process');
+
+    await t.test('the job that was training during the outage ends succeeded', { todo: NEEDS_LEASES }, async (t) => {
+      t.equal((await finishedJob(apiOnly.base, long.id, 180_000)).status, 'succeeded');
+    });
 
     for (const [role, s] of servers) {
       t.equal(s.proc.exitCode, null, `ROLE=${role} was never restarted`);
