@@ -221,30 +221,49 @@ def write(name, data):
         f.write("\n")
 
 
-def algorithm_s(y, count, seed):
-    """The impostor sample of pairs.ts: Knuth's Algorithm S over impostor pairs in (i, j>i) order."""
-    I, J = np.triu_indices(len(y), 1)
-    imp = np.flatnonzero(y[I] != y[J])
-    total = len(imp)
+def algorithm_s(total, count, seed):
+    """pairs.ts's sampler: Knuth's Algorithm S, positions kept among `total` offered in order."""
     rng = Rng(seed)
     keep = []
     for t in range(total):
         if (total - t) * rng.uniform() < count - len(keep):
-            keep.append(imp[t])
+            keep.append(t)
             if len(keep) == count:
                 break
-    keep = np.array(keep)
-    return I[keep], J[keep], total
+    return np.array(keep)
+
+
+def impostor_sample(y, count, seed):
+    """Impostor pairs in (i, j > i) order, sampled with createRng(seed)."""
+    I, J = np.triu_indices(len(y), 1)
+    imp = np.flatnonzero(y[I] != y[J])
+    keep = imp[algorithm_s(len(imp), count, seed)]
+    return I[keep], J[keep], len(imp)
+
+
+def genuine_sample(y, count, seed):
+    """Genuine pairs label by label (ascending), i < j in index order, sampled with createRng(seed + 1)."""
+    I, J = [], []
+    for lab in sorted(set(int(v) for v in y)):
+        idx = np.flatnonzero(y == lab)
+        a, b = np.triu_indices(len(idx), 1)
+        I.append(idx[a])
+        J.append(idx[b])
+    I, J = np.concatenate(I), np.concatenate(J)
+    keep = algorithm_s(len(I), count, seed + 1)
+    return I[keep], J[keep], len(I)
 
 
 def case(E, y, metric, curve_points, ident, sample=None):
     gen, imp = all_pairs(E, y, metric)
     if sample:
-        I, J, total = algorithm_s(y, sample["maxImpostorPairs"], sample["seed"])
+        I, J, total = impostor_sample(y, sample["maxImpostorPairs"], sample["seed"])
         imp = distances(E, I, J, metric)
+        I, J, gtotal = genuine_sample(y, sample["maxGenuinePairs"], sample["seed"])
+        gen = distances(E, I, J, metric)
     out = {"metric": metric, "verification": verification(gen, imp, curve_points)}
     if sample:
-        out["verification"].update(sample, impostorTotal=int(total))
+        out["verification"].update(sample, impostorTotal=int(total), genuineTotal=int(gtotal))
     out["identification"] = identification(E, y, metric, **ident)
     return out
 
@@ -269,8 +288,9 @@ def main():
     ident = dict(seed=3, fraction=0.2, ranks=[1, 5, 10], fars=[0.1, 0.01])
     out = case(X, y, "euclidean", 0, ident)
     write("digits.json", {"source": "shared/data/digits train.csv + test.csv, raw features", **out})
-    # the same with a seeded sample of 200,000 of its 1,453,110 impostor pairs
-    out = case(X, y, "euclidean", 0, ident, sample={"maxImpostorPairs": 200000, "seed": 11})
+    # the same with seeded samples: 200,000 of its 1,453,110 impostor and 50,000 of its 160,596 genuine pairs
+    sample = {"maxImpostorPairs": 200000, "maxGenuinePairs": 50000, "seed": 11}
+    out = case(X, y, "euclidean", 0, ident, sample=sample)
     del out["identification"]
     write("digits-sampled.json", {"source": "shared/data/digits train.csv + test.csv, raw features", **out})
 

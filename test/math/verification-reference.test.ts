@@ -20,7 +20,9 @@ interface Reference {
     genuineCount: number;
     impostorCount: number;
     impostorTotal?: number;
+    genuineTotal?: number;
     maxImpostorPairs?: number;
+    maxGenuinePairs?: number;
     seed?: number;
     tarAtFar: { far: number; tar: number | null; threshold: number | null }[];
     eer: number;
@@ -73,6 +75,7 @@ function checkVerification(t: Test, name: string, extra: VerificationOptions = {
   const opts: VerificationOptions = {
     distance,
     maxImpostorPairs: want.maxImpostorPairs,
+    maxGenuinePairs: want.maxGenuinePairs,
     seed: want.seed,
     curvePoints: want.curve?.length,
     ...extra,
@@ -83,6 +86,10 @@ function checkVerification(t: Test, name: string, extra: VerificationOptions = {
   if (want.impostorTotal !== undefined) {
     t.equal(got.impostorTotal, want.impostorTotal, 'impostor pairs before sampling');
     t.ok(got.impostorSampled);
+  }
+  if (want.genuineTotal !== undefined) {
+    t.equal(got.genuineTotal, want.genuineTotal, 'genuine pairs before sampling');
+    t.ok(got.genuineSampled);
   }
   t.equal(got.tarAtFar.length, want.tarAtFar.length);
   for (const [i, w] of want.tarAtFar.entries()) {
@@ -137,9 +144,12 @@ for (const name of ['random', 'ties', 'digits']) {
   });
 }
 
-t.test('digits: a seeded sample of 200,000 impostor pairs, as the reference draws it', async (t) => {
-  checkVerification(t, 'digits-sampled');
-});
+t.test(
+  'digits: seeded samples of 200,000 impostor and 50,000 genuine pairs, as the reference draws them',
+  async (t) => {
+    checkVerification(t, 'digits-sampled');
+  },
+);
 
 t.test('the threshold selection narrows by histogram when impostors exceed its budget', async (t) => {
   // a tiny budget forces narrowing passes on 77,862 impostors; every number must stay the same

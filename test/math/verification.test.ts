@@ -216,8 +216,15 @@ t.test('impostor sample: exactly the stated count, seeded, a subset of the impos
   t.same(passes[0], passes[1]);
   t.equal(passes[0].length, 1000);
   const genuine: number[] = [];
-  genuineStream({ E, n: 120, k: 3, labels }, squaredDistance)((buf, len) => genuine.push(...buf.subarray(0, len)));
+  const all = { total: counts.genuine, count: counts.genuine, seed: 0 };
+  genuineStream({ E, n: 120, k: 3, labels }, squaredDistance, all)((buf, len) => genuine.push(...buf.subarray(0, len)));
   t.equal(genuine.length, counts.genuine);
+  // genuine pairs sampled the same way, from createRng(seed + 1)
+  const g = verificationMetrics(E, 120, 3, labels, { maxGenuinePairs: 300, seed: 4, fars: [0.01] });
+  t.same([g.genuineCount, g.genuineTotal, g.genuineSampled], [300, counts.genuine, true]);
+  t.same(verificationMetrics(E, 120, 3, labels, { maxGenuinePairs: 300, seed: 4, fars: [0.01] }), g);
+  t.throws(() => verificationMetrics(E, 120, 3, labels, { maxGenuinePairs: 0 }), /maxGenuinePairs must be/);
+  t.throws(() => verificationMetrics(E, 120, 3, labels, { maxImpostorPairs: 1.5 }), /maxImpostorPairs must be/);
 });
 
 t.test('selectRanks: exact order statistics and the value below, ties included', async (t) => {

@@ -1,5 +1,11 @@
 // Verification and identification metrics (face-model style), pure: see docs/decisions/0027.
-export { DEFAULT_FARS, DEFAULT_MAX_IMPOSTOR_PAIRS, impostorsNeeded, verificationMetrics } from './verify.js';
+export {
+  DEFAULT_FARS,
+  DEFAULT_MAX_GENUINE_PAIRS,
+  DEFAULT_MAX_IMPOSTOR_PAIRS,
+  impostorsNeeded,
+  verificationMetrics,
+} from './verify.js';
 export type { TarAtFar, VerificationMetrics, VerificationOptions } from './verify.js';
 export { identificationMetrics } from './identify.js';
 export type { IdentificationMetrics, IdentificationOptions, OpenSetPoint } from './identify.js';

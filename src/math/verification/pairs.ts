@@ -1,6 +1,6 @@
 // Genuine and impostor pairs of a labelled set, streamed as distance chunks so that no n×n matrix
-// (and, for impostors, no list of pairs) is ever held. Impostors above a stated count are a seeded
-// uniform sample without replacement (Knuth's Algorithm S), the same sample on every pass.
+// and no list of pairs is ever held. Above a stated count each kind is a seeded uniform sample
+// without replacement (Knuth's Algorithm S), the same sample on every pass.
 import type { Distance } from '../distance.js';
 import { createRng } from '../rng.js';
 import type { DataArray } from '../types.js';
@@ -41,67 +41,83 @@ export function indicesByLabel(labels: Int32Array, n: number): Map<number, numbe
   return new Map([...byLabel.entries()].sort((a, b) => a[0] - b[0]));
 }
 
-/** Every genuine pair's distance, label by label (order irrelevant: the caller sorts them). */
-export function genuineStream(rows: LabelledRows, distance: Distance): PairStream {
-  const { E, n, k, labels } = rows;
-  const groups = [...indicesByLabel(labels, n).values()].filter((g) => g.length > 1);
-  return (sink) => {
-    const buf = new Float64Array(PAIR_CHUNK);
-    let len = 0;
-    for (const g of groups) {
-      for (let a = 0; a < g.length; a++) {
-        for (let b = a + 1; b < g.length; b++) {
-          buf[len++] = distance.pair(E, g[a] * k, E, g[b] * k, k);
-          if (len === PAIR_CHUNK) {
-            sink(buf, len);
-            len = 0;
-          }
-        }
+/** How many of `total` pairs a stream yields: all (count = total) or a seeded sample of `count`. */
+export interface PairPlan {
+  total: number;
+  count: number;
+  seed: number;
+}
+
+/**
+ * Knuth's Algorithm S (TAOCP 2, 3.4.2): offered the pairs one by one, keeps the t-th (0-based)
+ * when (total − t)·u < count − kept, u = the next uniform of createRng(seed) — exactly `count`,
+ * uniform without replacement. A fresh sampler per pass gives every pass the same sample.
+ */
+function sampler(plan: PairPlan): () => boolean {
+  if (plan.count >= plan.total) return () => true;
+  const rng = createRng(plan.seed);
+  let seen = 0;
+  let kept = 0;
+  return () => {
+    const keep = (plan.total - seen) * rng.uniform() < plan.count - kept;
+    seen++;
+    if (keep) kept++;
+    return keep;
+  };
+}
+
+/** Collects distances into PAIR_CHUNK-sized chunks for a sink. */
+function chunker(sink: ChunkSink) {
+  const buf = new Float64Array(PAIR_CHUNK);
+  let len = 0;
+  return {
+    push(d: number) {
+      buf[len++] = d;
+      if (len === PAIR_CHUNK) {
+        sink(buf, len);
+        len = 0;
       }
-    }
-    if (len > 0) sink(buf, len);
+    },
+    flush() {
+      if (len > 0) sink(buf, len);
+      len = 0;
+    },
   };
 }
 
 /**
- * Impostor pairs in the order (i ascending, then j > i ascending). With `count` < `total` a
- * sample of exactly `count` of them, uniform without replacement: Algorithm S (Knuth, TAOCP 2,
- * 3.4.2) takes the t-th impostor pair (0-based) when (total − t)·u < count − taken, u = the next
- * uniform of createRng(seed); the generator restarts on every pass, so every pass sees the same
- * sample. Work per pass: n(n−1)/2 label tests, one uniform per impostor pair when sampling, and
- * k operations per impostor kept.
+ * Genuine pairs in the order (label ascending, then i < j in sample index order), all or a
+ * sample (`plan`). Work per pass: G·k (one uniform per genuine pair when sampling).
  */
-export function impostorStream(
-  rows: LabelledRows,
-  distance: Distance,
-  plan: { total: number; count: number; seed: number },
-): PairStream {
+export function genuineStream(rows: LabelledRows, distance: Distance, plan: PairPlan): PairStream {
   const { E, n, k, labels } = rows;
-  const sampled = plan.count < plan.total;
+  const groups = [...indicesByLabel(labels, n).values()].filter((g) => g.length > 1);
   return (sink) => {
-    const buf = new Float64Array(PAIR_CHUNK);
-    const rng = createRng(plan.seed);
-    let len = 0;
-    let seen = 0;
-    let taken = 0;
-    for (let i = 0; i < n && taken < plan.count; i++) {
-      const li = labels[i];
-      for (let j = i + 1; j < n; j++) {
-        if (labels[j] === li) continue;
-        if (sampled) {
-          const keep = (plan.total - seen) * rng.uniform() < plan.count - taken;
-          seen++;
-          if (!keep) continue;
-        }
-        taken++;
-        buf[len++] = distance.pair(E, i * k, E, j * k, k);
-        if (len === PAIR_CHUNK) {
-          sink(buf, len);
-          len = 0;
-        }
-        if (taken === plan.count) break;
+    const out = chunker(sink);
+    const take = sampler(plan);
+    for (const g of groups) {
+      for (let a = 0; a < g.length; a++) {
+        for (let b = a + 1; b < g.length; b++) if (take()) out.push(distance.pair(E, g[a] * k, E, g[b] * k, k));
       }
     }
-    if (len > 0) sink(buf, len);
+    out.flush();
+  };
+}
+
+/**
+ * Impostor pairs in the order (i ascending, then j > i ascending), all or a sample (`plan`).
+ * Work per pass: n(n−1)/2 label tests, one uniform per impostor pair when sampling, and k
+ * operations per impostor kept.
+ */
+export function impostorStream(rows: LabelledRows, distance: Distance, plan: PairPlan): PairStream {
+  const { E, n, k, labels } = rows;
+  return (sink) => {
+    const out = chunker(sink);
+    const take = sampler(plan);
+    for (let i = 0; i < n; i++) {
+      const li = labels[i];
+      for (let j = i + 1; j < n; j++) if (labels[j] !== li && take()) out.push(distance.pair(E, i * k, E, j * k, k));
+    }
+    out.flush();
   };
 }

@@ -3,7 +3,7 @@
 // distances: lower = same identity, a pair is accepted when distance ≤ threshold (roc.ts).
 import { euclideanDistance, type Distance } from '../distance.js';
 import type { DataArray } from '../types.js';
-import { genuineStream, impostorStream, pairCounts, type LabelledRows } from './pairs.js';
+import { genuineStream, impostorStream, pairCounts, type LabelledRows, type PairStream } from './pairs.js';
 import {
   addImpostors,
   createStaircase,
@@ -21,8 +21,11 @@ import { DEFAULT_SELECT, selectRanks, type SelectOptions } from './select.js';
 /** FAR = 1e-1 … 1e-6. */
 export const DEFAULT_FARS: readonly number[] = [1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6];
 
-/** Impostor pairs used before sampling: 10 impostors at FAR = 1e-6; 80 MB if they were ever held. */
+/** Impostor pairs used before sampling: 10 impostors at FAR = 1e-6 (they are streamed, never held). */
 export const DEFAULT_MAX_IMPOSTOR_PAIRS = 10_000_000;
+
+/** Genuine pairs used before sampling: TAR resolved to 1e-6; at most 56 MB while sorted (8 + 48 B each). */
+export const DEFAULT_MAX_GENUINE_PAIRS = 1_000_000;
 
 export interface VerificationOptions {
   /** default euclidean */
@@ -31,7 +34,9 @@ export interface VerificationOptions {
   fars?: readonly number[];
   /** above this many impostor pairs, a seeded uniform sample of exactly this many */
   maxImpostorPairs?: number;
-  /** seed of the impostor sample (createRng) */
+  /** above this many genuine pairs, a seeded uniform sample of exactly this many */
+  maxGenuinePairs?: number;
+  /** seed of the samples: createRng(seed) draws the impostors', createRng(seed + 1) the genuine */
   seed?: number;
   /** ROC points to return (log-spaced in FAR, at most 1,000); 0 or absent: none */
   curvePoints?: number;
@@ -49,7 +54,11 @@ export interface TarAtFar {
 }
 
 export interface VerificationMetrics {
+  /** genuine pairs used (the sample size when sampled) */
   genuineCount: number;
+  /** genuine pairs in the data */
+  genuineTotal: number;
+  genuineSampled: boolean;
   /** impostor pairs used (the sample size when sampled) */
   impostorCount: number;
   /** impostor pairs in the data */
@@ -76,12 +85,14 @@ function checkFars(fars: readonly number[]): void {
 }
 
 /**
- * Verification metrics of the n rows of E (n×k) with their labels. Memory: 8·G bytes for the
- * sorted genuine distances plus 32·K for the staircase (K ≤ G distinct genuine values), 8·65,536
- * for the pair chunk, and per threshold still being selected 24·bins (narrowing) or 8·budget
- * (kept) bytes — nothing proportional to the impostor count. Work: G·k + G·log G for genuine
- * pairs; per impostor pass n(n−1)/2 label tests plus N·k (N impostors used), the first pass
- * adding N·log K; the selection takes 1 pass when N ≤ budget, typically 2–3 otherwise.
+ * Verification metrics of the n rows of E (n×k) with their labels (docs/decisions/0027).
+ * Memory (bytes): 8·G for the sorted genuine distances while the 48·K + 8 of the staircase are
+ * built from them (K ≤ G distinct genuine values, G ≤ maxGenuinePairs), then the staircase only;
+ * 8·65,536 for the pair chunk; per threshold still being selected 24·bins (narrowing) or
+ * ≤ 8·budget (kept) — nothing proportional to the impostor count. Work: Σc²/2 pair visits (c
+ * samples a label) and G·k + G·log G for genuine pairs; per impostor pass n(n−1)/2 label tests
+ * plus N·k (N impostors used), the first pass adding N·log K; the selection takes ≤ 1 pass when
+ * N ≤ budget, typically 2–3 otherwise.
  */
 export function verificationMetrics(
   E: DataArray,
@@ -95,34 +106,32 @@ export function verificationMetrics(
   checkFars(fars);
   const distance = opts.distance ?? euclideanDistance;
   const maxImpostors = opts.maxImpostorPairs ?? DEFAULT_MAX_IMPOSTOR_PAIRS;
-  if (!(Number.isInteger(maxImpostors) && maxImpostors >= 1)) throw new RangeError('maxImpostorPairs must be ≥ 1');
+  const maxGenuine = opts.maxGenuinePairs ?? DEFAULT_MAX_GENUINE_PAIRS;
+  for (const [name, v] of [
+    ['maxImpostorPairs', maxImpostors],
+    ['maxGenuinePairs', maxGenuine],
+  ] as const)
+    if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`${name} must be an integer ≥ 1 (got ${v})`);
   const rows: LabelledRows = { E, n, k, labels };
   const counts = pairCounts(labels, n);
+  const seed = opts.seed ?? 0;
   const N = Math.min(counts.impostors, maxImpostors);
-  const impostors = impostorStream(rows, distance, { total: counts.impostors, count: N, seed: opts.seed ?? 0 });
-
-  const genuine = new Float64Array(counts.genuine);
-  let g = 0;
-  genuineStream(
-    rows,
-    distance,
-  )((buf, len) => {
-    genuine.set(buf.subarray(0, len), g);
-    g += len;
-  });
-  genuine.sort();
-  if (g > 0 && Number.isNaN(genuine[g - 1])) throw new RangeError('verification: a pair distance is NaN');
+  const G = Math.min(counts.genuine, maxGenuine);
+  const impostors = impostorStream(rows, distance, { total: counts.impostors, count: N, seed });
+  const genuine = genuineStream(rows, distance, { total: counts.genuine, count: G, seed: seed + 1 });
 
   const base = {
-    genuineCount: counts.genuine,
+    genuineCount: G,
+    genuineTotal: counts.genuine,
+    genuineSampled: G < counts.genuine,
     impostorCount: N,
     impostorTotal: counts.impostors,
     impostorSampled: N < counts.impostors,
   };
   const missing =
-    counts.genuine === 0 && N === 0
+    G === 0 && N === 0
       ? 'no genuine and no impostor pairs'
-      : counts.genuine === 0
+      : G === 0
         ? 'no genuine pairs (no label has two samples)'
         : N === 0
           ? 'no impostor pairs (fewer than two labels)'
@@ -140,18 +149,26 @@ export function verificationMetrics(
     };
   }
 
-  const stairs = createStaircase(genuine);
+  // the sorted genuine distances live only until the staircase holds their distinct values
+  const stairs = createStaircase(sortedDistances(genuine, G));
   impostors((buf, len) => addImpostors(stairs, buf, len));
   finishStaircase(stairs);
   return { ...base, ...fromStaircase(stairs, impostors, fars, opts) };
 }
 
-function fromStaircase(
-  s: Staircase,
-  impostors: ReturnType<typeof impostorStream>,
-  fars: readonly number[],
-  opts: VerificationOptions,
-) {
+function sortedDistances(stream: PairStream, count: number): Float64Array {
+  const out = new Float64Array(count);
+  let at = 0;
+  stream((buf, len) => {
+    out.set(buf.subarray(0, len), at);
+    at += len;
+  });
+  out.sort();
+  if (count > 0 && Number.isNaN(out[count - 1])) throw new RangeError('verification: a pair distance is NaN');
+  return out;
+}
+
+function fromStaircase(s: Staircase, impostors: PairStream, fars: readonly number[], opts: VerificationOptions) {
   const N = s.impostors;
   const G = s.genuine;
   // the ranks whose impostor values the thresholds need: m+1 for each FAR (m = impostors allowed)
