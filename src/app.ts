@@ -47,10 +47,17 @@ export interface BuildOptions {
 }
 
 function buildServices(config: Config, app: App, store: Store, compute: Compute): Services {
-  // Replicas sharing a database (PostgreSQL, or an api and a worker on one file) learn of each
-  // other's models within a second; a lone `all` process sees every change itself.
+  // The store's change feed tells the model cache of every model written or deleted. PostgreSQL's
+  // hears every replica; SQLite's hears this process only, which is every writer for a lone `all`
+  // (an api and a worker on one file look the newest model up again after a second, as they
+  // also do on PostgreSQL while its feed is down).
   const shared = config.databaseUrl !== undefined || config.role !== 'all';
-  const models = new ModelService(store, config.limits, shared ? 1000 : Infinity);
+  const feedSeesEveryWriter = config.databaseUrl !== undefined || config.role === 'all';
+  const models = new ModelService(store, config.limits, shared ? 1000 : Infinity, feedSeesEveryWriter);
+  store.watch((change) => {
+    if (change.kind === 'lost') app.log.warn({ reason: change.reason }, 'store change feed down');
+    else if (change.kind === 'resync') app.log.info({ reason: change.reason }, 'store change feed resynced');
+  });
   const datasets = new DatasetService(store, config.limits);
   const runner = new JobRunner({
     store,
@@ -60,6 +67,11 @@ function buildServices(config: Config, app: App, store: Store, compute: Compute)
     memoryBudgetMb: config.limits.jobMemoryBudgetMb,
     log: app.log,
     onModelCreated: () => models.invalidateNewest(),
+  });
+  // A job another replica queued is claimed when the feed tells of it, not at the next start.
+  store.watch((change) => {
+    if (change.kind === 'resync' || (change.kind === 'change' && change.table === 'jobs' && change.op === 'insert'))
+      runner.pump();
   });
   return {
     store,

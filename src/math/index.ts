@@ -63,3 +63,4 @@ export {
   type AdamState,
   type LearningRateSchedule,
 } from './optim/adam.js';
+export * from './verification/index.js';

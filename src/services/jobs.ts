@@ -16,6 +16,7 @@ import {
   type Store,
 } from '../store/types.js';
 import type { DatasetService, RowBatch } from './datasets.js';
+import { JobFollowers } from './job-follow.js';
 import { resolveParams } from './train-params.js';
 
 /** POST /train's options: its body without the inline triplets, which arrive decoded. */
@@ -25,12 +26,16 @@ export type TrainOptionsBody = Omit<TrainBody, 'triplets'>;
 export type InlineTriplets = RowBatch & { dimension: number };
 
 export class JobService {
+  private readonly followers: JobFollowers;
+
   constructor(
     private readonly store: Store,
     private readonly datasets: DatasetService,
     private readonly runner: JobRunner,
     private readonly limits: Limits,
-  ) {}
+  ) {
+    this.followers = new JobFollowers(store, runner.events);
+  }
 
   /**
    * Queues a training job on a stored dataset (body.datasetId), or on inline triplets (decoded
@@ -136,13 +141,12 @@ export class JobService {
     return this.store.countJobs(status);
   }
 
-  /** Calls listener with the job whenever its state or progress changes; returns the unsubscribe. */
+  /**
+   * Calls listener with the job whenever its state or progress changes, whichever replica trains
+   * it (src/services/job-follow.ts); returns the unsubscribe.
+   */
   subscribe(id: string, listener: (job: JobRecord) => void): () => void {
-    const filtered = (job: JobRecord) => {
-      if (job.id === id) listener(job);
-    };
-    this.runner.events.on('job', filtered);
-    return () => this.runner.events.off('job', filtered);
+    return this.followers.follow(id, listener);
   }
 
   async cancel(id: string): Promise<JobRecord> {

@@ -3,7 +3,7 @@ import type { Limits } from '../config.js';
 import { formatBytes, modelCacheBytes } from '../domain/costs.js';
 import { AppError, badRequest, conflict, notFound, unprocessable } from '../errors.js';
 import type { ImportModelBody } from '../schemas/models.js';
-import type { ModelRecord, Page, PageRequest, Store } from '../store/types.js';
+import type { ModelRecord, Page, PageRequest, Store, StoreChange } from '../store/types.js';
 import { checkFinite32 } from './vectors.js';
 
 export interface LoadedModel {
@@ -19,7 +19,9 @@ const WEIGHT_ROWS_PER_CHUNK = 8;
 
 /**
  * Keeps the most recently used models' weights in memory, up to MODEL_CACHE_BYTES of them
- * (src/domain/costs.ts modelCacheBytes: W plus the kernels' packed copy).
+ * (src/domain/costs.ts modelCacheBytes: W plus the kernels' packed copy). The store's change feed
+ * keeps it and the newest model's id true to the database, whichever replica writes it
+ * (docs/decisions/0022-change-feed-listen-notify.md).
  */
 export class ModelService {
   private cache = new Map<string, LoadedModel>();
@@ -32,17 +34,50 @@ export class ModelService {
   private newest: string | null | undefined;
   /** when `newest` was looked up (Date.now()) */
   private newestAt = 0;
+  /** bumped when `newest` is invalidated: a lookup begun before is not kept */
+  private newestEpoch = 0;
+  /** bumped when the feed drops models: a load begun before is not cached */
+  private cacheEpoch = 0;
+  /** false while the store's change feed is down (changes are being missed) */
+  private feedUp = true;
 
   /**
-   * `newestTtlMs`: how long the newest model's id is trusted. With a store this process alone
-   * writes, every change comes through here (Infinity); a shared database may get a model from
-   * another replica, so the id is looked up again after this long.
+   * `newestTtlMs`: how long the newest model's id is trusted when the change feed cannot tell of
+   * every new model: while the feed is down, or always when `feedSeesEveryWriter` is false (a
+   * SQLite file shared by two processes: each hears its own writes only). Infinity: never looked
+   * up again but on a change.
    */
   constructor(
     private readonly store: Store,
     private readonly limits: Limits,
     private readonly newestTtlMs = Infinity,
-  ) {}
+    private readonly feedSeesEveryWriter = true,
+  ) {
+    store.watch((change) => this.onChange(change));
+  }
+
+  /** A model written or deleted by any replica: the newest is looked up again, a deleted one is dropped. */
+  private onChange(change: StoreChange): void {
+    if (change.kind === 'change') {
+      if (change.table !== 'models') return;
+      if (change.op !== 'insert') this.forget(change.id);
+      this.invalidateNewest();
+    } else if (change.kind === 'lost') {
+      this.feedUp = false;
+    } else {
+      // Deletions may have been missed: every cached model is read again on its next use.
+      this.feedUp = true;
+      for (const id of [...this.cache.keys()]) this.forget(id);
+      this.invalidateNewest();
+    }
+  }
+
+  /** Drops a model deleted elsewhere, and any load of it under way, so the next use reads the store. */
+  private forget(id: string): void {
+    this.cacheEpoch++;
+    this.loading.delete(id);
+    this.drop(id);
+  }
 
   list(page: PageRequest): Promise<Page<ModelRecord>> {
     return this.store.listModels(page);
@@ -82,6 +117,7 @@ export class ModelService {
    * would read and pack it again for every request, and concurrent requests would hold one copy each.
    */
   private async read(id: string): Promise<LoadedModel> {
+    const epoch = this.cacheEpoch;
     const record = await this.get(id);
     const bytes = modelCacheBytes(record.outputDimension, record.inputDimension);
     const budget = this.limits.modelCacheBytes;
@@ -94,6 +130,8 @@ export class ModelService {
     const W = await this.store.getModelWeights(id);
     if (!W) throw notFound('MODEL_NOT_FOUND', `model ${id} does not exist`);
     const loaded = { record, W, k: record.outputDimension, d: record.inputDimension };
+    // Deleted while it was read, maybe: this request gets it, the cache does not keep it.
+    if (epoch !== this.cacheEpoch) return loaded;
     this.evictFor(bytes);
     this.cache.set(id, loaded);
     this.cachedBytes += bytes;
@@ -123,18 +161,26 @@ export class ModelService {
   /** The named model, or the newest one when none is named. */
   async resolve(id: string | undefined): Promise<LoadedModel> {
     if (id !== undefined) return this.load(id);
-    if (this.newest === undefined || Date.now() - this.newestAt > this.newestTtlMs) {
-      this.newest = (await this.store.newestModel())?.id ?? null;
-      this.newestAt = Date.now();
+    let newest = this.newest;
+    const trusted = this.feedUp && this.feedSeesEveryWriter;
+    if (newest === undefined || (!trusted && Date.now() - this.newestAt > this.newestTtlMs)) {
+      const epoch = this.newestEpoch;
+      newest = (await this.store.newestModel())?.id ?? null;
+      // A model written or deleted meanwhile: this request uses what it read; the next looks again.
+      if (epoch === this.newestEpoch) {
+        this.newest = newest;
+        this.newestAt = Date.now();
+      }
     }
-    if (this.newest === null)
+    if (newest === null)
       throw conflict('NO_MODEL', 'there is no model yet: train one with POST /train or import one with POST /models');
-    return this.load(this.newest);
+    return this.load(newest);
   }
 
-  /** Called whenever a model is written or deleted, here or by the job runner. */
+  /** Called whenever a model is written or deleted: here, by the job runner, or (by the feed) elsewhere. */
   invalidateNewest(): void {
     this.newest = undefined;
+    this.newestEpoch++;
   }
 
   async import(body: ImportModelBody): Promise<ModelRecord> {

@@ -1,11 +1,15 @@
 // The Store interface over a synchronous implementation. A backend whose driver is synchronous
 // (better-sqlite3) implements SyncStore, the same interface with plain return values, and is
 // handed out through asyncStore: callers see one asynchronous interface whatever the backend.
+import { ChangeHub } from './change-feed.js';
+import { changesOf } from './sqlite-changes.js';
 import type { Store } from './types.js';
 
-/** Store with every Promise-returning method made synchronous. */
+/** Store with every Promise-returning method made synchronous; the wrapper adds the change feed. */
 export type SyncStore = {
-  [K in keyof Store]: Store[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => R : Store[K];
+  [K in Exclude<keyof Store, 'watch'>]: Store[K] extends (...args: infer A) => Promise<infer R>
+    ? (...args: A) => R
+    : Store[K];
 };
 
 /** Every asynchronous method, checked against Store by the compiler (a new method must be added). */
@@ -40,13 +44,23 @@ export const ASYNC_METHODS = {
   listModels: 1,
   newestModel: 1,
   deleteModel: 1,
-} satisfies Record<Exclude<keyof Store, 'location' | 'isOpen'>, 1>;
+} satisfies Record<Exclude<keyof Store, 'location' | 'isOpen' | 'watch'>, 1>;
 
-/** Wraps each method so it returns a Promise (a thrown error becomes a rejection). */
+/**
+ * Wraps each method so it returns a Promise (a thrown error becomes a rejection), and tells the
+ * change feed what each successful write changed before its caller hears it succeeded.
+ */
 export function asyncStore(sync: SyncStore): Store {
   const call = sync as unknown as Record<string, (...args: unknown[]) => unknown>;
-  const out: Record<string, unknown> = { isOpen: () => sync.isOpen() };
-  for (const name of Object.keys(ASYNC_METHODS)) out[name] = async (...args: unknown[]) => call[name].apply(sync, args);
+  const hub = new ChangeHub();
+  const out: Record<string, unknown> = { isOpen: () => sync.isOpen(), watch: hub.watch.bind(hub) };
+  for (const name of Object.keys(ASYNC_METHODS)) {
+    out[name] = async (...args: unknown[]) => {
+      const result = call[name].apply(sync, args);
+      for (const change of changesOf(name, args, result)) hub.emit(change);
+      return result;
+    };
+  }
   Object.defineProperty(out, 'location', { get: () => sync.location, enumerable: true });
   return out as unknown as Store;
 }

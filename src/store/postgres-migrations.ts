@@ -70,6 +70,29 @@ export const PG_MIGRATIONS: string[] = [
     created_at timestamptz NOT NULL DEFAULT now()
   );
   `,
+  // 2: the change feed (src/store/postgres-notify.ts, docs/decisions/0022-change-feed-listen-notify.md).
+  // Every committed insert, update or delete of a dataset, job or model is announced on the channel
+  // triplet_embed_changes with its table, id and operation only: NOTIFY payloads are capped at 8000
+  // bytes, and a row (a job's params, a model's weights) may be larger. Sent at commit, so a rolled
+  // back write is never announced. The channel name is fixed here; postgres-notify.ts LISTENs on it.
+  `
+  CREATE FUNCTION triplet_embed_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+  DECLARE
+    row_id text;
+  BEGIN
+    IF TG_OP = 'DELETE' THEN row_id := OLD.id; ELSE row_id := NEW.id; END IF;
+    PERFORM pg_notify('triplet_embed_changes',
+      json_build_object('table', TG_TABLE_NAME, 'id', row_id, 'op', lower(TG_OP))::text);
+    RETURN NULL;
+  END
+  $$;
+  CREATE TRIGGER datasets_notify_change AFTER INSERT OR UPDATE OR DELETE ON datasets
+    FOR EACH ROW EXECUTE FUNCTION triplet_embed_notify_change();
+  CREATE TRIGGER jobs_notify_change AFTER INSERT OR UPDATE OR DELETE ON jobs
+    FOR EACH ROW EXECUTE FUNCTION triplet_embed_notify_change();
+  CREATE TRIGGER models_notify_change AFTER INSERT OR UPDATE OR DELETE ON models
+    FOR EACH ROW EXECUTE FUNCTION triplet_embed_notify_change();
+  `,
 ];
 
 /**

@@ -9,8 +9,10 @@ import type { TrainingParams } from '../domain/training.js';
 import { newId } from './ids.js';
 import { checkQueue } from './queue-limit.js';
 import { ASYNC_METHODS } from './async.js';
+import { ChangeHub } from './change-feed.js';
 import { pgStorageError } from './postgres-errors.js';
 import { migrate } from './postgres-migrations.js';
+import { PgChangeListener, type ChangeFeedOptions } from './postgres-notify.js';
 import { MODEL_COLUMNS, datasetFromRow, jobFromRow, modelFromRow } from './postgres-rows.js';
 import { bytesOf, checksum, decodeCursor, json, page, type Row } from './rows.js';
 import type {
@@ -27,6 +29,7 @@ import type {
   Page,
   PageRequest,
   Store,
+  StoreChange,
   StoreHealth,
   StoredSamples,
   StoredTriplets,
@@ -42,6 +45,8 @@ export interface PostgresStoreOptions {
   stagedGraceMs?: number;
   /** errors of idle pooled connections (the server restarted, say); the next query reports its own */
   onPoolError?: (err: Error) => void;
+  /** the change feed's reconnect and ping timing (src/store/postgres-notify.ts) */
+  changeFeed?: ChangeFeedOptions;
 }
 
 const DEFAULT_STAGED_GRACE_MS = 60 * 60 * 1000;
@@ -91,8 +96,14 @@ export class PostgresStore implements Store {
   /** This open store's name on the chunks it stages: only it may commit them. */
   private readonly instance = `st_${randomBytes(9).toString('base64url')}`;
   private closed = false;
+  private readonly changes = new ChangeHub();
+  /** the LISTEN connection, from start() on */
+  private feed: PgChangeListener | undefined;
 
-  constructor(url: string, options: PostgresStoreOptions = {}) {
+  constructor(
+    private readonly url: string,
+    private readonly options: PostgresStoreOptions = {},
+  ) {
     this.location = redactUrl(url);
     this.pool = new pg.Pool({
       connectionString: url,
@@ -128,13 +139,24 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** Migrates under the lock, then sweeps staged chunks that outlived the grace period. */
+  /**
+   * Migrates under the lock, sweeps staged chunks that outlived the grace period, and starts the
+   * change feed (which never fails the start: without its connection it says `lost` and retries).
+   */
   async start(stagedGraceMs = DEFAULT_STAGED_GRACE_MS): Promise<void> {
     await inTransaction(this.pool, (c) => migrate(c));
     await this.pool.query(
       'DELETE FROM chunks WHERE upload_id IS NOT NULL AND staged_at < now() - make_interval(secs => $1)',
       [stagedGraceMs / 1000],
     );
+    if (this.closed || this.feed) return;
+    this.feed = new PgChangeListener(this.url, this.changes, this.options.changeFeed);
+    await this.feed.start();
+  }
+
+  /** Every replica's committed writes to jobs, models and datasets, by LISTEN/NOTIFY. */
+  watch(listener: (change: StoreChange) => void): () => void {
+    return this.changes.watch(listener);
   }
 
   isOpen(): boolean {
@@ -144,6 +166,7 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.feed?.close();
     await this.pool.end();
   }
 

@@ -5,6 +5,8 @@
 import { Worker } from 'node:worker_threads';
 import { unavailableError } from '../domain/errors.js';
 import { ASYNC_METHODS } from './async.js';
+import { ChangeHub } from './change-feed.js';
+import { changesOf } from './sqlite-changes.js';
 import type { SqliteStore } from './sqlite.js';
 import { detachArgs, OPENED_ID, receiveError, type StoreAnswer } from './sqlite-thread-protocol.js';
 import type { Store, StoreHealth } from './types.js';
@@ -103,9 +105,19 @@ export async function openThreadedSqliteStore(file: string): Promise<SqliteStore
     await thread.close();
     throw err;
   }
+  const hub = new ChangeHub();
   const out: Record<string, unknown> = {};
-  for (const name of Object.keys(ASYNC_METHODS)) out[name] = (...args: unknown[]) => thread.call(name, args);
+  // The change feed hears of a write once the thread answered it (its arguments stay here:
+  // detachArgs copies what it transfers).
+  for (const name of Object.keys(ASYNC_METHODS)) {
+    out[name] = async (...args: unknown[]) => {
+      const result = await thread.call(name, args);
+      for (const change of changesOf(name, args, result)) hub.emit(change);
+      return result;
+    };
+  }
   Object.assign(out, {
+    watch: hub.watch.bind(hub),
     close: () => thread.close(),
     health: () => thread.health(),
     isOpen: () => thread.isOpen(),

@@ -62,6 +62,20 @@ export interface StoreHealth {
   reason?: string;
 }
 
+/** The tables the change feed reports on. */
+export type ChangeTable = 'jobs' | 'models' | 'datasets';
+
+/**
+ * One event of the store's change feed (Store.watch): ids only, never the row (PostgreSQL's
+ * NOTIFY payload is capped at 8000 bytes), so a listener reads what it needs. `resync`: events
+ * may have been missed (the feed reconnected), so re-read everything watched; `lost`: the feed is
+ * down and events will be missed until the next `resync`. docs/decisions/0022-change-feed-listen-notify.md.
+ */
+export type StoreChange =
+  | { kind: 'change'; table: ChangeTable; id: string; op: 'insert' | 'update' | 'delete' }
+  | { kind: 'resync'; reason: string }
+  | { kind: 'lost'; reason: string };
+
 export interface Store {
   /** a description of where the data lives (a file path, a database URL without credentials) */
   readonly location: string;
@@ -73,6 +87,11 @@ export interface Store {
    * did not fail or a probe write now succeeds, the connection answers (PostgreSQL).
    */
   health(): Promise<StoreHealth>;
+  /**
+   * The change feed: the listener hears of every committed write to jobs, models and datasets
+   * (PostgreSQL: any replica's, by LISTEN/NOTIFY; SQLite: this store's own). Returns the unsubscribe.
+   */
+  watch(listener: (change: StoreChange) => void): () => void;
 
   createDataset(input: { name: string | null; dimension: number }): Promise<DatasetRecord>;
   getDataset(id: string): Promise<DatasetRecord | undefined>;

@@ -1,7 +1,7 @@
 // Optimisers and the strong-Wolfe line search.
 import t from 'tap';
 import { minimizeCg } from '../../src/math/optim/cg.js';
-import { minimizeLbfgs } from '../../src/math/optim/lbfgs.js';
+import { createLbfgsStrategy, minimizeLbfgs } from '../../src/math/optim/lbfgs.js';
 import { createLineSearchWork, wolfeLineSearch } from '../../src/math/optim/linesearch.js';
 import type { FG } from '../../src/math/optim/types.js';
 
@@ -144,5 +144,27 @@ t.test('stopping rules: zero loss, max iterations, cancellation, iteration callb
     onIteration: (i) => seen.push(i.iteration),
   });
   t.same(seen, [1, 2, 3, 4]);
+  t.end();
+});
+
+t.test('L-BFGS: a pair skipped for non-positive curvature leaves the stored pairs intact', (t) => {
+  const n = 2;
+  const lbfgs = createLbfgsStrategy(n, 2);
+  const step = (x: number[], xNew: number[], g: number[], gNew: number[]) =>
+    lbfgs.update(
+      Float64Array.from(x),
+      Float64Array.from(xNew),
+      Float64Array.from(g),
+      Float64Array.from(gNew),
+      new Float64Array(n),
+      1,
+      -1,
+    );
+  step([0, 0], [1, 0], [0, 0], [2, 0]); // s = (1, 0), y = (2, 0): accepted
+  step([1, 0], [1, 1], [2, 0], [2, 3]); // s = (0, 1), y = (0, 3): accepted, memory now full
+  const before = lbfgs.snapshot();
+  step([1, 1], [2, 1], [2, 3], [1, 3]); // s = (1, 0), y = (−1, 0): yᵀs < 0, skipped
+  const after = lbfgs.snapshot();
+  t.same(after, before, 'S, Y, ρ and γ are those of the two accepted pairs');
   t.end();
 });

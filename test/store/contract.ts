@@ -5,12 +5,15 @@ import type { Test } from 'tap';
 import { TRAINING_DEFAULTS, type TrainingParams } from '../../src/domain/training.js';
 import { DomainError } from '../../src/domain/errors.js';
 import type { NewModel, Store } from '../../src/store/types.js';
+import { changeFeedContract } from './contract-changes.js';
 
 export interface StoreBackend {
   /** a new, empty store; closed by the test's teardown */
   open(t: Test): Promise<Store>;
   /** the same data opened again after `store` was closed (a restart); closed by the teardown */
   reopen(t: Test, store: Store): Promise<Store>;
+  /** where replicas share the data (PostgreSQL): another store open on it beside `store`; closed by the teardown */
+  replica?(t: Test, store: Store): Promise<Store>;
 }
 
 export const seqF32 = (n: number, start = 0) => Float32Array.from({ length: n }, (_, i) => (start + i) * 0.5 - 3);
@@ -422,4 +425,6 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     t.ok(err instanceof DomainError, 'a DomainError');
     t.match(err, { kind: 'not_found', code: 'DATASET_NOT_FOUND', message: /ds_nope/ });
   });
+
+  changeFeedContract(t, backend);
 }

@@ -12,6 +12,7 @@ import { PG_MIGRATIONS, migrate } from '../../src/store/postgres-migrations.js';
 import type { Store } from '../../src/store/types.js';
 import { freePort } from '../../scripts/server-process.js';
 import { model, params, seqF32, storeContract } from './contract.js';
+import { changed, record } from './contract-changes.js';
 
 import { baseUrl, freshDatabase, inCi, unavailable } from './pg-test-db.js';
 
@@ -43,6 +44,7 @@ if (reason && inCi) {
     storeContract(t, {
       open: async (t) => openOn(t, await freshDatabase(t)),
       reopen: async (t, store) => openOn(t, urls.get(store)!),
+      replica: async (t, store) => openOn(t, urls.get(store)!),
     });
   });
 
@@ -76,13 +78,17 @@ if (reason && inCi) {
         return v;
       }),
     );
-    t.same(applied.flat(), [1], 'one client applied version 1; the others waited and found it done');
+    t.same(
+      applied.flat(),
+      PG_MIGRATIONS.map((_, i) => i + 1),
+      'one client applied every version; the others waited and found it done',
+    );
     const next = [...PG_MIGRATIONS, 'CREATE TABLE later (x integer)'];
     await clients[0].query('BEGIN');
-    t.same(await migrate(clients[0], next), [2], 'a new step is applied alone');
+    t.same(await migrate(clients[0], next), [next.length], 'a new step is applied alone');
     await clients[0].query('COMMIT');
     const n = await clients[1].query('SELECT COUNT(*)::int AS n FROM schema_migrations');
-    t.equal(n.rows[0].n, 2);
+    t.equal(n.rows[0].n, next.length);
   });
 
   t.test('two replicas claiming from separate pools never share a job', async (t) => {
@@ -199,6 +205,55 @@ if (reason && inCi) {
     await store.close();
     t.notOk(store.isOpen());
     await store.close(); // twice is fine
+  });
+
+  t.test('change feed: a killed LISTEN connection says lost, comes back and says resync', async (t) => {
+    const url = await freshDatabase(t);
+    const store = await openOn(t, url, { changeFeed: { minBackoffMs: 10, maxBackoffMs: 50 } });
+    const feed = record(t, store);
+    const db = await raw(t, url);
+    const listeners = () =>
+      db
+        .query(
+          "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'triplet-embed-listen'",
+        )
+        .then((r) => r.rows.map((row) => row.pid as number));
+    const [pid] = await listeners();
+    t.ok(pid, 'the store holds a LISTEN connection of its own');
+    // What a server restart does to it too: the backend ends with an administrator's command.
+    await db.query('SELECT pg_terminate_backend($1)', [pid]);
+    await feed.expect('lost', (c) => c.kind === 'lost');
+    await feed.expect('resync once listening again', (c) => c.kind === 'resync');
+    const kinds = feed.seen.map((c) => c.kind);
+    t.ok(kinds.indexOf('lost') < kinds.indexOf('resync'), 'lost, then resync');
+    const ds = await store.createDataset({ name: null, dimension: 1 });
+    await feed.expect('and changes are heard again', changed('datasets', ds.id, 'insert'));
+    const late = record(t, store);
+    const other = await store.createDataset({ name: null, dimension: 1 });
+    await late.expect('a listener that came after', changed('datasets', other.id, 'insert'));
+    t.notOk(
+      late.seen.some((c) => c.kind === 'lost'),
+      'hears no stale lost',
+    );
+    t.ok(store.isOpen());
+    await store.close();
+    t.same(await listeners(), [], 'close ends the LISTEN connection');
+  });
+
+  t.test('change feed: a store closed while its feed reconnects leaves nothing behind', async (t) => {
+    const url = await freshDatabase(t);
+    const store = await openOn(t, url, { changeFeed: { minBackoffMs: 10, maxBackoffMs: 20 } });
+    const feed = record(t, store);
+    const db = await raw(t, url);
+    await db.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'triplet-embed-listen'",
+    );
+    await feed.expect('lost', (c) => c.kind === 'lost');
+    await store.close();
+    const left = await db.query(
+      "SELECT COUNT(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'triplet-embed%'",
+    );
+    t.equal(left.rows[0].n, 0, 'no connection of the store is left');
   });
 
   t.test('a server that does not answer fails the open and leaves nothing running', async (t) => {

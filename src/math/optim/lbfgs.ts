@@ -15,12 +15,16 @@ import {
 
 export { DEFAULT_HISTORY_SIZE };
 
-function createLbfgsStrategy(n: number, historySize: number): DirectionStrategy {
+export function createLbfgsStrategy(n: number, historySize: number): DirectionStrategy {
   const mem = Math.max(1, Math.floor(historySize));
   const S = Array.from({ length: mem }, () => new Float64Array(n));
   const Y = Array.from({ length: mem }, () => new Float64Array(n));
   const rho = new Float64Array(mem);
   const alpha = new Float64Array(mem);
+  // The candidate pair is built here and swapped into the ring only once accepted: written in
+  // place, a pair skipped while the memory is full would corrupt the oldest stored one.
+  let sNew = new Float64Array(n);
+  let yNew = new Float64Array(n);
   let count = 0; // stored pairs
   let head = 0; // index of the next slot to write
   let gamma = 1;
@@ -59,8 +63,8 @@ function createLbfgsStrategy(n: number, historySize: number): DirectionStrategy 
       return count === 0 ? steepestStep(g) : 1;
     },
     update(x, xNew, g, gNew) {
-      const s = S[head];
-      const y = Y[head];
+      const s = sNew;
+      const y = yNew;
       for (let i = 0; i < n; i++) {
         s[i] = xNew[i] - x[i];
         y[i] = gNew[i] - g[i];
@@ -68,6 +72,8 @@ function createLbfgsStrategy(n: number, historySize: number): DirectionStrategy 
       const ys = dot(y, s);
       const yy = dot(y, y);
       if (!(ys > 1e-10 * Math.sqrt(dot(s, s) * yy))) return; // skip: non-positive curvature
+      [sNew, S[head]] = [S[head], s];
+      [yNew, Y[head]] = [Y[head], y];
       rho[head] = 1 / ys;
       gamma = ys / yy;
       head = (head + 1) % mem;
@@ -75,8 +81,6 @@ function createLbfgsStrategy(n: number, historySize: number): DirectionStrategy 
     },
     snapshot(): LbfgsState {
       // only the pairs in use, oldest first: the slots' physical order does not change any sum.
-      // Note a pair skipped while the memory is full overwrites the oldest slot's s, y (not ρ);
-      // that slot is copied as it is, so a resumed run repeats exactly what the running one does.
       const S2 = new Float64Array(count * n);
       const Y2 = new Float64Array(count * n);
       const rho2 = new Float64Array(count);

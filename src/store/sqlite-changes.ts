@@ -1,0 +1,64 @@
+// The SQLite store's change feed: one process owns the file, so the writes it makes are all there
+// is to hear. The wrapper that forwards each call (asyncStore, the SQLite thread) asks changesOf
+// once the call succeeded. Every method is listed, so the compiler asks about each new one.
+import type { ASYNC_METHODS } from './async.js';
+import type { ChangeTable, JobRecord, ModelRecord, Store, StoreChange } from './types.js';
+
+type Method = keyof typeof ASYNC_METHODS;
+/** What a successful call changed, from its arguments and result; null for reads. */
+type ChangesOf<M extends Method> =
+  ((args: Parameters<Store[M]>, result: Awaited<ReturnType<Store[M]>>) => StoreChange[]) | null;
+
+const change = (table: ChangeTable, id: string, op: 'insert' | 'update' | 'delete'): StoreChange => ({
+  kind: 'change',
+  table,
+  id,
+  op,
+});
+const datasetUpdated = (args: [string, ...unknown[]]) => [change('datasets', args[0], 'update')];
+const jobUpdated = (args: [string, ...unknown[]]) => [change('jobs', args[0], 'update')];
+const jobOf = (job: JobRecord | undefined) => (job ? [change('jobs', job.id, 'update')] : []);
+
+const WRITES: { [M in Method]: ChangesOf<M> } = {
+  close: null,
+  health: null,
+  createDataset: (_args, ds) => [change('datasets', ds.id, 'insert')],
+  getDataset: null,
+  listDatasets: null,
+  deleteDataset: ([id], deleted) => (deleted ? [change('datasets', id, 'delete')] : []),
+  appendTriplets: datasetUpdated,
+  appendSamples: datasetUpdated,
+  // invisible until committed
+  stageChunk: null,
+  commitStaged: ([, datasetId]) => [change('datasets', datasetId, 'update')],
+  discardStaged: null,
+  readTriplets: null,
+  readSamples: null,
+  createJob: (_args, job) => [change('jobs', job.id, 'insert')],
+  getJob: null,
+  listJobs: null,
+  countJobs: null,
+  nextQueuedJob: null,
+  claimNextJob: (_args, job) => jobOf(job),
+  updateJobProgress: jobUpdated,
+  finishJob: jobUpdated,
+  succeedJob: ([id], { model }: { model: ModelRecord }) => [
+    change('models', model.id, 'insert'),
+    change('jobs', id, 'update'),
+  ],
+  // Which jobs went back is not returned: listeners re-read what they follow.
+  requeueRunningJobs: (_args, n) => (n > 0 ? [{ kind: 'resync', reason: `${n} running jobs were requeued` }] : []),
+  activeJobsForDataset: null,
+  createModel: (_args, m) => [change('models', m.id, 'insert')],
+  getModel: null,
+  getModelWeights: null,
+  listModels: null,
+  newestModel: null,
+  deleteModel: ([id], deleted) => (deleted ? [change('models', id, 'delete')] : []),
+};
+
+/** The events of one successful call of `method`. */
+export function changesOf(method: string, args: unknown[], result: unknown): StoreChange[] {
+  const of = WRITES[method as Method] as ((a: unknown[], r: unknown) => StoreChange[]) | null | undefined;
+  return of ? of(args, result) : [];
+}
