@@ -122,6 +122,25 @@ export const finishedJob = (base: string, id: string, limitMs = 120_000) =>
     limitMs,
   );
 
+export interface SseEvent {
+  event: string;
+  data: any;
+}
+
+/** A job's SSE stream until the server ends it; gives up (throws) after limitMs. */
+export async function followEvents(base: string, jobId: string, limitMs = 120_000): Promise<SseEvent[]> {
+  const res = await fetch(`${base}/jobs/${jobId}/events`, { signal: AbortSignal.timeout(limitMs) });
+  if (res.status !== 200) throw new Error(`GET /jobs/${jobId}/events → ${res.status} ${await res.text()}`);
+  const text = await res.text(); // resolves when the server ends the stream
+  return text
+    .split('\n\n')
+    .filter((block) => block.startsWith('event: '))
+    .map((block) => {
+      const [eventLine, dataLine] = block.split('\n');
+      return { event: eventLine.slice('event: '.length), data: JSON.parse(dataLine.slice('data: '.length)) };
+    });
+}
+
 /** n deterministic triplets of dimension d, with positives near their anchors. */
 export function triplets(
   n: number,

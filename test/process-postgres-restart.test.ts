@@ -2,15 +2,17 @@
 // one database, a private cluster: the shared one is never stopped). While it is down every request
 // that needs it answers 503 STORAGE_UNAVAILABLE as JSON (never a 500, never a crash), /readyz says
 // 503 with the reason, /healthz and /metrics still answer. When it is back on the same port, both
-// processes resume without a restart: reads, writes, a training job to success, embeddings. Uploads
-// that ran through the outage keep their acknowledged counts. A job training when PostgreSQL stops
-// cannot write its end; that it still ends succeeded needs job leases (todo until they land).
+// processes resume without a restart: reads, writes, the change feed, a job queued on one and
+// trained by the other to success, embeddings. Uploads that ran through the outage keep their
+// acknowledged counts. A job training when PostgreSQL stops cannot write its end; that it still
+// ends succeeded needs job leases (todo until they land).
 import t from 'tap';
 import type { ServerProcess } from '../scripts/server-process.js';
 import {
   api,
   buildServer,
   finishedJob,
+  followEvents,
   privateCluster,
   request,
   startOnDatabase,
@@ -159,9 +161,13 @@ if (!cluster && inCi) {
       'after',
       'a write through one is read by the other',
     );
-    const second = await api(all.base, 'POST', '/train', { datasetId: ds.id, ...TRAIN, seed: 2 });
+    // Queued through the api process, trained by the other, followed on the first: the change feed
+    // (LISTEN/NOTIFY) is back too.
+    const second = await api(apiOnly.base, 'POST', '/train', { datasetId: ds.id, ...TRAIN, seed: 2 });
+    const events = await followEvents(apiOnly.base, second.id);
+    t.match(events.at(-1), { event: 'status', data: { status: 'succeeded' } }, 'an SSE client follows it to its end');
     const secondJob = await finishedJob(apiOnly.base, second.id);
-    t.equal(secondJob.status, 'succeeded', 'a job trains to success after the outage');
+    t.equal(secondJob.status, 'succeeded', 'a job queued on one process trains on the other after the outage');
     const embed = await api(apiOnly.base, 'POST', '/embed', { model: secondJob.modelId, inputs: [Array(D).fill(0.5)] });
     t.equal(embed.embeddings[0].length, TRAIN.outputDimension, 'its model serves through the other process');
 

@@ -6,36 +6,25 @@
 // A database of its own per test on TEST_DATABASE_URL's server (skipped without one, failed under CI).
 import t from 'tap';
 import type { ServerProcess } from '../scripts/server-process.js';
-import { api, buildServer, finishedJob, request, startOnDatabase, triplets, until } from './pg-cluster.js';
+import {
+  api,
+  buildServer,
+  finishedJob,
+  followEvents,
+  request,
+  startOnDatabase,
+  triplets,
+  until,
+} from './pg-cluster.js';
 import { freshDatabase, inCi, unavailable } from './store/pg-test-db.js';
 
 /** Set to false once main has cross-replica change events (Store.watch over LISTEN/NOTIFY). */
-const NEEDS_NOTIFY: string | false =
-  'needs cross-replica job events (Store.watch, LISTEN/NOTIFY; branch wt-notify), not in main yet';
+const NEEDS_NOTIFY: string | false = false;
 /** Set to false once main has job leases and checkpoints (JOB_LEASE_MS, CHECKPOINT_INTERVAL_MS). */
 const NEEDS_LEASES: string | false =
   'needs job leases and checkpoints (JOB_LEASE_MS, CHECKPOINT_INTERVAL_MS; branch wt-lease), not in main yet';
 
 const D = 8;
-
-interface SseEvent {
-  event: string;
-  data: any;
-}
-
-/** A job's SSE stream until the server ends it; gives up (throws) after limitMs. */
-async function followEvents(base: string, jobId: string, limitMs = 120_000): Promise<SseEvent[]> {
-  const res = await fetch(`${base}/jobs/${jobId}/events`, { signal: AbortSignal.timeout(limitMs) });
-  if (res.status !== 200) throw new Error(`GET /jobs/${jobId}/events → ${res.status} ${await res.text()}`);
-  const text = await res.text(); // resolves when the server ends the stream
-  return text
-    .split('\n\n')
-    .filter((block) => block.startsWith('event: '))
-    .map((block) => {
-      const [eventLine, dataLine] = block.split('\n');
-      return { event: eventLine.slice('event: '.length), data: JSON.parse(dataLine.slice('data: '.length)) };
-    });
-}
 
 /** The JSON log lines of a server process (LOG_LEVEL=info) with the given message. */
 function logged(s: ServerProcess, msg: string): Record<string, any>[] {
