@@ -178,6 +178,7 @@ if (!cluster && inCi) {
     for (const [role, s] of servers) {
       t.equal(s.proc.exitCode, null, `ROLE=${role} was never restarted`);
       t.notMatch(s.output(), /unhandled error/, `ROLE=${role} logged no unhandled error`);
+      t.match(s.output(), /store change feed resynced/, `ROLE=${role}'s change feed listens again`);
     }
   });
 }
