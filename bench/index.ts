@@ -16,7 +16,8 @@
 //       the negatives' early exit on and off, on class data with a random and a trained W
 //   npm run bench -- --mining [--n 100000] [--d 128]   (bench/mining.ts)
 //       online mining and training throughput in samples/s
-//   npm run bench -- --postgres [--database-url URL] [--rounds 3] [--duration 5] [--connections 10]   (bench/postgres.ts)
+//   npm run bench -- --postgres [--database-url URL] [--rounds 3] [--duration 5] [--connections 10]
+//       [--sections uploads,claims,replicas]   (bench/postgres.ts)
 //       uploads into PostgreSQL against SQLite, /embed on one and two API replicas, job claim latency
 //   npm run bench -- --soak [--seconds 60] [--connections 10]   (bench/soak.ts)
 //       /embed held under load while a job trains; req/s, p99, errors and the server's RSS
@@ -55,9 +56,11 @@ if (process.argv.includes('--postgres')) {
       rounds: { type: 'string', default: '3' },
       duration: { type: 'string', default: '5' },
       connections: { type: 'string', default: '10' },
+      sections: { type: 'string', default: 'uploads,claims,replicas' },
     },
   });
   await benchPostgres({
+    sections: v.sections!.split(','),
     databaseUrl: v['database-url'],
     rounds: Number(v.rounds),
     duration: Number(v.duration),

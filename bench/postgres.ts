@@ -5,9 +5,11 @@
 //   2. /embed req/s through one ROLE=api replica and through two on one database, two client
 //      processes either way (both on one port, or one per port), rounds alternating;
 //   3. job claim latency: POST /train until GET /jobs/:id leaves `queued` (ROLE=all on each
-//      backend), and the store's own claimNextJob on each backend, in this process.
+//      backend; on PostgreSQL also an api replica queueing for a worker, through the change feed),
+//      and the store's own claimNextJob on each backend, in this process.
 //
 //   npm run bench -- --postgres [--database-url postgres://…] [--rounds 3] [--duration 5] [--connections 10]
+//       [--sections uploads,claims,replicas]   (all three by default)
 // Without --database-url it starts a throw-away cluster (scripts/pg-test-cluster.sh) and removes it;
 // with one, it creates a database of its own there and drops it afterwards.
 import { spawn, spawnSync } from 'node:child_process';
@@ -27,6 +29,8 @@ export interface PostgresBenchOptions {
   rounds: number;
   duration: number;
   connections: number;
+  /** which parts run: uploads, claims, replicas */
+  sections: string[];
 }
 
 const LOAD_CASE = fileURLToPath(new URL('./load-case.ts', import.meta.url));
@@ -323,38 +327,20 @@ export async function benchPostgres(o: PostgresBenchOptions): Promise<void> {
       `PostgreSQL: fsync ${await show('fsync')}, synchronous_commit ${await show('synchronous_commit')}; SQLite: WAL, synchronous=FULL`,
     );
     await settings.end();
-    const sqlite = await start({ ROLE: 'all' });
-    const postgres = await start({ ROLE: 'all', DATABASE_URL: pgUrl });
-    for (const line of await benchUploads(sqlite, postgres, o.rounds)) console.log(line);
-
-    console.log('job claim latency, POST /train until the job is no longer queued (ROLE=all, a 20-triplet dataset)');
-    const hs: number[] = [];
-    const hp: number[] = [];
-    for (let r = 0; r < 2; r++) {
-      hs.push(...(await httpClaims(sqlite)));
-      hp.push(...(await httpClaims(postgres)));
+    const want = (section: string) => o.sections.includes(section);
+    if (want('uploads')) {
+      const sqlite = await start({ ROLE: 'all' });
+      const postgres = await start({ ROLE: 'all', DATABASE_URL: pgUrl });
+      for (const line of await benchUploads(sqlite, postgres, o.rounds)) console.log(line);
+      await stopAll();
     }
-    console.log(latencyLine('SQLite', hs));
-    console.log(latencyLine('PostgreSQL', hp));
-    await stopAll();
-
-    console.log('store.claimNextJob() with one job queued, in this process (the SQLite store in its thread)');
-    const stores: [string, Store][] = [
-      ['SQLite', await openStore({ sqliteFile: path.join(tmp, 'claims.sqlite') })],
-      ['PostgreSQL', await openStore({ databaseUrl: await freshDatabase(server.url, made), sqliteFile: '' })],
-    ];
-    const claims = new Map<string, number[]>();
-    for (let r = 0; r < 2; r++)
-      for (const [name, st] of stores) claims.set(name, [...(claims.get(name) ?? []), ...(await storeClaims(st))]);
-    for (const [name, st] of stores) {
-      console.log(latencyLine(name, claims.get(name)!));
-      await st.close();
+    if (want('claims')) await benchClaims(start, stopAll, await freshDatabase(server.url, made), tmp);
+    if (want('replicas')) {
+      const replicaUrl = await freshDatabase(server.url, made);
+      const a = await start({ ROLE: 'api', DATABASE_URL: replicaUrl });
+      const b = await start({ ROLE: 'api', DATABASE_URL: replicaUrl });
+      for (const line of await benchReplicas(a, b, tmp, o)) console.log(line);
     }
-
-    const replicaUrl = await freshDatabase(server.url, made);
-    const a = await start({ ROLE: 'api', DATABASE_URL: replicaUrl });
-    const b = await start({ ROLE: 'api', DATABASE_URL: replicaUrl });
-    for (const line of await benchReplicas(a, b, tmp, o)) console.log(line);
     console.log(
       `load average ${os
         .loadavg()
@@ -366,5 +352,47 @@ export async function benchPostgres(o: PostgresBenchOptions): Promise<void> {
     for (const name of made) await admin(server.url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
     server.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Claim latency over HTTP (one ROLE=all server per backend; and, on PostgreSQL, an api replica that
+ * queues and a worker that claims, through the change feed), then at the store.
+ */
+async function benchClaims(
+  start: (env: Record<string, string>) => Promise<ServerProcess>,
+  stopAll: () => Promise<void>,
+  pgUrl: string,
+  tmp: string,
+): Promise<void> {
+  console.log('job claim latency, POST /train until GET /jobs/:id leaves `queued` (a 20-triplet dataset)');
+  const sqlite = await start({ ROLE: 'all' });
+  const postgres = await start({ ROLE: 'all', DATABASE_URL: pgUrl });
+  const hs: number[] = [];
+  const hp: number[] = [];
+  for (let r = 0; r < 2; r++) {
+    hs.push(...(await httpClaims(sqlite)));
+    hp.push(...(await httpClaims(postgres)));
+  }
+  console.log(latencyLine('SQLite, ROLE=all', hs));
+  console.log(latencyLine('PostgreSQL, ROLE=all', hp));
+  await stopAll();
+  const apiOnly = await start({ ROLE: 'api', DATABASE_URL: pgUrl });
+  await start({ ROLE: 'worker', DATABASE_URL: pgUrl });
+  const cross = [...(await httpClaims(apiOnly)), ...(await httpClaims(apiOnly))];
+  console.log(latencyLine('PostgreSQL, api queues, worker claims', cross));
+  await stopAll();
+
+  console.log('store.claimNextJob() with one job queued, in this process (the SQLite store in its thread)');
+  const stores: [string, Store][] = [
+    ['SQLite', await openStore({ sqliteFile: path.join(tmp, 'claims.sqlite') })],
+    ['PostgreSQL', await openStore({ databaseUrl: pgUrl, sqliteFile: '' })],
+  ];
+  const claims = new Map<string, number[]>();
+  for (let r = 0; r < 2; r++)
+    for (const [name, st] of stores) claims.set(name, [...(claims.get(name) ?? []), ...(await storeClaims(st))]);
+  for (const [name, st] of stores) {
+    console.log(latencyLine(name, claims.get(name)!));
+    await st.close();
   }
 }
