@@ -37,6 +37,35 @@ export interface Kernels {
    * once and embedded from in place (Projection.embedStaged). Release it when done.
    */
   stage?(bytes: number): StagedRows;
+  /**
+   * n rows of k values (E, row-major) copied once into the backend's own memory, for many
+   * products against small sets of query rows (exact gallery search). Dispose it when done.
+   */
+  residentRows?(E: DataArray, n: number, k: number): ResidentRows;
+}
+
+/** Rows kept in a backend's memory (Kernels.residentRows). */
+export interface ResidentRows {
+  readonly n: number;
+  readonly k: number;
+  /** q query rows (Q, q×k row-major) prepared once for `RowProducts.block` over these rows. */
+  against(Q: DataArray, q: number): RowProducts;
+  /** frees the rows; products made from them must not be used afterwards. Idempotent. */
+  dispose(): void;
+}
+
+/** Dot products of resident rows with a fixed set of q query rows. */
+export interface RowProducts {
+  /** the row stride of what `block` returns: q, or q rounded up to the backend's panel width */
+  readonly stride: number;
+  /**
+   * P with P[(i − r0)·stride + j] = E[i]·Q[j] for r0 ≤ i < r1 and j < q (float32 accumulation in
+   * the WebAssembly backend). A view of the backend's scratch, valid until the next `block` call
+   * or `dispose`; `(r1 − r0)·stride` values.
+   */
+  block(r0: number, r1: number): DataArray;
+  /** frees the query panels and the scratch. Idempotent. */
+  dispose(): void;
 }
 
 /** Raw little-endian float32 rows staged for Projection.embedStaged. */

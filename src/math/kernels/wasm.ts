@@ -24,6 +24,8 @@ import {
   type AsyncTaskRunner,
   type Kernels,
   type Projection,
+  type ResidentRows,
+  type RowProducts,
   type StagedRows,
   type TaskRunner,
 } from './types.js';
@@ -49,6 +51,12 @@ const BOUNCE_BYTES = 64 * 1024;
 const MIN_SLAB_ROWS = 1024;
 /** Partial gradients may take at most this much memory (limits the slab count for huge k·d). */
 const PARTIALS_BUDGET = 256 * 1024 * 1024;
+/**
+ * Resident rows per task of RowProducts.block: 256 rows of ld floats (128 KiB at k = 128) stay in
+ * L2 while every query panel sweeps them, and a block of a few thousand rows still makes enough
+ * tasks for every thread of the pool.
+ */
+export const RESIDENT_TASK_ROWS = 256;
 
 interface KernelExports {
   runTask(op: number, args: number, task: number, thread: number): void;
@@ -92,6 +100,7 @@ export interface WasmKernels extends Kernels {
   prepareProjection(W: DataArray, k: number, d: number): Projection;
   gram(Ea: DataArray, na: number, Eb: DataArray, nb: number, k: number, out: Float64Array): void;
   stage(bytes: number): StagedRows;
+  residentRows(E: DataArray, n: number, k: number): ResidentRows;
 }
 
 export interface WasmObjective extends TripletObjective {
@@ -547,6 +556,68 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
   }
 
   /**
+   * Gallery rows copied once (float32, stride ld = ⌈k/8⌉·8, zero-padded). Products run the
+   * projection op with the rows as X and the queries packed as W's panels: the gallery streams
+   * through once per block whatever q is, the queries' panels stay in L1, and tasks split gallery
+   * rows, so even one query uses every thread. The price of q < 8: a panel is 8 queries wide, so
+   * a single query computes 8 lanes of which 1 is used (the product is memory-bound there anyway).
+   */
+  function residentRows(E: DataArray, n: number, k: number): ResidentRows {
+    if (!(Number.isInteger(n) && n >= 0 && Number.isInteger(k) && k >= 1))
+      throw new RangeError(`residentRows: bad shape ${n}×${k}`);
+    if (E.length < n * k) throw new RangeError(`E has ${E.length} values, expected n·k = ${n * k}`);
+    const ld = ceil8(k);
+    let rows = heap.alloc(n * ld * 4);
+    fillRows(views.refresh().f32, rows >> 2, ld, k, E, null, 0, n);
+    return {
+      n,
+      k,
+      against(Q: DataArray, q: number): RowProducts {
+        if (rows === 0) throw new Error('resident rows used after dispose()');
+        if (!(Number.isInteger(q) && q >= 1)) throw new RangeError(`against: q must be a positive integer (got ${q})`);
+        if (Q.length < q * k) throw new RangeError(`Q has ${Q.length} values, expected q·k = ${q * k}`);
+        const kp = ceil8(q);
+        let panels = heap.alloc(kp * ld * 4);
+        packPanels(views.refresh().f32, panels, Q, q, k, ld, true);
+        let args = heap.alloc(8 * 8);
+        let out = 0;
+        let outRows = 0;
+        return {
+          stride: kp,
+          block(r0: number, r1: number) {
+            if (panels === 0 || rows === 0) throw new Error('row products used after dispose()');
+            if (!(Number.isInteger(r0) && Number.isInteger(r1) && 0 <= r0 && r0 <= r1 && r1 <= n))
+              throw new RangeError(`block [${r0}, ${r1}) is not within [0, ${n})`);
+            const m = r1 - r0;
+            if (m > outRows) {
+              if (out !== 0) heap.release(out);
+              out = heap.alloc(m * kp * 4);
+              outRows = m;
+            }
+            if (m > 0) {
+              setArgs(args, [rows + r0 * ld * 4, m, ld, panels, kp, out, RESIDENT_TASK_ROWS, 0]);
+              runner.run(OP_PROJECT | wide, args, Math.ceil(m / RESIDENT_TASK_ROWS), local);
+            }
+            const o = out >> 2;
+            return views.refresh().f32.subarray(o, o + m * kp);
+          },
+          dispose() {
+            if (panels === 0) return;
+            heap.release(panels);
+            heap.release(args);
+            if (out !== 0) heap.release(out);
+            panels = args = out = 0;
+          },
+        };
+      },
+      dispose() {
+        if (rows !== 0) heap.release(rows);
+        rows = 0;
+      },
+    };
+  }
+
+  /**
    * Generic G += C_Sᵀ·X_S (float32 per block of up to 256 rows, added into G in float64). Rows go
    * in the kernel's packed layouts: C by quads (quad q of row t at q·B + t, in 4-float units), X in
    * 8-column strips (strip b, row t at b·B + t, in 8-float units).
@@ -598,5 +669,6 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
     prepareProjection,
     gram,
     stage,
+    residentRows,
   };
 }
