@@ -56,17 +56,19 @@ export interface ResidentRows {
 
 /** Dot products of resident rows with a fixed set of q query rows. */
 export interface RowProducts {
-  /** the row stride of what `block` returns: q, or q rounded up to the backend's panel width */
-  readonly stride: number;
   /**
-   * P with P[(i − r0)·stride + j] = E[i]·Q[j] for r0 ≤ i < r1 and j < q (float32 accumulation in
-   * the WebAssembly backend). A view of the backend's scratch, valid until the next `block` call
-   * or `dispose`; `(r1 − r0)·stride` values.
+   * The products of rows [r0, r1) with every query, query by query: values[j·stride + (i − r0)] =
+   * E[i]·Q[j] for j < q and r0 ≤ i < r1 (float32 accumulation in the WebAssembly backend), with
+   * stride ≥ r1 − r0. A view of the backend's scratch, valid until the next `block` or `dispose`.
+   * r0 must be a multiple of ROW_PRODUCTS_ALIGN.
    */
-  block(r0: number, r1: number): DataArray;
-  /** frees the query panels and the scratch. Idempotent. */
+  block(r0: number, r1: number): { values: DataArray; stride: number };
+  /** frees the query rows and the scratch. Idempotent. */
   dispose(): void;
 }
+
+/** RowProducts.block's r0 is a multiple of this (the WebAssembly backend's panel height). */
+export const ROW_PRODUCTS_ALIGN = 8;
 
 /** Raw little-endian float32 rows staged for Projection.embedStaged. */
 export interface StagedRows {

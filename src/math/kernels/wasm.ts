@@ -35,6 +35,7 @@ export const OP_NORMALIZED = 2;
 export const OP_REDUCE = 3;
 export const OP_PROJECT = 4;
 export const OP_EMBED = 5;
+export const OP_COLUMNS = 6;
 /** Or'ed into an op: run the wide tiles (kernels.ts WIDE). Same results, bit for bit. */
 export const OP_WIDE = 0x100;
 
@@ -52,11 +53,11 @@ const MIN_SLAB_ROWS = 1024;
 /** Partial gradients may take at most this much memory (limits the slab count for huge k·d). */
 const PARTIALS_BUDGET = 256 * 1024 * 1024;
 /**
- * Resident rows per task of RowProducts.block: 256 rows of ld floats (128 KiB at k = 128) stay in
- * L2 while every query panel sweeps them, and a block of a few thousand rows still makes enough
- * tasks for every thread of the pool.
+ * Panels of resident rows per task of RowProducts.block: 32 panels of 8 rows (128 KiB at k = 128)
+ * leave a task's share of the queries' products in L2, and a block of a few thousand rows still
+ * makes enough tasks for every thread of the pool.
  */
-export const RESIDENT_TASK_ROWS = 256;
+export const RESIDENT_TASK_PANELS = 32;
 
 interface KernelExports {
   runTask(op: number, args: number, task: number, thread: number): void;
@@ -556,63 +557,61 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
   }
 
   /**
-   * Gallery rows copied once (float32, stride ld = ⌈k/8⌉·8, zero-padded). Products run the
-   * projection op with the rows as X and the queries packed as W's panels: the gallery streams
-   * through once per block whatever q is, the queries' panels stay in L1, and tasks split gallery
-   * rows, so even one query uses every thread. The price of q < 8: a panel is 8 queries wide, so
-   * a single query computes 8 lanes of which 1 is used (the product is memory-bound there anyway).
+   * Gallery rows copied once, packed as W's panels (8 rows a panel, ⌈n/8⌉·ld·8 floats, ld = ⌈k/8⌉·8).
+   * Products run the columns op: the queries are X, and tasks take runs of panels, so one query
+   * uses every thread of the pool and every lane of a panel is a real gallery row; the gallery
+   * streams through once per block whatever q is, and the queries (q·ld floats) stay in cache.
    */
   function residentRows(E: DataArray, n: number, k: number): ResidentRows {
     if (!(Number.isInteger(n) && n >= 0 && Number.isInteger(k) && k >= 1))
       throw new RangeError(`residentRows: bad shape ${n}×${k}`);
     if (E.length < n * k) throw new RangeError(`E has ${E.length} values, expected n·k = ${n * k}`);
     const ld = ceil8(k);
-    let rows = heap.alloc(n * ld * 4);
-    fillRows(views.refresh().f32, rows >> 2, ld, k, E, null, 0, n);
+    let panels = heap.alloc(ceil8(n) * ld * 4);
+    packPanels(views.refresh().f32, panels, E, n, k, ld, true);
     return {
       n,
       k,
       against(Q: DataArray, q: number): RowProducts {
-        if (rows === 0) throw new Error('resident rows used after dispose()');
+        if (panels === 0) throw new Error('resident rows used after dispose()');
         if (!(Number.isInteger(q) && q >= 1)) throw new RangeError(`against: q must be a positive integer (got ${q})`);
         if (Q.length < q * k) throw new RangeError(`Q has ${Q.length} values, expected q·k = ${q * k}`);
-        const kp = ceil8(q);
-        let panels = heap.alloc(kp * ld * 4);
-        packPanels(views.refresh().f32, panels, Q, q, k, ld, true);
+        let queries = heap.alloc(q * ld * 4);
+        fillRows(views.refresh().f32, queries >> 2, ld, k, Q, null, 0, q);
         let args = heap.alloc(8 * 8);
         let out = 0;
-        let outRows = 0;
+        let outBytes = 0;
         return {
-          stride: kp,
           block(r0: number, r1: number) {
-            if (panels === 0 || rows === 0) throw new Error('row products used after dispose()');
-            if (!(Number.isInteger(r0) && Number.isInteger(r1) && 0 <= r0 && r0 <= r1 && r1 <= n))
-              throw new RangeError(`block [${r0}, ${r1}) is not within [0, ${n})`);
-            const m = r1 - r0;
-            if (m > outRows) {
+            if (queries === 0 || panels === 0) throw new Error('row products used after dispose()');
+            if (!(Number.isInteger(r0) && Number.isInteger(r1) && 0 <= r0 && r0 <= r1 && r1 <= n && r0 % 8 === 0))
+              throw new RangeError(`block [${r0}, ${r1}) is not within [0, ${n}) from a multiple of 8`);
+            const np = Math.ceil((r1 - r0) / 8);
+            const stride = np * 8;
+            if (q * stride * 4 > outBytes) {
               if (out !== 0) heap.release(out);
-              out = heap.alloc(m * kp * 4);
-              outRows = m;
+              outBytes = q * stride * 4;
+              out = heap.alloc(outBytes);
             }
-            if (m > 0) {
-              setArgs(args, [rows + r0 * ld * 4, m, ld, panels, kp, out, RESIDENT_TASK_ROWS, 0]);
-              runner.run(OP_PROJECT | wide, args, Math.ceil(m / RESIDENT_TASK_ROWS), local);
+            if (np > 0) {
+              setArgs(args, [queries, q, ld, panels + (r0 / 8) * ld * 32, np, out, stride, RESIDENT_TASK_PANELS]);
+              runner.run(OP_COLUMNS | wide, args, Math.ceil(np / RESIDENT_TASK_PANELS), local);
             }
             const o = out >> 2;
-            return views.refresh().f32.subarray(o, o + m * kp);
+            return { values: views.refresh().f32.subarray(o, o + q * stride), stride };
           },
           dispose() {
-            if (panels === 0) return;
-            heap.release(panels);
+            if (queries === 0) return;
+            heap.release(queries);
             heap.release(args);
             if (out !== 0) heap.release(out);
-            panels = args = out = 0;
+            queries = args = out = 0;
           },
         };
       },
       dispose() {
-        if (rows !== 0) heap.release(rows);
-        rows = 0;
+        if (panels !== 0) heap.release(panels);
+        panels = 0;
       },
     };
   }

@@ -1,11 +1,12 @@
 // Exact batched top-k search: q queries against a prepared gallery, nearest first, ties by index.
 //
-// Memory. Queries go in batches of at most QUERY_BATCH; each batch scans the gallery in blocks of
-// R rows, whose products (R × stride float32, stride = the batch's q rounded up to 8) are the only
-// large scratch: R = ⌊blockBytes / (4·stride)⌋, so a block takes at most blockBytes (default
-// SEARCH_BLOCK_BYTES = 4 MiB: 16,384 rows for a batch of 64, 131,072 for one query), whatever n.
-// Beside it: the gallery's one resident copy (n·⌈k/8⌉·8·4 bytes, made by createGallery) and the
-// heaps (q·k·12 bytes).
+// Memory. Queries go in batches of at most QUERY_BATCH (b queries); each batch scans the gallery
+// in blocks of C rows, whose products — a b × C block, float32 in the WebAssembly kernels — are
+// the only large scratch: C = ⌊blockBytes / (4·b)⌋ rounded down to a multiple of 8 (at least 8),
+// so a block takes at most max(blockBytes, 32·b) bytes whatever n is. With the default
+// SEARCH_BLOCK_BYTES = 4 MiB that is 16,384 rows for a batch of 64 and the whole of a
+// 1,000,000-row gallery for one query. Beside it: the gallery's one copy in the kernels
+// (⌈n/8⌉·8 · ⌈k/8⌉·8 · 4 bytes, made by createGallery) and the heaps (q·k·12 bytes).
 //
 // Ranking. The blocks give dot products xᵀy (float32 in the WebAssembly kernels); the scan ranks by
 // the Gram form — ‖x‖² + ‖y‖² − 2xᵀy for the euclidean distances (euclidean ranked on its square),
@@ -17,7 +18,7 @@
 // Rows are scanned in ascending index order, so an item as far as the heap's root never displaces
 // it: ties go to the smaller index without a second comparison in the hot loop.
 import { distanceByName, type Distance } from '../distance.js';
-import type { RowProducts } from '../kernels/types.js';
+import { ROW_PRODUCTS_ALIGN, type RowProducts } from '../kernels/types.js';
 import type { DataArray } from '../types.js';
 import { assertFiniteRows, assertMaxDistance, assertShape, assertTopK } from './checks.js';
 import type { Gallery } from './gallery.js';
@@ -106,8 +107,7 @@ function scanBlocks(
   blockBytes: number,
 ): void {
   const { n, k } = gallery;
-  const stride = products.stride;
-  const rows = Math.max(1, Math.floor(blockBytes / (4 * stride)));
+  const cols = Math.max(ROW_PRODUCTS_ALIGN, Math.floor(blockBytes / (4 * q) / ROW_PRODUCTS_ALIGN) * ROW_PRODUCTS_ALIGN);
   // bars[j]: a candidate enters query j's heap only at or below it — the limit, then min(root, limit)
   const bars = Float64Array.from(limits);
   const perQuery = new Float64Array(q);
@@ -117,52 +117,52 @@ function scanBlocks(
   }
   const perRow = cosine ? gallery.inverseNorms() : gallery.squaredNorms;
   const scan = cosine ? scanCosine : scanSquared;
-  for (let r0 = 0; r0 < n; r0 += rows) {
-    const r1 = Math.min(n, r0 + rows);
-    scan(products.block(r0, r1), stride, r0, r1, perRow, perQuery, limits, bars, heaps);
+  for (let r0 = 0; r0 < n; r0 += cols) {
+    const r1 = Math.min(n, r0 + cols);
+    const { values, stride } = products.block(r0, r1);
+    for (let j = 0; j < q; j++)
+      scan(values, j * stride - r0, r0, r1, perRow, perQuery[j], limits[j], bars, j, heaps[j]);
   }
 }
 
+/** One query over one block: P[at + i] is the product of row i with the query, r0 ≤ i < r1. */
 type Scan = (
   P: DataArray,
-  stride: number,
+  at: number,
   r0: number,
   r1: number,
   perRow: Float64Array,
-  perQuery: Float64Array,
-  limits: Float64Array,
+  perQuery: number,
+  limit: number,
   bars: Float64Array,
-  heaps: TopK[],
+  j: number,
+  heap: TopK,
 ) => void;
 
-/** ‖x‖² + ‖y‖² − 2xᵀy; row by row so P is read in order. */
-const scanSquared: Scan = (P, stride, r0, r1, norms, qNorms, limits, bars, heaps) => {
-  const q = heaps.length;
+/** ‖x‖² + ‖y‖² − 2xᵀy. */
+const scanSquared: Scan = (P, at, r0, r1, norms, qNorm, limit, bars, j, heap) => {
+  let bar = bars[j];
   for (let i = r0; i < r1; i++) {
-    const o = (i - r0) * stride;
-    const s = norms[i];
-    for (let j = 0; j < q; j++) {
-      const v = s + qNorms[j] - 2 * P[o + j];
-      if (v <= bars[j]) admit(heaps[j], v, i, j, limits, bars);
-    }
+    const v = norms[i] + qNorm - 2 * P[at + i];
+    if (v <= bar) bar = admit(heap, v, i, limit, bar);
   }
+  bars[j] = bar;
 };
 
 /** 1 − xᵀy/(‖x‖‖y‖) with zero rows at 1 (their inverse norm is 0), unclamped: the clamp keeps order. */
-const scanCosine: Scan = (P, stride, r0, r1, inv, qInv, limits, bars, heaps) => {
-  const q = heaps.length;
+const scanCosine: Scan = (P, at, r0, r1, inv, qInv, limit, bars, j, heap) => {
+  let bar = bars[j];
   for (let i = r0; i < r1; i++) {
-    const o = (i - r0) * stride;
-    const a = inv[i];
-    for (let j = 0; j < q; j++) {
-      const v = 1 - P[o + j] * a * qInv[j];
-      if (v <= bars[j]) admit(heaps[j], v, i, j, limits, bars);
-    }
+    const v = 1 - P[at + i] * inv[i] * qInv;
+    if (v <= bar) bar = admit(heap, v, i, limit, bar);
   }
+  bars[j] = bar;
 };
 
-function admit(heap: TopK, v: number, i: number, j: number, limits: Float64Array, bars: Float64Array): void {
-  if (heap.offer(v, i) && heap.full) bars[j] = Math.min(heap.dist[0], limits[j]);
+/** Offers (v, i) to the heap; returns the new bar: the limit, then min(root, limit) once full. */
+function admit(heap: TopK, v: number, i: number, limit: number, bar: number): number {
+  if (heap.offer(v, i) && heap.full) return Math.min(heap.dist[0], limit);
+  return bar;
 }
 
 /** The heap's items at their exact distances, within maxDistance, by (distance, index). */

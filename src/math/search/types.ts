@@ -11,8 +11,8 @@ export interface SearchOptions {
   /** keep only items at distance ≤ maxDistance (finite, ≥ 0); omitted: no limit */
   maxDistance?: number;
   /**
-   * bytes of one block of products: rows·stride·4 ≤ blockBytes, with stride = q rounded up to the
-   * backend's panel width (8) and q ≤ QUERY_BATCH. Default SEARCH_BLOCK_BYTES.
+   * bytes of one block of products (b queries × C gallery rows × 4 bytes, b ≤ QUERY_BATCH,
+   * C a multiple of 8 and at least 8; see exact.ts). Default SEARCH_BLOCK_BYTES.
    */
   blockBytes?: number;
 }
