@@ -24,6 +24,9 @@ const NUMPY_SCRIPT = fileURLToPath(new URL('./numpy_search_bench.py', import.met
 interface Side {
   singleMs: number[];
   batchMs: number[];
+  /** CPU time of every thread of the process (OpenBLAS's threads spin while they wait) */
+  singleCpuMs: number[];
+  batchCpuMs: number[];
   singleIdx: number[][];
   batchIdx: number[][][];
 }
@@ -71,30 +74,38 @@ export async function searchCli(argv: string[]): Promise<void> {
       let t0 = performance.now();
       const gallery = createGallery(E, o.n, o.dim, compute.kernels);
       const prepareMs = performance.now() - t0;
-      const ours: Side = { singleMs: [], batchMs: [], singleIdx: [], batchIdx: [] };
-      const theirs: Side = { singleMs: [], batchMs: [], singleIdx: [], batchIdx: [] };
-      exactSearch(gallery, Q, 1, { k: o.k, metric, blockBytes: o.blockBytes }); // warm-up
+      const ours = emptySide();
+      const theirs = emptySide();
+      // warm-up: the scan and the heap optimised by V8 before anything is timed
+      for (let w = 0; w < 5; w++) exactSearch(gallery, Q, 1, { k: o.k, metric, blockBytes: o.blockBytes });
+      exactSearch(gallery, Q, Math.min(o.batch, queryRows), { k: o.k, metric, blockBytes: o.blockBytes });
       for (let r = 0; r < o.rounds; r++) {
         for (let j = 0; j < o.singles; j++) {
           t0 = performance.now();
+          const c0 = cpuMs();
           const [h] = exactSearch(gallery, Q.subarray(j * o.dim, (j + 1) * o.dim), 1, {
             k: o.k,
             metric,
             blockBytes: o.blockBytes,
           });
           ours.singleMs.push(performance.now() - t0);
+          ours.singleCpuMs.push(cpuMs() - c0);
           if (r === 0) ours.singleIdx.push([...h.indexes]);
         }
         for (let b = 0; b < o.batches; b++) {
           const Qb = Q.subarray(b * o.batch * o.dim, (b + 1) * o.batch * o.dim);
           t0 = performance.now();
+          const c0 = cpuMs();
           const hits: SearchHits[] = exactSearch(gallery, Qb, o.batch, { k: o.k, metric, blockBytes: o.blockBytes });
           ours.batchMs.push(performance.now() - t0);
+          ours.batchCpuMs.push(cpuMs() - c0);
           if (r === 0) ours.batchIdx.push(hits.map((h) => [...h.indexes]));
         }
         const np = runNumpy(dir, o, metric);
         theirs.singleMs.push(...np.singleMs);
         theirs.batchMs.push(...np.batchMs);
+        theirs.singleCpuMs.push(...np.singleCpuMs);
+        theirs.batchCpuMs.push(...np.batchCpuMs);
         if (r === 0) Object.assign(theirs, { singleIdx: np.singleIdx, batchIdx: np.batchIdx });
       }
       gallery.dispose();
@@ -105,6 +116,21 @@ export async function searchCli(argv: string[]): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const emptySide = (): Side => ({
+  singleMs: [],
+  batchMs: [],
+  singleCpuMs: [],
+  batchCpuMs: [],
+  singleIdx: [],
+  batchIdx: [],
+});
+
+/** CPU time of this process, every thread (the pool's helpers too), in ms. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 function runNumpy(
@@ -124,16 +150,35 @@ function runNumpy(
   }))
     args.push(`--${name}`, String(value));
   args.push('--metric', metric);
-  const env = { ...process.env, OPENBLAS_NUM_THREADS: threads, OMP_NUM_THREADS: threads, MKL_NUM_THREADS: threads };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    OPENBLAS_NUM_THREADS: threads,
+    OMP_NUM_THREADS: threads,
+    MKL_NUM_THREADS: threads,
+  };
+  // numpy at its best, as --compare runs it (bench/index.ts numpyOnce): OpenBLAS picks its own
+  // kernels (OPENBLAS_CORETYPE=Haswell forgoes AVX-512), and no server malloc settings
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  for (const name of Object.keys(env)) if (name.startsWith('MALLOC_')) delete env[name];
   const p = spawnSync('python3', args, { env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (p.status !== 0) throw new Error(`numpy_search_bench.py failed: ${p.stderr}`);
   const j = JSON.parse(p.stdout) as {
     single_ms: number[];
     batch_ms: number[];
+    single_cpu_ms: number[];
+    batch_cpu_ms: number[];
     single_idx: number[][];
     batch_idx: number[][][];
   };
-  return { singleMs: j.single_ms, batchMs: j.batch_ms, singleIdx: j.single_idx, batchIdx: j.batch_idx };
+  return {
+    singleMs: j.single_ms,
+    batchMs: j.batch_ms,
+    singleCpuMs: j.single_cpu_ms,
+    batchCpuMs: j.batch_cpu_ms,
+    singleIdx: j.single_idx,
+    batchIdx: j.batch_idx,
+  };
 }
 
 /** Mean share of b's indexes (per query) that a also has. */
@@ -164,6 +209,9 @@ function report(
     `${''.padEnd(22)} ${'ours per query'.padStart(23)}   ${'numpy per query'.padStart(23)}   ratio`,
     row('single queries', oursSingle, npSingle),
     row(`batches of ${o.batch}`, oursBatch, npBatch),
+    `CPU per query (all threads): singles ${median(ours.singleCpuMs).toFixed(2)} ms ours, ` +
+      `${median(theirs.singleCpuMs).toFixed(2)} ms numpy; batches ${(median(ours.batchCpuMs) / o.batch).toFixed(2)} ms ours, ` +
+      `${(median(theirs.batchCpuMs) / o.batch).toFixed(2)} ms numpy`,
     `agreement with numpy's top-${o.k}: singles ${agreement(ours.singleIdx, theirs.singleIdx).toFixed(4)}, ` +
       `batches ${agreement(ours.batchIdx.flat(), theirs.batchIdx.flat()).toFixed(4)}`,
   ].join('\n');

@@ -6,6 +6,7 @@ import { createCompute, type Compute } from '../../src/compute/index.js';
 import { distanceByName, type DistanceKind } from '../../src/math/distance.js';
 import { wasmSimdSupported } from '../../src/math/kernels/simd.js';
 import type { Kernels } from '../../src/math/kernels/types.js';
+import { RESIDENT_POOL_MIN_WORK } from '../../src/math/kernels/wasm.js';
 import { createRng } from '../../src/math/rng.js';
 import { QUERY_BATCH, TopK, createGallery, exactSearch, type SearchHits } from '../../src/math/search/index.js';
 
@@ -99,6 +100,21 @@ for (const b of backends) {
           within,
           `${metric}, maxDistance`,
         );
+      }
+    });
+
+    t.test('blocks big enough for the pool (RESIDENT_POOL_MIN_WORK)', async (t) => {
+      const n = 5003;
+      const dim = 40;
+      const q = 9;
+      const E = random(11, n * dim);
+      const Q = random(12, q * dim);
+      const g = createGallery(E, n, dim, kernels);
+      t.teardown(() => g.dispose());
+      t.ok(q * n * dim >= RESIDENT_POOL_MIN_WORK, 'one block is worth waking the pool');
+      for (const metric of METRICS) {
+        const want = Array.from({ length: q }, (_, j) => bruteForce(E, n, Q, j, dim, metric, 7));
+        sameHits(t, exactSearch(g, Q, q, { k: 7, metric }), want, `${metric}, ${n} rows`);
       }
     });
 

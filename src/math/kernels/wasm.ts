@@ -58,6 +58,12 @@ const PARTIALS_BUDGET = 256 * 1024 * 1024;
  * makes enough tasks for every thread of the pool.
  */
 export const RESIDENT_TASK_PANELS = 32;
+/**
+ * Multiply-adds below which RowProducts.block runs on the calling thread: waking the pool's
+ * helpers costs tens of µs on an idle machine and milliseconds on a loaded one, more than
+ * ~1M multiply-adds (~0.1 ms) take.
+ */
+export const RESIDENT_POOL_MIN_WORK = 1 << 20;
 
 interface KernelExports {
   runTask(op: number, args: number, task: number, thread: number): void;
@@ -595,7 +601,9 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
             }
             if (np > 0) {
               setArgs(args, [queries, q, ld, panels + (r0 / 8) * ld * 32, np, out, stride, RESIDENT_TASK_PANELS]);
-              runner.run(OP_COLUMNS | wide, args, Math.ceil(np / RESIDENT_TASK_PANELS), local);
+              const tasks = Math.ceil(np / RESIDENT_TASK_PANELS);
+              if (q * stride * ld < RESIDENT_POOL_MIN_WORK) inlineRunner.run(OP_COLUMNS | wide, args, tasks, local);
+              else runner.run(OP_COLUMNS | wide, args, tasks, local);
             }
             const o = out >> 2;
             return { values: views.refresh().f32.subarray(o, o + q * stride), stride };
