@@ -199,6 +199,27 @@ for (const b of backends) {
       sameHits(t, exactSearch(g, Q, 1, { k: n, metric: 'cosine' }), far, 'cosine with a zero row: as brute force');
     });
 
+    t.test('row products: bounds, alignment and use after dispose', async (t) => {
+      const dim = 5;
+      const E = random(13, 30 * dim);
+      const g = createGallery(E, 30, dim, kernels);
+      const Q = random(14, 2 * dim);
+      const p = g.against(Q, 2);
+      t.throws(() => p.block(0, 31), RangeError, 'past the last row');
+      if (compute) t.throws(() => p.block(3, 10), RangeError, 'r0 not a multiple of ROW_PRODUCTS_ALIGN');
+      const { values, stride } = p.block(8, 30);
+      t.ok(stride >= 22 && values.length >= stride + 22, 'a block of 22 rows for 2 queries');
+      let dot = 0;
+      for (let r = 0; r < dim; r++) dot += E[29 * dim + r] * Q[dim + r];
+      t.ok(Math.abs(values[stride + 21] - dot) <= 1e-6 * (1 + Math.abs(dot)), 'row 29 · query 1 where it belongs');
+      p.dispose();
+      p.dispose();
+      if (compute) t.throws(() => p.block(0, 8), /after dispose/);
+      g.dispose();
+      g.dispose();
+      t.throws(() => exactSearch(g, new Float32Array(dim), 1, { k: 1, metric: 'squared' }), /after dispose/);
+    });
+
     t.test('non-finite and bad arguments: RangeError naming the field', async (t) => {
       const dim = 4;
       const E = random(8, 10 * dim);
