@@ -14,6 +14,8 @@
 //       JSON /embed bodies: Fastify's standard parsing against Float32JsonParser, µs per body
 //   npm run bench -- --early-exit [--noise 1.5,2.5] [--threads 2]   (bench/early-exit.ts)
 //       the negatives' early exit on and off, on class data with a random and a trained W
+//   npm run bench -- --search [--n 1000000] [--dim 128] [--metric squared|cosine] [--threads 2]   (bench/search.ts)
+//       exact top-k gallery search, single queries and batches of 64, against numpy brute force
 //   npm run bench -- --mining [--n 100000] [--d 128]   (bench/mining.ts)
 //       online mining and training throughput in samples/s
 //   npm run bench -- --soak [--seconds 60] [--connections 10]   (bench/soak.ts)
@@ -130,6 +132,10 @@ if (process.argv.includes('--early-exit')) {
       noise: v.noise!.split(',').map(Number),
     }),
   );
+  process.exit(0);
+}
+if (process.argv.includes('--search')) {
+  await (await import('./search.js')).searchCli(process.argv.slice(2));
   process.exit(0);
 }
 if (process.argv.includes('--loop-under-abuse')) {
