@@ -42,6 +42,8 @@ declare module 'fastify' {
     config: Config;
     services: Services;
     state: AppState;
+    /** 503 OVERLOADED while it says so; /readyz and /metrics read it */
+    shedder: import('./http/load-shedder.js').LoadShedder;
   }
 }
 

@@ -4,7 +4,6 @@ import path from 'node:path';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import cors from '@fastify/cors';
-import underPressure from '@fastify/under-pressure';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { App, Services } from './app-types.js';
@@ -13,6 +12,7 @@ import { errorHandler, frameworkErrorHandler } from './error-handler.js';
 import { AppError, errorBody } from './errors.js';
 import { BodyGuard } from './http/body-guard.js';
 import { guardConnections, serverOptions } from './http/connections.js';
+import { LoadShedder } from './http/load-shedder.js';
 import { reqSerializer } from './http/log-redaction.js';
 import { JobRunner } from './jobs/runner.js';
 import { makeAuthHook, OPEN_PATHS } from './plugins/auth.js';
@@ -44,6 +44,8 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
   /** start the job runner (default true) */
   runJobs?: boolean;
+  /** the load shedder's sample period in ms (default 1000); tests take samples themselves */
+  loadSampleMs?: number;
 }
 
 function buildServices(config: Config, app: App, store: Store, compute: Compute): Services {
@@ -121,6 +123,24 @@ function guardBodies(app: App, config: Config): void {
   );
 }
 
+/**
+ * 503 OVERLOADED while the shedder says so (probes and scrapes still answer). It measures from
+ * the moment the server listens, so start-up is not counted as overload; /readyz asks it too.
+ */
+function shedLoad(app: App, shedder: LoadShedder): void {
+  app.decorate('shedder', shedder);
+  app.server.once('listening', () => shedder.start());
+  app.addHook('onClose', async () => shedder.stop());
+  app.addHook('onRequest', (req, reply, done) => {
+    const overload = shedder.overload();
+    if (overload === undefined || OPEN_PATHS.has(req.url.split('?')[0])) return done();
+    reply
+      .code(503)
+      .header('retry-after', '1')
+      .send(errorBody(503, 'OVERLOADED', `the service is overloaded (${overload}); retry after 1 s`));
+  });
+}
+
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
   const app = Fastify({
     logger: options.logger ?? loggerOptions(config),
@@ -154,19 +174,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     });
   }
   if (config.apiKeys.length > 0) app.addHook('onRequest', makeAuthHook(config.apiKeys));
-  await app.register(underPressure, {
-    maxEventLoopDelay: config.overload.maxEventLoopDelayMs,
-    maxEventLoopUtilization: config.overload.maxEventLoopUtilization,
-    retryAfter: 1,
-    // Probes and scrapes must still answer under load; everything else gets the contract's 503.
-    pressureHandler: (req, reply, type, value) => {
-      if (OPEN_PATHS.has(req.url.split('?')[0])) return;
-      reply
-        .code(503)
-        .header('retry-after', '1')
-        .send(errorBody(503, 'OVERLOADED', `the service is overloaded (${type} ${value}); retry after 1 s`));
-    },
-  });
+  shedLoad(app, new LoadShedder(config.overload, options.loadSampleMs));
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send(errorBody(404, 'ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)),
