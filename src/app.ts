@@ -91,11 +91,13 @@ export function loggerOptions(config: Config, opts: { pretty?: boolean } = {}): 
 
 /**
  * The connection cap (503 CONNECTION_LIMIT past MAX_CONNECTIONS, probes excepted), and every
- * request body read through a BodyGuard (408 on a stalled body, client aborts, shutdown).
+ * request body watched by a BodyGuard while it arrives (408 on a stalled body, client aborts, shutdown).
  */
 function guardBodies(app: App, config: Config): void {
   const connections = guardConnections(app.server, config.connections, app.log);
   const bodies = new BodyGuard(config.connections.bodyIdleTimeoutMs);
+  app.state.http.connections = connections.open;
+  app.state.http.bodiesArriving = () => bodies.size;
   // Callback hooks, not async ones: they run on every request, and a promise each is measurable.
   app.addHook('onRequest', (req, reply, done) => {
     if (!OPEN_PATHS.has(req.url.split('?')[0]) && connections.refuseOverCap(req, reply)) return;
@@ -111,6 +113,7 @@ function guardBodies(app: App, config: Config): void {
     bodies.finish(req.raw);
     done();
   });
+  app.addHook('onClose', async () => bodies.close());
   // At shutdown, bodies still arriving are ended (503) rather than waited for.
   app.addHook('preClose', async () =>
     bodies.abortAll(
@@ -158,6 +161,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // Header, request and keep-alive timeouts, and Node's own refusals in the contract's shape.
     ...serverOptions(config.connections),
   }).withTypeProvider<TypeBoxTypeProvider>() as App;
+  app.decorate('state', { ready: false, http: {} });
   guardBodies(app, config);
 
   app.setValidatorCompiler(validators());
@@ -180,7 +184,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     reply.code(404).send(errorBody(404, 'ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)),
   );
   app.decorate('config', config);
-  app.decorate('state', { ready: false });
   const store = await openStore({ databaseUrl: config.databaseUrl, sqliteFile: path.join(config.dataDir, DB_FILE) });
   app.decorate('services', buildServices(config, app, store, createServingCompute(config.compute)));
   // Every body parser and codec: src/http (JSON, float32 JSON, staged binary, raw NDJSON/binary streams)

@@ -60,6 +60,7 @@ async function bodyParsers(app: App): Promise<void> {
   const releaser = new MemoryReleaser();
   app.addHook('onClose', async () => releaser.close());
   const staging = new StagingBudget(app.config.connections.stagedBytesLimit, releaser.releaseSoon);
+  app.state.http.stagedBytes = () => staging.bytes;
 
   app.removeContentTypeParser(JSON_TYPE);
   app.addContentTypeParser(JSON_TYPE, { parseAs: 'buffer' }, (req, body, done) => {

@@ -7,7 +7,7 @@ import t from 'tap';
 import { buildApp, loggerOptions } from '../../src/app.js';
 import { defaultMaxConnections, loadConfig, makeConfig } from '../../src/config.js';
 import { readStaged, StagingBudget, withBudget } from '../../src/http/staged-body.js';
-import { lines, records } from '../../src/http/streams.js';
+import { chunks, lines, records } from '../../src/http/streams.js';
 import { redactUrl } from '../../src/http/log-redaction.js';
 import { AppError } from '../../src/errors.js';
 import type { StagedRows } from '../../src/services/serving.js';
@@ -311,4 +311,72 @@ t.test('over real connections: Node-level refusals, stalled bodies and the conne
   t.match(r.body, { statusCode: 408, code: 'BODY_TIMEOUT', message: /BODY_IDLE_TIMEOUT_MS/ });
   t.match(r.headers, /connection: close/);
   t.equal(parsed(await second.reply).status, 408);
+});
+
+/** The value of a metric line (`name{labels} value`) in Prometheus text, or undefined. */
+function metric(text: string, line: string): number | undefined {
+  const m = new RegExp(`^${line.replace(/[{}"]/g, '\\$&')} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+t.test('/metrics shows open connections, bodies arriving, staged bytes and the shedder', async (t) => {
+  const app = await testApp(t, {
+    config: { overload: { maxEventLoopDelayMs: 1000, maxEventLoopUtilization: 0 } },
+    build: { loadSampleMs: HOUR },
+  });
+  let text = (await app.inject({ url: '/metrics' })).body;
+  t.equal(metric(text, 'triplet_embed_load_shedder_state{state="starting"}'), 1, 'starting before it listens');
+  t.equal(metric(text, 'triplet_embed_staged_body_bytes'), 0);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const port = (app.server.address() as net.AddressInfo).port;
+  // A binary body of which 20,000 of 100,000 bytes arrive, then nothing.
+  const stalled = exchange(
+    port,
+    'POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nX-Dimension: 4\r\n' +
+      `Content-Length: 100000\r\n\r\n${'\0'.repeat(20_000)}`,
+  );
+  // Waits on what the server holds, not on a clock: the staged bytes are the sign it read them.
+  for (let i = 0; i < 500 && app.state.http.stagedBytes?.() === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  app.shedder.sample();
+  text = (await app.inject({ url: '/metrics' })).body;
+  t.equal(metric(text, 'triplet_embed_open_connections'), 1);
+  t.equal(metric(text, 'triplet_embed_bodies_arriving'), 1);
+  t.ok((metric(text, 'triplet_embed_staged_body_bytes') ?? 0) >= 20_000, 'the bytes that arrived are staged');
+  t.equal(metric(text, 'triplet_embed_load_shedder_state{state="ok"}'), 1);
+  t.equal(metric(text, 'triplet_embed_load_shedder_state{state="overloaded"}'), 0);
+  t.type(metric(text, 'triplet_embed_event_loop_delay_seconds'), 'number');
+  stalled.socket.destroy();
+  await stalled.reply;
+  for (let i = 0; i < 500 && app.state.http.stagedBytes?.() !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+  text = (await app.inject({ url: '/metrics' })).body;
+  t.equal(metric(text, 'triplet_embed_staged_body_bytes'), 0, 'given back when the client hung up');
+});
+
+t.test('chunks() reads a request without ever destroying it', async (t) => {
+  const once = (s: Readable, event: string) => new Promise((r) => s.once(event, r));
+  // The stream ends and closes while the reader is busy with its last chunk: that is no early close.
+  let s = new Readable({ read() {} });
+  s.push(Buffer.from('ab'));
+  s.push(null);
+  let it = chunks(s);
+  t.same((await it.next()).value, Buffer.from('ab'));
+  await once(s, 'close');
+  t.same(await it.next(), { done: true, value: undefined }, 'ended, then closed: the end');
+  // Closed before its end: an early close.
+  s = new Readable({ read() {} });
+  s.push(Buffer.from('ab'));
+  it = chunks(s);
+  await it.next();
+  s.destroy();
+  await t.rejects(it.next(), { code: 'INVALID_BODY', message: /ended early/ });
+  // A reader that stops early, or an error handed to the reader, leaves the stream as it was.
+  s = new Readable({ read() {} });
+  s.push(Buffer.from('ab'));
+  for await (const c of chunks(s)) if (c.length) break;
+  t.notOk(s.destroyed, 'not destroyed when the reader stops');
+  it = chunks(s);
+  const next = it.next();
+  s.emit('error', new AppError(408, 'BODY_TIMEOUT', 'stalled'));
+  await t.rejects(next, { code: 'BODY_TIMEOUT' });
+  t.notOk(s.destroyed, 'not destroyed by an error handed to the reader');
 });
