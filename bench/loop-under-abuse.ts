@@ -68,8 +68,8 @@ export async function loopUnderAbuseCli(argv: string[]): Promise<void> {
     // bodies built before the clock starts: building them would hold this process's loop, not the server's
     const overBudget = indexTripletsBody(100_000, n);
     const within = indexTripletsBody(5000, n);
-    // Replies at REPLY_BYTES_LIMIT (64 MiB): 16,384 rows of a 1024×64 model is 64 MiB of float32;
-    // /distances of 1,400×1,400 vectors is about 2 million numbers of JSON.
+    // Large replies: 4,096 rows (MAX_BATCH) of a 1024×64 model is 16 MiB of float32; /distances of
+    // 1,400×1,400 vectors is 36 MB of JSON (under REPLY_BYTES_LIMIT, 64 MiB).
     const wide = await importModel(s.base, 1024, 64);
     const idle = { name: 'idle', run: async () => void (await waitFor(() => false, 2000)) };
     const http: Phase[] = [
@@ -82,10 +82,10 @@ export async function loopUnderAbuseCli(argv: string[]): Promise<void> {
         run: nearlyCompleteBinaries(s.port, model, d, 24, 16 * 2 ** 20, 4000),
       },
       {
-        name: '8 slow readers of 64 MiB /embed, /distances',
+        name: '8 slow readers: 16 MiB /embed, 36 MB /distances',
         run: slowReaders(s.port, wide, 64, {
           count: 8,
-          rows: 16_384,
+          rows: 4096,
           distancesA: 1400,
           distancesB: 1400,
           holdMs: 5000,

@@ -380,3 +380,22 @@ t.test('chunks() reads a request without ever destroying it', async (t) => {
   await t.rejects(next, { code: 'BODY_TIMEOUT' });
   t.notOk(s.destroyed, 'not destroyed by an error handed to the reader');
 });
+
+t.test('JSON bodies past JSON_BODY_LIMIT_BYTES are refused where a streamed format exists', async (t) => {
+  const app = await testApp(t, { config: { connections: { ...makeConfig().connections, jsonBodyLimit: 2048 } } });
+  const inputs = Array.from({ length: 40 }, () => Array.from({ length: 8 }, (_, j) => j + 0.123456789));
+  const r = await app.inject({ method: 'POST', url: '/embed', payload: { inputs } });
+  t.equal(r.statusCode, 413);
+  t.match(r.json(), {
+    code: 'BODY_TOO_LARGE',
+    message:
+      /larger than the limit of 2048 bytes for JSON \(JSON_BODY_LIMIT_BYTES\); send it as application\/octet-stream/,
+  });
+  const small = await app.inject({ method: 'POST', url: '/embed', payload: { inputs: inputs.slice(0, 2) } });
+  t.not(small.statusCode, 413, 'a body within the limit is read');
+  // A route that takes only JSON keeps BODY_LIMIT_BYTES: there is no other format to point to.
+  const W = Array.from({ length: 40 }, () => Array.from({ length: 8 }, () => 0.123456789));
+  t.equal((await app.inject({ method: 'POST', url: '/models', payload: { W } })).statusCode, 201);
+  t.equal(loadConfig({ JSON_BODY_LIMIT_BYTES: '5000' }).connections.jsonBodyLimit, 5000);
+  t.equal(loadConfig({}).connections.jsonBodyLimit, 4 * 1024 * 1024);
+});
