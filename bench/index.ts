@@ -20,7 +20,7 @@
 //       online mining and training throughput in samples/s
 //   npm run bench -- --soak [--seconds 60] [--connections 10]   (bench/soak.ts)
 //       /embed held under load while a job trains; req/s, p99, errors and the server's RSS
-//   npm run bench -- --loop-under-abuse [--d 1024] [--n 4000]   (bench/loop-under-abuse.ts)
+//   npm run bench -- --loop-under-abuse [--d 1024] [--n 4000] [--only heavy|http]   (bench/loop-under-abuse.ts)
 //       /healthz p50/p99 while big indexTriplets, concurrent and hung-up evaluations hit the built server
 //   npm run bench -- --serve [--duration 10] [--connections 10] [--warmup 2] [--serve-rounds 1]
 //       builds and starts the server on a temp DATA_DIR, imports a 128×512 model, and measures

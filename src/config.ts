@@ -84,6 +84,8 @@ export interface ConnectionSettings {
   maxConnections: number;
   /** STAGED_BYTES_LIMIT: binary request bytes held across all requests before 503 STAGING_FULL */
   stagedBytesLimit: number;
+  /** JSON_BODY_LIMIT_BYTES: JSON bodies are parsed on the event loop; larger ones get 413 (use binary or NDJSON) */
+  jsonBodyLimit: number;
 }
 
 /** Descriptors kept back from MAX_CONNECTIONS' default: database files, worker threads, pipes. */
@@ -133,6 +135,7 @@ export const DEFAULT_CONNECTIONS: Omit<ConnectionSettings, 'maxConnections'> = {
   requestTimeoutMs: 300_000,
   keepAliveTimeoutMs: 5_000,
   stagedBytesLimit: 256 * 1024 * 1024,
+  jsonBodyLimit: 4 * 1024 * 1024,
 };
 
 export class ConfigError extends Error {}
@@ -220,6 +223,7 @@ function connectionSettings(env: Env, errors: string[]): ConnectionSettings {
     keepAliveTimeoutMs: intVar(env, 'KEEP_ALIVE_TIMEOUT_MS', c.keepAliveTimeoutMs, 100, 3_600_000, errors),
     maxConnections: intVar(env, 'MAX_CONNECTIONS', defaultMaxConnections(), 1, 1_000_000, errors),
     stagedBytesLimit: intVar(env, 'STAGED_BYTES_LIMIT', c.stagedBytesLimit, 1024, 2 ** 40, errors),
+    jsonBodyLimit: intVar(env, 'JSON_BODY_LIMIT_BYTES', c.jsonBodyLimit, 1024, 2 ** 31, errors),
   };
 }
 
