@@ -70,6 +70,29 @@ export const PG_MIGRATIONS: string[] = [
     created_at timestamptz NOT NULL DEFAULT now()
   );
   `,
+  // Leases and checkpoints (docs/decisions/0021-job-leases-checkpoints.md). Self-contained: a
+  // running job is held by lease_owner until lease_expires_at (the database's clock); its latest
+  // checkpoint is kept in parts of at most 8 MiB, replaced whole, kept across a requeue, deleted
+  // when the job finishes. Jobs that already ran count one attempt.
+  `
+  ALTER TABLE jobs ADD COLUMN lease_owner text;
+  ALTER TABLE jobs ADD COLUMN lease_expires_at timestamptz;
+  ALTER TABLE jobs ADD COLUMN attempts integer NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN resumed_from_iteration integer;
+  UPDATE jobs SET attempts = 1 WHERE started_at IS NOT NULL;
+  CREATE INDEX jobs_by_lease ON jobs (lease_expires_at) WHERE status = 'running';
+  CREATE TABLE job_checkpoints (
+    job_id text NOT NULL,
+    part integer NOT NULL,
+    parts integer NOT NULL,
+    iteration integer NOT NULL,
+    data bytea NOT NULL,
+    -- SHA-256 of the whole checkpoint (all parts in order), on every part
+    checksum text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (job_id, part)
+  );
+  `,
 ];
 
 /**
