@@ -465,19 +465,21 @@ export class PostgresStore implements Store {
     metrics: Record<string, unknown> | null = null,
     owner?: string,
   ): Promise<JobRecord> {
-    // One statement: the job ends and its checkpoint goes together.
-    const r = await this.one(
-      this.pool,
-      `WITH done AS (
-         UPDATE jobs SET status = $1, error = $2, metrics = COALESCE($3, metrics), finished_at = now(),
+    // Two statements in one transaction, not one with a CTE: a checkpoint write holding the row
+    // lock commits first, and only a statement begun after it (READ COMMITTED) sees its rows.
+    const r = await inTransaction(this.pool, async (c) => {
+      const done = await this.one(
+        c,
+        `UPDATE jobs SET status = $1, error = $2, metrics = COALESCE($3, metrics), finished_at = now(),
            lease_owner = NULL, lease_expires_at = NULL
          WHERE id = $4 AND (CASE WHEN $5::text IS NULL THEN status IN ('queued', 'running')
                                  ELSE status = 'running' AND lease_owner = $5 END)
-         RETURNING *
-       ), gone AS (DELETE FROM job_checkpoints WHERE job_id IN (SELECT id FROM done))
-       SELECT * FROM done`,
-      [status, json(error), json(metrics), id, owner ?? null],
-    );
+         RETURNING *`,
+        [status, json(error), json(metrics), id, owner ?? null],
+      );
+      if (done) await c.query('DELETE FROM job_checkpoints WHERE job_id = $1', [id]);
+      return done;
+    });
     // Already finished, or not this owner's: it keeps its state, which is what the caller gets back.
     return r ? jobFromRow(r) : (await this.getJob(id))!;
   }

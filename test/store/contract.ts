@@ -458,6 +458,21 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     t.notOk(await store.saveCheckpoint(c.id, LEASE.owner, 3, bytes(8)), 'no checkpoint for a finished job');
   });
 
+  t.test('a cancel racing checkpoint writes leaves no checkpoint behind', async (t) => {
+    const store = await backend.open(t);
+    const ds = await store.createDataset({ name: null, dimension: 1 });
+    for (let round = 0; round < 4; round++) {
+      const j = await store.createJob({ datasetId: ds.id, params: params() });
+      await store.claimNextJob(LEASE, j.id);
+      const writes = Array.from({ length: 6 }, (_, i) =>
+        store.saveCheckpoint(j.id, LEASE.owner, i + 1, bytes(4096, i)),
+      );
+      const cancel = store.finishJob(j.id, 'cancelled', null);
+      await Promise.all([...writes, cancel]);
+      t.equal(await store.readCheckpoint(j.id), undefined, `round ${round}: none after the job ended`);
+    }
+  });
+
   t.test('checkpoints: replaced whole, read back exactly, resumed from at the next claim', async (t) => {
     const store = await backend.open(t);
     const ds = await store.createDataset({ name: null, dimension: 1 });
