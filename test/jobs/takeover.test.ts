@@ -5,6 +5,7 @@
 // more is written. On PostgreSQL (two apps on one database, the takeover waits for the lease to
 // expire) and on SQLite (two apps on one file; the new process requeues what the dead one left).
 import { Writable } from 'node:stream';
+import { serialize } from 'node:v8';
 import t, { type Test } from 'tap';
 import type { App } from '../../src/app-types.js';
 import type { Config } from '../../src/config.js';
@@ -157,6 +158,32 @@ function scenarios(t: Test, backend: Backend): void {
 
 t.test('SQLite: two apps on one file', async (t) => {
   scenarios(t, { name: 'SQLite', shared: async (t) => ({ dataDir: tempDir(t) }) });
+
+  t.test('a checkpoint that does not match the run is logged, and the job starts from zero', async (t) => {
+    const shared = { dataDir: tempDir(t) };
+    const a = await replica(t, shared);
+    const body = { ...(await miningJobBody(a)), maxIterations: 1500 };
+    const id = await queue(a, body);
+    await firstCheckpoint(a, id);
+    await a.services.runner.abandon();
+    // a checkpoint of another format (a newer version, say), written under the dead replica's lease
+    const alien = Uint8Array.from(serialize({ kind: 'mined', version: 99, iteration: 5 }));
+    t.ok(await a.services.store.saveCheckpoint(id, a.services.runner.owner, 5, alien));
+    const logs = captureLogs();
+    const b = await replica(t, shared, logs.logger);
+    const done = await waitForJob(b, id, 120_000);
+    t.match(done, { status: 'succeeded', attempts: 2, resumedFromIteration: null }, 'ran from zero');
+    t.ok(
+      logs.lines.some(
+        (l) =>
+          l.msg === 'job checkpoint does not match the run; the job starts from zero' &&
+          l.jobId === id &&
+          /version is 99/.test(String(l.reason)),
+      ),
+      'the mismatch is logged with the reason',
+    );
+    t.notOk(logs.lines.some((l) => l.msg === 'job resumed from checkpoint'));
+  });
 });
 
 const reason = await unavailable();
