@@ -67,6 +67,8 @@ function buildServices(config: Config, app: App, store: Store, compute: Compute)
     compute: config.compute,
     heapMb: config.jobHeapLimitMb,
     memoryBudgetMb: config.limits.jobMemoryBudgetMb,
+    leaseMs: config.jobLeaseMs,
+    checkpointIntervalMs: config.checkpointIntervalMs,
     log: app.log,
     onModelCreated: () => models.invalidateNewest(),
   });

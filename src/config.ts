@@ -58,6 +58,13 @@ export interface Config {
   trainConcurrency: number;
   /** JS heap cap of each training worker thread, in MiB */
   jobHeapLimitMb: number;
+  /**
+   * JOB_LEASE_MS: how long a claimed job stays this replica's without a renewal (renewed every third
+   * of it); a replica silent for longer loses its jobs to the others
+   */
+  jobLeaseMs: number;
+  /** CHECKPOINT_INTERVAL_MS: time between a running job's checkpoints (worker clock); 0 = none */
+  checkpointIntervalMs: number;
   /** Bearer keys; empty = no authentication */
   apiKeys: string[];
   /** CORS allowed origins; empty = CORS off, ['*'] = any origin */
@@ -243,6 +250,8 @@ export function loadConfig(env: Env = process.env): Config {
     role: choice(env, 'ROLE', ROLES, errors),
     trainConcurrency: intVar(env, 'TRAIN_CONCURRENCY', 1, 1, 64, errors),
     jobHeapLimitMb: intVar(env, 'JOB_HEAP_LIMIT_MB', 4096, 16, 1_048_576, errors),
+    jobLeaseMs: intVar(env, 'JOB_LEASE_MS', 30_000, 300, 86_400_000, errors),
+    checkpointIntervalMs: intVar(env, 'CHECKPOINT_INTERVAL_MS', 10_000, 0, 86_400_000, errors),
     apiKeys: apiKeys(env, errors),
     corsOrigins: list(env.CORS_ORIGINS),
     overload: {
