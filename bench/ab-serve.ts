@@ -1,6 +1,8 @@
 // Serving, this tree against another built tree, side by side in one run: both servers start on
 // the same machine with the same imported model, and rounds of the same load alternate between
-// them, so a slow spell of the machine hits both. Prints each side's median req/s and the ratio.
+// them, so a slow spell of the machine hits both. Prints each side's median req/s and the ratio,
+// and each server's CPU time per request (user + system, from /proc, warm-up included), which a
+// machine shared with other work disturbs far less than a rate.
 //
 //   npm run bench -- --ab-serve <other tree> [--rounds 3] [--duration 5] [--connections 10]
 // The other tree must be built (`npm run build` there). Each round runs every case on A, then on B.
@@ -15,6 +17,19 @@ interface Side {
   name: string;
   base: string;
   stop: () => void;
+  /** the server's CPU time so far, µs (user + system; NaN where /proc is missing) */
+  cpuUs: () => number;
+}
+
+/** A process's user + system CPU time in µs, from /proc/<pid>/stat (clock ticks of 10 ms). */
+function cpuUsOf(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
 }
 
 const LOAD_CASE = fileURLToPath(new URL('./load-case.ts', import.meta.url));
@@ -30,7 +45,8 @@ async function startTree(name: string, tree: string, dataDir: string): Promise<S
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 600; i++) {
     try {
-      if ((await fetch(`${base}/readyz`)).ok) return { name, base, stop: () => proc.kill('SIGTERM') };
+      if ((await fetch(`${base}/readyz`)).ok)
+        return { name, base, stop: () => proc.kill('SIGTERM'), cpuUs: () => cpuUsOf(proc.pid!) };
     } catch {
       /* not yet */
     }
@@ -53,7 +69,7 @@ async function importModel(base: string, k: number, d: number): Promise<string> 
   return ((await r.json()) as { id: string }).id;
 }
 
-function runCase(spec: object): Promise<{ reqPerSec: number }> {
+function runCase(spec: object): Promise<{ reqPerSec: number; requests: number }> {
   return new Promise((resolve, reject) => {
     const p = spawn(TSX, [LOAD_CASE, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -100,10 +116,12 @@ export async function benchAbServe(other: string, opts: { rounds: number; durati
       },
     ];
     const results = new Map<string, number[]>();
+    const cpu = new Map<string, number[]>();
     for (let round = 0; round < opts.rounds; round++) {
       for (const c of cases) {
         for (const s of round % 2 === 0 ? sides : [...sides].reverse()) {
           const { name, path: p, ...rest } = c;
+          const cpuBefore = s.cpuUs();
           const r = await runCase({
             ...rest,
             url: `${s.base}${p}`,
@@ -113,14 +131,23 @@ export async function benchAbServe(other: string, opts: { rounds: number; durati
           });
           const key = `${name} | ${s.name}`;
           results.set(key, [...(results.get(key) ?? []), r.reqPerSec]);
+          cpu.set(key, [...(cpu.get(key) ?? []), (s.cpuUs() - cpuBefore) / r.requests]);
         }
       }
     }
-    console.log(`| case | this tree (req/s) | other tree (req/s) | this ÷ other |\n|---|---|---|---|`);
+    console.log(
+      '| case | this tree (req/s) | other tree (req/s) | this ÷ other | CPU µs/req, this | other | this ÷ other |\n' +
+        '|---|---|---|---|---|---|---|',
+    );
     for (const c of cases) {
       const a = median(results.get(`${c.name} | this tree`)!);
       const b = median(results.get(`${c.name} | other tree`)!);
-      console.log(`| ${c.name} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(a / b).toFixed(3)} |`);
+      const ca = median(cpu.get(`${c.name} | this tree`)!);
+      const cb = median(cpu.get(`${c.name} | other tree`)!);
+      console.log(
+        `| ${c.name} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(a / b).toFixed(3)} | ` +
+          `${ca.toFixed(1)} | ${cb.toFixed(1)} | ${(ca / cb).toFixed(3)} |`,
+      );
     }
   } finally {
     for (const s of sides) s.stop();

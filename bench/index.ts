@@ -14,6 +14,8 @@
 //       JSON /embed bodies: Fastify's standard parsing against Float32JsonParser, µs per body
 //   npm run bench -- --early-exit [--noise 1.5,2.5] [--threads 2]   (bench/early-exit.ts)
 //       the negatives' early exit on and off, on class data with a random and a trained W
+//   npm run bench -- --search [--n 1000000] [--dim 128] [--metric squared|cosine] [--threads 2]   (bench/search.ts)
+//       exact top-k gallery search, single queries and batches of 64, against numpy brute force
 //   npm run bench -- --mining [--n 100000] [--d 128]   (bench/mining.ts)
 //       online mining and training throughput in samples/s
 //   npm run bench -- --postgres [--database-url URL] [--rounds 3] [--duration 5] [--connections 10]
@@ -21,7 +23,7 @@
 //       uploads into PostgreSQL against SQLite, /embed on one and two API replicas, job claim latency
 //   npm run bench -- --soak [--seconds 60] [--connections 10]   (bench/soak.ts)
 //       /embed held under load while a job trains; req/s, p99, errors and the server's RSS
-//   npm run bench -- --loop-under-abuse [--d 1024] [--n 4000]   (bench/loop-under-abuse.ts)
+//   npm run bench -- --loop-under-abuse [--d 1024] [--n 4000] [--only heavy|http]   (bench/loop-under-abuse.ts)
 //       /healthz p50/p99 while big indexTriplets, concurrent and hung-up evaluations hit the built server
 //   npm run bench -- --serve [--duration 10] [--connections 10] [--warmup 2] [--serve-rounds 1]
 //       builds and starts the server on a temp DATA_DIR, imports a 128×512 model, and measures
@@ -154,6 +156,10 @@ if (process.argv.includes('--early-exit')) {
       noise: v.noise!.split(',').map(Number),
     }),
   );
+  process.exit(0);
+}
+if (process.argv.includes('--search')) {
+  await (await import('./search.js')).searchCli(process.argv.slice(2));
   process.exit(0);
 }
 if (process.argv.includes('--loop-under-abuse')) {

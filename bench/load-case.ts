@@ -2,7 +2,7 @@
 // a client process that already drove another load carries its heap and GC state into the next
 // measurement (its binary throughput after a JSON run was less than half of a fresh client's).
 //
-//   tsx bench/load-case.ts '<json spec>'   →   one JSON line: { reqPerSec, p99Ms, errors, non2xx }
+//   tsx bench/load-case.ts '<json spec>'   →   one JSON line: { reqPerSec, p99Ms, errors, non2xx, requests }
 // spec: { url, method?, headers?, bodyFile?, bodyText?, discardBodies?, connections, duration, warmup }
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
@@ -40,8 +40,10 @@ const run = (duration: number) =>
   });
 // a short unreported run first: the server's first big batch starts its embedding helper thread,
 // and every route's code is still being optimised in its first seconds
-if (spec.warmup > 0) await run(spec.warmup);
+const warm = spec.warmup > 0 ? await run(spec.warmup) : undefined;
 const r = await run(spec.duration);
+// every request sent, warm-up included: what the server's CPU time over the case is divided by
+const requests = (warm?.requests.total ?? 0) + r.requests.total;
 console.log(
-  JSON.stringify({ reqPerSec: r.requests.average, p99Ms: r.latency.p99, errors: r.errors, non2xx: r.non2xx }),
+  JSON.stringify({ reqPerSec: r.requests.average, p99Ms: r.latency.p99, errors: r.errors, non2xx: r.non2xx, requests }),
 );

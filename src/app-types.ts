@@ -35,6 +35,15 @@ export interface AppState {
   metrics?: import('./plugins/metrics.js').Metrics;
   /** false once shutdown has begun: /readyz answers 503 */
   ready: boolean;
+  /** what the HTTP layer holds now, for the gauges of /metrics (set as each part is built) */
+  http: {
+    /** open connections */
+    connections?: () => number;
+    /** request bodies still arriving (watched for BODY_IDLE_TIMEOUT_MS) */
+    bodiesArriving?: () => number;
+    /** bytes held by binary bodies and streamed uploads, against STAGED_BYTES_LIMIT */
+    stagedBytes?: () => number;
+  };
 }
 
 declare module 'fastify' {
@@ -42,6 +51,8 @@ declare module 'fastify' {
     config: Config;
     services: Services;
     state: AppState;
+    /** 503 OVERLOADED while it says so; /readyz and /metrics read it */
+    shedder: import('./http/load-shedder.js').LoadShedder;
   }
 }
 

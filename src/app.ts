@@ -4,7 +4,6 @@ import path from 'node:path';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import cors from '@fastify/cors';
-import underPressure from '@fastify/under-pressure';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { App, Services } from './app-types.js';
@@ -13,6 +12,7 @@ import { errorHandler, frameworkErrorHandler } from './error-handler.js';
 import { AppError, errorBody } from './errors.js';
 import { BodyGuard } from './http/body-guard.js';
 import { guardConnections, serverOptions } from './http/connections.js';
+import { LoadShedder } from './http/load-shedder.js';
 import { reqSerializer } from './http/log-redaction.js';
 import { JobRunner } from './jobs/runner.js';
 import { makeAuthHook, OPEN_PATHS } from './plugins/auth.js';
@@ -44,6 +44,8 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
   /** start the job runner (default true) */
   runJobs?: boolean;
+  /** the load shedder's sample period in ms (default 1000); tests take samples themselves */
+  loadSampleMs?: number;
 }
 
 function buildServices(config: Config, app: App, store: Store, compute: Compute): Services {
@@ -65,6 +67,8 @@ function buildServices(config: Config, app: App, store: Store, compute: Compute)
     compute: config.compute,
     heapMb: config.jobHeapLimitMb,
     memoryBudgetMb: config.limits.jobMemoryBudgetMb,
+    leaseMs: config.jobLeaseMs,
+    checkpointIntervalMs: config.checkpointIntervalMs,
     log: app.log,
     onModelCreated: () => models.invalidateNewest(),
   });
@@ -101,11 +105,13 @@ export function loggerOptions(config: Config, opts: { pretty?: boolean } = {}): 
 
 /**
  * The connection cap (503 CONNECTION_LIMIT past MAX_CONNECTIONS, probes excepted), and every
- * request body read through a BodyGuard (408 on a stalled body, client aborts, shutdown).
+ * request body watched by a BodyGuard while it arrives (408 on a stalled body, client aborts, shutdown).
  */
 function guardBodies(app: App, config: Config): void {
   const connections = guardConnections(app.server, config.connections, app.log);
   const bodies = new BodyGuard(config.connections.bodyIdleTimeoutMs);
+  app.state.http.connections = connections.open;
+  app.state.http.bodiesArriving = () => bodies.size;
   // Callback hooks, not async ones: they run on every request, and a promise each is measurable.
   app.addHook('onRequest', (req, reply, done) => {
     if (!OPEN_PATHS.has(req.url.split('?')[0]) && connections.refuseOverCap(req, reply)) return;
@@ -121,6 +127,7 @@ function guardBodies(app: App, config: Config): void {
     bodies.finish(req.raw);
     done();
   });
+  app.addHook('onClose', async () => bodies.close());
   // At shutdown, bodies still arriving are ended (503) rather than waited for.
   app.addHook('preClose', async () =>
     bodies.abortAll(
@@ -131,6 +138,24 @@ function guardBodies(app: App, config: Config): void {
         }),
     ),
   );
+}
+
+/**
+ * 503 OVERLOADED while the shedder says so (probes and scrapes still answer). It measures from
+ * the moment the server listens, so start-up is not counted as overload; /readyz asks it too.
+ */
+function shedLoad(app: App, shedder: LoadShedder): void {
+  app.decorate('shedder', shedder);
+  app.server.once('listening', () => shedder.start());
+  app.addHook('onClose', async () => shedder.stop());
+  app.addHook('onRequest', (req, reply, done) => {
+    const overload = shedder.overload();
+    if (overload === undefined || OPEN_PATHS.has(req.url.split('?')[0])) return done();
+    reply
+      .code(503)
+      .header('retry-after', '1')
+      .send(errorBody(503, 'OVERLOADED', `the service is overloaded (${overload}); retry after 1 s`));
+  });
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
@@ -150,6 +175,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // Header, request and keep-alive timeouts, and Node's own refusals in the contract's shape.
     ...serverOptions(config.connections),
   }).withTypeProvider<TypeBoxTypeProvider>() as App;
+  app.decorate('state', { ready: false, http: {} });
   guardBodies(app, config);
 
   app.setValidatorCompiler(validators());
@@ -166,25 +192,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     });
   }
   if (config.apiKeys.length > 0) app.addHook('onRequest', makeAuthHook(config.apiKeys));
-  await app.register(underPressure, {
-    maxEventLoopDelay: config.overload.maxEventLoopDelayMs,
-    maxEventLoopUtilization: config.overload.maxEventLoopUtilization,
-    retryAfter: 1,
-    // Probes and scrapes must still answer under load; everything else gets the contract's 503.
-    pressureHandler: (req, reply, type, value) => {
-      if (OPEN_PATHS.has(req.url.split('?')[0])) return;
-      reply
-        .code(503)
-        .header('retry-after', '1')
-        .send(errorBody(503, 'OVERLOADED', `the service is overloaded (${type} ${value}); retry after 1 s`));
-    },
-  });
+  shedLoad(app, new LoadShedder(config.overload, options.loadSampleMs));
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send(errorBody(404, 'ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)),
   );
   app.decorate('config', config);
-  app.decorate('state', { ready: false });
   const store = await openStore({ databaseUrl: config.databaseUrl, sqliteFile: path.join(config.dataDir, DB_FILE) });
   app.decorate('services', buildServices(config, app, store, createServingCompute(config.compute)));
   // Every body parser and codec: src/http (JSON, float32 JSON, staged binary, raw NDJSON/binary streams)

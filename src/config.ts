@@ -58,6 +58,13 @@ export interface Config {
   trainConcurrency: number;
   /** JS heap cap of each training worker thread, in MiB */
   jobHeapLimitMb: number;
+  /**
+   * JOB_LEASE_MS: how long a claimed job stays this replica's without a renewal (renewed every third
+   * of it); a replica silent for longer loses its jobs to the others
+   */
+  jobLeaseMs: number;
+  /** CHECKPOINT_INTERVAL_MS: time between a running job's checkpoints (worker clock); 0 = none */
+  checkpointIntervalMs: number;
   /** Bearer keys; empty = no authentication */
   apiKeys: string[];
   /** CORS allowed origins; empty = CORS off, ['*'] = any origin */
@@ -84,6 +91,8 @@ export interface ConnectionSettings {
   maxConnections: number;
   /** STAGED_BYTES_LIMIT: binary request bytes held across all requests before 503 STAGING_FULL */
   stagedBytesLimit: number;
+  /** JSON_BODY_LIMIT_BYTES: JSON bodies are parsed on the event loop; larger ones get 413 (use binary or NDJSON) */
+  jsonBodyLimit: number;
 }
 
 /** Descriptors kept back from MAX_CONNECTIONS' default: database files, worker threads, pipes. */
@@ -133,6 +142,7 @@ export const DEFAULT_CONNECTIONS: Omit<ConnectionSettings, 'maxConnections'> = {
   requestTimeoutMs: 300_000,
   keepAliveTimeoutMs: 5_000,
   stagedBytesLimit: 256 * 1024 * 1024,
+  jsonBodyLimit: 4 * 1024 * 1024,
 };
 
 export class ConfigError extends Error {}
@@ -220,6 +230,7 @@ function connectionSettings(env: Env, errors: string[]): ConnectionSettings {
     keepAliveTimeoutMs: intVar(env, 'KEEP_ALIVE_TIMEOUT_MS', c.keepAliveTimeoutMs, 100, 3_600_000, errors),
     maxConnections: intVar(env, 'MAX_CONNECTIONS', defaultMaxConnections(), 1, 1_000_000, errors),
     stagedBytesLimit: intVar(env, 'STAGED_BYTES_LIMIT', c.stagedBytesLimit, 1024, 2 ** 40, errors),
+    jsonBodyLimit: intVar(env, 'JSON_BODY_LIMIT_BYTES', c.jsonBodyLimit, 1024, 2 ** 31, errors),
   };
 }
 
@@ -239,6 +250,8 @@ export function loadConfig(env: Env = process.env): Config {
     role: choice(env, 'ROLE', ROLES, errors),
     trainConcurrency: intVar(env, 'TRAIN_CONCURRENCY', 1, 1, 64, errors),
     jobHeapLimitMb: intVar(env, 'JOB_HEAP_LIMIT_MB', 4096, 16, 1_048_576, errors),
+    jobLeaseMs: intVar(env, 'JOB_LEASE_MS', 30_000, 300, 86_400_000, errors),
+    checkpointIntervalMs: intVar(env, 'CHECKPOINT_INTERVAL_MS', 10_000, 0, 86_400_000, errors),
     apiKeys: apiKeys(env, errors),
     corsOrigins: list(env.CORS_ORIGINS),
     overload: {

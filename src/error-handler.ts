@@ -2,7 +2,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, type DomainErrorKind } from './domain/errors.js';
 import { AppError, errorBody } from './errors.js';
-import { ClientAbortError } from './http/body-guard.js';
+import { ClientAbortError, isClientAbort } from './http/body-guard.js';
 
 /** The status code of each kind of domain error. */
 const DOMAIN_STATUS: Record<DomainErrorKind, number> = {
@@ -26,10 +26,11 @@ const FASTIFY_CODES: Record<string, [number, string]> = {
 };
 
 export function errorHandler(err: FastifyError | AppError | Error, req: FastifyRequest, reply: FastifyReply) {
-  if (err instanceof ClientAbortError) {
+  if (isClientAbort(err, req.raw)) {
     // Nobody is left to read an answer: this is the client's doing, not a fault of the service.
-    req.log.info({ code: err.code }, err.message);
-    return reply.code(err.statusCode).send(errorBody(err.statusCode, err.code, err.message));
+    const e = new ClientAbortError();
+    req.log.info({ code: e.code }, e.message);
+    return reply.code(e.statusCode).send(errorBody(e.statusCode, e.code, e.message));
   }
   if (err instanceof AppError) {
     for (const [name, value] of Object.entries(err.headers)) reply.header(name, value);

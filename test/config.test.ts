@@ -139,3 +139,17 @@ t.test('heavy-work budgets: bad values are named', async (t) => {
   ])
     t.match(err.message, name);
 });
+
+t.test('job leases and checkpoints: defaults, 0 turns checkpoints off, bad values named', async (t) => {
+  const c = loadConfig({});
+  t.equal(c.jobLeaseMs, 30_000);
+  t.equal(c.checkpointIntervalMs, 10_000);
+  const set = loadConfig({ JOB_LEASE_MS: '5000', CHECKPOINT_INTERVAL_MS: '0' });
+  t.equal(set.jobLeaseMs, 5000);
+  t.equal(set.checkpointIntervalMs, 0, '0 = no checkpoints');
+  const err = configError({ JOB_LEASE_MS: '100', CHECKPOINT_INTERVAL_MS: '-1' }) as Error;
+  t.ok(err instanceof ConfigError);
+  t.match(err.message, /JOB_LEASE_MS must be between 300 and 86400000, got 100/);
+  t.match(err.message, /CHECKPOINT_INTERVAL_MS must be a whole number, got "-1"/);
+  t.match((configError({ JOB_LEASE_MS: '30s' }) as Error).message, /JOB_LEASE_MS must be a whole number/);
+});

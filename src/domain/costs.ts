@@ -28,6 +28,8 @@ export interface JobData {
   dimension: number;
   /** threads of the job's kernels (TRIPLET_THREADS) */
   threads: number;
+  /** the job takes checkpoints (CHECKPOINT_INTERVAL_MS > 0), or may resume from one */
+  checkpoints?: boolean;
 }
 
 /**
@@ -76,7 +78,37 @@ export function trainingJobCost(params: TrainingParams, data: JobData): CostEsti
     initCost(params, data),
   ];
   const own = params.source === 'samples' ? minedTerms(params, data) : tripletTerms(params, data);
-  return estimate([...common, ...own]);
+  return estimate([...common, ...own, ...(data.checkpoints ? [checkpointCost(params, data)] : [])]);
+}
+
+/**
+ * A checkpoint's bytes, C (docs/decisions/0020-checkpoint-resume.md), held three times at the peak:
+ * the copy the core hands out, its v8 serialisation (transferred to the runner, not copied) and
+ * the copy the store sends; on resume, the bytes read and the state decoded from them, fewer.
+ * 1 KiB covers the params, scalars and the serialisation's tags.
+ */
+export function checkpointBytes(p: TrainingParams, data: Pick<JobData, 'count' | 'dimension'>): number {
+  const kd = p.outputDimension * data.dimension;
+  if (p.source === 'samples') {
+    const best = p.validationFraction > 0 ? 1 : 0;
+    return 8 * kd * (3 + best) + 8 * data.count + 1024;
+  }
+  if (p.optimizer === 'cg') return 24 * kd + 1024;
+  return 16 * kd * (1 + p.historySize) + 8 * p.historySize + 1024;
+}
+
+function checkpointCost(p: TrainingParams, data: JobData): CostTerm {
+  const c =
+    p.source === 'samples'
+      ? `8·k·d·(3 + ${p.validationFraction > 0 ? '1 (best W)' : '0'}) + 8·n + 1024`
+      : p.optimizer === 'cg'
+        ? '24·k·d + 1024'
+        : '16·k·d·(1 + historySize) + 8·historySize + 1024';
+  return {
+    name: 'checkpoint',
+    formula: `3·C, C = ${c} (core copy, serialised, store copy)`,
+    bytes: 3 * checkpointBytes(p, data),
+  };
 }
 
 /** The starting W's extra memory: PCA builds d×d matrices (init.ts pcaInit), the others nothing beyond W. */

@@ -21,6 +21,7 @@ export const ErrorCodes = [
   'UNAUTHORIZED',
   'DATASET_IN_USE',
   'JOB_FINISHED',
+  'LEASE_LOST',
   'NO_MODEL',
   'NO_TRIPLETS',
   'NO_SAMPLES',

@@ -102,6 +102,15 @@ export const Job = Type.Object(
     createdAt: Timestamp,
     startedAt: NullableTimestamp,
     finishedAt: NullableTimestamp,
+    attempts: Type.Integer({
+      minimum: 0,
+      description:
+        'Times a runner started the job; over 1 when a replica stopped or died mid-job and the job was taken up again',
+    }),
+    resumedFromIteration: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+      description:
+        'The iteration of the checkpoint the latest attempt resumed from; null when it started from zero (docs/training.md)',
+    }),
   },
   { $id: 'Job' },
 );

@@ -1,7 +1,8 @@
 // Every request-body parser of the app, registered once at the root. Routes say what they need
 // in their options (`config: { body: [...] }`) and the parsers here act on it:
 //
-// - application/json: Fastify's parser with explained refusals (json-body.ts). With
+// - application/json: Fastify's parser with explained refusals (json-body.ts); on routes that also
+//   take binary or NDJSON, bodies past JSON_BODY_LIMIT_BYTES get 413 (JSON is parsed on the loop). With
 //   'float32-json', Float32JsonParser reads the body first (float32-json-parse.ts) and hands
 //   anything outside its subset to that parser.
 // - application/octet-stream with 'staged-binary': held in parts as it arrives, under the shared
@@ -51,19 +52,45 @@ function unlisted(req: FastifyRequest, type: string): boolean {
   return body.content?.[type] === undefined;
 }
 
+/** Whether the route takes a binary or NDJSON body as well as JSON (a format that is not parsed whole on the loop). */
+function takesStream(req: FastifyRequest): boolean {
+  const content = (req.routeOptions.schema?.body as { content?: Record<string, unknown> } | undefined)?.content;
+  return content?.[OCTET] !== undefined || content?.[NDJSON] !== undefined;
+}
+
+/**
+ * 413 for a JSON body past JSON_BODY_LIMIT_BYTES: a JSON body is parsed whole on the event loop
+ * (a 16 MiB one held it for most of a second), while binary and NDJSON bodies are read as they
+ * arrive. Only routes that take one of those refuse, so the message can point to it.
+ */
+function jsonTooLarge(req: FastifyRequest, bytes: number, limit: number): AppError {
+  const types = Object.keys((req.routeOptions.schema?.body as { content: Record<string, unknown> }).content)
+    .filter((t) => t !== JSON_TYPE)
+    .join(' or ');
+  return new AppError(
+    413,
+    'BODY_TOO_LARGE',
+    `the JSON body is ${bytes} bytes, larger than the limit of ${limit} bytes for JSON (JSON_BODY_LIMIT_BYTES); ` +
+      `send it as ${types}, which is read as it arrives`,
+  );
+}
+
 async function bodyParsers(app: App): Promise<void> {
   const { serving } = app.services;
   const { bodyLimit } = app.config.limits;
+  const jsonLimit = app.config.connections.jsonBodyLimit;
   const float32 = new Float32JsonParser();
   const standard = jsonBodyParser(app);
   // Once a burst of bodies has drained, their memory is handed back (memory.ts).
   const releaser = new MemoryReleaser();
   app.addHook('onClose', async () => releaser.close());
   const staging = new StagingBudget(app.config.connections.stagedBytesLimit, releaser.releaseSoon);
+  app.state.http.stagedBytes = () => staging.bytes;
 
   app.removeContentTypeParser(JSON_TYPE);
   app.addContentTypeParser(JSON_TYPE, { parseAs: 'buffer' }, (req, body, done) => {
     const bytes = body as Buffer;
+    if (bytes.byteLength > jsonLimit && takesStream(req)) return done(jsonTooLarge(req, bytes.byteLength, jsonLimit));
     if (wants(req, 'float32-json')) {
       const v = float32.parse(bytes);
       if (v !== FALLBACK) return done(null, v);

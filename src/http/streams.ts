@@ -4,6 +4,48 @@ import { badRequest, tooLarge } from '../errors.js';
 import { budgetOf, Held } from './staged-body.js';
 import { decodeUtf8 } from './utf8.js';
 
+/**
+ * The chunks of a stream, in paused mode. Unlike `for await (… of stream)` it never destroys the
+ * stream when the reader stops or the stream errors: the stream is the request itself, and
+ * destroying it would close the socket before the answer (413, 408) is written.
+ */
+export async function* chunks(stream: Readable): AsyncGenerator<Buffer> {
+  let wake: (() => void) | undefined;
+  let failed: Error | undefined;
+  let ended = false;
+  const signal = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const onEnd = () => {
+    ended = true;
+    signal();
+  };
+  const onError = (e: Error) => {
+    failed ??= e;
+    signal();
+  };
+  // A request closes after its end too (auto-destroy): only a close before the end is an early one.
+  const onClose = () => {
+    if (!ended && !stream.readableEnded)
+      onError(badRequest('INVALID_BODY', 'the body ended early (connection closed)'));
+  };
+  stream.on('readable', signal).on('end', onEnd).on('error', onError).on('close', onClose);
+  try {
+    for (;;) {
+      if (failed) throw failed;
+      const chunk = stream.read() as Buffer | null;
+      if (chunk !== null) yield chunk;
+      else if (ended || stream.readableEnded) return;
+      else if (stream.destroyed) throw failed ?? badRequest('INVALID_BODY', 'the body ended early (connection closed)');
+      else await new Promise<void>((r) => (wake = r));
+    }
+  } finally {
+    stream.off('readable', signal).off('end', onEnd).off('error', onError).off('close', onClose);
+  }
+}
+
 function tooBig(limit: number, what: string) {
   return tooLarge('BODY_TOO_LARGE', `${what} is larger than the limit of ${limit} bytes`);
 }
@@ -25,7 +67,7 @@ export async function* lines(stream: Readable, opts: { maxLine: number; maxTotal
   let total = 0;
   let n = 0;
   try {
-    for await (const chunk of stream) {
+    for await (const chunk of chunks(stream)) {
       const b = chunk as Buffer;
       total += b.byteLength;
       if (total > opts.maxTotal) throw tooBig(opts.maxTotal, 'upload');
@@ -63,7 +105,7 @@ export async function* records(
   let pendingBytes = 0;
   let total = 0;
   try {
-    for await (const chunk of stream) {
+    for await (const chunk of chunks(stream)) {
       const b = chunk as Buffer;
       total += b.byteLength;
       if (total > opts.maxTotal) throw tooBig(opts.maxTotal, 'upload');

@@ -36,6 +36,13 @@ export interface TrainTask {
    * to start when the data it got needs more, and its WebAssembly memory cannot grow past it.
    */
   memoryBytes?: number;
+  /**
+   * CHECKPOINT_INTERVAL_MS: a checkpoint is posted at the first iteration boundary this long (on
+   * the worker's clock) after the start or the previous checkpoint; 0 = none
+   */
+  checkpointIntervalMs?: number;
+  /** the job's latest checkpoint (v8.serialize of the core's checkpoint), to resume from */
+  resumeFrom?: Uint8Array;
 }
 
 export interface EvaluateTask {
@@ -66,7 +73,13 @@ export type WorkerMessage =
   | { type: 'trained'; W: Float64Array; k: number; d: number; metrics: TrainMetrics & Record<string, unknown> }
   | { type: 'evaluated'; result: EvaluateResult }
   | { type: 'gathered'; triplets: TripletData }
-  | { type: 'failed'; code: string; message: string };
+  | { type: 'failed'; code: string; message: string }
+  /** v8.serialize of the core's checkpoint after `iteration` steps; its buffer is transferred */
+  | { type: 'checkpoint'; iteration: number; data: Uint8Array }
+  /** the run continues from the task's checkpoint, taken after `iteration` steps */
+  | { type: 'resumed'; iteration: number }
+  /** the task's checkpoint did not match the run (or could not be read): it starts from zero */
+  | { type: 'resumeRejected'; message: string };
 
 export interface EvaluateResult {
   /** figures over the dataset's triplets; null when it has none */
@@ -97,5 +110,6 @@ export function taskTransfers(task: Task): ArrayBuffer[] {
   add(task.samples?.data);
   add(task.samples?.labels);
   if (task.kind === 'evaluate') add(task.W);
+  else add(task.resumeFrom);
   return [...out];
 }

@@ -1,13 +1,18 @@
-// The job runner: claims queued jobs, TRAIN_CONCURRENCY at a time, runs each in a worker
-// thread, writes progress at least once a second, and writes the model and final state.
+// The job runner: claims queued jobs, TRAIN_CONCURRENCY at a time, under a lease it renews, runs
+// each in a worker thread, writes progress at least once a second and checkpoints as they come,
+// and writes the model and final state; every write is fenced by the lease. A job whose lease
+// another replica's sweep took back (this process stalled), or that was cancelled elsewhere, is
+// stopped at the next renewal without writing anything. docs/decisions/0021-job-leases-checkpoints.md.
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ComputeSettings } from '../compute/index.js';
 import { labelIds } from '../compute/training-data.js';
 import { describeCost, formatBytes, MiB, trainingJobCost, type CostEstimate } from '../domain/costs.js';
 import { finiteMetrics, finiteProgress } from '../domain/records.js';
 import type { TrainingParams } from '../domain/training.js';
-import type { DatasetRecord, JobProgress, JobRecord, Store } from '../store/types.js';
+import type { DatasetRecord, JobLease, JobProgress, JobRecord, LeaseRenewal, Store } from '../store/types.js';
 import type { TrainTask, WorkerMessage } from './messages.js';
 import { startWorker, type WorkerHandle } from './worker-pool.js';
 
@@ -23,8 +28,11 @@ interface Running {
   lastWrite: number;
   pending: JobProgress | null;
   timer: NodeJS.Timeout | null;
-  /** why the runner stopped it: the job ends cancelled, or goes back to the queue */
-  stopping: 'cancel' | 'park' | null;
+  /**
+   * why the runner stopped it: the job ends cancelled, goes back to the queue, or is no longer this
+   * runner's (its lease lost, or it ended elsewhere), when nothing more is written
+   */
+  stopping: 'cancel' | 'park' | 'lost' | null;
   done: boolean;
   /** the job's store writes, in order */
   writes: Promise<void>;
@@ -42,6 +50,17 @@ export interface RunnerOptions {
   heapMb: number;
   /** JOB_MEMORY_BUDGET_MB: the estimated peak memory of all running jobs together */
   memoryBudgetMb: number;
+  /** JOB_LEASE_MS: a claimed job's lease, renewed every third of it while the job runs */
+  leaseMs: number;
+  /** CHECKPOINT_INTERVAL_MS: time between a running job's checkpoints; 0 = none */
+  checkpointIntervalMs: number;
+  /** this runner's id on the leases it takes (default hostname:pid:random) */
+  owner?: string;
+}
+
+/** A new runner id: where it runs (host, process) and a random part, so two apps in one process differ. */
+export function newOwnerId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
 }
 
 /** Room a worker gets above its estimate before its WebAssembly memory and heap refuse to grow. */
@@ -60,17 +79,77 @@ export class JobRunner {
   private closing = false;
   /** pump() does nothing until start(): an app built with runJobs false keeps its jobs queued */
   private started = false;
+  /** abandon() was called: the runner acts as a dead process, and close() writes nothing */
+  private abandoned = false;
+  /** renews leases, sweeps expired ones and pumps, every third of the lease */
+  private heartbeat: NodeJS.Timeout | null = null;
+  private beating: Promise<void> | null = null;
+  /** the id on this runner's leases */
+  readonly owner: string;
 
   constructor(private readonly opts: RunnerOptions) {
     this.events.setMaxListeners(0);
+    this.owner = opts.owner ?? newOwnerId();
   }
 
-  /** Puts jobs a crash left running back in the queue, then starts work. */
+  private get lease(): JobLease {
+    return { owner: this.owner, ms: this.opts.leaseMs };
+  }
+
+  /**
+   * Puts back in the queue the running jobs no live runner holds (the store decides which: all of
+   * them on SQLite, the expired ones on PostgreSQL), then starts work and the heartbeat.
+   */
   async start(): Promise<void> {
     this.started = true;
-    const n = await this.opts.store.requeueRunningJobs();
+    const n = await this.opts.store.requeueOrphanedJobs();
     if (n > 0) this.opts.log.info({ jobs: n }, 'requeued jobs left running by the last process');
+    this.heartbeat = setInterval(() => this.beat(), Math.max(1, Math.floor(this.opts.leaseMs / 3)));
+    this.heartbeat.unref();
     this.pump();
+  }
+
+  /**
+   * One heartbeat: renews the leases of the jobs running here (a refusal stops that job), then
+   * requeues jobs whose lease expired (a replica died) and looks for work, which also picks up jobs
+   * other replicas queued. A beat still running when the next is due makes that one a no-op.
+   */
+  private beat(): void {
+    if (this.beating || this.closing) return;
+    this.beating = (async () => {
+      await Promise.all([...this.running.values()].map((r) => this.renew(r)));
+      if (this.closing || !this.opts.store.isOpen()) return;
+      const n = await this.opts.store.requeueExpiredJobs();
+      if (n > 0) this.opts.log.warn({ jobs: n }, 'requeued jobs whose lease expired');
+      this.pump();
+    })()
+      .catch((e: Error) => this.opts.log.error({ err: e }, 'could not renew or sweep job leases'))
+      .finally(() => (this.beating = null));
+  }
+
+  private async renew(r: Running): Promise<void> {
+    if (r.stopping || !this.opts.store.isOpen()) return;
+    try {
+      const answer = await this.opts.store.renewJobLease(r.job.id, this.lease);
+      // a job whose final state this runner has just written is finished, not lost
+      if (answer.held || (r.done && answer.reason === 'finished')) return;
+      await this.lose(r, answer);
+    } catch (e) {
+      // The lease may still run out while the store is away; a later renewal decides.
+      this.opts.log.warn({ err: e, jobId: r.job.id }, 'could not renew the job lease');
+    }
+  }
+
+  /** The job is no longer this runner's: stop its worker, write nothing more, tell the listeners. */
+  private async lose(r: Running, why: Exclude<LeaseRenewal, { held: true }>): Promise<void> {
+    if (r.stopping) return;
+    r.stopping = 'lost';
+    this.stopWorker(r);
+    const fields = { jobId: r.job.id, reason: why.reason, status: why.status };
+    if (why.reason === 'finished') this.opts.log.info(fields, 'job ended elsewhere; its worker is stopped');
+    else this.opts.log.warn(fields, 'job lease lost; its worker is stopped without writing');
+    const job = await this.opts.store.getJob(r.job.id);
+    if (job) this.emit(job);
   }
 
   get activeCount(): number {
@@ -98,7 +177,8 @@ export class JobRunner {
   jobCost(params: TrainingParams, ds: Pick<DatasetRecord, 'dimension' | 'tripletCount' | 'sampleCount'>): CostEstimate {
     const count = params.source === 'samples' ? ds.sampleCount : ds.tripletCount;
     const threads = this.opts.compute.kernels === 'js' ? 1 : this.opts.compute.threads;
-    return trainingJobCost(params, { count, dimension: ds.dimension, threads });
+    const checkpoints = this.opts.checkpointIntervalMs > 0;
+    return trainingJobCost(params, { count, dimension: ds.dimension, threads, checkpoints });
   }
 
   private get budget(): number {
@@ -125,7 +205,7 @@ export class JobRunner {
         continue;
       }
       if (this.reserved + cost.bytes > this.budget && this.running.size + this.launching > 0) return;
-      const job = await this.opts.store.claimNextJob(next.id);
+      const job = await this.opts.store.claimNextJob(this.lease, next.id);
       if (!job) continue;
       this.launching++;
       this.reserved += cost.bytes;
@@ -147,7 +227,14 @@ export class JobRunner {
       compute: this.opts.compute,
       control: control.buffer as SharedArrayBuffer,
       memoryBytes: bytes + WORKER_MEMORY_SLACK,
+      checkpointIntervalMs: this.opts.checkpointIntervalMs,
     };
+    // A checkpoint that cannot be read (a failed checksum) costs the time since the start, not the job.
+    const checkpoint = await this.opts.store.readCheckpoint(job.id).catch((e: Error) => {
+      this.opts.log.warn({ err: e, jobId: job.id }, 'could not read the job checkpoint; the job starts from zero');
+      return undefined;
+    });
+    if (checkpoint) task.resumeFrom = checkpoint.data;
     if (job.params.source === 'samples') {
       const s = await this.opts.store.readSamples(job.datasetId);
       task.samples = { count: s.count, dimension: s.dimension, data: s.data, labels: labelIds(s.labels) };
@@ -175,14 +262,16 @@ export class JobRunner {
     try {
       task = await this.taskFor(job, control, bytes);
     } catch (e) {
-      await this.finish(job.id, 'failed', {
-        code: 'TRAINING_FAILED',
-        message: `could not read the training data: ${(e as Error).message}`,
-      });
+      await this.finish(
+        job.id,
+        'failed',
+        { code: 'TRAINING_FAILED', message: `could not read the training data: ${(e as Error).message}` },
+        this.owner,
+      );
       return;
     }
     if (this.closing) {
-      await this.opts.store.requeueRunningJobs();
+      if (!this.abandoned) await this.opts.store.releaseJobs(this.owner);
       return;
     }
     this.running.set(job.id, r);
@@ -220,6 +309,19 @@ export class JobRunner {
       case 'failed':
         this.fail(r, m.code, m.message);
         return;
+      case 'checkpoint':
+        this.checkpoint(r, m.iteration, m.data);
+        return;
+      case 'resumed':
+        this.opts.log.info({ jobId: r.job.id, iteration: m.iteration }, 'job resumed from checkpoint');
+        return;
+      case 'resumeRejected':
+        this.opts.log.warn(
+          { jobId: r.job.id, reason: m.message },
+          'job checkpoint does not match the run; the job starts from zero',
+        );
+        void this.write(r, () => this.opts.store.discardCheckpoint(r.job.id, this.owner));
+        return;
       default:
         return;
     }
@@ -240,6 +342,19 @@ export class JobRunner {
     return r.writes;
   }
 
+  /** Stores the checkpoint in order with the job's other writes; refused, the lease is gone. */
+  private checkpoint(r: Running, iteration: number, data: Uint8Array): void {
+    if (r.stopping) return;
+    void this.write(r, async () => {
+      if (r.stopping || !this.opts.store.isOpen()) return;
+      const saved = await this.opts.store.saveCheckpoint(r.job.id, this.owner, iteration, data);
+      if (saved) return;
+      // not this runner's job any more: the renewal's answer says why
+      const why = await this.opts.store.renewJobLease(r.job.id, this.lease);
+      if (!why.held) await this.lose(r, why);
+    });
+  }
+
   private flushProgress(r: Running): void {
     if (r.timer) clearTimeout(r.timer);
     r.timer = null;
@@ -248,8 +363,8 @@ export class JobRunner {
     r.pending = null;
     r.lastWrite = Date.now();
     void this.write(r, async () => {
-      if (!this.opts.store.isOpen()) return;
-      await this.opts.store.updateJobProgress(r.job.id, progress);
+      if (r.stopping === 'lost' || !this.opts.store.isOpen()) return;
+      await this.opts.store.updateJobProgress(r.job.id, progress, this.owner);
       const job = await this.opts.store.getJob(r.job.id);
       if (job) this.emit(job);
     });
@@ -273,6 +388,7 @@ export class JobRunner {
             weights: m.W,
           },
           finiteMetrics(m.metrics),
+          this.owner,
         );
         this.opts.onModelCreated();
         this.opts.log.info({ jobId: job.id, modelId: model.id, metrics: m.metrics }, 'job succeeded');
@@ -280,10 +396,19 @@ export class JobRunner {
       } catch (e) {
         // cancelled or parked while the model was written: that outcome stands
         if (r.stopping || !this.opts.store.isOpen()) return;
-        await this.finish(r.job.id, 'failed', {
-          code: 'STORE_FAILED',
-          message: `could not store the model: ${(e as Error).message}`,
-        });
+        // ended elsewhere, or another runner holds it now: not this runner's to write
+        const code = (e as { code?: string }).code;
+        if (code === 'JOB_FINISHED' || code === 'LEASE_LOST') {
+          r.stopping = 'lost';
+          this.opts.log.warn({ jobId: r.job.id, code }, `the model was not stored: ${(e as Error).message}`);
+          return;
+        }
+        await this.finish(
+          r.job.id,
+          'failed',
+          { code: 'STORE_FAILED', message: `could not store the model: ${(e as Error).message}` },
+          this.owner,
+        );
       }
     });
   }
@@ -292,18 +417,20 @@ export class JobRunner {
     if (r.done) return;
     r.done = true;
     this.flushProgress(r);
-    if (r.stopping === 'park') return;
-    void this.write(r, () => this.finish(r.job.id, 'failed', { code, message }));
+    if (r.stopping === 'park' || r.stopping === 'lost') return;
+    void this.write(r, () => this.finish(r.job.id, 'failed', { code, message }, this.owner));
   }
 
-  /** Ends a job that produced no model, and tells the listeners. */
+  /** Ends a job that produced no model, and tells the listeners; with `owner`, only while it holds the job. */
   private async finish(
     id: string,
     status: 'failed' | 'cancelled',
     error: { code: string; message: string } | null,
+    owner?: string,
   ): Promise<void> {
     if (!this.opts.store.isOpen()) return;
-    const job = await this.opts.store.finishJob(id, status, error);
+    const job = await this.opts.store.finishJob(id, status, error, null, owner);
+    if (owner !== undefined && job.status !== status) return; // no longer this runner's
     if (status === 'failed') this.opts.log.warn({ jobId: id, ...error }, 'job failed');
     this.emit(job);
   }
@@ -344,22 +471,50 @@ export class JobRunner {
     void r.handle.exited.then(() => clearTimeout(t));
   }
 
-  /** Stops taking jobs; running ones go back to the queue so the next start resumes them. */
+  /** Stops taking jobs; running ones go back to the queue so the next start (here or elsewhere) resumes them. */
   async close(): Promise<void> {
     this.closing = true;
+    this.stopHeartbeat();
     const all = [...this.running.values()];
     for (const r of all) {
-      r.stopping = 'park';
+      if (!r.stopping) r.stopping = 'park';
       this.stopWorker(r);
     }
     await this.pumping;
+    await this.beating;
     await Promise.all(
       all.map(async (r) => {
         await r.handle.exited;
         await r.writes;
       }),
     );
-    if (this.opts.store.isOpen()) await this.opts.store.requeueRunningJobs();
+    if (this.opts.store.isOpen() && !this.abandoned) await this.opts.store.releaseJobs(this.owner);
+  }
+
+  /**
+   * Stops as a killed process would: heartbeat off, workers terminated, nothing written, nothing
+   * parked; the jobs keep their lease until it expires and another runner takes them. For tests of
+   * takeover (test/jobs/takeover.test.ts); close() afterwards writes nothing either.
+   */
+  async abandon(): Promise<void> {
+    this.abandoned = true;
+    this.closing = true;
+    this.stopHeartbeat();
+    const all = [...this.running.values()];
+    for (const r of all) {
+      r.stopping = 'lost';
+      if (r.timer) clearTimeout(r.timer);
+      void r.handle.worker.terminate();
+    }
+    // writes asked for before this point may land (a process dies mid-write too); none after
+    await Promise.all(all.map(async (r) => Promise.all([r.handle.exited, r.writes])));
+    await this.pumping;
+    await this.beating;
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
   }
 
   private emit(job: JobRecord): void {

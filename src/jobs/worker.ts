@@ -1,6 +1,7 @@
 // Worker-thread entry: runs the pure math on the data and parameters its task carries, and reports
 // by message. Training runs here so the main thread keeps serving while a model learns. It opens
 // no database and reads no environment: everything arrives in the task.
+import { deserialize, serialize } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createCompute, type Compute } from '../compute/index.js';
 import { splitIndices, toTripletSet } from '../compute/training-data.js';
@@ -13,7 +14,12 @@ import {
   train,
   trainMined,
   type Kernels,
+  type MinedTrainResult,
+  type TrainCheckpoint,
+  type TrainResult,
 } from '../math/index.js';
+import { checkTrainCheckpoint } from '../math/checkpoint.js';
+import { checkMinedCheckpoint, type MinedCheckpoint } from '../math/mining/checkpoint.js';
 import { formatBytes, trainingJobCost } from '../domain/costs.js';
 import { checkTrainedW, memoryError, nonFiniteRun } from '../compute/worker-checks.js';
 import type {
@@ -40,6 +46,62 @@ function hooks(task: TrainTask) {
   };
 }
 
+/**
+ * Checkpoint hooks on the worker's own clock: one at the first iteration boundary
+ * CHECKPOINT_INTERVAL_MS after the start or the previous one, serialised (v8, structured-cloneable
+ * typed arrays and numbers) and posted with its buffer transferred. None when the interval is 0.
+ */
+function checkpointHooks(task: TrainTask) {
+  const interval = task.checkpointIntervalMs ?? 0;
+  if (!(interval > 0)) return {};
+  let last = performance.now();
+  return {
+    checkpointDue: () => performance.now() - last >= interval,
+    onCheckpoint: (c: { iteration: number }) => {
+      const bytes = serialize(c);
+      // v8 may hand out a view of a larger buffer: transfer exactly the checkpoint's bytes
+      const data =
+        bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+          ? new Uint8Array(bytes.buffer, 0, bytes.byteLength)
+          : Uint8Array.from(bytes);
+      post({ type: 'checkpoint', iteration: c.iteration, data }, [data.buffer as ArrayBuffer]);
+      last = performance.now();
+    },
+  };
+}
+
+const rejectResume = (e: unknown) =>
+  post({ type: 'resumeRejected', message: e instanceof Error ? e.message : String(e) });
+
+/**
+ * Runs `start` from the task's checkpoint when it has one that matches the run, else from zero. A
+ * checkpoint of another run (the core's RangeError "checkpoint…", from `check` or from the
+ * trainer's own set-up, before any step) or bytes that do not decode are reported, not fatal.
+ */
+function resumable<C extends { iteration: number }, R>(
+  task: TrainTask,
+  check: (c: C) => void,
+  start: (resumeFrom?: C) => R,
+): R {
+  if (!task.resumeFrom) return start();
+  let c: C;
+  try {
+    c = deserialize(task.resumeFrom) as C;
+    check(c);
+  } catch (e) {
+    rejectResume(e);
+    return start();
+  }
+  post({ type: 'resumed', iteration: c.iteration });
+  try {
+    return start(c);
+  } catch (e) {
+    if (!(e instanceof RangeError && e.message.startsWith('checkpoint'))) throw e;
+    rejectResume(e);
+    return start();
+  }
+}
+
 function missing(what: string): Error {
   return Object.assign(new Error(`the task carries no ${what}`), { code: 'TRAINING_FAILED' });
 }
@@ -49,7 +111,11 @@ function trainOnTriplets(task: TrainTask, p: TripletTrainingParams, stored: Trip
     p.validationFraction > 0 ? splitIndices(stored.count, p.validationFraction, seededRandom(p.seed)) : null;
   const trainSet = toTripletSet(stored, split?.train);
   const validationSet = split && split.validation.length > 0 ? toTripletSet(stored, split.validation) : null;
-  const result = train(trainSet, p, hooks(task), kernels);
+  const result = resumable<TrainCheckpoint, TrainResult>(
+    task,
+    (c) => checkTrainCheckpoint(c, trainSet, p),
+    (resumeFrom) => train(trainSet, p, { ...hooks(task), ...checkpointHooks(task), resumeFrom }, kernels),
+  );
   checkTrainedW(result.W, result.metrics.trainLoss);
   const metrics: Record<string, unknown> = { ...result.metrics, trainCount: trainSet.m };
   if (validationSet) {
@@ -75,7 +141,12 @@ function trainOnTriplets(task: TrainTask, p: TripletTrainingParams, stored: Trip
 function trainOnSamples(task: TrainTask, p: MinedTrainingParams, s: SampleData, kernels: Kernels): void {
   const samples = { d: s.dimension, n: s.count, X: s.data, labels: s.labels };
   // Mining options the API does not expose keep the math core's defaults.
-  const result = trainMined(samples, { ...DEFAULT_MINED_PARAMS, ...p }, hooks(task), kernels);
+  const params = { ...DEFAULT_MINED_PARAMS, ...p };
+  const result = resumable<MinedCheckpoint, MinedTrainResult>(
+    task,
+    (c) => checkMinedCheckpoint(c, samples, params),
+    (resumeFrom) => trainMined(samples, params, { ...hooks(task), ...checkpointHooks(task), resumeFrom }, kernels),
+  );
   checkTrainedW(result.W, nonFiniteRun(result.metrics.warnings) ? NaN : result.metrics.trainLoss);
   const { validation, ...rest } = result.metrics;
   // Flatten the validation figures so clients read metrics.validationLoss like any job's.
@@ -137,6 +208,7 @@ function checkAllowance(task: TrainTask): void {
     count: data.count,
     dimension: data.dimension,
     threads: task.compute.kernels === 'js' ? 1 : task.compute.threads,
+    checkpoints: (task.checkpointIntervalMs ?? 0) > 0,
   });
   if (cost.bytes > task.memoryBytes) {
     throw Object.assign(

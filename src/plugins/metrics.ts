@@ -1,8 +1,10 @@
 // Prometheus metrics on GET /metrics: HTTP traffic, embed batch sizes, jobs by status,
-// training speed and the process's own figures. One registry per app: no global state.
+// training speed, what the HTTP layer holds against its budgets, the load shedder's state and
+// the process's own figures. One registry per app: no global state.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { App } from '../app-types.js';
 import { JOB_STATUSES, type JobRecord } from '../domain/records.js';
+import type { ShedderState } from '../http/load-shedder.js';
 
 export interface Metrics {
   registry: Registry;
@@ -72,6 +74,47 @@ export function registerMetrics(app: App): Metrics {
     registers,
     collect() {
       this.set(runner.activeCount);
+    },
+  });
+
+  // What the HTTP layer holds, against its budgets (docs/operations.md, Budgets).
+  const { http } = app.state;
+  const gauge = (name: string, help: string, read: (() => number) | undefined) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read?.() ?? 0);
+      },
+    });
+  gauge('triplet_embed_open_connections', 'Open HTTP connections (against MAX_CONNECTIONS)', http.connections);
+  gauge(
+    'triplet_embed_bodies_arriving',
+    'Request bodies still arriving (watched for BODY_IDLE_TIMEOUT_MS)',
+    http.bodiesArriving,
+  );
+  gauge(
+    'triplet_embed_staged_body_bytes',
+    'Bytes held by binary bodies and streamed uploads (against STAGED_BYTES_LIMIT)',
+    http.stagedBytes,
+  );
+  const shedderStates: ShedderState[] = ['off', 'starting', 'ok', 'overloaded'];
+  new Gauge({
+    name: 'triplet_embed_load_shedder_state',
+    help: 'The load shedder: 1 for its current state (overloaded: requests get 503 OVERLOADED)',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      for (const s of shedderStates) this.set({ state: s }, app.shedder.state === s ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'triplet_embed_event_loop_delay_seconds',
+    help: "Mean event-loop delay over the load shedder's last sample (against MAX_EVENT_LOOP_DELAY_MS)",
+    registers,
+    collect() {
+      this.set(app.shedder.delayMs / 1000);
     },
   });
 

@@ -36,10 +36,11 @@ export default async function healthRoutes(app: App): Promise<void> {
       },
     },
     async (_req, reply) => {
-      // Not ready while the load shedder answers 503 OVERLOADED (e.g. just after a slow start).
+      // Not ready while the load shedder answers 503 OVERLOADED: both ask the same shedder, now.
       const store = await app.services.health.storeHealth();
-      const ready = app.state.ready && !app.isUnderPressure() && store.ok;
-      const reason = store.ok ? {} : { reason: store.reason };
+      const overload = app.shedder.overload();
+      const ready = app.state.ready && overload === undefined && store.ok;
+      const reason = !store.ok ? { reason: store.reason } : overload ? { reason: `overloaded: ${overload}` } : {};
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', ...reason });
     },
   );

@@ -60,4 +60,23 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE models ADD COLUMN training_params TEXT;
   UPDATE models SET training_params = (SELECT jobs.params FROM jobs WHERE jobs.id = models.job_id) WHERE job_id IS NOT NULL;
   `,
+  // Leases and checkpoints (docs/decisions/0021-job-leases-checkpoints.md): a running job is held by
+  // one runner (lease_owner) until lease_expires_at (ms since the epoch, the process's clock), and
+  // keeps its latest checkpoint, which outlives a requeue and goes when the job finishes. Jobs that
+  // already ran count one attempt.
+  `
+  ALTER TABLE jobs ADD COLUMN lease_owner TEXT;
+  ALTER TABLE jobs ADD COLUMN lease_expires_at INTEGER;
+  ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN resumed_from_iteration INTEGER;
+  UPDATE jobs SET attempts = 1 WHERE started_at IS NOT NULL;
+  CREATE INDEX jobs_by_lease ON jobs (lease_expires_at) WHERE status = 'running';
+  CREATE TABLE job_checkpoints (
+    job_id TEXT PRIMARY KEY,
+    iteration INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    checksum TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  `,
 ];

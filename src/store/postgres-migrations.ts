@@ -93,6 +93,40 @@ export const PG_MIGRATIONS: string[] = [
   CREATE TRIGGER models_notify_change AFTER INSERT OR UPDATE OR DELETE ON models
     FOR EACH ROW EXECUTE FUNCTION triplet_embed_notify_change();
   `,
+  // 3: leases and checkpoints (docs/decisions/0021-job-leases-checkpoints.md): a
+  // running job is held by lease_owner until lease_expires_at (the database's clock); its latest
+  // checkpoint is kept in parts of at most 8 MiB, replaced whole, kept across a requeue, deleted
+  // when the job finishes. Jobs that already ran count one attempt.
+  `
+  ALTER TABLE jobs ADD COLUMN lease_owner text;
+  ALTER TABLE jobs ADD COLUMN lease_expires_at timestamptz;
+  ALTER TABLE jobs ADD COLUMN attempts integer NOT NULL DEFAULT 0;
+  ALTER TABLE jobs ADD COLUMN resumed_from_iteration integer;
+  UPDATE jobs SET attempts = 1 WHERE started_at IS NOT NULL;
+  CREATE INDEX jobs_by_lease ON jobs (lease_expires_at) WHERE status = 'running';
+  CREATE TABLE job_checkpoints (
+    job_id text NOT NULL,
+    part integer NOT NULL,
+    parts integer NOT NULL,
+    iteration integer NOT NULL,
+    data bytea NOT NULL,
+    -- SHA-256 of the whole checkpoint (all parts in order), on every part
+    checksum text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (job_id, part)
+  );
+  -- A lease renewal changes lease_expires_at alone: no event for it (followers would re-read the job
+  -- every renewal for nothing). Every other change of a job is still announced.
+  DROP TRIGGER jobs_notify_change ON jobs;
+  CREATE TRIGGER jobs_notify_change AFTER INSERT OR DELETE ON jobs
+    FOR EACH ROW EXECUTE FUNCTION triplet_embed_notify_change();
+  CREATE TRIGGER jobs_notify_update AFTER UPDATE ON jobs
+    FOR EACH ROW WHEN (
+      OLD.lease_expires_at IS NOT DISTINCT FROM NEW.lease_expires_at
+      OR OLD.status IS DISTINCT FROM NEW.status
+      OR OLD.lease_owner IS DISTINCT FROM NEW.lease_owner
+    ) EXECUTE FUNCTION triplet_embed_notify_change();
+  `,
 ];
 
 /**

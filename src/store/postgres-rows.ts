@@ -32,6 +32,8 @@ export function jobFromRow(r: Row): JobRecord {
     createdAt: iso(r.created_at)!,
     startedAt: iso(r.started_at),
     finishedAt: iso(r.finished_at),
+    attempts: r.attempts as number,
+    resumedFromIteration: (r.resumed_from_iteration as number | null) ?? null,
   };
 }
 

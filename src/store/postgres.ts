@@ -4,7 +4,7 @@
 // that transaction has locked. docs/decisions/0015-postgresql-store.md says why it is built so.
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
-import { conflictError, limitError, notFoundError } from '../domain/errors.js';
+import { limitError, notFoundError } from '../domain/errors.js';
 import type { TrainingParams } from '../domain/training.js';
 import { newId } from './ids.js';
 import { checkQueue } from './queue-limit.js';
@@ -14,16 +14,28 @@ import { pgStorageError } from './postgres-errors.js';
 import { migrate } from './postgres-migrations.js';
 import { PgChangeListener, type ChangeFeedOptions } from './postgres-notify.js';
 import { MODEL_COLUMNS, datasetFromRow, jobFromRow, modelFromRow } from './postgres-rows.js';
-import { bytesOf, checksum, decodeCursor, json, page, type Row } from './rows.js';
+import {
+  bytesOf,
+  checkCheckpoint,
+  checksum,
+  decodeCursor,
+  json,
+  page,
+  refusedRenewal,
+  refuseUnlessHeld,
+  type Row,
+} from './rows.js';
 import type {
   CapacityLimit,
   ChunkKind,
   DatasetRecord,
   JobError,
+  JobLease,
   JobProgress,
   JobRecord,
   JobStatus,
   Label,
+  LeaseRenewal,
   ModelRecord,
   NewModel,
   Page,
@@ -31,6 +43,7 @@ import type {
   Store,
   StoreChange,
   StoreHealth,
+  StoredCheckpoint,
   StoredSamples,
   StoredTriplets,
 } from './types.js';
@@ -84,6 +97,9 @@ async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise
     client.release(broken);
   }
 }
+
+/** A checkpoint is stored in parts of at most this many bytes (bytea values are sent whole). */
+const CHECKPOINT_PART_BYTES = 8 * 1024 * 1024;
 
 /** pg_advisory_xact_lock key of the job queue (any fixed number no other lock uses). */
 const QUEUE_LOCK = 0x71e0e;
@@ -399,33 +415,69 @@ export class PostgresStore implements Store {
     return Number(r!.n);
   }
 
-  /**
-   * The queue pattern of pg-boss and graphile-worker: the subquery locks the oldest queued row and
-   * skips rows other claims hold, so concurrent claims (in any replica) never get one job twice
-   * and never wait on each other.
-   */
   async nextQueuedJob(): Promise<JobRecord | undefined> {
     const r = await this.one(this.pool, "SELECT * FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1", []);
     return r ? jobFromRow(r) : undefined;
   }
 
-  async claimNextJob(id?: string): Promise<JobRecord | undefined> {
+  /**
+   * The queue pattern of pg-boss and graphile-worker: the subquery locks the oldest queued row and
+   * skips rows other claims hold, so concurrent claims (in any replica) never get one job twice
+   * and never wait on each other. The lease runs on the database's clock, which every replica shares.
+   */
+  async claimNextJob(lease: JobLease, id?: string): Promise<JobRecord | undefined> {
     const r = await this.one(
       this.pool,
-      `UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, now())
+      `UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, now()), lease_owner = $2,
+         lease_expires_at = now() + make_interval(secs => $3), attempts = attempts + 1,
+         resumed_from_iteration = (SELECT iteration FROM job_checkpoints WHERE job_id = jobs.id AND part = 0)
        WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND ($1::text IS NULL OR id = $1)
                    ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
          AND status = 'queued'
        RETURNING *`,
-      [id ?? null],
+      [id ?? null, lease.owner, lease.ms / 1000],
     );
     return r ? jobFromRow(r) : undefined;
   }
 
-  async updateJobProgress(id: string, progress: JobProgress): Promise<void> {
-    await this.pool.query("UPDATE jobs SET progress = $1 WHERE id = $2 AND status = 'running'", [
+  async renewJobLease(id: string, lease: JobLease): Promise<LeaseRenewal> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3)
+       WHERE id = $1 AND status = 'running' AND lease_owner = $2`,
+      [id, lease.owner, lease.ms / 1000],
+    );
+    if ((rowCount ?? 0) > 0) return { held: true };
+    const r = await this.one(this.pool, 'SELECT status, lease_owner FROM jobs WHERE id = $1', [id]);
+    return refusedRenewal(r as { status: string; lease_owner: string | null } | undefined);
+  }
+
+  async requeueExpiredJobs(): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL
+       WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at <= now())`,
+    );
+    return rowCount ?? 0;
+  }
+
+  /** Replicas share the database: a running job with a live lease belongs to one of them. */
+  async requeueOrphanedJobs(): Promise<number> {
+    return this.requeueExpiredJobs();
+  }
+
+  async releaseJobs(owner: string): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL
+       WHERE status = 'running' AND lease_owner = $1`,
+      [owner],
+    );
+    return rowCount ?? 0;
+  }
+
+  async updateJobProgress(id: string, progress: JobProgress, owner: string): Promise<void> {
+    await this.pool.query("UPDATE jobs SET progress = $1 WHERE id = $2 AND status = 'running' AND lease_owner = $3", [
       JSON.stringify(progress),
       id,
+      owner,
     ]);
   }
 
@@ -434,14 +486,24 @@ export class PostgresStore implements Store {
     status: 'failed' | 'cancelled',
     error: JobError | null,
     metrics: Record<string, unknown> | null = null,
+    owner?: string,
   ): Promise<JobRecord> {
-    const r = await this.one(
-      this.pool,
-      `UPDATE jobs SET status = $1, error = $2, metrics = COALESCE($3, metrics), finished_at = now()
-       WHERE id = $4 AND status IN ('queued', 'running') RETURNING *`,
-      [status, json(error), json(metrics), id],
-    );
-    // Already finished: it keeps its state, which is what the caller gets back.
+    // Two statements in one transaction, not one with a CTE: a checkpoint write holding the row
+    // lock commits first, and only a statement begun after it (READ COMMITTED) sees its rows.
+    const r = await inTransaction(this.pool, async (c) => {
+      const done = await this.one(
+        c,
+        `UPDATE jobs SET status = $1, error = $2, metrics = COALESCE($3, metrics), finished_at = now(),
+           lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = $4 AND (CASE WHEN $5::text IS NULL THEN status IN ('queued', 'running')
+                                 ELSE status = 'running' AND lease_owner = $5 END)
+         RETURNING *`,
+        [status, json(error), json(metrics), id, owner ?? null],
+      );
+      if (done) await c.query('DELETE FROM job_checkpoints WHERE job_id = $1', [id]);
+      return done;
+    });
+    // Already finished, or not this owner's: it keeps its state, which is what the caller gets back.
     return r ? jobFromRow(r) : (await this.getJob(id))!;
   }
 
@@ -449,23 +511,91 @@ export class PostgresStore implements Store {
     id: string,
     model: NewModel,
     metrics: Record<string, unknown>,
+    owner: string,
   ): Promise<{ job: JobRecord; model: ModelRecord }> {
     return inTransaction(this.pool, async (c) => {
+      // The row lock orders this against a cancel, a sweep or a renewal in any replica: a job
+      // cancelled meanwhile keeps its cancellation, one whose lease passed to another runner is
+      // that runner's to finish. No model is written either way.
+      refuseUnlessHeld(
+        id,
+        owner,
+        await this.one(c, 'SELECT status, lease_owner FROM jobs WHERE id = $1 FOR UPDATE', [id]),
+      );
       const rec = await this.insertModel(c, model);
       const r = await this.one(
         c,
-        `UPDATE jobs SET status = 'succeeded', metrics = $1, model_id = $2, error = NULL, finished_at = now()
-         WHERE id = $3 AND status = 'running' RETURNING *`,
+        `UPDATE jobs SET status = 'succeeded', metrics = $1, model_id = $2, error = NULL, finished_at = now(),
+           lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = $3 RETURNING *`,
         [JSON.stringify(metrics), rec.id, id],
       );
-      // A job cancelled while its last iteration ran keeps its cancellation: roll the model back.
-      if (!r) throw conflictError('JOB_FINISHED', `job ${id} is no longer running`);
-      return { job: jobFromRow(r), model: rec };
+      await c.query('DELETE FROM job_checkpoints WHERE job_id = $1', [id]);
+      return { job: jobFromRow(r!), model: rec };
     });
   }
 
   async requeueRunningJobs(): Promise<number> {
-    return (await this.pool.query("UPDATE jobs SET status = 'queued' WHERE status = 'running'")).rowCount ?? 0;
+    const { rowCount } = await this.pool.query(
+      "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL WHERE status = 'running'",
+    );
+    return rowCount ?? 0;
+  }
+
+  /** Locks the job's row while it runs under `owner` (a sweep or a cancel then waits); false when it does not. */
+  private async lockHeld(c: pg.PoolClient, id: string, owner: string): Promise<boolean> {
+    const r = await this.one(
+      c,
+      "SELECT 1 FROM jobs WHERE id = $1 AND status = 'running' AND lease_owner = $2 FOR UPDATE",
+      [id, owner],
+    );
+    return r !== undefined;
+  }
+
+  async saveCheckpoint(id: string, owner: string, iteration: number, data: Uint8Array): Promise<boolean> {
+    const sum = checksum(data);
+    const parts = Math.max(1, Math.ceil(data.byteLength / CHECKPOINT_PART_BYTES));
+    return inTransaction(this.pool, async (c) => {
+      if (!(await this.lockHeld(c, id, owner))) return false;
+      await c.query('DELETE FROM job_checkpoints WHERE job_id = $1', [id]);
+      for (let part = 0; part < parts; part++) {
+        const bytes = data.subarray(part * CHECKPOINT_PART_BYTES, (part + 1) * CHECKPOINT_PART_BYTES);
+        await c.query(
+          'INSERT INTO job_checkpoints (job_id, part, parts, iteration, data, checksum) VALUES ($1, $2, $3, $4, $5, $6)',
+          [id, part, parts, iteration, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), sum],
+        );
+      }
+      return true;
+    });
+  }
+
+  async readCheckpoint(id: string): Promise<StoredCheckpoint | undefined> {
+    const { rows } = await this.pool.query<{
+      part: number;
+      parts: number;
+      iteration: number;
+      data: Buffer;
+      checksum: string;
+    }>('SELECT part, parts, iteration, data, checksum FROM job_checkpoints WHERE job_id = $1 ORDER BY part', [id]);
+    if (rows.length === 0) return undefined;
+    if (rows.length !== rows[0].parts || rows.some((r, i) => r.part !== i))
+      throw new Error(`the checkpoint of job ${id} has ${rows.length} of its ${rows[0].parts} parts`);
+    const data = new Uint8Array(rows.reduce((s, r) => s + r.data.byteLength, 0));
+    let at = 0;
+    for (const r of rows) {
+      data.set(r.data, at);
+      at += r.data.byteLength;
+    }
+    checkCheckpoint(id, data, rows[0].checksum);
+    return { iteration: rows[0].iteration, data };
+  }
+
+  async discardCheckpoint(id: string, owner: string): Promise<void> {
+    await inTransaction(this.pool, async (c) => {
+      if (!(await this.lockHeld(c, id, owner))) return;
+      await c.query('DELETE FROM job_checkpoints WHERE job_id = $1', [id]);
+      await c.query('UPDATE jobs SET resumed_from_iteration = NULL WHERE id = $1', [id]);
+    });
   }
 
   async activeJobsForDataset(datasetId: string): Promise<number> {

@@ -1,8 +1,8 @@
 // What both backends do alike with rows: JSON parameters, vector bytes, weight checksums, and the
 // cursor format (base64url of a row's seq), so a client sees one format on either backend.
 import { createHash } from 'node:crypto';
-import { invalidError } from '../domain/errors.js';
-import type { Page } from './types.js';
+import { conflictError, invalidError, notFoundError } from '../domain/errors.js';
+import { isFinished, type JobStatus, type LeaseRenewal, type Page } from './types.js';
 
 export type Row = Record<string, unknown>;
 
@@ -35,4 +35,33 @@ export function page<T>(rows: Row[], limit: number, map: (r: Row) => T): Page<T>
   const more = rows.length > limit;
   const kept = more ? rows.slice(0, limit) : rows;
   return { items: kept.map(map), nextCursor: more ? encodeCursor(kept[kept.length - 1].seq as string | number) : null };
+}
+
+/** Why a renewal was refused, from the job's status and lease owner as they are now. */
+export function refusedRenewal(row: { status: string; lease_owner: string | null } | undefined): LeaseRenewal {
+  if (!row) return { held: false, reason: 'missing', status: null };
+  const status = row.status as JobStatus;
+  if (isFinished(status)) return { held: false, reason: 'finished', status };
+  if (status === 'queued') return { held: false, reason: 'requeued', status };
+  return { held: false, reason: 'taken', status };
+}
+
+/** Checkpoints are stored with their SHA-256; a read that does not match refuses them. */
+export function checkCheckpoint(id: string, data: Uint8Array, sum: string): void {
+  if (checksum(data) !== sum) throw new Error(`the checkpoint of job ${id} failed its integrity check (checksum)`);
+}
+
+/**
+ * Fencing for a write that ends a job: throws unless the job runs under `owner`. JOB_FINISHED when
+ * it has ended (cancelled meanwhile, say), LEASE_LOST when it was requeued or another owner runs it.
+ */
+export function refuseUnlessHeld(id: string, owner: string, row: Row | undefined): void {
+  if (!row) throw notFoundError('JOB_NOT_FOUND', `job ${id} does not exist`);
+  const status = row.status as JobStatus;
+  if (isFinished(status)) throw conflictError('JOB_FINISHED', `job ${id} is no longer running (it is ${status})`);
+  if (status !== 'running' || row.lease_owner !== owner)
+    throw conflictError(
+      'LEASE_LOST',
+      `job ${id} is no longer held by runner ${owner}: its lease expired and it was ${status === 'queued' ? 'requeued' : `taken by ${String(row.lease_owner)}`}`,
+    );
 }

@@ -17,6 +17,8 @@ const change = (table: ChangeTable, id: string, op: 'insert' | 'update' | 'delet
 });
 const datasetUpdated = (args: [string, ...unknown[]]) => [change('datasets', args[0], 'update')];
 const jobUpdated = (args: [string, ...unknown[]]) => [change('jobs', args[0], 'update')];
+const requeued = (_args: unknown[], n: number): StoreChange[] =>
+  n > 0 ? [{ kind: 'resync', reason: `${n} running jobs were requeued` }] : [];
 const jobOf = (job: JobRecord | undefined) => (job ? [change('jobs', job.id, 'update')] : []);
 
 const WRITES: { [M in Method]: ChangesOf<M> } = {
@@ -46,8 +48,17 @@ const WRITES: { [M in Method]: ChangesOf<M> } = {
     change('models', model.id, 'insert'),
     change('jobs', id, 'update'),
   ],
+  // A renewal moves the lease's expiry alone, which no listener follows (as on PostgreSQL).
+  renewJobLease: null,
   // Which jobs went back is not returned: listeners re-read what they follow.
-  requeueRunningJobs: (_args, n) => (n > 0 ? [{ kind: 'resync', reason: `${n} running jobs were requeued` }] : []),
+  requeueRunningJobs: requeued,
+  requeueExpiredJobs: requeued,
+  requeueOrphanedJobs: requeued,
+  releaseJobs: requeued,
+  // checkpoints are the runner's, not a table the feed reports on
+  saveCheckpoint: null,
+  readCheckpoint: null,
+  discardCheckpoint: null,
   activeJobsForDataset: null,
   createModel: (_args, m) => [change('models', m.id, 'insert')],
   getModel: null,

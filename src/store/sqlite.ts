@@ -3,11 +3,21 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
-import { conflictError, limitError, notFoundError, unavailableError, type DomainError } from '../domain/errors.js';
+import { limitError, notFoundError, unavailableError, type DomainError } from '../domain/errors.js';
 import type { TrainingParams } from '../domain/training.js';
 import { finiteProgress } from '../domain/records.js';
 import { newId } from './ids.js';
-import { bytesOf, checksum, decodeCursor, json, page, type Row } from './rows.js';
+import {
+  bytesOf,
+  checkCheckpoint,
+  checksum,
+  decodeCursor,
+  json,
+  page,
+  refusedRenewal,
+  refuseUnlessHeld,
+  type Row,
+} from './rows.js';
 import { checkQueue } from './queue-limit.js';
 import { MIGRATIONS } from './migrations.js';
 import { asyncStore, type SyncStore } from './async.js';
@@ -24,16 +34,19 @@ import type {
   ChunkKind,
   DatasetRecord,
   JobError,
+  JobLease,
   JobProgress,
   JobRecord,
   JobStatus,
   Label,
+  LeaseRenewal,
   ModelRecord,
   NewModel,
   Page,
   PageRequest,
   Store,
   StoreHealth,
+  StoredCheckpoint,
   StoredSamples,
   StoredTriplets,
 } from './types.js';
@@ -68,6 +81,8 @@ function jobFromRow(r: Row): JobRecord {
     createdAt: r.created_at as string,
     startedAt: (r.started_at as string | null) ?? null,
     finishedAt: (r.finished_at as string | null) ?? null,
+    attempts: r.attempts as number,
+    resumedFromIteration: (r.resumed_from_iteration as number | null) ?? null,
   };
 }
 
@@ -407,30 +422,76 @@ export class SqliteDatabase implements SyncStore {
     return r ? jobFromRow(r) : undefined;
   }
 
-  claimNextJob(id?: string): JobRecord | undefined {
+  claimNextJob(lease: JobLease, id?: string): JobRecord | undefined {
     return this.write(() =>
-      this.db.transaction(() => {
-        const r =
-          id !== undefined
-            ? { id }
-            : (this.db.prepare("SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1").get() as
-                { id: string } | undefined);
-        if (!r) return undefined;
-        const changed = this.db
-          .prepare(
-            "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) WHERE id = ? AND status = 'queued'",
-          )
-          .run(now(), r.id).changes;
-        return changed > 0 ? this.getJob(r.id) : undefined;
-      })(),
+      this.db
+        .transaction(() => {
+          const r =
+            id !== undefined
+              ? { id }
+              : (this.db.prepare("SELECT id FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1").get() as
+                  { id: string } | undefined);
+          if (!r) return undefined;
+          const changed = this.db
+            .prepare(
+              `UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?), lease_owner = ?,
+                 lease_expires_at = ?, attempts = attempts + 1,
+                 resumed_from_iteration = (SELECT iteration FROM job_checkpoints WHERE job_id = jobs.id)
+               WHERE id = ? AND status = 'queued'`,
+            )
+            .run(now(), lease.owner, Date.now() + lease.ms, r.id).changes;
+          return changed > 0 ? this.getJob(r.id) : undefined;
+        })
+        .immediate(),
     );
   }
 
-  updateJobProgress(id: string, progress: JobProgress): void {
+  renewJobLease(id: string, lease: JobLease): LeaseRenewal {
+    return this.write(() => {
+      const changed = this.db
+        .prepare("UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND status = 'running' AND lease_owner = ?")
+        .run(Date.now() + lease.ms, id, lease.owner).changes;
+      if (changed > 0) return { held: true };
+      return refusedRenewal(
+        this.db.prepare('SELECT status, lease_owner FROM jobs WHERE id = ?').get(id) as
+          { status: string; lease_owner: string | null } | undefined,
+      );
+    });
+  }
+
+  requeueExpiredJobs(): number {
+    return this.write(
+      () =>
+        this.db
+          .prepare(
+            `UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL
+             WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)`,
+          )
+          .run(Date.now()).changes,
+    );
+  }
+
+  /** One process trains on a SQLite file: at its start, no other runner can hold a running job. */
+  requeueOrphanedJobs(): number {
+    return this.requeueRunningJobs();
+  }
+
+  releaseJobs(owner: string): number {
+    return this.write(
+      () =>
+        this.db
+          .prepare(
+            "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL WHERE status = 'running' AND lease_owner = ?",
+          )
+          .run(owner).changes,
+    );
+  }
+
+  updateJobProgress(id: string, progress: JobProgress, owner: string): void {
     return this.write(() => {
       this.db
-        .prepare("UPDATE jobs SET progress = ? WHERE id = ? AND status = 'running'")
-        .run(JSON.stringify(progress), id);
+        .prepare("UPDATE jobs SET progress = ? WHERE id = ? AND status = 'running' AND lease_owner = ?")
+        .run(JSON.stringify(progress), id, owner);
     });
   }
 
@@ -439,37 +500,109 @@ export class SqliteDatabase implements SyncStore {
     status: 'failed' | 'cancelled',
     error: JobError | null,
     metrics: Record<string, unknown> | null = null,
+    owner?: string,
   ): JobRecord {
-    return this.write(() => {
+    return this.write(() =>
       this.db
-        .prepare(
-          "UPDATE jobs SET status = ?, error = ?, metrics = COALESCE(?, metrics), finished_at = ? WHERE id = ? AND status IN ('queued', 'running')",
-        )
-        .run(status, json(error), json(metrics), now(), id);
-      return this.getJob(id)!;
-    });
+        .transaction(() => {
+          const changed = this.db
+            .prepare(
+              `UPDATE jobs SET status = ?, error = ?, metrics = COALESCE(?, metrics), finished_at = ?,
+                 lease_owner = NULL, lease_expires_at = NULL
+               WHERE id = ? AND (CASE WHEN ? IS NULL THEN status IN ('queued', 'running')
+                                      ELSE status = 'running' AND lease_owner = ? END)`,
+            )
+            .run(status, json(error), json(metrics), now(), id, owner ?? null, owner ?? null).changes;
+          if (changed > 0) this.db.prepare('DELETE FROM job_checkpoints WHERE job_id = ?').run(id);
+          return this.getJob(id)!;
+        })
+        .immediate(),
+    );
   }
 
-  succeedJob(id: string, model: NewModel, metrics: Record<string, unknown>): { job: JobRecord; model: ModelRecord } {
+  succeedJob(
+    id: string,
+    model: NewModel,
+    metrics: Record<string, unknown>,
+    owner: string,
+  ): { job: JobRecord; model: ModelRecord } {
     return this.write(() => {
-      return this.db.transaction(() => {
-        const rec = this.createModel(model);
-        const changed = this.db
-          .prepare(
-            "UPDATE jobs SET status = 'succeeded', metrics = ?, model_id = ?, error = NULL, finished_at = ? WHERE id = ? AND status = 'running'",
-          )
-          .run(JSON.stringify(metrics), rec.id, now(), id).changes;
-        // A job cancelled while its last iteration ran keeps its cancellation: roll the model back.
-        if (changed === 0) throw conflictError('JOB_FINISHED', `job ${id} is no longer running`);
-        return { job: this.getJob(id)!, model: rec };
-      })();
+      return this.db
+        .transaction(() => {
+          // A job cancelled while its last iteration ran keeps its cancellation; one whose lease passed
+          // to another runner is that runner's to finish: no model either way.
+          refuseUnlessHeld(
+            id,
+            owner,
+            this.db.prepare('SELECT status, lease_owner FROM jobs WHERE id = ?').get(id) as Row | undefined,
+          );
+          const rec = this.createModel(model);
+          this.db
+            .prepare(
+              `UPDATE jobs SET status = 'succeeded', metrics = ?, model_id = ?, error = NULL, finished_at = ?,
+                 lease_owner = NULL, lease_expires_at = NULL WHERE id = ?`,
+            )
+            .run(JSON.stringify(metrics), rec.id, now(), id);
+          this.db.prepare('DELETE FROM job_checkpoints WHERE job_id = ?').run(id);
+          return { job: this.getJob(id)!, model: rec };
+        })
+        .immediate();
     });
   }
 
   requeueRunningJobs(): number {
     return this.write(() => {
-      return this.db.prepare("UPDATE jobs SET status = 'queued' WHERE status = 'running'").run().changes;
+      return this.db
+        .prepare(
+          "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL WHERE status = 'running'",
+        )
+        .run().changes;
     });
+  }
+
+  private holds(id: string, owner: string): boolean {
+    return (
+      this.db.prepare("SELECT 1 FROM jobs WHERE id = ? AND status = 'running' AND lease_owner = ?").get(id, owner) !==
+      undefined
+    );
+  }
+
+  saveCheckpoint(id: string, owner: string, iteration: number, data: Uint8Array): boolean {
+    return this.write(() =>
+      this.db
+        .transaction(() => {
+          if (!this.holds(id, owner)) return false;
+          this.db
+            .prepare(
+              `INSERT INTO job_checkpoints (job_id, iteration, data, checksum, created_at) VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (job_id) DO UPDATE SET iteration = excluded.iteration, data = excluded.data,
+                 checksum = excluded.checksum, created_at = excluded.created_at`,
+            )
+            .run(id, iteration, data, checksum(data), now());
+          return true;
+        })
+        .immediate(),
+    );
+  }
+
+  readCheckpoint(id: string): StoredCheckpoint | undefined {
+    const r = this.db.prepare('SELECT iteration, data, checksum FROM job_checkpoints WHERE job_id = ?').get(id) as
+      { iteration: number; data: Buffer; checksum: string } | undefined;
+    if (!r) return undefined;
+    checkCheckpoint(id, r.data, r.checksum);
+    return { iteration: r.iteration, data: new Uint8Array(r.data) };
+  }
+
+  discardCheckpoint(id: string, owner: string): void {
+    return this.write(() =>
+      this.db
+        .transaction(() => {
+          if (!this.holds(id, owner)) return;
+          this.db.prepare('DELETE FROM job_checkpoints WHERE job_id = ?').run(id);
+          this.db.prepare('UPDATE jobs SET resumed_from_iteration = NULL WHERE id = ?').run(id);
+        })
+        .immediate(),
+    );
   }
 
   activeJobsForDataset(datasetId: string): number {

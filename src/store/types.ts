@@ -76,6 +76,28 @@ export type StoreChange =
   | { kind: 'resync'; reason: string }
   | { kind: 'lost'; reason: string };
 
+/** A runner's hold on a job: who holds it, and for how long from now (then another may take it). */
+export interface JobLease {
+  /** the runner's id (hostname:pid:random), unique per running app */
+  owner: string;
+  /** the lease's length, in milliseconds, from the store's clock (PostgreSQL: the database's) */
+  ms: number;
+}
+
+/**
+ * The answer to a lease renewal: held, or why not. `finished`: the job ended (status says how:
+ * cancelled from another replica, say); `requeued`: its lease expired and a sweep put it back in the
+ * queue; `taken`: another owner runs it now; `missing`: no such job.
+ */
+export type LeaseRenewal =
+  { held: true } | { held: false; reason: 'finished' | 'requeued' | 'taken' | 'missing'; status: JobStatus | null };
+
+/** A job's latest checkpoint: the iteration it was taken at and its bytes (opaque to the store). */
+export interface StoredCheckpoint {
+  iteration: number;
+  data: Uint8Array;
+}
+
 export interface Store {
   /** a description of where the data lives (a file path, a database URL without credentials) */
   readonly location: string;
@@ -134,26 +156,63 @@ export interface Store {
   /** The oldest queued job, left queued (the runner checks its budget before claiming it). */
   nextQueuedJob(): Promise<JobRecord | undefined>;
   /**
-   * Takes the oldest queued job (or, with `id`, that job) and marks it running, atomically;
-   * undefined when none is queued (or that job no longer is).
+   * Takes the oldest queued job (or, with `id`, that job) and marks it running under `lease`,
+   * atomically: attempts + 1, resumedFromIteration = the iteration of its checkpoint (null without
+   * one). Undefined when none is queued (or that job no longer is). PostgreSQL: FOR UPDATE SKIP
+   * LOCKED, so concurrent claims from any replica never get one job twice nor wait on each other.
    */
-  claimNextJob(id?: string): Promise<JobRecord | undefined>;
-  updateJobProgress(id: string, progress: JobProgress): Promise<void>;
-  /** Ends a job that produced no model (failed or cancelled). Ignored if already finished. */
+  claimNextJob(lease: JobLease, id?: string): Promise<JobRecord | undefined>;
+  /**
+   * Extends the lease by lease.ms from now while the job runs under lease.owner (also when it has
+   * expired but no sweep requeued it yet); otherwise says why not and changes nothing.
+   */
+  renewJobLease(id: string, lease: JobLease): Promise<LeaseRenewal>;
+  /** Running jobs whose lease expired (or that have none) go back to the queue, keeping their checkpoint. Returns how many. */
+  requeueExpiredJobs(): Promise<number>;
+  /**
+   * At a runner's start: the running jobs no live runner can hold go back to the queue. SQLite
+   * (one process trains on the file): every running job. PostgreSQL (replicas share it): only those
+   * whose lease expired; the others belong to live replicas.
+   */
+  requeueOrphanedJobs(): Promise<number>;
+  /** Graceful shutdown: the owner's running jobs go back to the queue now, keeping their checkpoint. */
+  releaseJobs(owner: string): Promise<number>;
+  /** Writes progress while the job runs under `owner`; otherwise nothing (a lost lease writes nothing). */
+  updateJobProgress(id: string, progress: JobProgress, owner: string): Promise<void>;
+  /**
+   * Ends a job that produced no model (failed or cancelled) and deletes its checkpoint. Without
+   * `owner` (a cancel, or a queued job refused): while queued or running. With `owner`: only while
+   * it runs under that owner. Otherwise ignored; the job as it is comes back.
+   */
   finishJob(
     id: string,
     status: 'failed' | 'cancelled',
     error: JobError | null,
     metrics?: Record<string, unknown> | null,
+    owner?: string,
   ): Promise<JobRecord>;
-  /** Writes the model and marks the job succeeded, in one transaction; JOB_FINISHED (conflict) when it no longer runs. */
+  /**
+   * Writes the model, marks the job succeeded and deletes its checkpoint, in one transaction, only
+   * while the job runs under `owner`: JOB_FINISHED (conflict) when it has ended, LEASE_LOST
+   * (conflict) when it was requeued or another owner runs it; no model is stored then.
+   */
   succeedJob(
     id: string,
     model: NewModel,
     metrics: Record<string, unknown>,
+    owner: string,
   ): Promise<{ job: JobRecord; model: ModelRecord }>;
-  /** Jobs left running by a crash go back to the queue. Returns how many. */
+  /** Every running job goes back to the queue, whoever holds it. Returns how many. */
   requeueRunningJobs(): Promise<number>;
+  /**
+   * Replaces the job's checkpoint while the job runs under `owner`; false (nothing written) when it
+   * does not. Large checkpoints are stored in parts (PostgreSQL).
+   */
+  saveCheckpoint(id: string, owner: string, iteration: number, data: Uint8Array): Promise<boolean>;
+  /** The job's latest checkpoint, verified against its checksum; undefined without one. */
+  readCheckpoint(id: string): Promise<StoredCheckpoint | undefined>;
+  /** Deletes the job's checkpoint (it did not match the run) and clears resumedFromIteration, while `owner` runs it. */
+  discardCheckpoint(id: string, owner: string): Promise<void>;
   activeJobsForDataset(datasetId: string): Promise<number>;
 
   createModel(model: NewModel): Promise<ModelRecord>;

@@ -33,6 +33,8 @@ const TABLES: Record<string, string[]> = {
     'created_at',
     'started_at',
     'finished_at',
+    'attempts',
+    'resumed_from_iteration',
   ],
   models: [
     'id',
@@ -55,9 +57,21 @@ function value(column: string, v: unknown): unknown {
   return v;
 }
 
+/**
+ * A file from before leases (schema version 2) has no attempts column: a job that started counts
+ * one, as the migration counts it. Leases and checkpoints are not copied: a job copied running has
+ * no lease, so the first replica to start requeues it and it runs again from zero.
+ */
+const OLD_JOB_COLUMNS: Record<string, string> = {
+  attempts: 'CASE WHEN started_at IS NULL THEN 0 ELSE 1 END AS attempts',
+  resumed_from_iteration: 'NULL AS resumed_from_iteration',
+};
+
 function sourceRows(db: Database.Database, table: string): Row[] {
   const where = table === 'chunks' ? 'WHERE upload_id IS NULL' : '';
-  return db.prepare(`SELECT ${TABLES[table].join(', ')} FROM ${table} ${where} ORDER BY seq`).all() as Row[];
+  const have = new Set((db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name));
+  const columns = TABLES[table].map((c) => (have.has(c) ? c : (OLD_JOB_COLUMNS[c] ?? c)));
+  return db.prepare(`SELECT ${columns.join(', ')} FROM ${table} ${where} ORDER BY seq`).all() as Row[];
 }
 
 async function insertAll(client: pg.ClientBase, table: string, rows: Row[]): Promise<void> {

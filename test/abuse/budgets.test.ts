@@ -10,6 +10,8 @@ const BUDGETS = {
   REPLY_BYTES_LIMIT: String(16 * 1024 * 1024),
   MODEL_CACHE_BYTES: String(8 * 1024 * 1024),
   BODY_LIMIT_BYTES: String(64 * 1024 * 1024),
+  // The uploads are megabytes of JSON; the point here is what they cost once accepted.
+  JSON_BODY_LIMIT_BYTES: String(64 * 1024 * 1024),
   // Importing the test models parses megabytes of JSON on the event loop; load shedding would
   // answer those set-up requests 503, which is not what these cases are about.
   MAX_EVENT_LOOP_DELAY_MS: '0',

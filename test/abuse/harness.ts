@@ -1,6 +1,6 @@
 // The abuse suite's harness: a real server process (the built one) with a low file-descriptor
 // limit, an RSS watchdog, and the checks every abuse case ends with — the process is alive,
-// /healthz answers, and RSS came back near its baseline. `npm run test:abuse` runs test/abuse/.
+// /healthz and every read route answer, and RSS came back near its baseline. `npm run test:abuse` runs test/abuse/.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -129,6 +129,24 @@ export async function expectRefusal(t: Test, res: Response, status: number, code
 }
 
 /** The checks every case ends with: alive, healthy, and RSS within `marginMb` of `baselineMb`. */
+/** Every read route answers 200: the lists, and each dataset, job and model (up to 20 of each) in them. */
+export async function expectReadsAnswer(t: Test, s: AbuseServer): Promise<void> {
+  const failed: string[] = [];
+  const get = async (route: string) => {
+    const r = await fetch(`${s.base}${route}`);
+    if (r.status !== 200) failed.push(`${route}: ${r.status}`);
+    return r.status === 200 ? ((await r.json().catch(() => ({}))) as { items?: { id: string }[] }) : {};
+  };
+  for (const kind of ['datasets', 'jobs', 'models']) {
+    const list = await get(`/${kind}?limit=20`);
+    for (const { id } of list.items ?? []) await get(`/${kind}/${encodeURIComponent(id)}`);
+  }
+  const metrics = await fetch(`${s.base}/metrics`);
+  if (metrics.status !== 200) failed.push(`/metrics: ${metrics.status}`);
+  await metrics.arrayBuffer();
+  t.same(failed, [], 'every read route answers 200');
+}
+
 export async function expectRecovered(t: Test, s: AbuseServer, baselineMb: number, marginMb = 256): Promise<void> {
   t.equal(
     await Promise.race([s.exited.then(() => 'exited'), Promise.resolve('alive')]),
@@ -136,6 +154,7 @@ export async function expectRecovered(t: Test, s: AbuseServer, baselineMb: numbe
     'the process is alive',
   );
   t.ok((await healthLatencyMs(s.base)) < 5000, '/healthz answers');
+  await expectReadsAnswer(t, s);
   // memory goes back lazily: give the allocator and GC a moment
   let rss = s.rssMb();
   // up to 20 s: the service schedules at most one full collection every 10 s

@@ -2,8 +2,10 @@
 // where the code can say (the WebAssembly objective's bytes, the reply text).
 import t from 'tap';
 import { createCompute } from '../../src/compute/index.js';
+import { serialize } from 'node:v8';
 import {
   MiB,
+  checkpointBytes,
   describeCost,
   distancesReplyBytes,
   embedReplyBytes,
@@ -13,7 +15,7 @@ import {
 } from '../../src/domain/costs.js';
 import { TRAINING_DEFAULTS, type TrainingParams } from '../../src/domain/training.js';
 import { embedJson, base64Rows } from '../../src/http/embed-reply.js';
-import { DEFAULT_MINED_PARAMS } from '../../src/math/index.js';
+import { DEFAULT_MINED_PARAMS, train, trainMined } from '../../src/math/index.js';
 import { DEFAULT_CHUNK_ROWS } from '../../src/math/kernels/wasm.js';
 import { wasmSimdSupported } from '../../src/math/kernels/simd.js';
 import type { LoadedModel } from '../../src/services/models.js';
@@ -127,4 +129,41 @@ t.test('reply formulas bound the replies', async (t) => {
   const W = Array.from({ length: 4 }, () => Array.from({ length: 9 }, () => -Math.random() * 1e-300));
   t.ok(weightsReplyBytes(4, 9) >= JSON.stringify({ rows: 4, cols: 9, normalize: false, W }).length);
   t.equal(modelCacheBytes(3, 9), 3 * 9 * 8 + 8 * 16 * 4);
+});
+
+t.test('the checkpoint term: C covers the serialised checkpoint the worker posts, counted thrice', async (t) => {
+  const biggest = (run: (onCheckpoint: (c: object) => void) => void) => {
+    let max = 0;
+    run((c) => (max = Math.max(max, serialize(c).byteLength)));
+    return max;
+  };
+  const d = 24;
+  const m = 300;
+  const rnd = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.7) * 2);
+  const set = { m, d, anchors: rnd(m * d), positives: rnd(m * d).map((v) => v + 0.1), negatives: rnd(m * d).reverse() };
+  for (const optimizer of ['lbfgs', 'cg'] as const) {
+    const p = triplets({ outputDimension: 6, optimizer, historySize: 7, maxIterations: 30, seed: 3 });
+    const got = biggest((onCheckpoint) => train(set, p as never, { onCheckpoint }));
+    const c = checkpointBytes(p, { count: m, dimension: d });
+    t.ok(c >= got, `${optimizer}: C = ${c} ≥ serialised ${got}`);
+  }
+  const n = 400;
+  const samples = { d, n, X: rnd(n * d), labels: Int32Array.from({ length: n }, (_, i) => i % 20) };
+  for (const validationFraction of [0, 0.2]) {
+    const p = mined({ outputDimension: 6, maxIterations: 20, validationFraction, batchSize: 40, samplesPerLabel: 4 });
+    const got = biggest((onCheckpoint) =>
+      trainMined(samples, { ...DEFAULT_MINED_PARAMS, ...p } as never, { onCheckpoint }),
+    );
+    const c = checkpointBytes(p, { count: n, dimension: d });
+    t.ok(c >= got, `samples, validation ${validationFraction}: C = ${c} ≥ serialised ${got}`);
+  }
+  const p = triplets();
+  const on = trainingJobCost(p, { count: m, dimension: d, threads: 1, checkpoints: true });
+  const off = trainingJobCost(p, { count: m, dimension: d, threads: 1 });
+  t.equal(
+    on.bytes - off.bytes,
+    3 * checkpointBytes(p, { count: m, dimension: d }),
+    'three copies, only with checkpoints',
+  );
+  t.match(on.terms.find((x) => x.name === 'checkpoint')?.formula, /^3·C, C = 16·k·d·\(1 \+ historySize\)/);
 });

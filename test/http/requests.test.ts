@@ -7,7 +7,7 @@ import t from 'tap';
 import { buildApp, loggerOptions } from '../../src/app.js';
 import { defaultMaxConnections, loadConfig, makeConfig } from '../../src/config.js';
 import { readStaged, StagingBudget, withBudget } from '../../src/http/staged-body.js';
-import { lines, records } from '../../src/http/streams.js';
+import { chunks, lines, records } from '../../src/http/streams.js';
 import { redactUrl } from '../../src/http/log-redaction.js';
 import { AppError } from '../../src/errors.js';
 import type { StagedRows } from '../../src/services/serving.js';
@@ -126,18 +126,75 @@ t.test('staged bodies hold what arrived, under the shared budget, and give it ba
   );
 });
 
-t.test('/readyz is 503 while the load shedder answers 503 OVERLOADED', async (t) => {
-  const app = await testApp(t, { config: { overload: { maxEventLoopDelayMs: 20, maxEventLoopUtilization: 0 } } });
-  const until = Date.now() + 1500;
+/** Keeps the event loop busy for ms: the overload (or the slow start-up) these tests need. */
+function busy(ms: number): void {
+  const until = Date.now() + ms;
   while (Date.now() < until) {
-    /* busy: this is the overload */
+    /* busy */
   }
-  // The shedder takes its sample on a timer of its own: wait for the sample that saw the overload,
-  // rather than guess how long after it that is.
-  for (let i = 0; i < 200 && !app.isUnderPressure(); i++) await new Promise((r) => setTimeout(r, 10));
-  t.ok(app.isUnderPressure(), 'the shedder saw the overload');
-  t.equal((await app.inject({ method: 'POST', url: '/embed', payload: { inputs: [[1]] } })).statusCode, 503);
-  t.equal((await app.inject({ url: '/readyz' })).statusCode, 503, 'not ready while shedding');
+}
+
+// The shedder samples on its own 1 s timer in production; these tests set that timer an hour
+// away and close each window themselves (shedder.sample()), so no sample falls where they do not
+// expect one and no assertion depends on how fast the machine is.
+const HOUR = 3_600_000;
+
+t.test('/readyz is 503 while the load shedder answers 503 OVERLOADED', async (t) => {
+  const app = await testApp(t, {
+    config: { overload: { maxEventLoopDelayMs: 20, maxEventLoopUtilization: 0 } },
+    build: { loadSampleMs: HOUR },
+  });
+  app.shedder.start(); // app.inject never listens; a server starts it when it does
+  // The delay histogram records the gap between its 10 ms ticks: its first tick (due before this
+  // timer) sets the baseline, and the one after the block (again due before the next) records it.
+  await new Promise((r) => setTimeout(r, 15));
+  busy(300);
+  await new Promise((r) => setTimeout(r, 1));
+  app.shedder.sample();
+  t.equal(app.shedder.state, 'overloaded', `the sample saw the block (${app.shedder.delayMs} ms)`);
+  const embed = await app.inject({ method: 'POST', url: '/embed', payload: { inputs: [[1]] } });
+  t.equal(embed.statusCode, 503);
+  t.match(embed.json(), { code: 'OVERLOADED' });
+  t.equal(embed.headers['retry-after'], '1');
+  const ready = await app.inject({ url: '/readyz' });
+  t.equal(ready.statusCode, 503, 'not ready while shedding');
+  t.match(ready.json(), { status: 'unavailable', reason: /^overloaded: eventLoopDelay/ });
+  t.equal((await app.inject({ url: '/healthz' })).statusCode, 200, 'probes still answer');
+});
+
+t.test('start-up is not counted as overload: ready and serving agree from the first request', async (t) => {
+  const config = makeConfig({
+    dataDir: tempDir(t),
+    logLevel: 'silent',
+    overload: { maxEventLoopDelayMs: 20, maxEventLoopUtilization: 0 },
+  });
+  const app = await buildApp(config, { logger: false, loadSampleMs: HOUR });
+  t.teardown(() => app.close());
+  // A slow start-up: the last thing before the server listens blocks the loop for a second.
+  app.addHook('onReady', async () => busy(1000));
+  await app.ready();
+  t.equal(app.shedder.state, 'starting');
+  t.notOk(app.shedder.measuring, 'nothing measured before the server listens');
+  const inject = async () => [
+    (await app.inject({ url: '/readyz' })).statusCode,
+    (await app.inject({ method: 'POST', url: '/embed', payload: { inputs: [[1]] } })).statusCode,
+  ];
+  t.same(await inject(), [200, 409], 'before listening: ready, and /embed is served (409 NO_MODEL)');
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  t.ok(app.shedder.measuring, 'measured from when it listens');
+  // The first window opened when the server listened: the second-long block is not in it.
+  // (Closed at once: this process's own HTTP client, loading, would be load in it.)
+  app.shedder.sample();
+  t.equal(app.shedder.state, 'ok', `first sample: ${app.shedder.delayMs} ms`);
+  const base = `http://127.0.0.1:${(app.server.address() as net.AddressInfo).port}`;
+  const ready = await fetch(`${base}/readyz`);
+  const embed = await fetch(`${base}/embed`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"inputs":[[1]]}',
+  });
+  t.same([ready.status, embed.status], [200, 409], 'over HTTP after the first sample: ready, and served');
+  await Promise.all([ready.text(), embed.text()]);
 });
 
 t.test('connection settings are read and checked', async (t) => {
@@ -254,4 +311,91 @@ t.test('over real connections: Node-level refusals, stalled bodies and the conne
   t.match(r.body, { statusCode: 408, code: 'BODY_TIMEOUT', message: /BODY_IDLE_TIMEOUT_MS/ });
   t.match(r.headers, /connection: close/);
   t.equal(parsed(await second.reply).status, 408);
+});
+
+/** The value of a metric line (`name{labels} value`) in Prometheus text, or undefined. */
+function metric(text: string, line: string): number | undefined {
+  const m = new RegExp(`^${line.replace(/[{}"]/g, '\\$&')} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+t.test('/metrics shows open connections, bodies arriving, staged bytes and the shedder', async (t) => {
+  const app = await testApp(t, {
+    config: { overload: { maxEventLoopDelayMs: 1000, maxEventLoopUtilization: 0 } },
+    build: { loadSampleMs: HOUR },
+  });
+  let text = (await app.inject({ url: '/metrics' })).body;
+  t.equal(metric(text, 'triplet_embed_load_shedder_state{state="starting"}'), 1, 'starting before it listens');
+  t.equal(metric(text, 'triplet_embed_staged_body_bytes'), 0);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const port = (app.server.address() as net.AddressInfo).port;
+  // A binary body of which 20,000 of 100,000 bytes arrive, then nothing.
+  const stalled = exchange(
+    port,
+    'POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nX-Dimension: 4\r\n' +
+      `Content-Length: 100000\r\n\r\n${'\0'.repeat(20_000)}`,
+  );
+  // Waits on what the server holds, not on a clock: the staged bytes are the sign it read them.
+  for (let i = 0; i < 500 && app.state.http.stagedBytes?.() === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  app.shedder.sample();
+  text = (await app.inject({ url: '/metrics' })).body;
+  t.equal(metric(text, 'triplet_embed_open_connections'), 1);
+  t.equal(metric(text, 'triplet_embed_bodies_arriving'), 1);
+  t.ok((metric(text, 'triplet_embed_staged_body_bytes') ?? 0) >= 20_000, 'the bytes that arrived are staged');
+  t.equal(metric(text, 'triplet_embed_load_shedder_state{state="ok"}'), 1);
+  t.equal(metric(text, 'triplet_embed_load_shedder_state{state="overloaded"}'), 0);
+  t.type(metric(text, 'triplet_embed_event_loop_delay_seconds'), 'number');
+  stalled.socket.destroy();
+  await stalled.reply;
+  for (let i = 0; i < 500 && app.state.http.stagedBytes?.() !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+  text = (await app.inject({ url: '/metrics' })).body;
+  t.equal(metric(text, 'triplet_embed_staged_body_bytes'), 0, 'given back when the client hung up');
+});
+
+t.test('chunks() reads a request without ever destroying it', async (t) => {
+  const once = (s: Readable, event: string) => new Promise((r) => s.once(event, r));
+  // The stream ends and closes while the reader is busy with its last chunk: that is no early close.
+  let s = new Readable({ read() {} });
+  s.push(Buffer.from('ab'));
+  s.push(null);
+  let it = chunks(s);
+  t.same((await it.next()).value, Buffer.from('ab'));
+  await once(s, 'close');
+  t.same(await it.next(), { done: true, value: undefined }, 'ended, then closed: the end');
+  // Closed before its end: an early close.
+  s = new Readable({ read() {} });
+  s.push(Buffer.from('ab'));
+  it = chunks(s);
+  await it.next();
+  s.destroy();
+  await t.rejects(it.next(), { code: 'INVALID_BODY', message: /ended early/ });
+  // A reader that stops early, or an error handed to the reader, leaves the stream as it was.
+  s = new Readable({ read() {} });
+  s.push(Buffer.from('ab'));
+  for await (const c of chunks(s)) if (c.length) break;
+  t.notOk(s.destroyed, 'not destroyed when the reader stops');
+  it = chunks(s);
+  const next = it.next();
+  s.emit('error', new AppError(408, 'BODY_TIMEOUT', 'stalled'));
+  await t.rejects(next, { code: 'BODY_TIMEOUT' });
+  t.notOk(s.destroyed, 'not destroyed by an error handed to the reader');
+});
+
+t.test('JSON bodies past JSON_BODY_LIMIT_BYTES are refused where a streamed format exists', async (t) => {
+  const app = await testApp(t, { config: { connections: { ...makeConfig().connections, jsonBodyLimit: 2048 } } });
+  const inputs = Array.from({ length: 40 }, () => Array.from({ length: 8 }, (_, j) => j + 0.123456789));
+  const r = await app.inject({ method: 'POST', url: '/embed', payload: { inputs } });
+  t.equal(r.statusCode, 413);
+  t.match(r.json(), {
+    code: 'BODY_TOO_LARGE',
+    message:
+      /larger than the limit of 2048 bytes for JSON \(JSON_BODY_LIMIT_BYTES\); send it as application\/octet-stream/,
+  });
+  const small = await app.inject({ method: 'POST', url: '/embed', payload: { inputs: inputs.slice(0, 2) } });
+  t.not(small.statusCode, 413, 'a body within the limit is read');
+  // A route that takes only JSON keeps BODY_LIMIT_BYTES: there is no other format to point to.
+  const W = Array.from({ length: 40 }, () => Array.from({ length: 8 }, () => 0.123456789));
+  t.equal((await app.inject({ method: 'POST', url: '/models', payload: { W } })).statusCode, 201);
+  t.equal(loadConfig({ JSON_BODY_LIMIT_BYTES: '5000' }).connections.jsonBodyLimit, 5000);
+  t.equal(loadConfig({}).connections.jsonBodyLimit, 4 * 1024 * 1024);
 });

@@ -12,6 +12,8 @@ import type { JobRecord, Store } from '../../src/store/types.js';
 import { tempDir } from '../helpers.js';
 import { freshDatabase, inCi, unavailable } from '../store/pg-test-db.js';
 
+/** the lease the test's own writes hold (any owner: nothing else runs these jobs) */
+const OWNER = { owner: 'test:1:follow', ms: 600_000 };
 const params = () => ({ ...TRAINING_DEFAULTS.triplets, outputDimension: 1, seed: 3 }) as TrainingParams;
 const progress = (iteration: number) => ({
   iteration,
@@ -50,7 +52,7 @@ function until(seen: JobRecord[], match: (j: JobRecord) => boolean, wake: { fn: 
 async function runningJob(store: Store): Promise<JobRecord> {
   const ds = await store.createDataset({ name: null, dimension: 1 });
   const job = await store.createJob({ datasetId: ds.id, params: params() });
-  return (await store.claimNextJob(job.id))!;
+  return (await store.claimNextJob(OWNER, job.id))!;
 }
 
 t.test('a burst of progress writes costs one more read; a record is handed out once', async (t) => {
@@ -66,7 +68,7 @@ t.test('a burst of progress writes costs one more read; a record is handed out o
     seen.push(j);
     wake.fn();
   });
-  await Promise.all(Array.from({ length: 20 }, (_, i) => store.updateJobProgress(job.id, progress(i + 1))));
+  await Promise.all(Array.from({ length: 20 }, (_, i) => store.updateJobProgress(job.id, progress(i + 1), OWNER.owner)));
   await until(seen, (j) => j.progress?.iteration === 20, wake);
   t.ok(reads() <= 2, `20 writes, ${reads()} reads`);
   const last = seen[seen.length - 1];
@@ -123,7 +125,7 @@ t.test(
       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'triplet-embed-listen'",
     );
     await lost;
-    await replica.updateJobProgress(job.id, progress(7));
+    await replica.updateJobProgress(job.id, progress(7), OWNER.owner);
     await until(seen, (j) => j.progress?.iteration === 7, wake);
     t.pass("another replica's write is read while the feed is down");
     await replica.finishJob(job.id, 'failed', { code: 'TRAINING_FAILED', message: 'x' });

@@ -6,7 +6,7 @@
 import type { Test } from 'tap';
 import { TRAINING_DEFAULTS, type TrainingParams } from '../../src/domain/training.js';
 import type { NewModel, Store, StoreChange } from '../../src/store/types.js';
-import type { StoreBackend } from './contract.js';
+import { LEASE, type StoreBackend } from './contract.js';
 
 /** Long enough for a notification on a busy machine; a missing event fails the test instead of hanging it. */
 const EVENT_WAIT_MS = 10_000;
@@ -80,14 +80,21 @@ export function changeFeedContract(t: Test, backend: StoreBackend): void {
     const job = await store.createJob({ datasetId: ds.id, params: params() });
     await feed.expect('createJob', changed('jobs', job.id, 'insert'));
     feed.clear();
-    await store.claimNextJob(job.id);
+    await store.claimNextJob(LEASE, job.id);
     await feed.expect('claimNextJob', changed('jobs', job.id, 'update'));
     feed.clear();
     const progress = { iteration: 1, maxIterations: 2, loss: 1, gradientNorm: 1, activeFraction: 1, elapsedMs: 1 };
-    await store.updateJobProgress(job.id, progress);
+    await store.updateJobProgress(job.id, progress, LEASE.owner);
     await feed.expect('updateJobProgress', changed('jobs', job.id, 'update'));
     feed.clear();
-    const { model } = await store.succeedJob(job.id, { ...aModel(), jobId: job.id }, {});
+    // A renewal moves the lease's expiry alone: not announced. Events come in commit order, so once
+    // a later write's event is in, any event of the renewal would be too.
+    t.same(await store.renewJobLease(job.id, LEASE), { held: true });
+    await store.appendTriplets(ds.id, f32(6), 1);
+    await feed.expect('the write after the renewal', changed('datasets', ds.id, 'update'));
+    t.notOk(feed.seen.some(changed('jobs', job.id, 'update')), 'a lease renewal is not announced');
+    feed.clear();
+    const { model } = await store.succeedJob(job.id, { ...aModel(), jobId: job.id }, {}, LEASE.owner);
     await feed.expect('succeedJob: the model', changed('models', model.id, 'insert'));
     await feed.expect('succeedJob: the job', changed('jobs', job.id, 'update'));
     const other = await store.createJob({ datasetId: ds.id, params: params() });
@@ -95,7 +102,7 @@ export function changeFeedContract(t: Test, backend: StoreBackend): void {
     await store.finishJob(other.id, 'cancelled', null);
     await feed.expect('finishJob', changed('jobs', other.id, 'update'));
     const again = await store.createJob({ datasetId: ds.id, params: params() });
-    await store.claimNextJob(again.id);
+    await store.claimNextJob(LEASE, again.id);
     feed.clear();
     await store.requeueRunningJobs();
     await feed.expect(
@@ -145,7 +152,7 @@ export function changeFeedContract(t: Test, backend: StoreBackend): void {
       await feed.expect('a dataset', changed('datasets', ds.id, 'insert'));
       const job = await a.createJob({ datasetId: ds.id, params: params() });
       await feed.expect('a job', changed('jobs', job.id, 'insert'));
-      await a.claimNextJob(job.id);
+      await a.claimNextJob(LEASE, job.id);
       await feed.expect('its claim', changed('jobs', job.id, 'update'));
       const m = await a.createModel(aModel());
       await feed.expect('a model', changed('models', m.id, 'insert'));

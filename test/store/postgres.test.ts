@@ -11,7 +11,7 @@ import { PostgresStore, openPostgresStore, type PostgresStoreOptions } from '../
 import { PG_MIGRATIONS, migrate } from '../../src/store/postgres-migrations.js';
 import type { Store } from '../../src/store/types.js';
 import { freePort } from '../../scripts/server-process.js';
-import { model, params, seqF32, storeContract } from './contract.js';
+import { LEASE, model, params, seqF32, storeContract } from './contract.js';
 import { changed, record } from './contract-changes.js';
 
 import { baseUrl, freshDatabase, inCi, unavailable } from './pg-test-db.js';
@@ -61,7 +61,7 @@ if (reason && inCi) {
     const tables = await db.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
     t.same(
       tables.rows.map((r) => r.tablename),
-      ['chunks', 'datasets', 'jobs', 'models', 'schema_migrations'],
+      ['chunks', 'datasets', 'job_checkpoints', 'jobs', 'models', 'schema_migrations'],
     );
     const ds = await stores[0].createDataset({ name: 'shared', dimension: 1 });
     t.same(await stores[5].getDataset(ds.id), ds, 'every replica sees one database');
@@ -78,11 +78,8 @@ if (reason && inCi) {
         return v;
       }),
     );
-    t.same(
-      applied.flat(),
-      PG_MIGRATIONS.map((_, i) => i + 1),
-      'one client applied every version; the others waited and found it done',
-    );
+    const all = PG_MIGRATIONS.map((_, i) => i + 1);
+    t.same(applied.flat(), all, 'one client applied every version; the others waited and found them done');
     const next = [...PG_MIGRATIONS, 'CREATE TABLE later (x integer)'];
     await clients[0].query('BEGIN');
     t.same(await migrate(clients[0], next), [next.length], 'a new step is applied alone');
@@ -98,7 +95,7 @@ if (reason && inCi) {
     const ds = await a.createDataset({ name: null, dimension: 1 });
     const made: string[] = [];
     for (let i = 0; i < 20; i++) made.push((await a.createJob({ datasetId: ds.id, params: params() })).id);
-    const claims = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).claimNextJob()));
+    const claims = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).claimNextJob(LEASE)));
     const ids = claims.filter((j) => j !== undefined).map((j) => j!.id);
     t.equal(ids.length, 20, 'every job claimed');
     t.same([...ids].sort(), [...made].sort(), 'each exactly once');
@@ -151,6 +148,57 @@ if (reason && inCi) {
     await a.stageChunk('up_fresh', ds.id, 'triplets', seqF32(3), 1);
     await openOn(t, url, { stagedGraceMs: 0 });
     t.equal(await staged(), 0, 'the grace period is a setting');
+  });
+
+  t.test('start-up leaves the jobs live replicas hold; leases run on the database clock', async (t) => {
+    const url = await freshDatabase(t);
+    const a = await openOn(t, url);
+    const b = await openOn(t, url);
+    const ds = await a.createDataset({ name: null, dimension: 1 });
+    const held = await a.createJob({ datasetId: ds.id, params: params() });
+    const dead = await a.createJob({ datasetId: ds.id, params: params() });
+    await a.claimNextJob(LEASE, held.id);
+    await a.claimNextJob({ owner: 'dead-replica', ms: 0 }, dead.id);
+    t.equal(await b.requeueOrphanedJobs(), 1, "another replica's start takes back the expired lease only");
+    t.equal((await b.getJob(held.id))!.status, 'running');
+    t.equal((await b.getJob(dead.id))!.status, 'queued');
+    const db = await raw(t, url);
+    const { rows } = await db.query(
+      'SELECT lease_owner, EXTRACT(EPOCH FROM lease_expires_at - now()) AS left FROM jobs WHERE id = $1',
+      [held.id],
+    );
+    t.equal(rows[0].lease_owner, LEASE.owner);
+    t.ok(Number(rows[0].left) > 500 && Number(rows[0].left) <= 600, 'now() + the lease, on the server');
+    // a job left running by a version without leases has none: it is orphaned
+    await db.query('UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL WHERE id = $1', [held.id]);
+    t.equal(await b.requeueOrphanedJobs(), 1);
+  });
+
+  t.test('a checkpoint in parts is verified whole: a changed or missing part is refused', async (t) => {
+    const url = await freshDatabase(t);
+    const store = await openOn(t, url);
+    const ds = await store.createDataset({ name: null, dimension: 1 });
+    const j = await store.createJob({ datasetId: ds.id, params: params() });
+    await store.claimNextJob(LEASE);
+    const data = new Uint8Array(8 * 1024 * 1024 + 10).map((_, i) => i & 0xff);
+    t.ok(await store.saveCheckpoint(j.id, LEASE.owner, 3, data));
+    const db = await raw(t, url);
+    const parts = await db.query(
+      'SELECT part, length(data) AS n FROM job_checkpoints WHERE job_id = $1 ORDER BY part',
+      [j.id],
+    );
+    t.same(
+      parts.rows.map((r) => [r.part, Number(r.n)]),
+      [
+        [0, 8 * 1024 * 1024],
+        [1, 10],
+      ],
+      'two parts',
+    );
+    await db.query('UPDATE job_checkpoints SET data = set_byte(data, 2, 7) WHERE job_id = $1 AND part = 1', [j.id]);
+    await t.rejects(store.readCheckpoint(j.id), /failed its integrity check/);
+    await db.query('DELETE FROM job_checkpoints WHERE job_id = $1 AND part = 1', [j.id]);
+    await t.rejects(store.readCheckpoint(j.id), /has 1 of its 2 parts/);
   });
 
   t.test('weights are verified against their checksum', async (t) => {

@@ -8,7 +8,7 @@ import { openPostgresStore } from '../../src/store/postgres.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/types.js';
 import { tempDir } from '../helpers.js';
-import { model, params, seqF32 } from './contract.js';
+import { LEASE, model, params, seqF32 } from './contract.js';
 import { freshDatabase, inCi, unavailable } from './pg-test-db.js';
 
 /** Everything a Store can list, read back for comparison. */
@@ -40,10 +40,13 @@ else {
     await src.stageChunk('up_dead', a.id, 'triplets', seqF32(6), 1); // never committed: left out
     const b = await src.createDataset({ name: null, dimension: 1 });
     const job = await src.createJob({ datasetId: a.id, params: params({ margin: 0.4 }) });
-    await src.claimNextJob();
-    await src.succeedJob(job.id, model(2, 2, { jobId: job.id, trainingParams: params({ margin: 0.4 }) }), {
-      trainLoss: 1,
-    });
+    await src.claimNextJob(LEASE);
+    await src.succeedJob(
+      job.id,
+      model(2, 2, { jobId: job.id, trainingParams: params({ margin: 0.4 }) }),
+      { trainLoss: 1 },
+      LEASE.owner,
+    );
     await src.createJob({ datasetId: b.id, params: params() });
     await src.createModel(model(1, 2, { name: 'imported', normalize: true }));
     const before = await snapshot(src);

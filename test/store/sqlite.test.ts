@@ -8,7 +8,7 @@ import { SqliteDatabase, openSqliteStore, type SqliteStore } from '../../src/sto
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { openThreadedSqliteStore } from '../../src/store/sqlite-thread.js';
 import { tempDir } from '../helpers.js';
-import { model, params, seqF32, storeContract } from './contract.js';
+import { LEASE, model, params, seqF32, storeContract } from './contract.js';
 
 function rawCount(file: string, sql: string, ...args: unknown[]): number {
   const db = new Database(file, { readonly: true });
@@ -203,3 +203,40 @@ t.test('migration 2 gives each trained model the params of its job', async (t) =
   t.same((await store.getModel('mdl_trained'))!.trainingParams, p);
   t.equal((await store.getModel('mdl_imported'))!.trainingParams, null);
 });
+
+t.test('start-up: one process trains on the file, so every running job goes back to the queue', async (t) => {
+  const store = open(t);
+  const ds = await store.createDataset({ name: null, dimension: 1 });
+  await store.createJob({ datasetId: ds.id, params: params() });
+  await store.createJob({ datasetId: ds.id, params: params() });
+  await store.claimNextJob(LEASE);
+  await store.claimNextJob({ owner: 'other', ms: 0 });
+  t.equal(await store.requeueOrphanedJobs(), 2, 'live leases too: their process is gone');
+  t.equal(await store.countJobs('running'), 0);
+});
+
+t.test(
+  'migration 3 counts one attempt for each job that started; a checkpoint that fails its checksum is refused',
+  async (t) => {
+    const file = path.join(tempDir(t), 'old.sqlite');
+    const db = new Database(file);
+    db.exec(MIGRATIONS[0]);
+    db.exec(MIGRATIONS[1]);
+    db.pragma('user_version = 2');
+    const insert = db.prepare(
+      "INSERT INTO jobs (id, status, dataset_id, params, created_at, started_at) VALUES (?, ?, 'ds_a', ?, 'now', ?)",
+    );
+    insert.run('job_ran', 'succeeded', JSON.stringify(params()), 'now');
+    insert.run('job_waits', 'queued', JSON.stringify(params()), null);
+    db.close();
+    const store = open(t, file);
+    t.match(await store.getJob('job_ran'), { attempts: 1, resumedFromIteration: null });
+    t.match(await store.getJob('job_waits'), { attempts: 0, resumedFromIteration: null });
+    const job = await store.claimNextJob(LEASE);
+    await store.saveCheckpoint(job!.id, LEASE.owner, 4, new Uint8Array([1, 2, 3]));
+    const raw = new Database(file);
+    raw.prepare('UPDATE job_checkpoints SET data = ? WHERE job_id = ?').run(Buffer.from([1, 2, 4]), job!.id);
+    raw.close();
+    await t.rejects(store.readCheckpoint(job!.id), /failed its integrity check/);
+  },
+);

@@ -37,7 +37,38 @@ export interface Kernels {
    * once and embedded from in place (Projection.embedStaged). Release it when done.
    */
   stage?(bytes: number): StagedRows;
+  /**
+   * n rows of k values (E, row-major) copied once into the backend's own memory, for many
+   * products against small sets of query rows (exact gallery search). Dispose it when done.
+   */
+  residentRows?(E: DataArray, n: number, k: number): ResidentRows;
 }
+
+/** Rows kept in a backend's memory (Kernels.residentRows). */
+export interface ResidentRows {
+  readonly n: number;
+  readonly k: number;
+  /** q query rows (Q, q×k row-major) prepared once for `RowProducts.block` over these rows. */
+  against(Q: DataArray, q: number): RowProducts;
+  /** frees the rows; products made from them must not be used afterwards. Idempotent. */
+  dispose(): void;
+}
+
+/** Dot products of resident rows with a fixed set of q query rows. */
+export interface RowProducts {
+  /**
+   * The products of rows [r0, r1) with every query, query by query: values[j·stride + (i − r0)] =
+   * E[i]·Q[j] for j < q and r0 ≤ i < r1 (float32 accumulation in the WebAssembly backend), with
+   * stride ≥ r1 − r0. A view of the backend's scratch, valid until the next `block` or `dispose`.
+   * r0 must be a multiple of ROW_PRODUCTS_ALIGN.
+   */
+  block(r0: number, r1: number): { values: DataArray; stride: number };
+  /** frees the query rows and the scratch. Idempotent. */
+  dispose(): void;
+}
+
+/** RowProducts.block's r0 is a multiple of this (the WebAssembly backend's panel height). */
+export const ROW_PRODUCTS_ALIGN = 8;
 
 /** Raw little-endian float32 rows staged for Projection.embedStaged. */
 export interface StagedRows {

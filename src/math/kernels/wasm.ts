@@ -24,6 +24,8 @@ import {
   type AsyncTaskRunner,
   type Kernels,
   type Projection,
+  type ResidentRows,
+  type RowProducts,
   type StagedRows,
   type TaskRunner,
 } from './types.js';
@@ -33,6 +35,7 @@ export const OP_NORMALIZED = 2;
 export const OP_REDUCE = 3;
 export const OP_PROJECT = 4;
 export const OP_EMBED = 5;
+export const OP_COLUMNS = 6;
 /** Or'ed into an op: run the wide tiles (kernels.ts WIDE). Same results, bit for bit. */
 export const OP_WIDE = 0x100;
 
@@ -49,6 +52,18 @@ const BOUNCE_BYTES = 64 * 1024;
 const MIN_SLAB_ROWS = 1024;
 /** Partial gradients may take at most this much memory (limits the slab count for huge k·d). */
 const PARTIALS_BUDGET = 256 * 1024 * 1024;
+/**
+ * Panels of resident rows per task of RowProducts.block: 32 panels of 8 rows (128 KiB at k = 128)
+ * leave a task's share of the queries' products in L2, and a block of a few thousand rows still
+ * makes enough tasks for every thread of the pool.
+ */
+export const RESIDENT_TASK_PANELS = 32;
+/**
+ * Multiply-adds below which RowProducts.block runs on the calling thread: waking the pool's
+ * helpers costs tens of µs on an idle machine and milliseconds on a loaded one, more than
+ * ~1M multiply-adds (~0.1 ms) take.
+ */
+export const RESIDENT_POOL_MIN_WORK = 1 << 20;
 
 interface KernelExports {
   runTask(op: number, args: number, task: number, thread: number): void;
@@ -92,6 +107,7 @@ export interface WasmKernels extends Kernels {
   prepareProjection(W: DataArray, k: number, d: number): Projection;
   gram(Ea: DataArray, na: number, Eb: DataArray, nb: number, k: number, out: Float64Array): void;
   stage(bytes: number): StagedRows;
+  residentRows(E: DataArray, n: number, k: number): ResidentRows;
 }
 
 export interface WasmObjective extends TripletObjective {
@@ -547,6 +563,68 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
   }
 
   /**
+   * Gallery rows copied once, packed as W's panels (8 rows a panel, ⌈n/8⌉·ld·8 floats, ld = ⌈k/8⌉·8).
+   * Products run the columns op: the queries are X, and tasks take runs of panels, so one query
+   * uses every thread of the pool and every lane of a panel is a real gallery row; the gallery
+   * streams through once per block whatever q is, and the queries (q·ld floats) stay in cache.
+   */
+  function residentRows(E: DataArray, n: number, k: number): ResidentRows {
+    if (!(Number.isInteger(n) && n >= 0 && Number.isInteger(k) && k >= 1))
+      throw new RangeError(`residentRows: bad shape ${n}×${k}`);
+    if (E.length < n * k) throw new RangeError(`E has ${E.length} values, expected n·k = ${n * k}`);
+    const ld = ceil8(k);
+    let panels = heap.alloc(ceil8(n) * ld * 4);
+    packPanels(views.refresh().f32, panels, E, n, k, ld, true);
+    return {
+      n,
+      k,
+      against(Q: DataArray, q: number): RowProducts {
+        if (panels === 0) throw new Error('resident rows used after dispose()');
+        if (!(Number.isInteger(q) && q >= 1)) throw new RangeError(`against: q must be a positive integer (got ${q})`);
+        if (Q.length < q * k) throw new RangeError(`Q has ${Q.length} values, expected q·k = ${q * k}`);
+        let queries = heap.alloc(q * ld * 4);
+        fillRows(views.refresh().f32, queries >> 2, ld, k, Q, null, 0, q);
+        let args = heap.alloc(8 * 8);
+        let out = 0;
+        let outBytes = 0;
+        return {
+          block(r0: number, r1: number) {
+            if (queries === 0 || panels === 0) throw new Error('row products used after dispose()');
+            if (!(Number.isInteger(r0) && Number.isInteger(r1) && 0 <= r0 && r0 <= r1 && r1 <= n && r0 % 8 === 0))
+              throw new RangeError(`block [${r0}, ${r1}) is not within [0, ${n}) from a multiple of 8`);
+            const np = Math.ceil((r1 - r0) / 8);
+            const stride = np * 8;
+            if (q * stride * 4 > outBytes) {
+              if (out !== 0) heap.release(out);
+              outBytes = q * stride * 4;
+              out = heap.alloc(outBytes);
+            }
+            if (np > 0) {
+              setArgs(args, [queries, q, ld, panels + (r0 / 8) * ld * 32, np, out, stride, RESIDENT_TASK_PANELS]);
+              const tasks = Math.ceil(np / RESIDENT_TASK_PANELS);
+              if (q * stride * ld < RESIDENT_POOL_MIN_WORK) inlineRunner.run(OP_COLUMNS | wide, args, tasks, local);
+              else runner.run(OP_COLUMNS | wide, args, tasks, local);
+            }
+            const o = out >> 2;
+            return { values: views.refresh().f32.subarray(o, o + q * stride), stride };
+          },
+          dispose() {
+            if (queries === 0) return;
+            heap.release(queries);
+            heap.release(args);
+            if (out !== 0) heap.release(out);
+            queries = args = out = 0;
+          },
+        };
+      },
+      dispose() {
+        if (panels !== 0) heap.release(panels);
+        panels = 0;
+      },
+    };
+  }
+
+  /**
    * Generic G += C_Sᵀ·X_S (float32 per block of up to 256 rows, added into G in float64). Rows go
    * in the kernel's packed layouts: C by quads (quad q of row t at q·B + t, in 4-float units), X in
    * 8-column strips (strip b, row t at b·B + t, in 8-float units).
@@ -598,5 +676,6 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
     prepareProjection,
     gram,
     stage,
+    residentRows,
   };
 }

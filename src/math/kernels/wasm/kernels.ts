@@ -450,6 +450,7 @@ const OP_NORMALIZED: i32 = 2;
 const OP_REDUCE: i32 = 3;
 const OP_PROJECT: i32 = 4;
 const OP_EMBED: i32 = 5;
+const OP_COLUMNS: i32 = 6;
 
 // @ts-ignore: decorator
 @inline function arg(args: usize, i: i32): f64 {
@@ -473,6 +474,7 @@ export function runTask(op: i32, args: usize, task: i32, thread: i32): void {
   else if (op == OP_REDUCE) reduceTask(args, task);
   else if (op == OP_PROJECT) projectTask(args, task);
   else if (op == OP_EMBED) embedTask(args);
+  else if (op == OP_COLUMNS) columnsTask(args, task);
   else unreachable();
 }
 
@@ -645,6 +647,25 @@ function projectTask(args: usize, task: i32): void {
   const y = Y + <usize>r0 * (<usize>kp << 2);
   project(X + <usize>r0 * (<usize>ld << 2), r1 - r0, ld, panels, kp, y, kp);
   if (norm) for (let i = 0; i < r1 - r0; i++) normalizeRow(y + <usize>i * (<usize>kp << 2), kp);
+}
+
+// Columns arguments: 0 X (n×ld)  1 n  2 ld  3 panels  4 panel count  5 Y (n×ldy)  6 ldy
+// 7 panels per task. The project op split the other way: a task takes a run of panels for every
+// row of X, so a few rows of X (search queries) against many panels (a gallery) still make many
+// tasks, and every lane of a panel is a real output.
+function columnsTask(args: usize, task: i32): void {
+  const X = argp(args, 0);
+  const n = <i32>arg(args, 1);
+  const ld = <i32>arg(args, 2);
+  const panels = argp(args, 3);
+  const np = <i32>arg(args, 4);
+  const Y = argp(args, 5);
+  const ldy = <i32>arg(args, 6);
+  const per = <i32>arg(args, 7);
+  const p0 = task * per;
+  const p1 = min(np, p0 + per);
+  if (p1 <= p0) return;
+  project(X, n, ld, panels + <usize>p0 * (<usize>ld << 5), (p1 - p0) << 3, Y + (<usize>p0 << 5), ldy);
 }
 
 /** Gradient accumulation for the generic Kernels.accumulate (layouts as gradPacked). */
