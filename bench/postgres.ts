@@ -265,7 +265,7 @@ async function httpClaims(s: ServerProcess): Promise<number[]> {
   return out;
 }
 
-/** ms of store.claimNextJob() with one job queued, in this process. */
+/** ms of store.claimNextJob(lease) with one job queued, in this process. */
 async function storeClaims(store: Store): Promise<number[]> {
   const ds = await store.createDataset({ name: null, dimension: 4 });
   const params = { source: 'triplets', outputDimension: 2, maxIterations: 2 } as TrainingParams;
@@ -273,7 +273,7 @@ async function storeClaims(store: Store): Promise<number[]> {
   for (let i = 0; i < CLAIMS_STORE + 10; i++) {
     const job = await store.createJob({ datasetId: ds.id, params });
     const t0 = performance.now();
-    const claimed = await store.claimNextJob();
+    const claimed = await store.claimNextJob({ owner: 'bench', ms: 60_000 });
     const ms = performance.now() - t0;
     if (claimed?.id !== job.id) throw new Error('claimNextJob did not return the queued job');
     if (i >= 10) out.push(ms);

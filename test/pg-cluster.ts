@@ -157,3 +157,28 @@ export function triplets(
     return { anchor, positive: anchor.map((v) => v + r() * 0.1), negative: Array.from({ length: d }, r) };
   });
 }
+
+/**
+ * n random triplets of dimension d as little-endian float32 bytes (a binary upload body). Random
+ * positives are no nearer than negatives, so the loss never reaches zero: a job with
+ * gradientTolerance 0 runs all its iterations.
+ */
+export function hardTriplets(n: number, d: number, seed = 1): Buffer {
+  let s = seed;
+  const a = new Float32Array(n * 3 * d);
+  for (let i = 0; i < a.length; i++) {
+    s = (s * 16807) % 2147483647;
+    a[i] = s / 2147483647 - 0.5;
+  }
+  return Buffer.from(a.buffer);
+}
+
+/** A binary triplet upload that must answer 201. */
+export async function uploadBinary(base: string, datasetId: string, body: Buffer): Promise<void> {
+  const res = await fetch(`${base}/datasets/${datasetId}/triplets`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream' },
+    body,
+  });
+  if (res.status !== 201) throw new Error(`binary upload → ${res.status} ${await res.text()}`);
+}

@@ -11,18 +11,14 @@ import {
   buildServer,
   finishedJob,
   followEvents,
+  hardTriplets,
   request,
   startOnDatabase,
   triplets,
   until,
+  uploadBinary,
 } from './pg-cluster.js';
 import { freshDatabase, inCi, unavailable } from './store/pg-test-db.js';
-
-/** Set to false once main has cross-replica change events (Store.watch over LISTEN/NOTIFY). */
-const NEEDS_NOTIFY: string | false = false;
-/** Set to false once main has job leases and checkpoints (JOB_LEASE_MS, CHECKPOINT_INTERVAL_MS). */
-const NEEDS_LEASES: string | false =
-  'needs job leases and checkpoints (JOB_LEASE_MS, CHECKPOINT_INTERVAL_MS; branch wt-lease), not in main yet';
 
 const D = 8;
 
@@ -78,13 +74,11 @@ if (reason && inCi) {
     t.equal((await request(a.base, 'GET', `/models/${done.modelId}`)).status, 404, 'a model deleted on B is gone on A');
   });
 
-  t.test('an SSE client on one replica follows a job the other trains', { todo: NEEDS_NOTIFY }, async (t) => {
+  t.test('an SSE client on one replica follows a job the other trains', async (t) => {
     const url = await freshDatabase(t);
     const [a, b] = await Promise.all([startOnDatabase(t, url, 'all'), startOnDatabase(t, url, 'api')]);
     const ds = await api(a.base, 'POST', '/datasets', { dimension: 16 });
-    for (let i = 0; i < 4; i++) {
-      await api(a.base, 'POST', `/datasets/${ds.id}/triplets`, { triplets: triplets(2500, 16, i + 1) });
-    }
+    await uploadBinary(a.base, ds.id, hardTriplets(10_000, 16));
     // Long enough (fixed iterations on random data) to report progress before it ends.
     const job = await api(a.base, 'POST', '/train', {
       datasetId: ds.id,
@@ -106,7 +100,7 @@ if (reason && inCi) {
 
   t.test(
     'kill -9 of the lease holder: the other replica finishes the job from its checkpoint',
-    { todo: NEEDS_LEASES },
+
     async (t) => {
       const url = await freshDatabase(t);
       const env = { JOB_LEASE_MS: '2000', CHECKPOINT_INTERVAL_MS: '200' };
@@ -114,13 +108,7 @@ if (reason && inCi) {
       const [a] = replicas;
       const d = 32;
       const ds = await api(a.base, 'POST', '/datasets', { dimension: d });
-      const rows = new Float32Array(triplets(20_000, d, 3).flatMap((x) => [...x.anchor, ...x.positive, ...x.negative]));
-      const up = await fetch(`${a.base}/datasets/${ds.id}/triplets`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/octet-stream' },
-        body: Buffer.from(rows.buffer),
-      });
-      t.equal(up.status, 201);
+      await uploadBinary(a.base, ds.id, hardTriplets(20_000, d, 3));
       const MAX = 1500;
       const job = await api(a.base, 'POST', '/train', {
         datasetId: ds.id,
