@@ -26,8 +26,8 @@ const { values: args } = parseArgs({
 });
 
 /**
- * The server's environment on PostgreSQL. A short lease, so that a job the kill left running is
- * taken over soon where leases decide that (JOB_LEASE_MS; a server without leases ignores it).
+ * The server's environment on PostgreSQL. A short lease (JOB_LEASE_MS): on PostgreSQL a start-up
+ * requeues only jobs whose lease ran out, so a job the kill left running waits for its lease.
  */
 const pgEnv = (url: string) => ({ DATABASE_URL: url, JOB_LEASE_MS: '3000' });
 
