@@ -68,7 +68,9 @@ t.test('a burst of progress writes costs one more read; a record is handed out o
     seen.push(j);
     wake.fn();
   });
-  await Promise.all(Array.from({ length: 20 }, (_, i) => store.updateJobProgress(job.id, progress(i + 1), OWNER.owner)));
+  await Promise.all(
+    Array.from({ length: 20 }, (_, i) => store.updateJobProgress(job.id, progress(i + 1), OWNER.owner)),
+  );
   await until(seen, (j) => j.progress?.iteration === 20, wake);
   t.ok(reads() <= 2, `20 writes, ${reads()} reads`);
   const last = seen[seen.length - 1];
