@@ -18,6 +18,9 @@
 //       exact top-k gallery search, single queries and batches of 64, against numpy brute force
 //   npm run bench -- --mining [--n 100000] [--d 128]   (bench/mining.ts)
 //       online mining and training throughput in samples/s
+//   npm run bench -- --postgres [--database-url URL] [--rounds 3] [--duration 5] [--connections 10]
+//       [--sections uploads,claims,replicas]   (bench/postgres.ts)
+//       uploads into PostgreSQL against SQLite, /embed on one and two API replicas, job claim latency
 //   npm run bench -- --soak [--seconds 60] [--connections 10]   (bench/soak.ts)
 //       /embed held under load while a job trains; req/s, p99, errors and the server's RSS
 //   npm run bench -- --loop-under-abuse [--d 1024] [--n 4000] [--only heavy|http]   (bench/loop-under-abuse.ts)
@@ -46,6 +49,27 @@ import { median, normals, stepData } from './data.js';
 const NUMPY_BENCH = fileURLToPath(new URL('../../shared/tools/numpy_triplet_bench.py', import.meta.url));
 
 // --soak has its own options (bench/soak.ts): /embed under load for --seconds while a job trains.
+if (process.argv.includes('--postgres')) {
+  const { benchPostgres } = await import('./postgres.js');
+  const { values: v } = parseArgs({
+    options: {
+      postgres: { type: 'boolean' },
+      'database-url': { type: 'string' },
+      rounds: { type: 'string', default: '3' },
+      duration: { type: 'string', default: '5' },
+      connections: { type: 'string', default: '10' },
+      sections: { type: 'string', default: 'uploads,claims,replicas' },
+    },
+  });
+  await benchPostgres({
+    sections: v.sections!.split(','),
+    databaseUrl: v['database-url'],
+    rounds: Number(v.rounds),
+    duration: Number(v.duration),
+    connections: Number(v.connections),
+  });
+  process.exit(0);
+}
 if (process.argv.includes('--ab-serve')) {
   const { benchAbServe } = await import('./ab-serve.js');
   const { values: v, positionals } = parseArgs({

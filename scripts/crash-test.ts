@@ -1,22 +1,74 @@
 // Crash test: a real server is killed with SIGKILL at random moments while uploads stream in and
-// a job trains, then restarted on the same DATA_DIR. After every round:
+// a job trains, then restarted on the same DATA_DIR (or the same PostgreSQL database). After every round:
 //   - each dataset's stored count equals the acknowledged count, give or take the one batch in flight;
 //   - every model loads and embeds;
-//   - every interrupted job ends succeeded.
-//   npx tsx scripts/crash-test.ts [--rounds 20] [--seed 1]
+//   - every interrupted job ends succeeded (whatever puts it back to work: the start-up requeue, or
+//     another process taking it over when its lease runs out).
+//   npx tsx scripts/crash-test.ts [--rounds 20] [--seed 1] [--database-url postgres://… [--fresh-database]]
+// --database-url runs the server on PostgreSQL instead of SQLite; --fresh-database creates a new
+// database on that server for the run and drops it afterwards (CI: on TEST_DATABASE_URL).
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, ROOT, startServer as start } from './server-process.js';
 
-/** The built server, its logs dropped (errors still show); restarted on the same port every round. */
-const startServer = (dataDir: string, port: number) => start({ dataDir, port, stdio: 'quiet', timeoutMs: 15_000 });
-
 const { values: args } = parseArgs({
-  options: { rounds: { type: 'string', default: '20' }, seed: { type: 'string', default: '1' } },
+  options: {
+    rounds: { type: 'string', default: '20' },
+    seed: { type: 'string', default: '1' },
+    'database-url': { type: 'string' },
+    'fresh-database': { type: 'boolean', default: false },
+  },
 });
+
+/**
+ * The server's environment on PostgreSQL. A short lease (JOB_LEASE_MS): on PostgreSQL a start-up
+ * requeues only jobs whose lease ran out, so a job the kill left running waits for its lease.
+ */
+const pgEnv = (url: string) => ({ DATABASE_URL: url, JOB_LEASE_MS: '3000' });
+
+/** The built server, its logs dropped (errors still show); restarted on the same port every round. */
+const startServer = (dataDir: string, port: number, databaseUrl?: string) =>
+  start({
+    dataDir,
+    port,
+    stdio: 'quiet',
+    timeoutMs: 30_000,
+    // Load shedding off: on a busy machine a restarted server's first answers would be 503 OVERLOADED.
+    env: { MAX_EVENT_LOOP_DELAY_MS: '0', ...(databaseUrl ? pgEnv(databaseUrl) : {}) },
+  });
+
+/** Runs one statement on the server's maintenance database (CREATE/DROP DATABASE cannot run in a pool). */
+async function admin(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The database this run uses: none (SQLite), the one given, or a new one on its server. */
+async function database(): Promise<{ url?: string; drop: () => Promise<void> }> {
+  const given = args['database-url'];
+  if (given === undefined) {
+    if (args['fresh-database']) throw new Error('--fresh-database needs --database-url');
+    return { drop: async () => {} };
+  }
+  // An empty or odd value (CI's URL unset, say) must not quietly become a run on SQLite.
+  if (!/^postgres(ql)?:\/\/./.test(given)) throw new Error(`--database-url must be a postgres:// URL, got "${given}"`);
+  if (!args['fresh-database']) return { url: given, drop: async () => {} };
+  const name = `crash_${randomBytes(6).toString('hex')}`;
+  await admin(given, `CREATE DATABASE ${name}`);
+  const u = new URL(given);
+  u.pathname = `/${name}`;
+  return { url: u.toString(), drop: () => admin(given, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
 const ROUNDS = Number(args.rounds);
 const D = 16;
 const BATCH = 50;
@@ -58,9 +110,11 @@ async function main(): Promise<void> {
   const built = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
   if (built.status !== 0) throw new Error('build failed');
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'triplet-embed-crash-'));
+  const db = await database();
+  say(`store: ${db.url ? `PostgreSQL (${new URL(db.url).pathname.slice(1)})` : 'SQLite'}`);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  let server = await startServer(dataDir, port);
+  let server = await startServer(dataDir, port, db.url);
   // Uploads stream into one dataset; jobs train on another of fixed size, so rounds stay short.
   const ds = await api(base, 'POST', '/datasets', { name: 'uploads', dimension: D });
   await api(base, 'POST', `/datasets/${ds.id}/triplets`, batch());
@@ -110,7 +164,7 @@ async function main(): Promise<void> {
     await uploader;
     await server.exited;
 
-    server = await startServer(dataDir, port);
+    server = await startServer(dataDir, port, db.url);
     const problems: string[] = [];
     const after = await api(base, 'GET', `/jobs/${job.id}`);
     if (['queued', 'running'].includes(after.status)) interrupted++;
@@ -120,7 +174,7 @@ async function main(): Promise<void> {
     // Every job so far must end succeeded (interrupted ones are re-run after the restart).
     for (const id of jobs) {
       let j = await api(base, 'GET', `/jobs/${id}`);
-      for (let i = 0; i < 600 && ['queued', 'running'].includes(j.status); i++) {
+      for (let i = 0; i < 1200 && ['queued', 'running'].includes(j.status); i++) {
         await new Promise((r) => setTimeout(r, 100));
         j = await api(base, 'GET', `/jobs/${id}`);
       }
@@ -138,12 +192,13 @@ async function main(): Promise<void> {
     if (problems.length === 0) survived++;
     else failures.push(`round ${round}: ${problems.join('; ')}`);
     say(
-      `round ${round}: ${problems.length === 0 ? 'ok' : 'FAILED'} (stored ${stored}, models ${models.length}, jobs ${jobs.length})`,
+      `round ${round}: ${problems.length === 0 ? 'ok' : `FAILED: ${problems.join('; ')}`} (stored ${stored}, models ${models.length}, jobs ${jobs.length})`,
     );
   }
   server.proc.kill('SIGTERM');
   await server.exited;
   fs.rmSync(dataDir, { recursive: true, force: true });
+  await db.drop();
   say(`jobs caught mid-training by the kill and re-run after the restart: ${interrupted}`);
   say(`rounds survived: ${survived}/${ROUNDS}`);
   for (const f of failures) say(f);

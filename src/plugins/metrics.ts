@@ -43,7 +43,12 @@ export function registerMetrics(app: App): Metrics {
     registers,
     async collect() {
       if (!health.storeReady()) return;
-      for (const s of JOB_STATUSES) this.set({ status: s }, await jobs.count(s));
+      try {
+        for (const s of JOB_STATUSES) this.set({ status: s }, await jobs.count(s));
+      } catch {
+        // The database is down: scrapes must still answer (that is when they matter), without these.
+        this.reset();
+      }
     },
   });
   // Iterations per second of each running job, from its latest progress report.
