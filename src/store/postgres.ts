@@ -49,6 +49,8 @@ import type {
 } from './types.js';
 
 export interface PostgresStoreOptions {
+  /** how long to wait for a new connection before the request fails with 503 (default 5000) */
+  connectTimeoutMs?: number;
   /** most connections this store's pool opens (default 10) */
   maxConnections?: number;
   /**
@@ -125,6 +127,10 @@ export class PostgresStore implements Store {
       connectionString: url,
       max: options.maxConnections ?? 10,
       application_name: 'triplet-embed',
+      // A server that drops packets silently must not hold requests forever: a connection that
+      // cannot be made in time is 503 STORAGE_UNAVAILABLE, and keep-alive finds dead idle ones.
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+      keepAlive: true,
     });
     // Without a listener an idle connection's error would end the process.
     this.pool.on('error', options.onPoolError ?? (() => {}));
