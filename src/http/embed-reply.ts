@@ -3,10 +3,11 @@
 // base64 rows, as the request's encoding was.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Embedded } from '../services/serving.js';
-import { MAX_VALUE_BYTES, writeRows } from './float32-json.js';
+import type { Readable } from 'node:stream';
 import { OCTET } from './media-type.js';
 import type { Encoding } from './model-rows.js';
 import { encodeBase64Row } from './rows.js';
+import { rowsJson } from './rows-json.js';
 
 function wantsBinary(req: FastifyRequest): boolean {
   const accept = req.headers.accept;
@@ -23,16 +24,19 @@ function sendBinary(reply: FastifyReply, e: Embedded) {
 }
 
 /**
- * The whole JSON reply for float rows: {"model","dimension","embeddings"} as EmbedReply
- * describes, the rows written as ASCII bytes in one pass, each value as float32-exact short text
- * (float32-json.ts), with no number[][] built and no JSON.stringify pass over them. A string,
- * so Node sends it in one write with the headers.
+ * The JSON reply for float rows: {"model","dimension","embeddings"} as EmbedReply describes, each
+ * value as float32-exact short text (float32-json.ts), with no number[][] built and no
+ * JSON.stringify pass over them; a stream when large (rows-json.ts).
  */
-export function embedJson(e: Embedded): string {
+export function embedJson(e: Embedded): string | Readable {
   const k = e.model.k;
-  const buf = Buffer.allocUnsafe(e.rows * (k * MAX_VALUE_BYTES + 2) + 2);
-  const end = writeRows(buf, 0, e.data, e.rows, k);
-  return `{"model":${JSON.stringify(e.model.record.id)},"dimension":${k},"embeddings":${buf.toString('latin1', 0, end)}}`;
+  return rowsJson(
+    `{"model":${JSON.stringify(e.model.record.id)},"dimension":${k},"embeddings":`,
+    e.data,
+    e.rows,
+    k,
+    '}',
+  );
 }
 
 export function base64Rows(e: Embedded): string[] {
@@ -44,7 +48,7 @@ export function base64Rows(e: Embedded): string[] {
 export function sendEmbedded(req: FastifyRequest, reply: FastifyReply, e: Embedded, encoding: Encoding) {
   if (wantsBinary(req)) return sendBinary(reply, e);
   reply.type('application/json; charset=utf-8');
-  // Float rows: the reply text is already the JSON (embedJson), sent as it is. base64 rows: the
+  // Float rows: the reply text (or stream) is already the JSON (embedJson), sent as it is. base64 rows: the
   // schema's rows are a union (numbers or base64), which the compiled serializer can only resolve
   // row by row with a validator; V8's JSON.stringify writes the same JSON faster.
   if (encoding === 'float') return reply.send(embedJson(e));

@@ -133,7 +133,17 @@ export function writeFloat32(out: Uint8Array, at: number, v: number): number {
 /** rows×k float32 values as a JSON array of arrays, appended at out[at]; returns the next offset. */
 export function writeRows(out: Uint8Array, at: number, x: Float32Array, rows: number, k: number): number {
   out[at++] = 91; // '['
-  for (let i = 0; i < rows; i++) {
+  at = writeRowRange(out, at, x, 0, rows, k);
+  out[at++] = 93;
+  return at;
+}
+
+/**
+ * Rows from…to (exclusive) of a rows×k matrix as the inside of a JSON array: `[…],[…]`, with a
+ * leading comma unless `from` is 0, so that consecutive ranges join into one array.
+ */
+export function writeRowRange(out: Uint8Array, at: number, x: Float32Array, from: number, to: number, k: number) {
+  for (let i = from; i < to; i++) {
     if (i > 0) out[at++] = 44; // ','
     out[at++] = 91;
     const o = i * k;
@@ -143,6 +153,5 @@ export function writeRows(out: Uint8Array, at: number, x: Float32Array, rows: nu
     }
     out[at++] = 93; // ']'
   }
-  out[at++] = 93;
   return at;
 }

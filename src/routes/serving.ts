@@ -1,6 +1,7 @@
 import type { App } from '../app-types.js';
 import { AppError } from '../errors.js';
 import { sendEmbedded } from '../http/embed-reply.js';
+import { sendRowsJson } from '../http/rows-json.js';
 import { JSON_TYPE, mediaType, OCTET } from '../http/media-type.js';
 import { inputRows, vectorRows, type Encoding } from '../http/model-rows.js';
 import { errors } from '../schemas/common.js';
@@ -78,12 +79,15 @@ export default async function servingRoutes(app: App): Promise<void> {
       },
       config: { body: ['float32-json'] },
     },
-    async (req) => {
+    async (req, reply) => {
       const { model, a, b, metric } = req.body;
       const m = await serving.modelForDistances(model, a.length, b?.length);
       const rowsA = vectorRows(a, m, 'a');
       const rowsB = b && vectorRows(b, m, 'b');
-      return serving.distances(m, rowsA, rowsB, metric ?? 'euclidean');
+      const d = serving.distances(m, rowsA, rowsB, metric ?? 'euclidean');
+      // DistancesReply's shape, written by rows-json.ts (float32 digits, streamed when large)
+      const head = `{"model":${JSON.stringify(d.model)},"metric":${JSON.stringify(d.metric)},"distances":`;
+      return sendRowsJson(reply, head, d.data, d.rows, d.cols, '}');
     },
   );
 }

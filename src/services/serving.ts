@@ -185,9 +185,8 @@ export class ServingService {
         `the ${metric} distance of a[${Math.floor(bad / nb)}] and ${b ? 'b' : 'a'}[${bad % nb}] is not a finite number: the embeddings' values are too large for it; rescale the vectors`,
       );
     }
-    const distances: number[][] = new Array(a.count);
-    for (let i = 0; i < a.count; i++) distances[i] = Array.from(D.subarray(i * nb, (i + 1) * nb));
-    return { model: m.record.id, metric, distances };
+    // float32, as /embed's values: the distances of float32 embeddings have no more digits than that
+    return { model: m.record.id, metric, rows: a.count, cols: nb, data: Float32Array.from(D) };
   }
 }
 

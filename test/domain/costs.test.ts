@@ -117,7 +117,9 @@ t.test('reply formulas bound the replies', async (t) => {
   const rows = 50;
   const data = Float32Array.from({ length: rows * k }, (_, i) => (i % 2 ? -1 : 1) * 1.2345678e-38 * (i + 1));
   const e = { model: { k, record: { id: 'mdl_0123456789abcdef' } } as unknown as LoadedModel, rows, data };
-  t.ok(embedReplyBytes(rows, k, 'json') >= embedJson(e).length);
+  const json = embedJson(e);
+  t.type(json, 'string', 'a small reply is one string');
+  t.ok(embedReplyBytes(rows, k, 'json') >= (json as string).length);
   const b64 = JSON.stringify({ model: 'mdl_0123456789abcdef', dimension: k, embeddings: base64Rows(e) });
   t.ok(embedReplyBytes(rows, k, 'base64') >= b64.length);
   t.equal(embedReplyBytes(rows, k, 'binary'), rows * k * 4);
