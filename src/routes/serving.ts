@@ -84,7 +84,7 @@ export default async function servingRoutes(app: App): Promise<void> {
       const m = await serving.modelForDistances(model, a.length, b?.length);
       const rowsA = vectorRows(a, m, 'a');
       const rowsB = b && vectorRows(b, m, 'b');
-      const d = serving.distances(m, rowsA, rowsB, metric ?? 'euclidean');
+      const d = await serving.distances(m, rowsA, rowsB, metric ?? 'euclidean');
       // DistancesReply's shape, written by rows-json.ts (float32 digits, streamed when large)
       const head = `{"model":${JSON.stringify(d.model)},"metric":${JSON.stringify(d.metric)},"distances":`;
       return sendRowsJson(reply, head, d.data, d.rows, d.cols, '}');

@@ -9,6 +9,9 @@ import { NonFiniteInputError, type Projection, type StagedRows } from '../math/k
 import type { ModelService, LoadedModel } from './models.js';
 import { batchLimit, checkFiniteArray, firstNonFinite } from './vectors.js';
 
+/** multiply-adds of one slice of a /distances request: a few milliseconds on the kernels */
+const DISTANCE_SLICE_MACS = 2 ** 25;
+
 export type DistanceMetric = Metric;
 export type { EmbedFormat };
 /** A binary body staged for the kernels (stage()); routes and src/http name it from here. */
@@ -170,13 +173,25 @@ export class ServingService {
     return this.models.resolve(modelId);
   }
 
-  /** distances[i][j] between the embeddings of a's row i and b's row j (a's, without b). */
-  distances(m: LoadedModel, a: Rows, b: Rows | undefined, metric: DistanceMetric) {
+  /**
+   * distances[i][j] between the embeddings of a's row i and b's row j (a's, without b). Computed
+   * in slices of a's rows of about DISTANCE_SLICE_MACS multiply-adds, with the event loop let run
+   * between them: a large request (1,400² pairs of a k = 1024 model is 2·10⁹) would otherwise hold
+   * every other request, /healthz included, for its whole length.
+   */
+  async distances(m: LoadedModel, a: Rows, b: Rows | undefined, metric: DistanceMetric) {
     const Ea = this.embed(m, a.data, a.count).data;
     const nb = b ? b.count : a.count;
     const Eb = b ? this.embed(m, b.data, b.count).data : Ea;
+    const k = m.k;
     const D = new Float64Array(a.count * nb);
-    pairwiseDistances(Ea, a.count, Eb, nb, m.k, metric, D, this.kernels);
+    const slice = Math.max(1, Math.floor(DISTANCE_SLICE_MACS / (nb * k)));
+    for (let i = 0; i < a.count; i += slice) {
+      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+      const end = Math.min(a.count, i + slice);
+      const rows = Ea.subarray(i * k, end * k);
+      pairwiseDistances(rows, end - i, Eb, nb, k, metric, D.subarray(i * nb, end * nb), this.kernels);
+    }
     const bad = D.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) {
       // e.g. cosine of embeddings whose squared norm overflows: the inputs' scale, not a fault here

@@ -536,6 +536,41 @@ t.test('POST /distances', async (t) => {
   t.equal((await app.inject({ method: 'POST', url: '/distances', payload: { a: A, b: X } })).statusCode, 200);
 });
 
+t.test('a large /distances is computed in slices and streamed, with the same values', async (t) => {
+  // 300×300 pairs of a k = 512 model: 4.6·10⁷ multiply-adds, two slices; ~1 MB of JSON, streamed.
+  const app = await testApp(t);
+  const k = 512;
+  const d = 8;
+  const Wbig = Array.from({ length: k }, (_, i) => Array.from({ length: d }, (_, j) => Math.sin(i * 7 + j * 3) / 4));
+  const model = (await app.inject({ method: 'POST', url: '/models', payload: { W: Wbig } })).json().id as string;
+  const rows = (n: number, o: number) =>
+    Array.from({ length: n }, (_, i) => Array.from({ length: d }, (_, j) => Math.cos(i * 0.1 + j + o)));
+  const A = rows(300, 0);
+  const B = rows(300, 5);
+  const embedded = async (X: number[][]) =>
+    (await app.inject({ method: 'POST', url: '/embed', payload: { model, inputs: X } })).json()
+      .embeddings as number[][];
+  const [EA, EB] = [await embedded(A), await embedded(B)];
+  for (const metric of ['euclidean', 'cosine']) {
+    const res = await app.inject({ method: 'POST', url: '/distances', payload: { model, a: A, b: B, metric } });
+    t.equal(res.statusCode, 200);
+    t.match(res.headers['content-type'], /application\/json/);
+    const D = res.json().distances as number[][];
+    t.equal(D.length, 300);
+    const want = [0, 149, 150, 299].map((i) => [0, 77, 299].map((j) => distanceByHand(EA[i], EB[j], metric)));
+    const got = [0, 149, 150, 299].map((i) => [0, 77, 299].map((j) => D[i][j]));
+    closeRows(t, got, want, `${metric}: rows of both slices`, 1e-4);
+    const digits = (v: number) =>
+      String(v)
+        .replace(/e.*$|[-.]/g, '')
+        .replace(/^0+/, '').length;
+    t.ok(
+      D.flat().every((v) => digits(v) <= 9),
+      'float32 digits (at most 9 significant), as /embed prints them',
+    );
+  }
+});
+
 t.test('health, docs, spec and unknown routes', async (t) => {
   const app = await testApp(t);
   const h = await app.inject({ url: '/healthz' });
