@@ -11,6 +11,7 @@
 // - application/x-ndjson and other application/octet-stream bodies: the raw stream, which the
 //   route decodes with its bounds (ndjson.ts, binary.ts). Only routes whose body schema lists the
 //   type take it; elsewhere it is a 415, not a schema error about a missing JSON field.
+import type { ServerResponse } from 'node:http';
 import type { FastifyRequest, RouteOptions } from 'fastify';
 import type { App } from '../app-types.js';
 import { AppError } from '../errors.js';
@@ -82,7 +83,13 @@ async function bodyParsers(app: App): Promise<void> {
   const float32 = new Float32JsonParser();
   const standard = jsonBodyParser(app);
   // Once a burst of bodies has drained, their memory is handed back (memory.ts).
-  const releaser = new MemoryReleaser();
+  // Requests in flight, counted by the server: 'close' comes once per response, finished or aborted.
+  let inFlight = 0;
+  app.server.on('request', (_req, res: ServerResponse) => {
+    inFlight++;
+    res.once('close', () => inFlight--);
+  });
+  const releaser = new MemoryReleaser(() => inFlight === 0);
   app.addHook('onClose', async () => releaser.close());
   const staging = new StagingBudget(app.config.connections.stagedBytesLimit, releaser.releaseSoon);
   app.state.http.stagedBytes = () => staging.bytes;
