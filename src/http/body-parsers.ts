@@ -94,6 +94,16 @@ async function bodyParsers(app: App): Promise<void> {
   const staging = new StagingBudget(app.config.connections.stagedBytesLimit, releaser.releaseSoon);
   app.state.http.stagedBytes = () => staging.bytes;
 
+  // A JSON body declared over the JSON limit is refused before a byte of it is read (reading 16 MiB
+  // only to refuse it costs the loop too); a chunked one is refused by the parser below.
+  app.addHook('preParsing', async (req, _reply, payload) => {
+    const declared = Number(req.headers['content-length']);
+    if (declared > jsonLimit && mediaType(req) === JSON_TYPE && takesStream(req)) {
+      throw jsonTooLarge(req, declared, jsonLimit);
+    }
+    return payload;
+  });
+
   app.removeContentTypeParser(JSON_TYPE);
   app.addContentTypeParser(JSON_TYPE, { parseAs: 'buffer' }, (req, body, done) => {
     const bytes = body as Buffer;

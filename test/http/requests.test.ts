@@ -396,6 +396,35 @@ t.test('JSON bodies past JSON_BODY_LIMIT_BYTES are refused where a streamed form
   // A route that takes only JSON keeps BODY_LIMIT_BYTES: there is no other format to point to.
   const W = Array.from({ length: 40 }, () => Array.from({ length: 8 }, () => 0.123456789));
   t.equal((await app.inject({ method: 'POST', url: '/models', payload: { W } })).statusCode, 201);
+  // Without a declared length (chunked), the parser refuses it once read.
+  const chunked = await app.inject({
+    method: 'POST',
+    url: '/embed',
+    headers: { 'content-type': 'application/json' },
+    payload: Readable.from([Buffer.from(JSON.stringify({ inputs }))]),
+  });
+  t.equal(chunked.statusCode, 413, 'chunked: refused once read');
+  // Declared over the limit: refused on the header alone, before the body is sent.
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as net.AddressInfo;
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () =>
+      socket.write(
+        'POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 16777216\r\n\r\n{"inp',
+      ),
+    );
+    let text = '';
+    socket.on('data', (c) => {
+      text += c.toString();
+      if (text.includes('BODY_TOO_LARGE')) {
+        socket.destroy();
+        resolve(text);
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(text));
+  });
+  t.match(answer, /^HTTP\/1\.1 413/, 'declared 16 MiB, 5 bytes sent: 413 at once');
   t.equal(loadConfig({ JSON_BODY_LIMIT_BYTES: '5000' }).connections.jsonBodyLimit, 5000);
   t.equal(loadConfig({}).connections.jsonBodyLimit, 4 * 1024 * 1024);
 });
