@@ -114,9 +114,13 @@ export function slowReaders(
   };
 }
 
-/** `count` JSON /embed bodies of about `bytes` each (rows of d numbers), `concurrent` at a time. */
+/**
+ * `count` JSON /embed bodies of about `bytes` each (rows of d numbers), `concurrent` at a time, over
+ * raw sockets: the server may answer (413) and close before the body is all sent, which a fetch
+ * client reports as a failed write instead of the answer.
+ */
 export function largeJsonBodies(
-  base: string,
+  port: number,
   model: string,
   d: number,
   bytes: number,
@@ -125,23 +129,22 @@ export function largeJsonBodies(
 ): Attack {
   const row = `[${Array.from({ length: d }, (_, j) => (((j * 7919) % 1000) / 1000 + 0.0001234567).toFixed(9)).join(',')}]`;
   const rows = Math.floor((bytes - 64) / (row.length + 1));
-  const text = `{"model":"${model}","inputs":[${Array.from({ length: rows }, () => row).join(',')}]}`;
-  // Encoded once, before the clock starts: fetch would otherwise encode 16 MiB of text on this
-  // process's loop, which the /healthz poller shares, and charge that to the server.
-  const body = Buffer.from(text);
+  // Encoded once, before the clock starts: encoding 16 MiB of text on this process's loop, which
+  // the /healthz poller shares, would be charged to the server.
+  const body = Buffer.from(`{"model":"${model}","inputs":[${Array.from({ length: rows }, () => row).join(',')}]}`);
+  const head =
+    `POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+    `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+  const one = () =>
+    new Promise<number[]>((resolve) => {
+      const a = attacker(port, head, body);
+      a.socket.on('close', () => resolve(a.statuses));
+    });
   return async (): Promise<string> => {
-    const statuses: number[] = [];
+    const statuses: number[][] = [];
     for (let done = 0; done < count; done += concurrent) {
-      const rs = await Promise.all(
-        Array.from({ length: Math.min(concurrent, count - done) }, () =>
-          fetch(`${base}/embed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }),
-        ),
-      );
-      for (const r of rs) {
-        statuses.push(r.status);
-        await r.arrayBuffer();
-      }
+      statuses.push(...(await Promise.all(Array.from({ length: Math.min(concurrent, count - done) }, one))));
     }
-    return `${summary([statuses])}, ${(text.length / 2 ** 20).toFixed(1)} MiB bodies`;
+    return `${summary(statuses)}, ${(body.length / 2 ** 20).toFixed(1)} MiB bodies`;
   };
 }

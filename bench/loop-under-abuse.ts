@@ -91,7 +91,7 @@ export async function loopUnderAbuseCli(argv: string[]): Promise<void> {
           holdMs: 5000,
         }),
       },
-      { name: '16 MiB JSON /embed bodies ×8, 2 at a time', run: largeJsonBodies(s.base, model, d, 16 * 2 ** 20, 8, 2) },
+      { name: '16 MiB JSON /embed bodies ×8, 2 at a time', run: largeJsonBodies(s.port, model, d, 16 * 2 ** 20, 8, 2) },
     ];
     const heavy: Phase[] = [
       {
