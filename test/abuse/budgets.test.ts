@@ -68,6 +68,33 @@ t.test('memory budgets hold against the issue’s requests', async (t) => {
     await expectRecovered(t, s, baseline, MARGIN_MB);
   });
 
+  await t.test('an L-BFGS job with a long history gives its memory back when it ends', async (t) => {
+    // k = 256, d = 512, historySize 15: with its checkpoints, ~140 MB estimated, within the budget
+    const d = 512;
+    const ds = (await (await json(s, 'POST', '/datasets', { dimension: d })).json()) as { id: string };
+    const vec = (i: number) => matrixText(1, d, 1 + (i % 7)).slice(1, -1);
+    const triplets = Array.from(
+      { length: 300 },
+      (_, i) => `{"anchor":${vec(i)},"positive":${vec(i + 1)},"negative":${vec(i + 3)}}`,
+    );
+    const up = await json(s, 'POST', `/datasets/${ds.id}/triplets`, `{"triplets":[${triplets.join(',')}]}`);
+    t.equal(up.status, 201, await up.clone().text());
+    const before = s.rssMb();
+    s.resetPeak();
+    const body = { datasetId: ds.id, outputDimension: 256, historySize: 15, maxIterations: 60, init: 'uniform' };
+    const r = await json(s, 'POST', '/train', body);
+    t.equal(r.status, 202, await r.clone().text());
+    const { id } = (await r.json()) as { id: string };
+    let status = 'queued';
+    for (let i = 0; i < 600 && (status === 'queued' || status === 'running'); i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      status = ((await (await fetch(`${s.base}/jobs/${id}`)).json()) as { status: string }).status;
+    }
+    t.equal(status, 'succeeded', 'the job ends');
+    t.ok(s.peakRssMb() < before + 256 + MARGIN_MB, `peak RSS ${s.peakRssMb().toFixed(0)} MiB while it trained`);
+    await expectRecovered(t, s, before, MARGIN_MB);
+  });
+
   await t.test('mining with batchSize 20000 is refused up front', async (t) => {
     const ds = (await (await json(s, 'POST', '/datasets', { dimension: 8 })).json()) as { id: string };
     const samples = Array.from({ length: 4000 }, (_, i) => ({
