@@ -57,7 +57,7 @@ export default async function servingRoutes(app: App): Promise<void> {
         const format = binaryReply ? 'binary' : encoding === 'base64' ? 'base64' : 'json';
         const m = await serving.modelFor(body.model ?? req.query.model, body.inputs.length, 'inputs', format);
         const X = inputRows(body.inputs, encoding, m);
-        e = serving.embed(m, X.data, X.count);
+        e = await serving.embedInSlices(m, X.data, X.count);
       } else {
         throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type ${type || '(none)'} is not accepted here`);
       }

@@ -9,8 +9,9 @@ import { NonFiniteInputError, type Projection, type StagedRows } from '../math/k
 import type { ModelService, LoadedModel } from './models.js';
 import { batchLimit, checkFiniteArray, firstNonFinite } from './vectors.js';
 
-/** multiply-adds of one slice of a /distances request: a few milliseconds on the kernels */
-const DISTANCE_SLICE_MACS = 2 ** 25;
+/** multiply-adds of one slice of an /embed or /distances request: a few milliseconds on the kernels */
+const SLICE_MACS = 2 ** 25;
+const letLoopRun = () => new Promise((resolve) => setImmediate(resolve));
 
 export type DistanceMetric = Metric;
 export type { EmbedFormat };
@@ -74,6 +75,25 @@ export class ServingService {
   embed(model: LoadedModel, X: Float32Array, n: number): Embedded {
     const out = new Float32Array(n * model.k);
     this.projection(model).embed(X, n, model.record.normalize, out);
+    return finiteEmbedded({ model, rows: n, data: out });
+  }
+
+  /**
+   * embed() in slices of rows of about SLICE_MACS multiply-adds, the event loop let run between
+   * them: 4,096 rows of a 64→1024 model are 2.7·10⁸ of them, which would hold every other request.
+   * (The projection lives as long as `model` is referenced, so it survives the pauses.)
+   */
+  async embedInSlices(model: LoadedModel, X: Float32Array, n: number): Promise<Embedded> {
+    const { d, k } = model;
+    const per = Math.max(1, Math.floor(SLICE_MACS / (d * k)));
+    if (n <= per) return this.embed(model, X, n);
+    const out = new Float32Array(n * k);
+    const p = this.projection(model);
+    for (let i = 0; i < n; i += per) {
+      if (i > 0) await letLoopRun();
+      const end = Math.min(n, i + per);
+      p.embed(X.subarray(i * d, end * d), end - i, model.record.normalize, out.subarray(i * k, end * k));
+    }
     return finiteEmbedded({ model, rows: n, data: out });
   }
 
@@ -154,7 +174,7 @@ export class ServingService {
     }
     const X = (body as BufferRows).floats();
     checkFiniteArray(X, m.d, 'body');
-    return this.embed(m, X, n);
+    return this.embedInSlices(m, X, n);
   }
 
   /** The model for a distances request, once MAX_BATCH and MAX_DISTANCE_PAIRS allow its rows. */
@@ -175,19 +195,19 @@ export class ServingService {
 
   /**
    * distances[i][j] between the embeddings of a's row i and b's row j (a's, without b). Computed
-   * in slices of a's rows of about DISTANCE_SLICE_MACS multiply-adds, with the event loop let run
+   * in slices of a's rows of about SLICE_MACS multiply-adds, with the event loop let run
    * between them: a large request (1,400² pairs of a k = 1024 model is 2·10⁹) would otherwise hold
    * every other request, /healthz included, for its whole length.
    */
   async distances(m: LoadedModel, a: Rows, b: Rows | undefined, metric: DistanceMetric) {
-    const Ea = this.embed(m, a.data, a.count).data;
+    const Ea = (await this.embedInSlices(m, a.data, a.count)).data;
     const nb = b ? b.count : a.count;
-    const Eb = b ? this.embed(m, b.data, b.count).data : Ea;
+    const Eb = b ? (await this.embedInSlices(m, b.data, b.count)).data : Ea;
     const k = m.k;
     const D = new Float64Array(a.count * nb);
-    const slice = Math.max(1, Math.floor(DISTANCE_SLICE_MACS / (nb * k)));
+    const slice = Math.max(1, Math.floor(SLICE_MACS / (nb * k)));
     for (let i = 0; i < a.count; i += slice) {
-      if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+      if (i > 0) await letLoopRun();
       const end = Math.min(a.count, i + slice);
       const rows = Ea.subarray(i * k, end * k);
       pairwiseDistances(rows, end - i, Eb, nb, k, metric, D.subarray(i * nb, end * nb), this.kernels);

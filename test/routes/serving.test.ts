@@ -571,6 +571,24 @@ t.test('a large /distances is computed in slices and streamed, with the same val
   }
 });
 
+t.test('a large /embed is computed in slices, with the values of small requests', async (t) => {
+  // 1,100 rows of a 128→512 model: 512 rows a slice, three slices; each row checked against a
+  // request of 10 rows, which is not sliced.
+  const app = await testApp(t);
+  const k = 512;
+  const d = 128;
+  const Wbig = Array.from({ length: k }, (_, i) => Array.from({ length: d }, (_, j) => Math.sin(i * 3 + j * 5) / 8));
+  const model = (await app.inject({ method: 'POST', url: '/models', payload: { W: Wbig } })).json().id as string;
+  const X = Array.from({ length: 1100 }, (_, i) => Array.from({ length: d }, (_, j) => Math.cos(i * 0.3 + j)));
+  const embedded = async (inputs: number[][]) =>
+    (await app.inject({ method: 'POST', url: '/embed', payload: { model, inputs } })).json().embeddings as number[][];
+  const all = await embedded(X);
+  t.equal(all.length, 1100);
+  for (const at of [0, 505, 1020, 1090]) {
+    t.same(all.slice(at, at + 10), await embedded(X.slice(at, at + 10)), `rows ${at}…${at + 9}`);
+  }
+});
+
 t.test('health, docs, spec and unknown routes', async (t) => {
   const app = await testApp(t);
   const h = await app.inject({ url: '/healthz' });
