@@ -13,6 +13,7 @@ import t, { type Test } from 'tap';
 import { DB_FILE } from '../src/app.js';
 import { ROOT, startServer, type ServerProcess } from '../scripts/server-process.js';
 import { createDataset, makeTriplets, tempDir, testApp, waitForJob } from './helpers.js';
+import { hardTriplets } from './pg-cluster.js';
 
 // A job of about 2–4 s on this data: 20,000 triplets of dimension 32 into k = 32, a fixed number of
 // iterations (gradientTolerance 0, and random data never reaches zero loss in 300 steps).
@@ -57,17 +58,6 @@ async function api(
   }
 }
 
-/** Deterministic random float32 triplets, n × 3 × d, for a binary upload. */
-function randomTriplets(n: number, d: number, seed = 1): Buffer {
-  let s = seed;
-  const a = new Float32Array(n * 3 * d);
-  for (let i = 0; i < a.length; i++) {
-    s = (s * 16807) % 2147483647;
-    a[i] = s / 2147483647 - 0.5;
-  }
-  return Buffer.from(a.buffer);
-}
-
 /** The job's row as the store holds it, read with a separate connection while no server runs. */
 function storedJob(dataDir: string, id: string): { status: string; finished_at: string | null } {
   const db = new Database(path.join(dataDir, DB_FILE), { readonly: true });
@@ -104,7 +94,7 @@ async function signalDuringTraining(
   const dataDir = tempDir(t, 'triplet-embed-shutdown-');
   const first = await start(t, dataDir);
   const ds = await api(first.base, 'POST', '/datasets', { name: 'long', dimension: D });
-  await api(first.base, 'POST', `/datasets/${ds.id}/triplets`, randomTriplets(N, D), {
+  await api(first.base, 'POST', `/datasets/${ds.id}/triplets`, hardTriplets(N, D), {
     'content-type': 'application/octet-stream',
   });
   const job = await api(first.base, 'POST', '/train', { datasetId: ds.id, ...TRAIN });
@@ -266,7 +256,7 @@ t.test('a worker thread that dies mid-job fails its job with WORKER_CRASHED; the
     method: 'POST',
     url: `/datasets/${big}/triplets`,
     headers: { 'content-type': 'application/octet-stream' },
-    payload: randomTriplets(5000, d),
+    payload: hardTriplets(5000, d),
   });
   t.equal(up.statusCode, 201);
   const job = (
