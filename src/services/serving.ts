@@ -11,7 +11,17 @@ import { batchLimit, checkFiniteArray, firstNonFinite } from './vectors.js';
 
 /** multiply-adds of one slice of an /embed or /distances request: a few milliseconds on the kernels */
 const SLICE_MACS = 2 ** 25;
-const letLoopRun = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Rows a slice holds when each row costs `rowMacs` multiply-adds (at least one). */
+const rowsPerSlice = (rowMacs: number) => Math.max(1, Math.floor(SLICE_MACS / rowMacs));
+
+/** step(from, to) over rows 0…n in slices of `per` rows, the event loop let run between slices. */
+async function inSlices(n: number, per: number, step: (from: number, to: number) => void): Promise<void> {
+  for (let i = 0; i < n; i += per) {
+    if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+    step(i, Math.min(n, i + per));
+  }
+}
 
 export type DistanceMetric = Metric;
 export type { EmbedFormat };
@@ -85,15 +95,13 @@ export class ServingService {
    */
   async embedInSlices(model: LoadedModel, X: Float32Array, n: number): Promise<Embedded> {
     const { d, k } = model;
-    const per = Math.max(1, Math.floor(SLICE_MACS / (d * k)));
+    const per = rowsPerSlice(d * k);
     if (n <= per) return this.embed(model, X, n);
     const out = new Float32Array(n * k);
     const p = this.projection(model);
-    for (let i = 0; i < n; i += per) {
-      if (i > 0) await letLoopRun();
-      const end = Math.min(n, i + per);
-      p.embed(X.subarray(i * d, end * d), end - i, model.record.normalize, out.subarray(i * k, end * k));
-    }
+    await inSlices(n, per, (from, to) =>
+      p.embed(X.subarray(from * d, to * d), to - from, model.record.normalize, out.subarray(from * k, to * k)),
+    );
     return finiteEmbedded({ model, rows: n, data: out });
   }
 
@@ -205,13 +213,18 @@ export class ServingService {
     const Eb = b ? (await this.embedInSlices(m, b.data, b.count)).data : Ea;
     const k = m.k;
     const D = new Float64Array(a.count * nb);
-    const slice = Math.max(1, Math.floor(SLICE_MACS / (nb * k)));
-    for (let i = 0; i < a.count; i += slice) {
-      if (i > 0) await letLoopRun();
-      const end = Math.min(a.count, i + slice);
-      const rows = Ea.subarray(i * k, end * k);
-      pairwiseDistances(rows, end - i, Eb, nb, k, metric, D.subarray(i * nb, end * nb), this.kernels);
-    }
+    await inSlices(a.count, rowsPerSlice(nb * k), (from, to) =>
+      pairwiseDistances(
+        Ea.subarray(from * k, to * k),
+        to - from,
+        Eb,
+        nb,
+        k,
+        metric,
+        D.subarray(from * nb, to * nb),
+        this.kernels,
+      ),
+    );
     const bad = D.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) {
       // e.g. cosine of embeddings whose squared norm overflows: the inputs' scale, not a fault here
