@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { pgAdmin } from '../scripts/pg-admin.js';
 import { ROOT, startServer, type ServerProcess } from '../scripts/server-process.js';
 import { openStore } from '../src/store/open.js';
 import type { Store } from '../src/store/types.js';
@@ -42,16 +43,6 @@ const quantile = (v: number[], q: number) =>
   [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor(q * v.length))];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function admin(url: string, sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 /** A server (PostgreSQL) that outlives the run's databases: the one given, or a throw-away cluster. */
 function pgServer(given?: string): { url: string; stop: () => void } {
   if (given) return { url: given, stop: () => {} };
@@ -66,7 +57,7 @@ function pgServer(given?: string): { url: string; stop: () => void } {
 /** A new database on the server; its URL. Dropped by drop(). */
 async function freshDatabase(serverUrl: string, made: string[]): Promise<string> {
   const name = `bench_${randomBytes(6).toString('hex')}`;
-  await admin(serverUrl, `CREATE DATABASE ${name}`);
+  await pgAdmin(serverUrl, `CREATE DATABASE ${name}`);
   made.push(name);
   const u = new URL(serverUrl);
   u.pathname = `/${name}`;
@@ -349,7 +340,7 @@ export async function benchPostgres(o: PostgresBenchOptions): Promise<void> {
     );
   } finally {
     await stopAll();
-    for (const name of made) await admin(server.url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+    for (const name of made) await pgAdmin(server.url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
     server.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
   }

@@ -9,7 +9,7 @@
 // database on that server for the run and drops it afterwards (CI: on TEST_DATABASE_URL).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import { pgAdmin } from './pg-admin.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,17 +42,6 @@ const startServer = (dataDir: string, port: number, databaseUrl?: string) =>
     env: { MAX_EVENT_LOOP_DELAY_MS: '0', ...(databaseUrl ? pgEnv(databaseUrl) : {}) },
   });
 
-/** Runs one statement on the server's maintenance database (CREATE/DROP DATABASE cannot run in a pool). */
-async function admin(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 /** The database this run uses: none (SQLite), the one given, or a new one on its server. */
 async function database(): Promise<{ url?: string; drop: () => Promise<void> }> {
   const given = args['database-url'];
@@ -64,10 +53,10 @@ async function database(): Promise<{ url?: string; drop: () => Promise<void> }> 
   if (!/^postgres(ql)?:\/\/./.test(given)) throw new Error(`--database-url must be a postgres:// URL, got "${given}"`);
   if (!args['fresh-database']) return { url: given, drop: async () => {} };
   const name = `crash_${randomBytes(6).toString('hex')}`;
-  await admin(given, `CREATE DATABASE ${name}`);
+  await pgAdmin(given, `CREATE DATABASE ${name}`);
   const u = new URL(given);
   u.pathname = `/${name}`;
-  return { url: u.toString(), drop: () => admin(given, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  return { url: u.toString(), drop: () => pgAdmin(given, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 const ROUNDS = Number(args.rounds);
 const D = 16;

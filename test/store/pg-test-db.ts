@@ -4,6 +4,7 @@
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import type { Test } from 'tap';
+import { pgAdmin } from '../../scripts/pg-admin.js';
 
 export const baseUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || '';
 export const inCi = process.env.CI === 'true';
@@ -29,21 +30,10 @@ export function withDatabase(url: string, name: string): string {
   return u.toString();
 }
 
-/** Runs one statement on the server's maintenance database, on a connection of its own. */
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: baseUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 /** A new empty database, dropped (with whatever is still connected to it) after the test. */
 export async function freshDatabase(t: Test): Promise<string> {
   const name = `te_${randomBytes(6).toString('hex')}`;
-  await admin(`CREATE DATABASE ${name}`);
-  t.teardown(() => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  await pgAdmin(baseUrl, `CREATE DATABASE ${name}`);
+  t.teardown(() => pgAdmin(baseUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
   return withDatabase(baseUrl, name);
 }
