@@ -69,7 +69,8 @@ async function importModel(base: string, k: number, d: number): Promise<string> 
   return ((await r.json()) as { id: string }).id;
 }
 
-function runCase(spec: object): Promise<{ reqPerSec: number; requests: number }> {
+/** One load case (bench/load-case.ts) in a process of its own; its last line of output is the result. */
+export function runLoadCase<T>(spec: object): Promise<T> {
   return new Promise((resolve, reject) => {
     const p = spawn(TSX, [LOAD_CASE, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -122,7 +123,7 @@ export async function benchAbServe(other: string, opts: { rounds: number; durati
         for (const s of round % 2 === 0 ? sides : [...sides].reverse()) {
           const { name, path: p, ...rest } = c;
           const cpuBefore = s.cpuUs();
-          const r = await runCase({
+          const r = await runLoadCase<{ reqPerSec: number; requests: number }>({
             ...rest,
             url: `${s.base}${p}`,
             connections: opts.connections,

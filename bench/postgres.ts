@@ -12,14 +12,14 @@
 //       [--sections uploads,claims,replicas]   (all three by default)
 // Without --database-url it starts a throw-away cluster (scripts/pg-test-cluster.sh) and removes it;
 // with one, it creates a database of its own there and drops it afterwards.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { pgAdmin } from '../scripts/pg-admin.js';
+import { runLoadCase } from './ab-serve.js';
 import { ROOT, startServer, type ServerProcess } from '../scripts/server-process.js';
 import { openStore } from '../src/store/open.js';
 import type { Store } from '../src/store/types.js';
@@ -34,8 +34,6 @@ export interface PostgresBenchOptions {
   sections: string[];
 }
 
-const LOAD_CASE = fileURLToPath(new URL('./load-case.ts', import.meta.url));
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 const CLUSTER = path.join(ROOT, 'scripts/pg-test-cluster.sh');
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[(v.length - 1) >> 1];
@@ -141,16 +139,8 @@ async function benchUploads(sqlite: ServerProcess, postgres: ServerProcess, roun
 
 // ---- 2. /embed on one and two replicas ----------------------------------------------------------------
 
-function loadCase(spec: object): Promise<{ reqPerSec: number; p99Ms: number; errors: number; non2xx: number }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(TSX, [LOAD_CASE, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (b) => (out += b));
-    p.on('exit', (code) =>
-      code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`load case exited ${code}`)),
-    );
-  });
-}
+const loadCase = (spec: object) =>
+  runLoadCase<{ reqPerSec: number; p99Ms: number; errors: number; non2xx: number }>(spec);
 
 /** Two client processes at once, half the connections each, on the given bases (one or two ports). */
 async function spread(bases: string[], spec: Record<string, unknown>, connections: number) {
