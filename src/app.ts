@@ -216,13 +216,15 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
           'Learns a linear embedding f(x) = W x from (anchor, positive, negative) triplets with the hinged triplet loss, ' +
           'trains in background workers, and serves embeddings and distances.',
       },
-      servers: [{ url: 'http://localhost:8080', description: 'A local instance (npm start)' }],
+      // Relative: Swagger UI sends its requests to the origin it was loaded from, whatever host serves it.
+      servers: [{ url: '/', description: 'The server this document was loaded from' }],
       components: {
         securitySchemes: {
           bearerAuth: {
             type: 'http',
             scheme: 'bearer',
-            description: 'Needed on every route but the health routes and /metrics when API_KEYS is set',
+            description:
+              'Needed on every route but the health routes, /metrics and the API docs (/docs, /openapi.json) when API_KEYS is set',
           },
         },
       },
