@@ -44,6 +44,13 @@ export const ErrorCodes = [
   'INVALID_UTF8',
   'BUDGET_EXCEEDED',
   'REPLY_TOO_LARGE',
+  // galleries (docs/decisions/0031-galleries.md)
+  'GALLERY_NOT_FOUND',
+  'ITEM_NOT_FOUND',
+  'MODEL_IN_USE',
+  'GALLERY_MODEL_CHANGED',
+  'REINDEX_PENDING',
+  'REINDEX_NOT_HELD',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];
 
