@@ -50,8 +50,9 @@ export interface HnswParams {
 }
 
 /**
- * Reach recall@10 ≥ 0.99 on clustered 128-d data of 10⁵ rows and ≥ 0.95 at 10⁶ (docs/performance.md,
- * "Gallery search"); random full-rank data needs a much larger efSearch (decision 0032).
+ * recall@10 ≥ 0.95 on clustered 128-d data at 2·10⁵ and 10⁶ rows, where ef 40 already reached it
+ * (docs/performance.md, "Gallery search (HNSW)"); random full-rank data needs a much larger
+ * efSearch (decisions 0026, 0032): measure with measureRecall on the real embeddings.
  */
 export const HNSW_DEFAULTS: Readonly<HnswParams> = Object.freeze({
   M: 16,
