@@ -14,8 +14,10 @@
 //       JSON /embed bodies: Fastify's standard parsing against Float32JsonParser, µs per body
 //   npm run bench -- --early-exit [--noise 1.5,2.5] [--threads 2]   (bench/early-exit.ts)
 //       the negatives' early exit on and off, on class data with a random and a trained W
-//   npm run bench -- --search [--n 1000000] [--dim 128] [--metric squared|cosine] [--threads 2]   (bench/search.ts)
-//       exact top-k gallery search, single queries and batches of 64, against numpy brute force
+//   npm run bench -- --search [--n 1000000] [--dim 128] [--metric squared|cosine] [--threads 2]
+//       [--data random|clustered] [--no-hnsw] [--ef 10,20,40,80,160] [--M 16]   (bench/search.ts)
+//       exact top-k gallery search, single queries and batches of 64, against numpy brute force,
+//       then the HNSW index on the same data: build time, recall@10 and queries/s at each ef
 //   npm run bench -- --mining [--n 100000] [--d 128]   (bench/mining.ts)
 //       online mining and training throughput in samples/s
 //   npm run bench -- --postgres [--database-url URL] [--rounds 3] [--duration 5] [--connections 10]

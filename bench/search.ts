@@ -1,9 +1,13 @@
-// Exact gallery search (src/math/search) against numpy brute force on the same data, in one run.
+// Exact gallery search (src/math/search) against numpy brute force on the same data, in one run,
+// then the HNSW index (src/search/hnsw-index.ts) on the same gallery and queries.
 //
 //   npm run bench -- --search [--n 1000000] [--dim 128] [--k 10] [--metric squared|cosine]
 //       [--singles 20] [--batch 64] [--batches 3] [--rounds 2] [--threads 2] [--block-bytes 4194304]
+//       [--data random|clustered] [--no-hnsw] [--ef 10,20,40,80,160] [--M 16] [--ef-construction 200]
 //
-// Gallery and queries are standard normal float32 (seeded), written once to a temp folder that
+// Gallery and queries are float32 (seeded): standard normal (--data random), or --data clustered,
+// n/20 identities of 20 rows in a 32-dimensional subspace plus noise with fresh samples of enrolled
+// identities as queries (bench/data.ts clusteredRows), written once to a temp folder that
 // bench/numpy_search_bench.py reads. Each round times our single queries and batches, then numpy's
 // (OPENBLAS_NUM_THREADS = --threads), so both see the same load on a shared machine; the figures
 // are medians over all rounds, and the ratio is what to compare across machines. Agreement: the
@@ -17,7 +21,8 @@ import { parseArgs } from 'node:util';
 import { createCompute } from '../src/compute/index.js';
 import { createRng } from '../src/math/rng.js';
 import { createGallery, exactSearch, SEARCH_BLOCK_BYTES, type SearchHits } from '../src/math/search/index.js';
-import { median, normals } from './data.js';
+import { clusteredRows, cpuMs, median, normals } from './data.js';
+import { hnswSection } from './search-hnsw.js';
 
 const NUMPY_SCRIPT = fileURLToPath(new URL('./numpy_search_bench.py', import.meta.url));
 
@@ -46,6 +51,11 @@ export async function searchCli(argv: string[]): Promise<void> {
       rounds: { type: 'string', default: '2' },
       threads: { type: 'string', default: '2' },
       'block-bytes': { type: 'string', default: String(SEARCH_BLOCK_BYTES) },
+      data: { type: 'string', default: 'random' },
+      'no-hnsw': { type: 'boolean' },
+      ef: { type: 'string', default: '10,20,40,80,160' },
+      M: { type: 'string', default: '16' },
+      'ef-construction': { type: 'string', default: '200' },
     },
   });
   const o = {
@@ -61,10 +71,9 @@ export async function searchCli(argv: string[]): Promise<void> {
   };
   const metric = v.metric as 'squared' | 'cosine';
   if (metric !== 'squared' && metric !== 'cosine') throw new Error('--metric is squared or cosine');
-  const rng = createRng(0);
-  const E = normals(rng, o.n * o.dim);
+  if (v.data !== 'random' && v.data !== 'clustered') throw new Error('--data is random or clustered');
   const queryRows = Math.max(o.singles, o.batch * o.batches);
-  const Q = normals(rng, queryRows * o.dim);
+  const { E, Q } = galleryData(v.data, o.n, o.dim, queryRows);
   const dir = mkdtempSync(join(tmpdir(), 'search-bench-'));
   try {
     writeFileSync(join(dir, 'gallery.f32'), new Uint8Array(E.buffer, E.byteOffset, E.byteLength));
@@ -108,14 +117,35 @@ export async function searchCli(argv: string[]): Promise<void> {
         theirs.batchCpuMs.push(...np.batchCpuMs);
         if (r === 0) Object.assign(theirs, { singleIdx: np.singleIdx, batchIdx: np.batchIdx });
       }
-      gallery.dispose();
+      console.log(`data: ${v.data}`);
       console.log(report(o, metric, compute.kernels.name, prepareMs, ours, theirs));
+      if (!v['no-hnsw'])
+        console.log(
+          hnswSection(gallery, Q, queryRows, {
+            ...o,
+            metric,
+            efs: v.ef!.split(',').map(Number),
+            M: Number(v.M),
+            efConstruction: Number(v['ef-construction']),
+          }),
+        );
+      gallery.dispose();
     } finally {
       await compute.close();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The gallery (n×dim) and the queries: standard normal, or clustered like a face gallery. */
+function galleryData(kind: string, n: number, dim: number, queryRows: number): { E: Float32Array; Q: Float32Array } {
+  if (kind === 'clustered') {
+    const data = clusteredRows(0, { identities: Math.ceil(n / 20), perIdentity: 20, dim });
+    return { E: data.rows.subarray(0, n * dim), Q: data.probe(queryRows) };
+  }
+  const rng = createRng(0);
+  return { E: normals(rng, n * dim), Q: normals(rng, queryRows * dim) };
 }
 
 const emptySide = (): Side => ({
@@ -126,12 +156,6 @@ const emptySide = (): Side => ({
   singleIdx: [],
   batchIdx: [],
 });
-
-/** CPU time of this process, every thread (the pool's helpers too), in ms. */
-function cpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
 
 function runNumpy(
   dir: string,

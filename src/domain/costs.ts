@@ -282,3 +282,31 @@ export function weightsReplyBytes(k: number, d: number): number {
 export function modelCacheBytes(k: number, d: number): number {
   return k * d * 8 + ceil8(k) * ceil8(d) * 4;
 }
+
+// ---- gallery indexes ------------------------------------------------------------
+
+/** hnswlib's fixed allocation: 65,536 label locks (std::mutex, 40 bytes) and the first visited list's header. */
+const HNSW_FIXED_BYTES = 65_536 * 40 + 4096;
+
+/**
+ * An HNSW index (src/search/hnsw-index.ts, hnswlib 0.8) of `capacity` slots of k float32 values,
+ * from its allocations: per slot the layer-0 record (the row k·4, 2M links of 4 bytes and their count,
+ * the 8-byte label), its level, its upper-layer pointer, its link lock (std::mutex, 40 bytes), a
+ * visited-list mark (2 bytes), the label map entry (~64 bytes with malloc's overhead) and this
+ * module's two Sets (~48 bytes); plus the upper layers: a node reaches layer l with probability
+ * M^−l, so (4M + 4 + 16)/(M − 1) bytes a slot on average. Slots of removed items stay allocated.
+ */
+export function hnswIndexCost(capacity: number, k: number, M: number): CostEstimate {
+  const perSlot = k * 4 + 2 * M * 4 + 4 + 8;
+  const bookkeeping = 4 + 8 + 40 + 2 + 64 + 48;
+  return estimate([
+    { name: 'layer 0', formula: `capacity·(k·4 + 2M·4 + 12) = ${capacity}·${perSlot}`, bytes: capacity * perSlot },
+    { name: 'slot bookkeeping', formula: `capacity·${bookkeeping}`, bytes: capacity * bookkeeping },
+    {
+      name: 'upper layers',
+      formula: 'capacity·(4M + 20)/(M − 1)',
+      bytes: Math.ceil((capacity * (4 * M + 20)) / Math.max(1, M - 1)),
+    },
+    { name: 'fixed', formula: '65,536 label locks·40 + 4 KiB', bytes: HNSW_FIXED_BYTES },
+  ]);
+}
