@@ -44,6 +44,8 @@ export const ErrorCodes = [
   'INVALID_UTF8',
   'BUDGET_EXCEEDED',
   'REPLY_TOO_LARGE',
+  'ALIAS_NOT_FOUND',
+  'MODEL_IN_USE',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];
 

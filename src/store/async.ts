@@ -51,6 +51,11 @@ export const ASYNC_METHODS = {
   listModels: 1,
   newestModel: 1,
   deleteModel: 1,
+  renameModel: 1,
+  setAlias: 1,
+  getAlias: 1,
+  listAliases: 1,
+  deleteAlias: 1,
 } satisfies Record<Exclude<keyof Store, 'location' | 'isOpen' | 'watch'>, 1>;
 
 /**
