@@ -231,3 +231,20 @@ t.test('hostile alias names answer 400 and change nothing', async (t) => {
   const names = (await app.inject({ url: '/aliases' })).json().items.map((x: { name: string }) => x.name);
   t.same(names, ['a'.repeat(64), 'default'], 'nothing else was stored');
 });
+
+t.test('every alias change is one log line with where it pointed before and after', async (t) => {
+  const lines: Record<string, unknown>[] = [];
+  const stream = { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) };
+  const app = await testApp(t, { build: { logger: { level: 'info', stream } } });
+  const changes = () => lines.filter((l) => 'alias' in l).map(({ alias, from, to }) => ({ alias, from, to }));
+  const a = await importModel(app, [[1, 1]]);
+  const b = await importModel(app, [[2, 2]]);
+  await put(app, 'default', { model: b });
+  await put(app, 'default', { model: b }); // no move, no line
+  await app.inject({ method: 'DELETE', url: '/aliases/default' });
+  t.same(changes(), [
+    { alias: 'default', from: null, to: a },
+    { alias: 'default', from: a, to: b },
+    { alias: 'default', from: b, to: null },
+  ]);
+});
