@@ -9,6 +9,7 @@ import type {
 import type { Compute } from './compute/index.js';
 import type { Config } from './config.js';
 import type { JobRunner } from './jobs/runner.js';
+import type { AliasService } from './services/aliases.js';
 import type { DatasetService } from './services/datasets.js';
 import type { EvaluationService } from './services/evaluation.js';
 import type { HealthService } from './services/health.js';
@@ -22,6 +23,7 @@ export interface Services {
   datasets: DatasetService;
   jobs: JobService;
   models: ModelService;
+  aliases: AliasService;
   serving: ServingService;
   evaluation: EvaluationService;
   runner: JobRunner;

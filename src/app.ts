@@ -24,9 +24,11 @@ import datasetRoutes from './routes/datasets.js';
 import healthRoutes from './routes/health.js';
 import jobEventRoutes from './routes/job-events.js';
 import jobRoutes from './routes/jobs.js';
+import aliasRoutes from './routes/aliases.js';
 import modelRoutes from './routes/models.js';
 import servingRoutes from './routes/serving.js';
 import { ErrorSchema } from './schemas/common.js';
+import { AliasService, aliasLog } from './services/aliases.js';
 import { DatasetService } from './services/datasets.js';
 import { EvaluationService } from './services/evaluation.js';
 import { JobService } from './services/jobs.js';
@@ -55,7 +57,8 @@ function buildServices(config: Config, app: App, store: Store, compute: Compute)
   // also do on PostgreSQL while its feed is down).
   const shared = config.databaseUrl !== undefined || config.role !== 'all';
   const feedSeesEveryWriter = config.databaseUrl !== undefined || config.role === 'all';
-  const models = new ModelService(store, config.limits, shared ? 1000 : Infinity, feedSeesEveryWriter);
+  const logAlias = aliasLog(app.log);
+  const models = new ModelService(store, config.limits, shared ? 1000 : Infinity, feedSeesEveryWriter, logAlias);
   store.watch((change) => {
     if (change.kind === 'lost') app.log.warn({ reason: change.reason }, 'store change feed down');
     else if (change.kind === 'resync') app.log.info({ reason: change.reason }, 'store change feed resynced');
@@ -70,7 +73,8 @@ function buildServices(config: Config, app: App, store: Store, compute: Compute)
     leaseMs: config.jobLeaseMs,
     checkpointIntervalMs: config.checkpointIntervalMs,
     log: app.log,
-    onModelCreated: () => models.invalidateNewest(),
+    onModelCreated: () => models.invalidateAliases(),
+    logAlias,
   });
   // A job another replica queued is claimed when the feed tells of it, not at the next start.
   store.watch((change) => {
@@ -80,6 +84,7 @@ function buildServices(config: Config, app: App, store: Store, compute: Compute)
   return {
     store,
     models,
+    aliases: new AliasService(store, models, logAlias),
     datasets,
     runner,
     compute,
@@ -186,7 +191,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,
-      methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
       exposedHeaders: ['location', 'x-request-id', 'x-model-id', 'x-rows', 'x-dimension', 'retry-after'],
       maxAge: 600,
     });
@@ -232,7 +237,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       tags: [
         { name: 'datasets', description: 'Datasets and their triplets' },
         { name: 'training', description: 'Training jobs' },
-        { name: 'models', description: 'Learned and imported maps' },
+        { name: 'models', description: 'Learned and imported maps, and their aliases' },
         { name: 'serving', description: 'Embeddings and distances' },
         { name: 'operations', description: 'Health and docs' },
       ],
@@ -249,6 +254,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await app.register(jobRoutes);
     await app.register(jobEventRoutes);
     await app.register(modelRoutes);
+    await app.register(aliasRoutes);
     await app.register(servingRoutes);
   }
 

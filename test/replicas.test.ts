@@ -70,6 +70,10 @@ if (reason && inCi) {
     t.equal(embed.embeddings[0].length, 4, "B serves A's model");
     t.equal((await api(b.base, 'GET', '/models')).items[0].id, done.modelId, 'B lists it');
 
+    // The first model set the alias `default` (shared too), which keeps it until the alias goes.
+    t.equal((await api(a.base, 'GET', '/aliases/default')).model, done.modelId, 'the first model is the default');
+    t.equal((await request(b.base, 'DELETE', `/models/${done.modelId}`)).status, 409, 'kept while aliased');
+    await api(a.base, 'DELETE', '/aliases/default');
     await api(b.base, 'DELETE', `/models/${done.modelId}`);
     t.equal((await request(a.base, 'GET', `/models/${done.modelId}`)).status, 404, 'a model deleted on B is gone on A');
   });

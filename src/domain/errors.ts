@@ -51,6 +51,7 @@ export const ErrorCodes = [
   'GALLERY_MODEL_CHANGED',
   'REINDEX_PENDING',
   'REINDEX_NOT_HELD',
+  'ALIAS_NOT_FOUND',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];
 

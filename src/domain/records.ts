@@ -2,6 +2,7 @@
 // TypeBox gives the validation schema, the OpenAPI component and the TypeScript type of each;
 // the store, the services, the routes and the metrics all use these.
 import { Type, type Static } from '@sinclair/typebox';
+import { AliasName } from './aliases.js';
 import { TrainingParams } from './training.js';
 
 export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601 UTC' });
@@ -111,6 +112,10 @@ export const Job = Type.Object(
       description:
         'The iteration of the checkpoint the latest attempt resumed from; null when it started from zero (docs/training.md)',
     }),
+    modelName: Type.Union([Type.String(), Type.Null()], {
+      description: 'The name its model gets (POST /train modelName)',
+    }),
+    promote: Type.Boolean({ description: 'Whether its success moves the alias `default` to its model' }),
   },
   { $id: 'Job' },
 );
@@ -133,3 +138,19 @@ export const Model = Type.Object(
   { $id: 'Model' },
 );
 export type ModelRecord = Static<typeof Model>;
+
+/** An alias: a name that points to one model (src/domain/aliases.ts has its rules). */
+export const Alias = Type.Object(
+  {
+    name: AliasName,
+    model: Type.String({ description: 'The model id the alias points to', examples: ['mdl_b7Qn2cX0pL4sR8tW'] }),
+    previousModel: Type.Union([Type.String(), Type.Null()], {
+      description:
+        'The model it pointed to before its latest change (that model may since be deleted); null when never moved',
+    }),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { $id: 'Alias' },
+);
+export type AliasRecord = Static<typeof Alias>;

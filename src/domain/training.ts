@@ -3,6 +3,7 @@
 // of its kind; the worker hands them to the math core as they are; a model keeps them.
 import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
 import { DEFAULT_MINED_PARAMS, DEFAULT_TRAIN_PARAMS } from '../math/index.js';
+import { NAME_MAX_LENGTH } from './aliases.js';
 
 const MINING = ['none', 'semihard', 'batchhard', 'semihard+batchhard'] as const;
 const literals = <const T extends string>(values: readonly T[], options: object = {}) =>
@@ -169,3 +170,24 @@ function pickDefaults(schema: TObject, defaults: object): Record<string, unknown
 /** The options a job of this kind stores, in their stored order. */
 export const optionNames = (source: TrainingSource): string[] =>
   Object.keys((source === 'triplets' ? TripletTrainingParams : MinedTrainingParams).properties);
+
+/**
+ * What a job does with the model it makes, beside how it trains it: not training parameters (the
+ * math never sees them, and a model does not keep them). POST /train takes them, the job stores them.
+ */
+export const JobModelOptions = {
+  modelName: Type.String({
+    maxLength: NAME_MAX_LENGTH,
+    description: "The trained model's name (PATCH /models/:id renames it)",
+  }),
+  promote: Type.Boolean({
+    description:
+      'Move the alias `default` to the trained model when the job succeeds, in the same transaction; a job that fails or is cancelled moves nothing',
+  }),
+} satisfies Record<string, TSchema>;
+export interface JobModelOptions {
+  modelName: string | null;
+  promote: boolean;
+}
+/** A job's model options when the request gives none. */
+export const JOB_MODEL_DEFAULTS: JobModelOptions = { modelName: null, promote: false };

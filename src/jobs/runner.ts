@@ -12,7 +12,15 @@ import { labelIds } from '../compute/training-data.js';
 import { describeCost, formatBytes, MiB, trainingJobCost, type CostEstimate } from '../domain/costs.js';
 import { finiteMetrics, finiteProgress } from '../domain/records.js';
 import type { TrainingParams } from '../domain/training.js';
-import type { DatasetRecord, JobLease, JobProgress, JobRecord, LeaseRenewal, Store } from '../store/types.js';
+import type {
+  AliasRecord,
+  DatasetRecord,
+  JobLease,
+  JobProgress,
+  JobRecord,
+  LeaseRenewal,
+  Store,
+} from '../store/types.js';
 import type { TrainTask, WorkerMessage } from './messages.js';
 import { startWorker, type WorkerHandle } from './worker-pool.js';
 
@@ -46,6 +54,8 @@ export interface RunnerOptions {
   compute: ComputeSettings;
   log: FastifyBaseLogger;
   onModelCreated: () => void;
+  /** says that a job's success moved an alias (promoted, or the first model set `default`) */
+  logAlias?: (alias: AliasRecord, cause: string) => void;
   /** heap cap of each training worker, in MiB */
   heapMb: number;
   /** JOB_MEMORY_BUDGET_MB: the estimated peak memory of all running jobs together */
@@ -375,11 +385,11 @@ export class JobRunner {
     r.done = true;
     void this.write(r, async () => {
       try {
-        const { job, model } = await this.opts.store.succeedJob(
+        const { job, model, alias } = await this.opts.store.succeedJob(
           r.job.id,
           {
             jobId: r.job.id,
-            name: null,
+            name: r.job.modelName,
             inputDimension: m.d,
             outputDimension: m.k,
             normalize: p.normalize,
@@ -392,6 +402,7 @@ export class JobRunner {
         );
         this.opts.onModelCreated();
         this.opts.log.info({ jobId: job.id, modelId: model.id, metrics: m.metrics }, 'job succeeded');
+        if (alias) this.opts.logAlias?.(alias, job.promote ? `job ${job.id} promoted its model` : 'the first model');
         this.emit(job);
       } catch (e) {
         // cancelled or parked while the model was written: that outcome stands

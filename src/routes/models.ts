@@ -3,7 +3,15 @@ import { Type } from '@sinclair/typebox';
 import type { App } from '../app-types.js';
 import { errors, IdParams, ListOf, PageQuery } from '../schemas/common.js';
 import { clientSignal, withRetryAfter } from './heavy.js';
-import { EvaluateBody, EvaluateReply, ImportModelBody, Model, Weights } from '../schemas/models.js';
+import {
+  EvaluateBody,
+  EvaluateReply,
+  ImportModelBody,
+  Model,
+  ModelRefParams,
+  RenameModelBody,
+  Weights,
+} from '../schemas/models.js';
 
 export default async function modelRoutes(app: App): Promise<void> {
   const { models, evaluation } = app.services;
@@ -29,12 +37,28 @@ export default async function modelRoutes(app: App): Promise<void> {
       schema: {
         tags,
         summary: 'Get a model',
-        description: 'Dimensions, normalisation, the job that trained it and its final training metrics.',
-        params: IdParams,
+        description:
+          'Dimensions, normalisation, the job that trained it and its final training metrics. By id or alias.',
+        params: ModelRefParams,
         response: { 200: Model, ...errors(404) },
       },
     },
-    async (req) => models.get(req.params.id),
+    async (req) => models.getByRef(req.params.id),
+  );
+
+  app.patch(
+    '/models/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Rename a model',
+        description: 'Sets its name (null removes it). Names are free text; aliases are the stable names.',
+        params: IdParams,
+        body: RenameModelBody,
+        response: { 200: Model, ...errors(400, 404, 415) },
+      },
+    },
+    async (req) => models.rename(req.params.id, req.body.name),
   );
 
   app.get(
@@ -44,8 +68,8 @@ export default async function modelRoutes(app: App): Promise<void> {
         tags,
         summary: "Get a model's weights",
         description:
-          'W as k rows of d numbers, streamed: any model the cache can hold (MODEL_CACHE_BYTES) can be exported.',
-        params: IdParams,
+          'W as k rows of d numbers, streamed: any model the cache can hold (MODEL_CACHE_BYTES) can be exported. By id or alias.',
+        params: ModelRefParams,
         response: { 200: Weights, ...errors(404, 422) },
       },
     },
@@ -78,8 +102,9 @@ export default async function modelRoutes(app: App): Promise<void> {
         description:
           "Mean hinge loss, triplet accuracy and active fraction over the dataset's triplets, and retrieval " +
           'figures over its labelled samples. 422 over EVALUATION_MEMORY_MB or EVALUATION_MAX_WORK; 503 with ' +
-          'Retry-After while EVALUATION_CONCURRENCY evaluations run. Stopped when the client disconnects.',
-        params: IdParams,
+          'Retry-After while EVALUATION_CONCURRENCY evaluations run. Stopped when the client disconnects. ' +
+          'By id or alias; the reply names the model id.',
+        params: ModelRefParams,
         body: EvaluateBody,
         response: { 200: EvaluateReply, ...errors(400, 404, 422, 503) },
       },
@@ -98,9 +123,9 @@ export default async function modelRoutes(app: App): Promise<void> {
       schema: {
         tags,
         summary: 'Delete a model',
-        description: 'Serving falls back to the next newest model when no model is named.',
+        description: 'By id. 409 MODEL_IN_USE while an alias points to it (the message names them).',
         params: IdParams,
-        response: { 204: Type.Null({ description: 'Deleted' }), ...errors(404) },
+        response: { 204: Type.Null({ description: 'Deleted' }), ...errors(404, 409) },
       },
     },
     async (req, reply) => {

@@ -19,7 +19,8 @@ export default async function servingRoutes(app: App): Promise<void> {
         tags,
         summary: 'Embed vectors',
         description:
-          'Embedding i is W·inputs[i], L2-normalised when the model says so. `model` defaults to the newest model. ' +
+          'Embedding i is W·inputs[i], L2-normalised when the model says so. `model` is an id or an alias, by default ' +
+          'the alias `default`; the reply names the model id. ' +
           'JSON rows, base64 float32 rows (`"encoding": "base64"`), or a binary body (`application/octet-stream`, ' +
           'n×d little-endian float32, `?model=&rows=`). `Accept: application/octet-stream` gives an n×k float32 reply.',
         body: {
@@ -73,7 +74,7 @@ export default async function servingRoutes(app: App): Promise<void> {
         summary: 'Distances between embeddings',
         description:
           'distances[i][j] is the distance between the embeddings of a[i] and b[j] (or a[j] without b). ' +
-          'Metrics: euclidean (default), squared_euclidean, cosine (1 − cos).',
+          'Metrics: euclidean (default), squared_euclidean, cosine (1 − cos). `model` as for /embed.',
         body: DistancesBody,
         response: { 200: DistancesReply, ...errors(400, 404, 409, 413, 415, 422) },
       },

@@ -2,7 +2,7 @@
 // the domain's (src/domain/training.ts, src/domain/records.ts); this file only composes them.
 import { Type, type Static, type TOptional, type TSchema } from '@sinclair/typebox';
 import { Job, JobStatus, Progress, JobError } from '../domain/records.js';
-import { TrainingOptions } from '../domain/training.js';
+import { JobModelOptions, TrainingOptions } from '../domain/training.js';
 import { Triplet } from './datasets.js';
 
 export { Job, JobStatus, Progress, JobError };
@@ -25,6 +25,8 @@ export const TrainBody = Type.Object(
     ),
     outputDimension: TrainingOptions.outputDimension,
     ...optional,
+    modelName: Type.Optional(JobModelOptions.modelName),
+    promote: Type.Optional(JobModelOptions.promote),
   },
   {
     additionalProperties: false,

@@ -1,6 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Matrix } from './common.js';
 
+const MODEL_FIELD = 'A model id or an alias; default: the alias `default` (unset: 409 NO_MODEL)';
+const RESOLVED = 'The id of the model used (an alias resolved to it)';
+
 const Row = Type.Union([Type.Array(Type.Number()), Type.String({ contentEncoding: 'base64' })], {
   description:
     'A vector of numbers, or with `"encoding": "base64"` a base64 string of its little-endian float32 bytes. ' +
@@ -9,7 +12,7 @@ const Row = Type.Union([Type.Array(Type.Number()), Type.String({ contentEncoding
 
 export const EmbedBody = Type.Object(
   {
-    model: Type.Optional(Type.String({ description: 'Model id; default the newest model' })),
+    model: Type.Optional(Type.String({ description: MODEL_FIELD })),
     inputs: Type.Array(Row, { minItems: 1 }),
     encoding: Type.Optional(Type.Union([Type.Literal('float'), Type.Literal('base64')], { default: 'float' })),
   },
@@ -28,7 +31,7 @@ export type EmbedBody = Static<typeof EmbedBody>;
 
 export const EmbedQuery = Type.Object(
   {
-    model: Type.Optional(Type.String()),
+    model: Type.Optional(Type.String({ description: MODEL_FIELD })),
     rows: Type.Optional(Type.Integer({ minimum: 1, description: 'Binary requests only: must equal bytes / (4·d)' })),
   },
   { additionalProperties: false },
@@ -36,7 +39,7 @@ export const EmbedQuery = Type.Object(
 export type EmbedQuery = Static<typeof EmbedQuery>;
 
 export const EmbedReply = Type.Object({
-  model: Type.String(),
+  model: Type.String({ description: RESOLVED }),
   dimension: Type.Integer(),
   embeddings: Type.Array(Row, {
     description:
@@ -53,7 +56,7 @@ export const Metric = Type.Union(
 
 export const DistancesBody = Type.Object(
   {
-    model: Type.Optional(Type.String()),
+    model: Type.Optional(Type.String({ description: MODEL_FIELD })),
     a: Type.Array(Type.Array(Type.Number(), { minItems: 1 }), { minItems: 1 }),
     b: Type.Optional(Type.Array(Type.Array(Type.Number(), { minItems: 1 }), { minItems: 1 })),
     metric: Type.Optional(Metric),
@@ -75,7 +78,7 @@ export const DistancesBody = Type.Object(
 export type DistancesBody = Static<typeof DistancesBody>;
 
 export const DistancesReply = Type.Object({
-  model: Type.String(),
+  model: Type.String({ description: RESOLVED }),
   metric: Type.String(),
   distances: Matrix,
 });

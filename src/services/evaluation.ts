@@ -61,16 +61,17 @@ export class EvaluationService {
     return this.gate.active;
   }
 
+  /** `modelRef`: a model id or an alias; the reply names the model id it resolved to. */
   async evaluate(
-    modelId: string,
+    modelRef: string,
     datasetId: string,
     margin: number | undefined,
     signal?: AbortSignal,
-  ): Promise<EvaluateResult> {
+  ): Promise<EvaluateResult & { model: string }> {
     // 1e400 in the JSON text is Infinity, which the schema's minimum lets through.
     if (margin !== undefined && !Number.isFinite(margin))
       throw badRequest('NON_FINITE_VALUE', `body/margin must be a finite number (got ${margin})`);
-    const model = await this.models.load(modelId);
+    const model = await this.models.resolve(modelRef);
     const ds = await this.datasets.get(datasetId);
     if (ds.dimension !== model.d) {
       throw badRequest(
@@ -82,7 +83,8 @@ export class EvaluationService {
       throw unprocessable('NO_TRIPLETS', `dataset ${ds.id} has no triplets and too few samples to evaluate on`);
     }
     this.checkBudgets(ds, model.k);
-    return this.gate.run(() => this.run(model, ds, margin, signal), signal);
+    const result = await this.gate.run(() => this.run(model, ds, margin, signal), signal);
+    return { model: model.record.id, ...result };
   }
 
   /** Refuses, before anything is read, an evaluation over the memory or work budget. */

@@ -2,7 +2,7 @@
 import type { Limits } from '../config.js';
 import { describeCost, formatBytes, MiB } from '../domain/costs.js';
 import { DomainError } from '../domain/errors.js';
-import type { TrainingParams } from '../domain/training.js';
+import type { JobModelOptions, TrainingParams } from '../domain/training.js';
 import { AppError, badRequest, conflict, notFound, unprocessable } from '../errors.js';
 import type { JobRunner } from '../jobs/runner.js';
 import type { TrainBody } from '../schemas/jobs.js';
@@ -17,7 +17,7 @@ import {
 } from '../store/types.js';
 import type { DatasetService, RowBatch } from './datasets.js';
 import { JobFollowers } from './job-follow.js';
-import { resolveParams } from './train-params.js';
+import { resolveModelOptions, resolveParams } from './train-params.js';
 
 /** POST /train's options: its body without the inline triplets, which arrive decoded. */
 export type TrainOptionsBody = Omit<TrainBody, 'triplets'>;
@@ -65,16 +65,16 @@ export class JobService {
     const params = resolveParams(body, ds);
     checkData(params, ds);
     this.checkBudget(params, ds);
-    const job = await this.queue(ds.id, params);
+    const job = await this.queue(ds.id, params, resolveModelOptions(body));
     this.runner.pump();
     return job;
   }
 
   /** The queue limit is checked again in the inserting transaction: concurrent requests cannot pass it together. */
-  private async queue(datasetId: string, params: TrainingParams): Promise<JobRecord> {
+  private async queue(datasetId: string, params: TrainingParams, options: JobModelOptions): Promise<JobRecord> {
     try {
       return await this.store.createJob(
-        { datasetId, params },
+        { datasetId, params, ...options },
         { max: this.limits.maxQueuedJobs, setting: 'MAX_QUEUED_JOBS' },
       );
     } catch (e) {

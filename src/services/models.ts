@@ -1,9 +1,13 @@
-// Models: immutable W plus metadata. Loaded weights are cached, since a model never changes.
+// Models: immutable W plus metadata. Loaded weights are cached, since a model's W never changes.
+// A request names a model by id or alias (src/domain/aliases.ts); aliases resolve through a cache
+// the change feed keeps true (docs/decisions/0030-model-aliases.md).
 import type { Limits } from '../config.js';
+import { DEFAULT_ALIAS, isModelId } from '../domain/aliases.js';
 import { formatBytes, modelCacheBytes } from '../domain/costs.js';
 import { AppError, badRequest, conflict, notFound, unprocessable } from '../errors.js';
 import type { ImportModelBody } from '../schemas/models.js';
 import type { ModelRecord, Page, PageRequest, Store, StoreChange } from '../store/types.js';
+import type { AliasLog } from './aliases.js';
 import { checkFinite32 } from './vectors.js';
 
 export interface LoadedModel {
@@ -19,9 +23,9 @@ const WEIGHT_ROWS_PER_CHUNK = 8;
 
 /**
  * Keeps the most recently used models' weights in memory, up to MODEL_CACHE_BYTES of them
- * (src/domain/costs.ts modelCacheBytes: W plus the kernels' packed copy). The store's change feed
- * keeps it and the newest model's id true to the database, whichever replica writes it
- * (docs/decisions/0022-change-feed-listen-notify.md).
+ * (src/domain/costs.ts modelCacheBytes: W plus the kernels' packed copy), and the model id of each
+ * alias used. The store's change feed keeps both true to the database, whichever replica writes it
+ * (docs/decisions/0022-change-feed-listen-notify.md, 0030-model-aliases.md).
  */
 export class ModelService {
   private cache = new Map<string, LoadedModel>();
@@ -30,45 +34,49 @@ export class ModelService {
   private loading = new Map<string, Promise<LoadedModel>>();
   /** the cache's last (most recent) entry */
   private lastUsed: string | undefined;
-  /** id of the newest model; undefined = not looked up yet, null = there is none */
-  private newest: string | null | undefined;
-  /** when `newest` was looked up (Date.now()) */
-  private newestAt = 0;
-  /** bumped when `newest` is invalidated: a lookup begun before is not kept */
-  private newestEpoch = 0;
+  /** alias name → the model id it pointed to when looked up, and when (Date.now()); existing aliases only */
+  private aliases = new Map<string, { model: string; at: number }>();
+  /** bumped when the aliases are invalidated: a lookup begun before is not kept */
+  private aliasEpoch = 0;
   /** bumped when the feed drops models: a load begun before is not cached */
   private cacheEpoch = 0;
   /** false while the store's change feed is down (changes are being missed) */
   private feedUp = true;
 
   /**
-   * `newestTtlMs`: how long the newest model's id is trusted when the change feed cannot tell of
-   * every new model: while the feed is down, or always when `feedSeesEveryWriter` is false (a
-   * SQLite file shared by two processes: each hears its own writes only). Infinity: never looked
-   * up again but on a change.
+   * `aliasTtlMs`: how long an alias's model id is trusted when the change feed cannot tell of every
+   * change: while the feed is down, or always when `feedSeesEveryWriter` is false (a SQLite file
+   * shared by two processes: each hears its own writes only). Infinity: never looked up again but
+   * on a change.
    */
   constructor(
     private readonly store: Store,
     private readonly limits: Limits,
-    private readonly newestTtlMs = Infinity,
+    private readonly aliasTtlMs = Infinity,
     private readonly feedSeesEveryWriter = true,
+    private readonly log?: AliasLog,
   ) {
     store.watch((change) => this.onChange(change));
   }
 
-  /** A model written or deleted by any replica: the newest is looked up again, a deleted one is dropped. */
+  /**
+   * An alias or a model written or deleted by any replica. A changed or deleted model is dropped
+   * (a rename too: its record is cached with W). A new model may have set `default` (the first
+   * one does, and SQLite's feed, derived from the call, cannot tell), so aliases are looked up again.
+   */
   private onChange(change: StoreChange): void {
     if (change.kind === 'change') {
+      if (change.table === 'aliases') return this.invalidateAliases();
       if (change.table !== 'models') return;
       if (change.op !== 'insert') this.forget(change.id);
-      this.invalidateNewest();
+      else this.invalidateAliases();
     } else if (change.kind === 'lost') {
       this.feedUp = false;
     } else {
       // Deletions may have been missed: every cached model is read again on its next use.
       this.feedUp = true;
       for (const id of [...this.cache.keys()]) this.forget(id);
-      this.invalidateNewest();
+      this.invalidateAliases();
     }
   }
 
@@ -87,6 +95,11 @@ export class ModelService {
     const m = await this.store.getModel(id);
     if (!m) throw notFound('MODEL_NOT_FOUND', `model ${id} does not exist`);
     return m;
+  }
+
+  /** A model named by id or alias (GET /models/:id). */
+  async getByRef(ref: string): Promise<ModelRecord> {
+    return this.get(await this.resolveId(ref));
   }
 
   /** A model's weights, from the cache or the store (verified there). */
@@ -158,29 +171,50 @@ export class ModelService {
     return this.cachedBytes;
   }
 
-  /** The named model, or the newest one when none is named. */
-  async resolve(id: string | undefined): Promise<LoadedModel> {
-    if (id !== undefined) return this.load(id);
-    let newest = this.newest;
-    const trusted = this.feedUp && this.feedSeesEveryWriter;
-    if (newest === undefined || (!trusted && Date.now() - this.newestAt > this.newestTtlMs)) {
-      const epoch = this.newestEpoch;
-      newest = (await this.store.newestModel())?.id ?? null;
-      // A model written or deleted meanwhile: this request uses what it read; the next looks again.
-      if (epoch === this.newestEpoch) {
-        this.newest = newest;
-        this.newestAt = Date.now();
-      }
-    }
-    if (newest === null)
-      throw conflict('NO_MODEL', 'there is no model yet: train one with POST /train or import one with POST /models');
-    return this.load(newest);
+  /** The model a request names by id or alias, or the alias `default`'s when it names none. */
+  async resolve(ref: string | undefined): Promise<LoadedModel> {
+    return this.load(await this.resolveId(ref));
   }
 
-  /** Called whenever a model is written or deleted: here, by the job runner, or (by the feed) elsewhere. */
-  invalidateNewest(): void {
-    this.newest = undefined;
-    this.newestEpoch++;
+  /**
+   * The model id a reference stands for: an id as it is (its existence is the loader's to check),
+   * an alias through the cache. No model named and no `default`: 409 NO_MODEL; an unknown alias:
+   * 404 MODEL_NOT_FOUND (the field names a model, whichever way).
+   */
+  async resolveId(ref: string | undefined): Promise<string> {
+    if (ref !== undefined && isModelId(ref)) return ref;
+    const id = await this.aliasTarget(ref ?? DEFAULT_ALIAS);
+    if (id !== undefined) return id;
+    if (ref === undefined)
+      throw conflict(
+        'NO_MODEL',
+        `no model is named and the alias "${DEFAULT_ALIAS}" is not set: name one, set it with PUT /aliases/${DEFAULT_ALIAS}, ` +
+          'or train (POST /train) or import (POST /models) a first model, which sets it',
+      );
+    throw notFound('MODEL_NOT_FOUND', `no model has the id or alias "${ref}"`);
+  }
+
+  /** The alias's model id, from the cache while the feed vouches for it (or within aliasTtlMs); undefined when unset. */
+  private async aliasTarget(name: string): Promise<string | undefined> {
+    const hit = this.aliases.get(name);
+    const trusted = this.feedUp && this.feedSeesEveryWriter;
+    if (hit && (trusted || Date.now() - hit.at <= this.aliasTtlMs)) return hit.model;
+    const epoch = this.aliasEpoch;
+    const alias = await this.store.getAlias(name);
+    // Unknown names are not kept: any string a request sends would otherwise grow the map.
+    if (!alias) {
+      this.aliases.delete(name);
+      return undefined;
+    }
+    // An alias changed meanwhile: this request uses what it read; the next looks again.
+    if (epoch === this.aliasEpoch) this.aliases.set(name, { model: alias.model, at: Date.now() });
+    return alias.model;
+  }
+
+  /** Called whenever an alias may have moved: here (a PUT, a promoted job), or (by the feed) elsewhere. */
+  invalidateAliases(): void {
+    this.aliases.clear();
+    this.aliasEpoch++;
   }
 
   async import(body: ImportModelBody): Promise<ModelRecord> {
@@ -211,14 +245,27 @@ export class ModelService {
       metrics: {},
       weights: W,
     });
-    this.invalidateNewest();
+    this.invalidateAliases();
+    if (this.log) {
+      // The first model sets `default` in its own transaction; said here, where it was asked for.
+      const d = await this.store.getAlias(DEFAULT_ALIAS);
+      if (d?.model === rec.id && d.previousModel === null) this.log(d, `the first model, ${rec.id}, was imported`);
+    }
     return rec;
   }
 
+  /** Refused with 409 MODEL_IN_USE while an alias points to it (the store checks, in the delete's transaction). */
   async delete(id: string): Promise<void> {
     if (!(await this.store.deleteModel(id))) throw notFound('MODEL_NOT_FOUND', `model ${id} does not exist`);
     this.drop(id);
-    this.invalidateNewest();
+  }
+
+  async rename(id: string, name: string | null): Promise<ModelRecord> {
+    const m = await this.store.renameModel(id, name);
+    if (!m) throw notFound('MODEL_NOT_FOUND', `model ${id} does not exist`);
+    // the cached record carries the name: read again on next use
+    this.forget(id);
+    return m;
   }
 
   /**
@@ -227,8 +274,9 @@ export class ModelService {
    * bytes), so its memory is the cached W plus one chunk whatever the model's size. Checked before
    * the first byte: a stored weight that is not finite (JSON has no such number) is refused.
    */
-  async weightsJson(id: string): Promise<Iterable<string>> {
-    const m = await this.load(id);
+  async weightsJson(ref: string): Promise<Iterable<string>> {
+    const m = await this.resolve(ref);
+    const id = m.record.id;
     const bad = m.W.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) {
       throw unprocessable(

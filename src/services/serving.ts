@@ -126,17 +126,17 @@ export class ServingService {
   }
 
   /**
-   * The model a request of `rows` rows names (the newest when none), once MAX_BATCH allows them:
-   * checked before the rows are decoded, which needs the model's dimension.
+   * The model a request of `rows` rows names by id or alias (the alias `default` when none), once
+   * MAX_BATCH allows them: checked before the rows are decoded, which needs the model's dimension.
    */
   async modelFor(
-    modelId: string | undefined,
+    modelRef: string | undefined,
     rows: number,
     field: string,
     format: EmbedFormat = 'json',
   ): Promise<LoadedModel> {
     batchLimit(rows, this.limits.maxBatch, field);
-    const m = await this.models.resolve(modelId);
+    const m = await this.models.resolve(modelRef);
     this.checkEmbedReply(m, rows, format);
     return m;
   }
@@ -163,12 +163,12 @@ export class ServingService {
    * Does not release the block.
    */
   async embedStaged(
-    modelId: string | undefined,
+    modelRef: string | undefined,
     body: StagedRows,
     rows: number | undefined,
     format: EmbedFormat = 'binary',
   ): Promise<Embedded> {
-    const m = await this.models.resolve(modelId);
+    const m = await this.models.resolve(modelRef);
     const n = this.binaryRows(m, body.byteLength, rows);
     this.checkEmbedReply(m, n, format);
     const p = this.projection(m);
@@ -186,7 +186,7 @@ export class ServingService {
   }
 
   /** The model for a distances request, once MAX_BATCH and MAX_DISTANCE_PAIRS allow its rows. */
-  async modelForDistances(modelId: string | undefined, na: number, nb: number | undefined): Promise<LoadedModel> {
+  async modelForDistances(modelRef: string | undefined, na: number, nb: number | undefined): Promise<LoadedModel> {
     batchLimit(na, this.limits.maxBatch, 'a');
     if (nb !== undefined) batchLimit(nb, this.limits.maxBatch, 'b');
     const cols = nb ?? na;
@@ -198,7 +198,7 @@ export class ServingService {
       );
     }
     this.checkReply(distancesReplyBytes(na, cols), `${na}×${cols} distances as JSON`);
-    return this.models.resolve(modelId);
+    return this.models.resolve(modelRef);
   }
 
   /**

@@ -1,6 +1,13 @@
 // POST /train body + the dataset → the full, defaulted parameters stored with the job: the one
 // mapper from a request to a job. The options and their defaults are src/domain/training.ts's.
-import { optionNames, TRAINING_DEFAULTS, type TrainingParams, type TrainingSource } from '../domain/training.js';
+import {
+  JOB_MODEL_DEFAULTS,
+  JobModelOptions,
+  optionNames,
+  TRAINING_DEFAULTS,
+  type TrainingParams,
+  type TrainingSource,
+} from '../domain/training.js';
 import { AppError } from '../errors.js';
 import type { TrainBody } from '../schemas/jobs.js';
 import type { DatasetRecord } from '../store/types.js';
@@ -22,7 +29,8 @@ function unsupported(message: string): AppError {
 function checkApplicable(body: TrainBody, source: TrainingSource): void {
   const own = new Set(optionNames(source));
   for (const [key, value] of Object.entries(body)) {
-    if (value === undefined || own.has(key) || key === 'datasetId' || key === 'triplets') continue;
+    if (value === undefined || own.has(key) || key === 'datasetId' || key === 'triplets' || key in JobModelOptions)
+      continue;
     throw unsupported(
       source === 'triplets'
         ? `body/${key} applies to training on labelled samples; this dataset trains on its triplets`
@@ -59,4 +67,12 @@ export function resolveParams(body: TrainBody, ds: DatasetRecord): TrainingParam
     throw unsupported(`body/samplesPerLabel (${p.samplesPerLabel}) cannot exceed batchSize (${p.batchSize})`);
   }
   return p;
+}
+
+/** The job's model options (its model's name, whether to promote it), beside its training parameters. */
+export function resolveModelOptions(body: TrainBody): JobModelOptions {
+  return {
+    modelName: body.modelName ?? JOB_MODEL_DEFAULTS.modelName,
+    promote: body.promote ?? JOB_MODEL_DEFAULTS.promote,
+  };
 }

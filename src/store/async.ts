@@ -68,6 +68,11 @@ export const ASYNC_METHODS = {
   writeReindexBatch: 1,
   commitReindex: 1,
   abortReindex: 1,
+  renameModel: 1,
+  setAlias: 1,
+  getAlias: 1,
+  listAliases: 1,
+  deleteAlias: 1,
 } satisfies Record<Exclude<keyof Store, 'location' | 'isOpen' | 'watch'>, 1>;
 
 /**

@@ -123,4 +123,24 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX gallery_staged_by_upload ON gallery_staged_items (upload_id);
   `,
+  // Model aliases (docs/decisions/0030-model-aliases.md): a name points to one model, which cannot
+  // be deleted while it does (the foreign key backs the store's own check). `default` serves
+  // requests that name no model; it starts at the newest model, which served them before. Jobs keep
+  // the name their model gets and whether its success moves `default` to it.
+  `
+  CREATE TABLE aliases (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    model_id TEXT NOT NULL REFERENCES models (id),
+    previous_model_id TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE INDEX aliases_by_model ON aliases (model_id);
+  INSERT INTO aliases (name, model_id, created_at, updated_at)
+    SELECT 'default', id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+    FROM models ORDER BY seq DESC LIMIT 1;
+  ALTER TABLE jobs ADD COLUMN model_name TEXT;
+  ALTER TABLE jobs ADD COLUMN promote INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -174,6 +174,38 @@ export const PG_MIGRATIONS: string[] = [
   CREATE INDEX gallery_staged_by_upload ON gallery_staged_items (upload_id);
   CREATE INDEX gallery_staged_by_time ON gallery_staged_items (staged_at);
   `,
+  // 5: model aliases (docs/decisions/0030-model-aliases.md): a name points to one model, which cannot
+  // be deleted while it does (the foreign key backs the store's own check). `default` serves
+  // requests that name no model; it starts at the newest model, which served them before. Alias
+  // changes reach every replica on the change feed, with the alias's name as the id (the shipped
+  // trigger function reads an id column, which aliases do not have). Jobs keep the name their model
+  // gets and whether its success moves `default` to it.
+  `
+  CREATE TABLE aliases (
+    seq bigserial PRIMARY KEY,
+    name text NOT NULL UNIQUE,
+    model_id text NOT NULL REFERENCES models (id),
+    previous_model_id text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+  );
+  CREATE INDEX aliases_by_model ON aliases (model_id);
+  INSERT INTO aliases (name, model_id) SELECT 'default', id FROM models ORDER BY seq DESC LIMIT 1;
+  CREATE FUNCTION triplet_embed_notify_alias_change() RETURNS trigger LANGUAGE plpgsql AS $$
+  DECLARE
+    alias_name text;
+  BEGIN
+    IF TG_OP = 'DELETE' THEN alias_name := OLD.name; ELSE alias_name := NEW.name; END IF;
+    PERFORM pg_notify('triplet_embed_changes',
+      json_build_object('table', TG_TABLE_NAME, 'id', alias_name, 'op', lower(TG_OP))::text);
+    RETURN NULL;
+  END
+  $$;
+  CREATE TRIGGER aliases_notify_change AFTER INSERT OR UPDATE OR DELETE ON aliases
+    FOR EACH ROW EXECUTE FUNCTION triplet_embed_notify_alias_change();
+  ALTER TABLE jobs ADD COLUMN model_name text;
+  ALTER TABLE jobs ADD COLUMN promote boolean NOT NULL DEFAULT false;
+  `,
 ];
 
 /**

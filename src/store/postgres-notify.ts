@@ -23,7 +23,7 @@ export interface ChangeFeedOptions {
   timeoutMs?: number;
 }
 
-const TABLES = new Set<string>(['jobs', 'models', 'datasets']);
+const TABLES = new Set<string>(['jobs', 'models', 'datasets', 'aliases']);
 const OPS = new Set<string>(['insert', 'update', 'delete']);
 
 /** A notification's payload as an event; undefined when it is not one of ours. */

@@ -4,7 +4,7 @@
 import { finiteProgress } from '../domain/records.js';
 import type { TrainingParams } from '../domain/training.js';
 import type { Row } from './rows.js';
-import type { DatasetRecord, JobError, JobRecord, JobStatus, ModelRecord } from './types.js';
+import type { AliasRecord, DatasetRecord, JobError, JobRecord, JobStatus, ModelRecord } from './types.js';
 
 const iso = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : null);
 
@@ -34,6 +34,8 @@ export function jobFromRow(r: Row): JobRecord {
     finishedAt: iso(r.finished_at),
     attempts: r.attempts as number,
     resumedFromIteration: (r.resumed_from_iteration as number | null) ?? null,
+    modelName: (r.model_name as string | null) ?? null,
+    promote: r.promote === true,
   };
 }
 
@@ -51,5 +53,15 @@ export function modelFromRow(r: Row): ModelRecord {
     trainingParams: (r.training_params as TrainingParams | null) ?? null,
     metrics: (r.metrics as Record<string, unknown> | null) ?? {},
     createdAt: iso(r.created_at)!,
+  };
+}
+
+export function aliasFromRow(r: Row): AliasRecord {
+  return {
+    name: r.name as string,
+    model: r.model_id as string,
+    previousModel: (r.previous_model_id as string | null) ?? null,
+    createdAt: iso(r.created_at)!,
+    updatedAt: iso(r.updated_at)!,
   };
 }

@@ -4,8 +4,9 @@
 // that transaction has locked. docs/decisions/0015-postgresql-store.md says why it is built so.
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
+import { DEFAULT_ALIAS } from '../domain/aliases.js';
 import { limitError, notFoundError } from '../domain/errors.js';
-import type { TrainingParams } from '../domain/training.js';
+import type { JobModelOptions, TrainingParams } from '../domain/training.js';
 import { newId } from './ids.js';
 import { checkQueue } from './queue-limit.js';
 import { ASYNC_METHODS } from './async.js';
@@ -14,7 +15,7 @@ import { pgStorageError } from './postgres-errors.js';
 import { PostgresGalleries } from './postgres-galleries.js';
 import { migrate } from './postgres-migrations.js';
 import { PgChangeListener, type ChangeFeedOptions } from './postgres-notify.js';
-import { MODEL_COLUMNS, datasetFromRow, jobFromRow, modelFromRow } from './postgres-rows.js';
+import { MODEL_COLUMNS, aliasFromRow, datasetFromRow, jobFromRow, modelFromRow } from './postgres-rows.js';
 import {
   bytesOf,
   checkCheckpoint,
@@ -23,10 +24,12 @@ import {
   json,
   page,
   refusedRenewal,
+  refuseModelInUse,
   refuseUnlessHeld,
   type Row,
 } from './rows.js';
 import type {
+  AliasRecord,
   CapacityLimit,
   ChunkKind,
   DatasetRecord,
@@ -392,15 +395,16 @@ export class PostgresStore implements Store {
   // ---- jobs -----------------------------------------------------------------
 
   async createJob(
-    input: { datasetId: string; params: TrainingParams },
+    input: { datasetId: string; params: TrainingParams } & Partial<JobModelOptions>,
     queueLimit?: CapacityLimit,
   ): Promise<JobRecord> {
     const insert = (c: Queryable) =>
-      this.one(c, "INSERT INTO jobs (id, status, dataset_id, params) VALUES ($1, 'queued', $2, $3) RETURNING *", [
-        newId('job'),
-        input.datasetId,
-        JSON.stringify(input.params),
-      ]);
+      this.one(
+        c,
+        `INSERT INTO jobs (id, status, dataset_id, params, model_name, promote)
+         VALUES ($1, 'queued', $2, $3, $4, $5) RETURNING *`,
+        [newId('job'), input.datasetId, JSON.stringify(input.params), input.modelName ?? null, input.promote ?? false],
+      );
     if (!queueLimit) return jobFromRow((await insert(this.pool))!);
     return inTransaction(this.pool, async (c) => {
       // One queue-wide lock for the count and the insert: concurrent callers (any replica) queue
@@ -527,17 +531,16 @@ export class PostgresStore implements Store {
     model: NewModel,
     metrics: Record<string, unknown>,
     owner: string,
-  ): Promise<{ job: JobRecord; model: ModelRecord }> {
+  ): Promise<{ job: JobRecord; model: ModelRecord; alias: AliasRecord | null }> {
     return inTransaction(this.pool, async (c) => {
       // The row lock orders this against a cancel, a sweep or a renewal in any replica: a job
       // cancelled meanwhile keeps its cancellation, one whose lease passed to another runner is
       // that runner's to finish. No model is written either way.
-      refuseUnlessHeld(
-        id,
-        owner,
-        await this.one(c, 'SELECT status, lease_owner FROM jobs WHERE id = $1 FOR UPDATE', [id]),
-      );
+      const row = await this.one(c, 'SELECT status, lease_owner, promote FROM jobs WHERE id = $1 FOR UPDATE', [id]);
+      refuseUnlessHeld(id, owner, row);
       const rec = await this.insertModel(c, model);
+      const first = await this.defaultIfFirst(c, rec.id);
+      const alias = row!.promote === true ? await this.pointAlias(c, DEFAULT_ALIAS, rec.id) : first;
       const r = await this.one(
         c,
         `UPDATE jobs SET status = 'succeeded', metrics = $1, model_id = $2, error = NULL, finished_at = now(),
@@ -546,7 +549,7 @@ export class PostgresStore implements Store {
         [JSON.stringify(metrics), rec.id, id],
       );
       await c.query('DELETE FROM job_checkpoints WHERE job_id = $1', [id]);
-      return { job: jobFromRow(r!), model: rec };
+      return { job: jobFromRow(r!), model: rec, alias };
     });
   }
 
@@ -647,7 +650,25 @@ export class PostgresStore implements Store {
   }
 
   async createModel(model: NewModel): Promise<ModelRecord> {
-    return this.insertModel(this.pool, model);
+    return inTransaction(this.pool, async (c) => {
+      const rec = await this.insertModel(c, model);
+      await this.defaultIfFirst(c, rec.id);
+      return rec;
+    });
+  }
+
+  /**
+   * The first model (no other committed one) sets `default` when it is unset; the alias as set, else
+   * null. Two first models at once: the unique name makes the second wait, then leave it as set.
+   */
+  private async defaultIfFirst(c: pg.PoolClient, modelId: string): Promise<AliasRecord | null> {
+    const r = await this.one(
+      c,
+      `INSERT INTO aliases (name, model_id) SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM models WHERE id <> $2)
+       ON CONFLICT (name) DO NOTHING RETURNING *`,
+      [DEFAULT_ALIAS, modelId],
+    );
+    return r ? aliasFromRow(r) : null;
   }
 
   async getModel(id: string): Promise<ModelRecord | undefined> {
@@ -687,11 +708,74 @@ export class PostgresStore implements Store {
 
   async deleteModel(id: string): Promise<boolean> {
     return inTransaction(this.pool, async (c) => {
+      // The model's row lock first: an alias being pointed at it (which locks it FOR KEY SHARE)
+      // either committed before, and is seen below, or waits and then finds the model gone.
+      if (!(await this.one(c, 'SELECT 1 FROM models WHERE id = $1 FOR UPDATE', [id]))) return false;
+      // What points to a model keeps it: an alias, or a gallery pinned (or reindexing) to it.
+      const { rows } = await c.query<{ name: string }>('SELECT name FROM aliases WHERE model_id = $1 ORDER BY name', [
+        id,
+      ]);
+      refuseModelInUse(
+        id,
+        rows.map((r) => r.name),
+      );
       const deleted = ((await c.query('DELETE FROM models WHERE id = $1', [id])).rowCount ?? 0) > 0;
       // After the delete, which waited for any gallery holding the model FOR SHARE: one made meanwhile is seen.
       await this.galleries.refuseIfModelUsed(c, id);
       return deleted;
     });
+  }
+
+  // ---- model names and aliases ------------------------------------------------
+
+  async renameModel(id: string, name: string | null): Promise<ModelRecord | undefined> {
+    const r = await this.one(this.pool, `UPDATE models SET name = $2 WHERE id = $1 RETURNING ${MODEL_COLUMNS}`, [
+      id,
+      name,
+    ]);
+    return r ? modelFromRow(r) : undefined;
+  }
+
+  async setAlias(name: string, modelId: string): Promise<AliasRecord> {
+    return inTransaction(this.pool, (c) => this.pointAlias(c, name, modelId));
+  }
+
+  /**
+   * Inside the caller's transaction. The model's row is locked FOR KEY SHARE, so a concurrent delete
+   * of it either finished first (MODEL_NOT_FOUND here) or waits and then sees this alias. The
+   * upsert is one statement: concurrent moves of one alias queue on its row, and each records the
+   * model the one before it left. Pointing it where it points changes nothing.
+   */
+  private async pointAlias(c: pg.PoolClient, name: string, modelId: string): Promise<AliasRecord> {
+    if (!(await this.one(c, 'SELECT 1 FROM models WHERE id = $1 FOR KEY SHARE', [modelId])))
+      throw notFoundError('MODEL_NOT_FOUND', `model ${modelId} does not exist`);
+    const r = await this.one(
+      c,
+      `INSERT INTO aliases (name, model_id) VALUES ($1, $2)
+       ON CONFLICT (name) DO UPDATE SET model_id = EXCLUDED.model_id, previous_model_id = aliases.model_id,
+         updated_at = now()
+       WHERE aliases.model_id <> EXCLUDED.model_id
+       RETURNING *`,
+      [name, modelId],
+    );
+    return aliasFromRow(r ?? (await this.one(c, 'SELECT * FROM aliases WHERE name = $1', [name]))!);
+  }
+
+  async getAlias(name: string): Promise<AliasRecord | undefined> {
+    const r = await this.one(this.pool, 'SELECT * FROM aliases WHERE name = $1', [name]);
+    return r ? aliasFromRow(r) : undefined;
+  }
+
+  async listAliases(req: PageRequest): Promise<Page<AliasRecord>> {
+    const { rows } = await this.pool.query('SELECT * FROM aliases WHERE seq < $1 ORDER BY seq DESC LIMIT $2', [
+      decodeCursor(req.cursor),
+      req.limit + 1,
+    ]);
+    return page(rows, req.limit, aliasFromRow);
+  }
+
+  async deleteAlias(name: string): Promise<boolean> {
+    return ((await this.pool.query('DELETE FROM aliases WHERE name = $1', [name])).rowCount ?? 0) > 0;
   }
 
   // ---- galleries (src/store/postgres-galleries.ts) ----------------------------

@@ -65,3 +65,16 @@ export function refuseUnlessHeld(id: string, owner: string, row: Row | undefined
       `job ${id} is no longer held by runner ${owner}: its lease expired and it was ${status === 'queued' ? 'requeued' : `taken by ${String(row.lease_owner)}`}`,
     );
 }
+
+/**
+ * Deleting a model something points to is refused: MODEL_IN_USE, naming what. `aliases`: the
+ * aliases that point to it, by name.
+ */
+export function refuseModelInUse(id: string, aliases: string[]): void {
+  if (aliases.length === 0) return;
+  const list = aliases.map((a) => `"${a}"`).join(', ');
+  throw conflictError(
+    'MODEL_IN_USE',
+    `model ${id} is in use: ${aliases.length === 1 ? 'the alias' : 'the aliases'} ${list} ${aliases.length === 1 ? 'points' : 'point'} to it; move or delete ${aliases.length === 1 ? 'it' : 'them'} first`,
+  );
+}

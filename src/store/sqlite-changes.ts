@@ -2,7 +2,7 @@
 // is to hear. The wrapper that forwards each call (asyncStore, the SQLite thread) asks changesOf
 // once the call succeeded. Every method is listed, so the compiler asks about each new one.
 import type { ASYNC_METHODS } from './async.js';
-import type { ChangeTable, JobRecord, ModelRecord, Store, StoreChange } from './types.js';
+import type { AliasRecord, ChangeTable, JobRecord, ModelRecord, Store, StoreChange } from './types.js';
 
 type Method = keyof typeof ASYNC_METHODS;
 /** What a successful call changed, from its arguments and result; null for reads. */
@@ -20,6 +20,8 @@ const jobUpdated = (args: [string, ...unknown[]]) => [change('jobs', args[0], 'u
 const requeued = (_args: unknown[], n: number): StoreChange[] =>
   n > 0 ? [{ kind: 'resync', reason: `${n} running jobs were requeued` }] : [];
 const jobOf = (job: JobRecord | undefined) => (job ? [change('jobs', job.id, 'update')] : []);
+/** An alias written: new (insert: it never pointed elsewhere) or moved (update). */
+const aliasSet = (a: AliasRecord) => change('aliases', a.name, a.previousModel === null ? 'insert' : 'update');
 
 const WRITES: { [M in Method]: ChangesOf<M> } = {
   close: null,
@@ -44,9 +46,10 @@ const WRITES: { [M in Method]: ChangesOf<M> } = {
   claimNextJob: (_args, job) => jobOf(job),
   updateJobProgress: jobUpdated,
   finishJob: jobUpdated,
-  succeedJob: ([id], { model }: { model: ModelRecord }) => [
+  succeedJob: ([id], { model, alias }: { model: ModelRecord; alias: AliasRecord | null }) => [
     change('models', model.id, 'insert'),
     change('jobs', id, 'update'),
+    ...(alias ? [aliasSet(alias)] : []),
   ],
   // A renewal moves the lease's expiry alone, which no listener follows (as on PostgreSQL).
   renewJobLease: null,
@@ -83,6 +86,11 @@ const WRITES: { [M in Method]: ChangesOf<M> } = {
   writeReindexBatch: null,
   commitReindex: null,
   abortReindex: null,
+  renameModel: ([id], m) => (m ? [change('models', id, 'update')] : []),
+  setAlias: (_args, alias) => [aliasSet(alias)],
+  getAlias: null,
+  listAliases: null,
+  deleteAlias: ([name], deleted) => (deleted ? [change('aliases', name, 'delete')] : []),
 };
 
 /** The events of one successful call of `method`. */

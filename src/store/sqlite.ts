@@ -3,8 +3,9 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_ALIAS } from '../domain/aliases.js';
 import { limitError, notFoundError, unavailableError, type DomainError } from '../domain/errors.js';
-import type { TrainingParams } from '../domain/training.js';
+import type { JobModelOptions, TrainingParams } from '../domain/training.js';
 import { finiteProgress } from '../domain/records.js';
 import { newId } from './ids.js';
 import {
@@ -15,6 +16,7 @@ import {
   json,
   page,
   refusedRenewal,
+  refuseModelInUse,
   refuseUnlessHeld,
   type Row,
 } from './rows.js';
@@ -31,6 +33,7 @@ import {
   storageError,
 } from './sqlite-health.js';
 import type {
+  AliasRecord,
   CapacityLimit,
   ChunkKind,
   DatasetRecord,
@@ -89,6 +92,8 @@ function jobFromRow(r: Row): JobRecord {
     finishedAt: (r.finished_at as string | null) ?? null,
     attempts: r.attempts as number,
     resumedFromIteration: (r.resumed_from_iteration as number | null) ?? null,
+    modelName: (r.model_name as string | null) ?? null,
+    promote: r.promote === 1,
   };
 }
 
@@ -103,6 +108,16 @@ function modelFromRow(r: Row): ModelRecord {
     trainingParams: parse<TrainingParams>(r.training_params),
     metrics: parse<Record<string, unknown>>(r.metrics) ?? {},
     createdAt: r.created_at as string,
+  };
+}
+
+function aliasFromRow(r: Row): AliasRecord {
+  return {
+    name: r.name as string,
+    model: r.model_id as string,
+    previousModel: (r.previous_model_id as string | null) ?? null,
+    createdAt: r.created_at as string,
+    updatedAt: r.updated_at as string,
   };
 }
 
@@ -391,7 +406,10 @@ export class SqliteDatabase implements SyncStore {
 
   // ---- jobs -----------------------------------------------------------------
 
-  createJob(input: { datasetId: string; params: TrainingParams }, queueLimit?: CapacityLimit): JobRecord {
+  createJob(
+    input: { datasetId: string; params: TrainingParams } & Partial<JobModelOptions>,
+    queueLimit?: CapacityLimit,
+  ): JobRecord {
     return this.write(() => {
       const id = newId('job');
       // IMMEDIATE: the write lock is taken before the count, so another process cannot slip in between.
@@ -399,8 +417,18 @@ export class SqliteDatabase implements SyncStore {
         .transaction(() => {
           if (queueLimit) checkQueue(this.countJobs('queued'), queueLimit);
           this.db
-            .prepare("INSERT INTO jobs (id, status, dataset_id, params, created_at) VALUES (?, 'queued', ?, ?, ?)")
-            .run(id, input.datasetId, JSON.stringify(input.params), now());
+            .prepare(
+              `INSERT INTO jobs (id, status, dataset_id, params, created_at, model_name, promote)
+               VALUES (?, 'queued', ?, ?, ?, ?, ?)`,
+            )
+            .run(
+              id,
+              input.datasetId,
+              JSON.stringify(input.params),
+              now(),
+              input.modelName ?? null,
+              input.promote ? 1 : 0,
+            );
         })
         .immediate();
       return this.getJob(id)!;
@@ -537,18 +565,18 @@ export class SqliteDatabase implements SyncStore {
     model: NewModel,
     metrics: Record<string, unknown>,
     owner: string,
-  ): { job: JobRecord; model: ModelRecord } {
+  ): { job: JobRecord; model: ModelRecord; alias: AliasRecord | null } {
     return this.write(() => {
       return this.db
         .transaction(() => {
           // A job cancelled while its last iteration ran keeps its cancellation; one whose lease passed
           // to another runner is that runner's to finish: no model either way.
-          refuseUnlessHeld(
-            id,
-            owner,
-            this.db.prepare('SELECT status, lease_owner FROM jobs WHERE id = ?').get(id) as Row | undefined,
-          );
-          const rec = this.createModel(model);
+          const row = this.db.prepare('SELECT status, lease_owner, promote FROM jobs WHERE id = ?').get(id) as
+            Row | undefined;
+          refuseUnlessHeld(id, owner, row);
+          const rec = this.insertModel(model);
+          const first = this.defaultIfFirst(rec.id);
+          const alias = row!.promote === 1 ? this.pointAlias(DEFAULT_ALIAS, rec.id) : first;
           this.db
             .prepare(
               `UPDATE jobs SET status = 'succeeded', metrics = ?, model_id = ?, error = NULL, finished_at = ?,
@@ -556,7 +584,7 @@ export class SqliteDatabase implements SyncStore {
             )
             .run(JSON.stringify(metrics), rec.id, now(), id);
           this.db.prepare('DELETE FROM job_checkpoints WHERE job_id = ?').run(id);
-          return { job: this.getJob(id)!, model: rec };
+          return { job: this.getJob(id)!, model: rec, alias };
         })
         .immediate();
     });
@@ -627,29 +655,46 @@ export class SqliteDatabase implements SyncStore {
   // ---- models ---------------------------------------------------------------
 
   createModel(model: NewModel): ModelRecord {
-    return this.write(() => {
-      const id = newId('mdl');
-      const blob = bytesOf(model.weights);
+    return this.write(() =>
       this.db
-        .prepare(
-          `INSERT INTO models (id, job_id, name, input_dimension, output_dimension, normalize, training_params, metrics, weights, checksum, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          id,
-          model.jobId,
-          model.name,
-          model.inputDimension,
-          model.outputDimension,
-          model.normalize ? 1 : 0,
-          json(model.trainingParams),
-          JSON.stringify(model.metrics),
-          blob,
-          checksum(blob),
-          now(),
-        );
-      return this.getModel(id)!;
-    });
+        .transaction(() => {
+          const rec = this.insertModel(model);
+          this.defaultIfFirst(rec.id);
+          return rec;
+        })
+        .immediate(),
+    );
+  }
+
+  private insertModel(model: NewModel): ModelRecord {
+    const id = newId('mdl');
+    const blob = bytesOf(model.weights);
+    this.db
+      .prepare(
+        `INSERT INTO models (id, job_id, name, input_dimension, output_dimension, normalize, training_params, metrics, weights, checksum, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        id,
+        model.jobId,
+        model.name,
+        model.inputDimension,
+        model.outputDimension,
+        model.normalize ? 1 : 0,
+        json(model.trainingParams),
+        JSON.stringify(model.metrics),
+        blob,
+        checksum(blob),
+        now(),
+      );
+    return this.getModel(id)!;
+  }
+
+  /** The first model (no other exists) sets `default` when it is unset; the alias as set, else null. */
+  private defaultIfFirst(modelId: string): AliasRecord | null {
+    if (this.getAlias(DEFAULT_ALIAS)) return null;
+    if (this.db.prepare('SELECT 1 FROM models WHERE id <> ? LIMIT 1').get(modelId)) return null;
+    return this.pointAlias(DEFAULT_ALIAS, modelId);
   }
 
   getModel(id: string): ModelRecord | undefined {
@@ -683,10 +728,70 @@ export class SqliteDatabase implements SyncStore {
   }
 
   deleteModel(id: string): boolean {
+    return this.write(() =>
+      this.db
+        .transaction(() => {
+          // What points to a model keeps it: an alias, or a gallery pinned (or reindexing) to it.
+          const aliases = this.db.prepare('SELECT name FROM aliases WHERE model_id = ? ORDER BY name').all(id) as {
+            name: string;
+          }[];
+          refuseModelInUse(
+            id,
+            aliases.map((a) => a.name),
+          );
+          this.galleries.refuseIfModelUsed(id);
+          return this.db.prepare('DELETE FROM models WHERE id = ?').run(id).changes > 0;
+        })
+        .immediate(),
+    );
+  }
+
+  // ---- model names and aliases ------------------------------------------------
+
+  renameModel(id: string, name: string | null): ModelRecord | undefined {
     return this.write(() => {
-      this.galleries.refuseIfModelUsed(id);
-      return this.db.prepare('DELETE FROM models WHERE id = ?').run(id).changes > 0;
+      const changed = this.db.prepare('UPDATE models SET name = ? WHERE id = ?').run(name, id).changes;
+      return changed > 0 ? this.getModel(id) : undefined;
     });
+  }
+
+  setAlias(name: string, modelId: string): AliasRecord {
+    return this.write(() => this.db.transaction(() => this.pointAlias(name, modelId)).immediate());
+  }
+
+  /** Inside the caller's transaction: the model must exist; pointing where it points changes nothing. */
+  private pointAlias(name: string, modelId: string): AliasRecord {
+    if (!this.db.prepare('SELECT 1 FROM models WHERE id = ?').get(modelId))
+      throw notFoundError('MODEL_NOT_FOUND', `model ${modelId} does not exist`);
+    const current = this.getAlias(name);
+    if (current?.model === modelId) return current;
+    const at = now();
+    if (current) {
+      this.db
+        .prepare('UPDATE aliases SET model_id = ?, previous_model_id = ?, updated_at = ? WHERE name = ?')
+        .run(modelId, current.model, at, name);
+    } else {
+      this.db
+        .prepare('INSERT INTO aliases (name, model_id, created_at, updated_at) VALUES (?, ?, ?, ?)')
+        .run(name, modelId, at, at);
+    }
+    return this.getAlias(name)!;
+  }
+
+  getAlias(name: string): AliasRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM aliases WHERE name = ?').get(name) as Row | undefined;
+    return r ? aliasFromRow(r) : undefined;
+  }
+
+  listAliases(req: PageRequest): Page<AliasRecord> {
+    const rows = this.db
+      .prepare('SELECT * FROM aliases WHERE seq < ? ORDER BY seq DESC LIMIT ?')
+      .all(seqBelow(req.cursor), req.limit + 1) as Row[];
+    return page(rows, req.limit, aliasFromRow);
+  }
+
+  deleteAlias(name: string): boolean {
+    return this.write(() => this.db.prepare('DELETE FROM aliases WHERE name = ?').run(name).changes > 0);
   }
 
   // ---- galleries (src/store/sqlite-galleries.ts) ------------------------------

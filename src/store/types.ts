@@ -2,8 +2,16 @@
 // asynchronous, so a backend may run on another thread or another machine; errors are the
 // domain's (src/domain/errors.ts), never HTTP's. test/store/contract.ts is the suite every
 // backend passes.
-import type { DatasetRecord, JobError, JobProgress, JobRecord, JobStatus, ModelRecord } from '../domain/records.js';
-import type { TrainingParams } from '../domain/training.js';
+import type {
+  AliasRecord,
+  DatasetRecord,
+  JobError,
+  JobProgress,
+  JobRecord,
+  JobStatus,
+  ModelRecord,
+} from '../domain/records.js';
+import type { JobModelOptions, TrainingParams } from '../domain/training.js';
 import type {
   GalleryRecord,
   NewGallery,
@@ -12,7 +20,7 @@ import type {
   UnindexedItems,
 } from '../domain/galleries.js';
 
-export type { DatasetRecord, JobError, JobProgress, JobRecord, JobStatus, ModelRecord };
+export type { AliasRecord, DatasetRecord, JobError, JobProgress, JobRecord, JobStatus, ModelRecord };
 export type { GalleryRecord, NewGallery, ReindexCommit, StoredGalleryEmbeddings, UnindexedItems };
 export { FINISHED_STATUSES, isFinished } from '../domain/records.js';
 
@@ -71,7 +79,7 @@ export interface StoreHealth {
 }
 
 /** The tables the change feed reports on. */
-export type ChangeTable = 'jobs' | 'models' | 'datasets';
+export type ChangeTable = 'jobs' | 'models' | 'datasets' | 'aliases';
 
 /**
  * One event of the store's change feed (Store.watch): ids only, never the row (PostgreSQL's
@@ -80,6 +88,7 @@ export type ChangeTable = 'jobs' | 'models' | 'datasets';
  * down and events will be missed until the next `resync`. docs/decisions/0022-change-feed-listen-notify.md.
  */
 export type StoreChange =
+  /** `id` is the row's id; an alias's is its name */
   | { kind: 'change'; table: ChangeTable; id: string; op: 'insert' | 'update' | 'delete' }
   | { kind: 'resync'; reason: string }
   | { kind: 'lost'; reason: string };
@@ -157,7 +166,10 @@ export interface Store {
    * Queues a job. With `queueLimit`, the queued jobs are counted in the same transaction as the
    * insert, so concurrent callers cannot together pass it: QUEUE_FULL (kind limit) when full.
    */
-  createJob(input: { datasetId: string; params: TrainingParams }, queueLimit?: CapacityLimit): Promise<JobRecord>;
+  createJob(
+    input: { datasetId: string; params: TrainingParams } & Partial<JobModelOptions>,
+    queueLimit?: CapacityLimit,
+  ): Promise<JobRecord>;
   getJob(id: string): Promise<JobRecord | undefined>;
   listJobs(page: PageRequest & { status?: JobStatus }): Promise<Page<JobRecord>>;
   countJobs(status: JobStatus): Promise<number>;
@@ -202,14 +214,17 @@ export interface Store {
   /**
    * Writes the model, marks the job succeeded and deletes its checkpoint, in one transaction, only
    * while the job runs under `owner`: JOB_FINISHED (conflict) when it has ended, LEASE_LOST
-   * (conflict) when it was requeued or another owner runs it; no model is stored then.
+   * (conflict) when it was requeued or another owner runs it; no model is stored then. In the
+   * same transaction, the alias `default` moves to the model when the job says `promote`, or is
+   * set when it is unset and this is the only model (as createModel does); `alias` is then the
+   * alias as it now is (previousModel: where it pointed before), else null.
    */
   succeedJob(
     id: string,
     model: NewModel,
     metrics: Record<string, unknown>,
     owner: string,
-  ): Promise<{ job: JobRecord; model: ModelRecord }>;
+  ): Promise<{ job: JobRecord; model: ModelRecord; alias: AliasRecord | null }>;
   /** Every running job goes back to the queue, whoever holds it. Returns how many. */
   requeueRunningJobs(): Promise<number>;
   /**
@@ -223,12 +238,17 @@ export interface Store {
   discardCheckpoint(id: string, owner: string): Promise<void>;
   activeJobsForDataset(datasetId: string): Promise<number>;
 
+  /** Stores a model; the first (no other model exists) also sets the alias `default` if unset, in the same transaction. */
   createModel(model: NewModel): Promise<ModelRecord>;
   getModel(id: string): Promise<ModelRecord | undefined>;
   /** The weights, verified against their checksum. */
   getModelWeights(id: string): Promise<Float64Array | undefined>;
   listModels(page: PageRequest): Promise<Page<ModelRecord>>;
   newestModel(): Promise<ModelRecord | undefined>;
+  /**
+   * Deletes the model; false when unknown. MODEL_IN_USE (conflict) when something points to it:
+   * an alias (the message names them). The check and the delete are one transaction.
+   */
   deleteModel(id: string): Promise<boolean>;
 
   // ---- galleries (docs/decisions/0031-galleries.md) ----
@@ -294,4 +314,19 @@ export interface Store {
   commitReindex(galleryId: string, jobId: string): Promise<ReindexCommit>;
   /** Clears the pending state (and pending embeddings) if jobId holds the reindex; otherwise nothing. */
   abortReindex(galleryId: string, jobId: string): Promise<void>;
+
+  // ---- model names and aliases (docs/decisions/0030-model-aliases.md) ----
+  /** Sets a model's name (null: none); undefined when the model does not exist. */
+  renameModel(id: string, name: string | null): Promise<ModelRecord | undefined>;
+  /**
+   * Points the alias at the model, creating it if new, in one transaction with the check that the
+   * model exists (MODEL_NOT_FOUND otherwise): an alias never points to a missing model. Pointing it
+   * where it already points changes nothing. previousModel: where it pointed before this change.
+   */
+  setAlias(name: string, modelId: string): Promise<AliasRecord>;
+  getAlias(name: string): Promise<AliasRecord | undefined>;
+  /** Newest first, as every list. */
+  listAliases(page: PageRequest): Promise<Page<AliasRecord>>;
+  /** false when unknown. */
+  deleteAlias(name: string): Promise<boolean>;
 }

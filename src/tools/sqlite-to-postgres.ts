@@ -14,6 +14,7 @@ export interface CopyReport {
   chunks: number;
   jobs: number;
   models: number;
+  aliases: number;
   /** every check that was made passed (a failure throws and rolls the copy back) */
   verified: true;
 }
@@ -35,6 +36,8 @@ const TABLES: Record<string, string[]> = {
     'finished_at',
     'attempts',
     'resumed_from_iteration',
+    'model_name',
+    'promote',
   ],
   models: [
     'id',
@@ -49,11 +52,13 @@ const TABLES: Record<string, string[]> = {
     'checksum',
     'created_at',
   ],
+  // after models: an alias points to one (a foreign key)
+  aliases: ['name', 'model_id', 'previous_model_id', 'created_at', 'updated_at'],
 };
 
-/** SQLite's value as PostgreSQL takes it: 0/1 → boolean for `normalize`, JSON text as is. */
+/** SQLite's value as PostgreSQL takes it: 0/1 → boolean for `normalize` and `promote`, JSON text as is. */
 function value(column: string, v: unknown): unknown {
-  if (column === 'normalize') return v === 1;
+  if (column === 'normalize' || column === 'promote') return v === 1;
   return v;
 }
 
@@ -65,11 +70,19 @@ function value(column: string, v: unknown): unknown {
 const OLD_JOB_COLUMNS: Record<string, string> = {
   attempts: 'CASE WHEN started_at IS NULL THEN 0 ELSE 1 END AS attempts',
   resumed_from_iteration: 'NULL AS resumed_from_iteration',
+  // before aliases (schema version 3): no name for the model, no promotion
+  model_name: 'NULL AS model_name',
+  promote: '0 AS promote',
 };
+
+/** A file from before aliases has no aliases table: `default` is its newest model, as the migration sets it. */
+const OLD_ALIASES = `SELECT 'default' AS name, id AS model_id, NULL AS previous_model_id, created_at, created_at AS updated_at
+  FROM models ORDER BY seq DESC LIMIT 1`;
 
 function sourceRows(db: Database.Database, table: string): Row[] {
   const where = table === 'chunks' ? 'WHERE upload_id IS NULL' : '';
   const have = new Set((db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name));
+  if (table === 'aliases' && have.size === 0) return db.prepare(OLD_ALIASES).all() as Row[];
   const columns = TABLES[table].map((c) => (have.has(c) ? c : (OLD_JOB_COLUMNS[c] ?? c)));
   return db.prepare(`SELECT ${columns.join(', ')} FROM ${table} ${where} ORDER BY seq`).all() as Row[];
 }
@@ -143,6 +156,7 @@ export async function copySqliteToPostgres(file: string, url: string): Promise<C
       chunks: counts.chunks,
       jobs: counts.jobs,
       models: counts.models,
+      aliases: counts.aliases,
       verified: true,
     };
   } catch (e) {

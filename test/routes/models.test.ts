@@ -155,7 +155,9 @@ t.test('evaluate errors', async (t) => {
   t.equal((await evaluate(app, model.id, { datasetId: ds3 })).statusCode, 200, 'a good request still works');
 });
 
-t.test('delete; the default model falls back to the next newest', async (t) => {
+t.test('delete; the default model is the alias default, which keeps its model', async (t) => {
+  // Before aliases, the default fell back to the next newest model on a delete; now it is the alias
+  // `default` (the first model), which must be moved before its model can go.
   const app = await testApp(t);
   const older = (
     await importModel(app, {
@@ -176,9 +178,15 @@ t.test('delete; the default model falls back to the next newest', async (t) => {
   const embed = () => app.inject({ method: 'POST', url: '/embed', payload: { inputs: [[1, 2]] } });
 
   let e = (await embed()).json();
-  t.equal(e.model, newer, 'the newest model serves by default');
+  t.equal(e.model, older, 'the first model serves by default, not the newest');
+  t.same(e.embeddings, [[1, 2]]);
+  await app.inject({ method: 'PUT', url: '/aliases/default', payload: { model: newer } });
+  e = (await embed()).json();
+  t.equal(e.model, newer, 'once default points to it');
   t.same(e.embeddings, [[2, 4]]);
 
+  expectError(t, await app.inject({ method: 'DELETE', url: `/models/${newer}` }), 409, 'MODEL_IN_USE');
+  await app.inject({ method: 'PUT', url: '/aliases/default', payload: { model: older } });
   const del = await app.inject({ method: 'DELETE', url: `/models/${newer}` });
   t.equal(del.statusCode, 204);
   t.equal(del.body, '');
@@ -193,13 +201,14 @@ t.test('delete; the default model falls back to the next newest', async (t) => {
   );
 
   e = (await embed()).json();
-  t.equal(e.model, older, 'falls back to the next newest');
+  t.equal(e.model, older, 'served by default again');
   t.same(e.embeddings, [[1, 2]]);
   t.same(
     (await app.inject({ url: '/models' })).json().items.map((m: any) => m.id),
     [older],
   );
 
+  t.equal((await app.inject({ method: 'DELETE', url: '/aliases/default' })).statusCode, 204);
   t.equal((await app.inject({ method: 'DELETE', url: `/models/${older}` })).statusCode, 204);
   expectError(t, await embed(), 409, 'NO_MODEL');
 });

@@ -109,19 +109,27 @@ if (reason && inCi) {
       });
     t.equal((await embed()).json().model, trained);
 
-    // A model stored through the worker replica becomes the api replica's newest.
+    // A model stored through the worker replica does not move the default (no silent switch)...
     const w = [...Array(2)].map((_, i) => Array.from({ length: 16 }, (_, j) => (i === j ? 1 : 0)));
     const imported = heard(t, api, (c) => c.kind === 'change' && c.table === 'models' && c.op === 'insert');
     const other = await worker.services.models.import({ W: w });
     await imported;
-    t.equal((await embed()).json().model, other.id, 'the newest model everywhere');
+    t.equal((await embed()).json().model, trained, 'a new model does not move the default');
+    // ...the alias `default` moved through the worker replica does, on the api replica too.
+    const moved = heard(t, api, (c) => c.kind === 'change' && c.table === 'aliases' && c.id === 'default');
+    await worker.services.aliases.set('default', other.id);
+    await moved;
+    t.equal((await embed()).json().model, other.id, 'the moved default everywhere');
     t.equal((await embed(other.id)).statusCode, 200, 'and cached by the api replica');
 
-    // Deleted through the worker replica: gone from the api replica's cache and default.
+    // Moved back and deleted through the worker replica: gone from the api replica's cache.
+    const back = heard(t, api, (c) => c.kind === 'change' && c.table === 'aliases' && c.id === 'default');
+    await worker.services.aliases.set('default', trained);
+    await back;
     const deleted = heard(t, api, modelChange(other.id, 'delete'));
     await worker.services.models.delete(other.id);
     await deleted;
     expectError(t, await embed(other.id), 404, 'MODEL_NOT_FOUND');
-    t.equal((await embed()).json().model, trained, 'the default falls back to the next newest');
+    t.equal((await embed()).json().model, trained, 'the default is the trained model again');
   });
 }

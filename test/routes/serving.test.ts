@@ -79,6 +79,9 @@ async function withModels(t: Test, limits = {}) {
   const normalized = (await app.inject({ method: 'POST', url: '/models', payload: { W, normalize: true } })).json()
     .id as string;
   const newest = (await app.inject({ method: 'POST', url: '/models', payload: { W } })).json().id as string;
+  // The first model (older) set the alias `default`; these tests serve `newest` by default.
+  const moved = await app.inject({ method: 'PUT', url: '/aliases/default', payload: { model: newest } });
+  if (moved.statusCode !== 200) throw new Error(`PUT /aliases/default: ${moved.body}`);
   return { app, older, normalized, newest };
 }
 
@@ -90,7 +93,7 @@ t.test('POST /embed with JSON rows', async (t) => {
   const r = await embed(app, { inputs: X });
   t.equal(r.statusCode, 200);
   const body = r.json();
-  t.equal(body.model, newest, 'the default model is the newest');
+  t.equal(body.model, newest, 'the default model is the alias default');
   t.equal(body.dimension, 3);
   closeRows(
     t,

@@ -154,6 +154,7 @@ export function changeFeedContract(t: Test, backend: StoreBackend): void {
       await feed.expect('a job', changed('jobs', job.id, 'insert'));
       await a.claimNextJob(LEASE, job.id);
       await feed.expect('its claim', changed('jobs', job.id, 'update'));
+      await a.createModel(aModel()); // the first model, which the alias `default` keeps
       const m = await a.createModel(aModel());
       await feed.expect('a model', changed('models', m.id, 'insert'));
       t.same(await b.getModel(m.id), m, 'and reads it');

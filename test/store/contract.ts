@@ -5,6 +5,7 @@ import type { Test } from 'tap';
 import { TRAINING_DEFAULTS, type TrainingParams } from '../../src/domain/training.js';
 import { DomainError } from '../../src/domain/errors.js';
 import type { NewModel, Store } from '../../src/store/types.js';
+import { aliasContract } from './contract-aliases.js';
 import { changeFeedContract } from './contract-changes.js';
 import { galleryContract } from './contract-galleries.js';
 
@@ -545,6 +546,9 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     t.ok(await store.deleteModel(other.id));
     t.notOk(await store.deleteModel(other.id));
     t.equal((await store.newestModel())!.id, rec.id, 'the next newest');
+    // the first model set the alias `default`, which keeps it (contract-aliases.ts)
+    await t.rejects(store.deleteModel(rec.id), { code: 'MODEL_IN_USE' });
+    t.ok(await store.deleteAlias('default'));
     t.ok(await store.deleteModel(rec.id));
     t.equal(await store.newestModel(), undefined);
   });
@@ -627,6 +631,7 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     t.match(err, { kind: 'not_found', code: 'DATASET_NOT_FOUND', message: /ds_nope/ });
   });
 
+  aliasContract(t, backend);
   changeFeedContract(t, backend);
   galleryContract(t, backend);
 }

@@ -62,6 +62,7 @@ if (reason && inCi) {
     t.same(
       tables.rows.map((r) => r.tablename),
       [
+        'aliases',
         'chunks',
         'datasets',
         'galleries',
@@ -96,6 +97,24 @@ if (reason && inCi) {
     await clients[0].query('COMMIT');
     const n = await clients[1].query('SELECT COUNT(*)::int AS n FROM schema_migrations');
     t.equal(n.rows[0].n, next.length);
+  });
+
+  t.test('migration 4 points the alias default at the newest model, which served by default before', async (t) => {
+    const url = await freshDatabase(t);
+    const db = await raw(t, url);
+    await db.query('BEGIN');
+    await migrate(db, PG_MIGRATIONS.slice(0, 3));
+    const insert = `INSERT INTO models (id, input_dimension, output_dimension, normalize, metrics, weights, checksum)
+                    VALUES ($1, 1, 1, false, '{}', '\\x0000000000000000', 'x')`;
+    await db.query(insert, ['mdl_older']);
+    await db.query(insert, ['mdl_newer']);
+    await db.query("INSERT INTO jobs (id, status, dataset_id, params) VALUES ('job_old', 'queued', 'ds_a', '{}')");
+    await db.query('COMMIT');
+    const store = await openOn(t, url);
+    t.match(await store.getAlias('default'), { name: 'default', model: 'mdl_newer', previousModel: null });
+    t.match(await store.getJob('job_old'), { modelName: null, promote: false });
+    await t.rejects(store.deleteModel('mdl_newer'), { code: 'MODEL_IN_USE' });
+    t.ok(await store.deleteModel('mdl_older'));
   });
 
   t.test('two replicas claiming from separate pools never share a job', async (t) => {

@@ -3,7 +3,10 @@
 // a database that already holds data is refused. Needs a PostgreSQL server (see pg-test-db.ts).
 import path from 'node:path';
 import t from 'tap';
+import Database from 'better-sqlite3';
 import { copySqliteToPostgres } from '../../src/tools/sqlite-to-postgres.js';
+import { MIGRATIONS } from '../../src/store/migrations.js';
+import { checksum } from '../../src/store/rows.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/types.js';
@@ -23,7 +26,8 @@ async function snapshot(store: Store) {
   const jobs = (await store.listJobs({ limit: 100 })).items;
   const models = (await store.listModels({ limit: 100 })).items;
   const weights = await Promise.all(models.map(async (m) => Array.from((await store.getModelWeights(m.id))!)));
-  return { datasets, data, jobs, models, weights };
+  const aliases = (await store.listAliases({ limit: 100 })).items;
+  return { datasets, data, jobs, models, weights, aliases };
 }
 
 const reason = await unavailable();
@@ -47,14 +51,15 @@ else {
       { trainLoss: 1 },
       LEASE.owner,
     );
-    await src.createJob({ datasetId: b.id, params: params() });
-    await src.createModel(model(1, 2, { name: 'imported', normalize: true }));
+    await src.createJob({ datasetId: b.id, params: params(), modelName: 'named', promote: true });
+    const imported = await src.createModel(model(1, 2, { name: 'imported', normalize: true }));
+    await src.setAlias('faces', imported.id);
     const before = await snapshot(src);
     await src.close();
 
     const url = await freshDatabase(t);
     const report = await copySqliteToPostgres(file, url);
-    t.same(report, { datasets: 2, chunks: 3, jobs: 2, models: 2, verified: true });
+    t.same(report, { datasets: 2, chunks: 3, jobs: 2, models: 2, aliases: 2, verified: true });
     const dst = await openPostgresStore(url);
     t.teardown(() => dst.close());
     t.same(await snapshot(dst), before, 'the same records, vectors, labels and weights, in the same order');
@@ -64,5 +69,25 @@ else {
       'a second copy into the same database is refused',
     );
     t.same(await snapshot(dst), before, 'and changes nothing');
+  });
+
+  t.test('a file from before aliases: default is its newest model, as the migration would set it', async (t) => {
+    const file = path.join(tempDir(t), 'old.sqlite');
+    const db = new Database(file);
+    for (const step of MIGRATIONS.slice(0, 3)) db.exec(step);
+    db.pragma('user_version = 3');
+    const insert = db.prepare(
+      `INSERT INTO models (id, job_id, name, input_dimension, output_dimension, normalize, metrics, weights, checksum, created_at)
+       VALUES (?, NULL, NULL, 1, 1, 0, '{}', ?, ?, '2026-01-01T00:00:00.000Z')`,
+    );
+    const w = Buffer.alloc(8);
+    insert.run('mdl_older', w, checksum(w));
+    insert.run('mdl_newer', w, checksum(w));
+    db.close();
+    const url = await freshDatabase(t);
+    t.match(await copySqliteToPostgres(file, url), { models: 2, aliases: 1, verified: true });
+    const dst = await openPostgresStore(url);
+    t.teardown(() => dst.close());
+    t.match(await dst.getAlias('default'), { model: 'mdl_newer', previousModel: null });
   });
 }

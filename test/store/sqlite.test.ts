@@ -204,6 +204,28 @@ t.test('migration 2 gives each trained model the params of its job', async (t) =
   t.equal((await store.getModel('mdl_imported'))!.trainingParams, null);
 });
 
+t.test('migration 4 points the alias default at the newest model, which served by default before', async (t) => {
+  const file = path.join(tempDir(t), 'old.sqlite');
+  const db = new Database(file);
+  for (const step of MIGRATIONS.slice(0, 3)) db.exec(step);
+  db.pragma('user_version = 3');
+  const insert = db.prepare(
+    `INSERT INTO models (id, job_id, name, input_dimension, output_dimension, normalize, metrics, weights, checksum, created_at)
+     VALUES (?, NULL, NULL, 1, 1, 0, '{}', ?, 'x', 'now')`,
+  );
+  insert.run('mdl_older', Buffer.alloc(8));
+  insert.run('mdl_newer', Buffer.alloc(8));
+  db.prepare(
+    "INSERT INTO jobs (id, status, dataset_id, params, created_at) VALUES ('job_old', 'queued', 'ds_a', '{}', 'now')",
+  ).run();
+  db.close();
+  const store = open(t, file);
+  t.match(await store.getAlias('default'), { name: 'default', model: 'mdl_newer', previousModel: null });
+  t.match(await store.getJob('job_old'), { modelName: null, promote: false });
+  await t.rejects(store.deleteModel('mdl_newer'), { code: 'MODEL_IN_USE' });
+  t.ok(await store.deleteModel('mdl_older'));
+});
+
 t.test('start-up: one process trains on the file, so every running job goes back to the queue', async (t) => {
   const store = open(t);
   const ds = await store.createDataset({ name: null, dimension: 1 });
