@@ -11,6 +11,7 @@ import type { Config } from './config.js';
 import type { JobRunner } from './jobs/runner.js';
 import type { DatasetService } from './services/datasets.js';
 import type { EvaluationService } from './services/evaluation.js';
+import type { GalleryService } from './services/galleries.js';
 import type { HealthService } from './services/health.js';
 import type { JobService } from './services/jobs.js';
 import type { ModelService } from './services/models.js';
@@ -23,6 +24,7 @@ export interface Services {
   jobs: JobService;
   models: ModelService;
   serving: ServingService;
+  galleries: GalleryService;
   evaluation: EvaluationService;
   runner: JobRunner;
   health: HealthService;
