@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import t, { type Test } from 'tap';
 import type { App } from '../../src/app-types.js';
 import { encodeBinaryItems } from '../../src/http/gallery-items.js';
-import { expectError, testApp } from '../helpers.js';
+import { expectError, tempDir, testApp } from '../helpers.js';
 
 /** A deterministic generator (mulberry32). */
 function rng(seed: number): () => number {
@@ -431,4 +431,54 @@ t.test('search budgets: queries per request and work are checked before anything
   expectError(t, await search(app, id, { inputs: X.slice(0, 3), k: 1 }), 413, 'BATCH_TOO_LARGE');
   expectError(t, await search(app, id, { inputs: X.slice(0, 2), k: 1 }), 422, 'BUDGET_EXCEEDED');
   t.equal((await search(app, id, { inputs: X.slice(0, 1), k: 1 })).statusCode, 200, 'one query is within the budget');
+});
+
+t.test("another app's write on the same database is seen by the next search (version check)", async (t) => {
+  const dataDir = tempDir(t);
+  const a = await testApp(t, { dataDir });
+  const b = await testApp(t, { dataDir });
+  const model = await importModel(a);
+  const id = await createGallery(a, model);
+  const X = randomInputs(3, 8);
+  await upload(a, id, { items: [{ id: 'x', input: X[0] }] });
+  const first = (await search(a, id, { inputs: [X[1]], k: 5 })).json();
+  t.same(
+    first.results[0].map((h: { id: string }) => h.id),
+    ['x'],
+  );
+  t.equal((await upload(b, id, { items: [{ id: 'y', input: X[1] }] })).statusCode, 201, 'written by the other app');
+  const second = (await search(a, id, { inputs: [X[1]], k: 5 })).json();
+  t.equal(second.version, first.version + 1);
+  t.same(
+    second.results[0].map((h: { id: string; distance: number }) => [h.id, h.distance === 0]),
+    [
+      ['y', true],
+      ['x', false],
+    ],
+    'the cache was reloaded for the new version',
+  );
+  t.equal((await b.inject({ method: 'DELETE', url: `/galleries/${id}/items?label=nobody` })).json().deleted, 0);
+  t.equal((await b.inject({ method: 'DELETE', url: `/galleries/${id}/items/y` })).statusCode, 200);
+  t.same(
+    (await search(a, id, { inputs: [X[1]], k: 5 })).json().results[0].map((h: { id: string }) => h.id),
+    ['x'],
+    'and after an erase',
+  );
+});
+
+t.test('a gallery larger than GALLERY_CACHE_BYTES is refused at search, others are evicted to fit', async (t) => {
+  // one item of k = 4: 16 + 8·8·4 + 16 + 64 + 2 = 354 bytes; two such galleries do not fit in 400, nor one of two items (452)
+  const app = await testApp(t, { limits: { galleryCacheBytes: 400 } });
+  const model = await importModel(app);
+  const X = randomInputs(2, 9);
+  const g1 = await createGallery(app, model);
+  const g2 = await createGallery(app, model);
+  await upload(app, g1, { items: [{ id: 'a', input: X[0] }] });
+  await upload(app, g2, { items: [{ id: 'b', input: X[1] }] });
+  t.equal((await search(app, g1, { inputs: [X[0]], k: 1 })).statusCode, 200);
+  t.equal(app.services.galleries.cache.bytes, 354);
+  t.equal((await search(app, g2, { inputs: [X[0]], k: 1 })).statusCode, 200);
+  t.equal(app.services.galleries.cache.bytes, 354, 'the first was evicted for the second');
+  await upload(app, g1, { items: [{ id: 'c', input: X[1] }] });
+  expectError(t, await search(app, g1, { inputs: [X[0]], k: 1 }), 422, 'BUDGET_EXCEEDED');
 });
