@@ -12,6 +12,7 @@ import type { JobRunner } from './jobs/runner.js';
 import type { AliasService } from './services/aliases.js';
 import type { DatasetService } from './services/datasets.js';
 import type { EvaluationService } from './services/evaluation.js';
+import type { GalleryService } from './services/galleries.js';
 import type { HealthService } from './services/health.js';
 import type { JobService } from './services/jobs.js';
 import type { ModelService } from './services/models.js';
@@ -25,6 +26,7 @@ export interface Services {
   models: ModelService;
   aliases: AliasService;
   serving: ServingService;
+  galleries: GalleryService;
   evaluation: EvaluationService;
   runner: JobRunner;
   health: HealthService;

@@ -27,6 +27,7 @@ import jobRoutes from './routes/jobs.js';
 import aliasRoutes from './routes/aliases.js';
 import modelRoutes from './routes/models.js';
 import servingRoutes from './routes/serving.js';
+import galleryRoutes from './routes/galleries.js';
 import { ErrorSchema } from './schemas/common.js';
 import { AliasService, aliasLog } from './services/aliases.js';
 import { DatasetService } from './services/datasets.js';
@@ -34,6 +35,7 @@ import { EvaluationService } from './services/evaluation.js';
 import { JobService } from './services/jobs.js';
 import { ModelService } from './services/models.js';
 import { ServingService } from './services/serving.js';
+import { GalleryService } from './services/galleries.js';
 import { HealthService } from './services/health.js';
 import { createServingCompute, type Compute } from './compute/index.js';
 import { openStore } from './store/open.js';
@@ -81,6 +83,7 @@ function buildServices(config: Config, app: App, store: Store, compute: Compute)
     if (change.kind === 'resync' || (change.kind === 'change' && change.table === 'jobs' && change.op === 'insert'))
       runner.pump();
   });
+  const serving = new ServingService(models, config.limits, compute.kernels);
   return {
     store,
     models,
@@ -90,7 +93,8 @@ function buildServices(config: Config, app: App, store: Store, compute: Compute)
     compute,
     health: new HealthService(store),
     jobs: new JobService(store, datasets, runner, config.limits),
-    serving: new ServingService(models, config.limits, compute.kernels),
+    serving,
+    galleries: new GalleryService(store, models, serving, config.limits, compute.kernels),
     evaluation: new EvaluationService(store, models, datasets, config.compute, config.limits),
   };
 }
@@ -239,6 +243,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         { name: 'training', description: 'Training jobs' },
         { name: 'models', description: 'Learned and imported maps, and their aliases' },
         { name: 'serving', description: 'Embeddings and distances' },
+        { name: 'galleries', description: 'Stored galleries and their exact search' },
         { name: 'operations', description: 'Health and docs' },
       ],
     },
@@ -256,6 +261,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await app.register(modelRoutes);
     await app.register(aliasRoutes);
     await app.register(servingRoutes);
+    await app.register(galleryRoutes);
   }
 
   app.addHook('onReady', async () => {

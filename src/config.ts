@@ -41,6 +41,16 @@ export interface Limits {
   replyBytesLimit: number;
   /** bytes of loaded models kept in the model cache (W and its packed copy) */
   modelCacheBytes: number;
+  /** items one gallery may hold (GALLERY_MAX_ITEMS) */
+  galleryMaxItems: number;
+  /** items in one gallery upload request (GALLERY_ITEMS_PER_REQUEST) */
+  galleryItemsPerRequest: number;
+  /** bytes of gallery embeddings kept in memory for search (src/domain/costs.ts galleryCacheBytes) */
+  galleryCacheBytes: number;
+  /** queries in one gallery search request */
+  galleryMaxQueries: number;
+  /** multiply-adds of one gallery search, queries × items × embedding dimension */
+  gallerySearchMaxWork: number;
 }
 
 export const ROLES = ['all', 'api', 'worker'] as const;
@@ -134,6 +144,11 @@ export const DEFAULT_LIMITS: Limits = {
   jobMemoryBudgetMb: 1024,
   replyBytesLimit: 64 * 1024 * 1024,
   modelCacheBytes: 256 * 1024 * 1024,
+  galleryMaxItems: 1_000_000,
+  galleryItemsPerRequest: 100_000,
+  galleryCacheBytes: 1024 * 1024 * 1024,
+  galleryMaxQueries: 1024,
+  gallerySearchMaxWork: 4e9,
 };
 
 export const DEFAULT_CONNECTIONS: Omit<ConnectionSettings, 'maxConnections'> = {
@@ -283,6 +298,11 @@ export function loadConfig(env: Env = process.env): Config {
       jobMemoryBudgetMb: intVar(env, 'JOB_MEMORY_BUDGET_MB', d.jobMemoryBudgetMb, 64, 1_048_576, errors),
       replyBytesLimit: intVar(env, 'REPLY_BYTES_LIMIT', d.replyBytesLimit, 65_536, 2 ** 40, errors),
       modelCacheBytes: intVar(env, 'MODEL_CACHE_BYTES', d.modelCacheBytes, 0, 2 ** 44, errors),
+      galleryMaxItems: intVar(env, 'GALLERY_MAX_ITEMS', d.galleryMaxItems, 1, 1e9, errors),
+      galleryItemsPerRequest: intVar(env, 'GALLERY_ITEMS_PER_REQUEST', d.galleryItemsPerRequest, 1, 1e9, errors),
+      galleryCacheBytes: intVar(env, 'GALLERY_CACHE_BYTES', d.galleryCacheBytes, 0, 2 ** 44, errors),
+      galleryMaxQueries: intVar(env, 'GALLERY_MAX_QUERIES', d.galleryMaxQueries, 1, 1_000_000, errors),
+      gallerySearchMaxWork: intVar(env, 'GALLERY_SEARCH_MAX_WORK', d.gallerySearchMaxWork, 1, 1e15, errors),
     },
     connections: connectionSettings(env, errors),
   };

@@ -46,6 +46,11 @@ t.test('overrides', async (t) => {
     JOB_MEMORY_BUDGET_MB: '512',
     REPLY_BYTES_LIMIT: '1048576',
     MODEL_CACHE_BYTES: '0',
+    GALLERY_MAX_ITEMS: '22',
+    GALLERY_ITEMS_PER_REQUEST: '23',
+    GALLERY_CACHE_BYTES: '24',
+    GALLERY_MAX_QUERIES: '25',
+    GALLERY_SEARCH_MAX_WORK: '26',
   });
   t.match(c, { port: 3000, host: '127.0.0.1', dataDir: '/var/lib/te', logLevel: 'debug', trainConcurrency: 4 });
   t.same(c.limits, {
@@ -67,6 +72,11 @@ t.test('overrides', async (t) => {
     jobMemoryBudgetMb: 512,
     replyBytesLimit: 1048576,
     modelCacheBytes: 0,
+    galleryMaxItems: 22,
+    galleryItemsPerRequest: 23,
+    galleryCacheBytes: 24,
+    galleryMaxQueries: 25,
+    gallerySearchMaxWork: 26,
   });
   t.equal(loadConfig({ DATA_DIR: 'rel/dir' }).dataDir, path.resolve('rel/dir'));
   t.equal(loadConfig({ PORT: ' 81 ' }).port, 81, 'surrounding spaces are fine');

@@ -97,6 +97,7 @@ interface Fixture {
   model: string; // 2×D, W = first two unit rows
   queuedJob: string; // stays queued: the runner does not run in this app
   cancelledJob: string;
+  gallery: string; // on model, one item
 }
 
 async function setUp(app: App): Promise<Fixture> {
@@ -135,6 +136,11 @@ async function setUp(app: App): Promise<Fixture> {
   f.queuedJob = (await ok(post('/train', JSON.stringify({ datasetId: f.ds, outputDimension: 2 })), 202)).id;
   f.cancelledJob = (await ok(post('/train', JSON.stringify({ datasetId: f.ds, outputDimension: 2, seed: 1 })), 202)).id;
   await ok({ method: 'POST', url: `/jobs/${f.cancelledJob}/cancel` }, 200);
+  f.gallery = (await ok(post('/galleries', JSON.stringify({ model: f.model })), 201)).id;
+  await ok(
+    post(`/galleries/${f.gallery}/items`, JSON.stringify({ items: [{ id: 'a', label: 1, input: row(1) }] })),
+    201,
+  );
   return f;
 }
 
@@ -152,11 +158,20 @@ function jsonRoutes(f: Fixture): { route: string; url: string; field: string }[]
     { route: 'POST /models/:id/evaluate', url: `/models/${f.model}/evaluate`, field: 'datasetId' },
     { route: 'POST /embed', url: '/embed', field: 'inputs' },
     { route: 'POST /distances', url: '/distances', field: 'a' },
+    { route: 'POST /galleries', url: '/galleries', field: 'model' },
+    { route: 'POST /galleries/:id/items', url: `/galleries/${f.gallery}/items`, field: 'items' },
+    { route: 'POST /galleries/:id/search', url: `/galleries/${f.gallery}/search`, field: 'inputs' },
   ];
 }
 
 /** What a streamed-upload route answers to a content type it does not read. */
-const STREAMED = new Set(['POST /datasets/:id/triplets', 'POST /datasets/:id/samples', 'POST /embed']);
+const STREAMED = new Set([
+  'POST /datasets/:id/triplets',
+  'POST /datasets/:id/samples',
+  'POST /embed',
+  'POST /galleries/:id/items',
+  'POST /galleries/:id/search',
+]);
 
 function everyJsonRoute(f: Fixture): Case[] {
   const cases: Case[] = [];
@@ -1280,6 +1295,9 @@ async function snapshot(app: App, db: Database.Database) {
       .prepare('SELECT dataset_id, kind, count, upload_id, length(data) AS bytes FROM chunks ORDER BY seq')
       .all(),
     weights: db.prepare('SELECT id, checksum FROM models ORDER BY seq').all(),
+    galleries: await list('/galleries?limit=1000'),
+    galleryItems: db.prepare('SELECT gallery_id, item_id, label, features, embedding FROM gallery_items').all(),
+    stagedItems: db.prepare('SELECT COUNT(*) AS n FROM gallery_staged_items').get(),
   };
 }
 

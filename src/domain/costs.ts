@@ -310,3 +310,30 @@ export function hnswIndexCost(capacity: number, k: number, M: number): CostEstim
     { name: 'fixed', formula: '65,536 label locks·40 + 4 KiB', bytes: HNSW_FIXED_BYTES },
   ]);
 }
+
+// ---- galleries (docs/decisions/0031-galleries.md) ----------------------------------
+
+/** Bytes JavaScript holds per cached item beside its vectors: the id string and array slots, the label. */
+export const GALLERY_ITEM_OVERHEAD_BYTES = 64;
+
+/**
+ * Bytes of one gallery in the search cache: the embeddings as read (n·k·4), the kernels' resident
+ * copy in 8×8 panels (ceil8(n)·ceil8(k)·4), squared and inverse norms (16n), and per item its id
+ * (2 bytes a UTF-16 unit) plus GALLERY_ITEM_OVERHEAD_BYTES.
+ */
+export function galleryCacheBytes(n: number, k: number, idChars: number): number {
+  return n * k * 4 + ceil8(n) * ceil8(k) * 4 + 16 * n + 2 * idChars + GALLERY_ITEM_OVERHEAD_BYTES * n;
+}
+
+/**
+ * Bytes of a search reply as JSON, at most: per hit the longest id's and label's JSON in the gallery,
+ * a float64 distance and the keys and punctuation (32); per query its brackets; the envelope (256).
+ */
+export function searchReplyBytes(queries: number, hits: number, maxIdJson: number, maxLabelJson: number): number {
+  return queries * hits * (maxIdJson + maxLabelJson + JSON_FLOAT64_BYTES + 32) + queries * 8 + 256;
+}
+
+/** Largest bytes of a gallery upload's items held between the body and the store: features and embeddings. */
+export function galleryBatchBytes(n: number, d: number, k: number): number {
+  return n * (d + k) * 4;
+}

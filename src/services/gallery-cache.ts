@@ -1,0 +1,141 @@
+// Gallery embeddings in memory for search, per replica: one entry per gallery, prepared for the
+// exact search (src/math/search: norms, the kernels' resident copy), kept while its version is the
+// gallery's. A search reads the gallery's record first (one row) and reloads when another write —
+// on this replica or another — bumped the version. Evicts the least recently used past
+// GALLERY_CACHE_BYTES (src/domain/costs.ts galleryCacheBytes). docs/decisions/0031-galleries.md.
+import { formatBytes, galleryCacheBytes } from '../domain/costs.js';
+import type { GalleryRecord } from '../domain/galleries.js';
+import { unprocessable } from '../errors.js';
+import type { Kernels } from '../math/kernels/types.js';
+import { createGallery, type Gallery } from '../math/search/index.js';
+import type { Label, Store } from '../store/types.js';
+
+export interface CachedGallery {
+  id: string;
+  version: number;
+  /** the model the embeddings are of */
+  modelId: string;
+  /** prepared rows; null for an empty gallery */
+  rows: Gallery | null;
+  n: number;
+  k: number;
+  /** in item-id order (UTF-8 bytes): exactSearch's ties by index are ties by id */
+  ids: string[];
+  labels: (Label | null)[];
+  /** the longest JSON of an id and of a label, for the reply's bound */
+  maxIdJson: number;
+  maxLabelJson: number;
+  bytes: number;
+  /** searches using it now: an entry evicted meanwhile is disposed when the last one ends */
+  users: number;
+  evicted: boolean;
+}
+
+export class GalleryCache {
+  private entries = new Map<string, CachedGallery>();
+  private used = 0;
+  /** loads under way by gallery id and version, so concurrent searches read once */
+  private loading = new Map<string, Promise<CachedGallery>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly budget: number,
+    private readonly kernels: Kernels | undefined,
+  ) {}
+
+  get bytes(): number {
+    return this.used;
+  }
+
+  /**
+   * The gallery's entry at `g.version` or newer, held for the caller until release(). The
+   * estimate is checked against the budget before anything is read: a gallery larger than the
+   * whole cache is refused (422 BUDGET_EXCEEDED).
+   */
+  async acquire(g: GalleryRecord): Promise<CachedGallery> {
+    const hit = this.entries.get(g.id);
+    if (hit && hit.version >= g.version) {
+      this.entries.delete(g.id);
+      this.entries.set(g.id, hit);
+      hit.users++;
+      return hit;
+    }
+    this.checkBudget(g);
+    const key = `${g.id}@${g.version}`;
+    let pending = this.loading.get(key);
+    if (!pending) {
+      pending = this.load(g.id).finally(() => this.loading.delete(key));
+      this.loading.set(key, pending);
+    }
+    const entry = await pending;
+    entry.users++;
+    return entry;
+  }
+
+  release(entry: CachedGallery): void {
+    entry.users--;
+    if (entry.users === 0 && entry.evicted) entry.rows?.dispose();
+  }
+
+  /** Drops a gallery (deleted here); its memory goes once no search uses it. */
+  drop(id: string): void {
+    const e = this.entries.get(id);
+    if (!e) return;
+    this.entries.delete(id);
+    this.used -= e.bytes;
+    e.evicted = true;
+    if (e.users === 0) e.rows?.dispose();
+  }
+
+  private checkBudget(g: GalleryRecord): void {
+    // the ids' length is not known before the read: this is the floor, checked again once read
+    const exact = galleryCacheBytes(g.itemCount, g.embeddingDimension, 0);
+    if (exact > this.budget)
+      throw unprocessable(
+        'BUDGET_EXCEEDED',
+        `gallery ${g.id} (${g.itemCount} items × ${g.embeddingDimension}) takes at least ${formatBytes(exact)} in memory ` +
+          `(n·k·4 + ceil8(n)·ceil8(k)·4 + 16n + 64n + ids), over the gallery cache budget of ${formatBytes(this.budget)} (GALLERY_CACHE_BYTES)`,
+      );
+  }
+
+  private async load(id: string): Promise<CachedGallery> {
+    const read = await this.store.readGalleryEmbeddings(id);
+    const { gallery: g, ids, labels, embeddings } = read;
+    const n = ids.length;
+    const k = g.embeddingDimension;
+    const idChars = ids.reduce((s, x) => s + x.length, 0);
+    const bytes = galleryCacheBytes(n, k, idChars);
+    if (bytes > this.budget)
+      throw unprocessable(
+        'BUDGET_EXCEEDED',
+        `gallery ${id} takes ${formatBytes(bytes)} in memory, over the gallery cache budget of ${formatBytes(this.budget)} (GALLERY_CACHE_BYTES)`,
+      );
+    const current = this.entries.get(id);
+    if (current && current.version >= g.version) return current;
+    this.evictFor(bytes, id);
+    const entry: CachedGallery = {
+      id,
+      version: g.version,
+      modelId: g.model,
+      rows: n > 0 ? createGallery(embeddings, n, k, this.kernels) : null,
+      n,
+      k,
+      ids,
+      labels,
+      maxIdJson: ids.reduce((m, x) => Math.max(m, JSON.stringify(x).length), 2),
+      maxLabelJson: labels.reduce((m: number, x) => Math.max(m, JSON.stringify(x).length), 4),
+      bytes,
+      users: 0,
+      evicted: false,
+    };
+    this.entries.set(id, entry);
+    this.used += bytes;
+    return entry;
+  }
+
+  /** Evicts the least recently used (and an older version of `id`) until `bytes` more fit. */
+  private evictFor(bytes: number, id: string): void {
+    this.drop(id);
+    while (this.entries.size > 0 && this.used + bytes > this.budget) this.drop(this.entries.keys().next().value!);
+  }
+}
