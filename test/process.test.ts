@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
+import type { Test } from 'tap';
 import { ROOT, startServer, type ServerProcess } from '../scripts/server-process.js';
 import { tempDir } from './helpers.js';
 
@@ -65,6 +66,45 @@ t.test('npm start serves the README walk-through, shuts down on SIGTERM and keep
   });
   t.equal(embed.status, 200, 'the restarted server embeds with the stored model');
   t.equal(await stop(second), 0);
+});
+
+/** Runs a README walk-through block against base; its output lines parsed as JSON where they are. */
+function walkThrough(t: Test, name: string, base: string): unknown[] {
+  const walk = spawnSync('bash', [path.join(ROOT, 'scripts/walkthrough.sh'), name], {
+    env: { ...process.env, BASE: base },
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
+  t.equal(walk.status, 0, `the ${name} walk-through exits 0\n${walk.stdout}\n${walk.stderr}`);
+  return walk.stdout
+    .trim()
+    .split('\n')
+    .map((line) => {
+      try {
+        return JSON.parse(line);
+      } catch {
+        return line;
+      }
+    });
+}
+
+t.test('the README walk-throughs for labelled samples and for a face gallery', async (t) => {
+  const server = await start(tempDir(t));
+  t.teardown(() => {
+    if (server.proc.exitCode === null) server.proc.kill('SIGKILL');
+  });
+  const samples = walkThrough(t, 'samples', server.base);
+  t.match(samples.at(-1), { precisionAt1: 1, mapAtR: 1 }, 'retrieval on the samples is perfect');
+
+  const gallery = walkThrough(t, 'gallery', server.base) as Record<string, any>[];
+  const searches = gallery.filter((o) => o && typeof o === 'object' && 'results' in o);
+  t.equal(searches.length, 2, 'one search before the reindex and one after');
+  const ids = (s: Record<string, any>) => s.results[0].map((h: { id: string }) => h.id).sort();
+  t.same(ids(searches[0]), ['ann-1', 'ann-2'], 'the probe finds its identity');
+  t.same(ids(searches[1]), ['ann-1', 'ann-2'], 'and still does after the reindex');
+  t.not(searches[1].model, searches[0].model, 'the search switched to the new model');
+  t.match(gallery.at(-1), { deleted: 1 }, 'erasing an identity deletes its item');
+  t.equal(await stop(server), 0);
 });
 
 t.test('a bad environment variable stops start-up with a message naming it', async (t) => {
