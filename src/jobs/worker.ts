@@ -19,6 +19,7 @@ import {
   type TrainResult,
 } from '../math/index.js';
 import { checkTrainCheckpoint } from '../math/checkpoint.js';
+import { identificationMetrics, verificationMetrics } from '../math/verification/index.js';
 import { checkMinedCheckpoint, type MinedCheckpoint } from '../math/mining/checkpoint.js';
 import { formatBytes, trainingJobCost } from '../domain/costs.js';
 import { checkTrainedW, memoryError, nonFiniteRun } from '../compute/worker-checks.js';
@@ -174,6 +175,9 @@ function runEvaluate(task: EvaluateTask, kernels: Kernels): void {
     embed(W, k, samples.dimension, samples.data, n, normalize, E, kernels);
     const m = retrievalMetrics(E, n, k, samples.labels, kernels);
     Object.assign(result, { precisionAt1: m.precisionAt1, rPrecision: m.rPrecision, mapAtR: m.mapAtR, sampleCount: n });
+    // pairs streamed in chunks from the embeddings: memory bounded by the task's verification cost
+    result.verification = verificationMetrics(E, n, k, samples.labels, task.verification);
+    result.identification = identificationMetrics(E, n, k, samples.labels, task.identification);
   }
   post({ type: 'evaluated', result });
 }

@@ -7,13 +7,36 @@ import type { ComputeSettings } from '../compute/index.js';
 import { labelIds } from '../compute/training-data.js';
 import type { Limits } from '../config.js';
 import { AppError, badRequest, unprocessable } from '../errors.js';
-import type { EvaluateResult } from '../jobs/messages.js';
+import type { EvaluateIdentificationOptions, EvaluateResult, EvaluateVerificationOptions } from '../jobs/messages.js';
 import { runTask, TaskAbortedError } from '../jobs/worker-pool.js';
 import { DEFAULT_MARGIN } from '../math/index.js';
+import { pairCounts } from '../math/verification/index.js';
+import type { EvaluateReply, IdentificationOptions, VerificationOptions } from '../schemas/models.js';
 import type { DatasetRecord, Store } from '../store/types.js';
 import type { DatasetService } from './datasets.js';
 import type { LoadedModel, ModelService } from './models.js';
+import {
+  identificationOptions,
+  labelledBounds,
+  labelNames,
+  shapeLabelled,
+  verificationCost,
+  verificationOptions,
+  type LabelledCounts,
+} from './labelled-metrics.js';
 import { clientGone, TaskGate } from './task-gate.js';
+
+/** What POST /models/:id/evaluate may ask besides the dataset. */
+export interface EvaluateRequest {
+  margin?: number;
+  verification?: VerificationOptions;
+  identification?: IdentificationOptions;
+}
+
+interface LabelledPlan {
+  verification: EvaluateVerificationOptions;
+  identification: EvaluateIdentificationOptions;
+}
 
 /** Queries whose distances the retrieval metrics hold at once (src/math/metrics.ts CHUNK). */
 const QUERY_BLOCK = 64;
@@ -64,9 +87,10 @@ export class EvaluationService {
   async evaluate(
     modelId: string,
     datasetId: string,
-    margin: number | undefined,
+    request: EvaluateRequest,
     signal?: AbortSignal,
-  ): Promise<EvaluateResult> {
+  ): Promise<EvaluateReply> {
+    const { margin } = request;
     // 1e400 in the JSON text is Infinity, which the schema's minimum lets through.
     if (margin !== undefined && !Number.isFinite(margin))
       throw badRequest('NON_FINITE_VALUE', `body/margin must be a finite number (got ${margin})`);
@@ -81,14 +105,23 @@ export class EvaluationService {
     if (ds.tripletCount === 0 && ds.sampleCount < 2) {
       throw unprocessable('NO_TRIPLETS', `dataset ${ds.id} has no triplets and too few samples to evaluate on`);
     }
-    this.checkBudgets(ds, model.k);
-    return this.gate.run(() => this.run(model, ds, margin, signal), signal);
+    const plan: LabelledPlan = {
+      verification: verificationOptions(request.verification),
+      identification: identificationOptions(request.identification),
+    };
+    this.checkBudgets(ds, model.k, plan, labelledBounds(ds.sampleCount));
+    return this.gate.run(() => this.run(model, ds, margin, plan, signal), signal);
   }
 
-  /** Refuses, before anything is read, an evaluation over the memory or work budget. */
-  private checkBudgets(ds: DatasetRecord, k: number): void {
+  /**
+   * Refuses an evaluation over the memory or work budget: before anything is read (with the
+   * label-dependent counts at their bounds), and again with the labels read, before the worker starts.
+   */
+  private checkBudgets(ds: DatasetRecord, k: number, plan: LabelledPlan, counts: LabelledCounts): void {
     const { tripletCount: m, sampleCount: n, dimension: d } = ds;
-    const cost = evaluationCost(m, n, d, k);
+    const base = evaluationCost(m, n, d, k);
+    const labelled = verificationCost(counts, k, plan.verification);
+    const cost = { bytes: base.bytes + labelled.bytes, work: base.work + labelled.work };
     const what = `evaluating a ${k}×${d} model on dataset ${ds.id} (${m} triplets, ${n} samples)`;
     if (cost.bytes > this.limits.evaluationBytes) {
       throw new AppError(
@@ -101,7 +134,8 @@ export class EvaluationService {
       throw new AppError(
         422,
         'LIMIT_EXCEEDED',
-        `${what} is ${cost.work.toExponential(2)} multiply-adds, k·d·(3m + n) + n²·(k + 8); the budget is ` +
+        `${what} is ${cost.work.toExponential(2)} multiply-adds, k·d·(3m + n) + n²·(k + 8) and the verification ` +
+          `pass's ${labelled.work.toExponential(2)} (pairs, sorting, passes; docs/operations.md); the budget is ` +
           `${this.limits.evaluationMaxWork.toExponential(2)} (EVALUATION_MAX_WORK)`,
       );
     }
@@ -111,25 +145,27 @@ export class EvaluationService {
     model: LoadedModel,
     ds: DatasetRecord,
     margin: number | undefined,
+    plan: LabelledPlan,
     signal?: AbortSignal,
-  ): Promise<EvaluateResult> {
+  ): Promise<EvaluateReply> {
     const triplets = await this.store.readTriplets(ds.id);
     const stored = await this.store.readSamples(ds.id);
     if (signal?.aborted) throw clientGone('the evaluation');
-    // Rows appended since the budget check are evaluated too, if they still fit.
-    if (triplets.count !== ds.tripletCount || stored.count !== ds.sampleCount) {
-      this.checkBudgets({ ...ds, tripletCount: triplets.count, sampleCount: stored.count }, model.k);
-    }
-    const samples = {
-      count: stored.count,
-      dimension: stored.dimension,
-      data: stored.data,
-      labels: labelIds(stored.labels),
-    };
+    const labels = labelIds(stored.labels);
+    // Rows appended since the first check are evaluated too, if they still fit; the verification
+    // pass is now costed on the real pair and label counts.
+    const pairs = pairCounts(labels, stored.count);
+    const names = labelNames(stored.labels, labels);
+    this.checkBudgets({ ...ds, tripletCount: triplets.count, sampleCount: stored.count }, model.k, plan, {
+      n: stored.count,
+      ...pairs,
+      labels: names.length,
+    });
+    const samples = { count: stored.count, dimension: stored.dimension, data: stored.data, labels };
     // The margin the model was trained with, unless the request names one.
     const trained = model.record.trainingParams?.margin ?? DEFAULT_MARGIN;
     try {
-      return await runTask(
+      const result = await runTask<EvaluateResult>(
         {
           kind: 'evaluate',
           // a copy: the cached weights stay with the model
@@ -140,10 +176,12 @@ export class EvaluationService {
           triplets,
           samples,
           compute: this.compute,
+          ...plan,
         },
         (m) => (m.type === 'evaluated' ? m.result : undefined),
         { signal },
       );
+      return shapeLabelled(result, plan.verification, plan.identification, names);
     } catch (e) {
       if (e instanceof TaskAbortedError) throw clientGone('the evaluation');
       throw new AppError(500, 'INTERNAL_ERROR', `evaluation failed: ${(e as Error).message}`);
