@@ -17,7 +17,6 @@ import type { DatasetService } from './datasets.js';
 import type { LoadedModel, ModelService } from './models.js';
 import {
   identificationOptions,
-  labelledBounds,
   labelNames,
   shapeLabelled,
   verificationCost,
@@ -109,25 +108,26 @@ export class EvaluationService {
       verification: verificationOptions(request.verification),
       identification: identificationOptions(request.identification),
     };
-    this.checkBudgets(ds, model.k, plan, labelledBounds(ds.sampleCount));
+    this.checkBudgets(ds, model.k, plan, null);
     return this.gate.run(() => this.run(model, ds, margin, plan, signal), signal);
   }
 
   /**
-   * Refuses an evaluation over the memory or work budget: before anything is read (with the
-   * label-dependent counts at their bounds), and again with the labels read, before the worker starts.
+   * Refuses an evaluation over the memory or work budget: before anything is read, on what the
+   * dataset's counts fix (reading it, retrieval); again once the labels are read, with the
+   * verification pass costed on the real pair and label counts, before the worker starts.
    */
-  private checkBudgets(ds: DatasetRecord, k: number, plan: LabelledPlan, counts: LabelledCounts): void {
+  private checkBudgets(ds: DatasetRecord, k: number, plan: LabelledPlan, counts: LabelledCounts | null): void {
     const { tripletCount: m, sampleCount: n, dimension: d } = ds;
     const base = evaluationCost(m, n, d, k);
-    const labelled = verificationCost(counts, k, plan.verification);
+    const labelled = counts ? verificationCost(counts, k, plan.verification) : { bytes: 0, work: 0 };
     const cost = { bytes: base.bytes + labelled.bytes, work: base.work + labelled.work };
     const what = `evaluating a ${k}×${d} model on dataset ${ds.id} (${m} triplets, ${n} samples)`;
     if (cost.bytes > this.limits.evaluationBytes) {
       throw new AppError(
         422,
         'LIMIT_EXCEEDED',
-        `${what} needs ${mib(cost.bytes)} MiB; the budget is ${mib(this.limits.evaluationBytes)} MiB (EVALUATION_MEMORY_MB)`,
+        `${what} needs ${mib(cost.bytes)} MiB (of which the verification pass ${mib(labelled.bytes)} MiB); the budget is ${mib(this.limits.evaluationBytes)} MiB (EVALUATION_MEMORY_MB)`,
       );
     }
     if (cost.work > this.limits.evaluationMaxWork) {

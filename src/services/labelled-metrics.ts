@@ -36,21 +36,15 @@ export function identificationOptions(o: IdentificationOptions = {}): EvaluateId
   };
 }
 
-/** What the cost of the pass depends on; before the labels are read, pass the bounds (labelledBounds). */
+/** What the cost of the pass depends on: known once the labels are read. */
 export interface LabelledCounts {
-  /** samples (n ≥ 2) */
+  /** samples */
   n: number;
   /** genuine and impostor pairs in the data */
   genuine: number;
   impostors: number;
-  /** labels in the gallery at most (distinct labels) */
+  /** distinct labels (the gallery has at most one sample of each) */
   labels: number;
-}
-
-/** Before the labels are read: every pair could be genuine or impostor; the gallery is left at one label. */
-export function labelledBounds(n: number): LabelledCounts {
-  const pairs = (n * (n - 1)) / 2;
-  return { n, genuine: pairs, impostors: pairs, labels: 1 };
 }
 
 /**
