@@ -3,6 +3,7 @@
 // of its kind; the worker hands them to the math core as they are; a model keeps them.
 import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
 import { DEFAULT_MINED_PARAMS, DEFAULT_TRAIN_PARAMS } from '../math/index.js';
+import { TAR_METRICS } from '../math/mining/types.js';
 
 const MINING = ['none', 'semihard', 'batchhard', 'semihard+batchhard'] as const;
 const literals = <const T extends string>(values: readonly T[], options: object = {}) =>
@@ -69,6 +70,16 @@ export const TrainingOptions = {
     minimum: 1,
     description: `Mined samples: validate every this many steps. Default ${DEFAULT_MINED_PARAMS.evaluationInterval}`,
   }),
+  validationMetric: literals(
+    ['mapAtR', 'precisionAt1', 'rPrecision', 'validationLoss', 'validationTripletAccuracy', ...TAR_METRICS],
+    {
+      description:
+        `Mined samples: the validation figure early stopping and the kept W follow. Default \`${DEFAULT_MINED_PARAMS.earlyStoppingMetric}\`. ` +
+        '`tar@far=1e-2` … `1e-4`: the true-accept rate at that false-accept rate over every pair of the validation samples ' +
+        '(euclidean distance; reported as `validationTarAtFar`); when those pairs cannot support the FAR, early stopping ' +
+        'follows mapAtR with a warning. See docs/decisions/0035',
+    },
+  ),
   patience: Type.Integer({
     minimum: 0,
     description: `Mined samples: evaluations without improvement before stopping early (0 never). Default ${DEFAULT_MINED_PARAMS.patience}`,
@@ -129,6 +140,8 @@ export const MinedTrainingParams = Type.Object({
   evaluationInterval: o.evaluationInterval,
   patience: o.patience,
   seed: o.seed,
+  // optional: jobs stored before it existed have none (and follow mapAtR)
+  validationMetric: Type.Optional(o.validationMetric),
 });
 export type MinedTrainingParams = Static<typeof MinedTrainingParams>;
 
@@ -155,6 +168,7 @@ export const TRAINING_DEFAULTS: {
     ...pickDefaults(MinedTrainingParams, DEFAULT_MINED_PARAMS),
     source: 'samples',
     optimizer: 'adam',
+    validationMetric: DEFAULT_MINED_PARAMS.earlyStoppingMetric,
   } as Omit<MinedTrainingParams, 'outputDimension'>,
 };
 

@@ -141,8 +141,14 @@ function trainOnTriplets(task: TrainTask, p: TripletTrainingParams, stored: Trip
 
 function trainOnSamples(task: TrainTask, p: MinedTrainingParams, s: SampleData, kernels: Kernels): void {
   const samples = { d: s.dimension, n: s.count, X: s.data, labels: s.labels };
-  // Mining options the API does not expose keep the math core's defaults.
-  const params = { ...DEFAULT_MINED_PARAMS, ...p };
+  // Mining options the API does not expose keep the math core's defaults; the API's
+  // validationMetric is the core's earlyStoppingMetric (absent in jobs stored before it existed).
+  const { validationMetric, ...options } = p;
+  const params = {
+    ...DEFAULT_MINED_PARAMS,
+    ...options,
+    earlyStoppingMetric: validationMetric ?? DEFAULT_MINED_PARAMS.earlyStoppingMetric,
+  };
   const result = resumable<MinedCheckpoint, MinedTrainResult>(
     task,
     (c) => checkMinedCheckpoint(c, samples, params),
