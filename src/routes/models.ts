@@ -77,9 +77,7 @@ export default async function modelRoutes(app: App): Promise<void> {
         summary: 'Evaluate a model on a dataset',
         description:
           "Mean hinge loss, triplet accuracy and active fraction over the dataset's triplets, and retrieval " +
-          'figures over its labelled samples, with verification (TAR at fixed FARs and their thresholds, EER, ' +
-          'ROC AUC) over their genuine and impostor pairs and identification (CMC, open-set DIR) on a seeded ' +
-          'gallery/probe split. 422 over EVALUATION_MEMORY_MB or EVALUATION_MAX_WORK; 503 with ' +
+          'figures over its labelled samples. 422 over EVALUATION_MEMORY_MB or EVALUATION_MAX_WORK; 503 with ' +
           'Retry-After while EVALUATION_CONCURRENCY evaluations run. Stopped when the client disconnects.',
         params: IdParams,
         body: EvaluateBody,
