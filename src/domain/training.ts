@@ -4,6 +4,7 @@
 import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
 import { DEFAULT_MINED_PARAMS, DEFAULT_TRAIN_PARAMS } from '../math/index.js';
 import { NAME_MAX_LENGTH } from './aliases.js';
+import { TAR_METRICS } from '../math/mining/types.js';
 
 const MINING = ['none', 'semihard', 'batchhard', 'semihard+batchhard'] as const;
 const literals = <const T extends string>(values: readonly T[], options: object = {}) =>
@@ -70,6 +71,16 @@ export const TrainingOptions = {
     minimum: 1,
     description: `Mined samples: validate every this many steps. Default ${DEFAULT_MINED_PARAMS.evaluationInterval}`,
   }),
+  validationMetric: literals(
+    ['mapAtR', 'precisionAt1', 'rPrecision', 'validationLoss', 'validationTripletAccuracy', ...TAR_METRICS],
+    {
+      description:
+        `Mined samples: the validation figure early stopping and the kept W follow. Default \`${DEFAULT_MINED_PARAMS.earlyStoppingMetric}\`. ` +
+        '`tar@far=1e-2` … `1e-4`: the true-accept rate at that false-accept rate over every pair of the validation samples ' +
+        '(euclidean distance; reported as `validationTarAtFar`); when those pairs cannot support the FAR, early stopping ' +
+        'follows mapAtR with a warning. See docs/decisions/0035',
+    },
+  ),
   patience: Type.Integer({
     minimum: 0,
     description: `Mined samples: evaluations without improvement before stopping early (0 never). Default ${DEFAULT_MINED_PARAMS.patience}`,
@@ -130,6 +141,8 @@ export const MinedTrainingParams = Type.Object({
   evaluationInterval: o.evaluationInterval,
   patience: o.patience,
   seed: o.seed,
+  // optional: jobs stored before it existed have none (and follow mapAtR)
+  validationMetric: Type.Optional(o.validationMetric),
 });
 export type MinedTrainingParams = Static<typeof MinedTrainingParams>;
 
@@ -156,6 +169,7 @@ export const TRAINING_DEFAULTS: {
     ...pickDefaults(MinedTrainingParams, DEFAULT_MINED_PARAMS),
     source: 'samples',
     optimizer: 'adam',
+    validationMetric: DEFAULT_MINED_PARAMS.earlyStoppingMetric,
   } as Omit<MinedTrainingParams, 'outputDimension'>,
 };
 

@@ -3,6 +3,7 @@
 import type { ComputeSettings } from '../compute/index.js';
 import type { MinedTrainingParams, TrainingParams, TripletTrainingParams } from '../domain/training.js';
 import type { Progress, TrainMetrics } from '../math/types.js';
+import type { IdentificationMetrics, VerificationMetrics } from '../math/verification/index.js';
 
 export type { MinedTrainingParams, TrainingParams, TripletTrainingParams };
 
@@ -55,6 +56,25 @@ export interface EvaluateTask {
   triplets: TripletData;
   samples: SampleData;
   compute: ComputeSettings;
+  /** verification and identification over the samples (n ≥ 2), defaults filled in */
+  verification: EvaluateVerificationOptions;
+  identification: EvaluateIdentificationOptions;
+}
+
+export interface EvaluateVerificationOptions {
+  fars: number[];
+  /** ROC points to add (0: none) */
+  curvePoints: number;
+  maxImpostorPairs: number;
+  maxGenuinePairs: number;
+  seed: number;
+}
+
+export interface EvaluateIdentificationOptions {
+  unknownFraction: number;
+  ranks: number[];
+  fars: number[];
+  seed: number;
 }
 
 /** indexTriplets resolution: rows of `samples` gathered into triplets, off the main thread. */
@@ -93,6 +113,10 @@ export interface EvaluateResult {
   rPrecision?: number;
   mapAtR?: number;
   sampleCount?: number;
+  /** verification over the samples' pairs (n ≥ 2) */
+  verification?: VerificationMetrics;
+  /** identification on a gallery/probe split; unknownLabels are label ids (SampleData.labels) */
+  identification?: IdentificationMetrics;
 }
 
 /** The buffers a task carries, to transfer rather than copy. */

@@ -19,6 +19,7 @@ import {
   type TrainResult,
 } from '../math/index.js';
 import { checkTrainCheckpoint } from '../math/checkpoint.js';
+import { identificationMetrics, verificationMetrics } from '../math/verification/index.js';
 import { checkMinedCheckpoint, type MinedCheckpoint } from '../math/mining/checkpoint.js';
 import { formatBytes, trainingJobCost } from '../domain/costs.js';
 import { checkTrainedW, memoryError, nonFiniteRun } from '../compute/worker-checks.js';
@@ -140,8 +141,14 @@ function trainOnTriplets(task: TrainTask, p: TripletTrainingParams, stored: Trip
 
 function trainOnSamples(task: TrainTask, p: MinedTrainingParams, s: SampleData, kernels: Kernels): void {
   const samples = { d: s.dimension, n: s.count, X: s.data, labels: s.labels };
-  // Mining options the API does not expose keep the math core's defaults.
-  const params = { ...DEFAULT_MINED_PARAMS, ...p };
+  // Mining options the API does not expose keep the math core's defaults; the API's
+  // validationMetric is the core's earlyStoppingMetric (absent in jobs stored before it existed).
+  const { validationMetric, ...options } = p;
+  const params = {
+    ...DEFAULT_MINED_PARAMS,
+    ...options,
+    earlyStoppingMetric: validationMetric ?? DEFAULT_MINED_PARAMS.earlyStoppingMetric,
+  };
   const result = resumable<MinedCheckpoint, MinedTrainResult>(
     task,
     (c) => checkMinedCheckpoint(c, samples, params),
@@ -174,6 +181,9 @@ function runEvaluate(task: EvaluateTask, kernels: Kernels): void {
     embed(W, k, samples.dimension, samples.data, n, normalize, E, kernels);
     const m = retrievalMetrics(E, n, k, samples.labels, kernels);
     Object.assign(result, { precisionAt1: m.precisionAt1, rPrecision: m.rPrecision, mapAtR: m.mapAtR, sampleCount: n });
+    // pairs streamed in chunks from the embeddings: memory bounded by the task's verification cost
+    result.verification = verificationMetrics(E, n, k, samples.labels, task.verification);
+    result.identification = identificationMetrics(E, n, k, samples.labels, task.identification);
   }
   post({ type: 'evaluated', result });
 }

@@ -111,9 +111,7 @@ export default async function modelRoutes(app: App): Promise<void> {
     },
     async (req, reply) => {
       const signal = clientSignal(req, reply);
-      return withRetryAfter(reply, () =>
-        evaluation.evaluate(req.params.id, req.body.datasetId, req.body.margin, signal),
-      );
+      return withRetryAfter(reply, () => evaluation.evaluate(req.params.id, req.body.datasetId, req.body, signal));
     },
   );
 

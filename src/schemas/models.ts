@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ModelName } from '../domain/aliases.js';
 import { Model } from '../domain/records.js';
+import { DEFAULT_MAX_GENUINE_PAIRS, DEFAULT_MAX_IMPOSTOR_PAIRS } from '../math/verification/index.js';
 
 export { Model };
 
@@ -32,6 +33,66 @@ export const ModelRefParams = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 128, description: 'A model id, or an alias' }),
 });
 
+const Fars = (what: string) =>
+  Type.Array(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }), {
+    minItems: 1,
+    maxItems: 12,
+    description: `${what}, each in (0, 1)`,
+  });
+const Seed = (description: string) => Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, description });
+
+/** Options of the verification pass over labelled samples (docs/decisions/0035). */
+export const VerificationOptions = Type.Object(
+  {
+    fars: Type.Optional(Fars('FARs to report TAR at. Default 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6')),
+    curve: Type.Optional(
+      Type.Boolean({ default: false, description: 'Add up to 1,000 ROC points, log-spaced in FAR from 1/N to 1' }),
+    ),
+    maxImpostorPairs: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1e9,
+        description: `Above this many impostor pairs, a seeded uniform sample of exactly this many. Default ${DEFAULT_MAX_IMPOSTOR_PAIRS}`,
+      }),
+    ),
+    maxGenuinePairs: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1e8,
+        description: `Above this many genuine pairs, a seeded uniform sample of exactly this many. Default ${DEFAULT_MAX_GENUINE_PAIRS}`,
+      }),
+    ),
+    seed: Type.Optional(Seed('Seed of the pair samples. Default 0')),
+  },
+  { additionalProperties: false },
+);
+export type VerificationOptions = Static<typeof VerificationOptions>;
+
+/** Options of the gallery/probe split of identification. */
+export const IdentificationOptions = Type.Object(
+  {
+    unknownFraction: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 0.9,
+        description:
+          'Share of the labels (seeded) held out of the gallery: their samples are open-set probes. Default 0.2',
+      }),
+    ),
+    ranks: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 1 }), {
+        minItems: 1,
+        maxItems: 20,
+        description: 'CMC ranks. Default 1, 5, 10',
+      }),
+    ),
+    fars: Type.Optional(Fars('False-positive identification rates of the open-set DIR. Default 1e-1, 1e-2')),
+    seed: Type.Optional(Seed('Seed of the split. Default 0')),
+  },
+  { additionalProperties: false },
+);
+export type IdentificationOptions = Static<typeof IdentificationOptions>;
+
 export const EvaluateBody = Type.Object(
   {
     datasetId: Type.String(),
@@ -41,12 +102,84 @@ export const EvaluateBody = Type.Object(
         description: 'Default: the margin the model was trained with (its trainingParams), else the training default',
       }),
     ),
+    verification: Type.Optional(VerificationOptions),
+    identification: Type.Optional(IdentificationOptions),
   },
   { additionalProperties: false },
 );
 export type EvaluateBody = Static<typeof EvaluateBody>;
 
 const NullableNumber = (description: string) => Type.Union([Type.Number(), Type.Null()], { description });
+
+const NullableString = (description: string) => Type.Union([Type.String(), Type.Null()], { description });
+
+const TarAtFar = Type.Object({
+  far: Type.Number(),
+  tar: NullableNumber('Share of genuine pairs accepted; null when the impostor count cannot support this FAR'),
+  threshold: NullableNumber(
+    'Largest euclidean distance accepted (accept a pair when distance ≤ threshold); null when none can be',
+  ),
+  reason: NullableString('Why tar is null, e.g. "needs at least 1000000 impostor pairs, has 1453"'),
+});
+
+export const VerificationReply = Type.Object(
+  {
+    distance: Type.Literal('euclidean', {
+      description: "Scores are euclidean distances between embeddings, as /distances' default",
+    }),
+    genuineCount: Type.Integer({ description: 'Genuine pairs (same label) used: all, or the sample' }),
+    genuineTotal: Type.Integer({ description: 'Genuine pairs in the data' }),
+    genuineSampled: Type.Boolean(),
+    impostorCount: Type.Integer({ description: 'Impostor pairs (labels differ) used: all, or the sample' }),
+    impostorTotal: Type.Integer({ description: 'Impostor pairs in the data' }),
+    impostorSampled: Type.Boolean({
+      description: 'Above maxImpostorPairs: a uniform sample without replacement (Algorithm S) seeded by seed',
+    }),
+    maxGenuinePairs: Type.Integer(),
+    maxImpostorPairs: Type.Integer(),
+    seed: Type.Integer(),
+    tarAtFar: Type.Array(TarAtFar),
+    eer: NullableNumber('Equal error rate (FAR = FRR, interpolated on the ROC)'),
+    eerThreshold: NullableNumber('Distance at the equal error rate'),
+    auc: NullableNumber('ROC AUC (ties count one half)'),
+    reason: NullableString('Why eer and auc are null (no genuine or no impostor pairs)'),
+    curve: Type.Optional(
+      Type.Array(Type.Object({ far: Type.Number(), tar: Type.Number() }), {
+        description: 'With curve: true, up to 1,000 ROC points log-spaced in FAR',
+      }),
+    ),
+  },
+  { description: 'Verification over genuine and impostor pairs of the labelled samples (docs/decisions/0035)' },
+);
+
+const Label = Type.Union([Type.String(), Type.Integer()]);
+
+export const IdentificationReply = Type.Object(
+  {
+    seed: Type.Integer(),
+    unknownFraction: Type.Number(),
+    galleryCount: Type.Integer({ description: 'One sample of each known label (seeded choice)' }),
+    knownProbeCount: Type.Integer({ description: 'The other samples of known labels' }),
+    unknownProbeCount: Type.Integer({ description: 'Samples of the labels held out of the gallery' }),
+    unknownLabels: Type.Array(Label, { description: 'Labels held out of the gallery (open set)' }),
+    cmc: Type.Array(
+      Type.Object({
+        rank: Type.Integer(),
+        rate: NullableNumber('Known probes whose gallery sample ranks within `rank`'),
+      }),
+    ),
+    openSet: Type.Array(
+      Type.Object({
+        far: Type.Number({ description: 'False-positive identification rate over the unknown probes' }),
+        dir: NullableNumber('Detection and identification rate of the known probes'),
+        threshold: NullableNumber('Largest nearest-gallery distance accepted'),
+        reason: NullableString('Why dir is null'),
+      }),
+    ),
+    reason: NullableString('Why cmc is null (no known probes)'),
+  },
+  { description: 'Closed- and open-set identification on a seeded gallery/probe split of the samples' },
+);
 
 export const EvaluateReply = Type.Object({
   model: Type.String({ description: 'The id of the model evaluated (an alias in the path resolved to it)' }),
@@ -61,4 +194,7 @@ export const EvaluateReply = Type.Object({
   rPrecision: Type.Optional(Type.Number({ description: 'Labelled samples: R-precision' })),
   mapAtR: Type.Optional(Type.Number({ description: 'Labelled samples: MAP@R' })),
   sampleCount: Type.Optional(Type.Integer({ description: 'Labelled samples scored' })),
+  verification: Type.Optional(VerificationReply),
+  identification: Type.Optional(IdentificationReply),
 });
+export type EvaluateReply = Static<typeof EvaluateReply>;

@@ -7,13 +7,36 @@ import type { ComputeSettings } from '../compute/index.js';
 import { labelIds } from '../compute/training-data.js';
 import type { Limits } from '../config.js';
 import { AppError, badRequest, unprocessable } from '../errors.js';
-import type { EvaluateResult } from '../jobs/messages.js';
+import type { EvaluateIdentificationOptions, EvaluateResult, EvaluateVerificationOptions } from '../jobs/messages.js';
 import { runTask, TaskAbortedError } from '../jobs/worker-pool.js';
 import { DEFAULT_MARGIN } from '../math/index.js';
+import { pairCounts } from '../math/verification/index.js';
+import type { EvaluateReply, IdentificationOptions, VerificationOptions } from '../schemas/models.js';
 import type { DatasetRecord, Store } from '../store/types.js';
 import type { DatasetService } from './datasets.js';
 import type { LoadedModel, ModelService } from './models.js';
+import {
+  identificationOptions,
+  labelNames,
+  shapeLabelled,
+  verificationCost,
+  verificationOptions,
+  type EvaluateFigures,
+  type LabelledCounts,
+} from './labelled-metrics.js';
 import { clientGone, TaskGate } from './task-gate.js';
+
+/** What POST /models/:id/evaluate may ask besides the dataset. */
+export interface EvaluateRequest {
+  margin?: number;
+  verification?: VerificationOptions;
+  identification?: IdentificationOptions;
+}
+
+interface LabelledPlan {
+  verification: EvaluateVerificationOptions;
+  identification: EvaluateIdentificationOptions;
+}
 
 /** Queries whose distances the retrieval metrics hold at once (src/math/metrics.ts CHUNK). */
 const QUERY_BLOCK = 64;
@@ -65,9 +88,10 @@ export class EvaluationService {
   async evaluate(
     modelRef: string,
     datasetId: string,
-    margin: number | undefined,
+    request: EvaluateRequest,
     signal?: AbortSignal,
-  ): Promise<EvaluateResult & { model: string }> {
+  ): Promise<EvaluateReply> {
+    const { margin } = request;
     // 1e400 in the JSON text is Infinity, which the schema's minimum lets through.
     if (margin !== undefined && !Number.isFinite(margin))
       throw badRequest('NON_FINITE_VALUE', `body/margin must be a finite number (got ${margin})`);
@@ -82,28 +106,39 @@ export class EvaluationService {
     if (ds.tripletCount === 0 && ds.sampleCount < 2) {
       throw unprocessable('NO_TRIPLETS', `dataset ${ds.id} has no triplets and too few samples to evaluate on`);
     }
-    this.checkBudgets(ds, model.k);
-    const result = await this.gate.run(() => this.run(model, ds, margin, signal), signal);
+    const plan: LabelledPlan = {
+      verification: verificationOptions(request.verification),
+      identification: identificationOptions(request.identification),
+    };
+    this.checkBudgets(ds, model.k, plan, null);
+    const result = await this.gate.run(() => this.run(model, ds, margin, plan, signal), signal);
     return { model: model.record.id, ...result };
   }
 
-  /** Refuses, before anything is read, an evaluation over the memory or work budget. */
-  private checkBudgets(ds: DatasetRecord, k: number): void {
+  /**
+   * Refuses an evaluation over the memory or work budget: before anything is read, on what the
+   * dataset's counts fix (reading it, retrieval); again once the labels are read, with the
+   * verification pass costed on the real pair and label counts, before the worker starts.
+   */
+  private checkBudgets(ds: DatasetRecord, k: number, plan: LabelledPlan, counts: LabelledCounts | null): void {
     const { tripletCount: m, sampleCount: n, dimension: d } = ds;
-    const cost = evaluationCost(m, n, d, k);
+    const base = evaluationCost(m, n, d, k);
+    const labelled = counts ? verificationCost(counts, k, plan.verification) : { bytes: 0, work: 0 };
+    const cost = { bytes: base.bytes + labelled.bytes, work: base.work + labelled.work };
     const what = `evaluating a ${k}×${d} model on dataset ${ds.id} (${m} triplets, ${n} samples)`;
     if (cost.bytes > this.limits.evaluationBytes) {
       throw new AppError(
         422,
         'LIMIT_EXCEEDED',
-        `${what} needs ${mib(cost.bytes)} MiB; the budget is ${mib(this.limits.evaluationBytes)} MiB (EVALUATION_MEMORY_MB)`,
+        `${what} needs ${mib(cost.bytes)} MiB (of which the verification pass ${mib(labelled.bytes)} MiB); the budget is ${mib(this.limits.evaluationBytes)} MiB (EVALUATION_MEMORY_MB)`,
       );
     }
     if (cost.work > this.limits.evaluationMaxWork) {
       throw new AppError(
         422,
         'LIMIT_EXCEEDED',
-        `${what} is ${cost.work.toExponential(2)} multiply-adds, k·d·(3m + n) + n²·(k + 8); the budget is ` +
+        `${what} is ${cost.work.toExponential(2)} multiply-adds, k·d·(3m + n) + n²·(k + 8) and the verification ` +
+          `pass's ${labelled.work.toExponential(2)} (pairs, sorting, passes; docs/operations.md); the budget is ` +
           `${this.limits.evaluationMaxWork.toExponential(2)} (EVALUATION_MAX_WORK)`,
       );
     }
@@ -113,25 +148,27 @@ export class EvaluationService {
     model: LoadedModel,
     ds: DatasetRecord,
     margin: number | undefined,
+    plan: LabelledPlan,
     signal?: AbortSignal,
-  ): Promise<EvaluateResult> {
+  ): Promise<EvaluateFigures> {
     const triplets = await this.store.readTriplets(ds.id);
     const stored = await this.store.readSamples(ds.id);
     if (signal?.aborted) throw clientGone('the evaluation');
-    // Rows appended since the budget check are evaluated too, if they still fit.
-    if (triplets.count !== ds.tripletCount || stored.count !== ds.sampleCount) {
-      this.checkBudgets({ ...ds, tripletCount: triplets.count, sampleCount: stored.count }, model.k);
-    }
-    const samples = {
-      count: stored.count,
-      dimension: stored.dimension,
-      data: stored.data,
-      labels: labelIds(stored.labels),
-    };
+    const labels = labelIds(stored.labels);
+    // Rows appended since the first check are evaluated too, if they still fit; the verification
+    // pass is now costed on the real pair and label counts.
+    const pairs = pairCounts(labels, stored.count);
+    const names = labelNames(stored.labels, labels);
+    this.checkBudgets({ ...ds, tripletCount: triplets.count, sampleCount: stored.count }, model.k, plan, {
+      n: stored.count,
+      ...pairs,
+      labels: names.length,
+    });
+    const samples = { count: stored.count, dimension: stored.dimension, data: stored.data, labels };
     // The margin the model was trained with, unless the request names one.
     const trained = model.record.trainingParams?.margin ?? DEFAULT_MARGIN;
     try {
-      return await runTask(
+      const result = await runTask<EvaluateResult>(
         {
           kind: 'evaluate',
           // a copy: the cached weights stay with the model
@@ -142,10 +179,12 @@ export class EvaluationService {
           triplets,
           samples,
           compute: this.compute,
+          ...plan,
         },
         (m) => (m.type === 'evaluated' ? m.result : undefined),
         { signal },
       );
+      return shapeLabelled(result, plan.verification, plan.identification, names);
     } catch (e) {
       if (e instanceof TaskAbortedError) throw clientGone('the evaluation');
       throw new AppError(500, 'INTERNAL_ERROR', `evaluation failed: ${(e as Error).message}`);

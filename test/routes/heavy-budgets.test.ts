@@ -4,6 +4,7 @@ import t from 'tap';
 import type { App } from '../../src/app-types.js';
 import { indexTripletsBytes } from '../../src/services/datasets.js';
 import { evaluationCost } from '../../src/services/evaluation.js';
+import { verificationCost, verificationOptions } from '../../src/services/labelled-metrics.js';
 import { createDataset, expectError, makeTriplets, testApp } from '../helpers.js';
 
 const D = 4;
@@ -53,7 +54,10 @@ t.test('the indexTriplets cost formula', async (t) => {
 
 t.test('evaluation over EVALUATION_MEMORY_MB or EVALUATION_MAX_WORK is refused, naming the setting', async (t) => {
   const n = 50;
-  const cost = evaluationCost(3, n, D, 2);
+  // labels i % 3: 17, 17 and 16 samples, 392 genuine pairs of 1,225
+  const base = evaluationCost(3, n, D, 2);
+  const pass = verificationCost({ n, genuine: 392, impostors: 833, labels: 3 }, 2, verificationOptions());
+  const cost = { bytes: base.bytes + pass.bytes, work: base.work + pass.work };
   const app = await testApp(t, { limits: { evaluationBytes: cost.bytes, evaluationMaxWork: cost.work } });
   const id = await withSamples(app, n);
   const trip = await app.inject({

@@ -10,6 +10,7 @@ import type { Kernels } from '../kernels/types.js';
 import { retrievalMetrics } from '../metrics.js';
 import { createAdam, type Adam } from '../optim/adam.js';
 import { createRng } from '../rng.js';
+import { impostorsNeeded, pairCounts, verificationMetrics } from '../verification/index.js';
 import { collapseWarning, l2, meanSampleDistance } from '../training/diagnostics.js';
 import { createEarlyStopping, type EarlyStopping } from '../training/early-stopping.js';
 import { createProgressReporter, type ProgressReporter } from '../training/progress.js';
@@ -29,14 +30,16 @@ import { gatherLabels, gatherRows, makeEvalSet, rowsLike, scoreTriplets, type Ev
 import { createPKSampler, type PKSampler } from './sampler.js';
 import { tripletLossByName, type TripletLoss } from './triplet-loss.js';
 import { splitSamples, subsampleRows, type SampleSplit } from './split.js';
-import type {
-  LabelledSamples,
-  MinedProgress,
-  MinedTrainHooks,
-  MinedTrainMetrics,
-  MinedTrainParams,
-  MinedTrainResult,
-  ValidationFigures,
+import {
+  tarMetricFar,
+  type EarlyStoppingMetric,
+  type LabelledSamples,
+  type MinedProgress,
+  type MinedTrainHooks,
+  type MinedTrainMetrics,
+  type MinedTrainParams,
+  type MinedTrainResult,
+  type ValidationFigures,
 } from './types.js';
 
 /** training rows scored for the final trainLoss and activeFraction */
@@ -66,6 +69,10 @@ interface MinedRun extends MinedRunState {
   readonly valEval: EvalSet | null;
   /** valEval !== null */
   readonly validating: boolean;
+  /** the early-stopping figure: p.earlyStoppingMetric, or mapAtR when the validation set cannot support its TAR */
+  readonly metric: EarlyStoppingMetric;
+  /** FAR and genuine pairs of the validation TAR, when `metric` is one */
+  readonly tar: { far: number; genuine: number } | null;
   readonly stopper: EarlyStopping;
   /** hands a checkpoint to the hooks when one is due at this step */
   readonly checkpoint: (step: number) => void;
@@ -176,6 +183,7 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
           k,
           p.seed ^ 0x7a2,
         );
+  const { metric, tar } = stoppingMetric(p, valEval, warnings);
   if (!hasPositivePair(samples.labels, split.train))
     warnings.push('no positive pairs: every training label has a single sample, so no triplet can be formed');
   const run: MinedRun = {
@@ -197,7 +205,9 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
     trainEval,
     valEval,
     validating: valEval !== null,
-    stopper: createEarlyStopping(p, W),
+    metric,
+    tar,
+    stopper: createEarlyStopping({ ...p, earlyStoppingMetric: metric }, W),
     checkpoint: checkpointer(hooks, () => run),
     startDistance: resume ? resume.startDistance : startSpread(W, k, d, p.normalize, trainEval),
     window: { sum: 0, count: 0, last: 0, active: 0 },
@@ -213,6 +223,28 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
   };
   if (resume) restoreMinedRun(run, resume);
   return run;
+}
+
+/**
+ * The early-stopping metric a run follows. A tar@far=f metric needs ⌈1/f⌉ impostor pairs and a
+ * genuine pair among the validation samples (the set is fixed, so this is known at the start);
+ * without them the run follows mapAtR and says so.
+ */
+function stoppingMetric(
+  p: MinedTrainParams,
+  valEval: EvalSet | null,
+  warnings: string[],
+): { metric: EarlyStoppingMetric; tar: { far: number; genuine: number } | null } {
+  const far = tarMetricFar(p.earlyStoppingMetric);
+  if (far === null || !valEval) return { metric: p.earlyStoppingMetric, tar: null };
+  const c = pairCounts(valEval.labels, valEval.n);
+  if (c.genuine > 0 && c.impostors >= impostorsNeeded(far))
+    return { metric: p.earlyStoppingMetric, tar: { far, genuine: c.genuine } };
+  warnings.push(
+    `validationMetric ${p.earlyStoppingMetric} needs at least ${impostorsNeeded(far)} impostor pairs and a genuine pair ` +
+      `among the ${valEval.n} validation samples (has ${c.impostors} and ${c.genuine}); early stopping follows mapAtR`,
+  );
+  return { metric: 'mapAtR', tar: null };
 }
 
 /** Embeds the rows of `es` with Wc (float64, here: the figures must not depend on the kernels' precision). */
@@ -258,6 +290,11 @@ function evaluate(run: MinedRun, step: number): ValidationFigures | null {
     rPrecision: r.rPrecision,
     mapAtR: r.mapAtR,
   };
+  if (run.tar) {
+    // every pair of the (≤ validationMaxSamples) validation rows, streamed: no n×n matrix
+    const v = verificationMetrics(valEval.E, valEval.n, k, valEval.labels, { fars: [run.tar.far] });
+    fig.validationTarAtFar = v.tarAtFar[0].tar ?? 0;
+  }
   run.latest = { ...fig, iteration: step };
   embedInto(run, trainEval, run.W);
   const spread = meanSampleDistance(trainEval.E, trainEval.n, k);
@@ -274,7 +311,8 @@ function evaluate(run: MinedRun, step: number): ValidationFigures | null {
 function afterEvaluation(run: MinedRun, fig: ValidationFigures | null, at: number): boolean {
   run.lastEvaluated = at;
   if (!fig || !run.valEval) return false;
-  return run.stopper.observe(fig, at, run.W, run.lastQueryCount, run.valEval.triplets.length / 3);
+  const samples = run.tar ? run.tar.genuine : run.lastQueryCount;
+  return run.stopper.observe(fig, at, run.W, samples, run.valEval.triplets.length / 3);
 }
 
 function reportProgress(run: MinedRun, force: boolean): void {
@@ -296,6 +334,7 @@ function reportProgress(run: MinedRun, force: boolean): void {
       pr.precisionAt1 = lv.precisionAt1;
       pr.rPrecision = lv.rPrecision;
       pr.mapAtR = lv.mapAtR;
+      if (lv.validationTarAtFar !== undefined) pr.validationTarAtFar = lv.validationTarAtFar;
       pr.validationIteration = lv.iteration;
       pr.bestIteration = run.stopper.bestIteration;
     }

@@ -39,8 +39,19 @@ export type DistanceName = Extract<DistanceKind, 'squared' | 'euclidean'>;
 export type ReductionName = 'nonzero' | 'all';
 
 export type ValidationSplit = 'auto' | 'labels' | 'samples';
+/**
+ * TAR at a fixed FAR over the validation samples' genuine and impostor pairs (euclidean distance,
+ * src/math/verification): a face team's operating point as the early-stopping figure.
+ */
+export const TAR_METRICS = ['tar@far=1e-2', 'tar@far=1e-3', 'tar@far=1e-4'] as const;
+export type TarMetric = (typeof TAR_METRICS)[number];
 export type EarlyStoppingMetric =
-  'mapAtR' | 'precisionAt1' | 'rPrecision' | 'validationLoss' | 'validationTripletAccuracy';
+  'mapAtR' | 'precisionAt1' | 'rPrecision' | 'validationLoss' | 'validationTripletAccuracy' | TarMetric;
+
+/** The FAR of a TAR metric, null for the others. */
+export function tarMetricFar(metric: EarlyStoppingMetric): number | null {
+  return metric.startsWith('tar@far=') ? Number(metric.slice('tar@far='.length)) : null;
+}
 
 export interface LabelledSamples {
   d: number;
@@ -105,6 +116,8 @@ export interface ValidationFigures {
   precisionAt1: number;
   rPrecision: number;
   mapAtR: number;
+  /** TAR at the FAR of a tar@far metric, when that is the early-stopping metric (0 when no pair can be accepted) */
+  validationTarAtFar?: number;
 }
 
 /** Progress plus the optional validation figures of the latest evaluation. */

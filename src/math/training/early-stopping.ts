@@ -1,5 +1,5 @@
 // Early stopping on a validation figure, and the best W seen, robust to a small validation set.
-import type { EarlyStoppingMetric, ValidationFigures } from '../mining/types.js';
+import { tarMetricFar, type EarlyStoppingMetric, type ValidationFigures } from '../mining/types.js';
 
 /** Half a standard error: gains below this are indistinguishable from the noise of a small validation set. */
 export const NOISE_FACTOR = 0.5;
@@ -16,17 +16,19 @@ export interface EarlyStoppingOptions {
 
 /** The monitored figure, larger is better. */
 export function figureOf(v: ValidationFigures, metric: EarlyStoppingMetric): number {
-  return metric === 'validationLoss' ? -v.validationLoss : v[metric];
+  if (tarMetricFar(metric) !== null) return v.validationTarAtFar ?? 0;
+  return metric === 'validationLoss' ? -v.validationLoss : v[metric as Exclude<EarlyStoppingMetric, `tar@${string}`>];
 }
 
 /**
  * tol = max(minDelta, NOISE_FACTOR·√(m(1−m)/q)), the binomial bound on the figure's standard error
- * (m the figure, q the queries or triplets it averages); minDelta alone for the loss.
+ * (m the figure, q the queries, triplets or — for a TAR — genuine pairs it averages); minDelta
+ * alone for the loss.
  */
 export function tolerance(v: ValidationFigures, p: EarlyStoppingOptions, queries: number, triplets: number): number {
   const metric = p.earlyStoppingMetric;
   if (metric === 'validationLoss') return p.minDelta;
-  const m = v[metric];
+  const m = figureOf(v, metric);
   const q = metric === 'validationTripletAccuracy' ? triplets : queries;
   const se = q > 0 ? Math.sqrt(Math.max(0, m * (1 - m)) / q) : 0;
   return Math.max(p.minDelta, NOISE_FACTOR * se);

@@ -70,7 +70,8 @@ function scoreProbe(
       top = d[g];
       topIdx = gi;
     }
-    if (labels[gi] === y) {
+    // the nearest gallery sample of the probe's label (a gallery may hold several of a label)
+    if (labels[gi] === y && d[g] < own) {
       own = d[g];
       ownIdx = gi;
     }
@@ -97,11 +98,25 @@ export function identificationMetrics(
   opts: IdentificationOptions = {},
 ): IdentificationMetrics {
   if (labels.length < n || E.length < n * k) throw new RangeError('identificationMetrics: E or labels too short');
-  const distance = opts.distance ?? euclideanDistance;
   const split: GallerySplit = gallerySplit(labels, n, {
     seed: opts.seed,
     unknownFraction: opts.unknownFraction ?? 0.2,
   });
+  return identifySplit(E, k, labels, split, opts);
+}
+
+/**
+ * CMC and open-set DIR of a given split of the rows of E (n×k): a gallery and its probes. For a
+ * gallery and a probe set of their own, stack their rows and use gallerySplitOf.
+ */
+export function identifySplit(
+  E: DataArray,
+  k: number,
+  labels: Int32Array,
+  split: GallerySplit,
+  opts: IdentificationOptions = {},
+): IdentificationMetrics {
+  const distance = opts.distance ?? euclideanDistance;
   const ranks = opts.ranks ?? [1, 5, 10];
   const fars = opts.fars ?? [1e-1, 1e-2];
   const known = Array.from(split.knownProbes, (p) => scoreProbe(E, k, labels, split.gallery, p, distance));

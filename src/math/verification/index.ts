@@ -7,8 +7,8 @@ export {
   verificationMetrics,
 } from './verify.js';
 export type { TarAtFar, VerificationMetrics, VerificationOptions } from './verify.js';
-export { identificationMetrics } from './identify.js';
+export { identificationMetrics, identifySplit } from './identify.js';
 export type { IdentificationMetrics, IdentificationOptions, OpenSetPoint } from './identify.js';
-export { gallerySplit, type GallerySplit } from './split.js';
+export { gallerySplit, gallerySplitOf, type GallerySplit } from './split.js';
 export { pairCounts, PAIR_CHUNK } from './pairs.js';
 export { DEFAULT_SELECT, selectRanks, type RankValue, type SelectOptions } from './select.js';

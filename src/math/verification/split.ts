@@ -31,6 +31,32 @@ function shuffle<T>(a: T[], rng: Rng): T[] {
 
 const ascending = (xs: number[]) => Int32Array.from(xs).sort();
 
+/**
+ * The split of a gallery and a probe set stacked as one: rows 0..galleryCount−1 are the gallery
+ * (any number of samples a label), the rest probes, known when the gallery holds their label.
+ */
+export function gallerySplitOf(labels: Int32Array, n: number, galleryCount: number): GallerySplit {
+  if (!(Number.isInteger(galleryCount) && galleryCount >= 1 && galleryCount <= n))
+    throw new RangeError(`galleryCount must be in 1..${n} (got ${galleryCount})`);
+  const inGallery = new Set(labels.subarray(0, galleryCount));
+  const known: number[] = [];
+  const unknown: number[] = [];
+  const unknownLabels = new Set<number>();
+  for (let i = galleryCount; i < n; i++) {
+    if (inGallery.has(labels[i])) known.push(i);
+    else {
+      unknown.push(i);
+      unknownLabels.add(labels[i]);
+    }
+  }
+  return {
+    gallery: Int32Array.from({ length: galleryCount }, (_, i) => i),
+    knownProbes: Int32Array.from(known),
+    unknownProbes: Int32Array.from(unknown),
+    unknownLabels: [...unknownLabels].sort((a, b) => a - b),
+  };
+}
+
 export function gallerySplit(
   labels: Int32Array,
   n: number,
