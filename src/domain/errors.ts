@@ -44,6 +44,11 @@ export const ErrorCodes = [
   'INVALID_UTF8',
   'BUDGET_EXCEEDED',
   'REPLY_TOO_LARGE',
+  'LABEL_NOT_FOUND',
+  'DATASET_CHANGED',
+  'INVALID_IDEMPOTENCY_KEY',
+  'IDEMPOTENCY_KEY_REUSED',
+  'IDEMPOTENCY_KEY_IN_FLIGHT',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];
 

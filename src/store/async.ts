@@ -51,6 +51,11 @@ export const ASYNC_METHODS = {
   listModels: 1,
   newestModel: 1,
   deleteModel: 1,
+  listLabels: 1,
+  stageIndexTriplets: 1,
+  eraseLabel: 1,
+  getIdempotencyKey: 1,
+  purgeIdempotencyKeys: 1,
 } satisfies Record<Exclude<keyof Store, 'location' | 'isOpen' | 'watch'>, 1>;
 
 /**

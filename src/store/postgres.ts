@@ -4,7 +4,7 @@
 // that transaction has locked. docs/decisions/0015-postgresql-store.md says why it is built so.
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
-import { limitError, notFoundError } from '../domain/errors.js';
+import { conflictError, limitError, notFoundError } from '../domain/errors.js';
 import type { TrainingParams } from '../domain/training.js';
 import { newId } from './ids.js';
 import { checkQueue } from './queue-limit.js';
@@ -14,6 +14,7 @@ import { pgStorageError } from './postgres-errors.js';
 import { migrate } from './postgres-migrations.js';
 import { PgChangeListener, type ChangeFeedOptions } from './postgres-notify.js';
 import { MODEL_COLUMNS, datasetFromRow, jobFromRow, modelFromRow } from './postgres-rows.js';
+import * as identity from './postgres-identity.js';
 import {
   bytesOf,
   checkCheckpoint,
@@ -28,6 +29,7 @@ import {
 import type {
   CapacityLimit,
   ChunkKind,
+  CommitOptions,
   DatasetRecord,
   JobError,
   JobLease,
@@ -35,6 +37,8 @@ import type {
   JobRecord,
   JobStatus,
   Label,
+  LabelCount,
+  LabelErasure,
   LeaseRenewal,
   ModelRecord,
   NewModel,
@@ -44,6 +48,7 @@ import type {
   StoreChange,
   StoreHealth,
   StoredCheckpoint,
+  StoredIdempotencyKey,
   StoredSamples,
   StoredTriplets,
 } from './types.js';
@@ -234,10 +239,12 @@ export class PostgresStore implements Store {
     data: Float32Array,
     count: number,
     limit?: CapacityLimit,
+    options: CommitOptions = {},
   ): Promise<DatasetRecord> {
     return inTransaction(this.pool, async (c) => {
       const after = await this.bump(c, datasetId, 'triplets', count, limit);
       await this.insertChunk(c, datasetId, 'triplets', data, count, null, null);
+      await identity.recordKey(c, options.idempotency, after);
       return after;
     });
   }
@@ -247,10 +254,14 @@ export class PostgresStore implements Store {
     data: Float32Array,
     labels: Label[],
     limit?: CapacityLimit,
+    options: CommitOptions = {},
   ): Promise<DatasetRecord> {
     return inTransaction(this.pool, async (c) => {
-      const after = await this.bump(c, datasetId, 'samples', labels.length, limit);
+      await this.bump(c, datasetId, 'samples', labels.length, limit);
       await this.insertChunk(c, datasetId, 'samples', data, labels.length, labels, null);
+      await identity.addLabels(c, datasetId, labels);
+      const after = datasetFromRow((await identity.refreshLabelCount(c, datasetId))!);
+      await identity.recordKey(c, options.idempotency, after);
       return after;
     });
   }
@@ -272,9 +283,15 @@ export class PostgresStore implements Store {
     kind: ChunkKind,
     count: number,
     limit?: CapacityLimit,
+    options: CommitOptions = {},
   ): Promise<DatasetRecord> {
     return inTransaction(this.pool, async (c) => {
-      const after = await this.bump(c, datasetId, kind, count, limit);
+      let after = await this.bump(c, datasetId, kind, count, limit);
+      await identity.checkEpoch(c, datasetId, options.samplesEpoch);
+      if (kind === 'samples') {
+        await identity.addStagedLabels(c, datasetId, uploadId, this.instance);
+        after = datasetFromRow((await identity.refreshLabelCount(c, datasetId))!);
+      }
       // Only this store's own staged chunks: another's belong to a live replica or to a dead process.
       const { rows } = await c.query<{ count: number }>(
         `UPDATE chunks SET upload_id = NULL, staged_by = NULL, staged_at = NULL
@@ -285,6 +302,7 @@ export class PostgresStore implements Store {
       // leave the count above the rows stored: refuse, and the whole commit rolls back.
       const stored = rows.reduce((s, r) => s + r.count, 0);
       if (stored !== count) throw new Error(`upload ${uploadId}: committing ${count} ${kind} but ${stored} are staged`);
+      await identity.recordKey(c, options.idempotency, after);
       return after;
     });
   }
@@ -301,12 +319,23 @@ export class PostgresStore implements Store {
     count: number,
     labels: Label[] | null,
     uploadId: string | null,
+    refs: Int32Array | null = null,
   ): Promise<void> {
     const staged = uploadId !== null;
     await db.query(
-      `INSERT INTO chunks (dataset_id, kind, count, data, labels, upload_id, staged_by, staged_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::boolean THEN now() END)`,
-      [datasetId, kind, count, bytesOf(data), json(labels), uploadId, staged ? this.instance : null, staged],
+      `INSERT INTO chunks (dataset_id, kind, count, data, labels, upload_id, staged_by, staged_at, sample_refs)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::boolean THEN now() END, $9)`,
+      [
+        datasetId,
+        kind,
+        count,
+        bytesOf(data),
+        json(labels),
+        uploadId,
+        staged ? this.instance : null,
+        staged,
+        refs ? Buffer.from(refs.buffer, refs.byteOffset, refs.byteLength) : null,
+      ],
     );
   }
 
@@ -368,10 +397,12 @@ export class PostgresStore implements Store {
   }
 
   async readSamples(datasetId: string): Promise<StoredSamples> {
+    // The epoch is read before the rows: rows newer than it can only make a commit refuse, never pass.
+    const r = await this.one(this.pool, 'SELECT samples_epoch FROM datasets WHERE id = $1', [datasetId]);
     const ds = await this.requireDataset(datasetId);
     const { count, data, labels } = await this.readChunks(datasetId, 'samples', ds.dimension);
     if (labels.length !== count) throw new Error(`dataset ${datasetId}: ${count} samples but ${labels.length} labels`);
-    return { count, dimension: ds.dimension, data, labels };
+    return { count, dimension: ds.dimension, data, labels, epoch: r?.samples_epoch as number | undefined };
   }
 
   private async requireDataset(id: string): Promise<DatasetRecord> {
@@ -678,6 +709,49 @@ export class PostgresStore implements Store {
 
   async deleteModel(id: string): Promise<boolean> {
     return ((await this.pool.query('DELETE FROM models WHERE id = $1', [id])).rowCount ?? 0) > 0;
+  }
+
+  // ---- identity-level data (postgres-identity.ts) -------------------------------
+
+  async listLabels(datasetId: string, req: PageRequest): Promise<Page<LabelCount>> {
+    await this.requireDataset(datasetId);
+    return identity.listLabels(this.pool, datasetId, req);
+  }
+
+  async stageIndexTriplets(uploadId: string, datasetId: string, data: Float32Array, refs: Int32Array): Promise<void> {
+    await this.insertChunk(this.pool, datasetId, 'triplets', data, refs.length / 3, null, uploadId, refs);
+  }
+
+  async eraseLabel(datasetId: string, label: Label): Promise<LabelErasure> {
+    const out = await inTransaction(this.pool, async (c) => {
+      // The row lock orders this against commits (which lock it first) in every replica.
+      const locked = await this.one(c, 'SELECT * FROM datasets WHERE id = $1 FOR UPDATE', [datasetId]);
+      if (!locked) throw notFoundError('DATASET_NOT_FOUND', `dataset ${datasetId} does not exist`);
+      const active = await this.one(
+        c,
+        "SELECT COUNT(*) AS n FROM jobs WHERE dataset_id = $1 AND status IN ('queued', 'running')",
+        [datasetId],
+      );
+      if (Number(active!.n) > 0)
+        throw conflictError('DATASET_IN_USE', `dataset ${datasetId} is used by a queued or running job`);
+      const erased = await identity.erase(c, datasetFromRow(locked), label);
+      const after = datasetFromRow((await identity.refreshLabelCount(c, datasetId))!);
+      return { label, ...erased, dataset: after };
+    });
+    // Outside the transaction (VACUUM cannot run in one): the old row versions are removed from
+    // the heap and TOAST pages. Their bytes may stay in free page space until it is reused:
+    // VACUUM FULL rewrites the files (docs/decisions/0034-identity-level-data.md).
+    await this.pool.query('VACUUM chunks');
+    await this.pool.query('VACUUM dataset_labels');
+    return out;
+  }
+
+  async getIdempotencyKey(scope: string, key: string): Promise<StoredIdempotencyKey | undefined> {
+    return identity.getKey(this.pool, scope, key);
+  }
+
+  async purgeIdempotencyKeys(): Promise<number> {
+    return identity.purgeKeys(this.pool);
   }
 }
 

@@ -66,6 +66,11 @@ const WRITES: { [M in Method]: ChangesOf<M> } = {
   listModels: null,
   newestModel: null,
   deleteModel: ([id], deleted) => (deleted ? [change('models', id, 'delete')] : []),
+  listLabels: null,
+  stageIndexTriplets: null,
+  eraseLabel: datasetUpdated,
+  getIdempotencyKey: null,
+  purgeIdempotencyKeys: null,
 };
 
 /** The events of one successful call of `method`. */

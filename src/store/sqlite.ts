@@ -3,7 +3,7 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
-import { limitError, notFoundError, unavailableError, type DomainError } from '../domain/errors.js';
+import { conflictError, limitError, notFoundError, unavailableError, type DomainError } from '../domain/errors.js';
 import type { TrainingParams } from '../domain/training.js';
 import { finiteProgress } from '../domain/records.js';
 import { newId } from './ids.js';
@@ -20,6 +20,7 @@ import {
 } from './rows.js';
 import { checkQueue } from './queue-limit.js';
 import { MIGRATIONS } from './migrations.js';
+import { SqliteIdentity } from './sqlite-identity.js';
 import { asyncStore, type SyncStore } from './async.js';
 import {
   RECOVERY_BYTES,
@@ -32,6 +33,7 @@ import {
 import type {
   CapacityLimit,
   ChunkKind,
+  CommitOptions,
   DatasetRecord,
   JobError,
   JobLease,
@@ -39,6 +41,8 @@ import type {
   JobRecord,
   JobStatus,
   Label,
+  LabelCount,
+  LabelErasure,
   LeaseRenewal,
   ModelRecord,
   NewModel,
@@ -47,6 +51,7 @@ import type {
   Store,
   StoreHealth,
   StoredCheckpoint,
+  StoredIdempotencyKey,
   StoredSamples,
   StoredTriplets,
 } from './types.js';
@@ -64,6 +69,7 @@ function datasetFromRow(r: Row): DatasetRecord {
     dimension: r.dimension as number,
     tripletCount: r.triplet_count as number,
     sampleCount: r.sample_count as number,
+    labelCount: r.label_count as number,
     createdAt: r.created_at as string,
   };
 }
@@ -117,6 +123,7 @@ export class SqliteDatabase implements SyncStore {
   private lost: string | undefined;
   /** the last write's storage failure (disk full, I/O error), until a write succeeds again */
   private failure: { message: string; full: boolean; freeAtFailure: number } | undefined;
+  private readonly identity: SqliteIdentity;
 
   constructor(file: string, options: { readonly?: boolean } = {}) {
     this.path = file;
@@ -129,6 +136,9 @@ export class SqliteDatabase implements SyncStore {
         this.db.pragma('journal_mode = WAL');
         this.db.pragma('synchronous = FULL');
         this.db.pragma('foreign_keys = ON');
+        // Freed pages and deleted cells are overwritten with zeros, so an erased sample's bytes
+        // leave the file (docs/decisions/0034-identity-level-data.md).
+        this.db.pragma('secure_delete = ON');
         this.migrate();
         // Staged chunks of uploads that never committed (the process died mid-stream) are garbage.
         this.db.prepare('DELETE FROM chunks WHERE upload_id IS NOT NULL').run();
@@ -140,6 +150,7 @@ export class SqliteDatabase implements SyncStore {
       opened?.close();
       throw unavailableError(`cannot open the database ${file} (DATA_DIR): ${why}`);
     }
+    this.identity = new SqliteIdentity(this.db);
   }
 
   /** Runs a write: refused once the files are lost, checked again after it committed. */
@@ -248,20 +259,37 @@ export class SqliteDatabase implements SyncStore {
     });
   }
 
-  appendTriplets(datasetId: string, data: Float32Array, count: number, limit?: CapacityLimit): DatasetRecord {
+  appendTriplets(
+    datasetId: string,
+    data: Float32Array,
+    count: number,
+    limit?: CapacityLimit,
+    options: CommitOptions = {},
+  ): DatasetRecord {
     return this.write(() => {
       return this.db.transaction(() => {
         this.insertChunk(datasetId, 'triplets', data, count, null, null);
-        return this.bump(datasetId, 'triplets', count, limit);
+        const after = this.bump(datasetId, 'triplets', count, limit);
+        this.identity.recordKey(options.idempotency, after);
+        return after;
       })();
     });
   }
 
-  appendSamples(datasetId: string, data: Float32Array, labels: Label[], limit?: CapacityLimit): DatasetRecord {
+  appendSamples(
+    datasetId: string,
+    data: Float32Array,
+    labels: Label[],
+    limit?: CapacityLimit,
+    options: CommitOptions = {},
+  ): DatasetRecord {
     return this.write(() => {
       return this.db.transaction(() => {
-        this.insertChunk(datasetId, 'samples', data, labels.length, labels, null);
-        return this.bump(datasetId, 'samples', labels.length, limit);
+        const seq = this.insertChunk(datasetId, 'samples', data, labels.length, labels, null);
+        this.identity.addLabels(datasetId, { seq });
+        const after = this.bump(datasetId, 'samples', labels.length, limit);
+        this.identity.recordKey(options.idempotency, after);
+        return after;
       })();
     });
   }
@@ -285,11 +313,16 @@ export class SqliteDatabase implements SyncStore {
     kind: ChunkKind,
     count: number,
     limit?: CapacityLimit,
+    options: CommitOptions = {},
   ): DatasetRecord {
     return this.write(() => {
       return this.db.transaction(() => {
+        this.identity.checkEpoch(datasetId, options.samplesEpoch);
+        if (kind === 'samples') this.identity.addLabels(datasetId, { uploadId });
         this.db.prepare('UPDATE chunks SET upload_id = NULL WHERE upload_id = ?').run(uploadId);
-        return this.bump(datasetId, kind, count, limit);
+        const after = this.bump(datasetId, kind, count, limit);
+        this.identity.recordKey(options.idempotency, after);
+        return after;
       })();
     });
   }
@@ -307,10 +340,21 @@ export class SqliteDatabase implements SyncStore {
     count: number,
     labels: Label[] | null,
     uploadId: string | null,
-  ): void {
-    this.db
-      .prepare('INSERT INTO chunks (dataset_id, kind, count, data, labels, upload_id) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(datasetId, kind, count, bytesOf(data), labels ? JSON.stringify(labels) : null, uploadId);
+    refs: Int32Array | null = null,
+  ): number | bigint {
+    return this.db
+      .prepare(
+        'INSERT INTO chunks (dataset_id, kind, count, data, labels, upload_id, sample_refs) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        datasetId,
+        kind,
+        count,
+        bytesOf(data),
+        labels ? JSON.stringify(labels) : null,
+        uploadId,
+        refs ? Buffer.from(refs.buffer, refs.byteOffset, refs.byteLength) : null,
+      ).lastInsertRowid;
   }
 
   /**
@@ -365,10 +409,14 @@ export class SqliteDatabase implements SyncStore {
   }
 
   readSamples(datasetId: string): StoredSamples {
-    const ds = this.requireDataset(datasetId);
-    const { count, data, labels } = this.readChunks(datasetId, 'samples', ds.dimension);
-    if (labels.length !== count) throw new Error(`dataset ${datasetId}: ${count} samples but ${labels.length} labels`);
-    return { count, dimension: ds.dimension, data, labels };
+    // one read transaction: the epoch is the one of the rows read
+    return this.db.transaction(() => {
+      const ds = this.requireDataset(datasetId);
+      const { count, data, labels } = this.readChunks(datasetId, 'samples', ds.dimension);
+      if (labels.length !== count)
+        throw new Error(`dataset ${datasetId}: ${count} samples but ${labels.length} labels`);
+      return { count, dimension: ds.dimension, data, labels, epoch: this.identity.epochOf(datasetId) };
+    })();
   }
 
   private requireDataset(id: string): DatasetRecord {
@@ -674,6 +722,45 @@ export class SqliteDatabase implements SyncStore {
     return this.write(() => {
       return this.db.prepare('DELETE FROM models WHERE id = ?').run(id).changes > 0;
     });
+  }
+
+  // ---- identity-level data (sqlite-identity.ts) ---------------------------------
+
+  listLabels(datasetId: string, req: PageRequest): Page<LabelCount> {
+    this.requireDataset(datasetId);
+    return this.identity.listLabels(datasetId, req);
+  }
+
+  stageIndexTriplets(uploadId: string, datasetId: string, data: Float32Array, refs: Int32Array): void {
+    return this.write(() => {
+      this.insertChunk(datasetId, 'triplets', data, refs.length / 3, null, uploadId, refs);
+    });
+  }
+
+  eraseLabel(datasetId: string, label: Label): LabelErasure {
+    const out = this.write(() =>
+      this.db
+        .transaction(() => {
+          const ds = this.requireDataset(datasetId);
+          if (this.activeJobsForDataset(datasetId) > 0)
+            throw conflictError('DATASET_IN_USE', `dataset ${datasetId} is used by a queued or running job`);
+          const erased = this.identity.erase(ds, label);
+          return { label, ...erased, dataset: this.getDataset(datasetId)! };
+        })
+        .immediate(),
+    );
+    // The WAL still holds the pages as they were before: copy them into the file (where secure
+    // delete zeroed what was freed) and cut the WAL to nothing.
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    return out;
+  }
+
+  getIdempotencyKey(scope: string, key: string): StoredIdempotencyKey | undefined {
+    return this.identity.getKey(scope, key);
+  }
+
+  purgeIdempotencyKeys(): number {
+    return this.write(() => this.identity.purgeKeys());
   }
 }
 
