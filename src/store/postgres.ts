@@ -67,6 +67,12 @@ export interface PostgresStoreOptions {
   onPoolError?: (err: Error) => void;
   /** the change feed's reconnect and ping timing (src/store/postgres-notify.ts) */
   changeFeed?: ChangeFeedOptions;
+  /**
+   * After an erasure: `plain` VACUUM (default) removes the old row versions but may leave their
+   * bytes in free page space; `full` rewrites the tables, so they are gone from the files, under an
+   * exclusive lock on every dataset's chunks while it runs (docs/decisions/0034-identity-level-data.md).
+   */
+  eraseVacuum?: 'plain' | 'full';
 }
 
 const DEFAULT_STAGED_GRACE_MS = 60 * 60 * 1000;
@@ -738,11 +744,12 @@ export class PostgresStore implements Store {
       const after = datasetFromRow((await identity.refreshLabelCount(c, datasetId))!);
       return { label, ...erased, dataset: after };
     });
-    // Outside the transaction (VACUUM cannot run in one): the old row versions are removed from
-    // the heap and TOAST pages. Their bytes may stay in free page space until it is reused:
-    // VACUUM FULL rewrites the files (docs/decisions/0034-identity-level-data.md).
-    await this.pool.query('VACUUM chunks');
-    await this.pool.query('VACUUM dataset_labels');
+    // Outside the transaction (VACUUM cannot run in one): plain VACUUM removes the old row versions
+    // from the heap and TOAST pages, but their bytes may stay in free page space until it is reused;
+    // VACUUM FULL writes new files without them (docs/decisions/0034-identity-level-data.md).
+    const vacuum = this.options.eraseVacuum === 'full' ? 'VACUUM (FULL)' : 'VACUUM';
+    await this.pool.query(`${vacuum} chunks`);
+    await this.pool.query(`${vacuum} dataset_labels`);
     return out;
   }
 
