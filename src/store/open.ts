@@ -10,7 +10,7 @@ export interface StoreSelection {
   /** the SQLite file, used when there is no databaseUrl */
   sqliteFile: string;
   /** ERASE_VACUUM: how PostgreSQL vacuums after an erasure (docs/decisions/0034-identity-level-data.md) */
-  eraseVacuum?: 'plain' | 'full';
+  eraseVacuum?: 'full' | 'plain';
 }
 
 export async function openStore(selection: StoreSelection): Promise<Store> {

@@ -68,11 +68,12 @@ export interface PostgresStoreOptions {
   /** the change feed's reconnect and ping timing (src/store/postgres-notify.ts) */
   changeFeed?: ChangeFeedOptions;
   /**
-   * After an erasure: `plain` VACUUM (default) removes the old row versions but may leave their
-   * bytes in free page space; `full` rewrites the tables, so they are gone from the files, under an
-   * exclusive lock on every dataset's chunks while it runs (docs/decisions/0034-identity-level-data.md).
+   * After an erasure: `full` (default) rewrites the tables, so the bytes are gone from the files,
+   * under an exclusive lock on every dataset's chunks while it runs; `plain` VACUUM removes the old
+   * row versions without that lock but may leave their bytes in free page space
+   * (docs/decisions/0034-identity-level-data.md).
    */
-  eraseVacuum?: 'plain' | 'full';
+  eraseVacuum?: 'full' | 'plain';
 }
 
 const DEFAULT_STAGED_GRACE_MS = 60 * 60 * 1000;
@@ -747,7 +748,7 @@ export class PostgresStore implements Store {
     // Outside the transaction (VACUUM cannot run in one): plain VACUUM removes the old row versions
     // from the heap and TOAST pages, but their bytes may stay in free page space until it is reused;
     // VACUUM FULL writes new files without them (docs/decisions/0034-identity-level-data.md).
-    const vacuum = this.options.eraseVacuum === 'full' ? 'VACUUM (FULL)' : 'VACUUM';
+    const vacuum = this.options.eraseVacuum === 'plain' ? 'VACUUM' : 'VACUUM (FULL)';
     await this.pool.query(`${vacuum} chunks`);
     await this.pool.query(`${vacuum} dataset_labels`);
     return out;
