@@ -58,6 +58,25 @@ export async function addStagedLabels(c: Queryable, datasetId: string, uploadId:
   );
 }
 
+/**
+ * Counts every dataset's labels again from its committed chunks (as migration 4 did): for data
+ * written behind the store's back, such as a copy from SQLite (src/tools/sqlite-to-postgres.ts).
+ */
+export async function rebuildLabelCounts(c: Queryable): Promise<void> {
+  await c.query('DELETE FROM dataset_labels');
+  await c.query(
+    `INSERT INTO dataset_labels (dataset_id, label_kind, label_int, label_json, sample_count)
+     SELECT c.dataset_id, CASE WHEN json_typeof(e) = 'number' THEN 0 ELSE 1 END,
+       CASE WHEN json_typeof(e) = 'number' THEN (e::text)::bigint ELSE 0 END, e::text, COUNT(*)
+     FROM chunks c CROSS JOIN LATERAL json_array_elements(c.labels) e
+     WHERE c.kind = 'samples' AND c.upload_id IS NULL AND c.labels IS NOT NULL
+     GROUP BY 1, 2, 3, 4`,
+  );
+  await c.query(
+    'UPDATE datasets SET label_count = (SELECT COUNT(*) FROM dataset_labels l WHERE l.dataset_id = datasets.id)',
+  );
+}
+
 /** Sets label_count from the label table; returns the dataset row as it is now. */
 export async function refreshLabelCount(c: Queryable, datasetId: string): Promise<Row | undefined> {
   const { rows } = await c.query(

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { checksum } from '../store/rows.js';
 import { openPostgresStore } from '../store/postgres.js';
+import { rebuildLabelCounts } from '../store/postgres-identity.js';
 
 type Row = Record<string, unknown>;
 
@@ -20,7 +21,7 @@ export interface CopyReport {
 
 const TABLES: Record<string, string[]> = {
   datasets: ['id', 'name', 'dimension', 'triplet_count', 'sample_count', 'created_at'],
-  chunks: ['dataset_id', 'kind', 'count', 'data', 'labels'],
+  chunks: ['dataset_id', 'kind', 'count', 'data', 'labels', 'sample_refs'],
   jobs: [
     'id',
     'status',
@@ -65,6 +66,8 @@ function value(column: string, v: unknown): unknown {
 const OLD_JOB_COLUMNS: Record<string, string> = {
   attempts: 'CASE WHEN started_at IS NULL THEN 0 ELSE 1 END AS attempts',
   resumed_from_iteration: 'NULL AS resumed_from_iteration',
+  // a file from before identity-level data (schema version 3): no index triplet kept its indices
+  sample_refs: 'NULL AS sample_refs',
 };
 
 function sourceRows(db: Database.Database, table: string): Row[] {
@@ -135,6 +138,8 @@ export async function copySqliteToPostgres(file: string, url: string): Promise<C
     const read = db.transaction(() => Object.fromEntries(Object.keys(TABLES).map((t) => [t, sourceRows(db, t)])));
     const source = read() as Record<string, Row[]>;
     for (const table of Object.keys(TABLES)) await insertAll(client, table, source[table]);
+    // label counts are derived: counted from the copied chunks, as a migration counts them
+    await rebuildLabelCounts(client);
     const counts = Object.fromEntries(Object.entries(source).map(([t, r]) => [t, r.length]));
     await verify(client, db, counts);
     await client.query('COMMIT');
