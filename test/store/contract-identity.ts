@@ -1,5 +1,6 @@
 // The store contract for identity-level data (docs/decisions/0034-identity-level-data.md): label
-// counts, erasure of one label, Idempotency-Keys recorded with their commit. Run by storeContract.
+// counts, erasure of one label, Idempotency-Keys recorded with their commit. Run on every backend by
+// identity-contract.test.ts.
 import type { Test } from 'tap';
 import type { IdempotentWrite, Label, Store } from '../../src/store/types.js';
 import { params, seqF32, type StoreBackend } from './contract.js';

@@ -6,7 +6,6 @@ import { TRAINING_DEFAULTS, type TrainingParams } from '../../src/domain/trainin
 import { DomainError } from '../../src/domain/errors.js';
 import type { NewModel, Store } from '../../src/store/types.js';
 import { changeFeedContract } from './contract-changes.js';
-import { identityContract } from './contract-identity.js';
 
 export interface StoreBackend {
   /** a new, empty store; closed by the test's teardown */
@@ -628,5 +627,4 @@ export function storeContract(t: Test, backend: StoreBackend): void {
   });
 
   changeFeedContract(t, backend);
-  identityContract(t, backend);
 }
