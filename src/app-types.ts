@@ -14,6 +14,7 @@ import type { DatasetService } from './services/datasets.js';
 import type { EvaluationService } from './services/evaluation.js';
 import type { GalleryService } from './services/galleries.js';
 import type { HealthService } from './services/health.js';
+import type { IdempotencyService } from './services/idempotency.js';
 import type { JobService } from './services/jobs.js';
 import type { ModelService } from './services/models.js';
 import type { ServingService } from './services/serving.js';
@@ -30,6 +31,8 @@ export interface Services {
   evaluation: EvaluationService;
   runner: JobRunner;
   health: HealthService;
+  /** Idempotency-Key on uploads */
+  idempotency: IdempotencyService;
   /** the HTTP thread's kernels (and their helper threads), closed with the app */
   compute: Compute;
 }

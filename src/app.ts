@@ -37,6 +37,7 @@ import { ModelService } from './services/models.js';
 import { ServingService } from './services/serving.js';
 import { GalleryService } from './services/galleries.js';
 import { HealthService } from './services/health.js';
+import { IdempotencyService } from './services/idempotency.js';
 import { createServingCompute, type Compute } from './compute/index.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
@@ -92,6 +93,7 @@ function buildServices(config: Config, app: App, store: Store, compute: Compute)
     runner,
     compute,
     health: new HealthService(store),
+    idempotency: new IdempotencyService(store, config.idempotencyTtlMs),
     jobs: new JobService(store, datasets, runner, config.limits),
     serving,
     galleries: new GalleryService(store, models, serving, config.limits, compute.kernels),
@@ -207,7 +209,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     reply.code(404).send(errorBody(404, 'ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)),
   );
   app.decorate('config', config);
-  const store = await openStore({ databaseUrl: config.databaseUrl, sqliteFile: path.join(config.dataDir, DB_FILE) });
+  const store = await openStore({
+    databaseUrl: config.databaseUrl,
+    sqliteFile: path.join(config.dataDir, DB_FILE),
+    eraseVacuum: config.eraseVacuum,
+  });
   app.decorate('services', buildServices(config, app, store, createServingCompute(config.compute)));
   // Every body parser and codec: src/http (JSON, float32 JSON, staged binary, raw NDJSON/binary streams)
   await app.register(bodyParsers);

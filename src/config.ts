@@ -77,6 +77,10 @@ export interface Config {
   checkpointIntervalMs: number;
   /** Bearer keys; empty = no authentication */
   apiKeys: string[];
+  /** IDEMPOTENCY_TTL_HOURS: how long an upload's Idempotency-Key is kept (its retries get the first reply), in ms */
+  idempotencyTtlMs: number;
+  /** ERASE_VACUUM (PostgreSQL): `full` (default) or `plain` VACUUM after an erasure of a label's samples */
+  eraseVacuum: 'full' | 'plain';
   /** CORS allowed origins; empty = CORS off, ['*'] = any origin */
   corsOrigins: string[];
   /** load shedding: over these, requests get 503 with Retry-After (0 disables a check) */
@@ -268,6 +272,8 @@ export function loadConfig(env: Env = process.env): Config {
     jobLeaseMs: intVar(env, 'JOB_LEASE_MS', 30_000, 300, 86_400_000, errors),
     checkpointIntervalMs: intVar(env, 'CHECKPOINT_INTERVAL_MS', 10_000, 0, 86_400_000, errors),
     apiKeys: apiKeys(env, errors),
+    idempotencyTtlMs: intVar(env, 'IDEMPOTENCY_TTL_HOURS', 24, 1, 8760, errors) * 3_600_000,
+    eraseVacuum: choice(env, 'ERASE_VACUUM', ['full', 'plain'] as const, errors),
     corsOrigins: list(env.CORS_ORIGINS),
     overload: {
       maxEventLoopDelayMs: intVar(env, 'MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 600_000, errors),

@@ -646,7 +646,36 @@ function sampleCases(f: Fixture): Case[] {
     });
   const line = JSON.stringify({ vector: row(1), label: 'ok' });
   const ndjson = (bad: string) => `${`${line}\n`.repeat(20_000)}${bad}\n${line}\n`;
+  const erase = 'DELETE /datasets/:id/samples';
+  const del = (query: string): Inject => ({ method: 'DELETE', url: `${url}${query}` });
+  const keyed = (key: string): Inject => ({
+    ...post(url, sample(row(1), 'ok')),
+    headers: { ...J, 'idempotency-key': key },
+  });
   return [
+    { route: erase, name: 'no label', req: del(''), expect: '400 VALIDATION_ERROR' },
+    { route: erase, name: 'label empty', req: del('?label='), expect: '400 VALIDATION_ERROR' },
+    {
+      route: erase,
+      name: 'label 257 characters',
+      req: del(`?label=${'x'.repeat(257)}`),
+      expect: '400 VALIDATION_ERROR',
+    },
+    { route: erase, name: 'labelType other', req: del('?label=1&labelType=float'), expect: '400 VALIDATION_ERROR' },
+    {
+      route: erase,
+      name: 'integer label 1e3',
+      req: del('?label=1e3&labelType=integer'),
+      expect: '400 VALIDATION_ERROR',
+    },
+    { route: erase, name: 'label nobody has', req: del("?label='%20OR%201=1"), expect: '404 LABEL_NOT_FOUND' },
+    {
+      route: r,
+      name: 'Idempotency-Key 256 characters',
+      req: keyed('k'.repeat(256)),
+      expect: '400 INVALID_IDEMPOTENCY_KEY',
+    },
+    { route: r, name: 'Idempotency-Key not ASCII', req: keyed('clé'), expect: '400 INVALID_IDEMPOTENCY_KEY' },
     {
       route: r,
       name: 'JSON: label 1e400',

@@ -52,6 +52,11 @@ export const ErrorCodes = [
   'REINDEX_PENDING',
   'REINDEX_NOT_HELD',
   'ALIAS_NOT_FOUND',
+  'LABEL_NOT_FOUND',
+  'DATASET_CHANGED',
+  'INVALID_IDEMPOTENCY_KEY',
+  'IDEMPOTENCY_KEY_REUSED',
+  'IDEMPOTENCY_KEY_IN_FLIGHT',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];
 

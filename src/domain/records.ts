@@ -22,6 +22,7 @@ export const Dataset = Type.Object(
     dimension: Type.Integer({ examples: [64] }),
     tripletCount: Type.Integer(),
     sampleCount: Type.Integer(),
+    labelCount: Type.Integer({ description: 'Distinct labels among the committed samples (0 without samples)' }),
     createdAt: Timestamp,
   },
   { $id: 'Dataset' },

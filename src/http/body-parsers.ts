@@ -16,6 +16,7 @@ import type { FastifyRequest, RouteOptions } from 'fastify';
 import type { App } from '../app-types.js';
 import { AppError } from '../errors.js';
 import type { StagedRows } from '../services/serving.js';
+import { bodyHashOf } from './body-hash.js';
 import { FALLBACK, Float32JsonParser } from './float32-json-parse.js';
 import { jsonBodyParser } from './json-body.js';
 import { JSON_TYPE, mediaType, NDJSON, OCTET } from './media-type.js';
@@ -121,6 +122,7 @@ async function bodyParsers(app: App): Promise<void> {
   app.removeContentTypeParser(JSON_TYPE);
   app.addContentTypeParser(JSON_TYPE, { parseAs: 'buffer' }, (req, body, done) => {
     const bytes = body as Buffer;
+    bodyHashOf(req.raw)?.update(bytes);
     if (bytes.byteLength > jsonLimit && takesStream(req)) return done(jsonTooLarge(req, bytes.byteLength, jsonLimit));
     if (wants(req, 'float32-json')) {
       const v = float32.parse(bytes);

@@ -1,6 +1,7 @@
 // Bounded readers over a request stream: lines (strict UTF-8) and fixed-size records.
 import type { Readable } from 'node:stream';
 import { badRequest, tooLarge } from '../errors.js';
+import { bodyHashOf } from './body-hash.js';
 import { budgetOf, Held } from './staged-body.js';
 import { decodeUtf8 } from './utf8.js';
 
@@ -36,8 +37,10 @@ export async function* chunks(stream: Readable): AsyncGenerator<Buffer> {
     for (;;) {
       if (failed) throw failed;
       const chunk = stream.read() as Buffer | null;
-      if (chunk !== null) yield chunk;
-      else if (ended || stream.readableEnded) return;
+      if (chunk !== null) {
+        bodyHashOf(stream)?.update(chunk);
+        yield chunk;
+      } else if (ended || stream.readableEnded) return;
       else if (stream.destroyed) throw failed ?? badRequest('INVALID_BODY', 'the body ended early (connection closed)');
       else await new Promise<void>((r) => (wake = r));
     }

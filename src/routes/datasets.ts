@@ -13,17 +13,49 @@ import {
   AppendSamplesReply,
   CreateDatasetBody,
   Dataset,
+  EraseLabelQuery,
+  EraseLabelReply,
+  LabelCount,
   SamplesBody,
   TripletsBody,
 } from '../schemas/datasets.js';
-import type { ChunkKind, DatasetService, RowBatch } from '../services/datasets.js';
+import type { ChunkKind, DatasetService, Label, RowBatch } from '../services/datasets.js';
+import type { IdempotencyTicket } from '../services/idempotency.js';
 import { clientSignal, withRetryAfter } from './heavy.js';
+import { idempotencyKeyHook, sendIdempotent } from './idempotent-upload.js';
+
+/** The Idempotency-Key header, as upload routes document it. */
+const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      description:
+        'Up to 255 printable ASCII characters. A retry with the same key and body gets the first reply ' +
+        '(`Idempotent-Replayed: true`) and appends nothing; the same key with another body is 422 ' +
+        'IDEMPOTENCY_KEY_REUSED; while the first is still running, 409. Kept IDEMPOTENCY_TTL_HOURS (24 h).',
+    }),
+  ),
+});
+
+/** `?label=&labelType=` as the label it names; 400 for an integer label that is not one. */
+function labelOf(q: EraseLabelQuery): Label {
+  if (q.labelType !== 'integer') return q.label;
+  const n = Number(q.label);
+  if (!/^-?\d+$/.test(q.label) || !Number.isSafeInteger(n))
+    throw new AppError(400, 'VALIDATION_ERROR', `label "${q.label}" is not an integer (labelType=integer)`);
+  return n;
+}
 
 /**
  * A streamed upload (NDJSON or binary) of a kind into dataset id, decoded as it is read. The
  * dataset is looked up first: its dimension shapes the decoding.
  */
-async function appendStreamed<K extends ChunkKind>(req: FastifyRequest, datasets: DatasetService, id: string, kind: K) {
+async function appendStreamed<K extends ChunkKind>(
+  req: FastifyRequest,
+  datasets: DatasetService,
+  id: string,
+  kind: K,
+  ticket?: IdempotencyTicket,
+) {
   const type = mediaType(req);
   if (type !== NDJSON && type !== OCTET) {
     throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type ${type || '(none)'} is not accepted here`);
@@ -35,7 +67,7 @@ async function appendStreamed<K extends ChunkKind>(req: FastifyRequest, datasets
     type === NDJSON
       ? decodeNdjson(body, { kind, dimension: ds.dimension, owner: `dataset ${ds.id}`, maxTotal })
       : decodeBinary(body, { kind, dimension: ds.dimension, maxTotal });
-  return datasets.appendStream(ds, kind, batches);
+  return datasets.appendStream(ds, kind, batches, ticket);
 }
 
 export default async function datasetRoutes(app: App): Promise<void> {
@@ -112,6 +144,7 @@ export default async function datasetRoutes(app: App): Promise<void> {
           '`{ "anchor", "positive", "negative" }` object per line, streamed; or `application/octet-stream`, ' +
           'little-endian float32, n × 3 × dimension values.',
         params: IdParams,
+        headers: IdempotencyHeaders,
         // Only JSON bodies are validated by schema; NDJSON and binary streams are checked as they are read.
         body: {
           content: {
@@ -120,26 +153,28 @@ export default async function datasetRoutes(app: App): Promise<void> {
             'application/octet-stream': { schema: { description: 'Little-endian float32, n × 3 × dimension values' } },
           },
         },
-        response: { 201: AppendReply, ...errors(400, 404, 413, 415, 422, 503) },
+        response: { 201: AppendReply, ...errors(400, 404, 409, 413, 415, 422, 503) },
       },
+      preParsing: idempotencyKeyHook,
     },
     async (req, reply) => {
       const id = req.params.id;
       if (mediaType(req) !== JSON_TYPE)
-        return reply.code(201).send(await appendStreamed(req, datasets, id, 'triplets'));
+        return sendIdempotent(req, reply, id, (ticket) => appendStreamed(req, datasets, id, 'triplets', ticket));
       const { triplets, indexTriplets } = req.body as TripletsBody;
       if ((triplets === undefined) === (indexTriplets === undefined)) {
         throw new AppError(400, 'VALIDATION_ERROR', 'body must have exactly one of triplets and indexTriplets');
       }
       if (indexTriplets) {
         const signal = clientSignal(req, reply);
-        const added = await withRetryAfter(reply, () => datasets.appendIndexTriplets(id, indexTriplets, signal));
-        return reply.code(201).send(added);
+        return sendIdempotent(req, reply, id, (ticket) =>
+          withRetryAfter(reply, () => datasets.appendIndexTriplets(id, indexTriplets, signal, ticket)),
+        );
       }
-      const ds = await datasets.uploadTarget(id, 'triplets', triplets!.length);
-      return reply
-        .code(201)
-        .send(await datasets.append(ds, 'triplets', packTriplets(triplets!, ds.dimension, `dataset ${ds.id}`)));
+      return sendIdempotent(req, reply, id, async (ticket) => {
+        const ds = await datasets.uploadTarget(id, 'triplets', triplets!.length);
+        return datasets.append(ds, 'triplets', packTriplets(triplets!, ds.dimension, `dataset ${ds.id}`), ticket);
+      });
     },
   );
 
@@ -155,6 +190,7 @@ export default async function datasetRoutes(app: App): Promise<void> {
           '`application/x-ndjson`, one `{ "vector", "label" }` object per line, streamed; or `application/octet-stream`, ' +
           'per sample a little-endian int32 label followed by dimension little-endian float32 values.',
         params: IdParams,
+        headers: IdempotencyHeaders,
         body: {
           content: {
             'application/json': { schema: SamplesBody },
@@ -164,17 +200,57 @@ export default async function datasetRoutes(app: App): Promise<void> {
             },
           },
         },
-        response: { 201: AppendSamplesReply, ...errors(400, 404, 413, 415, 422) },
+        response: { 201: AppendSamplesReply, ...errors(400, 404, 409, 413, 415, 422) },
       },
+      preParsing: idempotencyKeyHook,
     },
     async (req, reply) => {
       const id = req.params.id;
-      if (mediaType(req) !== JSON_TYPE) return reply.code(201).send(await appendStreamed(req, datasets, id, 'samples'));
+      if (mediaType(req) !== JSON_TYPE)
+        return sendIdempotent(req, reply, id, (ticket) => appendStreamed(req, datasets, id, 'samples', ticket));
       const { samples } = req.body as SamplesBody;
-      const ds = await datasets.uploadTarget(id, 'samples', samples.length);
-      return reply
-        .code(201)
-        .send(await datasets.append(ds, 'samples', packSamples(samples, ds.dimension, `dataset ${ds.id}`)));
+      return sendIdempotent(req, reply, id, async (ticket) => {
+        const ds = await datasets.uploadTarget(id, 'samples', samples.length);
+        return datasets.append(ds, 'samples', packSamples(samples, ds.dimension, `dataset ${ds.id}`), ticket);
+      });
     },
+  );
+
+  app.get(
+    '/datasets/:id/labels',
+    {
+      schema: {
+        tags,
+        summary: "List a dataset's labels",
+        description:
+          'Each label of the committed samples with its sample count: integer labels first (ascending), then ' +
+          'string labels in byte order (on PostgreSQL, of their JSON text: they differ only for quotes, ' +
+          'backslashes and control characters). Page with ?limit=&cursor=.',
+        params: IdParams,
+        querystring: PageQuery,
+        response: { 200: ListOf(LabelCount), ...errors(400, 404) },
+      },
+    },
+    async (req) => datasets.labels(req.params.id, { limit: req.query.limit ?? 100, cursor: req.query.cursor }),
+  );
+
+  app.delete(
+    '/datasets/:id/samples',
+    {
+      schema: {
+        tags,
+        summary: "Erase one label's samples",
+        description:
+          'Erases every sample with the label, and every triplet that holds one (index triplets that use one, ' +
+          'triplets with a byte-equal copy of one), all or nothing; the index triplets left are renumbered. The ' +
+          'bytes leave the database file (SQLite: secure delete and a WAL truncation; PostgreSQL: VACUUM, see ' +
+          'docs/decisions/0034-identity-level-data.md). 404 LABEL_NOT_FOUND when no sample has the label; ' +
+          '409 while a queued or running job uses the dataset.',
+        params: IdParams,
+        querystring: EraseLabelQuery,
+        response: { 200: EraseLabelReply, ...errors(400, 404, 409) },
+      },
+    },
+    async (req) => datasets.eraseLabel(req.params.id, labelOf(req.query)),
   );
 }

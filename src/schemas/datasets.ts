@@ -67,3 +67,35 @@ export const AppendReply = Type.Object({
   added: Type.Integer({ examples: [2] }),
   tripletCount: Type.Integer({ examples: [2] }),
 });
+
+export const LabelCount = Type.Object(
+  {
+    label: Label,
+    sampleCount: Type.Integer({ description: 'Committed samples with this label', examples: [12] }),
+  },
+  { $id: 'LabelCount' },
+);
+
+export const EraseLabelQuery = Type.Object(
+  {
+    label: Type.String({ minLength: 1, maxLength: 256, description: 'The label whose samples are erased' }),
+    labelType: Type.Optional(
+      Type.Union([Type.Literal('string'), Type.Literal('integer')], {
+        default: 'string',
+        description: 'Whether `label` names a string label or an integer one (1 and "1" are different labels)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type EraseLabelQuery = Static<typeof EraseLabelQuery>;
+
+export const EraseLabelReply = Type.Object({
+  label: Label,
+  samplesErased: Type.Integer({ examples: [16] }),
+  tripletsErased: Type.Integer({
+    description: 'Triplets that held an erased sample: index triplets that used one, or a byte-equal copy of one',
+    examples: [3],
+  }),
+  dataset: Dataset,
+});

@@ -6,7 +6,19 @@ import { AppError, badRequest, conflict, notFound, tooLarge } from '../errors.js
 import type { TripletData } from '../jobs/messages.js';
 import { runTask, TaskAbortedError } from '../jobs/worker-pool.js';
 import { newId } from '../store/ids.js';
-import type { CapacityLimit, ChunkKind, DatasetRecord, Label, Page, PageRequest, Store } from '../store/types.js';
+import type {
+  CapacityLimit,
+  ChunkKind,
+  CommitOptions,
+  DatasetRecord,
+  Label,
+  LabelCount,
+  LabelErasure,
+  Page,
+  PageRequest,
+  Store,
+} from '../store/types.js';
+import { idempotentWrite, type IdempotencyTicket } from './idempotency.js';
 import { clientGone, TaskGate } from './task-gate.js';
 
 /** The largest write of gathered index triplets to the store in one go. */
@@ -105,7 +117,12 @@ export class DatasetService {
    * The indices are checked and the cost worked out before anything is read; the samples are
    * read once and handed (not copied) to a worker that gathers the rows, off the main thread.
    */
-  async appendIndexTriplets(id: string, index: number[][], signal?: AbortSignal): Promise<AppendResult> {
+  async appendIndexTriplets(
+    id: string,
+    index: number[][],
+    signal?: AbortSignal,
+    ticket?: IdempotencyTicket,
+  ): Promise<AppendResult> {
     const ds = await this.get(id);
     this.checkRequestSize(index.length, 'indexTriplets');
     this.checkCapacity(ds, 'triplets', index.length);
@@ -113,6 +130,8 @@ export class DatasetService {
       throw new AppError(422, 'NO_SAMPLES', `dataset ${ds.id} has no samples for indexTriplets to refer to`);
     this.checkGatherBudget(ds, index.length);
     const indices = flatIndices(index, ds);
+    // kept with the rows, so an erasure of samples finds and renumbers them (the task takes `indices`)
+    const refs = indices.slice();
     return this.gathers.run(async () => {
       const stored = await this.store.readSamples(ds.id);
       if (signal?.aborted) throw clientGone('indexTriplets resolution');
@@ -131,7 +150,7 @@ export class DatasetService {
           throw badRequest('INDEX_OUT_OF_RANGE', `dataset ${ds.id}: ${err.message}`);
         throw new AppError(500, 'INTERNAL_ERROR', `indexTriplets resolution failed: ${err.message}`);
       }
-      return this.storeGathered(ds, triplets, signal);
+      return this.storeGathered(ds, triplets, { refs, epoch: stored.epoch, ticket }, signal);
     }, signal);
   }
 
@@ -140,7 +159,12 @@ export class DatasetService {
    * store writes on the caller's thread, and one write of the whole budget would hold the event
    * loop for as long as it takes; between chunks other requests get their turn.
    */
-  private async storeGathered(ds: DatasetRecord, triplets: TripletData, signal?: AbortSignal): Promise<AppendResult> {
+  private async storeGathered(
+    ds: DatasetRecord,
+    triplets: TripletData,
+    from: { refs: Int32Array; epoch?: number; ticket?: IdempotencyTicket },
+    signal?: AbortSignal,
+  ): Promise<AppendResult> {
     const rowFloats = 3 * triplets.dimension;
     const perChunk = Math.max(1, Math.floor(STAGE_CHUNK_BYTES / (4 * rowFloats)));
     const uploadId = newId('up');
@@ -148,7 +172,7 @@ export class DatasetService {
       for (let i = 0; i < triplets.count; i += perChunk) {
         const rows = Math.min(perChunk, triplets.count - i);
         const chunk = triplets.data.subarray(i * rowFloats, (i + rows) * rowFloats);
-        await this.store.stageChunk(uploadId, ds.id, 'triplets', chunk, rows);
+        await this.store.stageIndexTriplets(uploadId, ds.id, chunk, from.refs.subarray(i * 3, (i + rows) * 3));
         await new Promise((resolve) => setImmediate(resolve));
         // a client that hung up is not answered: its rows are not kept either
         if (signal?.aborted) throw clientGone('indexTriplets resolution');
@@ -159,6 +183,10 @@ export class DatasetService {
         'triplets',
         triplets.count,
         this.capacity('triplets'),
+        {
+          samplesEpoch: from.epoch,
+          ...this.once('triplets', triplets.count, from.ticket),
+        },
       );
       return { added: triplets.count, tripletCount: after.tripletCount };
     } catch (e) {
@@ -194,15 +222,46 @@ export class DatasetService {
     return ds;
   }
 
-  /** Appends one decoded batch (a JSON body's rows) in one transaction. */
-  async append<K extends ChunkKind>(ds: DatasetRecord, kind: K, batch: RowBatch): Promise<AppendResultOf<K>> {
+  /** Appends one decoded batch (a JSON body's rows) in one transaction, with its Idempotency-Key if any. */
+  async append<K extends ChunkKind>(
+    ds: DatasetRecord,
+    kind: K,
+    batch: RowBatch,
+    ticket?: IdempotencyTicket,
+  ): Promise<AppendResultOf<K>> {
     this.checkRequestSize(batch.count, kind);
     this.checkCapacity(ds, kind, batch.count);
+    const once = this.once(kind, batch.count, ticket);
     const after =
       kind === 'triplets'
-        ? await this.store.appendTriplets(ds.id, batch.data, batch.count, this.capacity(kind))
-        : await this.store.appendSamples(ds.id, batch.data, batch.labels ?? [], this.capacity(kind));
+        ? await this.store.appendTriplets(ds.id, batch.data, batch.count, this.capacity(kind), once)
+        : await this.store.appendSamples(ds.id, batch.data, batch.labels ?? [], this.capacity(kind), once);
     return resultOf(kind, batch.count, after);
+  }
+
+  /** The Idempotency-Key to record with a commit of `added` rows: its reply is the append's (201). */
+  private once(kind: ChunkKind, added: number, ticket?: IdempotencyTicket): CommitOptions {
+    if (!ticket) return {};
+    const field = kind === 'triplets' ? 'tripletCount' : 'sampleCount';
+    const counts: Record<string, typeof field> = { [field]: field };
+    return { idempotency: idempotentWrite(ticket, 201, { added }, counts) };
+  }
+
+  /** The dataset's labels with their sample counts, integers first, then strings. */
+  async labels(id: string, page: PageRequest): Promise<Page<LabelCount>> {
+    return this.store.listLabels(id, page);
+  }
+
+  /**
+   * Erases one label's samples and the triplets that use them (docs/decisions/0034-identity-level-data.md).
+   * 409 while a queued or running job uses the dataset (checked again inside the erasure).
+   */
+  async eraseLabel(id: string, label: Label): Promise<LabelErasure> {
+    await this.get(id);
+    if ((await this.store.activeJobsForDataset(id)) > 0) {
+      throw conflict('DATASET_IN_USE', `dataset ${id} is used by a queued or running job; erase once it has ended`);
+    }
+    return this.store.eraseLabel(id, label);
   }
 
   /**
@@ -214,9 +273,11 @@ export class DatasetService {
     ds: DatasetRecord,
     kind: K,
     batches: AsyncIterable<RowBatch>,
+    ticket?: IdempotencyTicket,
   ): Promise<AppendResultOf<K>> {
     const uploadId = newId('up');
     let n = 0;
+    let after: DatasetRecord;
     try {
       for await (const b of batches) {
         this.checkCapacity(ds, kind, n + b.count);
@@ -224,12 +285,13 @@ export class DatasetService {
         n += b.count;
       }
       if (n === 0) throw badRequest('EMPTY_BATCH', `the upload holds no ${kind}`);
-      await this.store.commitStaged(uploadId, ds.id, kind, n, this.capacity(kind));
+      // the body was read to its end: its hash is whole
+      after = await this.store.commitStaged(uploadId, ds.id, kind, n, this.capacity(kind), this.once(kind, n, ticket));
     } catch (e) {
       if (this.store.isOpen()) await this.store.discardStaged(uploadId);
       throw e;
     }
-    return resultOf(kind, n, await this.get(ds.id));
+    return resultOf(kind, n, after);
   }
 }
 

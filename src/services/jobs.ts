@@ -115,7 +115,15 @@ export class JobService {
 
   private async storeInline(inline: InlineTriplets, body: TrainOptionsBody): Promise<string> {
     const d = inline.dimension;
-    const planned = { id: '', name: null, dimension: d, tripletCount: inline.count, sampleCount: 0, createdAt: '' };
+    const planned = {
+      id: '',
+      name: null,
+      dimension: d,
+      tripletCount: inline.count,
+      sampleCount: 0,
+      labelCount: 0,
+      createdAt: '',
+    };
     this.checkLimits(resolveParams(body, planned), planned);
     const ds = await this.datasets.create({ name: 'inline training set', dimension: d });
     try {

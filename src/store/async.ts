@@ -73,6 +73,11 @@ export const ASYNC_METHODS = {
   getAlias: 1,
   listAliases: 1,
   deleteAlias: 1,
+  listLabels: 1,
+  stageIndexTriplets: 1,
+  eraseLabel: 1,
+  getIdempotencyKey: 1,
+  purgeIdempotencyKeys: 1,
 } satisfies Record<Exclude<keyof Store, 'location' | 'isOpen' | 'watch'>, 1>;
 
 /**

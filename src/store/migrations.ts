@@ -143,4 +143,38 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE jobs ADD COLUMN model_name TEXT;
   ALTER TABLE jobs ADD COLUMN promote INTEGER NOT NULL DEFAULT 0;
   `,
+  // Identity-level data (docs/decisions/0034-identity-level-data.md). dataset_labels: committed
+  // samples per label, kept by every commit, so labelCount and the label list cost no chunk reads.
+  // `label` has no declared type, so SQLite keeps 1 (INTEGER) and '1' (TEXT) apart, and orders
+  // integers before text (text by its bytes). Backfilled from the chunks' label arrays.
+  // chunks.sample_refs: the sample indices (count × 3 int32) of triplets given as indexTriplets.
+  // datasets.samples_epoch: bumped by each erasure; rows gathered before it are refused.
+  // idempotency_keys: an upload's key with its first reply, written in the upload's transaction.
+  `
+  CREATE TABLE dataset_labels (
+    dataset_id TEXT NOT NULL,
+    label NOT NULL,
+    sample_count INTEGER NOT NULL,
+    PRIMARY KEY (dataset_id, label)
+  ) WITHOUT ROWID;
+  INSERT INTO dataset_labels (dataset_id, label, sample_count)
+    SELECT c.dataset_id, j.value, COUNT(*) FROM chunks c, json_each(c.labels) j
+    WHERE c.kind = 'samples' AND c.upload_id IS NULL
+    GROUP BY c.dataset_id, j.value;
+  ALTER TABLE datasets ADD COLUMN label_count INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE datasets ADD COLUMN samples_epoch INTEGER NOT NULL DEFAULT 0;
+  UPDATE datasets SET label_count = (SELECT COUNT(*) FROM dataset_labels l WHERE l.dataset_id = datasets.id);
+  ALTER TABLE chunks ADD COLUMN sample_refs BLOB;
+  CREATE TABLE idempotency_keys (
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    body_hash TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    reply TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (scope, key)
+  ) WITHOUT ROWID;
+  CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);
+  `,
 ];

@@ -9,6 +9,8 @@ export interface StoreSelection {
   databaseUrl?: string;
   /** the SQLite file, used when there is no databaseUrl */
   sqliteFile: string;
+  /** ERASE_VACUUM: how PostgreSQL vacuums after an erasure (docs/decisions/0034-identity-level-data.md) */
+  eraseVacuum?: 'full' | 'plain';
 }
 
 export async function openStore(selection: StoreSelection): Promise<Store> {
@@ -18,5 +20,5 @@ export async function openStore(selection: StoreSelection): Promise<Store> {
     throw new Error(`DATABASE_URL must start with postgres:// or postgresql:// (got "${url.split(':')[0]}:…")`);
   }
   const { openPostgresStore } = await import('./postgres.js');
-  return openPostgresStore(url);
+  return openPostgresStore(url, { eraseVacuum: selection.eraseVacuum });
 }

@@ -206,6 +206,46 @@ export const PG_MIGRATIONS: string[] = [
   ALTER TABLE jobs ADD COLUMN model_name text;
   ALTER TABLE jobs ADD COLUMN promote boolean NOT NULL DEFAULT false;
   `,
+  // Identity-level data (docs/decisions/0034-identity-level-data.md). dataset_labels: committed
+  // samples per label, kept by every commit. A label is keyed by its JSON text (label_json: 1 and
+  // "1" differ; JSON escapes keep NUL out of text), ordered integers first (label_int), then
+  // strings by the bytes of their JSON text (COLLATE "C"). Backfilled from the chunks' label arrays,
+  // whose elements are the JSON text the store wrote. chunks.sample_refs: sample indices (count × 3
+  // int32) of indexTriplets rows. datasets.samples_epoch: bumped by each erasure. idempotency_keys:
+  // an upload's key with its first reply, written in the upload's transaction.
+  `
+  CREATE TABLE dataset_labels (
+    dataset_id text NOT NULL,
+    label_kind smallint NOT NULL CHECK (label_kind IN (0, 1)),
+    label_int bigint NOT NULL,
+    label_json text COLLATE "C" NOT NULL,
+    sample_count integer NOT NULL,
+    PRIMARY KEY (dataset_id, label_kind, label_int, label_json)
+  );
+  INSERT INTO dataset_labels (dataset_id, label_kind, label_int, label_json, sample_count)
+    SELECT c.dataset_id,
+      CASE WHEN json_typeof(e) = 'number' THEN 0 ELSE 1 END,
+      CASE WHEN json_typeof(e) = 'number' THEN (e::text)::bigint ELSE 0 END,
+      e::text, COUNT(*)
+    FROM chunks c CROSS JOIN LATERAL json_array_elements(c.labels) e
+    WHERE c.kind = 'samples' AND c.upload_id IS NULL AND c.labels IS NOT NULL
+    GROUP BY 1, 2, 3, 4;
+  ALTER TABLE datasets ADD COLUMN label_count integer NOT NULL DEFAULT 0;
+  ALTER TABLE datasets ADD COLUMN samples_epoch integer NOT NULL DEFAULT 0;
+  UPDATE datasets SET label_count = (SELECT COUNT(*) FROM dataset_labels l WHERE l.dataset_id = datasets.id);
+  ALTER TABLE chunks ADD COLUMN sample_refs bytea;
+  CREATE TABLE idempotency_keys (
+    scope text NOT NULL,
+    key text NOT NULL,
+    body_hash text NOT NULL,
+    status integer NOT NULL,
+    reply json NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL,
+    PRIMARY KEY (scope, key)
+  );
+  CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);
+  `,
 ];
 
 /**

@@ -15,6 +15,7 @@ export function datasetFromRow(r: Row): DatasetRecord {
     dimension: r.dimension as number,
     tripletCount: r.triplet_count as number,
     sampleCount: r.sample_count as number,
+    labelCount: r.label_count as number,
     createdAt: iso(r.created_at)!,
   };
 }

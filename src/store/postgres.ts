@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_ALIAS } from '../domain/aliases.js';
-import { limitError, notFoundError } from '../domain/errors.js';
+import { conflictError, limitError, notFoundError } from '../domain/errors.js';
 import type { JobModelOptions, TrainingParams } from '../domain/training.js';
 import { newId } from './ids.js';
 import { checkQueue } from './queue-limit.js';
@@ -16,6 +16,7 @@ import { PostgresGalleries } from './postgres-galleries.js';
 import { migrate } from './postgres-migrations.js';
 import { PgChangeListener, type ChangeFeedOptions } from './postgres-notify.js';
 import { MODEL_COLUMNS, aliasFromRow, datasetFromRow, jobFromRow, modelFromRow } from './postgres-rows.js';
+import * as identity from './postgres-identity.js';
 import {
   bytesOf,
   checkCheckpoint,
@@ -32,6 +33,7 @@ import type {
   AliasRecord,
   CapacityLimit,
   ChunkKind,
+  CommitOptions,
   DatasetRecord,
   GalleryRecord,
   JobError,
@@ -40,6 +42,8 @@ import type {
   JobRecord,
   JobStatus,
   Label,
+  LabelCount,
+  LabelErasure,
   LeaseRenewal,
   ModelRecord,
   NewGallery,
@@ -52,6 +56,7 @@ import type {
   StoredGalleryEmbeddings,
   StoreHealth,
   StoredCheckpoint,
+  StoredIdempotencyKey,
   StoredSamples,
   StoredTriplets,
   UnindexedItems,
@@ -71,6 +76,13 @@ export interface PostgresStoreOptions {
   onPoolError?: (err: Error) => void;
   /** the change feed's reconnect and ping timing (src/store/postgres-notify.ts) */
   changeFeed?: ChangeFeedOptions;
+  /**
+   * After an erasure: `full` (default) rewrites the tables, so the bytes are gone from the files,
+   * under an exclusive lock on every dataset's chunks while it runs; `plain` VACUUM removes the old
+   * row versions without that lock but may leave their bytes in free page space
+   * (docs/decisions/0034-identity-level-data.md).
+   */
+  eraseVacuum?: 'full' | 'plain';
 }
 
 const DEFAULT_STAGED_GRACE_MS = 60 * 60 * 1000;
@@ -246,10 +258,12 @@ export class PostgresStore implements Store {
     data: Float32Array,
     count: number,
     limit?: CapacityLimit,
+    options: CommitOptions = {},
   ): Promise<DatasetRecord> {
     return inTransaction(this.pool, async (c) => {
       const after = await this.bump(c, datasetId, 'triplets', count, limit);
       await this.insertChunk(c, datasetId, 'triplets', data, count, null, null);
+      await identity.recordKey(c, options.idempotency, after);
       return after;
     });
   }
@@ -259,10 +273,14 @@ export class PostgresStore implements Store {
     data: Float32Array,
     labels: Label[],
     limit?: CapacityLimit,
+    options: CommitOptions = {},
   ): Promise<DatasetRecord> {
     return inTransaction(this.pool, async (c) => {
-      const after = await this.bump(c, datasetId, 'samples', labels.length, limit);
+      await this.bump(c, datasetId, 'samples', labels.length, limit);
       await this.insertChunk(c, datasetId, 'samples', data, labels.length, labels, null);
+      await identity.addLabels(c, datasetId, labels);
+      const after = datasetFromRow((await identity.refreshLabelCount(c, datasetId))!);
+      await identity.recordKey(c, options.idempotency, after);
       return after;
     });
   }
@@ -284,9 +302,15 @@ export class PostgresStore implements Store {
     kind: ChunkKind,
     count: number,
     limit?: CapacityLimit,
+    options: CommitOptions = {},
   ): Promise<DatasetRecord> {
     return inTransaction(this.pool, async (c) => {
-      const after = await this.bump(c, datasetId, kind, count, limit);
+      let after = await this.bump(c, datasetId, kind, count, limit);
+      await identity.checkEpoch(c, datasetId, options.samplesEpoch);
+      if (kind === 'samples') {
+        await identity.addStagedLabels(c, datasetId, uploadId, this.instance);
+        after = datasetFromRow((await identity.refreshLabelCount(c, datasetId))!);
+      }
       // Only this store's own staged chunks: another's belong to a live replica or to a dead process.
       const { rows } = await c.query<{ count: number }>(
         `UPDATE chunks SET upload_id = NULL, staged_by = NULL, staged_at = NULL
@@ -297,6 +321,7 @@ export class PostgresStore implements Store {
       // leave the count above the rows stored: refuse, and the whole commit rolls back.
       const stored = rows.reduce((s, r) => s + r.count, 0);
       if (stored !== count) throw new Error(`upload ${uploadId}: committing ${count} ${kind} but ${stored} are staged`);
+      await identity.recordKey(c, options.idempotency, after);
       return after;
     });
   }
@@ -313,12 +338,23 @@ export class PostgresStore implements Store {
     count: number,
     labels: Label[] | null,
     uploadId: string | null,
+    refs: Int32Array | null = null,
   ): Promise<void> {
     const staged = uploadId !== null;
     await db.query(
-      `INSERT INTO chunks (dataset_id, kind, count, data, labels, upload_id, staged_by, staged_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::boolean THEN now() END)`,
-      [datasetId, kind, count, bytesOf(data), json(labels), uploadId, staged ? this.instance : null, staged],
+      `INSERT INTO chunks (dataset_id, kind, count, data, labels, upload_id, staged_by, staged_at, sample_refs)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::boolean THEN now() END, $9)`,
+      [
+        datasetId,
+        kind,
+        count,
+        bytesOf(data),
+        json(labels),
+        uploadId,
+        staged ? this.instance : null,
+        staged,
+        refs ? Buffer.from(refs.buffer, refs.byteOffset, refs.byteLength) : null,
+      ],
     );
   }
 
@@ -380,10 +416,12 @@ export class PostgresStore implements Store {
   }
 
   async readSamples(datasetId: string): Promise<StoredSamples> {
+    // The epoch is read before the rows: rows newer than it can only make a commit refuse, never pass.
+    const r = await this.one(this.pool, 'SELECT samples_epoch FROM datasets WHERE id = $1', [datasetId]);
     const ds = await this.requireDataset(datasetId);
     const { count, data, labels } = await this.readChunks(datasetId, 'samples', ds.dimension);
     if (labels.length !== count) throw new Error(`dataset ${datasetId}: ${count} samples but ${labels.length} labels`);
-    return { count, dimension: ds.dimension, data, labels };
+    return { count, dimension: ds.dimension, data, labels, epoch: r?.samples_epoch as number | undefined };
   }
 
   private async requireDataset(id: string): Promise<DatasetRecord> {
@@ -855,6 +893,50 @@ export class PostgresStore implements Store {
 
   abortReindex(galleryId: string, jobId: string): Promise<void> {
     return this.galleries.abortReindex(galleryId, jobId);
+  }
+
+  // ---- identity-level data (postgres-identity.ts) -------------------------------
+
+  async listLabels(datasetId: string, req: PageRequest): Promise<Page<LabelCount>> {
+    await this.requireDataset(datasetId);
+    return identity.listLabels(this.pool, datasetId, req);
+  }
+
+  async stageIndexTriplets(uploadId: string, datasetId: string, data: Float32Array, refs: Int32Array): Promise<void> {
+    await this.insertChunk(this.pool, datasetId, 'triplets', data, refs.length / 3, null, uploadId, refs);
+  }
+
+  async eraseLabel(datasetId: string, label: Label): Promise<LabelErasure> {
+    const out = await inTransaction(this.pool, async (c) => {
+      // The row lock orders this against commits (which lock it first) in every replica.
+      const locked = await this.one(c, 'SELECT * FROM datasets WHERE id = $1 FOR UPDATE', [datasetId]);
+      if (!locked) throw notFoundError('DATASET_NOT_FOUND', `dataset ${datasetId} does not exist`);
+      const active = await this.one(
+        c,
+        "SELECT COUNT(*) AS n FROM jobs WHERE dataset_id = $1 AND status IN ('queued', 'running')",
+        [datasetId],
+      );
+      if (Number(active!.n) > 0)
+        throw conflictError('DATASET_IN_USE', `dataset ${datasetId} is used by a queued or running job`);
+      const erased = await identity.erase(c, datasetFromRow(locked), label);
+      const after = datasetFromRow((await identity.refreshLabelCount(c, datasetId))!);
+      return { label, ...erased, dataset: after };
+    });
+    // Outside the transaction (VACUUM cannot run in one): plain VACUUM removes the old row versions
+    // from the heap and TOAST pages, but their bytes may stay in free page space until it is reused;
+    // VACUUM FULL writes new files without them (docs/decisions/0034-identity-level-data.md).
+    const vacuum = this.options.eraseVacuum === 'plain' ? 'VACUUM' : 'VACUUM (FULL)';
+    await this.pool.query(`${vacuum} chunks`);
+    await this.pool.query(`${vacuum} dataset_labels`);
+    return out;
+  }
+
+  async getIdempotencyKey(scope: string, key: string): Promise<StoredIdempotencyKey | undefined> {
+    return identity.getKey(this.pool, scope, key);
+  }
+
+  async purgeIdempotencyKeys(): Promise<number> {
+    return identity.purgeKeys(this.pool);
   }
 }
 

@@ -91,6 +91,11 @@ const WRITES: { [M in Method]: ChangesOf<M> } = {
   getAlias: null,
   listAliases: null,
   deleteAlias: ([name], deleted) => (deleted ? [change('aliases', name, 'delete')] : []),
+  listLabels: null,
+  stageIndexTriplets: null,
+  eraseLabel: datasetUpdated,
+  getIdempotencyKey: null,
+  purgeIdempotencyKeys: null,
 };
 
 /** The events of one successful call of `method`. */

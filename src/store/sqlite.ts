@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_ALIAS } from '../domain/aliases.js';
-import { limitError, notFoundError, unavailableError, type DomainError } from '../domain/errors.js';
+import { conflictError, limitError, notFoundError, unavailableError, type DomainError } from '../domain/errors.js';
 import type { JobModelOptions, TrainingParams } from '../domain/training.js';
 import { finiteProgress } from '../domain/records.js';
 import { newId } from './ids.js';
@@ -23,6 +23,7 @@ import {
 import { checkQueue } from './queue-limit.js';
 import { MIGRATIONS } from './migrations.js';
 import { SqliteGalleries } from './sqlite-galleries.js';
+import { SqliteIdentity } from './sqlite-identity.js';
 import { asyncStore, type SyncStore } from './async.js';
 import {
   RECOVERY_BYTES,
@@ -36,6 +37,7 @@ import type {
   AliasRecord,
   CapacityLimit,
   ChunkKind,
+  CommitOptions,
   DatasetRecord,
   GalleryRecord,
   JobError,
@@ -44,6 +46,8 @@ import type {
   JobRecord,
   JobStatus,
   Label,
+  LabelCount,
+  LabelErasure,
   LeaseRenewal,
   ModelRecord,
   NewGallery,
@@ -55,6 +59,7 @@ import type {
   StoreHealth,
   StoredGalleryEmbeddings,
   StoredCheckpoint,
+  StoredIdempotencyKey,
   StoredSamples,
   StoredTriplets,
   UnindexedItems,
@@ -73,6 +78,7 @@ function datasetFromRow(r: Row): DatasetRecord {
     dimension: r.dimension as number,
     tripletCount: r.triplet_count as number,
     sampleCount: r.sample_count as number,
+    labelCount: r.label_count as number,
     createdAt: r.created_at as string,
   };
 }
@@ -139,6 +145,7 @@ export class SqliteDatabase implements SyncStore {
   /** the last write's storage failure (disk full, I/O error), until a write succeeds again */
   private failure: { message: string; full: boolean; freeAtFailure: number } | undefined;
   private readonly galleries: SqliteGalleries;
+  private readonly identity: SqliteIdentity;
 
   constructor(file: string, options: { readonly?: boolean } = {}) {
     this.path = file;
@@ -151,8 +158,8 @@ export class SqliteDatabase implements SyncStore {
         this.db.pragma('journal_mode = WAL');
         this.db.pragma('synchronous = FULL');
         this.db.pragma('foreign_keys = ON');
-        // Deleted rows are zeroed on their pages: an erased gallery item leaves no readable bytes
-        // (docs/decisions/0031-galleries.md).
+        // Freed pages and deleted cells are overwritten with zeros, so an erased sample's or gallery
+        // item's bytes leave the file (docs/decisions/0034-identity-level-data.md, 0031-galleries.md).
         this.db.pragma('secure_delete = ON');
         this.migrate();
         // Staged chunks of uploads that never committed (the process died mid-stream) are garbage.
@@ -167,6 +174,7 @@ export class SqliteDatabase implements SyncStore {
       throw unavailableError(`cannot open the database ${file} (DATA_DIR): ${why}`);
     }
     this.galleries = new SqliteGalleries(this.db);
+    this.identity = new SqliteIdentity(this.db);
   }
 
   /** Runs a write: refused once the files are lost, checked again after it committed. */
@@ -275,20 +283,37 @@ export class SqliteDatabase implements SyncStore {
     });
   }
 
-  appendTriplets(datasetId: string, data: Float32Array, count: number, limit?: CapacityLimit): DatasetRecord {
+  appendTriplets(
+    datasetId: string,
+    data: Float32Array,
+    count: number,
+    limit?: CapacityLimit,
+    options: CommitOptions = {},
+  ): DatasetRecord {
     return this.write(() => {
       return this.db.transaction(() => {
         this.insertChunk(datasetId, 'triplets', data, count, null, null);
-        return this.bump(datasetId, 'triplets', count, limit);
+        const after = this.bump(datasetId, 'triplets', count, limit);
+        this.identity.recordKey(options.idempotency, after);
+        return after;
       })();
     });
   }
 
-  appendSamples(datasetId: string, data: Float32Array, labels: Label[], limit?: CapacityLimit): DatasetRecord {
+  appendSamples(
+    datasetId: string,
+    data: Float32Array,
+    labels: Label[],
+    limit?: CapacityLimit,
+    options: CommitOptions = {},
+  ): DatasetRecord {
     return this.write(() => {
       return this.db.transaction(() => {
-        this.insertChunk(datasetId, 'samples', data, labels.length, labels, null);
-        return this.bump(datasetId, 'samples', labels.length, limit);
+        const seq = this.insertChunk(datasetId, 'samples', data, labels.length, labels, null);
+        this.identity.addLabels(datasetId, { seq });
+        const after = this.bump(datasetId, 'samples', labels.length, limit);
+        this.identity.recordKey(options.idempotency, after);
+        return after;
       })();
     });
   }
@@ -312,11 +337,16 @@ export class SqliteDatabase implements SyncStore {
     kind: ChunkKind,
     count: number,
     limit?: CapacityLimit,
+    options: CommitOptions = {},
   ): DatasetRecord {
     return this.write(() => {
       return this.db.transaction(() => {
+        this.identity.checkEpoch(datasetId, options.samplesEpoch);
+        if (kind === 'samples') this.identity.addLabels(datasetId, { uploadId });
         this.db.prepare('UPDATE chunks SET upload_id = NULL WHERE upload_id = ?').run(uploadId);
-        return this.bump(datasetId, kind, count, limit);
+        const after = this.bump(datasetId, kind, count, limit);
+        this.identity.recordKey(options.idempotency, after);
+        return after;
       })();
     });
   }
@@ -334,10 +364,21 @@ export class SqliteDatabase implements SyncStore {
     count: number,
     labels: Label[] | null,
     uploadId: string | null,
-  ): void {
-    this.db
-      .prepare('INSERT INTO chunks (dataset_id, kind, count, data, labels, upload_id) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(datasetId, kind, count, bytesOf(data), labels ? JSON.stringify(labels) : null, uploadId);
+    refs: Int32Array | null = null,
+  ): number | bigint {
+    return this.db
+      .prepare(
+        'INSERT INTO chunks (dataset_id, kind, count, data, labels, upload_id, sample_refs) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        datasetId,
+        kind,
+        count,
+        bytesOf(data),
+        labels ? JSON.stringify(labels) : null,
+        uploadId,
+        refs ? Buffer.from(refs.buffer, refs.byteOffset, refs.byteLength) : null,
+      ).lastInsertRowid;
   }
 
   /**
@@ -392,10 +433,14 @@ export class SqliteDatabase implements SyncStore {
   }
 
   readSamples(datasetId: string): StoredSamples {
-    const ds = this.requireDataset(datasetId);
-    const { count, data, labels } = this.readChunks(datasetId, 'samples', ds.dimension);
-    if (labels.length !== count) throw new Error(`dataset ${datasetId}: ${count} samples but ${labels.length} labels`);
-    return { count, dimension: ds.dimension, data, labels };
+    // one read transaction: the epoch is the one of the rows read
+    return this.db.transaction(() => {
+      const ds = this.requireDataset(datasetId);
+      const { count, data, labels } = this.readChunks(datasetId, 'samples', ds.dimension);
+      if (labels.length !== count)
+        throw new Error(`dataset ${datasetId}: ${count} samples but ${labels.length} labels`);
+      return { count, dimension: ds.dimension, data, labels, epoch: this.identity.epochOf(datasetId) };
+    })();
   }
 
   private requireDataset(id: string): DatasetRecord {
@@ -871,6 +916,45 @@ export class SqliteDatabase implements SyncStore {
 
   abortReindex(galleryId: string, jobId: string): void {
     return this.write(() => this.galleries.abortReindex(galleryId, jobId));
+  }
+
+  // ---- identity-level data (sqlite-identity.ts) ---------------------------------
+
+  listLabels(datasetId: string, req: PageRequest): Page<LabelCount> {
+    this.requireDataset(datasetId);
+    return this.identity.listLabels(datasetId, req);
+  }
+
+  stageIndexTriplets(uploadId: string, datasetId: string, data: Float32Array, refs: Int32Array): void {
+    return this.write(() => {
+      this.insertChunk(datasetId, 'triplets', data, refs.length / 3, null, uploadId, refs);
+    });
+  }
+
+  eraseLabel(datasetId: string, label: Label): LabelErasure {
+    const out = this.write(() =>
+      this.db
+        .transaction(() => {
+          const ds = this.requireDataset(datasetId);
+          if (this.activeJobsForDataset(datasetId) > 0)
+            throw conflictError('DATASET_IN_USE', `dataset ${datasetId} is used by a queued or running job`);
+          const erased = this.identity.erase(ds, label);
+          return { label, ...erased, dataset: this.getDataset(datasetId)! };
+        })
+        .immediate(),
+    );
+    // The WAL still holds the pages as they were before: copy them into the file (where secure
+    // delete zeroed what was freed) and cut the WAL to nothing.
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    return out;
+  }
+
+  getIdempotencyKey(scope: string, key: string): StoredIdempotencyKey | undefined {
+    return this.identity.getKey(scope, key);
+  }
+
+  purgeIdempotencyKeys(): number {
+    return this.write(() => this.identity.purgeKeys());
   }
 }
 

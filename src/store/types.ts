@@ -62,6 +62,8 @@ export interface StoredSamples {
   dimension: number;
   data: Float32Array;
   labels: Label[];
+  /** bumped by every erasure of samples: rows built from these indices hold while it is unchanged */
+  epoch?: number;
 }
 
 /** Per-kind caps a commit checks inside its own transaction. */
@@ -115,6 +117,62 @@ export interface StoredCheckpoint {
   data: Uint8Array;
 }
 
+// ---- identity-level data (docs/decisions/0034-identity-level-data.md) ----------------------
+
+/** One label of a dataset and how many committed samples carry it. */
+export interface LabelCount {
+  label: Label;
+  sampleCount: number;
+}
+
+/** What erasing one label removed, and the dataset after it. */
+export interface LabelErasure {
+  label: Label;
+  samplesErased: number;
+  tripletsErased: number;
+  dataset: DatasetRecord;
+}
+
+/**
+ * An upload's Idempotency-Key, written in the same transaction as the rows the upload appends,
+ * so the key and the rows are stored together or not at all.
+ */
+export interface IdempotentWrite {
+  /** route, dataset and caller the key belongs to */
+  scope: string;
+  key: string;
+  /** SHA-256 (hex) of the raw request body */
+  bodyHash: string;
+  /** the reply's HTTP status */
+  status: number;
+  /** the reply body; each field named in `counts` is set from the dataset as the commit leaves it */
+  reply: Record<string, unknown>;
+  counts?: Record<string, 'tripletCount' | 'sampleCount' | 'labelCount'>;
+  /** how long the key is kept, from the commit */
+  ttlMs: number;
+}
+
+/** A recorded Idempotency-Key with the reply its first request got. */
+export interface StoredIdempotencyKey {
+  scope: string;
+  key: string;
+  bodyHash: string;
+  status: number;
+  reply: Record<string, unknown>;
+  createdAt: string;
+  expiresAt: string;
+}
+
+/** Options of a commit: the idempotency key to record with it; the samples epoch its rows were built from. */
+export interface CommitOptions {
+  idempotency?: IdempotentWrite;
+  /**
+   * Rows derived from the samples (indexTriplets) as read at this epoch (StoredSamples.epoch):
+   * DATASET_CHANGED (conflict) when samples were erased since, as their indices no longer hold.
+   */
+  samplesEpoch?: number;
+}
+
 export interface Store {
   /** a description of where the data lives (a file path, a database URL without credentials) */
   readonly location: string;
@@ -138,9 +196,21 @@ export interface Store {
   /** Deletes the dataset and its vectors; false when unknown. */
   deleteDataset(id: string): Promise<boolean>;
   /** Appends one chunk of triplets and bumps the count, in one transaction. DATASET_NOT_FOUND when gone. */
-  appendTriplets(datasetId: string, data: Float32Array, count: number, limit?: CapacityLimit): Promise<DatasetRecord>;
-  /** Appends one chunk of labelled samples and bumps the count, in one transaction. */
-  appendSamples(datasetId: string, data: Float32Array, labels: Label[], limit?: CapacityLimit): Promise<DatasetRecord>;
+  appendTriplets(
+    datasetId: string,
+    data: Float32Array,
+    count: number,
+    limit?: CapacityLimit,
+    options?: CommitOptions,
+  ): Promise<DatasetRecord>;
+  /** Appends one chunk of labelled samples and bumps the count and the label counts, in one transaction. */
+  appendSamples(
+    datasetId: string,
+    data: Float32Array,
+    labels: Label[],
+    limit?: CapacityLimit,
+    options?: CommitOptions,
+  ): Promise<DatasetRecord>;
   /** Staged uploads: chunks are written as they stream in, invisible until commit. */
   stageChunk(
     uploadId: string,
@@ -157,6 +227,7 @@ export interface Store {
     kind: ChunkKind,
     count: number,
     limit?: CapacityLimit,
+    options?: CommitOptions,
   ): Promise<DatasetRecord>;
   discardStaged(uploadId: string): Promise<void>;
   readTriplets(datasetId: string): Promise<StoredTriplets>;
@@ -329,4 +400,27 @@ export interface Store {
   listAliases(page: PageRequest): Promise<Page<AliasRecord>>;
   /** false when unknown. */
   deleteAlias(name: string): Promise<boolean>;
+  // ---- identity-level data (docs/decisions/0034-identity-level-data.md) ----
+  /**
+   * The dataset's labels with their committed sample counts: integers first (ascending), then
+   * strings (in byte order). DATASET_NOT_FOUND when unknown; INVALID_CURSOR for a foreign cursor.
+   */
+  listLabels(datasetId: string, page: PageRequest): Promise<Page<LabelCount>>;
+  /**
+   * Stages triplets gathered from samples (indexTriplets) with the sample indices of each row
+   * (count × 3 int32), so an erasure can find and renumber them.
+   */
+  stageIndexTriplets(uploadId: string, datasetId: string, data: Float32Array, refs: Int32Array): Promise<void>;
+  /**
+   * Erases every committed sample with this label (1 and "1" are different labels) and every
+   * triplet that holds one of them (by index, or a byte-equal copy of its vector), renumbers the
+   * index triplets left, in one transaction; then makes the bytes unreadable from the database
+   * files (SQLite: secure_delete and a WAL truncation; PostgreSQL: VACUUM). LABEL_NOT_FOUND,
+   * DATASET_NOT_FOUND, DATASET_IN_USE (a queued or running job uses the dataset).
+   */
+  eraseLabel(datasetId: string, label: Label): Promise<LabelErasure>;
+  /** The unexpired record of an Idempotency-Key, if any. */
+  getIdempotencyKey(scope: string, key: string): Promise<StoredIdempotencyKey | undefined>;
+  /** Deletes expired Idempotency-Keys (commits also purge a few); returns how many. */
+  purgeIdempotencyKeys(): Promise<number>;
 }

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { checksum } from '../store/rows.js';
 import { openPostgresStore } from '../store/postgres.js';
+import { rebuildLabelCounts } from '../store/postgres-identity.js';
 
 type Row = Record<string, unknown>;
 
@@ -21,7 +22,7 @@ export interface CopyReport {
 
 const TABLES: Record<string, string[]> = {
   datasets: ['id', 'name', 'dimension', 'triplet_count', 'sample_count', 'created_at'],
-  chunks: ['dataset_id', 'kind', 'count', 'data', 'labels'],
+  chunks: ['dataset_id', 'kind', 'count', 'data', 'labels', 'sample_refs'],
   jobs: [
     'id',
     'status',
@@ -73,6 +74,8 @@ const OLD_JOB_COLUMNS: Record<string, string> = {
   // before aliases (schema version 3): no name for the model, no promotion
   model_name: 'NULL AS model_name',
   promote: '0 AS promote',
+  // a file from before identity-level data (schema version 3): no index triplet kept its indices
+  sample_refs: 'NULL AS sample_refs',
 };
 
 /** A file from before aliases has no aliases table: `default` is its newest model, as the migration sets it. */
@@ -148,6 +151,8 @@ export async function copySqliteToPostgres(file: string, url: string): Promise<C
     const read = db.transaction(() => Object.fromEntries(Object.keys(TABLES).map((t) => [t, sourceRows(db, t)])));
     const source = read() as Record<string, Row[]>;
     for (const table of Object.keys(TABLES)) await insertAll(client, table, source[table]);
+    // label counts are derived: counted from the copied chunks, as a migration counts them
+    await rebuildLabelCounts(client);
     const counts = Object.fromEntries(Object.entries(source).map(([t, r]) => [t, r.length]));
     await verify(client, db, counts);
     await client.query('COMMIT');

@@ -605,7 +605,7 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     await a.close(); // twice is fine
     const b = await backend.reopen(t, a);
     t.ok(b.isOpen());
-    t.same(await b.getDataset(ds.id), { ...ds, tripletCount: 2, sampleCount: 2 });
+    t.same(await b.getDataset(ds.id), { ...ds, tripletCount: 2, sampleCount: 2, labelCount: 2 });
     t.same(Array.from((await b.readTriplets(ds.id)).data), Array.from(seqF32(12)));
     t.same((await b.readSamples(ds.id)).labels, ['p', 'q']);
     t.equal((await b.getJob(job.id))!.status, 'running', 'the store itself does not requeue; the runner does');

@@ -64,10 +64,12 @@ if (reason && inCi) {
       [
         'aliases',
         'chunks',
+        'dataset_labels',
         'datasets',
         'galleries',
         'gallery_items',
         'gallery_staged_items',
+        'idempotency_keys',
         'job_checkpoints',
         'jobs',
         'models',

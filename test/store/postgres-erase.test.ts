@@ -1,0 +1,116 @@
+// Erasure on PostgreSQL, read from the table files themselves (docs/decisions/0034-identity-level-data.md):
+// with ERASE_VACUUM=full an erased label's vectors are gone from the heap and TOAST files of
+// chunks; with the default plain VACUUM the rows are gone but the bytes may stay in free page
+// space (reported here, not asserted: it is PostgreSQL's page layout, not this service's).
+// Needs a server whose data directory this process can read (scripts/pg-test-cluster.sh).
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import t, { type Test } from 'tap';
+import { openPostgresStore } from '../../src/store/postgres.js';
+import { freshDatabase, inCi, unavailable } from './pg-test-db.js';
+
+/** A vector of d float32s whose bytes spell `text`: findable in a file, and finite. */
+function spelled(text: string, d: number): Float32Array {
+  const bytes = Buffer.alloc(d * 4, '.');
+  bytes.write(text, 'latin1');
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+}
+
+/** Pseudo-random floats (incompressible, so TOAST stores them as they are). */
+function noise(n: number, seed: number): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 1103515245 + 12345) & 0x7fffffff;
+    return s / 0x7fffffff - 0.5;
+  });
+}
+
+async function files(client: pg.Client): Promise<string[] | string> {
+  let dir: string;
+  try {
+    dir = (await client.query<{ d: string }>("SELECT current_setting('data_directory') AS d")).rows[0].d;
+  } catch (e) {
+    return `the data directory is not readable here: ${(e as Error).message}`;
+  }
+  const { rows } = await client.query<{ heap: string; toast: string }>(
+    `SELECT pg_relation_filepath('chunks') AS heap,
+       pg_relation_filepath((SELECT reltoastrelid FROM pg_class WHERE relname = 'chunks')) AS toast`,
+  );
+  const out = [rows[0].heap, rows[0].toast].map((p) => path.join(dir, p));
+  try {
+    out.forEach((f) => fs.accessSync(f, fs.constants.R_OK));
+  } catch (e) {
+    return `the table files are not readable here: ${(e as Error).message}`;
+  }
+  return out;
+}
+
+/** Which of the vectors are in the table files (all segments), after a checkpoint wrote them out. */
+async function inFiles(client: pg.Client, vectors: Float32Array[], paths: string[]): Promise<number> {
+  await client.query('CHECKPOINT');
+  const bytes = Buffer.concat(
+    paths.flatMap((p) =>
+      fs.existsSync(p)
+        ? [
+            fs.readFileSync(p),
+            ...[1, 2, 3].filter((i) => fs.existsSync(`${p}.${i}`)).map((i) => fs.readFileSync(`${p}.${i}`)),
+          ]
+        : [],
+    ),
+  );
+  return vectors.filter((v) => bytes.includes(Buffer.from(v.buffer, v.byteOffset, v.byteLength))).length;
+}
+
+async function scenario(t: Test, mode: 'plain' | 'full') {
+  const url = await freshDatabase(t);
+  const store = await openPostgresStore(url, { eraseVacuum: mode });
+  t.teardown(() => store.close());
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  t.teardown(() => client.end());
+  const paths = await files(client);
+  if (typeof paths === 'string') {
+    if (inCi) t.fail(paths);
+    else t.comment(`SKIPPED: ${paths}`);
+    return undefined;
+  }
+  const d = 64;
+  const ds = await store.createDataset({ name: null, dimension: d });
+  const alice = [0, 1, 2].map((i) => spelled(`ALICE-PG-SECRET-${i}-`, d));
+  // every chunk over TOAST's threshold, with alice's rows among others'
+  for (let c = 0; c < 3; c++) {
+    const rows = [noise(40 * d, c + 1), alice[c]];
+    const data = new Float32Array(41 * d);
+    data.set(rows[0]);
+    data.set(rows[1], 40 * d);
+    await store.appendSamples(ds.id, data, [...Array.from({ length: 40 }, (_, i) => `bob-${i}`), 'alice']);
+  }
+  t.equal(await inFiles(client, alice, paths), 3, 'before: every alice vector is in the files');
+  const r = await store.eraseLabel(ds.id, 'alice');
+  t.match(r, { samplesErased: 3, dataset: { sampleCount: 120 } });
+  const after = await files(client);
+  return { before: paths, after: typeof after === 'string' ? paths : after, client, alice };
+}
+
+const reason = await unavailable();
+if (reason && inCi) t.fail(`PostgreSQL tests cannot run, and CI must not skip them: ${reason}`);
+else if (reason) t.test('PostgreSQL erasure', { skip: reason }, async () => {});
+else {
+  t.test('ERASE_VACUUM=full: the bytes are gone from the heap and TOAST files, old and new', async (t) => {
+    const s = await scenario(t, 'full');
+    if (!s) return;
+    t.not(s.after[1], s.before[1], 'VACUUM FULL wrote new files');
+    t.equal(await inFiles(s.client, s.alice, [...s.before, ...s.after]), 0, 'no alice vector in any of them');
+  });
+
+  t.test('ERASE_VACUUM=plain: the rows are gone; what stays in free page space is reported', async (t) => {
+    const s = await scenario(t, 'plain');
+    if (!s) return;
+    const { rows } = await s.client.query('SELECT count(*)::int AS n FROM chunks');
+    t.equal(rows[0].n, 3, 'the chunks were rewritten in place (no row left behind)');
+    const left = await inFiles(s.client, s.alice, s.after);
+    t.comment(`plain VACUUM: ${left} of 3 erased vectors still readable in free space of the table files`);
+    t.pass('reported');
+  });
+}
