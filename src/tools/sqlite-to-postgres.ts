@@ -16,6 +16,8 @@ export interface CopyReport {
   jobs: number;
   models: number;
   aliases: number;
+  galleries: number;
+  galleryItems: number;
   /** every check that was made passed (a failure throws and rolls the copy back) */
   verified: true;
 }
@@ -55,7 +57,25 @@ const TABLES: Record<string, string[]> = {
   ],
   // after models: an alias points to one (a foreign key)
   aliases: ['name', 'model_id', 'previous_model_id', 'created_at', 'updated_at'],
+  galleries: [
+    'id',
+    'name',
+    'model_id',
+    'dimension',
+    'embedding_dimension',
+    'index_kind',
+    'version',
+    'item_count',
+    'pending_model_id',
+    'reindex_job_id',
+    'created_at',
+    'updated_at',
+  ],
+  gallery_items: ['gallery_id', 'item_id', 'label', 'features', 'embedding', 'pending_embedding'],
 };
+
+/** Tables without a seq column, copied in their rows' order of insertion. */
+const NO_SEQ = new Set(['gallery_items']);
 
 /** SQLite's value as PostgreSQL takes it: 0/1 → boolean for `normalize` and `promote`, JSON text as is. */
 function value(column: string, v: unknown): unknown {
@@ -86,8 +106,11 @@ function sourceRows(db: Database.Database, table: string): Row[] {
   const where = table === 'chunks' ? 'WHERE upload_id IS NULL' : '';
   const have = new Set((db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name));
   if (table === 'aliases' && have.size === 0) return db.prepare(OLD_ALIASES).all() as Row[];
+  // a file from before galleries has none
+  if (have.size === 0) return [];
   const columns = TABLES[table].map((c) => (have.has(c) ? c : (OLD_JOB_COLUMNS[c] ?? c)));
-  return db.prepare(`SELECT ${columns.join(', ')} FROM ${table} ${where} ORDER BY seq`).all() as Row[];
+  const order = NO_SEQ.has(table) ? 'rowid' : 'seq';
+  return db.prepare(`SELECT ${columns.join(', ')} FROM ${table} ${where} ORDER BY ${order}`).all() as Row[];
 }
 
 async function insertAll(client: pg.ClientBase, table: string, rows: Row[]): Promise<void> {
@@ -162,6 +185,8 @@ export async function copySqliteToPostgres(file: string, url: string): Promise<C
       jobs: counts.jobs,
       models: counts.models,
       aliases: counts.aliases,
+      galleries: counts.galleries,
+      galleryItems: counts.gallery_items,
       verified: true,
     };
   } catch (e) {

@@ -27,7 +27,14 @@ async function snapshot(store: Store) {
   const models = (await store.listModels({ limit: 100 })).items;
   const weights = await Promise.all(models.map(async (m) => Array.from((await store.getModelWeights(m.id))!)));
   const aliases = (await store.listAliases({ limit: 100 })).items;
-  return { datasets, data, jobs, models, weights, aliases };
+  const galleries = (await store.listGalleries({ limit: 100 })).items;
+  const items = await Promise.all(
+    galleries.map(async (g) => {
+      const e = await store.readGalleryEmbeddings(g.id);
+      return { ids: e.ids, labels: e.labels, embeddings: Array.from(e.embeddings) };
+    }),
+  );
+  return { datasets, data, jobs, models, weights, aliases, galleries, items };
 }
 
 const reason = await unavailable();
@@ -54,12 +61,30 @@ else {
     await src.createJob({ datasetId: b.id, params: params(), modelName: 'named', promote: true });
     const imported = await src.createModel(model(1, 2, { name: 'imported', normalize: true }));
     await src.setAlias('faces', imported.id);
+    const g = await src.createGallery({
+      name: 'staff',
+      modelId: imported.id,
+      dimension: 2,
+      embeddingDimension: 1,
+      index: 'exact',
+    });
+    await src.stageGalleryItems('up_g', g.id, ['b', 'a'], ['ann', 7], seqF32(4), seqF32(2, 9));
+    await src.commitGalleryItems('up_g', g.id, imported.id, 2, { max: 100, setting: 'GALLERY_MAX_ITEMS' });
     const before = await snapshot(src);
     await src.close();
 
     const url = await freshDatabase(t);
     const report = await copySqliteToPostgres(file, url);
-    t.same(report, { datasets: 2, chunks: 3, jobs: 2, models: 2, aliases: 2, verified: true });
+    t.same(report, {
+      datasets: 2,
+      chunks: 3,
+      jobs: 2,
+      models: 2,
+      aliases: 2,
+      galleries: 1,
+      galleryItems: 2,
+      verified: true,
+    });
     const dst = await openPostgresStore(url);
     t.teardown(() => dst.close());
     t.same(await snapshot(dst), before, 'the same records, vectors, labels and weights, in the same order');
