@@ -106,6 +106,8 @@ function sameHits(
 t.test('create, get, list, delete; a pinned model cannot be deleted', async (t) => {
   const app = await testApp(t);
   const model = await importModel(app);
+  // The first model is the alias `default`, which holds it too: only the gallery's pin is tested here.
+  t.equal((await app.inject({ method: 'DELETE', url: '/aliases/default' })).statusCode, 204);
   expectError(
     t,
     await app.inject({ method: 'POST', url: '/galleries', payload: { model: 'mdl_nope' } }),
@@ -145,7 +147,9 @@ t.test('create, get, list, delete; a pinned model cannot be deleted', async (t) 
     [g.id],
   );
 
-  expectError(t, await app.inject({ method: 'DELETE', url: `/models/${model}` }), 409, 'MODEL_IN_USE');
+  const pinned = await app.inject({ method: 'DELETE', url: `/models/${model}` });
+  expectError(t, pinned, 409, 'MODEL_IN_USE');
+  t.match(pinned.json().message, /gallery/, 'the gallery holds it');
   t.equal((await app.inject({ url: `/models/${model}` })).statusCode, 200, 'the model is still there');
 
   t.equal((await app.inject({ method: 'DELETE', url: `/galleries/${g.id}` })).statusCode, 204);
