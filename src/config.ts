@@ -65,6 +65,8 @@ export interface Config {
   jobLeaseMs: number;
   /** CHECKPOINT_INTERVAL_MS: time between a running job's checkpoints (worker clock); 0 = none */
   checkpointIntervalMs: number;
+  /** REINDEX_BATCH_ITEMS: gallery items a reindex job reads, embeds and writes at a time */
+  reindexBatchItems: number;
   /** Bearer keys; empty = no authentication */
   apiKeys: string[];
   /** CORS allowed origins; empty = CORS off, ['*'] = any origin */
@@ -252,6 +254,7 @@ export function loadConfig(env: Env = process.env): Config {
     jobHeapLimitMb: intVar(env, 'JOB_HEAP_LIMIT_MB', 4096, 16, 1_048_576, errors),
     jobLeaseMs: intVar(env, 'JOB_LEASE_MS', 30_000, 300, 86_400_000, errors),
     checkpointIntervalMs: intVar(env, 'CHECKPOINT_INTERVAL_MS', 10_000, 0, 86_400_000, errors),
+    reindexBatchItems: intVar(env, 'REINDEX_BATCH_ITEMS', 1024, 1, 65_536, errors),
     apiKeys: apiKeys(env, errors),
     corsOrigins: list(env.CORS_ORIGINS),
     overload: {

@@ -44,6 +44,9 @@ export const ErrorCodes = [
   'INVALID_UTF8',
   'BUDGET_EXCEEDED',
   'REPLY_TOO_LARGE',
+  'GALLERY_NOT_FOUND',
+  'REINDEX_IN_PROGRESS',
+  'MODEL_UNCHANGED',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];
 

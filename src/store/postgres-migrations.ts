@@ -127,6 +127,16 @@ export const PG_MIGRATIONS: string[] = [
       OR OLD.lease_owner IS DISTINCT FROM NEW.lease_owner
     ) EXECUTE FUNCTION triplet_embed_notify_change();
   `,
+  // Jobs of two kinds (docs/decisions/0033-reindex-jobs.md): `train` (a dataset and training
+  // parameters) and `reindex` (a gallery; `params` holds its target), which has no dataset.
+  `
+  ALTER TABLE jobs ALTER COLUMN dataset_id DROP NOT NULL;
+  ALTER TABLE jobs ADD COLUMN kind text NOT NULL DEFAULT 'train' CHECK (kind IN ('train', 'reindex'));
+  ALTER TABLE jobs ADD COLUMN gallery_id text;
+  ALTER TABLE jobs ADD CONSTRAINT jobs_kind_target
+    CHECK ((kind = 'train') = (dataset_id IS NOT NULL) AND (kind = 'reindex') = (gallery_id IS NOT NULL));
+  CREATE INDEX jobs_by_gallery ON jobs (gallery_id, status) WHERE gallery_id IS NOT NULL;
+  `,
 ];
 
 /**

@@ -5,7 +5,6 @@
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { limitError, notFoundError } from '../domain/errors.js';
-import type { TrainingParams } from '../domain/training.js';
 import { newId } from './ids.js';
 import { checkQueue } from './queue-limit.js';
 import { ASYNC_METHODS } from './async.js';
@@ -20,6 +19,7 @@ import {
   checksum,
   decodeCursor,
   json,
+  newJobColumns,
   page,
   refusedRenewal,
   refuseUnlessHeld,
@@ -37,6 +37,7 @@ import type {
   Label,
   LeaseRenewal,
   ModelRecord,
+  NewJob,
   NewModel,
   Page,
   PageRequest,
@@ -382,16 +383,14 @@ export class PostgresStore implements Store {
 
   // ---- jobs -----------------------------------------------------------------
 
-  async createJob(
-    input: { datasetId: string; params: TrainingParams },
-    queueLimit?: CapacityLimit,
-  ): Promise<JobRecord> {
+  async createJob(input: NewJob, queueLimit?: CapacityLimit): Promise<JobRecord> {
+    const job = newJobColumns(input);
     const insert = (c: Queryable) =>
-      this.one(c, "INSERT INTO jobs (id, status, dataset_id, params) VALUES ($1, 'queued', $2, $3) RETURNING *", [
-        newId('job'),
-        input.datasetId,
-        JSON.stringify(input.params),
-      ]);
+      this.one(
+        c,
+        "INSERT INTO jobs (id, status, kind, dataset_id, gallery_id, params) VALUES ($1, 'queued', $2, $3, $4, $5) RETURNING *",
+        [job.id, job.kind, job.datasetId, job.galleryId, job.params],
+      );
     if (!queueLimit) return jobFromRow((await insert(this.pool))!);
     return inTransaction(this.pool, async (c) => {
       // One queue-wide lock for the count and the insert: concurrent callers (any replica) queue

@@ -2,7 +2,19 @@
 // cursor format (base64url of a row's seq), so a client sees one format on either backend.
 import { createHash } from 'node:crypto';
 import { conflictError, invalidError, notFoundError } from '../domain/errors.js';
-import { isFinished, type JobStatus, type LeaseRenewal, type Page } from './types.js';
+import { finiteProgress, type JobKind } from '../domain/records.js';
+import { newId } from './ids.js';
+import type { TrainingParams } from '../domain/training.js';
+import {
+  isFinished,
+  type JobError,
+  type JobRecord,
+  type JobStatus,
+  type LeaseRenewal,
+  type NewJob,
+  type Page,
+  type ReindexTarget,
+} from './types.js';
 
 export type Row = Record<string, unknown>;
 
@@ -64,4 +76,56 @@ export function refuseUnlessHeld(id: string, owner: string, row: Row | undefined
       'LEASE_LOST',
       `job ${id} is no longer held by runner ${owner}: its lease expired and it was ${status === 'queued' ? 'requeued' : `taken by ${String(row.lease_owner)}`}`,
     );
+}
+
+/** The columns a new job is inserted with, on either backend: `params` holds the parameters of its kind. */
+export function newJobColumns(input: NewJob): {
+  id: string;
+  kind: JobKind;
+  datasetId: string | null;
+  galleryId: string | null;
+  params: string;
+} {
+  if (input.kind === 'reindex') {
+    const { galleryId } = input.reindex;
+    return { id: input.id, kind: 'reindex', datasetId: null, galleryId, params: JSON.stringify(input.reindex) };
+  }
+  return {
+    id: newId('job'),
+    kind: 'train',
+    datasetId: input.datasetId,
+    galleryId: null,
+    params: JSON.stringify(input.params),
+  };
+}
+
+/**
+ * A job row (its JSON columns parsed, timestamps as ISO strings) → the record: `params` is the
+ * training parameters of a training job, the target of a reindex job.
+ */
+export function jobRecord(
+  r: Row,
+  json: { params: unknown; progress: unknown; metrics: unknown; error: unknown },
+  times: {
+    createdAt: string;
+    startedAt: string | null;
+    finishedAt: string | null;
+  },
+): JobRecord {
+  const kind = ((r.kind as string | undefined) ?? 'train') as JobKind;
+  return {
+    id: r.id as string,
+    status: r.status as JobStatus,
+    kind,
+    datasetId: (r.dataset_id as string | null) ?? null,
+    params: kind === 'train' ? (json.params as TrainingParams) : null,
+    reindex: kind === 'reindex' ? (json.params as ReindexTarget) : null,
+    progress: finiteProgress(json.progress),
+    metrics: (json.metrics as Record<string, unknown> | null) ?? null,
+    modelId: (r.model_id as string | null) ?? null,
+    error: (json.error as JobError | null) ?? null,
+    ...times,
+    attempts: r.attempts as number,
+    resumedFromIteration: (r.resumed_from_iteration as number | null) ?? null,
+  };
 }

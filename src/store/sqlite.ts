@@ -5,14 +5,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { limitError, notFoundError, unavailableError, type DomainError } from '../domain/errors.js';
 import type { TrainingParams } from '../domain/training.js';
-import { finiteProgress } from '../domain/records.js';
 import { newId } from './ids.js';
 import {
   bytesOf,
   checkCheckpoint,
   checksum,
   decodeCursor,
+  jobRecord,
   json,
+  newJobColumns,
   page,
   refusedRenewal,
   refuseUnlessHeld,
@@ -41,6 +42,7 @@ import type {
   Label,
   LeaseRenewal,
   ModelRecord,
+  NewJob,
   NewModel,
   Page,
   PageRequest,
@@ -69,21 +71,15 @@ function datasetFromRow(r: Row): DatasetRecord {
 }
 
 function jobFromRow(r: Row): JobRecord {
-  return {
-    id: r.id as string,
-    status: r.status as JobStatus,
-    datasetId: r.dataset_id as string,
-    params: parse<TrainingParams>(r.params)!,
-    progress: finiteProgress(parse(r.progress)),
-    metrics: parse(r.metrics),
-    modelId: (r.model_id as string | null) ?? null,
-    error: parse<JobError>(r.error),
-    createdAt: r.created_at as string,
-    startedAt: (r.started_at as string | null) ?? null,
-    finishedAt: (r.finished_at as string | null) ?? null,
-    attempts: r.attempts as number,
-    resumedFromIteration: (r.resumed_from_iteration as number | null) ?? null,
-  };
+  return jobRecord(
+    r,
+    { params: parse(r.params), progress: parse(r.progress), metrics: parse(r.metrics), error: parse(r.error) },
+    {
+      createdAt: r.created_at as string,
+      startedAt: (r.started_at as string | null) ?? null,
+      finishedAt: (r.finished_at as string | null) ?? null,
+    },
+  );
 }
 
 function modelFromRow(r: Row): ModelRecord {
@@ -379,19 +375,21 @@ export class SqliteDatabase implements SyncStore {
 
   // ---- jobs -----------------------------------------------------------------
 
-  createJob(input: { datasetId: string; params: TrainingParams }, queueLimit?: CapacityLimit): JobRecord {
+  createJob(input: NewJob, queueLimit?: CapacityLimit): JobRecord {
     return this.write(() => {
-      const id = newId('job');
+      const job = newJobColumns(input);
       // IMMEDIATE: the write lock is taken before the count, so another process cannot slip in between.
       this.db
         .transaction(() => {
           if (queueLimit) checkQueue(this.countJobs('queued'), queueLimit);
           this.db
-            .prepare("INSERT INTO jobs (id, status, dataset_id, params, created_at) VALUES (?, 'queued', ?, ?, ?)")
-            .run(id, input.datasetId, JSON.stringify(input.params), now());
+            .prepare(
+              "INSERT INTO jobs (id, status, kind, dataset_id, gallery_id, params, created_at) VALUES (?, 'queued', ?, ?, ?, ?, ?)",
+            )
+            .run(job.id, job.kind, job.datasetId, job.galleryId, job.params, now());
         })
         .immediate();
-      return this.getJob(id)!;
+      return this.getJob(job.id)!;
     });
   }
 

@@ -2,10 +2,18 @@
 // asynchronous, so a backend may run on another thread or another machine; errors are the
 // domain's (src/domain/errors.ts), never HTTP's. test/store/contract.ts is the suite every
 // backend passes.
-import type { DatasetRecord, JobError, JobProgress, JobRecord, JobStatus, ModelRecord } from '../domain/records.js';
+import type {
+  DatasetRecord,
+  JobError,
+  JobProgress,
+  JobRecord,
+  JobStatus,
+  ModelRecord,
+  ReindexTarget,
+} from '../domain/records.js';
 import type { TrainingParams } from '../domain/training.js';
 
-export type { DatasetRecord, JobError, JobProgress, JobRecord, JobStatus, ModelRecord };
+export type { DatasetRecord, JobError, JobProgress, JobRecord, JobStatus, ModelRecord, ReindexTarget };
 export { FINISHED_STATUSES, isFinished } from '../domain/records.js';
 
 export interface NewModel {
@@ -19,6 +27,14 @@ export interface NewModel {
   /** k×d row-major */
   weights: Float64Array;
 }
+
+/**
+ * A job to queue: a training job on a dataset (`kind` may be left out), or a reindex job, whose id
+ * the caller chooses (the gallery is marked moving under that id before the job exists).
+ */
+export type NewJob =
+  | { kind?: 'train'; datasetId: string; params: TrainingParams }
+  | { kind: 'reindex'; id: string; reindex: ReindexTarget };
 
 export interface Page<T> {
   items: T[];
@@ -149,7 +165,7 @@ export interface Store {
    * Queues a job. With `queueLimit`, the queued jobs are counted in the same transaction as the
    * insert, so concurrent callers cannot together pass it: QUEUE_FULL (kind limit) when full.
    */
-  createJob(input: { datasetId: string; params: TrainingParams }, queueLimit?: CapacityLimit): Promise<JobRecord>;
+  createJob(input: NewJob, queueLimit?: CapacityLimit): Promise<JobRecord>;
   getJob(id: string): Promise<JobRecord | undefined>;
   listJobs(page: PageRequest & { status?: JobStatus }): Promise<Page<JobRecord>>;
   countJobs(status: JobStatus): Promise<number>;

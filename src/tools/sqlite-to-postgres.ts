@@ -24,7 +24,9 @@ const TABLES: Record<string, string[]> = {
   jobs: [
     'id',
     'status',
+    'kind',
     'dataset_id',
+    'gallery_id',
     'params',
     'progress',
     'metrics',

@@ -241,6 +241,35 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     );
   });
 
+  t.test('jobs have kinds: a reindex job has a target, no dataset, and is leased like any', async (t) => {
+    const store = await backend.open(t);
+    const ds = await store.createDataset({ name: null, dimension: 2 });
+    const train = await store.createJob({ datasetId: ds.id, params: params() });
+    t.match(train, { kind: 'train', datasetId: ds.id, reindex: null });
+    const target = { galleryId: 'gal_a', modelId: 'mdl_new', fromModelId: 'mdl_old' };
+    const re = await store.createJob({ kind: 'reindex', id: 'job_reindex1', reindex: target });
+    t.match(re, { id: 'job_reindex1', kind: 'reindex', status: 'queued', datasetId: null, params: null });
+    t.same(re.reindex, target, 'the target round trips');
+    t.same(await store.getJob(re.id), re);
+    t.equal(await store.activeJobsForDataset(ds.id), 1, 'a reindex job uses no dataset');
+    t.equal((await store.claimNextJob(LEASE))!.id, train.id, 'one queue for both kinds, oldest first');
+    const claimed = await store.claimNextJob(LEASE);
+    t.match(claimed, { id: re.id, kind: 'reindex', status: 'running', attempts: 1 });
+    t.same(await store.renewJobLease(re.id, LEASE), { held: true });
+    await store.updateJobProgress(re.id, { ...progress, iteration: 3, maxIterations: 10 }, LEASE.owner);
+    t.match((await store.getJob(re.id))!.progress, { iteration: 3, maxIterations: 10 });
+    t.equal(await store.releaseJobs(LEASE.owner), 2);
+    t.match(await store.getJob(re.id), { status: 'queued', kind: 'reindex', reindex: target });
+    t.same(
+      (await store.listJobs({ limit: 10 })).items.map((j) => [j.id, j.kind]),
+      [
+        [re.id, 'reindex'],
+        [train.id, 'train'],
+      ],
+    );
+    t.equal((await store.finishJob(re.id, 'cancelled', null)).status, 'cancelled');
+  });
+
   t.test('the queue limit holds inside createJob, also for concurrent callers', async (t) => {
     const store = await backend.open(t);
     const ds = await store.createDataset({ name: null, dimension: 1 });
