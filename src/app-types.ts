@@ -14,6 +14,7 @@ import type { EvaluationService } from './services/evaluation.js';
 import type { HealthService } from './services/health.js';
 import type { JobService } from './services/jobs.js';
 import type { ModelService } from './services/models.js';
+import type { ReindexService } from './services/reindex.js';
 import type { ServingService } from './services/serving.js';
 import type { Store } from './store/types.js';
 
@@ -24,6 +25,7 @@ export interface Services {
   models: ModelService;
   serving: ServingService;
   evaluation: EvaluationService;
+  reindex: ReindexService;
   runner: JobRunner;
   health: HealthService;
   /** the HTTP thread's kernels (and their helper threads), closed with the app */

@@ -44,6 +44,11 @@ export function errorHandler(err: FastifyError | AppError | Error, req: FastifyR
   if (fe.validation) {
     return reply.code(400).send(errorBody(400, 'VALIDATION_ERROR', fe.message));
   }
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    // Fastify's own message names no limit; say which one, and what to do instead.
+    const message = `the body is larger than the limit of ${req.routeOptions.bodyLimit} bytes (BODY_LIMIT_BYTES); split it into several requests`;
+    return reply.code(413).send(errorBody(413, 'BODY_TOO_LARGE', message));
+  }
   const mapped = fe.code ? FASTIFY_CODES[fe.code] : undefined;
   if (mapped) return reply.code(mapped[0]).send(errorBody(mapped[0], mapped[1], fe.message));
   if (err instanceof SyntaxError || (fe.statusCode === 400 && /JSON/i.test(fe.message))) {

@@ -44,8 +44,14 @@ export const ErrorCodes = [
   'INVALID_UTF8',
   'BUDGET_EXCEEDED',
   'REPLY_TOO_LARGE',
+  // galleries (docs/decisions/0031-galleries.md)
   'GALLERY_NOT_FOUND',
-  'REINDEX_IN_PROGRESS',
+  'ITEM_NOT_FOUND',
+  'MODEL_IN_USE',
+  'GALLERY_MODEL_CHANGED',
+  'REINDEX_PENDING',
+  'REINDEX_NOT_HELD',
+  // reindex jobs (docs/decisions/0033-reindex-jobs.md)
   'MODEL_UNCHANGED',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];

@@ -76,6 +76,12 @@ function jsonTooLarge(req: FastifyRequest, bytes: number, limit: number): AppErr
   );
 }
 
+/** No bytes follow the headers: Content-Length 0, or neither it nor Transfer-Encoding (RFC 9112 §6.3). */
+function hasNoBody(req: FastifyRequest): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] === undefined && (length === undefined || length.trim() === '0');
+}
+
 async function bodyParsers(app: App): Promise<void> {
   const { serving } = app.services;
   const { bodyLimit } = app.config.limits;
@@ -93,6 +99,14 @@ async function bodyParsers(app: App): Promise<void> {
   app.addHook('onClose', async () => releaser.close());
   const staging = new StagingBudget(app.config.connections.stagedBytesLimit, releaser.releaseSoon);
   app.state.http.stagedBytes = () => staging.bytes;
+
+  // An empty body is no body, whatever its Content-Type: many clients send `application/json` on
+  // every request, and Fastify would refuse an empty one as invalid JSON. Without the header the
+  // route's schema decides: a route that takes no body runs, one that needs a body says so.
+  app.addHook('onRequest', (req, _reply, done) => {
+    if (req.headers['content-type'] !== undefined && hasNoBody(req)) delete req.headers['content-type'];
+    done();
+  });
 
   // A JSON body declared over the JSON limit is refused before a byte of it is read (reading 16 MiB
   // only to refuse it costs the loop too); a chunked one is refused by the parser below.

@@ -5,17 +5,7 @@
 // The pending embeddings are durable: they are the job's checkpoint, and a job taken up again after
 // a crash reads on from the first item without one. docs/decisions/0033-reindex-jobs.md.
 import type { JobProgress, JobRecord, ReindexJobRecord } from '../domain/records.js';
-
-/** Up to `limit` items without a pending embedding, and how many are left without one. */
-export interface UnindexedBatch {
-  ids: string[];
-  /** ids.length × dimension float32, row-major */
-  features: Float32Array;
-  dimension: number;
-  remaining: number;
-}
-
-export type ReindexCommit = { committed: true; job: JobRecord } | { committed: false; remaining: number };
+import type { ReindexJobCommit, UnindexedItems } from '../store/types.js';
 
 /** What a reindex job needs from the app: the gallery's store methods, a fenced commit, the serving kernels. */
 export interface ReindexBackend {
@@ -23,7 +13,7 @@ export interface ReindexBackend {
   batchItems: number;
   /** the gallery's items, for the progress's total; undefined when the gallery is gone */
   itemCount(galleryId: string): Promise<number | undefined>;
-  readUnindexed(galleryId: string, jobId: string, limit: number): Promise<UnindexedBatch>;
+  readUnindexed(galleryId: string, jobId: string, limit: number): Promise<UnindexedItems>;
   writeReindexBatch(galleryId: string, jobId: string, ids: string[], embeddings: Float32Array): Promise<boolean>;
   /**
    * The gallery's switch to its pending embeddings and the job's success, in one transaction, only
@@ -35,7 +25,7 @@ export interface ReindexBackend {
     owner: string,
     metrics: Record<string, unknown>,
     progress: JobProgress,
-  ): Promise<ReindexCommit>;
+  ): Promise<ReindexJobCommit>;
   abortReindex(galleryId: string, jobId: string): Promise<void>;
   /** the model's input and output dimensions */
   modelShape(modelId: string): Promise<{ d: number; k: number }>;
@@ -74,7 +64,7 @@ export async function runReindex(
     return await reindexLoop(job, backend, hooks);
   } catch (e) {
     const code = codeOf(e);
-    if (code === 'CONFLICT' || code === 'REINDEX_CONFLICT') return { type: 'aborted', message: (e as Error).message };
+    if (code === 'REINDEX_NOT_HELD') return { type: 'aborted', message: (e as Error).message };
     if (code === 'LEASE_LOST' || code === 'JOB_FINISHED') return { type: 'lost', code, message: (e as Error).message };
     if (code?.endsWith('_NOT_FOUND')) return { type: 'failed', code, message: (e as Error).message };
     return { type: 'failed', code: 'REINDEX_FAILED', message: (e as Error).message };

@@ -9,6 +9,13 @@ import { hasSecretParam } from '../http/log-redaction.js';
 /** Probes and scrapers must reach these without a key. */
 export const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
+/**
+ * The API's description and its viewer need no key either: they hold no data, and Swagger UI's
+ * browser requests for its own assets carry no Authorization header, so /docs could not load.
+ */
+export const isDocsPath = (path: string): boolean =>
+  path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
+
 // Hashing first gives equal-length buffers, so timingSafeEqual never leaks a key's length.
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -16,7 +23,7 @@ export function makeAuthHook(keys: string[]) {
   const digests = keys.map(digest);
   return async function auth(req: FastifyRequest, reply: FastifyReply) {
     const path = req.url.split('?')[0];
-    if (OPEN_PATHS.has(path)) return;
+    if (OPEN_PATHS.has(path) || isDocsPath(path)) return;
     const header = req.headers.authorization;
     const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (m) {

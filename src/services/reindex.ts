@@ -8,30 +8,12 @@ import { isFinished, type JobRecord } from '../domain/records.js';
 import { AppError, badRequest, conflict, notFound, unprocessable } from '../errors.js';
 import type { JobRunner } from '../jobs/runner.js';
 import { newId } from '../store/ids.js';
-import type { Store } from '../store/types.js';
+import type { GalleryRecord, Store } from '../store/types.js';
 import type { ModelService } from './models.js';
-
-/** What the service needs to know of a gallery. */
-export interface ReindexGallery {
-  id: string;
-  modelId: string;
-  /** the input dimension of its items */
-  dimension: number;
-  /** the job moving it to another model, if any */
-  reindexJobId: string | null;
-}
-
-/** The gallery side of a reindex, as the store offers it (the galleries' store methods). */
-export interface ReindexGalleries {
-  getGallery(id: string): Promise<ReindexGallery | undefined>;
-  startReindex(galleryId: string, jobId: string, modelId: string): Promise<unknown>;
-  abortReindex(galleryId: string, jobId: string): Promise<void>;
-}
 
 export class ReindexService {
   constructor(
     private readonly store: Store,
-    private readonly galleries: ReindexGalleries,
     private readonly models: ModelService,
     private readonly runner: JobRunner,
     private readonly limits: Limits,
@@ -44,10 +26,10 @@ export class ReindexService {
     if (target.d !== gallery.dimension) {
       throw badRequest(
         'DIMENSION_MISMATCH',
-        `model ${target.record.id} takes ${target.d} features; the items of gallery ${galleryId} have ${gallery.dimension}`,
+        `model ${target.record.id} takes ${target.d} inputs; gallery ${galleryId} holds ${gallery.dimension}-value features`,
       );
     }
-    if (target.record.id === gallery.modelId)
+    if (target.record.id === gallery.model)
       throw conflict('MODEL_UNCHANGED', `gallery ${galleryId} is already on model ${target.record.id}`);
     if ((await this.store.countJobs('queued')) >= this.limits.maxQueuedJobs) {
       throw new AppError(
@@ -61,21 +43,21 @@ export class ReindexService {
     await this.hold(gallery, id, target.record.id);
     try {
       const job = await this.store.createJob(
-        { kind: 'reindex', id, reindex: { galleryId, modelId: target.record.id, fromModelId: gallery.modelId } },
+        { kind: 'reindex', id, reindex: { galleryId, modelId: target.record.id, fromModelId: gallery.model } },
         { max: this.limits.maxQueuedJobs, setting: 'MAX_QUEUED_JOBS' },
       );
       this.runner.pump();
       return job;
     } catch (e) {
       // no job, no move: the gallery is let go in the same request
-      await this.galleries.abortReindex(galleryId, id);
+      await this.store.abortReindex(galleryId, id);
       if (e instanceof DomainError && e.code === 'QUEUE_FULL') throw new AppError(429, 'QUEUE_FULL', e.message);
       throw e;
     }
   }
 
-  private async gallery(id: string): Promise<ReindexGallery> {
-    const g = await this.galleries.getGallery(id);
+  private async gallery(id: string): Promise<GalleryRecord> {
+    const g = await this.store.getGallery(id);
     if (!g) throw notFound('GALLERY_NOT_FOUND', `gallery ${id} does not exist`);
     return g;
   }
@@ -85,25 +67,20 @@ export class ReindexService {
    * died between ending the job and letting the gallery go) or that was never stored (it died
    * before) is let go first; one held by a live job is a conflict.
    */
-  private async hold(gallery: ReindexGallery, jobId: string, modelId: string): Promise<void> {
-    const holder = gallery.reindexJobId;
+  private async hold(gallery: GalleryRecord, jobId: string, modelId: string): Promise<void> {
+    const holder = gallery.reindexJob;
     if (holder !== null) {
       const job = await this.store.getJob(holder);
       if (job && !isFinished(job.status)) {
         throw conflict(
-          'REINDEX_IN_PROGRESS',
+          'REINDEX_PENDING',
           `gallery ${gallery.id} is already being reindexed by job ${holder}; cancel it first`,
         );
       }
-      await this.galleries.abortReindex(gallery.id, holder);
+      await this.store.abortReindex(gallery.id, holder);
     }
-    try {
-      await this.galleries.startReindex(gallery.id, jobId, modelId);
-    } catch (e) {
-      if (e instanceof DomainError && e.kind === 'conflict')
-        throw conflict('REINDEX_IN_PROGRESS', `gallery ${gallery.id} is already being reindexed: ${e.message}`);
-      throw e;
-    }
+    // REINDEX_PENDING (409) should another request have taken it meanwhile
+    await this.store.startReindex(gallery.id, jobId, modelId);
   }
 
   /** A job whose estimated peak memory alone is over JOB_MEMORY_BUDGET_MB could never start: refused now. */

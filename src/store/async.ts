@@ -51,6 +51,24 @@ export const ASYNC_METHODS = {
   listModels: 1,
   newestModel: 1,
   deleteModel: 1,
+  // galleries
+  createGallery: 1,
+  getGallery: 1,
+  listGalleries: 1,
+  deleteGallery: 1,
+  countGalleryLabels: 1,
+  stageGalleryItems: 1,
+  commitGalleryItems: 1,
+  discardGalleryItems: 1,
+  deleteGalleryItem: 1,
+  deleteGalleryLabel: 1,
+  readGalleryEmbeddings: 1,
+  startReindex: 1,
+  readUnindexed: 1,
+  writeReindexBatch: 1,
+  commitReindex: 1,
+  abortReindex: 1,
+  succeedReindexJob: 1,
 } satisfies Record<Exclude<keyof Store, 'location' | 'isOpen' | 'watch'>, 1>;
 
 /**

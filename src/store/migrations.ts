@@ -79,6 +79,50 @@ export const MIGRATIONS: string[] = [
     created_at TEXT NOT NULL
   );
   `,
+  // Galleries (docs/decisions/0031-galleries.md): items keep their input features (to re-embed)
+  // and their embedding (searched) as little-endian float32 blobs, one row per item; labels are
+  // JSON (a string or an integer). pending_* belong to a reindex in progress. Staged items of
+  // uploads that have not committed live in gallery_staged_items. Item ids compare as BINARY
+  // (UTF-8 bytes), the order searches break ties in.
+  `
+  CREATE TABLE galleries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    name TEXT,
+    model_id TEXT NOT NULL,
+    dimension INTEGER NOT NULL,
+    embedding_dimension INTEGER NOT NULL,
+    index_kind TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    item_count INTEGER NOT NULL DEFAULT 0,
+    pending_model_id TEXT,
+    reindex_job_id TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE INDEX galleries_by_model ON galleries (model_id);
+  CREATE INDEX galleries_by_pending_model ON galleries (pending_model_id) WHERE pending_model_id IS NOT NULL;
+  CREATE TABLE gallery_items (
+    gallery_id TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    label TEXT,
+    features BLOB NOT NULL,
+    embedding BLOB NOT NULL,
+    pending_embedding BLOB,
+    PRIMARY KEY (gallery_id, item_id)
+  );
+  CREATE INDEX gallery_items_by_label ON gallery_items (gallery_id, label) WHERE label IS NOT NULL;
+  CREATE TABLE gallery_staged_items (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    upload_id TEXT NOT NULL,
+    gallery_id TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    label TEXT,
+    features BLOB NOT NULL,
+    embedding BLOB NOT NULL
+  );
+  CREATE INDEX gallery_staged_by_upload ON gallery_staged_items (upload_id);
+  `,
   // Jobs of two kinds (docs/decisions/0033-reindex-jobs.md): `train` (a dataset and training
   // parameters) and `reindex` (a gallery; `params` holds its target). A reindex job has no dataset,
   // and SQLite cannot drop a NOT NULL: the table is rebuilt (https://sqlite.org/lang_altertable.html,

@@ -127,7 +127,54 @@ export const PG_MIGRATIONS: string[] = [
       OR OLD.lease_owner IS DISTINCT FROM NEW.lease_owner
     ) EXECUTE FUNCTION triplet_embed_notify_change();
   `,
-  // Jobs of two kinds (docs/decisions/0033-reindex-jobs.md): `train` (a dataset and training
+  // 4: galleries (docs/decisions/0031-galleries.md). Items keep their input features (to re-embed)
+  // and their embedding (searched) as little-endian float32 bytea, one row per item; labels are
+  // JSON text (a string or an integer, compared as text). Item ids are COLLATE "C" (byte order of
+  // their UTF-8), the order searches break ties in, as on SQLite. pending_* belong to a reindex in
+  // progress. Staged items of uploads not yet committed live in gallery_staged_items; not on the
+  // change feed (a search reads the gallery's version each time).
+  `
+  CREATE TABLE galleries (
+    seq bigserial PRIMARY KEY,
+    id text NOT NULL UNIQUE,
+    name text,
+    model_id text NOT NULL,
+    dimension integer NOT NULL,
+    embedding_dimension integer NOT NULL,
+    index_kind text NOT NULL,
+    version bigint NOT NULL DEFAULT 1,
+    item_count integer NOT NULL DEFAULT 0,
+    pending_model_id text,
+    reindex_job_id text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+  );
+  CREATE INDEX galleries_by_model ON galleries (model_id);
+  CREATE INDEX galleries_by_pending_model ON galleries (pending_model_id) WHERE pending_model_id IS NOT NULL;
+  CREATE TABLE gallery_items (
+    gallery_id text NOT NULL,
+    item_id text COLLATE "C" NOT NULL,
+    label text,
+    features bytea NOT NULL,
+    embedding bytea NOT NULL,
+    pending_embedding bytea,
+    PRIMARY KEY (gallery_id, item_id)
+  );
+  CREATE INDEX gallery_items_by_label ON gallery_items (gallery_id, label) WHERE label IS NOT NULL;
+  CREATE TABLE gallery_staged_items (
+    seq bigserial PRIMARY KEY,
+    upload_id text NOT NULL,
+    gallery_id text NOT NULL,
+    item_id text COLLATE "C" NOT NULL,
+    label text,
+    features bytea NOT NULL,
+    embedding bytea NOT NULL,
+    staged_at timestamptz NOT NULL DEFAULT now()
+  );
+  CREATE INDEX gallery_staged_by_upload ON gallery_staged_items (upload_id);
+  CREATE INDEX gallery_staged_by_time ON gallery_staged_items (staged_at);
+  `,
+  // 5: jobs of two kinds (docs/decisions/0033-reindex-jobs.md): `train` (a dataset and training
   // parameters) and `reindex` (a gallery; `params` holds its target), which has no dataset.
   `
   ALTER TABLE jobs ALTER COLUMN dataset_id DROP NOT NULL;

@@ -10,6 +10,7 @@ import { checkQueue } from './queue-limit.js';
 import { ASYNC_METHODS } from './async.js';
 import { ChangeHub } from './change-feed.js';
 import { pgStorageError } from './postgres-errors.js';
+import { PostgresGalleries } from './postgres-galleries.js';
 import { migrate } from './postgres-migrations.js';
 import { PgChangeListener, type ChangeFeedOptions } from './postgres-notify.js';
 import { MODEL_COLUMNS, datasetFromRow, jobFromRow, modelFromRow } from './postgres-rows.js';
@@ -29,6 +30,7 @@ import type {
   CapacityLimit,
   ChunkKind,
   DatasetRecord,
+  GalleryRecord,
   JobError,
   JobLease,
   JobProgress,
@@ -37,16 +39,21 @@ import type {
   Label,
   LeaseRenewal,
   ModelRecord,
+  NewGallery,
   NewJob,
+  ReindexJobCommit,
   NewModel,
   Page,
   PageRequest,
+  ReindexCommit,
   Store,
   StoreChange,
+  StoredGalleryEmbeddings,
   StoreHealth,
   StoredCheckpoint,
   StoredSamples,
   StoredTriplets,
+  UnindexedItems,
 } from './types.js';
 
 export interface PostgresStoreOptions {
@@ -118,6 +125,7 @@ export class PostgresStore implements Store {
   private readonly changes = new ChangeHub();
   /** the LISTEN connection, from start() on */
   private feed: PgChangeListener | undefined;
+  private readonly galleries: PostgresGalleries;
 
   constructor(
     private readonly url: string,
@@ -135,6 +143,7 @@ export class PostgresStore implements Store {
     });
     // Without a listener an idle connection's error would end the process.
     this.pool.on('error', options.onPoolError ?? (() => {}));
+    this.galleries = new PostgresGalleries(this.pool, (fn) => inTransaction(this.pool, fn));
     this.translateErrors();
   }
 
@@ -172,6 +181,7 @@ export class PostgresStore implements Store {
       'DELETE FROM chunks WHERE upload_id IS NOT NULL AND staged_at < now() - make_interval(secs => $1)',
       [stagedGraceMs / 1000],
     );
+    await this.galleries.sweepStaged(stagedGraceMs);
     if (this.closed || this.feed) return;
     this.feed = new PgChangeListener(this.url, this.changes, this.options.changeFeed);
     await this.feed.start();
@@ -676,7 +686,119 @@ export class PostgresStore implements Store {
   }
 
   async deleteModel(id: string): Promise<boolean> {
-    return ((await this.pool.query('DELETE FROM models WHERE id = $1', [id])).rowCount ?? 0) > 0;
+    return inTransaction(this.pool, async (c) => {
+      const deleted = ((await c.query('DELETE FROM models WHERE id = $1', [id])).rowCount ?? 0) > 0;
+      // After the delete, which waited for any gallery holding the model FOR SHARE: one made meanwhile is seen.
+      await this.galleries.refuseIfModelUsed(c, id);
+      return deleted;
+    });
+  }
+
+  // ---- galleries (src/store/postgres-galleries.ts) ----------------------------
+
+  createGallery(input: NewGallery): Promise<GalleryRecord> {
+    return this.galleries.create(input);
+  }
+
+  getGallery(id: string): Promise<GalleryRecord | undefined> {
+    return this.galleries.get(id);
+  }
+
+  listGalleries(req: PageRequest): Promise<Page<GalleryRecord>> {
+    return this.galleries.list(req);
+  }
+
+  deleteGallery(id: string): Promise<boolean> {
+    return this.galleries.delete(id);
+  }
+
+  countGalleryLabels(id: string): Promise<number> {
+    return this.galleries.countLabels(id);
+  }
+
+  stageGalleryItems(
+    uploadId: string,
+    galleryId: string,
+    ids: string[],
+    labels: (Label | null)[],
+    features: Float32Array,
+    embeddings: Float32Array,
+  ): Promise<void> {
+    return this.galleries.stage(uploadId, galleryId, ids, labels, features, embeddings);
+  }
+
+  commitGalleryItems(
+    uploadId: string,
+    galleryId: string,
+    modelId: string,
+    count: number,
+    limit: CapacityLimit,
+  ): Promise<GalleryRecord> {
+    return this.galleries.commit(uploadId, galleryId, modelId, count, limit);
+  }
+
+  discardGalleryItems(uploadId: string): Promise<void> {
+    return this.galleries.discard(uploadId);
+  }
+
+  deleteGalleryItem(galleryId: string, itemId: string): Promise<number> {
+    return this.galleries.deleteItem(galleryId, itemId);
+  }
+
+  deleteGalleryLabel(galleryId: string, label: string): Promise<number> {
+    return this.galleries.deleteLabel(galleryId, label);
+  }
+
+  readGalleryEmbeddings(galleryId: string): Promise<StoredGalleryEmbeddings> {
+    return this.galleries.readEmbeddings(galleryId);
+  }
+
+  startReindex(galleryId: string, jobId: string, modelId: string): Promise<GalleryRecord> {
+    return this.galleries.startReindex(galleryId, jobId, modelId);
+  }
+
+  readUnindexed(galleryId: string, jobId: string, limit: number): Promise<UnindexedItems> {
+    return this.galleries.readUnindexed(galleryId, jobId, limit);
+  }
+
+  writeReindexBatch(galleryId: string, jobId: string, ids: string[], embeddings: Float32Array): Promise<boolean> {
+    return this.galleries.writeReindexBatch(galleryId, jobId, ids, embeddings);
+  }
+
+  commitReindex(galleryId: string, jobId: string): Promise<ReindexCommit> {
+    return this.galleries.commitReindex(galleryId, jobId);
+  }
+
+  abortReindex(galleryId: string, jobId: string): Promise<void> {
+    return this.galleries.abortReindex(galleryId, jobId);
+  }
+
+  async succeedReindexJob(
+    id: string,
+    galleryId: string,
+    owner: string,
+    metrics: Record<string, unknown>,
+    progress: JobProgress,
+  ): Promise<ReindexJobCommit> {
+    return inTransaction(this.pool, async (c): Promise<ReindexJobCommit> => {
+      // The job's row lock first, as succeedJob takes it: a cancel or a sweep in any replica waits.
+      refuseUnlessHeld(
+        id,
+        owner,
+        await this.one(c, 'SELECT status, lease_owner FROM jobs WHERE id = $1 FOR UPDATE', [id]),
+      );
+      const done = await this.galleries.commitReindexIn(c, galleryId, id);
+      if (!done.committed) return done;
+      const r = await this.one(
+        c,
+        `UPDATE jobs SET status = 'succeeded', metrics = $1, progress = $2, error = NULL, finished_at = now(),
+           lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = $3 RETURNING *`,
+        [JSON.stringify(metrics), JSON.stringify(progress), id],
+      );
+      await c.query('DELETE FROM job_checkpoints WHERE job_id = $1', [id]);
+      return { committed: true, job: jobFromRow(r!), gallery: done.gallery };
+    });
   }
 }
 

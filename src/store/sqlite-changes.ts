@@ -66,6 +66,24 @@ const WRITES: { [M in Method]: ChangesOf<M> } = {
   listModels: null,
   newestModel: null,
   deleteModel: ([id], deleted) => (deleted ? [change('models', id, 'delete')] : []),
+  // Galleries are not on the feed: a search reads the gallery's version on every call instead.
+  createGallery: null,
+  getGallery: null,
+  listGalleries: null,
+  deleteGallery: null,
+  countGalleryLabels: null,
+  stageGalleryItems: null,
+  commitGalleryItems: null,
+  discardGalleryItems: null,
+  deleteGalleryItem: null,
+  deleteGalleryLabel: null,
+  readGalleryEmbeddings: null,
+  startReindex: null,
+  readUnindexed: null,
+  writeReindexBatch: null,
+  commitReindex: null,
+  abortReindex: null,
+  succeedReindexJob: ([id], r: { committed: boolean }) => (r.committed ? [change('jobs', id as string, 'update')] : []),
 };
 
 /** The events of one successful call of `method`. */

@@ -21,6 +21,7 @@ import {
 } from './rows.js';
 import { checkQueue } from './queue-limit.js';
 import { MIGRATIONS } from './migrations.js';
+import { SqliteGalleries } from './sqlite-galleries.js';
 import { asyncStore, type SyncStore } from './async.js';
 import {
   RECOVERY_BYTES,
@@ -34,6 +35,7 @@ import type {
   CapacityLimit,
   ChunkKind,
   DatasetRecord,
+  GalleryRecord,
   JobError,
   JobLease,
   JobProgress,
@@ -42,15 +44,20 @@ import type {
   Label,
   LeaseRenewal,
   ModelRecord,
+  NewGallery,
   NewJob,
+  ReindexJobCommit,
   NewModel,
   Page,
   PageRequest,
+  ReindexCommit,
   Store,
   StoreHealth,
+  StoredGalleryEmbeddings,
   StoredCheckpoint,
   StoredSamples,
   StoredTriplets,
+  UnindexedItems,
 } from './types.js';
 
 const now = () => new Date().toISOString();
@@ -113,6 +120,7 @@ export class SqliteDatabase implements SyncStore {
   private lost: string | undefined;
   /** the last write's storage failure (disk full, I/O error), until a write succeeds again */
   private failure: { message: string; full: boolean; freeAtFailure: number } | undefined;
+  private readonly galleries: SqliteGalleries;
 
   constructor(file: string, options: { readonly?: boolean } = {}) {
     this.path = file;
@@ -125,9 +133,13 @@ export class SqliteDatabase implements SyncStore {
         this.db.pragma('journal_mode = WAL');
         this.db.pragma('synchronous = FULL');
         this.db.pragma('foreign_keys = ON');
+        // Deleted rows are zeroed on their pages: an erased gallery item leaves no readable bytes
+        // (docs/decisions/0031-galleries.md).
+        this.db.pragma('secure_delete = ON');
         this.migrate();
         // Staged chunks of uploads that never committed (the process died mid-stream) are garbage.
         this.db.prepare('DELETE FROM chunks WHERE upload_id IS NOT NULL').run();
+        this.db.prepare('DELETE FROM gallery_staged_items').run();
         this.files = recordIdentity([file, `${file}-wal`]);
       }
     } catch (err) {
@@ -136,6 +148,7 @@ export class SqliteDatabase implements SyncStore {
       opened?.close();
       throw unavailableError(`cannot open the database ${file} (DATA_DIR): ${why}`);
     }
+    this.galleries = new SqliteGalleries(this.db);
   }
 
   /** Runs a write: refused once the files are lost, checked again after it committed. */
@@ -670,8 +683,119 @@ export class SqliteDatabase implements SyncStore {
 
   deleteModel(id: string): boolean {
     return this.write(() => {
+      this.galleries.refuseIfModelUsed(id);
       return this.db.prepare('DELETE FROM models WHERE id = ?').run(id).changes > 0;
     });
+  }
+
+  // ---- galleries (src/store/sqlite-galleries.ts) ------------------------------
+
+  createGallery(input: NewGallery): GalleryRecord {
+    return this.write(() => this.galleries.create(input));
+  }
+
+  getGallery(id: string): GalleryRecord | undefined {
+    return this.galleries.get(id);
+  }
+
+  listGalleries(req: PageRequest): Page<GalleryRecord> {
+    return this.galleries.list(req);
+  }
+
+  deleteGallery(id: string): boolean {
+    return this.write(() => this.galleries.delete(id));
+  }
+
+  countGalleryLabels(id: string): number {
+    return this.galleries.countLabels(id);
+  }
+
+  stageGalleryItems(
+    uploadId: string,
+    galleryId: string,
+    ids: string[],
+    labels: (Label | null)[],
+    features: Float32Array,
+    embeddings: Float32Array,
+  ): void {
+    return this.write(() => this.galleries.stage(uploadId, galleryId, ids, labels, features, embeddings));
+  }
+
+  commitGalleryItems(
+    uploadId: string,
+    galleryId: string,
+    modelId: string,
+    count: number,
+    limit: CapacityLimit,
+  ): GalleryRecord {
+    return this.write(() => this.galleries.commit(uploadId, galleryId, modelId, count, limit));
+  }
+
+  discardGalleryItems(uploadId: string): void {
+    return this.write(() => this.galleries.discard(uploadId));
+  }
+
+  deleteGalleryItem(galleryId: string, itemId: string): number {
+    return this.write(() => this.galleries.deleteItem(galleryId, itemId));
+  }
+
+  deleteGalleryLabel(galleryId: string, label: string): number {
+    return this.write(() => this.galleries.deleteLabel(galleryId, label));
+  }
+
+  readGalleryEmbeddings(galleryId: string): StoredGalleryEmbeddings {
+    return this.galleries.readEmbeddings(galleryId);
+  }
+
+  startReindex(galleryId: string, jobId: string, modelId: string): GalleryRecord {
+    return this.write(() => this.galleries.startReindex(galleryId, jobId, modelId));
+  }
+
+  readUnindexed(galleryId: string, jobId: string, limit: number): UnindexedItems {
+    return this.galleries.readUnindexed(galleryId, jobId, limit);
+  }
+
+  writeReindexBatch(galleryId: string, jobId: string, ids: string[], embeddings: Float32Array): boolean {
+    return this.write(() => this.galleries.writeReindexBatch(galleryId, jobId, ids, embeddings));
+  }
+
+  commitReindex(galleryId: string, jobId: string): ReindexCommit {
+    return this.write(() => this.galleries.commitReindex(galleryId, jobId));
+  }
+
+  abortReindex(galleryId: string, jobId: string): void {
+    return this.write(() => this.galleries.abortReindex(galleryId, jobId));
+  }
+
+  succeedReindexJob(
+    id: string,
+    galleryId: string,
+    owner: string,
+    metrics: Record<string, unknown>,
+    progress: JobProgress,
+  ): ReindexJobCommit {
+    return this.write(() =>
+      this.db
+        .transaction((): ReindexJobCommit => {
+          refuseUnlessHeld(
+            id,
+            owner,
+            this.db.prepare('SELECT status, lease_owner FROM jobs WHERE id = ?').get(id) as Row | undefined,
+          );
+          // nested: a savepoint inside this transaction
+          const done = this.galleries.commitReindex(galleryId, id);
+          if (!done.committed) return done;
+          this.db
+            .prepare(
+              `UPDATE jobs SET status = 'succeeded', metrics = ?, progress = ?, error = NULL, finished_at = ?,
+                 lease_owner = NULL, lease_expires_at = NULL WHERE id = ?`,
+            )
+            .run(JSON.stringify(metrics), JSON.stringify(progress), now(), id);
+          this.db.prepare('DELETE FROM job_checkpoints WHERE job_id = ?').run(id);
+          return { committed: true, job: this.getJob(id)!, gallery: done.gallery };
+        })
+        .immediate(),
+    );
   }
 }
 

@@ -12,8 +12,16 @@ import type {
   ReindexTarget,
 } from '../domain/records.js';
 import type { TrainingParams } from '../domain/training.js';
+import type {
+  GalleryRecord,
+  NewGallery,
+  ReindexCommit,
+  StoredGalleryEmbeddings,
+  UnindexedItems,
+} from '../domain/galleries.js';
 
 export type { DatasetRecord, JobError, JobProgress, JobRecord, JobStatus, ModelRecord, ReindexTarget };
+export type { GalleryRecord, NewGallery, ReindexCommit, StoredGalleryEmbeddings, UnindexedItems };
 export { FINISHED_STATUSES, isFinished } from '../domain/records.js';
 
 export interface NewModel {
@@ -35,6 +43,10 @@ export interface NewModel {
 export type NewJob =
   | { kind?: 'train'; datasetId: string; params: TrainingParams }
   | { kind: 'reindex'; id: string; reindex: ReindexTarget };
+
+/** succeedReindexJob's answer: the job and gallery as committed, or how many items remain. */
+export type ReindexJobCommit =
+  { committed: true; job: JobRecord; gallery: GalleryRecord } | { committed: false; remaining: number };
 
 export interface Page<T> {
   items: T[];
@@ -238,4 +250,81 @@ export interface Store {
   listModels(page: PageRequest): Promise<Page<ModelRecord>>;
   newestModel(): Promise<ModelRecord | undefined>;
   deleteModel(id: string): Promise<boolean>;
+
+  // ---- galleries (docs/decisions/0031-galleries.md) ----
+  /** Creates a gallery pinned to input.modelId: MODEL_NOT_FOUND when that model does not exist. */
+  createGallery(input: NewGallery): Promise<GalleryRecord>;
+  getGallery(id: string): Promise<GalleryRecord | undefined>;
+  /** Newest first. */
+  listGalleries(page: PageRequest): Promise<Page<GalleryRecord>>;
+  /** Deletes the gallery and every item (features and embeddings); false when unknown. */
+  deleteGallery(id: string): Promise<boolean>;
+  /** Distinct labels among the gallery's items (items without a label not counted). */
+  countGalleryLabels(id: string): Promise<number>;
+  /** Stages items of an upload (invisible until commitGalleryItems): features n×d, embeddings n×k. */
+  stageGalleryItems(
+    uploadId: string,
+    galleryId: string,
+    ids: string[],
+    labels: (Label | null)[],
+    features: Float32Array,
+    embeddings: Float32Array,
+  ): Promise<void>;
+  /**
+   * Upserts every staged item of the upload (an existing id is replaced, its pending embedding
+   * cleared), bumps the version, in one transaction; the staged rows go. Refused (nothing written):
+   * GALLERY_NOT_FOUND; GALLERY_MODEL_CHANGED (conflict) when the gallery's model is no longer
+   * `modelId`, the one the embeddings were computed with; LIMIT_EXCEEDED past `limit` items;
+   * an error when `count` items are not staged.
+   */
+  commitGalleryItems(
+    uploadId: string,
+    galleryId: string,
+    modelId: string,
+    count: number,
+    limit: CapacityLimit,
+  ): Promise<GalleryRecord>;
+  discardGalleryItems(uploadId: string): Promise<void>;
+  /** Deletes one item (version + 1 when it existed); how many went (0 or 1). GALLERY_NOT_FOUND. */
+  deleteGalleryItem(galleryId: string, itemId: string): Promise<number>;
+  /**
+   * Deletes every item whose label is `label` as a string, or as an integer when `label` is an
+   * integer's decimal form; how many went (version + 1 when any). GALLERY_NOT_FOUND.
+   */
+  deleteGalleryLabel(galleryId: string, label: string): Promise<number>;
+  /** The committed embeddings and the record they belong to, read together. GALLERY_NOT_FOUND. */
+  readGalleryEmbeddings(galleryId: string): Promise<StoredGalleryEmbeddings>;
+  /**
+   * Marks the gallery as moving to modelId under jobId and clears every pending embedding.
+   * REINDEX_PENDING (conflict) when another reindex holds it; GALLERY_NOT_FOUND; MODEL_NOT_FOUND.
+   */
+  startReindex(galleryId: string, jobId: string, modelId: string): Promise<GalleryRecord>;
+  /**
+   * Up to `limit` items (by id) whose pending embedding is still null, their features, and how many
+   * such items remain in all. REINDEX_NOT_HELD (conflict) when jobId no longer holds the reindex.
+   */
+  readUnindexed(galleryId: string, jobId: string, limit: number): Promise<UnindexedItems>;
+  /** Sets those items' pending embeddings (deleted ones skipped) while jobId holds the reindex; else false. */
+  writeReindexBatch(galleryId: string, jobId: string, ids: string[], embeddings: Float32Array): Promise<boolean>;
+  /**
+   * In one transaction: with every pending embedding set, embedding := pending for every item, the
+   * model := the pending model, version + 1, pending state cleared; otherwise nothing, and how many
+   * remain. REINDEX_NOT_HELD (conflict) when jobId no longer holds the reindex.
+   */
+  commitReindex(galleryId: string, jobId: string): Promise<ReindexCommit>;
+  /** Clears the pending state (and pending embeddings) if jobId holds the reindex; otherwise nothing. */
+  abortReindex(galleryId: string, jobId: string): Promise<void>;
+  /**
+   * The end of a reindex job, in one transaction: commitReindex, and when it commits, the job
+   * succeeded with its metrics and final progress; only while the job runs under `owner`
+   * (JOB_FINISHED, LEASE_LOST otherwise, and nothing changes). A cancel and this are thus ordered:
+   * a cancelled job never moves its gallery. Not committed (items remain): the job runs on.
+   */
+  succeedReindexJob(
+    id: string,
+    galleryId: string,
+    owner: string,
+    metrics: Record<string, unknown>,
+    progress: JobProgress,
+  ): Promise<ReindexJobCommit>;
 }

@@ -1,4 +1,4 @@
-// API keys: every route but /healthz, /readyz and /metrics needs a right Bearer key.
+// API keys: every route but /healthz, /readyz, /metrics and the API docs needs a right Bearer key.
 import t from 'tap';
 import { loadConfig } from '../../src/config.js';
 import { expectError, tempDir, testApp } from '../helpers.js';
@@ -7,7 +7,7 @@ import path from 'node:path';
 
 const KEY = 'k-0123456789abcdef-first';
 const OTHER = 'k-fedcba9876543210-second';
-const OPEN = new Set(['/healthz', '/readyz', '/metrics']);
+const OPEN = new Set(['/healthz', '/readyz', '/metrics', '/docs', '/openapi.json']);
 
 t.test('every documented route refuses a missing or wrong key and accepts a right one', async (t) => {
   const app = await testApp(t, { config: { apiKeys: [KEY, OTHER] } });
@@ -30,7 +30,7 @@ t.test('every documented route refuses a missing or wrong key and accepts a righ
     const right = await app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${KEY}` } });
     const second = await app.inject({ method: method as 'GET', url, headers: { authorization: `bearer ${OTHER}` } });
     if (open) {
-      t.not(none.statusCode, 401, `${method} ${url} is open`);
+      t.equal(none.statusCode, 200, `${method} ${url} is open`);
       continue;
     }
     expectError(t, none, 401, 'UNAUTHORIZED');
@@ -60,4 +60,20 @@ t.test('API_KEYS and API_KEYS_FILE are read and checked', async (t) => {
   t.throws(() => loadConfig({ API_KEYS: 'short' }), /at least 16 characters/);
   t.throws(() => loadConfig({ API_KEYS_FILE: path.join(dir, 'missing') }), /API_KEYS_FILE .* cannot be read/);
   t.same(loadConfig({}).apiKeys, []);
+});
+
+t.test('the docs load without a key: the page, its assets and the document it reads', async (t) => {
+  const app = await testApp(t, { config: { apiKeys: [KEY] } });
+  const page = await app.inject({ method: 'GET', url: '/docs/' });
+  t.equal(page.statusCode, 200);
+  const initializer = await app.inject({ method: 'GET', url: '/docs/static/swagger-initializer.js' });
+  t.equal(initializer.statusCode, 200);
+  const specUrl = /url: resolveUrl\('([^']+)'\)/.exec(initializer.body)?.[1];
+  t.ok(specUrl, 'the page names the document it loads');
+  const spec = await app.inject({ method: 'GET', url: new URL(specUrl!, 'http://x/docs/').pathname });
+  t.equal(spec.statusCode, 200);
+  t.same(spec.json().servers, [{ url: '/', description: 'The server this document was loaded from' }]);
+  // Only the docs are open: their neighbours still need the key.
+  expectError(t, await app.inject({ method: 'GET', url: '/docsx' }), 401, 'UNAUTHORIZED');
+  expectError(t, await app.inject({ method: 'GET', url: '/models' }), 401, 'UNAUTHORIZED');
 });

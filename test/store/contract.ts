@@ -6,6 +6,7 @@ import { TRAINING_DEFAULTS, type TrainingParams } from '../../src/domain/trainin
 import { DomainError } from '../../src/domain/errors.js';
 import type { NewModel, Store } from '../../src/store/types.js';
 import { changeFeedContract } from './contract-changes.js';
+import { galleryContract } from './contract-galleries.js';
 
 export interface StoreBackend {
   /** a new, empty store; closed by the test's teardown */
@@ -656,4 +657,5 @@ export function storeContract(t: Test, backend: StoreBackend): void {
   });
 
   changeFeedContract(t, backend);
+  galleryContract(t, backend);
 }

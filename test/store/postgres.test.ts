@@ -61,7 +61,17 @@ if (reason && inCi) {
     const tables = await db.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
     t.same(
       tables.rows.map((r) => r.tablename),
-      ['chunks', 'datasets', 'job_checkpoints', 'jobs', 'models', 'schema_migrations'],
+      [
+        'chunks',
+        'datasets',
+        'galleries',
+        'gallery_items',
+        'gallery_staged_items',
+        'job_checkpoints',
+        'jobs',
+        'models',
+        'schema_migrations',
+      ],
     );
     const ds = await stores[0].createDataset({ name: 'shared', dimension: 1 });
     t.same(await stores[5].getDataset(ds.id), ds, 'every replica sees one database');

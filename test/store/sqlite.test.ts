@@ -241,11 +241,51 @@ t.test(
   },
 );
 
-t.test('migration 4 rebuilds jobs for kinds: every row and its seq kept, training by default', async (t) => {
+t.test('erased gallery items leave no bytes of their features or embeddings in the files', async (t) => {
+  const file = path.join(tempDir(t), 'store.sqlite');
+  const store = open(t, file);
+  const d = 64;
+  const m = await store.createModel(model(2, d));
+  const g = await store.createGallery({
+    name: null,
+    modelId: m.id,
+    dimension: d,
+    embeddingDimension: 2,
+    index: 'exact',
+  });
+  // A distinctive pattern: float32 values whose bytes appear nowhere else in the file.
+  const secret = Float32Array.from({ length: d }, (_, i) => 31337.125 + i * 0.0625);
+  const keep = Float32Array.from({ length: d }, (_, i) => -271.5 - i);
+  const secretEmb = Float32Array.from([8675309.5, -8675309.5]);
+  const keepEmb = Float32Array.from([1.5, 2.5]);
+  const needle = Buffer.from(secret.buffer, 0, 64);
+  const embNeedle = Buffer.from(secretEmb.buffer);
+  const files = () => [file, `${file}-wal`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f));
+  const found = (b: Buffer) => files().some((f) => f.includes(b));
+  const features = new Float32Array(3 * d);
+  features.set(secret, 0);
+  features.set(secret, d);
+  features.set(keep, 2 * d);
+  const embeddings = new Float32Array(6);
+  embeddings.set(secretEmb, 0);
+  embeddings.set(secretEmb, 2);
+  embeddings.set(keepEmb, 4);
+  await store.stageGalleryItems('up_s', g.id, ['x1', 'x2', 'y'], ['victim', 'victim', 'other'], features, embeddings);
+  await store.commitGalleryItems('up_s', g.id, m.id, 3, { max: 10, setting: 'GALLERY_MAX_ITEMS' });
+  t.ok(found(needle), 'the features are in the files before the erase (the search can see them)');
+  t.ok(found(embNeedle), 'and the embedding');
+  t.equal(await store.deleteGalleryLabel(g.id, 'victim'), 2);
+  t.notOk(found(needle), 'no copy of the erased features is left, in the database or its WAL');
+  t.notOk(found(embNeedle), 'nor of their embeddings');
+  t.ok(found(Buffer.from(keep.buffer, 0, 64)), 'the item kept is still there');
+  t.same((await store.readGalleryEmbeddings(g.id)).ids, ['y']);
+});
+
+t.test('migration 5 rebuilds jobs for kinds: every row and its seq kept, training by default', async (t) => {
   const file = path.join(tempDir(t), 'old.sqlite');
   const db = new Database(file);
-  for (const m of MIGRATIONS.slice(0, 3)) db.exec(m);
-  db.pragma('user_version = 3');
+  for (const m of MIGRATIONS.slice(0, 4)) db.exec(m);
+  db.pragma('user_version = 4');
   const insert = db.prepare(
     "INSERT INTO jobs (id, status, dataset_id, params, created_at, attempts, lease_owner) VALUES (?, ?, 'ds_a', ?, 'now', ?, ?)",
   );

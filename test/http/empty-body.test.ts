@@ -1,0 +1,61 @@
+// An empty body is no body, whatever Content-Type the client sends with it: routes that take none
+// run, routes that need one say the body is missing, and nothing is refused as invalid JSON.
+import t from 'tap';
+import { expectError, testApp } from '../helpers.js';
+
+const TYPES = ['application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-ndjson'];
+
+t.test('routes that take no body accept an empty one with any Content-Type', async (t) => {
+  const app = await testApp(t);
+  for (const type of TYPES) {
+    const ds = (await app.inject({ method: 'POST', url: '/datasets', payload: { dimension: 2 } })).json();
+    const del = await app.inject({ method: 'DELETE', url: `/datasets/${ds.id}`, headers: { 'content-type': type } });
+    t.equal(del.statusCode, 204, `DELETE with ${type}`);
+    const withLength = await app.inject({
+      method: 'DELETE',
+      url: `/datasets/${ds.id}`,
+      headers: { 'content-type': type, 'content-length': '0' },
+    });
+    expectError(t, withLength, 404, 'DATASET_NOT_FOUND');
+    const cancel = await app.inject({
+      method: 'POST',
+      url: '/jobs/job_000000000000000000/cancel',
+      headers: { 'content-type': type },
+    });
+    expectError(t, cancel, 404, 'JOB_NOT_FOUND');
+  }
+});
+
+t.test('a route that needs a body says it is missing; a non-empty body is still parsed', async (t) => {
+  const app = await testApp(t);
+  const empty = await app.inject({ method: 'POST', url: '/datasets', headers: { 'content-type': 'application/json' } });
+  expectError(t, empty, 400, 'VALIDATION_ERROR');
+  t.match(empty.json().message, /body/);
+  const bad = await app.inject({
+    method: 'POST',
+    url: '/datasets',
+    headers: { 'content-type': 'application/json' },
+    payload: '{"dimension":',
+  });
+  expectError(t, bad, 400, 'INVALID_JSON');
+  const cancelBody = await app.inject({
+    method: 'POST',
+    url: '/jobs/job_000000000000000000/cancel',
+    headers: { 'content-type': 'application/json' },
+    payload: '{"x":1}',
+  });
+  expectError(t, cancelBody, 400, 'VALIDATION_ERROR');
+});
+
+t.test('a JSON body over BODY_LIMIT_BYTES gets 413 naming the limit', async (t) => {
+  const app = await testApp(t, { limits: { bodyLimit: 64 * 1024 } });
+  const big = JSON.stringify({ W: [Array.from({ length: 20_000 }, () => 0.5)] });
+  const r = await app.inject({
+    method: 'POST',
+    url: '/models',
+    headers: { 'content-type': 'application/json' },
+    payload: big,
+  });
+  expectError(t, r, 413, 'BODY_TOO_LARGE');
+  t.match(r.json().message, /65536 bytes \(BODY_LIMIT_BYTES\)/);
+});

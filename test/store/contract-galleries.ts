@@ -1,0 +1,268 @@
+// The gallery part of the store contract (docs/decisions/0031-galleries.md): CRUD, staged upserts
+// all or nothing, erasure by id and by label, one consistent read of the embeddings, the model a
+// gallery pins, and the reindex methods a reindex job codes against.
+import type { Test } from 'tap';
+import type { Store } from '../../src/store/types.js';
+import { model, type StoreBackend } from './contract.js';
+
+const LIMIT = { max: 1000, setting: 'GALLERY_MAX_ITEMS' };
+
+/** n items of d features and k embedding values, values from `seed` (distinct per item). */
+export function items(ids: string[], d: number, k: number, seed = 1) {
+  const features = Float32Array.from({ length: ids.length * d }, (_, i) => seed * 1000 + i + 0.25);
+  const embeddings = Float32Array.from({ length: ids.length * k }, (_, i) => seed * 100 + i * 0.5);
+  return { features, embeddings };
+}
+
+/** Stages and commits one upload of items; returns the gallery record after it. */
+export async function upsert(
+  store: Store,
+  galleryId: string,
+  modelId: string,
+  ids: string[],
+  labels: (string | number | null)[],
+  d: number,
+  k: number,
+  seed = 1,
+) {
+  const { features, embeddings } = items(ids, d, k, seed);
+  const up = `up_${Math.random().toString(36).slice(2)}`;
+  await store.stageGalleryItems(up, galleryId, ids, labels, features, embeddings);
+  return store.commitGalleryItems(up, galleryId, modelId, ids.length, LIMIT);
+}
+
+async function setup(store: Store, d = 3, k = 2) {
+  const m = await store.createModel(model(k, d));
+  const g = await store.createGallery({
+    name: 'faces',
+    modelId: m.id,
+    dimension: d,
+    embeddingDimension: k,
+    index: 'exact',
+  });
+  return { m, g };
+}
+
+export function galleryContract(t: Test, backend: StoreBackend): void {
+  t.test('galleries: create, get, list, delete; pinned to an existing model', async (t) => {
+    const store = await backend.open(t);
+    const { m, g } = await setup(store);
+    t.match(g, {
+      name: 'faces',
+      model: m.id,
+      dimension: 3,
+      embeddingDimension: 2,
+      index: 'exact',
+      version: 1,
+      itemCount: 0,
+      pendingModel: null,
+      reindexJob: null,
+    });
+    t.match(g.id, /^gal_/);
+    t.same(await store.getGallery(g.id), g);
+    t.equal(await store.getGallery('gal_nope'), undefined);
+    const g2 = await store.createGallery({
+      name: null,
+      modelId: m.id,
+      dimension: 3,
+      embeddingDimension: 2,
+      index: 'exact',
+    });
+    const p1 = await store.listGalleries({ limit: 1 });
+    t.same(
+      p1.items.map((x) => x.id),
+      [g2.id],
+      'newest first',
+    );
+    const p2 = await store.listGalleries({ limit: 1, cursor: p1.nextCursor! });
+    t.same(
+      p2.items.map((x) => x.id),
+      [g.id],
+    );
+    t.equal(p2.nextCursor, null);
+    await t.rejects(
+      store.createGallery({ name: null, modelId: 'mdl_nope', dimension: 3, embeddingDimension: 2, index: 'exact' }),
+      { code: 'MODEL_NOT_FOUND', kind: 'not_found' },
+    );
+    await upsert(store, g.id, m.id, ['a'], [null], 3, 2);
+    t.ok(await store.deleteGallery(g.id));
+    t.notOk(await store.deleteGallery(g.id), 'false when unknown');
+    t.equal(await store.getGallery(g.id), undefined);
+    await t.rejects(store.readGalleryEmbeddings(g.id), { code: 'GALLERY_NOT_FOUND', kind: 'not_found' });
+  });
+
+  t.test('galleries: a model a gallery is pinned to cannot be deleted', async (t) => {
+    const store = await backend.open(t);
+    const { m, g } = await setup(store);
+    await t.rejects(store.deleteModel(m.id), { code: 'MODEL_IN_USE', kind: 'conflict' });
+    t.ok(await store.getModel(m.id), 'still there');
+    const other = await store.createModel(model(4, 3));
+    await store.startReindex(g.id, 'job_r', other.id);
+    await t.rejects(store.deleteModel(other.id), { code: 'MODEL_IN_USE' }, 'nor the one a reindex moves it to');
+    await store.deleteGallery(g.id);
+    t.ok(await store.deleteModel(m.id), 'deletable once no gallery uses it');
+    t.ok(await store.deleteModel(other.id));
+  });
+
+  t.test('gallery items: upsert, read back by id order, version bumps', async (t) => {
+    const store = await backend.open(t);
+    const { m, g } = await setup(store);
+    const a = await upsert(store, g.id, m.id, ['b', 'a', 'é', 'Z'], ['x', 7, null, 'x'], 3, 2, 1);
+    t.equal(a.itemCount, 4);
+    t.equal(a.version, 2);
+    t.equal(await store.countGalleryLabels(g.id), 2, 'x and 7');
+    const read = await store.readGalleryEmbeddings(g.id);
+    t.same(read.ids, ['Z', 'a', 'b', 'é'], 'UTF-8 byte order');
+    t.same(read.labels, ['x', 7, 'x', null]);
+    t.equal(read.gallery.version, 2);
+    const { embeddings } = items(['b', 'a', 'é', 'Z'], 3, 2, 1);
+    // upload order b, a, é, Z → rows 0..3; read order Z, a, b, é → rows 3, 1, 0, 2
+    t.same(
+      Array.from(read.embeddings),
+      [3, 1, 0, 2].flatMap((r) => Array.from(embeddings.subarray(r * 2, r * 2 + 2))),
+    );
+    // upsert: a replaced, c added
+    const b = await upsert(store, g.id, m.id, ['a', 'c'], ['y', null], 3, 2, 9);
+    t.equal(b.itemCount, 5);
+    t.equal(b.version, 3);
+    const again = await store.readGalleryEmbeddings(g.id);
+    t.same(again.ids, ['Z', 'a', 'b', 'c', 'é']);
+    t.same(again.labels, ['x', 'y', 'x', null, null]);
+    t.same(
+      Array.from(again.embeddings.subarray(2, 4)),
+      Array.from(items(['a', 'c'], 3, 2, 9).embeddings.subarray(0, 2)),
+    );
+  });
+
+  t.test('gallery items: a commit is all or nothing', async (t) => {
+    const store = await backend.open(t);
+    const { m, g } = await setup(store);
+    await upsert(store, g.id, m.id, ['a'], [null], 3, 2);
+    const { features, embeddings } = items(['p', 'q', 'r'], 3, 2);
+    await store.stageGalleryItems('up_1', g.id, ['p', 'q', 'r'], [null, null, null], features, embeddings);
+    t.same((await store.readGalleryEmbeddings(g.id)).ids, ['a'], 'staged items are invisible');
+    await t.rejects(store.commitGalleryItems('up_1', g.id, m.id, 3, { max: 3, setting: 'GALLERY_MAX_ITEMS' }), {
+      code: 'LIMIT_EXCEEDED',
+    });
+    t.same((await store.readGalleryEmbeddings(g.id)).ids, ['a'], 'past the cap: nothing written');
+    await t.rejects(store.commitGalleryItems('up_1', g.id, 'mdl_other', 3, LIMIT), {
+      code: 'GALLERY_MODEL_CHANGED',
+      kind: 'conflict',
+    });
+    await t.rejects(store.commitGalleryItems('up_1', g.id, m.id, 4, LIMIT), /staged/);
+    await store.discardGalleryItems('up_1');
+    await t.rejects(store.commitGalleryItems('up_1', g.id, m.id, 3, LIMIT), /staged/, 'discarded');
+    const after = await store.getGallery(g.id);
+    t.equal(after!.itemCount, 1);
+    t.equal(after!.version, 2, 'no refused commit bumped the version');
+    await t.rejects(store.commitGalleryItems('up_2', 'gal_nope', m.id, 0, LIMIT), { code: 'GALLERY_NOT_FOUND' });
+  });
+
+  t.test('gallery items: erase one id, erase one identity', async (t) => {
+    const store = await backend.open(t);
+    const { m, g } = await setup(store);
+    await upsert(store, g.id, m.id, ['a', 'b', 'c', 'd', 'e'], ['7', 7, 'x', null, 'y'], 3, 2);
+    t.equal(await store.deleteGalleryItem(g.id, 'e'), 1);
+    t.equal(await store.deleteGalleryItem(g.id, 'e'), 0, 'already gone');
+    t.equal((await store.getGallery(g.id))!.version, 3);
+    t.equal(await store.deleteGalleryLabel(g.id, '7'), 2, 'the string "7" and the integer 7');
+    t.equal(await store.deleteGalleryLabel(g.id, 'nobody'), 0);
+    const after = await store.getGallery(g.id);
+    t.equal(after!.version, 4, 'no bump for an erase that removed nothing');
+    t.equal(after!.itemCount, 2);
+    t.same((await store.readGalleryEmbeddings(g.id)).ids, ['c', 'd']);
+    t.equal(await store.deleteGalleryLabel(g.id, 'x'), 1);
+    await t.rejects(store.deleteGalleryItem('gal_nope', 'a'), { code: 'GALLERY_NOT_FOUND' });
+    await t.rejects(store.deleteGalleryLabel('gal_nope', 'a'), { code: 'GALLERY_NOT_FOUND' });
+  });
+
+  t.test('reindex: start, read, write, commit switches model and embeddings at once', async (t) => {
+    const store = await backend.open(t);
+    const { m, g } = await setup(store, 3, 2);
+    await upsert(store, g.id, m.id, ['a', 'b', 'c'], [1, 2, 3], 3, 2);
+    const before = await store.readGalleryEmbeddings(g.id);
+    const next = await store.createModel(model(4, 3));
+    const started = await store.startReindex(g.id, 'job_1', next.id);
+    t.match(started, { pendingModel: next.id, reindexJob: 'job_1', model: m.id, version: 2 });
+    await t.rejects(store.startReindex(g.id, 'job_2', next.id), { code: 'REINDEX_PENDING', kind: 'conflict' });
+    const first = await store.readUnindexed(g.id, 'job_1', 2);
+    t.same(first.ids, ['a', 'b']);
+    t.equal(first.dimension, 3);
+    t.equal(first.remaining, 3);
+    t.same(Array.from(first.features), Array.from(items(['a', 'b', 'c'], 3, 2).features.subarray(0, 6)));
+    const e1 = Float32Array.from({ length: 8 }, (_, i) => i + 0.5);
+    t.equal(await store.writeReindexBatch(g.id, 'job_1', first.ids, e1), true);
+    t.same(await store.commitReindex(g.id, 'job_1'), { committed: false, remaining: 1 }, 'refused while items remain');
+    const mid = await store.readGalleryEmbeddings(g.id);
+    t.same(Array.from(mid.embeddings), Array.from(before.embeddings), 'search still sees the committed embeddings');
+    t.equal(mid.gallery.version, 2);
+    // an upsert while the reindex runs: its pending embedding is left null, so the job picks it up
+    await upsert(store, g.id, m.id, ['a', 'd'], [1, 4], 3, 2, 5);
+    const second = await store.readUnindexed(g.id, 'job_1', 10);
+    t.same(second.ids, ['a', 'c', 'd']);
+    t.equal(second.remaining, 3);
+    await store.deleteGalleryItem(g.id, 'c');
+    const e2 = Float32Array.from({ length: 12 }, (_, i) => 100 + i);
+    t.equal(await store.writeReindexBatch(g.id, 'job_1', second.ids, e2), true, 'the deleted c is skipped');
+    await t.rejects(store.readUnindexed(g.id, 'job_2', 1), { code: 'REINDEX_NOT_HELD', kind: 'conflict' });
+    t.equal(
+      await store.writeReindexBatch(g.id, 'job_2', ['a'], new Float32Array(4)),
+      false,
+      'a stale job writes nothing',
+    );
+    await t.rejects(store.commitReindex(g.id, 'job_2'), { code: 'REINDEX_NOT_HELD' });
+    const done = await store.commitReindex(g.id, 'job_1');
+    t.ok(done.committed);
+    if (!done.committed) return;
+    t.match(done.gallery, {
+      model: next.id,
+      embeddingDimension: 4,
+      pendingModel: null,
+      reindexJob: null,
+      itemCount: 3,
+    });
+    t.ok(done.gallery.version > mid.gallery.version);
+    const after = await store.readGalleryEmbeddings(g.id);
+    t.same(after.ids, ['a', 'b', 'd']);
+    t.same(Array.from(after.embeddings), [...e2.subarray(0, 4), ...e1.subarray(4, 8), ...e2.subarray(8, 12)]);
+    await t.rejects(store.commitReindex(g.id, 'job_1'), { code: 'REINDEX_NOT_HELD' }, 'committed once');
+    t.ok(await store.deleteModel(m.id), 'the old model is free once the gallery moved');
+  });
+
+  t.test('reindex: abort clears the pending state; a restart by the same job clears pending embeddings', async (t) => {
+    const store = await backend.open(t);
+    const { m, g } = await setup(store);
+    await upsert(store, g.id, m.id, ['a', 'b'], [null, null], 3, 2);
+    const next = await store.createModel(model(2, 3));
+    const wrongD = await store.createModel(model(2, 5));
+    await t.rejects(store.startReindex(g.id, 'job_1', wrongD.id), { code: 'DIMENSION_MISMATCH' });
+    await t.rejects(store.startReindex(g.id, 'job_1', 'mdl_nope'), { code: 'MODEL_NOT_FOUND' });
+    await t.rejects(store.startReindex('gal_nope', 'job_1', next.id), { code: 'GALLERY_NOT_FOUND' });
+    await store.startReindex(g.id, 'job_1', next.id);
+    await store.writeReindexBatch(g.id, 'job_1', ['a'], new Float32Array(2));
+    t.equal((await store.readUnindexed(g.id, 'job_1', 10)).remaining, 1);
+    await store.startReindex(g.id, 'job_1', next.id);
+    t.equal((await store.readUnindexed(g.id, 'job_1', 10)).remaining, 2, 'started again: every pending cleared');
+    await store.abortReindex(g.id, 'job_other');
+    t.equal((await store.getGallery(g.id))!.reindexJob, 'job_1', 'another job cannot abort it');
+    await store.abortReindex(g.id, 'job_1');
+    t.match(await store.getGallery(g.id), { reindexJob: null, pendingModel: null, model: m.id, version: 2 });
+    await t.rejects(store.readUnindexed(g.id, 'job_1', 1), { code: 'REINDEX_NOT_HELD' });
+    const again = await store.startReindex(g.id, 'job_2', next.id);
+    t.equal(again.reindexJob, 'job_2', 'free for another job');
+  });
+
+  t.test('galleries survive a reopen', async (t) => {
+    const a = await backend.open(t);
+    const { m, g } = await setup(a);
+    await upsert(a, g.id, m.id, ['a', 'b'], ['p', null], 3, 2);
+    const before = await a.readGalleryEmbeddings(g.id);
+    await a.close();
+    const b = await backend.reopen(t, a);
+    const after = await b.readGalleryEmbeddings(g.id);
+    t.same(after.ids, before.ids);
+    t.same(after.labels, before.labels);
+    t.same(Array.from(after.embeddings), Array.from(before.embeddings));
+    t.same(after.gallery, before.gallery);
+  });
+}
