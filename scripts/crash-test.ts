@@ -3,7 +3,11 @@
 //   - each dataset's stored count equals the acknowledged count, give or take the one batch in flight;
 //   - every model loads and embeds;
 //   - every interrupted job ends succeeded (whatever puts it back to work: the start-up requeue, or
-//     another process taking it over when its lease runs out).
+//     another process taking it over when its lease runs out);
+//   - a gallery reindexed between two models every round holds, as stored, all the embeddings of
+//     one model or all of the other's, never a mix, and after its job ends exactly the new model's
+//     (bit for bit what /embed answers). Its items are enrolled through the store before the first
+//     start; uploads through the gallery routes join when those land.
 //   npx tsx scripts/crash-test.ts [--rounds 20] [--seed 1] [--database-url postgres://… [--fresh-database]]
 // --database-url runs the server on PostgreSQL instead of SQLite; --fresh-database creates a new
 // database on that server for the run and drops it afterwards (CI: on TEST_DATABASE_URL).
@@ -14,7 +18,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { freePort, ROOT, startServer as start } from './server-process.js';
+import { DB_FILE } from '../src/app.js';
+import { openSqliteStore } from '../src/store/sqlite.js';
+import { openPostgresStore } from '../src/store/postgres.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,7 +48,8 @@ const startServer = (dataDir: string, port: number, databaseUrl?: string) =>
     stdio: 'quiet',
     timeoutMs: 30_000,
     // Load shedding off: on a busy machine a restarted server's first answers would be 503 OVERLOADED.
-    env: { MAX_EVENT_LOOP_DELAY_MS: '0', ...(databaseUrl ? pgEnv(databaseUrl) : {}) },
+    // Small reindex batches: a reindex of GALLERY_ITEMS takes dozens of writes, so kills land mid-job.
+    env: { MAX_EVENT_LOOP_DELAY_MS: '0', REINDEX_BATCH_ITEMS: '16', ...(databaseUrl ? pgEnv(databaseUrl) : {}) },
   });
 
 /** The database this run uses: none (SQLite), the one given, or a new one on its server. */
@@ -61,6 +71,8 @@ async function database(): Promise<{ url?: string; drop: () => Promise<void> }> 
 const ROUNDS = Number(args.rounds);
 const D = 16;
 const BATCH = 50;
+/** items of the gallery reindexed every round */
+const GALLERY_ITEMS = 1200;
 
 let seed = Number(args.seed) >>> 0;
 const rand = () => {
@@ -84,6 +96,92 @@ function batch(): string {
   return JSON.stringify({ triplets });
 }
 
+const randomRows = (n: number, d: number) => Float32Array.from({ length: n * d }, () => rand() * 2 - 1);
+
+/**
+ * Before the first start: two models of input dimension D and a gallery of GALLERY_ITEMS on the
+ * first, written through the store (its embeddings are arbitrary; the first reindex replaces them).
+ */
+async function enrolGallery(
+  dataDir: string,
+  url?: string,
+): Promise<{ models: string[]; gallery: string; features: Float32Array }> {
+  const store = url ? await openPostgresStore(url) : openSqliteStore(path.join(dataDir, DB_FILE));
+  try {
+    const models: string[] = [];
+    for (const k of [8, 6]) {
+      const m = await store.createModel({
+        jobId: null,
+        name: null,
+        inputDimension: D,
+        outputDimension: k,
+        normalize: false,
+        trainingParams: null,
+        metrics: {},
+        weights: Float64Array.from(randomRows(k, D)),
+      });
+      models.push(m.id);
+    }
+    const g = await store.createGallery({
+      name: 'reindexed',
+      modelId: models[0],
+      dimension: D,
+      embeddingDimension: 8,
+      index: 'exact',
+    });
+    const ids = Array.from({ length: GALLERY_ITEMS }, (_, i) => `it${String(i).padStart(5, '0')}`);
+    const features = randomRows(GALLERY_ITEMS, D);
+    await store.stageGalleryItems(
+      'up_crash',
+      g.id,
+      ids,
+      ids.map(() => null),
+      features,
+      randomRows(GALLERY_ITEMS, 8),
+    );
+    await store.commitGalleryItems('up_crash', g.id, models[0], GALLERY_ITEMS, {
+      max: GALLERY_ITEMS,
+      setting: 'crash test',
+    });
+    return { models, gallery: g.id, features };
+  } finally {
+    await store.close();
+  }
+}
+
+/** The gallery's embeddings as stored, in item order, read beside the server. */
+async function storedEmbeddings(dataDir: string, gallery: string, url?: string): Promise<Buffer> {
+  const sql = 'SELECT embedding FROM gallery_items WHERE gallery_id = $1 ORDER BY item_id';
+  if (url) {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      return Buffer.concat((await c.query<{ embedding: Buffer }>(sql, [gallery])).rows.map((r) => r.embedding));
+    } finally {
+      await c.end();
+    }
+  }
+  const db = new Database(path.join(dataDir, DB_FILE), { readonly: true });
+  try {
+    const rows = db.prepare(sql.replace('$1', '?')).all(gallery) as { embedding: Buffer }[];
+    return Buffer.concat(rows.map((r) => r.embedding));
+  } finally {
+    db.close();
+  }
+}
+
+/** The gallery's items through the model, as /embed answers them (binary float32). */
+async function embedAll(base: string, model: string, features: Float32Array): Promise<Buffer> {
+  const inputs = Array.from({ length: GALLERY_ITEMS }, (_, i) => Array.from(features.subarray(i * D, (i + 1) * D)));
+  const res = await fetch(`${base}/embed`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/octet-stream' },
+    body: JSON.stringify({ model, inputs }),
+  });
+  if (!res.ok) throw new Error(`POST /embed → ${res.status} ${await res.text()}`);
+  return Buffer.from(await res.arrayBuffer());
+}
+
 async function api(base: string, method: string, url: string, body?: unknown): Promise<any> {
   const res = await fetch(`${base}${url}`, {
     method,
@@ -103,7 +201,13 @@ async function main(): Promise<void> {
   say(`store: ${db.url ? `PostgreSQL (${new URL(db.url).pathname.slice(1)})` : 'SQLite'}`);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
+  // (on PostgreSQL the schema comes with the store: opened here first, then by the server)
+  const { models: pair, gallery, features } = await enrolGallery(dataDir, db.url);
   let server = await startServer(dataDir, port, db.url);
+  const onModel = [await embedAll(base, pair[0], features), await embedAll(base, pair[1], features)];
+  let embeddings = await storedEmbeddings(dataDir, gallery, db.url);
+  let target = 0;
+  let reindexCaught = 0;
   // Uploads stream into one dataset; jobs train on another of fixed size, so rounds stay short.
   const ds = await api(base, 'POST', '/datasets', { name: 'uploads', dimension: D });
   await api(base, 'POST', `/datasets/${ds.id}/triplets`, batch());
@@ -116,6 +220,11 @@ async function main(): Promise<void> {
   const failures: string[] = [];
 
   for (let round = 1; round <= ROUNDS; round++) {
+    // A reindex per round, to the other model, queued before the training job so that it runs
+    // first and the kill can land in the middle of it.
+    target = 1 - target;
+    const reindex = await api(base, 'POST', `/galleries/${gallery}/reindex`, { model: pair[target] });
+    jobs.push(reindex.id);
     // A job per round on a snapshot of the dataset, large enough to be caught mid-training.
     const job = await api(base, 'POST', '/train', {
       datasetId: trainSet.id,
@@ -148,13 +257,18 @@ async function main(): Promise<void> {
     } else {
       await new Promise((r) => setTimeout(r, 100 + rand() * 1400));
     }
+    const reindexAtKill = await api(base, 'GET', `/jobs/${reindex.id}`).catch(() => null);
     server.proc.kill('SIGKILL');
     stop = true;
     await uploader;
     await server.exited;
+    if (reindexAtKill?.status === 'running') reindexCaught++;
+    const problems: string[] = [];
+    const atKill = await storedEmbeddings(dataDir, gallery, db.url);
+    if (!atKill.equals(embeddings) && !atKill.equals(onModel[target]))
+      problems.push('the reindexed gallery holds a mix of two models');
 
     server = await startServer(dataDir, port, db.url);
-    const problems: string[] = [];
     const after = await api(base, 'GET', `/jobs/${job.id}`);
     if (['queued', 'running'].includes(after.status)) interrupted++;
     const stored = (await api(base, 'GET', `/datasets/${ds.id}`)).tripletCount as number;
@@ -169,6 +283,9 @@ async function main(): Promise<void> {
       }
       if (j.status !== 'succeeded') problems.push(`job ${id} ended ${j.status} ${JSON.stringify(j.error)}`);
     }
+    embeddings = await storedEmbeddings(dataDir, gallery, db.url);
+    if (!embeddings.equals(onModel[target]))
+      problems.push(`after its reindex the gallery does not hold model ${target}'s embeddings`);
     const models = (await api(base, 'GET', '/models?limit=1000')).items as { id: string }[];
     for (const m of models) {
       try {
@@ -189,6 +306,7 @@ async function main(): Promise<void> {
   fs.rmSync(dataDir, { recursive: true, force: true });
   await db.drop();
   say(`jobs caught mid-training by the kill and re-run after the restart: ${interrupted}`);
+  say(`reindex jobs caught running by the kill and resumed after the restart: ${reindexCaught}`);
   say(`rounds survived: ${survived}/${ROUNDS}`);
   for (const f of failures) say(f);
   // exitCode, not exit(): let every line reach a piped stdout before the process ends.

@@ -17,6 +17,7 @@ import type { HealthService } from './services/health.js';
 import type { IdempotencyService } from './services/idempotency.js';
 import type { JobService } from './services/jobs.js';
 import type { ModelService } from './services/models.js';
+import type { ReindexService } from './services/reindex.js';
 import type { ServingService } from './services/serving.js';
 import type { Store } from './store/types.js';
 
@@ -29,6 +30,7 @@ export interface Services {
   serving: ServingService;
   galleries: GalleryService;
   evaluation: EvaluationService;
+  reindex: ReindexService;
   runner: JobRunner;
   health: HealthService;
   /** Idempotency-Key on uploads */

@@ -15,6 +15,7 @@ import { guardConnections, serverOptions } from './http/connections.js';
 import { LoadShedder } from './http/load-shedder.js';
 import { reqSerializer } from './http/log-redaction.js';
 import { JobRunner } from './jobs/runner.js';
+import type { ReindexBackend } from './jobs/reindex.js';
 import { makeAuthHook, OPEN_PATHS } from './plugins/auth.js';
 import bodyParsers from './http/body-parsers.js';
 import { validators } from './http/validation.js';
@@ -25,6 +26,7 @@ import healthRoutes from './routes/health.js';
 import jobEventRoutes from './routes/job-events.js';
 import jobRoutes from './routes/jobs.js';
 import aliasRoutes from './routes/aliases.js';
+import reindexRoutes from './routes/reindex.js';
 import modelRoutes from './routes/models.js';
 import servingRoutes from './routes/serving.js';
 import galleryRoutes from './routes/galleries.js';
@@ -34,6 +36,7 @@ import { DatasetService } from './services/datasets.js';
 import { EvaluationService } from './services/evaluation.js';
 import { JobService } from './services/jobs.js';
 import { ModelService } from './services/models.js';
+import { ReindexService } from './services/reindex.js';
 import { ServingService } from './services/serving.js';
 import { GalleryService } from './services/galleries.js';
 import { HealthService } from './services/health.js';
@@ -67,6 +70,7 @@ function buildServices(config: Config, app: App, store: Store, compute: Compute)
     else if (change.kind === 'resync') app.log.info({ reason: change.reason }, 'store change feed resynced');
   });
   const datasets = new DatasetService(store, config.limits);
+  const serving = new ServingService(models, config.limits, compute.kernels);
   const runner = new JobRunner({
     store,
     concurrency: config.trainConcurrency,
@@ -78,13 +82,13 @@ function buildServices(config: Config, app: App, store: Store, compute: Compute)
     log: app.log,
     onModelCreated: () => models.invalidateAliases(),
     logAlias,
+    reindex: reindexBackend(store, models, serving, config.reindexBatchItems),
   });
   // A job another replica queued is claimed when the feed tells of it, not at the next start.
   store.watch((change) => {
     if (change.kind === 'resync' || (change.kind === 'change' && change.table === 'jobs' && change.op === 'insert'))
       runner.pump();
   });
-  const serving = new ServingService(models, config.limits, compute.kernels);
   return {
     store,
     models,
@@ -97,7 +101,33 @@ function buildServices(config: Config, app: App, store: Store, compute: Compute)
     jobs: new JobService(store, datasets, runner, config.limits),
     serving,
     galleries: new GalleryService(store, models, serving, config.limits, compute.kernels),
+    reindex: new ReindexService(store, models, runner, config.limits),
     evaluation: new EvaluationService(store, models, datasets, config.compute, config.limits),
+  };
+}
+
+/**
+ * What reindex jobs run against: the store's gallery methods, and the serving kernels through the
+ * model cache, so a reindexed embedding is the one an upload under that model stores (0033).
+ */
+function reindexBackend(
+  store: Store,
+  models: ModelService,
+  serving: ServingService,
+  batchItems: number,
+): ReindexBackend {
+  return {
+    batchItems,
+    itemCount: async (id) => (await store.getGallery(id))?.itemCount,
+    readUnindexed: (g, job, limit) => store.readUnindexed(g, job, limit),
+    writeReindexBatch: (g, job, ids, e) => store.writeReindexBatch(g, job, ids, e),
+    commit: (job, g, owner, metrics, progress) => store.succeedReindexJob(job, g, owner, metrics, progress),
+    abortReindex: (g, job) => store.abortReindex(g, job),
+    modelShape: async (id) => {
+      const m = await models.get(id);
+      return { d: m.inputDimension, k: m.outputDimension };
+    },
+    embed: async (id, X, n) => (await serving.embedInSlices(await models.load(id), X, n)).data,
   };
 }
 
@@ -264,6 +294,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await app.register(datasetRoutes);
     await app.register(jobRoutes);
     await app.register(jobEventRoutes);
+    await app.register(reindexRoutes);
     await app.register(modelRoutes);
     await app.register(aliasRoutes);
     await app.register(servingRoutes);

@@ -75,6 +75,8 @@ export interface Config {
   jobLeaseMs: number;
   /** CHECKPOINT_INTERVAL_MS: time between a running job's checkpoints (worker clock); 0 = none */
   checkpointIntervalMs: number;
+  /** REINDEX_BATCH_ITEMS: gallery items a reindex job reads, embeds and writes at a time */
+  reindexBatchItems: number;
   /** Bearer keys; empty = no authentication */
   apiKeys: string[];
   /** IDEMPOTENCY_TTL_HOURS: how long an upload's Idempotency-Key is kept (its retries get the first reply), in ms */
@@ -271,6 +273,7 @@ export function loadConfig(env: Env = process.env): Config {
     jobHeapLimitMb: intVar(env, 'JOB_HEAP_LIMIT_MB', 4096, 16, 1_048_576, errors),
     jobLeaseMs: intVar(env, 'JOB_LEASE_MS', 30_000, 300, 86_400_000, errors),
     checkpointIntervalMs: intVar(env, 'CHECKPOINT_INTERVAL_MS', 10_000, 0, 86_400_000, errors),
+    reindexBatchItems: intVar(env, 'REINDEX_BATCH_ITEMS', 1024, 1, 65_536, errors),
     apiKeys: apiKeys(env, errors),
     idempotencyTtlMs: intVar(env, 'IDEMPOTENCY_TTL_HOURS', 24, 1, 8760, errors) * 3_600_000,
     eraseVacuum: choice(env, 'ERASE_VACUUM', ['full', 'plain'] as const, errors),

@@ -227,6 +227,22 @@ function minedTerms(p: MinedTrainingParams, data: JobData): CostTerm[] {
   ];
 }
 
+/** Bytes a gallery item id may take as a JS string: up to 256 UTF-16 characters and the string's header. */
+const ITEM_ID_BYTES = 256 * 2 + 64;
+
+/**
+ * Peak bytes of a reindex job (src/jobs/reindex.ts): one batch of B items' features as read, their
+ * ids and their embeddings. The target model lives in the serving model cache (MODEL_CACHE_BYTES,
+ * its own budget) and the kernels' memory is the serving kernels', so neither is counted here.
+ */
+export function reindexJobCost(batch: number, d: number, k: number): CostEstimate {
+  return estimate([
+    { name: 'batch features', formula: 'B·d·4 (one batch of float32 features, as read)', bytes: batch * d * 4 },
+    { name: 'batch embeddings', formula: 'B·k·4', bytes: batch * k * 4 },
+    { name: 'batch ids', formula: 'B·576 (item ids of up to 256 characters)', bytes: batch * ITEM_ID_BYTES },
+  ]);
+}
+
 /** "1.5 GiB" for messages. */
 export function formatBytes(bytes: number): string {
   const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];

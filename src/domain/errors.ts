@@ -57,6 +57,8 @@ export const ErrorCodes = [
   'INVALID_IDEMPOTENCY_KEY',
   'IDEMPOTENCY_KEY_REUSED',
   'IDEMPOTENCY_KEY_IN_FLIGHT',
+  // reindex jobs (docs/decisions/0033-reindex-jobs.md)
+  'MODEL_UNCHANGED',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];
 

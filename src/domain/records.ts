@@ -30,8 +30,8 @@ export const Dataset = Type.Object(
 export type DatasetRecord = Static<typeof Dataset>;
 
 export const Progress = Type.Object({
-  iteration: Type.Integer(),
-  maxIterations: Type.Integer(),
+  iteration: Type.Integer({ description: 'Training: the step reached. Reindex jobs: the items embedded so far' }),
+  maxIterations: Type.Integer({ description: 'Training: the most steps. Reindex jobs: the items to embed' }),
   loss: Type.Optional(
     Type.Number({
       description:
@@ -91,12 +91,41 @@ export function finiteMetrics<T>(value: T): T {
 export const JobError = Type.Object({ code: Type.String(), message: Type.String() });
 export type JobError = Static<typeof JobError>;
 
+export const JOB_KINDS = ['train', 'reindex'] as const;
+export const JobKind = Type.Union(
+  JOB_KINDS.map((k) => Type.Literal(k)),
+  {
+    description:
+      '`train`: learns a model from a dataset (`datasetId`, `params`); `reindex`: embeds every item of a gallery with another model and switches the gallery to it (`reindex`)',
+  },
+);
+export type JobKind = (typeof JOB_KINDS)[number];
+
+/** What a reindex job moves: which gallery, from which model to which. */
+export const ReindexTarget = Type.Object(
+  {
+    galleryId: Type.String(),
+    modelId: Type.String({ description: 'The model the gallery moves to when the job commits' }),
+    fromModelId: Type.String({ description: 'The model the gallery was on when the job was created' }),
+  },
+  { $id: 'ReindexTarget' },
+);
+export type ReindexTarget = Static<typeof ReindexTarget>;
+
 export const Job = Type.Object(
   {
     id: Type.String({ examples: ['job_Hk2m0aP9cQe1xV3b'] }),
     status: JobStatus,
-    datasetId: Type.String(),
-    params: TrainingParams,
+    kind: JobKind,
+    datasetId: Type.Union([Type.String(), Type.Null()], {
+      description: 'The dataset a training job trains on; null for a reindex job',
+    }),
+    params: Type.Union([TrainingParams, Type.Null()], {
+      description: 'The parameters of a training job; null for a reindex job',
+    }),
+    reindex: Type.Union([ReindexTarget, Type.Null()], {
+      description: 'What a reindex job moves; null for a training job',
+    }),
     progress: Type.Union([Progress, Type.Null()]),
     metrics: Type.Union([FreeObject, Type.Null()]),
     modelId: Type.Union([Type.String(), Type.Null()]),
@@ -121,6 +150,11 @@ export const Job = Type.Object(
   { $id: 'Job' },
 );
 export type JobRecord = Static<typeof Job>;
+/** A job of one kind, its fields narrowed: a training job has a dataset and parameters, a reindex job a target. */
+export type TrainJobRecord = JobRecord & { kind: 'train'; datasetId: string; params: TrainingParams; reindex: null };
+export type ReindexJobRecord = JobRecord & { kind: 'reindex'; datasetId: null; params: null; reindex: ReindexTarget };
+export const isTrainJob = (job: JobRecord): job is TrainJobRecord => job.kind === 'train';
+export const isReindexJob = (job: JobRecord): job is ReindexJobRecord => job.kind === 'reindex';
 
 export const Model = Type.Object(
   {

@@ -3,14 +3,23 @@
 // and writes the model and final state; every write is fenced by the lease. A job whose lease
 // another replica's sweep took back (this process stalled), or that was cancelled elsewhere, is
 // stopped at the next renewal without writing anything. docs/decisions/0021-job-leases-checkpoints.md.
+// Jobs have kinds: a training job runs in a worker thread, a reindex job in a loop on this thread
+// (src/jobs/reindex.ts); both are claimed, leased, renewed, cancelled, parked and requeued alike.
+// docs/decisions/0033-reindex-jobs.md.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ComputeSettings } from '../compute/index.js';
 import { labelIds } from '../compute/training-data.js';
-import { describeCost, formatBytes, MiB, trainingJobCost, type CostEstimate } from '../domain/costs.js';
-import { finiteMetrics, finiteProgress } from '../domain/records.js';
+import { describeCost, formatBytes, MiB, reindexJobCost, trainingJobCost, type CostEstimate } from '../domain/costs.js';
+import {
+  finiteMetrics,
+  finiteProgress,
+  isReindexJob,
+  type ReindexJobRecord,
+  type TrainJobRecord,
+} from '../domain/records.js';
 import type { TrainingParams } from '../domain/training.js';
 import type {
   AliasRecord,
@@ -22,6 +31,7 @@ import type {
   Store,
 } from '../store/types.js';
 import type { TrainTask, WorkerMessage } from './messages.js';
+import { runReindex, type ReindexBackend, type ReindexOutcome } from './reindex.js';
 import { startWorker, type WorkerHandle } from './worker-pool.js';
 
 /** How often progress reaches the database (the worker reports every 250 ms). */
@@ -29,10 +39,32 @@ const PROGRESS_WRITE_MS = 500;
 /** A cancelled worker that has not stopped by then is terminated. */
 const CANCEL_GRACE_MS = 1000;
 
+/** What runs a job: a training worker thread, or a reindex loop. */
+interface Execution {
+  /** asks it to stop: it stops within CANCEL_GRACE_MS (a worker that lingers is terminated) */
+  stop(): void;
+  /** stops it at once, as a killed process would */
+  kill(): void;
+  /** settles, with an exit code, once it has stopped */
+  exited: Promise<number>;
+}
+
+/** A worker thread as an Execution: stop sets the shared cancel flag, then terminates it after the grace. */
+function workerExecution(handle: WorkerHandle, control: Int32Array): Execution {
+  return {
+    stop() {
+      Atomics.store(control, 0, 1);
+      const t = setTimeout(() => void handle.worker.terminate(), CANCEL_GRACE_MS);
+      void handle.exited.then(() => clearTimeout(t));
+    },
+    kill: () => void handle.worker.terminate(),
+    exited: handle.exited,
+  };
+}
+
 interface Running {
   job: JobRecord;
-  handle: WorkerHandle;
-  control: Int32Array;
+  exec: Execution;
   lastWrite: number;
   pending: JobProgress | null;
   timer: NodeJS.Timeout | null;
@@ -66,6 +98,8 @@ export interface RunnerOptions {
   checkpointIntervalMs: number;
   /** this runner's id on the leases it takes (default hostname:pid:random) */
   owner?: string;
+  /** what reindex jobs run against (galleries, the serving kernels); without it they fail */
+  reindex?: ReindexBackend;
 }
 
 /** A new runner id: where it runs (host, process) and a random part, so two apps in one process differ. */
@@ -183,7 +217,27 @@ export class JobRunner {
       });
   }
 
-  /** A job's estimated peak memory on this dataset (src/domain/costs.ts). */
+  /** A reindex job's estimated peak memory (src/domain/costs.ts): one batch of the target model. */
+  async reindexCost(job: ReindexJobRecord): Promise<CostEstimate> {
+    const b = this.opts.reindex;
+    if (!b) return { bytes: 0, terms: [] };
+    const { d, k } = await b.modelShape(job.reindex.modelId).catch(() => ({ d: 0, k: 0 }));
+    return this.reindexShapeCost(d, k);
+  }
+
+  /** A reindex job's estimated peak memory with a d → k model. */
+  reindexShapeCost(d: number, k: number): CostEstimate {
+    return reindexJobCost(this.opts.reindex?.batchItems ?? 0, d, k);
+  }
+
+  /** The estimated peak memory of a queued job of either kind; 0 when its data is gone (it fails on launch). */
+  private async costOf(job: JobRecord): Promise<CostEstimate> {
+    if (isReindexJob(job)) return this.reindexCost(job);
+    const ds = await this.opts.store.getDataset(job.datasetId!);
+    return ds ? this.jobCost(job.params!, ds) : { bytes: 0, terms: [] };
+  }
+
+  /** A training job's estimated peak memory on this dataset (src/domain/costs.ts). */
   jobCost(params: TrainingParams, ds: Pick<DatasetRecord, 'dimension' | 'tripletCount' | 'sampleCount'>): CostEstimate {
     const count = params.source === 'samples' ? ds.sampleCount : ds.tripletCount;
     const threads = this.opts.compute.kernels === 'js' ? 1 : this.opts.compute.threads;
@@ -205,8 +259,7 @@ export class JobRunner {
     while (this.started && !this.closing && this.running.size + this.launching < this.opts.concurrency) {
       const next = await this.opts.store.nextQueuedJob();
       if (!next) return;
-      const ds = await this.opts.store.getDataset(next.datasetId);
-      const cost = ds ? this.jobCost(next.params, ds) : { bytes: 0, terms: [] };
+      const cost = await this.costOf(next);
       if (cost.bytes > this.budget) {
         await this.finish(next.id, 'failed', {
           code: 'BUDGET_EXCEEDED',
@@ -229,7 +282,7 @@ export class JobRunner {
   }
 
   /** The job's data, read from the store, for the worker (transferred, not copied). */
-  private async taskFor(job: JobRecord, control: Int32Array, bytes: number): Promise<TrainTask> {
+  private async taskFor(job: TrainJobRecord, control: Int32Array, bytes: number): Promise<TrainTask> {
     const task: TrainTask = {
       kind: 'train',
       jobId: job.id,
@@ -254,12 +307,14 @@ export class JobRunner {
     return task;
   }
 
-  private async launch(job: JobRecord, bytes: number): Promise<void> {
-    const control = new Int32Array(new SharedArrayBuffer(4));
-    const r: Running = {
+  private launch(job: JobRecord, bytes: number): Promise<void> {
+    return isReindexJob(job) ? this.launchReindex(job, bytes) : this.launchTraining(job as TrainJobRecord, bytes);
+  }
+
+  private newRunning(job: JobRecord, bytes: number): Running {
+    return {
       job,
-      handle: undefined as never,
-      control,
+      exec: undefined as never,
       lastWrite: 0,
       pending: null,
       timer: null,
@@ -268,6 +323,11 @@ export class JobRunner {
       writes: Promise.resolve(),
       bytes,
     };
+  }
+
+  private async launchTraining(job: TrainJobRecord, bytes: number): Promise<void> {
+    const control = new Int32Array(new SharedArrayBuffer(4));
+    const r = this.newRunning(job, bytes);
     let task: TrainTask;
     try {
       task = await this.taskFor(job, control, bytes);
@@ -285,11 +345,11 @@ export class JobRunner {
       return;
     }
     this.running.set(job.id, r);
-    this.opts.log.info({ jobId: job.id, datasetId: job.datasetId }, 'job started');
+    this.opts.log.info({ jobId: job.id, kind: job.kind, datasetId: job.datasetId }, 'job started');
     this.emit(job);
     // The heap holds what the estimate counts too (PCA's number[][], small arrays): capped by it.
     const heapMb = Math.min(this.opts.heapMb, Math.ceil(task.memoryBytes! / MiB));
-    r.handle = startWorker(
+    const handle = startWorker(
       task,
       (m) => this.onMessage(r, m),
       (e) =>
@@ -302,7 +362,76 @@ export class JobRunner {
           : this.fail(r, 'WORKER_CRASHED', `the training worker crashed: ${e.message}`),
       heapMb,
     );
-    void r.handle.exited.then((code) => this.onExit(r, code));
+    r.exec = workerExecution(handle, control);
+    void r.exec.exited.then((code) => this.onExit(r, code));
+  }
+
+  /**
+   * Starts a reindex job's loop (src/jobs/reindex.ts) on this thread. Its checkpoint is the
+   * gallery's pending embeddings: a job taken up again reads on from the first item without one.
+   */
+  private async launchReindex(job: ReindexJobRecord, bytes: number): Promise<void> {
+    const backend = this.opts.reindex;
+    if (!backend) {
+      await this.finish(
+        job.id,
+        'failed',
+        { code: 'REINDEX_FAILED', message: 'this server cannot run reindex jobs (it has no galleries)' },
+        this.owner,
+      );
+      return;
+    }
+    if (this.closing) {
+      if (!this.abandoned) await this.opts.store.releaseJobs(this.owner);
+      return;
+    }
+    const r = this.newRunning(job, bytes);
+    const stop = new AbortController();
+    this.running.set(job.id, r);
+    this.opts.log.info({ jobId: job.id, kind: job.kind, ...job.reindex }, 'job started');
+    this.emit(job);
+    const outcome = runReindex(job, backend, {
+      owner: this.owner,
+      signal: stop.signal,
+      onProgress: (p) => {
+        if (!r.done && !r.stopping) this.progress(r, p);
+      },
+    }).then((o) => this.reindexEnded(r, o));
+    r.exec = { stop: () => stop.abort(), kill: () => stop.abort(), exited: outcome.then(() => 0) };
+    void r.exec.exited.then((code) => this.onExit(r, code));
+  }
+
+  /** Writes what a reindex loop's outcome means for its job, in order with its other writes. */
+  private async reindexEnded(r: Running, o: ReindexOutcome): Promise<void> {
+    switch (o.type) {
+      case 'committed':
+        // the commit wrote the final progress with the job's success
+        r.done = true;
+        if (r.timer) clearTimeout(r.timer);
+        r.pending = null;
+        this.opts.log.info({ jobId: r.job.id, metrics: o.job.metrics }, 'job succeeded');
+        this.emit(o.job);
+        return;
+      case 'stopped':
+        return;
+      case 'lost':
+        r.stopping ??= 'lost';
+        this.opts.log.warn({ jobId: r.job.id, code: o.code }, `the reindex was not committed: ${o.message}`);
+        return;
+      case 'aborted': {
+        // A cancel elsewhere releases the gallery first: the lease then says the job is over.
+        if (r.stopping) return;
+        const why = await this.opts.store.renewJobLease(r.job.id, this.lease).catch(() => ({ held: true }) as const);
+        if (!why.held) return this.lose(r, why);
+        this.fail(r, 'REINDEX_ABORTED', o.message);
+        await r.writes;
+        return;
+      }
+      case 'failed':
+        this.fail(r, o.code, o.message);
+        await r.writes;
+        return;
+    }
   }
 
   private onMessage(r: Running, m: WorkerMessage): void {
@@ -381,7 +510,7 @@ export class JobRunner {
   }
 
   private succeed(r: Running, m: Extract<WorkerMessage, { type: 'trained' }>): void {
-    const p = r.job.params;
+    const p = r.job.params!;
     r.done = true;
     void this.write(r, async () => {
       try {
@@ -443,7 +572,22 @@ export class JobRunner {
     const job = await this.opts.store.finishJob(id, status, error, null, owner);
     if (owner !== undefined && job.status !== status) return; // no longer this runner's
     if (status === 'failed') this.opts.log.warn({ jobId: id, ...error }, 'job failed');
+    await this.release(job);
     this.emit(job);
+  }
+
+  /**
+   * A reindex job that ended without committing lets its gallery go (the pending embeddings are
+   * dropped; search never saw them). Should this not happen (a crash in between), the next reindex
+   * of the gallery finds the job over and lets it go then (src/services/reindex.ts).
+   */
+  private async release(job: JobRecord): Promise<void> {
+    if (!isReindexJob(job) || job.status === 'succeeded' || !this.opts.reindex) return;
+    await this.opts.reindex
+      .abortReindex(job.reindex.galleryId, job.id)
+      .catch((e: Error) =>
+        this.opts.log.warn({ err: e, jobId: job.id }, 'could not release the gallery of an ended reindex job'),
+      );
   }
 
   private onExit(r: Running, code: number): void {
@@ -471,15 +615,17 @@ export class JobRunner {
       this.stopWorker(r);
     }
     const job = await this.opts.store.finishJob(id, 'cancelled', null);
-    this.opts.log.info({ jobId: id }, 'job cancelled');
+    // a reindex that committed first is not cancelled: its gallery stays on the new model
+    if (job.status === 'cancelled') {
+      this.opts.log.info({ jobId: id }, 'job cancelled');
+      await this.release(job);
+    }
     this.emit(job);
     return job;
   }
 
   private stopWorker(r: Running): void {
-    Atomics.store(r.control, 0, 1);
-    const t = setTimeout(() => void r.handle.worker.terminate(), CANCEL_GRACE_MS);
-    void r.handle.exited.then(() => clearTimeout(t));
+    r.exec.stop();
   }
 
   /** Stops taking jobs; running ones go back to the queue so the next start (here or elsewhere) resumes them. */
@@ -495,7 +641,7 @@ export class JobRunner {
     await this.beating;
     await Promise.all(
       all.map(async (r) => {
-        await r.handle.exited;
+        await r.exec.exited;
         await r.writes;
       }),
     );
@@ -515,10 +661,10 @@ export class JobRunner {
     for (const r of all) {
       r.stopping = 'lost';
       if (r.timer) clearTimeout(r.timer);
-      void r.handle.worker.terminate();
+      r.exec.kill();
     }
     // writes asked for before this point may land (a process dies mid-write too); none after
-    await Promise.all(all.map(async (r) => Promise.all([r.handle.exited, r.writes])));
+    await Promise.all(all.map(async (r) => Promise.all([r.exec.exited, r.writes])));
     await this.pumping;
     await this.beating;
   }

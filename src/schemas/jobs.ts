@@ -38,6 +38,13 @@ export const TrainBody = Type.Object(
 );
 export type TrainBody = Static<typeof TrainBody>;
 
+/** POST /galleries/:id/reindex. */
+export const ReindexBody = Type.Object(
+  { model: Type.String({ minLength: 1, maxLength: 256, description: 'The model to move to: an id or an alias' }) },
+  { additionalProperties: false, examples: [{ model: 'mdl_b7Qn2cX0pL4sR8tW' }] },
+);
+export type ReindexBody = Static<typeof ReindexBody>;
+
 export const JobsQuery = Type.Object(
   {
     status: Type.Optional(JobStatus),

@@ -78,6 +78,7 @@ export const ASYNC_METHODS = {
   eraseLabel: 1,
   getIdempotencyKey: 1,
   purgeIdempotencyKeys: 1,
+  succeedReindexJob: 1,
 } satisfies Record<Exclude<keyof Store, 'location' | 'isOpen' | 'watch'>, 1>;
 
 /**

@@ -177,4 +177,48 @@ export const MIGRATIONS: string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);
   `,
+  // Jobs of two kinds (docs/decisions/0033-reindex-jobs.md): `train` (a dataset and training
+  // parameters) and `reindex` (a gallery; `params` holds its target). A reindex job has no dataset,
+  // and SQLite cannot drop a NOT NULL: the table is rebuilt (https://sqlite.org/lang_altertable.html,
+  // "making other kinds of table schema changes"), every row, seq and the seq high-water mark kept.
+  // Nothing references jobs.
+  `
+  CREATE TABLE jobs_new (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'train' CHECK (kind IN ('train', 'reindex')),
+    dataset_id TEXT,
+    gallery_id TEXT,
+    params TEXT NOT NULL,
+    progress TEXT,
+    metrics TEXT,
+    model_id TEXT,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    lease_owner TEXT,
+    lease_expires_at INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    resumed_from_iteration INTEGER,
+    model_name TEXT,
+    promote INTEGER NOT NULL DEFAULT 0,
+    CHECK ((kind = 'train') = (dataset_id IS NOT NULL) AND (kind = 'reindex') = (gallery_id IS NOT NULL))
+  );
+  INSERT INTO jobs_new (seq, id, status, dataset_id, params, progress, metrics, model_id, error, created_at,
+      started_at, finished_at, lease_owner, lease_expires_at, attempts, resumed_from_iteration, model_name, promote)
+    SELECT seq, id, status, dataset_id, params, progress, metrics, model_id, error, created_at,
+      started_at, finished_at, lease_owner, lease_expires_at, attempts, resumed_from_iteration, model_name, promote
+    FROM jobs;
+  -- AUTOINCREMENT's high-water mark too, so a seq (a cursor) is never handed out twice
+  DELETE FROM sqlite_sequence WHERE name = 'jobs_new';
+  INSERT INTO sqlite_sequence (name, seq) SELECT 'jobs_new', seq FROM sqlite_sequence WHERE name = 'jobs';
+  DROP TABLE jobs;
+  ALTER TABLE jobs_new RENAME TO jobs;
+  CREATE INDEX jobs_by_status ON jobs (status, seq);
+  CREATE INDEX jobs_by_dataset ON jobs (dataset_id, status);
+  CREATE INDEX jobs_by_gallery ON jobs (gallery_id, status) WHERE gallery_id IS NOT NULL;
+  CREATE INDEX jobs_by_lease ON jobs (lease_expires_at) WHERE status = 'running';
+  `,
 ];

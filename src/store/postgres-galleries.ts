@@ -298,7 +298,12 @@ export class PostgresGalleries {
   }
 
   async commitReindex(galleryId: string, jobId: string): Promise<ReindexCommit> {
-    return this.tx(async (c): Promise<ReindexCommit> => {
+    return this.tx((c) => this.commitReindexIn(c, galleryId, jobId));
+  }
+
+  /** commitReindex inside the caller's transaction (a reindex job's success joins it). */
+  async commitReindexIn(c: Queryable, galleryId: string, jobId: string): Promise<ReindexCommit> {
+    {
       const g = await one(c, 'SELECT * FROM galleries WHERE id = $1 FOR UPDATE', [galleryId]);
       refuseUnlessReindexHeld(galleryId, jobId, g);
       const left = await remaining(c, galleryId);
@@ -315,7 +320,7 @@ export class PostgresGalleries {
         [galleryId, m.k],
       );
       return { committed: true, gallery: await touched(c, galleryId) };
-    });
+    }
   }
 
   async abortReindex(galleryId: string, jobId: string): Promise<void> {

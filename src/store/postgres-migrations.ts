@@ -206,7 +206,7 @@ export const PG_MIGRATIONS: string[] = [
   ALTER TABLE jobs ADD COLUMN model_name text;
   ALTER TABLE jobs ADD COLUMN promote boolean NOT NULL DEFAULT false;
   `,
-  // Identity-level data (docs/decisions/0034-identity-level-data.md). dataset_labels: committed
+  // 6: identity-level data (docs/decisions/0034-identity-level-data.md). dataset_labels: committed
   // samples per label, kept by every commit. A label is keyed by its JSON text (label_json: 1 and
   // "1" differ; JSON escapes keep NUL out of text), ordered integers first (label_int), then
   // strings by the bytes of their JSON text (COLLATE "C"). Backfilled from the chunks' label arrays,
@@ -245,6 +245,16 @@ export const PG_MIGRATIONS: string[] = [
     PRIMARY KEY (scope, key)
   );
   CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);
+  `,
+  // 7: jobs of two kinds (docs/decisions/0033-reindex-jobs.md): `train` (a dataset and training
+  // parameters) and `reindex` (a gallery; `params` holds its target), which has no dataset.
+  `
+  ALTER TABLE jobs ALTER COLUMN dataset_id DROP NOT NULL;
+  ALTER TABLE jobs ADD COLUMN kind text NOT NULL DEFAULT 'train' CHECK (kind IN ('train', 'reindex'));
+  ALTER TABLE jobs ADD COLUMN gallery_id text;
+  ALTER TABLE jobs ADD CONSTRAINT jobs_kind_target
+    CHECK ((kind = 'train') = (dataset_id IS NOT NULL) AND (kind = 'reindex') = (gallery_id IS NOT NULL));
+  CREATE INDEX jobs_by_gallery ON jobs (gallery_id, status) WHERE gallery_id IS NOT NULL;
   `,
 ];
 

@@ -1,10 +1,9 @@
 // PostgreSQL rows to the domain's records: timestamps as Date, json already parsed. What both
 // backends share (cursors, checksums, vector bytes) is in rows.ts.
 // pg returns timestamptz as Date, bigint (seq, COUNT) as string, json already parsed, bytea as Buffer.
-import { finiteProgress } from '../domain/records.js';
 import type { TrainingParams } from '../domain/training.js';
-import type { Row } from './rows.js';
-import type { AliasRecord, DatasetRecord, JobError, JobRecord, JobStatus, ModelRecord } from './types.js';
+import { jobRecord, type Row } from './rows.js';
+import type { AliasRecord, DatasetRecord, JobRecord, ModelRecord } from './types.js';
 
 const iso = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : null);
 
@@ -21,23 +20,11 @@ export function datasetFromRow(r: Row): DatasetRecord {
 }
 
 export function jobFromRow(r: Row): JobRecord {
-  return {
-    id: r.id as string,
-    status: r.status as JobStatus,
-    datasetId: r.dataset_id as string,
-    params: r.params as TrainingParams,
-    progress: finiteProgress(r.progress),
-    metrics: (r.metrics as Record<string, unknown> | null) ?? null,
-    modelId: (r.model_id as string | null) ?? null,
-    error: (r.error as JobError | null) ?? null,
+  return jobRecord(r, r as { params: unknown; progress: unknown; metrics: unknown; error: unknown }, {
     createdAt: iso(r.created_at)!,
     startedAt: iso(r.started_at),
     finishedAt: iso(r.finished_at),
-    attempts: r.attempts as number,
-    resumedFromIteration: (r.resumed_from_iteration as number | null) ?? null,
-    modelName: (r.model_name as string | null) ?? null,
-    promote: r.promote === true,
-  };
+  });
 }
 
 export const MODEL_COLUMNS =

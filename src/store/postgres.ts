@@ -6,7 +6,6 @@ import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_ALIAS } from '../domain/aliases.js';
 import { conflictError, limitError, notFoundError } from '../domain/errors.js';
-import type { JobModelOptions, TrainingParams } from '../domain/training.js';
 import { newId } from './ids.js';
 import { checkQueue } from './queue-limit.js';
 import { ASYNC_METHODS } from './async.js';
@@ -23,6 +22,7 @@ import {
   checksum,
   decodeCursor,
   json,
+  newJobColumns,
   page,
   refusedRenewal,
   refuseModelInUse,
@@ -47,6 +47,8 @@ import type {
   LeaseRenewal,
   ModelRecord,
   NewGallery,
+  NewJob,
+  ReindexJobCommit,
   NewModel,
   Page,
   PageRequest,
@@ -432,16 +434,14 @@ export class PostgresStore implements Store {
 
   // ---- jobs -----------------------------------------------------------------
 
-  async createJob(
-    input: { datasetId: string; params: TrainingParams } & Partial<JobModelOptions>,
-    queueLimit?: CapacityLimit,
-  ): Promise<JobRecord> {
+  async createJob(input: NewJob, queueLimit?: CapacityLimit): Promise<JobRecord> {
+    const job = newJobColumns(input);
     const insert = (c: Queryable) =>
       this.one(
         c,
-        `INSERT INTO jobs (id, status, dataset_id, params, model_name, promote)
-         VALUES ($1, 'queued', $2, $3, $4, $5) RETURNING *`,
-        [newId('job'), input.datasetId, JSON.stringify(input.params), input.modelName ?? null, input.promote ?? false],
+        `INSERT INTO jobs (id, status, kind, dataset_id, gallery_id, params, model_name, promote)
+         VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7) RETURNING *`,
+        [job.id, job.kind, job.datasetId, job.galleryId, job.params, job.modelName, job.promote],
       );
     if (!queueLimit) return jobFromRow((await insert(this.pool))!);
     return inTransaction(this.pool, async (c) => {
@@ -937,6 +937,34 @@ export class PostgresStore implements Store {
 
   async purgeIdempotencyKeys(): Promise<number> {
     return identity.purgeKeys(this.pool);
+  }
+
+  async succeedReindexJob(
+    id: string,
+    galleryId: string,
+    owner: string,
+    metrics: Record<string, unknown>,
+    progress: JobProgress,
+  ): Promise<ReindexJobCommit> {
+    return inTransaction(this.pool, async (c): Promise<ReindexJobCommit> => {
+      // The job's row lock first, as succeedJob takes it: a cancel or a sweep in any replica waits.
+      refuseUnlessHeld(
+        id,
+        owner,
+        await this.one(c, 'SELECT status, lease_owner FROM jobs WHERE id = $1 FOR UPDATE', [id]),
+      );
+      const done = await this.galleries.commitReindexIn(c, galleryId, id);
+      if (!done.committed) return done;
+      const r = await this.one(
+        c,
+        `UPDATE jobs SET status = 'succeeded', metrics = $1, progress = $2, error = NULL, finished_at = now(),
+           lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = $3 RETURNING *`,
+        [JSON.stringify(metrics), JSON.stringify(progress), id],
+      );
+      await c.query('DELETE FROM job_checkpoints WHERE job_id = $1', [id]);
+      return { committed: true, job: jobFromRow(r!), gallery: done.gallery };
+    });
   }
 }
 

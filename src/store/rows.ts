@@ -2,7 +2,19 @@
 // cursor format (base64url of a row's seq), so a client sees one format on either backend.
 import { createHash } from 'node:crypto';
 import { conflictError, invalidError, notFoundError } from '../domain/errors.js';
-import { isFinished, type JobStatus, type LeaseRenewal, type Page } from './types.js';
+import { finiteProgress, type JobKind } from '../domain/records.js';
+import { newId } from './ids.js';
+import type { TrainingParams } from '../domain/training.js';
+import {
+  isFinished,
+  type JobError,
+  type JobRecord,
+  type JobStatus,
+  type LeaseRenewal,
+  type NewJob,
+  type Page,
+  type ReindexTarget,
+} from './types.js';
 
 export type Row = Record<string, unknown>;
 
@@ -77,4 +89,71 @@ export function refuseModelInUse(id: string, aliases: string[]): void {
     'MODEL_IN_USE',
     `model ${id} is in use: ${aliases.length === 1 ? 'the alias' : 'the aliases'} ${list} ${aliases.length === 1 ? 'points' : 'point'} to it; move or delete ${aliases.length === 1 ? 'it' : 'them'} first`,
   );
+}
+
+/** The columns a new job is inserted with, on either backend: `params` holds the parameters of its kind. */
+export function newJobColumns(input: NewJob): {
+  id: string;
+  kind: JobKind;
+  datasetId: string | null;
+  galleryId: string | null;
+  params: string;
+  modelName: string | null;
+  promote: boolean;
+} {
+  if (input.kind === 'reindex') {
+    const { galleryId } = input.reindex;
+    return {
+      id: input.id,
+      kind: 'reindex',
+      datasetId: null,
+      galleryId,
+      params: JSON.stringify(input.reindex),
+      modelName: null,
+      promote: false,
+    };
+  }
+  return {
+    id: newId('job'),
+    kind: 'train',
+    datasetId: input.datasetId,
+    galleryId: null,
+    params: JSON.stringify(input.params),
+    modelName: input.modelName ?? null,
+    promote: input.promote ?? false,
+  };
+}
+
+/**
+ * A job row (its JSON columns parsed, timestamps as ISO strings) → the record: `params` is the
+ * training parameters of a training job, the target of a reindex job.
+ */
+export function jobRecord(
+  r: Row,
+  json: { params: unknown; progress: unknown; metrics: unknown; error: unknown },
+  times: {
+    createdAt: string;
+    startedAt: string | null;
+    finishedAt: string | null;
+  },
+): JobRecord {
+  const kind = ((r.kind as string | undefined) ?? 'train') as JobKind;
+  return {
+    id: r.id as string,
+    status: r.status as JobStatus,
+    kind,
+    datasetId: (r.dataset_id as string | null) ?? null,
+    params: kind === 'train' ? (json.params as TrainingParams) : null,
+    reindex: kind === 'reindex' ? (json.params as ReindexTarget) : null,
+    progress: finiteProgress(json.progress),
+    metrics: (json.metrics as Record<string, unknown> | null) ?? null,
+    modelId: (r.model_id as string | null) ?? null,
+    error: (json.error as JobError | null) ?? null,
+    ...times,
+    attempts: r.attempts as number,
+    resumedFromIteration: (r.resumed_from_iteration as number | null) ?? null,
+    modelName: (r.model_name as string | null) ?? null,
+    // SQLite stores 0/1, PostgreSQL a boolean
+    promote: r.promote === true || r.promote === 1,
+  };
 }

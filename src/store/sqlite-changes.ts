@@ -96,6 +96,7 @@ const WRITES: { [M in Method]: ChangesOf<M> } = {
   eraseLabel: datasetUpdated,
   getIdempotencyKey: null,
   purgeIdempotencyKeys: null,
+  succeedReindexJob: ([id], r: { committed: boolean }) => (r.committed ? [change('jobs', id as string, 'update')] : []),
 };
 
 /** The events of one successful call of `method`. */

@@ -5,15 +5,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_ALIAS } from '../domain/aliases.js';
 import { conflictError, limitError, notFoundError, unavailableError, type DomainError } from '../domain/errors.js';
-import type { JobModelOptions, TrainingParams } from '../domain/training.js';
-import { finiteProgress } from '../domain/records.js';
+import type { TrainingParams } from '../domain/training.js';
 import { newId } from './ids.js';
 import {
   bytesOf,
   checkCheckpoint,
   checksum,
   decodeCursor,
+  jobRecord,
   json,
+  newJobColumns,
   page,
   refusedRenewal,
   refuseModelInUse,
@@ -51,6 +52,8 @@ import type {
   LeaseRenewal,
   ModelRecord,
   NewGallery,
+  NewJob,
+  ReindexJobCommit,
   NewModel,
   Page,
   PageRequest,
@@ -84,23 +87,15 @@ function datasetFromRow(r: Row): DatasetRecord {
 }
 
 function jobFromRow(r: Row): JobRecord {
-  return {
-    id: r.id as string,
-    status: r.status as JobStatus,
-    datasetId: r.dataset_id as string,
-    params: parse<TrainingParams>(r.params)!,
-    progress: finiteProgress(parse(r.progress)),
-    metrics: parse(r.metrics),
-    modelId: (r.model_id as string | null) ?? null,
-    error: parse<JobError>(r.error),
-    createdAt: r.created_at as string,
-    startedAt: (r.started_at as string | null) ?? null,
-    finishedAt: (r.finished_at as string | null) ?? null,
-    attempts: r.attempts as number,
-    resumedFromIteration: (r.resumed_from_iteration as number | null) ?? null,
-    modelName: (r.model_name as string | null) ?? null,
-    promote: r.promote === 1,
-  };
+  return jobRecord(
+    r,
+    { params: parse(r.params), progress: parse(r.progress), metrics: parse(r.metrics), error: parse(r.error) },
+    {
+      createdAt: r.created_at as string,
+      startedAt: (r.started_at as string | null) ?? null,
+      finishedAt: (r.finished_at as string | null) ?? null,
+    },
+  );
 }
 
 function modelFromRow(r: Row): ModelRecord {
@@ -451,32 +446,22 @@ export class SqliteDatabase implements SyncStore {
 
   // ---- jobs -----------------------------------------------------------------
 
-  createJob(
-    input: { datasetId: string; params: TrainingParams } & Partial<JobModelOptions>,
-    queueLimit?: CapacityLimit,
-  ): JobRecord {
+  createJob(input: NewJob, queueLimit?: CapacityLimit): JobRecord {
     return this.write(() => {
-      const id = newId('job');
+      const job = newJobColumns(input);
       // IMMEDIATE: the write lock is taken before the count, so another process cannot slip in between.
       this.db
         .transaction(() => {
           if (queueLimit) checkQueue(this.countJobs('queued'), queueLimit);
           this.db
             .prepare(
-              `INSERT INTO jobs (id, status, dataset_id, params, created_at, model_name, promote)
-               VALUES (?, 'queued', ?, ?, ?, ?, ?)`,
+              `INSERT INTO jobs (id, status, kind, dataset_id, gallery_id, params, created_at, model_name, promote)
+               VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?)`,
             )
-            .run(
-              id,
-              input.datasetId,
-              JSON.stringify(input.params),
-              now(),
-              input.modelName ?? null,
-              input.promote ? 1 : 0,
-            );
+            .run(job.id, job.kind, job.datasetId, job.galleryId, job.params, now(), job.modelName, job.promote ? 1 : 0);
         })
         .immediate();
-      return this.getJob(id)!;
+      return this.getJob(job.id)!;
     });
   }
 
@@ -955,6 +940,37 @@ export class SqliteDatabase implements SyncStore {
 
   purgeIdempotencyKeys(): number {
     return this.write(() => this.identity.purgeKeys());
+  }
+
+  succeedReindexJob(
+    id: string,
+    galleryId: string,
+    owner: string,
+    metrics: Record<string, unknown>,
+    progress: JobProgress,
+  ): ReindexJobCommit {
+    return this.write(() =>
+      this.db
+        .transaction((): ReindexJobCommit => {
+          refuseUnlessHeld(
+            id,
+            owner,
+            this.db.prepare('SELECT status, lease_owner FROM jobs WHERE id = ?').get(id) as Row | undefined,
+          );
+          // nested: a savepoint inside this transaction
+          const done = this.galleries.commitReindex(galleryId, id);
+          if (!done.committed) return done;
+          this.db
+            .prepare(
+              `UPDATE jobs SET status = 'succeeded', metrics = ?, progress = ?, error = NULL, finished_at = ?,
+                 lease_owner = NULL, lease_expires_at = NULL WHERE id = ?`,
+            )
+            .run(JSON.stringify(metrics), JSON.stringify(progress), now(), id);
+          this.db.prepare('DELETE FROM job_checkpoints WHERE job_id = ?').run(id);
+          return { committed: true, job: this.getJob(id)!, gallery: done.gallery };
+        })
+        .immediate(),
+    );
   }
 }
 

@@ -10,6 +10,7 @@ import type {
   JobRecord,
   JobStatus,
   ModelRecord,
+  ReindexTarget,
 } from '../domain/records.js';
 import type { JobModelOptions, TrainingParams } from '../domain/training.js';
 import type {
@@ -20,7 +21,7 @@ import type {
   UnindexedItems,
 } from '../domain/galleries.js';
 
-export type { AliasRecord, DatasetRecord, JobError, JobProgress, JobRecord, JobStatus, ModelRecord };
+export type { AliasRecord, DatasetRecord, JobError, JobProgress, JobRecord, JobStatus, ModelRecord, ReindexTarget };
 export type { GalleryRecord, NewGallery, ReindexCommit, StoredGalleryEmbeddings, UnindexedItems };
 export { FINISHED_STATUSES, isFinished } from '../domain/records.js';
 
@@ -35,6 +36,18 @@ export interface NewModel {
   /** k×d row-major */
   weights: Float64Array;
 }
+
+/**
+ * A job to queue: a training job on a dataset (`kind` may be left out), or a reindex job, whose id
+ * the caller chooses (the gallery is marked moving under that id before the job exists).
+ */
+export type NewJob =
+  | ({ kind?: 'train'; datasetId: string; params: TrainingParams } & Partial<JobModelOptions>)
+  | { kind: 'reindex'; id: string; reindex: ReindexTarget };
+
+/** succeedReindexJob's answer: the job and gallery as committed, or how many items remain. */
+export type ReindexJobCommit =
+  { committed: true; job: JobRecord; gallery: GalleryRecord } | { committed: false; remaining: number };
 
 export interface Page<T> {
   items: T[];
@@ -237,10 +250,7 @@ export interface Store {
    * Queues a job. With `queueLimit`, the queued jobs are counted in the same transaction as the
    * insert, so concurrent callers cannot together pass it: QUEUE_FULL (kind limit) when full.
    */
-  createJob(
-    input: { datasetId: string; params: TrainingParams } & Partial<JobModelOptions>,
-    queueLimit?: CapacityLimit,
-  ): Promise<JobRecord>;
+  createJob(input: NewJob, queueLimit?: CapacityLimit): Promise<JobRecord>;
   getJob(id: string): Promise<JobRecord | undefined>;
   listJobs(page: PageRequest & { status?: JobStatus }): Promise<Page<JobRecord>>;
   countJobs(status: JobStatus): Promise<number>;
@@ -423,4 +433,17 @@ export interface Store {
   getIdempotencyKey(scope: string, key: string): Promise<StoredIdempotencyKey | undefined>;
   /** Deletes expired Idempotency-Keys (commits also purge a few); returns how many. */
   purgeIdempotencyKeys(): Promise<number>;
+  /**
+   * The end of a reindex job, in one transaction: commitReindex, and when it commits, the job
+   * succeeded with its metrics and final progress; only while the job runs under `owner`
+   * (JOB_FINISHED, LEASE_LOST otherwise, and nothing changes). A cancel and this are thus ordered:
+   * a cancelled job never moves its gallery. Not committed (items remain): the job runs on.
+   */
+  succeedReindexJob(
+    id: string,
+    galleryId: string,
+    owner: string,
+    metrics: Record<string, unknown>,
+    progress: JobProgress,
+  ): Promise<ReindexJobCommit>;
 }

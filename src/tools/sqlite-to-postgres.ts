@@ -28,7 +28,9 @@ const TABLES: Record<string, string[]> = {
   jobs: [
     'id',
     'status',
+    'kind',
     'dataset_id',
+    'gallery_id',
     'params',
     'progress',
     'metrics',

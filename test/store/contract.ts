@@ -243,6 +243,99 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     );
   });
 
+  t.test('jobs have kinds: a reindex job has a target, no dataset, and is leased like any', async (t) => {
+    const store = await backend.open(t);
+    const ds = await store.createDataset({ name: null, dimension: 2 });
+    const train = await store.createJob({ datasetId: ds.id, params: params() });
+    t.match(train, { kind: 'train', datasetId: ds.id, reindex: null });
+    const target = { galleryId: 'gal_a', modelId: 'mdl_new', fromModelId: 'mdl_old' };
+    const re = await store.createJob({ kind: 'reindex', id: 'job_reindex1', reindex: target });
+    t.match(re, { id: 'job_reindex1', kind: 'reindex', status: 'queued', datasetId: null, params: null });
+    t.same(re.reindex, target, 'the target round trips');
+    t.same(await store.getJob(re.id), re);
+    t.equal(await store.activeJobsForDataset(ds.id), 1, 'a reindex job uses no dataset');
+    t.equal((await store.claimNextJob(LEASE))!.id, train.id, 'one queue for both kinds, oldest first');
+    const claimed = await store.claimNextJob(LEASE);
+    t.match(claimed, { id: re.id, kind: 'reindex', status: 'running', attempts: 1 });
+    t.same(await store.renewJobLease(re.id, LEASE), { held: true });
+    await store.updateJobProgress(re.id, { ...progress, iteration: 3, maxIterations: 10 }, LEASE.owner);
+    t.match((await store.getJob(re.id))!.progress, { iteration: 3, maxIterations: 10 });
+    t.equal(await store.releaseJobs(LEASE.owner), 2);
+    t.match(await store.getJob(re.id), { status: 'queued', kind: 'reindex', reindex: target });
+    t.same(
+      (await store.listJobs({ limit: 10 })).items.map((j) => [j.id, j.kind]),
+      [
+        [re.id, 'reindex'],
+        [train.id, 'train'],
+      ],
+    );
+    t.equal((await store.finishJob(re.id, 'cancelled', null)).status, 'cancelled');
+  });
+
+  t.test('succeedReindexJob: the gallery switch and the job success together, fenced by the lease', async (t) => {
+    const store = await backend.open(t);
+    const from = await store.createModel(model(2, 3));
+    const to = await store.createModel(model(4, 3));
+    const g = await store.createGallery({
+      name: null,
+      modelId: from.id,
+      dimension: 3,
+      embeddingDimension: 2,
+      index: 'exact',
+    });
+    const up = 'up_reindex';
+    await store.stageGalleryItems(up, g.id, ['a', 'b'], [null, null], new Float32Array(6).fill(1), new Float32Array(4));
+    await store.commitGalleryItems(up, g.id, from.id, 2, { max: 10, setting: 'TEST' });
+    const target = { galleryId: g.id, modelId: to.id, fromModelId: from.id };
+    await store.startReindex(g.id, 'job_move', to.id);
+    await store.createJob({ kind: 'reindex', id: 'job_move', reindex: target });
+    const final = { ...progress, iteration: 2, maxIterations: 2 };
+    await t.rejects(
+      store.succeedReindexJob('job_move', g.id, LEASE.owner, {}, final),
+      { code: 'LEASE_LOST' },
+      'queued: not held',
+    );
+    await store.claimNextJob(LEASE);
+    await t.rejects(
+      store.succeedReindexJob('job_move', g.id, 'host-b:1:bbbb', {}, final),
+      { code: 'LEASE_LOST' },
+      'another owner',
+    );
+    t.same(await store.succeedReindexJob('job_move', g.id, LEASE.owner, {}, final), { committed: false, remaining: 2 });
+    t.equal((await store.getJob('job_move'))!.status, 'running', 'items remain: the job runs on');
+    const batch = await store.readUnindexed(g.id, 'job_move', 10);
+    await store.writeReindexBatch(
+      g.id,
+      'job_move',
+      batch.ids,
+      Float32Array.from({ length: 8 }, (_, i) => i),
+    );
+    const done = await store.succeedReindexJob('job_move', g.id, LEASE.owner, { itemsEmbedded: 2 }, final);
+    t.equal(done.committed, true);
+    if (!done.committed) return;
+    t.match(done.job, { status: 'succeeded', kind: 'reindex', metrics: { itemsEmbedded: 2 }, progress: final });
+    t.match(done.gallery, { model: to.id, pendingModel: null, reindexJob: null });
+    t.same(Array.from((await store.readGalleryEmbeddings(g.id)).embeddings), [0, 1, 2, 3, 4, 5, 6, 7]);
+
+    // cancelled first: the commit is refused and the gallery stays where it is
+    await store.startReindex(g.id, 'job_back', from.id);
+    await store.createJob({
+      kind: 'reindex',
+      id: 'job_back',
+      reindex: { ...target, modelId: from.id, fromModelId: to.id },
+    });
+    await store.claimNextJob(LEASE);
+    const back = await store.readUnindexed(g.id, 'job_back', 10);
+    await store.writeReindexBatch(g.id, 'job_back', back.ids, new Float32Array(4));
+    await store.finishJob('job_back', 'cancelled', null);
+    await t.rejects(store.succeedReindexJob('job_back', g.id, LEASE.owner, {}, final), { code: 'JOB_FINISHED' });
+    t.match(
+      await store.getGallery(g.id),
+      { model: to.id, reindexJob: 'job_back' },
+      'not moved (the runner lets it go)',
+    );
+  });
+
   t.test('the queue limit holds inside createJob, also for concurrent callers', async (t) => {
     const store = await backend.open(t);
     const ds = await store.createDataset({ name: null, dimension: 1 });

@@ -302,3 +302,38 @@ t.test('erased gallery items leave no bytes of their features or embeddings in t
   t.ok(found(Buffer.from(keep.buffer, 0, 64)), 'the item kept is still there');
   t.same((await store.readGalleryEmbeddings(g.id)).ids, ['y']);
 });
+
+t.test('migration 5 rebuilds jobs for kinds: every row and its seq kept, training by default', async (t) => {
+  const file = path.join(tempDir(t), 'old.sqlite');
+  const db = new Database(file);
+  for (const m of MIGRATIONS.slice(0, 4)) db.exec(m);
+  db.pragma('user_version = 4');
+  const insert = db.prepare(
+    "INSERT INTO jobs (id, status, dataset_id, params, created_at, attempts, lease_owner) VALUES (?, ?, 'ds_a', ?, 'now', ?, ?)",
+  );
+  insert.run('job_run', 'running', JSON.stringify(params()), 2, 'host:1:x');
+  insert.run('job_new', 'queued', JSON.stringify(params()), 0, null);
+  insert.run('job_gone', 'succeeded', JSON.stringify(params()), 1, null);
+  db.prepare("DELETE FROM jobs WHERE id = 'job_gone'").run();
+  const before = db.prepare('SELECT seq, id FROM jobs ORDER BY seq').all();
+  db.close();
+  const store = open(t, file);
+  t.match(await store.getJob('job_run'), { kind: 'train', datasetId: 'ds_a', attempts: 2, reindex: null });
+  t.same(await store.getJob('job_run').then((j) => j!.params), params());
+  const raw = new Database(file, { readonly: true });
+  t.same(raw.prepare('SELECT seq, id FROM jobs ORDER BY seq').all(), before, 'seqs kept');
+  raw.close();
+  const next = await store.createJob({
+    kind: 'reindex',
+    id: 'job_re',
+    reindex: { galleryId: 'g', modelId: 'm', fromModelId: 'o' },
+  });
+  const seqs = new Database(file, { readonly: true });
+  const seq = (seqs.prepare('SELECT seq FROM jobs WHERE id = ?').get(next.id) as { seq: number }).seq;
+  seqs.close();
+  t.equal(seq, 4, 'AUTOINCREMENT carries on above every seq ever used (3 was deleted)');
+  t.same(
+    (await store.listJobs({ limit: 10 })).items.map((j) => j.id),
+    ['job_re', 'job_new', 'job_run'],
+  );
+});

@@ -1,0 +1,165 @@
+// POST /galleries/:id/reindex: the gallery moves to another model in a background job. Until the
+// job commits the gallery holds the old model's embeddings, after it exactly the new model's
+// (bit for bit what /embed answers), never a mix; a cancel leaves it where it was.
+// docs/decisions/0033-reindex-jobs.md. Items are enrolled through the store here, as the upload
+// route would (tests of search through the routes join when they land).
+import t, { type Test } from 'tap';
+import type { App } from '../../src/app-types.js';
+import { newId } from '../../src/store/ids.js';
+import { expectError, testApp, waitForJob } from '../helpers.js';
+
+const D = 6;
+
+function rows(n: number, d: number, seed: number): number[][] {
+  let s = seed >>> 0;
+  const r = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1;
+  return Array.from({ length: n }, () => Array.from({ length: d }, r));
+}
+
+async function importModel(app: App, k: number, d: number, seed: number): Promise<string> {
+  const res = await app.inject({ method: 'POST', url: '/models', payload: { W: rows(k, d, seed) } });
+  if (res.statusCode !== 201) throw new Error(res.body);
+  return res.json().id;
+}
+
+/** features through the model, as /embed answers: n×k float32. */
+async function embed(app: App, model: string, features: number[][]): Promise<Float32Array> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/embed',
+    headers: { accept: 'application/octet-stream' },
+    payload: { model, inputs: features },
+  });
+  if (res.statusCode !== 200) throw new Error(res.body);
+  const b = res.rawPayload;
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+/** Enrols items (ids `${prefix}${i}`) as an upload does: embedded with the gallery's model, one commit. */
+async function enrol(app: App, gallery: string, features: number[][], prefix = 'it'): Promise<void> {
+  const { store } = app.services;
+  const g = (await store.getGallery(gallery))!;
+  const ids = features.map((_, i) => `${prefix}${String(i).padStart(4, '0')}`);
+  const up = newId('up');
+  await store.stageGalleryItems(
+    up,
+    gallery,
+    ids,
+    ids.map((_, i) => `p${i >> 1}`),
+    Float32Array.from(features.flat()),
+    await embed(app, g.model, features),
+  );
+  await store.commitGalleryItems(up, gallery, g.model, ids.length, { max: 1e6, setting: 'TEST' });
+}
+
+async function setUp(t: Test, n: number) {
+  const app = await testApp(t, { config: { reindexBatchItems: 7 }, build: { runJobs: false } });
+  const a = await importModel(app, 4, D, 1);
+  const b = await importModel(app, 3, D, 2);
+  const features = rows(n, D, 3);
+  const { store } = app.services;
+  const g = (await store.createGallery({ name: 'g', modelId: a, dimension: D, embeddingDimension: 4, index: 'exact' }))
+    .id;
+  await enrol(app, g, features);
+  const onA = Array.from(await embed(app, a, features));
+  const onB = Array.from(await embed(app, b, features));
+  const stored = async () => Array.from((await store.readGalleryEmbeddings(g)).embeddings);
+  return { app, a, b, g, features, onA, onB, stored };
+}
+
+const reindex = (app: App, id: string, model: string) =>
+  app.inject({ method: 'POST', url: `/galleries/${id}/reindex`, payload: { model } });
+
+t.test('a reindex switches the gallery at its commit: the old embeddings until then, the new after', async (t) => {
+  const { app, a, b, g, onA, onB, stored } = await setUp(t, 60);
+  const res = await reindex(app, g, b);
+  t.equal(res.statusCode, 202, res.body);
+  t.equal(res.headers.location, `/jobs/${res.json().id}`);
+  t.match(res.json(), {
+    kind: 'reindex',
+    status: 'queued',
+    datasetId: null,
+    params: null,
+    reindex: { galleryId: g, modelId: b, fromModelId: a },
+  });
+  t.match(await app.services.store.getGallery(g), { model: a, pendingModel: b, reindexJob: res.json().id });
+  t.same(await stored(), onA, 'queued: the old embeddings');
+
+  // Reads while it runs see one model's embeddings or the other's, never a mix.
+  void app.services.runner.start();
+  const seen = new Set<string>();
+  let job = res.json();
+  while (['queued', 'running'].includes(job.status)) {
+    const now = JSON.stringify(await stored());
+    if (now === JSON.stringify(onA)) seen.add('old');
+    else if (now === JSON.stringify(onB)) seen.add('new');
+    else t.fail('a mix of two models');
+    job = (await app.inject({ url: `/jobs/${job.id}` })).json();
+  }
+  t.equal(job.status, 'succeeded', JSON.stringify(job.error));
+  t.match(job, { kind: 'reindex', progress: { iteration: 60, maxIterations: 60 }, metrics: { itemsEmbedded: 60 } });
+  t.same(await stored(), onB, 'committed: bit for bit what /embed answers with the new model');
+  t.match(await app.services.store.getGallery(g), { model: b, pendingModel: null, reindexJob: null, itemCount: 60 });
+  t.ok(seen.has('old') || seen.has('new'));
+});
+
+t.test('items upserted while the job runs are embedded with the new model before it commits', async (t) => {
+  const { app, b, g, features } = await setUp(t, 20);
+  const job = (await reindex(app, g, b)).json();
+  const late = rows(9, D, 17);
+  await enrol(app, g, late, 'late');
+  // the job is claimed only now; on its first pass it finds the late items too
+  void app.services.runner.start();
+  t.equal((await waitForJob(app, job.id)).status, 'succeeded');
+  const got = await app.services.store.readGalleryEmbeddings(g);
+  const byId = new Map(got.ids.map((id, i) => [id, Array.from(got.embeddings.subarray(i * 3, i * 3 + 3))]));
+  const want = await embed(app, b, [...features, ...late]);
+  const ids = [
+    ...features.map((_, i) => `it${String(i).padStart(4, '0')}`),
+    ...late.map((_, i) => `late${String(i).padStart(4, '0')}`),
+  ];
+  t.same(
+    ids.map((id) => byId.get(id)),
+    ids.map((_, i) => Array.from(want.subarray(i * 3, i * 3 + 3))),
+  );
+});
+
+t.test('a cancel leaves the gallery on its model, and lets it go for the next reindex', async (t) => {
+  const { app, a, b, g, onA, onB, stored } = await setUp(t, 30);
+  const job = (await reindex(app, g, b)).json();
+  expectError(t, await reindex(app, g, b), 409, 'REINDEX_PENDING');
+  const cancelled = await app.inject({ method: 'POST', url: `/jobs/${job.id}/cancel` });
+  t.equal(cancelled.json().status, 'cancelled');
+  t.match(await app.services.store.getGallery(g), { model: a, pendingModel: null, reindexJob: null });
+  t.same(await stored(), onA);
+  const again = await reindex(app, g, b);
+  t.equal(again.statusCode, 202, 'the gallery is free again');
+  void app.services.runner.start();
+  t.equal((await waitForJob(app, again.json().id)).status, 'succeeded');
+  t.same(await stored(), onB);
+});
+
+t.test('a gallery left held by a job that ended (a crash in between) is let go by the next reindex', async (t) => {
+  const { app, b, g, onB, stored } = await setUp(t, 10);
+  const { store } = app.services;
+  // a holder job that was never stored: the process died between marking the gallery and queueing
+  await store.startReindex(g, 'job_lost', b);
+  const res = await reindex(app, g, b);
+  t.equal(res.statusCode, 202, res.body);
+  void app.services.runner.start();
+  t.equal((await waitForJob(app, res.json().id)).status, 'succeeded');
+  t.same(await stored(), onB);
+});
+
+t.test('refused reindexes change nothing', async (t) => {
+  const { app, a, g } = await setUp(t, 4);
+  const other = await importModel(app, 2, D + 1, 5);
+  expectError(t, await reindex(app, 'gal_nope', a), 404, 'GALLERY_NOT_FOUND');
+  expectError(t, await reindex(app, g, 'mdl_nope'), 404, 'MODEL_NOT_FOUND');
+  expectError(t, await reindex(app, g, other), 400, 'DIMENSION_MISMATCH');
+  expectError(t, await reindex(app, g, a), 409, 'MODEL_UNCHANGED');
+  const bad = await app.inject({ method: 'POST', url: `/galleries/${g}/reindex`, payload: { model: a, x: 1 } });
+  t.equal(bad.statusCode, 400);
+  t.equal((await app.inject({ url: '/jobs' })).json().items.length, 0, 'no job was queued');
+  t.match(await app.services.store.getGallery(g), { model: a, pendingModel: null, reindexJob: null });
+});
