@@ -313,6 +313,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   });
   app.addHook('onClose', async () => {
     await app.services.runner.close();
+    await app.services.galleries.close();
     await app.services.compute.close();
     await app.services.store.close();
   });

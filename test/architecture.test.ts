@@ -69,6 +69,19 @@ t.test('the SQLite thread imports only the store and the domain', async (t) => {
   }
 });
 
+t.test('the HNSW thread computes only: src/math, src/search and hnswlib-node', async (t) => {
+  const entry = path.join(SRC, 'search/hnsw-worker.ts');
+  for (const i of imports(entry)) {
+    const ok =
+      i === 'node:worker_threads' ||
+      i === 'node:module' ||
+      i.startsWith('math/') ||
+      i.startsWith('search/') ||
+      i === 'hnswlib-node';
+    t.ok(ok, `hnsw-worker.ts imports ${i}`);
+  }
+});
+
 /** Packages the pure core may use: numerics only. */
 const PURE_PACKAGES = new Set(['ml-matrix']);
 

@@ -4,13 +4,50 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Timestamp } from './records.js';
 
-/** Index kinds a gallery may name. Only exact search exists yet; "hnsw" joins when its index lands. */
-export const GALLERY_INDEX_KINDS = ['exact'] as const;
+/** Index kinds a gallery may name (docs/decisions/0036-hnsw-galleries.md for hnsw). */
+export const GALLERY_INDEX_KINDS = ['exact', 'hnsw'] as const;
 export type GalleryIndexKind = (typeof GALLERY_INDEX_KINDS)[number];
 export const GalleryIndexKind = Type.Union(
   GALLERY_INDEX_KINDS.map((k) => Type.Literal(k)),
-  { description: 'How the gallery is searched: `exact` (brute force through the kernels)' },
+  {
+    description:
+      'How the gallery is searched: `exact` (brute force through the kernels) or `hnsw` (an approximate graph ' +
+      'index, built per version in a thread of its own; exact search answers until it is ready)',
+  },
 );
+
+/** The states of a replica's HNSW index for a gallery. */
+export const HNSW_STATES = ['none', 'building', 'ready', 'failed'] as const;
+export type HnswState = (typeof HNSW_STATES)[number];
+
+/** A gallery's search index as this replica holds it (GET /galleries/:id). */
+export const GalleryIndexStatus = Type.Object(
+  {
+    kind: GalleryIndexKind,
+    state: Type.Optional(
+      Type.Union(
+        HNSW_STATES.map((s) => Type.Literal(s)),
+        {
+          description:
+            'hnsw only, per replica: `none` (the gallery is not loaded here yet: its first search loads it), ' +
+            '`building`, `ready`, `failed`',
+        },
+      ),
+    ),
+    builtVersion: Type.Optional(
+      Type.Union([Type.Integer(), Type.Null()], { description: 'The gallery version the index was built from' }),
+    ),
+    recallAt10: Type.Optional(
+      Type.Union([Type.Number(), Type.Null()], {
+        description: 'recall@10 against exact search, measured after the build on a seeded sample of ≤ 200 items',
+      }),
+    ),
+    buildMs: Type.Optional(Type.Union([Type.Number(), Type.Null()], { description: 'Build time, milliseconds' })),
+    error: Type.Optional(Type.String({ description: 'Why the build failed (state `failed`)' })),
+  },
+  { description: 'Per replica: each replica builds and measures its own index' },
+);
+export type GalleryIndexStatus = Static<typeof GalleryIndexStatus>;
 
 /** Longest item id, in UTF-16 code units (a JavaScript string's length). */
 export const MAX_ITEM_ID_LENGTH = 256;

@@ -88,7 +88,8 @@ export default async function galleryRoutes(app: App): Promise<void> {
         summary: 'Create a gallery',
         description:
           'A gallery holds items (id, optional label, input features) embedded with one model, pinned at creation, ' +
-          'and is searched for the nearest items. `index`: `exact` (the only kind yet).',
+          'and is searched for the nearest items. `index`: `exact` (default) or `hnsw` (an approximate index with ' +
+          'M 16, efConstruction 200, efSearch 64, built per version in a thread; exact search answers until it is ready).',
         body: CreateGalleryBody,
         response: { 201: Gallery, ...errors(400, 404, 415, 422) },
       },
@@ -116,7 +117,10 @@ export default async function galleryRoutes(app: App): Promise<void> {
       schema: {
         tags,
         summary: 'Get a gallery',
-        description: 'Its model, dimensions, index kind, version, item and label counts, and a pending reindex if any.',
+        description:
+          'Its model, dimensions, index kind, version, item and label counts, a pending reindex if any, and ' +
+          "`indexStatus`: this replica's index (for hnsw: state, the version built, recall@10, build time). " +
+          'Reading an hnsw gallery starts loading (and indexing) its current version on this replica.',
         params: IdParams,
         response: { 200: GalleryDetail, ...errors(404) },
       },

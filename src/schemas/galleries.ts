@@ -1,6 +1,6 @@
 // Request and reply shapes of /galleries (docs/decisions/0031-galleries.md).
 import { Type, type Static } from '@sinclair/typebox';
-import { Gallery, GalleryIndexKind, MAX_ITEM_ID_LENGTH } from '../domain/galleries.js';
+import { Gallery, GalleryIndexKind, GalleryIndexStatus, MAX_ITEM_ID_LENGTH } from '../domain/galleries.js';
 import { Label } from './datasets.js';
 
 export { Gallery };
@@ -25,7 +25,10 @@ export type CreateGalleryBody = Static<typeof CreateGalleryBody>;
 
 export const GalleryDetail = Type.Composite([
   Gallery,
-  Type.Object({ labelCount: Type.Integer({ description: 'Distinct labels among the items' }) }),
+  Type.Object({
+    labelCount: Type.Integer({ description: 'Distinct labels among the items' }),
+    indexStatus: GalleryIndexStatus,
+  }),
 ]);
 
 export const ItemId = Type.String({
@@ -127,5 +130,10 @@ export const SearchReply = Type.Object({
   model: Type.String({ description: 'The model the gallery is searched with' }),
   metric: Type.String(),
   version: Type.Integer({ description: "The gallery's version the results come from" }),
+  index: Type.Union([Type.Literal('exact'), Type.Literal('hnsw')], {
+    description:
+      'What answered: `hnsw` (the index of this version) or `exact` (an exact gallery; an hnsw gallery whose index ' +
+      'is not ready on this replica; a cosine search, which the L2 graph does not serve)',
+  }),
   results: Type.Array(Type.Array(SearchHit), { description: 'Per query, up to k hits, nearest first, ties by id' }),
 });

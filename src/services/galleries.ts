@@ -3,7 +3,12 @@
 // embeddings of the gallery's current version. docs/decisions/0031-galleries.md.
 import type { Limits } from '../config.js';
 import { formatBytes, searchReplyBytes } from '../domain/costs.js';
-import { MAX_ITEM_ID_LENGTH, type GalleryRecord } from '../domain/galleries.js';
+import {
+  MAX_ITEM_ID_LENGTH,
+  type GalleryIndexKind,
+  type GalleryIndexStatus,
+  type GalleryRecord,
+} from '../domain/galleries.js';
 import { AppError, badRequest, notFound, tooLarge, unprocessable } from '../errors.js';
 import type { Kernels, Metric } from '../math/index.js';
 import { exactSearch } from '../math/search/index.js';
@@ -38,8 +43,12 @@ export interface SearchResult {
   model: string;
   metric: Metric;
   version: number;
+  /** what answered: the HNSW index, or exact search (an exact gallery, an index not built yet, cosine) */
+  index: GalleryIndexKind;
   results: { id: string; label: Label | null; distance: number }[][];
 }
+
+type Hits = { indexes: ArrayLike<number>; distances: ArrayLike<number> }[];
 
 /** multiply-adds of one slice of a search: the event loop runs between slices */
 const SEARCH_SLICE_MACS = 2 ** 27;
@@ -63,7 +72,7 @@ export class GalleryService {
     this.cache = new GalleryCache(store, limits.galleryCacheBytes, kernels);
   }
 
-  async create(input: { name?: string; model: string; index?: 'exact' }): Promise<GalleryRecord> {
+  async create(input: { name?: string; model: string; index?: GalleryIndexKind }): Promise<GalleryRecord> {
     const m = await this.models.resolve(input.model);
     return this.store.createGallery({
       name: input.name ?? null,
@@ -80,9 +89,16 @@ export class GalleryService {
     return g;
   }
 
-  async detail(id: string): Promise<GalleryRecord & { labelCount: number }> {
+  /** The record, its label count and this replica's index (an hnsw gallery's current version starts loading). */
+  async detail(id: string): Promise<GalleryRecord & { labelCount: number; indexStatus: GalleryIndexStatus }> {
     const g = await this.get(id);
-    return { ...g, labelCount: await this.store.countGalleryLabels(id) };
+    const labelCount = await this.store.countGalleryLabels(id);
+    if (g.index === 'hnsw') this.cache.warm(g);
+    return { ...g, labelCount, indexStatus: this.cache.indexStatus(g) };
+  }
+
+  close(): Promise<void> {
+    return this.cache.close();
   }
 
   list(page: PageRequest): Promise<Page<GalleryRecord>> {
@@ -210,8 +226,9 @@ export class GalleryService {
       const top = Math.min(opts.k, entry.n);
       this.checkReply(entry, q.count, top);
       const Q = q.kind === 'inputs' ? (await this.serving.embedInSlices(m, q.data, q.count)).data : q.data;
-      const results = await this.run(entry, Q, q.count, { ...opts, metric });
-      return { model: entry.modelId, metric, version: entry.version, results };
+      const approx = await this.runHnsw(entry, Q, q.count, top, metric, opts.maxDistance);
+      const results = approx ?? (await this.run(entry, Q, q.count, { ...opts, metric }));
+      return { model: entry.modelId, metric, version: entry.version, index: approx ? 'hnsw' : 'exact', results };
     } finally {
       this.cache.release(entry);
     }
@@ -226,6 +243,46 @@ export class GalleryService {
         `${queries} queries × ${hits} hits would take up to ${formatBytes(bytes)}, over the reply limit of ` +
           `${formatBytes(this.limits.replyBytesLimit)} (REPLY_BYTES_LIMIT); ask for fewer queries or a smaller k`,
       );
+  }
+
+  /**
+   * The entry's HNSW index in its thread, when it is ready, the metric one of its L2 graph's
+   * (euclidean answered as the square root of squared) and no build is queued before the search;
+   * undefined otherwise, or when the thread fails: exact search answers then.
+   */
+  private async runHnsw(
+    entry: CachedGallery,
+    Q: Float32Array,
+    count: number,
+    top: number,
+    metric: Metric,
+    maxDistance: number | undefined,
+  ): Promise<SearchResult['results'] | undefined> {
+    const h = entry.hnsw;
+    if (!h || h.state !== 'ready' || metric === 'cosine' || this.cache.hnswThread.busy || top === 0) return undefined;
+    const root = metric === 'euclidean';
+    const bound = maxDistance !== undefined && root ? maxDistance * maxDistance : maxDistance;
+    try {
+      const found = await this.cache.hnswThread.search(h.key, Q, count, top, bound);
+      const hits: Hits = found.indexes.map((indexes, j) => ({
+        indexes,
+        distances: root ? found.distances[j].map(Math.sqrt) : found.distances[j],
+      }));
+      return this.shape(entry, hits);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private shape(entry: CachedGallery, hits: Hits): SearchResult['results'] {
+    return hits.map((h) => {
+      const row: SearchResult['results'][number] = [];
+      for (let t = 0; t < h.indexes.length; t++) {
+        const i = h.indexes[t];
+        row.push({ id: entry.ids[i], label: entry.labels[i], distance: h.distances[t] });
+      }
+      return row;
+    });
   }
 
   /** exactSearch in slices of queries of about SEARCH_SLICE_MACS, the event loop let run between them. */
@@ -247,14 +304,7 @@ export class GalleryService {
         metric: opts.metric,
         maxDistance: opts.maxDistance,
       });
-      for (const h of hits) {
-        const row: SearchResult['results'][number] = [];
-        for (let t = 0; t < h.indexes.length; t++) {
-          const i = h.indexes[t];
-          row.push({ id: entry.ids[i], label: entry.labels[i], distance: h.distances[t] });
-        }
-        out.push(row);
-      }
+      out.push(...this.shape(entry, hits));
     }
     return out;
   }

@@ -3,12 +3,28 @@
 // gallery's. A search reads the gallery's record first (one row) and reloads when another write —
 // on this replica or another — bumped the version. Evicts the least recently used past
 // GALLERY_CACHE_BYTES (src/domain/costs.ts galleryCacheBytes). docs/decisions/0031-galleries.md.
-import { formatBytes, galleryCacheBytes } from '../domain/costs.js';
-import type { GalleryRecord } from '../domain/galleries.js';
+//
+// An hnsw gallery's entry also owns its HNSW index in the HNSW thread: loading a version asks the
+// thread to build one (with recall@10 measured), replacing a version drops the old one, eviction
+// and deletion dispose it. Until it is ready, searches are exact. docs/decisions/0036-hnsw-galleries.md.
+import { formatBytes, galleryCacheBytes, hnswIndexCost } from '../domain/costs.js';
+import type { GalleryIndexStatus, GalleryRecord, HnswState } from '../domain/galleries.js';
 import { unprocessable } from '../errors.js';
 import type { Kernels } from '../math/kernels/types.js';
 import { createGallery, type Gallery } from '../math/search/index.js';
+import { HNSW_DEFAULTS } from '../search/hnsw-index.js';
+import { HnswThread } from '../search/hnsw-thread.js';
 import type { Label, Store } from '../store/types.js';
+
+/** A version's HNSW index as this replica holds it. */
+export interface CachedHnsw {
+  /** the index's name in the HNSW thread */
+  key: string;
+  state: HnswState;
+  recallAt10: number | null;
+  buildMs: number | null;
+  error?: string;
+}
 
 export interface CachedGallery {
   id: string;
@@ -29,6 +45,8 @@ export interface CachedGallery {
   /** searches using it now: an entry evicted meanwhile is disposed when the last one ends */
   users: number;
   evicted: boolean;
+  /** hnsw galleries only */
+  hnsw: CachedHnsw | null;
 }
 
 export class GalleryCache {
@@ -36,12 +54,44 @@ export class GalleryCache {
   private used = 0;
   /** loads under way by gallery id and version, so concurrent searches read once */
   private loading = new Map<string, Promise<CachedGallery>>();
+  /** started on the first hnsw build */
+  readonly hnswThread = new HnswThread();
 
   constructor(
     private readonly store: Store,
     private readonly budget: number,
     private readonly kernels: Kernels | undefined,
   ) {}
+
+  /** The index of the gallery's cached version, per replica; `none` when no version is loaded here. */
+  indexStatus(g: GalleryRecord): GalleryIndexStatus {
+    if (g.index !== 'hnsw') return { kind: g.index };
+    const e = this.entries.get(g.id);
+    if (!e?.hnsw) return { kind: 'hnsw', state: 'none', builtVersion: null, recallAt10: null, buildMs: null };
+    const { state, recallAt10, buildMs, error } = e.hnsw;
+    return {
+      kind: 'hnsw',
+      state,
+      builtVersion: state === 'ready' ? e.version : null,
+      recallAt10,
+      buildMs,
+      ...(error ? { error } : {}),
+    };
+  }
+
+  /** Loads the gallery's current version in the background (an hnsw gallery starts its build). */
+  warm(g: GalleryRecord): void {
+    const hit = this.entries.get(g.id);
+    if (hit && hit.version >= g.version) return;
+    this.acquire(g).then(
+      (e) => this.release(e),
+      () => undefined, // over budget or gone: the next search answers the reason
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.hnswThread.close();
+  }
 
   get bytes(): number {
     return this.used;
@@ -74,7 +124,15 @@ export class GalleryCache {
 
   release(entry: CachedGallery): void {
     entry.users--;
-    if (entry.users === 0 && entry.evicted) entry.rows?.dispose();
+    if (entry.users === 0 && entry.evicted) this.free(entry);
+  }
+
+  private free(e: CachedGallery): void {
+    e.rows?.dispose();
+    if (e.hnsw) {
+      this.hnswThread.dispose(e.hnsw.key);
+      e.hnsw.state = 'none';
+    }
   }
 
   /** Drops a gallery (deleted here); its memory goes once no search uses it. */
@@ -84,17 +142,17 @@ export class GalleryCache {
     this.entries.delete(id);
     this.used -= e.bytes;
     e.evicted = true;
-    if (e.users === 0) e.rows?.dispose();
+    if (e.users === 0) this.free(e);
   }
 
   private checkBudget(g: GalleryRecord): void {
     // the ids' length is not known before the read: this is the floor, checked again once read
-    const exact = galleryCacheBytes(g.itemCount, g.embeddingDimension, 0);
+    const exact = entryBytes(g, g.itemCount, g.embeddingDimension, 0);
     if (exact > this.budget)
       throw unprocessable(
         'BUDGET_EXCEEDED',
         `gallery ${g.id} (${g.itemCount} items × ${g.embeddingDimension}) takes at least ${formatBytes(exact)} in memory ` +
-          `(n·k·4 + ceil8(n)·ceil8(k)·4 + 16n + 64n + ids), over the gallery cache budget of ${formatBytes(this.budget)} (GALLERY_CACHE_BYTES)`,
+          `(n·k·4 + ceil8(n)·ceil8(k)·4 + 16n + 64n + ids${g.index === 'hnsw' ? ' + the HNSW index' : ''}), over the gallery cache budget of ${formatBytes(this.budget)} (GALLERY_CACHE_BYTES)`,
       );
   }
 
@@ -104,7 +162,7 @@ export class GalleryCache {
     const n = ids.length;
     const k = g.embeddingDimension;
     const idChars = ids.reduce((s, x) => s + x.length, 0);
-    const bytes = galleryCacheBytes(n, k, idChars);
+    const bytes = entryBytes(g, n, k, idChars);
     if (bytes > this.budget)
       throw unprocessable(
         'BUDGET_EXCEEDED',
@@ -127,10 +185,36 @@ export class GalleryCache {
       bytes,
       users: 0,
       evicted: false,
+      hnsw: null,
     };
     this.entries.set(id, entry);
     this.used += bytes;
+    if (g.index === 'hnsw') this.startBuild(entry, embeddings);
     return entry;
+  }
+
+  /** Asks the HNSW thread for the entry's index; the entry reads `ready` once it is built and measured. */
+  private startBuild(entry: CachedGallery, rows: Float32Array): void {
+    const hnsw: CachedHnsw = {
+      key: `${entry.id}@${entry.version}`,
+      state: 'building',
+      recallAt10: null,
+      buildMs: null,
+    };
+    entry.hnsw = hnsw;
+    if (entry.n === 0) {
+      Object.assign(hnsw, { state: 'ready', buildMs: 0 });
+      return;
+    }
+    this.hnswThread.build(hnsw.key, rows, entry.n, entry.k, {}).then(
+      (built) => {
+        if (hnsw.state !== 'building') return; // evicted meanwhile: its dispose is queued after the build
+        Object.assign(hnsw, { state: 'ready', recallAt10: built.recallAt10, buildMs: Math.round(built.buildMs) });
+      },
+      (err: Error) => {
+        if (hnsw.state === 'building') Object.assign(hnsw, { state: 'failed', error: err.message });
+      },
+    );
   }
 
   /** Evicts the least recently used (and an older version of `id`) until `bytes` more fit. */
@@ -138,4 +222,10 @@ export class GalleryCache {
     this.drop(id);
     while (this.entries.size > 0 && this.used + bytes > this.budget) this.drop(this.entries.keys().next().value!);
   }
+}
+
+/** An entry's bytes: the rows as galleryCacheBytes counts them, and for an hnsw gallery its index. */
+function entryBytes(g: GalleryRecord, n: number, k: number, idChars: number): number {
+  const rows = galleryCacheBytes(n, k, idChars);
+  return g.index === 'hnsw' ? rows + hnswIndexCost(Math.max(n, 16), k, HNSW_DEFAULTS.M).bytes : rows;
 }
