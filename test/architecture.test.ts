@@ -48,15 +48,10 @@ t.test('routes import neither the store nor the kernels', async (t) => {
   }
 });
 
-t.test('the worker imports only src/math, src/compute, its messages and the pure cost model', async (t) => {
+t.test('the worker imports only src/math, src/compute and its messages', async (t) => {
   const worker = path.join(SRC, 'jobs/worker.ts');
   for (const i of imports(worker)) {
-    const ok =
-      i.startsWith('node:') ||
-      i.startsWith('math/') ||
-      i.startsWith('compute/') ||
-      i === 'jobs/messages.ts' ||
-      i === 'domain/costs.ts';
+    const ok = i.startsWith('node:') || i.startsWith('math/') || i.startsWith('compute/') || i === 'jobs/messages.ts';
     t.ok(ok, `worker.ts imports ${i}`);
   }
 });

@@ -33,8 +33,8 @@ export interface TrainTask {
   /** Int32Array over a SharedArrayBuffer: [0] = 1 asks the worker to stop */
   control: SharedArrayBuffer;
   /**
-   * The job's memory allowance (its estimate plus slack, src/domain/costs.ts): the worker refuses
-   * to start when the data it got needs more, and its WebAssembly memory cannot grow past it.
+   * The job's memory allowance (its estimate plus slack, src/domain/costs.ts): the runner does not
+   * start a worker for data that needs more, and the worker's WebAssembly memory cannot grow past it.
    */
   memoryBytes?: number;
   /**

@@ -110,6 +110,9 @@ export function newOwnerId(): string {
 /** Room a worker gets above its estimate before its WebAssembly memory and heap refuse to grow. */
 const WORKER_MEMORY_SLACK = 64 * MiB;
 
+/** A job whose data outgrew its allowance between the estimate and the read. */
+class AllowanceError extends Error {}
+
 export class JobRunner {
   /** Emits `job` with the job record whenever its state or progress changes. */
   readonly events = new EventEmitter();
@@ -304,7 +307,27 @@ export class JobRunner {
     } else {
       task.triplets = await this.opts.store.readTriplets(job.datasetId);
     }
+    this.checkAllowance(task);
     return task;
+  }
+
+  /**
+   * The job's cost on the data it really got, before a worker allocates any of it: the dataset may
+   * have grown since its cost was estimated at the claim. Over the allowance: OUT_OF_MEMORY.
+   */
+  private checkAllowance(task: TrainTask): void {
+    const data = task.params.source === 'samples' ? task.samples : task.triplets;
+    if (!data || task.memoryBytes === undefined) return;
+    const cost = this.jobCost(task.params, {
+      dimension: data.dimension,
+      tripletCount: task.triplets?.count ?? 0,
+      sampleCount: task.samples?.count ?? 0,
+    });
+    if (cost.bytes > task.memoryBytes) {
+      throw new AllowanceError(
+        `the job needs an estimated ${formatBytes(cost.bytes)} for the data it got, over its allowance of ${formatBytes(task.memoryBytes)} (JOB_MEMORY_BUDGET_MB)`,
+      );
+    }
   }
 
   private launch(job: JobRecord, bytes: number): Promise<void> {
@@ -332,12 +355,11 @@ export class JobRunner {
     try {
       task = await this.taskFor(job, control, bytes);
     } catch (e) {
-      await this.finish(
-        job.id,
-        'failed',
-        { code: 'TRAINING_FAILED', message: `could not read the training data: ${(e as Error).message}` },
-        this.owner,
-      );
+      const error =
+        e instanceof AllowanceError
+          ? { code: 'OUT_OF_MEMORY', message: e.message }
+          : { code: 'TRAINING_FAILED', message: `could not read the training data: ${(e as Error).message}` };
+      await this.finish(job.id, 'failed', error, this.owner);
       return;
     }
     if (this.closing) {

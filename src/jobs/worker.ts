@@ -21,7 +21,6 @@ import {
 import { checkTrainCheckpoint } from '../math/checkpoint.js';
 import { identificationMetrics, verificationMetrics } from '../math/verification/index.js';
 import { checkMinedCheckpoint, type MinedCheckpoint } from '../math/mining/checkpoint.js';
-import { formatBytes, trainingJobCost } from '../domain/costs.js';
 import { checkTrainedW, memoryError, nonFiniteRun } from '../compute/worker-checks.js';
 import type {
   EvaluateResult,
@@ -206,30 +205,6 @@ function runGather(task: GatherTripletsTask): void {
   ]);
 }
 
-/**
- * The job's cost on the data it really got, before any of it is allocated: the dataset may have
- * grown since the runner estimated it. Over the allowance the job fails with OUT_OF_MEMORY.
- */
-function checkAllowance(task: TrainTask): void {
-  if (task.memoryBytes === undefined) return;
-  const data = task.params.source === 'samples' ? task.samples : task.triplets;
-  if (!data) return;
-  const cost = trainingJobCost(task.params, {
-    count: data.count,
-    dimension: data.dimension,
-    threads: task.compute.kernels === 'js' ? 1 : task.compute.threads,
-    checkpoints: (task.checkpointIntervalMs ?? 0) > 0,
-  });
-  if (cost.bytes > task.memoryBytes) {
-    throw Object.assign(
-      new Error(
-        `the job needs an estimated ${formatBytes(cost.bytes)} for the data it got, over its allowance of ${formatBytes(task.memoryBytes)} (JOB_MEMORY_BUDGET_MB)`,
-      ),
-      { code: 'OUT_OF_MEMORY' },
-    );
-  }
-}
-
 function run(task: Task, kernels: Kernels): void {
   if (task.kind === 'evaluate') return runEvaluate(task, kernels);
   if (task.kind === 'gatherTriplets') return runGather(task);
@@ -251,7 +226,6 @@ try {
   if (task.kind === 'gatherTriplets') runGather(task);
   else {
     const { kernels, threads, wide } = task.compute;
-    if (task.kind === 'train') checkAllowance(task);
     const maxMemoryBytes = task.kind === 'train' ? task.memoryBytes : undefined;
     compute = await createCompute({ kernels, threads, wide, maxMemoryBytes });
     run(task, compute.kernels);
