@@ -196,7 +196,10 @@ function everyJsonRoute(f: Fixture): Case[] {
         req: post(url, `{"${field}":${bigArray(LIMITS.bodyLimit + 1024)}}`),
         expect: '413 BODY_TOO_LARGE',
       },
-      { route, name: 'empty body', req: post(url, ''), expect: '400 INVALID_JSON' },
+      // A route whose body may be omitted (cancel) runs on an empty one: not hostile (empty-body.test.ts).
+      ...(route === 'POST /jobs/:id/cancel'
+        ? []
+        : [{ route, name: 'empty body', req: post(url, ''), expect: '400 INVALID_JSON' }]),
       { route, name: 'truncated JSON', req: post(url, `{"${field}":[[1,2`), expect: '400 INVALID_JSON' },
       {
         route,

@@ -1,6 +1,7 @@
 // The records the service keeps — datasets, jobs, models — and their parts, defined once.
 // TypeBox gives the validation schema, the OpenAPI component and the TypeScript type of each;
 // the store, the services, the routes and the metrics all use these.
+import { JobMetrics } from './metrics.js';
 import { Type, type Static } from '@sinclair/typebox';
 import { AliasName } from './aliases.js';
 import { TrainingParams } from './training.js';
@@ -127,7 +128,7 @@ export const Job = Type.Object(
       description: 'What a reindex job moves; null for a training job',
     }),
     progress: Type.Union([Progress, Type.Null()]),
-    metrics: Type.Union([FreeObject, Type.Null()]),
+    metrics: Type.Union([JobMetrics, Type.Null()]),
     modelId: Type.Union([Type.String(), Type.Null()]),
     error: Type.Union([JobError, Type.Null()]),
     createdAt: Timestamp,
@@ -167,7 +168,7 @@ export const Model = Type.Object(
     trainingParams: Type.Union([TrainingParams, Type.Null()], {
       description: 'The parameters the model was trained with (margin, loss, distance, …); null for an imported model',
     }),
-    metrics: FreeObject,
+    metrics: JobMetrics,
     createdAt: Timestamp,
   },
   { $id: 'Model' },

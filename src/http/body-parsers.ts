@@ -77,6 +77,12 @@ function jsonTooLarge(req: FastifyRequest, bytes: number, limit: number): AppErr
   );
 }
 
+/** The route has no body schema, or one that may be omitted (nullable). */
+function takesNoBody(req: FastifyRequest): boolean {
+  const body = req.routeOptions.schema?.body as { nullable?: boolean } | undefined;
+  return body === undefined || body.nullable === true;
+}
+
 /** No bytes follow the headers: Content-Length 0, or neither it nor Transfer-Encoding (RFC 9112 §6.3). */
 function hasNoBody(req: FastifyRequest): boolean {
   const length = req.headers['content-length'];
@@ -101,11 +107,13 @@ async function bodyParsers(app: App): Promise<void> {
   const staging = new StagingBudget(app.config.connections.stagedBytesLimit, releaser.releaseSoon);
   app.state.http.stagedBytes = () => staging.bytes;
 
-  // An empty body is no body, whatever its Content-Type: many clients send `application/json` on
-  // every request, and Fastify would refuse an empty one as invalid JSON. Without the header the
-  // route's schema decides: a route that takes no body runs, one that needs a body says so.
+  // A route that takes no body runs on an empty one whatever its Content-Type: many clients send
+  // `application/json` on every request, and Fastify would refuse an empty one as invalid JSON.
+  // Routes that take a body keep their own refusals.
   app.addHook('onRequest', (req, _reply, done) => {
-    if (req.headers['content-type'] !== undefined && hasNoBody(req)) delete req.headers['content-type'];
+    if (req.headers['content-type'] !== undefined && takesNoBody(req) && hasNoBody(req)) {
+      delete req.headers['content-type'];
+    }
     done();
   });
 

@@ -1,0 +1,71 @@
+// What a job's and a model's `metrics` hold, for the OpenAPI document and its readers. The math core
+// computes them (src/math/types.ts TrainMetrics, src/math/mining/types.ts MinedTrainMetrics and
+// ValidationFigures); the compile-time checks at the end keep this schema in step with those types.
+// Open (additionalProperties): a field the core adds later is still passed through.
+import { Type, type Static } from '@sinclair/typebox';
+import type { StopReason, TrainMetrics } from '../math/types.js';
+import type { MinedTrainMetrics, ValidationFigures } from '../math/mining/types.js';
+
+const STOP_REASONS = [
+  'max_iterations',
+  'gradient_tolerance',
+  'no_progress',
+  'line_search_failed',
+  'zero_loss',
+  'cancelled',
+] as const satisfies readonly StopReason[];
+
+const num = (description: string) => Type.Optional(Type.Number({ description }));
+const int = (description: string) => Type.Optional(Type.Integer({ description }));
+
+export const JobMetrics = Type.Object(
+  {
+    trainLoss: num('Training loss of the returned W (full objective, or the mean over the last batches when mining)'),
+    iterations: int('Iterations (optimizer steps) run'),
+    functionEvaluations: int('Objective evaluations, line searches included'),
+    activeFraction: num('Share of training triplets inside the margin'),
+    gradientNorm: num('Norm of the last gradient'),
+    stopReason: Type.Optional(
+      Type.Union(
+        STOP_REASONS.map((r) => Type.Literal(r)),
+        { description: 'Why it stopped' },
+      ),
+    ),
+    meanEmbeddingDistance: num('Mean pairwise distance of a sample of training embeddings; near 0 means collapse'),
+    weightNorm: num('‖W‖_F'),
+    warnings: Type.Optional(Type.Array(Type.String(), { description: 'Diagnostics, e.g. a collapse' })),
+    trainCount: int('Training triplets (fixed triplets)'),
+    validationCount: int('Validation triplets (fixed triplets)'),
+    validationActiveFraction: num('Share of validation triplets inside the margin'),
+    validationSplit: Type.Optional(
+      Type.Union([Type.Literal('labels'), Type.Literal('samples'), Type.Literal('none')], {
+        description: 'Mined training: how validation samples were held out',
+      }),
+    ),
+    trainSamples: int('Mined training: samples trained on'),
+    trainLabels: int('Mined training: labels trained on'),
+    validationSamples: int('Mined training: samples held out'),
+    validationLabels: int('Mined training: labels held out'),
+    bestIteration: int('Mined training: the step whose W is returned'),
+    earlyStopped: Type.Optional(Type.Boolean({ description: 'Mined training: stopped by early stopping' })),
+    samplesSeen: int('Mined training: sample visits (Σ batch sizes)'),
+    validationLoss: num('Loss on the validation set'),
+    validationTripletAccuracy: num('Share of validation triplets with d(a,p) < d(a,n)'),
+    precisionAt1: num('Validation precision@1'),
+    rPrecision: num('Validation R-precision'),
+    mapAtR: num('Validation MAP@R'),
+    validationTarAtFar: num('Validation TAR at the FAR of a tar@far validationMetric'),
+    itemsEmbedded: int('Reindex jobs: items embedded with the new model'),
+    elapsedMs: num('Reindex jobs: wall time'),
+  },
+  { additionalProperties: true, description: 'What the job measured; fields by kind of job, all optional' },
+);
+export type JobMetrics = Static<typeof JobMetrics>;
+
+// Compile-time: every field the core reports is described above, with a compatible type.
+type Reported = TrainMetrics & Omit<MinedTrainMetrics, 'validation'> & ValidationFigures;
+type Undescribed = Exclude<keyof Reported, keyof JobMetrics>;
+const _everyFieldDescribed: [Undescribed] extends [never] ? true : Undescribed = true;
+const _compatible = (r: Reported): JobMetrics => r;
+void _everyFieldDescribed;
+void _compatible;
