@@ -22,19 +22,7 @@ import {
 import type { ChunkKind, DatasetService, Label, RowBatch } from '../services/datasets.js';
 import type { IdempotencyTicket } from '../services/idempotency.js';
 import { clientSignal, withRetryAfter } from './heavy.js';
-import { idempotencyKeyHook, sendIdempotent } from './idempotent-upload.js';
-
-/** The Idempotency-Key header, as upload routes document it. */
-const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.Optional(
-    Type.String({
-      description:
-        'Up to 255 printable ASCII characters. A retry with the same key and body gets the first reply ' +
-        '(`Idempotent-Replayed: true`) and appends nothing; the same key with another body is 422 ' +
-        'IDEMPOTENCY_KEY_REUSED; while the first is still running, 409. Kept IDEMPOTENCY_TTL_HOURS (24 h).',
-    }),
-  ),
-});
+import { IdempotencyHeaders, idempotencyKeyHook, sendIdempotent } from './idempotent-upload.js';
 
 /** `?label=&labelType=` as the label it names; 400 for an integer label that is not one. */
 function labelOf(q: EraseLabelQuery): Label {

@@ -24,6 +24,7 @@ import {
 } from '../schemas/galleries.js';
 import type { SearchQueries } from '../services/galleries.js';
 import type { StagedRows } from '../services/serving.js';
+import { IdempotencyHeaders, idempotencyKeyHook, sendIdempotent } from './idempotent-upload.js';
 
 const BINARY_LAYOUT =
   'records back to back: u16 LE id byte length (1–1024), the id (UTF-8, 1–256 characters), u8 label kind ' +
@@ -155,8 +156,9 @@ export default async function galleryRoutes(app: App): Promise<void> {
           "All or nothing; an existing id is replaced. Embedded with the gallery's model on upload. " +
           '`application/json` with `{ "items": [{ "id", "label"?, "input" }] }` (`"encoding": "base64"` for base64 ' +
           'float32 inputs); `application/x-ndjson`, one item object per line, streamed; or `application/octet-stream`, ' +
-          `${BINARY_LAYOUT}. Ids: 1–256 characters, each at most once a request.`,
+          `${BINARY_LAYOUT}. Ids: 1–256 characters, each at most once a request. Takes an \`Idempotency-Key\`.`,
         params: IdParams,
+        headers: IdempotencyHeaders,
         body: {
           content: {
             'application/json': { schema: UpsertItemsBody },
@@ -167,22 +169,27 @@ export default async function galleryRoutes(app: App): Promise<void> {
         response: { 201: UpsertReply, ...errors(400, 404, 409, 413, 415, 422, 503) },
       },
       config: { body: ['float32-json'] },
+      preParsing: idempotencyKeyHook,
     },
     async (req, reply) => {
       const type = mediaType(req);
       const id = req.params.id;
       if (type === JSON_TYPE) {
         const body = req.body as UpsertItemsBody;
-        const g = await galleries.uploadTarget(id, body.items.length);
-        const batch = jsonItems(body.items, body.encoding ?? 'float', uploadOf(req, g));
-        return reply.code(201).send(await galleries.upsert(g, [batch]));
+        return sendIdempotent(req, reply, id, async (ticket) => {
+          const g = await galleries.uploadTarget(id, body.items.length);
+          const batch = jsonItems(body.items, body.encoding ?? 'float', uploadOf(req, g));
+          return galleries.upsert(g, [batch], ticket);
+        });
       }
       if (type !== NDJSON && type !== OCTET)
         throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `content-type ${type || '(none)'} is not accepted here`);
-      const g = await galleries.uploadTarget(id);
-      const stream = req.body as Readable;
-      const batches = type === NDJSON ? ndjsonItems(stream, uploadOf(req, g)) : binaryItems(stream, uploadOf(req, g));
-      return reply.code(201).send(await galleries.upsert(g, batches));
+      return sendIdempotent(req, reply, id, async (ticket) => {
+        const g = await galleries.uploadTarget(id);
+        const stream = req.body as Readable;
+        const batches = type === NDJSON ? ndjsonItems(stream, uploadOf(req, g)) : binaryItems(stream, uploadOf(req, g));
+        return galleries.upsert(g, batches, ticket);
+      });
     },
   );
 

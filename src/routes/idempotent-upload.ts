@@ -1,13 +1,26 @@
 // Idempotency-Key on upload routes (docs/decisions/0034-identity-level-data.md): the route's
 // preParsing hook checks the key and starts hashing the body before a byte of it is read; the
 // handler runs the upload through the idempotency service, which answers a retry with the first
-// reply (and `Idempotent-Replayed: true`). Galleries' uploads can take the same two pieces.
+// reply (and `Idempotent-Replayed: true`). Dataset and gallery uploads use the same three pieces.
+import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { tooLarge } from '../errors.js';
 import { bodyHashOf, hashBody } from '../http/body-hash.js';
 import { chunks } from '../http/streams.js';
 import { idempotencyScope, parseIdempotencyKey, type IdempotencyTicket } from '../services/idempotency.js';
+
+/** The Idempotency-Key header, as upload routes document it. */
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      description:
+        'Up to 255 printable ASCII characters. A retry with the same key and body gets the first reply ' +
+        '(`Idempotent-Replayed: true`) and writes nothing; the same key with another body is 422 ' +
+        'IDEMPOTENCY_KEY_REUSED; while the first is still running, 409. Kept IDEMPOTENCY_TTL_HOURS (24 h).',
+    }),
+  ),
+});
 
 /** preParsing hook of an upload route: a bad key is refused (400) before the body is read. */
 export async function idempotencyKeyHook(req: FastifyRequest, _reply: FastifyReply, payload: Readable) {

@@ -15,6 +15,7 @@ import { exactSearch } from '../math/search/index.js';
 import { newId } from '../store/ids.js';
 import type { Label, Page, PageRequest, Store } from '../store/types.js';
 import { GalleryCache, type CachedGallery } from './gallery-cache.js';
+import { idempotentWrite, type IdempotencyTicket } from './idempotency.js';
 import type { LoadedModel, ModelService } from './models.js';
 import type { ServingService } from './serving.js';
 
@@ -133,6 +134,7 @@ export class GalleryService {
   async upsert(
     g: GalleryRecord,
     batches: AsyncIterable<ItemBatch> | Iterable<ItemBatch>,
+    ticket?: IdempotencyTicket,
   ): Promise<{ added: number; itemCount: number; version: number; model: string }> {
     const m = await this.models.resolve(g.model);
     const seen = new Set<string>();
@@ -165,10 +167,12 @@ export class GalleryService {
         n += b.count;
       }
       if (n === 0) throw badRequest('EMPTY_BATCH', 'the upload holds no items');
-      const after = await this.store.commitGalleryItems(uploadId, g.id, m.record.id, n, {
-        max: this.limits.galleryMaxItems,
-        setting: 'GALLERY_MAX_ITEMS',
-      });
+      // The Idempotency-Key goes in the commit's transaction, with the reply the commit gives.
+      const idempotency = ticket
+        ? idempotentWrite(ticket, 201, { added: n, model: m.record.id }, { itemCount: 'itemCount', version: 'version' })
+        : undefined;
+      const limit = { max: this.limits.galleryMaxItems, setting: 'GALLERY_MAX_ITEMS' };
+      const after = await this.store.commitGalleryItems(uploadId, g.id, m.record.id, n, limit, { idempotency });
       return { added: n, itemCount: after.itemCount, version: after.version, model: after.model };
     } catch (e) {
       if (this.store.isOpen()) await this.store.discardGalleryItems(uploadId);

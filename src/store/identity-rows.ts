@@ -1,7 +1,7 @@
 // What both backends share for identity-level data: the label cursor, the reply an idempotent
 // commit records, and the record of a stored key (docs/decisions/0034-identity-level-data.md).
 import { invalidError } from '../domain/errors.js';
-import type { DatasetRecord, IdempotentWrite, Label, LabelCount, Page } from './types.js';
+import type { CommitCount, IdempotentWrite, Label, LabelCount, Page } from './types.js';
 
 /** A label list's cursor: the last label of the page, as base64url of its JSON. */
 export const encodeLabelCursor = (label: Label): string => Buffer.from(JSON.stringify(label)).toString('base64url');
@@ -26,8 +26,8 @@ export function labelPage(rows: LabelCount[], limit: number): Page<LabelCount> {
   return { items, nextCursor: more ? encodeLabelCursor(items[items.length - 1].label) : null };
 }
 
-/** The reply an idempotent commit records: its body with the counts as the commit left the dataset. */
-export function replyOf(once: IdempotentWrite, after: DatasetRecord): Record<string, unknown> {
+/** The reply an idempotent commit records: its body with the counts as the commit left the dataset (gallery). */
+export function replyOf(once: IdempotentWrite, after: Partial<Record<CommitCount, unknown>>): Record<string, unknown> {
   const reply = { ...once.reply };
   for (const [field, from] of Object.entries(once.counts ?? {})) reply[field] = after[from];
   return reply;

@@ -147,12 +147,14 @@ export class PostgresGalleries {
     );
   }
 
+  /** `record` runs inside the commit's transaction with the record it leaves (an Idempotency-Key). */
   async commit(
     uploadId: string,
     galleryId: string,
     modelId: string,
     count: number,
     limit: CapacityLimit,
+    record: (c: Queryable, after: GalleryRecord) => Promise<void> = async () => {},
   ): Promise<GalleryRecord> {
     return this.tx(async (c) => {
       const g = await lockGallery(c, galleryId);
@@ -175,6 +177,7 @@ export class PostgresGalleries {
         throw limitError(
           `gallery ${galleryId} would hold ${after.itemCount} items; the limit is ${limit.max} (${limit.setting})`,
         );
+      await record(c, after);
       return after;
     });
   }

@@ -8,6 +8,7 @@ import { countLabels, decodeLabelCursor, labelPage, replyOf } from './identity-r
 import type { Row } from './rows.js';
 import type {
   DatasetRecord,
+  GalleryRecord,
   IdempotentWrite,
   Label,
   LabelCount,
@@ -102,7 +103,11 @@ export async function checkEpoch(c: Queryable, datasetId: string, epoch: number 
  * Records the key with the reply, purging a few expired keys first. A concurrent commit of the
  * same key makes this one wait for it, then insert nothing: this throws and everything rolls back.
  */
-export async function recordKey(c: Queryable, once: IdempotentWrite | undefined, after: DatasetRecord): Promise<void> {
+export async function recordKey(
+  c: Queryable,
+  once: IdempotentWrite | undefined,
+  after: DatasetRecord | GalleryRecord,
+): Promise<void> {
   if (!once) return;
   await c.query(
     `DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(

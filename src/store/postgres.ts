@@ -855,8 +855,11 @@ export class PostgresStore implements Store {
     modelId: string,
     count: number,
     limit: CapacityLimit,
+    options: Pick<CommitOptions, 'idempotency'> = {},
   ): Promise<GalleryRecord> {
-    return this.galleries.commit(uploadId, galleryId, modelId, count, limit);
+    return this.galleries.commit(uploadId, galleryId, modelId, count, limit, (c, after) =>
+      identity.recordKey(c, options.idempotency, after),
+    );
   }
 
   discardGalleryItems(uploadId: string): Promise<void> {

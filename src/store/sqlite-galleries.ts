@@ -138,7 +138,15 @@ export class SqliteGalleries {
     })();
   }
 
-  commit(uploadId: string, galleryId: string, modelId: string, count: number, limit: CapacityLimit): GalleryRecord {
+  /** `record` runs inside the commit's transaction with the record it leaves (an Idempotency-Key). */
+  commit(
+    uploadId: string,
+    galleryId: string,
+    modelId: string,
+    count: number,
+    limit: CapacityLimit,
+    record: (after: GalleryRecord) => void = () => {},
+  ): GalleryRecord {
     const out = this.db
       .transaction(() => {
         const g = this.require(galleryId);
@@ -165,6 +173,7 @@ export class SqliteGalleries {
           throw limitError(
             `gallery ${galleryId} would hold ${after.itemCount} items; the limit is ${limit.max} (${limit.setting})`,
           );
+        record(after);
         return after;
       })
       .immediate();

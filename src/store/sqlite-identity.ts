@@ -7,6 +7,7 @@ import { ErasedSamples, pruneSamples, pruneTriplets, type KeptChunk } from './er
 import { decodeLabelCursor, labelPage, replyOf } from './identity-rows.js';
 import type {
   DatasetRecord,
+  GalleryRecord,
   IdempotentWrite,
   Label,
   LabelCount,
@@ -68,7 +69,7 @@ export class SqliteIdentity {
    * Records the key with the reply, purging a few expired keys first. Another request that
    * committed the same key first makes this throw, which rolls the whole commit back.
    */
-  recordKey(once: IdempotentWrite | undefined, after: DatasetRecord): void {
+  recordKey(once: IdempotentWrite | undefined, after: DatasetRecord | GalleryRecord): void {
     if (!once) return;
     const now = Date.now();
     this.db

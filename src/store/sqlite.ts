@@ -863,8 +863,13 @@ export class SqliteDatabase implements SyncStore {
     modelId: string,
     count: number,
     limit: CapacityLimit,
+    options: Pick<CommitOptions, 'idempotency'> = {},
   ): GalleryRecord {
-    return this.write(() => this.galleries.commit(uploadId, galleryId, modelId, count, limit));
+    return this.write(() =>
+      this.galleries.commit(uploadId, galleryId, modelId, count, limit, (after) =>
+        this.identity.recordKey(options.idempotency, after),
+      ),
+    );
   }
 
   discardGalleryItems(uploadId: string): void {

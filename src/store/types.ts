@@ -151,19 +151,22 @@ export interface LabelErasure {
  * so the key and the rows are stored together or not at all.
  */
 export interface IdempotentWrite {
-  /** route, dataset and caller the key belongs to */
+  /** route, target (a dataset, a gallery) and caller the key belongs to */
   scope: string;
   key: string;
   /** SHA-256 (hex) of the raw request body */
   bodyHash: string;
   /** the reply's HTTP status */
   status: number;
-  /** the reply body; each field named in `counts` is set from the dataset as the commit leaves it */
+  /** the reply body; each field named in `counts` is set from the record (dataset, gallery) as the commit leaves it */
   reply: Record<string, unknown>;
-  counts?: Record<string, 'tripletCount' | 'sampleCount' | 'labelCount'>;
+  counts?: Record<string, CommitCount>;
   /** how long the key is kept, from the commit */
   ttlMs: number;
 }
+
+/** A count of the record a commit leaves that an idempotent reply copies: a dataset's, or a gallery's. */
+export type CommitCount = 'tripletCount' | 'sampleCount' | 'labelCount' | 'itemCount' | 'version';
 
 /** A recorded Idempotency-Key with the reply its first request got. */
 export interface StoredIdempotencyKey {
@@ -356,7 +359,8 @@ export interface Store {
    * cleared), bumps the version, in one transaction; the staged rows go. Refused (nothing written):
    * GALLERY_NOT_FOUND; GALLERY_MODEL_CHANGED (conflict) when the gallery's model is no longer
    * `modelId`, the one the embeddings were computed with; LIMIT_EXCEEDED past `limit` items;
-   * an error when `count` items are not staged.
+   * an error when `count` items are not staged. `options.idempotency` is recorded in the same
+   * transaction (IDEMPOTENCY_KEY_IN_FLIGHT, nothing written, when another commit recorded it first).
    */
   commitGalleryItems(
     uploadId: string,
@@ -364,6 +368,7 @@ export interface Store {
     modelId: string,
     count: number,
     limit: CapacityLimit,
+    options?: Pick<CommitOptions, 'idempotency'>,
   ): Promise<GalleryRecord>;
   discardGalleryItems(uploadId: string): Promise<void>;
   /** Deletes one item (version + 1 when it existed); how many went (0 or 1). GALLERY_NOT_FOUND. */

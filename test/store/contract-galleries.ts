@@ -2,7 +2,7 @@
 // all or nothing, erasure by id and by label, one consistent read of the embeddings, the model a
 // gallery pins, and the reindex methods a reindex job codes against.
 import type { Test } from 'tap';
-import type { Store } from '../../src/store/types.js';
+import type { IdempotentWrite, Store } from '../../src/store/types.js';
 import { model, type StoreBackend } from './contract.js';
 
 const LIMIT = { max: 1000, setting: 'GALLERY_MAX_ITEMS' };
@@ -250,6 +250,54 @@ export function galleryContract(t: Test, backend: StoreBackend): void {
     await t.rejects(store.readUnindexed(g.id, 'job_1', 1), { code: 'REINDEX_NOT_HELD' });
     const again = await store.startReindex(g.id, 'job_2', next.id);
     t.equal(again.reindexJob, 'job_2', 'free for another job');
+  });
+
+  t.test('gallery items: an Idempotency-Key is recorded with the commit, or nothing is', async (t) => {
+    const store = await backend.open(t);
+    const { m, g } = await setup(store);
+    const scope = `POST /galleries/:id/items ${g.id} -`;
+    const once = (key: string): IdempotentWrite => ({
+      scope,
+      key,
+      bodyHash: 'h1',
+      status: 201,
+      reply: { added: 2, model: m.id },
+      counts: { itemCount: 'itemCount', version: 'version' },
+      ttlMs: 3_600_000,
+    });
+    const { features, embeddings } = items(['a', 'b'], 3, 2);
+    await store.stageGalleryItems('up_i1', g.id, ['a', 'b'], ['p', null], features, embeddings);
+    const after = await store.commitGalleryItems('up_i1', g.id, m.id, 2, LIMIT, { idempotency: once('k1') });
+    t.match(await store.getIdempotencyKey(scope, 'k1'), {
+      key: 'k1',
+      bodyHash: 'h1',
+      status: 201,
+      reply: { added: 2, model: m.id, itemCount: 2, version: after.version },
+    });
+    await store.stageGalleryItems('up_i2', g.id, ['c'], [null], features.subarray(0, 3), embeddings.subarray(0, 2));
+    await t.rejects(store.commitGalleryItems('up_i2', g.id, m.id, 1, LIMIT, { idempotency: once('k1') }), {
+      code: 'IDEMPOTENCY_KEY_IN_FLIGHT',
+    });
+    t.match(await store.getGallery(g.id), { itemCount: 2, version: after.version }, 'the commit rolled back');
+    await store.discardGalleryItems('up_i2');
+    // a refused commit records no key
+    await store.stageGalleryItems('up_i3', g.id, ['c'], [null], features.subarray(0, 3), embeddings.subarray(0, 2));
+    await t.rejects(
+      store.commitGalleryItems(
+        'up_i3',
+        g.id,
+        m.id,
+        1,
+        { max: 2, setting: 'GALLERY_MAX_ITEMS' },
+        { idempotency: once('k2') },
+      ),
+      { code: 'LIMIT_EXCEEDED' },
+    );
+    t.equal(await store.getIdempotencyKey(scope, 'k2'), undefined);
+    await store.discardGalleryItems('up_i3');
+    await store.close();
+    const again = await backend.reopen(t, store);
+    t.match(await again.getIdempotencyKey(scope, 'k1'), { reply: { itemCount: 2, version: after.version } });
   });
 
   t.test('galleries survive a reopen', async (t) => {
