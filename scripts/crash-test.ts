@@ -7,7 +7,11 @@
 //   - a gallery reindexed between two models every round holds, as stored, all the embeddings of
 //     one model or all of the other's, never a mix, and after its job ends exactly the new model's
 //     (bit for bit what /embed answers). Its items are enrolled through the store before the first
-//     start; uploads through the gallery routes join when those land.
+//     start;
+//   - gallery uploads through POST /galleries/:id/items (JSON, binary, NDJSON; new ids and
+//     replacements) stream in: every acknowledged one is there, the one in flight is all or nothing,
+//     stored embeddings are what /embed answers, itemCount counts the ids, and a search finds each
+//     item it looks for as its own nearest hit (scripts/crash-gallery-uploads.ts).
 //   npx tsx scripts/crash-test.ts [--rounds 20] [--seed 1] [--database-url postgres://… [--fresh-database]]
 // --database-url runs the server on PostgreSQL instead of SQLite; --fresh-database creates a new
 // database on that server for the run and drops it afterwards (CI: on TEST_DATABASE_URL).
@@ -20,6 +24,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { GalleryUploads } from './crash-gallery-uploads.js';
 import { freePort, ROOT, startServer as start } from './server-process.js';
 import { DB_FILE } from '../src/app.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
@@ -149,25 +154,30 @@ async function enrolGallery(
   }
 }
 
-/** The gallery's embeddings as stored, in item order, read beside the server. */
-async function storedEmbeddings(dataDir: string, gallery: string, url?: string): Promise<Buffer> {
-  const sql = 'SELECT embedding FROM gallery_items WHERE gallery_id = $1 ORDER BY item_id';
+/** Rows read beside the server, from its SQLite file or its PostgreSQL database ($1… parameters). */
+async function readBeside(dataDir: string, url: string | undefined, sql: string, params: unknown[]): Promise<any[]> {
   if (url) {
     const c = new pg.Client({ connectionString: url });
     await c.connect();
     try {
-      return Buffer.concat((await c.query<{ embedding: Buffer }>(sql, [gallery])).rows.map((r) => r.embedding));
+      return (await c.query(sql, params)).rows;
     } finally {
       await c.end();
     }
   }
   const db = new Database(path.join(dataDir, DB_FILE), { readonly: true });
   try {
-    const rows = db.prepare(sql.replace('$1', '?')).all(gallery) as { embedding: Buffer }[];
-    return Buffer.concat(rows.map((r) => r.embedding));
+    return db.prepare(sql.replace(/\$\d+/g, '?')).all(...params);
   } finally {
     db.close();
   }
+}
+
+/** The gallery's embeddings as stored, in item order. */
+async function storedEmbeddings(dataDir: string, gallery: string, url?: string): Promise<Buffer> {
+  const sql = 'SELECT embedding FROM gallery_items WHERE gallery_id = $1 ORDER BY item_id';
+  const rows = (await readBeside(dataDir, url, sql, [gallery])) as { embedding: Buffer }[];
+  return Buffer.concat(rows.map((r) => r.embedding));
 }
 
 /** The gallery's items through the model, as /embed answers them (binary float32). */
@@ -214,12 +224,18 @@ async function main(): Promise<void> {
   let acked = BATCH;
   const trainSet = await api(base, 'POST', '/datasets', { name: 'training', dimension: D });
   for (let i = 0; i < 160; i++) await api(base, 'POST', `/datasets/${trainSet.id}/triplets`, batch());
+  // Gallery uploads through the routes, on the first model (never reindexed), in flight at the kill.
+  const uploadGallery = (await api(base, 'POST', '/galleries', { name: 'uploads', model: pair[0] })).id;
+  const galleryUploads = new GalleryUploads(uploadGallery, pair[0], D, rand, (sql, params) =>
+    readBeside(dataDir, db.url, sql, params),
+  );
   const jobs: string[] = [];
   let survived = 0;
   let interrupted = 0;
   const failures: string[] = [];
 
   for (let round = 1; round <= ROUNDS; round++) {
+    const roundStart = Date.now();
     // A reindex per round, to the other model, queued before the training job so that it runs
     // first and the kill can land in the middle of it.
     target = 1 - target;
@@ -246,6 +262,7 @@ async function main(): Promise<void> {
         }
       }
     })();
+    const enroller = galleryUploads.run(base, () => stop);
     if (round % 2 === 0) {
       // Every other round aims at the training job: the kill lands while it runs.
       for (let i = 0; i < 150; i++) {
@@ -261,6 +278,7 @@ async function main(): Promise<void> {
     server.proc.kill('SIGKILL');
     stop = true;
     await uploader;
+    await enroller;
     await server.exited;
     if (reindexAtKill?.status === 'running') reindexCaught++;
     const problems: string[] = [];
@@ -274,6 +292,9 @@ async function main(): Promise<void> {
     const stored = (await api(base, 'GET', `/datasets/${ds.id}`)).tripletCount as number;
     if (stored !== acked && stored !== acked + BATCH) problems.push(`stored ${stored} triplets, acknowledged ${acked}`);
     acked = stored; // a batch that landed without its answer counts from now on
+    const checkStart = Date.now();
+    problems.push(...(await galleryUploads.check(base)));
+    const checkMs = Date.now() - checkStart;
     // Every job so far must end succeeded (interrupted ones are re-run after the restart).
     for (const id of jobs) {
       let j = await api(base, 'GET', `/jobs/${id}`);
@@ -298,7 +319,7 @@ async function main(): Promise<void> {
     if (problems.length === 0) survived++;
     else failures.push(`round ${round}: ${problems.join('; ')}`);
     say(
-      `round ${round}: ${problems.length === 0 ? 'ok' : `FAILED: ${problems.join('; ')}`} (stored ${stored}, models ${models.length}, jobs ${jobs.length})`,
+      `round ${round}: ${problems.length === 0 ? 'ok' : `FAILED: ${problems.join('; ')}`} (stored ${stored}, gallery items ${galleryUploads.size}, models ${models.length}, jobs ${jobs.length}; ${Date.now() - roundStart} ms, gallery check ${checkMs} ms)`,
     );
   }
   server.proc.kill('SIGTERM');
@@ -307,6 +328,9 @@ async function main(): Promise<void> {
   await db.drop();
   say(`jobs caught mid-training by the kill and re-run after the restart: ${interrupted}`);
   say(`reindex jobs caught running by the kill and resumed after the restart: ${reindexCaught}`);
+  say(
+    `gallery uploads acknowledged: ${galleryUploads.acknowledged}; caught in flight by the kill: ${galleryUploads.caughtInFlight}, of which landed whole: ${galleryUploads.landedUnacknowledged}`,
+  );
   say(`rounds survived: ${survived}/${ROUNDS}`);
   for (const f of failures) say(f);
   // exitCode, not exit(): let every line reach a piped stdout before the process ends.
