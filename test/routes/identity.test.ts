@@ -302,7 +302,8 @@ t.test('Idempotency-Key: a request still in flight gets 409; keys are per API ke
     payload: slow,
   });
   slow.write('{"vector":[2],"label":"b"}\n');
-  await new Promise((r) => setTimeout(r, 100));
+  // Until the route has read the first line, its key is surely held (it is taken before the body is read).
+  while (slow.readableLength > 0) await new Promise((r) => setTimeout(r, 10));
   const during = await json(app, 'POST', `/datasets/${id}/samples`, body, { ...h(keys[0]), 'idempotency-key': 'slow' });
   expectError(t, during, 409, 'IDEMPOTENCY_KEY_IN_FLIGHT');
   slow.end();
