@@ -4,6 +4,7 @@
 //   - kill -9 of the replica that holds a job's lease: the other takes the job over when the lease
 //     runs out and finishes it from its checkpoint (its log: 'job resumed from checkpoint').
 // A database of its own per test on TEST_DATABASE_URL's server (skipped without one, failed under CI).
+import pg from 'pg';
 import t from 'tap';
 import type { ServerProcess } from '../scripts/server-process.js';
 import {
@@ -132,7 +133,14 @@ if (reason && inCi) {
         const j = await api(survivor.base, 'GET', `/jobs/${job.id}`);
         return (j.progress?.iteration ?? 0) >= 50 ? true : undefined;
       });
-      await new Promise((r) => setTimeout(r, 600));
+      // A checkpoint is in the database before the kill (a loaded machine may take longer than its interval).
+      const db = new pg.Client({ connectionString: url });
+      await db.connect();
+      await until('a checkpoint of the job to be stored', async () => {
+        const r = await db.query('SELECT 1 FROM job_checkpoints WHERE job_id = $1', [job.id]);
+        return r.rowCount ? true : undefined;
+      });
+      await db.end();
       holder.proc.kill('SIGKILL');
       await holder.exited;
 
