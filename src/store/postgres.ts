@@ -538,11 +538,10 @@ export class PostgresStore implements Store {
     const text = JSON.stringify(progress);
     await inTransaction(this.pool, async (c) => {
       // The row lock taken here orders the job's points: one writer at a time picks the next seq.
-      const r = await c.query("UPDATE jobs SET progress = $1 WHERE id = $2 AND status = 'running' AND lease_owner = $3", [
-        text,
-        id,
-        owner,
-      ]);
+      const r = await c.query(
+        "UPDATE jobs SET progress = $1 WHERE id = $2 AND status = 'running' AND lease_owner = $3",
+        [text, id, owner],
+      );
       if (!r.rowCount) return;
       const { rows } = await c.query<{ seq: number; count: string }>(
         `INSERT INTO job_events (job_id, seq, payload)

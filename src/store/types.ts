@@ -22,7 +22,17 @@ import type {
   UnindexedItems,
 } from '../domain/galleries.js';
 
-export type { AliasRecord, DatasetRecord, JobError, JobEvent, JobProgress, JobRecord, JobStatus, ModelRecord, ReindexTarget };
+export type {
+  AliasRecord,
+  DatasetRecord,
+  JobError,
+  JobEvent,
+  JobProgress,
+  JobRecord,
+  JobStatus,
+  ModelRecord,
+  ReindexTarget,
+};
 export type { GalleryRecord, NewGallery, ReindexCommit, StoredGalleryEmbeddings, UnindexedItems };
 export { FINISHED_STATUSES, isFinished } from '../domain/records.js';
 

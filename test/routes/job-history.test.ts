@@ -21,7 +21,11 @@ function parseSse(text: string): SseEvent[] {
     }
     if (!fields.has('event')) continue;
     const id = fields.get('id');
-    out.push({ event: fields.get('event')!, id: id === undefined ? undefined : Number(id), data: JSON.parse(fields.get('data')!) });
+    out.push({
+      event: fields.get('event')!,
+      id: id === undefined ? undefined : Number(id),
+      data: JSON.parse(fields.get('data')!),
+    });
   }
   return out;
 }
@@ -102,7 +106,10 @@ t.test('an ended job lists its progress points as JSON, the same after a restart
   t.match(events[0], { event: 'status', id: items[items.length - 1].seq, data: { status: 'succeeded' } });
   t.match(sse.body, /^retry: \d+\n\n/, 'the stream opens with retry:');
   // format=sse wins over an Accept naming JSON
-  const forced = await app.inject({ url: `/jobs/${job.id}/events?format=sse`, headers: { accept: 'application/json' } });
+  const forced = await app.inject({
+    url: `/jobs/${job.id}/events?format=sse`,
+    headers: { accept: 'application/json' },
+  });
   t.match(forced.headers['content-type'], /text\/event-stream/);
 
   expectError(t, await app.inject({ url: '/jobs/job_missing/events?format=json' }), 404, 'JOB_NOT_FOUND');
