@@ -30,6 +30,10 @@ export const Dataset = Type.Object(
 );
 export type DatasetRecord = Static<typeof Dataset>;
 
+/** The phases a job's progress reports, in the order a training job goes through them. */
+export const JOB_PHASES = ['loading', 'initialising', 'training', 'validating', 'saving'] as const;
+export type JobPhase = (typeof JOB_PHASES)[number];
+
 export const Progress = Type.Object({
   iteration: Type.Integer({ description: 'Training: the step reached. Reindex jobs: the items embedded so far' }),
   maxIterations: Type.Integer({ description: 'Training: the most steps. Reindex jobs: the items to embed' }),
@@ -51,8 +55,34 @@ export const Progress = Type.Object({
   validationIteration: Type.Optional(Type.Integer({ description: 'Step of the validation figures above' })),
   bestIteration: Type.Optional(Type.Integer({ description: 'Step of the W that would be kept now' })),
   warning: Type.Optional(Type.String({ description: 'e.g. a collapse warning from the latest validation' })),
+  phase: Type.Optional(
+    Type.Union(
+      JOB_PHASES.map((p) => Type.Literal(p)),
+      {
+        description:
+          'What the job is doing: `loading` (reading its data, sent as soon as it is claimed), `initialising` (the starting W), `training`, `validating`, `saving` (writing the model or committing the gallery)',
+      },
+    ),
+  ),
+  etaMs: Type.Optional(
+    Type.Number({
+      description:
+        'Estimated milliseconds to maxIterations at the iteration rate of this run; absent while unknown. An upper bound when early stopping is on',
+    }),
+  ),
 });
 export type JobProgress = Static<typeof Progress>;
+
+/** One stored progress point of a job (GET /jobs/:id/events, JSON): `seq` is also its SSE `id:`. */
+export const JobEvent = Type.Object(
+  {
+    seq: Type.Integer({ description: 'Increases within the job; pass it as `after` (or `Last-Event-ID`) to read on' }),
+    createdAt: Timestamp,
+    progress: Progress,
+  },
+  { $id: 'JobEvent' },
+);
+export type JobEvent = Static<typeof JobEvent>;
 
 /** Progress fields every record has; the rest are optional and dropped when not finite. */
 const REQUIRED_PROGRESS = ['iteration', 'maxIterations', 'activeFraction', 'elapsedMs'] as const;

@@ -79,7 +79,9 @@ async function reindexLoop(job: ReindexJobRecord, b: ReindexBackend, hooks: Rein
   let total = (await b.itemCount(galleryId)) ?? 0;
   const progress = (left: number): JobProgress => {
     total = Math.max(total, embedded, left);
-    return { iteration: total - left, maxIterations: total, activeFraction: 0, elapsedMs: performance.now() - started };
+    // `training` for a reindex job: embedding the gallery's items, batch after batch
+    const elapsedMs = performance.now() - started;
+    return { iteration: total - left, maxIterations: total, activeFraction: 0, elapsedMs, phase: 'training' };
   };
   for (;;) {
     if (hooks.signal.aborted) return { type: 'stopped' };
@@ -88,7 +90,7 @@ async function reindexLoop(job: ReindexJobRecord, b: ReindexBackend, hooks: Rein
     if (n === 0) {
       if (hooks.signal.aborted) return { type: 'stopped' };
       const metrics = { itemsEmbedded: embedded, elapsedMs: performance.now() - started };
-      const done = await b.commit(job.id, galleryId, hooks.owner, metrics, progress(0));
+      const done = await b.commit(job.id, galleryId, hooks.owner, metrics, { ...progress(0), phase: 'saving' });
       if (done.committed) return { type: 'committed', job: done.job };
       continue; // items were added or replaced since the last read: embed them too
     }

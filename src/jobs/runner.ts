@@ -16,6 +16,7 @@ import { describeCost, formatBytes, MiB, reindexJobCost, trainingJobCost, type C
 import {
   finiteMetrics,
   finiteProgress,
+  type JobPhase,
   isReindexJob,
   type ReindexJobRecord,
   type TrainJobRecord,
@@ -78,6 +79,10 @@ interface Running {
   writes: Promise<void>;
   /** its estimated peak memory, held against JOB_MEMORY_BUDGET_MB while it runs */
   bytes: number;
+  /** the first training progress of this run, from which the ETA's iteration rate is measured */
+  rateFrom: { iteration: number; elapsedMs: number } | null;
+  /** the newest progress reported (written or pending) */
+  lastProgress: JobProgress;
 }
 
 export interface RunnerOptions {
@@ -345,16 +350,20 @@ export class JobRunner {
       done: false,
       writes: Promise.resolve(),
       bytes,
+      rateFrom: null,
+      lastProgress: { iteration: 0, maxIterations: 0, activeFraction: 0, elapsedMs: 0 },
     };
   }
 
   private async launchTraining(job: TrainJobRecord, bytes: number): Promise<void> {
     const control = new Int32Array(new SharedArrayBuffer(4));
     const r = this.newRunning(job, bytes);
+    this.phase(r, 'loading', job.params.maxIterations);
     let task: TrainTask;
     try {
       task = await this.taskFor(job, control, bytes);
     } catch (e) {
+      await r.writes;
       const error =
         e instanceof AllowanceError
           ? { code: 'OUT_OF_MEMORY', message: e.message }
@@ -369,6 +378,7 @@ export class JobRunner {
     this.running.set(job.id, r);
     this.opts.log.info({ jobId: job.id, kind: job.kind, datasetId: job.datasetId }, 'job started');
     this.emit(job);
+    this.phase(r, 'initialising', job.params.maxIterations);
     // The heap holds what the estimate counts too (PCA's number[][], small arrays): capped by it.
     const heapMb = Math.min(this.opts.heapMb, Math.ceil(task.memoryBytes! / MiB));
     const handle = startWorker(
@@ -412,6 +422,7 @@ export class JobRunner {
     this.running.set(job.id, r);
     this.opts.log.info({ jobId: job.id, kind: job.kind, ...job.reindex }, 'job started');
     this.emit(job);
+    this.phase(r, 'loading', 0);
     const outcome = runReindex(job, backend, {
       owner: this.owner,
       signal: stop.signal,
@@ -463,6 +474,7 @@ export class JobRunner {
         this.progress(r, finiteProgress(m.progress)!);
         return;
       case 'trained':
+        if (!r.stopping) this.progress(r, { ...(r.pending ?? r.lastProgress), phase: 'saving' });
         this.flushProgress(r);
         if (r.stopping) return; // cancelled or parked while it finished: keep that outcome
         this.succeed(r, m);
@@ -488,8 +500,17 @@ export class JobRunner {
     }
   }
 
-  private progress(r: Running, p: JobProgress): void {
+  /** A progress point of the job's own (no figures yet), written at once so a client sees the job move. */
+  private phase(r: Running, phase: JobPhase, maxIterations: number): void {
+    const iteration = r.job.resumedFromIteration ?? 0;
+    this.progress(r, { iteration, maxIterations, activeFraction: 0, elapsedMs: 0, phase });
+    this.flushProgress(r);
+  }
+
+  private progress(r: Running, reported: JobProgress): void {
+    const p = withEta(r, { ...reported, phase: reported.phase ?? 'training' });
     r.pending = p;
+    r.lastProgress = p;
     const now = Date.now();
     if (now - r.lastWrite >= PROGRESS_WRITE_MS) this.flushProgress(r);
     else if (!r.timer) r.timer = setTimeout(() => this.flushProgress(r), PROGRESS_WRITE_MS - (now - r.lastWrite));
@@ -699,4 +720,23 @@ export class JobRunner {
   private emit(job: JobRecord): void {
     this.events.emit('job', job);
   }
+}
+
+/**
+ * The progress with `etaMs`: the iterations left at the rate measured since the first training
+ * point of this run (a resumed run measures its own). Unknown (absent) until two points differ.
+ */
+function withEta(r: Running, p: JobProgress): JobProgress {
+  if (p.phase !== 'training' && p.phase !== 'validating') {
+    const { etaMs: _done, ...rest } = p; // nothing left to estimate
+    return rest;
+  }
+  if (!r.rateFrom) {
+    r.rateFrom = { iteration: p.iteration, elapsedMs: p.elapsedMs };
+    return p;
+  }
+  const steps = p.iteration - r.rateFrom.iteration;
+  const ms = p.elapsedMs - r.rateFrom.elapsedMs;
+  if (!(steps > 0 && ms > 0)) return p;
+  return { ...p, etaMs: Math.round((Math.max(0, p.maxIterations - p.iteration) * ms) / steps) };
 }

@@ -1,11 +1,57 @@
-// GET /jobs/:id/events: Server-Sent Events of a job's progress, ending with its final status.
+// GET /jobs/:id/events: a job's stored progress points as JSON (`format=json` or
+// `Accept: application/json`), or by default Server-Sent Events of its progress, ending with its
+// final status. Every SSE event carries `id:` (the seq of the newest point sent), so a client that
+// reconnects with `Last-Event-ID` gets the stored points it missed, then the live ones.
 import type { App } from '../app-types.js';
 import { errors, IdParams } from '../schemas/common.js';
-import { isFinished, type JobRecord } from '../domain/records.js';
+import { isFinished, JobEvent, type JobRecord } from '../domain/records.js';
 import { Type } from '@sinclair/typebox';
 
 /** Comment lines keep proxies from closing an idle stream. */
 const HEARTBEAT_MS = 15_000;
+/** What the stream asks a client to wait before it reconnects (the SSE `retry:` field). */
+const RETRY_MS = 2000;
+/** Points read from the store at a time while streaming. */
+const STREAM_PAGE = 200;
+
+const EventsQuery = Type.Object({
+  after: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description:
+        'List (or, in the stream, replay) the points with a seq above this one. The stream takes `Last-Event-ID` first; without either it starts at the newest point',
+    }),
+  ),
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'JSON: the most points in a page' }),
+  format: Type.Optional(
+    Type.Union([Type.Literal('json'), Type.Literal('sse')], {
+      description: 'Overrides the Accept header: `json` lists the stored points, `sse` streams',
+    }),
+  ),
+});
+
+const EventPage = Type.Object(
+  {
+    items: Type.Array(JobEvent),
+    nextCursor: Type.Union([Type.String(), Type.Null()], {
+      description: 'The last seq of this page when more follow: pass it as `after`',
+    }),
+  },
+  { $id: 'JobEventPage' },
+);
+
+/** JSON unless the client asks for the stream: `format`, else an Accept that names JSON and not SSE. */
+function wantsJson(format: string | undefined, accept: string | undefined): boolean {
+  if (format) return format === 'json';
+  const a = accept ?? '';
+  return a.includes('application/json') && !a.includes('text/event-stream');
+}
+
+/** The Last-Event-ID header as a seq; undefined when absent or not one this stream sent. */
+function lastEventId(header: string | string[] | undefined): number | undefined {
+  const v = Array.isArray(header) ? header[0] : header;
+  return v !== undefined && /^\d{1,15}$/.test(v.trim()) ? Number(v.trim()) : undefined;
+}
 
 export default async function jobEventRoutes(app: App): Promise<void> {
   const { jobs } = app.services;
@@ -20,17 +66,38 @@ export default async function jobEventRoutes(app: App): Promise<void> {
     {
       schema: {
         tags: ['training'],
-        summary: "Stream a job's progress",
+        summary: "A job's progress: stored points (JSON) or a live stream (SSE)",
         description:
-          '`text/event-stream`. Events: `status` (the whole job, first and whenever its status changes), `progress` ' +
-          "(the job's progress object), and a last `status` with the final job, after which the stream ends. " +
-          'A slow client gets the newest progress, never a backlog.',
+          'With `format=json` or `Accept: application/json`: the stored progress points after `after`, oldest first, ' +
+          '`{items, nextCursor}`, while the job runs and after it ended (at most 1,000 per job; a long job keeps ' +
+          'every point until then, after which every second one is dropped, oldest stretches first). ' +
+          'Otherwise `text/event-stream`: `retry:`, then events `status` (the whole job, first and whenever its ' +
+          "status changes), `progress` (the job's progress object, one per stored point), and a last `status` with " +
+          'the final job, after which the stream ends. Every event has `id:`, the seq of the newest point sent: ' +
+          'reconnecting with `Last-Event-ID` replays the stored points after it, then goes on live. A slow client ' +
+          'is sent the points it missed once its socket drains.',
         params: IdParams,
-        response: { 200: Type.String({ description: 'Server-Sent Events' }), ...errors(404) },
+        querystring: EventsQuery,
+        produces: ['text/event-stream', 'application/json'],
+        response: {
+          200: {
+            description: 'The stream (SSE), or a page of stored progress points (JSON)',
+            content: {
+              'text/event-stream': { schema: Type.String({ description: 'Server-Sent Events' }) },
+              'application/json': { schema: EventPage },
+            },
+          },
+          ...errors(400, 404),
+        },
       },
     },
     async (req, reply) => {
       const first = await jobs.get(req.params.id); // 404 before any stream starts
+      const { after, limit, format } = req.query;
+      if (wantsJson(format, req.headers.accept)) {
+        return reply.type('application/json').send(await jobs.events(first.id, after ?? 0, limit));
+      }
+      let cursor = lastEventId(req.headers['last-event-id']) ?? after ?? (await jobs.newestEventSeq(first.id));
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -40,24 +107,14 @@ export default async function jobEventRoutes(app: App): Promise<void> {
         'x-accel-buffering': 'no',
         'x-request-id': req.id,
       });
+      res.write(`retry: ${RETRY_MS}\n\n`);
 
       let lastStatus = first.status;
-      let backlog: string | null = null; // the newest event held back while the socket drains
       let closed = false;
-      const write = (chunk: string) => {
-        if (closed) return;
-        if (res.writableNeedDrain) backlog = chunk;
-        else res.write(chunk);
-      };
-      const event = (name: string, data: unknown) => write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
-      const onDrain = () => {
-        if (backlog && !closed) {
-          const b = backlog;
-          backlog = null;
-          res.write(b);
-        }
-      };
-      const heartbeat = setInterval(() => write(': keep-alive\n\n'), HEARTBEAT_MS);
+      const block = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\nid: ${cursor}\n\n`;
+      const heartbeat = setInterval(() => {
+        if (!closed && !res.writableNeedDrain) res.write(': keep-alive\n\n');
+      }, HEARTBEAT_MS);
       let unsubscribe = () => {};
       const finish = () => {
         if (closed) return;
@@ -65,33 +122,78 @@ export default async function jobEventRoutes(app: App): Promise<void> {
         open.delete(finish);
         clearInterval(heartbeat);
         unsubscribe();
-        res.off('drain', onDrain);
+        res.off('drain', pump);
         res.end();
       };
-      const onJob = (job: JobRecord) => {
-        if (job.status !== lastStatus || isFinished(job.status)) {
-          lastStatus = job.status;
-          // The final status must not be dropped for a slow client: write it whatever the buffer holds.
-          if (isFinished(job.status)) {
-            backlog = null;
-            if (!closed) res.write(`event: status\ndata: ${JSON.stringify(job)}\n\n`);
-            finish();
-            return;
+
+      /**
+       * Sends the stored points after the cursor, in order. A full socket buffer stops it (`drain`
+       * pumps again), so a slow client holds no backlog here: the store keeps the points. `all`
+       * (before the final status) sends every one whatever the buffer holds.
+       */
+      const sendPoints = async (all: boolean): Promise<void> => {
+        for (;;) {
+          if (closed || (!all && res.writableNeedDrain)) return;
+          const page = await jobs.events(first.id, cursor, STREAM_PAGE);
+          for (const e of page.items) {
+            if (closed) return;
+            cursor = e.seq;
+            res.write(block('progress', e.progress));
           }
-          event('status', job);
-        } else if (job.progress) {
-          event('progress', job.progress);
+          if (!page.nextCursor) return;
+        }
+      };
+      // Every write goes through one chain, so points, status changes and the end keep their order.
+      let tail = Promise.resolve();
+      const enqueue = (step: () => Promise<void> | void) => {
+        tail = tail.then(step).catch((e: Error) => {
+          // the store failed mid-stream: the client reconnects with its Last-Event-ID
+          req.log.warn({ err: e, jobId: first.id }, 'job event stream ended: could not read its points');
+          finish();
+        });
+      };
+      let pumpQueued = false;
+      function pump(): void {
+        if (pumpQueued || closed) return;
+        pumpQueued = true;
+        enqueue(async () => {
+          pumpQueued = false;
+          await sendPoints(false);
+        });
+      }
+      const end = (job: JobRecord) =>
+        enqueue(async () => {
+          if (closed) return;
+          await sendPoints(true);
+          if (!closed) res.write(block('status', job));
+          finish();
+        });
+      const onJob = (job: JobRecord) => {
+        if (closed) return;
+        if (isFinished(job.status)) {
+          lastStatus = job.status;
+          end(job);
+        } else if (job.status !== lastStatus) {
+          lastStatus = job.status;
+          enqueue(() => {
+            if (!closed) res.write(block('status', job));
+          });
+          pump();
+        } else {
+          pump();
         }
       };
       open.add(finish);
-      res.on('drain', onDrain);
+      res.on('drain', pump);
       req.raw.on('close', finish);
-      event('status', first);
-      if (isFinished(first.status)) return finish();
+      if (isFinished(first.status)) return end(first);
+      res.write(block('status', first));
+      pump(); // the points after Last-Event-ID (none without it)
       unsubscribe = jobs.subscribe(first.id, onJob);
-      // The job may have ended between the read above and the subscription.
+      // The job may have moved between the read above and the subscription.
       const now = await jobs.get(first.id);
       if (now.status !== first.status) onJob(now);
+      else pump();
     },
   );
 }

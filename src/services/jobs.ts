@@ -9,6 +9,7 @@ import type { TrainBody } from '../schemas/jobs.js';
 import {
   isFinished,
   type DatasetRecord,
+  type JobEvent,
   type JobRecord,
   type JobStatus,
   type Page,
@@ -155,6 +156,16 @@ export class JobService {
    */
   subscribe(id: string, listener: (job: JobRecord) => void): () => void {
     return this.followers.follow(id, listener);
+  }
+
+  /** The job's stored progress points after seq `after`, oldest first (the job is not looked up). */
+  events(id: string, after: number, limit: number): Promise<Page<JobEvent>> {
+    return this.store.listJobEvents(id, after, limit);
+  }
+
+  /** The seq of the job's newest stored progress point (0: none yet). */
+  newestEventSeq(id: string): Promise<number> {
+    return this.store.newestJobEventSeq(id);
   }
 
   async cancel(id: string): Promise<JobRecord> {

@@ -38,6 +38,8 @@ export const ASYNC_METHODS = {
   requeueOrphanedJobs: 1,
   releaseJobs: 1,
   updateJobProgress: 1,
+  listJobEvents: 1,
+  newestJobEventSeq: 1,
   finishJob: 1,
   succeedJob: 1,
   requeueRunningJobs: 1,

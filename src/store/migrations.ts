@@ -221,4 +221,16 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX jobs_by_gallery ON jobs (gallery_id, status) WHERE gallery_id IS NOT NULL;
   CREATE INDEX jobs_by_lease ON jobs (lease_expires_at) WHERE status = 'running';
   `,
+  // Training history (docs/decisions/0037-training-history.md): the progress points of every job,
+  // bounded per job by the store (thinned when full). Jobs are never deleted, so neither are these;
+  // no foreign key, as a later rebuild of jobs (DROP TABLE) would cascade into it.
+  `
+  CREATE TABLE job_events (
+    job_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (job_id, seq)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -256,6 +256,17 @@ export const PG_MIGRATIONS: string[] = [
     CHECK ((kind = 'train') = (dataset_id IS NOT NULL) AND (kind = 'reindex') = (gallery_id IS NOT NULL));
   CREATE INDEX jobs_by_gallery ON jobs (gallery_id, status) WHERE gallery_id IS NOT NULL;
   `,
+  // 8: training history (docs/decisions/0037-training-history.md): the progress points of every
+  // job, bounded per job by the store (thinned when full). Jobs are never deleted, nor are these.
+  `
+  CREATE TABLE job_events (
+    job_id text NOT NULL,
+    seq integer NOT NULL,
+    payload jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (job_id, seq)
+  );
+  `,
 ];
 
 /**

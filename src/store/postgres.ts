@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_ALIAS } from '../domain/aliases.js';
+import { finiteProgress } from '../domain/records.js';
 import { conflictError, limitError, notFoundError } from '../domain/errors.js';
 import { newId } from './ids.js';
 import { checkQueue } from './queue-limit.js';
@@ -21,6 +22,8 @@ import {
   checkCheckpoint,
   checksum,
   decodeCursor,
+  eventPage,
+  JOB_EVENTS_KEPT,
   json,
   newJobColumns,
   page,
@@ -37,6 +40,7 @@ import type {
   DatasetRecord,
   GalleryRecord,
   JobError,
+  JobEvent,
   JobLease,
   JobProgress,
   JobRecord,
@@ -531,11 +535,45 @@ export class PostgresStore implements Store {
   }
 
   async updateJobProgress(id: string, progress: JobProgress, owner: string): Promise<void> {
-    await this.pool.query("UPDATE jobs SET progress = $1 WHERE id = $2 AND status = 'running' AND lease_owner = $3", [
-      JSON.stringify(progress),
-      id,
-      owner,
-    ]);
+    const text = JSON.stringify(progress);
+    await inTransaction(this.pool, async (c) => {
+      // The row lock taken here orders the job's points: one writer at a time picks the next seq.
+      const r = await c.query(
+        "UPDATE jobs SET progress = $1 WHERE id = $2 AND status = 'running' AND lease_owner = $3",
+        [text, id, owner],
+      );
+      if (!r.rowCount) return;
+      const { rows } = await c.query<{ seq: number; count: string }>(
+        `INSERT INTO job_events (job_id, seq, payload)
+           SELECT $1, COALESCE(MAX(seq), 0) + 1, $2 FROM job_events WHERE job_id = $1
+         RETURNING seq, (SELECT COUNT(*) + 1 FROM job_events WHERE job_id = $1) AS count`,
+        [id, text],
+      );
+      if (Number(rows[0].count) <= JOB_EVENTS_KEPT) return;
+      await c.query(
+        `DELETE FROM job_events WHERE job_id = $1 AND seq IN (
+           SELECT seq FROM (SELECT seq, ROW_NUMBER() OVER (ORDER BY seq) AS n FROM job_events WHERE job_id = $1) t
+           WHERE n % 2 = 0 AND seq < $2)`,
+        [id, rows[0].seq],
+      );
+    });
+  }
+
+  async newestJobEventSeq(jobId: string): Promise<number> {
+    const { rows } = await this.pool.query('SELECT MAX(seq) AS seq FROM job_events WHERE job_id = $1', [jobId]);
+    return (rows[0].seq as number | null) ?? 0;
+  }
+
+  async listJobEvents(jobId: string, after: number, limit: number): Promise<Page<JobEvent>> {
+    const { rows } = await this.pool.query(
+      'SELECT seq, payload, created_at FROM job_events WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+      [jobId, after, limit + 1],
+    );
+    return eventPage(rows as Row[], limit, (r) => ({
+      seq: r.seq as number,
+      createdAt: (r.created_at as Date).toISOString(),
+      progress: finiteProgress(r.payload)!,
+    }));
   }
 
   async finishJob(

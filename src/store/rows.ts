@@ -8,6 +8,7 @@ import type { TrainingParams } from '../domain/training.js';
 import {
   isFinished,
   type JobError,
+  type JobEvent,
   type JobRecord,
   type JobStatus,
   type LeaseRenewal,
@@ -40,6 +41,19 @@ export function decodeCursor(cursor: string | undefined): string {
   const s = Buffer.from(cursor, 'base64url').toString();
   if (!/^\d{1,15}$/.test(s)) throw invalidError('INVALID_CURSOR', `cursor "${cursor}" is not one this service issued`);
   return s;
+}
+
+/**
+ * The most progress points kept per job (docs/decisions/0037-training-history.md): every point until
+ * full, then every second one but the newest is dropped, so older stretches are the sparser.
+ */
+export const JOB_EVENTS_KEPT = 1000;
+
+/** One page of a job's progress points fetched with limit + 1; the cursor is the last seq. */
+export function eventPage(rows: Row[], limit: number, map: (r: Row) => JobEvent): Page<JobEvent> {
+  const more = rows.length > limit;
+  const items = (more ? rows.slice(0, limit) : rows).map(map);
+  return { items, nextCursor: more ? String(items[items.length - 1].seq) : null };
 }
 
 /** One page of rows fetched with limit + 1: the extra row only says there is a next page. */

@@ -45,6 +45,8 @@ const WRITES: { [M in Method]: ChangesOf<M> } = {
   nextQueuedJob: null,
   claimNextJob: (_args, job) => jobOf(job),
   updateJobProgress: jobUpdated,
+  listJobEvents: null,
+  newestJobEventSeq: null,
   finishJob: jobUpdated,
   succeedJob: ([id], { model, alias }: { model: ModelRecord; alias: AliasRecord | null }) => [
     change('models', model.id, 'insert'),

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_ALIAS } from '../domain/aliases.js';
+import { finiteProgress } from '../domain/records.js';
 import { conflictError, limitError, notFoundError, unavailableError, type DomainError } from '../domain/errors.js';
 import type { TrainingParams } from '../domain/training.js';
 import { newId } from './ids.js';
@@ -12,6 +13,8 @@ import {
   checkCheckpoint,
   checksum,
   decodeCursor,
+  eventPage,
+  JOB_EVENTS_KEPT,
   jobRecord,
   json,
   newJobColumns,
@@ -42,6 +45,7 @@ import type {
   DatasetRecord,
   GalleryRecord,
   JobError,
+  JobEvent,
   JobLease,
   JobProgress,
   JobRecord,
@@ -559,10 +563,48 @@ export class SqliteDatabase implements SyncStore {
 
   updateJobProgress(id: string, progress: JobProgress, owner: string): void {
     return this.write(() => {
-      this.db
-        .prepare("UPDATE jobs SET progress = ? WHERE id = ? AND status = 'running' AND lease_owner = ?")
-        .run(JSON.stringify(progress), id, owner);
+      this.db.transaction(() => {
+        const text = JSON.stringify(progress);
+        const changed = this.db
+          .prepare("UPDATE jobs SET progress = ? WHERE id = ? AND status = 'running' AND lease_owner = ?")
+          .run(text, id, owner).changes;
+        if (changed > 0) this.appendJobEvent(id, text);
+      })();
     });
+  }
+
+  /** Stores one progress point; past JOB_EVENTS_KEPT, every second one but the newest goes. */
+  private appendJobEvent(jobId: string, payload: string): void {
+    const { seq, count } = this.db
+      .prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS seq, COUNT(*) + 1 AS count FROM job_events WHERE job_id = ?')
+      .get(jobId) as { seq: number; count: number };
+    this.db
+      .prepare('INSERT INTO job_events (job_id, seq, payload, created_at) VALUES (?, ?, ?, ?)')
+      .run(jobId, seq, payload, now());
+    if (count <= JOB_EVENTS_KEPT) return;
+    this.db
+      .prepare(
+        `DELETE FROM job_events WHERE job_id = ? AND seq IN (
+           SELECT seq FROM (SELECT seq, ROW_NUMBER() OVER (ORDER BY seq) AS n FROM job_events WHERE job_id = ?)
+           WHERE n % 2 = 0 AND seq < ?)`,
+      )
+      .run(jobId, jobId, seq);
+  }
+
+  newestJobEventSeq(jobId: string): number {
+    const r = this.db.prepare('SELECT MAX(seq) AS seq FROM job_events WHERE job_id = ?').get(jobId) as Row;
+    return (r.seq as number | null) ?? 0;
+  }
+
+  listJobEvents(jobId: string, after: number, limit: number): Page<JobEvent> {
+    const rows = this.db
+      .prepare('SELECT seq, payload, created_at FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?')
+      .all(jobId, after, limit + 1) as Row[];
+    return eventPage(rows, limit, (r) => ({
+      seq: r.seq as number,
+      createdAt: r.created_at as string,
+      progress: finiteProgress(JSON.parse(r.payload as string))!,
+    }));
   }
 
   finishJob(

@@ -6,6 +6,7 @@ import type {
   AliasRecord,
   DatasetRecord,
   JobError,
+  JobEvent,
   JobProgress,
   JobRecord,
   JobStatus,
@@ -21,7 +22,17 @@ import type {
   UnindexedItems,
 } from '../domain/galleries.js';
 
-export type { AliasRecord, DatasetRecord, JobError, JobProgress, JobRecord, JobStatus, ModelRecord, ReindexTarget };
+export type {
+  AliasRecord,
+  DatasetRecord,
+  JobError,
+  JobEvent,
+  JobProgress,
+  JobRecord,
+  JobStatus,
+  ModelRecord,
+  ReindexTarget,
+};
 export type { GalleryRecord, NewGallery, ReindexCommit, StoredGalleryEmbeddings, UnindexedItems };
 export { FINISHED_STATUSES, isFinished } from '../domain/records.js';
 
@@ -283,6 +294,14 @@ export interface Store {
   releaseJobs(owner: string): Promise<number>;
   /** Writes progress while the job runs under `owner`; otherwise nothing (a lost lease writes nothing). */
   updateJobProgress(id: string, progress: JobProgress, owner: string): Promise<void>;
+  /**
+   * The job's stored progress points (written by updateJobProgress, in the same transaction and
+   * under the same fencing) with seq > after, oldest first; at most JOB_EVENTS_KEPT per job: when
+   * full, every second point but the newest is dropped. nextCursor: the last seq when more follow.
+   */
+  listJobEvents(jobId: string, after: number, limit: number): Promise<Page<JobEvent>>;
+  /** The seq of the job's newest stored progress point; 0 without one. */
+  newestJobEventSeq(jobId: string): Promise<number>;
   /**
    * Ends a job that produced no model (failed or cancelled) and deletes its checkpoint. Without
    * `owner` (a cancel, or a queued job refused): while queued or running. With `owner`: only while

@@ -62,13 +62,14 @@ t.test('a live stream carries progress, and a client that leaves frees its liste
     const { value, done } = await reader.read();
     if (done) break;
     text += decoder.decode(value);
-    if (!cancelled && parseSse(text).some((e) => e.event === 'progress')) {
+    if (!cancelled && parseSse(text).some((e) => e.event === 'progress' && e.data.phase === 'training')) {
       cancelled = true;
       await app.inject({ method: 'POST', url: `/jobs/${job.id}/cancel` });
     }
   }
   const events = parseSse(text);
-  const progress = events.find((e) => e.event === 'progress')!;
+  // the first points are the job's phases (loading, initialising); then training, with figures
+  const progress = events.find((e) => e.event === 'progress' && e.data.phase === 'training')!;
   t.ok(progress, 'progress events arrive while the job runs');
   t.type(progress.data.iteration, 'number');
   t.type(progress.data.loss, 'number');

@@ -228,6 +228,7 @@ export function galleryContract(t: Test, backend: StoreBackend): void {
     t.same(after.ids, ['a', 'b', 'd']);
     t.same(Array.from(after.embeddings), [...e2.subarray(0, 4), ...e1.subarray(4, 8), ...e2.subarray(8, 12)]);
     await t.rejects(store.commitReindex(g.id, 'job_1'), { code: 'REINDEX_NOT_HELD' }, 'committed once');
+    await store.deleteAlias('default'); // the first model is also `default`
     t.ok(await store.deleteModel(m.id), 'the old model is free once the gallery moved');
   });
 

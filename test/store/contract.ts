@@ -8,6 +8,7 @@ import type { NewModel, Store } from '../../src/store/types.js';
 import { aliasContract } from './contract-aliases.js';
 import { changeFeedContract } from './contract-changes.js';
 import { galleryContract } from './contract-galleries.js';
+import { jobEventsContract } from './contract-job-events.js';
 
 export interface StoreBackend {
   /** a new, empty store; closed by the test's teardown */
@@ -727,4 +728,5 @@ export function storeContract(t: Test, backend: StoreBackend): void {
   aliasContract(t, backend);
   changeFeedContract(t, backend);
   galleryContract(t, backend);
+  jobEventsContract(t, backend);
 }

@@ -71,6 +71,7 @@ if (reason && inCi) {
         'gallery_staged_items',
         'idempotency_keys',
         'job_checkpoints',
+        'job_events',
         'jobs',
         'models',
         'schema_migrations',

@@ -315,7 +315,7 @@ function afterEvaluation(run: MinedRun, fig: ValidationFigures | null, at: numbe
   return run.stopper.observe(fig, at, run.W, samples, run.valEval.triplets.length / 3);
 }
 
-function reportProgress(run: MinedRun, force: boolean): void {
+function reportProgress(run: MinedRun, force: boolean, phase: 'training' | 'validating' = 'training'): void {
   const w = run.window;
   const reported = run.progress.report(force, (elapsedMs) => {
     const pr: MinedProgress = {
@@ -326,6 +326,7 @@ function reportProgress(run: MinedRun, force: boolean): void {
       activeFraction: w.active,
       elapsedMs,
       learningRate: run.adam.learningRate(),
+      phase,
     };
     const lv = run.latest;
     if (lv) {
@@ -356,6 +357,8 @@ function advance(run: MinedRun): boolean {
     reportProgress(run, false);
     return true;
   }
+  // the evaluation of a large validation set takes a while: say so before it starts
+  if (run.validating) reportProgress(run, true, 'validating');
   const stop = afterEvaluation(run, evaluate(run, step), step);
   reportProgress(run, true);
   if (stop && step < p.maxIterations) {

@@ -128,6 +128,8 @@ export interface MinedProgress extends Progress, Partial<ValidationFigures> {
   bestIteration?: number;
   /** set when the latest evaluation looks like a collapse */
   warning?: string;
+  /** `validating` in the report forced just before an evaluation runs */
+  phase?: 'training' | 'validating';
 }
 
 export interface MinedTrainHooks
