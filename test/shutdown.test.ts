@@ -267,14 +267,15 @@ t.test('a worker thread that dies mid-job fails its job with WORKER_CRASHED; the
     })
   ).json();
   const runner = app.services.runner as unknown as {
-    running: Map<string, { handle?: { worker: import('node:worker_threads').Worker } }>;
+    running: Map<string, { exec?: { kill(): void } }>;
   };
-  const worker = await waitFor('the worker to start', async () => runner.running.get(job.id)?.handle?.worker);
+  const exec = await waitFor('the worker to start', async () => runner.running.get(job.id)?.exec);
   await waitFor('the job to train', async () => {
     const j = (await app.inject({ url: `/jobs/${job.id}` })).json();
-    return j.progress ? j : undefined;
+    return j.progress?.phase === 'training' ? j : undefined;
   });
-  await worker.terminate();
+  // Terminates the worker thread behind the runner's back, as a crash would.
+  exec.kill();
 
   const failed = await waitForJob(app, job.id, 10_000);
   t.equal(failed.status, 'failed', 'the job ends failed');

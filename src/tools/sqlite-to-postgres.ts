@@ -98,6 +98,9 @@ const OLD_JOB_COLUMNS: Record<string, string> = {
   promote: '0 AS promote',
   // a file from before identity-level data (schema version 3): no index triplet kept its indices
   sample_refs: 'NULL AS sample_refs',
+  // before job kinds: every job trained
+  kind: "'train' AS kind",
+  gallery_id: 'NULL AS gallery_id',
 };
 
 /** A file from before aliases has no aliases table: `default` is its newest model, as the migration sets it. */
