@@ -14,6 +14,8 @@
 //       JSON /embed bodies: Fastify's standard parsing against Float32JsonParser, µs per body
 //   npm run bench -- --early-exit [--noise 1.5,2.5] [--threads 2]   (bench/early-exit.ts)
 //       the negatives' early exit on and off, on class data with a random and a trained W
+//   npm run bench -- --enrol [--items 100000] [--batch 10000] [--dim 512] [--out 128]   (bench/enrol.ts)
+//       gallery enrolment: items per second of binary uploads into a real server (SQLite)
 //   npm run bench -- --search [--n 1000000] [--dim 128] [--metric squared|cosine] [--threads 2]
 //       [--data random|clustered] [--no-hnsw] [--ef 10,20,40,80,160] [--M 16]   (bench/search.ts)
 //       exact top-k gallery search, single queries and batches of 64, against numpy brute force,
@@ -158,6 +160,10 @@ if (process.argv.includes('--early-exit')) {
       noise: v.noise!.split(',').map(Number),
     }),
   );
+  process.exit(0);
+}
+if (process.argv.includes('--enrol')) {
+  await (await import('./enrol.js')).enrolCli(process.argv.slice(2));
   process.exit(0);
 }
 if (process.argv.includes('--search')) {
