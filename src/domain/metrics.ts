@@ -15,8 +15,9 @@ const STOP_REASONS = [
   'cancelled',
 ] as const satisfies readonly StopReason[];
 
-const num = (description: string) => Type.Optional(Type.Number({ description }));
-const int = (description: string) => Type.Optional(Type.Integer({ description }));
+// Null allowed: rows an older version stored may hold null where a number was not finite.
+const num = (description: string) => Type.Optional(Type.Union([Type.Number(), Type.Null()], { description }));
+const int = (description: string) => Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description }));
 
 export const JobMetrics = Type.Object(
   {
