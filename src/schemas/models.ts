@@ -33,8 +33,10 @@ export const ModelRefParams = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 128, description: 'A model id, or an alias' }),
 });
 
+// Inclusive bounds here (OpenAPI 3.0 has no numeric exclusiveMinimum); 0 and 1 are refused by the
+// service (labelled-metrics.ts), naming the field.
 const Fars = (what: string) =>
-  Type.Array(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }), {
+  Type.Array(Type.Number({ minimum: 0, maximum: 1 }), {
     minItems: 1,
     maxItems: 12,
     description: `${what}, each in (0, 1)`,

@@ -2,6 +2,7 @@
 // request's options with their defaults, the cost of the pass (checked against the evaluation
 // budgets before the worker allocates anything), and the reply's shape. The numbers come from
 // src/math/verification on the evaluation worker.
+import { AppError } from '../errors.js';
 import type { EvaluateIdentificationOptions, EvaluateResult, EvaluateVerificationOptions } from '../jobs/messages.js';
 import {
   DEFAULT_FARS,
@@ -16,7 +17,17 @@ import type { EvaluateReply, IdentificationOptions, VerificationOptions } from '
 export const CURVE_POINTS = 1000;
 export const DEFAULT_IDENTIFICATION = { unknownFraction: 0.2, ranks: [1, 5, 10], fars: [1e-1, 1e-2], seed: 0 };
 
+/** Each FAR strictly between 0 and 1 (the schema's bounds are inclusive): 400 naming the field. */
+function checkFars(fars: number[] | undefined, field: string): void {
+  fars?.forEach((f, i) => {
+    if (!(f > 0 && f < 1)) {
+      throw new AppError(400, 'VALIDATION_ERROR', `body/${field}/${i} must be greater than 0 and less than 1`);
+    }
+  });
+}
+
 export function verificationOptions(o: VerificationOptions = {}): EvaluateVerificationOptions {
+  checkFars(o.fars, 'verification/fars');
   return {
     fars: o.fars ?? [...DEFAULT_FARS],
     curvePoints: o.curve ? CURVE_POINTS : 0,
@@ -28,6 +39,7 @@ export function verificationOptions(o: VerificationOptions = {}): EvaluateVerifi
 
 export function identificationOptions(o: IdentificationOptions = {}): EvaluateIdentificationOptions {
   const d = DEFAULT_IDENTIFICATION;
+  checkFars(o.fars, 'identification/fars');
   return {
     unknownFraction: o.unknownFraction ?? d.unknownFraction,
     ranks: o.ranks ?? [...d.ranks],

@@ -70,6 +70,6 @@ t.test('the sample is seeded and the options are checked', async (t) => {
     { x: 1 },
   ])
     expectError(t, await evaluate(app, model, { datasetId: ds, verification }), 400, 'VALIDATION_ERROR');
-  for (const identification of [{ unknownFraction: 0.95 }, { ranks: [0] }, { fars: [2] }])
+  for (const identification of [{ unknownFraction: 0.95 }, { ranks: [0] }, { fars: [2] }, { fars: [1e-3, 0] }])
     expectError(t, await evaluate(app, model, { datasetId: ds, identification }), 400, 'VALIDATION_ERROR');
 });
