@@ -27,7 +27,8 @@ import {
   rowBytes,
 } from './gallery-rows.js';
 import { newId } from './ids.js';
-import { decodeCursor, page, type Row } from './rows.js';
+import { postgresNewestFirst } from './newest-first.js';
+import type { Row } from './rows.js';
 import type { CapacityLimit, Label, Page, PageRequest } from './types.js';
 
 /** Anything that runs a query: the pool, or one client inside a transaction. */
@@ -95,12 +96,8 @@ export class PostgresGalleries {
     return r ? galleryFromRow(r) : undefined;
   }
 
-  async list(req: PageRequest): Promise<Page<GalleryRecord>> {
-    const { rows } = await this.pool.query('SELECT * FROM galleries WHERE seq < $1 ORDER BY seq DESC LIMIT $2', [
-      decodeCursor(req.cursor),
-      req.limit + 1,
-    ]);
-    return page(rows, req.limit, galleryFromRow);
+  list(req: PageRequest): Promise<Page<GalleryRecord>> {
+    return postgresNewestFirst(this.pool, 'galleries', req, galleryFromRow);
   }
 
   async delete(id: string): Promise<boolean> {

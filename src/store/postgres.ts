@@ -8,6 +8,7 @@ import { DEFAULT_ALIAS } from '../domain/aliases.js';
 import { finiteProgress } from '../domain/records.js';
 import { conflictError, limitError, notFoundError } from '../domain/errors.js';
 import { newId } from './ids.js';
+import { postgresNewestFirst } from './newest-first.js';
 import { checkQueue } from './queue-limit.js';
 import { ASYNC_METHODS } from './async.js';
 import { ChangeHub } from './change-feed.js';
@@ -243,11 +244,7 @@ export class PostgresStore implements Store {
   }
 
   async listDatasets(req: PageRequest): Promise<Page<DatasetRecord>> {
-    const { rows } = await this.pool.query('SELECT * FROM datasets WHERE seq < $1 ORDER BY seq DESC LIMIT $2', [
-      decodeCursor(req.cursor),
-      req.limit + 1,
-    ]);
-    return page(rows, req.limit, datasetFromRow);
+    return postgresNewestFirst(this.pool, 'datasets', req, datasetFromRow);
   }
 
   async deleteDataset(id: string): Promise<boolean> {
@@ -770,11 +767,7 @@ export class PostgresStore implements Store {
   }
 
   async listModels(req: PageRequest): Promise<Page<ModelRecord>> {
-    const { rows } = await this.pool.query(
-      `SELECT ${MODEL_COLUMNS} FROM models WHERE seq < $1 ORDER BY seq DESC LIMIT $2`,
-      [decodeCursor(req.cursor), req.limit + 1],
-    );
-    return page(rows, req.limit, modelFromRow);
+    return postgresNewestFirst(this.pool, 'models', req, modelFromRow, MODEL_COLUMNS);
   }
 
   async newestModel(): Promise<ModelRecord | undefined> {
@@ -843,11 +836,7 @@ export class PostgresStore implements Store {
   }
 
   async listAliases(req: PageRequest): Promise<Page<AliasRecord>> {
-    const { rows } = await this.pool.query('SELECT * FROM aliases WHERE seq < $1 ORDER BY seq DESC LIMIT $2', [
-      decodeCursor(req.cursor),
-      req.limit + 1,
-    ]);
-    return page(rows, req.limit, aliasFromRow);
+    return postgresNewestFirst(this.pool, 'aliases', req, aliasFromRow);
   }
 
   async deleteAlias(name: string): Promise<boolean> {

@@ -26,7 +26,8 @@ import {
   rowBytes,
 } from './gallery-rows.js';
 import { newId } from './ids.js';
-import { decodeCursor, page, type Row } from './rows.js';
+import { sqliteNewestFirst } from './newest-first.js';
+import type { Row } from './rows.js';
 import type { CapacityLimit, Label, Page, PageRequest } from './types.js';
 
 const now = () => new Date().toISOString();
@@ -84,10 +85,7 @@ export class SqliteGalleries {
   }
 
   list(req: PageRequest): Page<GalleryRecord> {
-    const rows = this.db
-      .prepare('SELECT * FROM galleries WHERE seq < ? ORDER BY seq DESC LIMIT ?')
-      .all(Number(decodeCursor(req.cursor)), req.limit + 1) as Row[];
-    return page(rows, req.limit, galleryFromRow);
+    return sqliteNewestFirst(this.db, 'galleries', req, galleryFromRow);
   }
 
   delete(id: string): boolean {

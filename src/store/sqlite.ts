@@ -8,6 +8,7 @@ import { finiteProgress } from '../domain/records.js';
 import { conflictError, limitError, notFoundError, unavailableError, type DomainError } from '../domain/errors.js';
 import type { TrainingParams } from '../domain/training.js';
 import { newId } from './ids.js';
+import { sqliteNewestFirst } from './newest-first.js';
 import {
   bytesOf,
   checkCheckpoint,
@@ -267,10 +268,7 @@ export class SqliteDatabase implements SyncStore {
   }
 
   listDatasets(req: PageRequest): Page<DatasetRecord> {
-    const rows = this.db
-      .prepare('SELECT * FROM datasets WHERE seq < ? ORDER BY seq DESC LIMIT ?')
-      .all(seqBelow(req.cursor), req.limit + 1) as Row[];
-    return page(rows, req.limit, datasetFromRow);
+    return sqliteNewestFirst(this.db, 'datasets', req, datasetFromRow);
   }
 
   deleteDataset(id: string): boolean {
@@ -788,10 +786,7 @@ export class SqliteDatabase implements SyncStore {
   }
 
   listModels(req: PageRequest): Page<ModelRecord> {
-    const rows = this.db
-      .prepare(`SELECT ${MODEL_COLUMNS} FROM models WHERE seq < ? ORDER BY seq DESC LIMIT ?`)
-      .all(seqBelow(req.cursor), req.limit + 1) as Row[];
-    return page(rows, req.limit, modelFromRow);
+    return sqliteNewestFirst(this.db, 'models', req, modelFromRow, MODEL_COLUMNS);
   }
 
   newestModel(): ModelRecord | undefined {
@@ -856,10 +851,7 @@ export class SqliteDatabase implements SyncStore {
   }
 
   listAliases(req: PageRequest): Page<AliasRecord> {
-    const rows = this.db
-      .prepare('SELECT * FROM aliases WHERE seq < ? ORDER BY seq DESC LIMIT ?')
-      .all(seqBelow(req.cursor), req.limit + 1) as Row[];
-    return page(rows, req.limit, aliasFromRow);
+    return sqliteNewestFirst(this.db, 'aliases', req, aliasFromRow);
   }
 
   deleteAlias(name: string): boolean {
