@@ -10,6 +10,7 @@ const DOMAIN_STATUS: Record<DomainErrorKind, number> = {
   conflict: 409,
   invalid: 400,
   limit: 422,
+  busy: 429,
   unavailable: 503,
   storage_full: 507,
 };

@@ -263,6 +263,15 @@ export function describeCost(e: CostEstimate): string {
     .join('; ');
 }
 
+/**
+ * Why a job of this estimate can never start under JOB_MEMORY_BUDGET_MB (`budgetMb`), or undefined
+ * when it fits: the one wording for a refused request and for a queued job failed at its claim.
+ */
+export function overJobBudget(cost: CostEstimate, budgetMb: number): string | undefined {
+  if (cost.bytes <= budgetMb * MiB) return undefined;
+  return `the job needs an estimated ${formatBytes(cost.bytes)} (${describeCost(cost)}), over the job memory budget of ${budgetMb} MiB (JOB_MEMORY_BUDGET_MB)`;
+}
+
 // ---- replies and the model cache ------------------------------------------------
 
 /** The longest text of one float32 value in a JSON reply (src/http/float32-json.ts MAX_VALUE_BYTES). */

@@ -63,7 +63,7 @@ export const ErrorCodes = [
 export type ErrorCode = (typeof ErrorCodes)[number];
 
 /** What kind of failure, independent of any protocol. */
-export type DomainErrorKind = 'not_found' | 'conflict' | 'invalid' | 'limit' | 'unavailable' | 'storage_full';
+export type DomainErrorKind = 'not_found' | 'conflict' | 'invalid' | 'limit' | 'busy' | 'unavailable' | 'storage_full';
 
 export class DomainError extends Error {
   constructor(
@@ -80,6 +80,8 @@ export const notFoundError = (code: ErrorCode, message: string) => new DomainErr
 export const conflictError = (code: ErrorCode, message: string) => new DomainError('conflict', code, message);
 export const invalidError = (code: ErrorCode, message: string) => new DomainError('invalid', code, message);
 export const limitError = (message: string) => new DomainError('limit', 'LIMIT_EXCEEDED', message);
+/** Too much is queued already: the same request may pass later. */
+export const queueFullError = (message: string) => new DomainError('busy', 'QUEUE_FULL', message);
 /** The storage cannot take the request now (a lost or unwritable database, a broken connection). */
 export const unavailableError = (message: string) => new DomainError('unavailable', 'STORAGE_UNAVAILABLE', message);
 /** The storage is out of room (SQLITE_FULL, ENOSPC, PostgreSQL's disk_full). */

@@ -12,7 +12,14 @@ import { hostname } from 'node:os';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ComputeSettings } from '../compute/index.js';
 import { labelIds } from '../compute/training-data.js';
-import { describeCost, formatBytes, MiB, reindexJobCost, trainingJobCost, type CostEstimate } from '../domain/costs.js';
+import {
+  formatBytes,
+  MiB,
+  reindexJobCost,
+  trainingJobCost,
+  type CostEstimate,
+  overJobBudget,
+} from '../domain/costs.js';
 import {
   finiteMetrics,
   finiteProgress,
@@ -268,11 +275,9 @@ export class JobRunner {
       const next = await this.opts.store.nextQueuedJob();
       if (!next) return;
       const cost = await this.costOf(next);
-      if (cost.bytes > this.budget) {
-        await this.finish(next.id, 'failed', {
-          code: 'BUDGET_EXCEEDED',
-          message: `the job needs an estimated ${formatBytes(cost.bytes)} (${describeCost(cost)}), over the job memory budget of ${this.opts.memoryBudgetMb} MiB (JOB_MEMORY_BUDGET_MB)`,
-        });
+      const over = overJobBudget(cost, this.opts.memoryBudgetMb);
+      if (over) {
+        await this.finish(next.id, 'failed', { code: 'BUDGET_EXCEEDED', message: over });
         continue;
       }
       if (this.reserved + cost.bytes > this.budget && this.running.size + this.launching > 0) return;

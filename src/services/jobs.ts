@@ -1,8 +1,6 @@
 // Training jobs: validate and default the parameters, queue, list, cancel.
 import type { Limits } from '../config.js';
-import { describeCost, formatBytes, MiB } from '../domain/costs.js';
-import { DomainError } from '../domain/errors.js';
-import type { JobModelOptions, TrainingParams } from '../domain/training.js';
+import type { TrainingParams } from '../domain/training.js';
 import { AppError, badRequest, conflict, notFound, unprocessable } from '../errors.js';
 import type { JobRunner } from '../jobs/runner.js';
 import type { TrainBody } from '../schemas/jobs.js';
@@ -17,6 +15,7 @@ import {
   type Store,
 } from '../store/types.js';
 import type { DatasetService, RowBatch } from './datasets.js';
+import { checkJobBudget, checkQueueRoom, queueLimit } from './job-admission.js';
 import { JobFollowers } from './job-follow.js';
 import { resolveModelOptions, resolveParams } from './train-params.js';
 
@@ -52,48 +51,20 @@ export class JobService {
     if ((body.datasetId === undefined) === (inline === undefined)) {
       throw new AppError(400, 'VALIDATION_ERROR', 'body must have exactly one of datasetId and triplets');
     }
-    if ((await this.store.countJobs('queued')) >= this.limits.maxQueuedJobs) {
-      throw new AppError(
-        429,
-        'QUEUE_FULL',
-        `${this.limits.maxQueuedJobs} jobs are already queued (MAX_QUEUED_JOBS); try again later`,
-      );
-    }
+    await checkQueueRoom(this.store, this.limits);
     const existing = body.datasetId === undefined ? undefined : await this.datasets.get(body.datasetId);
     // Check everything that can be checked before an inline set is stored.
     if (existing) this.checkLimits(resolveParams(body, existing), existing);
     const ds = existing ?? (await this.datasets.get(await this.storeInline(inline!, body)));
     const params = resolveParams(body, ds);
     checkData(params, ds);
-    this.checkBudget(params, ds);
-    const job = await this.queue(ds.id, params, resolveModelOptions(body));
+    checkJobBudget(this.runner.jobCost(params, ds), this.limits);
+    const job = await this.store.createJob(
+      { datasetId: ds.id, params, ...resolveModelOptions(body) },
+      queueLimit(this.limits),
+    );
     this.runner.pump();
     return job;
-  }
-
-  /** The queue limit is checked again in the inserting transaction: concurrent requests cannot pass it together. */
-  private async queue(datasetId: string, params: TrainingParams, options: JobModelOptions): Promise<JobRecord> {
-    try {
-      return await this.store.createJob(
-        { datasetId, params, ...options },
-        { max: this.limits.maxQueuedJobs, setting: 'MAX_QUEUED_JOBS' },
-      );
-    } catch (e) {
-      if (e instanceof DomainError && e.code === 'QUEUE_FULL') throw new AppError(429, 'QUEUE_FULL', e.message);
-      throw e;
-    }
-  }
-
-  /** A job whose estimated peak memory alone is over JOB_MEMORY_BUDGET_MB could never start: refused now. */
-  private checkBudget(p: TrainingParams, ds: DatasetRecord): void {
-    const cost = this.runner.jobCost(p, ds);
-    const budget = this.limits.jobMemoryBudgetMb * MiB;
-    if (cost.bytes > budget) {
-      throw unprocessable(
-        'BUDGET_EXCEEDED',
-        `the job needs an estimated ${formatBytes(cost.bytes)} (${describeCost(cost)}), over the job memory budget of ${this.limits.jobMemoryBudgetMb} MiB (JOB_MEMORY_BUDGET_MB)`,
-      );
-    }
   }
 
   private checkLimits(p: TrainingParams, ds: DatasetRecord): void {
@@ -111,7 +82,7 @@ export class JobService {
         `maxIterations ${p.maxIterations} is over the limit of ${this.limits.maxIterations} (MAX_ITERATIONS)`,
       );
     }
-    this.checkBudget(p, ds);
+    checkJobBudget(this.runner.jobCost(p, ds), this.limits);
   }
 
   private async storeInline(inline: InlineTriplets, body: TrainOptionsBody): Promise<string> {

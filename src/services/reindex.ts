@@ -2,13 +2,12 @@
 // moving to it under a new job id, then queues the job (src/jobs/reindex.ts runs it). Search keeps
 // answering from the old embeddings until the job commits. docs/decisions/0033-reindex-jobs.md.
 import type { Limits } from '../config.js';
-import { describeCost, formatBytes, MiB } from '../domain/costs.js';
-import { DomainError } from '../domain/errors.js';
 import { isFinished, type JobRecord } from '../domain/records.js';
-import { AppError, badRequest, conflict, notFound, unprocessable } from '../errors.js';
+import { badRequest, conflict, notFound } from '../errors.js';
 import type { JobRunner } from '../jobs/runner.js';
 import { newId } from '../store/ids.js';
 import type { GalleryRecord, Store } from '../store/types.js';
+import { checkJobBudget, checkQueueRoom, queueLimit } from './job-admission.js';
 import type { ModelService } from './models.js';
 
 export class ReindexService {
@@ -31,27 +30,20 @@ export class ReindexService {
     }
     if (target.record.id === gallery.model)
       throw conflict('MODEL_UNCHANGED', `gallery ${galleryId} is already on model ${target.record.id}`);
-    if ((await this.store.countJobs('queued')) >= this.limits.maxQueuedJobs) {
-      throw new AppError(
-        429,
-        'QUEUE_FULL',
-        `${this.limits.maxQueuedJobs} jobs are already queued (MAX_QUEUED_JOBS); try again later`,
-      );
-    }
-    this.checkBudget(target.d, target.k);
+    await checkQueueRoom(this.store, this.limits);
+    checkJobBudget(this.runner.reindexShapeCost(target.d, target.k), this.limits);
     const id = newId('job');
     await this.hold(gallery, id, target.record.id);
     try {
       const job = await this.store.createJob(
         { kind: 'reindex', id, reindex: { galleryId, modelId: target.record.id, fromModelId: gallery.model } },
-        { max: this.limits.maxQueuedJobs, setting: 'MAX_QUEUED_JOBS' },
+        queueLimit(this.limits),
       );
       this.runner.pump();
       return job;
     } catch (e) {
       // no job, no move: the gallery is let go in the same request
       await this.store.abortReindex(galleryId, id);
-      if (e instanceof DomainError && e.code === 'QUEUE_FULL') throw new AppError(429, 'QUEUE_FULL', e.message);
       throw e;
     }
   }
@@ -81,17 +73,5 @@ export class ReindexService {
     }
     // REINDEX_PENDING (409) should another request have taken it meanwhile
     await this.store.startReindex(gallery.id, jobId, modelId);
-  }
-
-  /** A job whose estimated peak memory alone is over JOB_MEMORY_BUDGET_MB could never start: refused now. */
-  private checkBudget(d: number, k: number): void {
-    const cost = this.runner.reindexShapeCost(d, k);
-    const budget = this.limits.jobMemoryBudgetMb * MiB;
-    if (cost.bytes > budget) {
-      throw unprocessable(
-        'BUDGET_EXCEEDED',
-        `the job needs an estimated ${formatBytes(cost.bytes)} (${describeCost(cost)}), over the job memory budget of ${this.limits.jobMemoryBudgetMb} MiB (JOB_MEMORY_BUDGET_MB)`,
-      );
-    }
   }
 }

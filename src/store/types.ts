@@ -262,7 +262,7 @@ export interface Store {
 
   /**
    * Queues a job. With `queueLimit`, the queued jobs are counted in the same transaction as the
-   * insert, so concurrent callers cannot together pass it: QUEUE_FULL (kind limit) when full.
+   * insert, so concurrent callers cannot together pass it: QUEUE_FULL (kind busy) when full.
    */
   createJob(input: NewJob, queueLimit?: CapacityLimit): Promise<JobRecord>;
   getJob(id: string): Promise<JobRecord | undefined>;
