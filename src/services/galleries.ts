@@ -18,6 +18,7 @@ import { GalleryCache, type CachedGallery } from './gallery-cache.js';
 import { idempotentWrite, type IdempotencyTicket } from './idempotency.js';
 import type { LoadedModel, ModelService } from './models.js';
 import type { ServingService } from './serving.js';
+import { inSlices, rowsPerSlice } from './slices.js';
 
 /** Items decoded from an upload (src/http/gallery-items.ts): count ids and labels, count×d features. */
 export interface ItemBatch {
@@ -299,17 +300,15 @@ export class GalleryService {
     const out: SearchResult['results'] = [];
     if (!entry.rows) return Array.from({ length: count }, () => []);
     const k = entry.k;
-    const per = Math.max(1, Math.floor(SEARCH_SLICE_MACS / Math.max(1, entry.n * k)));
-    for (let q0 = 0; q0 < count; q0 += per) {
-      if (q0 > 0) await new Promise((resolve) => setImmediate(resolve));
-      const q1 = Math.min(count, q0 + per);
-      const hits = exactSearch(entry.rows, Q.subarray(q0 * k, q1 * k), q1 - q0, {
+    const rows = entry.rows;
+    await inSlices(count, rowsPerSlice(entry.n * k, SEARCH_SLICE_MACS), (q0, q1) => {
+      const hits = exactSearch(rows, Q.subarray(q0 * k, q1 * k), q1 - q0, {
         k: opts.k,
         metric: opts.metric,
         maxDistance: opts.maxDistance,
       });
       out.push(...this.shape(entry, hits));
-    }
+    });
     return out;
   }
 }

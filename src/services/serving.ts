@@ -7,21 +7,11 @@ import { AppError, badRequest, unprocessable } from '../errors.js';
 import { NORM_EPSILON, pairwiseDistances, type Kernels, type Metric } from '../math/index.js';
 import { NonFiniteInputError, type Projection, type StagedRows } from '../math/kernels/types.js';
 import type { ModelService, LoadedModel } from './models.js';
+import { inSlices, rowsPerSlice } from './slices.js';
 import { batchLimit, checkFiniteArray, firstNonFinite } from './vectors.js';
 
 /** multiply-adds of one slice of an /embed or /distances request: a few milliseconds on the kernels */
 const SLICE_MACS = 2 ** 25;
-
-/** Rows a slice holds when each row costs `rowMacs` multiply-adds (at least one). */
-const rowsPerSlice = (rowMacs: number) => Math.max(1, Math.floor(SLICE_MACS / rowMacs));
-
-/** step(from, to) over rows 0…n in slices of `per` rows, the event loop let run between slices. */
-async function inSlices(n: number, per: number, step: (from: number, to: number) => void): Promise<void> {
-  for (let i = 0; i < n; i += per) {
-    if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-    step(i, Math.min(n, i + per));
-  }
-}
 
 export type DistanceMetric = Metric;
 export type { EmbedFormat };
@@ -95,7 +85,7 @@ export class ServingService {
    */
   async embedInSlices(model: LoadedModel, X: Float32Array, n: number): Promise<Embedded> {
     const { d, k } = model;
-    const per = rowsPerSlice(d * k);
+    const per = rowsPerSlice(d * k, SLICE_MACS);
     if (n <= per) return this.embed(model, X, n);
     const out = new Float32Array(n * k);
     const p = this.projection(model);
@@ -213,7 +203,7 @@ export class ServingService {
     const Eb = b ? (await this.embedInSlices(m, b.data, b.count)).data : Ea;
     const k = m.k;
     const D = new Float64Array(a.count * nb);
-    await inSlices(a.count, rowsPerSlice(nb * k), (from, to) =>
+    await inSlices(a.count, rowsPerSlice(nb * k, SLICE_MACS), (from, to) =>
       pairwiseDistances(
         Ea.subarray(from * k, to * k),
         to - from,
