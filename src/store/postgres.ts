@@ -111,9 +111,14 @@ export function redactUrl(url: string): string {
 }
 
 /** Runs fn in one transaction on one pooled connection; a throw rolls everything back. */
-async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A checked-out connection that dies (PostgreSQL restarted, the network cut) emits 'error' as well
+  // as failing its query, and the pool listens only to idle ones: without this listener the emit
+  // would end the process. The failed query rejects fn; the connection is dropped, not pooled.
+  const onError = (e: Error) => (broken ??= e);
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const out = await fn(client);
@@ -124,6 +129,7 @@ async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise
     await client.query('ROLLBACK').catch((e: Error) => (broken = e));
     throw err;
   } finally {
+    client.removeListener('error', onError);
     client.release(broken);
   }
 }
