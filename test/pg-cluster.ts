@@ -73,17 +73,10 @@ export interface Reply {
 
 /** One request; the reply's status and body (JSON when it says so), whatever the status. */
 export async function request(base: string, method: string, url: string, body?: unknown): Promise<Reply> {
-  const send = () =>
-    fetch(`${base}${url}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  // A kept-alive connection the server closed just as it was reused is reset (ECONNRESET); an HTTP
-  // client retries an idempotent request once on a fresh connection, and so does this one.
-  const res = await send().catch((e: Error & { cause?: { code?: string } }) => {
-    if (method === 'GET' && e.cause?.code === 'ECONNRESET') return send();
-    throw e;
+  const res = await fetch(`${base}${url}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
   const contentType = res.headers.get('content-type') ?? '';
   const text = await res.text();
