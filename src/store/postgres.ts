@@ -899,12 +899,18 @@ export class PostgresStore implements Store {
     return this.galleries.discard(uploadId);
   }
 
-  deleteGalleryItem(galleryId: string, itemId: string): Promise<number> {
-    return this.galleries.deleteItem(galleryId, itemId);
+  async deleteGalleryItem(galleryId: string, itemId: string): Promise<number> {
+    return this.vacuumGalleryAfter(await this.galleries.deleteItem(galleryId, itemId));
   }
 
-  deleteGalleryLabel(galleryId: string, label: string): Promise<number> {
-    return this.galleries.deleteLabel(galleryId, label);
+  async deleteGalleryLabel(galleryId: string, label: string): Promise<number> {
+    return this.vacuumGalleryAfter(await this.galleries.deleteLabel(galleryId, label));
+  }
+
+  /** An erased item's bytes also sit in its replaced versions and in its staged upload rows. */
+  private async vacuumGalleryAfter(erased: number): Promise<number> {
+    if (erased > 0) await this.vacuumAfterErase(['gallery_items', 'gallery_staged_items']);
+    return erased;
   }
 
   readGalleryEmbeddings(galleryId: string): Promise<StoredGalleryEmbeddings> {
@@ -958,13 +964,18 @@ export class PostgresStore implements Store {
       const after = datasetFromRow((await identity.refreshLabelCount(c, datasetId))!);
       return { label, ...erased, dataset: after };
     });
-    // Outside the transaction (VACUUM cannot run in one): plain VACUUM removes the old row versions
-    // from the heap and TOAST pages, but their bytes may stay in free page space until it is reused;
-    // VACUUM FULL writes new files without them (docs/decisions/0034-identity-level-data.md).
-    const vacuum = this.options.eraseVacuum === 'plain' ? 'VACUUM' : 'VACUUM (FULL)';
-    await this.pool.query(`${vacuum} chunks`);
-    await this.pool.query(`${vacuum} dataset_labels`);
+    await this.vacuumAfterErase(['chunks', 'dataset_labels']);
     return out;
+  }
+
+  /**
+   * Outside the transaction (VACUUM cannot run in one): plain VACUUM removes the old row versions
+   * from the heap and TOAST pages, but their bytes may stay in free page space until it is reused;
+   * VACUUM FULL writes new files without them (docs/decisions/0034-identity-level-data.md).
+   */
+  private async vacuumAfterErase(tables: string[]): Promise<void> {
+    const vacuum = this.options.eraseVacuum === 'plain' ? 'VACUUM' : 'VACUUM (FULL)';
+    for (const table of tables) await this.pool.query(`${vacuum} ${table}`);
   }
 
   async getIdempotencyKey(scope: string, key: string): Promise<StoredIdempotencyKey | undefined> {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import pg from 'pg';
 import t, { type Test } from 'tap';
 import { openPostgresStore } from '../../src/store/postgres.js';
+import { model } from './contract.js';
 import { freshDatabase, inCi, unavailable } from './pg-test-db.js';
 
 /** A vector of d float32s whose bytes spell `text`: findable in a file, and finite. */
@@ -26,7 +27,7 @@ function noise(n: number, seed: number): Float32Array {
   });
 }
 
-async function files(client: pg.Client): Promise<string[] | string> {
+async function files(client: pg.Client, table = 'chunks'): Promise<string[] | string> {
   let dir: string;
   try {
     dir = (await client.query<{ d: string }>("SELECT current_setting('data_directory') AS d")).rows[0].d;
@@ -34,8 +35,9 @@ async function files(client: pg.Client): Promise<string[] | string> {
     return `the data directory is not readable here: ${(e as Error).message}`;
   }
   const { rows } = await client.query<{ heap: string; toast: string }>(
-    `SELECT pg_relation_filepath('chunks') AS heap,
-       pg_relation_filepath((SELECT reltoastrelid FROM pg_class WHERE relname = 'chunks')) AS toast`,
+    `SELECT pg_relation_filepath($1::text) AS heap,
+       pg_relation_filepath((SELECT reltoastrelid FROM pg_class WHERE relname = $1::text)) AS toast`,
+    [table],
   );
   const out = [rows[0].heap, rows[0].toast].map((p) => path.join(dir, p));
   try {
@@ -102,6 +104,49 @@ else {
     if (!s) return;
     t.not(s.after[1], s.before[1], 'VACUUM FULL wrote new files');
     t.equal(await inFiles(s.client, s.alice, [...s.before, ...s.after]), 0, 'no alice vector in any of them');
+  });
+
+  t.test('gallery erasure, ERASE_VACUUM=full: no copy of the identity in gallery files', async (t) => {
+    const url = await freshDatabase(t);
+    const store = await openPostgresStore(url, { eraseVacuum: 'full' });
+    t.teardown(() => store.close());
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    t.teardown(() => client.end());
+    const tables = ['gallery_items', 'gallery_staged_items'];
+    const before = await Promise.all(tables.map((x) => files(client, x)));
+    const unreadable = before.find((x) => typeof x === 'string');
+    if (unreadable !== undefined) return inCi ? t.fail(String(unreadable)) : t.comment(`SKIPPED: ${unreadable}`);
+    const d = 64;
+    const k = 8;
+    const m = await store.createModel(model(k, d));
+    const g = await store.createGallery({
+      name: null,
+      modelId: m.id,
+      dimension: d,
+      embeddingDimension: k,
+      index: 'exact',
+    });
+    const limit = { max: 1000, setting: 'GALLERY_MAX_ITEMS' };
+    const alice = [0, 1].map((i) => spelled(`ALICE-GALLERY-${i}-`, d));
+    // two uploads of alice (the second replaces the first), among other people's items
+    for (const round of [0, 1]) {
+      const ids = [...Array.from({ length: 30 }, (_, i) => `bob-${i}`), 'alice-a', 'alice-b'];
+      const features = new Float32Array(ids.length * d);
+      features.set(noise(30 * d, round + 1));
+      features.set(alice[0], 30 * d);
+      features.set(alice[1], 31 * d);
+      const labels = ids.map((id) => id.split('-')[0]);
+      await store.stageGalleryItems(`up-${round}`, g.id, ids, labels, features, noise(ids.length * k, round + 5));
+      await store.commitGalleryItems(`up-${round}`, g.id, m.id, ids.length, limit);
+    }
+    const paths = () => before.flat() as string[];
+    t.equal(await inFiles(client, alice, paths()), 2, 'before: alice is in the files');
+    t.equal(await store.deleteGalleryLabel(g.id, 'alice'), 2, 'two items erased');
+    const after = (await Promise.all(tables.map((x) => files(client, x)))).flat() as string[];
+    t.equal(await inFiles(client, alice, [...paths(), ...after]), 0, 'no alice vector in the old or new files');
+    const { rows } = await client.query('SELECT count(*)::int AS n FROM gallery_items');
+    t.equal(rows[0].n, 30, 'everyone else is still enrolled');
   });
 
   t.test('ERASE_VACUUM=plain: the rows are gone; what stays in free page space is reported', async (t) => {
