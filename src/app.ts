@@ -100,7 +100,7 @@ function buildServices(config: Config, app: App, store: Store, compute: Compute)
     idempotency: new IdempotencyService(store, config.idempotencyTtlMs),
     jobs: new JobService(store, datasets, runner, config.limits),
     serving,
-    galleries: new GalleryService(store, models, serving, config.limits, compute.kernels),
+    galleries: new GalleryService(store, models, serving, config.limits, compute.kernels, (id) => runner.cancel(id)),
     reindex: new ReindexService(store, models, runner, config.limits),
     evaluation: new EvaluationService(store, models, datasets, config.compute, config.limits),
   };

@@ -3,6 +3,7 @@
 // embeddings of the gallery's current version. docs/decisions/0031-galleries.md.
 import type { Limits } from '../config.js';
 import { formatBytes, searchReplyBytes } from '../domain/costs.js';
+import { isFinished } from '../domain/records.js';
 import {
   MAX_ITEM_ID_LENGTH,
   type GalleryIndexKind,
@@ -70,6 +71,8 @@ export class GalleryService {
     private readonly serving: ServingService,
     private readonly limits: Limits,
     kernels: Kernels | undefined,
+    /** cancels a job (the runner's cancel): a gallery's reindex ends with the gallery */
+    private readonly cancelJob: (id: string) => Promise<unknown>,
   ) {
     this.cache = new GalleryCache(store, limits.galleryCacheBytes, kernels);
   }
@@ -107,7 +110,12 @@ export class GalleryService {
     return this.store.listGalleries(page);
   }
 
+  /** Deletes the gallery; a reindex job moving it is cancelled first, so it ends cancelled, not failed. */
   async delete(id: string): Promise<void> {
+    const reindexJob = (await this.store.getGallery(id))?.reindexJob;
+    // A holder job that was never stored (a crash between marking and queueing) has nothing to cancel.
+    const job = reindexJob ? await this.store.getJob(reindexJob) : undefined;
+    if (job && !isFinished(job.status)) await this.cancelJob(job.id);
     if (!(await this.store.deleteGallery(id))) throw notFound('GALLERY_NOT_FOUND', `gallery ${id} does not exist`);
     this.cache.drop(id);
   }

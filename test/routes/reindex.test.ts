@@ -139,6 +139,23 @@ t.test('a cancel leaves the gallery on its model, and lets it go for the next re
   t.same(await stored(), onB);
 });
 
+t.test('deleting a gallery cancels its reindex job: it ends cancelled, not failed', async (t) => {
+  const { app, b, g } = await setUp(t, 30);
+  const job = (await reindex(app, g, b)).json();
+  const del = await app.inject({ method: 'DELETE', url: `/galleries/${g}` });
+  t.equal(del.statusCode, 204, del.body);
+  t.match((await app.inject({ url: `/jobs/${job.id}` })).json(), { status: 'cancelled', error: null });
+  void app.services.runner.start();
+  t.equal((await waitForJob(app, job.id)).status, 'cancelled', 'the runner does not take it up again');
+  expectError(t, await app.inject({ url: `/galleries/${g}` }), 404, 'GALLERY_NOT_FOUND');
+
+  // a holder that was never stored (a crash between marking and queueing) does not block the delete
+  const other = await setUp(t, 4);
+  await other.app.services.store.startReindex(other.g, 'job_lost', other.b);
+  const r2 = await other.app.inject({ method: 'DELETE', url: `/galleries/${other.g}` });
+  t.equal(r2.statusCode, 204, r2.body);
+});
+
 t.test('a gallery left held by a job that ended (a crash in between) is let go by the next reindex', async (t) => {
   const { app, b, g, onB, stored } = await setUp(t, 10);
   const { store } = app.services;
