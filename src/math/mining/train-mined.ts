@@ -311,8 +311,7 @@ function evaluate(run: MinedRun, step: number): ValidationFigures | null {
 function afterEvaluation(run: MinedRun, fig: ValidationFigures | null, at: number): boolean {
   run.lastEvaluated = at;
   if (!fig || !run.valEval) return false;
-  const samples = run.tar ? run.tar.genuine : run.lastQueryCount;
-  return run.stopper.observe(fig, at, run.W, samples, run.valEval.triplets.length / 3);
+  return run.stopper.observe(fig, at, run.W);
 }
 
 function reportProgress(run: MinedRun, force: boolean, phase: 'training' | 'validating' = 'training'): void {
