@@ -187,11 +187,7 @@ t.test('early stopping: candidates, ties within noise, patience', (t) => {
   t.equal(es.observe(figures(0.505), 60, W(3)), false, 'a gain within tolerance: stale 1');
   t.equal(es.bestIteration, 60, 'but the later W within noise of the best replaces the kept one');
   t.same(Array.from(es.bestW), [3, 3]);
-  t.equal(
-    es.observe(figures(0.498), 70, W(4)),
-    true,
-    'second evaluation without a real gain: patience 2 runs out',
-  );
+  t.equal(es.observe(figures(0.498), 70, W(4)), true, 'second evaluation without a real gain: patience 2 runs out');
   t.equal(es.bestIteration, 70, 'still within tolerance of the best (0.505 − 0.01), so kept');
   t.equal(es.observe(figures(0.6), 80, W(5)), false, 'a real gain resets the count');
   t.equal(es.observe(figures(0.3), 90, W(6)), false, 'one stale evaluation');

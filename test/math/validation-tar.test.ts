@@ -11,11 +11,7 @@ import type {
 } from '../../src/math/mining/types.js';
 import { tarMetricFar } from '../../src/math/mining/types.js';
 import { createRng } from '../../src/math/rng.js';
-import {
-  createEarlyStopping,
-  figureOf,
-  type EarlyStoppingOptions,
-} from '../../src/math/training/early-stopping.js';
+import { createEarlyStopping, figureOf, type EarlyStoppingOptions } from '../../src/math/training/early-stopping.js';
 
 const figures = (mapAtR: number, tar: number): ValidationFigures => ({
   validationLoss: 1,
