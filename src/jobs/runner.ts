@@ -318,11 +318,11 @@ export class JobRunner {
     if (job.params.source === 'samples') {
       const s = await this.opts.store.readSamples(job.datasetId);
       task.samples = { count: s.count, dimension: s.dimension, data: s.data, labels: labelIds(s.labels) };
-      const why = batchExceedsData(job.params, {
-        id: job.datasetId,
-        labelCount: new Set(s.labels).size,
-        sampleCount: s.count,
-      });
+      // jobs stored before POST /train checked the batch (they have no validationSplit) train as queued
+      const checked = job.params.validationSplit !== undefined;
+      const why = checked
+        ? batchExceedsData(job.params, { id: job.datasetId, labelCount: new Set(s.labels).size, sampleCount: s.count })
+        : null;
       if (why) throw new BatchError(why);
     } else {
       task.triplets = await this.opts.store.readTriplets(job.datasetId);

@@ -1,8 +1,10 @@
 // POST /train refuses a batch the dataset cannot fill, and records the batch a defaulted job trains
 // (tracker issue 18, docs/decisions/0048): never a silently smaller batch under the requested size.
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import t from 'tap';
 import type { App } from '../../src/app-types.js';
-import { createDataset, expectError, testApp, waitForJob } from '../helpers.js';
+import { createDataset, expectError, tempDir, testApp, waitForJob } from '../helpers.js';
 
 /** `labels` labels of `per` 3-d samples each. */
 async function samples(app: App, labels: number, per: number): Promise<string> {
@@ -69,4 +71,23 @@ t.test('a defaulted batchSize is fitted to the data, and the job records what it
   t.equal(job.status, 'succeeded', JSON.stringify(job.error ?? job.status));
   t.match(job.metrics.warnings.join('\n'), /samplesPerLabel 8 exceeds the training samples of 3 of 3 labels/);
   for (const id of [a.json().id, b.json().id]) await waitForJob(app, id);
+});
+
+t.test('the runner checks again on the data it reads: a batch it cannot fill fails the job', async (t) => {
+  const dataDir = tempDir(t);
+  const api = await testApp(t, { dataDir, config: { role: 'api' } });
+  const ds = await samples(api, 10, 10);
+  const r = await train(api, { datasetId: ds, outputDimension: 2, batchSize: 80, maxIterations: 5 });
+  t.equal(r.statusCode, 202, r.body);
+  // The API keeps a queued job's dataset from shrinking (erasing a label is refused while a job uses
+  // it), so a job asking more than its data holds is written here behind the API's back: a job
+  // queued by another version or tool reaches the runner the same way.
+  const db = new Database(path.join(dataDir, 'triplet-embed.sqlite'));
+  db.prepare("UPDATE jobs SET params = json_set(params, '$.batchSize', 160) WHERE id = ?").run(r.json().id);
+  db.close();
+  await testApp(t, { dataDir, config: { role: 'worker' } });
+  const job = await waitForJob(api, r.json().id);
+  t.equal(job.status, 'failed');
+  t.equal(job.error.code, 'BATCH_EXCEEDS_DATA');
+  t.match(job.error.message, /batchSize 160 .* 10 labels and 100 samples/);
 });

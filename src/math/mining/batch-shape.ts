@@ -7,7 +7,13 @@ import { groupByLabel } from './sampler.js';
  * validation split on labels removes some), or a K above the samples of most training labels.
  * Empty when every batch is full.
  */
-export function batchShapeWarnings(labels: Int32Array, train: Int32Array, batchSize: number, K: number): string[] {
+export function batchShapeWarnings(
+  labels: Int32Array,
+  train: Int32Array,
+  batchSize: number,
+  K: number,
+  split: 'labels' | 'samples' | 'none',
+): string[] {
   const P = Math.floor(batchSize / K);
   const g = groupByLabel(labels, train);
   const L = g.labels.length;
@@ -19,8 +25,8 @@ export function batchShapeWarnings(labels: Int32Array, train: Int32Array, batchS
   const out: string[] = [];
   if (L < P) {
     out.push(
-      `batchSize ${batchSize} asks for ${P} labels of ${K} samples, but training has ${L} labels ` +
-        `(after the validation split): a batch holds at most ${most} samples`,
+      `batchSize ${batchSize} asks for ${P} labels of ${K} samples, but training has ${L} labels` +
+        `${split === 'labels' ? ' (validation holds out whole labels)' : ''}: a batch holds at most ${most} samples`,
     );
   }
   const short = counts.filter((c) => c < K).length;

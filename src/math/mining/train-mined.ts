@@ -151,7 +151,9 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
   }
   const K = p.samplesPerLabel;
   const P = Math.floor(p.batchSize / K);
-  warnings.push(...batchShapeWarnings(samples.labels, split.train, p.batchSize, K));
+  warnings.push(...batchShapeWarnings(samples.labels, split.train, p.batchSize, K, split.kind));
+  if (p.validationSplit === 'labels' && split.kind === 'samples')
+    warnings.push('validationSplit labels needs 4 labels with 2 or more samples; validation holds out samples instead');
   const sampler = createPKSampler(samples.labels, split.train, P, K, createRng(p.seed ^ 0xba7c));
   // a resumed run skips the start: its W, and everything else that changes, come from the checkpoint
   const W = resume ? Float64Array.from(resume.W) : initialW(samples, split.train, p);
