@@ -59,6 +59,8 @@ export const ErrorCodes = [
   'IDEMPOTENCY_KEY_IN_FLIGHT',
   // reindex jobs (docs/decisions/0033-reindex-jobs.md)
   'MODEL_UNCHANGED',
+  // a training batch larger than the dataset can fill (docs/decisions/0048-batch-the-data-can-fill.md)
+  'BATCH_EXCEEDS_DATA',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];
 

@@ -39,7 +39,14 @@ export const TrainingOptions = {
   validationFraction: Type.Number({
     minimum: 0,
     maximum: 0.9,
-    description: `Share held out for validation: of the triplets (default 0), or of the labels — unseen classes — for mined samples (default ${DEFAULT_MINED_PARAMS.validationFraction})`,
+    description: `Share held out for validation: of the triplets (default 0), or for mined samples of the labels (unseen classes) or of each label's samples, as validationSplit says (default ${DEFAULT_MINED_PARAMS.validationFraction})`,
+  }),
+  validationSplit: literals(['auto', 'labels', 'samples'], {
+    description:
+      'Mined samples: what validation holds out. `labels`: whole labels, so validation (and the kept W) measures classes ' +
+      'never seen in training, as an open-set app meets them (needs 4 labels with 2+ samples, else samples with a warning); ' +
+      "`samples`: a share of each label's samples; `auto` (default): labels when 20+ labels have 2+ samples, else samples. " +
+      'The job reports the split it used in metrics.validationSplit',
   }),
   mining: literals(MINING, {
     description:
@@ -132,6 +139,8 @@ export const MinedTrainingParams = Type.Object({
   weightDecay: o.weightDecay,
   init: o.init,
   validationFraction: o.validationFraction,
+  // optional: jobs stored before it existed have none (and split as `auto`)
+  validationSplit: Type.Optional(o.validationSplit),
   mining: o.mining,
   loss: o.loss,
   distance: o.distance,

@@ -12,6 +12,7 @@ import { hostname } from 'node:os';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ComputeSettings } from '../compute/index.js';
 import { labelIds } from '../compute/training-data.js';
+import { batchExceedsData } from '../domain/batch-capacity.js';
 import {
   formatBytes,
   MiB,
@@ -124,6 +125,9 @@ const WORKER_MEMORY_SLACK = 64 * MiB;
 
 /** A job whose data outgrew its allowance between the estimate and the read. */
 class AllowanceError extends Error {}
+
+/** A job whose data, as read, cannot fill its batch (it changed after POST /train checked it). */
+class BatchError extends Error {}
 
 export class JobRunner {
   /** Emits `job` with the job record whenever its state or progress changes. */
@@ -314,6 +318,12 @@ export class JobRunner {
     if (job.params.source === 'samples') {
       const s = await this.opts.store.readSamples(job.datasetId);
       task.samples = { count: s.count, dimension: s.dimension, data: s.data, labels: labelIds(s.labels) };
+      // jobs stored before POST /train checked the batch (they have no validationSplit) train as queued
+      const checked = job.params.validationSplit !== undefined;
+      const why = checked
+        ? batchExceedsData(job.params, { id: job.datasetId, labelCount: new Set(s.labels).size, sampleCount: s.count })
+        : null;
+      if (why) throw new BatchError(why);
     } else {
       task.triplets = await this.opts.store.readTriplets(job.datasetId);
     }
@@ -372,7 +382,9 @@ export class JobRunner {
       const error =
         e instanceof AllowanceError
           ? { code: 'OUT_OF_MEMORY', message: e.message }
-          : { code: 'TRAINING_FAILED', message: `could not read the training data: ${(e as Error).message}` };
+          : e instanceof BatchError
+            ? { code: 'BATCH_EXCEEDS_DATA', message: e.message }
+            : { code: 'TRAINING_FAILED', message: `could not read the training data: ${(e as Error).message}` };
       await this.finish(job.id, 'failed', error, this.owner);
       return;
     }

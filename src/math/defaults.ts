@@ -47,9 +47,11 @@ export const DEFAULT_TRAIN_PARAMS: Readonly<Omit<TrainParams, 'outputDimension'>
  * on MAP@R but hurt precision@1 on unseen classes, batch-hard the reverse).
  * normalize is on: with an absolute margin, unnormalised embeddings can satisfy the hinge by growing W.
  * 10% validation (whole labels when there are enough of them), evaluated every 100 steps; early stop
- * after 10 evaluations without a MAP@R gain beyond noise, counted from the middle of the schedule on
+ * after 10 evaluations without a MAP@R gain beyond the figure's round-to-round noise (measured from
+ * the level of the last gain, so a slow climb counts), counted from the middle of the schedule on
  * (in the first half the learning rate is still high and a flat figure is not a plateau), keeping the
- * best W (the latest one within noise of the best).
+ * best W (the latest one within noise of the best). MAP@R rather than precision@1: see
+ * docs/decisions/0047-early-stopping-noise.md.
  */
 export const DEFAULT_MINED_PARAMS: Readonly<Omit<MinedTrainParams, 'outputDimension'>> = Object.freeze({
   margin: DEFAULT_MARGIN,

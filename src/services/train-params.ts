@@ -5,10 +5,12 @@ import {
   JobModelOptions,
   optionNames,
   TRAINING_DEFAULTS,
+  type MinedTrainingParams,
   type TrainingParams,
   type TrainingSource,
 } from '../domain/training.js';
-import { AppError } from '../errors.js';
+import { batchExceedsData } from '../domain/batch-capacity.js';
+import { AppError, unprocessable } from '../errors.js';
 import type { TrainBody } from '../schemas/jobs.js';
 import type { DatasetRecord } from '../store/types.js';
 
@@ -63,10 +65,32 @@ export function resolveParams(body: TrainBody, ds: DatasetRecord): TrainingParam
   for (const key of optionNames(source)) params[key] = given[key] ?? defaults[key];
   params.source = source;
   const p = params as TrainingParams;
-  if (p.source === 'samples' && p.samplesPerLabel > p.batchSize) {
-    throw unsupported(`body/samplesPerLabel (${p.samplesPerLabel}) cannot exceed batchSize (${p.batchSize})`);
-  }
+  if (p.source === 'samples') fitBatch(p, body.batchSize !== undefined, ds);
   return p;
+}
+
+/**
+ * A batch is P = batchSize / K labels of K samples. A requested batchSize must be a multiple of K and
+ * within what the dataset can fill (else 400 / 422: never silently trained smaller). A defaulted one
+ * is fitted — down to a multiple of K and to labels × K — so that the job records the batch it trains.
+ */
+function fitBatch(p: MinedTrainingParams, requested: boolean, ds: DatasetRecord): void {
+  const K = p.samplesPerLabel;
+  if (K > p.batchSize) throw unsupported(`body/samplesPerLabel (${K}) cannot exceed batchSize (${p.batchSize})`);
+  if (!requested) {
+    const fitted = Math.floor(p.batchSize / K) * K;
+    p.batchSize = ds.labelCount > 0 ? Math.min(fitted, ds.labelCount * K) : fitted;
+    return;
+  }
+  if (p.batchSize % K !== 0) {
+    const lo = Math.floor(p.batchSize / K) * K;
+    throw unsupported(
+      `body/batchSize (${p.batchSize}) must be a multiple of samplesPerLabel (${K}): a batch is P labels × K samples ` +
+        `(${lo} or ${lo + K} would do)`,
+    );
+  }
+  const why = ds.sampleCount > 0 ? batchExceedsData(p, ds) : null;
+  if (why) throw unprocessable('BATCH_EXCEEDS_DATA', why);
 }
 
 /** The job's model options (its model's name, whether to promote it), beside its training parameters. */

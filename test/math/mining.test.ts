@@ -461,7 +461,7 @@ t.test('trainMined: deterministic for a seed, learns, reports validation figures
 
 t.test('trainMined: learns a separating map on clusters (no validation)', (t) => {
   const data = clusters(8, 20, 12, 9, 2);
-  const r = trainMined(data, quick({ validationFraction: 0, maxIterations: 400 }));
+  const r = trainMined(data, quick({ validationFraction: 0, maxIterations: 400, batchSize: 64 }));
   t.equal(r.metrics.validationSplit, 'none');
   t.equal(r.metrics.iterations, 400);
   t.equal(r.metrics.bestIteration, 400);

@@ -13,7 +13,9 @@ import { collapseWarning, COLLAPSE_RATIO, l2 } from '../../src/math/training/dia
 import {
   createEarlyStopping,
   figureOf,
-  NOISE_FACTOR,
+  NOISE_MIN_FIGURES,
+  NOISE_ROUNDS,
+  roundNoise,
   tolerance,
   type EarlyStoppingOptions,
 } from '../../src/math/training/early-stopping.js';
@@ -156,43 +158,39 @@ const options = (o: Partial<EarlyStoppingOptions> = {}): EarlyStoppingOptions =>
 
 const W = (v: number) => Float64Array.from([v, v]);
 
-t.test('tolerance: minDelta, or half a binomial standard error when larger', (t) => {
+t.test('tolerance: minDelta, or the round-to-round noise of the figure when larger', (t) => {
   const p = options();
-  t.equal(tolerance(figures(0.5), p, 1e6, 0), 0.01, 'many queries: minDelta');
-  t.equal(tolerance(figures(0.5), p, 100, 0), NOISE_FACTOR * Math.sqrt(0.25 / 100), '100 queries: noise bound');
-  t.equal(tolerance(figures(0.5), p, 0, 0), 0.01, 'no queries: minDelta');
-  t.equal(
-    tolerance(figures(0.5), options({ earlyStoppingMetric: 'validationTripletAccuracy' }), 1e6, 100),
-    NOISE_FACTOR * 0.05,
-    'accuracy counts triplets',
-  );
-  t.equal(
-    tolerance(figures(0.5), options({ earlyStoppingMetric: 'validationLoss' }), 1, 1),
-    0.01,
-    'the loss: minDelta alone',
-  );
+  t.equal(roundNoise([0.5, 0.9, 0.5, 0.9]), 0, `fewer than ${NOISE_MIN_FIGURES} figures: no noise estimate`);
+  t.equal(tolerance(p, [0.5, 0.9, 0.5, 0.9]), 0.01, 'then minDelta');
+  t.equal(roundNoise([0, 0.25, 0.5, 0.75, 1]), 0, 'a steady climb is a trend, not noise');
+  t.equal(tolerance(p, [0, 0.25, 0.5, 0.75, 1]), 0.01);
+  // alternating: changes +0.1, −0.1, +0.1, −0.1 about their mean 0, sample sd 0.1155
+  const alt = [0.5, 0.6, 0.5, 0.6, 0.5];
+  const d = [0.1, -0.1, 0.1, -0.1];
+  const sd = Math.sqrt(d.reduce((s, x) => s + x ** 2, 0) / 3);
+  t.ok(Math.abs(roundNoise(alt) - sd / Math.SQRT2) < 1e-12, 'the spread of the changes / √2');
+  t.equal(tolerance(p, alt), roundNoise(alt), 'above minDelta: the noise');
+  const long = Array.from({ length: 30 }, (_, i) => (i < 20 ? 0.5 + (i % 2) * 0.2 : 0.5));
+  t.equal(tolerance(p, long), 0.01, 'only the latest NOISE_ROUNDS figures count: the old swings are forgotten');
+  t.equal(NOISE_ROUNDS, 10);
   t.equal(figureOf(figures(0.3, 2), 'validationLoss'), -2, 'a lower loss is a higher figure');
   t.end();
 });
 
 t.test('early stopping: candidates, ties within noise, patience', (t) => {
   const es = createEarlyStopping(options({ earlyStoppingStart: 0.5, maxIterations: 100 }), W(0));
-  t.equal(es.observe(figures(0.9), 10, W(1), 1e6, 0), false);
+  t.equal(es.observe(figures(0.9), 10, W(1)), false);
   t.equal(es.bestFigures, null, 'before earlyStoppingStart a W is not a candidate');
   t.same(Array.from(es.bestW), [0, 0], 'the kept W is still the start');
-  t.equal(es.observe(figures(0.5), 50, W(2), 1e6, 0), false);
+  t.equal(es.observe(figures(0.5), 50, W(2)), false);
   t.equal(es.bestIteration, 50, 'the first candidate is kept');
-  t.equal(es.observe(figures(0.505), 60, W(3), 1e6, 0), false, 'a gain within tolerance: stale 1');
+  t.equal(es.observe(figures(0.505), 60, W(3)), false, 'a gain within tolerance: stale 1');
   t.equal(es.bestIteration, 60, 'but the later W within noise of the best replaces the kept one');
   t.same(Array.from(es.bestW), [3, 3]);
-  t.equal(
-    es.observe(figures(0.498), 70, W(4), 1e6, 0),
-    true,
-    'second evaluation without a real gain: patience 2 runs out',
-  );
+  t.equal(es.observe(figures(0.498), 70, W(4)), true, 'second evaluation without a real gain: patience 2 runs out');
   t.equal(es.bestIteration, 70, 'still within tolerance of the best (0.505 − 0.01), so kept');
-  t.equal(es.observe(figures(0.6), 80, W(5), 1e6, 0), false, 'a real gain resets the count');
-  t.equal(es.observe(figures(0.3), 90, W(6), 1e6, 0), false, 'one stale evaluation');
+  t.equal(es.observe(figures(0.6), 80, W(5)), false, 'a real gain resets the count');
+  t.equal(es.observe(figures(0.3), 90, W(6)), false, 'one stale evaluation');
   t.equal(es.bestIteration, 80, 'a worse W is not kept');
   t.same(Array.from(es.bestW), [5, 5]);
   t.equal(es.bestFigures?.mapAtR, 0.6);
@@ -201,13 +199,13 @@ t.test('early stopping: candidates, ties within noise, patience', (t) => {
 
 t.test('early stopping: the last step is always a candidate; patience 0 never stops', (t) => {
   const late = createEarlyStopping(options({ earlyStoppingStart: 1, maxIterations: 100 }), W(0));
-  late.observe(figures(0.2), 99, W(1), 1e6, 0);
+  late.observe(figures(0.2), 99, W(1));
   t.equal(late.bestFigures, null);
-  late.observe(figures(0.2), 100, W(2), 1e6, 0);
+  late.observe(figures(0.2), 100, W(2));
   t.equal(late.bestIteration, 100, 'the final evaluation counts even when the start fraction is 1');
   const never = createEarlyStopping(options({ patience: 0 }), W(0));
   let stopped = false;
-  for (let i = 1; i <= 20; i++) stopped ||= never.observe(figures(0.9 - i * 0.04), i * 10, W(i), 1e6, 0);
+  for (let i = 1; i <= 20; i++) stopped ||= never.observe(figures(0.9 - i * 0.04), i * 10, W(i));
   t.equal(stopped, false);
   t.equal(never.bestIteration, 10, 'the best stays the first, every later one being worse beyond tolerance');
   t.end();
@@ -215,10 +213,10 @@ t.test('early stopping: the last step is always a candidate; patience 0 never st
 
 t.test('early stopping on the validation loss: lower is better', (t) => {
   const es = createEarlyStopping(options({ earlyStoppingMetric: 'validationLoss', patience: 1 }), W(0));
-  es.observe(figures(0.5, 1.0), 10, W(1), 1e6, 0);
-  t.equal(es.observe(figures(0.5, 0.8), 20, W(2), 1e6, 0), false, 'a lower loss is a gain');
+  es.observe(figures(0.5, 1.0), 10, W(1));
+  t.equal(es.observe(figures(0.5, 0.8), 20, W(2)), false, 'a lower loss is a gain');
   t.equal(es.bestIteration, 20);
-  t.equal(es.observe(figures(0.5, 0.85), 30, W(3), 1e6, 0), true, 'a higher loss is stale');
+  t.equal(es.observe(figures(0.5, 0.85), 30, W(3)), true, 'a higher loss is stale');
   t.equal(es.bestIteration, 20);
   t.end();
 });

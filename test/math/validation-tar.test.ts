@@ -11,13 +11,7 @@ import type {
 } from '../../src/math/mining/types.js';
 import { tarMetricFar } from '../../src/math/mining/types.js';
 import { createRng } from '../../src/math/rng.js';
-import {
-  createEarlyStopping,
-  figureOf,
-  NOISE_FACTOR,
-  tolerance,
-  type EarlyStoppingOptions,
-} from '../../src/math/training/early-stopping.js';
+import { createEarlyStopping, figureOf, type EarlyStoppingOptions } from '../../src/math/training/early-stopping.js';
 
 const figures = (mapAtR: number, tar: number): ValidationFigures => ({
   validationLoss: 1,
@@ -37,14 +31,12 @@ const options = (o: Partial<EarlyStoppingOptions> = {}): EarlyStoppingOptions =>
   ...o,
 });
 
-t.test('the TAR figure and its tolerance (genuine pairs as the sample size)', (t) => {
+t.test('the TAR figure', (t) => {
   t.equal(tarMetricFar('tar@far=1e-3'), 1e-3);
   t.equal(tarMetricFar('tar@far=1e-2'), 1e-2);
   t.equal(tarMetricFar('mapAtR'), null);
   t.equal(figureOf(figures(0.9, 0.4), 'tar@far=1e-3'), 0.4);
   t.equal(figureOf(figures(0.9, 0.4), 'mapAtR'), 0.9);
-  t.equal(tolerance(figures(0.9, 0.5), options(), 400, 0), NOISE_FACTOR * Math.sqrt(0.25 / 400));
-  t.equal(tolerance(figures(0.9, 0.5), options(), 1e9, 0), 0.001, 'many pairs: minDelta');
   t.end();
 });
 
@@ -52,15 +44,15 @@ t.test('early stopping follows TAR, not MAP@R', (t) => {
   const W = (v: number) => Float64Array.from([v]);
   const es = createEarlyStopping(options(), W(0));
   // MAP@R keeps rising while TAR peaks at the second evaluation and falls
-  t.equal(es.observe(figures(0.5, 0.3), 10, W(1), 1e6, 0), false);
-  t.equal(es.observe(figures(0.6, 0.5), 20, W(2), 1e6, 0), false);
-  t.equal(es.observe(figures(0.7, 0.4), 30, W(3), 1e6, 0), false, 'TAR falls: stale 1');
-  t.equal(es.observe(figures(0.8, 0.35), 40, W(4), 1e6, 0), true, 'stale 2: patience runs out though MAP@R rose');
+  t.equal(es.observe(figures(0.5, 0.3), 10, W(1)), false);
+  t.equal(es.observe(figures(0.6, 0.5), 20, W(2)), false);
+  t.equal(es.observe(figures(0.7, 0.4), 30, W(3)), false, 'TAR falls: stale 1');
+  t.equal(es.observe(figures(0.8, 0.35), 40, W(4)), true, 'stale 2: patience runs out though MAP@R rose');
   t.equal(es.bestIteration, 20, 'the W of the best TAR is kept');
   t.same(Array.from(es.bestW), [2]);
   const byMap = createEarlyStopping(options({ earlyStoppingMetric: 'mapAtR' }), W(0));
   let stopped = false;
-  [0.5, 0.6, 0.7, 0.8].forEach((m, i) => (stopped ||= byMap.observe(figures(m, 0.1), (i + 1) * 10, W(i + 1), 1e6, 0)));
+  [0.5, 0.6, 0.7, 0.8].forEach((m, i) => (stopped ||= byMap.observe(figures(m, 0.1), (i + 1) * 10, W(i + 1))));
   t.equal(stopped, false, 'the same run by MAP@R would not stop');
   t.equal(byMap.bestIteration, 40);
   t.end();
@@ -110,7 +102,7 @@ t.test('trainMined stops on TAR@FAR: replaying its figures through the stopper g
   let stoppedAt = -1;
   for (const [at, tar] of evaluations) {
     const fig = { ...figures(0, tar), validationTarAtFar: tar };
-    if (replay.observe(fig, at, new Float64Array(1), 198, 5000)) {
+    if (replay.observe(fig, at, new Float64Array(1))) {
       stoppedAt = at;
       break;
     }

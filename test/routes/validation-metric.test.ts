@@ -1,5 +1,5 @@
 // POST /train's validationMetric: stored with the job, TAR@FAR reported with the validation
-// figures, refused where it does not apply; through app.inject on a real SQLite file.
+// figures, refused where it does not apply; validationSplit; through app.inject on a real SQLite file.
 import t from 'tap';
 import { createDataset, expectError, makeTriplets, testApp, waitForJob } from '../helpers.js';
 
@@ -18,7 +18,15 @@ t.test('a mined job follows tar@far=1e-2 and reports it', async (t) => {
     app.inject({
       method: 'POST',
       url: '/train',
-      payload: { datasetId: id, outputDimension: 2, maxIterations: 200, evaluationInterval: 50, ...body },
+      // K = 6, the labels' samples: full batches, so the only warnings are the TAR's
+      payload: {
+        datasetId: id,
+        outputDimension: 2,
+        maxIterations: 200,
+        evaluationInterval: 50,
+        samplesPerLabel: 6,
+        ...body,
+      },
     });
 
   const r = await train({ validationMetric: 'tar@far=1e-2', validationFraction: 0.25 });
@@ -46,4 +54,49 @@ t.test('a mined job follows tar@far=1e-2 and reports it', async (t) => {
   });
   expectError(t, onTriplets, 400, 'VALIDATION_ERROR');
   t.match(onTriplets.json().message, /validationMetric applies to training on labelled samples/);
+});
+
+t.test('validationSplit labels holds out whole labels even with few of them (open set)', async (t) => {
+  const app = await testApp(t);
+  const id = await createDataset(app, 3);
+  // 10 labels of 10: `auto` would hold out samples (fewer than 20 labels)
+  const samples = Array.from({ length: 100 }, (_, i) => ({
+    vector: [Math.cos(i % 10) * 3 + Math.sin(i * 7) * 0.3, Math.sin(i % 10) * 3 + Math.cos(i * 5) * 0.3, Math.sin(i)],
+    label: `id${i % 10}`,
+  }));
+  t.equal((await app.inject({ method: 'POST', url: `/datasets/${id}/samples`, payload: { samples } })).statusCode, 201);
+  const train = async (body: Record<string, unknown>) => {
+    const r = await app.inject({
+      method: 'POST',
+      url: '/train',
+      payload: {
+        datasetId: id,
+        outputDimension: 2,
+        maxIterations: 100,
+        evaluationInterval: 50,
+        batchSize: 64,
+        ...body,
+      },
+    });
+    t.equal(r.statusCode, 202, r.body);
+    return { params: r.json().params, job: await waitForJob(app, r.json().id) };
+  };
+  const byLabels = await train({ validationSplit: 'labels', validationMetric: 'precisionAt1' });
+  t.equal(byLabels.params.validationSplit, 'labels', 'stored with the job');
+  t.equal(byLabels.job.status, 'succeeded');
+  t.equal(byLabels.job.metrics.validationSplit, 'labels');
+  t.equal(byLabels.job.metrics.validationLabels, 2, 'max(2, 10% of 10) whole labels held out');
+  t.equal(byLabels.job.metrics.trainLabels, 8, 'none of them trained on');
+  t.type(byLabels.job.metrics.precisionAt1, 'number');
+  const auto = await train({ validationFraction: 0.2 }); // 2 of each label's 10 samples
+  t.equal(auto.params.validationSplit, 'auto', 'the default is stored');
+  t.equal(auto.job.metrics.validationSplit, 'samples');
+  t.equal(auto.job.metrics.trainLabels, 10);
+  const trip = await createDataset(app, 3, makeTriplets(10, 3));
+  const onTriplets = await app.inject({
+    method: 'POST',
+    url: '/train',
+    payload: { datasetId: trip, outputDimension: 2, validationSplit: 'labels' },
+  });
+  expectError(t, onTriplets, 400, 'VALIDATION_ERROR');
 });

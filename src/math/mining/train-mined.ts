@@ -16,6 +16,7 @@ import { createEarlyStopping, type EarlyStopping } from '../training/early-stopp
 import { createProgressReporter, type ProgressReporter } from '../training/progress.js';
 import type { DataArray, TripletSet } from '../types.js';
 import { checkpointRule } from '../checkpoint.js';
+import { batchShapeWarnings } from './batch-shape.js';
 import { createBatchObjective, type BatchObjective } from './batch-loss.js';
 import {
   checkMinedCheckpoint,
@@ -150,6 +151,9 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
   }
   const K = p.samplesPerLabel;
   const P = Math.floor(p.batchSize / K);
+  warnings.push(...batchShapeWarnings(samples.labels, split.train, p.batchSize, K, split.kind));
+  if (p.validationSplit === 'labels' && split.kind === 'samples')
+    warnings.push('validationSplit labels needs 4 labels with 2 or more samples; validation holds out samples instead');
   const sampler = createPKSampler(samples.labels, split.train, P, K, createRng(p.seed ^ 0xba7c));
   // a resumed run skips the start: its W, and everything else that changes, come from the checkpoint
   const W = resume ? Float64Array.from(resume.W) : initialW(samples, split.train, p);
@@ -311,8 +315,7 @@ function evaluate(run: MinedRun, step: number): ValidationFigures | null {
 function afterEvaluation(run: MinedRun, fig: ValidationFigures | null, at: number): boolean {
   run.lastEvaluated = at;
   if (!fig || !run.valEval) return false;
-  const samples = run.tar ? run.tar.genuine : run.lastQueryCount;
-  return run.stopper.observe(fig, at, run.W, samples, run.valEval.triplets.length / 3);
+  return run.stopper.observe(fig, at, run.W);
 }
 
 function reportProgress(run: MinedRun, force: boolean, phase: 'training' | 'validating' = 'training'): void {
