@@ -62,7 +62,9 @@ const points = async (page: Page, selector: string) => Number(await page.getAttr
 async function consoleFlow(t: Test, key: string | undefined): Promise<void> {
   const mode = key ? 'key' : 'open';
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'console-test-'));
-  const server = await startServer({ dataDir, command: 'built', env: key ? { API_KEYS: key } : {} });
+  // Load shedding off, as in testApp: a busy machine must not turn the console's calls into 503s.
+  const env: Record<string, string> = { MAX_EVENT_LOOP_DELAY_MS: '0', ...(key ? { API_KEYS: key } : {}) };
+  const server = await startServer({ dataDir, command: 'built', env });
   const browser = await launch();
   t.teardown(async () => {
     await browser.close();
@@ -244,11 +246,23 @@ async function consoleFlow(t: Test, key: string | undefined): Promise<void> {
   await page.selectOption('select[name=query-row]', { label: 'item-2-1 (label 2)' });
   await page.click('form[aria-labelledby=search-title] button');
   await page.waitForSelector('#search-results tbody tr', WAIT);
-  const rows = await page.locator('#search-results tbody tr').allTextContents();
-  t.equal(rows.length, 5, 'five neighbours');
-  t.match(rows[0], /^1item-2-12/, 'the nearest item is the item itself');
-  t.match(rows[0], /0$/, 'at distance 0');
-  t.match(rows[1], /^2item-2-\d2/, 'then an item of the same label');
+  const hits: string[][] = await page.$$eval('#search-results tbody tr', (trs: any[]) =>
+    trs.map((tr) => [...tr.querySelectorAll('td')].map((td: any) => td.textContent)),
+  );
+  t.equal(hits.length, 5, 'five neighbours');
+  t.same(hits[0].slice(0, 3), ['1', 'item-2-1', '2'], 'the nearest item is the item itself');
+  t.equal(Number(hits[0][3]), 0, 'at distance 0');
+  t.same(
+    hits.slice(1, 4).map((h) => h[2]),
+    ['2', '2', '2'],
+    'then the other items of its identity',
+  );
+  const distances = hits.map((h) => Number(h[3]));
+  t.same(
+    distances,
+    [...distances].sort((a, b) => a - b),
+    'nearest first',
+  );
   await screenshot(page, `${mode}-data`);
   await checkAxe('the datasets and galleries page');
 

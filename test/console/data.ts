@@ -14,9 +14,9 @@ function gauss(r: () => number): number {
   return Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
 }
 
-export function clusters(labels: number, perLabel: number, seed: number) {
+export function clusters(labels: number, perLabel: number, seed: number, spread: number) {
   const r = rng(seed);
-  const centres = Array.from({ length: labels }, () => Array.from({ length: DIM }, () => 2 * gauss(r)));
+  const centres = Array.from({ length: labels }, () => Array.from({ length: DIM }, () => spread * gauss(r)));
   const rows: { label: number; vector: number[] }[] = [];
   for (let l = 0; l < labels; l++)
     for (let j = 0; j < perLabel; j++)
@@ -24,12 +24,14 @@ export function clusters(labels: number, perLabel: number, seed: number) {
   return rows;
 }
 
+// Overlapping classes, so that training has a loss to bring down and models differ.
 export const samplesNdjson = (labels: number, perLabel: number): string =>
-  clusters(labels, perLabel, 7)
+  clusters(labels, perLabel, 7, 0.8)
     .map((s) => JSON.stringify(s))
     .join('\n') + '\n';
 
+// Well-separated identities: an item's nearest neighbours share its label.
 export const itemsNdjson = (labels: number, perLabel: number): string =>
-  clusters(labels, perLabel, 7)
+  clusters(labels, perLabel, 11, 3)
     .map((s, i) => JSON.stringify({ id: `item-${s.label}-${i % perLabel}`, label: s.label, input: s.vector }))
     .join('\n') + '\n';

@@ -2,6 +2,7 @@
 // Each chart's container says how many points it draws (data-points), for people's tools and tests.
 import uPlot from 'uplot';
 import { h } from './dom.js';
+import { far } from './format.js';
 import type { TarAtFar } from './types.js';
 
 const COLORS = ['#1f5fbf', '#c2410c', '#15803d', '#7e22ce', '#b91c1c', '#0e7490'];
@@ -100,7 +101,14 @@ export function rocChart(title: string, inputs: RocInput[]): HTMLElement {
       width: WIDTH,
       height: HEIGHT + 40,
       scales: { x: { time: false, distr: 3, log: 10 }, y: { range: [0, 1] } },
-      axes: [{ label: 'FAR (log scale)' }, { label: 'TAR' }],
+      // Labels at powers of ten only (uPlot's own round 1e-4 to "0").
+      axes: [
+        {
+          label: 'FAR (log scale)',
+          values: (_u, ticks) => ticks.map((v) => (v > 0 && Number.isInteger(Math.log10(v)) ? far(v) : '')),
+        },
+        { label: 'TAR' },
+      ],
       series,
     },
     data,

@@ -29,7 +29,8 @@ export interface Job {
   kind: 'train' | 'reindex';
   datasetId: string | null;
   params: Record<string, unknown> | null;
-  progress: Progress;
+  /** null in the stream's status events of a job not yet started */
+  progress: Progress | null;
   metrics: Record<string, unknown> & { stopReason?: string };
   modelId: string | null;
   error: { code: string; message: string } | null;

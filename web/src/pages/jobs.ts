@@ -9,7 +9,8 @@ import { trainForm } from './train-form.js';
 import { attempt, every } from './util.js';
 
 const jobLink = (j: Job) => h('a', { href: `#/jobs/${enc(j.id)}` }, j.id);
-const progressText = (p: Progress) => `${p.iteration} / ${p.maxIterations}`;
+const NO_PROGRESS: Progress = { iteration: 0, maxIterations: 0, activeFraction: 0, elapsedMs: 0 };
+const progressText = (p: Progress | null) => (p ? `${p.iteration} / ${p.maxIterations}` : '–');
 
 export function jobsPage(main: HTMLElement): () => void {
   const list = h('div', { class: 'card' });
@@ -22,7 +23,7 @@ export function jobsPage(main: HTMLElement): () => void {
       h('span', { class: `status ${j.status}` }, j.status),
       j.datasetId ?? '–',
       progressText(j.progress),
-      num(j.progress.loss),
+      num(j.progress?.loss),
       j.modelId ?? '–',
       when(j.createdAt),
     ]);
@@ -66,13 +67,13 @@ export function jobPage(main: HTMLElement, id: string): () => void {
 
   const render = () => {
     if (!job) return;
-    const p = latest ?? job.progress;
+    const p = latest ?? job.progress ?? NO_PROGRESS;
     fill(
       summary,
       dl([
         ['Status', job.status],
         ['Phase', p.phase ?? '–'],
-        ['Iteration', progressText(p)],
+        ['Iteration', p === NO_PROGRESS ? '–' : progressText(p)],
         ['Loss', num(p.loss)],
         ['Elapsed', duration(p.elapsedMs)],
         ['ETA', TERMINAL.has(job.status) ? '–' : duration(p.etaMs)],
@@ -106,7 +107,8 @@ export function jobPage(main: HTMLElement, id: string): () => void {
   const follower = {
     onPoint: (p: Progress) => {
       latest = p;
-      if (p.loss !== undefined || p.gradientNorm !== undefined) {
+      // Points before the first step (loading, initialising) carry no training figures yet.
+      if (p.iteration > 0 && (p.loss !== undefined || p.gradientNorm !== undefined)) {
         loss.add(p.iteration, [p.loss]);
         grad.add(p.iteration, [p.gradientNorm]);
       }

@@ -92,8 +92,9 @@ function evaluateForm(list: Model[], out: HTMLElement): HTMLElement {
           const body = { datasetId: dataset.value, verification: { curve: true, fars } };
           const results: Evaluation[] = [];
           for (const id of ids) results.push(await api<Evaluation>('POST', `/models/${enc(id)}/evaluate`, body));
+          const named = (id: string) => list.find((m) => m.id === id)?.name ?? id;
           const curves = results.map((r) => ({
-            label: r.model,
+            label: named(r.model),
             curve: r.verification?.curve ?? [],
             marks: r.verification?.tarAtFar ?? [],
             eer: r.verification?.eer ?? null,
