@@ -12,7 +12,7 @@ import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
 import { ROOT, startServer, type ServerProcess } from '../scripts/server-process.js';
 import { axe, hasChromium, launch, screenshot, SCREENSHOTS } from './console/browser.js';
-import { DIM, itemsNdjson, samplesNdjson } from './console/data.js';
+import { binarySamples, DIM, itemsNdjson, samplesNdjson } from './console/data.js';
 
 const KEY = 'console-test-key-5f2c';
 const WAIT = { timeout: 120_000 };
@@ -43,16 +43,18 @@ async function api(s: ServerProcess, key: string | undefined, method: string, ur
   return JSON.parse(text);
 }
 
-async function dropFile(page: Page, name: string, text: string): Promise<void> {
+async function dropFile(page: Page, name: string, content: string | Buffer): Promise<void> {
+  const bytes = typeof content === 'string' ? undefined : [...content];
+  const text = typeof content === 'string' ? content : '';
   const dt = await page.evaluateHandle(
-    ({ name, text }) => {
+    ({ name, text, bytes }) => {
       // Runs in the page: its DataTransfer and File (the test's tsconfig has no DOM types).
       const w = globalThis as any;
       const d = new w.DataTransfer();
-      d.items.add(new w.File([text], name, { type: 'application/x-ndjson' }));
+      d.items.add(new w.File([bytes ? new Uint8Array(bytes) : text], name));
       return d;
     },
-    { name, text },
+    { name, text, bytes },
   );
   await page.dispatchEvent('#drop', 'drop', { dataTransfer: dt });
 }
@@ -141,9 +143,13 @@ async function consoleFlow(t: Test, key: string | undefined): Promise<void> {
   await dropFile(page, 'samples.ndjson', samplesNdjson(12, 16));
   await page.waitForSelector('#drop .note:has-text("192 added")', WAIT);
   t.equal(await page.$eval('#drop progress', (p: any) => p.value / p.max), 1);
+  // A binary file: per sample an int32 label, then DIM float32 values, little-endian.
+  await dropFile(page, 'more.bin', binarySamples(99, 8));
+  await page.waitForSelector('#drop .note:has-text("more.bin: 8 added")', WAIT);
   await page.click('button:has-text("Labels of faces")');
   await page.waitForSelector('#labels caption:has-text("Labels of faces")');
-  t.equal(await page.locator('#labels tbody tr').count(), 12, 'the labels table lists 12 labels');
+  t.equal(await page.locator('#labels tbody tr').count(), 13, 'the labels table lists 13 labels');
+  t.equal(await page.locator('#labels tr:has(td:text-is("99")) td').nth(1).textContent(), '8');
 
   // Jobs: train a small model and watch its curve grow over the event stream.
   const train = async (iterations: number, name: string) => {

@@ -35,3 +35,15 @@ export const itemsNdjson = (labels: number, perLabel: number): string =>
   clusters(labels, perLabel, 11, 3)
     .map((s, i) => JSON.stringify({ id: `item-${s.label}-${i % perLabel}`, label: s.label, input: s.vector }))
     .join('\n') + '\n';
+
+/** n samples of one label in the binary layout: int32 label, then DIM float32, little-endian. */
+export function binarySamples(label: number, n: number): Buffer {
+  const r = rng(label);
+  const buf = Buffer.alloc(n * 4 * (1 + DIM));
+  for (let i = 0; i < n; i++) {
+    const at = i * 4 * (1 + DIM);
+    buf.writeInt32LE(label, at);
+    for (let j = 0; j < DIM; j++) buf.writeFloatLE(gauss(r), at + 4 * (1 + j));
+  }
+  return buf;
+}

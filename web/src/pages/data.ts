@@ -10,7 +10,7 @@ import { attempt, datasets, galleries, modelText, models } from './util.js';
 function datasetsCard(list: Dataset[], labels: HTMLElement, reload: () => void): HTMLElement {
   const showLabels = (d: Dataset) =>
     attempt('Listing labels', async () => {
-      const page = await api<Page<{ label: string | number; count: number }>>(
+      const page = await api<Page<{ label: string | number; sampleCount: number }>>(
         'GET',
         `/datasets/${enc(d.id)}/labels?limit=100`,
       );
@@ -20,7 +20,7 @@ function datasetsCard(list: Dataset[], labels: HTMLElement, reload: () => void):
         table(
           `Labels of ${d.name ?? d.id}${page.nextCursor ? ' (first 100)' : ''}`,
           ['Label', 'Samples'],
-          page.items.map((l) => [String(l.label), l.count]),
+          page.items.map((l) => [String(l.label), l.sampleCount]),
         ),
       );
     });
