@@ -223,6 +223,7 @@ async function consoleFlow(t: Test, key: string | undefined): Promise<void> {
       'the confirmation shows what default names now',
     );
     t.match(await page.locator('.confirm dt:has-text("will name") + dd').textContent(), model, 'and what it will name');
+    if (current) await screenshot(page, `${mode}-aliases-confirm`);
     await page.click(`.confirm button:has-text("Point default at ${model}")`);
     await page.waitForSelector(`#status:has-text("Alias default now names ${model}")`, WAIT);
     const embedded = await call('POST', '/embed', { inputs: [Array(DIM).fill(0.5)] });
