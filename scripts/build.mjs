@@ -12,6 +12,8 @@
 //      or has a different mtime or size than at the last build. tsc's own incremental check
 //      costs ~3.5 s even when nothing changed, hence the stat check in front of it.
 //   3. copy kernels.wasm to dist/src/math/kernels/wasm/ when the copy differs.
+//   4. the web console (web/build.mjs: esbuild → dist/console), when dist/console/app.js is
+//      missing or any file under web/, or package-lock.json (uPlot's version), changed.
 //
 // The stamp, dist/.build-stamp.json, goes away with dist/, so `rm -rf dist` means a full build.
 // Flags: --wasm (step 1 only), --force (run every step), --quiet.
@@ -33,6 +35,7 @@ const DIST_WASM = `dist/${WASM}`;
 const STAMP = 'dist/.build-stamp.json';
 const TSBUILDINFO = 'dist/.tsbuildinfo';
 const TS_INPUTS = ['src', 'tsconfig.json', 'tsconfig.build.json'];
+const WEB_INPUTS = ['web', 'package-lock.json'];
 
 const abs = (p) => path.join(root, p);
 const log = (msg) => quiet || console.error(`build: ${msg}`);
@@ -145,11 +148,24 @@ function copyWasm() {
   log(`copied ${WASM} to dist/`);
 }
 
+// 4. The web console's bundle.
+function buildConsole() {
+  const before = snapshot(WEB_INPUTS);
+  if (!force && stat('dist/console/app.js') && sameSnapshot(stamp.web, before)) {
+    log('dist/console is up to date');
+    return;
+  }
+  log('bundling the console (web/build.mjs)');
+  run(process.execPath, ['web/build.mjs', '--quiet']);
+  stamp.web = before;
+}
+
 const t0 = performance.now();
 buildWasm();
 if (!wasmOnly) {
   buildTs();
   copyWasm();
+  buildConsole();
 }
 writeStamp(stamp);
 log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -17,6 +17,7 @@ import { reqSerializer } from './http/log-redaction.js';
 import { JobRunner } from './jobs/runner.js';
 import type { ReindexBackend } from './jobs/reindex.js';
 import { makeAuthHook, OPEN_PATHS } from './plugins/auth.js';
+import consolePlugin from './plugins/console.js';
 import bodyParsers from './http/body-parsers.js';
 import { validators } from './http/validation.js';
 import { registerMetrics } from './plugins/metrics.js';
@@ -299,6 +300,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await app.register(aliasRoutes);
     await app.register(servingRoutes);
     await app.register(galleryRoutes);
+    await app.register(consolePlugin);
   }
 
   app.addHook('onReady', async () => {

@@ -16,6 +16,9 @@ export const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 export const isDocsPath = (path: string): boolean =>
   path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
 
+/** The web console's files (HTML, script, styles) hold no data either; its API calls send the key. */
+export const isConsolePath = (path: string): boolean => path === '/console' || path.startsWith('/console/');
+
 // Hashing first gives equal-length buffers, so timingSafeEqual never leaks a key's length.
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -23,7 +26,7 @@ export function makeAuthHook(keys: string[]) {
   const digests = keys.map(digest);
   return async function auth(req: FastifyRequest, reply: FastifyReply) {
     const path = req.url.split('?')[0];
-    if (OPEN_PATHS.has(path) || isDocsPath(path)) return;
+    if (OPEN_PATHS.has(path) || isDocsPath(path) || isConsolePath(path)) return;
     const header = req.headers.authorization;
     const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (m) {

@@ -1,0 +1,59 @@
+// Debian's Chromium driven by playwright-core (no browser download), axe-core injected into pages,
+// and screenshots written where CI keeps them (artifacts/console-screenshots).
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ROOT } from '../../scripts/server-process.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const SCREENSHOTS = path.join(ROOT, 'artifacts/console-screenshots');
+
+export const hasChromium = (): boolean => fs.existsSync(CHROMIUM);
+
+/** Headless and quiet: no GPU, no QUIC, no background traffic (the network is offline). */
+export function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+export interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: unknown[] }[];
+}
+
+/**
+ * axe-core's WCAG 2 A/AA and best-practice rules on the page as it is. Evaluated through the
+ * DevTools protocol, which the page's CSP does not govern (an injected <script> would be refused).
+ */
+export async function axe(page: Page): Promise<AxeViolation[]> {
+  await page.evaluate(axeSource);
+  return page.evaluate(async () => {
+    // Runs in the page (the test's tsconfig has no DOM types).
+    const w = globalThis as any;
+    const r = await w.axe.run(w.document, { resultTypes: ['violations'] });
+    return r.violations as AxeViolation[];
+  });
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  const file = path.join(SCREENSHOTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}

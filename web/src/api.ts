@@ -1,0 +1,67 @@
+// Every call to the service: same origin, the API key (kept in sessionStorage for this browser
+// session) in the Authorization header and never in a URL, errors in the service's JSON shape.
+const KEY = 'triplet-embed.apiKey';
+
+export const getKey = (): string => sessionStorage.getItem(KEY) ?? '';
+export function setKey(key: string): void {
+  if (key) sessionStorage.setItem(KEY, key);
+  else sessionStorage.removeItem(KEY);
+}
+
+export function authHeaders(extra: Record<string, string> = {}): Record<string, string> {
+  const key = getKey();
+  return key ? { ...extra, authorization: `Bearer ${key}` } : extra;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Turns a non-2xx reply into an ApiError; a 401 also tells the key form to ask again. */
+export function errorFrom(status: number, text: string): ApiError {
+  let code = 'HTTP_ERROR';
+  let message = text || `HTTP ${status}`;
+  try {
+    const body = JSON.parse(text) as { code?: string; message?: string };
+    code = body.code ?? code;
+    message = body.message ?? message;
+  } catch {
+    /* not JSON: keep the text */
+  }
+  if (status === 401) window.dispatchEvent(new CustomEvent('console:unauthorized', { detail: message }));
+  return new ApiError(status, code, message);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One call. A GET refused with 503 and Retry-After (the service shedding load, or a replica
+ * shutting down) is sent again after the wait it asks for, a few times.
+ */
+export async function api<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const headers = authHeaders(body === undefined ? {} : { 'content-type': 'application/json' });
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+    });
+    const text = await res.text();
+    const retryAfter = Number(res.headers.get('retry-after'));
+    if (res.status === 503 && method === 'GET' && attempt < 5 && retryAfter > 0) {
+      await sleep(Math.min(retryAfter, 10) * 1000);
+      continue;
+    }
+    if (!res.ok) throw errorFrom(res.status, text);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+}
+
+export const enc = encodeURIComponent;

@@ -1,0 +1,68 @@
+// A small element builder: text goes in as text nodes (never innerHTML), listeners as on* attributes.
+export type Child = Node | string | number | null | undefined | false;
+type AttrValue = string | number | boolean | undefined | null | ((e: Event) => void);
+
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, AttrValue> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (typeof value === 'function') el.addEventListener(name.slice(2), value);
+    else if (value === true) el.setAttribute(name, '');
+    else if (value !== false && value !== undefined && value !== null) el.setAttribute(name, String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+export function append(el: Element, children: Child[]): void {
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : String(c));
+  }
+}
+
+/** Replaces an element's children. */
+export function fill(el: Element, ...children: Child[]): void {
+  el.replaceChildren();
+  append(el, children);
+}
+
+export function table(caption: string, headers: string[], rows: Child[][]): HTMLTableElement {
+  return h(
+    'table',
+    {},
+    h('caption', {}, caption),
+    h('thead', {}, h('tr', {}, ...headers.map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, ...rows.map((r) => h('tr', {}, ...r.map((c) => h('td', {}, c))))),
+  );
+}
+
+/** A labelled form control: the label wraps the control, so every input has an accessible name. */
+export function field(label: string, control: HTMLElement): HTMLLabelElement {
+  return h('label', { class: 'field' }, h('span', {}, label), control);
+}
+
+export function options(
+  select: HTMLSelectElement,
+  items: { value: string; text: string }[],
+  keep = true,
+): HTMLSelectElement {
+  const previous = select.value;
+  select.replaceChildren(...items.map((i) => h('option', { value: i.value }, i.text)));
+  if (keep && items.some((i) => i.value === previous)) select.value = previous;
+  return select;
+}
+
+let statusTimer: ReturnType<typeof setTimeout> | undefined;
+/** A message in the page's live region (read out by screen readers); an error stays until the next message. */
+export function say(message: string, kind: 'info' | 'error' = 'info'): void {
+  const el = document.getElementById('status');
+  if (!el) return;
+  el.className = kind;
+  el.textContent = message;
+  clearTimeout(statusTimer);
+  if (kind === 'info') statusTimer = setTimeout(() => (el.textContent = ''), 6_000);
+}

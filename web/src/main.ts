@@ -1,0 +1,62 @@
+// The console's shell: the API key form, the hash router (#/jobs, #/jobs/<id>, #/models, #/aliases,
+// #/data) and the page in <main>. Each page returns a function that stops its timers and streams.
+import { getKey, setKey } from './api.js';
+import { fill, h, say } from './dom.js';
+import { aliasesPage } from './pages/aliases.js';
+import { dataPage } from './pages/data.js';
+import { jobPage, jobsPage } from './pages/jobs.js';
+import { modelsPage } from './pages/models.js';
+
+type Page = (main: HTMLElement, arg: string | undefined) => () => void;
+
+const ROUTES: Record<string, Page> = {
+  jobs: (main, id) => (id ? jobPage(main, id) : jobsPage(main)),
+  models: modelsPage,
+  aliases: aliasesPage,
+  data: dataPage,
+};
+
+let stop: () => void = () => undefined;
+
+function route(): void {
+  const [, name = 'jobs', arg] = location.hash.split('/');
+  const page = ROUTES[name] ?? ROUTES.jobs;
+  const main = document.getElementById('main') as HTMLElement;
+  stop();
+  main.replaceChildren();
+  for (const a of document.querySelectorAll<HTMLAnchorElement>('nav a')) {
+    if (a.getAttribute('href') === `#/${name}`) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  stop = page(main, arg ? decodeURIComponent(arg) : undefined);
+}
+
+/** The key is typed once and kept in sessionStorage: it goes in headers, never in a URL. */
+function keyForm(message?: string): void {
+  const box = document.getElementById('key') as HTMLElement;
+  const input = h('input', { type: 'password', id: 'api-key', autocomplete: 'off', value: getKey() });
+  const form = h(
+    'form',
+    {
+      class: 'key',
+      onsubmit: (e) => {
+        e.preventDefault();
+        setKey(input.value.trim());
+        say(input.value.trim() ? 'API key saved for this browser session' : 'API key cleared');
+        keyForm();
+        route();
+      },
+    },
+    h('label', { for: 'api-key' }, 'API key'),
+    input,
+    h('button', { type: 'submit' }, 'Use key'),
+  );
+  fill(box, message ? h('p', { class: 'error' }, message) : null, form);
+}
+
+window.addEventListener('console:unauthorized', (e) =>
+  keyForm(`The service asks for an API key: ${(e as CustomEvent<string>).detail}`),
+);
+window.addEventListener('hashchange', route);
+keyForm();
+route();

@@ -1,0 +1,144 @@
+// Jobs: the queue and history, and one job followed live (curves, phase, ETA, stop reason, cancel).
+import { api, enc } from '../api.js';
+import { lineChart } from '../charts.js';
+import { fill, h, say, table } from '../dom.js';
+import { duration, num, when } from '../format.js';
+import { followJob } from '../sse.js';
+import { TERMINAL, type Job, type Page, type Progress } from '../types.js';
+import { trainForm } from './train-form.js';
+import { attempt, every } from './util.js';
+
+const jobLink = (j: Job) => h('a', { href: `#/jobs/${enc(j.id)}` }, j.id);
+const NO_PROGRESS: Progress = { iteration: 0, maxIterations: 0, activeFraction: 0, elapsedMs: 0 };
+const progressText = (p: Progress | null) => (p ? `${p.iteration} / ${p.maxIterations}` : '–');
+
+export function jobsPage(main: HTMLElement): () => void {
+  const list = h('div', { class: 'card' });
+  fill(main, h('h1', {}, 'Jobs'), trainForm(), list);
+  return every(2000, async () => {
+    const jobs = (await api<Page<Job>>('GET', '/jobs?limit=100')).items;
+    const rows = jobs.map((j) => [
+      jobLink(j),
+      j.kind,
+      h('span', { class: `status ${j.status}` }, j.status),
+      j.datasetId ?? '–',
+      progressText(j.progress),
+      num(j.progress?.loss),
+      j.modelId ?? '–',
+      when(j.createdAt),
+    ]);
+    const queued = jobs.filter((j) => j.status === 'queued' || j.status === 'running').length;
+    fill(
+      list,
+      h('h2', {}, `Queue and history (${queued} queued or running)`),
+      jobs.length === 0
+        ? h('p', {}, 'No jobs yet.')
+        : table(
+            'Jobs, newest first',
+            ['Job', 'Kind', 'Status', 'Dataset', 'Iteration', 'Loss', 'Model', 'Created'],
+            rows,
+          ),
+    );
+  });
+}
+
+function dl(pairs: [string, unknown][]): HTMLDListElement {
+  return h(
+    'dl',
+    {},
+    ...pairs.flatMap(([k, v]) => [
+      h('dt', {}, k),
+      h('dd', {}, typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v ?? '–')),
+    ]),
+  );
+}
+
+export function jobPage(main: HTMLElement, id: string): () => void {
+  const controller = new AbortController();
+  const summary = h('div', { class: 'summary' });
+  const params = h('div', {});
+  const cancel = h('button', { type: 'button', class: 'danger', hidden: true }, 'Cancel job');
+  const loss = lineChart('Training loss', ['loss']);
+  const grad = lineChart('Gradient norm', ['gradient norm']);
+  const validation = lineChart('Validation', ['validation loss', 'precision@1', 'MAP@R'], 'validation iteration');
+  let latest: Progress | undefined;
+  let job: Job | undefined;
+  let ended = false;
+
+  const render = () => {
+    if (!job) return;
+    const p = latest ?? job.progress ?? NO_PROGRESS;
+    fill(
+      summary,
+      dl([
+        ['Status', job.status],
+        ['Phase', p.phase ?? '–'],
+        ['Iteration', p === NO_PROGRESS ? '–' : progressText(p)],
+        ['Loss', num(p.loss)],
+        ['Elapsed', duration(p.elapsedMs)],
+        ['ETA', TERMINAL.has(job.status) ? '–' : duration(p.etaMs)],
+        ['Stop reason', job.metrics?.stopReason ?? '–'],
+        ['Error', job.error ? `${job.error.code}: ${job.error.message}` : '–'],
+        ['Warning', p.warning ?? '–'],
+        ['Model', job.modelId ?? '–'],
+      ]),
+    );
+    cancel.hidden = TERMINAL.has(job.status);
+    fill(params, h('h2', {}, 'Parameters'), dl(Object.entries(job.params ?? job.metrics ?? {})));
+  };
+
+  cancel.addEventListener('click', () => {
+    void attempt('Cancelling', async () => {
+      job = await api<Job>('POST', `/jobs/${enc(id)}/cancel`);
+      say(`Job ${id} cancelled`);
+      render();
+    });
+  });
+
+  fill(
+    main,
+    h('h1', {}, `Job ${id}`),
+    h('p', {}, h('a', { href: '#/jobs' }, 'All jobs')),
+    h('section', { class: 'card', 'aria-label': 'Job state' }, summary, cancel),
+    h('section', { class: 'charts', 'aria-label': 'Curves' }, loss.el, grad.el, validation.el),
+    h('section', { class: 'card', 'aria-label': 'Parameters' }, params),
+  );
+
+  const follower = {
+    onPoint: (p: Progress) => {
+      latest = p;
+      // Points before the first step (loading, initialising) carry no training figures yet.
+      if (p.iteration > 0 && (p.loss !== undefined || p.gradientNorm !== undefined)) {
+        loss.add(p.iteration, [p.loss]);
+        grad.add(p.iteration, [p.gradientNorm]);
+      }
+      if (p.validationIteration !== undefined)
+        validation.add(p.validationIteration, [p.validationLoss, p.precisionAt1, p.mapAtR]);
+      render();
+    },
+    onStatus: (j: Job) => {
+      job = j;
+      render();
+    },
+    onError: (m: string) => say(`Job stream: ${m}`, 'error'),
+  };
+  // Loads the job and follows it to its end; a failure (the service restarting, shedding load) is
+  // shown and tried again, the charts keeping the points they have (they ignore repeats).
+  void (async () => {
+    while (!controller.signal.aborted && !ended) {
+      await attempt('Loading the job', async () => {
+        job = await api<Job>('GET', `/jobs/${enc(id)}`, undefined, controller.signal);
+        render();
+        await followJob(id, follower, controller.signal);
+        ended = true;
+      });
+      if (!ended) await new Promise((r) => setTimeout(r, 2000));
+    }
+  })();
+  return () => {
+    controller.abort();
+    loss.destroy();
+    grad.destroy();
+    validation.destroy();
+  };
+}
