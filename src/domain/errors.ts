@@ -59,6 +59,8 @@ export const ErrorCodes = [
   'IDEMPOTENCY_KEY_IN_FLIGHT',
   // reindex jobs (docs/decisions/0033-reindex-jobs.md)
   'MODEL_UNCHANGED',
+  // a gallery evaluated with another model than its own (docs/decisions/0038)
+  'GALLERY_MODEL_MISMATCH',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];
 
