@@ -61,6 +61,8 @@ export const ErrorCodes = [
   'MODEL_UNCHANGED',
   // a training batch larger than the dataset can fill (docs/decisions/0048-batch-the-data-can-fill.md)
   'BATCH_EXCEEDS_DATA',
+  // a gallery evaluated with another model than its own (docs/decisions/0038)
+  'GALLERY_MODEL_MISMATCH',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];
 

@@ -64,14 +64,14 @@ export const Progress = Type.Object({
       },
     ),
   ),
-  etaMs: Type.Optional(
-    Type.Number({
-      description:
-        'Estimated milliseconds to maxIterations at the iteration rate of this run; absent while unknown. An upper bound when early stopping is on',
-    }),
-  ),
+  etaMs: Type.Union([Type.Number(), Type.Null()], {
+    description:
+      'Estimated milliseconds to maxIterations at the iteration rate of this run (an upper bound when early stopping is on). Always present: null while it cannot be estimated (before two training points differ) and when nothing is left to estimate (`loading`, `initialising`, `saving`)',
+  }),
 });
 export type JobProgress = Static<typeof Progress>;
+/** A progress point as reported or written: etaMs may be left out (readers see null then). */
+export type ReportedProgress = Omit<JobProgress, 'etaMs'> & { etaMs?: number | null };
 
 /** One stored progress point of a job (GET /jobs/:id/events, JSON): `seq` is also its SSE `id:`. */
 export const JobEvent = Type.Object(
@@ -90,7 +90,7 @@ const REQUIRED_PROGRESS = ['iteration', 'maxIterations', 'activeFraction', 'elap
 /**
  * Any stored or reported progress → one that serialises: numbers that are not finite (NaN and
  * ±Infinity from a diverging job, or the null an older version stored for them) are dropped, or
- * 0 for the fields every record has; anything but an object is no progress (null).
+ * 0 for the fields every record has, etaMs null; anything but an object is no progress (null).
  */
 export function finiteProgress(raw: unknown): JobProgress | null {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return null;
@@ -99,6 +99,8 @@ export function finiteProgress(raw: unknown): JobProgress | null {
     if (typeof v === 'number' ? Number.isFinite(v) : typeof v === 'string') out[key] = v;
   }
   for (const key of REQUIRED_PROGRESS) if (typeof out[key] !== 'number') out[key] = 0;
+  // always present: null when unknown (points an older version stored have none)
+  if (typeof out.etaMs !== 'number') out.etaMs = null;
   return out as JobProgress;
 }
 

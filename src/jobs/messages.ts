@@ -77,6 +77,23 @@ export interface EvaluateIdentificationOptions {
   seed: number;
 }
 
+/**
+ * POST /models/:id/evaluate with a gallery: the probes (raw samples, embedded by W here) against
+ * the gallery's stored embeddings; label ids shared by both sets, −1 for an item without a label.
+ */
+export interface EvaluateGalleryTask {
+  kind: 'evaluateGallery';
+  /** k×d row-major */
+  W: Float64Array;
+  k: number;
+  normalize: boolean;
+  probes: SampleData;
+  enrolled: { count: number; embeddings: Float32Array; labels: Int32Array };
+  compute: ComputeSettings;
+  verification: EvaluateVerificationOptions;
+  identification: Pick<EvaluateIdentificationOptions, 'ranks' | 'fars'>;
+}
+
 /** indexTriplets resolution: rows of `samples` gathered into triplets, off the main thread. */
 export interface GatherTripletsTask {
   kind: 'gatherTriplets';
@@ -86,7 +103,7 @@ export interface GatherTripletsTask {
   indices: Int32Array;
 }
 
-export type Task = TrainTask | EvaluateTask | GatherTripletsTask;
+export type Task = TrainTask | EvaluateTask | EvaluateGalleryTask | GatherTripletsTask;
 
 export type WorkerMessage =
   | { type: 'progress'; progress: Progress & Record<string, unknown> }
@@ -128,6 +145,11 @@ export function taskTransfers(task: Task): ArrayBuffer[] {
   if (task.kind === 'gatherTriplets') {
     add(task.samples.data);
     add(task.indices);
+    return [...out];
+  }
+  if (task.kind === 'evaluateGallery') {
+    for (const a of [task.W, task.probes.data, task.probes.labels, task.enrolled.embeddings, task.enrolled.labels])
+      add(a);
     return [...out];
   }
   add(task.triplets?.data);

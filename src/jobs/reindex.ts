@@ -4,7 +4,7 @@
 // /embed does), so a reindexed embedding is bit for bit the one an upload with that model stores.
 // The pending embeddings are durable: they are the job's checkpoint, and a job taken up again after
 // a crash reads on from the first item without one. docs/decisions/0033-reindex-jobs.md.
-import type { JobProgress, JobRecord, ReindexJobRecord } from '../domain/records.js';
+import type { JobRecord, ReportedProgress, ReindexJobRecord } from '../domain/records.js';
 import type { ReindexJobCommit, UnindexedItems } from '../store/types.js';
 
 /** What a reindex job needs from the app: the gallery's store methods, a fenced commit, the serving kernels. */
@@ -24,7 +24,7 @@ export interface ReindexBackend {
     galleryId: string,
     owner: string,
     metrics: Record<string, unknown>,
-    progress: JobProgress,
+    progress: ReportedProgress,
   ): Promise<ReindexJobCommit>;
   abortReindex(galleryId: string, jobId: string): Promise<void>;
   /** the model's input and output dimensions */
@@ -49,7 +49,7 @@ export type ReindexOutcome =
 export interface ReindexHooks {
   owner: string;
   signal: AbortSignal;
-  onProgress(progress: JobProgress): void;
+  onProgress(progress: ReportedProgress): void;
 }
 
 const codeOf = (e: unknown) => (e as { code?: string }).code;
@@ -77,7 +77,7 @@ async function reindexLoop(job: ReindexJobRecord, b: ReindexBackend, hooks: Rein
   const shape = await b.modelShape(modelId);
   let embedded = 0;
   let total = (await b.itemCount(galleryId)) ?? 0;
-  const progress = (left: number): JobProgress => {
+  const progress = (left: number): ReportedProgress => {
     total = Math.max(total, embedded, left);
     // `training` for a reindex job: embedding the gallery's items, batch after batch
     const elapsedMs = performance.now() - started;

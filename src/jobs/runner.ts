@@ -35,6 +35,7 @@ import type {
   DatasetRecord,
   JobLease,
   JobProgress,
+  ReportedProgress,
   JobRecord,
   LeaseRenewal,
   Store,
@@ -91,6 +92,8 @@ interface Running {
   rateFrom: { iteration: number; elapsedMs: number } | null;
   /** the newest progress reported (written or pending) */
   lastProgress: JobProgress;
+  /** the phase of the last point handed to the store: a point of another phase is written at once */
+  sentPhase: JobPhase | null;
 }
 
 export interface RunnerOptions {
@@ -366,7 +369,8 @@ export class JobRunner {
       writes: Promise.resolve(),
       bytes,
       rateFrom: null,
-      lastProgress: { iteration: 0, maxIterations: 0, activeFraction: 0, elapsedMs: 0 },
+      lastProgress: { iteration: 0, maxIterations: 0, activeFraction: 0, elapsedMs: 0, etaMs: null },
+      sentPhase: null,
     };
   }
 
@@ -524,8 +528,18 @@ export class JobRunner {
     this.flushProgress(r);
   }
 
-  private progress(r: Running, reported: JobProgress): void {
+  private progress(r: Running, reported: ReportedProgress): void {
     const p = withEta(r, { ...reported, phase: reported.phase ?? 'training' });
+    // A point of another phase than the last one written is written now (with any point still
+    // pending first): coalescing would let the next point of the old phase overwrite it, and a
+    // client would never see, say, `validating` (docs/decisions/0038).
+    if (p.phase !== r.sentPhase) {
+      this.flushProgress(r);
+      r.pending = p;
+      r.lastProgress = p;
+      this.flushProgress(r);
+      return;
+    }
     r.pending = p;
     r.lastProgress = p;
     const now = Date.now();
@@ -561,6 +575,7 @@ export class JobRunner {
     if (!progress) return;
     r.pending = null;
     r.lastWrite = Date.now();
+    r.sentPhase = progress.phase ?? null;
     void this.write(r, async () => {
       if (r.stopping === 'lost' || !this.opts.store.isOpen()) return;
       await this.opts.store.updateJobProgress(r.job.id, progress, this.owner);
@@ -741,13 +756,12 @@ export class JobRunner {
 
 /**
  * The progress with `etaMs`: the iterations left at the rate measured since the first training
- * point of this run (a resumed run measures its own). Unknown (absent) until two points differ.
+ * point of this run (a resumed run measures its own). Always present: null until two points
+ * differ, and outside training and validation (nothing left to estimate).
  */
-function withEta(r: Running, p: JobProgress): JobProgress {
-  if (p.phase !== 'training' && p.phase !== 'validating') {
-    const { etaMs: _done, ...rest } = p; // nothing left to estimate
-    return rest;
-  }
+function withEta(r: Running, reported: ReportedProgress): JobProgress {
+  const p: JobProgress = { ...reported, etaMs: null };
+  if (p.phase !== 'training' && p.phase !== 'validating') return p;
   if (!r.rateFrom) {
     r.rateFrom = { iteration: p.iteration, elapsedMs: p.elapsedMs };
     return p;

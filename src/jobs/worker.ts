@@ -19,10 +19,17 @@ import {
   type TrainResult,
 } from '../math/index.js';
 import { checkTrainCheckpoint } from '../math/checkpoint.js';
-import { identificationMetrics, verificationMetrics } from '../math/verification/index.js';
+import {
+  crossVerificationMetrics,
+  gallerySplitOf,
+  identificationMetrics,
+  identifySplit,
+  verificationMetrics,
+} from '../math/verification/index.js';
 import { checkMinedCheckpoint, type MinedCheckpoint } from '../math/mining/checkpoint.js';
 import { checkTrainedW, memoryError, nonFiniteRun } from '../compute/worker-checks.js';
 import type {
+  EvaluateGalleryTask,
   EvaluateResult,
   EvaluateTask,
   GatherTripletsTask,
@@ -187,6 +194,29 @@ function runEvaluate(task: EvaluateTask, kernels: Kernels): void {
   post({ type: 'evaluated', result });
 }
 
+/**
+ * A gallery's items (rows 0..g−1, their stored embeddings) and the probes embedded by W (rows g…),
+ * stacked: verification over probe × item pairs, identification with the items as the gallery.
+ */
+function runEvaluateGallery(task: EvaluateGalleryTask, kernels: Kernels): void {
+  const { W, k, normalize, probes, enrolled } = task;
+  const g = enrolled.count;
+  const n = g + probes.count;
+  const E = new Float32Array(n * k);
+  E.set(enrolled.embeddings.subarray(0, g * k));
+  embed(W, k, probes.dimension, probes.data, probes.count, normalize, E.subarray(g * k), kernels);
+  const labels = new Int32Array(n);
+  labels.set(enrolled.labels.subarray(0, g));
+  labels.set(probes.labels.subarray(0, probes.count), g);
+  const result: EvaluateResult = { loss: null, tripletAccuracy: null, activeFraction: null, count: 0, margin: 0 };
+  result.verification = crossVerificationMetrics(E, n, k, labels, g, task.verification);
+  result.identification = identifySplit(E, k, labels, gallerySplitOf(labels, n, g), {
+    ...task.identification,
+    noKnownReason: "no known probes (no probe's label is enrolled in the gallery)",
+  });
+  post({ type: 'evaluated', result });
+}
+
 /** indexTriplets: copies the indexed sample rows into triplet rows, and hands them back. */
 function runGather(task: GatherTripletsTask): void {
   const { samples, indices } = task;
@@ -207,6 +237,7 @@ function runGather(task: GatherTripletsTask): void {
 
 function run(task: Task, kernels: Kernels): void {
   if (task.kind === 'evaluate') return runEvaluate(task, kernels);
+  if (task.kind === 'evaluateGallery') return runEvaluateGallery(task, kernels);
   if (task.kind === 'gatherTriplets') return runGather(task);
   const p = task.params;
   if (p.source === 'samples') {

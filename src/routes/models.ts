@@ -103,10 +103,12 @@ export default async function modelRoutes(app: App): Promise<void> {
           "Mean hinge loss, triplet accuracy and active fraction over the dataset's triplets, and retrieval " +
           'figures over its labelled samples. 422 over EVALUATION_MEMORY_MB or EVALUATION_MAX_WORK; 503 with ' +
           'Retry-After while EVALUATION_CONCURRENCY evaluations run. Stopped when the client disconnects. ' +
-          'By id or alias; the reply names the model id.',
+          "By id or alias; the reply names the model id. With `galleryId`, the dataset's samples are probes " +
+          "against the gallery's items (verification and identification only); 409 GALLERY_MODEL_MISMATCH when " +
+          'the gallery holds another model, 422 NO_SAMPLES when the gallery or the dataset is empty.',
         params: ModelRefParams,
         body: EvaluateBody,
-        response: { 200: EvaluateReply, ...errors(400, 404, 422, 503) },
+        response: { 200: EvaluateReply, ...errors(400, 404, 409, 422, 503) },
       },
     },
     async (req, reply) => {

@@ -97,7 +97,18 @@ export type IdentificationOptions = Static<typeof IdentificationOptions>;
 
 export const EvaluateBody = Type.Object(
   {
-    datasetId: Type.String(),
+    datasetId: Type.String({
+      description: 'The dataset evaluated on; with galleryId, its labelled samples are the probes',
+    }),
+    galleryId: Type.Optional(
+      Type.String({
+        description:
+          "A gallery of this model to evaluate the dataset's samples against as probes: its items are the enrolled " +
+          'set (no seeded split; items without a label are distractors). Verification over probe × item pairs, CMC ' +
+          'for probes whose label is enrolled, open-set DIR for the others; no triplet or retrieval figures ' +
+          '(docs/decisions/0038)',
+      }),
+    ),
     margin: Type.Optional(
       Type.Number({
         minimum: 0,
@@ -151,19 +162,31 @@ export const VerificationReply = Type.Object(
       }),
     ),
   },
-  { description: 'Verification over genuine and impostor pairs of the labelled samples (docs/decisions/0035)' },
+  {
+    description:
+      'Verification over genuine and impostor pairs of the labelled samples (docs/decisions/0035); with galleryId, ' +
+      'over every probe × gallery item pair (docs/decisions/0038)',
+  },
 );
 
 const Label = Type.Union([Type.String(), Type.Integer()]);
 
 export const IdentificationReply = Type.Object(
   {
-    seed: Type.Integer(),
-    unknownFraction: Type.Number(),
-    galleryCount: Type.Integer({ description: 'One sample of each known label (seeded choice)' }),
-    knownProbeCount: Type.Integer({ description: 'The other samples of known labels' }),
-    unknownProbeCount: Type.Integer({ description: 'Samples of the labels held out of the gallery' }),
-    unknownLabels: Type.Array(Label, { description: 'Labels held out of the gallery (open set)' }),
+    seed: Type.Optional(Type.Integer({ description: 'The seeded split only (absent with galleryId)' })),
+    unknownFraction: Type.Optional(Type.Number({ description: 'The seeded split only (absent with galleryId)' })),
+    galleryCount: Type.Integer({
+      description: "One sample of each known label (seeded choice); with galleryId, the gallery's items",
+    }),
+    knownProbeCount: Type.Integer({
+      description: 'The other samples of known labels; with galleryId, probes whose label is enrolled',
+    }),
+    unknownProbeCount: Type.Integer({
+      description: 'Samples of the labels held out of the gallery; with galleryId, probes whose label is not enrolled',
+    }),
+    unknownLabels: Type.Array(Label, {
+      description: 'Labels held out of the gallery (open set); with galleryId, probe labels the gallery lacks',
+    }),
     cmc: Type.Array(
       Type.Object({
         rank: Type.Integer(),
@@ -180,7 +203,11 @@ export const IdentificationReply = Type.Object(
     ),
     reason: NullableString('Why cmc is null (no known probes)'),
   },
-  { description: 'Closed- and open-set identification on a seeded gallery/probe split of the samples' },
+  {
+    description:
+      'Closed- and open-set identification on a seeded gallery/probe split of the samples, or (galleryId) of ' +
+      "the dataset's samples against the gallery's items",
+  },
 );
 
 export const EvaluateReply = Type.Object({
@@ -198,5 +225,19 @@ export const EvaluateReply = Type.Object({
   sampleCount: Type.Optional(Type.Integer({ description: 'Labelled samples scored' })),
   verification: Type.Optional(VerificationReply),
   identification: Type.Optional(IdentificationReply),
+  gallery: Type.Optional(
+    Type.Object(
+      {
+        id: Type.String(),
+        version: Type.Integer({ description: 'The gallery version whose embeddings were read' }),
+        itemCount: Type.Integer({ description: 'Enrolled items' }),
+        labelCount: Type.Integer({ description: 'Distinct labels among them' }),
+        unlabelledCount: Type.Integer({ description: 'Items without a label: distractors, impostors to every probe' }),
+        datasetId: Type.String(),
+        probeCount: Type.Integer({ description: "The dataset's samples, each a probe" }),
+      },
+      { description: 'With galleryId: what was evaluated (loss, tripletAccuracy, activeFraction are null, count 0)' },
+    ),
+  ),
 });
 export type EvaluateReply = Static<typeof EvaluateReply>;

@@ -24,6 +24,7 @@ import {
   type EvaluateFigures,
   type LabelledCounts,
 } from './labelled-metrics.js';
+import { evaluateGallery } from './gallery-evaluation.js';
 import { clientGone, TaskGate } from './task-gate.js';
 
 /** What POST /models/:id/evaluate may ask besides the dataset. */
@@ -31,6 +32,8 @@ export interface EvaluateRequest {
   margin?: number;
   verification?: VerificationOptions;
   identification?: IdentificationOptions;
+  /** a gallery of the model: the dataset's samples are probes against its items (gallery-evaluation.ts) */
+  galleryId?: string;
 }
 
 interface LabelledPlan {
@@ -97,6 +100,10 @@ export class EvaluationService {
       throw badRequest('NON_FINITE_VALUE', `body/margin must be a finite number (got ${margin})`);
     const model = await this.models.resolve(modelRef);
     const ds = await this.datasets.get(datasetId);
+    if (request.galleryId !== undefined) {
+      const ctx = { store: this.store, gate: this.gate, compute: this.compute, limits: this.limits };
+      return evaluateGallery(ctx, model, ds, request.galleryId, request, signal);
+    }
     if (ds.dimension !== model.d) {
       throw badRequest(
         'DIMENSION_MISMATCH',

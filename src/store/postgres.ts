@@ -43,7 +43,7 @@ import type {
   JobError,
   JobEvent,
   JobLease,
-  JobProgress,
+  ReportedProgress,
   JobRecord,
   JobStatus,
   Label,
@@ -537,7 +537,7 @@ export class PostgresStore implements Store {
     return rowCount ?? 0;
   }
 
-  async updateJobProgress(id: string, progress: JobProgress, owner: string): Promise<void> {
+  async updateJobProgress(id: string, progress: ReportedProgress, owner: string): Promise<void> {
     const text = JSON.stringify(progress);
     await inTransaction(this.pool, async (c) => {
       // The row lock taken here orders the job's points: one writer at a time picks the next seq.
@@ -991,7 +991,7 @@ export class PostgresStore implements Store {
     galleryId: string,
     owner: string,
     metrics: Record<string, unknown>,
-    progress: JobProgress,
+    progress: ReportedProgress,
   ): Promise<ReindexJobCommit> {
     return inTransaction(this.pool, async (c): Promise<ReindexJobCommit> => {
       // The job's row lock first, as succeedJob takes it: a cancel or a sweep in any replica waits.

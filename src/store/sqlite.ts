@@ -48,7 +48,7 @@ import type {
   JobError,
   JobEvent,
   JobLease,
-  JobProgress,
+  ReportedProgress,
   JobRecord,
   JobStatus,
   Label,
@@ -559,7 +559,7 @@ export class SqliteDatabase implements SyncStore {
     );
   }
 
-  updateJobProgress(id: string, progress: JobProgress, owner: string): void {
+  updateJobProgress(id: string, progress: ReportedProgress, owner: string): void {
     return this.write(() => {
       this.db.transaction(() => {
         const text = JSON.stringify(progress);
@@ -986,7 +986,7 @@ export class SqliteDatabase implements SyncStore {
     galleryId: string,
     owner: string,
     metrics: Record<string, unknown>,
-    progress: JobProgress,
+    progress: ReportedProgress,
   ): ReindexJobCommit {
     return this.write(() =>
       this.db

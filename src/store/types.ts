@@ -8,6 +8,7 @@ import type {
   JobError,
   JobEvent,
   JobProgress,
+  ReportedProgress,
   JobRecord,
   JobStatus,
   ModelRecord,
@@ -28,6 +29,7 @@ export type {
   JobError,
   JobEvent,
   JobProgress,
+  ReportedProgress,
   JobRecord,
   JobStatus,
   ModelRecord,
@@ -293,7 +295,7 @@ export interface Store {
   /** Graceful shutdown: the owner's running jobs go back to the queue now, keeping their checkpoint. */
   releaseJobs(owner: string): Promise<number>;
   /** Writes progress while the job runs under `owner`; otherwise nothing (a lost lease writes nothing). */
-  updateJobProgress(id: string, progress: JobProgress, owner: string): Promise<void>;
+  updateJobProgress(id: string, progress: ReportedProgress, owner: string): Promise<void>;
   /**
    * The job's stored progress points (written by updateJobProgress, in the same transaction and
    * under the same fencing) with seq > after, oldest first; at most JOB_EVENTS_KEPT per job: when
@@ -468,6 +470,6 @@ export interface Store {
     galleryId: string,
     owner: string,
     metrics: Record<string, unknown>,
-    progress: JobProgress,
+    progress: ReportedProgress,
   ): Promise<ReindexJobCommit>;
 }

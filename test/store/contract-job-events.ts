@@ -12,6 +12,7 @@ const point = (iteration: number) => ({
   activeFraction: 0.5,
   elapsedMs: iteration * 10,
   phase: 'training' as const,
+  etaMs: (5000 - iteration) * 10,
 });
 
 export function jobEventsContract(t: Test, backend: StoreBackend): void {
@@ -64,6 +65,14 @@ export function jobEventsContract(t: Test, backend: StoreBackend): void {
       [5],
     );
     t.equal(last.nextCursor, null);
+
+    // a point written without etaMs (as an older version stored them) reads back with etaMs null
+    const { etaMs: _eta, ...older } = point(6);
+    await store.updateJobProgress(other.id, older, LEASE.owner);
+    await store.claimNextJob(LEASE, other.id);
+    await store.updateJobProgress(other.id, older, LEASE.owner);
+    t.same((await store.getJob(other.id))!.progress, { ...older, etaMs: null }, 'etaMs always present');
+    t.same((await store.listJobEvents(other.id, 0, 10)).items[0].progress, { ...older, etaMs: null });
 
     await store.finishJob(job.id, 'cancelled', null);
     await store.updateJobProgress(job.id, point(6), LEASE.owner);

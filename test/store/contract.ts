@@ -49,7 +49,16 @@ function bytes(n: number, seed = 1): Uint8Array {
   return out;
 }
 
-const progress = { iteration: 3, maxIterations: 10, loss: 0.5, gradientNorm: 0.1, activeFraction: 0.25, elapsedMs: 12 };
+// etaMs is always read back (null when a writer left it out: contract-job-events.ts)
+const progress = {
+  iteration: 3,
+  maxIterations: 10,
+  loss: 0.5,
+  gradientNorm: 0.1,
+  activeFraction: 0.25,
+  elapsedMs: 12,
+  etaMs: null,
+};
 
 export function storeContract(t: Test, backend: StoreBackend): void {
   t.test('datasets: create, get, list, delete', async (t) => {

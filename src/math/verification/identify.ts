@@ -16,6 +16,8 @@ export interface IdentificationOptions {
   ranks?: readonly number[];
   /** FPIRs for the open-set DIR; default 1e-1, 1e-2 */
   fars?: readonly number[];
+  /** why cmc is null when no probe is known; default the seeded split's reason */
+  noKnownReason?: string;
 }
 
 export interface OpenSetPoint {
@@ -124,7 +126,8 @@ export function identifySplit(
     split.unknownProbes,
     (p) => scoreProbe(E, k, labels, split.gallery, p, distance).top,
   ).sort();
-  const noKnown = known.length === 0 ? 'no known probes (no gallery label has a second sample)' : null;
+  const noKnown =
+    known.length === 0 ? (opts.noKnownReason ?? 'no known probes (no gallery label has a second sample)') : null;
   const cmc = ranks.map((rank) => ({
     rank,
     rate: noKnown ? null : known.filter((r) => r.rank <= rank).length / known.length,

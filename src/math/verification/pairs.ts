@@ -53,7 +53,7 @@ export interface PairPlan {
  * when (total − t)·u < count − kept, u = the next uniform of createRng(seed) — exactly `count`,
  * uniform without replacement. A fresh sampler per pass gives every pass the same sample.
  */
-function sampler(plan: PairPlan): () => boolean {
+export function sampler(plan: PairPlan): () => boolean {
   if (plan.count >= plan.total) return () => true;
   const rng = createRng(plan.seed);
   let seen = 0;
@@ -67,7 +67,7 @@ function sampler(plan: PairPlan): () => boolean {
 }
 
 /** Collects distances into PAIR_CHUNK-sized chunks for a sink. */
-function chunker(sink: ChunkSink) {
+export function chunker(sink: ChunkSink) {
   const buf = new Float64Array(PAIR_CHUNK);
   let len = 0;
   return {

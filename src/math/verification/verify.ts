@@ -3,7 +3,15 @@
 // distances: lower = same identity, a pair is accepted when distance ≤ threshold (roc.ts).
 import { euclideanDistance, type Distance } from '../distance.js';
 import type { DataArray } from '../types.js';
-import { genuineStream, impostorStream, pairCounts, type LabelledRows, type PairStream } from './pairs.js';
+import { crossGenuineStream, crossImpostorStream, crossPairCounts } from './cross-pairs.js';
+import {
+  genuineStream,
+  impostorStream,
+  pairCounts,
+  type LabelledRows,
+  type PairPlan,
+  type PairStream,
+} from './pairs.js';
 import {
   addImpostors,
   createStaircase,
@@ -105,6 +113,68 @@ export function verificationMetrics(
   const fars = opts.fars ?? DEFAULT_FARS;
   checkFars(fars);
   const distance = opts.distance ?? euclideanDistance;
+  const { maxImpostors, maxGenuine } = sampleSizes(opts);
+  const rows: LabelledRows = { E, n, k, labels };
+  return verifyPairs(
+    {
+      counts: pairCounts(labels, n),
+      genuine: (plan) => genuineStream(rows, distance, plan),
+      impostors: (plan) => impostorStream(rows, distance, plan),
+      noGenuine: 'no genuine pairs (no label has two samples)',
+      noImpostors: 'no impostor pairs (fewer than two labels)',
+    },
+    fars,
+    maxImpostors,
+    maxGenuine,
+    opts,
+  );
+}
+
+/**
+ * Verification of probes against an enrolled set (a gallery), stacked in E: rows 0..g−1 enrolled
+ * (label −1: an item without a label), g..n−1 probes; the pairs are probe × enrolled only
+ * (cross-pairs.ts). Memory and work as verificationMetrics with (n − g)·g pairs in place of n(n−1)/2.
+ */
+export function crossVerificationMetrics(
+  E: DataArray,
+  n: number,
+  k: number,
+  labels: Int32Array,
+  g: number,
+  opts: VerificationOptions = {},
+): VerificationMetrics {
+  if (labels.length < n || E.length < n * k) throw new RangeError('crossVerificationMetrics: E or labels too short');
+  if (!(Number.isInteger(g) && g >= 0 && g <= n)) throw new RangeError(`enrolled rows must be in 0..${n} (got ${g})`);
+  const fars = opts.fars ?? DEFAULT_FARS;
+  checkFars(fars);
+  const distance = opts.distance ?? euclideanDistance;
+  const { maxImpostors, maxGenuine } = sampleSizes(opts);
+  const rows: LabelledRows = { E, n, k, labels };
+  return verifyPairs(
+    {
+      counts: crossPairCounts(labels, n, g),
+      genuine: (plan) => crossGenuineStream(rows, g, distance, plan),
+      impostors: (plan) => crossImpostorStream(rows, g, distance, plan),
+      noGenuine: "no genuine pairs (no probe's label is enrolled)",
+      noImpostors: 'no impostor pairs (every enrolled item has the label of every probe)',
+    },
+    fars,
+    maxImpostors,
+    maxGenuine,
+    opts,
+  );
+}
+
+/** The pairs a verification runs over: their counts, seeded streams, and why a kind may be missing. */
+interface PairSource {
+  counts: { genuine: number; impostors: number };
+  genuine: (plan: PairPlan) => PairStream;
+  impostors: (plan: PairPlan) => PairStream;
+  noGenuine: string;
+  noImpostors: string;
+}
+
+function sampleSizes(opts: VerificationOptions): { maxImpostors: number; maxGenuine: number } {
   const maxImpostors = opts.maxImpostorPairs ?? DEFAULT_MAX_IMPOSTOR_PAIRS;
   const maxGenuine = opts.maxGenuinePairs ?? DEFAULT_MAX_GENUINE_PAIRS;
   for (const [name, v] of [
@@ -112,13 +182,22 @@ export function verificationMetrics(
     ['maxGenuinePairs', maxGenuine],
   ] as const)
     if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`${name} must be an integer ≥ 1 (got ${v})`);
-  const rows: LabelledRows = { E, n, k, labels };
-  const counts = pairCounts(labels, n);
+  return { maxImpostors, maxGenuine };
+}
+
+function verifyPairs(
+  src: PairSource,
+  fars: readonly number[],
+  maxImpostors: number,
+  maxGenuine: number,
+  opts: VerificationOptions,
+): VerificationMetrics {
+  const { counts } = src;
   const seed = opts.seed ?? 0;
   const N = Math.min(counts.impostors, maxImpostors);
   const G = Math.min(counts.genuine, maxGenuine);
-  const impostors = impostorStream(rows, distance, { total: counts.impostors, count: N, seed });
-  const genuine = genuineStream(rows, distance, { total: counts.genuine, count: G, seed: seed + 1 });
+  const impostors = src.impostors({ total: counts.impostors, count: N, seed });
+  const genuine = src.genuine({ total: counts.genuine, count: G, seed: seed + 1 });
 
   const base = {
     genuineCount: G,
@@ -132,9 +211,9 @@ export function verificationMetrics(
     G === 0 && N === 0
       ? 'no genuine and no impostor pairs'
       : G === 0
-        ? 'no genuine pairs (no label has two samples)'
+        ? src.noGenuine
         : N === 0
-          ? 'no impostor pairs (fewer than two labels)'
+          ? src.noImpostors
           : null;
   if (missing) {
     return {
