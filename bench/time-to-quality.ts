@@ -1,0 +1,1 @@
+export async function timeToQualityCli(argv: string[]): Promise<void> { void argv; }
