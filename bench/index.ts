@@ -18,6 +18,8 @@
 //       PCA init: the randomized top-k path against the exact eigen-decomposition, alternating
 //   npm run bench -- --time-to-quality [--cases digits,face] [--node-24 <node>]   (bench/time-to-quality.ts)
 //       wall time from POST /train to the first progress at scipy L-BFGS-B's final loss, and scipy's
+//   npm run bench -- --inactive-bound [--refresh 10]   (bench/inactive-bound.ts)
+//       the share of triplets a moved-W bound would let L-BFGS skip on digits (checked, not skipped)
 //   npm run bench -- --enrol [--items 100000] [--batch 10000] [--dim 512] [--out 128]   (bench/enrol.ts)
 //       gallery enrolment: items per second of binary uploads into a real server (SQLite)
 //   npm run bench -- --search [--n 1000000] [--dim 128] [--metric squared|cosine] [--threads 2]
@@ -168,6 +170,10 @@ if (process.argv.includes('--early-exit')) {
 }
 if (process.argv.includes('--pca-init')) {
   await (await import('./pca-init.js')).pcaInitCli(process.argv.slice(2));
+  process.exit(0);
+}
+if (process.argv.includes('--inactive-bound')) {
+  (await import('./inactive-bound.js')).inactiveBoundCli(process.argv.slice(2));
   process.exit(0);
 }
 if (process.argv.includes('--time-to-quality')) {
