@@ -14,6 +14,12 @@
 //       JSON /embed bodies: Fastify's standard parsing against Float32JsonParser, µs per body
 //   npm run bench -- --early-exit [--noise 1.5,2.5] [--threads 2]   (bench/early-exit.ts)
 //       the negatives' early exit on and off, on class data with a random and a trained W
+//   npm run bench -- --pca-init [--d 1024] [--k 128] [--rounds 2] [--threads 1]   (bench/pca-init.ts)
+//       PCA init: the randomized top-k path against the exact eigen-decomposition, alternating
+//   npm run bench -- --time-to-quality [--cases digits,face] [--node-24 <node>]   (bench/time-to-quality.ts)
+//       wall time from POST /train to the first progress at scipy L-BFGS-B's final loss, and scipy's
+//   npm run bench -- --inactive-bound [--refresh 10]   (bench/inactive-bound.ts)
+//       the share of triplets a moved-W bound would let L-BFGS skip on digits (checked, not skipped)
 //   npm run bench -- --enrol [--items 100000] [--batch 10000] [--dim 512] [--out 128]   (bench/enrol.ts)
 //       gallery enrolment: items per second of binary uploads into a real server (SQLite)
 //   npm run bench -- --search [--n 1000000] [--dim 128] [--metric squared|cosine] [--threads 2]
@@ -160,6 +166,18 @@ if (process.argv.includes('--early-exit')) {
       noise: v.noise!.split(',').map(Number),
     }),
   );
+  process.exit(0);
+}
+if (process.argv.includes('--pca-init')) {
+  await (await import('./pca-init.js')).pcaInitCli(process.argv.slice(2));
+  process.exit(0);
+}
+if (process.argv.includes('--inactive-bound')) {
+  (await import('./inactive-bound.js')).inactiveBoundCli(process.argv.slice(2));
+  process.exit(0);
+}
+if (process.argv.includes('--time-to-quality')) {
+  await (await import('./time-to-quality.js')).timeToQualityCli(process.argv.slice(2));
   process.exit(0);
 }
 if (process.argv.includes('--enrol')) {

@@ -47,15 +47,22 @@ export interface StartOptions {
   /** more environment, over the defaults (no API keys, loopback, the given port and DATA_DIR) */
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** the node binary (default: this process's); e.g. another runtime for a side-by-side benchmark */
+  node?: string;
+  /** the tree holding dist/ and node_modules/ to run (default: this checkout) */
+  root?: string;
 }
 
 export async function startServer(opts: StartOptions): Promise<ServerProcess> {
   const port = opts.port ?? (await freePort());
+  const root = opts.root ?? ROOT;
   const [cmd, args] =
-    opts.command === 'npm-start' ? ['npm', ['start']] : [process.execPath, [path.join(ROOT, 'dist/src/server.js')]];
+    opts.command === 'npm-start'
+      ? ['npm', ['start']]
+      : [opts.node ?? process.execPath, [path.join(root, 'dist/src/server.js')]];
   const stdio = opts.stdio ?? 'capture';
   const proc = spawn(cmd, args, {
-    cwd: ROOT,
+    cwd: root,
     env: {
       ...process.env,
       PORT: String(port),

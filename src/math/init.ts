@@ -1,6 +1,8 @@
 // Starting points for W (k×d row-major). Deterministic for a seed.
-import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
+import { jsKernels } from './kernels/js.js';
+import type { Kernels } from './kernels/types.js';
 import { createRng, type Rng } from './rng.js';
+import { exactTopEigen, randomizedTopEigen, sketchWidth, type TopEigen } from './top-eigen.js';
 import type { DataArray, InitName, TripletSet } from './types.js';
 
 export interface InitParams {
@@ -8,6 +10,8 @@ export interface InitParams {
   k: number;
   d: number;
   seed: number;
+  /** PCA only: `auto` (default) is exact up to PCA_EXACT_MAX_D, randomized above; the others force one (benchmarks, tests). */
+  pcaMethod?: 'auto' | 'exact' | 'randomized';
 }
 
 /** Relative size of rows added when k > d (they carry no information yet; small keeps them from dominating distances). */
@@ -15,8 +19,14 @@ const EXTRA_ROW_SCALE = 0.01;
 /** PCA covariance budget in multiply-adds (rows·d²/2): keeps init well under a second for d up to ~1000. */
 const PCA_FLOP_BUDGET = 5e8;
 const PCA_MAX_ROWS = 8192;
+/**
+ * Up to this dimension PCA uses the exact eigen-decomposition (≤ ~0.2 s here, and the results the
+ * fixtures and earlier models were made with); above it, the randomized top-k method (decision 0039).
+ */
+export const PCA_EXACT_MAX_D = 256;
 
-export function initW(p: InitParams, set: TripletSet): Float64Array {
+/** `kernels` does the randomized PCA's products (default: the pure-TypeScript ones). */
+export function initW(p: InitParams, set: TripletSet, kernels: Kernels = jsKernels): Float64Array {
   const { k, d } = p;
   if (!(Number.isInteger(k) && k > 0)) throw new RangeError(`k must be a positive integer (got ${k})`);
   if (d !== set.d) throw new RangeError(`d=${d} does not match the triplet set (d=${set.d})`);
@@ -27,7 +37,7 @@ export function initW(p: InitParams, set: TripletSet): Float64Array {
     case 'identity':
       return identityInit(k, d, rng);
     case 'pca':
-      return pcaInit(k, d, set, rng);
+      return pcaInit(k, d, set, rng, kernels, p.pcaMethod ?? 'auto');
     default:
       throw new RangeError(`unknown init ${String(p.init)}`);
   }
@@ -117,31 +127,51 @@ function covariance(rows: Array<[DataArray, number]>, d: number): Float64Array {
  * anyway, and this keeps the gradient, which grows like 1/‖Wx‖, well conditioned).
  * Rows beyond rank d (k > d) get small seeded uniform values.
  */
-function pcaInit(k: number, d: number, set: TripletSet, rng: Rng): Float64Array {
-  const C = covariance(sampleRows(set, d, rng), d);
-  const rows2d: number[][] = [];
-  for (let p = 0; p < d; p++) rows2d.push(Array.from(C.subarray(p * d, (p + 1) * d)));
-  const evd = new EigenvalueDecomposition(new Matrix(rows2d), { assumeSymmetric: true });
-  const values = evd.realEigenvalues;
-  const vectors = evd.eigenvectorMatrix;
-  const order = values.map((_, i) => i).sort((a, b) => values[b] - values[a] || a - b);
+function pcaInit(
+  k: number,
+  d: number,
+  set: TripletSet,
+  rng: Rng,
+  kernels: Kernels,
+  method: NonNullable<InitParams['pcaMethod']>,
+): Float64Array {
+  const rows = sampleRows(set, d, rng);
   const n = Math.min(k, d);
+  const randomized = method === 'auto' ? usesRandomizedPca(k, d) : method === 'randomized' && n < d;
+  const top = randomized
+    ? randomizedTopEigen(centredRows(rows, d), rows.length, d, n, rng, kernels)
+    : exactTopEigen(covariance(rows, d), d, n);
   let topVariance = 0;
-  for (let i = 0; i < n; i++) topVariance += Math.max(0, values[order[i]]);
+  for (let i = 0; i < n; i++) topVariance += Math.max(0, top.values[i]);
   const s = topVariance > 0 ? 1 / Math.sqrt(topVariance) : 1;
   const W = new Float64Array(k * d);
-  for (let i = 0; i < n; i++) writeDirection(W, i, d, vectors, order[i], s);
+  for (let i = 0; i < n; i++) writeDirection(W, i, d, top, s);
   if (k > d) fillExtraRows(W, d, k, d, s, rng);
   return W;
 }
 
-/** Row `row` of W = s·(column `col` of V), sign fixed so the largest-magnitude entry is positive (deterministic across platforms). */
-function writeDirection(W: Float64Array, row: number, d: number, V: Matrix, col: number, s: number): void {
+/** Whether PCA init of k rows at dimension d takes the randomized path (else the exact one). */
+export function usesRandomizedPca(k: number, d: number): boolean {
+  return d > PCA_EXACT_MAX_D && sketchWidth(Math.min(k, d), d) < d;
+}
+
+/** The sampled rows minus their mean (mean in float64), as one float32 block for the kernels. */
+function centredRows(rows: Array<[DataArray, number]>, d: number): Float32Array {
+  const mean = new Float64Array(d);
+  for (const [a, i] of rows) for (let j = 0; j < d; j++) mean[j] += a[i * d + j];
+  for (let j = 0; j < d; j++) mean[j] /= rows.length;
+  const X = new Float32Array(rows.length * d);
+  rows.forEach(([a, i], r) => {
+    for (let j = 0; j < d; j++) X[r * d + j] = a[i * d + j] - mean[j];
+  });
+  return X;
+}
+
+/** Row `row` of W = s·(eigenvector `row`), sign fixed so the largest-magnitude entry is positive (deterministic across platforms). */
+function writeDirection(W: Float64Array, row: number, d: number, top: TopEigen, s: number): void {
+  const v = top.vectors.subarray(row * d, (row + 1) * d);
   let big = 0;
-  for (let j = 0; j < d; j++) {
-    const v = V.get(j, col);
-    if (Math.abs(v) > Math.abs(big)) big = v;
-  }
+  for (let j = 0; j < d; j++) if (Math.abs(v[j]) > Math.abs(big)) big = v[j];
   const sign = big < 0 ? -s : s;
-  for (let j = 0; j < d; j++) W[row * d + j] = sign * V.get(j, col);
+  for (let j = 0; j < d; j++) W[row * d + j] = sign * v[j];
 }

@@ -29,7 +29,7 @@ export function train(set: TripletSet, params: TrainParams, hooks: TrainHooks = 
   if (resume) checkTrainCheckpoint(resume, set, params);
   const progress = createProgressReporter<Progress>(hooks);
   // a resumed run skips the start (the optimiser takes its state from the checkpoint)
-  const W0 = resume ? resume.x : initW({ init: params.init, k, d, seed: params.seed }, set);
+  const W0 = resume ? resume.x : initW({ init: params.init, k, d, seed: params.seed }, set, kernels);
   const objective: TripletObjective = createTripletObjective(
     set,
     {
