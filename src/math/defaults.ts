@@ -40,6 +40,14 @@ export const DEFAULT_TRAIN_PARAMS: Readonly<Omit<TrainParams, 'outputDimension'>
 });
 
 /**
+ * The batch objective before issue 18: the mined triplet losses alone. Jobs stored without these
+ * fields train (and resume) with them, and tests that pin the older behaviour name them.
+ */
+export const LEGACY_LOSS_MIX: Readonly<
+  Pick<MinedTrainParams, 'tripletWeight' | 'softNeighbourWeight' | 'softNeighbourTemperature' | 'startPull'>
+> = Object.freeze({ tripletWeight: 1, softNeighbourWeight: 0, softNeighbourTemperature: 0.1, startPull: 0 });
+
+/**
  * Defaults of `trainMined` (Adam on P×K mined batches). They follow the numpy prototype reported in
  * the issue, which measured them across data sets rather than on one alone: P×K = 10×8, the margin on
  * plain euclidean distance between L2-normalised embeddings, Adam 3e-3 with cosine decay to 0 over
@@ -77,4 +85,5 @@ export const DEFAULT_MINED_PARAMS: Readonly<Omit<MinedTrainParams, 'outputDimens
   earlyStoppingStart: 0.5,
   earlyStoppingMetric: 'mapAtR',
   minDelta: 1e-4,
+  ...LEGACY_LOSS_MIX,
 });

@@ -106,6 +106,14 @@ export interface MinedTrainParams {
   earlyStoppingMetric: EarlyStoppingMetric;
   /** improvement smaller than this does not reset the patience counter */
   minDelta: number;
+  /** weight of the mined triplet losses in the batch objective; 0 trains on the soft-neighbour term alone */
+  tripletWeight: number;
+  /** weight of the soft-neighbour (NCA-style) batch loss (soft-neighbour.ts); 0 leaves it out */
+  softNeighbourWeight: number;
+  /** its temperature τ, in units of `distance` */
+  softNeighbourTemperature: number;
+  /** λ of the pull λ·‖W − W₀‖²/‖W₀‖² towards the start W₀ (start-pull.ts); 0 leaves it out */
+  startPull: number;
 }
 
 export interface ValidationFigures {

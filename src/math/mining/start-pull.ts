@@ -1,0 +1,34 @@
+// A pull towards the starting map W₀ (the PCA or identity start), scale-free:
+//
+//   R(W) = λ · ‖W − W₀‖²_F / ‖W₀‖²_F,   ∂R/∂W = 2λ (W − W₀) / ‖W₀‖²_F
+//
+// Dividing by ‖W₀‖² makes λ independent of the start's scale (the PCA start is rescaled to the data),
+// so one λ means "this much relative change costs this much loss" on every data set. It keeps the
+// directions along which the raw neighbourhoods were already right, which the batch losses, seeing a
+// handful of labels at a time, would otherwise trade away for the batch's benefit. Pure.
+
+export interface StartPull {
+  /** adds ∂R/∂W into grad (when non-null) and returns R(W) */
+  apply(W: Float64Array, grad: Float64Array | null): number;
+}
+
+/** A pull of strength λ ≥ 0 towards a copy of W0; λ = 0 (or W₀ = 0) gives a pull that does nothing. */
+export function createStartPull(W0: Float64Array, lambda: number): StartPull {
+  const start = Float64Array.from(W0);
+  let sq = 0;
+  for (let i = 0; i < start.length; i++) sq += start[i] * start[i];
+  const c = sq > 0 ? lambda / sq : 0;
+  return {
+    apply(W, grad) {
+      if (c === 0) return 0;
+      if (W.length !== start.length) throw new RangeError(`W has ${W.length} values, expected ${start.length}`);
+      let r = 0;
+      for (let i = 0; i < W.length; i++) {
+        const diff = W[i] - start[i];
+        r += diff * diff;
+        if (grad !== null) grad[i] += 2 * c * diff;
+      }
+      return c * r;
+    },
+  };
+}
