@@ -5,7 +5,7 @@
 // - digits: /work/shared/data/digits train.csv + test.csv (1,797 rows, d = 64), split by class: a seeded
 //   choice of 5 digits trains, the other 5 are the test classes; k = 16.
 // - faces: synthetic face-descriptor-like data, d = 512, k = 128: 1,000 training and 300 test identities
-//   (disjoint), 4–10 samples each; an identity is a point in a 64-d subspace, every sample adds shared
+//   (disjoint), 4–10 samples each; an identity is a point in a 128-d subspace, every sample adds shared
 //   nuisance (16 directions common to all identities, high variance) and isotropic noise.
 // Figures on the test classes, all of their rows: precision@1 and MAP@R (leave-one-out retrieval,
 // src/math/metrics.ts) and TAR@FAR=1e-3 (src/math/verification, euclidean, every pair).
@@ -51,16 +51,21 @@ export const TODAY: MinedOverrides = {
   ...LEGACY_LOSS_MIX,
 };
 
-/** Candidate mixes, each on top of TODAY (docs/decisions/0042–0046 record what each one measured). */
+/**
+ * Candidate mixes, each on top of TODAY (docs/decisions/0044–0045 record what each one measured).
+ * startPull is per training label since 0045: `pull15` on 5 training digits is λ = 3.
+ */
 export const CANDIDATES: Record<string, MinedOverrides> = {
-  nca: { tripletWeight: 0, softNeighbourWeight: 1, softNeighbourTemperature: 0.1 },
-  'nca+trip': { softNeighbourWeight: 1, softNeighbourTemperature: 0.1 },
-  'nca.05+trip': { softNeighbourWeight: 1, softNeighbourTemperature: 0.05 },
-  pull: { startPull: 1 },
-  'nca+trip+pull': { softNeighbourWeight: 1, softNeighbourTemperature: 0.1, startPull: 1 },
-  'nca+pull': { tripletWeight: 0, softNeighbourWeight: 1, softNeighbourTemperature: 0.1, startPull: 1 },
+  soft: { tripletWeight: 0, softNeighbourWeight: 1, softNeighbourTemperature: 0.1 },
+  'soft+trip': { softNeighbourWeight: 1, softNeighbourTemperature: 0.1 },
+  'soft.05+trip': { softNeighbourWeight: 1, softNeighbourTemperature: 0.05 },
+  pull15: { startPull: 15 },
+  pull50: { startPull: 50 },
+  'soft+pull15': { tripletWeight: 0, softNeighbourWeight: 1, softNeighbourTemperature: 0.1, startPull: 15 },
+  'soft+pull50': { tripletWeight: 0, softNeighbourWeight: 1, softNeighbourTemperature: 0.1, startPull: 50 },
+  'soft+trip+pull15': { softNeighbourWeight: 1, softNeighbourTemperature: 0.1, startPull: 15 },
+  'soft+trip+pull50': { softNeighbourWeight: 1, softNeighbourTemperature: 0.1, startPull: 50 },
   'trip.p1': { earlyStoppingMetric: 'precisionAt1' },
-  'nca+trip.p1': { softNeighbourWeight: 1, softNeighbourTemperature: 0.1, earlyStoppingMetric: 'precisionAt1' },
 };
 
 interface OpenSet {
@@ -106,7 +111,7 @@ function shuffle<T>(xs: T[], rng: Rng): T[] {
 }
 
 /** digits, 5 seeded training classes, the other 5 tested. */
-export function digitsOpenSet(seed: number): OpenSet {
+export function digitsOpenSet(seed: number, k = 16): OpenSet {
   const a = readCsv(join(DIGITS_DIR, 'train.csv'));
   const b = readCsv(join(DIGITS_DIR, 'test.csv'));
   const X = [...a.X, ...b.X];
@@ -118,7 +123,7 @@ export function digitsOpenSet(seed: number): OpenSet {
   const d = X[0].length;
   return {
     name: 'digits',
-    k: 16,
+    k,
     train: toSamples(
       tr.map((i) => X[i]),
       tr.map((i) => y[i]),
@@ -152,11 +157,11 @@ export const FACES: FacesShape = {
   testIds: 300,
   minPer: 4,
   maxPer: 10,
-  identityRank: 64,
+  identityRank: 128,
   identityScale: 1,
   nuisanceRank: 16,
-  nuisanceScale: 3,
-  noise: 0.5,
+  nuisanceScale: 1,
+  noise: 2.5,
 };
 
 /** Synthetic open-set data shaped like face descriptors (see the header). */
@@ -293,6 +298,8 @@ export interface QualityOptions {
   sets: string[];
   methods: string[];
   iterations?: number;
+  /** output dimension on digits (default 16) */
+  digitsK?: number;
   log?: (line: string) => void;
 }
 
@@ -316,7 +323,7 @@ export async function benchQuality(o: QualityOptions): Promise<QualityRow[]> {
     for (const name of o.sets) {
       const byMethod = new Map<string, Figures[]>(o.methods.map((m) => [m, []]));
       for (let seed = 1; seed <= o.seeds; seed++) {
-        const set = name === 'digits' ? digitsOpenSet(seed) : facesOpenSet(seed);
+        const set = name === 'digits' ? digitsOpenSet(seed, o.digitsK) : facesOpenSet(seed);
         log(`${name} seed ${seed}: ${set.note}`);
         for (const m of o.methods) {
           const f = runMethod(m, set, seed, compute.kernels, o.iterations);

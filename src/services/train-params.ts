@@ -66,6 +66,9 @@ export function resolveParams(body: TrainBody, ds: DatasetRecord): TrainingParam
   if (p.source === 'samples' && p.samplesPerLabel > p.batchSize) {
     throw unsupported(`body/samplesPerLabel (${p.samplesPerLabel}) cannot exceed batchSize (${p.batchSize})`);
   }
+  if (p.source === 'samples' && p.tripletWeight === 0 && p.softNeighbourWeight === 0) {
+    throw unsupported('body/tripletWeight and body/softNeighbourWeight cannot both be 0: the batch would have no loss');
+  }
   return p;
 }
 

@@ -6,6 +6,15 @@
 // so one λ means "this much relative change costs this much loss" on every data set. It keeps the
 // directions along which the raw neighbourhoods were already right, which the batch losses, seeing a
 // handful of labels at a time, would otherwise trade away for the batch's benefit. Pure.
+//
+// trainMined divides the request's startPull by the number of training labels (pullPerLabel): the
+// pull is a prior worth a fixed number of labels' evidence, so it dominates when a few classes train
+// (they say little about unseen ones) and fades when hundreds do (docs/decisions/0045).
+
+/** The λ of R for a request's startPull over `labels` training labels. */
+export function pullPerLabel(startPull: number, labels: number): number {
+  return labels > 0 ? startPull / labels : 0;
+}
 
 export interface StartPull {
   /** adds ∂R/∂W into grad (when non-null) and returns R(W) */

@@ -28,7 +28,7 @@ import {
 import { validateMinedInputs } from './checks.js';
 import { gatherLabels, gatherRows, makeEvalSet, rowsLike, scoreTriplets, type EvalSet } from './eval-set.js';
 import { createPKSampler, type PKSampler } from './sampler.js';
-import { createStartPull, type StartPull } from './start-pull.js';
+import { createStartPull, pullPerLabel, type StartPull } from './start-pull.js';
 import { tripletLossByName, type TripletLoss } from './triplet-loss.js';
 import { splitSamples, subsampleRows, type SampleSplit } from './split.js';
 import {
@@ -175,7 +175,7 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
   // the start W₀ of the pull; a resumed run recomputes it (initialW is deterministic for the seed)
   const pull = createStartPull(
     p.startPull > 0 ? (resume ? initialW(samples, split.train, p) : W) : new Float64Array(0),
-    p.startPull,
+    pullPerLabel(p.startPull, sampler.labelCount),
   );
   const trainEval = makeEvalSet(
     samples,

@@ -112,7 +112,10 @@ export interface MinedTrainParams {
   softNeighbourWeight: number;
   /** its temperature τ, in units of `distance` */
   softNeighbourTemperature: number;
-  /** λ of the pull λ·‖W − W₀‖²/‖W₀‖² towards the start W₀ (start-pull.ts); 0 leaves it out */
+  /**
+   * pull towards the start W₀ (start-pull.ts): (startPull / training labels)·‖W − W₀‖²/‖W₀‖²,
+   * a prior worth `startPull` labels; 0 leaves it out
+   */
   startPull: number;
 }
 
