@@ -53,18 +53,17 @@ export const TODAY: MinedOverrides = {
 
 /**
  * Candidate mixes, each on top of TODAY (docs/decisions/0044–0045 record what each one measured).
- * startPull is per training label since 0045: `pull15` on 5 training digits is λ = 3.
+ * startPull is divided by the pairs of training labels since 0045: `pull30` on 5 training digits is λ = 3.
  */
 export const CANDIDATES: Record<string, MinedOverrides> = {
   soft: { tripletWeight: 0, softNeighbourWeight: 1, softNeighbourTemperature: 0.1 },
   'soft+trip': { softNeighbourWeight: 1, softNeighbourTemperature: 0.1 },
   'soft.05+trip': { softNeighbourWeight: 1, softNeighbourTemperature: 0.05 },
-  pull15: { startPull: 15 },
-  pull50: { startPull: 50 },
-  'soft+pull15': { tripletWeight: 0, softNeighbourWeight: 1, softNeighbourTemperature: 0.1, startPull: 15 },
-  'soft+pull50': { tripletWeight: 0, softNeighbourWeight: 1, softNeighbourTemperature: 0.1, startPull: 50 },
-  'soft+trip+pull15': { softNeighbourWeight: 1, softNeighbourTemperature: 0.1, startPull: 15 },
-  'soft+trip+pull50': { softNeighbourWeight: 1, softNeighbourTemperature: 0.1, startPull: 50 },
+  pull30: { startPull: 30 },
+  pull100: { startPull: 100 },
+  'soft+pull30': { tripletWeight: 0, softNeighbourWeight: 1, softNeighbourTemperature: 0.1, startPull: 30 },
+  'soft+pull100': { tripletWeight: 0, softNeighbourWeight: 1, softNeighbourTemperature: 0.1, startPull: 100 },
+  'soft+trip+pull30': { softNeighbourWeight: 1, softNeighbourTemperature: 0.1, startPull: 30 },
   'trip.p1': { earlyStoppingMetric: 'precisionAt1' },
 };
 

@@ -78,9 +78,9 @@ export const TrainingOptions = {
     minimum: 0,
     maximum: 1e6,
     description:
-      'Mined samples: pull towards the starting map W₀ (the `init`), (startPull / training labels)·‖W − W₀‖²/‖W₀‖²: ' +
-      'a prior worth this many labels, which keeps what the raw neighbourhoods already get right when few labels ' +
-      `train and fades when many do (0 leaves it out). Default ${DEFAULT_MINED_PARAMS.startPull}`,
+      'Mined samples: pull towards the starting map W₀ (the `init`), (startPull / pairs of training labels)·‖W − W₀‖²/‖W₀‖²: ' +
+      'it keeps what the raw neighbourhoods already get right when few labels train, and vanishes when many do ' +
+      `(0 leaves it out). Default ${DEFAULT_MINED_PARAMS.startPull}`,
   }),
   batchSize: Type.Integer({
     minimum: 2,

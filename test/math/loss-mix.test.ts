@@ -12,7 +12,7 @@ import {
   type MinedTrainParams,
 } from '../../src/math/mining/index.js';
 import { softNeighbourLoss } from '../../src/math/mining/soft-neighbour.js';
-import { createStartPull } from '../../src/math/mining/start-pull.js';
+import { createStartPull, pullPerLabel } from '../../src/math/mining/start-pull.js';
 
 function maxFdError(f: (W: Float64Array, g: Float64Array | null) => number, W: Float64Array): number {
   const g = new Float64Array(W.length);
@@ -107,6 +107,15 @@ t.test('start pull: value, finite-difference gradient, λ = 0 and W₀ = 0 do no
     'no gradient',
   );
   t.throws(() => pull.apply(new Float64Array(3), null), RangeError);
+  t.end();
+});
+
+t.test('the pull is divided by the pairs of training labels', (t) => {
+  t.equal(pullPerLabel(30, 5), 3, '5 labels: 10 pairs');
+  t.equal(pullPerLabel(30, 2), 30, '2 labels: 1 pair');
+  t.equal(pullPerLabel(30, 1), 0, 'one label: no pair, no pull');
+  t.equal(pullPerLabel(30, 0), 0);
+  t.ok(pullPerLabel(30, 900) < 1e-4, '900 labels: the pull vanishes');
   t.end();
 });
 

@@ -7,13 +7,16 @@
 // directions along which the raw neighbourhoods were already right, which the batch losses, seeing a
 // handful of labels at a time, would otherwise trade away for the batch's benefit. Pure.
 //
-// trainMined divides the request's startPull by the number of training labels (pullPerLabel): the
-// pull is a prior worth a fixed number of labels' evidence, so it dominates when a few classes train
-// (they say little about unseen ones) and fades when hundreds do (docs/decisions/0045).
+// trainMined divides the request's startPull by the number of pairs of training labels (pullPerLabel):
+// the pull is a prior worth a fixed amount of evidence, and what the batch losses learn about W grows
+// with the label pairs they separate. It dominates when a few classes train (5 digits: 10 pairs; they
+// say little about unseen classes) and vanishes when hundreds do (900 identities: 404,550 pairs), where
+// even λ = startPull/labels cost precision@1 (docs/decisions/0045).
 
-/** The λ of R for a request's startPull over `labels` training labels. */
+/** The λ of R for a request's startPull over `labels` training labels: startPull / (labels·(labels − 1)/2). */
 export function pullPerLabel(startPull: number, labels: number): number {
-  return labels > 0 ? startPull / labels : 0;
+  const pairs = (labels * (labels - 1)) / 2;
+  return pairs > 0 ? startPull / pairs : 0;
 }
 
 export interface StartPull {

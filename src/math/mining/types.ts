@@ -113,8 +113,8 @@ export interface MinedTrainParams {
   /** its temperature τ, in units of `distance` */
   softNeighbourTemperature: number;
   /**
-   * pull towards the start W₀ (start-pull.ts): (startPull / training labels)·‖W − W₀‖²/‖W₀‖²,
-   * a prior worth `startPull` labels; 0 leaves it out
+   * pull towards the start W₀ (start-pull.ts): (startPull / pairs of training labels)·‖W − W₀‖²/‖W₀‖²,
+   * strong when few labels train, vanishing when many do; 0 leaves it out
    */
   startPull: number;
 }
