@@ -79,7 +79,8 @@ export const TrainingOptions = {
     maximum: 1e6,
     description:
       'Mined samples: pull towards the starting map W₀ (the `init`), (startPull / pairs of training labels)·‖W − W₀‖²/‖W₀‖²: ' +
-      'it keeps what the raw neighbourhoods already get right when few labels train, and vanishes when many do ' +
+      'it keeps what the raw neighbourhoods already get right when few labels train, and vanishes when many do; ' +
+      'with `normalize`, on the directions W/‖W‖ only ' +
       `(0 leaves it out). Default ${DEFAULT_MINED_PARAMS.startPull}`,
   }),
   batchSize: Type.Integer({

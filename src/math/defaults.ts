@@ -60,9 +60,10 @@ export const LEGACY_LOSS_MIX: Readonly<
  * best W (the latest one within noise of the best).
  * startPull 30 (issue 18, docs/decisions/0045): a pull towards the PCA start divided by the pairs of
  * training labels. On classes unseen in training it keeps what the raw neighbourhoods get right when
- * few labels train (5 digits, λ = 3: precision@1 0.772 → 0.961, MAP@R 0.368 → 0.557 at k = 16) and
- * vanishes when many do (900 synthetic identities: λ = 7e-5). The soft-neighbour term stays off: it
- * helped digits and hurt the face-like set.
+ * few labels train (5 digits, λ = 3: precision@1 0.772 → 0.962, MAP@R 0.368 → 0.559 at k = 16) and
+ * vanishes when many do (900 synthetic identities: λ = 7e-5). With normalize it pulls directions only
+ * (the loss ignores the scale of W). The soft-neighbour term stays off: it helped digits and hurt the
+ * face-like set.
  */
 export const DEFAULT_MINED_PARAMS: Readonly<Omit<MinedTrainParams, 'outputDimension'>> = Object.freeze({
   margin: DEFAULT_MARGIN,

@@ -110,6 +110,27 @@ t.test('start pull: value, finite-difference gradient, λ = 0 and W₀ = 0 do no
   t.end();
 });
 
+t.test('directional start pull: value, finite-difference gradient, blind to the scale of W', (t) => {
+  const rng = createRng(8);
+  const W0 = Float64Array.from({ length: 12 }, () => rng.normal());
+  const W = Float64Array.from(W0, (x) => x + 0.5 * rng.normal());
+  const pull = createStartPull(W0, 0.7, true);
+  t.ok(
+    Math.abs(
+      pull.apply(
+        Float64Array.from(W0, (x) => 3 * x),
+        null,
+      ),
+    ) < 1e-12,
+    'zero along W₀, whatever the scale',
+  );
+  const scaled = Float64Array.from(W, (x) => 5 * x);
+  t.ok(Math.abs(pull.apply(W, null) - pull.apply(scaled, null)) < 1e-12, 'same value for 5·W');
+  const err = maxFdError((w, g) => pull.apply(w, g), W);
+  t.ok(err < 1e-7, `max scaled FD error ${err.toExponential(2)}`);
+  t.end();
+});
+
 t.test('the pull is divided by the pairs of training labels', (t) => {
   t.equal(pullPerLabel(30, 5), 3, '5 labels: 10 pairs');
   t.equal(pullPerLabel(30, 2), 30, '2 labels: 1 pair');

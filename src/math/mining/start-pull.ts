@@ -24,16 +24,50 @@ export interface StartPull {
   apply(W: Float64Array, grad: Float64Array | null): number;
 }
 
-/** A pull of strength λ ≥ 0 towards a copy of W0; λ = 0 (or W₀ = 0) gives a pull that does nothing. */
-export function createStartPull(W0: Float64Array, lambda: number): StartPull {
+/**
+ * A pull of strength λ ≥ 0 towards a copy of W0; λ = 0 (or W₀ = 0) gives a pull that does nothing.
+ * `directional`: R(W) = λ‖W/‖W‖ − W₀/‖W₀‖‖², blind to the scale of W (for normalised embeddings,
+ * whose loss is too: a pull on the scale would only shrink W and change Adam's effective step).
+ */
+export function createStartPull(W0: Float64Array, lambda: number, directional = false): StartPull {
   const start = Float64Array.from(W0);
   let sq = 0;
   for (let i = 0; i < start.length; i++) sq += start[i] * start[i];
   const c = sq > 0 ? lambda / sq : 0;
+  if (directional && sq > 0) {
+    const inv0 = 1 / Math.sqrt(sq);
+    for (let i = 0; i < start.length; i++) start[i] *= inv0;
+  }
+  const check = (W: Float64Array) => {
+    if (W.length !== start.length) throw new RangeError(`W has ${W.length} values, expected ${start.length}`);
+  };
+  if (directional) {
+    return {
+      apply(W, grad) {
+        if (c === 0) return 0;
+        check(W);
+        let ww = 0;
+        let wu = 0;
+        for (let i = 0; i < W.length; i++) {
+          ww += W[i] * W[i];
+          wu += W[i] * start[i];
+        }
+        if (ww === 0) return 0;
+        const nrm = Math.sqrt(ww);
+        const cos = wu / nrm;
+        // ‖u − u₀‖² = 2 − 2·cos; ∂/∂W = (2λ/‖W‖)·(u·cos − u₀)
+        if (grad !== null) {
+          const g = (2 * lambda) / nrm;
+          for (let i = 0; i < W.length; i++) grad[i] += g * ((W[i] / nrm) * cos - start[i]);
+        }
+        return lambda * (2 - 2 * cos);
+      },
+    };
+  }
   return {
     apply(W, grad) {
       if (c === 0) return 0;
-      if (W.length !== start.length) throw new RangeError(`W has ${W.length} values, expected ${start.length}`);
+      check(W);
       let r = 0;
       for (let i = 0; i < W.length; i++) {
         const diff = W[i] - start[i];

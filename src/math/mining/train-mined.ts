@@ -176,6 +176,7 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
   const pull = createStartPull(
     p.startPull > 0 ? (resume ? initialW(samples, split.train, p) : W) : new Float64Array(0),
     pullPerLabel(p.startPull, sampler.labelCount),
+    p.normalize,
   );
   const trainEval = makeEvalSet(
     samples,

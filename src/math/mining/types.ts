@@ -114,7 +114,7 @@ export interface MinedTrainParams {
   softNeighbourTemperature: number;
   /**
    * pull towards the start W₀ (start-pull.ts): (startPull / pairs of training labels)·‖W − W₀‖²/‖W₀‖²,
-   * strong when few labels train, vanishing when many do; 0 leaves it out
+   * strong when few labels train, vanishing when many do; on W's direction only when `normalize`; 0 leaves it out
    */
   startPull: number;
 }
