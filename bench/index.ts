@@ -26,6 +26,8 @@
 //       [--data random|clustered] [--no-hnsw] [--ef 10,20,40,80,160] [--M 16]   (bench/search.ts)
 //       exact top-k gallery search, single queries and batches of 64, against numpy brute force,
 //       then the HNSW index on the same data: build time, recall@10 and queries/s at each ef
+//   npm run bench -- --quality [--seeds 5] [--sets digits,faces] [--methods raw,pca,nca,today,defaults] [--digits-k 16]   (bench/quality.ts)
+//       open-set protocol: precision@1, MAP@R, TAR@FAR=1e-3 on classes unseen in training, mean ± sd over seeds
 //   npm run bench -- --mining [--n 100000] [--d 128]   (bench/mining.ts)
 //       online mining and training throughput in samples/s
 //   npm run bench -- --postgres [--database-url URL] [--rounds 3] [--duration 5] [--connections 10]
@@ -96,6 +98,30 @@ if (process.argv.includes('--ab-serve')) {
     duration: Number(v.duration),
     connections: Number(v.connections),
   });
+  process.exit(0);
+}
+if (process.argv.includes('--quality')) {
+  // Open-set quality protocol (bench/quality.ts): unseen classes of digits and synthetic faces.
+  const { benchQuality, formatQuality } = await import('./quality.js');
+  const { values: v } = parseArgs({
+    options: {
+      quality: { type: 'boolean' },
+      seeds: { type: 'string', default: '5' },
+      sets: { type: 'string', default: 'digits,faces' },
+      methods: { type: 'string', default: 'raw,pca,nca,today,defaults' },
+      iterations: { type: 'string' },
+      'digits-k': { type: 'string', default: '16' },
+      json: { type: 'boolean' },
+    },
+  });
+  const rows = await benchQuality({
+    digitsK: Number(v['digits-k']),
+    seeds: Number(v.seeds),
+    sets: v.sets!.split(','),
+    methods: v.methods!.split(','),
+    iterations: v.iterations ? Number(v.iterations) : undefined,
+  });
+  console.log(v.json ? JSON.stringify(rows) : formatQuality(rows));
   process.exit(0);
 }
 if (process.argv.includes('--mining')) {

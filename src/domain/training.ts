@@ -64,6 +64,32 @@ export const TrainingOptions = {
     maximum: 10,
     description: `Adam: base learning rate. Default ${DEFAULT_MINED_PARAMS.learningRate}`,
   }),
+  tripletWeight: Type.Number({
+    minimum: 0,
+    maximum: 1000,
+    description: `Mined samples: weight of the mined triplet losses in each batch's objective (0 leaves them out). Default ${DEFAULT_MINED_PARAMS.tripletWeight}`,
+  }),
+  softNeighbourWeight: Type.Number({
+    minimum: 0,
+    maximum: 1000,
+    description:
+      'Mined samples: weight of the soft-neighbour (NCA-style) batch loss, −log of the softmax probability that a ' +
+      `sample's neighbour in the batch has its label (0 leaves it out). Default ${DEFAULT_MINED_PARAMS.softNeighbourWeight}`,
+  }),
+  softNeighbourTemperature: Type.Number({
+    exclusiveMinimum: 0,
+    maximum: 100,
+    description: `Mined samples: temperature of the soft-neighbour softmax, in units of \`distance\`. Default ${DEFAULT_MINED_PARAMS.softNeighbourTemperature}`,
+  }),
+  startPull: Type.Number({
+    minimum: 0,
+    maximum: 1e6,
+    description:
+      'Mined samples: pull towards the starting map W₀ (the `init`), (startPull / pairs of training labels)·‖W − W₀‖²/‖W₀‖²: ' +
+      'it keeps what the raw neighbourhoods already get right when few labels train, and vanishes when many do; ' +
+      'with `normalize`, on the directions W/‖W‖ only ' +
+      `(0 leaves it out). Default ${DEFAULT_MINED_PARAMS.startPull}`,
+  }),
   batchSize: Type.Integer({
     minimum: 2,
     maximum: 100000,
@@ -152,6 +178,11 @@ export const MinedTrainingParams = Type.Object({
   seed: o.seed,
   // optional: jobs stored before it existed have none (and follow mapAtR)
   validationMetric: Type.Optional(o.validationMetric),
+  // optional: jobs stored before they existed have none (and train with LEGACY_LOSS_MIX)
+  tripletWeight: Type.Optional(o.tripletWeight),
+  softNeighbourWeight: Type.Optional(o.softNeighbourWeight),
+  softNeighbourTemperature: Type.Optional(o.softNeighbourTemperature),
+  startPull: Type.Optional(o.startPull),
 });
 export type MinedTrainingParams = Static<typeof MinedTrainingParams>;
 

@@ -7,6 +7,7 @@ import { createCompute, type Compute } from '../compute/index.js';
 import { splitIndices, toTripletSet } from '../compute/training-data.js';
 import {
   DEFAULT_MINED_PARAMS,
+  LEGACY_LOSS_MIX,
   embed,
   evaluateTriplets,
   retrievalMetrics,
@@ -152,6 +153,8 @@ function trainOnSamples(task: TrainTask, p: MinedTrainingParams, s: SampleData, 
   const { validationMetric, ...options } = p;
   const params = {
     ...DEFAULT_MINED_PARAMS,
+    // a job stored before the loss mix existed trains (and resumes) as it was queued
+    ...LEGACY_LOSS_MIX,
     ...options,
     earlyStoppingMetric: validationMetric ?? DEFAULT_MINED_PARAMS.earlyStoppingMetric,
   };

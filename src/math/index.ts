@@ -8,6 +8,7 @@ export {
   DEFAULT_PROGRESS_INTERVAL_MS,
   DEFAULT_TRAIN_PARAMS,
   DEFAULT_MINED_PARAMS,
+  LEGACY_LOSS_MIX,
 } from './defaults.js';
 export {
   distanceByName,

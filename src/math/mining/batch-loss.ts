@@ -8,7 +8,8 @@
 //     softplus: ℓ_t = log(1 + exp(v_t))             (no margin; computed without overflow)
 //   per miner:  L_m = Σ_t ℓ_t / N_m,  N_m = #{t : ℓ_t > 0} (reduction `nonzero`) or #triplets (`all`);
 //               L_m = 0 when N_m = 0
-//   loss = Σ over the configured miners (semihard+batchhard: L_semihard + L_batchhard)
+//   loss = tripletWeight · Σ over the configured miners (semihard+batchhard: L_semihard + L_batchhard)
+//          + the soft-neighbour term (soft-neighbour.ts) when its weight is > 0
 //
 // Composition, as pytorch-metric-learning's: distance → miners → loss → reducer, summed over miners.
 // Backward pass: ∂L/∂d into a B×B matrix, then through the distance (Distance.backprop: 2(e_i − e_j)
@@ -23,6 +24,7 @@ import { batchDistances } from '../distances.js';
 import { NORM_EPSILON } from '../losses.js';
 import type { DataArray } from '../types.js';
 import { createMiners, TripletBuffer } from './miners.js';
+import { softNeighbourLoss } from './soft-neighbour.js';
 import { reducerByName, tripletLossByName } from './triplet-loss.js';
 import type { DistanceName, MinedLossName, MiningName, ReductionName } from './types.js';
 
@@ -35,6 +37,10 @@ export interface BatchLossOptions {
   mining: MiningName;
   /** default `nonzero` */
   reduction?: ReductionName;
+  /** weight of the mined triplet losses (default 1; 0 skips mining) */
+  tripletWeight?: number;
+  /** soft-neighbour (NCA-style) term, soft-neighbour.ts; absent or weight 0: none */
+  softNeighbour?: { weight: number; temperature: number };
 }
 
 export interface BatchLossValue {
@@ -83,6 +89,9 @@ export function createBatchObjective(
   const loss = tripletLossByName(opts.loss, margin);
   const reduce = reducerByName(opts.reduction ?? 'nonzero');
   const buffers = miners.map(() => new TripletBuffer(4 * maxBatch));
+  const tripletWeight = opts.tripletWeight ?? 1;
+  const soft = opts.softNeighbour ?? { weight: 0, temperature: 1 };
+  const logits = new Float64Array(maxBatch);
 
   const Z = new Float64Array(maxBatch * k); // projections, then normalised embeddings in place
   const norms = new Float64Array(maxBatch);
@@ -112,9 +121,9 @@ export function createBatchObjective(
     acc.tripletCount += cnt;
     const denom = reduce(nz, cnt);
     if (denom === 0) return;
-    acc.loss += sum / denom;
+    acc.loss += (tripletWeight * sum) / denom;
     if (!wantGrad) return;
-    const inv = 1 / denom;
+    const inv = tripletWeight / denom;
     for (let t = 0; t < cnt; t++) {
       const ao = buf.a[t] * B;
       const v = D[ao + buf.p[t]] - D[ao + buf.n[t]];
@@ -169,10 +178,11 @@ export function createBatchObjective(
 
       const wantGrad = grad !== null;
       if (wantGrad) GD.fill(0, 0, B * B);
-      for (let m = 0; m < miners.length; m++) {
+      for (let m = 0; tripletWeight !== 0 && m < miners.length; m++) {
         miners[m].mine(D, labels, B, buffers[m]);
         reduceMiner(buffers[m], B, wantGrad, acc);
       }
+      acc.loss += softNeighbourLoss(D, labels, B, soft.temperature, soft.weight, wantGrad ? GD : null, logits);
       if (!wantGrad || grad === null) return acc;
       backpropDistances(B);
       if (normalize) {

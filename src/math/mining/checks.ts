@@ -26,4 +26,16 @@ export function validateMinedInputs(s: LabelledSamples, p: MinedTrainParams): vo
     throw new RangeError(`earlyStoppingStart must be in [0, 1]`);
   if (!isPositiveInteger(p.validationMaxSamples) || p.validationMaxSamples < 2)
     throw new RangeError(`validationMaxSamples must be an integer ≥ 2`);
+  checkLossMix(p);
+}
+
+/** The batch objective's mix: finite non-negative weights, not all zero, a positive temperature. */
+function checkLossMix(p: MinedTrainParams): void {
+  const w = [p.tripletWeight, p.softNeighbourWeight, p.startPull];
+  if (!w.every((x) => Number.isFinite(x) && x >= 0))
+    throw new RangeError(`tripletWeight, softNeighbourWeight and startPull must be finite and ≥ 0`);
+  if (p.tripletWeight === 0 && p.softNeighbourWeight === 0)
+    throw new RangeError(`tripletWeight and softNeighbourWeight cannot both be 0`);
+  if (!(Number.isFinite(p.softNeighbourTemperature) && p.softNeighbourTemperature > 0))
+    throw new RangeError(`softNeighbourTemperature must be > 0`);
 }

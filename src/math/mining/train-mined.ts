@@ -29,6 +29,7 @@ import {
 import { validateMinedInputs } from './checks.js';
 import { gatherLabels, gatherRows, makeEvalSet, rowsLike, scoreTriplets, type EvalSet } from './eval-set.js';
 import { createPKSampler, type PKSampler } from './sampler.js';
+import { createStartPull, pullPerLabel, type StartPull } from './start-pull.js';
 import { tripletLossByName, type TripletLoss } from './triplet-loss.js';
 import { splitSamples, subsampleRows, type SampleSplit } from './split.js';
 import {
@@ -65,6 +66,7 @@ interface MinedRun extends MinedRunState {
   readonly W: Float64Array;
   readonly grad: Float64Array;
   readonly objective: BatchObjective;
+  readonly pull: StartPull;
   readonly adam: Adam;
   readonly trainEval: EvalSet;
   readonly valEval: EvalSet | null;
@@ -169,8 +171,16 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
       normalize: p.normalize,
       mining: p.mining,
       reduction: p.reduction,
+      tripletWeight: p.tripletWeight,
+      softNeighbour: { weight: p.softNeighbourWeight, temperature: p.softNeighbourTemperature },
     },
     kernels,
+  );
+  // the start W₀ of the pull; a resumed run recomputes it (initialW is deterministic for the seed)
+  const pull = createStartPull(
+    p.startPull > 0 ? (resume ? initialW(samples, split.train, p) : W) : new Float64Array(0),
+    pullPerLabel(p.startPull, sampler.labelCount),
+    p.normalize,
   );
   const trainEval = makeEvalSet(
     samples,
@@ -205,6 +215,7 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
     W,
     grad: new Float64Array(k * d),
     objective,
+    pull,
     adam: createAdamFor(p, k * d),
     trainEval,
     valEval,
@@ -262,6 +273,7 @@ function trainStep(run: MinedRun): boolean {
   const B = run.sampler.next(batch.rows, batch.labels);
   gatherRows(run.samples.X, run.samples.d, batch.rows.subarray(0, B), batch.X);
   const v = run.objective.evaluate(W, batch.X, batch.labels, B, grad);
+  v.loss += run.pull.apply(W, grad);
   run.gradNorm = l2(grad);
   if (!(Number.isFinite(v.loss) && Number.isFinite(run.gradNorm))) {
     run.warnings.push(`non-finite loss or gradient at step ${run.step + 1}; stopped and kept the last finite W`);

@@ -106,6 +106,17 @@ export interface MinedTrainParams {
   earlyStoppingMetric: EarlyStoppingMetric;
   /** improvement smaller than this does not reset the patience counter */
   minDelta: number;
+  /** weight of the mined triplet losses in the batch objective; 0 trains on the soft-neighbour term alone */
+  tripletWeight: number;
+  /** weight of the soft-neighbour (NCA-style) batch loss (soft-neighbour.ts); 0 leaves it out */
+  softNeighbourWeight: number;
+  /** its temperature τ, in units of `distance` */
+  softNeighbourTemperature: number;
+  /**
+   * pull towards the start W₀ (start-pull.ts): (startPull / pairs of training labels)·‖W − W₀‖²/‖W₀‖²,
+   * strong when few labels train, vanishing when many do; on W's direction only when `normalize`; 0 leaves it out
+   */
+  startPull: number;
 }
 
 export interface ValidationFigures {

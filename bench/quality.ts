@@ -1,0 +1,360 @@
+// Open-set quality protocol: train on some classes, measure on classes never seen in training.
+//   npm run bench -- --quality [--seeds 5] [--sets digits,faces] [--methods raw,pca,nca,today,defaults,...]
+//       [--iterations N] [--json]
+// Data (each seed draws its own split / data set):
+// - digits: /work/shared/data/digits train.csv + test.csv (1,797 rows, d = 64), split by class: a seeded
+//   choice of 5 digits trains, the other 5 are the test classes; k = 16.
+// - faces: synthetic face-descriptor-like data, d = 512, k = 128: 1,000 training and 300 test identities
+//   (disjoint), 4–10 samples each; an identity is a point in a 128-d subspace, every sample adds shared
+//   nuisance (16 directions common to all identities, high variance) and isotropic noise.
+// Figures on the test classes, all of their rows: precision@1 and MAP@R (leave-one-out retrieval,
+// src/math/metrics.ts) and TAR@FAR=1e-3 (src/math/verification, euclidean, every pair).
+// Methods: raw features, PCA (k), NCA (bench/quality_nca.py: scikit-learn's NeighborhoodComponentsAnalysis,
+// init pca, ≤ 100 iterations on ≤ 2,000 training rows — its n×n matrices do not fit more), `today` (the
+// mined defaults before issue 18, pinned here), `defaults` (DEFAULT_MINED_PARAMS) and the CANDIDATES below.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createCompute } from '../src/compute/index.js';
+import { DEFAULT_MINED_PARAMS, LEGACY_LOSS_MIX } from '../src/math/defaults.js';
+import { embed } from '../src/math/embed.js';
+import { initW } from '../src/math/init.js';
+import type { Kernels } from '../src/math/kernels/types.js';
+import { retrievalMetrics } from '../src/math/metrics.js';
+import { trainMined, type LabelledSamples, type MinedTrainParams } from '../src/math/mining/index.js';
+import { createRng, type Rng } from '../src/math/rng.js';
+import { verificationMetrics } from '../src/math/verification/index.js';
+
+const DIGITS_DIR = fileURLToPath(new URL('../../shared/data/digits/', import.meta.url));
+const NCA_SCRIPT = fileURLToPath(new URL('./quality_nca.py', import.meta.url));
+const NCA_MAX_ROWS = 2000;
+const NCA_MAX_ITER = 100;
+
+type MinedOverrides = Partial<Omit<MinedTrainParams, 'outputDimension' | 'seed'>>;
+
+/** The mined defaults as they were before issue 18 (the acceptance compares against these). */
+export const TODAY: MinedOverrides = {
+  margin: 0.2,
+  normalize: true,
+  mining: 'semihard+batchhard',
+  loss: 'hinge',
+  distance: 'euclidean',
+  reduction: 'nonzero',
+  learningRate: 3e-3,
+  batchSize: 80,
+  samplesPerLabel: 8,
+  maxIterations: 3000,
+  validationFraction: 0.1,
+  earlyStoppingMetric: 'mapAtR',
+  ...LEGACY_LOSS_MIX,
+};
+
+/**
+ * Candidate mixes, each on top of TODAY (docs/decisions/0044–0045 record what each one measured).
+ * startPull is divided by the pairs of training labels since 0045: `pull30` on 5 training digits is λ = 3.
+ */
+export const CANDIDATES: Record<string, MinedOverrides> = {
+  soft: { tripletWeight: 0, softNeighbourWeight: 1, softNeighbourTemperature: 0.1 },
+  'soft+trip': { softNeighbourWeight: 1, softNeighbourTemperature: 0.1 },
+  'soft.05+trip': { softNeighbourWeight: 1, softNeighbourTemperature: 0.05 },
+  pull30: { startPull: 30 },
+  pull100: { startPull: 100 },
+  'soft+pull30': { tripletWeight: 0, softNeighbourWeight: 1, softNeighbourTemperature: 0.1, startPull: 30 },
+  'soft+pull100': { tripletWeight: 0, softNeighbourWeight: 1, softNeighbourTemperature: 0.1, startPull: 100 },
+  'soft+trip+pull30': { softNeighbourWeight: 1, softNeighbourTemperature: 0.1, startPull: 30 },
+  'trip.p1': { earlyStoppingMetric: 'precisionAt1' },
+};
+
+interface OpenSet {
+  name: string;
+  k: number;
+  train: LabelledSamples;
+  test: LabelledSamples;
+  note: string;
+}
+
+interface Figures {
+  precisionAt1: number;
+  mapAtR: number;
+  tar: number;
+  seconds: number;
+}
+
+function readCsv(path: string): { X: number[][]; y: number[] } {
+  const lines = readFileSync(path, 'utf8').trim().split('\n').slice(1);
+  const X: number[][] = [];
+  const y: number[] = [];
+  for (const l of lines) {
+    const v = l.split(',').map(Number);
+    y.push(v[0]);
+    X.push(v.slice(1));
+  }
+  return { X, y };
+}
+
+function toSamples(rows: number[][], labels: number[], d: number): LabelledSamples {
+  const X = new Float32Array(rows.length * d);
+  rows.forEach((r, i) => X.set(r, i * d));
+  return { n: rows.length, d, X, labels: Int32Array.from(labels) };
+}
+
+function shuffle<T>(xs: T[], rng: Rng): T[] {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [a[i], a[j]] = [a[j], a[i]];
+  }
+  return a;
+}
+
+/** digits, 5 seeded training classes, the other 5 tested. */
+export function digitsOpenSet(seed: number, k = 16): OpenSet {
+  const a = readCsv(join(DIGITS_DIR, 'train.csv'));
+  const b = readCsv(join(DIGITS_DIR, 'test.csv'));
+  const X = [...a.X, ...b.X];
+  const y = [...a.y, ...b.y];
+  const order = shuffle([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], createRng(seed ^ 0xd161));
+  const testClasses = new Set(order.slice(5));
+  const tr = y.map((_, i) => i).filter((i) => !testClasses.has(y[i]));
+  const te = y.map((_, i) => i).filter((i) => testClasses.has(y[i]));
+  const d = X[0].length;
+  return {
+    name: 'digits',
+    k,
+    train: toSamples(
+      tr.map((i) => X[i]),
+      tr.map((i) => y[i]),
+      d,
+    ),
+    test: toSamples(
+      te.map((i) => X[i]),
+      te.map((i) => y[i]),
+      d,
+    ),
+    note: `test digits ${[...testClasses].sort().join(',')}`,
+  };
+}
+
+export interface FacesShape {
+  d: number;
+  trainIds: number;
+  testIds: number;
+  minPer: number;
+  maxPer: number;
+  identityRank: number;
+  identityScale: number;
+  nuisanceRank: number;
+  nuisanceScale: number;
+  noise: number;
+}
+
+export const FACES: FacesShape = {
+  d: 512,
+  trainIds: 1000,
+  testIds: 300,
+  minPer: 4,
+  maxPer: 10,
+  identityRank: 128,
+  identityScale: 1,
+  nuisanceRank: 16,
+  nuisanceScale: 1,
+  noise: 2.5,
+};
+
+/** Synthetic open-set data shaped like face descriptors (see the header). */
+export function facesOpenSet(seed: number, s: FacesShape = FACES): OpenSet {
+  const rng = createRng(seed ^ 0xface);
+  const { d } = s;
+  const basis = (r: number) => Float64Array.from({ length: r * d }, () => rng.normal() / Math.sqrt(d));
+  const A = basis(s.identityRank);
+  const N = basis(s.nuisanceRank);
+  const make = (ids: number, labelBase: number): LabelledSamples => {
+    const rows: number[][] = [];
+    const labels: number[] = [];
+    const u = new Float64Array(s.identityRank);
+    for (let c = 0; c < ids; c++) {
+      for (let r = 0; r < u.length; r++) u[r] = rng.normal() * s.identityScale * Math.sqrt(d / s.identityRank);
+      const centre = new Float64Array(d);
+      for (let r = 0; r < u.length; r++) for (let j = 0; j < d; j++) centre[j] += u[r] * A[r * d + j];
+      const per = s.minPer + rng.int(s.maxPer - s.minPer + 1);
+      for (let t = 0; t < per; t++) {
+        const x = Array.from(centre, (v) => v + s.noise * rng.normal());
+        for (let r = 0; r < s.nuisanceRank; r++) {
+          const v = rng.normal() * s.nuisanceScale * Math.sqrt(d / s.nuisanceRank);
+          for (let j = 0; j < d; j++) x[j] += v * N[r * d + j];
+        }
+        rows.push(x);
+        labels.push(labelBase + c);
+      }
+    }
+    return toSamples(rows, labels, d);
+  };
+  const train = make(s.trainIds, 0);
+  const test = make(s.testIds, s.trainIds);
+  return {
+    name: 'faces',
+    k: 128,
+    train,
+    test,
+    note: `${train.n} train rows / ${s.trainIds} ids, ${test.n} test rows / ${s.testIds} ids`,
+  };
+}
+
+function figuresOf(E: Float32Array | Float64Array, n: number, k: number, labels: Int32Array, kernels: Kernels) {
+  const r = retrievalMetrics(E, n, k, labels, kernels);
+  const v = verificationMetrics(E, n, k, labels, { fars: [1e-3] });
+  return { precisionAt1: r.precisionAt1, mapAtR: r.mapAtR, tar: v.tarAtFar[0].tar ?? 0 };
+}
+
+function embedTest(set: OpenSet, W: Float64Array, k: number, normalize: boolean): Float64Array {
+  const E = new Float64Array(set.test.n * k);
+  embed(W, k, set.test.d, set.test.X, set.test.n, normalize, E);
+  return E;
+}
+
+function pcaW(set: OpenSet, seed: number): Float64Array {
+  const X = set.train.X;
+  const m = set.train.n;
+  return initW(
+    { init: 'pca', k: set.k, d: set.train.d, seed },
+    { d: set.train.d, m, anchors: X, positives: X, negatives: X },
+  );
+}
+
+/** NCA via python (scikit-learn, or the numpy fallback); null when no python with numpy runs it. */
+function ncaEmbedding(set: OpenSet, seed: number): Float64Array | null {
+  const dir = mkdtempSync(join(tmpdir(), 'quality-nca-'));
+  try {
+    const { d } = set.train;
+    const pick = shuffle(
+      Array.from({ length: set.train.n }, (_, i) => i),
+      createRng(seed ^ 0x4ca),
+    ).slice(0, NCA_MAX_ROWS);
+    const Xs = new Float32Array(pick.length * d);
+    pick.forEach((r, i) => Xs.set(set.train.X.subarray(r * d, r * d + d), i * d));
+    writeFileSync(join(dir, 'xtr'), Buffer.from(Xs.buffer));
+    writeFileSync(join(dir, 'ytr'), Buffer.from(Int32Array.from(pick, (r) => set.train.labels[r]).buffer));
+    writeFileSync(join(dir, 'xte'), Buffer.from(new Float32Array(set.test.X).buffer));
+    for (const py of ['/usr/bin/python3', 'python3']) {
+      const out = join(dir, 'out');
+      const args = [
+        NCA_SCRIPT,
+        'xtr',
+        'ytr',
+        'xte',
+        String(d),
+        String(set.k),
+        String(NCA_MAX_ITER),
+        String(seed),
+        'out',
+      ];
+      const r = spawnSync(py, args, { cwd: dir, encoding: 'utf8' });
+      if (r.status === 0) {
+        ncaBackend = r.stderr.trim();
+        return Float64Array.from(new Float32Array(readFileSync(out).buffer.slice(0)));
+      }
+    }
+    return null;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+let ncaBackend = 'unavailable';
+
+function paramsOf(method: string, k: number, seed: number, iterations?: number): MinedTrainParams {
+  const base = method === 'defaults' ? {} : { ...TODAY, ...(method === 'today' ? {} : CANDIDATES[method]) };
+  if (method !== 'defaults' && method !== 'today' && !CANDIDATES[method])
+    throw new RangeError(`unknown method ${method}`);
+  const p: MinedTrainParams = { ...DEFAULT_MINED_PARAMS, ...base, outputDimension: k, seed };
+  if (iterations) p.maxIterations = iterations;
+  return p;
+}
+
+function runMethod(method: string, set: OpenSet, seed: number, kernels: Kernels, iterations?: number): Figures | null {
+  const t0 = performance.now();
+  const { k } = set;
+  let E: Float64Array | null;
+  let dim = k;
+  if (method === 'raw') {
+    dim = set.test.d;
+    E = Float64Array.from(set.test.X);
+  } else if (method === 'pca') E = embedTest(set, pcaW(set, seed), k, false);
+  else if (method === 'nca') E = ncaEmbedding(set, seed);
+  else {
+    const p = paramsOf(method, k, seed, iterations);
+    const r = trainMined(set.train, p, {}, kernels);
+    E = embedTest(set, r.W, k, p.normalize);
+  }
+  if (!E) return null;
+  const f = figuresOf(E, set.test.n, dim, set.test.labels, kernels);
+  return { ...f, seconds: (performance.now() - t0) / 1000 };
+}
+
+export interface QualityOptions {
+  seeds: number;
+  sets: string[];
+  methods: string[];
+  iterations?: number;
+  /** output dimension on digits (default 16) */
+  digitsK?: number;
+  log?: (line: string) => void;
+}
+
+export interface QualityRow {
+  set: string;
+  method: string;
+  runs: Figures[];
+}
+
+const meanSd = (xs: number[]): string => {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1));
+  return `${m.toFixed(4)} ± ${sd.toFixed(4)}`;
+};
+
+export async function benchQuality(o: QualityOptions): Promise<QualityRow[]> {
+  const log = o.log ?? ((l: string) => console.error(l));
+  const compute = await createCompute({ kernels: 'auto', threads: 1 });
+  const rows: QualityRow[] = [];
+  try {
+    for (const name of o.sets) {
+      const byMethod = new Map<string, Figures[]>(o.methods.map((m) => [m, []]));
+      for (let seed = 1; seed <= o.seeds; seed++) {
+        const set = name === 'digits' ? digitsOpenSet(seed, o.digitsK) : facesOpenSet(seed);
+        log(`${name} seed ${seed}: ${set.note}`);
+        for (const m of o.methods) {
+          const f = runMethod(m, set, seed, compute.kernels, o.iterations);
+          if (!f) {
+            log(`  ${m}: unavailable`);
+            continue;
+          }
+          byMethod.get(m)!.push(f);
+          log(
+            `  ${m}: p@1 ${f.precisionAt1.toFixed(4)} MAP@R ${f.mapAtR.toFixed(4)} TAR@1e-3 ${f.tar.toFixed(4)} (${f.seconds.toFixed(1)} s)` +
+              (m === 'nca' ? ` [${ncaBackend}]` : ''),
+          );
+        }
+      }
+      for (const [method, runs] of byMethod) rows.push({ set: name, method, runs });
+    }
+  } finally {
+    await compute.close();
+  }
+  return rows;
+}
+
+export function formatQuality(rows: QualityRow[]): string {
+  const out = ['| set | method | precision@1 | MAP@R | TAR@FAR=1e-3 | s/run |', '|---|---|---|---|---|---|'];
+  for (const r of rows) {
+    if (r.runs.length === 0) continue;
+    const col = (f: (x: Figures) => number) => meanSd(r.runs.map(f));
+    const secs = r.runs.reduce((a, b) => a + b.seconds, 0) / r.runs.length;
+    out.push(
+      `| ${r.set} | ${r.method} | ${col((x) => x.precisionAt1)} | ${col((x) => x.mapAtR)} | ${col((x) => x.tar)} | ${secs.toFixed(1)} |`,
+    );
+  }
+  out.push(`(mean ± sample standard deviation over ${rows[0]?.runs.length ?? 0} seeds; NCA: ${ncaBackend})`);
+  return out.join('\n');
+}
