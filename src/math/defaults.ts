@@ -60,10 +60,12 @@ export const LEGACY_LOSS_MIX: Readonly<
  * (in the first half the learning rate is still high and a flat figure is not a plateau), keeping the
  * best W (the latest one within noise of the best). MAP@R rather than precision@1: see
  * docs/decisions/0047-early-stopping-noise.md.
- * startPull 30: a pull towards the PCA start, divided by the pairs of training labels, so that it
+ * startPull 3: a pull towards the PCA start, divided by the pairs of training labels, so that it
  * keeps what the raw neighbourhoods get right on unseen classes when few labels train and vanishes
- * when many do; with normalize it pulls directions only (the loss ignores the scale of W). The
- * soft-neighbour term stays off: it helped one data set and hurt another. Figures:
+ * when many do; with normalize it pulls directions only (the loss ignores the scale of W). Not the
+ * strongest pull that helped one data set: where the PCA start is wrong (noise with the largest
+ * variance) a strong pull keeps the noise, and the README's 3-label walk-through failed at 10 and 30.
+ * The soft-neighbour term stays off: it helped one data set and hurt another. Figures:
  * docs/decisions/0045-start-pull-default.md.
  */
 export const DEFAULT_MINED_PARAMS: Readonly<Omit<MinedTrainParams, 'outputDimension'>> = Object.freeze({
@@ -93,5 +95,5 @@ export const DEFAULT_MINED_PARAMS: Readonly<Omit<MinedTrainParams, 'outputDimens
   earlyStoppingMetric: 'mapAtR',
   minDelta: 1e-4,
   ...LEGACY_LOSS_MIX,
-  startPull: 30,
+  startPull: 3,
 });
