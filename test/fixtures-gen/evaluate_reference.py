@@ -14,7 +14,6 @@ appearance (labelIds), embedded by an imported W that is exact in float32 (a sca
 or the identity), so both sides compute bit-identical distances. The split and the pair samples
 reuse verification_reference.py's re-implementations of rng.ts, split.ts and Algorithm S.
 """
-import math
 import os
 import sys
 
@@ -28,31 +27,9 @@ FARS = ref.FARS
 
 
 def sk_verification(gen, imp, fars, curve_points=0):
-    G, N = len(gen), len(imp)
-    y = np.r_[np.ones(G, dtype=np.int64), np.zeros(N, dtype=np.int64)]
-    scores = -np.r_[gen, imp]
-    fpr, tpr, thr = roc_curve(y, scores, drop_intermediate=False)
-    out = {"genuineCount": G, "impostorCount": N, "tarAtFar": []}
-    for far in fars:
-        if N < ref.needed(far):
-            out["tarAtFar"].append({"far": far, "tar": None, "threshold": None})
-            continue
-        i = np.searchsorted(fpr, far, side="right") - 1
-        t = -thr[i]
-        out["tarAtFar"].append({"far": far, "tar": float(tpr[i]), "threshold": None if np.isinf(t) else float(t)})
-    fnr = 1 - tpr
-    i = int(np.argmax(fpr >= fnr))
-    a0, b0, a1, b1 = fpr[i - 1], tpr[i - 1], fpr[i], tpr[i]
-    s = (1 - a0 - b0) / ((a1 - a0) + (b1 - b0))
-    out["eer"] = float(a0 + s * (a1 - a0))
-    out["eerThreshold"] = float(-thr[i])
-    out["auc"] = float(roc_auc_score(y, scores))
-    if curve_points:
-        a = math.log10(1 / N)
-        P = curve_points
-        grid = [1.0 if i == P - 1 else 10 ** (a + (i * (0 - a)) / (P - 1)) for i in range(P)]
-        out["curve"] = [{"far": f, "tar": float(tpr[np.searchsorted(fpr, f, side="right") - 1])} for f in grid]
-    return out
+    """ref.roc_summary on scikit-learn's own roc_curve (every threshold kept) and roc_auc_score."""
+    roc = lambda y, scores: roc_curve(y, scores, drop_intermediate=False)  # noqa: E731
+    return ref.roc_summary(gen, imp, fars, curve_points, roc=roc, auc=roc_auc_score)
 
 
 def first_appearance_ids(y):

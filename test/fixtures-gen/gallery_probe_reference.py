@@ -11,7 +11,6 @@ to every probe). ROC: verification_reference.py's re-implementation of sklearn's
 (drop_intermediate=False). Identification: every item is the gallery; a probe is known when its
 label is enrolled; CMC and open-set DIR as identify.ts (ties by gallery row, rows in item-id order).
 """
-import math
 import os
 import sys
 
@@ -22,30 +21,10 @@ import verification_reference as ref  # noqa: E402
 
 
 def verification(gen, imp, fars, curve_points):
-    G, N = len(gen), len(imp)
-    y = np.r_[np.ones(G, dtype=np.int64), np.zeros(N, dtype=np.int64)]
-    fpr, tpr, thr = ref.roc_curve(y, -np.r_[gen, imp])
-    out = {"genuineCount": G, "impostorCount": N, "genuineTotal": G, "impostorTotal": N, "tarAtFar": []}
-    for far in fars:
-        if N < ref.needed(far):
-            out["tarAtFar"].append({"far": far, "tar": None, "threshold": None})
-            continue
-        i = np.searchsorted(fpr, far, side="right") - 1
-        t = -thr[i]
-        out["tarAtFar"].append({"far": far, "tar": float(tpr[i]), "threshold": None if np.isinf(t) else float(t)})
-    fnr = 1 - tpr
-    i = int(np.argmax(fpr >= fnr))
-    a0, b0, a1, b1 = fpr[i - 1], tpr[i - 1], fpr[i], tpr[i]
-    s = (1 - a0 - b0) / ((a1 - a0) + (b1 - b0))
-    out["eer"] = float(a0 + s * (a1 - a0))
-    out["eerThreshold"] = float(-thr[i])
-    out["auc"] = float(np.trapezoid(tpr, fpr))
-    assert abs(out["auc"] - ref.average_rank_auc(gen, imp)) < 1e-9
-    a = math.log10(1 / N)
-    P = curve_points
-    grid = [1.0 if i == P - 1 else 10 ** (a + (i * (0 - a)) / (P - 1)) for i in range(P)]
-    out["curve"] = [{"far": f, "tar": float(tpr[np.searchsorted(fpr, f, side="right") - 1])} for f in grid]
-    return out
+    v = ref.roc_summary(gen, imp, fars, curve_points)
+    # every pair is used: the totals are the counts (keys in the order the route writes them)
+    G, N = v.pop("genuineCount"), v.pop("impostorCount")
+    return {"genuineCount": G, "impostorCount": N, "genuineTotal": G, "impostorTotal": N, **v}
 
 
 def identification(EG, gl, EP, pl, ranks, fars):

@@ -110,10 +110,7 @@ export function verificationMetrics(
   opts: VerificationOptions = {},
 ): VerificationMetrics {
   if (labels.length < n || E.length < n * k) throw new RangeError('verificationMetrics: E or labels too short');
-  const fars = opts.fars ?? DEFAULT_FARS;
-  checkFars(fars);
   const distance = opts.distance ?? euclideanDistance;
-  const { maxImpostors, maxGenuine } = sampleSizes(opts);
   const rows: LabelledRows = { E, n, k, labels };
   return verifyPairs(
     {
@@ -123,9 +120,6 @@ export function verificationMetrics(
       noGenuine: 'no genuine pairs (no label has two samples)',
       noImpostors: 'no impostor pairs (fewer than two labels)',
     },
-    fars,
-    maxImpostors,
-    maxGenuine,
     opts,
   );
 }
@@ -145,10 +139,7 @@ export function crossVerificationMetrics(
 ): VerificationMetrics {
   if (labels.length < n || E.length < n * k) throw new RangeError('crossVerificationMetrics: E or labels too short');
   if (!(Number.isInteger(g) && g >= 0 && g <= n)) throw new RangeError(`enrolled rows must be in 0..${n} (got ${g})`);
-  const fars = opts.fars ?? DEFAULT_FARS;
-  checkFars(fars);
   const distance = opts.distance ?? euclideanDistance;
-  const { maxImpostors, maxGenuine } = sampleSizes(opts);
   const rows: LabelledRows = { E, n, k, labels };
   return verifyPairs(
     {
@@ -158,9 +149,6 @@ export function crossVerificationMetrics(
       noGenuine: "no genuine pairs (no probe's label is enrolled)",
       noImpostors: 'no impostor pairs (every enrolled item has the label of every probe)',
     },
-    fars,
-    maxImpostors,
-    maxGenuine,
     opts,
   );
 }
@@ -185,13 +173,11 @@ function sampleSizes(opts: VerificationOptions): { maxImpostors: number; maxGenu
   return { maxImpostors, maxGenuine };
 }
 
-function verifyPairs(
-  src: PairSource,
-  fars: readonly number[],
-  maxImpostors: number,
-  maxGenuine: number,
-  opts: VerificationOptions,
-): VerificationMetrics {
+/** Checks the options, draws the pairs and scores them: the part both kinds of verification share. */
+function verifyPairs(src: PairSource, opts: VerificationOptions): VerificationMetrics {
+  const fars = opts.fars ?? DEFAULT_FARS;
+  checkFars(fars);
+  const { maxImpostors, maxGenuine } = sampleSizes(opts);
   const { counts } = src;
   const seed = opts.seed ?? 0;
   const N = Math.min(counts.impostors, maxImpostors);
