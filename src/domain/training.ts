@@ -76,10 +76,11 @@ export const TrainingOptions = {
       'Mined samples: weight of the soft-neighbour (NCA-style) batch loss, −log of the softmax probability that a ' +
       `sample's neighbour in the batch has its label (0 leaves it out). Default ${DEFAULT_MINED_PARAMS.softNeighbourWeight}`,
   }),
+  // Inclusive (OpenAPI 3.0 has no numeric exclusiveMinimum): a floor far below any useful temperature.
   softNeighbourTemperature: Type.Number({
-    exclusiveMinimum: 0,
+    minimum: 1e-4,
     maximum: 100,
-    description: `Mined samples: temperature of the soft-neighbour softmax, in units of \`distance\`. Default ${DEFAULT_MINED_PARAMS.softNeighbourTemperature}`,
+    description: `Mined samples: temperature of the soft-neighbour softmax, in units of \`distance\`, 1e-4 to 100. Default ${DEFAULT_MINED_PARAMS.softNeighbourTemperature}`,
   }),
   startPull: Type.Number({
     minimum: 0,
