@@ -103,7 +103,18 @@ t.test('memory budgets hold against the issue’s requests', async (t) => {
     }));
     t.equal((await json(s, 'POST', `/datasets/${ds.id}/samples`, { samples })).status, 201);
     s.resetPeak();
-    const r = await json(s, 'POST', '/train', { datasetId: ds.id, outputDimension: 8, batchSize: 20000 });
+    // 1000 labels × samplesPerLabel 8 cannot fill it: refused for the data before any cost is counted
+    const unfillable = await json(s, 'POST', '/train', { datasetId: ds.id, outputDimension: 8, batchSize: 20000 });
+    const why = await unfillable.clone().text();
+    await expectRefusal(t, unfillable, 422, 'BATCH_EXCEEDS_DATA');
+    t.match(why, /batchSize 20000 .* labels × samplesPerLabel = 8000/);
+    // with samplesPerLabel 20 the data could fill it (1000 × 20): the memory budget refuses it
+    const r = await json(s, 'POST', '/train', {
+      datasetId: ds.id,
+      outputDimension: 8,
+      batchSize: 20000,
+      samplesPerLabel: 20,
+    });
     const text = await r.clone().text();
     await expectRefusal(t, r, 422, 'BUDGET_EXCEEDED');
     t.match(text, /batch distances .*B²/);
