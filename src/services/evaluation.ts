@@ -25,6 +25,7 @@ import {
   type LabelledCounts,
 } from './labelled-metrics.js';
 import { evaluateGallery } from './gallery-evaluation.js';
+import { checkEvaluationBudgets } from './evaluation-budget.js';
 import { clientGone, TaskGate } from './task-gate.js';
 
 /** What POST /models/:id/evaluate may ask besides the dataset. */
@@ -64,8 +65,6 @@ export function evaluationCost(m: number, n: number, d: number, k: number): Eval
   const work = k * d * (3 * m + n) + r * r * (k + PAIR_OVERHEAD);
   return { bytes, work };
 }
-
-const mib = (bytes: number) => Math.ceil(bytes / 2 ** 20);
 
 export class EvaluationService {
   private readonly gate: TaskGate;
@@ -133,22 +132,13 @@ export class EvaluationService {
     const labelled = counts ? verificationCost(counts, k, plan.verification) : { bytes: 0, work: 0 };
     const cost = { bytes: base.bytes + labelled.bytes, work: base.work + labelled.work };
     const what = `evaluating a ${k}×${d} model on dataset ${ds.id} (${m} triplets, ${n} samples)`;
-    if (cost.bytes > this.limits.evaluationBytes) {
-      throw new AppError(
-        422,
-        'LIMIT_EXCEEDED',
-        `${what} needs ${mib(cost.bytes)} MiB (of which the verification pass ${mib(labelled.bytes)} MiB); the budget is ${mib(this.limits.evaluationBytes)} MiB (EVALUATION_MEMORY_MB)`,
-      );
-    }
-    if (cost.work > this.limits.evaluationMaxWork) {
-      throw new AppError(
-        422,
-        'LIMIT_EXCEEDED',
-        `${what} is ${cost.work.toExponential(2)} multiply-adds, k·d·(3m + n) + n²·(k + 8) and the verification ` +
-          `pass's ${labelled.work.toExponential(2)} (pairs, sorting, passes; docs/operations.md); the budget is ` +
-          `${this.limits.evaluationMaxWork.toExponential(2)} (EVALUATION_MAX_WORK)`,
-      );
-    }
+    checkEvaluationBudgets(
+      this.limits,
+      what,
+      { ...cost, verificationBytes: labelled.bytes },
+      `, k·d·(3m + n) + n²·(k + 8) and the verification pass's ${labelled.work.toExponential(2)} ` +
+        '(pairs, sorting, passes; docs/operations.md)',
+    );
   }
 
   private async run(

@@ -16,6 +16,7 @@ import { crossPairCounts, DEFAULT_SELECT, NO_LABEL, PAIR_CHUNK } from '../math/v
 import type { EvaluateReply, IdentificationOptions, VerificationOptions } from '../schemas/models.js';
 import type { DatasetRecord, Label, Store } from '../store/types.js';
 import { identificationOptions, impostorPasses, verificationOptions } from './labelled-metrics.js';
+import { checkEvaluationBudgets } from './evaluation-budget.js';
 import type { LoadedModel } from './models.js';
 import { clientGone, type TaskGate } from './task-gate.js';
 
@@ -86,8 +87,6 @@ export function galleryEvaluationCost(
   return { bytes, work, verificationBytes };
 }
 
-const mib = (bytes: number) => Math.ceil(bytes / 2 ** 20);
-
 function checkBudgets(
   limits: Limits,
   c: GalleryEvaluationCounts,
@@ -95,23 +94,13 @@ function checkBudgets(
   gallery: string,
   dataset: string,
 ) {
-  const cost = galleryEvaluationCost(c, v);
   const what = `evaluating a ${c.k}×${c.d} model on gallery ${gallery} (${c.g} items) with the ${c.p} samples of dataset ${dataset} as probes`;
-  if (cost.bytes > limits.evaluationBytes)
-    throw new AppError(
-      422,
-      'LIMIT_EXCEEDED',
-      `${what} needs ${mib(cost.bytes)} MiB (of which the verification pass ${mib(cost.verificationBytes)} MiB); ` +
-        `the budget is ${mib(limits.evaluationBytes)} MiB (EVALUATION_MEMORY_MB)`,
-    );
-  if (cost.work > limits.evaluationMaxWork)
-    throw new AppError(
-      422,
-      'LIMIT_EXCEEDED',
-      `${what} is ${cost.work.toExponential(2)} multiply-adds (k·d·p + p·g·(k + 2), and the verification pass's ` +
-        `pairs, sorting and passes; docs/operations.md); the budget is ${limits.evaluationMaxWork.toExponential(2)} ` +
-        '(EVALUATION_MAX_WORK)',
-    );
+  checkEvaluationBudgets(
+    limits,
+    what,
+    galleryEvaluationCost(c, v),
+    " (k·d·p + p·g·(k + 2), and the verification pass's pairs, sorting and passes; docs/operations.md)",
+  );
 }
 
 /** Refused before anything is read: what does not apply to a gallery, a gallery of another model, no data. */
