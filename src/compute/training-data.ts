@@ -1,7 +1,7 @@
 // Stored training data → the math core's shapes: triplet matrices (optionally a seeded subset)
 // and dense label ids. Pure; the runner and the evaluation service use the label ids, the worker
 // the rest.
-import type { TripletSet } from '../math/types.js';
+import type { IndexedTripletSet, TripletSet } from '../math/types.js';
 
 /** Labels of any kind (strings, integers) → dense integer ids; "1" and 1 stay different labels. */
 export function labelIds(labels: readonly (string | number)[]): Int32Array {
@@ -37,6 +37,39 @@ export function toTripletSet(stored: Triplets, indices?: Uint32Array): TripletSe
     negatives.set(stored.data.subarray(src + 2 * d, src + 3 * d), i * d);
   }
   return { d, m, anchors, positives, negatives };
+}
+
+/** Triplets by sample index, as the worker gets them. */
+interface IndexedTriplets {
+  count: number;
+  dimension: number;
+  refs: Int32Array;
+  samples: { count: number; data: Float32Array };
+}
+
+/** The chosen triplets (by index, in the given order) as indices into the shared samples. */
+export function toIndexedSet(stored: IndexedTriplets, indices?: Uint32Array): IndexedTripletSet {
+  const m = indices ? indices.length : stored.count;
+  let refs = stored.refs;
+  if (indices) {
+    refs = new Int32Array(3 * m);
+    for (let i = 0; i < m; i++) refs.set(stored.refs.subarray(3 * indices[i], 3 * indices[i] + 3), 3 * i);
+  }
+  return { d: stored.dimension, m, n: stored.samples.count, samples: stored.samples.data, refs };
+}
+
+/** The chosen triplets gathered into three m×d matrices (the validation part of a split). */
+export function gatherTripletSet(stored: IndexedTriplets, indices: Uint32Array): TripletSet {
+  const d = stored.dimension;
+  const m = indices.length;
+  const out = [0, 1, 2].map(() => new Float32Array(m * d));
+  const X = stored.samples.data;
+  for (let i = 0; i < m; i++)
+    for (let s = 0; s < 3; s++) {
+      const r = stored.refs[3 * indices[i] + s];
+      out[s].set(X.subarray(r * d, (r + 1) * d), i * d);
+    }
+  return { d, m, anchors: out[0], positives: out[1], negatives: out[2] };
 }
 
 /** A seeded split: the first `train` indices train, the rest validate. Sorted within each part. */

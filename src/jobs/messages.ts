@@ -14,6 +14,17 @@ export interface TripletData {
   data: Float32Array;
 }
 
+/**
+ * Triplets given by sample index (indexTriplets): count × 3 indices into the samples' rows; each
+ * sample travels once however many triplets use it.
+ */
+export interface IndexedTripletData {
+  count: number;
+  dimension: number;
+  refs: Int32Array;
+  samples: { count: number; data: Float32Array };
+}
+
 /** Labelled samples: count × dimension float32 and one dense integer label id each. */
 export interface SampleData {
   count: number;
@@ -26,8 +37,9 @@ export interface TrainTask {
   kind: 'train';
   jobId: string;
   params: TrainingParams;
-  /** the training data: triplets for a triplet job, samples for a mined one */
+  /** the training data: triplets (as vectors or by sample index) for a triplet job, samples for a mined one */
   triplets?: TripletData;
+  indexedTriplets?: IndexedTripletData;
   samples?: SampleData;
   compute: ComputeSettings;
   /** Int32Array over a SharedArrayBuffer: [0] = 1 asks the worker to stop */
@@ -153,6 +165,10 @@ export function taskTransfers(task: Task): ArrayBuffer[] {
     return [...out];
   }
   add(task.triplets?.data);
+  if (task.kind === 'train') {
+    add(task.indexedTriplets?.refs);
+    add(task.indexedTriplets?.samples.data);
+  }
   add(task.samples?.data);
   add(task.samples?.labels);
   if (task.kind === 'evaluate') add(task.W);

@@ -328,7 +328,14 @@ export class JobRunner {
         : null;
       if (why) throw new BatchError(why);
     } else {
-      task.triplets = await this.opts.store.readTriplets(job.datasetId);
+      // Triplets given by index travel as indices and the samples: each sample once. Only when
+      // there are no more samples than triplets: then the indexed objective (2 copies of the
+      // samples, n×k projections) fits in the job's estimate, made for m triplet rows.
+      const ds = await this.opts.store.getDataset(job.datasetId);
+      const indexed =
+        ds && ds.sampleCount <= ds.tripletCount ? await this.opts.store.readIndexedTriplets(job.datasetId) : null;
+      if (indexed) task.indexedTriplets = indexed;
+      else task.triplets = await this.opts.store.readTriplets(job.datasetId);
     }
     this.checkAllowance(task);
     return task;
@@ -339,11 +346,11 @@ export class JobRunner {
    * have grown since its cost was estimated at the claim. Over the allowance: OUT_OF_MEMORY.
    */
   private checkAllowance(task: TrainTask): void {
-    const data = task.params.source === 'samples' ? task.samples : task.triplets;
+    const data = task.params.source === 'samples' ? task.samples : (task.triplets ?? task.indexedTriplets);
     if (!data || task.memoryBytes === undefined) return;
     const cost = this.jobCost(task.params, {
       dimension: data.dimension,
-      tripletCount: task.triplets?.count ?? 0,
+      tripletCount: (task.triplets ?? task.indexedTriplets)?.count ?? 0,
       sampleCount: task.samples?.count ?? 0,
     });
     if (cost.bytes > task.memoryBytes) {

@@ -4,7 +4,7 @@
 import { deserialize, serialize } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createCompute, type Compute } from '../compute/index.js';
-import { splitIndices, toTripletSet } from '../compute/training-data.js';
+import { gatherTripletSet, splitIndices, toIndexedSet, toTripletSet } from '../compute/training-data.js';
 import {
   DEFAULT_MINED_PARAMS,
   LEGACY_LOSS_MIX,
@@ -38,6 +38,7 @@ import type {
   SampleData,
   Task,
   TrainTask,
+  IndexedTripletData,
   TripletData,
   TripletTrainingParams,
   WorkerMessage,
@@ -114,11 +115,30 @@ function missing(what: string): Error {
   return Object.assign(new Error(`the task carries no ${what}`), { code: 'TRAINING_FAILED' });
 }
 
-function trainOnTriplets(task: TrainTask, p: TripletTrainingParams, stored: TripletData, kernels: Kernels): void {
+/** The training and validation sets of a triplet job, in the shape the triplets came in. */
+function tripletSets(stored: TripletData | IndexedTripletData, split: ReturnType<typeof splitIndices> | null) {
+  const validating = split !== null && split.validation.length > 0;
+  if ('refs' in stored) {
+    return {
+      trainSet: toIndexedSet(stored, split?.train),
+      validationSet: validating ? gatherTripletSet(stored, split.validation) : null,
+    };
+  }
+  return {
+    trainSet: toTripletSet(stored, split?.train),
+    validationSet: validating ? toTripletSet(stored, split.validation) : null,
+  };
+}
+
+function trainOnTriplets(
+  task: TrainTask,
+  p: TripletTrainingParams,
+  stored: TripletData | IndexedTripletData,
+  kernels: Kernels,
+): void {
   const split =
     p.validationFraction > 0 ? splitIndices(stored.count, p.validationFraction, seededRandom(p.seed)) : null;
-  const trainSet = toTripletSet(stored, split?.train);
-  const validationSet = split && split.validation.length > 0 ? toTripletSet(stored, split.validation) : null;
+  const { trainSet, validationSet } = tripletSets(stored, split);
   const result = resumable<TrainCheckpoint, TrainResult>(
     task,
     (c) => checkTrainCheckpoint(c, trainSet, p),
@@ -247,8 +267,9 @@ function run(task: Task, kernels: Kernels): void {
     if (!task.samples) throw missing('samples');
     return trainOnSamples(task, p, task.samples, kernels);
   }
-  if (!task.triplets) throw missing('triplets');
-  trainOnTriplets(task, p, task.triplets, kernels);
+  const triplets = task.indexedTriplets ?? task.triplets;
+  if (!triplets) throw missing('triplets');
+  trainOnTriplets(task, p, triplets, kernels);
 }
 
 const task = workerData as Task;

@@ -2,7 +2,7 @@
 // structured-cloneable data (typed arrays, numbers, strings, booleans), so another process can
 // resume the run and finish with the same W, bit for bit (docs/decisions/0020-checkpoint-resume.md).
 import type { DescentState } from './optim/types.js';
-import type { TrainParams, TripletSet } from './types.js';
+import type { TrainParams, Triplets } from './types.js';
 
 export const CHECKPOINT_VERSION = 1;
 
@@ -73,7 +73,7 @@ export function checkKind(c: { kind: unknown; version: unknown }, kind: string):
 }
 
 /** Refuses a checkpoint of another run's shape or params (the optimiser then checks its own state). */
-export function checkTrainCheckpoint(c: TrainCheckpoint, set: TripletSet, p: TrainParams): void {
+export function checkTrainCheckpoint(c: TrainCheckpoint, set: Triplets, p: TrainParams): void {
   checkKind(c, 'train');
   checkSame('', { d: c.d, m: c.m }, { d: set.d, m: set.m });
   checkSame('params.', c.params, p);
@@ -82,7 +82,7 @@ export function checkTrainCheckpoint(c: TrainCheckpoint, set: TripletSet, p: Tra
 /** Wraps the optimiser's state into a train checkpoint. */
 export function trainCheckpoint(
   s: DescentState,
-  set: TripletSet,
+  set: Triplets,
   p: TrainParams,
   lastActive: number,
   initialWeightNorm: number,

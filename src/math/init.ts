@@ -3,7 +3,8 @@ import { jsKernels } from './kernels/js.js';
 import type { Kernels } from './kernels/types.js';
 import { createRng, type Rng } from './rng.js';
 import { exactTopEigen, randomizedTopEigen, sketchWidth, type TopEigen } from './top-eigen.js';
-import type { DataArray, InitName, TripletSet } from './types.js';
+import { tripletRow } from './triplet-rows.js';
+import type { DataArray, InitName, Triplets } from './types.js';
 
 export interface InitParams {
   init: InitName;
@@ -26,7 +27,7 @@ const PCA_MAX_ROWS = 8192;
 export const PCA_EXACT_MAX_D = 256;
 
 /** `kernels` does the randomized PCA's products (default: the pure-TypeScript ones). */
-export function initW(p: InitParams, set: TripletSet, kernels: Kernels = jsKernels): Float64Array {
+export function initW(p: InitParams, set: Triplets, kernels: Kernels = jsKernels): Float64Array {
   const { k, d } = p;
   if (!(Number.isInteger(k) && k > 0)) throw new RangeError(`k must be a positive integer (got ${k})`);
   if (d !== set.d) throw new RangeError(`d=${d} does not match the triplet set (d=${set.d})`);
@@ -66,14 +67,13 @@ function identityInit(k: number, d: number, rng: Rng): Float64Array {
 }
 
 /** Picks a seeded sample of row references (array, row) from the stacked anchors/positives/negatives. */
-function sampleRows(set: TripletSet, d: number, rng: Rng): Array<[DataArray, number]> {
+function sampleRows(set: Triplets, d: number, rng: Rng): Array<[DataArray, number]> {
   const total = 3 * set.m;
   const budgetRows = Math.floor(PCA_FLOP_BUDGET / Math.max(1, (d * d) / 2));
   const n = Math.min(total, PCA_MAX_ROWS, Math.max(2 * d + 1, budgetRows));
-  const arrays = [set.anchors, set.positives, set.negatives];
   const out: Array<[DataArray, number]> = [];
   if (n >= total) {
-    for (const a of arrays) for (let i = 0; i < set.m; i++) out.push([a, i]);
+    for (const s of [0, 1, 2] as const) for (let i = 0; i < set.m; i++) out.push(tripletRow(set, s, i));
     return out;
   }
   // partial Fisher–Yates over [0, total)
@@ -84,7 +84,7 @@ function sampleRows(set: TripletSet, d: number, rng: Rng): Array<[DataArray, num
     const t = idx[i];
     idx[i] = idx[j];
     idx[j] = t;
-    out.push([arrays[Math.floor(idx[i] / set.m)], idx[i] % set.m]);
+    out.push(tripletRow(set, Math.floor(idx[i] / set.m) as 0 | 1 | 2, idx[i] % set.m));
   }
   return out;
 }
@@ -130,7 +130,7 @@ function covariance(rows: Array<[DataArray, number]>, d: number): Float64Array {
 function pcaInit(
   k: number,
   d: number,
-  set: TripletSet,
+  set: Triplets,
   rng: Rng,
   kernels: Kernels,
   method: NonNullable<InitParams['pcaMethod']>,

@@ -3,25 +3,34 @@
 import { checkpointRule, checkTrainCheckpoint, trainCheckpoint } from './checkpoint.js';
 import { initW } from './init.js';
 import type { Kernels } from './kernels/types.js';
-import { createTripletObjective, type TripletObjective } from './losses.js';
+import { createIndexedObjective } from './indexed-objective.js';
+import { assertTripletSet, createTripletObjective, type TripletObjective } from './losses.js';
 import { minimizeCg } from './optim/cg.js';
 import { minimizeLbfgs } from './optim/lbfgs.js';
 import type { MinimizeOptions, MinimizeResult } from './optim/types.js';
 import { checkCommonParams } from './training/checks.js';
 import { l2, meanEmbeddingDistance, tripletRunWarnings } from './training/diagnostics.js';
 import { createProgressReporter, type ProgressReporter } from './training/progress.js';
-import type { Progress, TrainHooks, TrainParams, TrainResult, TripletSet } from './types.js';
+import { assertIndexedSet, isIndexed } from './triplet-rows.js';
+import type { LossOptions, Progress, TrainHooks, TrainParams, TrainResult, Triplets } from './types.js';
 
-function validate(set: TripletSet, p: TrainParams): void {
+function validate(set: Triplets, p: TrainParams): void {
   checkCommonParams(p);
   if (set.m <= 0) throw new RangeError('the triplet set is empty');
+  if (isIndexed(set)) assertIndexedSet(set);
+  else assertTripletSet(set);
+}
+
+/** The objective for either shape of set: indexed triplets project each sample once. */
+export function createTrainingObjective(set: Triplets, opts: LossOptions, kernels?: Kernels): TripletObjective {
+  return isIndexed(set) ? createIndexedObjective(set, opts, kernels) : createTripletObjective(set, opts, kernels);
 }
 
 /**
  * `kernels` (default: the pure-TypeScript ones) does the objective's and the diagnostics' products;
  * pass a WebAssembly backend, with or without a worker pool, from outside the core (src/compute).
  */
-export function train(set: TripletSet, params: TrainParams, hooks: TrainHooks = {}, kernels?: Kernels): TrainResult {
+export function train(set: Triplets, params: TrainParams, hooks: TrainHooks = {}, kernels?: Kernels): TrainResult {
   validate(set, params);
   const k = params.outputDimension;
   const d = set.d;
@@ -30,7 +39,7 @@ export function train(set: TripletSet, params: TrainParams, hooks: TrainHooks = 
   const progress = createProgressReporter<Progress>(hooks);
   // a resumed run skips the start (the optimiser takes its state from the checkpoint)
   const W0 = resume ? resume.x : initW({ init: params.init, k, d, seed: params.seed }, set, kernels);
-  const objective: TripletObjective = createTripletObjective(
+  const objective: TripletObjective = createTrainingObjective(
     set,
     {
       margin: params.margin,
@@ -47,7 +56,7 @@ export function train(set: TripletSet, params: TrainParams, hooks: TrainHooks = 
 }
 
 function runTraining(
-  set: TripletSet,
+  set: Triplets,
   params: TrainParams,
   hooks: TrainHooks,
   kernels: Kernels | undefined,

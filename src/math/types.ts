@@ -20,6 +20,21 @@ export interface TripletSet {
 }
 
 /**
+ * m triplets as indices into n sample rows (n×d row-major): triplet i is
+ * (samples[refs[3i]], samples[refs[3i+1]], samples[refs[3i+2]]).
+ */
+export interface IndexedTripletSet {
+  d: number;
+  m: number;
+  n: number;
+  samples: DataArray;
+  refs: Int32Array;
+}
+
+/** A full-batch triplet set in either shape (src/math/triplet-rows.ts). */
+export type Triplets = TripletSet | IndexedTripletSet;
+
+/**
  * `relu` is the hinge max(0, ·) we always train with. `none` is the write-up's
  * published cost without the hinge (unbounded below); it exists only so tests
  * can reproduce the write-up's numbers and is never reachable from the API.

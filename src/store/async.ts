@@ -27,6 +27,7 @@ export const ASYNC_METHODS = {
   discardStaged: 1,
   readTriplets: 1,
   readSamples: 1,
+  readIndexedTriplets: 1,
   createJob: 1,
   getJob: 1,
   listJobs: 1,

@@ -9,6 +9,7 @@ import { finiteProgress } from '../domain/records.js';
 import { conflictError, limitError, notFoundError } from '../domain/errors.js';
 import { newId } from './ids.js';
 import { postgresNewestFirst } from './newest-first.js';
+import { concatRefs } from './index-refs.js';
 import { checkQueue } from './queue-limit.js';
 import { ASYNC_METHODS } from './async.js';
 import { ChangeHub } from './change-feed.js';
@@ -64,6 +65,7 @@ import type {
   StoreHealth,
   StoredCheckpoint,
   StoredIdempotencyKey,
+  StoredIndexedTriplets,
   StoredSamples,
   StoredTriplets,
   UnindexedItems,
@@ -398,8 +400,9 @@ export class PostgresStore implements Store {
     datasetId: string,
     kind: ChunkKind,
     rowFloats: number,
+    db: Queryable = this.pool,
   ): Promise<{ count: number; data: Float32Array; labels: Label[] }> {
-    const { rows } = await this.pool.query<{ count: number; data: Buffer; labels: Label[] | null }>(
+    const { rows } = await db.query<{ count: number; data: Buffer; labels: Label[] | null }>(
       'SELECT count, data, labels FROM chunks WHERE dataset_id = $1 AND kind = $2 AND upload_id IS NULL ORDER BY seq',
       [datasetId, kind],
     );
@@ -433,8 +436,25 @@ export class PostgresStore implements Store {
     return { count, dimension: ds.dimension, data, labels, epoch: r?.samples_epoch as number | undefined };
   }
 
-  private async requireDataset(id: string): Promise<DatasetRecord> {
-    const ds = await this.getDataset(id);
+  async readIndexedTriplets(datasetId: string): Promise<StoredIndexedTriplets | null> {
+    // one snapshot: the indices are those of the samples read with them, whatever commits meanwhile
+    return inTransaction(this.pool, async (c) => {
+      await c.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      const ds = await this.requireDataset(datasetId, c);
+      const { rows } = await c.query<{ count: number; sample_refs: Buffer | null }>(
+        "SELECT count, sample_refs FROM chunks WHERE dataset_id = $1 AND kind = 'triplets' AND upload_id IS NULL ORDER BY seq",
+        [datasetId],
+      );
+      const refs = concatRefs(rows.map((r) => ({ count: r.count, refs: r.sample_refs })));
+      if (!refs) return null;
+      const { count, data } = await this.readChunks(datasetId, 'samples', ds.dimension, c);
+      return { count: refs.length / 3, dimension: ds.dimension, refs, samples: { count, data } };
+    });
+  }
+
+  private async requireDataset(id: string, db: Queryable = this.pool): Promise<DatasetRecord> {
+    const r = await this.one(db, 'SELECT * FROM datasets WHERE id = $1', [id]);
+    const ds = r ? datasetFromRow(r) : undefined;
     if (!ds) throw notFoundError('DATASET_NOT_FOUND', `dataset ${id} does not exist`);
     return ds;
   }

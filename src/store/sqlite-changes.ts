@@ -38,6 +38,7 @@ const WRITES: { [M in Method]: ChangesOf<M> } = {
   discardStaged: null,
   readTriplets: null,
   readSamples: null,
+  readIndexedTriplets: null,
   createJob: (_args, job) => [change('jobs', job.id, 'insert')],
   getJob: null,
   listJobs: null,

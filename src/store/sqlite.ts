@@ -26,6 +26,7 @@ import {
   type Row,
 } from './rows.js';
 import { checkQueue } from './queue-limit.js';
+import { concatRefs } from './index-refs.js';
 import { MIGRATIONS } from './migrations.js';
 import { SqliteGalleries } from './sqlite-galleries.js';
 import { SqliteIdentity } from './sqlite-identity.js';
@@ -68,6 +69,7 @@ import type {
   StoredGalleryEmbeddings,
   StoredCheckpoint,
   StoredIdempotencyKey,
+  StoredIndexedTriplets,
   StoredSamples,
   StoredTriplets,
   UnindexedItems,
@@ -437,6 +439,22 @@ export class SqliteDatabase implements SyncStore {
       if (labels.length !== count)
         throw new Error(`dataset ${datasetId}: ${count} samples but ${labels.length} labels`);
       return { count, dimension: ds.dimension, data, labels, epoch: this.identity.epochOf(datasetId) };
+    })();
+  }
+
+  readIndexedTriplets(datasetId: string): StoredIndexedTriplets | null {
+    // one read transaction: the indices are those of the samples read with them
+    return this.db.transaction(() => {
+      const ds = this.requireDataset(datasetId);
+      const chunks = this.db
+        .prepare(
+          "SELECT count, sample_refs FROM chunks WHERE dataset_id = ? AND kind = 'triplets' AND upload_id IS NULL ORDER BY seq",
+        )
+        .all(datasetId) as { count: number; sample_refs: Buffer | null }[];
+      const refs = concatRefs(chunks.map((c) => ({ count: c.count, refs: c.sample_refs })));
+      if (!refs) return null;
+      const { count, data } = this.readChunks(datasetId, 'samples', ds.dimension);
+      return { count: refs.length / 3, dimension: ds.dimension, refs, samples: { count, data } };
     })();
   }
 

@@ -82,6 +82,17 @@ export interface StoredTriplets {
 export type Label = string | number;
 export type ChunkKind = 'triplets' | 'samples';
 
+/**
+ * A dataset's triplets as the sample indices they were given by (indexTriplets), with the samples
+ * they index, read together: count × 3 int32 (anchor, positive, negative) into samples' rows.
+ */
+export interface StoredIndexedTriplets {
+  count: number;
+  dimension: number;
+  refs: Int32Array;
+  samples: { count: number; data: Float32Array };
+}
+
 /** Labelled samples as stored: count × dimension float32, row-major, with one label each. */
 export interface StoredSamples {
   count: number;
@@ -261,6 +272,11 @@ export interface Store {
   discardStaged(uploadId: string): Promise<void>;
   readTriplets(datasetId: string): Promise<StoredTriplets>;
   readSamples(datasetId: string): Promise<StoredSamples>;
+  /**
+   * The triplets as sample indices with the samples they index, from one consistent read; null
+   * when the dataset has no triplets or any was uploaded as vectors. DATASET_NOT_FOUND when unknown.
+   */
+  readIndexedTriplets(datasetId: string): Promise<StoredIndexedTriplets | null>;
 
   /**
    * Queues a job. With `queueLimit`, the queued jobs are counted in the same transaction as the

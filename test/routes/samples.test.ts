@@ -1,7 +1,7 @@
 // Labelled samples in three formats, and triplets given by sample index.
 import t from 'tap';
 import type { App } from '../../src/app-types.js';
-import { createDataset, expectError, stagedChunks, testApp } from '../helpers.js';
+import { createDataset, expectError, stagedChunks, testApp, waitForJob } from '../helpers.js';
 
 interface Sample {
   vector: number[];
@@ -164,4 +164,48 @@ t.test('indexTriplets copy the indexed samples into triplets', async (t) => {
   r = await app.inject({ method: 'POST', url: `/datasets/${id}/triplets`, payload: {} });
   expectError(t, r, 400, 'VALIDATION_ERROR');
   t.equal((await app.services.store.readTriplets(id)).count, 2, 'refused uploads added nothing');
+});
+
+t.test('a triplet job on indexTriplets trains on the samples by index, as on the same rows as vectors', async (t) => {
+  const app = await testApp(t);
+  const d = 6;
+  const labels = ['a', 'b', 'c', 'd'];
+  const ss = samples(40, d, labels);
+  const index: number[][] = [];
+  for (let a = 0; a < 40; a++)
+    for (const step of [4, 8, 12])
+      index.push([a, (a + step) % 40, (a + step + 1) % 40], [a, (a + 2 * step) % 40, (a + 3) % 40]);
+  const byIndex = await createDataset(app, d);
+  await post(app, byIndex, { samples: ss });
+  const up = await app.inject({
+    method: 'POST',
+    url: `/datasets/${byIndex}/triplets`,
+    payload: { indexTriplets: index },
+  });
+  t.equal(up.statusCode, 201, up.body);
+  const rows = (i: number) => ss[i].vector;
+  const byVector = await createDataset(
+    app,
+    d,
+    index.map(([a, p, n]) => ({ anchor: rows(a), positive: rows(p), negative: rows(n) })),
+  );
+  const trained = [];
+  for (const datasetId of [byIndex, byVector]) {
+    const r = await app.inject({
+      method: 'POST',
+      url: '/train',
+      payload: { datasetId, mining: 'none', outputDimension: 3, maxIterations: 40, seed: 5 },
+    });
+    t.equal(r.statusCode, 202, r.body);
+    const job = await waitForJob(app, r.json().id);
+    t.equal(job.status, 'succeeded', JSON.stringify(job.error));
+    trained.push(job.metrics);
+  }
+  const [a, b] = trained;
+  t.ok(a.trainLoss < 0.2, `the indexed job trained: loss ${a.trainLoss} below the margin, a collapsed map's`);
+  t.ok(
+    Math.abs(a.trainLoss - b.trainLoss) <= 1e-4 + 1e-3 * b.trainLoss,
+    `loss ${a.trainLoss} by index, ${b.trainLoss} as vectors`,
+  );
+  t.equal(a.trainCount, b.trainCount);
 });

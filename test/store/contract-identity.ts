@@ -161,6 +161,49 @@ export function identityContract(t: Test, backend: StoreBackend): void {
     t.same((await store.readSamples(ds.id)).labels, ['b', 'b']);
   });
 
+  t.test('readIndexedTriplets: the indices with their samples, renumbered by erasure; null with vectors', async (t) => {
+    const store = await backend.open(t);
+    const d = 2;
+    const ds = await store.createDataset({ name: null, dimension: d });
+    await t.rejects(store.readIndexedTriplets('ds_nope'), { code: 'DATASET_NOT_FOUND' });
+    t.equal(await store.readIndexedTriplets(ds.id), null, 'no triplets');
+    await store.appendSamples(ds.id, samples(5, d, 0), ['a', 'b', 'a', 'c', 'b']);
+    const all = (await store.readSamples(ds.id)).data;
+    // two committed chunks of index triplets, and a staged one that is not committed
+    const chunks = [
+      [0, 2, 1, 4, 1, 0],
+      [2, 0, 3],
+    ];
+    for (const [u, refs] of chunks.entries()) {
+      await store.stageIndexTriplets(`up_${u}`, ds.id, gather(all, d, refs), Int32Array.from(refs));
+      await store.commitStaged(`up_${u}`, ds.id, 'triplets', refs.length / 3, undefined, { samplesEpoch: 0 });
+    }
+    await store.stageIndexTriplets('up_open', ds.id, gather(all, d, [1, 1, 1]), Int32Array.from([1, 1, 1]));
+    const got = await store.readIndexedTriplets(ds.id);
+    t.ok(got, 'every triplet was given by index');
+    t.same(Array.from(got!.refs), chunks.flat());
+    t.match(got, { count: 3, dimension: d, samples: { count: 5 } });
+    t.same(Array.from(got!.samples.data), Array.from(all));
+    t.same(
+      Array.from(gather(got!.samples.data, d, Array.from(got!.refs))),
+      Array.from((await store.readTriplets(ds.id)).data),
+    );
+    await store.discardStaged('up_open');
+
+    // erasing "c" (sample 3) takes [2, 0, 3]; samples 4 moves to 3
+    await store.eraseLabel(ds.id, 'c');
+    const after = await store.readIndexedTriplets(ds.id);
+    t.same(Array.from(after!.refs), [0, 2, 1, 3, 1, 0]);
+    t.equal(after!.samples.count, 4);
+    t.same(
+      Array.from(gather(after!.samples.data, d, Array.from(after!.refs))),
+      Array.from((await store.readTriplets(ds.id)).data),
+      'the renumbered indices gather the rows read as vectors',
+    );
+    await store.appendTriplets(ds.id, gather(all, d, [0, 1, 4]), 1);
+    t.equal(await store.readIndexedTriplets(ds.id), null, 'a triplet uploaded as vectors');
+  });
+
   t.test('eraseLabel: refused while a job uses the dataset; gathered rows from before it are refused', async (t) => {
     const store = await backend.open(t);
     const ds = await store.createDataset({ name: null, dimension: 1 });

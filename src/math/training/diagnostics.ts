@@ -3,7 +3,8 @@ import { meanPairwiseDistance } from '../distances.js';
 import { embed } from '../embed.js';
 import type { Kernels } from '../kernels/types.js';
 import { createRng } from '../rng.js';
-import type { TrainMetrics, TrainParams, TripletSet } from '../types.js';
+import { tripletRow } from '../triplet-rows.js';
+import type { TrainMetrics, TrainParams, Triplets } from '../types.js';
 
 /** anchors sampled for meanEmbeddingDistance: enough pairs for a stable mean, few enough to cost nothing */
 const DISTANCE_SAMPLE = 256;
@@ -25,7 +26,7 @@ export function l2(v: Float64Array): number {
 export function meanEmbeddingDistance(
   W: Float64Array,
   k: number,
-  set: TripletSet,
+  set: Triplets,
   normalize: boolean,
   kernels?: Kernels,
 ): number {
@@ -34,7 +35,8 @@ export function meanEmbeddingDistance(
   const X = new Float64Array(n * set.d);
   for (let i = 0; i < n; i++) {
     const row = n === set.m ? i : rng.int(set.m);
-    for (let j = 0; j < set.d; j++) X[i * set.d + j] = set.anchors[row * set.d + j];
+    const [a, r] = tripletRow(set, 0, row);
+    for (let j = 0; j < set.d; j++) X[i * set.d + j] = a[r * set.d + j];
   }
   const E = new Float64Array(n * k);
   embed(W, k, set.d, X, n, normalize, E, kernels);

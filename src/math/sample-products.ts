@@ -1,0 +1,115 @@
+// The two products of the indexed triplet objective over a fixed n×d sample matrix X:
+//   forward  Z (n×k) = X·Wᵀ, and   gradient  G (k×d) += C_Sᵀ·X_S over the touched rows S.
+// With a backend that keeps rows resident (WebAssembly), X is copied in once, and so is Xᵀ in
+// blocks of samples: both products then run on the backend's threads as row products against a
+// few query rows (W's rows; Cᵀ's rows), with no per-evaluation copy of the data. The gradient's
+// float32 sums span one block of samples; blocks are added in float64, in order, as the fused
+// objective adds its slabs. Without residency, the backend's project and accumulate do the same.
+import type { Kernels, ResidentRows } from './kernels/types.js';
+import type { DataArray } from './types.js';
+
+/** Samples per block of the resident Xᵀ: the length of the gradient's float32 sums. */
+export const SUM_BLOCK_ROWS = 4096;
+
+export interface SampleProducts {
+  /** Z (n×k, row-major) = X·Wᵀ */
+  project(W: Float64Array, k: number, Z: Float64Array): void;
+  /** G (k×d) += Σ_{t < count} C[rows[t]]ᵀ·X[rows[t]]; rows ascending */
+  accumulate(G: Float64Array, k: number, C: Float64Array, rows: Int32Array, count: number): void;
+  /** frees the resident copies; idempotent */
+  dispose(): void;
+}
+
+export function sampleProducts(X: DataArray, n: number, d: number, kernels: Kernels): SampleProducts {
+  if (!kernels.residentRows) {
+    return {
+      project: (W, k, Z) => kernels.project(W, k, d, X, n, Z),
+      accumulate: (G, k, C, rows, count) => kernels.accumulate(G, k, d, C, X, rows, count),
+      dispose: () => {},
+    };
+  }
+  return residentProducts(X, n, d, kernels as Kernels & Required<Pick<Kernels, 'residentRows'>>);
+}
+
+/** Columns [t0, t1) of Xᵀ: d rows of t1 − t0 samples. */
+function transposedBlock(X: DataArray, d: number, t0: number, t1: number): Float32Array {
+  const nb = t1 - t0;
+  const out = new Float32Array(d * nb);
+  for (let t = t0; t < t1; t++) {
+    const o = t * d;
+    for (let j = 0; j < d; j++) out[j * nb + (t - t0)] = X[o + j];
+  }
+  return out;
+}
+
+function residentProducts(
+  X: DataArray,
+  n: number,
+  d: number,
+  kernels: Kernels & Required<Pick<Kernels, 'residentRows'>>,
+): SampleProducts {
+  const rows = kernels.residentRows(X, n, d);
+  const blocks: ResidentRows[] = [];
+  for (let t0 = 0; t0 < n; t0 += SUM_BLOCK_ROWS) {
+    const t1 = Math.min(n, t0 + SUM_BLOCK_ROWS);
+    blocks.push(kernels.residentRows(transposedBlock(X, d, t0, t1), d, t1 - t0));
+  }
+  let CT = new Float64Array(0);
+  let disposed = false;
+  const live = () => {
+    if (disposed) throw new Error('sample products used after dispose()');
+  };
+  return {
+    project(W, k, Z) {
+      live();
+      const p = rows.against(W, k);
+      try {
+        const { values, stride } = p.block(0, n);
+        // values hold Zᵀ (k × stride); the brackets read Z by sample
+        for (let r = 0; r < k; r++) {
+          const o = r * stride;
+          for (let i = 0; i < n; i++) Z[i * k + r] = values[o + i];
+        }
+      } finally {
+        p.dispose();
+      }
+    },
+    accumulate(G, k, C, list, count) {
+      live();
+      let t = 0;
+      for (let b = 0; b < blocks.length && t < count; b++) {
+        const t0 = b * SUM_BLOCK_ROWS;
+        const nb = blocks[b].k;
+        if (list[t] >= t0 + nb) continue;
+        if (CT.length < k * nb) CT = new Float64Array(k * SUM_BLOCK_ROWS);
+        CT.fill(0, 0, k * nb);
+        for (; t < count && list[t] < t0 + nb; t++) {
+          const i = list[t];
+          for (let r = 0; r < k; r++) CT[r * nb + (i - t0)] = C[i * k + r];
+        }
+        addBlockProducts(G, k, d, blocks[b], CT);
+      }
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      rows.dispose();
+      for (const b of blocks) b.dispose();
+    },
+  };
+}
+
+/** G (k×d) += (Cᵀ rows of one block)·(the block's Xᵀ rows)ᵀ, read as row products of Xᵀ against Cᵀ. */
+function addBlockProducts(G: Float64Array, k: number, d: number, block: ResidentRows, CT: Float64Array): void {
+  const p = block.against(CT, k);
+  try {
+    const { values, stride } = p.block(0, d);
+    for (let r = 0; r < k; r++) {
+      const o = r * stride;
+      const g = r * d;
+      for (let j = 0; j < d; j++) G[g + j] += values[o + j];
+    }
+  } finally {
+    p.dispose();
+  }
+}

@@ -1,0 +1,197 @@
+// The indexed triplet objective (each sample projected once) against the difference form on the
+// same triplets gathered into rows: equal up to rounding in float64, within float32 tolerance in
+// WebAssembly (several sum blocks, ragged k and d), a finite-difference gradient, the same start
+// and nearly the same L-BFGS run; and what it refuses.
+import t from 'tap';
+import { createCompute } from '../../src/compute/index.js';
+import { gatherTripletSet, toIndexedSet } from '../../src/compute/training-data.js';
+import { createIndexedObjective } from '../../src/math/indexed-objective.js';
+import { initW } from '../../src/math/init.js';
+import { jsKernels } from '../../src/math/kernels/js.js';
+import { createTripletObjective } from '../../src/math/losses.js';
+import { createRng } from '../../src/math/rng.js';
+import { SUM_BLOCK_ROWS } from '../../src/math/sample-products.js';
+import { train } from '../../src/math/train.js';
+import type { IndexedTripletSet, LossOptions, TripletSet } from '../../src/math/types.js';
+
+/** n samples in c clusters and m triplets over them (anchor and positive share a cluster). */
+function indexedCase(seed: number, n: number, m: number, d: number, f64 = true): IndexedTripletSet {
+  const rng = createRng(seed);
+  const c = 5;
+  const samples = f64 ? new Float64Array(n * d) : new Float32Array(n * d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) samples[i * d + j] = (j === i % c ? 2 : 0) + rng.normal();
+  const refs = new Int32Array(3 * m);
+  for (let i = 0; i < m; i++) {
+    const a = rng.int(n);
+    let p = rng.int(n);
+    while (p % c !== a % c) p = rng.int(n);
+    let q = rng.int(n);
+    while (q % c === a % c) q = rng.int(n);
+    refs.set([a, p, q], 3 * i);
+  }
+  return { d, m, n, samples, refs };
+}
+
+function gathered(set: IndexedTripletSet): TripletSet {
+  const out = [0, 1, 2].map(() =>
+    set.samples instanceof Float64Array ? new Float64Array(set.m * set.d) : new Float32Array(set.m * set.d),
+  );
+  for (let i = 0; i < set.m; i++)
+    for (let s = 0; s < 3; s++) {
+      const r = set.refs[3 * i + s];
+      out[s].set(set.samples.subarray(r * set.d, (r + 1) * set.d), i * set.d);
+    }
+  return { d: set.d, m: set.m, anchors: out[0], positives: out[1], negatives: out[2] };
+}
+
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let e = 0;
+  let s = 0;
+  for (let i = 0; i < b.length; i++) {
+    e = Math.max(e, Math.abs(a[i] - b[i]));
+    s = Math.max(s, Math.abs(b[i]));
+  }
+  return e / s;
+}
+
+const randomW = (k: number, d: number, seed: number) => {
+  const rng = createRng(seed);
+  return Float64Array.from({ length: k * d }, () => rng.normal() * 0.3);
+};
+
+const variants: [string, LossOptions][] = [
+  ['squared', { margin: 0.2, normalize: false, weightDecay: 0 }],
+  ['squared, weight decay', { margin: 1, normalize: false, weightDecay: 1e-2 }],
+  ['normalised', { margin: 0.2, normalize: true, weightDecay: 1e-3 }],
+  ['no hinge', { margin: 0.2, normalize: false, weightDecay: 0, hinge: 'none' }],
+];
+
+t.test('float64: the indexed and the difference form agree to rounding', async (t) => {
+  const set = indexedCase(1, 60, 300, 9);
+  const ref = gathered(set);
+  const k = 4;
+  const W = randomW(k, set.d, 2);
+  for (const [name, opts] of variants) {
+    const g = new Float64Array(k * set.d);
+    const gRef = new Float64Array(k * set.d);
+    const v = createIndexedObjective(set, opts).evaluate(W, k, g);
+    const r = createTripletObjective(ref, opts, jsKernels).evaluate(W, k, gRef);
+    t.ok(Math.abs(v.loss - r.loss) <= 1e-12 * Math.abs(r.loss), `${name}: loss ${v.loss} vs ${r.loss}`);
+    t.ok(relErr(g, gRef) < 1e-12, `${name}: gradient, relative error ${relErr(g, gRef).toExponential(2)}`);
+    t.equal(v.activeCount, r.activeCount, `${name}: active count`);
+    t.equal(v.correctCount, r.correctCount, `${name}: correct count`);
+    t.ok(v.activeCount > 0 && v.activeCount < set.m, `${name}: some triplets active, not all`);
+  }
+});
+
+t.test('float64: the gradient matches central differences', async (t) => {
+  const set = indexedCase(3, 30, 120, 6);
+  const k = 3;
+  const W = randomW(k, set.d, 4);
+  for (const [name, opts] of variants) {
+    const obj = createIndexedObjective(set, opts);
+    const g = new Float64Array(k * set.d);
+    obj.evaluate(W, k, g);
+    const h = 1e-6;
+    let worst = 0;
+    for (let i = 0; i < W.length; i++) {
+      const w = W[i];
+      W[i] = w + h;
+      const up = obj.evaluate(W, k, null).loss;
+      W[i] = w - h;
+      const down = obj.evaluate(W, k, null).loss;
+      W[i] = w;
+      worst = Math.max(worst, Math.abs((up - down) / (2 * h) - g[i]));
+    }
+    t.ok(worst < 1e-5, `${name}: max |finite difference − gradient| ${worst.toExponential(2)}`);
+  }
+});
+
+t.test('WebAssembly: within float32 tolerance over several sum blocks, the same on 1 and 2 threads', async (t) => {
+  const n = 2 * SUM_BLOCK_ROWS + 123;
+  const set = indexedCase(5, n, 3000, 21, false);
+  const ref = gathered(set);
+  const k = 7;
+  const W = randomW(k, set.d, 6);
+  const results: Float64Array[] = [];
+  for (const threads of [1, 2]) {
+    const compute = await createCompute({ kernels: 'wasm', threads });
+    t.teardown(() => compute.close());
+    for (const [name, opts] of variants) {
+      const g = new Float64Array(k * set.d);
+      const gRef = new Float64Array(k * set.d);
+      const obj = createIndexedObjective(set, opts, compute.kernels);
+      const v = obj.evaluate(W, k, g);
+      obj.dispose?.();
+      const r = createTripletObjective(ref, opts, jsKernels).evaluate(W, k, gRef);
+      t.ok(Math.abs(v.loss - r.loss) <= 1e-5 * Math.abs(r.loss), `${threads} thread(s), ${name}: loss`);
+      t.ok(relErr(g, gRef) <= 1e-5, `${threads} thread(s), ${name}: gradient ${relErr(g, gRef).toExponential(2)}`);
+      results.push(g);
+    }
+  }
+  for (let i = 0; i < variants.length; i++)
+    t.same(results[i], results[i + variants.length], `${variants[i][0]}: bit-identical on 1 and 2 threads`);
+  const obj = createIndexedObjective(set, variants[0][1], (await createCompute({ kernels: 'wasm' })).kernels);
+  obj.dispose?.();
+  t.throws(() => obj.evaluate(W, k, null), /after dispose/, 'a disposed objective refuses to run');
+});
+
+t.test('training: the same PCA start, and L-BFGS to the same loss as the difference form', async (t) => {
+  const set = indexedCase(7, 200, 1500, 12);
+  const ref = gathered(set);
+  const p = {
+    outputDimension: 4,
+    margin: 0.2,
+    optimizer: 'lbfgs' as const,
+    maxIterations: 60,
+    normalize: false,
+    weightDecay: 1e-4,
+    init: 'pca' as const,
+    seed: 3,
+    gradientTolerance: 1e-9,
+    historySize: 10,
+  };
+  const W0 = initW({ init: 'pca', k: 4, d: 12, seed: 3 }, set);
+  t.same(W0, initW({ init: 'pca', k: 4, d: 12, seed: 3 }, ref), 'the same PCA start');
+  const start = createIndexedObjective(set, { margin: 0.2, normalize: false, weightDecay: 1e-4 }).evaluate(W0, 4, null);
+  const a = train(set, p);
+  const b = train(ref, p);
+  t.ok(a.metrics.trainLoss < 0.5 * start.loss, 'training lowers the loss');
+  t.ok(
+    Math.abs(a.metrics.trainLoss - b.metrics.trainLoss) <= 1e-6 + 1e-3 * b.metrics.trainLoss,
+    `final loss ${a.metrics.trainLoss} vs ${b.metrics.trainLoss}`,
+  );
+  t.ok(
+    Math.abs(a.metrics.meanEmbeddingDistance - b.metrics.meanEmbeddingDistance) <=
+      1e-3 * b.metrics.meanEmbeddingDistance,
+    'the same embedding spread',
+  );
+  t.same(train(set, p).W, a.W, 'deterministic');
+});
+
+t.test('a split of indexed triplets: training part by index, validation part gathered', async (t) => {
+  const set = indexedCase(9, 20, 10, 3, false);
+  const stored = {
+    count: set.m,
+    dimension: set.d,
+    refs: set.refs,
+    samples: { count: set.n, data: set.samples as Float32Array },
+  };
+  const part = Uint32Array.from([7, 2, 5]);
+  const tr = toIndexedSet(stored, part);
+  t.same(Array.from(tr.refs), [...set.refs.subarray(21, 24), ...set.refs.subarray(6, 9), ...set.refs.subarray(15, 18)]);
+  t.equal(tr.samples, set.samples, 'the samples are shared, not copied');
+  const g = gatherTripletSet(stored, part);
+  const full = gathered(set);
+  t.same(Array.from(g.negatives.subarray(0, 3)), Array.from(full.negatives.subarray(21, 24)));
+});
+
+t.test('refused: indices outside the samples, sizes that do not match', async (t) => {
+  const set = indexedCase(11, 10, 5, 2);
+  t.throws(
+    () => createIndexedObjective({ ...set, refs: Int32Array.from([...set.refs.subarray(0, 14), 10]) }, variants[0][1]),
+    /refs\[14\] is 10/,
+  );
+  t.throws(() => createIndexedObjective({ ...set, refs: set.refs.subarray(0, 12) }, variants[0][1]), /expected 3·m/);
+  t.throws(() => createIndexedObjective({ ...set, n: 11 }, variants[0][1]), /expected n·d/);
+});
