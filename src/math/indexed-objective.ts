@@ -6,12 +6,16 @@
 // held is n rows instead of 2–3·m. The brackets are then k-dimensional, and the gradient is one
 // product over the samples an active triplet touches: ∇ = Cᵀ·X_S with C[j] = Σ ∂ℓ/∂z_j.
 // Summation differs from the difference form only in rounding (W·a − W·p against W·(a − p)).
+// Hinged squared loss: after an evaluation at W_c, triplets proved inactive near W_c
+// (inactive-bound.ts) are skipped while W stays within their radius, and only the samples of the
+// others are projected; a full evaluation refreshes the radii.
 import { jsKernels } from './kernels/js.js';
 import type { Kernels } from './kernels/types.js';
 import { NORM_EPSILON, type TripletObjective } from './losses.js';
 import { sampleProducts } from './sample-products.js';
+import { frobeniusDistance, inactiveRadius, tripletNorms } from './inactive-bound.js';
 import { assertIndexedSet } from './triplet-rows.js';
-import type { IndexedTripletSet, LossOptions, LossValue } from './types.js';
+import type { DataArray, IndexedTripletSet, LossOptions, LossValue } from './types.js';
 
 interface Buffers {
   k: number;
@@ -62,19 +66,36 @@ interface Sums {
   correct: number;
 }
 
+/** The triplets to bracket: all m, or a list of them; with `radii`, each triplet's radius is written. */
+interface Pass {
+  list: Int32Array | null;
+  count: number;
+  radii: Bound | null;
+}
+
 /**
- * Brackets over the m triplets from the projections; with `wantGrad`, each counted triplet adds
- * its derivatives (scaled by 2/m) into C's rows of a, p and n: ∂/∂e_a = 2(e_n − e_p),
- * ∂/∂e_p = 2(e_p − e_a), ∂/∂e_n = 2(e_a − e_n).
+ * Brackets over the pass's triplets from the projections; with `wantGrad`, each counted triplet
+ * adds its derivatives (scaled by 2/m) into C's rows of a, p and n: ∂/∂e_a = 2(e_n − e_p),
+ * ∂/∂e_p = 2(e_p − e_a), ∂/∂e_n = 2(e_a − e_n). A full pass of a bounded objective also writes each
+ * triplet's radius at this W into the bound's pending radii.
  */
-function brackets(set: IndexedTripletSet, b: Buffers, margin: number, hinged: boolean, wantGrad: boolean): Sums {
+function brackets(
+  set: IndexedTripletSet,
+  b: Buffers,
+  margin: number,
+  hinged: boolean,
+  wantGrad: boolean,
+  pass: Pass,
+): Sums {
   const { m, refs } = set;
   const { k, Z, C, touched } = b;
+  const { list, radii } = pass;
   const s = 2 / m;
   let sum = 0;
   let active = 0;
   let correct = 0;
-  for (let i = 0; i < m; i++) {
+  for (let t = 0; t < pass.count; t++) {
+    const i = list === null ? t : list[t];
     const a = refs[3 * i] * k;
     const p = refs[3 * i + 1] * k;
     const q = refs[3 * i + 2] * k;
@@ -86,6 +107,7 @@ function brackets(set: IndexedTripletSet, b: Buffers, margin: number, hinged: bo
       dp += u * u;
       dn += v * v;
     }
+    if (radii !== null) radii.pending[i] = inactiveRadius(dp, dn, margin, radii.nx[i], radii.ny[i]);
     const diff = dp - dn;
     const bracket = diff + margin;
     if (diff < 0) correct++;
@@ -117,42 +139,174 @@ function touchedRows(b: Buffers, n: number, normalize: boolean): number {
   return count;
 }
 
+/** A partial evaluation projects at most this share of the samples; past it, a full one is cheaper. */
+export const PARTIAL_SAMPLE_SHARE = 1 / 3;
+
+/** The radii at Wc, the best full evaluation so far, for one k. */
+interface Bound {
+  k: number;
+  Wc: Float64Array | null;
+  /** the objective at Wc: a full evaluation refreshes the radii only where it is lower */
+  loss: number;
+  radius: Float64Array;
+  /** the radii at the last full evaluation, adopted when it lowered the objective */
+  pending: Float64Array;
+  nx: Float64Array;
+  ny: Float64Array;
+  /** triplets that may be active, and the distinct samples they use (scratch) */
+  candidates: Int32Array;
+  used: Int32Array;
+  stamp: Int32Array;
+  generation: number;
+  gathered: DataArray;
+  projected: Float64Array;
+}
+
+function newBound(set: IndexedTripletSet, k: number, norms: { nx: Float64Array; ny: Float64Array }): Bound {
+  const { m, n, d } = set;
+  const cap = Math.floor(n * PARTIAL_SAMPLE_SHARE);
+  return {
+    k,
+    Wc: null,
+    loss: Infinity,
+    radius: new Float64Array(m),
+    pending: new Float64Array(m),
+    ...norms,
+    candidates: new Int32Array(m),
+    used: new Int32Array(n),
+    stamp: new Int32Array(n),
+    generation: 0,
+    gathered: set.samples instanceof Float64Array ? new Float64Array(cap * d) : new Float32Array(cap * d),
+    projected: new Float64Array(cap * k),
+  };
+}
+
+/**
+ * The triplets W may have turned active (radius ≤ ‖W − Wc‖) and their distinct samples; the
+ * sample count, or −1 when over the partial share.
+ */
+function candidates(set: IndexedTripletSet, bd: Bound, W: Float64Array, d: number): { count: number; samples: number } {
+  const delta = frobeniusDistance(W, bd.Wc!, bd.k * d);
+  const cap = Math.floor(set.n * PARTIAL_SAMPLE_SHARE);
+  const g = ++bd.generation;
+  let count = 0;
+  let samples = 0;
+  for (let i = 0; i < set.m; i++) {
+    if (bd.radius[i] > delta) continue;
+    bd.candidates[count++] = i;
+    for (let s = 0; s < 3; s++) {
+      const j = set.refs[3 * i + s];
+      if (bd.stamp[j] === g) continue;
+      bd.stamp[j] = g;
+      if (samples === cap) return { count, samples: -1 };
+      bd.used[samples++] = j;
+    }
+  }
+  return { count, samples };
+}
+
+/** Projects only the listed samples, into their rows of Z (the other rows are not read). */
+function projectSome(
+  set: IndexedTripletSet,
+  bd: Bound,
+  b: Buffers,
+  W: Float64Array,
+  kernels: Kernels,
+  count: number,
+): void {
+  const { d, samples } = set;
+  const k = b.k;
+  for (let t = 0; t < count; t++) {
+    const j = bd.used[t];
+    bd.gathered.set(samples.subarray(j * d, (j + 1) * d), t * d);
+  }
+  kernels.project(W, k, d, bd.gathered, count, bd.projected);
+  for (let t = 0; t < count; t++) b.Z.set(bd.projected.subarray(t * k, (t + 1) * k), bd.used[t] * k);
+}
+
+/**
+ * Adopts the pending radii of a full evaluation at W. Only an evaluation that lowers the objective
+ * moves Wc: a line search's overshooting trial, far from where the next trials fall, would leave
+ * radii that prove nothing about them.
+ */
+function adopt(bd: Bound, W: Float64Array, loss: number): void {
+  [bd.radius, bd.pending] = [bd.pending, bd.radius];
+  bd.Wc = Float64Array.from(W);
+  bd.loss = loss;
+}
+
 /**
  * `kernels` does the two products over the samples (sample-products.ts: float32 in WebAssembly,
  * with the samples resident); the brackets run here in float64. Dispose it when done.
  */
+export interface IndexedObjective extends TripletObjective {
+  /** triplets the last evaluation skipped as provably inactive (0 after a full evaluation) */
+  readonly lastSkipped: number;
+}
+
 export function createIndexedObjective(
   set: IndexedTripletSet,
   opts: LossOptions,
   kernels: Kernels = jsKernels,
-): TripletObjective {
+): IndexedObjective {
   assertIndexedSet(set);
   const { m, d, n, samples } = set;
   const hinged = (opts.hinge ?? 'relu') === 'relu';
+  // the bound holds for the hinged squared distances; normalised embeddings move non-linearly
+  const bounded = hinged && !opts.normalize;
   let b: Buffers | null = null;
+  let bd: Bound | null = null;
+  let norms: { nx: Float64Array; ny: Float64Array } | null = null;
+  let lastSkipped = 0;
   const products = sampleProducts(samples, n, d, kernels);
+
+  /** Projects what this evaluation needs; the pass over the triplets it then makes. */
+  const prepare = (W: Float64Array, k: number, buf: Buffers): Pass => {
+    if (bounded) {
+      norms ??= tripletNorms(set);
+      if (bd === null || bd.k !== k) bd = newBound(set, k, norms);
+      if (bd.Wc !== null) {
+        const c = candidates(set, bd, W, d);
+        if (c.samples >= 0) {
+          projectSome(set, bd, buf, W, kernels, c.samples);
+          return { list: bd.candidates, count: c.count, radii: null };
+        }
+      }
+    }
+    products.project(W, k, buf.Z);
+    if (opts.normalize) normalizeRows(buf.Z, n, k, buf.norms);
+    return { list: null, count: m, radii: bd };
+  };
+
   return {
     m,
     d,
+    get lastSkipped() {
+      return lastSkipped;
+    },
     evaluate(W: Float64Array, k: number, grad: Float64Array | null): LossValue {
       if (b === null || b.k !== k) b = buffers(n, k);
-      products.project(W, k, b.Z);
-      if (opts.normalize) normalizeRows(b.Z, n, k, b.norms);
       const wantGrad = grad !== null;
       if (wantGrad) {
         b.C.fill(0);
         b.touched.fill(0);
       }
-      const r = brackets(set, b, opts.margin, hinged, wantGrad);
+      const pass = prepare(W, k, b);
+      const r = brackets(set, b, opts.margin, hinged, wantGrad, pass);
+      // skipped triplets are inactive and correct (their bracket, hence d(a,p) − d(a,n), is < 0)
+      lastSkipped = m - pass.count;
+      const correct = r.correct + lastSkipped;
       let wn = 0;
       for (let i = 0; i < k * d; i++) wn += W[i] * W[i];
+      const loss = r.sum / m + 0.5 * opts.weightDecay * wn;
+      if (pass.radii !== null && loss <= pass.radii.loss) adopt(pass.radii, W, loss);
       if (grad !== null) {
         const count = touchedRows(b, n, opts.normalize);
         if (opts.weightDecay === 0) grad.fill(0, 0, k * d);
         else for (let i = 0; i < k * d; i++) grad[i] = opts.weightDecay * W[i];
         products.accumulate(grad, k, b.C, b.rows, count);
       }
-      return { loss: r.sum / m + 0.5 * opts.weightDecay * wn, activeCount: r.active, correctCount: r.correct };
+      return { loss, activeCount: r.active, correctCount: correct };
     },
     dispose: () => products.dispose(),
   };

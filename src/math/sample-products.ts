@@ -10,6 +10,11 @@ import type { DataArray } from './types.js';
 
 /** Samples per block of the resident Xᵀ: the length of the gradient's float32 sums. */
 export const SUM_BLOCK_ROWS = 4096;
+/**
+ * Below this many touched samples the gradient packs just those rows (kernels.accumulate) rather
+ * than multiplying whole blocks of Xᵀ, most of whose columns would be zero.
+ */
+export const PACKED_GRADIENT_ROWS = 1024;
 
 export interface SampleProducts {
   /** Z (n×k, row-major) = X·Wᵀ */
@@ -76,6 +81,7 @@ function residentProducts(
     },
     accumulate(G, k, C, list, count) {
       live();
+      if (count < PACKED_GRADIENT_ROWS) return kernels.accumulate(G, k, d, C, X, list, count);
       let t = 0;
       for (let b = 0; b < blocks.length && t < count; b++) {
         const t0 = b * SUM_BLOCK_ROWS;

@@ -11,15 +11,17 @@ import { jsKernels } from '../../src/math/kernels/js.js';
 import { createTripletObjective } from '../../src/math/losses.js';
 import { createRng } from '../../src/math/rng.js';
 import { SUM_BLOCK_ROWS } from '../../src/math/sample-products.js';
+import { minimizeLbfgs } from '../../src/math/optim/lbfgs.js';
 import { train } from '../../src/math/train.js';
 import type { IndexedTripletSet, LossOptions, TripletSet } from '../../src/math/types.js';
 
 /** n samples in c clusters and m triplets over them (anchor and positive share a cluster). */
-function indexedCase(seed: number, n: number, m: number, d: number, f64 = true): IndexedTripletSet {
+function indexedCase(seed: number, n: number, m: number, d: number, f64 = true, separation = 2): IndexedTripletSet {
   const rng = createRng(seed);
   const c = 5;
   const samples = f64 ? new Float64Array(n * d) : new Float32Array(n * d);
-  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) samples[i * d + j] = (j === i % c ? 2 : 0) + rng.normal();
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < d; j++) samples[i * d + j] = (j === i % c ? separation : 0) + rng.normal();
   const refs = new Int32Array(3 * m);
   for (let i = 0; i < m; i++) {
     const a = rng.int(n);
@@ -194,4 +196,48 @@ t.test('refused: indices outside the samples, sizes that do not match', async (t
   );
   t.throws(() => createIndexedObjective({ ...set, refs: set.refs.subarray(0, 12) }, variants[0][1]), /expected 3·m/);
   t.throws(() => createIndexedObjective({ ...set, n: 11 }, variants[0][1]), /expected n·d/);
+});
+
+t.test('the inactive bound: skipped evaluations equal full ones along an L-BFGS path (float64)', async (t) => {
+  const set = indexedCase(13, 3000, 4000, 10, true, 4);
+  const k = 4;
+  const opts = { margin: 0.2, normalize: false, weightDecay: 1e-4 };
+  const obj = createIndexedObjective(set, opts);
+  let partial = 0;
+  let evaluations = 0;
+  let mismatches = 0;
+  const fg = (W: Float64Array, g: Float64Array) => {
+    const v = obj.evaluate(W, k, g);
+    evaluations++;
+    if (obj.lastSkipped > 0) {
+      partial++;
+      // a fresh objective evaluates every triplet: bit for bit the same figures
+      const g2 = new Float64Array(g.length);
+      const full = createIndexedObjective(set, opts).evaluate(W, k, g2);
+      if (full.loss !== v.loss || full.activeCount !== v.activeCount || full.correctCount !== v.correctCount)
+        mismatches++;
+      else if (g2.some((x, i) => x !== g[i])) mismatches++;
+    }
+    return v.loss;
+  };
+  const W0 = initW({ init: 'pca', k, d: set.d, seed: 1 }, set);
+  minimizeLbfgs(fg, W0, { maxIterations: 80, gradientTolerance: 0, historySize: 10 });
+  t.ok(partial > evaluations / 3, `${partial} of ${evaluations} evaluations skipped triplets`);
+  t.equal(mismatches, 0, 'every skipping evaluation equals the full one');
+});
+
+t.test('the inactive bound is off where it does not hold: normalised embeddings, no hinge', async (t) => {
+  const set = indexedCase(15, 1000, 800, 6, true, 6);
+  const W = randomW(3, set.d, 16);
+  for (const opts of [variants[2][1], variants[3][1]]) {
+    const obj = createIndexedObjective(set, opts);
+    obj.evaluate(W, 3, new Float64Array(3 * set.d));
+    obj.evaluate(W, 3, new Float64Array(3 * set.d));
+    t.equal(obj.lastSkipped, 0, `${opts.normalize ? 'normalised' : 'no hinge'}: nothing skipped`);
+  }
+  const squared = createIndexedObjective(set, variants[0][1]);
+  const W0 = initW({ init: 'pca', k: 3, d: set.d, seed: 1 }, set);
+  squared.evaluate(W0, 3, null);
+  squared.evaluate(W0, 3, null);
+  t.ok(squared.lastSkipped > 0, 'the hinged squared loss skips at the same W');
 });

@@ -168,3 +168,24 @@ t.test('L-BFGS: a pair skipped for non-positive curvature leaves the stored pair
   t.same(after, before, 'S, Y, ρ and γ are those of the two accepted pairs');
   t.end();
 });
+
+t.test('line search on a kink: an Armijo step once the bracket is narrow, and tenfold shrinking', (t) => {
+  // f(x) = |x − 1| from x = 0 along +1: slope −1 up to the kink, +1 after. |f'| is 1 everywhere,
+  // so the strong curvature condition (|f'| ≤ 0.9) never holds.
+  let evals = 0;
+  const kink: FG = (x, g) => {
+    evals++;
+    g[0] = x[0] > 1 ? 1 : -1;
+    return Math.abs(x[0] - 1);
+  };
+  const x = new Float64Array([0]);
+  const dir = new Float64Array([1]);
+  const xo = new Float64Array(1);
+  const go = new Float64Array(1);
+  const r = wolfeLineSearch(kink, x, 1, -1, dir, 1000, xo, go, createLineSearchWork(1));
+  t.equal(r.status, 'armijo', 'no Wolfe point exists: the best Armijo one');
+  t.ok(r.f < 0.2, `close to the kink: f ${r.f} at ${r.alpha}`);
+  t.ok(evals <= 8, `${evals} evaluations from a step 1000 times too long (25 allowed)`);
+  t.equal(kink(xo, new Float64Array(1)), r.f, 'returned point matches returned f');
+  t.end();
+});

@@ -10,6 +10,8 @@ export interface LineSearchOptions {
   c1?: number;
   /** curvature, default 0.9 (quasi-Newton); use 0.1 for CG */
   c2?: number;
+  /** relative width of a bracket around an Armijo step at which the zoom stops, default 0.1 */
+  xtol?: number;
   maxEvaluations?: number;
   shouldStop?: () => boolean;
 }
@@ -49,14 +51,18 @@ export function cubicMinimizer(a: number, fa: number, ga: number, b: number, fb:
   return Number.isFinite(t) ? t : NaN;
 }
 
-/** Interpolated point inside (lo, hi), kept 10% away from both ends; bisection otherwise. */
+/**
+ * Interpolated point inside (lo, hi), clamped to 10% away from both ends (as minFunc's
+ * polyinterp): an overshoot by orders of magnitude (a hinge set crossed) then shrinks the step
+ * tenfold per trial instead of halving it. Bisection when the cubic has no minimiser.
+ */
 function zoomPoint(lo: Trial, hi: Trial): number {
   const left = Math.min(lo.a, hi.a);
   const right = Math.max(lo.a, hi.a);
   const w = right - left;
   const t = Number.isFinite(hi.f) ? cubicMinimizer(lo.a, lo.f, lo.g, hi.a, hi.f, hi.g) : NaN;
-  if (t === t && t >= left + 0.1 * w && t <= right - 0.1 * w) return t;
-  return (left + right) / 2;
+  if (!(t === t)) return (left + right) / 2;
+  return Math.min(right - 0.1 * w, Math.max(left + 0.1 * w, t));
 }
 
 /** Next trial when extrapolating beyond cur: cubic step clamped to [cur + 0.01·(cur−prev), 10·cur]. */
@@ -86,6 +92,7 @@ export function wolfeLineSearch(
 ): LineSearchResult {
   const c1 = opts.c1 ?? 1e-4;
   const c2 = opts.c2 ?? 0.9;
+  const xtol = opts.xtol ?? 0.1;
   const maxEvals = opts.maxEvaluations ?? 25;
   const { xt, gt } = work;
   let evals = 0;
@@ -148,6 +155,9 @@ export function wolfeLineSearch(
   for (;;) {
     if (evals >= maxEvals) return failed();
     if (Math.abs(hi.a - lo.a) <= 1e-14 * Math.max(1, Math.abs(lo.a))) return failed();
+    // An Armijo step whose bracket is this narrow will not be bettered by more trials: on a kink of
+    // the hinge the curvature condition may hold nowhere in it (scipy's dcsrch: xtol)
+    if (lo.a > 0 && Math.abs(hi.a - lo.a) <= xtol * Math.max(lo.a, hi.a)) return failed();
     if (opts.shouldStop?.()) return { status: 'cancelled', alpha: 0, f: f0, evaluations: evals };
     const tr = evaluate(zoomPoint(lo, hi));
     if (tr.f > f0 + c1 * tr.a * gtd0 || tr.f >= lo.f) {

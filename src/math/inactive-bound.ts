@@ -1,0 +1,58 @@
+// Triplets that provably stay inactive while W stays near where they were last checked
+// (docs/decisions/0041): for x = a − p, y = a − n and slack s = −(‖W_c x‖² − ‖W_c y‖² + margin) > 0
+// at W_c, every W with ‖W − W_c‖_F < r keeps the bracket negative, where r is the positive root of
+// Aδ² + 2Bδ − s, A = ‖x‖² + ‖y‖², B = ‖x‖‖W_c x‖ + ‖y‖‖W_c y‖. A skipped triplet adds nothing to
+// the hinged loss or its gradient, and counts as inactive and correct. Pure.
+import type { IndexedTripletSet } from './types.js';
+
+/**
+ * Slack kept back from the bound, relative to the distances it is computed from: the projections
+ * may be float32 (relative error ~1e-6), so a triplet within this of its hinge is always checked.
+ */
+export const SLACK_TOLERANCE = 1e-4;
+
+/** ‖a − p‖ and ‖a − n‖ of every triplet, in float64. */
+export function tripletNorms(set: IndexedTripletSet): { nx: Float64Array; ny: Float64Array } {
+  const { m, d, samples, refs } = set;
+  const nx = new Float64Array(m);
+  const ny = new Float64Array(m);
+  for (let i = 0; i < m; i++) {
+    const a = refs[3 * i] * d;
+    const p = refs[3 * i + 1] * d;
+    const q = refs[3 * i + 2] * d;
+    let sx = 0;
+    let sy = 0;
+    for (let j = 0; j < d; j++) {
+      const u = samples[a + j] - samples[p + j];
+      const v = samples[a + j] - samples[q + j];
+      sx += u * u;
+      sy += v * v;
+    }
+    nx[i] = Math.sqrt(sx);
+    ny[i] = Math.sqrt(sy);
+  }
+  return { nx, ny };
+}
+
+/**
+ * How far (Frobenius) W may move from W_c before triplet i can turn active, from its squared
+ * distances dp = ‖W_c x‖², dn = ‖W_c y‖² at W_c; 0 when it is active or within tolerance of it.
+ */
+export function inactiveRadius(dp: number, dn: number, margin: number, nx: number, ny: number): number {
+  const s = dn - dp - margin - SLACK_TOLERANCE * (dp + dn);
+  if (!(s > 0)) return 0;
+  const A = nx * nx + ny * ny;
+  const B = nx * Math.sqrt(dp) + ny * Math.sqrt(dn);
+  // s / (B + √(B² + As)): the root without cancellation; shaved for its own rounding
+  return (s / (B + Math.sqrt(B * B + A * s))) * (1 - 1e-12);
+}
+
+/** ‖W − W_c‖_F */
+export function frobeniusDistance(W: Float64Array, Wc: Float64Array, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const e = W[i] - Wc[i];
+    s += e * e;
+  }
+  return Math.sqrt(s);
+}
