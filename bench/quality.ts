@@ -53,7 +53,8 @@ export const TODAY: MinedOverrides = {
 
 /**
  * Candidate mixes, each on top of TODAY (docs/decisions/0044–0045 record what each one measured).
- * startPull is divided by the pairs of training labels since 0045: `pull30` on 5 training digits is λ = 3.
+ * startPull is divided by the pairs of training labels since 0045 (`pull30` on 5 training digits is λ = 3)
+ * and scaled by the start gate since 0051 (λ = 30 · g / 10, g = 0.91–0.99 on digits).
  */
 export const CANDIDATES: Record<string, MinedOverrides> = {
   soft: { tripletWeight: 0, softNeighbourWeight: 1, softNeighbourTemperature: 0.1 },
@@ -63,6 +64,8 @@ export const CANDIDATES: Record<string, MinedOverrides> = {
   pull3: { startPull: 3 },
   pull10: { startPull: 10 },
   pull30: { startPull: 30 },
+  pull50: { startPull: 50 },
+  pull70: { startPull: 70 },
   pull100: { startPull: 100 },
   'soft+pull30': { tripletWeight: 0, softNeighbourWeight: 1, softNeighbourTemperature: 0.1, startPull: 30 },
   'soft+pull100': { tripletWeight: 0, softNeighbourWeight: 1, softNeighbourTemperature: 0.1, startPull: 100 },

@@ -4,6 +4,7 @@
 // typed arrays and WebAssembly memory as well as the JS heap, and errs on the high side: admission
 // control refuses on these numbers, so an estimate below the truth is the one mistake that matters.
 // docs/operations.md "Budgets" lists the formulas.
+import { gateRowLimit } from '../math/mining/start-gate.js';
 import type { MinedTrainingParams, TrainingParams, TripletTrainingParams } from './training.js';
 
 export const MiB = 1024 * 1024;
@@ -223,6 +224,11 @@ function minedTerms(p: MinedTrainingParams, data: JobData): CostTerm[] {
       name: 'init rows',
       formula: 'min(n, 2730)·d·4 (rows for the starting W)',
       bytes: Math.min(n, MINED_INIT_ROWS) * d * 4,
+    },
+    {
+      name: 'start gate rows',
+      formula: 'with startPull: g·(d·4 + k·8 + 4), g = min(n, 2000, ⌊√(3e8/(d + k))⌋) (mining/start-gate.ts)',
+      bytes: (p.startPull ?? 0) > 0 ? Math.min(n, gateRowLimit(d, k)) * (d * 4 + k * 8 + 4) : 0,
     },
   ];
 }

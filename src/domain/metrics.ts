@@ -50,6 +50,11 @@ export const JobMetrics = Type.Object(
     bestIteration: int('Mined training: the step whose W is returned'),
     earlyStopped: Type.Optional(Type.Boolean({ description: 'Mined training: stopped by early stopping' })),
     samplesSeen: int('Mined training: sample visits (Σ batch sizes)'),
+    startPullGate: num(
+      "Mined training with a start pull: the gate in [0, 1] scaling it, the start map's leave-one-out precision@1 " +
+        "on the training samples above chance, times the share it keeps of the raw features' own",
+    ),
+    startPullLambda: num('Mined training with a start pull: its λ, startPull · gate / pairs of training labels'),
     validationLoss: num('Loss on the validation set'),
     validationTripletAccuracy: num('Share of validation triplets with d(a,p) < d(a,n)'),
     precisionAt1: num('Validation precision@1'),

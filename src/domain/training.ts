@@ -86,9 +86,11 @@ export const TrainingOptions = {
     minimum: 0,
     maximum: 1e6,
     description:
-      'Mined samples: pull towards the starting map W₀ (the `init`), (startPull / pairs of training labels)·‖W − W₀‖²/‖W₀‖²: ' +
-      'it keeps what the raw neighbourhoods already get right when few labels train, and vanishes when many do; ' +
-      'with `normalize`, on the directions W/‖W‖ only ' +
+      'Mined samples: pull towards the starting map W₀ (the `init`), λ·‖W − W₀‖²/‖W₀‖² with ' +
+      'λ = startPull · gate / pairs of training labels: it keeps what the raw neighbourhoods already get right when few labels train, ' +
+      'and vanishes when many do. The gate (0 to 1, reported as `metrics.startPullGate`) is how good the start is on the training ' +
+      "samples: its leave-one-out precision@1 above chance, times the share it keeps of the raw features' own, so a start that " +
+      'keeps noise is not held; with `normalize`, on the directions W/‖W‖ only ' +
       `(0 leaves it out). Default ${DEFAULT_MINED_PARAMS.startPull}`,
   }),
   batchSize: Type.Integer({

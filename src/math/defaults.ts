@@ -60,13 +60,15 @@ export const LEGACY_LOSS_MIX: Readonly<
  * (in the first half the learning rate is still high and a flat figure is not a plateau), keeping the
  * best W (the latest one within noise of the best). MAP@R rather than precision@1: see
  * docs/decisions/0047-early-stopping-noise.md.
- * startPull 3: a pull towards the PCA start, divided by the pairs of training labels, so that it
+ * startPull 50: a pull towards the PCA start, divided by the pairs of training labels, so that it
  * keeps what the raw neighbourhoods get right on unseen classes when few labels train and vanishes
- * when many do; with normalize it pulls directions only (the loss ignores the scale of W). Not the
- * strongest pull that helped one data set: where the PCA start is wrong (noise with the largest
- * variance) a strong pull keeps the noise, and the README's 3-label walk-through failed at 10 and 30.
+ * when many do; with normalize it pulls directions only (the loss ignores the scale of W). Gated by
+ * the start's own evidence (start-gate.ts): scaled by its leave-one-out precision@1 on the training
+ * samples above chance, times the share it keeps of the raw features' own, so a start that keeps
+ * noise with the largest variance (the README's 3-label walk-through: gate 0) is not held, and a
+ * start that is right (digits: gate 0.91–0.99) is.
  * The soft-neighbour term stays off: it helped one data set and hurt another. Figures:
- * docs/decisions/0045-start-pull-default.md.
+ * docs/decisions/0045-start-pull-default.md and 0051-start-pull-gate.md.
  */
 export const DEFAULT_MINED_PARAMS: Readonly<Omit<MinedTrainParams, 'outputDimension'>> = Object.freeze({
   margin: DEFAULT_MARGIN,
@@ -95,5 +97,5 @@ export const DEFAULT_MINED_PARAMS: Readonly<Omit<MinedTrainParams, 'outputDimens
   earlyStoppingMetric: 'mapAtR',
   minDelta: 1e-4,
   ...LEGACY_LOSS_MIX,
-  startPull: 3,
+  startPull: 50,
 });

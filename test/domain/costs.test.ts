@@ -79,6 +79,15 @@ t.test('a small default job is small, and the estimate grows with every size', a
   t.ok(trainingJobCost(triplets({ outputDimension: 32 }), base).bytes > small);
 });
 
+t.test('the start gate rows: counted with a start pull, within its row bound', async (t) => {
+  const data = { count: 100000, dimension: 512, threads: 1 };
+  const gate = (p: Partial<TrainingParams>) =>
+    trainingJobCost(mined({ outputDimension: 128, ...p }), data).terms.find((x) => x.name === 'start gate rows');
+  const rows = Math.floor(Math.sqrt(3e8 / (512 + 128)));
+  t.equal(gate({})!.bytes, rows * (512 * 4 + 128 * 8 + 4), `${rows} rows at d 512, k 128`);
+  t.notOk(gate({ startPull: 0 }), 'no term without a pull');
+});
+
 t.test('the mirrored sizes still match the math core', async (t) => {
   t.equal(DEFAULT_CHUNK_ROWS, 64);
   t.equal(DEFAULT_MINED_PARAMS.validationMaxSamples, 1000);

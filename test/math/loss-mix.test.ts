@@ -211,5 +211,8 @@ t.test('trainMined with a start pull resumes to the same W', (t) => {
   t.ok(saved, 'a checkpoint at step 40');
   const resumed = trainMined(s, p, { resumeFrom: saved });
   t.same(Array.from(resumed.W), Array.from(full.W), 'same W as the uninterrupted run');
+  t.ok((full.metrics.startPullGate ?? 0) > 0, `the start gate is open (${full.metrics.startPullGate})`);
+  t.equal(resumed.metrics.startPullGate, full.metrics.startPullGate, 'the resumed run recomputes the same gate');
+  t.equal(resumed.metrics.startPullLambda, full.metrics.startPullLambda, 'and the same λ');
   t.end();
 });

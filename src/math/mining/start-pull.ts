@@ -11,7 +11,9 @@
 // the pull is a prior worth a fixed amount of evidence, and what the batch losses learn about W grows
 // with the label pairs they separate. It dominates when a few classes train (5 digits: 10 pairs; they
 // say little about unseen classes) and vanishes when hundreds do (900 identities: 404,550 pairs), where
-// even λ = startPull/labels cost precision@1 (docs/decisions/0045).
+// even λ = startPull/labels cost precision@1 (docs/decisions/0045). It also scales λ by a gate in
+// [0, 1], how good the start is on the training samples (start-gate.ts, docs/decisions/0051): a pull
+// keeps what the start gets wrong as firmly as what it gets right.
 
 /** The λ of R for a request's startPull over `labels` training labels: startPull / (labels·(labels − 1)/2). */
 export function pullPerLabel(startPull: number, labels: number): number {

@@ -29,6 +29,7 @@ import {
 import { validateMinedInputs } from './checks.js';
 import { gatherLabels, gatherRows, makeEvalSet, rowsLike, scoreTriplets, type EvalSet } from './eval-set.js';
 import { createPKSampler, type PKSampler } from './sampler.js';
+import { gateRowLimit, startGate, type StartGate } from './start-gate.js';
 import { createStartPull, pullPerLabel, type StartPull } from './start-pull.js';
 import { tripletLossByName, type TripletLoss } from './triplet-loss.js';
 import { splitSamples, subsampleRows, type SampleSplit } from './split.js';
@@ -67,6 +68,8 @@ interface MinedRun extends MinedRunState {
   readonly grad: Float64Array;
   readonly objective: BatchObjective;
   readonly pull: StartPull;
+  /** the pull's gate and λ (startPull · gate / label pairs); null without a pull */
+  readonly pullSettings: { gate: StartGate; lambda: number } | null;
   readonly adam: Adam;
   readonly trainEval: EvalSet;
   readonly valEval: EvalSet | null;
@@ -100,6 +103,36 @@ function initialW(s: LabelledSamples, rows: Int32Array, p: MinedTrainParams): Fl
   gatherRows(s.X, s.d, pick, Xi);
   const set: TripletSet = { d: s.d, m: pick.length, anchors: Xi, positives: Xi, negatives: Xi };
   return initW({ init: p.init, k: p.outputDimension, d: s.d, seed: p.seed }, set);
+}
+
+/**
+ * The start pull and its settings: λ = startPull · gate / label pairs, the gate measured on a seeded
+ * subsample of the training rows (start-gate.ts). `W0` is the start, or null when resuming: W₀ is then
+ * recomputed (initialW is deterministic for the seed), and with it the same gate and λ.
+ */
+function startPullFor(
+  s: LabelledSamples,
+  rows: Int32Array,
+  p: MinedTrainParams,
+  labels: number,
+  W0: Float64Array | null,
+): { pull: StartPull; pullSettings: MinedRun['pullSettings'] } {
+  if (!(p.startPull > 0)) return { pull: createStartPull(new Float64Array(0), 0), pullSettings: null };
+  const start = W0 ?? initialW(s, rows, p);
+  const gate = measureGate(s, rows, p, start);
+  const lambda = pullPerLabel(p.startPull * gate.gate, labels);
+  return { pull: createStartPull(start, lambda, p.normalize), pullSettings: { gate, lambda } };
+}
+
+/** The start gate on a seeded subsample of the training rows, within the gate's cost budget. */
+function measureGate(s: LabelledSamples, rows: Int32Array, p: MinedTrainParams, W0: Float64Array): StartGate {
+  const k = p.outputDimension;
+  const pick = subsampleRows(rows, gateRowLimit(s.d, k), createRng(p.seed ^ 0x6a7e));
+  const X = rowsLike(s, pick.length);
+  gatherRows(s.X, s.d, pick, X);
+  const E = new Float64Array(pick.length * k);
+  embed(W0, k, s.d, X, pick.length, p.normalize, E);
+  return startGate(X, s.d, E, k, gatherLabels(s.labels, pick));
 }
 
 /** Whether two of the rows share a label (else no triplet can ever be formed). */
@@ -176,12 +209,7 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
     },
     kernels,
   );
-  // the start W₀ of the pull; a resumed run recomputes it (initialW is deterministic for the seed)
-  const pull = createStartPull(
-    p.startPull > 0 ? (resume ? initialW(samples, split.train, p) : W) : new Float64Array(0),
-    pullPerLabel(p.startPull, sampler.labelCount),
-    p.normalize,
-  );
+  const { pull, pullSettings } = startPullFor(samples, split.train, p, sampler.labelCount, resume ? null : W);
   const trainEval = makeEvalSet(
     samples,
     subsampleRows(split.train, TRAIN_EVAL_ROWS, createRng(p.seed ^ 0x7e57)),
@@ -216,6 +244,7 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
     grad: new Float64Array(k * d),
     objective,
     pull,
+    pullSettings,
     adam: createAdamFor(p, k * d),
     trainEval,
     valEval,
@@ -438,6 +467,10 @@ function finish(run: MinedRun): MinedTrainResult {
     earlyStopped: run.earlyStopped,
     samplesSeen: run.samplesSeen,
   };
+  if (run.pullSettings) {
+    metrics.startPullGate = run.pullSettings.gate.gate;
+    metrics.startPullLambda = run.pullSettings.lambda;
+  }
   const best = stopper.bestFigures;
   if (best) {
     metrics.validation = best;

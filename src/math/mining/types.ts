@@ -162,6 +162,10 @@ export interface MinedTrainMetrics extends TrainMetrics {
   validation?: ValidationFigures;
   /** sample visits, Σ batch sizes */
   samplesSeen: number;
+  /** with a start pull: its gate in [0, 1], the start's evidence on the training samples (start-gate.ts) */
+  startPullGate?: number;
+  /** with a start pull: the λ it trained with, startPull · gate / pairs of training labels */
+  startPullLambda?: number;
 }
 
 export interface MinedTrainResult extends TrainResult {
