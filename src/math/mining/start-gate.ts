@@ -16,7 +16,7 @@ import type { DataArray } from '../types.js';
 
 /** at most this many training rows are scored */
 export const GATE_MAX_ROWS = 2000;
-/** at most this many multiply-adds for the two leave-one-out passes (≤ 0.6–0.8 s in plain JS on random data) */
+/** at most this many multiply-adds for the two leave-one-out passes (under a second in plain JS: docs/decisions/0051) */
 export const GATE_BUDGET = 3e8;
 
 export interface StartGate {
