@@ -11,7 +11,7 @@
 // others are projected; a full evaluation refreshes the radii.
 import { jsKernels } from './kernels/js.js';
 import type { Kernels } from './kernels/types.js';
-import { NORM_EPSILON, type TripletObjective } from './losses.js';
+import { NORM_EPSILON, normalizeRow, type TripletObjective } from './losses.js';
 import { sampleProducts } from './sample-products.js';
 import { frobeniusDistance, inactiveRadius, tripletNorms } from './inactive-bound.js';
 import { assertIndexedSet } from './triplet-rows.js';
@@ -41,15 +41,7 @@ function buffers(n: number, k: number): Buffers {
 
 /** Scales every row of Z (n×k) to unit length (norm clamped at NORM_EPSILON), keeping the norms. */
 function normalizeRows(Z: Float64Array, n: number, k: number, norms: Float64Array): void {
-  for (let j = 0; j < n; j++) {
-    const o = j * k;
-    let s = 0;
-    for (let r = 0; r < k; r++) s += Z[o + r] * Z[o + r];
-    const nrm = Math.max(Math.sqrt(s), NORM_EPSILON);
-    norms[j] = nrm;
-    const inv = 1 / nrm;
-    for (let r = 0; r < k; r++) Z[o + r] *= inv;
-  }
+  for (let j = 0; j < n; j++) norms[j] = normalizeRow(Z, j * k, k);
 }
 
 /** ∂L/∂e → ∂L/∂z through e = z/max(‖z‖, ε): (g − e·(eᵀg))/‖z‖, or g/ε where the norm was clamped. */

@@ -193,7 +193,7 @@ function squaredBrackets(
 }
 
 /** Scales row o..o+k of Z to unit length in place and returns the (clamped) norm it divided by. */
-function normalizeRow(Z: Float64Array, o: number, k: number): number {
+export function normalizeRow(Z: Float64Array, o: number, k: number): number {
   let s = 0;
   for (let r = 0; r < k; r++) s += Z[o + r] * Z[o + r];
   const n = Math.max(Math.sqrt(s), NORM_EPSILON);

@@ -59,3 +59,14 @@ export function settledSet(
   }
   return set;
 }
+
+/** max |a−b| over max |b|: an error relative to the scale of b (a gradient's, say) */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let e = 0;
+  let s = 0;
+  for (let i = 0; i < b.length; i++) {
+    e = Math.max(e, Math.abs(a[i] - b[i]));
+    s = Math.max(s, Math.abs(b[i]));
+  }
+  return s === 0 ? e : e / s;
+}

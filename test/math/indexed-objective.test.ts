@@ -14,6 +14,7 @@ import { SUM_BLOCK_ROWS } from '../../src/math/sample-products.js';
 import { minimizeLbfgs } from '../../src/math/optim/lbfgs.js';
 import { train } from '../../src/math/train.js';
 import type { IndexedTripletSet, LossOptions, TripletSet } from '../../src/math/types.js';
+import { relErr } from './helpers.js';
 
 /** n samples in c clusters and m triplets over them (anchor and positive share a cluster). */
 function indexedCase(seed: number, n: number, m: number, d: number, f64 = true, separation = 2): IndexedTripletSet {
@@ -44,16 +45,6 @@ function gathered(set: IndexedTripletSet): TripletSet {
       out[s].set(set.samples.subarray(r * set.d, (r + 1) * set.d), i * set.d);
     }
   return { d: set.d, m: set.m, anchors: out[0], positives: out[1], negatives: out[2] };
-}
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let e = 0;
-  let s = 0;
-  for (let i = 0; i < b.length; i++) {
-    e = Math.max(e, Math.abs(a[i] - b[i]));
-    s = Math.max(s, Math.abs(b[i]));
-  }
-  return e / s;
 }
 
 const randomW = (k: number, d: number, seed: number) => {

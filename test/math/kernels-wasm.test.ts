@@ -13,20 +13,9 @@ import { evaluateTriplets } from '../../src/math/metrics.js';
 import { createRng } from '../../src/math/rng.js';
 import { train } from '../../src/math/train.js';
 import type { LossOptions, LossValue, TripletSet } from '../../src/math/types.js';
-import { SHARED, flat64, randomSet, readJson, settledSet } from './helpers.js';
+import { SHARED, flat64, randomSet, readJson, relErr, settledSet } from './helpers.js';
 
 const REL = 1e-5;
-
-/** max |a−b| over max |b|: the gradient's error relative to its scale */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let e = 0;
-  let s = 0;
-  for (let i = 0; i < b.length; i++) {
-    e = Math.max(e, Math.abs(a[i] - b[i]));
-    s = Math.max(s, Math.abs(b[i]));
-  }
-  return s === 0 ? e : e / s;
-}
 
 function compare(
   t: Test,
