@@ -96,13 +96,16 @@ interface MinedRun extends MinedRunState {
   earlyStopped: boolean;
 }
 
-/** PCA (or other) start from a seeded subsample of the training rows, via initW's TripletSet interface. */
-function initialW(s: LabelledSamples, rows: Int32Array, p: MinedTrainParams): Float64Array {
+/**
+ * PCA (or other) start from a seeded subsample of the training rows, via initW's TripletSet
+ * interface; the randomized PCA (d > 256) takes its first products from `kernels`.
+ */
+function initialW(s: LabelledSamples, rows: Int32Array, p: MinedTrainParams, kernels: Kernels): Float64Array {
   const pick = subsampleRows(rows, INIT_ROWS, createRng(p.seed ^ 0x1a17));
   const Xi = rowsLike(s, pick.length);
   gatherRows(s.X, s.d, pick, Xi);
   const set: TripletSet = { d: s.d, m: pick.length, anchors: Xi, positives: Xi, negatives: Xi };
-  return initW({ init: p.init, k: p.outputDimension, d: s.d, seed: p.seed }, set);
+  return initW({ init: p.init, k: p.outputDimension, d: s.d, seed: p.seed }, set, kernels);
 }
 
 /**
@@ -116,9 +119,10 @@ function startPullFor(
   p: MinedTrainParams,
   labels: number,
   W0: Float64Array | null,
+  kernels: Kernels,
 ): { pull: StartPull; pullSettings: MinedRun['pullSettings'] } {
   if (!(p.startPull > 0)) return { pull: createStartPull(new Float64Array(0), 0), pullSettings: null };
-  const start = W0 ?? initialW(s, rows, p);
+  const start = W0 ?? initialW(s, rows, p, kernels);
   const gate = measureGate(s, rows, p, start);
   const lambda = pullPerLabel(p.startPull * gate.gate, labels);
   return { pull: createStartPull(start, lambda, p.normalize), pullSettings: { gate, lambda } };
@@ -191,7 +195,7 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
     warnings.push('validationSplit labels needs 4 labels with 2 or more samples; validation holds out samples instead');
   const sampler = createPKSampler(samples.labels, split.train, P, K, createRng(p.seed ^ 0xba7c));
   // a resumed run skips the start: its W, and everything else that changes, come from the checkpoint
-  const W = resume ? Float64Array.from(resume.W) : initialW(samples, split.train, p);
+  const W = resume ? Float64Array.from(resume.W) : initialW(samples, split.train, p, kernels);
   const distance = distanceByName(p.distance, { smooth: true });
   const objective = createBatchObjective(
     k,
@@ -209,7 +213,7 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
     },
     kernels,
   );
-  const { pull, pullSettings } = startPullFor(samples, split.train, p, sampler.labelCount, resume ? null : W);
+  const { pull, pullSettings } = startPullFor(samples, split.train, p, sampler.labelCount, resume ? null : W, kernels);
   const trainEval = makeEvalSet(
     samples,
     subsampleRows(split.train, TRAIN_EVAL_ROWS, createRng(p.seed ^ 0x7e57)),
