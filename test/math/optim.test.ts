@@ -189,3 +189,48 @@ t.test('line search on a kink: an Armijo step once the bracket is narrow, and te
   t.equal(kink(xo, new Float64Array(1)), r.f, 'returned point matches returned f');
   t.end();
 });
+
+t.test('L-BFGS on hinge kinks: starts from the last short step, and a resumed run keeps it', (t) => {
+  // f = Σ max(0, 1 − aᵢ·x) + ½·λ‖x‖²: once no hinge is active, the curvature pairs see only λ
+  const a = Array.from({ length: 40 }, (_, i) => [Math.sin(i + 1), Math.cos(3 * i), Math.sin(7 * i + 2)]);
+  const lambda = 1e-3;
+  const hinge: FG = (x, g) => {
+    let f = 0;
+    for (let j = 0; j < 3; j++) g[j] = lambda * x[j];
+    for (const ai of a) {
+      const m = 1 - (ai[0] * x[0] + ai[1] * x[1] + ai[2] * x[2]);
+      if (m <= 0) continue;
+      f += m;
+      for (let j = 0; j < 3; j++) g[j] -= ai[j];
+    }
+    return f + 0.5 * lambda * (x[0] ** 2 + x[1] ** 2 + x[2] ** 2);
+  };
+  const states: { iteration: number; lastAlpha?: number }[] = [];
+  const checkpoints = new Map<number, any>();
+  const opts = { maxIterations: 60, gradientTolerance: 0 };
+  const ref = minimizeLbfgs(hinge, new Float64Array([0.1, 0.2, 0.3]), {
+    ...opts,
+    onCheckpoint: (s) => {
+      const d = s.direction as { lastAlpha?: number };
+      states.push({ iteration: s.iteration, lastAlpha: d.lastAlpha });
+      checkpoints.set(s.iteration, structuredClone(s));
+    },
+  });
+  const short = states.find((s) => s.iteration > 0 && (s.lastAlpha ?? 1) < 0.1);
+  t.ok(short, `an accepted step shorter than 0.1 (steps: ${states.map((s) => s.lastAlpha?.toPrecision(2)).join(' ')})`);
+  if (!short) return t.end();
+  const resumed = minimizeLbfgs(hinge, new Float64Array([0.1, 0.2, 0.3]), {
+    ...opts,
+    resumeFrom: checkpoints.get(short.iteration),
+  });
+  t.same(Array.from(resumed.x), Array.from(ref.x), 'resumed from it: the same end, bit for bit');
+  t.equal(resumed.evaluations, ref.evaluations, 'and the same evaluations');
+  const old = structuredClone(checkpoints.get(short.iteration));
+  delete old.direction.lastAlpha;
+  const fromOld = minimizeLbfgs(hinge, new Float64Array([0.1, 0.2, 0.3]), { ...opts, resumeFrom: old });
+  t.ok(
+    Number.isFinite(fromOld.f) && fromOld.f <= checkpoints.get(short.iteration).f,
+    'a checkpoint without it resumes',
+  );
+  t.end();
+});

@@ -28,6 +28,7 @@ export function createLbfgsStrategy(n: number, historySize: number): DirectionSt
   let count = 0; // stored pairs
   let head = 0; // index of the next slot to write
   let gamma = 1;
+  let lastAlpha = 1;
   // slot of the t-th newest pair (t = 0 newest)
   const slot = (t: number): number => (head - 1 - t + mem) % mem;
 
@@ -37,6 +38,7 @@ export function createLbfgsStrategy(n: number, historySize: number): DirectionSt
       count = 0;
       head = 0;
       gamma = 1;
+      lastAlpha = 1;
     },
     direction(g, dir) {
       for (let i = 0; i < n; i++) dir[i] = -g[i];
@@ -59,10 +61,15 @@ export function createLbfgsStrategy(n: number, historySize: number): DirectionSt
       }
     },
     initialStep(g) {
-      // the quasi-Newton step is already scaled; the very first is not
-      return count === 0 ? steepestStep(g) : 1;
+      // The quasi-Newton step is already scaled (the very first is not): the unit step, unless the
+      // last one accepted was much shorter. On the hinge's kinks, once no triplet is active, the
+      // weight decay alone sets the curvature pairs, and the unit step then overshoots the loss by
+      // orders of magnitude, every iteration (docs/decisions/0052).
+      if (count === 0) return steepestStep(g);
+      return Math.min(1, 10 * lastAlpha);
     },
-    update(x, xNew, g, gNew) {
+    update(x, xNew, g, gNew, _dir, alphaTaken) {
+      lastAlpha = alphaTaken;
       const s = sNew;
       const y = yNew;
       for (let i = 0; i < n; i++) {
@@ -90,7 +97,7 @@ export function createLbfgsStrategy(n: number, historySize: number): DirectionSt
         Y2.set(Y[j], t * n);
         rho2[t] = rho[j];
       }
-      return { kind: 'lbfgs', historySize: mem, count, gamma, S: S2, Y: Y2, rho: rho2 };
+      return { kind: 'lbfgs', historySize: mem, count, gamma, lastAlpha, S: S2, Y: Y2, rho: rho2 };
     },
     restore(st: DirectionState) {
       checkLbfgsState(st, n, mem);
@@ -102,6 +109,7 @@ export function createLbfgsStrategy(n: number, historySize: number): DirectionSt
       count = st.count;
       head = st.count % mem;
       gamma = st.gamma;
+      lastAlpha = st.lastAlpha ?? 1;
     },
   };
 }

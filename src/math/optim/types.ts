@@ -45,6 +45,8 @@ export interface LbfgsState {
   count: number;
   /** initial Hessian scale sᵀy/yᵀy of the newest accepted pair */
   gamma: number;
+  /** the step length the line search last accepted (absent in checkpoints written before it: 1) */
+  lastAlpha?: number;
   S: Float64Array;
   Y: Float64Array;
   rho: Float64Array;
