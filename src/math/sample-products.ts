@@ -36,17 +36,6 @@ export function sampleProducts(X: DataArray, n: number, d: number, kernels: Kern
   return residentProducts(X, n, d, kernels as Kernels & Required<Pick<Kernels, 'residentRows'>>);
 }
 
-/** Columns [t0, t1) of Xᵀ: d rows of t1 − t0 samples. */
-function transposedBlock(X: DataArray, d: number, t0: number, t1: number): Float32Array {
-  const nb = t1 - t0;
-  const out = new Float32Array(d * nb);
-  for (let t = t0; t < t1; t++) {
-    const o = t * d;
-    for (let j = 0; j < d; j++) out[j * nb + (t - t0)] = X[o + j];
-  }
-  return out;
-}
-
 function residentProducts(
   X: DataArray,
   n: number,
@@ -57,7 +46,8 @@ function residentProducts(
   const blocks: ResidentRows[] = [];
   for (let t0 = 0; t0 < n; t0 += SUM_BLOCK_ROWS) {
     const t1 = Math.min(n, t0 + SUM_BLOCK_ROWS);
-    blocks.push(kernels.residentRows(transposedBlock(X, d, t0, t1), d, t1 - t0));
+    // samples t0..t1 are a (t1 − t0)×d block whose columns are the rows of this block of Xᵀ
+    blocks.push(kernels.residentRows(X.subarray(t0 * d, t1 * d), d, t1 - t0, true));
   }
   let CT = new Float64Array(0);
   let disposed = false;

@@ -232,3 +232,32 @@ t.test('the inactive bound is off where it does not hold: normalised embeddings,
   squared.evaluate(W0, 3, null);
   t.ok(squared.lastSkipped > 0, 'the hinged squared loss skips at the same W');
 });
+
+t.test('WebAssembly resident rows from a transposed block: the same products as from its transpose', async (t) => {
+  const compute = await createCompute({ kernels: 'wasm' });
+  t.teardown(() => compute.close());
+  const K = compute.kernels;
+  const rng = createRng(21);
+  // a block of 13 samples of 19 features: the resident rows are its 19 columns
+  const nb = 13;
+  const d = 19;
+  const block = Float32Array.from({ length: nb * d }, () => rng.normal());
+  const T = new Float32Array(d * nb);
+  for (let s = 0; s < nb; s++) for (let j = 0; j < d; j++) T[j * nb + s] = block[s * d + j];
+  const Q = Float64Array.from({ length: 3 * nb }, () => rng.normal());
+  const direct = K.residentRows!(block, d, nb, true);
+  const copied = K.residentRows!(T, d, nb);
+  const a = direct.against(Q, 3).block(0, d);
+  const b = copied.against(Q, 3).block(0, d);
+  t.same(Array.from(a.values), Array.from(b.values), 'bit for bit');
+  let worst = 0;
+  for (let q = 0; q < 3; q++)
+    for (let j = 0; j < d; j++) {
+      let s = 0;
+      for (let r = 0; r < nb; r++) s += T[j * nb + r] * Q[q * nb + r];
+      worst = Math.max(worst, Math.abs(a.values[q * a.stride + j] - s));
+    }
+  t.ok(worst < 1e-4, `and the products of Xᵀ's rows: max error ${worst.toExponential(2)}`);
+  direct.dispose();
+  copied.dispose();
+});

@@ -40,8 +40,10 @@ export interface Kernels {
   /**
    * n rows of k values (E, row-major) copied once into the backend's own memory, for many
    * products against small sets of query rows (exact gallery search). Dispose it when done.
+   * `transposed`: E is k×n row-major and its columns are the rows (a block of samples gives the
+   * rows of its Xᵀ without a transposed copy).
    */
-  residentRows?(E: DataArray, n: number, k: number): ResidentRows;
+  residentRows?(E: DataArray, n: number, k: number, transposed?: boolean): ResidentRows;
 }
 
 /** Rows kept in a backend's memory (Kernels.residentRows). */

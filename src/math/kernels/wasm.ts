@@ -107,7 +107,7 @@ export interface WasmKernels extends Kernels {
   prepareProjection(W: DataArray, k: number, d: number): Projection;
   gram(Ea: DataArray, na: number, Eb: DataArray, nb: number, k: number, out: Float64Array): void;
   stage(bytes: number): StagedRows;
-  residentRows(E: DataArray, n: number, k: number): ResidentRows;
+  residentRows(E: DataArray, n: number, k: number, transposed?: boolean): ResidentRows;
 }
 
 export interface WasmObjective extends TripletObjective {
@@ -194,6 +194,20 @@ function packPanels(
     const o = base + (r >> 3) * ld * 8 + (r & 7);
     const w = r * d;
     for (let j = 0; j < d; j++) f32[o + j * 8] = W[w + j];
+  }
+}
+
+/**
+ * packPanels of the k×n row-major matrix M's transpose (n rows of k values), read in M's order:
+ * row t of M goes to column t of every panel, so reads are sequential and writes 8 floats apart.
+ */
+function packPanelsTransposed(f32: Float32Array, ptr: number, M: DataArray, n: number, k: number, ld: number): void {
+  const base = ptr >> 2;
+  f32.fill(0, base, base + ceil8(n) * ld);
+  for (let t = 0; t < k; t++) {
+    const m = t * n;
+    const o = base + t * 8;
+    for (let j = 0; j < n; j++) f32[o + (j >> 3) * ld * 8 + (j & 7)] = M[m + j];
   }
 }
 
@@ -568,13 +582,14 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
    * uses every thread of the pool and every lane of a panel is a real gallery row; the gallery
    * streams through once per block whatever q is, and the queries (q·ld floats) stay in cache.
    */
-  function residentRows(E: DataArray, n: number, k: number): ResidentRows {
+  function residentRows(E: DataArray, n: number, k: number, transposed = false): ResidentRows {
     if (!(Number.isInteger(n) && n >= 0 && Number.isInteger(k) && k >= 1))
       throw new RangeError(`residentRows: bad shape ${n}×${k}`);
     if (E.length < n * k) throw new RangeError(`E has ${E.length} values, expected n·k = ${n * k}`);
     const ld = ceil8(k);
     let panels = heap.alloc(ceil8(n) * ld * 4);
-    packPanels(views.refresh().f32, panels, E, n, k, ld, true);
+    if (transposed) packPanelsTransposed(views.refresh().f32, panels, E, n, k, ld);
+    else packPanels(views.refresh().f32, panels, E, n, k, ld, true);
     return {
       n,
       k,
