@@ -11,7 +11,7 @@
 // others are projected; a full evaluation refreshes the radii.
 import { jsKernels } from './kernels/js.js';
 import type { Kernels } from './kernels/types.js';
-import { NORM_EPSILON, normalizeRow, type TripletObjective } from './losses.js';
+import { NORM_EPSILON, normalizeRow, squaredNorm, startGradient, type TripletObjective } from './losses.js';
 import { sampleProducts } from './sample-products.js';
 import { frobeniusDistance, inactiveRadius, tripletNorms } from './inactive-bound.js';
 import { assertIndexedSet } from './triplet-rows.js';
@@ -150,6 +150,8 @@ interface Bound {
   used: Int32Array;
   stamp: Int32Array;
   generation: number;
+  /** the most samples a partial evaluation projects: PARTIAL_SAMPLE_SHARE of n */
+  cap: number;
   gathered: DataArray;
   projected: Float64Array;
 }
@@ -168,6 +170,7 @@ function newBound(set: IndexedTripletSet, k: number, norms: { nx: Float64Array; 
     used: new Int32Array(n),
     stamp: new Int32Array(n),
     generation: 0,
+    cap,
     gathered: set.samples instanceof Float64Array ? new Float64Array(cap * d) : new Float32Array(cap * d),
     projected: new Float64Array(cap * k),
   };
@@ -179,7 +182,6 @@ function newBound(set: IndexedTripletSet, k: number, norms: { nx: Float64Array; 
  */
 function candidates(set: IndexedTripletSet, bd: Bound, W: Float64Array, d: number): { count: number; samples: number } {
   const delta = frobeniusDistance(W, bd.Wc!, bd.k * d);
-  const cap = Math.floor(set.n * PARTIAL_SAMPLE_SHARE);
   const g = ++bd.generation;
   let count = 0;
   let samples = 0;
@@ -190,7 +192,7 @@ function candidates(set: IndexedTripletSet, bd: Bound, W: Float64Array, d: numbe
       const j = set.refs[3 * i + s];
       if (bd.stamp[j] === g) continue;
       bd.stamp[j] = g;
-      if (samples === cap) return { count, samples: -1 };
+      if (samples === bd.cap) return { count, samples: -1 };
       bd.used[samples++] = j;
     }
   }
@@ -227,15 +229,15 @@ function adopt(bd: Bound, W: Float64Array, loss: number): void {
   bd.loss = loss;
 }
 
-/**
- * `kernels` does the two products over the samples (sample-products.ts: float32 in WebAssembly,
- * with the samples resident); the brackets run here in float64. Dispose it when done.
- */
 export interface IndexedObjective extends TripletObjective {
   /** triplets the last evaluation skipped as provably inactive (0 after a full evaluation) */
   readonly lastSkipped: number;
 }
 
+/**
+ * `kernels` does the two products over the samples (sample-products.ts: float32 in WebAssembly,
+ * with the samples resident); the brackets run here in float64. Dispose it when done.
+ */
 export function createIndexedObjective(
   set: IndexedTripletSet,
   opts: LossOptions,
@@ -288,14 +290,11 @@ export function createIndexedObjective(
       // skipped triplets are inactive and correct (their bracket, hence d(a,p) − d(a,n), is < 0)
       lastSkipped = m - pass.count;
       const correct = r.correct + lastSkipped;
-      let wn = 0;
-      for (let i = 0; i < k * d; i++) wn += W[i] * W[i];
-      const loss = r.sum / m + 0.5 * opts.weightDecay * wn;
+      const loss = r.sum / m + 0.5 * opts.weightDecay * squaredNorm(W, k, d);
       if (pass.radii !== null && loss <= pass.radii.loss) adopt(pass.radii, W, loss);
       if (grad !== null) {
         const count = touchedRows(b, n, opts.normalize);
-        if (opts.weightDecay === 0) grad.fill(0, 0, k * d);
-        else for (let i = 0; i < k * d; i++) grad[i] = opts.weightDecay * W[i];
+        startGradient(grad, W, k * d, opts.weightDecay);
         products.accumulate(grad, k, b.C, b.rows, count);
       }
       return { loss, activeCount: r.active, correctCount: correct };

@@ -38,7 +38,7 @@ function difference(a: DataArray, b: DataArray, allF64: boolean): DataArray {
   return out;
 }
 
-function squaredNorm(W: Float64Array, k: number, d: number): number {
+export function squaredNorm(W: Float64Array, k: number, d: number): number {
   let s = 0;
   const n = k * d;
   for (let i = 0; i < n; i++) s += W[i] * W[i];
@@ -46,7 +46,7 @@ function squaredNorm(W: Float64Array, k: number, d: number): number {
 }
 
 /** grad = λW (or 0): the weight-decay part, onto which the data term is accumulated. */
-function startGradient(grad: Float64Array, W: Float64Array, n: number, weightDecay: number): void {
+export function startGradient(grad: Float64Array, W: Float64Array, n: number, weightDecay: number): void {
   if (weightDecay === 0) grad.fill(0, 0, n);
   else for (let i = 0; i < n; i++) grad[i] = weightDecay * W[i];
 }
