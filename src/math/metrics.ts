@@ -49,7 +49,8 @@ export interface RetrievalMetrics {
 /** Queries per block of the distance matrix; bounds memory at CHUNK·n doubles. */
 const CHUNK = 64;
 
-function labelCounts(labels: Int32Array): Map<number, number> {
+/** How many times each label occurs. */
+export function labelCounts(labels: Int32Array): Map<number, number> {
   const counts = new Map<number, number>();
   for (let i = 0; i < labels.length; i++) counts.set(labels[i], (counts.get(labels[i]) ?? 0) + 1);
   return counts;

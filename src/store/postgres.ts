@@ -246,8 +246,13 @@ export class PostgresStore implements Store {
     return datasetFromRow(r!);
   }
 
-  async getDataset(id: string): Promise<DatasetRecord | undefined> {
-    const r = await this.one(this.pool, 'SELECT * FROM datasets WHERE id = $1', [id]);
+  getDataset(id: string): Promise<DatasetRecord | undefined> {
+    return this.datasetIn(this.pool, id);
+  }
+
+  /** The dataset as `db` sees it (a transaction's snapshot, or the pool). */
+  private async datasetIn(db: Queryable, id: string): Promise<DatasetRecord | undefined> {
+    const r = await this.one(db, 'SELECT * FROM datasets WHERE id = $1', [id]);
     return r ? datasetFromRow(r) : undefined;
   }
 
@@ -453,8 +458,7 @@ export class PostgresStore implements Store {
   }
 
   private async requireDataset(id: string, db: Queryable = this.pool): Promise<DatasetRecord> {
-    const r = await this.one(db, 'SELECT * FROM datasets WHERE id = $1', [id]);
-    const ds = r ? datasetFromRow(r) : undefined;
+    const ds = await this.datasetIn(db, id);
     if (!ds) throw notFoundError('DATASET_NOT_FOUND', `dataset ${id} does not exist`);
     return ds;
   }

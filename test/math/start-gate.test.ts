@@ -10,12 +10,11 @@ import {
   GATE_MAX_ROWS,
   gateOf,
   gateRowLimit,
-  labelCounts,
   startGate,
 } from '../../src/math/mining/start-gate.js';
 import { pullPerLabel } from '../../src/math/mining/start-pull.js';
 import { embed } from '../../src/math/embed.js';
-import { retrievalMetrics } from '../../src/math/metrics.js';
+import { labelCounts, retrievalMetrics } from '../../src/math/metrics.js';
 import { createRng } from '../../src/math/rng.js';
 
 /** The README's walk-through (docs: `<!-- walkthrough-samples:start -->`): cat, dog, owl; feature 3 is noise. */

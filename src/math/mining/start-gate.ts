@@ -12,6 +12,7 @@
 //
 // Its cost is n²·(d + k) for n rows, bounded by subsampling: n ≤ GATE_MAX_ROWS and n²·(d + k) ≤
 // GATE_BUDGET. Pure; deterministic for the rows it is given (the caller subsamples them seeded).
+import { labelCounts } from '../metrics.js';
 import type { DataArray } from '../types.js';
 
 /** at most this many training rows are scored */
@@ -67,12 +68,6 @@ export function nearestNeighbourHits(
     if (bestJ >= 0 && labels[bestJ] === labels[i]) hits++;
   }
   return hits;
-}
-
-export function labelCounts(labels: Int32Array): Map<number, number> {
-  const counts = new Map<number, number>();
-  for (const y of labels) counts.set(y, (counts.get(y) ?? 0) + 1);
-  return counts;
 }
 
 /** Mean over queries (rows with a same-label row) of the share of the other n − 1 rows with their label. */

@@ -2,6 +2,7 @@
 // and no list of pairs is ever held. Above a stated count each kind is a seeded uniform sample
 // without replacement (Knuth's Algorithm S), the same sample on every pass.
 import type { Distance } from '../distance.js';
+import { labelCounts } from '../metrics.js';
 import { createRng } from '../rng.js';
 import type { DataArray } from '../types.js';
 
@@ -23,8 +24,7 @@ export interface LabelledRows {
 
 /** Genuine pairs (i < j, same label) and all impostor pairs (i < j, labels differ). */
 export function pairCounts(labels: Int32Array, n: number): { genuine: number; impostors: number } {
-  const counts = new Map<number, number>();
-  for (let i = 0; i < n; i++) counts.set(labels[i], (counts.get(labels[i]) ?? 0) + 1);
+  const counts = labelCounts(labels.subarray(0, n));
   let genuine = 0;
   for (const c of counts.values()) genuine += (c * (c - 1)) / 2;
   return { genuine, impostors: (n * (n - 1)) / 2 - genuine };
