@@ -346,11 +346,12 @@ export class JobRunner {
    * have grown since its cost was estimated at the claim. Over the allowance: OUT_OF_MEMORY.
    */
   private checkAllowance(task: TrainTask): void {
-    const data = task.params.source === 'samples' ? task.samples : (task.triplets ?? task.indexedTriplets);
+    const triplets = task.triplets ?? task.indexedTriplets;
+    const data = task.params.source === 'samples' ? task.samples : triplets;
     if (!data || task.memoryBytes === undefined) return;
     const cost = this.jobCost(task.params, {
       dimension: data.dimension,
-      tripletCount: (task.triplets ?? task.indexedTriplets)?.count ?? 0,
+      tripletCount: triplets?.count ?? 0,
       sampleCount: task.samples?.count ?? 0,
     });
     if (cost.bytes > task.memoryBytes) {
