@@ -12,10 +12,10 @@ import { AppError, badRequest, conflict, notFound, unprocessable } from '../erro
 import type { EvaluateGalleryTask, EvaluateResult, EvaluateVerificationOptions } from '../jobs/messages.js';
 import { runTask, TaskAbortedError } from '../jobs/worker-pool.js';
 import { DEFAULT_MARGIN } from '../math/index.js';
-import { crossPairCounts, DEFAULT_SELECT, NO_LABEL, PAIR_CHUNK } from '../math/verification/index.js';
+import { crossPairCounts, NO_LABEL } from '../math/verification/index.js';
 import type { EvaluateReply, IdentificationOptions, VerificationOptions } from '../schemas/models.js';
 import type { DatasetRecord, Label, Store } from '../store/types.js';
-import { identificationOptions, impostorPasses, verificationOptions } from './labelled-metrics.js';
+import { identificationOptions, pairPassCost, verificationOptions } from './labelled-metrics.js';
 import { checkEvaluationBudgets } from './evaluation-budget.js';
 import type { LoadedModel } from './models.js';
 import { clientGone, type TaskGate } from './task-gate.js';
@@ -52,11 +52,9 @@ const ROW_OVERHEAD = 160;
  * Bytes: the items' embeddings as read and stacked with the probes' (4·g·k + 4·n·k), the probes
  * read (4·p·d), label ids (8·n), ids and labels as read (160·n), W and its copy (16·k·d), per probe
  * ranked one gallery of distances (8·g) and its result (48·p); with the pair counts, the
- * verification pass as the dataset's (labelled-metrics.ts): 56·G + (F + 1)·max(8·65,536,
- * 24·4,096) + (1 + P)·8·65,536 + 16·curve points.
+ * verification pass over the p·g pairs (labelled-metrics.ts pairPassCost).
  * Work, in multiply-adds: embedding the probes (k·d·p), ranking every probe against every item
- * (p·g·(k + 2)); with the pair counts, G·(k + log₂G) for the genuine pairs, per impostor pass
- * 2·p·g label tests and draws + N·(k + 2), and N·log₂G; before them, one pass's label tests.
+ * (p·g·(k + 2)); with the pair counts, that pass's work; before them, one pass's label tests.
  */
 export function galleryEvaluationCost(
   c: GalleryEvaluationCounts,
@@ -69,18 +67,10 @@ export function galleryEvaluationCost(
   let work = k * d * p + cross * (k + 2);
   let verificationBytes = 0;
   if (c.pairs) {
-    const G = Math.min(c.pairs.genuine, v.maxGenuinePairs);
-    const N = Math.min(c.pairs.impostors, v.maxImpostorPairs);
-    const passes = impostorPasses(N);
-    const selection = Math.max(8 * DEFAULT_SELECT.budget, 24 * DEFAULT_SELECT.bins);
-    const logG = Math.log2(G + 1);
-    verificationBytes =
-      56 * G +
-      (v.fars.length + 1) * selection +
-      (1 + passes) * 8 * PAIR_CHUNK +
-      (v.curvePoints > 0 ? 16 * v.curvePoints : 0);
-    bytes += verificationBytes;
-    work += G * (k + logG) + passes * (2 * cross + N * (k + 2)) + N * logG;
+    const pass = pairPassCost(c.pairs, cross, k, v);
+    verificationBytes = pass.bytes;
+    bytes += pass.bytes;
+    work += pass.work;
   } else {
     work += 2 * cross;
   }

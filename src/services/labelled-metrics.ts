@@ -89,9 +89,28 @@ export function verificationCost(
   v: EvaluateVerificationOptions,
 ): { bytes: number; work: number } {
   if (c.n < 2) return { bytes: 0, work: 0 };
+  const pass = pairPassCost(c, (c.n * (c.n - 1)) / 2, k, v);
+  return {
+    bytes: pass.bytes + 96 * c.n,
+    work: 2 * c.genuine + pass.work + c.n * Math.min(c.labels, c.n) * (k + 2),
+  };
+}
+
+/**
+ * The pass over the pairs that every verification makes (of a dataset's samples, or of probes
+ * against a gallery), with G = min(genuine, maxGenuinePairs), N = min(impostors, maxImpostorPairs),
+ * P = impostorPasses(N), F = the FARs, and `pairs` the pairs each impostor pass visits.
+ * Bytes: 56·G + (F + 1)·max(8·65,536, 24·4,096) + (1 + P)·8·65,536 + 16·curve points.
+ * Work: G·(k + log₂G) + P·(2·pairs + N·(k + 2)) + N·log₂G.
+ */
+export function pairPassCost(
+  c: { genuine: number; impostors: number },
+  pairs: number,
+  k: number,
+  v: EvaluateVerificationOptions,
+): { bytes: number; work: number } {
   const G = Math.min(c.genuine, v.maxGenuinePairs);
   const N = Math.min(c.impostors, v.maxImpostorPairs);
-  const pairs = (c.n * (c.n - 1)) / 2;
   const logG = Math.log2(G + 1);
   const selection = Math.max(8 * DEFAULT_SELECT.budget, 24 * DEFAULT_SELECT.bins);
   const passes = impostorPasses(N);
@@ -99,15 +118,8 @@ export function verificationCost(
     56 * G +
     (v.fars.length + 1) * selection +
     (1 + passes) * 8 * PAIR_CHUNK +
-    96 * c.n +
     (v.curvePoints > 0 ? 16 * v.curvePoints : 0);
-  const work =
-    2 * c.genuine +
-    G * (k + logG) +
-    passes * (2 * pairs + N * (k + 2)) +
-    N * logG +
-    c.n * Math.min(c.labels, c.n) * (k + 2);
-  return { bytes, work };
+  return { bytes, work: G * (k + logG) + passes * (2 * pairs + N * (k + 2)) + N * logG };
 }
 
 /** An evaluation's reply but the model it names (the route's caller resolved that). */
