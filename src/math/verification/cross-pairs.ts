@@ -3,20 +3,15 @@
 // equal, impostor otherwise; pairs within either set are not compared. Streamed in chunks like
 // pairs.ts, with the same seeded sampling above a stated count.
 import type { Distance } from '../distance.js';
-import { chunker, sampler, type LabelledRows, type PairPlan, type PairStream } from './pairs.js';
+import { chunker, indicesByLabel, sampler, type LabelledRows, type PairPlan, type PairStream } from './pairs.js';
 
 /** Label −1 marks an enrolled item without a label: impostor against every probe. */
 export const NO_LABEL = -1;
 
 /** Enrolled row indices of each label (ascending), unlabelled items left out. */
 function enrolledByLabel(labels: Int32Array, g: number): Map<number, number[]> {
-  const by = new Map<number, number[]>();
-  for (let j = 0; j < g; j++) {
-    if (labels[j] === NO_LABEL) continue;
-    const list = by.get(labels[j]);
-    if (list) list.push(j);
-    else by.set(labels[j], [j]);
-  }
+  const by = indicesByLabel(labels, g);
+  by.delete(NO_LABEL);
   return by;
 }
 
