@@ -20,6 +20,8 @@
 //       wall time from POST /train to the first progress at scipy L-BFGS-B's final loss, and scipy's
 //   npm run bench -- --inactive-bound [--refresh 10]   (bench/inactive-bound.ts)
 //       the share of triplets a moved-W bound would let L-BFGS skip on digits (checked, not skipped)
+//   npm run bench -- --inactive-skip [--cases digits,face] [--rounds 3] [--threads 1]   (bench/inactive-skip.ts)
+//       the indexed objective's inactive-triplet skip on and off, alternating: time of the same L-BFGS run
 //   npm run bench -- --enrol [--items 100000] [--batch 10000] [--dim 512] [--out 128]   (bench/enrol.ts)
 //       gallery enrolment: items per second of binary uploads into a real server (SQLite)
 //   npm run bench -- --search [--n 1000000] [--dim 128] [--metric squared|cosine] [--threads 2]
@@ -196,6 +198,10 @@ if (process.argv.includes('--early-exit')) {
 }
 if (process.argv.includes('--pca-init')) {
   await (await import('./pca-init.js')).pcaInitCli(process.argv.slice(2));
+  process.exit(0);
+}
+if (process.argv.includes('--inactive-skip')) {
+  await (await import('./inactive-skip.js')).inactiveSkipCli(process.argv.slice(2));
   process.exit(0);
 }
 if (process.argv.includes('--inactive-bound')) {

@@ -24,7 +24,7 @@ import type { TripletSet } from '../src/math/types.js';
 const DIGITS = fileURLToPath(new URL('../../shared/data/digits', import.meta.url));
 const REF = fileURLToPath(new URL('./time_to_quality_ref.py', import.meta.url));
 
-interface Case {
+export interface Case {
   name: string;
   X: Float32Array;
   labels: Int32Array;
@@ -40,7 +40,7 @@ interface Case {
   seed: number;
 }
 
-function digitsCase(): Case {
+export function digitsCase(): Case {
   const lines = readFileSync(join(DIGITS, 'train.csv'), 'utf8').trim().split('\n').slice(1);
   const d = lines[0].split(',').length - 1;
   const n = lines.length;
@@ -63,7 +63,7 @@ function digitsCase(): Case {
  */
 const NOISE = 1.5;
 const LABEL_NOISE = 0.1;
-function faceCase(): Case {
+export function faceCase(): Case {
   const d = 512;
   const ids = 5000;
   const per = 4;

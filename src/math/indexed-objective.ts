@@ -7,13 +7,20 @@
 // product over the samples an active triplet touches: ∇ = Cᵀ·X_S with C[j] = Σ ∂ℓ/∂z_j.
 // Summation differs from the difference form only in rounding (W·a − W·p against W·(a − p)).
 // Hinged squared loss: after an evaluation at W_c, triplets proved inactive near W_c
-// (inactive-bound.ts) are skipped while W stays within their radius, and only the samples of the
-// others are projected; a full evaluation refreshes the radii.
+// (inactive-bound.ts) are skipped while W stays within their radius: their brackets are not
+// computed, and when few samples remain only those are projected. A full evaluation refreshes the
+// radii every REFRESH_EVERY evaluations, or sooner when too many triplets are candidates again.
 import { jsKernels } from './kernels/js.js';
 import type { Kernels } from './kernels/types.js';
 import { NORM_EPSILON, normalizeRow, squaredNorm, startGradient, type TripletObjective } from './losses.js';
 import { sampleProducts } from './sample-products.js';
-import { frobeniusDistance, inactiveRadius, tripletNorms } from './inactive-bound.js';
+import {
+  frobeniusDistance,
+  inactiveRadius,
+  spectralBoundCost,
+  spectralNormBound,
+  tripletNorms,
+} from './inactive-bound.js';
 import { assertIndexedSet } from './triplet-rows.js';
 import type { DataArray, IndexedTripletSet, LossOptions, LossValue } from './types.js';
 
@@ -131,8 +138,17 @@ function touchedRows(b: Buffers, n: number, normalize: boolean): number {
   return count;
 }
 
-/** A partial evaluation projects at most this share of the samples; past it, a full one is cheaper. */
+/** A partial evaluation projects at most this share of the samples; past it, projecting all is cheaper. */
 export const PARTIAL_SAMPLE_SHARE = 1 / 3;
+/**
+ * A partial evaluation brackets at most this share of the triplets: past it, the full pass (which
+ * also refreshes the radii) costs little more. Measured with REFRESH_EVERY in docs/decisions/0053.
+ */
+export const CANDIDATE_SHARE = 1 / 2;
+/** The spectral step bound is used when it costs at most this share of a full pass's brackets (m·k). */
+export const SPECTRAL_COST_SHARE = 1 / 8;
+/** Partial evaluations between refreshes: the radii only shrink as W moves away from W_c. */
+export const REFRESH_EVERY = 10;
 
 /** The radii at Wc, the best full evaluation so far, for one k. */
 interface Bound {
@@ -152,6 +168,13 @@ interface Bound {
   generation: number;
   /** the most samples a partial evaluation projects: PARTIAL_SAMPLE_SHARE of n */
   cap: number;
+  /** the most triplets a partial evaluation brackets: CANDIDATE_SHARE of m */
+  limit: number;
+  /** partial evaluations since Wc was adopted */
+  sinceRefresh: number;
+  /** whether to bound the step by its spectral norm, and its scratch (k×d) */
+  spectral: boolean;
+  step: Float64Array;
   gathered: DataArray;
   projected: Float64Array;
 }
@@ -159,6 +182,7 @@ interface Bound {
 function newBound(set: IndexedTripletSet, k: number, norms: { nx: Float64Array; ny: Float64Array }): Bound {
   const { m, n, d } = set;
   const cap = Math.floor(n * PARTIAL_SAMPLE_SHARE);
+  const spectral = spectralBoundCost(k, d) <= SPECTRAL_COST_SHARE * m * k;
   return {
     k,
     Wc: null,
@@ -171,32 +195,55 @@ function newBound(set: IndexedTripletSet, k: number, norms: { nx: Float64Array; 
     stamp: new Int32Array(n),
     generation: 0,
     cap,
+    limit: Math.floor(m * CANDIDATE_SHARE),
+    sinceRefresh: 0,
+    spectral,
+    step: new Float64Array(spectral ? k * d : 0),
     gathered: set.samples instanceof Float64Array ? new Float64Array(cap * d) : new Float32Array(cap * d),
     projected: new Float64Array(cap * k),
   };
 }
 
 /**
- * The triplets W may have turned active (radius ≤ ‖W − Wc‖) and their distinct samples; the
- * sample count, or −1 when over the partial share.
+ * The triplets W may have turned active (radius ≤ ‖W − Wc‖) and, while they fit the partial share,
+ * their distinct samples. count is −1 when over the candidate limit; samples −1 when over the cap.
  */
 function candidates(set: IndexedTripletSet, bd: Bound, W: Float64Array, d: number): { count: number; samples: number } {
-  const delta = frobeniusDistance(W, bd.Wc!, bd.k * d);
+  const delta = stepBound(bd, W, d);
   const g = ++bd.generation;
   let count = 0;
   let samples = 0;
   for (let i = 0; i < set.m; i++) {
     if (bd.radius[i] > delta) continue;
+    if (count === bd.limit) return { count: -1, samples: -1 };
     bd.candidates[count++] = i;
-    for (let s = 0; s < 3; s++) {
-      const j = set.refs[3 * i + s];
-      if (bd.stamp[j] === g) continue;
-      bd.stamp[j] = g;
-      if (samples === bd.cap) return { count, samples: -1 };
-      bd.used[samples++] = j;
-    }
+    if (samples >= 0) samples = addSamples(set, bd, i, g, samples);
   }
   return { count, samples };
+}
+
+/**
+ * An upper bound on ‖W − Wc‖₂: the Frobenius norm, or the tighter spectral bound where it costs
+ * little next to the brackets it may save (SPECTRAL_COST_SHARE of a full pass's m·k).
+ */
+function stepBound(bd: Bound, W: Float64Array, d: number): number {
+  const frobenius = frobeniusDistance(W, bd.Wc!, bd.k * d);
+  if (!bd.spectral) return frobenius;
+  const D = bd.step;
+  for (let i = 0; i < D.length; i++) D[i] = W[i] - bd.Wc![i];
+  return Math.min(frobenius, spectralNormBound(D, bd.k, d));
+}
+
+/** Stamps triplet i's samples into `used`; the new count, or −1 once past the cap. */
+function addSamples(set: IndexedTripletSet, bd: Bound, i: number, g: number, samples: number): number {
+  for (let s = 0; s < 3; s++) {
+    const j = set.refs[3 * i + s];
+    if (bd.stamp[j] === g) continue;
+    bd.stamp[j] = g;
+    if (samples === bd.cap) return -1;
+    bd.used[samples++] = j;
+  }
+  return samples;
 }
 
 /** Projects only the listed samples, into their rows of Z (the other rows are not read). */
@@ -225,8 +272,10 @@ function projectSome(
  */
 function adopt(bd: Bound, W: Float64Array, loss: number): void {
   [bd.radius, bd.pending] = [bd.pending, bd.radius];
-  bd.Wc = Float64Array.from(W);
+  if (bd.Wc === null) bd.Wc = Float64Array.from(W);
+  else bd.Wc.set(W);
   bd.loss = loss;
+  bd.sinceRefresh = 0;
 }
 
 export interface IndexedObjective extends TripletObjective {
@@ -247,7 +296,7 @@ export function createIndexedObjective(
   const { m, d, n, samples } = set;
   const hinged = (opts.hinge ?? 'relu') === 'relu';
   // the bound holds for the hinged squared distances; normalised embeddings move non-linearly
-  const bounded = hinged && !opts.normalize;
+  const bounded = hinged && !opts.normalize && opts.inactiveSkip !== false;
   let b: Buffers | null = null;
   let bd: Bound | null = null;
   let norms: { nx: Float64Array; ny: Float64Array } | null = null;
@@ -259,10 +308,12 @@ export function createIndexedObjective(
     if (bounded) {
       norms ??= tripletNorms(set);
       if (bd === null || bd.k !== k) bd = newBound(set, k, norms);
-      if (bd.Wc !== null) {
+      if (bd.Wc !== null && bd.sinceRefresh < REFRESH_EVERY) {
         const c = candidates(set, bd, W, d);
-        if (c.samples >= 0) {
-          projectSome(set, bd, buf, W, kernels, c.samples);
+        if (c.count >= 0) {
+          bd.sinceRefresh++;
+          if (c.samples >= 0) projectSome(set, bd, buf, W, kernels, c.samples);
+          else products.project(W, k, buf.Z);
           return { list: bd.candidates, count: c.count, radii: null };
         }
       }

@@ -46,6 +46,11 @@ export interface LossOptions {
   normalize: boolean;
   weightDecay: number;
   hinge?: Hinge;
+  /**
+   * Indexed triplets, hinged squared loss: skip triplets proved inactive (inactive-bound.ts).
+   * Default true; the same figures either way, off only to measure what it saves.
+   */
+  inactiveSkip?: boolean;
 }
 
 export interface LossValue {

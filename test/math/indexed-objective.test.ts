@@ -189,33 +189,41 @@ t.test('refused: indices outside the samples, sizes that do not match', async (t
   t.throws(() => createIndexedObjective({ ...set, n: 11 }, variants[0][1]), /expected n·d/);
 });
 
-t.test('the inactive bound: skipped evaluations equal full ones along an L-BFGS path (float64)', async (t) => {
-  const set = indexedCase(13, 3000, 4000, 10, true, 4);
-  const k = 4;
-  const opts = { margin: 0.2, normalize: false, weightDecay: 1e-4 };
-  const obj = createIndexedObjective(set, opts);
-  let partial = 0;
-  let evaluations = 0;
-  let mismatches = 0;
-  const fg = (W: Float64Array, g: Float64Array) => {
-    const v = obj.evaluate(W, k, g);
-    evaluations++;
-    if (obj.lastSkipped > 0) {
-      partial++;
-      // a fresh objective evaluates every triplet: bit for bit the same figures
-      const g2 = new Float64Array(g.length);
-      const full = createIndexedObjective(set, opts).evaluate(W, k, g2);
-      if (full.loss !== v.loss || full.activeCount !== v.activeCount || full.correctCount !== v.correctCount)
-        mismatches++;
-      else if (g2.some((x, i) => x !== g[i])) mismatches++;
-    }
-    return v.loss;
-  };
-  const W0 = initW({ init: 'pca', k, d: set.d, seed: 1 }, set);
-  minimizeLbfgs(fg, W0, { maxIterations: 80, gradientTolerance: 0, historySize: 10 });
-  t.ok(partial > evaluations / 3, `${partial} of ${evaluations} evaluations skipped triplets`);
-  t.equal(mismatches, 0, 'every skipping evaluation equals the full one');
-});
+// Two shapes: many samples (a partial evaluation projects only its candidates' samples) and few
+// samples under many triplets (it projects them all and brackets only the candidates); k 4 on
+// d 10 also takes the spectral step bound (its cost is small next to the brackets).
+for (const [name, n, m] of [
+  ['partial projections', 3000, 4000],
+  ['full projections, partial brackets', 200, 4000],
+] as const) {
+  t.test(`the inactive bound, ${name}: skipped evaluations equal full ones along an L-BFGS path`, async (t) => {
+    const set = indexedCase(13, n, m, 10, true, 4);
+    const k = 4;
+    const opts = { margin: 0.2, normalize: false, weightDecay: 1e-4 };
+    const obj = createIndexedObjective(set, opts);
+    let partial = 0;
+    let evaluations = 0;
+    let mismatches = 0;
+    const fg = (W: Float64Array, g: Float64Array) => {
+      const v = obj.evaluate(W, k, g);
+      evaluations++;
+      if (obj.lastSkipped > 0) {
+        partial++;
+        // a fresh objective evaluates every triplet: bit for bit the same figures
+        const g2 = new Float64Array(g.length);
+        const full = createIndexedObjective(set, opts).evaluate(W, k, g2);
+        if (full.loss !== v.loss || full.activeCount !== v.activeCount || full.correctCount !== v.correctCount)
+          mismatches++;
+        else if (g2.some((x, i) => x !== g[i])) mismatches++;
+      }
+      return v.loss;
+    };
+    const W0 = initW({ init: 'pca', k, d: set.d, seed: 1 }, set);
+    minimizeLbfgs(fg, W0, { maxIterations: 80, gradientTolerance: 0, historySize: 10 });
+    t.ok(partial > evaluations / 3, `${partial} of ${evaluations} evaluations skipped triplets`);
+    t.equal(mismatches, 0, 'every skipping evaluation equals the full one');
+  });
+}
 
 t.test('the inactive bound is off where it does not hold: normalised embeddings, no hinge', async (t) => {
   const set = indexedCase(15, 1000, 800, 6, true, 6);
