@@ -77,6 +77,7 @@ function buildServices(config: Config, app: App, store: Store, compute: Compute)
     concurrency: config.trainConcurrency,
     compute: config.compute,
     heapMb: config.jobHeapLimitMb,
+    spareWorker: config.jobSpareWorker,
     memoryBudgetMb: config.limits.jobMemoryBudgetMb,
     leaseMs: config.jobLeaseMs,
     checkpointIntervalMs: config.checkpointIntervalMs,

@@ -68,6 +68,8 @@ export interface Config {
   trainConcurrency: number;
   /** JS heap cap of each training worker thread, in MiB */
   jobHeapLimitMb: number;
+  /** JOB_SPARE_WORKER: a training worker started ahead of the next small job (on by default) */
+  jobSpareWorker: boolean;
   /**
    * JOB_LEASE_MS: how long a claimed job stays this replica's without a renewal (renewed every third
    * of it); a replica silent for longer loses its jobs to the others
@@ -271,6 +273,7 @@ export function loadConfig(env: Env = process.env): Config {
     role: choice(env, 'ROLE', ROLES, errors),
     trainConcurrency: intVar(env, 'TRAIN_CONCURRENCY', 1, 1, 64, errors),
     jobHeapLimitMb: intVar(env, 'JOB_HEAP_LIMIT_MB', 4096, 16, 1_048_576, errors),
+    jobSpareWorker: choice(env, 'JOB_SPARE_WORKER', ['on', 'off'] as const, errors) === 'on',
     jobLeaseMs: intVar(env, 'JOB_LEASE_MS', 30_000, 300, 86_400_000, errors),
     checkpointIntervalMs: intVar(env, 'CHECKPOINT_INTERVAL_MS', 10_000, 0, 86_400_000, errors),
     reindexBatchItems: intVar(env, 'REINDEX_BATCH_ITEMS', 1024, 1, 65_536, errors),

@@ -123,6 +123,9 @@ t.test('every bad variable is named in one ConfigError', async (t) => {
     /TRIPLET_WIDE_KERNELS must be auto, on or off/,
   );
   t.match((configError({ TRIPLET_KERNELS: 'gpu' }) as Error)?.message, /TRIPLET_KERNELS/);
+  t.match((configError({ JOB_SPARE_WORKER: 'yes' }) as Error)?.message, /JOB_SPARE_WORKER must be on or off/);
+  t.equal(loadConfig({}).jobSpareWorker, true, 'a spare training worker by default');
+  t.equal(loadConfig({ JOB_SPARE_WORKER: 'off' }).jobSpareWorker, false);
   t.doesNotThrow(() => loadConfig({ PORT: '0', TRAIN_CONCURRENCY: '64' }), 'the bounds themselves are allowed');
 });
 

@@ -20,8 +20,11 @@ export async function testApp(
 ): Promise<App> {
   const dataDir = opts.dataDir ?? tempDir(t);
   // Load shedding off unless a test asks for it: a busy CI machine must not turn answers into 503s.
+  // No spare training worker unless a test asks (test/jobs/spare-worker.test.ts): hundreds of apps
+  // would each start a thread for nothing.
   const config = makeConfig({
     overload: { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0 },
+    jobSpareWorker: false,
     ...opts.config,
     dataDir,
     logLevel: 'silent',

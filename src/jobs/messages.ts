@@ -117,6 +117,11 @@ export interface GatherTripletsTask {
 
 export type Task = TrainTask | EvaluateTask | EvaluateGalleryTask | GatherTripletsTask;
 
+/** What a worker started ahead of its task (SpareWorker) receives: the task, its buffers transferred. */
+export interface TaskMessage {
+  task: Task;
+}
+
 export type WorkerMessage =
   | { type: 'progress'; progress: Progress & Record<string, unknown> }
   | { type: 'trained'; W: Float64Array; k: number; d: number; metrics: TrainMetrics & Record<string, unknown> }

@@ -42,10 +42,13 @@ import type {
 } from '../store/types.js';
 import type { TrainTask, WorkerMessage } from './messages.js';
 import { runReindex, type ReindexBackend, type ReindexOutcome } from './reindex.js';
-import { startWorker, type WorkerHandle } from './worker-pool.js';
+import { SPARE_HEAP_MB, SpareWorker, startWorker, type WorkerHandle } from './worker-pool.js';
 
-/** How often progress reaches the database (the worker reports every 250 ms). */
-const PROGRESS_WRITE_MS = 500;
+/**
+ * How often progress reaches the database and SSE subscribers (the worker reports every 100 ms):
+ * two to four store writes a second per running job, a short wait for a watching client.
+ */
+const PROGRESS_WRITE_MS = 250;
 /** A cancelled worker that has not stopped by then is terminated. */
 const CANCEL_GRACE_MS = 1000;
 
@@ -106,6 +109,8 @@ export interface RunnerOptions {
   logAlias?: (alias: AliasRecord, cause: string) => void;
   /** heap cap of each training worker, in MiB */
   heapMb: number;
+  /** JOB_SPARE_WORKER: keep a worker started ahead of the next small job (SpareWorker) */
+  spareWorker?: boolean;
   /** JOB_MEMORY_BUDGET_MB: the estimated peak memory of all running jobs together */
   memoryBudgetMb: number;
   /** JOB_LEASE_MS: a claimed job's lease, renewed every third of it while the job runs */
@@ -152,10 +157,14 @@ export class JobRunner {
   private beating: Promise<void> | null = null;
   /** the id on this runner's leases */
   readonly owner: string;
+  private readonly spare: SpareWorker | null;
+  /** training jobs that ran in a spare worker */
+  spareTaken = 0;
 
   constructor(private readonly opts: RunnerOptions) {
     this.events.setMaxListeners(0);
     this.owner = opts.owner ?? newOwnerId();
+    this.spare = opts.spareWorker ? new SpareWorker(Math.min(opts.heapMb, SPARE_HEAP_MB)) : null;
   }
 
   private get lease(): JobLease {
@@ -173,6 +182,7 @@ export class JobRunner {
     this.heartbeat = setInterval(() => this.beat(), Math.max(1, Math.floor(this.opts.leaseMs / 3)));
     this.heartbeat.unref();
     this.pump();
+    this.spare?.warm();
   }
 
   /**
@@ -410,21 +420,24 @@ export class JobRunner {
     this.phase(r, 'initialising', job.params.maxIterations);
     // The heap holds what the estimate counts too (PCA's number[][], small arrays): capped by it.
     const heapMb = Math.min(this.opts.heapMb, Math.ceil(task.memoryBytes! / MiB));
-    const handle = startWorker(
-      task,
-      (m) => this.onMessage(r, m),
-      (e) =>
-        (e as Error & { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
-          ? this.fail(
-              r,
-              'OUT_OF_MEMORY',
-              `the training worker ran out of memory (its heap cap is ${heapMb} MiB: the job's estimate, at most JOB_HEAP_LIMIT_MB=${this.opts.heapMb}): ${e.message}`,
-            )
-          : this.fail(r, 'WORKER_CRASHED', `the training worker crashed: ${e.message}`),
-      heapMb,
-    );
+    const onMessage = (m: WorkerMessage) => this.onMessage(r, m);
+    const onError = (e: Error) =>
+      (e as Error & { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
+        ? this.fail(
+            r,
+            'OUT_OF_MEMORY',
+            `the training worker ran out of memory (its heap cap is ${heapMb} MiB: the job's estimate, at most JOB_HEAP_LIMIT_MB=${this.opts.heapMb}): ${e.message}`,
+          )
+        : this.fail(r, 'WORKER_CRASHED', `the training worker crashed: ${e.message}`);
+    const spare = this.spare?.take(task, onMessage, onError, heapMb) ?? null;
+    if (spare) this.spareTaken++;
+    const handle = spare ?? startWorker(task, onMessage, onError, heapMb);
     r.exec = workerExecution(handle, control);
-    void r.exec.exited.then((code) => this.onExit(r, code));
+    void r.exec.exited.then((code) => {
+      this.onExit(r, code);
+      // the next spare starts once this job's thread is gone, not while it competes for the cores
+      if (spare && !this.closing) this.spare?.warm();
+    });
   }
 
   /**
@@ -728,6 +741,7 @@ export class JobRunner {
         await r.writes;
       }),
     );
+    await this.spare?.close();
     if (this.opts.store.isOpen() && !this.abandoned) await this.opts.store.releaseJobs(this.owner);
   }
 
@@ -750,6 +764,7 @@ export class JobRunner {
     await Promise.all(all.map(async (r) => Promise.all([r.exec.exited, r.writes])));
     await this.pumping;
     await this.beating;
+    await this.spare?.close();
   }
 
   private stopHeartbeat(): void {

@@ -1,6 +1,6 @@
 // Starts one worker thread per task. Training and evaluation both run off the main thread.
 import { Worker } from 'node:worker_threads';
-import { taskTransfers, type Task, type WorkerMessage } from './messages.js';
+import { taskTransfers, type Task, type TaskMessage, type WorkerMessage } from './messages.js';
 
 // Under tsx (tests, dev) this file is .ts and the worker needs the loader shim; built code runs worker.js.
 const WORKER_URL = import.meta.url.endsWith('.ts')
@@ -32,6 +32,68 @@ export function startWorker(
   worker.on('error', onError);
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
   return { worker, exited };
+}
+
+/**
+ * The heap cap of the spare worker. Jobs whose own cap (estimate + 64 MiB) is at most this take it:
+ * their JS heap may then grow to this cap rather than theirs (never below 104 MiB); their
+ * WebAssembly memory, where their vectors live, keeps its exact maximum (docs/decisions/0054).
+ */
+export const SPARE_HEAP_MB = 256;
+
+/**
+ * One training worker started ahead of the next small job: its thread up and its modules loaded,
+ * it waits for the task by message, so that job skips the ~0.15 s of a thread's start. Idle, it
+ * does not keep the process alive. warm() starts one when none waits; take() hands one a task.
+ */
+export class SpareWorker {
+  private idle: Worker | null = null;
+  private closed = false;
+
+  constructor(readonly heapMb: number) {}
+
+  warm(): void {
+    if (this.closed || this.idle) return;
+    const worker = new Worker(WORKER_URL, {
+      workerData: null,
+      resourceLimits: { maxOldGenerationSizeMb: this.heapMb },
+    });
+    worker.unref();
+    // a spare that fails or ends before its task is dropped; the job after it starts its own
+    const drop = () => {
+      if (this.idle === worker) this.idle = null;
+    };
+    worker.on('error', drop);
+    worker.once('exit', drop);
+    this.idle = worker;
+  }
+
+  /** The waiting worker running `task`, or null when none waits or the task's cap is above the spare's. */
+  take(
+    task: Task,
+    onMessage: (m: WorkerMessage) => void,
+    onError: (e: Error) => void,
+    heapMb: number,
+  ): WorkerHandle | null {
+    const worker = this.idle;
+    if (worker === null || heapMb > this.heapMb) return null;
+    this.idle = null;
+    worker.removeAllListeners();
+    worker.ref();
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+    const message: TaskMessage = { task };
+    worker.postMessage(message, taskTransfers(task));
+    return { worker, exited };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const worker = this.idle;
+    this.idle = null;
+    if (worker) await worker.terminate();
+  }
 }
 
 export interface RunTaskOptions {

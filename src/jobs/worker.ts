@@ -41,17 +41,24 @@ import type {
   IndexedTripletData,
   TripletData,
   TripletTrainingParams,
+  TaskMessage,
   WorkerMessage,
 } from './messages.js';
 
 const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(m, transfer);
+
+/**
+ * How often the trainer reports. A message is cheap; the runner coalesces what reaches the store
+ * (PROGRESS_WRITE_MS), so a client sees a point at most ~0.35 s after the worker reached it.
+ */
+const PROGRESS_INTERVAL_MS = 100;
 
 function hooks(task: TrainTask) {
   const control = new Int32Array(task.control);
   return {
     onProgress: (progress: object) => post({ type: 'progress', progress: { ...progress } as never }),
     shouldStop: () => Atomics.load(control, 0) !== 0,
-    progressIntervalMs: 250,
+    progressIntervalMs: PROGRESS_INTERVAL_MS,
   };
 }
 
@@ -258,6 +265,10 @@ function runGather(task: GatherTripletsTask): void {
   ]);
 }
 
+function nextTask(): Promise<Task> {
+  return new Promise((resolve) => parentPort!.once('message', (m: TaskMessage) => resolve(m.task)));
+}
+
 function run(task: Task, kernels: Kernels): void {
   if (task.kind === 'evaluate') return runEvaluate(task, kernels);
   if (task.kind === 'evaluateGallery') return runEvaluateGallery(task, kernels);
@@ -272,7 +283,8 @@ function run(task: Task, kernels: Kernels): void {
   trainOnTriplets(task, p, triplets, kernels);
 }
 
-const task = workerData as Task;
+// A worker started ahead of its job (SpareWorker) gets its task by message.
+const task = (workerData as Task | null) ?? (await nextTask());
 // One compute backend for this task: WebAssembly SIMD on `threads` threads (a pool sharing one
 // memory) unless the settings say js or the runtime lacks SIMD.
 let compute: Compute | null = null;

@@ -1,0 +1,59 @@
+// The spare training worker (JOB_SPARE_WORKER): jobs run in a worker started ahead of them, get
+// the same model as in a worker started for them, and the next spare follows; a task whose heap
+// cap is above the spare's does not take it; closing ends an idle spare.
+import t from 'tap';
+import type { App } from '../../src/app-types.js';
+import { SpareWorker } from '../../src/jobs/worker-pool.js';
+import type { TrainTask } from '../../src/jobs/messages.js';
+import { createDataset, makeTriplets, testApp, waitForJob } from '../helpers.js';
+
+async function trainOnce(app: App, datasetId: string): Promise<{ W: number[][]; status: string }> {
+  const r = await app.inject({
+    method: 'POST',
+    url: '/train',
+    payload: { datasetId, outputDimension: 3, maxIterations: 40, seed: 4 },
+  });
+  const job = await waitForJob(app, r.json().id);
+  const W = (await app.inject({ url: `/models/${job.modelId}/weights` })).json().W;
+  return { W, status: job.status };
+}
+
+/** Waits (bounded) until no training worker is left, so the next spare has been asked for. */
+async function idle(app: App): Promise<void> {
+  const end = Date.now() + 30_000;
+  while (app.services.runner.activeCount > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+}
+
+t.test('jobs take the spare worker, one after another, with the same model as without', async (t) => {
+  const triplets = makeTriplets(60, 6, 9);
+  const plain = await testApp(t);
+  const reference = await trainOnce(plain, await createDataset(plain, 6, triplets));
+  t.equal(plain.services.runner.spareTaken, 0, 'no spare unless configured');
+
+  const app = await testApp(t, { config: { jobSpareWorker: true } });
+  const id = await createDataset(app, 6, triplets);
+  const first = await trainOnce(app, id);
+  await idle(app);
+  const second = await trainOnce(app, id);
+  t.equal(first.status, 'succeeded');
+  t.equal(second.status, 'succeeded');
+  t.equal(
+    app.services.runner.spareTaken,
+    2,
+    'both jobs ran in a spare (the second in the one started after the first)',
+  );
+  t.same(first.W, reference.W, 'the task reached the spare whole: the same model as a fresh worker trains');
+  t.same(second.W, reference.W);
+});
+
+t.test('a task whose heap cap is above the spare one does not take it; close ends the idle spare', async (t) => {
+  const spare = new SpareWorker(32);
+  spare.warm();
+  const task = { kind: 'train' } as TrainTask;
+  const none = () => {};
+  t.equal(spare.take(task, none, none, 64), null, 'a 64 MiB task leaves a 32 MiB spare waiting');
+  await spare.close();
+  t.equal(spare.take(task, none, none, 16), null, 'nothing waits after close');
+  spare.warm();
+  t.equal(spare.take(task, none, none, 16), null, 'and close is final');
+});
