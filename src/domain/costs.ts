@@ -4,6 +4,7 @@
 // typed arrays and WebAssembly memory as well as the JS heap, and errs on the high side: admission
 // control refuses on these numbers, so an estimate below the truth is the one mistake that matters.
 // docs/operations.md "Budgets" lists the formulas.
+import { PCA_EXACT_MAX_D } from '../math/init.js';
 import { gateRowLimit } from '../math/mining/start-gate.js';
 import type { MinedTrainingParams, TrainingParams, TripletTrainingParams } from './training.js';
 
@@ -112,10 +113,15 @@ function checkpointCost(p: TrainingParams, data: JobData): CostTerm {
   };
 }
 
-/** The starting W's extra memory: PCA builds d×d matrices (init.ts pcaInit), the others nothing beyond W. */
+const whitens = (p: TrainingParams): boolean => p.source === 'triplets' && p.preconditioner === 'whiten';
+
+/**
+ * The starting W's extra memory: PCA builds d×d matrices (init.ts pcaInit), the others nothing
+ * beyond W, unless the job whitens (its spectrum is the same PCA's).
+ */
 function initCost(p: TrainingParams, data: JobData): CostTerm {
   const d = data.dimension;
-  if (p.init !== 'pca') return { name: 'init', formula: `${p.init} init`, bytes: 0 };
+  if (p.init !== 'pca' && !whitens(p)) return { name: 'init', formula: `${p.init} init`, bytes: 0 };
   // covariance C (float64), its number[][] copy, ml-matrix's Matrix of it and the eigenvectors V
   return { name: 'PCA init', formula: 'four d×d float64 matrices: 32·d²', bytes: 32 * d * d };
 }
@@ -140,12 +146,26 @@ function tripletTerms(p: TripletTrainingParams, data: JobData): CostTerm[] {
     },
     { name: 'optimiser', formula: vectors.formula, bytes: vectors.n * kd * 8 },
     objectiveCost(p.normalize, m, k, d, data.threads),
+    ...(whitens(p) ? [whiteningCost(k, d)] : []),
     {
       name: 'diagnostics',
       formula: 'min(m, 256)·(d + k)·8 (embedding-distance sample)',
       bytes: Math.min(m, DISTANCE_SAMPLE) * (d + k) * 8,
     },
   ];
+}
+
+/**
+ * Whitening (src/math/whitening.ts): r eigenvectors of d (all d up to the exact PCA's 256, else
+ * min(k, d)), W and ∇_W beside x and ∇_x, a spare k×d map, and the k×r products and their transpose.
+ */
+function whiteningCost(k: number, d: number): CostTerm {
+  const r = d <= PCA_EXACT_MAX_D ? d : Math.min(k, d);
+  return {
+    name: 'whitening',
+    formula: `(r·d + 3·k·d + 2·k·r)·8, r = ${d <= PCA_EXACT_MAX_D ? 'd' : 'min(k, d)'}`,
+    bytes: (r * d + 3 * k * d + 2 * k * r) * 8,
+  };
 }
 
 /**

@@ -135,6 +135,9 @@ export const TrainingOptions = {
     maximum: 100,
     description: `L-BFGS memory. Default ${DEFAULT_TRAIN_PARAMS.historySize}`,
   }),
+  preconditioner: literals(['whiten', 'none'], {
+    description: `Triplet jobs: \`whiten\` optimises in coordinates where the training vectors' covariance is near the identity (the same loss and minima, reached in fewer iterations); \`none\` the plain problem, as the write-up. Default ${DEFAULT_TRAIN_PARAMS.preconditioner}`,
+  }),
 } satisfies Record<string, TSchema>;
 
 const o = TrainingOptions;
@@ -154,6 +157,8 @@ export const TripletTrainingParams = Type.Object({
   seed: o.seed,
   gradientTolerance: o.gradientTolerance,
   historySize: o.historySize,
+  // optional: jobs stored before it existed have none (and train, and resume, on the plain problem)
+  preconditioner: Type.Optional(o.preconditioner),
 });
 export type TripletTrainingParams = Static<typeof TripletTrainingParams>;
 

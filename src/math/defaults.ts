@@ -37,6 +37,7 @@ export const DEFAULT_TRAIN_PARAMS: Readonly<Omit<TrainParams, 'outputDimension'>
   seed: 0,
   gradientTolerance: 1e-8,
   historySize: DEFAULT_HISTORY_SIZE,
+  preconditioner: 'whiten',
 });
 
 /**

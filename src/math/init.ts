@@ -5,6 +5,7 @@ import { createRng, type Rng } from './rng.js';
 import { exactTopEigen, randomizedTopEigen, sketchWidth, type TopEigen } from './top-eigen.js';
 import { tripletRow } from './triplet-rows.js';
 import type { DataArray, InitName, Triplets } from './types.js';
+import type { Spectrum } from './whitening.js';
 
 export interface InitParams {
   init: InitName;
@@ -28,17 +29,46 @@ export const PCA_EXACT_MAX_D = 256;
 
 /** `kernels` does the randomized PCA's products (default: the pure-TypeScript ones). */
 export function initW(p: InitParams, set: Triplets, kernels: Kernels = jsKernels): Float64Array {
+  return start(p, set, kernels, false).W;
+}
+
+/**
+ * The start and the spectrum of the training vectors' covariance (for whitening.ts): with a PCA
+ * start, the very decomposition it came from (the exact path then keeps all d pairs, the randomized
+ * one its top min(k, d)); with another start, a PCA of the same rows on a stream of its own, so
+ * that W is the one initW gives.
+ */
+export function initWithSpectrum(
+  p: InitParams,
+  set: Triplets,
+  kernels: Kernels = jsKernels,
+): { W: Float64Array; spectrum: Spectrum } {
+  const r = start(p, set, kernels, true);
+  const spectrum =
+    r.spectrum ?? covarianceSpectrum(set, p.k, p.d, createRng(p.seed ^ SPECTRUM_SEED), kernels, 'auto', true);
+  return { W: r.W, spectrum };
+}
+
+/** Mixed into the seed of a spectrum measured beside a start that is not PCA's. */
+const SPECTRUM_SEED = 0x5eed;
+
+function start(
+  p: InitParams,
+  set: Triplets,
+  kernels: Kernels,
+  all: boolean,
+): { W: Float64Array; spectrum: Spectrum | null } {
   const { k, d } = p;
   if (!(Number.isInteger(k) && k > 0)) throw new RangeError(`k must be a positive integer (got ${k})`);
   if (d !== set.d) throw new RangeError(`d=${d} does not match the triplet set (d=${set.d})`);
   const rng = createRng(p.seed);
   switch (p.init) {
     case 'uniform':
-      return uniformInit(k, d, rng);
+      return { W: uniformInit(k, d, rng), spectrum: null };
     case 'identity':
-      return identityInit(k, d, rng);
+      return { W: identityInit(k, d, rng), spectrum: null };
     case 'pca':
-      return pcaInit(k, d, set, rng, kernels, p.pcaMethod ?? 'auto');
+      return pcaInit(k, d, set, rng, kernels, p.pcaMethod ?? 'auto', all);
     default:
       throw new RangeError(`unknown init ${String(p.init)}`);
   }
@@ -134,20 +164,47 @@ function pcaInit(
   rng: Rng,
   kernels: Kernels,
   method: NonNullable<InitParams['pcaMethod']>,
-): Float64Array {
+  all: boolean,
+): { W: Float64Array; spectrum: Spectrum } {
+  const spectrum = covarianceSpectrum(set, k, d, rng, kernels, method, all);
+  const n = Math.min(k, d);
+  let topVariance = 0;
+  for (let i = 0; i < n; i++) topVariance += Math.max(0, spectrum.values[i]);
+  const s = topVariance > 0 ? 1 / Math.sqrt(topVariance) : 1;
+  const W = new Float64Array(k * d);
+  for (let i = 0; i < n; i++) writeDirection(W, i, d, spectrum, s);
+  if (k > d) fillExtraRows(W, d, k, d, s, rng);
+  return { W, spectrum };
+}
+
+/**
+ * Top eigenpairs of the covariance of seeded sampled rows: min(k, d) of them, or with `all` on the
+ * exact path all d (the same decomposition: the first min(k, d) are the same pairs either way).
+ */
+function covarianceSpectrum(
+  set: Triplets,
+  k: number,
+  d: number,
+  rng: Rng,
+  kernels: Kernels,
+  method: NonNullable<InitParams['pcaMethod']>,
+  all: boolean,
+): Spectrum {
   const rows = sampleRows(set, d, rng);
   const n = Math.min(k, d);
   const randomized = method === 'auto' ? usesRandomizedPca(k, d) : method === 'randomized' && n < d;
-  const top = randomized
-    ? randomizedTopEigen(centredRows(rows, d), rows.length, d, n, rng, kernels)
-    : exactTopEigen(covariance(rows, d), d, n);
-  let topVariance = 0;
-  for (let i = 0; i < n; i++) topVariance += Math.max(0, top.values[i]);
-  const s = topVariance > 0 ? 1 / Math.sqrt(topVariance) : 1;
-  const W = new Float64Array(k * d);
-  for (let i = 0; i < n; i++) writeDirection(W, i, d, top, s);
-  if (k > d) fillExtraRows(W, d, k, d, s, rng);
-  return W;
+  if (randomized) {
+    const Xc = centredRows(rows, d);
+    const top = randomizedTopEigen(Xc, rows.length, d, n, rng, kernels);
+    let sum = 0;
+    for (let i = 0; i < Xc.length; i++) sum += Xc[i] * Xc[i];
+    return { d, count: n, ...top, meanVariance: sum / Math.max(1, rows.length - 1) / d };
+  }
+  const C = covariance(rows, d);
+  const count = all ? d : n;
+  let trace = 0;
+  for (let p = 0; p < d; p++) trace += C[p * d + p];
+  return { d, count, ...exactTopEigen(C, d, count), meanVariance: trace / d };
 }
 
 /** Whether PCA init of k rows at dimension d takes the randomized path (else the exact one). */
@@ -168,7 +225,7 @@ function centredRows(rows: Array<[DataArray, number]>, d: number): Float32Array 
 }
 
 /** Row `row` of W = s·(eigenvector `row`), sign fixed so the largest-magnitude entry is positive (deterministic across platforms). */
-function writeDirection(W: Float64Array, row: number, d: number, top: TopEigen, s: number): void {
+function writeDirection(W: Float64Array, row: number, d: number, top: Pick<TopEigen, 'vectors'>, s: number): void {
   const v = top.vectors.subarray(row * d, (row + 1) * d);
   let big = 0;
   for (let j = 0; j < d; j++) if (Math.abs(v[j]) > Math.abs(big)) big = v[j];

@@ -1,17 +1,19 @@
 // train(): init → objective → optimiser (full-batch L-BFGS or CG on triplets), with progress,
 // cancellation and diagnostics from the shared training skeleton (./training/).
 import { checkpointRule, checkTrainCheckpoint, trainCheckpoint } from './checkpoint.js';
-import { initW } from './init.js';
+import { initW, initWithSpectrum } from './init.js';
+import { jsKernels } from './kernels/js.js';
 import type { Kernels } from './kernels/types.js';
 import { createIndexedObjective } from './indexed-objective.js';
 import { assertTripletSet, createTripletObjective, type TripletObjective } from './losses.js';
 import { minimizeCg } from './optim/cg.js';
 import { minimizeLbfgs } from './optim/lbfgs.js';
-import type { MinimizeOptions, MinimizeResult } from './optim/types.js';
+import { normInf, type MinimizeOptions, type MinimizeResult } from './optim/types.js';
 import { checkCommonParams } from './training/checks.js';
 import { l2, meanEmbeddingDistance, tripletRunWarnings } from './training/diagnostics.js';
 import { createProgressReporter, type ProgressReporter } from './training/progress.js';
 import { assertIndexedSet, isIndexed } from './triplet-rows.js';
+import { createWhitening, type Whitening } from './whitening.js';
 import type { LossOptions, Progress, TrainHooks, TrainParams, TrainResult, Triplets } from './types.js';
 
 function validate(set: Triplets, p: TrainParams): void {
@@ -37,8 +39,13 @@ export function train(set: Triplets, params: TrainParams, hooks: TrainHooks = {}
   const resume = hooks.resumeFrom;
   if (resume) checkTrainCheckpoint(resume, set, params);
   const progress = createProgressReporter<Progress>(hooks);
-  // a resumed run skips the start (the optimiser takes its state from the checkpoint)
-  const W0 = resume ? resume.x : initW({ init: params.init, k, d, seed: params.seed }, set, kernels);
+  const init = { init: params.init, k, d, seed: params.seed };
+  const whiten = params.preconditioner === 'whiten';
+  // a resumed run skips the start (the optimiser takes its state from the checkpoint), but a
+  // whitened one needs the spectrum again: the same rows and seed give the same R
+  const start = whiten ? initWithSpectrum(init, set, kernels) : null;
+  const W0 = start ? start.W : resume ? null : initW(init, set, kernels);
+  const coords = start ? whitenedCoordinates(createWhitening(start.spectrum, kernels ?? jsKernels), k, d) : plain;
   const objective: TripletObjective = createTrainingObjective(
     set,
     {
@@ -49,10 +56,53 @@ export function train(set: Triplets, params: TrainParams, hooks: TrainHooks = {}
     kernels,
   );
   try {
-    return runTraining(set, params, hooks, kernels, objective, W0, progress);
+    const x0 = resume ? resume.x : coords.fromW(W0!);
+    const initNorm = resume ? resume.initialWeightNorm : l2(W0!);
+    return runTraining(set, params, hooks, kernels, objective, coords, x0, initNorm, progress);
   } finally {
     objective.dispose?.();
   }
+}
+
+/** The optimiser's coordinates x and W: the same (plain) or W = x·R (whitened). */
+interface Coordinates {
+  fromW(W: Float64Array): Float64Array;
+  toW(x: Float64Array): Float64Array;
+  /** W of x into a buffer of the caller's (the objective keeps no reference to it) */
+  toWInto(x: Float64Array, W: Float64Array): Float64Array;
+  /** ∇_W from ∇_x */
+  gradientToW(gx: Float64Array): Float64Array;
+  /** writes ∇_x from ∇_W */
+  gradientFromW(gW: Float64Array, gx: Float64Array): void;
+}
+
+const plain: Coordinates = {
+  fromW: (W) => W,
+  toW: (x) => x,
+  toWInto: (x) => x,
+  gradientToW: (g) => g,
+  gradientFromW: (gW, gx) => {
+    if (gW !== gx) gx.set(gW);
+  },
+};
+
+/** x = W·R⁻¹, W = x·R, ∇_x = ∇_W·R, ∇_W = ∇_x·R⁻¹ (R symmetric). */
+function whitenedCoordinates(wh: Whitening, k: number, d: number): Coordinates {
+  const map = (f: Whitening['apply'], A: Float64Array) => {
+    const out = new Float64Array(k * d);
+    f(A, k, out);
+    return out;
+  };
+  return {
+    fromW: (W) => map(wh.applyInverse, W),
+    toW: (x) => map(wh.apply, x),
+    toWInto: (x, W) => {
+      wh.apply(x, k, W);
+      return W;
+    },
+    gradientToW: (g) => map(wh.applyInverse, g),
+    gradientFromW: (gW, gx) => wh.apply(gW, k, gx),
+  };
 }
 
 function runTraining(
@@ -61,16 +111,19 @@ function runTraining(
   hooks: TrainHooks,
   kernels: Kernels | undefined,
   objective: TripletObjective,
-  W0: Float64Array,
+  coords: Coordinates,
+  x0: Float64Array,
+  initNorm: number,
   progress: ProgressReporter<Progress>,
 ): TrainResult {
   const k = params.outputDimension;
-  const d = set.d;
   const resume = hooks.resumeFrom;
-  const initNorm = resume ? resume.initialWeightNorm : l2(W0);
   let lastActive = resume ? resume.lastActive : 0;
+  const gW = coords === plain ? null : new Float64Array(x0.length);
+  const Wbuf = new Float64Array(x0.length);
   const fg = (x: Float64Array, g: Float64Array): number => {
-    const v = objective.evaluate(x, k, g);
+    const v = objective.evaluate(coords.toWInto(x, Wbuf), k, gW ?? g);
+    if (gW) coords.gradientFromW(gW, g);
     lastActive = v.activeCount;
     return v.loss;
   };
@@ -79,7 +132,7 @@ function runTraining(
       iteration,
       maxIterations: params.maxIterations,
       loss,
-      gradientNorm: l2(g),
+      gradientNorm: l2(coords.gradientToW(g)),
       // active fraction of the most recent evaluation (the accepted point unless the line search fell back)
       activeFraction: lastActive / set.m,
       elapsedMs,
@@ -92,25 +145,36 @@ function runTraining(
     onIteration: (info) => report(info.iteration, info.f, info.g, false),
     resumeFrom: resume,
   };
+  // the tolerance is on ∇_W whatever coordinates the optimiser moves in
+  if (coords !== plain) opts.gradientNorm = (g) => normInf(coords.gradientToW(g));
   const emit = hooks.onCheckpoint;
   if (emit) {
     opts.checkpointDue = checkpointRule(hooks);
     opts.onCheckpoint = (s) => emit(trainCheckpoint(s, set, params, lastActive, initNorm));
   }
   const minimize = params.optimizer === 'cg' ? minimizeCg : minimizeLbfgs;
-  const res: MinimizeResult = minimize(fg, W0, opts);
+  const res: MinimizeResult = minimize(fg, x0, opts);
   // one bookkeeping evaluation at the returned point, so the reported numbers are exact
-  const final = objective.evaluate(res.x, k, res.g);
-  report(res.iterations, final.loss, res.g, true);
+  const W = coords.toW(res.x);
+  const g = new Float64Array(W.length);
+  const final = objective.evaluate(W, k, g);
+  progress.report(true, (elapsedMs) => ({
+    iteration: res.iterations,
+    maxIterations: params.maxIterations,
+    loss: final.loss,
+    gradientNorm: l2(g),
+    activeFraction: final.activeCount / set.m,
+    elapsedMs,
+  }));
   const base = {
     trainLoss: final.loss,
     iterations: res.iterations,
     functionEvaluations: res.evaluations,
     activeFraction: final.activeCount / set.m,
-    gradientNorm: l2(res.g),
+    gradientNorm: l2(g),
     stopReason: res.reason,
-    meanEmbeddingDistance: meanEmbeddingDistance(res.x, k, set, params.normalize, kernels),
-    weightNorm: l2(res.x),
+    meanEmbeddingDistance: meanEmbeddingDistance(W, k, set, params.normalize, kernels),
+    weightNorm: l2(W),
   };
-  return { W: res.x, k, d, metrics: { ...base, warnings: tripletRunWarnings(base, params, initNorm) } };
+  return { W, k, d: set.d, metrics: { ...base, warnings: tripletRunWarnings(base, params, initNorm) } };
 }

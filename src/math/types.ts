@@ -78,7 +78,14 @@ export interface TrainParams {
   gradientTolerance: number;
   /** L-BFGS history length */
   historySize: number;
+  /**
+   * `whiten`: optimise in coordinates where the training vectors' covariance is (nearly) the
+   * identity (whitening.ts); `none` (and absent, as in jobs stored before it): the plain problem.
+   */
+  preconditioner?: Preconditioner;
 }
+
+export type Preconditioner = 'whiten' | 'none';
 
 export interface Progress {
   iteration: number;

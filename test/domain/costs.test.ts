@@ -60,10 +60,14 @@ t.test('mining none keeps every valid triplet of a P×K batch', async (t) => {
 
 t.test('PCA init costs 32·d²; the optimisers their vectors', async (t) => {
   const data = { count: 100, dimension: 1000, threads: 1 };
-  const pca = trainingJobCost(triplets({ init: 'pca' }), data);
-  const id = trainingJobCost(triplets({ init: 'identity' }), data);
+  const plain = { preconditioner: 'none' } as const;
+  const pca = trainingJobCost(triplets({ init: 'pca', ...plain }), data);
+  const id = trainingJobCost(triplets({ init: 'identity', ...plain }), data);
   t.equal(pca.bytes - id.bytes, 32 * 1000 * 1000);
-  const cg = trainingJobCost(triplets({ optimizer: 'cg', init: 'identity' }), data);
+  // whitened: the PCA's spectrum whatever the start, and the whitening term (k 16, d 1000 > 256: r = 16)
+  const whitened = trainingJobCost(triplets({ init: 'identity', preconditioner: 'whiten' }), data);
+  t.equal(whitened.bytes - pca.bytes, (16 * 1000 + 3 * 16 * 1000 + 2 * 16 * 16) * 8, 'PCA and whitening terms');
+  const cg = trainingJobCost(triplets({ optimizer: 'cg', init: 'identity', ...plain }), data);
   t.equal(id.bytes - cg.bytes, (2 * 10 + 8 - 9) * 16 * 1000 * 8, 'L-BFGS (h=10) over CG');
   const adam = trainingJobCost(mined({ init: 'identity' }), data).terms.find((x) => x.name === 'optimiser')!;
   t.equal(adam.bytes, 6 * 16 * 1000 * 8);

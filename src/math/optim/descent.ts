@@ -120,7 +120,7 @@ function checkpoint(s: LoopState, opts: MinimizeOptions, noProgress: ProgressTes
 
 function stopBeforeStep(s: LoopState, opts: MinimizeOptions): StopReason | null {
   if (s.f === 0) return 'zero_loss';
-  if (normInf(s.g) <= opts.gradientTolerance) return 'gradient_tolerance';
+  if ((opts.gradientNorm ?? normInf)(s.g) <= opts.gradientTolerance) return 'gradient_tolerance';
   if (s.iterations >= opts.maxIterations) return 'max_iterations';
   if (opts.shouldStop?.()) return 'cancelled';
   return null;

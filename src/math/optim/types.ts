@@ -14,8 +14,10 @@ export interface IterationInfo {
 
 export interface MinimizeOptions {
   maxIterations: number;
-  /** stop when ‖g‖∞ ≤ this */
+  /** stop when ‖g‖∞ (or gradientNorm(g)) ≤ this */
   gradientTolerance: number;
+  /** the norm the tolerance applies to, when x are not the caller's coordinates; default ‖g‖∞ */
+  gradientNorm?: (g: Float64Array) => number;
   /** L-BFGS history length (ignored by CG); default 10 */
   historySize?: number;
   /** no_progress when f decreased by ≤ noProgressTolerance·max(|f|,1) per iteration over this many iterations; default 5 */
