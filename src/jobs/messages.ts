@@ -117,10 +117,11 @@ export interface GatherTripletsTask {
 
 export type Task = TrainTask | EvaluateTask | EvaluateGalleryTask | GatherTripletsTask;
 
-/** What a worker started ahead of its task (SpareWorker) receives: the task, its buffers transferred. */
-export interface TaskMessage {
-  task: Task;
-}
+/**
+ * What a worker started ahead of its task (SpareWorker) receives: the task, its buffers
+ * transferred, or the request to end without one.
+ */
+export type TaskMessage = { task: Task } | { stop: true };
 
 export type WorkerMessage =
   | { type: 'progress'; progress: Progress & Record<string, unknown> }

@@ -40,6 +40,8 @@ export function startWorker(
  * WebAssembly memory, where their vectors live, keeps its exact maximum (docs/decisions/0054).
  */
 export const SPARE_HEAP_MB = 256;
+/** A spare asked to stop that has not exited by then (still loading its modules, say) is terminated. */
+const SPARE_STOP_MS = 1000;
 
 /**
  * One training worker started ahead of the next small job: its thread up and its modules loaded,
@@ -88,11 +90,21 @@ export class SpareWorker {
     return { worker, exited };
   }
 
+  /**
+   * Ends a waiting spare the way a task's worker ends, by exiting (terminate() would cut off what
+   * the thread does at its exit, such as writing its coverage); terminated if it has not within 1 s.
+   */
   async close(): Promise<void> {
     this.closed = true;
     const worker = this.idle;
     this.idle = null;
-    if (worker) await worker.terminate();
+    if (!worker) return;
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    const stop: TaskMessage = { stop: true };
+    worker.postMessage(stop);
+    const late = setTimeout(() => void worker.terminate(), SPARE_STOP_MS);
+    await exited;
+    clearTimeout(late);
   }
 }
 

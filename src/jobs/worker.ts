@@ -265,8 +265,11 @@ function runGather(task: GatherTripletsTask): void {
   ]);
 }
 
+/** The task a spare waits for; asked to stop instead, the thread ends here, as a finished task's does. */
 function nextTask(): Promise<Task> {
-  return new Promise((resolve) => parentPort!.once('message', (m: TaskMessage) => resolve(m.task)));
+  return new Promise((resolve) =>
+    parentPort!.once('message', (m: TaskMessage) => ('task' in m ? resolve(m.task) : process.exit(0))),
+  );
 }
 
 function run(task: Task, kernels: Kernels): void {
