@@ -4,7 +4,8 @@
 // typed arrays and WebAssembly memory as well as the JS heap, and errs on the high side: admission
 // control refuses on these numbers, so an estimate below the truth is the one mistake that matters.
 // docs/operations.md "Budgets" lists the formulas.
-import { PCA_EXACT_MAX_D } from '../math/init.js';
+import { PCA_EXACT_MAX_D, pcaRowCount, spectrumRank } from '../math/init.js';
+import { sketchWidth } from '../math/top-eigen.js';
 import { gateRowLimit } from '../math/mining/start-gate.js';
 import type { MinedTrainingParams, TrainingParams, TripletTrainingParams } from './training.js';
 
@@ -122,6 +123,7 @@ const whitens = (p: TrainingParams): boolean => p.source === 'triplets' && p.pre
 function initCost(p: TrainingParams, data: JobData): CostTerm {
   const d = data.dimension;
   if (p.init !== 'pca' && !whitens(p)) return { name: 'init', formula: `${p.init} init`, bytes: 0 };
+  if (p.init !== 'pca' && d > PCA_EXACT_MAX_D) return spectrumCost(p.outputDimension, d, data.count);
   // covariance C (float64), its number[][] copy, ml-matrix's Matrix of it and the eigenvectors V
   return { name: 'PCA init', formula: 'four d×d float64 matrices: 32·d²', bytes: 32 * d * d };
 }
@@ -146,7 +148,7 @@ function tripletTerms(p: TripletTrainingParams, data: JobData): CostTerm[] {
     },
     { name: 'optimiser', formula: vectors.formula, bytes: vectors.n * kd * 8 },
     objectiveCost(p.normalize, m, k, d, data.threads),
-    ...(whitens(p) ? [whiteningCost(k, d)] : []),
+    ...(whitens(p) ? [whiteningCost(p, d)] : []),
     {
       name: 'diagnostics',
       formula: 'min(m, 256)·(d + k)·8 (embedding-distance sample)',
@@ -156,14 +158,32 @@ function tripletTerms(p: TripletTrainingParams, data: JobData): CostTerm[] {
 }
 
 /**
- * Whitening (src/math/whitening.ts): r eigenvectors of d (all d up to the exact PCA's 256, else
- * min(k, d)), W and ∇_W beside x and ∇_x, a spare k×d map, and the k×r products and their transpose.
+ * The spectrum a whitened job measures beside a start that is not PCA's, above d = 256: the
+ * randomized path (init.ts spectrumRank, top-eigen.ts) on s sampled rows with a sketch of l:
+ * the centred rows (float32) and their references, Q, Y and the vectors (l×d), Z and its transpose
+ * (s×l), and the l×l Ritz problem with ml-matrix's copies.
  */
-function whiteningCost(k: number, d: number): CostTerm {
-  const r = d <= PCA_EXACT_MAX_D ? d : Math.min(k, d);
+function spectrumCost(k: number, d: number, m: number): CostTerm {
+  const rows = pcaRowCount(m, d);
+  const l = sketchWidth(spectrumRank(k, d), d);
+  return {
+    name: 'PCA init',
+    formula: 's·d·4 + 16·s + 3·l·d·8 + 2·s·l·8 + 4·l²·8 (randomized, whitening only)',
+    bytes: rows * d * 4 + 16 * rows + 3 * l * d * 8 + 2 * rows * l * 8 + 4 * l * l * 8,
+  };
+}
+
+/**
+ * Whitening (src/math/whitening.ts): r eigenvectors of d (all d up to the exact PCA's 256, else
+ * the PCA start's min(k, d), or spectrumRank beside another start), W and ∇_W beside x and ∇_x, a
+ * spare k×d map, and the k×r products and their transpose.
+ */
+function whiteningCost(p: TripletTrainingParams, d: number): CostTerm {
+  const k = p.outputDimension;
+  const r = d <= PCA_EXACT_MAX_D ? d : p.init === 'pca' ? Math.min(k, d) : spectrumRank(k, d);
   return {
     name: 'whitening',
-    formula: `(r·d + 3·k·d + 2·k·r)·8, r = ${d <= PCA_EXACT_MAX_D ? 'd' : 'min(k, d)'}`,
+    formula: `(r·d + 3·k·d + 2·k·r)·8, r = ${r}`,
     bytes: (r * d + 3 * k * d + 2 * k * r) * 8,
   };
 }

@@ -44,13 +44,30 @@ export function initWithSpectrum(
   kernels: Kernels = jsKernels,
 ): { W: Float64Array; spectrum: Spectrum } {
   const r = start(p, set, kernels, true);
+  const rank = spectrumRank(p.k, p.d);
   const spectrum =
-    r.spectrum ?? covarianceSpectrum(set, p.k, p.d, createRng(p.seed ^ SPECTRUM_SEED), kernels, 'auto', true);
+    r.spectrum ?? covarianceSpectrum(set, rank, p.d, createRng(p.seed ^ SPECTRUM_SEED), kernels, 'auto', true);
   return { W: r.W, spectrum };
 }
 
 /** Mixed into the seed of a spectrum measured beside a start that is not PCA's. */
 const SPECTRUM_SEED = 0x5eed;
+/**
+ * Eigenpairs measured beside a start that is not PCA's: at most this many above the exact PCA's
+ * dimension, so that the randomized path (never a d×d decomposition) serves them.
+ */
+export const SPECTRUM_MAX_RANK = 128;
+
+/** The pairs asked of a spectrum measured beside a non-PCA start (the exact path still keeps all d). */
+export function spectrumRank(k: number, d: number): number {
+  return d <= PCA_EXACT_MAX_D ? Math.min(k, d) : Math.min(k, d, SPECTRUM_MAX_RANK);
+}
+
+/** Rows the PCA samples from the 3·m stacked triplet rows at dimension d. */
+export function pcaRowCount(m: number, d: number): number {
+  const budgetRows = Math.floor(PCA_FLOP_BUDGET / Math.max(1, (d * d) / 2));
+  return Math.min(3 * m, PCA_MAX_ROWS, Math.max(2 * d + 1, budgetRows));
+}
 
 function start(
   p: InitParams,
@@ -99,8 +116,7 @@ function identityInit(k: number, d: number, rng: Rng): Float64Array {
 /** Picks a seeded sample of row references (array, row) from the stacked anchors/positives/negatives. */
 function sampleRows(set: Triplets, d: number, rng: Rng): Array<[DataArray, number]> {
   const total = 3 * set.m;
-  const budgetRows = Math.floor(PCA_FLOP_BUDGET / Math.max(1, (d * d) / 2));
-  const n = Math.min(total, PCA_MAX_ROWS, Math.max(2 * d + 1, budgetRows));
+  const n = pcaRowCount(set.m, d);
   const out: Array<[DataArray, number]> = [];
   if (n >= total) {
     for (const s of [0, 1, 2] as const) for (let i = 0; i < set.m; i++) out.push(tripletRow(set, s, i));

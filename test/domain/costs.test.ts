@@ -64,9 +64,20 @@ t.test('PCA init costs 32·d²; the optimisers their vectors', async (t) => {
   const pca = trainingJobCost(triplets({ init: 'pca', ...plain }), data);
   const id = trainingJobCost(triplets({ init: 'identity', ...plain }), data);
   t.equal(pca.bytes - id.bytes, 32 * 1000 * 1000);
-  // whitened: the PCA's spectrum whatever the start, and the whitening term (k 16, d 1000 > 256: r = 16)
+  // whitened beside an identity start at d 1000: a randomized spectrum of 300 sampled rows (3·m)
+  // with a sketch of 26 (16 + 10), and the whitening term with r = 16
   const whitened = trainingJobCost(triplets({ init: 'identity', preconditioner: 'whiten' }), data);
-  t.equal(whitened.bytes - pca.bytes, (16 * 1000 + 3 * 16 * 1000 + 2 * 16 * 16) * 8, 'PCA and whitening terms');
+  const term = (name: string) => whitened.terms.find((x) => x.name === name)!.bytes;
+  t.equal(term('PCA init'), 300 * 1000 * 4 + 16 * 300 + 3 * 26 * 1000 * 8 + 2 * 300 * 26 * 8 + 4 * 26 * 26 * 8);
+  t.equal(term('whitening'), (16 * 1000 + 3 * 16 * 1000 + 2 * 16 * 16) * 8);
+  t.equal(whitened.bytes - id.bytes, term('PCA init') + term('whitening'), 'nothing else');
+  // a PCA start keeps its exact-path term; beside another start a large d never costs d²
+  const wide = { count: 1000, dimension: 8192, threads: 1 };
+  const spectrum = trainingJobCost(triplets({ init: 'uniform', outputDimension: 4096 }), wide).terms;
+  t.ok(
+    spectrum.find((x) => x.name === 'PCA init')!.bytes < (32 * 8192 * 8192) / 10,
+    'a tenth of the exact 32·d² at d 8192',
+  );
   const cg = trainingJobCost(triplets({ optimizer: 'cg', init: 'identity', ...plain }), data);
   t.equal(id.bytes - cg.bytes, (2 * 10 + 8 - 9) * 16 * 1000 * 8, 'L-BFGS (h=10) over CG');
   const adam = trainingJobCost(mined({ init: 'identity' }), data).terms.find((x) => x.name === 'optimiser')!;

@@ -5,7 +5,7 @@
 // and the WebAssembly kernels within float32 tolerance.
 import t from 'tap';
 import { createCompute } from '../../src/compute/index.js';
-import { initWithSpectrum } from '../../src/math/init.js';
+import { initW, initWithSpectrum } from '../../src/math/init.js';
 import { jsKernels } from '../../src/math/kernels/js.js';
 import { createTripletObjective } from '../../src/math/losses.js';
 import { createRng } from '../../src/math/rng.js';
@@ -124,4 +124,14 @@ t.test('WebAssembly kernels: whitening within float32 tolerance of the JS one', 
   createWhitening(spectrum, compute.kernels).apply(A, 8, wasm);
   const scale = js.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
   t.ok(maxAbs(js, wasm) <= 1e-5 * scale, `max error ${maxAbs(js, wasm)} of ${scale}`);
+});
+
+t.test('beside a non-PCA start above d 256: a randomized spectrum of at most 128 pairs', async (t) => {
+  const d = 300;
+  const set = anisotropicSet(150, d, 11);
+  const init = { init: 'uniform', k: 200, d, seed: 2 } as const;
+  const { W, spectrum } = initWithSpectrum(init, set);
+  t.equal(spectrum.count, 128, 'spectrumRank caps the pairs, so no d×d decomposition runs');
+  t.same(W, initW(init, set), "the start is initW's");
+  t.ok(spectrum.values[0] >= spectrum.values[127] && spectrum.values[127] > 0, 'sorted, positive');
 });
