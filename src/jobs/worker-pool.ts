@@ -28,6 +28,11 @@ export function startWorker(
     // A runaway job must not take the server down with it: its thread dies alone at this heap size.
     resourceLimits: { maxOldGenerationSizeMb: heapMb },
   });
+  return handleOf(worker, onMessage, onError);
+}
+
+/** Listens to a worker that runs a task: its messages, its errors and its exit. */
+function handleOf(worker: Worker, onMessage: (m: WorkerMessage) => void, onError: (e: Error) => void): WorkerHandle {
   worker.on('message', onMessage);
   worker.on('error', onError);
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
@@ -82,12 +87,10 @@ export class SpareWorker {
     this.idle = null;
     worker.removeAllListeners();
     worker.ref();
-    worker.on('message', onMessage);
-    worker.on('error', onError);
-    const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+    const handle = handleOf(worker, onMessage, onError);
     const message: TaskMessage = { task };
     worker.postMessage(message, taskTransfers(task));
-    return { worker, exited };
+    return handle;
   }
 
   /**

@@ -3,6 +3,8 @@
 // at W_c, every W with ‖W − W_c‖_F < r keeps the bracket negative, where r is the positive root of
 // Aδ² + 2Bδ − s, A = ‖x‖² + ‖y‖², B = ‖x‖‖W_c x‖ + ‖y‖‖W_c y‖. A skipped triplet adds nothing to
 // the hinged loss or its gradient, and counts as inactive and correct. Pure.
+import { jsKernels } from './kernels/js.js';
+import { gramOfColumns } from './top-eigen.js';
 import type { IndexedTripletSet } from './types.js';
 
 /**
@@ -93,42 +95,23 @@ export function spectralNormBound(D: Float64Array, r: number, c: number): number
   return scale * Math.sqrt(Math.exp(log)) * (1 + 1e-9);
 }
 
-/** D·Dᵀ (r×r) when r ≤ c, else Dᵀ·D (c×c); symmetric. */
+/** D·Dᵀ (r×r) when r ≤ c, else Dᵀ·D (c×c), with the tiled JS kernel in float64. */
 function gram(D: Float64Array, r: number, c: number): Float64Array {
-  if (r > c) return gram(transpose(D, r, c), c, r);
+  if (r > c) return gramOfColumns(D, r, c, 1);
   const M = new Float64Array(r * r);
-  for (let i = 0; i < r; i++) {
-    for (let j = i; j < r; j++) {
-      let v = 0;
-      for (let t = 0; t < c; t++) v += D[i * c + t] * D[j * c + t];
-      M[i * r + j] = M[j * r + i] = v;
-    }
-  }
+  jsKernels.project(D, r, c, D, r, M);
   return M;
 }
 
-function transpose(D: Float64Array, r: number, c: number): Float64Array {
-  const T = new Float64Array(r * c);
-  for (let i = 0; i < r; i++) for (let t = 0; t < c; t++) T[t * r + i] = D[i * c + t];
-  return T;
+/** A·A for a symmetric s×s A (= A·Aᵀ, the kernel's product). */
+function square(A: Float64Array, s: number): Float64Array {
+  const B = new Float64Array(s * s);
+  jsKernels.project(A, s, s, A, s, B);
+  return B;
 }
 
 /** Multiply-adds of spectralNormBound for an r×c matrix. */
 export function spectralBoundCost(r: number, c: number): number {
   const s = Math.min(r, c);
   return (s * s * Math.max(r, c)) / 2 + SQUARINGS * s * s * s;
-}
-
-/** A·A for a symmetric s×s A. */
-function square(A: Float64Array, s: number): Float64Array {
-  const B = new Float64Array(s * s);
-  for (let i = 0; i < s; i++) {
-    for (let l = 0; l < s; l++) {
-      const a = A[i * s + l];
-      if (a === 0) continue;
-      const o = l * s;
-      for (let j = 0; j < s; j++) B[i * s + j] += a * A[o + j];
-    }
-  }
-  return B;
 }

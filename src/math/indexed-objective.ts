@@ -227,11 +227,14 @@ function candidates(set: IndexedTripletSet, bd: Bound, W: Float64Array, d: numbe
  * little next to the brackets it may save (SPECTRAL_COST_SHARE of a full pass's m·k).
  */
 function stepBound(bd: Bound, W: Float64Array, d: number): number {
-  const frobenius = frobeniusDistance(W, bd.Wc!, bd.k * d);
-  if (!bd.spectral) return frobenius;
+  if (!bd.spectral) return frobeniusDistance(W, bd.Wc!, bd.k * d);
   const D = bd.step;
-  for (let i = 0; i < D.length; i++) D[i] = W[i] - bd.Wc![i];
-  return Math.min(frobenius, spectralNormBound(D, bd.k, d));
+  let squares = 0;
+  for (let i = 0; i < D.length; i++) {
+    D[i] = W[i] - bd.Wc![i];
+    squares += D[i] * D[i];
+  }
+  return Math.min(Math.sqrt(squares), spectralNormBound(D, bd.k, d));
 }
 
 /** Stamps triplet i's samples into `used`; the new count, or −1 once past the cap. */

@@ -94,7 +94,7 @@ function rowList(n: number): Int32Array {
 }
 
 /** ZᵀZ·scale for Z (rows×l row-major), in float64: Zᵀ's rows against themselves with the tiled JS kernel. */
-function gramOfColumns(Z: Float64Array, rows: number, l: number, scale: number): Float64Array {
+export function gramOfColumns(Z: Float64Array, rows: number, l: number, scale: number): Float64Array {
   const Zt = new Float64Array(l * rows);
   for (let i = 0; i < rows; i++) for (let a = 0; a < l; a++) Zt[a * rows + i] = Z[i * l + a];
   const B = new Float64Array(l * l);

@@ -2,7 +2,6 @@
 // cancellation and diagnostics from the shared training skeleton (./training/).
 import { checkpointRule, checkTrainCheckpoint, trainCheckpoint } from './checkpoint.js';
 import { initW, initWithSpectrum } from './init.js';
-import { jsKernels } from './kernels/js.js';
 import type { Kernels } from './kernels/types.js';
 import { createIndexedObjective } from './indexed-objective.js';
 import { assertTripletSet, createTripletObjective, type TripletObjective } from './losses.js';
@@ -45,7 +44,7 @@ export function train(set: Triplets, params: TrainParams, hooks: TrainHooks = {}
   // whitened one needs the spectrum again: the same rows and seed give the same R
   const start = whiten ? initWithSpectrum(init, set, kernels) : null;
   const W0 = start ? start.W : resume ? null : initW(init, set, kernels);
-  const coords = start ? whitenedCoordinates(createWhitening(start.spectrum, kernels ?? jsKernels), k, d) : plain;
+  const coords = start ? whitenedCoordinates(createWhitening(start.spectrum, kernels), k, d) : plain;
   const objective: TripletObjective = createTrainingObjective(
     set,
     {
@@ -127,14 +126,15 @@ function runTraining(
     lastActive = v.activeCount;
     return v.loss;
   };
-  const report = (iteration: number, loss: number, g: Float64Array, force: boolean) =>
+  // gW in W's coordinates; `active` of the most recent evaluation (the accepted point unless the
+  // line search fell back)
+  const report = (iteration: number, loss: number, gW: () => Float64Array, active: number, force: boolean) =>
     progress.report(force, (elapsedMs) => ({
       iteration,
       maxIterations: params.maxIterations,
       loss,
-      gradientNorm: l2(coords.gradientToW(g)),
-      // active fraction of the most recent evaluation (the accepted point unless the line search fell back)
-      activeFraction: lastActive / set.m,
+      gradientNorm: l2(gW()),
+      activeFraction: active / set.m,
       elapsedMs,
     }));
   const opts: MinimizeOptions = {
@@ -142,7 +142,7 @@ function runTraining(
     gradientTolerance: params.gradientTolerance,
     historySize: params.historySize,
     shouldStop: hooks.shouldStop,
-    onIteration: (info) => report(info.iteration, info.f, info.g, false),
+    onIteration: (info) => report(info.iteration, info.f, () => coords.gradientToW(info.g), lastActive, false),
     resumeFrom: resume,
   };
   // the tolerance is on ∇_W whatever coordinates the optimiser moves in
@@ -158,14 +158,7 @@ function runTraining(
   const W = coords.toW(res.x);
   const g = new Float64Array(W.length);
   const final = objective.evaluate(W, k, g);
-  progress.report(true, (elapsedMs) => ({
-    iteration: res.iterations,
-    maxIterations: params.maxIterations,
-    loss: final.loss,
-    gradientNorm: l2(g),
-    activeFraction: final.activeCount / set.m,
-    elapsedMs,
-  }));
+  report(res.iterations, final.loss, () => g, final.activeCount, true);
   const base = {
     trainLoss: final.loss,
     iterations: res.iterations,

@@ -8,6 +8,7 @@
 //   R = c_t·I + Σ_i (r_i − c_t)·u_i u_iᵀ,  r_i = (λ_i/c̄ + ε)^(−1/2),  c_t = (λ_tail/c̄ + ε)^(−1/2),
 // so A·R = c_t·A + ((A·Uᵀ)·diag(r − c_t))·U costs 2·rows·d·r multiply-adds and no d×d matrix.
 // The products go through the job's kernels (float32 in WebAssembly, like the objective's).
+import { jsKernels } from './kernels/js.js';
 import type { Kernels } from './kernels/types.js';
 
 /** Regularises the small eigenvalues: the largest stretch of a direction is ε^(−1/2) ≈ 4.5. */
@@ -46,7 +47,7 @@ function factors(s: Spectrum, power: number): { top: Float64Array; tail: number 
   return { top, tail: Math.pow(tailVariance / c + WHITEN_EPSILON, power) };
 }
 
-export function createWhitening(s: Spectrum, kernels: Kernels): Whitening {
+export function createWhitening(s: Spectrum, kernels: Kernels = jsKernels): Whitening {
   const { d, count: r } = s;
   const rows = new Int32Array(r);
   for (let t = 0; t < r; t++) rows[t] = t;
