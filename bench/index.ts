@@ -16,6 +16,8 @@
 //       the negatives' early exit on and off, on class data with a random and a trained W
 //   npm run bench -- --pca-init [--d 1024] [--k 128] [--rounds 2] [--threads 1]   (bench/pca-init.ts)
 //       PCA init: the randomized top-k path against the exact eigen-decomposition, alternating
+//   npm run bench -- --start-up [--rounds 3] [--threads 2]   (bench/start-up.ts)
+//       a face-scale job's start piece by piece: store read, PCA (C through the rows or formed), objective
 //   npm run bench -- --time-to-quality [--cases digits,face] [--node-24 <node>]   (bench/time-to-quality.ts)
 //       wall time from POST /train to the first progress at scipy L-BFGS-B's final loss, and scipy's
 //   npm run bench -- --inactive-bound [--refresh 10]   (bench/inactive-bound.ts)
@@ -198,6 +200,10 @@ if (process.argv.includes('--early-exit')) {
 }
 if (process.argv.includes('--pca-init')) {
   await (await import('./pca-init.js')).pcaInitCli(process.argv.slice(2));
+  process.exit(0);
+}
+if (process.argv.includes('--start-up')) {
+  await (await import('./start-up.js')).startUpCli(process.argv.slice(2));
   process.exit(0);
 }
 if (process.argv.includes('--inactive-skip')) {

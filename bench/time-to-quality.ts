@@ -159,7 +159,7 @@ async function call(base: string, method: string, url: string, body?: unknown, t
 }
 
 /** Uploads the samples (binary: int32 label + d float32 each) and the index triplets; returns the dataset id. */
-async function upload(base: string, c: Case): Promise<string> {
+export async function upload(base: string, c: Case): Promise<string> {
   const ds = await call(base, 'POST', '/datasets', { name: `${c.name} time-to-quality`, dimension: c.d });
   const rec = 4 * (c.d + 1);
   const buf = Buffer.alloc(c.n * rec);

@@ -4,8 +4,8 @@
 // typed arrays and WebAssembly memory as well as the JS heap, and errs on the high side: admission
 // control refuses on these numbers, so an estimate below the truth is the one mistake that matters.
 // docs/operations.md "Budgets" lists the formulas.
-import { PCA_EXACT_MAX_D, pcaRowCount, spectrumRank } from '../math/init.js';
-import { sketchWidth } from '../math/top-eigen.js';
+import { PCA_EXACT_MAX_D, pcaRowCount, spectrumRank, usesRandomizedPca } from '../math/init.js';
+import { formsCovariance, RANDOMIZED_POWER_ITERATIONS, sketchWidth } from '../math/top-eigen.js';
 import { gateRowLimit } from '../math/mining/start-gate.js';
 import type { MinedTrainingParams, TrainingParams, TripletTrainingParams } from './training.js';
 
@@ -123,7 +123,9 @@ const whitens = (p: TrainingParams): boolean => p.source === 'triplets' && p.pre
 function initCost(p: TrainingParams, data: JobData): CostTerm {
   const d = data.dimension;
   if (p.init !== 'pca' && !whitens(p)) return { name: 'init', formula: `${p.init} init`, bytes: 0 };
-  if (p.init !== 'pca' && d > PCA_EXACT_MAX_D) return spectrumCost(p.outputDimension, d, data.count);
+  const k = p.outputDimension;
+  if (p.init !== 'pca' && d > PCA_EXACT_MAX_D) return randomizedPcaCost(spectrumRank(k, d), d, data.count, true);
+  if (p.init === 'pca' && usesRandomizedPca(k, d)) return randomizedPcaCost(Math.min(k, d), d, data.count, false);
   // covariance C (float64), its number[][] copy, ml-matrix's Matrix of it and the eigenvectors V
   return { name: 'PCA init', formula: 'four d×d float64 matrices: 32·d²', bytes: 32 * d * d };
 }
@@ -158,18 +160,25 @@ function tripletTerms(p: TripletTrainingParams, data: JobData): CostTerm[] {
 }
 
 /**
- * The spectrum a whitened job measures beside a start that is not PCA's, above d = 256: the
- * randomized path (init.ts spectrumRank, top-eigen.ts) on s sampled rows with a sketch of l:
- * the centred rows (float32) and their references, Q, Y and the vectors (l×d), Z and its transpose
- * (s×l), and the l×l Ritz problem with ml-matrix's copies.
+ * The randomized top-n PCA (init.ts, top-eigen.ts) on s sampled rows with a sketch of l: the
+ * centred rows (float32) and their references, Q, Y and the vectors (l×d), the l×l Ritz problem
+ * with ml-matrix's copies, and C applied either through the rows (Z and its transpose, s×l) or
+ * formed once (a float64 copy of the rows, C, and the kernel's float32 sums: formsCovariance).
+ * Also the spectrum a whitened job measures beside a start that is not PCA's, above d = 256.
  */
-function spectrumCost(k: number, d: number, m: number): CostTerm {
+function randomizedPcaCost(n: number, d: number, m: number, whiteningOnly: boolean): CostTerm {
   const rows = pcaRowCount(m, d);
-  const l = sketchWidth(spectrumRank(k, d), d);
+  const l = sketchWidth(n, d);
+  const formed = formsCovariance(rows, d, l, RANDOMIZED_POWER_ITERATIONS);
+  const base = rows * d * 4 + 16 * rows + 3 * l * d * 8 + 4 * l * l * 8;
+  const op = formed ? 8 * rows * d + 12 * d * d : 2 * rows * l * 8;
   return {
     name: 'PCA init',
-    formula: 's·d·4 + 16·s + 3·l·d·8 + 2·s·l·8 + 4·l²·8 (randomized, whitening only)',
-    bytes: rows * d * 4 + 16 * rows + 3 * l * d * 8 + 2 * rows * l * 8 + 4 * l * l * 8,
+    formula:
+      's·d·4 + 16·s + 3·l·d·8 + 4·l²·8 + ' +
+      (formed ? '8·s·d + 12·d² (C formed)' : '2·s·l·8') +
+      ` (randomized${whiteningOnly ? ', whitening only' : ''})`,
+    bytes: base + op,
   };
 }
 

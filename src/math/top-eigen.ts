@@ -2,8 +2,9 @@
 // eigen-decomposition of the d×d covariance, O(d³)) or randomized (Halko, Martinsson & Tropp 2011,
 // Alg. 4.4 + 5.3: a seeded Gaussian sketch, a few subspace iterations with re-orthonormalisation,
 // then an exact eigen-decomposition of the small l×l projected matrix, O(n·d·l)).
-// The randomized one never forms the covariance: it applies C = XcᵀXc/(n−1) as two products with
-// the centred sample rows Xc, through the injected kernels (WebAssembly SIMD in the worker).
+// The randomized one applies C = XcᵀXc/(n−1) through the injected kernels (WebAssembly SIMD in the
+// worker): as two products with the centred sample rows Xc, or, when fewer multiply-adds, by
+// forming C once (rows·d²) and multiplying by it (decision 0056).
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { jsKernels } from './kernels/js.js';
 import type { Kernels } from './kernels/types.js';
@@ -45,8 +46,10 @@ function sortedPairs(evd: EigenvalueDecomposition, s: number, n: number): TopEig
 }
 
 /**
- * Top n eigenpairs of C = XcᵀXc/(rows−1), Xc the centred rows (rows×d, row-major), without forming
- * C. Q holds l orthonormal directions as rows (l×d); each iteration replaces Q by orth(C·Q).
+ * Top n eigenpairs of C = XcᵀXc/(rows−1), Xc the centred rows (rows×d, row-major). Q holds l
+ * orthonormal directions as rows (l×d); each iteration replaces Q by orth(C·Q). C is applied as two
+ * products with Xc, or formed once when that costs fewer multiply-adds (formsCovariance; `operator`
+ * forces one, for tests).
  * The Ritz values are exact for the subspace found and never exceed the true eigenvalues.
  */
 export function randomizedTopEigen(
@@ -57,27 +60,24 @@ export function randomizedTopEigen(
   rng: Rng,
   kernels: Kernels = jsKernels,
   powerIterations = RANDOMIZED_POWER_ITERATIONS,
+  operator: 'auto' | 'rows' | 'covariance' = 'auto',
 ): TopEigen {
   const l = sketchWidth(n, d);
-  let Q = new Float64Array(l * d);
+  let Q: Float64Array = new Float64Array(l * d);
   for (let i = 0; i < Q.length; i++) Q[i] = rng.normal();
-  const Z = new Float64Array(rows * l); // Xc·Qᵀ
-  const all = rowList(rows);
+  const formed = operator === 'auto' ? formsCovariance(rows, d, l, powerIterations) : operator === 'covariance';
+  const op = formed ? covarianceOperator(Xc, rows, d, kernels) : sampleOperator(Xc, rows, d, l, kernels);
   // A Gaussian sketch is well conditioned as drawn. Between iterations one shifted Cholesky QR
   // pass with the injected kernels (float32 products in WebAssembly) keeps the basis well
   // conditioned, which is all the iteration needs; the last basis then gets two float64 passes,
   // orthonormal to working precision, for the Ritz step.
   for (let it = 0; it < powerIterations; it++) {
-    kernels.project(Q, l, d, Xc, rows, Z);
-    const Y = new Float64Array(l * d); // (C·Qᵀ)ᵀ up to the 1/(rows−1) scale, which orth removes
-    kernels.accumulate(Y, l, d, Z, Xc, all, rows);
+    const Y = op.apply(Q); // (C·Qᵀ)ᵀ up to the 1/(rows−1) scale, which orth removes
     orthonormalizeRows(Y, l, d, { passes: 1, shifted: true, kernels });
     Q = Y;
   }
   orthonormalizeRows(Q, l, d, { passes: 2, shifted: powerIterations <= 0 });
-  // Rayleigh–Ritz: B = Q C Qᵀ = ZᵀZ/(rows−1), an l×l problem
-  kernels.project(Q, l, d, Xc, rows, Z);
-  const B = gramOfColumns(Z, rows, l, 1 / Math.max(1, rows - 1));
+  const B = op.ritz(Q, 1 / Math.max(1, rows - 1)); // Rayleigh–Ritz: B = Q C Qᵀ, an l×l problem
   const small = exactTopEigen(B, l, n);
   // vectors = U·Q (n×d), U the top n Ritz vectors as rows; accumulate takes Uᵀ (C[t·n + i] = U[i][t])
   const Ut = new Float64Array(l * n);
@@ -85,6 +85,76 @@ export function randomizedTopEigen(
   const vectors = new Float64Array(n * d);
   jsKernels.accumulate(vectors, n, d, Ut, Q, rowList(l), l);
   return { values: small.values, vectors };
+}
+
+/** Above this dimension C (d×d float64) is never formed, whatever the count says. */
+export const COVARIANCE_MAX_D = 2048;
+
+/**
+ * Whether forming C = XcᵀXc (rows·d² multiply-adds, then l·d² per use) costs less than applying it
+ * as two products with the rows each time (2·rows·l·d per use). Uses: the power iterations and the
+ * Ritz step. With rows ≫ l, as PCA init samples them, this holds while d < 2·(q+1)·l roughly.
+ */
+export function formsCovariance(rows: number, d: number, l: number, powerIterations: number): boolean {
+  const uses = powerIterations + 1;
+  return d <= COVARIANCE_MAX_D && rows * d * d + uses * l * d * d < uses * 2 * rows * l * d;
+}
+
+/** C applied to sketch rows, and the Ritz matrix Q·C·Qᵀ·scale. */
+interface CovarianceOperator {
+  apply(Q: Float64Array): Float64Array;
+  ritz(Q: Float64Array, scale: number): Float64Array;
+}
+
+/** C as two products with the centred rows: Z = Xc·Qᵀ, then Zᵀ·Xc. */
+function sampleOperator(Xc: Float32Array, rows: number, d: number, l: number, kernels: Kernels): CovarianceOperator {
+  const Z = new Float64Array(rows * l);
+  const all = rowList(rows);
+  return {
+    apply(Q) {
+      kernels.project(Q, l, d, Xc, rows, Z);
+      const Y = new Float64Array(l * d);
+      kernels.accumulate(Y, l, d, Z, Xc, all, rows);
+      return Y;
+    },
+    ritz(Q, scale) {
+      kernels.project(Q, l, d, Xc, rows, Z);
+      return gramOfColumns(Z, rows, l, scale);
+    },
+  };
+}
+
+/** C = XcᵀXc formed once with the kernels (a d×d product over the rows), then one product per use. */
+function covarianceOperator(Xc: Float32Array, rows: number, d: number, kernels: Kernels): CovarianceOperator {
+  const C = new Float64Array(d * d);
+  kernels.accumulate(C, d, d, Float64Array.from(Xc), Xc, rowList(rows), rows); // C = XcᵀXc
+  symmetrize(C, d, 1);
+  const times = (Q: Float64Array): Float64Array => {
+    const l = Q.length / d;
+    const Y = new Float64Array(l * d);
+    kernels.project(C, d, d, Q, l, Y); // Y[i·d + r] = Σ_j C[r·d + j]·Q[i·d + j]: the rows of Q·C
+    return Y;
+  };
+  return {
+    apply: times,
+    ritz(Q, scale) {
+      const l = Q.length / d;
+      const B = new Float64Array(l * l);
+      jsKernels.project(Q, l, d, times(Q), l, B);
+      return symmetrize(B, l, scale);
+    },
+  };
+}
+
+/** (M + Mᵀ)/2·scale in place: symmetric by construction; this removes the last-bit asymmetry of tiled sums. */
+function symmetrize(M: Float64Array, s: number, scale: number): Float64Array {
+  for (let a = 0; a < s; a++)
+    for (let b = a; b < s; b++) {
+      const v = 0.5 * (M[a * s + b] + M[b * s + a]) * scale;
+      M[a * s + b] = v;
+      M[b * s + a] = v;
+    }
+  return M;
 }
 
 function rowList(n: number): Int32Array {
@@ -99,14 +169,7 @@ export function gramOfColumns(Z: Float64Array, rows: number, l: number, scale: n
   for (let i = 0; i < rows; i++) for (let a = 0; a < l; a++) Zt[a * rows + i] = Z[i * l + a];
   const B = new Float64Array(l * l);
   jsKernels.project(Zt, l, rows, Zt, l, B);
-  for (let a = 0; a < l; a++)
-    for (let b = a; b < l; b++) {
-      // symmetric by construction; averaging removes the last-bit asymmetry of the tiled sums
-      const v = 0.5 * (B[a * l + b] + B[b * l + a]) * scale;
-      B[a * l + b] = v;
-      B[b * l + a] = v;
-    }
-  return B;
+  return symmetrize(B, l, scale);
 }
 
 /** Relative shift of a Cholesky QR pass whose Gram matrix was summed in float32. */

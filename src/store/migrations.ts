@@ -233,4 +233,16 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (job_id, seq)
   ) WITHOUT ROWID;
   `,
+  // Index triplets' sample indices in a table of their own (docs/decisions/0056-start-up-reads.md):
+  // SQLite keeps a row's columns in order, so reading chunks.sample_refs, declared after the 4 MiB
+  // of gathered vectors in `data`, walked every overflow page of them. Rows written before keep
+  // their old copy in chunks.sample_refs (identical, never read again); rewriting them here would
+  // copy every triplet chunk once at start-up.
+  `
+  CREATE TABLE chunk_refs (
+    seq INTEGER PRIMARY KEY REFERENCES chunks (seq) ON DELETE CASCADE,
+    refs BLOB NOT NULL
+  );
+  INSERT INTO chunk_refs (seq, refs) SELECT seq, sample_refs FROM chunks WHERE sample_refs IS NOT NULL;
+  `,
 ];

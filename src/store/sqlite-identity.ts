@@ -201,19 +201,17 @@ export class SqliteIdentity {
       .prepare("SELECT seq FROM chunks WHERE dataset_id = ? AND kind = 'triplets' AND upload_id IS NULL ORDER BY seq")
       .all(ds.id) as { seq: number }[];
     for (const { seq } of triplets) {
-      const c = this.db.prepare('SELECT count, data, sample_refs FROM chunks WHERE seq = ?').get(seq) as {
-        count: number;
-        data: Buffer;
-        sample_refs: Buffer | null;
-      };
-      const kept = pruneTriplets({ count: c.count, data: c.data, refs: c.sample_refs }, ds.dimension, erased);
+      const c = this.db
+        .prepare('SELECT c.count, c.data, r.refs FROM chunks c LEFT JOIN chunk_refs r ON r.seq = c.seq WHERE c.seq = ?')
+        .get(seq) as { count: number; data: Buffer; refs: Buffer | null };
+      const kept = pruneTriplets(c, ds.dimension, erased);
       if (!kept) continue;
       tripletsErased += c.count - kept.count;
       this.rewrite(seq, kept);
     }
     this.db
       .prepare(
-        "DELETE FROM chunks WHERE dataset_id = ? AND kind = 'triplets' AND upload_id IS NOT NULL AND sample_refs IS NOT NULL",
+        "DELETE FROM chunks WHERE dataset_id = ? AND kind = 'triplets' AND upload_id IS NOT NULL AND seq IN (SELECT seq FROM chunk_refs)",
       )
       .run(ds.id);
     this.db.prepare('DELETE FROM dataset_labels WHERE dataset_id = ? AND label = ?').run(ds.id, bindLabel(label));
@@ -233,8 +231,10 @@ export class SqliteIdentity {
       this.db.prepare('DELETE FROM chunks WHERE seq = ?').run(seq);
       return;
     }
+    // sample_refs: a copy from before chunk_refs (migration 0056), cleared with the rows it named
     this.db
-      .prepare('UPDATE chunks SET count = ?, data = ?, labels = ?, sample_refs = ? WHERE seq = ?')
-      .run(kept.count, kept.data, kept.labels ? JSON.stringify(kept.labels) : null, kept.refs, seq);
+      .prepare('UPDATE chunks SET count = ?, data = ?, labels = ?, sample_refs = NULL WHERE seq = ?')
+      .run(kept.count, kept.data, kept.labels ? JSON.stringify(kept.labels) : null, seq);
+    if (kept.refs) this.db.prepare('UPDATE chunk_refs SET refs = ? WHERE seq = ?').run(kept.refs, seq);
   }
 }

@@ -59,11 +59,22 @@ export function detachArgs(args: unknown[]): { args: unknown[]; transfer: ArrayB
   return { args: out, transfer };
 }
 
-/** Buffers of vectors in an answer (top level or one object deep) that the thread made and can give away. */
-export function answerTransfers(value: unknown): ArrayBuffer[] {
-  const whole = (v: unknown): ArrayBuffer[] =>
-    isVector(v) && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength ? [v.buffer as ArrayBuffer] : [];
-  if (isVector(value)) return whole(value);
-  if (value !== null && typeof value === 'object') return Object.values(value).flatMap(whole);
-  return [];
+/**
+ * Buffers of typed arrays in an answer (up to two objects deep: StoredIndexedTriplets.samples.data)
+ * that the thread made and can give away. Cloning them instead copied a dataset's whole vectors
+ * once more on every job start.
+ */
+export function answerTransfers(value: unknown, depth = 2): ArrayBuffer[] {
+  if (isWholeArray(value)) return [value.buffer as ArrayBuffer];
+  if (value === null || typeof value !== 'object' || depth === 0 || Array.isArray(value)) return [];
+  return Object.values(value).flatMap((v) => answerTransfers(v, depth - 1));
+}
+
+/** A typed array that owns its whole buffer (not a Buffer: those may share a pooled slab). */
+function isWholeArray(v: unknown): v is Float32Array | Float64Array | Int32Array {
+  return (
+    (v instanceof Float32Array || v instanceof Float64Array || v instanceof Int32Array) &&
+    v.byteOffset === 0 &&
+    v.byteLength === v.buffer.byteLength
+  );
 }

@@ -365,19 +365,14 @@ export class SqliteDatabase implements SyncStore {
     uploadId: string | null,
     refs: Int32Array | null = null,
   ): number | bigint {
-    return this.db
-      .prepare(
-        'INSERT INTO chunks (dataset_id, kind, count, data, labels, upload_id, sample_refs) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(
-        datasetId,
-        kind,
-        count,
-        bytesOf(data),
-        labels ? JSON.stringify(labels) : null,
-        uploadId,
-        refs ? Buffer.from(refs.buffer, refs.byteOffset, refs.byteLength) : null,
-      ).lastInsertRowid;
+    const seq = this.db
+      .prepare('INSERT INTO chunks (dataset_id, kind, count, data, labels, upload_id) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(datasetId, kind, count, bytesOf(data), labels ? JSON.stringify(labels) : null, uploadId).lastInsertRowid;
+    if (refs)
+      this.db
+        .prepare('INSERT INTO chunk_refs (seq, refs) VALUES (?, ?)')
+        .run(seq, Buffer.from(refs.buffer, refs.byteOffset, refs.byteLength));
+    return seq;
   }
 
   /**
@@ -446,12 +441,14 @@ export class SqliteDatabase implements SyncStore {
     // one read transaction: the indices are those of the samples read with them
     return this.db.transaction(() => {
       const ds = this.requireDataset(datasetId);
+      // the refs' own table: a column after `data` would walk its overflow pages (migration 0056)
       const chunks = this.db
         .prepare(
-          "SELECT count, sample_refs FROM chunks WHERE dataset_id = ? AND kind = 'triplets' AND upload_id IS NULL ORDER BY seq",
+          `SELECT c.count, r.refs FROM chunks c LEFT JOIN chunk_refs r ON r.seq = c.seq
+           WHERE c.dataset_id = ? AND c.kind = 'triplets' AND c.upload_id IS NULL ORDER BY c.seq`,
         )
-        .all(datasetId) as { count: number; sample_refs: Buffer | null }[];
-      const refs = concatRefs(chunks.map((c) => ({ count: c.count, refs: c.sample_refs })));
+        .all(datasetId) as { count: number; refs: Buffer | null }[];
+      const refs = concatRefs(chunks);
       if (!refs) return null;
       const { count, data } = this.readChunks(datasetId, 'samples', ds.dimension);
       return { count: refs.length / 3, dimension: ds.dimension, refs, samples: { count, data } };

@@ -113,7 +113,15 @@ function sourceRows(db: Database.Database, table: string): Row[] {
   if (table === 'aliases' && have.size === 0) return db.prepare(OLD_ALIASES).all() as Row[];
   // a file from before galleries has none
   if (have.size === 0) return [];
-  const columns = TABLES[table].map((c) => (have.has(c) ? c : (OLD_JOB_COLUMNS[c] ?? c)));
+  const refsTable = table === 'chunks' && (db.pragma('table_info(chunk_refs)') as unknown[]).length > 0;
+  const columns = TABLES[table].map((c) =>
+    // since schema version 0056 the indices live in chunk_refs (chunks.sample_refs may hold a stale copy)
+    c === 'sample_refs' && refsTable
+      ? '(SELECT refs FROM chunk_refs r WHERE r.seq = chunks.seq) AS sample_refs'
+      : have.has(c)
+        ? c
+        : (OLD_JOB_COLUMNS[c] ?? c),
+  );
   const order = NO_SEQ.has(table) ? 'rowid' : 'seq';
   return db.prepare(`SELECT ${columns.join(', ')} FROM ${table} ${where} ORDER BY ${order}`).all() as Row[];
 }

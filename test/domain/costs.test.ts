@@ -58,12 +58,27 @@ t.test('mining none keeps every valid triplet of a P×K batch', async (t) => {
   t.equal(c.terms.find((x) => x.name === 'mined triplets')!.bytes, 12 * 80 * 7 * 72);
 });
 
-t.test('PCA init costs 32·d²; the optimisers their vectors', async (t) => {
-  const data = { count: 100, dimension: 1000, threads: 1 };
+t.test('PCA init costs 32·d² exact, its allocations randomized; the optimisers their vectors', async (t) => {
   const plain = { preconditioner: 'none' } as const;
+  const small = { count: 100, dimension: 200, threads: 1 };
+  const exact = trainingJobCost(triplets({ init: 'pca', ...plain }), small).bytes;
+  t.equal(exact - trainingJobCost(triplets({ init: 'identity', ...plain }), small).bytes, 32 * 200 * 200, 'd ≤ 256');
+  const data = { count: 100, dimension: 1000, threads: 1 };
   const pca = trainingJobCost(triplets({ init: 'pca', ...plain }), data);
   const id = trainingJobCost(triplets({ init: 'identity', ...plain }), data);
-  t.equal(pca.bytes - id.bytes, 32 * 1000 * 1000);
+  // 300 sampled rows (3·m), a sketch of 26 (16 + 10): C applied through the rows (300·1000 + 5·26·1000
+  // multiply-adds per row of C against 10·300·26: cheaper than forming it)
+  const randomized = 300 * 1000 * 4 + 16 * 300 + 3 * 26 * 1000 * 8 + 4 * 26 * 26 * 8;
+  t.equal(pca.bytes - id.bytes, randomized + 2 * 300 * 26 * 8, 'd 1000, k 16: C through the rows');
+  // face-scale: 3,814 rows (the multiply-add budget), k 128, l 192: C formed
+  const face = { count: 50_000, dimension: 512, threads: 1 };
+  const wide = (init: 'pca' | 'identity') =>
+    trainingJobCost(triplets({ init, outputDimension: 128, ...plain }), face).bytes;
+  t.equal(
+    wide('pca') - wide('identity'),
+    3814 * 512 * 4 + 16 * 3814 + 3 * 192 * 512 * 8 + 4 * 192 * 192 * 8 + 8 * 3814 * 512 + 12 * 512 * 512,
+    'd 512, k 128: C formed',
+  );
   // whitened beside an identity start at d 1000: a randomized spectrum of 300 sampled rows (3·m)
   // with a sketch of 26 (16 + 10), and the whitening term with r = 16
   const whitened = trainingJobCost(triplets({ init: 'identity', preconditioner: 'whiten' }), data);
@@ -71,9 +86,9 @@ t.test('PCA init costs 32·d²; the optimisers their vectors', async (t) => {
   t.equal(term('PCA init'), 300 * 1000 * 4 + 16 * 300 + 3 * 26 * 1000 * 8 + 2 * 300 * 26 * 8 + 4 * 26 * 26 * 8);
   t.equal(term('whitening'), (16 * 1000 + 3 * 16 * 1000 + 2 * 16 * 16) * 8);
   t.equal(whitened.bytes - id.bytes, term('PCA init') + term('whitening'), 'nothing else');
-  // a PCA start keeps its exact-path term; beside another start a large d never costs d²
-  const wide = { count: 1000, dimension: 8192, threads: 1 };
-  const spectrum = trainingJobCost(triplets({ init: 'uniform', outputDimension: 4096 }), wide).terms;
+  // beside another start a large d never costs d² either
+  const huge = { count: 1000, dimension: 8192, threads: 1 };
+  const spectrum = trainingJobCost(triplets({ init: 'uniform', outputDimension: 4096 }), huge).terms;
   t.ok(
     spectrum.find((x) => x.name === 'PCA init')!.bytes < (32 * 8192 * 8192) / 10,
     'a tenth of the exact 32·d² at d 8192',

@@ -5,7 +5,14 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { initW, PCA_EXACT_MAX_D, usesRandomizedPca } from '../../src/math/init.js';
 import { createRng } from '../../src/math/rng.js';
-import { exactTopEigen, orthonormalizeRows, randomizedTopEigen, type TopEigen } from '../../src/math/top-eigen.js';
+import {
+  COVARIANCE_MAX_D,
+  exactTopEigen,
+  formsCovariance,
+  orthonormalizeRows,
+  randomizedTopEigen,
+  type TopEigen,
+} from '../../src/math/top-eigen.js';
 import { SHARED } from './helpers.js';
 
 /** Centred float32 rows and their float64 covariance. */
@@ -85,22 +92,26 @@ function gapData(rows: number, d: number, r: number, seed: number): Float64Array
   return X;
 }
 
+/** C applied through the rows (two products) and formed once (top-eigen.ts formsCovariance). */
+const OPERATORS = ['rows', 'covariance'] as const;
+
 t.test('same subspace and variance as the exact method on data with a spectral gap', (t) => {
   const d = 120;
   const rows = 400;
   const { Xc, C } = centred(gapData(rows, d, 12, 1), rows, d);
-  for (const n of [4, 12]) {
-    const exact = exactTopEigen(C, d, n);
-    const rand = randomizedTopEigen(Xc, rows, d, n, createRng(7));
-    t.ok(maxOrthogonalityError(rand.vectors, n, d) < 1e-10, `n=${n}: orthonormal rows`);
-    const cos = minCosine(exact, rand, n, d);
-    t.ok(cos > 1 - 1e-6, `n=${n}: smallest principal-angle cosine ${cos}`);
-    const ce = captured(C, d, exact, n);
-    const cr = captured(C, d, rand, n);
-    t.ok(Math.abs(cr - ce) / ce < 1e-6, `n=${n}: captured variance ${cr} vs ${ce}`);
-    for (let i = 0; i < n; i++)
-      t.ok(Math.abs(rand.values[i] - exact.values[i]) <= 1e-4 * exact.values[i], `n=${n}: eigenvalue ${i}`);
-  }
+  for (const op of OPERATORS)
+    for (const n of [4, 12]) {
+      const exact = exactTopEigen(C, d, n);
+      const rand = randomizedTopEigen(Xc, rows, d, n, createRng(7), undefined, undefined, op);
+      t.ok(maxOrthogonalityError(rand.vectors, n, d) < 1e-10, `${op}, n=${n}: orthonormal rows`);
+      const cos = minCosine(exact, rand, n, d);
+      t.ok(cos > 1 - 1e-6, `${op}, n=${n}: smallest principal-angle cosine ${cos}`);
+      const ce = captured(C, d, exact, n);
+      const cr = captured(C, d, rand, n);
+      t.ok(Math.abs(cr - ce) / ce < 1e-6, `${op}, n=${n}: captured variance ${cr} vs ${ce}`);
+      for (let i = 0; i < n; i++)
+        t.ok(Math.abs(rand.values[i] - exact.values[i]) <= 1e-4 * exact.values[i], `${op}, n=${n}: eigenvalue ${i}`);
+    }
   t.end();
 });
 
@@ -116,12 +127,13 @@ t.test('captures the exact top-k variance on the shared digits data', (t) => {
       .forEach((v, j) => (X[i * d + j] = Number(v))),
   );
   const { Xc, C } = centred(X, rows, d);
-  for (const n of [8, 16, 32]) {
-    const ce = captured(C, d, exactTopEigen(C, d, n), n);
-    const cr = captured(C, d, randomizedTopEigen(Xc, rows, d, n, createRng(0)), n);
-    t.ok(cr <= ce * (1 + 1e-9), `n=${n}: never above the optimum`);
-    t.ok((ce - cr) / ce < 2e-4, `n=${n}: captured variance ${cr.toFixed(3)} vs exact ${ce.toFixed(3)}`);
-  }
+  for (const op of OPERATORS)
+    for (const n of [8, 16, 32]) {
+      const ce = captured(C, d, exactTopEigen(C, d, n), n);
+      const cr = captured(C, d, randomizedTopEigen(Xc, rows, d, n, createRng(0), undefined, undefined, op), n);
+      t.ok(cr <= ce * (1 + 1e-9), `${op}, n=${n}: never above the optimum`);
+      t.ok((ce - cr) / ce < 2e-4, `${op}, n=${n}: captured variance ${cr.toFixed(3)} vs exact ${ce.toFixed(3)}`);
+    }
   t.end();
 });
 
@@ -138,13 +150,15 @@ t.test('deterministic for a seed, and defined on data of low rank', (t) => {
       for (let j = 0; j < d; j++) X[i * d + j] += z * B[c][j];
     }
   const { Xc, C } = centred(X, rows, d);
-  const a = randomizedTopEigen(Xc, rows, d, 6, createRng(5));
-  const b = randomizedTopEigen(Xc, rows, d, 6, createRng(5));
-  t.same(Array.from(a.vectors), Array.from(b.vectors), 'same seed, same vectors');
-  t.ok(a.vectors.every(Number.isFinite) && a.values.every(Number.isFinite), 'finite');
-  const exact = exactTopEigen(C, d, 3);
-  t.ok(minCosine(exact, a, 3, d) > 1 - 1e-8, 'the rank-3 subspace is found');
-  t.ok(a.values[3] < 1e-8 * a.values[0], 'and nothing beyond it');
+  for (const op of OPERATORS) {
+    const a = randomizedTopEigen(Xc, rows, d, 6, createRng(5), undefined, undefined, op);
+    const b = randomizedTopEigen(Xc, rows, d, 6, createRng(5), undefined, undefined, op);
+    t.same(Array.from(a.vectors), Array.from(b.vectors), `${op}: same seed, same vectors`);
+    t.ok(a.vectors.every(Number.isFinite) && a.values.every(Number.isFinite), `${op}: finite`);
+    const exact = exactTopEigen(C, d, 3);
+    t.ok(minCosine(exact, a, 3, d) > 1 - 1e-8, `${op}: the rank-3 subspace is found`);
+    t.ok(a.values[3] < 1e-8 * a.values[0], `${op}: and nothing beyond it`);
+  }
   t.end();
 });
 
@@ -168,5 +182,14 @@ t.test('initW takes the randomized path above PCA_EXACT_MAX_D only', (t) => {
   const s2 = W.subarray(0, d).reduce((acc, v) => acc + v * v, 0);
   const unit = W.map((v) => v / Math.sqrt(s2));
   t.ok(maxOrthogonalityError(unit, 8, d) < 1e-9, 'orthogonal rows of one scale');
+  t.end();
+});
+
+t.test('C is formed where that takes fewer multiply-adds, never above COVARIANCE_MAX_D', (t) => {
+  // PCA init's rows (init.ts pcaRowCount) at k = 128, l = 192, four power iterations
+  t.ok(formsCovariance(3814, 512, 192, 4), 'd 512: rows·d² + 5·l·d² < 10·rows·l·d');
+  t.notOk(formsCovariance(8193, 4096, 192, 4), 'd 4096: the rows are cheaper');
+  t.notOk(formsCovariance(1e6, COVARIANCE_MAX_D + 1, 2000, 4), 'above the cap, never');
+  t.notOk(formsCovariance(100, 512, 12, 4), 'few rows: the rows are cheaper');
   t.end();
 });

@@ -337,3 +337,34 @@ t.test('migration 5 rebuilds jobs for kinds: every row and its seq kept, trainin
     ['job_re', 'job_new', 'job_run'],
   );
 });
+
+t.test('the last migration moves index triplets to chunk_refs; reads, erasure and deletion follow', async (t) => {
+  const file = path.join(tempDir(t), 'refs.sqlite');
+  const first = openSqliteStore(file);
+  const ds = await first.createDataset({ name: null, dimension: 1 });
+  await first.appendSamples(ds.id, Float32Array.from([10, 11, 12, 13]), ['a', 'b', 'a', 'c']);
+  const refs = [0, 2, 1, 2, 0, 3];
+  await first.stageIndexTriplets(
+    'up_1',
+    ds.id,
+    Float32Array.from(refs, (i) => 10 + i),
+    Int32Array.from(refs),
+  );
+  await first.commitStaged('up_1', ds.id, 'triplets', 2, undefined, { samplesEpoch: 0 });
+  first.close();
+  // the file as the version before wrote it: the indices in chunks.sample_refs, no chunk_refs
+  const db = new Database(file);
+  db.exec(`UPDATE chunks SET sample_refs = (SELECT refs FROM chunk_refs r WHERE r.seq = chunks.seq);
+           DROP TABLE chunk_refs;`);
+  db.pragma(`user_version = ${MIGRATIONS.length - 1}`);
+  db.close();
+
+  const store = open(t, file);
+  t.same(Array.from((await store.readIndexedTriplets(ds.id))!.refs), refs, 'read from chunk_refs');
+  t.equal(rawCount(file, 'SELECT COUNT(*) AS n FROM chunk_refs'), 1);
+  await store.eraseLabel(ds.id, 'c'); // takes the triplet [2, 0, 3]
+  t.same(Array.from((await store.readIndexedTriplets(ds.id))!.refs), [0, 2, 1], 'erasure rewrites them');
+  t.equal(rawCount(file, 'SELECT COUNT(*) AS n FROM chunks WHERE sample_refs IS NOT NULL'), 0, 'no old copy left');
+  await store.deleteDataset(ds.id);
+  t.equal(rawCount(file, 'SELECT COUNT(*) AS n FROM chunk_refs'), 0, 'a deleted dataset takes them with it');
+});
