@@ -42,7 +42,7 @@ import type {
 } from '../store/types.js';
 import type { TrainTask, WorkerMessage } from './messages.js';
 import { runReindex, type ReindexBackend, type ReindexOutcome } from './reindex.js';
-import { SPARE_HEAP_MB, SpareWorker, startWorker, type WorkerHandle } from './worker-pool.js';
+import { SPARE_HEAP_MB, SpareWorker, startWorker, WaitingWorker, type WorkerHandle } from './worker-pool.js';
 
 /**
  * How often progress reaches the database and SSE subscribers (the worker reports every 100 ms):
@@ -160,6 +160,8 @@ export class JobRunner {
   private readonly spare: SpareWorker | null;
   /** training jobs that ran in a spare worker */
   spareTaken = 0;
+  /** training jobs that ran in a worker started while their data was read */
+  earlyTaken = 0;
 
   constructor(private readonly opts: RunnerOptions) {
     this.events.setMaxListeners(0);
@@ -396,10 +398,15 @@ export class JobRunner {
     const control = new Int32Array(new SharedArrayBuffer(4));
     const r = this.newRunning(job, bytes);
     this.phase(r, 'loading', job.params.maxIterations);
+    // The heap holds what the estimate counts too (PCA's number[][], small arrays): capped by it.
+    const heapMb = Math.min(this.opts.heapMb, Math.ceil((bytes + WORKER_MEMORY_SLACK) / MiB));
+    // A job the spare will not take starts its own thread now, to come up while its data is read.
+    const early = this.spare?.fits(heapMb) ? null : new WaitingWorker(heapMb);
     let task: TrainTask;
     try {
       task = await this.taskFor(job, control, bytes);
     } catch (e) {
+      await early?.stop();
       await r.writes;
       const error =
         e instanceof AllowanceError
@@ -411,6 +418,7 @@ export class JobRunner {
       return;
     }
     if (this.closing) {
+      await early?.stop();
       if (!this.abandoned) await this.opts.store.releaseJobs(this.owner);
       return;
     }
@@ -418,8 +426,6 @@ export class JobRunner {
     this.opts.log.info({ jobId: job.id, kind: job.kind, datasetId: job.datasetId }, 'job started');
     this.emit(job);
     this.phase(r, 'initialising', job.params.maxIterations);
-    // The heap holds what the estimate counts too (PCA's number[][], small arrays): capped by it.
-    const heapMb = Math.min(this.opts.heapMb, Math.ceil(task.memoryBytes! / MiB));
     const onMessage = (m: WorkerMessage) => this.onMessage(r, m);
     const onError = (e: Error) =>
       (e as Error & { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
@@ -431,7 +437,10 @@ export class JobRunner {
         : this.fail(r, 'WORKER_CRASHED', `the training worker crashed: ${e.message}`);
     const spare = this.spare?.take(task, onMessage, onError, heapMb) ?? null;
     if (spare) this.spareTaken++;
-    const handle = spare ?? startWorker(task, onMessage, onError, heapMb);
+    const waited = spare ? null : (early?.run(task, onMessage, onError) ?? null);
+    if (waited) this.earlyTaken++;
+    else void early?.stop();
+    const handle = spare ?? waited ?? startWorker(task, onMessage, onError, heapMb);
     r.exec = workerExecution(handle, control);
     void r.exec.exited.then((code) => {
       this.onExit(r, code);

@@ -45,46 +45,45 @@ function handleOf(worker: Worker, onMessage: (m: WorkerMessage) => void, onError
  * WebAssembly memory, where their vectors live, keeps its exact maximum (docs/decisions/0054).
  */
 export const SPARE_HEAP_MB = 256;
-/** A spare asked to stop that has not exited by then (still loading its modules, say) is terminated. */
-const SPARE_STOP_MS = 1000;
+/** A waiting worker asked to stop that has not exited by then (still loading its modules, say) is terminated. */
+const WAITING_STOP_MS = 1000;
 
 /**
- * One training worker started ahead of the next small job: its thread up and its modules loaded,
- * it waits for the task by message, so that job skips the ~0.15 s of a thread's start. Idle, it
- * does not keep the process alive. warm() starts one when none waits; take() hands one a task.
+ * A worker started before its task exists: its thread comes up and loads its modules while the
+ * caller reads the task's data, then run() hands it the task by message. stop() ends it unused.
  */
-export class SpareWorker {
-  private idle: Worker | null = null;
-  private closed = false;
+export class WaitingWorker {
+  private worker: Worker | null;
 
-  constructor(readonly heapMb: number) {}
-
-  warm(): void {
-    if (this.closed || this.idle) return;
-    const worker = new Worker(WORKER_URL, {
+  constructor(readonly heapMb: number) {
+    this.worker = new Worker(WORKER_URL, {
       workerData: null,
-      resourceLimits: { maxOldGenerationSizeMb: this.heapMb },
+      resourceLimits: { maxOldGenerationSizeMb: heapMb },
     });
-    worker.unref();
-    // a spare that fails or ends before its task is dropped; the job after it starts its own
+    // a worker that fails or ends before its task is dropped; run() then answers null
     const drop = () => {
-      if (this.idle === worker) this.idle = null;
+      if (this.worker === worker) this.worker = null;
     };
+    const worker = this.worker;
     worker.on('error', drop);
     worker.once('exit', drop);
-    this.idle = worker;
   }
 
-  /** The waiting worker running `task`, or null when none waits or the task's cap is above the spare's. */
-  take(
-    task: Task,
-    onMessage: (m: WorkerMessage) => void,
-    onError: (e: Error) => void,
-    heapMb: number,
-  ): WorkerHandle | null {
-    const worker = this.idle;
-    if (worker === null || heapMb > this.heapMb) return null;
-    this.idle = null;
+  /** Whether run() would hand the task over (the thread has not failed or ended). */
+  get alive(): boolean {
+    return this.worker !== null;
+  }
+
+  /** Does not keep the process alive while it waits. */
+  unref(): void {
+    this.worker?.unref();
+  }
+
+  /** The worker running `task`, or null when it failed or ended while it waited. */
+  run(task: Task, onMessage: (m: WorkerMessage) => void, onError: (e: Error) => void): WorkerHandle | null {
+    const worker = this.worker;
+    if (!worker) return null;
+    this.worker = null;
     worker.removeAllListeners();
     worker.ref();
     const handle = handleOf(worker, onMessage, onError);
@@ -94,20 +93,62 @@ export class SpareWorker {
   }
 
   /**
-   * Ends a waiting spare the way a task's worker ends, by exiting (terminate() would cut off what
+   * Ends a waiting worker the way a task's worker ends, by exiting (terminate() would cut off what
    * the thread does at its exit, such as writing its coverage); terminated if it has not within 1 s.
    */
-  async close(): Promise<void> {
-    this.closed = true;
-    const worker = this.idle;
-    this.idle = null;
+  async stop(): Promise<void> {
+    const worker = this.worker;
+    this.worker = null;
     if (!worker) return;
     const exited = new Promise((resolve) => worker.once('exit', resolve));
     const stop: TaskMessage = { stop: true };
     worker.postMessage(stop);
-    const late = setTimeout(() => void worker.terminate(), SPARE_STOP_MS);
+    const late = setTimeout(() => void worker.terminate(), WAITING_STOP_MS);
     await exited;
     clearTimeout(late);
+  }
+}
+
+/**
+ * One training worker started ahead of the next small job: its thread up and its modules loaded,
+ * it waits for the task by message, so that job skips the ~0.15 s of a thread's start. Idle, it
+ * does not keep the process alive. warm() starts one when none waits; take() hands one a task.
+ */
+export class SpareWorker {
+  private idle: WaitingWorker | null = null;
+  private closed = false;
+
+  constructor(readonly heapMb: number) {}
+
+  warm(): void {
+    if (this.closed || this.idle?.alive) return;
+    this.idle = new WaitingWorker(this.heapMb);
+    this.idle.unref();
+  }
+
+  /** Whether a task with this heap cap would take the waiting spare. */
+  fits(heapMb: number): boolean {
+    return !!this.idle?.alive && heapMb <= this.heapMb;
+  }
+
+  /** The waiting worker running `task`, or null when none waits or the task's cap is above the spare's. */
+  take(
+    task: Task,
+    onMessage: (m: WorkerMessage) => void,
+    onError: (e: Error) => void,
+    heapMb: number,
+  ): WorkerHandle | null {
+    if (!this.fits(heapMb)) return null;
+    const spare = this.idle!;
+    this.idle = null;
+    return spare.run(task, onMessage, onError);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const spare = this.idle;
+    this.idle = null;
+    await spare?.stop();
   }
 }
 

@@ -1,9 +1,10 @@
 // The spare training worker (JOB_SPARE_WORKER): jobs run in a worker started ahead of them, get
 // the same model as in a worker started for them, and the next spare follows; a task whose heap
-// cap is above the spare's does not take it; closing ends an idle spare.
+// cap is above the spare's does not take it; closing ends an idle spare. A job the spare does not
+// take starts its own worker while its data is read (WaitingWorker).
 import t from 'tap';
 import type { App } from '../../src/app-types.js';
-import { SpareWorker } from '../../src/jobs/worker-pool.js';
+import { SpareWorker, WaitingWorker } from '../../src/jobs/worker-pool.js';
 import type { TrainTask } from '../../src/jobs/messages.js';
 import { createDataset, makeTriplets, testApp, waitForJob } from '../helpers.js';
 
@@ -29,6 +30,7 @@ t.test('jobs take the spare worker, one after another, with the same model as wi
   const plain = await testApp(t);
   const reference = await trainOnce(plain, await createDataset(plain, 6, triplets));
   t.equal(plain.services.runner.spareTaken, 0, 'no spare unless configured');
+  t.equal(plain.services.runner.earlyTaken, 1, 'without one, the job started its worker while its data was read');
 
   const app = await testApp(t, { config: { jobSpareWorker: true } });
   const id = await createDataset(app, 6, triplets);
@@ -56,4 +58,15 @@ t.test('a task whose heap cap is above the spare one does not take it; close end
   t.equal(spare.take(task, none, none, 16), null, 'nothing waits after close');
   spare.warm();
   t.equal(spare.take(task, none, none, 16), null, 'and close is final');
+});
+
+t.test('a waiting worker stopped before its task exits and takes none', async (t) => {
+  const w = new WaitingWorker(64);
+  t.ok(w.alive, 'up while it waits');
+  await w.stop();
+  t.notOk(w.alive, 'gone after stop');
+  const none = () => {};
+  t.equal(w.run({ kind: 'train' } as TrainTask, none, none), null, 'no task reaches a stopped worker');
+  await w.stop();
+  t.pass('stop is idempotent');
 });
