@@ -71,6 +71,17 @@ export const CANDIDATES: Record<string, MinedOverrides> = {
   'soft+pull100': { tripletWeight: 0, softNeighbourWeight: 1, softNeighbourTemperature: 0.1, startPull: 100 },
   'soft+trip+pull30': { softNeighbourWeight: 1, softNeighbourTemperature: 0.1, startPull: 30 },
   'trip.p1': { earlyStoppingMetric: 'precisionAt1' },
+  // On top of DEFAULT_MINED_PARAMS (the `d:` prefix, see defaultsOverrides): the finalists of the sweep
+  // for issue 18's digits precision@1; any other `d:key=value/…` name is parsed from the name itself.
+  'd:validationSplit=labels': { validationSplit: 'labels' },
+  'd:validationSplit=labels/loss=softplus/mining=batchhard': {
+    validationSplit: 'labels',
+    loss: 'softplus',
+    mining: 'batchhard',
+  },
+  'd:validationSplit=labels/startPull=100': { validationSplit: 'labels', startPull: 100 },
+  'd:validationSplit=labels/earlyStoppingStart=0': { validationSplit: 'labels', earlyStoppingStart: 0 },
+  'd:normalize=false': { normalize: false },
 };
 
 interface OpenSet {
@@ -269,7 +280,31 @@ function ncaEmbedding(set: OpenSet, seed: number): Float64Array | null {
 }
 let ncaBackend = 'unavailable';
 
+/**
+ * `d:key=value/key=value…`: the overrides on top of DEFAULT_MINED_PARAMS (not TODAY), written in the
+ * method's name (numbers, true/false, else strings), e.g. `d:margin=0.1/mining=semihard`. A CANDIDATES
+ * entry under such a name wins over the parse.
+ */
+export function defaultsOverrides(method: string): MinedOverrides | null {
+  if (!method.startsWith('d:')) return null;
+  if (CANDIDATES[method]) return CANDIDATES[method];
+  const o: Record<string, unknown> = {};
+  for (const kv of method.slice(2).split('/').filter(Boolean)) {
+    const [key, raw] = kv.split('=');
+    if (!(key in DEFAULT_MINED_PARAMS) || raw === undefined) throw new RangeError(`bad override ${kv} in ${method}`);
+    const num = Number(raw);
+    o[key] = raw === 'true' ? true : raw === 'false' ? false : raw !== '' && Number.isFinite(num) ? num : raw;
+  }
+  return o as MinedOverrides;
+}
+
 function paramsOf(method: string, k: number, seed: number, iterations?: number): MinedTrainParams {
+  const onDefaults = defaultsOverrides(method);
+  if (onDefaults) {
+    const q: MinedTrainParams = { ...DEFAULT_MINED_PARAMS, ...onDefaults, outputDimension: k, seed };
+    if (iterations) q.maxIterations = iterations;
+    return q;
+  }
   const base = method === 'defaults' ? {} : { ...TODAY, ...(method === 'today' ? {} : CANDIDATES[method]) };
   if (method !== 'defaults' && method !== 'today' && !CANDIDATES[method])
     throw new RangeError(`unknown method ${method}`);
