@@ -1,9 +1,9 @@
 // Open-set quality protocol: train on some classes, measure on classes never seen in training.
 //   npm run bench -- --quality [--seeds 5] [--sets digits,faces] [--methods raw,pca,nca,today,defaults,...]
-//       [--iterations N] [--json]
+//       [--digits-k 16] [--digits-train 5] [--iterations N] [--json]
 // Data (each seed draws its own split / data set):
 // - digits: /work/shared/data/digits train.csv + test.csv (1,797 rows, d = 64), split by class: a seeded
-//   choice of 5 digits trains, the other 5 are the test classes; k = 16.
+//   choice of 5 digits (--digits-train) trains, the others are the test classes; k = 16 (--digits-k).
 // - faces: synthetic face-descriptor-like data, d = 512, k = 128: 1,000 training and 300 test identities
 //   (disjoint), 4–10 samples each; an identity is a point in a 128-d subspace, every sample adds shared
 //   nuisance (16 directions common to all identities, high variance) and isotropic noise.
@@ -126,14 +126,14 @@ function shuffle<T>(xs: T[], rng: Rng): T[] {
   return a;
 }
 
-/** digits, 5 seeded training classes, the other 5 tested. */
-export function digitsOpenSet(seed: number, k = 16): OpenSet {
+/** digits, `trainDigits` seeded training classes (5), the others tested. */
+export function digitsOpenSet(seed: number, k = 16, trainDigits = 5): OpenSet {
   const a = readCsv(join(DIGITS_DIR, 'train.csv'));
   const b = readCsv(join(DIGITS_DIR, 'test.csv'));
   const X = [...a.X, ...b.X];
   const y = [...a.y, ...b.y];
   const order = shuffle([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], createRng(seed ^ 0xd161));
-  const testClasses = new Set(order.slice(5));
+  const testClasses = new Set(order.slice(trainDigits));
   const tr = y.map((_, i) => i).filter((i) => !testClasses.has(y[i]));
   const te = y.map((_, i) => i).filter((i) => testClasses.has(y[i]));
   const d = X[0].length;
@@ -340,6 +340,8 @@ export interface QualityOptions {
   iterations?: number;
   /** output dimension on digits (default 16) */
   digitsK?: number;
+  /** digits that train (the others are tested); 5 by default */
+  digitsTrain?: number;
   log?: (line: string) => void;
 }
 
@@ -363,7 +365,7 @@ export async function benchQuality(o: QualityOptions): Promise<QualityRow[]> {
     for (const name of o.sets) {
       const byMethod = new Map<string, Figures[]>(o.methods.map((m) => [m, []]));
       for (let seed = 1; seed <= o.seeds; seed++) {
-        const set = name === 'digits' ? digitsOpenSet(seed, o.digitsK) : facesOpenSet(seed);
+        const set = name === 'digits' ? digitsOpenSet(seed, o.digitsK, o.digitsTrain) : facesOpenSet(seed);
         log(`${name} seed ${seed}: ${set.note}`);
         for (const m of o.methods) {
           const f = runMethod(m, set, seed, compute.kernels, o.iterations);
