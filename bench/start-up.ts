@@ -1,11 +1,15 @@
-// npm run bench -- --start-up [--rounds 3] [--threads 2]
+// npm run bench -- --start-up [--rounds 3] [--threads 2] [--no-store]
 // A training job's start on the face-scale time-to-quality set (d 512, k 128, 20,000 samples, 50,000
-// index triplets), piece by piece, in one process:
+// index triplets), piece by piece, in one process, then its first 22 L-BFGS iterations:
 // - the store read: readIndexedTriplets on a SQLite file a real server wrote, on this thread and
 //   through the store's own thread (as the server reads it);
 // - PCA init's randomized top-k with C applied through the sampled rows against C formed once,
 //   alternating (top-eigen.ts formsCovariance chooses);
-// - whitening, the objective (the samples made resident) and the first two evaluations.
+// - whitening, the objective (the samples made resident) and the first two evaluations;
+// - train() for 22 iterations (the face case's parameters): its time and ms per evaluation after
+//   the first progress point.
+// --no-store skips the store read (and better-sqlite3), so that another runtime can run the rest:
+//   /path/to/node24 --import tsx bench/index.ts --start-up --no-store
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,11 +19,10 @@ import { createCompute } from '../src/compute/index.js';
 import { initWithSpectrum, pcaRowCount } from '../src/math/init.js';
 import { createRng } from '../src/math/rng.js';
 import { randomizedTopEigen } from '../src/math/top-eigen.js';
-import { createTrainingObjective } from '../src/math/train.js';
+import { DEFAULT_TRAIN_PARAMS } from '../src/math/defaults.js';
+import { createTrainingObjective, train } from '../src/math/train.js';
 import { tripletRow } from '../src/math/triplet-rows.js';
 import { createWhitening } from '../src/math/whitening.js';
-import { openSqliteStore } from '../src/store/sqlite.js';
-import { openThreadedSqliteStore } from '../src/store/sqlite-thread.js';
 import { median } from './data.js';
 import { faceCase, upload } from './time-to-quality.js';
 
@@ -33,10 +36,19 @@ export async function startUpCli(argv: string[]): Promise<void> {
       'start-up': { type: 'boolean' },
       rounds: { type: 'string', default: '3' },
       threads: { type: 'string', default: '2' },
+      'no-store': { type: 'boolean', default: false },
     },
   });
   const rounds = Number(v.rounds);
   const c = faceCase();
+  if (!v['no-store']) await storeReads(c, rounds);
+  await computePieces(c, rounds, Number(v.threads));
+}
+
+/** readIndexedTriplets on a file a real server wrote, on this thread and through the store's thread. */
+async function storeReads(c: ReturnType<typeof faceCase>, rounds: number): Promise<void> {
+  const { openSqliteStore } = await import('../src/store/sqlite.js');
+  const { openThreadedSqliteStore } = await import('../src/store/sqlite-thread.js');
   const dataDir = mkdtempSync(join(tmpdir(), 'start-up-'));
   try {
     const server = await startServer({
@@ -63,8 +75,11 @@ export async function startUpCli(argv: string[]): Promise<void> {
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
 
-  const compute = await createCompute({ kernels: 'wasm', threads: Number(v.threads) });
+async function computePieces(c: ReturnType<typeof faceCase>, rounds: number, threads: number): Promise<void> {
+  const compute = await createCompute({ kernels: 'wasm', threads });
+  console.log(`kernels ${compute.kernels.name}, node ${process.version}`);
   const set = { d: c.d, m: c.m, n: c.n, samples: c.X, refs: c.T };
   // the rows PCA init samples, centred, as init.ts hands them to randomizedTopEigen
   const s = pcaRowCount(c.m, c.d);
@@ -112,5 +127,26 @@ export async function startUpCli(argv: string[]): Promise<void> {
     objective.dispose?.();
   }
   for (const [what, xs] of Object.entries(laps)) console.log(`${what}: ${fmt(xs)}`);
+  const params = {
+    ...DEFAULT_TRAIN_PARAMS,
+    outputDimension: c.k,
+    margin: c.margin,
+    weightDecay: c.weightDecay,
+    historySize: c.historySize,
+    maxIterations: 22,
+    gradientTolerance: 0,
+    seed: c.seed,
+  };
+  for (let r = 0; r < rounds; r++) {
+    let first = 0;
+    const t0 = performance.now();
+    const res = train(set, params, { onProgress: () => (first ||= ms(t0)), progressIntervalMs: 0 }, compute.kernels);
+    const total = ms(t0);
+    const evals = res.metrics.functionEvaluations;
+    console.log(
+      `train, 22 iterations: ${total.toFixed(0)} ms, first progress at ${first.toFixed(0)} ms, ${evals} evaluations, ` +
+        `${((total - first) / (evals - 2)).toFixed(1)} ms each after it, loss ${res.metrics.trainLoss.toPrecision(6)}`,
+    );
+  }
   await compute.close();
 }

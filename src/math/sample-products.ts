@@ -19,13 +19,22 @@ export const PACKED_GRADIENT_ROWS = 1024;
 export interface SampleProducts {
   /** Z (n×k, row-major) = X·Wᵀ */
   project(W: Float64Array, k: number, Z: Float64Array): void;
-  /** G (k×d) += Σ_{t < count} C[rows[t]]ᵀ·X[rows[t]]; rows ascending */
+  /**
+   * G (k×d) += Σ_{t < count} C[rows[t]]ᵀ·X[rows[t]]; rows ascending, and C's other rows zero (the
+   * resident path multiplies whole blocks of C's rows, which saves transposing them)
+   */
   accumulate(G: Float64Array, k: number, C: Float64Array, rows: Int32Array, count: number): void;
   /** frees the resident copies; idempotent */
   dispose(): void;
 }
 
-export function sampleProducts(X: DataArray, n: number, d: number, kernels: Kernels): SampleProducts {
+export function sampleProducts(
+  X: DataArray,
+  n: number,
+  d: number,
+  kernels: Kernels,
+  blockRows = SUM_BLOCK_ROWS,
+): SampleProducts {
   if (!kernels.residentRows) {
     return {
       project: (W, k, Z) => kernels.project(W, k, d, X, n, Z),
@@ -33,7 +42,7 @@ export function sampleProducts(X: DataArray, n: number, d: number, kernels: Kern
       dispose: () => {},
     };
   }
-  return residentProducts(X, n, d, kernels as Kernels & Required<Pick<Kernels, 'residentRows'>>);
+  return residentProducts(X, n, d, kernels as Kernels & Required<Pick<Kernels, 'residentRows'>>, blockRows);
 }
 
 function residentProducts(
@@ -41,15 +50,15 @@ function residentProducts(
   n: number,
   d: number,
   kernels: Kernels & Required<Pick<Kernels, 'residentRows'>>,
+  blockRows: number,
 ): SampleProducts {
   const rows = kernels.residentRows(X, n, d);
   const blocks: ResidentRows[] = [];
-  for (let t0 = 0; t0 < n; t0 += SUM_BLOCK_ROWS) {
-    const t1 = Math.min(n, t0 + SUM_BLOCK_ROWS);
+  for (let t0 = 0; t0 < n; t0 += blockRows) {
+    const t1 = Math.min(n, t0 + blockRows);
     // samples t0..t1 are a (t1 − t0)×d block whose columns are the rows of this block of Xᵀ
     blocks.push(kernels.residentRows(X.subarray(t0 * d, t1 * d), d, t1 - t0, true));
   }
-  let CT = new Float64Array(0);
   let disposed = false;
   const live = () => {
     if (disposed) throw new Error('sample products used after dispose()');
@@ -60,11 +69,7 @@ function residentProducts(
       const p = rows.against(W, k);
       try {
         const { values, stride } = p.block(0, n);
-        // values hold Zᵀ (k × stride); the brackets read Z by sample
-        for (let r = 0; r < k; r++) {
-          const o = r * stride;
-          for (let i = 0; i < n; i++) Z[i * k + r] = values[o + i];
-        }
+        transposeInto(Z, values, k, n, stride);
       } finally {
         p.dispose();
       }
@@ -72,18 +77,15 @@ function residentProducts(
     accumulate(G, k, C, list, count) {
       live();
       if (count < PACKED_GRADIENT_ROWS) return kernels.accumulate(G, k, d, C, X, list, count);
+      // C's rows of samples outside the list are zero (the objective clears them), so a block's
+      // coefficients are C's rows t0..t1 as they are: the kernel reads them as columns
       let t = 0;
       for (let b = 0; b < blocks.length && t < count; b++) {
-        const t0 = b * SUM_BLOCK_ROWS;
+        const t0 = b * blockRows;
         const nb = blocks[b].k;
         if (list[t] >= t0 + nb) continue;
-        if (CT.length < k * nb) CT = new Float64Array(k * SUM_BLOCK_ROWS);
-        CT.fill(0, 0, k * nb);
-        for (; t < count && list[t] < t0 + nb; t++) {
-          const i = list[t];
-          for (let r = 0; r < k; r++) CT[r * nb + (i - t0)] = C[i * k + r];
-        }
-        addBlockProducts(G, k, d, blocks[b], CT);
+        while (t < count && list[t] < t0 + nb) t++;
+        addBlockProducts(G, k, d, blocks[b], C.subarray(t0 * k, (t0 + nb) * k));
       }
     },
     dispose() {
@@ -95,9 +97,9 @@ function residentProducts(
   };
 }
 
-/** G (k×d) += (Cᵀ rows of one block)·(the block's Xᵀ rows)ᵀ, read as row products of Xᵀ against Cᵀ. */
-function addBlockProducts(G: Float64Array, k: number, d: number, block: ResidentRows, CT: Float64Array): void {
-  const p = block.against(CT, k);
+/** G (k×d) += (the block's C rows)ᵀ·(the block's Xᵀ rows)ᵀ, read as row products of Xᵀ against C's columns. */
+function addBlockProducts(G: Float64Array, k: number, d: number, block: ResidentRows, Cb: Float64Array): void {
+  const p = block.against(Cb, k, true);
   try {
     const { values, stride } = p.block(0, d);
     for (let r = 0; r < k; r++) {
@@ -107,5 +109,20 @@ function addBlockProducts(G: Float64Array, k: number, d: number, block: Resident
     }
   } finally {
     p.dispose();
+  }
+}
+
+/**
+ * Z (n×k) = values (k rows of `stride`, the first n used)ᵀ: the brackets read Z by sample. Z is
+ * written in order, sixteen samples at a time, so the k cache lines of values they read stay cached
+ * for all sixteen; copying row by row of values wrote every value to another line of Z instead.
+ */
+function transposeInto(Z: Float64Array, values: DataArray, k: number, n: number, stride: number): void {
+  for (let i0 = 0; i0 < n; i0 += 16) {
+    const i1 = Math.min(n, i0 + 16);
+    for (let i = i0; i < i1; i++) {
+      const z = i * k;
+      for (let r = 0, o = i; r < k; r++, o += stride) Z[z + r] = values[o];
+    }
   }
 }

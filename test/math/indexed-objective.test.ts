@@ -266,6 +266,11 @@ t.test('WebAssembly resident rows from a transposed block: the same products as 
       worst = Math.max(worst, Math.abs(a.values[q * a.stride + j] - s));
     }
   t.ok(worst < 1e-4, `and the products of Xᵀ's rows: max error ${worst.toExponential(2)}`);
+  // the queries given as columns (nb×3, query q is column q), as the gradient hands over C's rows
+  const Qc = new Float64Array(nb * 3);
+  for (let q = 0; q < 3; q++) for (let r = 0; r < nb; r++) Qc[r * 3 + q] = Q[q * nb + r];
+  const c = direct.against(Qc, 3, true).block(0, d);
+  t.same(Array.from(c.values), Array.from(a.values), 'queries as columns: bit for bit');
   direct.dispose();
   copied.dispose();
 });

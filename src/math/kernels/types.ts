@@ -50,8 +50,12 @@ export interface Kernels {
 export interface ResidentRows {
   readonly n: number;
   readonly k: number;
-  /** q query rows (Q, q×k row-major) prepared once for `RowProducts.block` over these rows. */
-  against(Q: DataArray, q: number): RowProducts;
+  /**
+   * q query rows prepared once for `RowProducts.block` over these rows: Q is q×k row-major, or with
+   * `columns` k×q row-major (query r is column r, Q[j·q + r]), as a block of the gradient's
+   * per-sample coefficients gives them without a transposed copy.
+   */
+  against(Q: DataArray, q: number, columns?: boolean): RowProducts;
   /** frees the rows; products made from them must not be used afterwards. Idempotent. */
   dispose(): void;
 }

@@ -198,6 +198,22 @@ function packPanels(
 }
 
 /**
+ * q rows of `len` values (stride ld, padded with zeros) from the columns of Q (len×q row-major):
+ * row r holds Q[j·q + r]. Eight source rows at a time, so the reads stay in a few cache lines
+ * while every destination row gets a run of eight.
+ */
+function fillColumns(dst: Float32Array, off: number, ld: number, len: number, Q: DataArray, q: number): void {
+  for (let j0 = 0; j0 < len; j0 += 8) {
+    const j1 = Math.min(len, j0 + 8);
+    for (let r = 0; r < q; r++) {
+      const o = off + r * ld;
+      for (let j = j0; j < j1; j++) dst[o + j] = Q[j * q + r];
+    }
+  }
+  if (ld !== len) for (let r = 0; r < q; r++) dst.fill(0, off + r * ld + len, off + (r + 1) * ld);
+}
+
+/**
  * packPanels of the k×n row-major matrix M's transpose (n rows of k values), read in M's order:
  * row t of M goes to column t of every panel, so reads are sequential and writes 8 floats apart.
  */
@@ -593,12 +609,13 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
     return {
       n,
       k,
-      against(Q: DataArray, q: number): RowProducts {
+      against(Q: DataArray, q: number, columns = false): RowProducts {
         if (panels === 0) throw new Error('resident rows used after dispose()');
         if (!(Number.isInteger(q) && q >= 1)) throw new RangeError(`against: q must be a positive integer (got ${q})`);
         if (Q.length < q * k) throw new RangeError(`Q has ${Q.length} values, expected q·k = ${q * k}`);
         let queries = heap.alloc(q * ld * 4);
-        fillRows(views.refresh().f32, queries >> 2, ld, k, Q, null, 0, q);
+        if (columns) fillColumns(views.refresh().f32, queries >> 2, ld, k, Q, q);
+        else fillRows(views.refresh().f32, queries >> 2, ld, k, Q, null, 0, q);
         let args = heap.alloc(8 * 8);
         let out = 0;
         let outBytes = 0;
