@@ -96,6 +96,29 @@ else {
     t.same(await snapshot(dst), before, 'and changes nothing');
   });
 
+  t.test('index triplets arrive with their sample indices (chunk_refs since migration 9)', async (t) => {
+    const file = path.join(tempDir(t), 'refs.sqlite');
+    const src = openSqliteStore(file);
+    const ds = await src.createDataset({ name: null, dimension: 1 });
+    await src.appendSamples(ds.id, Float32Array.from([10, 11, 12]), ['a', 'b', 'a']);
+    const refs = [0, 2, 1, 2, 0, 1];
+    await src.stageIndexTriplets(
+      'up_i',
+      ds.id,
+      Float32Array.from(refs, (i) => 10 + i),
+      Int32Array.from(refs),
+    );
+    await src.commitStaged('up_i', ds.id, 'triplets', 2, undefined, { samplesEpoch: 0 });
+    await src.close();
+    const url = await freshDatabase(t);
+    await copySqliteToPostgres(file, url);
+    const dst = await openPostgresStore(url);
+    t.teardown(() => dst.close());
+    const got = await dst.readIndexedTriplets(ds.id);
+    t.same(Array.from(got!.refs), refs, 'the indices');
+    t.same(Array.from(got!.samples.data), [10, 11, 12], 'and the samples they index');
+  });
+
   t.test('a file from before aliases: default is its newest model, as the migration would set it', async (t) => {
     const file = path.join(tempDir(t), 'old.sqlite');
     const db = new Database(file);
