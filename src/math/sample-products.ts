@@ -28,13 +28,7 @@ export interface SampleProducts {
   dispose(): void;
 }
 
-export function sampleProducts(
-  X: DataArray,
-  n: number,
-  d: number,
-  kernels: Kernels,
-  blockRows = SUM_BLOCK_ROWS,
-): SampleProducts {
+export function sampleProducts(X: DataArray, n: number, d: number, kernels: Kernels): SampleProducts {
   if (!kernels.residentRows) {
     return {
       project: (W, k, Z) => kernels.project(W, k, d, X, n, Z),
@@ -42,7 +36,7 @@ export function sampleProducts(
       dispose: () => {},
     };
   }
-  return residentProducts(X, n, d, kernels as Kernels & Required<Pick<Kernels, 'residentRows'>>, blockRows);
+  return residentProducts(X, n, d, kernels as Kernels & Required<Pick<Kernels, 'residentRows'>>);
 }
 
 function residentProducts(
@@ -50,12 +44,11 @@ function residentProducts(
   n: number,
   d: number,
   kernels: Kernels & Required<Pick<Kernels, 'residentRows'>>,
-  blockRows: number,
 ): SampleProducts {
   const rows = kernels.residentRows(X, n, d);
   const blocks: ResidentRows[] = [];
-  for (let t0 = 0; t0 < n; t0 += blockRows) {
-    const t1 = Math.min(n, t0 + blockRows);
+  for (let t0 = 0; t0 < n; t0 += SUM_BLOCK_ROWS) {
+    const t1 = Math.min(n, t0 + SUM_BLOCK_ROWS);
     // samples t0..t1 are a (t1 − t0)×d block whose columns are the rows of this block of Xᵀ
     blocks.push(kernels.residentRows(X.subarray(t0 * d, t1 * d), d, t1 - t0, true));
   }
@@ -81,7 +74,7 @@ function residentProducts(
       // coefficients are C's rows t0..t1 as they are: the kernel reads them as columns
       let t = 0;
       for (let b = 0; b < blocks.length && t < count; b++) {
-        const t0 = b * blockRows;
+        const t0 = b * SUM_BLOCK_ROWS;
         const nb = blocks[b].k;
         if (list[t] >= t0 + nb) continue;
         while (t < count && list[t] < t0 + nb) t++;

@@ -231,7 +231,7 @@ export class SqliteIdentity {
       this.db.prepare('DELETE FROM chunks WHERE seq = ?').run(seq);
       return;
     }
-    // sample_refs: a copy from before chunk_refs (migration 0056), cleared with the rows it named
+    // sample_refs: a copy from before chunk_refs (schema version 9, decision 0056), cleared with the rows it named
     this.db
       .prepare('UPDATE chunks SET count = ?, data = ?, labels = ?, sample_refs = NULL WHERE seq = ?')
       .run(kept.count, kept.data, kept.labels ? JSON.stringify(kept.labels) : null, seq);

@@ -365,14 +365,17 @@ export class SqliteDatabase implements SyncStore {
     uploadId: string | null,
     refs: Int32Array | null = null,
   ): number | bigint {
-    const seq = this.db
-      .prepare('INSERT INTO chunks (dataset_id, kind, count, data, labels, upload_id) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(datasetId, kind, count, bytesOf(data), labels ? JSON.stringify(labels) : null, uploadId).lastInsertRowid;
-    if (refs)
-      this.db
-        .prepare('INSERT INTO chunk_refs (seq, refs) VALUES (?, ?)')
-        .run(seq, Buffer.from(refs.buffer, refs.byteOffset, refs.byteLength));
-    return seq;
+    // one transaction (a savepoint inside the caller's): a chunk and its indices land together
+    return this.db.transaction(() => {
+      const seq = this.db
+        .prepare('INSERT INTO chunks (dataset_id, kind, count, data, labels, upload_id) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(datasetId, kind, count, bytesOf(data), labels ? JSON.stringify(labels) : null, uploadId).lastInsertRowid;
+      if (refs)
+        this.db
+          .prepare('INSERT INTO chunk_refs (seq, refs) VALUES (?, ?)')
+          .run(seq, Buffer.from(refs.buffer, refs.byteOffset, refs.byteLength));
+      return seq;
+    })();
   }
 
   /**
