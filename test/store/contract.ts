@@ -4,7 +4,7 @@
 import type { Test } from 'tap';
 import { TRAINING_DEFAULTS, type TrainingParams } from '../../src/domain/training.js';
 import { DomainError } from '../../src/domain/errors.js';
-import type { NewModel, Store } from '../../src/store/types.js';
+import type { Label, NewModel, Store } from '../../src/store/types.js';
 import { aliasContract } from './contract-aliases.js';
 import { changeFeedContract } from './contract-changes.js';
 import { galleryContract } from './contract-galleries.js';
@@ -40,6 +40,24 @@ export const params = (over: Partial<TrainingParams> = {}): TrainingParams =>
 
 /** A lease that does not expire during a test. */
 export const LEASE = { owner: 'host-a:101:aaaa', ms: 600_000 };
+
+/** A 1-d dataset of samples 10, 11, … labelled `labels`, with `refs` (3 a triplet) committed as index triplets. */
+export async function indexedDataset(store: Store, labels: Label[], refs: number[]): Promise<string> {
+  const ds = await store.createDataset({ name: null, dimension: 1 });
+  await store.appendSamples(
+    ds.id,
+    Float32Array.from(labels, (_, i) => 10 + i),
+    labels,
+  );
+  await store.stageIndexTriplets(
+    'up_refs',
+    ds.id,
+    Float32Array.from(refs, (i) => 10 + i),
+    Int32Array.from(refs),
+  );
+  await store.commitStaged('up_refs', ds.id, 'triplets', refs.length / 3, undefined, { samplesEpoch: 0 });
+  return ds.id;
+}
 const OTHER = { owner: 'host-b:202:bbbb', ms: 600_000 };
 /** A lease expired as soon as it is taken (0 ms): the next sweep requeues its job. */
 const EXPIRED = { owner: 'host-c:303:cccc', ms: 0 };

@@ -11,7 +11,7 @@ import { openPostgresStore } from '../../src/store/postgres.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/types.js';
 import { tempDir } from '../helpers.js';
-import { LEASE, model, params, seqF32 } from './contract.js';
+import { indexedDataset, LEASE, model, params, seqF32 } from './contract.js';
 import { freshDatabase, inCi, unavailable } from './pg-test-db.js';
 
 /** Everything a Store can list, read back for comparison. */
@@ -99,22 +99,14 @@ else {
   t.test('index triplets arrive with their sample indices (chunk_refs since migration 9)', async (t) => {
     const file = path.join(tempDir(t), 'refs.sqlite');
     const src = openSqliteStore(file);
-    const ds = await src.createDataset({ name: null, dimension: 1 });
-    await src.appendSamples(ds.id, Float32Array.from([10, 11, 12]), ['a', 'b', 'a']);
     const refs = [0, 2, 1, 2, 0, 1];
-    await src.stageIndexTriplets(
-      'up_i',
-      ds.id,
-      Float32Array.from(refs, (i) => 10 + i),
-      Int32Array.from(refs),
-    );
-    await src.commitStaged('up_i', ds.id, 'triplets', 2, undefined, { samplesEpoch: 0 });
+    const id = await indexedDataset(src, ['a', 'b', 'a'], refs);
     await src.close();
     const url = await freshDatabase(t);
     await copySqliteToPostgres(file, url);
     const dst = await openPostgresStore(url);
     t.teardown(() => dst.close());
-    const got = await dst.readIndexedTriplets(ds.id);
+    const got = await dst.readIndexedTriplets(id);
     t.same(Array.from(got!.refs), refs, 'the indices');
     t.same(Array.from(got!.samples.data), [10, 11, 12], 'and the samples they index');
   });

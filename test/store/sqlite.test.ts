@@ -8,7 +8,7 @@ import { SqliteDatabase, openSqliteStore, type SqliteStore } from '../../src/sto
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { openThreadedSqliteStore } from '../../src/store/sqlite-thread.js';
 import { tempDir } from '../helpers.js';
-import { LEASE, model, params, seqF32, storeContract } from './contract.js';
+import { indexedDataset, LEASE, model, params, seqF32, storeContract } from './contract.js';
 
 function rawCount(file: string, sql: string, ...args: unknown[]): number {
   const db = new Database(file, { readonly: true });
@@ -341,16 +341,8 @@ t.test('migration 5 rebuilds jobs for kinds: every row and its seq kept, trainin
 t.test('the last migration moves index triplets to chunk_refs; reads, erasure and deletion follow', async (t) => {
   const file = path.join(tempDir(t), 'refs.sqlite');
   const first = openSqliteStore(file);
-  const ds = await first.createDataset({ name: null, dimension: 1 });
-  await first.appendSamples(ds.id, Float32Array.from([10, 11, 12, 13]), ['a', 'b', 'a', 'c']);
   const refs = [0, 2, 1, 2, 0, 3];
-  await first.stageIndexTriplets(
-    'up_1',
-    ds.id,
-    Float32Array.from(refs, (i) => 10 + i),
-    Int32Array.from(refs),
-  );
-  await first.commitStaged('up_1', ds.id, 'triplets', 2, undefined, { samplesEpoch: 0 });
+  const id = await indexedDataset(first, ['a', 'b', 'a', 'c'], refs);
   first.close();
   // the file as the version before wrote it: the indices in chunks.sample_refs, no chunk_refs
   const db = new Database(file);
@@ -360,11 +352,11 @@ t.test('the last migration moves index triplets to chunk_refs; reads, erasure an
   db.close();
 
   const store = open(t, file);
-  t.same(Array.from((await store.readIndexedTriplets(ds.id))!.refs), refs, 'read from chunk_refs');
+  t.same(Array.from((await store.readIndexedTriplets(id))!.refs), refs, 'read from chunk_refs');
   t.equal(rawCount(file, 'SELECT COUNT(*) AS n FROM chunk_refs'), 1);
-  await store.eraseLabel(ds.id, 'c'); // takes the triplet [2, 0, 3]
-  t.same(Array.from((await store.readIndexedTriplets(ds.id))!.refs), [0, 2, 1], 'erasure rewrites them');
+  await store.eraseLabel(id, 'c'); // takes the triplet [2, 0, 3]
+  t.same(Array.from((await store.readIndexedTriplets(id))!.refs), [0, 2, 1], 'erasure rewrites them');
   t.equal(rawCount(file, 'SELECT COUNT(*) AS n FROM chunks WHERE sample_refs IS NOT NULL'), 0, 'no old copy left');
-  await store.deleteDataset(ds.id);
+  await store.deleteDataset(id);
   t.equal(rawCount(file, 'SELECT COUNT(*) AS n FROM chunk_refs'), 0, 'a deleted dataset takes them with it');
 });
