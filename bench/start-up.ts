@@ -81,7 +81,7 @@ async function computePieces(c: ReturnType<typeof faceCase>, rounds: number, thr
   const compute = await createCompute({ kernels: 'wasm', threads });
   console.log(`kernels ${compute.kernels.name}, node ${process.version}`);
   const set = { d: c.d, m: c.m, n: c.n, samples: c.X, refs: c.T };
-  // the rows PCA init samples, centred, as init.ts hands them to randomizedTopEigen
+  // as many rows as PCA init samples (drawn with replacement here, init.ts draws without), centred
   const s = pcaRowCount(c.m, c.d);
   const Xc = new Float32Array(s * c.d);
   const rng = createRng(c.seed);

@@ -88,7 +88,7 @@ export function spectralNormBound(D: Float64Array, r: number, c: number): number
     log += weight * Math.log(f);
     if (q === SQUARINGS) break;
     for (let i = 0; i < M.length; i++) M[i] /= f;
-    M = square(M, s);
+    M = gram(M, s, s); // M·Mᵀ = M² for the symmetric M
     weight /= 2;
   }
   // rounding of the float64 products, relative ~1e-13 per step, kept on the safe side
@@ -101,13 +101,6 @@ function gram(D: Float64Array, r: number, c: number): Float64Array {
   const M = new Float64Array(r * r);
   jsKernels.project(D, r, c, D, r, M);
   return M;
-}
-
-/** A·A for a symmetric s×s A (= A·Aᵀ, the kernel's product). */
-function square(A: Float64Array, s: number): Float64Array {
-  const B = new Float64Array(s * s);
-  jsKernels.project(A, s, s, A, s, B);
-  return B;
 }
 
 /** Multiply-adds of spectralNormBound for an r×c matrix. */
