@@ -11,9 +11,9 @@
 // computed, and when few samples remain only those are projected. A full evaluation refreshes the
 // radii every REFRESH_EVERY evaluations, or sooner when too many triplets are candidates again.
 import { jsKernels } from './kernels/js.js';
-import type { Kernels } from './kernels/types.js';
+import type { Kernels, ResidentTriplets } from './kernels/types.js';
 import { NORM_EPSILON, normalizeRow, squaredNorm, startGradient, type TripletObjective } from './losses.js';
-import { sampleProducts } from './sample-products.js';
+import { sampleProducts, type SampleProducts } from './sample-products.js';
 import {
   frobeniusDistance,
   inactiveRadius,
@@ -26,24 +26,14 @@ import type { DataArray, IndexedTripletSet, LossOptions, LossValue } from './typ
 
 interface Buffers {
   k: number;
-  /** projections (n×k): W·x_j, then unit rows when normalising */
-  Z: Float64Array;
   /** ∂L/∂e_j, then ∂L/∂z_j, for the touched samples (n×k) */
   C: Float64Array;
-  norms: Float64Array;
   touched: Uint8Array;
   rows: Int32Array;
 }
 
 function buffers(n: number, k: number): Buffers {
-  return {
-    k,
-    Z: new Float64Array(n * k),
-    C: new Float64Array(n * k),
-    norms: new Float64Array(n),
-    touched: new Uint8Array(n),
-    rows: new Int32Array(n),
-  };
+  return { k, C: new Float64Array(n * k), touched: new Uint8Array(n), rows: new Int32Array(n) };
 }
 
 /** Scales every row of Z (n×k) to unit length (norm clamped at NORM_EPSILON), keeping the norms. */
@@ -72,27 +62,16 @@ interface Pass {
   radii: Bound | null;
 }
 
-/**
- * Brackets over the pass's triplets from the projections; with `wantGrad`, each counted triplet
- * adds its derivatives (scaled by 2/m) into C's rows of a, p and n: ∂/∂e_a = 2(e_n − e_p),
- * ∂/∂e_p = 2(e_p − e_a), ∂/∂e_n = 2(e_a − e_n). A full pass of a bounded objective also writes each
- * triplet's radius at this W into the bound's pending radii.
- */
-function brackets(
-  set: IndexedTripletSet,
-  b: Buffers,
-  margin: number,
-  hinged: boolean,
-  wantGrad: boolean,
-  pass: Pass,
-): Sums {
-  const { m, refs } = set;
-  const { k, Z, C, touched } = b;
-  const { list, radii } = pass;
-  const s = 2 / m;
-  let sum = 0;
-  let active = 0;
-  let correct = 0;
+/** Rows of projections: sample j's at Z[j·ld], ld ≥ k (float64 in JS, float32 in a backend's memory). */
+interface Rows {
+  Z: Float64Array | Float32Array;
+  ld: number;
+}
+
+/** dd[2t], dd[2t + 1] = ‖e_a − e_p‖², ‖e_a − e_n‖² of the pass's triplets, summed in float64. */
+function distances(set: IndexedTripletSet, Z: Float64Array, k: number, pass: Pass, dd: Float64Array): void {
+  const { refs } = set;
+  const { list } = pass;
   for (let t = 0; t < pass.count; t++) {
     const i = list === null ? t : list[t];
     const a = refs[3 * i] * k;
@@ -106,6 +85,39 @@ function brackets(
       dp += u * u;
       dn += v * v;
     }
+    dd[2 * t] = dp;
+    dd[2 * t + 1] = dn;
+  }
+}
+
+/**
+ * Brackets over the pass's triplets from their distances dd; with `wantGrad`, each counted triplet
+ * adds its derivatives (scaled by 2/m) into C's rows of a, p and n: ∂/∂e_a = 2(e_n − e_p),
+ * ∂/∂e_p = 2(e_p − e_a), ∂/∂e_n = 2(e_a − e_n). A full pass of a bounded objective also writes each
+ * triplet's radius at this W into the bound's pending radii.
+ */
+function brackets(
+  set: IndexedTripletSet,
+  dd: Float64Array,
+  Zr: Rows,
+  b: Buffers,
+  margin: number,
+  hinged: boolean,
+  wantGrad: boolean,
+  pass: Pass,
+): Sums {
+  const { m, refs } = set;
+  const { k, C, touched } = b;
+  const { Z, ld } = Zr;
+  const { list, radii } = pass;
+  const s = 2 / m;
+  let sum = 0;
+  let active = 0;
+  let correct = 0;
+  for (let t = 0; t < pass.count; t++) {
+    const i = list === null ? t : list[t];
+    const dp = dd[2 * t];
+    const dn = dd[2 * t + 1];
     if (radii !== null) radii.pending[i] = inactiveRadius(dp, dn, margin, radii.nx[i], radii.ny[i]);
     const diff = dp - dn;
     const bracket = diff + margin;
@@ -114,11 +126,20 @@ function brackets(
     if (hinged && !(bracket > 0)) continue;
     sum += bracket;
     if (!wantGrad) continue;
-    touched[refs[3 * i]] = touched[refs[3 * i + 1]] = touched[refs[3 * i + 2]] = 1;
+    const ja = refs[3 * i];
+    const jp = refs[3 * i + 1];
+    const jn = refs[3 * i + 2];
+    touched[ja] = touched[jp] = touched[jn] = 1;
+    const a = ja * k;
+    const p = jp * k;
+    const q = jn * k;
+    const za = ja * ld;
+    const zp = jp * ld;
+    const zn = jn * ld;
     for (let r = 0; r < k; r++) {
-      const ea = Z[a + r];
-      const ep = Z[p + r];
-      const en = Z[q + r];
+      const ea = Z[za + r];
+      const ep = Z[zp + r];
+      const en = Z[zn + r];
       C[a + r] += s * (en - ep);
       C[p + r] += s * (ep - ea);
       C[q + r] += s * (ea - en);
@@ -127,15 +148,67 @@ function brackets(
   return { sum, active, correct };
 }
 
-/** The touched samples in ascending order (a fixed summation order), back-propagated when normalising. */
-function touchedRows(b: Buffers, n: number, normalize: boolean): number {
+/** The touched samples in ascending order (a fixed summation order), back-propagated when normalised. */
+function touchedRows(b: Buffers, n: number, normalized: { Z: Float64Array; norms: Float64Array } | null): number {
   let count = 0;
   for (let j = 0; j < n; j++) {
     if (b.touched[j] === 0) continue;
-    if (normalize) backpropRow(b.C, b.Z, j * b.k, b.k, b.norms[j]);
+    if (normalized) backpropRow(b.C, normalized.Z, j * b.k, b.k, normalized.norms[j]);
     b.rows[count++] = j;
   }
   return count;
+}
+
+/**
+ * Where the projections live and where the pass's distances are taken: in JS (float64), or in
+ * the backend's memory next to its resident triplets (float32, no copy of Z into JS).
+ */
+interface Projections {
+  /** projects every sample */
+  all(W: Float64Array, k: number): void;
+  /** Z's rows as last projected, for a partial evaluation to rewrite some of them */
+  rows(): Rows;
+  distances(pass: Pass): Float64Array;
+  /** Z's unit rows and their norms, when normalising */
+  readonly normalized: { Z: Float64Array; norms: Float64Array } | null;
+  dispose(): void;
+}
+
+function jsProjections(set: IndexedTripletSet, products: SampleProducts, normalize: boolean): Projections {
+  const { n, m } = set;
+  let k = 0;
+  let Z = new Float64Array(0);
+  const norms = new Float64Array(n);
+  const dd = new Float64Array(2 * m);
+  return {
+    all(W, kw) {
+      if (kw !== k) [k, Z] = [kw, new Float64Array(n * kw)];
+      products.project(W, k, Z);
+      if (normalize) normalizeRows(Z, n, k, norms);
+    },
+    rows: () => ({ Z, ld: k }),
+    distances(pass) {
+      distances(set, Z, k, pass, dd);
+      return dd;
+    },
+    get normalized() {
+      return normalize ? { Z, norms } : null;
+    },
+    dispose: () => {},
+  };
+}
+
+function residentProjections(
+  products: SampleProducts & Required<Pick<SampleProducts, 'projectTo'>>,
+  triplets: ResidentTriplets,
+): Projections {
+  return {
+    all: (W, k) => void products.projectTo(W, k, triplets),
+    rows: () => triplets.rows(),
+    distances: (pass) => triplets.distances(pass.list, pass.count),
+    normalized: null,
+    dispose: () => triplets.dispose(),
+  };
 }
 
 /** A partial evaluation projects at most this share of the samples; past it, projecting all is cheaper. */
@@ -253,19 +326,21 @@ function addSamples(set: IndexedTripletSet, bd: Bound, i: number, g: number, sam
 function projectSome(
   set: IndexedTripletSet,
   bd: Bound,
-  b: Buffers,
+  projections: Projections,
   W: Float64Array,
   kernels: Kernels,
   count: number,
 ): void {
   const { d, samples } = set;
-  const k = b.k;
+  const k = bd.k;
   for (let t = 0; t < count; t++) {
     const j = bd.used[t];
     bd.gathered.set(samples.subarray(j * d, (j + 1) * d), t * d);
   }
   kernels.project(W, k, d, bd.gathered, count, bd.projected);
-  for (let t = 0; t < count; t++) b.Z.set(bd.projected.subarray(t * k, (t + 1) * k), bd.used[t] * k);
+  // Z's rows after the product, which may have grown the backend's memory
+  const Zr = projections.rows();
+  for (let t = 0; t < count; t++) Zr.Z.set(bd.projected.subarray(t * k, (t + 1) * k), bd.used[t] * Zr.ld);
 }
 
 /**
@@ -305,9 +380,13 @@ export function createIndexedObjective(
   let norms: { nx: Float64Array; ny: Float64Array } | null = null;
   let lastSkipped = 0;
   const products = sampleProducts(samples, n, d, kernels);
+  const projections =
+    !opts.normalize && products.projectTo && kernels.residentTriplets
+      ? residentProjections({ ...products, projectTo: products.projectTo }, kernels.residentTriplets(set.refs, m, n))
+      : jsProjections(set, products, opts.normalize);
 
   /** Projects what this evaluation needs; the pass over the triplets it then makes. */
-  const prepare = (W: Float64Array, k: number, buf: Buffers): Pass => {
+  const prepare = (W: Float64Array, k: number): Pass => {
     if (bounded) {
       norms ??= tripletNorms(set);
       if (bd === null || bd.k !== k) bd = newBound(set, k, norms);
@@ -315,14 +394,13 @@ export function createIndexedObjective(
         const c = candidates(set, bd, W, d);
         if (c.count >= 0) {
           bd.sinceRefresh++;
-          if (c.samples >= 0) projectSome(set, bd, buf, W, kernels, c.samples);
-          else products.project(W, k, buf.Z);
+          if (c.samples >= 0) projectSome(set, bd, projections, W, kernels, c.samples);
+          else projections.all(W, k);
           return { list: bd.candidates, count: c.count, radii: null };
         }
       }
     }
-    products.project(W, k, buf.Z);
-    if (opts.normalize) normalizeRows(buf.Z, n, k, buf.norms);
+    projections.all(W, k);
     return { list: null, count: m, radii: bd };
   };
 
@@ -339,20 +417,24 @@ export function createIndexedObjective(
         b.C.fill(0);
         b.touched.fill(0);
       }
-      const pass = prepare(W, k, b);
-      const r = brackets(set, b, opts.margin, hinged, wantGrad, pass);
+      const pass = prepare(W, k);
+      const dd = projections.distances(pass);
+      const r = brackets(set, dd, projections.rows(), b, opts.margin, hinged, wantGrad, pass);
       // skipped triplets are inactive and correct (their bracket, hence d(a,p) − d(a,n), is < 0)
       lastSkipped = m - pass.count;
       const correct = r.correct + lastSkipped;
       const loss = r.sum / m + 0.5 * opts.weightDecay * squaredNorm(W, k, d);
       if (pass.radii !== null && loss <= pass.radii.loss) adopt(pass.radii, W, loss);
       if (grad !== null) {
-        const count = touchedRows(b, n, opts.normalize);
+        const count = touchedRows(b, n, projections.normalized);
         startGradient(grad, W, k * d, opts.weightDecay);
         products.accumulate(grad, k, b.C, b.rows, count);
       }
       return { loss, activeCount: r.active, correctCount: correct };
     },
-    dispose: () => products.dispose(),
+    dispose: () => {
+      projections.dispose();
+      products.dispose();
+    },
   };
 }

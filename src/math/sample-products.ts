@@ -5,7 +5,7 @@
 // few query rows (W's rows; Cᵀ's rows), with no per-evaluation copy of the data. The gradient's
 // float32 sums span one block of samples; blocks are added in float64, in order, as the fused
 // objective adds its slabs. Without residency, the backend's project and accumulate do the same.
-import type { Kernels, ResidentRows } from './kernels/types.js';
+import type { Kernels, ProjectionRows, ResidentRows, ResidentTriplets } from './kernels/types.js';
 import type { DataArray } from './types.js';
 
 /** Samples per block of the resident Xᵀ: the length of the gradient's float32 sums. */
@@ -19,6 +19,11 @@ export const PACKED_GRADIENT_ROWS = 1024;
 export interface SampleProducts {
   /** Z (n×k, row-major) = X·Wᵀ */
   project(W: Float64Array, k: number, Z: Float64Array): void;
+  /**
+   * Z = X·Wᵀ loaded into the backend's resident triplets, where its distances are taken without a
+   * copy into JS; only with resident rows (undefined otherwise)
+   */
+  projectTo?(W: Float64Array, k: number, triplets: ResidentTriplets): ProjectionRows;
   /**
    * G (k×d) += Σ_{t < count} C[rows[t]]ᵀ·X[rows[t]]; rows ascending, and C's other rows zero (the
    * resident path multiplies whole blocks of C's rows, which saves transposing them)
@@ -56,17 +61,19 @@ function residentProducts(
   const live = () => {
     if (disposed) throw new Error('sample products used after dispose()');
   };
+  const projected = <T>(W: Float64Array, k: number, use: (values: DataArray, stride: number) => T): T => {
+    live();
+    const p = rows.against(W, k);
+    try {
+      const { values, stride } = p.block(0, n);
+      return use(values, stride);
+    } finally {
+      p.dispose();
+    }
+  };
   return {
-    project(W, k, Z) {
-      live();
-      const p = rows.against(W, k);
-      try {
-        const { values, stride } = p.block(0, n);
-        transposeInto(Z, values, k, n, stride);
-      } finally {
-        p.dispose();
-      }
-    },
+    project: (W, k, Z) => projected(W, k, (values, stride) => transposeInto(Z, values, k, n, stride)),
+    projectTo: (W, k, triplets) => projected(W, k, (values, stride) => triplets.load(values, stride, k)),
     accumulate(G, k, C, list, count) {
       live();
       if (count < PACKED_GRADIENT_ROWS) return kernels.accumulate(G, k, d, C, X, list, count);

@@ -191,39 +191,63 @@ t.test('refused: indices outside the samples, sizes that do not match', async (t
 
 // Two shapes: many samples (a partial evaluation projects only its candidates' samples) and few
 // samples under many triplets (it projects them all and brackets only the candidates); k 4 on
-// d 10 also takes the spectral step bound (its cost is small next to the brackets).
-for (const [name, n, m] of [
-  ['partial projections', 3000, 4000],
-  ['full projections, partial brackets', 200, 4000],
-] as const) {
-  t.test(`the inactive bound, ${name}: skipped evaluations equal full ones along an L-BFGS path`, async (t) => {
-    const set = indexedCase(13, n, m, 10, true, 4);
-    const k = 4;
-    const opts = { margin: 0.2, normalize: false, weightDecay: 1e-4 };
-    const obj = createIndexedObjective(set, opts);
-    let partial = 0;
-    let evaluations = 0;
-    let mismatches = 0;
-    const fg = (W: Float64Array, g: Float64Array) => {
-      const v = obj.evaluate(W, k, g);
-      evaluations++;
-      if (obj.lastSkipped > 0) {
-        partial++;
-        // a fresh objective evaluates every triplet: bit for bit the same figures
-        const g2 = new Float64Array(g.length);
-        const full = createIndexedObjective(set, opts).evaluate(W, k, g2);
-        if (full.loss !== v.loss || full.activeCount !== v.activeCount || full.correctCount !== v.correctCount)
-          mismatches++;
-        else if (g2.some((x, i) => x !== g[i])) mismatches++;
-      }
-      return v.loss;
-    };
-    const W0 = initW({ init: 'pca', k, d: set.d, seed: 1 }, set);
-    minimizeLbfgs(fg, W0, { maxIterations: 80, gradientTolerance: 0, historySize: 10 });
-    t.ok(partial > evaluations / 3, `${partial} of ${evaluations} evaluations skipped triplets`);
-    t.equal(mismatches, 0, 'every skipping evaluation equals the full one');
-  });
-}
+// d 10 also takes the spectral step bound (its cost is small next to the brackets). In float64 a
+// skipping evaluation equals the full one bit for bit; in WebAssembly its candidates' samples are
+// projected by another product than the resident one, so within float32 tolerance.
+for (const backend of ['js', 'wasm'] as const)
+  for (const [name, n, m] of [
+    ['partial projections', 3000, 4000],
+    ['full projections, partial brackets', 200, 4000],
+  ] as const) {
+    t.test(
+      `the inactive bound, ${backend}, ${name}: skipped evaluations equal full ones on an L-BFGS path`,
+      async (t) => {
+        const compute = backend === 'wasm' ? await createCompute({ kernels: 'wasm', threads: 2 }) : null;
+        t.teardown(() => compute?.close());
+        const kernels = compute?.kernels ?? jsKernels;
+        const set = indexedCase(13, n, m, 10, backend === 'js', 4);
+        const k = 4;
+        const opts = { margin: 0.2, normalize: false, weightDecay: 1e-4 };
+        const obj = createIndexedObjective(set, opts, kernels);
+        t.teardown(() => obj.dispose?.());
+        let partial = 0;
+        let evaluations = 0;
+        let mismatches = 0;
+        let worst = 0;
+        const fg = (W: Float64Array, g: Float64Array) => {
+          const v = obj.evaluate(W, k, g);
+          evaluations++;
+          if (obj.lastSkipped > 0) {
+            partial++;
+            // a fresh objective evaluates every triplet
+            const g2 = new Float64Array(g.length);
+            const fresh = createIndexedObjective(set, opts, kernels);
+            const full = fresh.evaluate(W, k, g2);
+            fresh.dispose?.();
+            if (backend === 'js') {
+              if (full.loss !== v.loss || full.activeCount !== v.activeCount || full.correctCount !== v.correctCount)
+                mismatches++;
+              else if (g2.some((x, i) => x !== g[i])) mismatches++;
+            } else {
+              worst = Math.max(worst, Math.abs(full.loss - v.loss) / full.loss, relErr(g, g2));
+              if (Math.abs(full.activeCount - v.activeCount) > 1) mismatches++;
+            }
+          }
+          return v.loss;
+        };
+        const W0 = initW({ init: 'pca', k, d: set.d, seed: 1 }, set);
+        minimizeLbfgs(fg, W0, { maxIterations: 80, gradientTolerance: 0, historySize: 10 });
+        t.ok(partial > evaluations / 3, `${partial} of ${evaluations} evaluations skipped triplets`);
+        t.equal(
+          mismatches,
+          0,
+          backend === 'js' ? 'every skipping evaluation equals the full one' : 'the same active sets',
+        );
+        if (backend === 'wasm')
+          t.ok(worst < 1e-4, `loss and gradient within ${worst.toExponential(2)} of the full ones`);
+      },
+    );
+  }
 
 t.test('the inactive bound is off where it does not hold: normalised embeddings, no hinge', async (t) => {
   const set = indexedCase(15, 1000, 800, 6, true, 6);
@@ -273,4 +297,64 @@ t.test('WebAssembly resident rows from a transposed block: the same products as 
   t.same(Array.from(c.values), Array.from(a.values), 'queries as columns: bit for bit');
   direct.dispose();
   copied.dispose();
+});
+
+t.test('WebAssembly resident triplets: float32 distances of the loaded projections', async (t) => {
+  const rng = createRng(23);
+  // k 40 over 20,000 triplets: enough work for the pool's second thread
+  const n = 3001;
+  const m = 20000;
+  const k = 40;
+  const stride = 3008;
+  const refs = Int32Array.from({ length: 3 * m }, () => rng.int(n));
+  const values = Float32Array.from({ length: k * stride }, () => rng.normal());
+  const list = Int32Array.from({ length: 777 }, () => rng.int(m));
+  const runs: Float64Array[] = [];
+  for (const threads of [1, 2]) {
+    const compute = await createCompute({ kernels: 'wasm', threads });
+    t.teardown(() => compute.close());
+    const rt = compute.kernels.residentTriplets!(refs, m, n);
+    const { Z, ld } = rt.load(values, stride, k);
+    t.equal(ld, 40, 'rows padded to a multiple of 8');
+    let misplaced = 0;
+    for (let i = 0; i < n; i++) for (let r = 0; r < k; r++) if (Z[i * ld + r] !== values[r * stride + i]) misplaced++;
+    t.equal(misplaced, 0, `${threads} thread(s): Z is the transpose of the values`);
+    const all = Float64Array.from(rt.distances(null, m));
+    let worst = 0;
+    for (let i = 0; i < m; i++)
+      for (let s = 1; s <= 2; s++) {
+        let e = 0;
+        for (let r = 0; r < k; r++) e += (Z[refs[3 * i] * ld + r] - Z[refs[3 * i + s] * ld + r]) ** 2;
+        worst = Math.max(worst, Math.abs(all[2 * i + s - 1] - e) / Math.max(e, 1e-30));
+      }
+    t.ok(worst < 1e-5, `${threads} thread(s): every distance within ${worst.toExponential(2)} of float64`);
+    const listed = rt.distances(list, list.length);
+    let differ = 0;
+    for (let t2 = 0; t2 < list.length; t2++)
+      if (listed[2 * t2] !== all[2 * list[t2]] || listed[2 * t2 + 1] !== all[2 * list[t2] + 1]) differ++;
+    t.equal(differ, 0, `${threads} thread(s): a list gives its triplets' distances, bit for bit`);
+    runs.push(all);
+    // projections made in the backend's memory are read in place, to the same rows
+    const X = Float32Array.from({ length: n * 24 }, () => rng.normal());
+    const W = Float64Array.from({ length: k * 24 }, () => rng.normal());
+    const rows = compute.kernels.residentRows!(X, n, 24);
+    const p = rows.against(W, k);
+    const block = p.block(0, n);
+    const inPlace = Float32Array.from(rt.load(block.values, block.stride, k).Z);
+    const copied = rt.load(Float32Array.from(block.values), block.stride, k).Z;
+    t.same(Array.from(copied), Array.from(inPlace), `${threads} thread(s): in place = copied`);
+    p.dispose();
+    rows.dispose();
+    t.throws(() => rt.distances(list, list.length + 1), /count/, 'a count past the list is refused');
+    t.throws(() => rt.distances(Int32Array.of(m), 1), /list\[0\] is/, 'a triplet past m is refused');
+    t.throws(() => rt.load(values, n - 1, k), /stride/, 'a stride shorter than n is refused');
+    rt.dispose();
+    rt.dispose();
+    t.throws(() => rt.distances(null, 1), /after dispose/, 'a disposed set refuses to run');
+    t.throws(() => compute.kernels.residentTriplets!(Int32Array.of(0, 1, n), 1, n), /ref 2 is/, 'refs past n');
+    const empty = compute.kernels.residentTriplets!(refs, m, n);
+    t.throws(() => empty.distances(null, 1), /nothing loaded/, 'distances before a load are refused');
+    empty.dispose();
+  }
+  t.same(runs[0], runs[1], 'bit-identical on 1 and 2 threads');
 });

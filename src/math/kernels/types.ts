@@ -44,6 +44,39 @@ export interface Kernels {
    * rows of its Xᵀ without a transposed copy).
    */
   residentRows?(E: DataArray, n: number, k: number, transposed?: boolean): ResidentRows;
+  /**
+   * m index triplets over n samples (refs: a, p, n per triplet, each < n) copied once into the
+   * backend's memory, for the squared distances between the samples' projections that the
+   * indexed objective's brackets start from. Dispose it when done.
+   */
+  residentTriplets?(refs: Int32Array, m: number, n: number): ResidentTriplets;
+}
+
+/** Index triplets kept in a backend's memory with their samples' projections (Kernels.residentTriplets). */
+export interface ResidentTriplets {
+  readonly m: number;
+  readonly n: number;
+  /**
+   * Sets the projections Z (n×k) from `values`, k rows of `stride` with sample i's value r at
+   * values[r·stride + i] (as RowProducts.block gives them), and returns Z's rows.
+   */
+  load(values: DataArray, stride: number, k: number): ProjectionRows;
+  /** Z's rows as last loaded (a partial evaluation rewrites some of them in place) */
+  rows(): ProjectionRows;
+  /**
+   * out[2t] = ‖z_a − z_p‖², out[2t + 1] = ‖z_a − z_n‖² for triplet list[t] (triplet t without a
+   * list), t < count: float32 sums, as the fused objective's. A view of the backend's scratch,
+   * valid until the next call or dispose.
+   */
+  distances(list: Int32Array | null, count: number): Float64Array;
+  /** frees the triplets and the projections. Idempotent. */
+  dispose(): void;
+}
+
+/** n projected rows of k float32 values, row i at Z[i·ld], ld ≥ k (a view of the backend's memory). */
+export interface ProjectionRows {
+  readonly Z: Float32Array;
+  readonly ld: number;
 }
 
 /** Rows kept in a backend's memory (Kernels.residentRows). */

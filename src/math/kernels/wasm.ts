@@ -24,7 +24,9 @@ import {
   type AsyncTaskRunner,
   type Kernels,
   type Projection,
+  type ProjectionRows,
   type ResidentRows,
+  type ResidentTriplets,
   type RowProducts,
   type StagedRows,
   type TaskRunner,
@@ -36,6 +38,8 @@ export const OP_REDUCE = 3;
 export const OP_PROJECT = 4;
 export const OP_EMBED = 5;
 export const OP_COLUMNS = 6;
+export const OP_TRANSPOSE = 7;
+export const OP_DISTANCES = 8;
 /** Or'ed into an op: run the wide tiles (kernels.ts WIDE). Same results, bit for bit. */
 export const OP_WIDE = 0x100;
 
@@ -108,6 +112,7 @@ export interface WasmKernels extends Kernels {
   gram(Ea: DataArray, na: number, Eb: DataArray, nb: number, k: number, out: Float64Array): void;
   stage(bytes: number): StagedRows;
   residentRows(E: DataArray, n: number, k: number, transposed?: boolean): ResidentRows;
+  residentTriplets(refs: Int32Array, m: number, n: number): ResidentTriplets;
 }
 
 export interface WasmObjective extends TripletObjective {
@@ -656,6 +661,94 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
     };
   }
 
+  /** Runs `tasks` tasks of op on the pool when the work is worth waking it (RESIDENT_POOL_MIN_WORK). */
+  function runSized(op: number, args: number, tasks: number, work: number): void {
+    if (work < RESIDENT_POOL_MIN_WORK) inlineRunner.run(op, args, tasks, local);
+    else runner.run(op, args, tasks, local);
+  }
+
+  /**
+   * The triplets' refs, a list's copy, the distances (two float64 per listed triplet) and the
+   * projections Z (n×ceil8(k), padding zero: the distance loop runs over whole 8-float steps).
+   */
+  function residentTriplets(refs: Int32Array, m: number, n: number): ResidentTriplets {
+    if (!(Number.isInteger(m) && m >= 0 && Number.isInteger(n) && n >= 1) || refs.length < 3 * m)
+      throw new RangeError(`residentTriplets: bad shape (${m} triplets over ${n} samples, ${refs.length} refs)`);
+    for (let i = 0; i < 3 * m; i++)
+      if (!(refs[i] >= 0 && refs[i] < n)) throw new RangeError(`residentTriplets: ref ${i} is ${refs[i]}, not < ${n}`);
+    const blocks = { refs: heap.alloc(12 * m + 8), list: heap.alloc(4 * m + 8), out: heap.alloc(16 * m + 8) };
+    views.refresh().u8.set(new Uint8Array(refs.buffer, refs.byteOffset, 12 * m), blocks.refs);
+    const args = heap.alloc(8 * 8);
+    let z = 0;
+    let kz = 0;
+    let disposed = false;
+    const live = () => {
+      if (disposed) throw new Error('resident triplets used after dispose()');
+    };
+    const rows = (): ProjectionRows => {
+      const ld = ceil8(kz);
+      return { Z: views.refresh().f32.subarray(z >> 2, (z >> 2) + n * ld), ld };
+    };
+    return {
+      m,
+      n,
+      load(values, stride, k) {
+        live();
+        if (!(Number.isInteger(k) && k >= 1 && stride >= n && values.length >= (k - 1) * stride + n))
+          throw new RangeError(`load: ${values.length} values do not hold ${k} rows of stride ${stride} ≥ ${n}`);
+        if (k !== kz) {
+          if (z !== 0) heap.release(z);
+          kz = k;
+          z = heap.alloc(n * ceil8(k) * 4);
+          views.refresh().f32.fill(0, z >> 2, (z >> 2) + n * ceil8(k));
+        }
+        let v = values;
+        let tmp = 0;
+        // values in this memory are read in place; any others go through a copy
+        if (!(values instanceof Float32Array && values.buffer === memory.buffer)) {
+          tmp = heap.alloc(k * stride * 4);
+          v = views.refresh().f32.subarray(tmp >> 2, (tmp >> 2) + k * stride);
+          v.set(values.subarray(0, k * stride));
+        }
+        try {
+          const per = Math.max(256, Math.ceil(n / (4 * threads) / 16) * 16);
+          setArgs(args, [(v as Float32Array).byteOffset, stride, k, n, z, ceil8(k), per]);
+          runSized(OP_TRANSPOSE, args, Math.ceil(n / per), n * k);
+        } finally {
+          if (tmp !== 0) heap.release(tmp);
+        }
+        return rows();
+      },
+      rows() {
+        live();
+        if (z === 0) throw new Error('rows(): nothing loaded');
+        return rows();
+      },
+      distances(list, count) {
+        live();
+        if (z === 0) throw new Error('distances(): nothing loaded');
+        if (!(Number.isInteger(count) && count >= 0 && count <= (list === null ? m : Math.min(m, list.length))))
+          throw new RangeError(`distances: count ${count} is not within the ${list === null ? 'triplets' : 'list'}`);
+        if (list !== null) {
+          for (let t = 0; t < count; t++)
+            if (!(list[t] >= 0 && list[t] < m)) throw new RangeError(`distances: list[${t}] is ${list[t]}, not < ${m}`);
+          views.refresh().u8.set(new Uint8Array(list.buffer, list.byteOffset, 4 * count), blocks.list);
+        }
+        if (count > 0) {
+          const per = Math.max(1024, Math.ceil(count / (4 * threads)));
+          setArgs(args, [z, ceil8(kz), blocks.refs, list === null ? 0 : blocks.list, count, blocks.out, per]);
+          runSized(OP_DISTANCES, args, Math.ceil(count / per), count * ceil8(kz) * 2);
+        }
+        return views.refresh().f64.subarray(blocks.out >> 3, (blocks.out >> 3) + 2 * count);
+      },
+      dispose() {
+        if (disposed) return;
+        disposed = true;
+        for (const p of [blocks.refs, blocks.list, blocks.out, args, z]) if (p !== 0) heap.release(p);
+      },
+    };
+  }
+
   /**
    * Generic G += C_Sᵀ·X_S (float32 per block of up to 256 rows, added into G in float64). Rows go
    * in the kernel's packed layouts: C by quads (quad q of row t at q·B + t, in 4-float units), X in
@@ -709,5 +802,6 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
     gram,
     stage,
     residentRows,
+    residentTriplets,
   };
 }

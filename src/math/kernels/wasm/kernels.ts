@@ -451,6 +451,8 @@ const OP_REDUCE: i32 = 3;
 const OP_PROJECT: i32 = 4;
 const OP_EMBED: i32 = 5;
 const OP_COLUMNS: i32 = 6;
+const OP_TRANSPOSE: i32 = 7;
+const OP_DISTANCES: i32 = 8;
 
 // @ts-ignore: decorator
 @inline function arg(args: usize, i: i32): f64 {
@@ -475,6 +477,8 @@ export function runTask(op: i32, args: usize, task: i32, thread: i32): void {
   else if (op == OP_PROJECT) projectTask(args, task);
   else if (op == OP_EMBED) embedTask(args);
   else if (op == OP_COLUMNS) columnsTask(args, task);
+  else if (op == OP_TRANSPOSE) transposeTask(args, task);
+  else if (op == OP_DISTANCES) distancesTask(args, task);
   else unreachable();
 }
 
@@ -666,6 +670,55 @@ function columnsTask(args: usize, task: i32): void {
   const p1 = min(np, p0 + per);
   if (p1 <= p0) return;
   project(X, n, ld, panels + <usize>p0 * (<usize>ld << 5), (p1 - p0) << 3, Y + (<usize>p0 << 5), ldy);
+}
+
+// Transpose arguments: 0 V (k rows of `stride` floats: value r of row i at r·stride + i)  1 stride
+// 2 k  3 n  4 Z (n×kp, the padding columns left as they are)  5 kp  6 rows per task.
+// Rows sixteen at a time, so the k cache lines of V they read are reused sixteen times.
+function transposeTask(args: usize, task: i32): void {
+  const V = argp(args, 0);
+  const stride = <usize>arg(args, 1);
+  const k = <i32>arg(args, 2);
+  const n = <i32>arg(args, 3);
+  const Z = argp(args, 4);
+  const kp = <usize>arg(args, 5);
+  const per = <i32>arg(args, 6);
+  const i0 = task * per;
+  const i1 = min(n, i0 + per);
+  for (let b = i0; b < i1; b += 16) {
+    const e = min(i1, b + 16);
+    for (let i = b; i < e; i++) {
+      const z = Z + ((<usize>i * kp) << 2);
+      let v = V + (<usize>i << 2);
+      for (let r = 0; r < k; r++) {
+        store<f32>(z + (<usize>r << 2), load<f32>(v));
+        v += stride << 2;
+      }
+    }
+  }
+}
+
+// Distances arguments: 0 Z (n×kp)  1 kp  2 refs (i32 a, p, n per triplet)  3 list (i32, 0 = triplets
+// 0..count−1)  4 count  5 out (f64: ‖z_a − z_p‖², ‖z_a − z_n‖² for each listed triplet)  6 per task.
+// Every output depends on its triplet alone, so any split over threads gives the same bits.
+function distancesTask(args: usize, task: i32): void {
+  const Z = argp(args, 0);
+  const kp = <i32>arg(args, 1);
+  const refs = argp(args, 2);
+  const list = argp(args, 3);
+  const count = <i32>arg(args, 4);
+  const out = argp(args, 5);
+  const per = <i32>arg(args, 6);
+  const t0 = task * per;
+  const t1 = min(count, t0 + per);
+  const row = <usize>kp << 2;
+  for (let t = t0; t < t1; t++) {
+    const i = list == 0 ? t : load<i32>(list + (<usize>t << 2));
+    const r = refs + <usize>i * 12;
+    const za = Z + <usize>load<i32>(r) * row;
+    store<f64>(out + (<usize>t << 4), sumSqDiff(za, Z + <usize>load<i32>(r, 4) * row, kp));
+    store<f64>(out + (<usize>t << 4), sumSqDiff(za, Z + <usize>load<i32>(r, 8) * row, kp), 8);
+  }
 }
 
 /** Gradient accumulation for the generic Kernels.accumulate (layouts as gradPacked). */
