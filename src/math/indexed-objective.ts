@@ -26,14 +26,22 @@ import type { DataArray, IndexedTripletSet, LossOptions, LossValue } from './typ
 
 interface Buffers {
   k: number;
-  /** ∂L/∂e_j, then ∂L/∂z_j, for the touched samples (n×k) */
-  C: Float64Array;
+  /** ∂L/∂e_j, then ∂L/∂z_j, for the touched samples (n×k); null where the backend sums them */
+  C: Float64Array | null;
+  /** the triplets whose derivatives the backend sums (those the loss counts), in pass order */
+  counted: Int32Array;
   touched: Uint8Array;
   rows: Int32Array;
 }
 
-function buffers(n: number, k: number): Buffers {
-  return { k, C: new Float64Array(n * k), touched: new Uint8Array(n), rows: new Int32Array(n) };
+function buffers(n: number, m: number, k: number, resident: boolean): Buffers {
+  return {
+    k,
+    C: resident ? null : new Float64Array(n * k),
+    counted: new Int32Array(resident ? m : 0),
+    touched: new Uint8Array(n),
+    rows: new Int32Array(n),
+  };
 }
 
 /** Scales every row of Z (n×k) to unit length (norm clamped at NORM_EPSILON), keeping the norms. */
@@ -53,6 +61,8 @@ interface Sums {
   sum: number;
   active: number;
   correct: number;
+  /** triplets listed in Buffers.counted */
+  counted: number;
 }
 
 /** The triplets to bracket: all m, or a list of them; with `radii`, each triplet's radius is written. */
@@ -93,7 +103,8 @@ function distances(set: IndexedTripletSet, Z: Float64Array, k: number, pass: Pas
 /**
  * Brackets over the pass's triplets from their distances dd; with `wantGrad`, each counted triplet
  * adds its derivatives (scaled by 2/m) into C's rows of a, p and n: ∂/∂e_a = 2(e_n − e_p),
- * ∂/∂e_p = 2(e_p − e_a), ∂/∂e_n = 2(e_a − e_n). A full pass of a bounded objective also writes each
+ * ∂/∂e_p = 2(e_p − e_a), ∂/∂e_n = 2(e_a − e_n); without C, it is listed for the backend to add
+ * (ResidentTriplets.coefficients). A full pass of a bounded objective also writes each
  * triplet's radius at this W into the bound's pending radii.
  */
 function brackets(
@@ -114,6 +125,7 @@ function brackets(
   let sum = 0;
   let active = 0;
   let correct = 0;
+  let counted = 0;
   for (let t = 0; t < pass.count; t++) {
     const i = list === null ? t : list[t];
     const dp = dd[2 * t];
@@ -130,6 +142,10 @@ function brackets(
     const jp = refs[3 * i + 1];
     const jn = refs[3 * i + 2];
     touched[ja] = touched[jp] = touched[jn] = 1;
+    if (C === null) {
+      b.counted[counted++] = i;
+      continue;
+    }
     const a = ja * k;
     const p = jp * k;
     const q = jn * k;
@@ -145,7 +161,7 @@ function brackets(
       C[q + r] += s * (ea - en);
     }
   }
-  return { sum, active, correct };
+  return { sum, active, correct, counted };
 }
 
 /** The touched samples in ascending order (a fixed summation order), back-propagated when normalised. */
@@ -153,7 +169,7 @@ function touchedRows(b: Buffers, n: number, normalized: { Z: Float64Array; norms
   let count = 0;
   for (let j = 0; j < n; j++) {
     if (b.touched[j] === 0) continue;
-    if (normalized) backpropRow(b.C, normalized.Z, j * b.k, b.k, normalized.norms[j]);
+    if (normalized) backpropRow(b.C!, normalized.Z, j * b.k, b.k, normalized.norms[j]);
     b.rows[count++] = j;
   }
   return count;
@@ -169,6 +185,8 @@ interface Projections {
   /** Z's rows as last projected, for a partial evaluation to rewrite some of them */
   rows(): Rows;
   distances(pass: Pass): Float64Array;
+  /** the gradient's coefficients of the listed triplets, summed by the backend (resident only) */
+  coefficients?(list: Int32Array, count: number, scale: number): Float32Array;
   /** Z's unit rows and their norms, when normalising */
   readonly normalized: { Z: Float64Array; norms: Float64Array } | null;
   dispose(): void;
@@ -206,6 +224,7 @@ function residentProjections(
     all: (W, k) => void products.projectTo(W, k, triplets),
     rows: () => triplets.rows(),
     distances: (pass) => triplets.distances(pass.list, pass.count),
+    coefficients: (list, count, scale) => triplets.coefficients(list, count, scale),
     normalized: null,
     dispose: () => triplets.dispose(),
   };
@@ -411,10 +430,10 @@ export function createIndexedObjective(
       return lastSkipped;
     },
     evaluate(W: Float64Array, k: number, grad: Float64Array | null): LossValue {
-      if (b === null || b.k !== k) b = buffers(n, k);
+      if (b === null || b.k !== k) b = buffers(n, m, k, projections.coefficients !== undefined);
       const wantGrad = grad !== null;
       if (wantGrad) {
-        b.C.fill(0);
+        b.C?.fill(0);
         b.touched.fill(0);
       }
       const pass = prepare(W, k);
@@ -428,7 +447,8 @@ export function createIndexedObjective(
       if (grad !== null) {
         const count = touchedRows(b, n, projections.normalized);
         startGradient(grad, W, k * d, opts.weightDecay);
-        products.accumulate(grad, k, b.C, b.rows, count);
+        const C = b.C ?? projections.coefficients!(b.counted, r.counted, 2 / m);
+        products.accumulate(grad, k, C, b.rows, count);
       }
       return { loss, activeCount: r.active, correctCount: correct };
     },

@@ -28,7 +28,7 @@ export interface SampleProducts {
    * G (k×d) += Σ_{t < count} C[rows[t]]ᵀ·X[rows[t]]; rows ascending, and C's other rows zero (the
    * resident path multiplies whole blocks of C's rows, which saves transposing them)
    */
-  accumulate(G: Float64Array, k: number, C: Float64Array, rows: Int32Array, count: number): void;
+  accumulate(G: Float64Array, k: number, C: DataArray, rows: Int32Array, count: number): void;
   /** frees the resident copies; idempotent */
   dispose(): void;
 }
@@ -98,7 +98,7 @@ function residentProducts(
 }
 
 /** G (k×d) += (the block's C rows)ᵀ·(the block's Xᵀ rows)ᵀ, read as row products of Xᵀ against C's columns. */
-function addBlockProducts(G: Float64Array, k: number, d: number, block: ResidentRows, Cb: Float64Array): void {
+function addBlockProducts(G: Float64Array, k: number, d: number, block: ResidentRows, Cb: DataArray): void {
   const p = block.against(Cb, k, true);
   try {
     const { values, stride } = p.block(0, d);

@@ -129,6 +129,29 @@ t.test('WebAssembly: within float32 tolerance over several sum blocks, the same 
   t.throws(() => obj.evaluate(W, k, null), /after dispose/, 'a disposed objective refuses to run');
 });
 
+t.test('WebAssembly: an evaluation after others equals a fresh one, bit for bit', async (t) => {
+  const compute = await createCompute({ kernels: 'wasm', threads: 2 });
+  t.teardown(() => compute.close());
+  const set = indexedCase(9, SUM_BLOCK_ROWS + 77, 2500, 19, false);
+  const k = 6;
+  // from many triplets counted to few: the rows of the earlier passes must not leak into later ones
+  const Ws = [randomW(k, set.d, 10), randomW(k, set.d, 11).map((x) => x * 4), randomW(k, set.d, 12)];
+  for (const opts of [variants[0][1], variants[3][1]]) {
+    const obj = createIndexedObjective(set, { ...opts, inactiveSkip: false }, compute.kernels);
+    t.teardown(() => obj.dispose?.());
+    for (const [i, W] of Ws.entries()) {
+      const g = new Float64Array(k * set.d);
+      const v = obj.evaluate(W, k, g);
+      const fresh = createIndexedObjective(set, { ...opts, inactiveSkip: false }, compute.kernels);
+      const g2 = new Float64Array(k * set.d);
+      const f = fresh.evaluate(W, k, g2);
+      fresh.dispose?.();
+      t.equal(v.loss, f.loss, `${opts.hinge ?? 'relu'}, W ${i}: loss`);
+      t.same(g, g2, `${opts.hinge ?? 'relu'}, W ${i}: gradient (${v.activeCount} active)`);
+    }
+  }
+});
+
 t.test('training: the same PCA start, and L-BFGS to the same loss as the difference form', async (t) => {
   const set = indexedCase(7, 200, 1500, 12);
   const ref = gathered(set);

@@ -17,15 +17,7 @@ export interface Kernels {
    * G += C_Sᵀ·X_S over the listed rows S = rows[0..count):
    * G[r·d + j] += Σ_t C[rows[t]·k + r]·X[rows[t]·d + j].
    */
-  accumulate(
-    G: Float64Array,
-    k: number,
-    d: number,
-    C: Float64Array,
-    X: DataArray,
-    rows: Int32Array,
-    count: number,
-  ): void;
+  accumulate(G: Float64Array, k: number, d: number, C: DataArray, X: DataArray, rows: Int32Array, count: number): void;
   /** A whole loss+gradient objective (forward pass fused with the active-set gradient). */
   createObjective?(set: TripletSet, opts: LossOptions): TripletObjective;
   /** W (k×d) prepared once for many embeddings; W must not change while the projection lives. */
@@ -69,6 +61,13 @@ export interface ResidentTriplets {
    * valid until the next call or dispose.
    */
   distances(list: Int32Array | null, count: number): Float64Array;
+  /**
+   * The gradient's coefficients C (n×k, row-major, float32) of the listed triplets, summed in the
+   * list's order from the loaded projections: s·(z_n − z_p), s·(z_p − z_a) and s·(z_a − z_n) into
+   * the rows of a, p and n. Every row that no listed triplet touches is zero. A view of the
+   * backend's memory, valid until the next call or dispose.
+   */
+  coefficients(list: Int32Array, count: number, scale: number): Float32Array;
   /** frees the triplets and the projections. Idempotent. */
   dispose(): void;
 }

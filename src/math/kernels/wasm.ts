@@ -40,6 +40,7 @@ export const OP_EMBED = 5;
 export const OP_COLUMNS = 6;
 export const OP_TRANSPOSE = 7;
 export const OP_DISTANCES = 8;
+export const OP_COEFFICIENTS = 9;
 /** Or'ed into an op: run the wide tiles (kernels.ts WIDE). Same results, bit for bit. */
 export const OP_WIDE = 0x100;
 
@@ -598,6 +599,19 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
   }
 
   /**
+   * The q rows of `len` values (stride ld) at `queries` from the columns of Q (len×q, float32, in
+   * this memory) through the transpose op, the padding zeroed: fillColumns without a JS loop.
+   */
+  function columnsInPlace(Q: Float32Array, q: number, len: number, queries: number, ld: number, args: number): void {
+    const per = Math.max(8, Math.ceil(q / (4 * threads) / 8) * 8);
+    setArgs(args, [Q.byteOffset, q, len, q, queries, ld, per]);
+    runSized(OP_TRANSPOSE, args, Math.ceil(q / per), q * len);
+    const f32 = views.refresh().f32;
+    if (ld !== len)
+      for (let r = 0; r < q; r++) f32.fill(0, (queries >> 2) + r * ld + len, (queries >> 2) + (r + 1) * ld);
+  }
+
+  /**
    * Gallery rows copied once, packed as W's panels (8 rows a panel, ⌈n/8⌉·ld·8 floats, ld = ⌈k/8⌉·8).
    * Products run the columns op: the queries are X, and tasks take runs of panels, so one query
    * uses every thread of the pool and every lane of a panel is a real gallery row; the gallery
@@ -619,9 +633,11 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
         if (!(Number.isInteger(q) && q >= 1)) throw new RangeError(`against: q must be a positive integer (got ${q})`);
         if (Q.length < q * k) throw new RangeError(`Q has ${Q.length} values, expected q·k = ${q * k}`);
         let queries = heap.alloc(q * ld * 4);
-        if (columns) fillColumns(views.refresh().f32, queries >> 2, ld, k, Q, q);
-        else fillRows(views.refresh().f32, queries >> 2, ld, k, Q, null, 0, q);
         let args = heap.alloc(8 * 8);
+        if (columns && Q instanceof Float32Array && Q.buffer === memory.buffer)
+          columnsInPlace(Q, q, k, queries, ld, args);
+        else if (columns) fillColumns(views.refresh().f32, queries >> 2, ld, k, Q, q);
+        else fillRows(views.refresh().f32, queries >> 2, ld, k, Q, null, 0, q);
         let out = 0;
         let outBytes = 0;
         return {
@@ -676,11 +692,20 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
       throw new RangeError(`residentTriplets: bad shape (${m} triplets over ${n} samples, ${refs.length} refs)`);
     for (let i = 0; i < 3 * m; i++)
       if (!(refs[i] >= 0 && refs[i] < n)) throw new RangeError(`residentTriplets: ref ${i} is ${refs[i]}, not < ${n}`);
-    const blocks = { refs: heap.alloc(12 * m + 8), list: heap.alloc(4 * m + 8), out: heap.alloc(16 * m + 8) };
+    const blocks = {
+      refs: heap.alloc(12 * m + 8),
+      list: heap.alloc(4 * m + 8),
+      out: heap.alloc(16 * m + 8),
+      // the coefficients' list and the previous one, whose rows of C are cleared first
+      counted: heap.alloc(4 * m + 8),
+      previous: heap.alloc(4 * m + 8),
+    };
     views.refresh().u8.set(new Uint8Array(refs.buffer, refs.byteOffset, 12 * m), blocks.refs);
-    const args = heap.alloc(8 * 8);
+    const args = heap.alloc(16 * 8);
     let z = 0;
     let kz = 0;
+    let c = 0;
+    let previousCount = 0;
     let disposed = false;
     const live = () => {
       if (disposed) throw new Error('resident triplets used after dispose()');
@@ -698,9 +723,14 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
           throw new RangeError(`load: ${values.length} values do not hold ${k} rows of stride ${stride} ≥ ${n}`);
         if (k !== kz) {
           if (z !== 0) heap.release(z);
+          if (c !== 0) heap.release(c);
           kz = k;
           z = heap.alloc(n * ceil8(k) * 4);
-          views.refresh().f32.fill(0, z >> 2, (z >> 2) + n * ceil8(k));
+          c = heap.alloc(n * k * 4);
+          previousCount = 0;
+          const f32 = views.refresh().f32;
+          f32.fill(0, z >> 2, (z >> 2) + n * ceil8(k));
+          f32.fill(0, c >> 2, (c >> 2) + n * k);
         }
         let v = values;
         let tmp = 0;
@@ -741,10 +771,26 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
         }
         return views.refresh().f64.subarray(blocks.out >> 3, (blocks.out >> 3) + 2 * count);
       },
+      coefficients(list, count, scale) {
+        live();
+        if (z === 0) throw new Error('coefficients(): nothing loaded');
+        if (!(Number.isInteger(count) && count >= 0 && count <= Math.min(m, list.length)))
+          throw new RangeError(`coefficients: count ${count} is not within the list`);
+        for (let t = 0; t < count; t++)
+          if (!(list[t] >= 0 && list[t] < m))
+            throw new RangeError(`coefficients: list[${t}] is ${list[t]}, not < ${m}`);
+        views.refresh().u8.set(new Uint8Array(list.buffer, list.byteOffset, 4 * count), blocks.counted);
+        setArgs(args, [z, ceil8(kz), c, kz, blocks.refs, blocks.previous, previousCount, blocks.counted, count, scale]);
+        ex.runTask(OP_COEFFICIENTS, args, 0, 0);
+        [blocks.counted, blocks.previous] = [blocks.previous, blocks.counted];
+        previousCount = count;
+        return views.refresh().f32.subarray(c >> 2, (c >> 2) + n * kz);
+      },
       dispose() {
         if (disposed) return;
         disposed = true;
-        for (const p of [blocks.refs, blocks.list, blocks.out, args, z]) if (p !== 0) heap.release(p);
+        for (const p of [blocks.refs, blocks.list, blocks.out, blocks.counted, blocks.previous, args, z, c])
+          if (p !== 0) heap.release(p);
       },
     };
   }
@@ -758,7 +804,7 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
     G: Float64Array,
     k: number,
     d: number,
-    C: Float64Array,
+    C: DataArray,
     X: DataArray,
     rows: Int32Array,
     count: number,

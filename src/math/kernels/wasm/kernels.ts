@@ -453,6 +453,7 @@ const OP_EMBED: i32 = 5;
 const OP_COLUMNS: i32 = 6;
 const OP_TRANSPOSE: i32 = 7;
 const OP_DISTANCES: i32 = 8;
+const OP_COEFFICIENTS: i32 = 9;
 
 // @ts-ignore: decorator
 @inline function arg(args: usize, i: i32): f64 {
@@ -479,6 +480,7 @@ export function runTask(op: i32, args: usize, task: i32, thread: i32): void {
   else if (op == OP_COLUMNS) columnsTask(args, task);
   else if (op == OP_TRANSPOSE) transposeTask(args, task);
   else if (op == OP_DISTANCES) distancesTask(args, task);
+  else if (op == OP_COEFFICIENTS) coefficientsTask(args);
   else unreachable();
 }
 
@@ -718,6 +720,62 @@ function distancesTask(args: usize, task: i32): void {
     const za = Z + <usize>load<i32>(r) * row;
     store<f64>(out + (<usize>t << 4), sumSqDiff(za, Z + <usize>load<i32>(r, 4) * row, kp));
     store<f64>(out + (<usize>t << 4), sumSqDiff(za, Z + <usize>load<i32>(r, 8) * row, kp), 8);
+  }
+}
+
+// Coefficients arguments (one task: the sums follow the list's order): 0 Z (n×kp)  1 kp  2 C (n×k,
+// row stride k)  3 k  4 refs  5 previous list  6 its count  7 list  8 count  9 scale s.
+// C's rows of the previous list's samples are cleared (every other row is zero already), then each
+// listed triplet adds s·(e_n − e_p), s·(e_p − e_a), s·(e_a − e_n) to the rows of a, p and n.
+function coefficientsTask(args: usize): void {
+  const Z = argp(args, 0);
+  const rz = <usize>arg(args, 1) << 2;
+  const C = argp(args, 2);
+  const k = <i32>arg(args, 3);
+  const refs = argp(args, 4);
+  const prev = argp(args, 5);
+  const np = <i32>arg(args, 6);
+  const list = argp(args, 7);
+  const nl = <i32>arg(args, 8);
+  const s = <f32>arg(args, 9);
+  const rc = <usize>k << 2;
+  const k4 = (<usize>k & ~3) << 2;
+  for (let t = 0; t < np; t++) {
+    const r = refs + <usize>load<i32>(prev + (<usize>t << 2)) * 12;
+    for (let u: usize = 0; u < 12; u += 4) {
+      const c = C + <usize>load<i32>(r + u) * rc;
+      for (let o: usize = 0; o < rc; o += 4) store<f32>(c + o, 0);
+    }
+  }
+  const sv = f32x4.splat(s);
+  for (let t = 0; t < nl; t++) {
+    const r = refs + <usize>load<i32>(list + (<usize>t << 2)) * 12;
+    const ja = <usize>load<i32>(r);
+    const jp = <usize>load<i32>(r, 4);
+    const jn = <usize>load<i32>(r, 8);
+    const za = Z + ja * rz;
+    const zp = Z + jp * rz;
+    const zn = Z + jn * rz;
+    const ca = C + ja * rc;
+    const cp = C + jp * rc;
+    const cn = C + jn * rc;
+    let o: usize = 0;
+    for (; o < k4; o += 16) {
+      const ea = v128.load(za + o);
+      const ep = v128.load(zp + o);
+      const en = v128.load(zn + o);
+      v128.store(ca + o, f32x4.add(v128.load(ca + o), f32x4.mul(sv, f32x4.sub(en, ep))));
+      v128.store(cp + o, f32x4.add(v128.load(cp + o), f32x4.mul(sv, f32x4.sub(ep, ea))));
+      v128.store(cn + o, f32x4.add(v128.load(cn + o), f32x4.mul(sv, f32x4.sub(ea, en))));
+    }
+    for (; o < rc; o += 4) {
+      const ea = load<f32>(za + o);
+      const ep = load<f32>(zp + o);
+      const en = load<f32>(zn + o);
+      store<f32>(ca + o, load<f32>(ca + o) + s * (en - ep));
+      store<f32>(cp + o, load<f32>(cp + o) + s * (ep - ea));
+      store<f32>(cn + o, load<f32>(cn + o) + s * (ea - en));
+    }
   }
 }
 
