@@ -123,12 +123,26 @@ export type Task = TrainTask | EvaluateTask | EvaluateGalleryTask | GatherTriple
  */
 export type TaskMessage = { task: Task } | { stop: true };
 
+/**
+ * The compute backend a waiting worker builds before its task arrives (its thread pool up, its
+ * module instantiated): a training task with the same settings and allowance uses it.
+ */
+export interface ComputePlan {
+  compute: ComputeSettings;
+  memoryBytes: number;
+}
+
+/** A worker's workerData: its task, a waiting worker's compute plan, or nothing (a spare). */
+export type WorkerStart = Task | { plan: ComputePlan } | null;
+
 export type WorkerMessage =
   | { type: 'progress'; progress: Progress & Record<string, unknown> }
   | { type: 'trained'; W: Float64Array; k: number; d: number; metrics: TrainMetrics & Record<string, unknown> }
   | { type: 'evaluated'; result: EvaluateResult }
   | { type: 'gathered'; triplets: TripletData }
   | { type: 'failed'; code: string; message: string }
+  /** a training task's backend is ready: `planned` when it was the one its waiting worker built */
+  | { type: 'computeReady'; planned: boolean }
   /** v8.serialize of the core's checkpoint after `iteration` steps; its buffer is transferred */
   | { type: 'checkpoint'; iteration: number; data: Uint8Array }
   /** the run continues from the task's checkpoint, taken after `iteration` steps */

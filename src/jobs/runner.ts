@@ -162,6 +162,8 @@ export class JobRunner {
   spareTaken = 0;
   /** training jobs that ran in a worker started while their data was read */
   earlyTaken = 0;
+  /** training jobs whose compute backend their waiting worker built while their data was read */
+  plannedTaken = 0;
 
   constructor(private readonly opts: RunnerOptions) {
     this.events.setMaxListeners(0);
@@ -401,7 +403,8 @@ export class JobRunner {
     // The heap holds what the estimate counts too (PCA's number[][], small arrays): capped by it.
     const heapMb = Math.min(this.opts.heapMb, Math.ceil((bytes + WORKER_MEMORY_SLACK) / MiB));
     // A job the spare will not take starts its own thread now, to come up while its data is read.
-    const early = this.spare?.fits(heapMb) ? null : new WaitingWorker(heapMb);
+    const plan = { compute: this.opts.compute, memoryBytes: bytes + WORKER_MEMORY_SLACK };
+    const early = this.spare?.fits(heapMb) ? null : new WaitingWorker(heapMb, plan);
     let task: TrainTask;
     try {
       task = await this.taskFor(job, control, bytes);
@@ -535,6 +538,9 @@ export class JobRunner {
         return;
       case 'checkpoint':
         this.checkpoint(r, m.iteration, m.data);
+        return;
+      case 'computeReady':
+        if (m.planned) this.plannedTaken++;
         return;
       case 'resumed':
         this.opts.log.info({ jobId: r.job.id, iteration: m.iteration }, 'job resumed from checkpoint');

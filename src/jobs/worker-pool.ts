@@ -1,6 +1,13 @@
 // Starts one worker thread per task. Training and evaluation both run off the main thread.
 import { Worker } from 'node:worker_threads';
-import { taskTransfers, type Task, type TaskMessage, type WorkerMessage } from './messages.js';
+import {
+  taskTransfers,
+  type ComputePlan,
+  type Task,
+  type TaskMessage,
+  type WorkerMessage,
+  type WorkerStart,
+} from './messages.js';
 
 // Under tsx (tests, dev) this file is .ts and the worker needs the loader shim; built code runs worker.js.
 const WORKER_URL = import.meta.url.endsWith('.ts')
@@ -22,8 +29,9 @@ export function startWorker(
   onError: (e: Error) => void,
   heapMb = DEFAULT_HEAP_MB,
 ): WorkerHandle {
+  const start: WorkerStart = task;
   const worker = new Worker(WORKER_URL, {
-    workerData: task,
+    workerData: start,
     transferList: taskTransfers(task),
     // A runaway job must not take the server down with it: its thread dies alone at this heap size.
     resourceLimits: { maxOldGenerationSizeMb: heapMb },
@@ -51,13 +59,19 @@ const WAITING_STOP_MS = 1000;
 /**
  * A worker started before its task exists: its thread comes up and loads its modules while the
  * caller reads the task's data, then run() hands it the task by message. stop() ends it unused.
+ * With a compute plan it also builds that backend meanwhile (a spare, whose task is not known
+ * yet, has none).
  */
 export class WaitingWorker {
   private worker: Worker | null;
 
-  constructor(readonly heapMb: number) {
+  constructor(
+    readonly heapMb: number,
+    plan?: ComputePlan,
+  ) {
+    const start: WorkerStart = plan ? { plan } : null;
     this.worker = new Worker(WORKER_URL, {
-      workerData: null,
+      workerData: start,
       resourceLimits: { maxOldGenerationSizeMb: heapMb },
     });
     // a worker that fails or ends before its task is dropped; run() then answers null

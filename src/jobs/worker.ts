@@ -1,6 +1,7 @@
 // Worker-thread entry: runs the pure math on the data and parameters its task carries, and reports
 // by message. Training runs here so the main thread keeps serving while a model learns. It opens
 // no database and reads no environment: everything arrives in the task.
+import { isDeepStrictEqual } from 'node:util';
 import { deserialize, serialize } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createCompute, type Compute } from '../compute/index.js';
@@ -30,6 +31,7 @@ import {
 import { checkMinedCheckpoint, type MinedCheckpoint } from '../math/mining/checkpoint.js';
 import { checkTrainedW, memoryError, nonFiniteRun } from '../compute/worker-checks.js';
 import type {
+  ComputePlan,
   EvaluateGalleryTask,
   EvaluateResult,
   EvaluateTask,
@@ -43,6 +45,7 @@ import type {
   TripletTrainingParams,
   TaskMessage,
   WorkerMessage,
+  WorkerStart,
 } from './messages.js';
 
 const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(m, transfer);
@@ -265,6 +268,30 @@ function runGather(task: GatherTripletsTask): void {
   ]);
 }
 
+/** The planned backend, or null when building it failed (the task then builds its own). */
+function prepareCompute(plan: ComputePlan): Promise<{ plan: ComputePlan; compute: Compute } | null> {
+  const { kernels, threads, wide } = plan.compute;
+  return createCompute({ kernels, threads, wide, maxMemoryBytes: plan.memoryBytes }).then(
+    (compute) => ({ plan, compute }),
+    () => null,
+  );
+}
+
+/** The planned backend when it was built for exactly this task's settings and allowance, else a new one. */
+async function computeFor(
+  task: Exclude<Task, { kind: 'gatherTriplets' }>,
+  planned: ReturnType<typeof prepareCompute> | null,
+): Promise<Compute> {
+  const { kernels, threads, wide } = task.compute;
+  const maxMemoryBytes = task.kind === 'train' ? task.memoryBytes : undefined;
+  const ready = await planned;
+  const fits = ready !== null && isDeepStrictEqual(ready.plan, { compute: task.compute, memoryBytes: maxMemoryBytes });
+  if (task.kind === 'train') post({ type: 'computeReady', planned: fits });
+  if (fits) return ready.compute;
+  await ready?.compute.close();
+  return createCompute({ kernels, threads, wide, maxMemoryBytes });
+}
+
 /** The task a spare waits for; asked to stop instead, the thread ends here, as a finished task's does. */
 function nextTask(): Promise<Task> {
   return new Promise((resolve) =>
@@ -286,8 +313,11 @@ function run(task: Task, kernels: Kernels): void {
   trainOnTriplets(task, p, triplets, kernels);
 }
 
-// A worker started ahead of its job (SpareWorker) gets its task by message.
-const task = (workerData as Task | null) ?? (await nextTask());
+// A worker started ahead of its job (SpareWorker, WaitingWorker) gets its task by message; one
+// with a compute plan builds that backend while it waits.
+const start = workerData as WorkerStart;
+const planned = start !== null && 'plan' in start ? prepareCompute(start.plan) : null;
+const task = start !== null && !('plan' in start) ? start : await nextTask();
 // One compute backend for this task: WebAssembly SIMD on `threads` threads (a pool sharing one
 // memory) unless the settings say js or the runtime lacks SIMD.
 let compute: Compute | null = null;
@@ -295,9 +325,7 @@ try {
   // A gather copies rows and needs no kernels (nor their threads).
   if (task.kind === 'gatherTriplets') runGather(task);
   else {
-    const { kernels, threads, wide } = task.compute;
-    const maxMemoryBytes = task.kind === 'train' ? task.memoryBytes : undefined;
-    compute = await createCompute({ kernels, threads, wide, maxMemoryBytes });
+    compute = await computeFor(task, planned);
     run(task, compute.kernels);
   }
 } catch (e) {

@@ -5,7 +5,7 @@
 import t from 'tap';
 import type { App } from '../../src/app-types.js';
 import { SpareWorker, WaitingWorker } from '../../src/jobs/worker-pool.js';
-import type { TrainTask } from '../../src/jobs/messages.js';
+import type { TrainTask, WorkerMessage } from '../../src/jobs/messages.js';
 import { createDataset, makeTriplets, testApp, waitForJob } from '../helpers.js';
 
 async function trainOnce(app: App, datasetId: string): Promise<{ W: number[][]; status: string }> {
@@ -31,6 +31,7 @@ t.test('jobs take the spare worker, one after another, with the same model as wi
   const reference = await trainOnce(plain, await createDataset(plain, 6, triplets));
   t.equal(plain.services.runner.spareTaken, 0, 'no spare unless configured');
   t.equal(plain.services.runner.earlyTaken, 1, 'without one, the job started its worker while its data was read');
+  t.equal(plain.services.runner.plannedTaken, 1, 'and that worker built its compute backend meanwhile');
 
   const app = await testApp(t, { config: { jobSpareWorker: true } });
   const id = await createDataset(app, 6, triplets);
@@ -70,3 +71,47 @@ t.test('a waiting worker stopped before its task exits and takes none', async (t
   await w.stop();
   t.pass('stop is idempotent');
 });
+
+t.test(
+  'a waiting worker trains with the backend it planned, or builds another for a task unlike the plan',
+  async (t) => {
+    const app = await testApp(t);
+    const triplets = makeTriplets(40, 5, 3);
+    const r = await app.inject({
+      method: 'POST',
+      url: '/train',
+      payload: { datasetId: await createDataset(app, 5, triplets), outputDimension: 2, maxIterations: 5, seed: 1 },
+    });
+    const job = await waitForJob(app, r.json().id);
+    const data = Float32Array.from(triplets.flatMap((x) => [...x.anchor, ...x.positive, ...x.negative]));
+    const compute = { kernels: 'wasm' as const, threads: 2, embedHelpers: 0, wide: 'auto' as const };
+    const task = (memoryBytes: number): TrainTask => ({
+      kind: 'train',
+      jobId: job.id,
+      params: job.params,
+      triplets: { count: triplets.length, dimension: 5, data: data.slice() },
+      compute,
+      control: new SharedArrayBuffer(4),
+      memoryBytes,
+    });
+    const trained = (w: WaitingWorker, tk: TrainTask) =>
+      new Promise<{ planned: boolean | null; W: Float64Array | null }>((resolve, reject) => {
+        let planned: boolean | null = null;
+        const handle = w.run(
+          tk,
+          (m: WorkerMessage) => {
+            if (m.type === 'computeReady') planned = m.planned;
+            if (m.type === 'trained') resolve({ planned, W: m.W });
+            if (m.type === 'failed') reject(new Error(m.message));
+          },
+          reject,
+        );
+        if (!handle) reject(new Error('the waiting worker took no task'));
+      });
+    const same = await trained(new WaitingWorker(64, { compute, memoryBytes: 64 << 20 }), task(64 << 20));
+    const other = await trained(new WaitingWorker(64, { compute, memoryBytes: 32 << 20 }), task(64 << 20));
+    t.equal(same.planned, true, 'the task like the plan takes the planned backend');
+    t.equal(other.planned, false, 'a task with another allowance builds its own');
+    t.same(same.W, other.W, 'the same model either way');
+  },
+);
