@@ -5,6 +5,7 @@
 // the hinged loss or its gradient, and counts as inactive and correct. Pure.
 import { jsKernels } from './kernels/js.js';
 import { gramOfColumns } from './top-eigen.js';
+import { tripletSquaredDistances } from './triplet-rows.js';
 import type { IndexedTripletSet } from './types.js';
 
 /**
@@ -16,22 +17,13 @@ export const SLACK_TOLERANCE = 1e-4;
 /** ‖a − p‖ and ‖a − n‖ of every triplet, in float64. */
 export function tripletNorms(set: IndexedTripletSet): { nx: Float64Array; ny: Float64Array } {
   const { m, d, samples, refs } = set;
+  const squares = new Float64Array(2 * m);
+  tripletSquaredDistances(refs, samples, d, null, m, squares);
   const nx = new Float64Array(m);
   const ny = new Float64Array(m);
   for (let i = 0; i < m; i++) {
-    const a = refs[3 * i] * d;
-    const p = refs[3 * i + 1] * d;
-    const q = refs[3 * i + 2] * d;
-    let sx = 0;
-    let sy = 0;
-    for (let j = 0; j < d; j++) {
-      const u = samples[a + j] - samples[p + j];
-      const v = samples[a + j] - samples[q + j];
-      sx += u * u;
-      sy += v * v;
-    }
-    nx[i] = Math.sqrt(sx);
-    ny[i] = Math.sqrt(sy);
+    nx[i] = Math.sqrt(squares[2 * i]);
+    ny[i] = Math.sqrt(squares[2 * i + 1]);
   }
   return { nx, ny };
 }

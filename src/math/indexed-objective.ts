@@ -21,7 +21,7 @@ import {
   spectralNormBound,
   tripletNorms,
 } from './inactive-bound.js';
-import { assertIndexedSet } from './triplet-rows.js';
+import { assertIndexedSet, tripletSquaredDistances } from './triplet-rows.js';
 import type { DataArray, IndexedTripletSet, LossOptions, LossValue } from './types.js';
 
 interface Buffers {
@@ -76,28 +76,6 @@ interface Pass {
 interface Rows {
   Z: Float64Array | Float32Array;
   ld: number;
-}
-
-/** dd[2t], dd[2t + 1] = ‖e_a − e_p‖², ‖e_a − e_n‖² of the pass's triplets, summed in float64. */
-function distances(set: IndexedTripletSet, Z: Float64Array, k: number, pass: Pass, dd: Float64Array): void {
-  const { refs } = set;
-  const { list } = pass;
-  for (let t = 0; t < pass.count; t++) {
-    const i = list === null ? t : list[t];
-    const a = refs[3 * i] * k;
-    const p = refs[3 * i + 1] * k;
-    const q = refs[3 * i + 2] * k;
-    let dp = 0;
-    let dn = 0;
-    for (let r = 0; r < k; r++) {
-      const u = Z[a + r] - Z[p + r];
-      const v = Z[a + r] - Z[q + r];
-      dp += u * u;
-      dn += v * v;
-    }
-    dd[2 * t] = dp;
-    dd[2 * t + 1] = dn;
-  }
 }
 
 /**
@@ -206,7 +184,7 @@ function jsProjections(set: IndexedTripletSet, products: SampleProducts, normali
     },
     rows: () => ({ Z, ld: k }),
     distances(pass) {
-      distances(set, Z, k, pass, dd);
+      tripletSquaredDistances(set.refs, Z, k, pass.list, pass.count, dd);
       return dd;
     },
     get normalized() {
@@ -217,11 +195,11 @@ function jsProjections(set: IndexedTripletSet, products: SampleProducts, normali
 }
 
 function residentProjections(
-  products: SampleProducts & Required<Pick<SampleProducts, 'projectTo'>>,
+  projectTo: NonNullable<SampleProducts['projectTo']>,
   triplets: ResidentTriplets,
 ): Projections {
   return {
-    all: (W, k) => void products.projectTo(W, k, triplets),
+    all: (W, k) => void projectTo(W, k, triplets),
     rows: () => triplets.rows(),
     distances: (pass) => triplets.distances(pass.list, pass.count),
     coefficients: (list, count, scale) => triplets.coefficients(list, count, scale),
@@ -399,9 +377,10 @@ export function createIndexedObjective(
   let norms: { nx: Float64Array; ny: Float64Array } | null = null;
   let lastSkipped = 0;
   const products = sampleProducts(samples, n, d, kernels);
+  // the unit rows of normalised embeddings and their back-propagation stay in float64 JS
   const projections =
     !opts.normalize && products.projectTo && kernels.residentTriplets
-      ? residentProjections({ ...products, projectTo: products.projectTo }, kernels.residentTriplets(set.refs, m, n))
+      ? residentProjections(products.projectTo, kernels.residentTriplets(set.refs, m, n))
       : jsProjections(set, products, opts.normalize);
 
   /** Projects what this evaluation needs; the pass over the triplets it then makes. */

@@ -27,3 +27,33 @@ export function assertIndexedSet(set: IndexedTripletSet): void {
     if (!(r >= 0 && r < n)) throw new RangeError(`refs[${i}] is ${r}, outside [0, ${n})`);
   }
 }
+
+/**
+ * out[2t], out[2t + 1] = ‖x_a − x_p‖², ‖x_a − x_n‖² of triplet list[t] (triplet t without a list),
+ * t < count, summed in float64 over rows of `len` values at X[j·len].
+ */
+export function tripletSquaredDistances(
+  refs: Int32Array,
+  X: DataArray,
+  len: number,
+  list: Int32Array | null,
+  count: number,
+  out: Float64Array,
+): void {
+  for (let t = 0; t < count; t++) {
+    const i = list === null ? t : list[t];
+    const a = refs[3 * i] * len;
+    const p = refs[3 * i + 1] * len;
+    const q = refs[3 * i + 2] * len;
+    let dp = 0;
+    let dn = 0;
+    for (let r = 0; r < len; r++) {
+      const u = X[a + r] - X[p + r];
+      const v = X[a + r] - X[q + r];
+      dp += u * u;
+      dn += v * v;
+    }
+    out[2 * t] = dp;
+    out[2 * t + 1] = dn;
+  }
+}

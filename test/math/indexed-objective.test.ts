@@ -368,6 +368,27 @@ t.test('WebAssembly resident triplets: float32 distances of the loaded projectio
     t.same(Array.from(copied), Array.from(inPlace), `${threads} thread(s): in place = copied`);
     p.dispose();
     rows.dispose();
+    // the coefficients of two lists in turn: the second's rows only, the first's cleared
+    for (const [name, chosen] of [
+      ['a list', list],
+      ['another', list.subarray(0, 50)],
+    ] as const) {
+      const C = Float64Array.from(rt.coefficients(chosen, chosen.length, 0.5));
+      const expected = new Float64Array(n * k);
+      for (const i of chosen) {
+        const [a, p, q] = [refs[3 * i], refs[3 * i + 1], refs[3 * i + 2]];
+        for (let r = 0; r < k; r++) {
+          const [ea, ep, en] = [Z[a * ld + r], Z[p * ld + r], Z[q * ld + r]];
+          expected[a * k + r] += 0.5 * (en - ep);
+          expected[p * k + r] += 0.5 * (ep - ea);
+          expected[q * k + r] += 0.5 * (ea - en);
+        }
+      }
+      let off = 0;
+      for (let j = 0; j < n * k; j++) off = Math.max(off, Math.abs(C[j] - expected[j]));
+      t.ok(off < 1e-4, `${threads} thread(s), ${name}: coefficients within ${off.toExponential(2)}, others zero`);
+    }
+    t.throws(() => rt.coefficients(Int32Array.of(m), 1, 1), /list\[0\] is/, 'coefficients of a triplet past m');
     t.throws(() => rt.distances(list, list.length + 1), /count/, 'a count past the list is refused');
     t.throws(() => rt.distances(Int32Array.of(m), 1), /list\[0\] is/, 'a triplet past m is refused');
     t.throws(() => rt.load(values, n - 1, k), /stride/, 'a stride shorter than n is refused');
