@@ -9,11 +9,11 @@ import { createWasmKernels, type WasmKernels } from '../math/kernels/wasm.js';
 import type { AsyncTaskRunner } from '../math/kernels/types.js';
 import { createAsyncRunner, type AsyncRunner } from './async-runner.js';
 import { loadKernelModule } from './module.js';
-import { createPool, type ComputePool } from './pool.js';
+import { createPool, type ComputePool, type StartedHelpers } from './pool.js';
 import { useWideKernels, type WideChoice } from './revectorize.js';
 
 export { loadKernelModule, KERNELS_WASM_PATH } from './module.js';
-export { createPool, type ComputePool } from './pool.js';
+export { createPool, startHelpers, type ComputePool, type StartedHelpers } from './pool.js';
 export { createAsyncRunner, type AsyncRunner } from './async-runner.js';
 export {
   useWideKernels,
@@ -88,6 +88,8 @@ export interface ComputeOptions {
   wide?: WideChoice;
   /** bytes the WebAssembly memory may grow to (a job's allowance); past it allocations throw RangeError */
   maxMemoryBytes?: number;
+  /** the pool's helper threads, started earlier (startHelpers); stopped when not used */
+  helpers?: StartedHelpers;
 }
 
 /**
@@ -98,14 +100,15 @@ export interface ComputeOptions {
 export async function createCompute(opts: ComputeOptions = {}): Promise<Compute> {
   const wide = opts.wide ?? 'auto';
   const backend = resolveKernelChoice(opts.kernels ?? 'auto', wide);
+  const threads = backend === 'js' ? 1 : (opts.threads ?? 1);
+  if (threads === 1) await opts.helpers?.stop();
   if (backend === 'js') return { kernels: jsKernels, backend, threads: 1, close: async () => {} };
-  const threads = opts.threads ?? 1;
   const module = loadKernelModule(wide);
   const maxBytes = pagesFor(opts.maxMemoryBytes ?? MAX_PAGES * 65536) * 65536;
   const memory = createSharedMemory(16, maxBytes);
   const heap = new WasmHeap(memory, undefined, maxBytes);
   let pool: ComputePool | null = null;
-  if (threads > 1) pool = await createPool(module, memory, heap, threads);
+  if (threads > 1) pool = await createPool(module, memory, heap, threads, opts.helpers);
   const kernels: WasmKernels = createWasmKernels({
     module,
     memory,

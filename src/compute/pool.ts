@@ -26,9 +26,12 @@ const READY = 8;
 const CONTROL_INTS = 16;
 
 // Runs inside each helper (eval'd, CommonJS): instantiate the shared module, then serve generations.
+// A helper started before its memory exists (startHelpers) gets its start by message.
 const HELPER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { module, memory, control, thread } = workerData;
+const { parentPort, workerData } = require('node:worker_threads');
+if (workerData) serve(workerData);
+else parentPort.once('message', serve);
+function serve({ module, memory, control, thread }) {
 const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctl = new Int32Array(memory.buffer, control, ${CONTROL_INTS});
 // the generation is read before READY is announced: a leader that starts work the moment it sees
@@ -51,7 +54,48 @@ for (;;) {
   Atomics.add(ctl, ${DONE}, 1);
   Atomics.notify(ctl, ${DONE});
 }
+}
 `;
+
+/**
+ * Helper threads started before their memory exists: a thread's start (~50 ms) overlaps whatever
+ * the caller waits for, and createPool hands them the memory. Unused, stop() ends them.
+ */
+export interface StartedHelpers {
+  readonly threads: number;
+  /** helpers still waiting for a pool: 0 once one took them or they were stopped */
+  readonly waiting: number;
+  /** ends the helpers that no pool took; idempotent */
+  stop(): Promise<void>;
+}
+
+const startedWorkers = new WeakMap<StartedHelpers, Worker[]>();
+
+/** Starts the threads−1 helpers of a future pool of `threads` threads. */
+export function startHelpers(threads: number): StartedHelpers {
+  if (!(Number.isInteger(threads) && threads >= 1))
+    throw new RangeError(`threads must be a positive integer (got ${threads})`);
+  const workers: Worker[] = [];
+  for (let t = 1; t < threads; t++) {
+    const w = new Worker(HELPER_SOURCE, { eval: true, workerData: null });
+    w.on('error', () => {}); // a helper that failed before its pool: the pool's wait reports it
+    w.unref();
+    workers.push(w);
+  }
+  const started: StartedHelpers = {
+    threads,
+    get waiting() {
+      return startedWorkers.get(started)?.length ?? 0;
+    },
+    async stop() {
+      const ws = startedWorkers.get(started);
+      startedWorkers.delete(started);
+      if (ws) await Promise.all(ws.map((w) => w.terminate()));
+    },
+  };
+  startedWorkers.set(started, workers);
+  return started;
+}
 
 export interface ComputePool extends TaskRunner {
   readonly memory: WebAssembly.Memory;
@@ -60,14 +104,15 @@ export interface ComputePool extends TaskRunner {
 }
 
 /**
- * Starts threads−1 helpers on `memory` (shared) and resolves once they are ready.
- * The control block is allocated from `heap`.
+ * Starts threads−1 helpers on `memory` (shared), or hands it to helpers started earlier for as
+ * many threads, and resolves once they are ready. The control block is allocated from `heap`.
  */
 export async function createPool(
   module: WebAssembly.Module,
   memory: WebAssembly.Memory,
   heap: WasmHeap,
   threads: number,
+  started?: StartedHelpers,
 ): Promise<ComputePool> {
   if (!(Number.isInteger(threads) && threads >= 1))
     throw new RangeError(`threads must be a positive integer (got ${threads})`);
@@ -77,8 +122,14 @@ export async function createPool(
   const helpers: Worker[] = [];
   const exits: Promise<unknown>[] = [];
   let failure: Error | null = null;
+  // helpers started for another thread count are not this pool's
+  const early = started?.threads === threads ? startedWorkers.get(started) : undefined;
+  if (early) startedWorkers.delete(started!);
+  else void started?.stop();
   for (let t = 1; t < threads; t++) {
-    const w = new Worker(HELPER_SOURCE, { eval: true, workerData: { module, memory, control, thread: t } });
+    const start = { module, memory, control, thread: t };
+    const w = early ? early[t - 1] : new Worker(HELPER_SOURCE, { eval: true, workerData: start });
+    if (early) w.postMessage(start);
     w.on('error', (e) => {
       failure = e;
     });
@@ -86,10 +137,10 @@ export async function createPool(
     helpers.push(w);
   }
   // wait (without blocking this thread's event loop) for every helper to instantiate
-  const started = Date.now();
+  const waitFrom = Date.now();
   while (Atomics.load(ctl(), READY) < threads - 1) {
     if (failure) throw failure;
-    if (Date.now() - started > 30_000) throw new Error('compute pool helpers did not start within 30 s');
+    if (Date.now() - waitFrom > 30_000) throw new Error('compute pool helpers did not start within 30 s');
     await new Promise((r) => setTimeout(r, 2));
   }
   for (const w of helpers) w.unref();

@@ -124,12 +124,14 @@ export type Task = TrainTask | EvaluateTask | EvaluateGalleryTask | GatherTriple
 export type TaskMessage = { task: Task } | { stop: true };
 
 /**
- * The compute backend a waiting worker builds before its task arrives (its thread pool up, its
- * module instantiated): a training task with the same settings and allowance uses it.
+ * What a waiting worker prepares before its task arrives. With the memory allowance (a job's own
+ * waiting worker), the whole compute backend: a training task with the same settings and allowance
+ * uses it. Without (a spare, whose job is not known yet), the module and the pool's helper threads,
+ * which a task with the same settings gets its backend built on.
  */
 export interface ComputePlan {
   compute: ComputeSettings;
-  memoryBytes: number;
+  memoryBytes?: number;
 }
 
 /** A worker's workerData: its task, a waiting worker's compute plan, or nothing (a spare). */
@@ -141,8 +143,11 @@ export type WorkerMessage =
   | { type: 'evaluated'; result: EvaluateResult }
   | { type: 'gathered'; triplets: TripletData }
   | { type: 'failed'; code: string; message: string }
-  /** a training task's backend is ready: `planned` when it was the one its waiting worker built */
-  | { type: 'computeReady'; planned: boolean }
+  /**
+   * a training task's backend is ready: `backend` when its waiting worker built it, `threads` when
+   * it was built on the helper threads the worker started, `none` otherwise
+   */
+  | { type: 'computeReady'; planned: 'backend' | 'threads' | 'none' }
   /** v8.serialize of the core's checkpoint after `iteration` steps; its buffer is transferred */
   | { type: 'checkpoint'; iteration: number; data: Uint8Array }
   /** the run continues from the task's checkpoint, taken after `iteration` steps */

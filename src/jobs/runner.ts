@@ -162,13 +162,13 @@ export class JobRunner {
   spareTaken = 0;
   /** training jobs that ran in a worker started while their data was read */
   earlyTaken = 0;
-  /** training jobs whose compute backend their waiting worker built while their data was read */
+  /** training jobs whose compute backend (or its threads) their waiting worker prepared */
   plannedTaken = 0;
 
   constructor(private readonly opts: RunnerOptions) {
     this.events.setMaxListeners(0);
     this.owner = opts.owner ?? newOwnerId();
-    this.spare = opts.spareWorker ? new SpareWorker(Math.min(opts.heapMb, SPARE_HEAP_MB)) : null;
+    this.spare = opts.spareWorker ? new SpareWorker(Math.min(opts.heapMb, SPARE_HEAP_MB), opts.compute) : null;
   }
 
   private get lease(): JobLease {
@@ -540,7 +540,7 @@ export class JobRunner {
         this.checkpoint(r, m.iteration, m.data);
         return;
       case 'computeReady':
-        if (m.planned) this.plannedTaken++;
+        if (m.planned !== 'none') this.plannedTaken++;
         return;
       case 'resumed':
         this.opts.log.info({ jobId: r.job.id, iteration: m.iteration }, 'job resumed from checkpoint');

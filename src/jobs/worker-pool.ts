@@ -1,5 +1,6 @@
 // Starts one worker thread per task. Training and evaluation both run off the main thread.
 import { Worker } from 'node:worker_threads';
+import type { ComputeSettings } from '../compute/index.js';
 import {
   taskTransfers,
   type ComputePlan,
@@ -132,11 +133,15 @@ export class SpareWorker {
   private idle: WaitingWorker | null = null;
   private closed = false;
 
-  constructor(readonly heapMb: number) {}
+  /** `compute`: the settings of the tasks it expects, for the helper threads it starts while idle */
+  constructor(
+    readonly heapMb: number,
+    private readonly compute?: ComputeSettings,
+  ) {}
 
   warm(): void {
     if (this.closed || this.idle?.alive) return;
-    this.idle = new WaitingWorker(this.heapMb);
+    this.idle = new WaitingWorker(this.heapMb, this.compute && { compute: this.compute });
     this.idle.unref();
   }
 

@@ -4,7 +4,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { deserialize, serialize } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
-import { createCompute, type Compute } from '../compute/index.js';
+import { createCompute, startHelpers, type Compute, type StartedHelpers } from '../compute/index.js';
 import { gatherTripletSet, splitIndices, toIndexedSet, toTripletSet } from '../compute/training-data.js';
 import {
   DEFAULT_MINED_PARAMS,
@@ -268,28 +268,52 @@ function runGather(task: GatherTripletsTask): void {
   ]);
 }
 
-/** The planned backend, or null when building it failed (the task then builds its own). */
-function prepareCompute(plan: ComputePlan): Promise<{ plan: ComputePlan; compute: Compute } | null> {
-  const { kernels, threads, wide } = plan.compute;
-  return createCompute({ kernels, threads, wide, maxMemoryBytes: plan.memoryBytes }).then(
-    (compute) => ({ plan, compute }),
-    () => null,
-  );
+interface Prepared {
+  plan: ComputePlan;
+  /** the whole backend, when the plan had the allowance */
+  compute: Compute | null;
+  /** else the pool's helper threads, started */
+  helpers: StartedHelpers | null;
 }
 
-/** The planned backend when it was built for exactly this task's settings and allowance, else a new one. */
+/** What the plan asks for, built while the worker waits; null when that failed (the task then builds its own). */
+async function prepare(plan: ComputePlan): Promise<Prepared | null> {
+  const { kernels, threads, wide } = plan.compute;
+  try {
+    if (plan.memoryBytes === undefined)
+      return { plan, compute: null, helpers: kernels !== 'js' && threads > 1 ? startHelpers(threads) : null };
+    const compute = await createCompute({ kernels, threads, wide, maxMemoryBytes: plan.memoryBytes });
+    return { plan, compute, helpers: null };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The task's backend: the prepared one when it was built for exactly the task's settings and
+ * allowance; else a new one, on the prepared helper threads when the settings match.
+ */
 async function computeFor(
   task: Exclude<Task, { kind: 'gatherTriplets' }>,
-  planned: ReturnType<typeof prepareCompute> | null,
+  planned: Promise<Prepared | null> | null,
 ): Promise<Compute> {
   const { kernels, threads, wide } = task.compute;
   const maxMemoryBytes = task.kind === 'train' ? task.memoryBytes : undefined;
   const ready = await planned;
-  const fits = ready !== null && isDeepStrictEqual(ready.plan, { compute: task.compute, memoryBytes: maxMemoryBytes });
-  if (task.kind === 'train') post({ type: 'computeReady', planned: fits });
-  if (fits) return ready.compute;
-  await ready?.compute.close();
-  return createCompute({ kernels, threads, wide, maxMemoryBytes });
+  const alike = ready !== null && isDeepStrictEqual(ready.plan.compute, task.compute);
+  const report = (planned: 'backend' | 'threads' | 'none') => {
+    if (task.kind === 'train') post({ type: 'computeReady', planned });
+  };
+  if (alike && ready.compute && ready.plan.memoryBytes === maxMemoryBytes) {
+    report('backend');
+    return ready.compute;
+  }
+  await ready?.compute?.close();
+  const helpers = alike ? ready.helpers : null;
+  if (!alike) await ready?.helpers?.stop();
+  const compute = await createCompute({ kernels, threads, wide, maxMemoryBytes, helpers: helpers ?? undefined });
+  report(helpers ? 'threads' : 'none');
+  return compute;
 }
 
 /** The task a spare waits for; asked to stop instead, the thread ends here, as a finished task's does. */
@@ -316,7 +340,7 @@ function run(task: Task, kernels: Kernels): void {
 // A worker started ahead of its job (SpareWorker, WaitingWorker) gets its task by message; one
 // with a compute plan builds that backend while it waits.
 const start = workerData as WorkerStart;
-const planned = start !== null && 'plan' in start ? prepareCompute(start.plan) : null;
+const planned = start !== null && 'plan' in start ? prepare(start.plan) : null;
 const task = start !== null && !('plan' in start) ? start : await nextTask();
 // One compute backend for this task: WebAssembly SIMD on `threads` threads (a pool sharing one
 // memory) unless the settings say js or the runtime lacks SIMD.

@@ -6,6 +6,7 @@ import {
   createServingCompute,
   localKernels,
   resolveKernelChoice,
+  startHelpers,
   useWideKernels,
 } from '../../src/compute/index.js';
 import { loadConfig } from '../../src/config.js';
@@ -109,4 +110,30 @@ t.test('a closed pool refuses work', { skip: !wasmSimdSupported() }, async (t) =
       ),
     /closed/,
   );
+});
+
+t.test('helper threads started before the memory make the same pool', { skip: !wasmSimdSupported() }, async (t) => {
+  const set = randomSet(createRng(5), 3000, 12);
+  const opts = { margin: 0.2, normalize: false, weightDecay: 0 };
+  const W = Float64Array.from({ length: 3 * 12 }, (_, i) => Math.sin(i));
+  const gradient = async (helpers?: ReturnType<typeof startHelpers>) => {
+    const c = await createCompute({ kernels: 'wasm', threads: 3, helpers });
+    const g = new Float64Array(W.length);
+    c.kernels.createObjective!(set, opts).evaluate(W, 3, g);
+    await c.close();
+    return { g, name: c.kernels.name };
+  };
+  const fresh = await gradient();
+  const helpers = startHelpers(3);
+  t.equal(helpers.waiting, 2, 'two helpers wait for a memory');
+  const early = await gradient(helpers);
+  t.equal(helpers.waiting, 0, 'the pool took them');
+  t.equal(early.name, 'wasm-simd' + (fresh.name.includes('wide') ? '-wide' : '') + '×3', 'three threads');
+  t.same(early.g, fresh.g, 'bit-identical to a pool that started its own helpers');
+  const other = startHelpers(2);
+  const mismatched = await gradient(other);
+  t.equal(other.waiting, 0, 'a pool of another size stopped them');
+  t.same(mismatched.g, fresh.g, 'helpers started for another thread count are stopped and replaced');
+  await other.stop();
+  t.pass('stop after use is a no-op');
 });

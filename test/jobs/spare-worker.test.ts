@@ -45,6 +45,8 @@ t.test('jobs take the spare worker, one after another, with the same model as wi
     2,
     'both jobs ran in a spare (the second in the one started after the first)',
   );
+  const pooled = app.config.compute.kernels !== 'js' && app.config.compute.threads > 1;
+  t.equal(app.services.runner.plannedTaken, pooled ? 2 : 0, 'on the helper threads each spare started while idle');
   t.same(first.W, reference.W, 'the task reached the spare whole: the same model as a fresh worker trains');
   t.same(second.W, reference.W);
 });
@@ -95,8 +97,8 @@ t.test(
       memoryBytes,
     });
     const trained = (w: WaitingWorker, tk: TrainTask) =>
-      new Promise<{ planned: boolean | null; W: Float64Array | null }>((resolve, reject) => {
-        let planned: boolean | null = null;
+      new Promise<{ planned: string | null; W: Float64Array | null }>((resolve, reject) => {
+        let planned: string | null = null;
         const handle = w.run(
           tk,
           (m: WorkerMessage) => {
@@ -110,8 +112,13 @@ t.test(
       });
     const same = await trained(new WaitingWorker(64, { compute, memoryBytes: 64 << 20 }), task(64 << 20));
     const other = await trained(new WaitingWorker(64, { compute, memoryBytes: 32 << 20 }), task(64 << 20));
-    t.equal(same.planned, true, 'the task like the plan takes the planned backend');
-    t.equal(other.planned, false, 'a task with another allowance builds its own');
-    t.same(same.W, other.W, 'the same model either way');
+    const threads = await trained(new WaitingWorker(64, { compute }), task(64 << 20));
+    const unlike = await trained(new WaitingWorker(64, { compute: { ...compute, threads: 3 } }), task(64 << 20));
+    t.equal(same.planned, 'backend', 'the task like the plan takes the planned backend');
+    t.equal(other.planned, 'none', 'a task with another allowance builds its own');
+    t.equal(threads.planned, 'threads', "a plan without an allowance (a spare's) gives the task its helper threads");
+    t.equal(unlike.planned, 'none', 'helper threads started for other settings are not used');
+    for (const [name, r] of Object.entries({ other, threads, unlike }))
+      t.same(r.W, same.W, `the same model either way (${name})`);
   },
 );
