@@ -150,6 +150,12 @@ function tripletTerms(p: TripletTrainingParams, data: JobData): CostTerm[] {
     },
     { name: 'optimiser', formula: vectors.formula, bytes: vectors.n * kd * 8 },
     objectiveCost(p.normalize, m, k, d, data.threads),
+    {
+      // index triplets (trained on their samples when there are no more samples than triplets)
+      name: 'triplet bookkeeping',
+      formula: '96·m (by index: refs, inactive-bound radii and norms, the resident lists and distances)',
+      bytes: 96 * m,
+    },
     ...(whitens(p) ? [whiteningCost(p, d)] : []),
     {
       name: 'diagnostics',

@@ -16,6 +16,7 @@ import {
 import { TRAINING_DEFAULTS, type TrainingParams } from '../../src/domain/training.js';
 import { embedJson, base64Rows } from '../../src/http/embed-reply.js';
 import { DEFAULT_MINED_PARAMS, train, trainMined } from '../../src/math/index.js';
+import { createIndexedObjective } from '../../src/math/indexed-objective.js';
 import { DEFAULT_CHUNK_ROWS } from '../../src/math/kernels/wasm.js';
 import { wasmSimdSupported } from '../../src/math/kernels/simd.js';
 import type { LoadedModel } from '../../src/services/models.js';
@@ -147,6 +148,44 @@ t.test(
         threads: 1,
       }).terms.find((x) => x.name === 'objective')!;
       t.ok(term.bytes >= held, `m=${m} d=${d} k=${k}: estimate ${term.bytes} ≥ held ${held}`);
+    }
+  },
+);
+
+t.test(
+  'a job on index triplets: its estimate covers what the indexed objective holds in WebAssembly',
+  { skip: !wasmSimdSupported() },
+  async (t) => {
+    // the runner trains index triplets on their samples only when n ≤ m (src/jobs/runner.ts)
+    for (const [n, m, d, k] of [
+      [4000, 4000, 3, 3],
+      [3000, 9000, 37, 5],
+      [2000, 2000, 130, 64],
+    ] as const) {
+      const compute = await createCompute({ kernels: 'wasm', threads: 2 });
+      const heap = (compute.kernels as unknown as { heap: { allocated: number } }).heap;
+      const before = heap.allocated;
+      const samples = Float32Array.from({ length: n * d }, () => Math.random() - 0.5);
+      const refs = Int32Array.from({ length: 3 * m }, () => Math.floor(Math.random() * n));
+      const objective = createIndexedObjective(
+        { n, m, d, samples, refs },
+        { margin: 0.2, normalize: false, weightDecay: 0 },
+        compute.kernels,
+      );
+      const W = Float64Array.from({ length: k * d }, () => Math.random() - 0.5);
+      for (let e = 0; e < 3; e++)
+        objective.evaluate(
+          W.map((x) => x * (1 + e)),
+          k,
+          new Float64Array(k * d),
+        );
+      const held = heap.allocated - before;
+      objective.dispose?.();
+      await compute.close();
+      const cost = trainingJobCost(triplets({ outputDimension: k }), { count: m, dimension: d, threads: 2 });
+      const terms = ['objective', 'triplet bookkeeping'].map((x) => cost.terms.find((y) => y.name === x)!.bytes);
+      const estimate = terms[0] + terms[1];
+      t.ok(estimate >= held, `n=${n} m=${m} d=${d} k=${k}: objective and bookkeeping ${estimate} ≥ held ${held}`);
     }
   },
 );
