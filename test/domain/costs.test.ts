@@ -161,6 +161,7 @@ t.test(
       [4000, 4000, 3, 3],
       [3000, 9000, 37, 5],
       [2000, 2000, 130, 64],
+      [3000, 3000, 3, 64],
     ] as const) {
       const compute = await createCompute({ kernels: 'wasm', threads: 2 });
       const heap = (compute.kernels as unknown as { heap: { allocated: number } }).heap;
