@@ -710,6 +710,14 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
     const live = () => {
       if (disposed) throw new Error('resident triplets used after dispose()');
     };
+    /** The first `count` triplet indices of `list`, each checked to be < m, copied to `dst`. */
+    const copyList = (what: string, list: Int32Array, count: number, dst: number) => {
+      if (!(Number.isInteger(count) && count >= 0 && count <= Math.min(m, list.length)))
+        throw new RangeError(`${what}: count ${count} is not within the list`);
+      for (let t = 0; t < count; t++)
+        if (!(list[t] >= 0 && list[t] < m)) throw new RangeError(`${what}: list[${t}] is ${list[t]}, not < ${m}`);
+      views.refresh().u8.set(new Uint8Array(list.buffer, list.byteOffset, 4 * count), dst);
+    };
     const rows = (): ProjectionRows => {
       const ld = ceil8(kz);
       return { Z: views.refresh().f32.subarray(z >> 2, (z >> 2) + n * ld), ld };
@@ -757,13 +765,10 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
       distances(list, count) {
         live();
         if (z === 0) throw new Error('distances(): nothing loaded');
-        if (!(Number.isInteger(count) && count >= 0 && count <= (list === null ? m : Math.min(m, list.length))))
-          throw new RangeError(`distances: count ${count} is not within the ${list === null ? 'triplets' : 'list'}`);
-        if (list !== null) {
-          for (let t = 0; t < count; t++)
-            if (!(list[t] >= 0 && list[t] < m)) throw new RangeError(`distances: list[${t}] is ${list[t]}, not < ${m}`);
-          views.refresh().u8.set(new Uint8Array(list.buffer, list.byteOffset, 4 * count), blocks.list);
-        }
+        if (list === null) {
+          if (!(Number.isInteger(count) && count >= 0 && count <= m))
+            throw new RangeError(`distances: count ${count} is not within the triplets`);
+        } else copyList('distances', list, count, blocks.list);
         if (count > 0) {
           const per = Math.max(1024, Math.ceil(count / (4 * threads)));
           setArgs(args, [z, ceil8(kz), blocks.refs, list === null ? 0 : blocks.list, count, blocks.out, per]);
@@ -774,12 +779,7 @@ export function createWasmKernels(opts: WasmKernelOptions): WasmKernels {
       coefficients(list, count, scale) {
         live();
         if (z === 0) throw new Error('coefficients(): nothing loaded');
-        if (!(Number.isInteger(count) && count >= 0 && count <= Math.min(m, list.length)))
-          throw new RangeError(`coefficients: count ${count} is not within the list`);
-        for (let t = 0; t < count; t++)
-          if (!(list[t] >= 0 && list[t] < m))
-            throw new RangeError(`coefficients: list[${t}] is ${list[t]}, not < ${m}`);
-        views.refresh().u8.set(new Uint8Array(list.buffer, list.byteOffset, 4 * count), blocks.counted);
+        copyList('coefficients', list, count, blocks.counted);
         setArgs(args, [z, ceil8(kz), c, kz, blocks.refs, blocks.previous, previousCount, blocks.counted, count, scale]);
         ex.runTask(OP_COEFFICIENTS, args, 0, 0);
         [blocks.counted, blocks.previous] = [blocks.previous, blocks.counted];
