@@ -61,40 +61,48 @@ for (;;) {
  * Helper threads started before their memory exists: a thread's start (~50 ms) overlaps whatever
  * the caller waits for, and createPool hands them the memory. Unused, stop() ends them.
  */
-export interface StartedHelpers {
-  readonly threads: number;
-  /** helpers still waiting for a pool: 0 once one took them or they were stopped */
-  readonly waiting: number;
-  /** ends the helpers that no pool took; idempotent */
-  stop(): Promise<void>;
-}
+export class StartedHelpers {
+  private workers: Worker[] = [];
 
-const startedWorkers = new WeakMap<StartedHelpers, Worker[]>();
+  /** Starts the threads−1 helpers of a future pool of `threads` threads. */
+  constructor(readonly threads: number) {
+    if (!(Number.isInteger(threads) && threads >= 1))
+      throw new RangeError(`threads must be a positive integer (got ${threads})`);
+    for (let t = 1; t < threads; t++) {
+      const w = new Worker(HELPER_SOURCE, { eval: true, workerData: null });
+      w.on('error', () => {}); // a helper that failed before its pool: the pool's wait reports it
+      w.unref();
+      this.workers.push(w);
+    }
+  }
+
+  /** helpers still waiting for a pool: 0 once one took them or they were stopped */
+  get waiting(): number {
+    return this.workers.length;
+  }
+
+  /** The waiting helpers, for a pool of `threads` threads; none (and these stopped) for another size. */
+  take(threads: number): Worker[] | null {
+    if (threads !== this.threads) {
+      void this.stop();
+      return null;
+    }
+    const taken = this.workers;
+    this.workers = [];
+    return taken.length > 0 ? taken : null;
+  }
+
+  /** ends the helpers that no pool took; idempotent */
+  async stop(): Promise<void> {
+    const ws = this.workers;
+    this.workers = [];
+    await Promise.all(ws.map((w) => w.terminate()));
+  }
+}
 
 /** Starts the threads−1 helpers of a future pool of `threads` threads. */
 export function startHelpers(threads: number): StartedHelpers {
-  if (!(Number.isInteger(threads) && threads >= 1))
-    throw new RangeError(`threads must be a positive integer (got ${threads})`);
-  const workers: Worker[] = [];
-  for (let t = 1; t < threads; t++) {
-    const w = new Worker(HELPER_SOURCE, { eval: true, workerData: null });
-    w.on('error', () => {}); // a helper that failed before its pool: the pool's wait reports it
-    w.unref();
-    workers.push(w);
-  }
-  const started: StartedHelpers = {
-    threads,
-    get waiting() {
-      return startedWorkers.get(started)?.length ?? 0;
-    },
-    async stop() {
-      const ws = startedWorkers.get(started);
-      startedWorkers.delete(started);
-      if (ws) await Promise.all(ws.map((w) => w.terminate()));
-    },
-  };
-  startedWorkers.set(started, workers);
-  return started;
+  return new StartedHelpers(threads);
 }
 
 export interface ComputePool extends TaskRunner {
@@ -123,9 +131,7 @@ export async function createPool(
   const exits: Promise<unknown>[] = [];
   let failure: Error | null = null;
   // helpers started for another thread count are not this pool's
-  const early = started?.threads === threads ? startedWorkers.get(started) : undefined;
-  if (early) startedWorkers.delete(started!);
-  else void started?.stop();
+  const early = started?.take(threads) ?? null;
   for (let t = 1; t < threads; t++) {
     const start = { module, memory, control, thread: t };
     const w = early ? early[t - 1] : new Worker(HELPER_SOURCE, { eval: true, workerData: start });

@@ -126,8 +126,8 @@ export type TaskMessage = { task: Task } | { stop: true };
 /**
  * What a waiting worker prepares before its task arrives. With the memory allowance (a job's own
  * waiting worker), the whole compute backend: a training task with the same settings and allowance
- * uses it. Without (a spare, whose job is not known yet), the module and the pool's helper threads,
- * which a task with the same settings gets its backend built on.
+ * uses it. Without (a spare, whose job is not known yet), the pool's helper threads, which a task
+ * with the same settings gets its backend built on.
  */
 export interface ComputePlan {
   compute: ComputeSettings;
