@@ -114,15 +114,13 @@ function addBlockProducts(G: Float64Array, k: number, d: number, block: Resident
 
 /**
  * Z (n×k) = values (k rows of `stride`, the first n used)ᵀ: the brackets read Z by sample. Z is
- * written in order, sixteen samples at a time, so the k cache lines of values they read stay cached
- * for all sixteen; copying row by row of values wrote every value to another line of Z instead.
+ * written in order, sample by sample: the k cache lines of values one sample reads hold the next
+ * fifteen samples' values too, so they stay cached; copying row by row of values wrote every value
+ * to another line of Z instead.
  */
 function transposeInto(Z: Float64Array, values: DataArray, k: number, n: number, stride: number): void {
-  for (let i0 = 0; i0 < n; i0 += 16) {
-    const i1 = Math.min(n, i0 + 16);
-    for (let i = i0; i < i1; i++) {
-      const z = i * k;
-      for (let r = 0, o = i; r < k; r++, o += stride) Z[z + r] = values[o];
-    }
+  for (let i = 0; i < n; i++) {
+    const z = i * k;
+    for (let r = 0, o = i; r < k; r++, o += stride) Z[z + r] = values[o];
   }
 }

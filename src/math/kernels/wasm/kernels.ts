@@ -676,7 +676,7 @@ function columnsTask(args: usize, task: i32): void {
 
 // Transpose arguments: 0 V (k rows of `stride` floats: value r of row i at r·stride + i)  1 stride
 // 2 k  3 n  4 Z (n×kp, the padding columns left as they are)  5 kp  6 rows per task.
-// Rows sixteen at a time, so the k cache lines of V they read are reused sixteen times.
+// Row by row of Z: the k cache lines of V one row reads hold the next fifteen rows' values too.
 function transposeTask(args: usize, task: i32): void {
   const V = argp(args, 0);
   const stride = <usize>arg(args, 1);
@@ -687,15 +687,12 @@ function transposeTask(args: usize, task: i32): void {
   const per = <i32>arg(args, 6);
   const i0 = task * per;
   const i1 = min(n, i0 + per);
-  for (let b = i0; b < i1; b += 16) {
-    const e = min(i1, b + 16);
-    for (let i = b; i < e; i++) {
-      const z = Z + ((<usize>i * kp) << 2);
-      let v = V + (<usize>i << 2);
-      for (let r = 0; r < k; r++) {
-        store<f32>(z + (<usize>r << 2), load<f32>(v));
-        v += stride << 2;
-      }
+  for (let i = i0; i < i1; i++) {
+    const z = Z + ((<usize>i * kp) << 2);
+    let v = V + (<usize>i << 2);
+    for (let r = 0; r < k; r++) {
+      store<f32>(z + (<usize>r << 2), load<f32>(v));
+      v += stride << 2;
     }
   }
 }
