@@ -326,7 +326,7 @@ function runMethod(method: string, set: OpenSet, seed: number, kernels: Kernels,
   else {
     const p = paramsOf(method, k, seed, iterations);
     const r = trainMined(set.train, p, {}, kernels);
-    E = embedTest(set, r.W, k, p.normalize);
+    E = embedTest(set, r.W, k, r.metrics.normalized);
   }
   if (!E) return null;
   const f = figuresOf(E, set.test.n, dim, set.test.labels, kernels);

@@ -50,6 +50,24 @@ export const JobMetrics = Type.Object(
     bestIteration: int('Mined training: the step whose W is returned'),
     earlyStopped: Type.Optional(Type.Boolean({ description: 'Mined training: stopped by early stopping' })),
     samplesSeen: int('Mined training: sample visits (Σ batch sizes)'),
+    normalized: Type.Optional(
+      Type.Boolean({
+        description:
+          'Mined training: whether the embeddings are unit-norm (the request, or what `normalize: "auto"` chose)',
+      }),
+    ),
+    normalizeEvidence: Type.Optional(
+      Type.Object(
+        {
+          plain: Type.Number({ description: 'leave-one-out precision@1 of the start map’s plain embeddings' }),
+          unit: Type.Number({ description: 'the same for unit-norm embeddings' }),
+        },
+        {
+          description:
+            'Mined training with `normalize: "auto"`: the start map’s evidence on the training samples it chose by',
+        },
+      ),
+    ),
     startPullGate: num(
       "Mined training with a start pull: the gate in [0, 1] scaling it, the start map's leave-one-out precision@1 " +
         "on the training samples above chance, times the share it keeps of the raw features' own",

@@ -29,8 +29,12 @@ export const TrainingOptions = {
     minimum: 1,
     description: `Default ${DEFAULT_TRAIN_PARAMS.maxIterations} for triplets, ${DEFAULT_MINED_PARAMS.maxIterations} Adam steps for mined samples`,
   }),
-  normalize: Type.Boolean({
-    description: 'L2-normalise embeddings in training and serving. Default false for triplets, true for mined samples',
+  normalize: Type.Union([Type.Boolean(), Type.Literal('auto')], {
+    description:
+      'L2-normalise embeddings in training and serving. Default false for triplets. Mined samples also take `auto` ' +
+      "(their default): unit norm unless the start map's plain embeddings find more true nearest neighbours among the " +
+      'training samples (leave-one-out), as when the length of a vector carries its class; the model and ' +
+      '`metrics.normalized` say which it chose, `metrics.normalizeEvidence` on what',
   }),
   weightDecay: Type.Number({ minimum: 0, description: 'λ in ½·λ·‖W‖²_F. Default 0' }),
   init: literals(['uniform', 'pca', 'identity'], {
@@ -149,7 +153,8 @@ export const TripletTrainingParams = Type.Object({
   margin: o.margin,
   optimizer: literals(['lbfgs', 'cg']),
   maxIterations: o.maxIterations,
-  normalize: o.normalize,
+  // `auto` chooses by labelled samples' evidence, which triplets do not give
+  normalize: Type.Boolean({ description: o.normalize.description }),
   weightDecay: o.weightDecay,
   init: o.init,
   validationFraction: o.validationFraction,
@@ -253,3 +258,13 @@ export interface JobModelOptions {
 }
 /** A job's model options when the request gives none. */
 export const JOB_MODEL_DEFAULTS: JobModelOptions = { modelName: null, promote: false };
+
+/**
+ * Whether a job's model embeds with unit norm: the stored `normalize`, or for `auto` what the
+ * trainer chose (reported as metrics.normalized).
+ */
+export function embeddedNormalized(p: TrainingParams, metrics: Record<string, unknown>): boolean {
+  if (typeof p.normalize === 'boolean') return p.normalize;
+  if (typeof metrics.normalized !== 'boolean') throw new Error('normalize auto: the trainer did not report its choice');
+  return metrics.normalized;
+}

@@ -29,7 +29,7 @@ import {
   type ReindexJobRecord,
   type TrainJobRecord,
 } from '../domain/records.js';
-import type { TrainingParams } from '../domain/training.js';
+import { embeddedNormalized, type TrainingParams } from '../domain/training.js';
 import type {
   AliasRecord,
   DatasetRecord,
@@ -632,7 +632,7 @@ export class JobRunner {
             name: r.job.modelName,
             inputDimension: m.d,
             outputDimension: m.k,
-            normalize: p.normalize,
+            normalize: embeddedNormalized(p, m.metrics),
             trainingParams: p,
             metrics: finiteMetrics(m.metrics),
             weights: m.W,

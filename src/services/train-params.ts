@@ -40,6 +40,8 @@ function checkApplicable(body: TrainBody, source: TrainingSource): void {
     );
   }
   if (source === 'triplets') {
+    if (body.normalize === 'auto')
+      throw unsupported('body/normalize: auto chooses from labelled samples; training on triplets takes true or false');
     if (body.optimizer === 'adam')
       throw unsupported('body/optimizer: adam trains on labelled samples with mining; for triplets use lbfgs or cg');
     if (body.mining !== undefined && body.mining !== 'none') {

@@ -195,6 +195,15 @@ function clusters(c: number, per: number, d: number, seed: number, spread = 2): 
   return { n, d, X, labels };
 }
 
+/** c labels told apart by length along one shared direction (normalize auto chooses plain embeddings). */
+function radial(c: number, per: number, d: number, seed: number): LabelledSamples {
+  const rng = createRng(seed);
+  const n = c * per;
+  const labels = Int32Array.from({ length: n }, (_, i) => i % c);
+  const X = Float32Array.from({ length: n * d }, (_, i) => (1 + labels[Math.floor(i / d)]) * (1 + 0.05 * rng.normal()));
+  return { n, d, X, labels };
+}
+
 const minedParams = (over: Partial<MinedTrainParams> = {}): MinedTrainParams => ({
   ...DEFAULT_MINED_PARAMS,
   outputDimension: 4,
@@ -228,6 +237,8 @@ const minedConfigs: { name: string; data: LabelledSamples; p: MinedTrainParams }
     data: clusters(8, 20, 12, 9),
     p: minedParams({ validationFraction: 0, mining: 'semihard', loss: 'softplus', weightDecay: 1e-3 }),
   },
+  // normalize auto chooses plain embeddings here: a resumed run must choose them again
+  { name: 'auto chooses plain', data: radial(8, 12, 6, 4), p: minedParams({ validationFraction: 0.2 }) },
 ];
 
 function checkMinedResume(t: Test, kernels: Kernels): void {
@@ -248,6 +259,7 @@ function checkMinedResume(t: Test, kernels: Kernels): void {
       sameResult(t, trainMined(data, p, { resumeFrom: c }, kernels), ref, `${name}: resumed at ${j}`);
       sameResult(t, trainMined(data, p, { resumeFrom: structuredClone(c) }, kernels), ref, `${name}: cloned, at ${j}`);
     }
+    if (name.startsWith('auto')) t.equal(ref.metrics.normalized, false, `${name}: plain embeddings`);
     if (name.includes('early best')) t.ok(ref.metrics.bestIteration < ref.metrics.iterations, 'kept W ≠ last W');
     t.comment(`${name}: ${ref.metrics.iterations} steps, ${ref.metrics.stopReason}, best ${ref.metrics.bestIteration}`);
   }

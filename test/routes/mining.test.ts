@@ -52,7 +52,7 @@ t.test('a dataset with samples trains with online mining by default and reports 
     mining: 'semihard+batchhard',
     loss: 'hinge',
     distance: 'euclidean',
-    normalize: true,
+    normalize: 'auto',
     margin: 0.2,
     batchSize: 80,
     samplesPerLabel: 8,
@@ -76,7 +76,9 @@ t.test('a dataset with samples trains with online mining by default and reports 
   t.equal(job.metrics.validationSplit, 'labels', '25 labels: whole labels are held out (unseen classes)');
   t.type(job.progress.mapAtR, 'number', 'progress carries the latest validation figures');
   const model = (await app.inject({ url: `/models/${job.modelId}` })).json();
-  t.equal(model.normalize, true);
+  t.type(job.metrics.normalized, 'boolean', 'auto reports its choice');
+  t.equal(model.normalize, job.metrics.normalized, 'and the model embeds with it');
+  t.match(job.metrics.normalizeEvidence, { plain: Number, unit: Number });
 
   const ev = await app.inject({ method: 'POST', url: `/models/${job.modelId}/evaluate`, payload: { datasetId: id } });
   t.equal(ev.statusCode, 200, ev.body);
@@ -132,6 +134,9 @@ t.test('mining choices that cannot work are refused', async (t) => {
   expectError(t, await post({ datasetId: triplets, outputDimension: 2, mining: 'semihard' }), 422, 'NO_SAMPLES');
   expectError(t, await post({ datasetId: triplets, outputDimension: 2, optimizer: 'adam' }), 400, 'VALIDATION_ERROR');
   expectError(t, await post({ datasetId: triplets, outputDimension: 2, loss: 'softplus' }), 400, 'VALIDATION_ERROR');
+  const auto = await post({ datasetId: triplets, outputDimension: 2, normalize: 'auto' });
+  expectError(t, auto, 400, 'VALIDATION_ERROR');
+  t.match(auto.json().message, /body\/normalize/, 'names the field');
   expectError(t, await post({ datasetId: samples, outputDimension: 2, optimizer: 'lbfgs' }), 400, 'VALIDATION_ERROR');
   expectError(t, await post({ datasetId: samples, outputDimension: 2, historySize: 5 }), 400, 'VALIDATION_ERROR');
   expectError(
@@ -156,4 +161,32 @@ t.test('mining choices that cannot work are refused', async (t) => {
   t.equal(r.statusCode, 202);
   t.equal(r.json().params.source, 'triplets');
   t.equal(r.json().params.optimizer, 'lbfgs');
+});
+
+t.test('normalize auto: samples whose length tells the label train plain embeddings, end to end', async (t) => {
+  const app = await testApp(t);
+  const id = await createDataset(app, 3);
+  // 6 labels along one direction, told apart by length alone: unit norm would fold them together
+  const samples = Array.from({ length: 60 }, (_, i) => {
+    const r = 1 + (i % 6);
+    return { vector: [r, 0.6 * r + 0.02 * ((i * 7) % 5), 0.6 * r - 0.02 * ((i * 3) % 5)], label: `radius-${i % 6}` };
+  });
+  const up = await app.inject({ method: 'POST', url: `/datasets/${id}/samples`, payload: { samples } });
+  t.equal(up.statusCode, 201, up.body);
+  const post = (extra: object) =>
+    app.inject({
+      method: 'POST',
+      url: '/train',
+      payload: { datasetId: id, outputDimension: 2, maxIterations: 50, ...extra },
+    });
+  const auto = await waitForJob(app, (await post({})).json().id);
+  t.equal(auto.status, 'succeeded', JSON.stringify(auto.error));
+  t.equal(auto.params.normalize, 'auto', 'the job keeps what was asked');
+  t.equal(auto.metrics.normalized, false, JSON.stringify(auto.metrics.normalizeEvidence));
+  t.equal((await app.inject({ url: `/models/${auto.modelId}` })).json().normalize, false, 'the model embeds plain');
+  const given = await waitForJob(app, (await post({ normalize: false })).json().id);
+  const wa = (await app.inject({ url: `/models/${auto.modelId}/weights` })).json();
+  const wg = (await app.inject({ url: `/models/${given.modelId}/weights` })).json();
+  t.same(wa.W, wg.W, 'the same weights as normalize false');
+  t.notOk('normalizeEvidence' in given.metrics, 'no evidence when the request said');
 });

@@ -29,6 +29,7 @@ import {
 import { validateMinedInputs } from './checks.js';
 import { gatherLabels, gatherRows, makeEvalSet, rowsLike, scoreTriplets, type EvalSet } from './eval-set.js';
 import { createPKSampler, type PKSampler } from './sampler.js';
+import { chooseNormalize, type NormalizeChoice } from './normalize-choice.js';
 import { gateRowLimit, startGate, type StartGate } from './start-gate.js';
 import { createStartPull, pullPerLabel, type StartPull } from './start-pull.js';
 import { tripletLossByName, type TripletLoss } from './triplet-loss.js';
@@ -55,6 +56,10 @@ const MAX_PROGRESS_INTERVAL_MS = 1000;
 interface MinedRun extends MinedRunState {
   readonly samples: LabelledSamples;
   readonly p: MinedTrainParams;
+  /** p.normalize, or what `auto` chose (normalize-choice.ts) */
+  readonly normalize: boolean;
+  /** the evidence `auto` chose by; null when the request said */
+  readonly normalizeChoice: NormalizeChoice | null;
   readonly k: number;
   readonly kernels: Kernels;
   readonly distance: Distance;
@@ -108,35 +113,51 @@ function initialW(s: LabelledSamples, rows: Int32Array, p: MinedTrainParams, ker
   return initW({ init: p.init, k: p.outputDimension, d: s.d, seed: p.seed }, set, kernels);
 }
 
+/** The start map W₀, computed once when first asked for (a resumed run recomputes it: initialW is deterministic). */
+type LazyStart = () => Float64Array;
+
 /**
  * The start pull and its settings: λ = startPull · gate / label pairs, the gate measured on a seeded
- * subsample of the training rows (start-gate.ts). `W0` is the start, or null when resuming: W₀ is then
- * recomputed (initialW is deterministic for the seed), and with it the same gate and λ.
+ * subsample of the training rows (start-gate.ts), with the run's normalisation.
  */
 function startPullFor(
   s: LabelledSamples,
   rows: Int32Array,
   p: MinedTrainParams,
+  normalize: boolean,
   labels: number,
-  W0: Float64Array | null,
-  kernels: Kernels,
+  start: LazyStart,
 ): { pull: StartPull; pullSettings: MinedRun['pullSettings'] } {
   if (!(p.startPull > 0)) return { pull: createStartPull(new Float64Array(0), 0), pullSettings: null };
-  const start = W0 ?? initialW(s, rows, p, kernels);
-  const gate = measureGate(s, rows, p, start);
+  const W0 = start();
+  const { X, labels: y } = evidenceRows(s, rows, p);
+  const k = p.outputDimension;
+  const E = new Float64Array(y.length * k);
+  embed(W0, k, s.d, X, y.length, normalize, E);
+  const gate = startGate(X, s.d, E, k, y);
   const lambda = pullPerLabel(p.startPull * gate.gate, labels);
-  return { pull: createStartPull(start, lambda, p.normalize), pullSettings: { gate, lambda } };
+  return { pull: createStartPull(W0, lambda, normalize), pullSettings: { gate, lambda } };
 }
 
-/** The start gate on a seeded subsample of the training rows, within the gate's cost budget. */
-function measureGate(s: LabelledSamples, rows: Int32Array, p: MinedTrainParams, W0: Float64Array): StartGate {
-  const k = p.outputDimension;
-  const pick = subsampleRows(rows, gateRowLimit(s.d, k), createRng(p.seed ^ 0x6a7e));
+/** The seeded subsample of training rows that the start's evidence is measured on, within the gate's budget. */
+function evidenceRows(s: LabelledSamples, rows: Int32Array, p: MinedTrainParams): { X: DataArray; labels: Int32Array } {
+  const pick = subsampleRows(rows, gateRowLimit(s.d, p.outputDimension), createRng(p.seed ^ 0x6a7e));
   const X = rowsLike(s, pick.length);
   gatherRows(s.X, s.d, pick, X);
-  const E = new Float64Array(pick.length * k);
-  embed(W0, k, s.d, X, pick.length, p.normalize, E);
-  return startGate(X, s.d, E, k, gatherLabels(s.labels, pick));
+  return { X, labels: gatherLabels(s.labels, pick) };
+}
+
+/** The run's normalisation: the request's, or for `auto` the start's evidence (normalize-choice.ts). */
+function normalizationFor(
+  s: LabelledSamples,
+  rows: Int32Array,
+  p: MinedTrainParams,
+  start: LazyStart,
+): { normalize: boolean; normalizeChoice: NormalizeChoice | null } {
+  if (p.normalize !== 'auto') return { normalize: p.normalize, normalizeChoice: null };
+  const { X, labels } = evidenceRows(s, rows, p);
+  const choice = chooseNormalize(X, s.d, start(), p.outputDimension, labels);
+  return { normalize: choice.normalize, normalizeChoice: choice };
 }
 
 /** Whether two of the rows share a label (else no triplet can ever be formed). */
@@ -196,6 +217,9 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
   const sampler = createPKSampler(samples.labels, split.train, P, K, createRng(p.seed ^ 0xba7c));
   // a resumed run skips the start: its W, and everything else that changes, come from the checkpoint
   const W = resume ? Float64Array.from(resume.W) : initialW(samples, split.train, p, kernels);
+  let W0: Float64Array | null = resume ? null : W; // W is still the start: no step has run yet
+  const start: LazyStart = () => (W0 ??= initialW(samples, split.train, p, kernels));
+  const { normalize, normalizeChoice } = normalizationFor(samples, split.train, p, start);
   const distance = distanceByName(p.distance, { smooth: true });
   const objective = createBatchObjective(
     k,
@@ -205,7 +229,7 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
       margin: p.margin,
       loss: p.loss,
       distance,
-      normalize: p.normalize,
+      normalize,
       mining: p.mining,
       reduction: p.reduction,
       tripletWeight: p.tripletWeight,
@@ -213,7 +237,7 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
     },
     kernels,
   );
-  const { pull, pullSettings } = startPullFor(samples, split.train, p, sampler.labelCount, resume ? null : W, kernels);
+  const { pull, pullSettings } = startPullFor(samples, split.train, p, normalize, sampler.labelCount, start);
   const trainEval = makeEvalSet(
     samples,
     subsampleRows(split.train, TRAIN_EVAL_ROWS, createRng(p.seed ^ 0x7e57)),
@@ -235,6 +259,8 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
   const run: MinedRun = {
     samples,
     p,
+    normalize,
+    normalizeChoice,
     k,
     kernels,
     distance,
@@ -257,7 +283,7 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
     tar,
     stopper: createEarlyStopping({ ...p, earlyStoppingMetric: metric }, W),
     checkpoint: checkpointer(hooks, () => run),
-    startDistance: resume ? resume.startDistance : startSpread(W, k, d, p.normalize, trainEval),
+    startDistance: resume ? resume.startDistance : startSpread(W, k, d, normalize, trainEval),
     window: { sum: 0, count: 0, last: 0, active: 0 },
     step: 0,
     samplesSeen: 0,
@@ -297,7 +323,7 @@ function stoppingMetric(
 
 /** Embeds the rows of `es` with Wc (float64, here: the figures must not depend on the kernels' precision). */
 function embedInto(run: MinedRun, es: EvalSet, Wc: Float64Array): void {
-  embed(Wc, run.k, run.samples.d, es.X, es.n, run.p.normalize, es.E);
+  embed(Wc, run.k, run.samples.d, es.X, es.n, run.normalize, es.E);
 }
 
 /** One optimiser step on the next P×K batch; false (with a warning) when the loss or gradient is not finite. */
@@ -470,7 +496,12 @@ function finish(run: MinedRun): MinedTrainResult {
     bestIteration,
     earlyStopped: run.earlyStopped,
     samplesSeen: run.samplesSeen,
+    normalized: run.normalize,
   };
+  if (run.normalizeChoice) {
+    const { plain, unit } = run.normalizeChoice;
+    metrics.normalizeEvidence = { plain, unit };
+  }
   if (run.pullSettings) {
     metrics.startPullGate = run.pullSettings.gate.gate;
     metrics.startPullLambda = run.pullSettings.lambda;

@@ -66,7 +66,8 @@ export interface MinedTrainParams {
   outputDimension: number;
   /** in units of `distance` (plain euclidean by default); ignored by the softplus loss except for the semi-hard window */
   margin: number;
-  normalize: boolean;
+  /** unit-norm embeddings; `auto`: unit norm unless the start's plain embeddings find more true nearest neighbours (normalize-choice.ts) */
+  normalize: boolean | 'auto';
   /** decoupled (AdamW) weight decay: each step W ← W − lr_t·weightDecay·W */
   weightDecay: number;
   init: InitName;
@@ -162,6 +163,10 @@ export interface MinedTrainMetrics extends TrainMetrics {
   validation?: ValidationFigures;
   /** sample visits, Σ batch sizes */
   samplesSeen: number;
+  /** whether the embeddings are unit-norm: the request's normalize, or what `auto` chose */
+  normalized: boolean;
+  /** with normalize `auto`: the start's leave-one-out precision@1 on the training samples, plain and unit-norm */
+  normalizeEvidence?: { plain: number; unit: number };
   /** with a start pull: its gate in [0, 1], the start's evidence on the training samples (start-gate.ts) */
   startPullGate?: number;
   /** with a start pull: the λ it trained with, startPull · gate / pairs of training labels */
