@@ -282,8 +282,10 @@ function minedTerms(p: MinedTrainingParams, data: JobData): CostTerm[] {
     },
     {
       name: 'start gate rows',
-      formula: 'with startPull: g·(d·4 + k·8 + 4), g = min(n, 2000, ⌊√(3e8/(d + k))⌋) (mining/start-gate.ts)',
-      bytes: (p.startPull ?? 0) > 0 ? Math.min(n, gateRowLimit(d, k)) * (d * 4 + k * 8 + 4) : 0,
+      formula:
+        'with startPull or normalize auto: g·(d·4 + k·8 + 4), g = min(n, 2000, ⌊√(3e8/(d + k))⌋) (mining/start-gate.ts)',
+      bytes:
+        (p.startPull ?? 0) > 0 || p.normalize === 'auto' ? Math.min(n, gateRowLimit(d, k)) * (d * 4 + k * 8 + 4) : 0,
     },
   ];
 }

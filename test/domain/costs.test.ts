@@ -110,13 +110,14 @@ t.test('a small default job is small, and the estimate grows with every size', a
   t.ok(trainingJobCost(triplets({ outputDimension: 32 }), base).bytes > small);
 });
 
-t.test('the start gate rows: counted with a start pull, within its row bound', async (t) => {
+t.test('the start gate rows: counted with a start pull or normalize auto, within its row bound', async (t) => {
   const data = { count: 100000, dimension: 512, threads: 1 };
   const gate = (p: Partial<TrainingParams>) =>
     trainingJobCost(mined({ outputDimension: 128, ...p }), data).terms.find((x) => x.name === 'start gate rows');
   const rows = Math.floor(Math.sqrt(3e8 / (512 + 128)));
   t.equal(gate({})!.bytes, rows * (512 * 4 + 128 * 8 + 4), `${rows} rows at d 512, k 128`);
-  t.notOk(gate({ startPull: 0 }), 'no term without a pull');
+  t.equal(gate({ startPull: 0 })!.bytes, rows * (512 * 4 + 128 * 8 + 4), 'normalize auto scores the same rows');
+  t.notOk(gate({ startPull: 0, normalize: true }), 'no term without either');
 });
 
 t.test('the mirrored sizes still match the math core', async (t) => {

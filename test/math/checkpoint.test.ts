@@ -204,8 +204,24 @@ function radial(c: number, per: number, d: number, seed: number): LabelledSample
   return { n, d, X, labels };
 }
 
+/** c labels told apart by direction, each sample at a random length from 0.3 to 3 (auto chooses unit norm). */
+function angular(c: number, per: number, d: number, seed: number): LabelledSamples {
+  const rng = createRng(seed);
+  const dirs = Float64Array.from({ length: c * d }, () => rng.normal());
+  const n = c * per;
+  const labels = Int32Array.from({ length: n }, (_, i) => i % c);
+  const X = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    const len = 0.3 + 2.7 * rng.uniform();
+    for (let j = 0; j < d; j++) X[i * d + j] = len * (dirs[labels[i] * d + j] + 0.1 * rng.normal());
+  }
+  return { n, d, X, labels };
+}
+
 const minedParams = (over: Partial<MinedTrainParams> = {}): MinedTrainParams => ({
   ...DEFAULT_MINED_PARAMS,
+  // unit norm unless a config asks for auto: the normalised batch loss and directional pull resume too
+  normalize: true,
   outputDimension: 4,
   maxIterations: 120,
   evaluationInterval: 10,
@@ -238,7 +254,13 @@ const minedConfigs: { name: string; data: LabelledSamples; p: MinedTrainParams }
     p: minedParams({ validationFraction: 0, mining: 'semihard', loss: 'softplus', weightDecay: 1e-3 }),
   },
   // normalize auto chooses plain embeddings here: a resumed run must choose them again
-  { name: 'auto chooses plain', data: radial(8, 12, 6, 4), p: minedParams({ validationFraction: 0.2 }) },
+  {
+    name: 'auto chooses plain',
+    data: radial(8, 12, 6, 4),
+    p: minedParams({ normalize: 'auto', validationFraction: 0.2 }),
+  },
+  // and unit norm here (the labels differ in direction; lengths are noise)
+  { name: 'auto chooses unit', data: angular(12, 10, 6, 6), p: minedParams({ normalize: 'auto' }) },
 ];
 
 function checkMinedResume(t: Test, kernels: Kernels): void {
@@ -259,7 +281,8 @@ function checkMinedResume(t: Test, kernels: Kernels): void {
       sameResult(t, trainMined(data, p, { resumeFrom: c }, kernels), ref, `${name}: resumed at ${j}`);
       sameResult(t, trainMined(data, p, { resumeFrom: structuredClone(c) }, kernels), ref, `${name}: cloned, at ${j}`);
     }
-    if (name.startsWith('auto')) t.equal(ref.metrics.normalized, false, `${name}: plain embeddings`);
+    if (name.startsWith('auto'))
+      t.equal(ref.metrics.normalized, name.endsWith('unit'), `${name}: normalized ${ref.metrics.normalized}`);
     if (name.includes('early best')) t.ok(ref.metrics.bestIteration < ref.metrics.iterations, 'kept W ≠ last W');
     t.comment(`${name}: ${ref.metrics.iterations} steps, ${ref.metrics.stopReason}, best ${ref.metrics.bestIteration}`);
   }
@@ -267,6 +290,22 @@ function checkMinedResume(t: Test, kernels: Kernels): void {
 
 t.test('trainMined: resuming at any boundary finishes bit for bit as the uninterrupted run (js)', (t) => {
   checkMinedResume(t, jsKernels);
+  t.end();
+});
+
+t.test('trainMined: a resumed auto run keeps the checkpoint’s choice rather than choosing again', (t) => {
+  const { data, p } = minedConfigs.find((c) => c.name === 'auto chooses plain')!;
+  const cps: MinedCheckpoint[] = [];
+  const ref = trainMined(data, p, { onCheckpoint: (c) => cps.push(c) });
+  const c = structuredClone(cps[3]);
+  t.match(c.normalizeChoice, { normalize: false }, 'the checkpoint holds the choice');
+  c.normalizeChoice = { ...c.normalizeChoice!, normalize: true };
+  const flipped = trainMined(data, p, { resumeFrom: c });
+  t.equal(flipped.metrics.normalized, true, 'the kept choice wins over the recomputed one');
+  t.notSame(flipped.W, ref.W);
+  const older = structuredClone(cps[3]);
+  delete older.normalizeChoice;
+  sameResult(t, trainMined(data, p, { resumeFrom: older }), ref, 'a checkpoint without it chooses again, the same');
   t.end();
 });
 

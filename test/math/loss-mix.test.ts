@@ -199,6 +199,7 @@ t.test('trainMined with a start pull resumes to the same W', (t) => {
     softNeighbourWeight: 1,
     startPull: 2,
     seed: 4,
+    normalize: true, // the directional pull
   };
   const full = trainMined(s, p);
   let saved: MinedCheckpoint | undefined;

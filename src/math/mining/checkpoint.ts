@@ -5,6 +5,7 @@ import { checkKind, checkSame, CHECKPOINT_VERSION } from '../checkpoint.js';
 import type { AdamState } from '../optim/adam.js';
 import type { EarlyStoppingState } from '../training/early-stopping.js';
 import type { SamplerState } from './sampler.js';
+import type { NormalizeChoice } from './normalize-choice.js';
 import type { LabelledSamples, MinedTrainParams, ValidationFigures } from './types.js';
 
 /** Losses of the steps since the last progress report, averaged into the next one. */
@@ -43,6 +44,11 @@ export interface MinedCheckpoint {
   /** the start's embedding spread, the collapse check's reference */
   startDistance: number;
   window: LossWindow;
+  /**
+   * what normalize `auto` chose, kept so that a resume on other kernels (whose start may round
+   * differently) cannot choose otherwise; null when the request said, absent in older checkpoints
+   */
+  normalizeChoice?: NormalizeChoice | null;
 }
 
 /** What a checkpoint reads from and writes back into a run (train-mined.ts's MinedRun has it all). */
@@ -56,6 +62,7 @@ export interface MinedRunState {
   readonly validating: boolean;
   readonly startDistance: number;
   readonly window: LossWindow;
+  readonly normalizeChoice: NormalizeChoice | null;
   step: number;
   samplesSeen: number;
   gradNorm: number;
@@ -95,6 +102,7 @@ export function minedCheckpoint(run: MinedRunState): MinedCheckpoint {
     latestWarning: run.latestWarning ?? null,
     startDistance: run.startDistance,
     window: { ...run.window },
+    normalizeChoice: run.normalizeChoice && { ...run.normalizeChoice },
   };
 }
 

@@ -3,7 +3,7 @@
 // Unit norm discards one thing, the length of Wx. On face descriptors that length is nuisance (image
 // quality, contrast) and dropping it sharpens the neighbourhoods; on features where it carries the
 // class (ink per digit, counts) dropping it costs nearest neighbours that no training wins back
-// (docs/decisions/0060). The start map W₀ (PCA or identity) is label-free, so its leave-one-out
+// (docs/decisions/0060). The start map W₀ (PCA, identity or uniform) is label-free, so its leave-one-out
 // precision@1 on the training samples is a fair witness for classes it never saw: each way of
 // embedding is scored on the same seeded rows, and plain embeddings are chosen only when they find
 // strictly more true nearest neighbours. A tie keeps unit norm, the safer choice with an absolute

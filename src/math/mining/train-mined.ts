@@ -147,14 +147,20 @@ function evidenceRows(s: LabelledSamples, rows: Int32Array, p: MinedTrainParams)
   return { X, labels: gatherLabels(s.labels, pick) };
 }
 
-/** The run's normalisation: the request's, or for `auto` the start's evidence (normalize-choice.ts). */
+/**
+ * The run's normalisation: the request's, or for `auto` the start's evidence (normalize-choice.ts),
+ * or the choice a checkpoint kept.
+ */
 function normalizationFor(
   s: LabelledSamples,
   rows: Int32Array,
   p: MinedTrainParams,
   start: LazyStart,
+  resume: MinedCheckpoint | undefined,
 ): { normalize: boolean; normalizeChoice: NormalizeChoice | null } {
   if (p.normalize !== 'auto') return { normalize: p.normalize, normalizeChoice: null };
+  const kept = resume?.normalizeChoice;
+  if (kept) return { normalize: kept.normalize, normalizeChoice: { ...kept } };
   const { X, labels } = evidenceRows(s, rows, p);
   const choice = chooseNormalize(X, s.d, start(), p.outputDimension, labels);
   return { normalize: choice.normalize, normalizeChoice: choice };
@@ -219,7 +225,7 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
   const W = resume ? Float64Array.from(resume.W) : initialW(samples, split.train, p, kernels);
   let W0: Float64Array | null = resume ? null : W; // W is still the start: no step has run yet
   const start: LazyStart = () => (W0 ??= initialW(samples, split.train, p, kernels));
-  const { normalize, normalizeChoice } = normalizationFor(samples, split.train, p, start);
+  const { normalize, normalizeChoice } = normalizationFor(samples, split.train, p, start, resume);
   const distance = distanceByName(p.distance, { smooth: true });
   const objective = createBatchObjective(
     k,
