@@ -188,12 +188,18 @@ async function consoleFlow(t: Test, key: string | undefined): Promise<void> {
   t.equal(await page.locator('tbody tr').count(), 2, 'the history lists both jobs');
   await screenshot(page, `${mode}-jobs`);
   await checkAxe('the jobs page');
-  const models = (await call('GET', '/models')).items as { id: string; name: string }[];
+  const models = (await call('GET', '/models')).items as { id: string; name: string; normalize: boolean }[];
   const strong = models.find((m) => m.name === 'strong')!.id;
   const weak = models.find((m) => m.name === 'weak')!.id;
 
   // Models: evaluate both on the dataset; the ROC curves are drawn, with the chosen FAR's threshold.
   await page.click('nav a[href="#/models"]');
+  for (const m of models) {
+    const row = page.locator(`tr:has(td:text-is("${m.id}"))`);
+    await row.waitFor(WAIT);
+    const cells = await row.locator('td').allTextContents();
+    t.equal(cells[3], m.normalize ? 'unit norm' : 'plain', `${m.name}: the embeddings it serves`);
+  }
   await page.waitForSelector(`select[name=modelA] option[value="${strong}"]`, { state: 'attached', ...WAIT });
   await page.selectOption('select[name=modelA]', strong);
   await page.selectOption('select[name=modelB]', weak);

@@ -14,6 +14,8 @@ function modelTable(list: Model[], aliases: Alias[]): HTMLElement {
     m.id,
     m.name ?? '–',
     `${m.inputDimension}→${m.outputDimension}`,
+    // a trained model's `normalize: auto` is resolved here: the model says what it embeds with
+    m.normalize ? 'unit norm' : 'plain',
     aliases
       .filter((a) => a.model === m.id)
       .map((a) => a.name)
@@ -25,7 +27,7 @@ function modelTable(list: Model[], aliases: Alias[]): HTMLElement {
   ]);
   return table(
     'Models, newest first',
-    ['Model', 'Name', 'd→k', 'Aliases', 'Train loss', 'Iterations', 'Stop reason', 'Created'],
+    ['Model', 'Name', 'd→k', 'Embeddings', 'Aliases', 'Train loss', 'Iterations', 'Stop reason', 'Created'],
     rows,
   );
 }
