@@ -116,8 +116,12 @@ t.test('the start gate rows: counted with a start pull or normalize auto, within
     trainingJobCost(mined({ outputDimension: 128, ...p }), data).terms.find((x) => x.name === 'start gate rows');
   const rows = Math.floor(Math.sqrt(3e8 / (512 + 128)));
   t.equal(gate({})!.bytes, rows * (512 * 4 + 128 * 8 + 4), `${rows} rows at d 512, k 128`);
-  t.equal(gate({ startPull: 0 })!.bytes, rows * (512 * 4 + 128 * 8 + 4), 'normalize auto scores the same rows');
-  t.notOk(gate({ startPull: 0, normalize: true }), 'no term without either');
+  t.equal(
+    gate({ startPull: 0, normalize: 'auto' })!.bytes,
+    rows * (512 * 4 + 128 * 8 + 4),
+    'auto scores the same rows',
+  );
+  t.notOk(gate({ startPull: 0 }), 'no term without either');
 });
 
 t.test('the mirrored sizes still match the math core', async (t) => {

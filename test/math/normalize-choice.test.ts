@@ -69,8 +69,8 @@ t.test('trainMined with auto trains as the choice given explicitly, and reports 
     samplesPerLabel: 4,
     evaluationInterval: 20,
     seed: 3,
+    normalize: 'auto',
   };
-  t.equal(DEFAULT_MINED_PARAMS.normalize, 'auto', 'the default');
   for (const [name, s, expected] of [
     ['by length', byLength(4, 15, 1), false],
     ['by direction', byDirection(12, 10, 2), true],
