@@ -113,38 +113,56 @@ function initialW(s: LabelledSamples, rows: Int32Array, p: MinedTrainParams, ker
   return initW({ init: p.init, k: p.outputDimension, d: s.d, seed: p.seed }, set, kernels);
 }
 
-/** The start map W₀, computed once when first asked for (a resumed run recomputes it: initialW is deterministic). */
-type LazyStart = () => Float64Array;
+/**
+ * The start map W₀ and the seeded training rows its evidence is measured on (the start gate's,
+ * within its budget), each made once when first asked for: the normalize choice and the start pull
+ * share them. A resumed run recomputes W₀ (initialW is deterministic for the seed).
+ */
+interface StartEvidence {
+  W0(): Float64Array;
+  rows(): { X: DataArray; labels: Int32Array };
+}
+
+function startEvidence(
+  s: LabelledSamples,
+  train: Int32Array,
+  p: MinedTrainParams,
+  kernels: Kernels,
+  W0: Float64Array | null,
+): StartEvidence {
+  let rows: { X: DataArray; labels: Int32Array } | null = null;
+  return {
+    W0: () => (W0 ??= initialW(s, train, p, kernels)),
+    rows() {
+      if (rows) return rows;
+      const pick = subsampleRows(train, gateRowLimit(s.d, p.outputDimension), createRng(p.seed ^ 0x6a7e));
+      const X = rowsLike(s, pick.length);
+      gatherRows(s.X, s.d, pick, X);
+      return (rows = { X, labels: gatherLabels(s.labels, pick) });
+    },
+  };
+}
 
 /**
- * The start pull and its settings: λ = startPull · gate / label pairs, the gate measured on a seeded
- * subsample of the training rows (start-gate.ts), with the run's normalisation.
+ * The start pull and its settings: λ = startPull · gate / label pairs, the gate measured on the
+ * start's evidence rows (start-gate.ts), with the run's normalisation.
  */
 function startPullFor(
-  s: LabelledSamples,
-  rows: Int32Array,
+  d: number,
   p: MinedTrainParams,
   normalize: boolean,
   labels: number,
-  start: LazyStart,
+  start: StartEvidence,
 ): { pull: StartPull; pullSettings: MinedRun['pullSettings'] } {
   if (!(p.startPull > 0)) return { pull: createStartPull(new Float64Array(0), 0), pullSettings: null };
-  const W0 = start();
-  const { X, labels: y } = evidenceRows(s, rows, p);
+  const W0 = start.W0();
+  const { X, labels: y } = start.rows();
   const k = p.outputDimension;
   const E = new Float64Array(y.length * k);
-  embed(W0, k, s.d, X, y.length, normalize, E);
-  const gate = startGate(X, s.d, E, k, y);
+  embed(W0, k, d, X, y.length, normalize, E);
+  const gate = startGate(X, d, E, k, y);
   const lambda = pullPerLabel(p.startPull * gate.gate, labels);
   return { pull: createStartPull(W0, lambda, normalize), pullSettings: { gate, lambda } };
-}
-
-/** The seeded subsample of training rows that the start's evidence is measured on, within the gate's budget. */
-function evidenceRows(s: LabelledSamples, rows: Int32Array, p: MinedTrainParams): { X: DataArray; labels: Int32Array } {
-  const pick = subsampleRows(rows, gateRowLimit(s.d, p.outputDimension), createRng(p.seed ^ 0x6a7e));
-  const X = rowsLike(s, pick.length);
-  gatherRows(s.X, s.d, pick, X);
-  return { X, labels: gatherLabels(s.labels, pick) };
 }
 
 /**
@@ -152,17 +170,16 @@ function evidenceRows(s: LabelledSamples, rows: Int32Array, p: MinedTrainParams)
  * or the choice a checkpoint kept.
  */
 function normalizationFor(
-  s: LabelledSamples,
-  rows: Int32Array,
+  d: number,
   p: MinedTrainParams,
-  start: LazyStart,
+  start: StartEvidence,
   resume: MinedCheckpoint | undefined,
 ): { normalize: boolean; normalizeChoice: NormalizeChoice | null } {
   if (p.normalize !== 'auto') return { normalize: p.normalize, normalizeChoice: null };
   const kept = resume?.normalizeChoice;
   if (kept) return { normalize: kept.normalize, normalizeChoice: { ...kept } };
-  const { X, labels } = evidenceRows(s, rows, p);
-  const choice = chooseNormalize(X, s.d, start(), p.outputDimension, labels);
+  const { X, labels } = start.rows();
+  const choice = chooseNormalize(X, d, start.W0(), p.outputDimension, labels);
   return { normalize: choice.normalize, normalizeChoice: choice };
 }
 
@@ -223,9 +240,9 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
   const sampler = createPKSampler(samples.labels, split.train, P, K, createRng(p.seed ^ 0xba7c));
   // a resumed run skips the start: its W, and everything else that changes, come from the checkpoint
   const W = resume ? Float64Array.from(resume.W) : initialW(samples, split.train, p, kernels);
-  let W0: Float64Array | null = resume ? null : W; // W is still the start: no step has run yet
-  const start: LazyStart = () => (W0 ??= initialW(samples, split.train, p, kernels));
-  const { normalize, normalizeChoice } = normalizationFor(samples, split.train, p, start, resume);
+  // W is still the start here: no step has run yet
+  const start = startEvidence(samples, split.train, p, kernels, resume ? null : W);
+  const { normalize, normalizeChoice } = normalizationFor(d, p, start, resume);
   const distance = distanceByName(p.distance, { smooth: true });
   const objective = createBatchObjective(
     k,
@@ -243,7 +260,7 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
     },
     kernels,
   );
-  const { pull, pullSettings } = startPullFor(samples, split.train, p, normalize, sampler.labelCount, start);
+  const { pull, pullSettings } = startPullFor(d, p, normalize, sampler.labelCount, start);
   const trainEval = makeEvalSet(
     samples,
     subsampleRows(split.train, TRAIN_EVAL_ROWS, createRng(p.seed ^ 0x7e57)),
