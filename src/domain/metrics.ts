@@ -61,6 +61,12 @@ export const JobMetrics = Type.Object(
         {
           plain: Type.Number({ description: 'leave-one-out precision@1 of the start map’s plain embeddings' }),
           unit: Type.Number({ description: 'the same for unit-norm embeddings' }),
+          z: Type.Optional(
+            Type.Number({
+              description:
+                "McNemar's z of plain over unit on the queries only one of them finds; plain embeddings when z ≥ 2",
+            }),
+          ),
         },
         {
           description:

@@ -31,11 +31,11 @@ export const TrainingOptions = {
   }),
   normalize: Type.Union([Type.Boolean(), Type.Literal('auto')], {
     description:
-      'L2-normalise embeddings in training and serving. Default false for triplets, true for mined samples. Mined ' +
-      "samples also take `auto`: unit norm unless the start map's plain embeddings find more true nearest neighbours " +
-      'among the training samples (leave-one-out), as when the length of a vector carries its class; the model and ' +
-      '`metrics.normalized` say which it chose, `metrics.normalizeEvidence` on what. It can cost ranking (MAP@R): ' +
-      'see docs/decisions/0060',
+      'L2-normalise embeddings in training and serving. Default false for triplets, `auto` for mined samples: ' +
+      "unit norm unless the start map's plain embeddings find significantly more true nearest neighbours among the " +
+      "training samples (leave-one-out, McNemar's z ≥ 2), as when the length of a vector carries its class; the " +
+      'model and `metrics.normalized` say which it chose, `metrics.normalizeEvidence` on what. See ' +
+      'docs/decisions/0061',
   }),
   weightDecay: Type.Number({ minimum: 0, description: 'λ in ½·λ·‖W‖²_F. Default 0' }),
   init: literals(['uniform', 'pca', 'identity'], {

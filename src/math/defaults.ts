@@ -54,10 +54,12 @@ export const LEGACY_LOSS_MIX: Readonly<
  * plain euclidean distance between L2-normalised embeddings, Adam 3e-3 with cosine decay to 0 over
  * 3000 steps, PCA init, and the sum of the semi-hard and batch-hard losses (semi-hard alone did best
  * on MAP@R but hurt precision@1 on unseen classes, batch-hard the reverse).
- * normalize is on: with an absolute margin, unnormalised embeddings can satisfy the hinge by growing W,
- * and on face-like data unit norm trains to the better ranking. `auto` (normalize-choice.ts) is an
- * option, not the default: it lifts digits' precision@1 but picked plain embeddings on one seed in five
- * of a face-like set and lost 0.05 MAP@R there (docs/decisions/0060-normalize-auto.md).
+ * normalize `auto` (normalize-choice.ts): unit norm, unless the label-free start's plain embeddings find
+ * significantly more leave-one-out nearest neighbours on the training samples (McNemar's z ≥ 2). With an
+ * absolute margin, unnormalised embeddings can satisfy the hinge by growing W, and on face-like data
+ * unit norm trains to the better ranking; but where an embedding's length carries the class (a steep
+ * identity spectrum, ink per digit) unit norm discards it. A strict win as the rule flipped one seed in
+ * five of a face-like set; the test does not (docs/decisions/0060 and 0061).
  * 10% validation (whole labels when there are enough of them), evaluated every 100 steps; early stop
  * after 10 evaluations without a MAP@R gain beyond the figure's round-to-round noise (measured from
  * the level of the last gain, so a slow climb counts), counted from the middle of the schedule on
@@ -76,7 +78,7 @@ export const LEGACY_LOSS_MIX: Readonly<
  */
 export const DEFAULT_MINED_PARAMS: Readonly<Omit<MinedTrainParams, 'outputDimension'>> = Object.freeze({
   margin: DEFAULT_MARGIN,
-  normalize: true,
+  normalize: 'auto',
   weightDecay: 0,
   init: 'pca',
   seed: 0,

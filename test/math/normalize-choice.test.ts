@@ -1,8 +1,9 @@
 // normalize 'auto' (src/math/mining/normalize-choice.ts): unit norm unless the start's plain embeddings
-// find more true nearest neighbours, on hand-made data whose answer is known, and trainMined with it.
+// find significantly more true nearest neighbours (McNemar's z ≥ 2), on hand-made data whose answer is
+// known, and trainMined with it.
 import t from 'tap';
 import { DEFAULT_MINED_PARAMS, trainMined, type MinedTrainParams } from '../../src/math/mining/index.js';
-import { chooseNormalize } from '../../src/math/mining/normalize-choice.js';
+import { AUTO_PLAIN_Z, chooseNormalize, discordantZ } from '../../src/math/mining/normalize-choice.js';
 import { createRng } from '../../src/math/rng.js';
 
 const IDENTITY3 = Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]);
@@ -42,6 +43,7 @@ t.test('length carries the label: plain; direction does: unit norm', (t) => {
   t.equal(plain.normalize, false, `plain ${plain.plain}, unit ${plain.unit}`);
   t.ok(plain.plain > 0.95 && plain.unit < 0.6, 'unit norm folds the radii together');
   t.equal(plain.queries, 60);
+  t.ok(plain.z >= AUTO_PLAIN_Z, `z ${plain.z}`);
   const D = byDirection(12, 10, 2);
   const unit = chooseNormalize(D.X, 3, IDENTITY3, 3, D.labels);
   t.equal(unit.normalize, true, `plain ${unit.plain}, unit ${unit.unit}`);
@@ -55,7 +57,26 @@ t.test('a tie, or no label with two rows, keeps unit norm', (t) => {
   const labels = Int32Array.from([0, 0, 1, 1]);
   t.match(chooseNormalize(X, 3, IDENTITY3, 3, labels), { normalize: true, plain: 1, unit: 1, queries: 4 });
   const single = chooseNormalize(X, 3, IDENTITY3, 3, Int32Array.from([0, 1, 2, 3]));
-  t.same(single, { normalize: true, plain: 0, unit: 0, queries: 0 });
+  t.same(single, { normalize: true, plain: 0, unit: 0, queries: 0, z: 0 });
+  t.end();
+});
+
+t.test('plain must win beyond chance: 3 more neighbours of 6 keep unit norm, 4 of 8 do not', (t) => {
+  const small = byLength(2, 3, 1);
+  const few = chooseNormalize(small.X, 3, IDENTITY3, 3, small.labels);
+  t.match(few, { normalize: true, plain: 1, unit: 0.5, queries: 6 }, 'a strict win by 3 queries');
+  t.equal(few.z, 3 / Math.sqrt(3), 'b 3, c 0: z = 3/√3');
+  const more = byLength(2, 4, 1);
+  t.match(chooseNormalize(more.X, 3, IDENTITY3, 3, more.labels), { normalize: false, plain: 1, unit: 0.5, z: 2 });
+  t.end();
+});
+
+t.test('discordantZ counts only the queries one way finds and the other misses', (t) => {
+  const a = Uint8Array.from([1, 1, 1, 1, 0, 0, 1, 0]);
+  const b = Uint8Array.from([1, 0, 0, 0, 1, 0, 1, 0]);
+  t.equal(discordantZ(a, b), (3 - 1) / 2, 'b 3, c 1');
+  t.equal(discordantZ(b, a), -1, 'antisymmetric');
+  t.equal(discordantZ(a, a), 0, 'no discordant query');
   t.end();
 });
 
@@ -78,7 +99,7 @@ t.test('trainMined with auto trains as the choice given explicitly, and reports 
     const auto = trainMined(s, base);
     t.equal(auto.metrics.normalized, expected, `${name}: normalized ${expected}`);
     const ev = auto.metrics.normalizeEvidence;
-    t.ok(ev && (expected ? ev.unit >= ev.plain : ev.plain > ev.unit), `${name}: evidence ${JSON.stringify(ev)}`);
+    t.ok(ev && (expected ? ev.z < AUTO_PLAIN_Z : ev.z >= AUTO_PLAIN_Z), `${name}: evidence ${JSON.stringify(ev)}`);
     const given = trainMined(s, { ...base, normalize: expected });
     t.same(auto.W, given.W, `${name}: the same W as normalize ${expected}`);
     t.equal(given.metrics.normalized, expected);

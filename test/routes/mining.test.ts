@@ -52,7 +52,7 @@ t.test('a dataset with samples trains with online mining by default and reports 
     mining: 'semihard+batchhard',
     loss: 'hinge',
     distance: 'euclidean',
-    normalize: true,
+    normalize: 'auto',
     margin: 0.2,
     batchSize: 80,
     samplesPerLabel: 8,
@@ -76,9 +76,10 @@ t.test('a dataset with samples trains with online mining by default and reports 
   t.equal(job.metrics.validationSplit, 'labels', '25 labels: whole labels are held out (unseen classes)');
   t.type(job.progress.mapAtR, 'number', 'progress carries the latest validation figures');
   const model = (await app.inject({ url: `/models/${job.modelId}` })).json();
-  t.equal(model.normalize, true);
+  t.equal(model.normalize, true, 'round clusters: unit norm');
   t.equal(job.metrics.normalized, true, 'the metrics say so too');
-  t.notOk('normalizeEvidence' in job.metrics, 'no choice was made');
+  const evidence = job.metrics.normalizeEvidence;
+  t.ok(evidence && evidence.z < 2, `the evidence it chose by: ${JSON.stringify(evidence)}`);
 
   const ev = await app.inject({ method: 'POST', url: `/models/${job.modelId}/evaluate`, payload: { datasetId: id } });
   t.equal(ev.statusCode, 200, ev.body);

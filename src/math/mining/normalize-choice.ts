@@ -1,19 +1,26 @@
 // `normalize: 'auto'`: whether the embeddings are unit-normalised, decided by the start's evidence.
 //
-// Unit norm discards one thing, the length of Wx. On face descriptors that length is nuisance (image
-// quality, contrast) and dropping it sharpens the neighbourhoods; on features where it carries the
-// class (ink per digit, counts) dropping it costs nearest neighbours that no training wins back
-// (docs/decisions/0060). The start map W₀ (PCA, identity or uniform) is label-free, so its leave-one-out
-// precision@1 on the training samples is a fair witness for classes it never saw: each way of
-// embedding is scored on the same seeded rows, and plain embeddings are chosen only when they find
-// strictly more true nearest neighbours. A tie keeps unit norm, the safer choice with an absolute
-// margin. Cost: one product n·d·k and two leave-one-out passes n²·k, on the start gate's rows
-// (n²·(d + k) ≤ GATE_BUDGET), so at most twice the gate's own. Pure; deterministic for its rows.
+// Unit norm discards one thing, the length of Wx. On face descriptors that length is mostly nuisance
+// (image quality, contrast) and dropping it sharpens the neighbourhoods; where it carries the class
+// (ink per digit, counts, a dominant identity direction) dropping it costs nearest neighbours that no
+// training wins back (docs/decisions/0060, 0061). The start map W₀ (PCA, identity or uniform) is
+// label-free, so its leave-one-out precision@1 on the training samples is a fair witness for classes it
+// never saw: both ways of embedding are scored on the same seeded rows, query by query.
+//
+// Plain embeddings must win beyond chance, not by a few queries: without a length signal they train
+// worse (an absolute margin a growing W can satisfy), and a strict win flipped the choice on a
+// face-like set by 3 queries of 352. The test is McNemar's on the discordant queries (b found only
+// plain, c only unit): z = (b − c)/√(b + c) ≥ AUTO_PLAIN_Z. Cost: one product n·d·k and two
+// leave-one-out passes n²·k, on the start gate's rows (n²·(d + k) ≤ GATE_BUDGET), so at most twice the
+// gate's own. Pure; deterministic for its rows.
 import { embed } from '../embed.js';
 import { normalizeRow } from '../losses.js';
 import { labelCounts } from '../metrics.js';
 import type { DataArray } from '../types.js';
 import { chancePrecision, nearestNeighbourHits } from './start-gate.js';
+
+/** One-sided z that plain embeddings must reach over unit norm (about p < 0.025). */
+export const AUTO_PLAIN_Z = 2;
 
 export interface NormalizeChoice {
   normalize: boolean;
@@ -23,6 +30,19 @@ export interface NormalizeChoice {
   unit: number;
   /** queries scored (rows with another row of their label) */
   queries: number;
+  /** McNemar's z of plain over unit on the discordant queries (0 when there are none) */
+  z: number;
+}
+
+/** z = (b − c)/√(b + c) over the queries only one of two ways found; 0 without any. */
+export function discordantZ(a: Uint8Array, b: Uint8Array): number {
+  let onlyA = 0;
+  let onlyB = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] > b[i]) onlyA++;
+    else if (b[i] > a[i]) onlyB++;
+  }
+  return onlyA + onlyB === 0 ? 0 : (onlyA - onlyB) / Math.sqrt(onlyA + onlyB);
 }
 
 /** Chooses for the start W0 (k×d) over X (n×d) and their labels; no queries: unit norm. */
@@ -36,11 +56,14 @@ export function chooseNormalize(
   const n = labels.length;
   const counts = labelCounts(labels);
   const { queries } = chancePrecision(labels, counts);
-  if (queries === 0) return { normalize: true, plain: 0, unit: 0, queries };
+  if (queries === 0) return { normalize: true, plain: 0, unit: 0, queries, z: 0 };
   const E = new Float64Array(n * k);
   embed(W0, k, d, X, n, false, E);
-  const plain = nearestNeighbourHits(E, n, k, labels, counts);
+  const plainHits = new Uint8Array(n);
+  const unitHits = new Uint8Array(n);
+  const plain = nearestNeighbourHits(E, n, k, labels, counts, plainHits);
   for (let i = 0; i < n; i++) normalizeRow(E, i * k, k); // as embed's unit norm, without a second product
-  const unit = nearestNeighbourHits(E, n, k, labels, counts);
-  return { normalize: !(plain > unit), plain: plain / queries, unit: unit / queries, queries };
+  const unit = nearestNeighbourHits(E, n, k, labels, counts, unitHits);
+  const z = discordantZ(plainHits, unitHits);
+  return { normalize: !(z >= AUTO_PLAIN_Z), plain: plain / queries, unit: unit / queries, queries, z };
 }

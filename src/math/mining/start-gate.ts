@@ -38,13 +38,14 @@ export function gateRowLimit(d: number, k: number): number {
   return Math.max(2, Math.min(GATE_MAX_ROWS, Math.floor(Math.sqrt(GATE_BUDGET / (d + k)))));
 }
 
-/** Leave-one-out nearest-neighbour hits (squared euclidean) over queries with a same-label row. */
+/** Leave-one-out nearest-neighbour hits (squared euclidean) over queries with a same-label row; `hit` marks each. */
 export function nearestNeighbourHits(
   E: DataArray,
   n: number,
   dim: number,
   labels: Int32Array,
   counts: Map<number, number>,
+  hit?: Uint8Array,
 ): number {
   let hits = 0;
   for (let i = 0; i < n; i++) {
@@ -65,7 +66,10 @@ export function nearestNeighbourHits(
         bestJ = j;
       }
     }
-    if (bestJ >= 0 && labels[bestJ] === labels[i]) hits++;
+    if (bestJ >= 0 && labels[bestJ] === labels[i]) {
+      hits++;
+      if (hit) hit[i] = 1;
+    }
   }
   return hits;
 }

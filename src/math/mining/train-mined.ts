@@ -522,8 +522,8 @@ function finish(run: MinedRun): MinedTrainResult {
     normalized: run.normalize,
   };
   if (run.normalizeChoice) {
-    const { plain, unit } = run.normalizeChoice;
-    metrics.normalizeEvidence = { plain, unit };
+    const { plain, unit, z } = run.normalizeChoice;
+    metrics.normalizeEvidence = { plain, unit, z };
   }
   if (run.pullSettings) {
     metrics.startPullGate = run.pullSettings.gate.gate;
