@@ -64,7 +64,7 @@ export const JobMetrics = Type.Object(
           z: Type.Optional(
             Type.Number({
               description:
-                "McNemar's z of plain over unit on the queries only one of them finds; plain embeddings when z ≥ 2",
+                "McNemar's z (continuity-corrected) of plain over unit on the queries only one of them finds; plain embeddings when z ≥ 2",
             }),
           ),
         },

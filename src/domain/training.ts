@@ -33,7 +33,7 @@ export const TrainingOptions = {
     description:
       'L2-normalise embeddings in training and serving. Default false for triplets, `auto` for mined samples: ' +
       "unit norm unless the start map's plain embeddings find significantly more true nearest neighbours among the " +
-      "training samples (leave-one-out, McNemar's z ≥ 2), as when the length of a vector carries its class; the " +
+      "training samples (leave-one-out, McNemar's continuity-corrected z ≥ 2), as when the length of a vector carries its class; the " +
       'model and `metrics.normalized` say which it chose, `metrics.normalizeEvidence` on what. See ' +
       'docs/decisions/0061',
   }),

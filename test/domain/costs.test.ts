@@ -121,7 +121,9 @@ t.test('the start gate rows: counted with a start pull or normalize auto, within
     rows * (512 * 4 + 128 * 8 + 4),
     'auto scores the same rows',
   );
-  t.notOk(gate({ startPull: 0 }), 'no term without either');
+  t.ok(gate({ startPull: 0 }), 'the default normalize is auto: counted');
+  t.notOk(gate({ startPull: 0, normalize: true }), 'no term without either');
+  t.notOk(gate({ startPull: 0, normalize: false }), 'nor with plain embeddings asked for');
 });
 
 t.test('the mirrored sizes still match the math core', async (t) => {

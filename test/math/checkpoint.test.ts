@@ -8,6 +8,7 @@ import { DEFAULT_MINED_PARAMS, DEFAULT_TRAIN_PARAMS } from '../../src/math/defau
 import { jsKernels } from '../../src/math/kernels/js.js';
 import type { MinedCheckpoint } from '../../src/math/mining/checkpoint.js';
 import { trainMined } from '../../src/math/mining/train-mined.js';
+import { AUTO_PLAIN_Z } from '../../src/math/mining/normalize-choice.js';
 import type { LabelledSamples, MinedTrainParams } from '../../src/math/mining/types.js';
 import { wasmSimdSupported } from '../../src/math/kernels/simd.js';
 import { createPKSampler } from '../../src/math/mining/sampler.js';
@@ -303,6 +304,13 @@ t.test('trainMined: a resumed auto run keeps the checkpoint’s choice rather th
   const flipped = trainMined(data, p, { resumeFrom: c });
   t.equal(flipped.metrics.normalized, true, 'the kept choice wins over the recomputed one');
   t.notSame(flipped.W, ref.W);
+  const beforeTheTest = structuredClone(cps[3]);
+  delete beforeTheTest.normalizeChoice!.z;
+  const kept = trainMined(data, p, { resumeFrom: beforeTheTest });
+  t.same(Array.from(kept.W), Array.from(ref.W), 'a choice kept without its z (0060) resumes the same W');
+  const { z, ...evidence } = ref.metrics.normalizeEvidence!;
+  t.ok(z! >= AUTO_PLAIN_Z, 'the uninterrupted run computed z');
+  t.same(kept.metrics.normalizeEvidence, evidence, 'the resumed one reports no z it did not compute');
   const older = structuredClone(cps[3]);
   delete older.normalizeChoice;
   sameResult(t, trainMined(data, p, { resumeFrom: older }), ref, 'a checkpoint without it chooses again, the same');

@@ -1,5 +1,5 @@
 // normalize 'auto' (src/math/mining/normalize-choice.ts): unit norm unless the start's plain embeddings
-// find significantly more true nearest neighbours (McNemar's z ≥ 2), on hand-made data whose answer is
+// find significantly more true nearest neighbours (McNemar's continuity-corrected z ≥ 2), on hand-made data whose answer is
 // known, and trainMined with it.
 import t from 'tap';
 import { DEFAULT_MINED_PARAMS, trainMined, type MinedTrainParams } from '../../src/math/mining/index.js';
@@ -43,7 +43,7 @@ t.test('length carries the label: plain; direction does: unit norm', (t) => {
   t.equal(plain.normalize, false, `plain ${plain.plain}, unit ${plain.unit}`);
   t.ok(plain.plain > 0.95 && plain.unit < 0.6, 'unit norm folds the radii together');
   t.equal(plain.queries, 60);
-  t.ok(plain.z >= AUTO_PLAIN_Z, `z ${plain.z}`);
+  t.ok(plain.z! >= AUTO_PLAIN_Z, `z ${plain.z}`);
   const D = byDirection(12, 10, 2);
   const unit = chooseNormalize(D.X, 3, IDENTITY3, 3, D.labels);
   t.equal(unit.normalize, true, `plain ${unit.plain}, unit ${unit.unit}`);
@@ -61,22 +61,28 @@ t.test('a tie, or no label with two rows, keeps unit norm', (t) => {
   t.end();
 });
 
-t.test('plain must win beyond chance: 3 more neighbours of 6 keep unit norm, 4 of 8 do not', (t) => {
-  const small = byLength(2, 3, 1);
-  const few = chooseNormalize(small.X, 3, IDENTITY3, 3, small.labels);
-  t.match(few, { normalize: true, plain: 1, unit: 0.5, queries: 6 }, 'a strict win by 3 queries');
-  t.equal(few.z, 3 / Math.sqrt(3), 'b 3, c 0: z = 3/√3');
-  const more = byLength(2, 4, 1);
-  t.match(chooseNormalize(more.X, 3, IDENTITY3, 3, more.labels), { normalize: false, plain: 1, unit: 0.5, z: 2 });
+t.test('plain must win beyond chance: 4 more neighbours of 8 keep unit norm, 9 of 12 do not', (t) => {
+  const few = byLength(2, 4, 1);
+  const small = chooseNormalize(few.X, 3, IDENTITY3, 3, few.labels);
+  t.match(small, { normalize: true, plain: 1, unit: 0.5, queries: 8 }, 'a strict win by 4 queries');
+  t.equal(small.z, (4 - 1) / 2, 'b 4, c 0: z = (4 − 1)/√4');
+  const more = byLength(2, 6, 1);
+  t.match(chooseNormalize(more.X, 3, IDENTITY3, 3, more.labels), {
+    normalize: false,
+    plain: 1,
+    unit: 0.25,
+    z: (9 - 1) / 3,
+  });
   t.end();
 });
 
-t.test('discordantZ counts only the queries one way finds and the other misses', (t) => {
-  const a = Uint8Array.from([1, 1, 1, 1, 0, 0, 1, 0]);
-  const b = Uint8Array.from([1, 0, 0, 0, 1, 0, 1, 0]);
-  t.equal(discordantZ(a, b), (3 - 1) / 2, 'b 3, c 1');
-  t.equal(discordantZ(b, a), -1, 'antisymmetric');
+t.test('discordantZ: continuity-corrected, over the queries one way finds and the other misses', (t) => {
+  const a = Uint8Array.from([1, 1, 1, 1, 1, 0, 0, 1, 0]);
+  const b = Uint8Array.from([1, 0, 0, 0, 0, 1, 0, 1, 0]);
+  t.equal(discordantZ(a, b), (4 - 1 - 1) / Math.sqrt(5), 'b 4, c 1');
+  t.equal(discordantZ(b, a), -discordantZ(a, b), 'antisymmetric');
   t.equal(discordantZ(a, a), 0, 'no discordant query');
+  t.equal(discordantZ(Uint8Array.from([1, 0]), Uint8Array.from([0, 0])), 0, 'a lead of one is no evidence');
   t.end();
 });
 
@@ -99,7 +105,7 @@ t.test('trainMined with auto trains as the choice given explicitly, and reports 
     const auto = trainMined(s, base);
     t.equal(auto.metrics.normalized, expected, `${name}: normalized ${expected}`);
     const ev = auto.metrics.normalizeEvidence;
-    t.ok(ev && (expected ? ev.z < AUTO_PLAIN_Z : ev.z >= AUTO_PLAIN_Z), `${name}: evidence ${JSON.stringify(ev)}`);
+    t.ok(ev && (expected ? ev.z! < AUTO_PLAIN_Z : ev.z! >= AUTO_PLAIN_Z), `${name}: evidence ${JSON.stringify(ev)}`);
     const given = trainMined(s, { ...base, normalize: expected });
     t.same(auto.W, given.W, `${name}: the same W as normalize ${expected}`);
     t.equal(given.metrics.normalized, expected);

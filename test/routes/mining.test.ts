@@ -164,7 +164,7 @@ t.test('mining choices that cannot work are refused', async (t) => {
   t.equal(r.json().params.optimizer, 'lbfgs');
 });
 
-t.test('normalize auto: samples whose length tells the label train plain embeddings, end to end', async (t) => {
+t.test('by default, samples whose length tells the label train plain embeddings, end to end', async (t) => {
   const app = await testApp(t);
   const id = await createDataset(app, 3);
   // 6 labels along one direction, told apart by length alone: unit norm would fold them together
@@ -180,9 +180,10 @@ t.test('normalize auto: samples whose length tells the label train plain embeddi
       url: '/train',
       payload: { datasetId: id, outputDimension: 2, maxIterations: 50, ...extra },
     });
-  const auto = await waitForJob(app, (await post({ normalize: 'auto' })).json().id);
+  const auto = await waitForJob(app, (await post({})).json().id);
   t.equal(auto.status, 'succeeded', JSON.stringify(auto.error));
-  t.equal(auto.params.normalize, 'auto', 'the job keeps what was asked');
+  t.equal(auto.params.normalize, 'auto', 'the default, kept in the job');
+  t.ok(auto.metrics.normalizeEvidence.z >= 2, 'significantly more neighbours plain');
   t.equal(auto.metrics.normalized, false, JSON.stringify(auto.metrics.normalizeEvidence));
   t.equal((await app.inject({ url: `/models/${auto.modelId}` })).json().normalize, false, 'the model embeds plain');
   const given = await waitForJob(app, (await post({ normalize: false })).json().id);

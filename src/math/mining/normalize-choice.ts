@@ -10,7 +10,9 @@
 // Plain embeddings must win beyond chance, not by a few queries: without a length signal they train
 // worse (an absolute margin a growing W can satisfy), and a strict win flipped the choice on a
 // face-like set by 3 queries of 352. The test is McNemar's on the discordant queries (b found only
-// plain, c only unit): z = (b − c)/√(b + c) ≥ AUTO_PLAIN_Z. Cost: one product n·d·k and two
+// plain, c only unit), with the continuity correction so that a handful of queries cannot pass it
+// (4 to 0 gives 1.5; 6 to 0, whose exact one-sided p is 0.016, gives 2.04):
+// z = sign(b − c)·(|b − c| − 1)/√(b + c) ≥ AUTO_PLAIN_Z. Cost: one product n·d·k and two
 // leave-one-out passes n²·k, on the start gate's rows (n²·(d + k) ≤ GATE_BUDGET), so at most twice the
 // gate's own. Pure; deterministic for its rows.
 import { embed } from '../embed.js';
@@ -30,11 +32,17 @@ export interface NormalizeChoice {
   unit: number;
   /** queries scored (rows with another row of their label) */
   queries: number;
-  /** McNemar's z of plain over unit on the discordant queries (0 when there are none) */
-  z: number;
+  /**
+   * McNemar's continuity-corrected z of plain over unit on the discordant queries (0 when they are
+   * split evenly or absent); absent in checkpoints written before the test (0061)
+   */
+  z?: number;
 }
 
-/** z = (b − c)/√(b + c) over the queries only one of two ways found; 0 without any. */
+/**
+ * McNemar's z with the continuity correction, sign(b − c)·(|b − c| − 1)/√(b + c), where b counts the
+ * queries only `a` found and c those only `b` found; 0 when |b − c| ≤ 1.
+ */
 export function discordantZ(a: Uint8Array, b: Uint8Array): number {
   let onlyA = 0;
   let onlyB = 0;
@@ -42,7 +50,8 @@ export function discordantZ(a: Uint8Array, b: Uint8Array): number {
     if (a[i] > b[i]) onlyA++;
     else if (b[i] > a[i]) onlyB++;
   }
-  return onlyA + onlyB === 0 ? 0 : (onlyA - onlyB) / Math.sqrt(onlyA + onlyB);
+  const lead = Math.abs(onlyA - onlyB);
+  return lead <= 1 ? 0 : (Math.sign(onlyA - onlyB) * (lead - 1)) / Math.sqrt(onlyA + onlyB);
 }
 
 /** Chooses for the start W0 (k×d) over X (n×d) and their labels; no queries: unit norm. */

@@ -523,7 +523,7 @@ function finish(run: MinedRun): MinedTrainResult {
   };
   if (run.normalizeChoice) {
     const { plain, unit, z } = run.normalizeChoice;
-    metrics.normalizeEvidence = { plain, unit, z };
+    metrics.normalizeEvidence = z === undefined ? { plain, unit } : { plain, unit, z };
   }
   if (run.pullSettings) {
     metrics.startPullGate = run.pullSettings.gate.gate;

@@ -166,8 +166,9 @@ export interface MinedTrainMetrics extends TrainMetrics {
   /** whether the embeddings are unit-norm: the request's normalize, or what `auto` chose */
   normalized: boolean;
   /** with normalize `auto`: the start's leave-one-out precision@1 on the training samples, plain and unit-norm,
-   * and McNemar's z of plain over unit (plain when z ≥ AUTO_PLAIN_Z) */
-  normalizeEvidence?: { plain: number; unit: number; z: number };
+   * and McNemar's z of plain over unit (plain when z ≥ AUTO_PLAIN_Z; absent for a choice a checkpoint kept
+   * from before the test) */
+  normalizeEvidence?: { plain: number; unit: number; z?: number };
   /** with a start pull: its gate in [0, 1], the start's evidence on the training samples (start-gate.ts) */
   startPullGate?: number;
   /** with a start pull: the λ it trained with, startPull · gate / pairs of training labels */
