@@ -6,6 +6,7 @@
 // - trainMined: the whole call with DEFAULT_MINED_PARAMS (split, PCA init, validation every 100 steps)
 import { pathToFileURL } from 'node:url';
 import { createAdam } from '../src/math/optim/adam.js';
+import { RELATIVE_LEARNING_RATE } from '../src/math/mining/learning-rate.js';
 import { createRng } from '../src/math/rng.js';
 import {
   batchDistances,
@@ -122,7 +123,9 @@ export function benchMining(opts: MiningBenchOptions): MiningBenchResult {
 
   // full training steps
   const grad = new Float64Array(k * d);
-  const adam = createAdam(k * d, { learningRate: p.learningRate, schedule: { kind: 'cosine', totalSteps: steps } });
+  // the kernels' cost does not depend on the rate: `auto` runs at its value for a unit-RMS start
+  const learningRate = p.learningRate === 'auto' ? RELATIVE_LEARNING_RATE : p.learningRate;
+  const adam = createAdam(k * d, { learningRate, schedule: { kind: 'cosine', totalSteps: steps } });
   let stepSamples = 0;
   const s0 = now();
   for (let s = 0; s < steps; s++) {

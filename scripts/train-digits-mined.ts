@@ -2,7 +2,7 @@
 // for ../shared/tools/eval/eval.py.
 //   npx tsx scripts/train-digits-mined.ts [--k 16] [--out /tmp/Wm.json] [--data ../shared/data/digits]
 //     [--mining semihard+batchhard|semihard|batchhard|none] [--loss hinge|softplus] [--distance euclidean|squared]
-//     [--no-normalize] [--margin 0.2] [--learningRate 3e-3] [--maxIterations 3000] [--batchSize 80]
+//     [--no-normalize] [--margin 0.2] [--learningRate auto] [--maxIterations 3000] [--batchSize 80]
 //     [--samplesPerLabel 8] [--validationFraction 0.1] [--validationSplit auto|labels|samples]
 //     [--reduction nonzero|all] [--patience 10] [--evaluationInterval 100] [--weightDecay 0] [--seed 0] [--quiet]
 import { fileURLToPath } from 'node:url';
@@ -71,7 +71,7 @@ const params: MinedTrainParams = {
   loss: a.loss as MinedLossName,
   distance: a.distance as DistanceName,
   margin: Number(a.margin),
-  learningRate: Number(a.learningRate),
+  learningRate: a.learningRate === 'auto' ? 'auto' : Number(a.learningRate),
   maxIterations: Number(a.maxIterations),
   batchSize: Number(a.batchSize),
   samplesPerLabel: Number(a.samplesPerLabel),

@@ -74,6 +74,9 @@ export const JobMetrics = Type.Object(
         },
       ),
     ),
+    learningRate: num(
+      'Mined training: Adam\'s base learning rate that ran, the request\'s or what `learningRate: "auto"` made of the start map',
+    ),
     startPullGate: num(
       "Mined training with a start pull: the gate in [0, 1] scaling it, the start map's leave-one-out precision@1 " +
         "on the training samples above chance, times the share it keeps of the raw features' own",

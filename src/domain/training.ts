@@ -64,10 +64,10 @@ export const TrainingOptions = {
   distance: literals(['euclidean', 'squared'], {
     description: 'Mined samples: the distance the loss and the margin use. Default `euclidean`',
   }),
-  learningRate: Type.Number({
-    minimum: 1e-12,
-    maximum: 10,
-    description: `Adam: base learning rate. Default ${DEFAULT_MINED_PARAMS.learningRate}`,
+  learningRate: Type.Union([Type.Number({ minimum: 1e-12, maximum: 10 }), Type.Literal('auto')], {
+    description:
+      'Adam: base learning rate, or `auto` (default): 0.01 times the start map’s RMS entry, so that the same data ' +
+      'in other units trains the same model; `metrics.learningRate` says what ran. See docs/decisions/0062',
   }),
   tripletWeight: Type.Number({
     minimum: 0,

@@ -317,6 +317,22 @@ t.test('trainMined: a resumed auto run keeps the checkpoint’s choice rather th
   t.end();
 });
 
+t.test('trainMined: a resumed run keeps the checkpoint’s learning rate; an older checkpoint recomputes it', (t) => {
+  const { data, p } = minedConfigs.find((x) => x.p.learningRate === 'auto')!;
+  const cps: MinedCheckpoint[] = [];
+  const ref = trainMined(data, p, { onCheckpoint: (c) => cps.push(c) });
+  const c = structuredClone(cps[2]);
+  t.equal(c.learningRate, ref.metrics.learningRate, 'the checkpoint holds the rate that ran');
+  c.learningRate = 2 * c.learningRate!;
+  const doubled = trainMined(data, p, { resumeFrom: c });
+  t.equal(doubled.metrics.learningRate, c.learningRate, 'the kept rate wins over the recomputed one');
+  t.notSame(doubled.W, ref.W);
+  const older = structuredClone(cps[2]);
+  delete older.learningRate;
+  sameResult(t, trainMined(data, p, { resumeFrom: older }), ref, 'a checkpoint without it recomputes the same');
+  t.end();
+});
+
 t.test('trainMined: a resumed run checkpoints on the same boundaries; cancellation after resuming', (t) => {
   const { data, p } = minedConfigs[2];
   const all: MinedCheckpoint[] = [];

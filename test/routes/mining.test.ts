@@ -53,6 +53,7 @@ t.test('a dataset with samples trains with online mining by default and reports 
     loss: 'hinge',
     distance: 'euclidean',
     normalize: 'auto',
+    learningRate: 'auto',
     margin: 0.2,
     batchSize: 80,
     samplesPerLabel: 8,
@@ -76,6 +77,7 @@ t.test('a dataset with samples trains with online mining by default and reports 
   t.equal(job.metrics.validationSplit, 'labels', '25 labels: whole labels are held out (unseen classes)');
   t.type(job.progress.mapAtR, 'number', 'progress carries the latest validation figures');
   const model = (await app.inject({ url: `/models/${job.modelId}` })).json();
+  t.ok(job.metrics.learningRate > 0, `the learning rate that ran: ${job.metrics.learningRate}`);
   t.equal(model.normalize, true, 'round clusters: unit norm');
   t.equal(job.metrics.normalized, true, 'the metrics say so too');
   const evidence = job.metrics.normalizeEvidence;
@@ -147,6 +149,12 @@ t.test('mining choices that cannot work are refused', async (t) => {
     'VALIDATION_ERROR',
   );
   expectError(t, await post({ datasetId: samples, outputDimension: 2, mining: 'hardest' }), 400, 'VALIDATION_ERROR');
+  const fast = await post({ datasetId: samples, outputDimension: 2, learningRate: 'fast' });
+  expectError(t, fast, 400, 'VALIDATION_ERROR');
+  t.match(fast.json().message, /learningRate/, 'names the field');
+  const rate = await post({ datasetId: triplets, outputDimension: 2, learningRate: 'auto' });
+  expectError(t, rate, 400, 'VALIDATION_ERROR');
+  t.match(rate.json().message, /learningRate/, 'triplets train without Adam: named too');
   // mining "none" on a dataset with samples and triplets trains on the triplets.
   await app.inject({
     method: 'POST',

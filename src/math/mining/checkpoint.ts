@@ -49,6 +49,8 @@ export interface MinedCheckpoint {
    * differently) cannot choose otherwise; null when the request said, absent in older checkpoints
    */
   normalizeChoice?: NormalizeChoice | null;
+  /** Adam's base rate that ran, kept for the same reason as normalizeChoice; absent in older checkpoints */
+  learningRate?: number;
 }
 
 /** What a checkpoint reads from and writes back into a run (train-mined.ts's MinedRun has it all). */
@@ -63,6 +65,7 @@ export interface MinedRunState {
   readonly startDistance: number;
   readonly window: LossWindow;
   readonly normalizeChoice: NormalizeChoice | null;
+  readonly learningRate: number;
   step: number;
   samplesSeen: number;
   gradNorm: number;
@@ -103,6 +106,7 @@ export function minedCheckpoint(run: MinedRunState): MinedCheckpoint {
     startDistance: run.startDistance,
     window: { ...run.window },
     normalizeChoice: run.normalizeChoice && { ...run.normalizeChoice },
+    learningRate: run.learningRate,
   };
 }
 

@@ -10,7 +10,8 @@ export function validateMinedInputs(s: LabelledSamples, p: MinedTrainParams): vo
   if (s.X.length !== n * d) throw new RangeError(`X has ${s.X.length} values, expected n·d = ${n * d}`);
   if (s.labels.length !== n) throw new RangeError(`labels has ${s.labels.length} values, expected n = ${n}`);
   checkCommonParams(p);
-  if (!(Number.isFinite(p.learningRate) && p.learningRate > 0)) throw new RangeError(`learningRate must be > 0`);
+  if (p.learningRate !== 'auto' && !(Number.isFinite(p.learningRate) && p.learningRate > 0))
+    throw new RangeError(`learningRate must be > 0 or auto`);
   if (!(p.learningRateFloor >= 0 && p.learningRateFloor <= 1))
     throw new RangeError(`learningRateFloor must be in [0, 1]`);
   if (!(isPositiveInteger(p.samplesPerLabel) && p.samplesPerLabel >= 2))

@@ -30,6 +30,7 @@ import { validateMinedInputs } from './checks.js';
 import { gatherLabels, gatherRows, makeEvalSet, rowsLike, scoreTriplets, type EvalSet } from './eval-set.js';
 import { createPKSampler, type PKSampler } from './sampler.js';
 import { chooseNormalize, type NormalizeChoice } from './normalize-choice.js';
+import { startRelativeLearningRate } from './learning-rate.js';
 import { gateRowLimit, startGate, type StartGate } from './start-gate.js';
 import { createStartPull, pullPerLabel, type StartPull } from './start-pull.js';
 import { tripletLossByName, type TripletLoss } from './triplet-loss.js';
@@ -194,15 +195,21 @@ function hasPositivePair(labels: Int32Array, rows: Int32Array): boolean {
   return false;
 }
 
-function createAdamFor(p: MinedTrainParams, size: number): Adam {
+/** The run's base rate: the request's, the one a checkpoint kept, or `auto`'s from W₀ (learning-rate.ts). */
+function learningRateFor(p: MinedTrainParams, start: StartEvidence, resume: MinedCheckpoint | undefined): number {
+  if (p.learningRate !== 'auto') return p.learningRate;
+  return resume?.learningRate ?? startRelativeLearningRate(start.W0());
+}
+
+function createAdamFor(p: MinedTrainParams, size: number, learningRate: number): Adam {
   return createAdam(size, {
-    learningRate: p.learningRate,
+    learningRate,
     beta1: p.beta1,
     beta2: p.beta2,
     epsilon: p.adamEpsilon,
     weightDecay: p.weightDecay,
     decoupledWeightDecay: true,
-    schedule: { kind: 'cosine', totalSteps: p.maxIterations, floor: p.learningRate * p.learningRateFloor },
+    schedule: { kind: 'cosine', totalSteps: p.maxIterations, floor: learningRate * p.learningRateFloor },
   });
 }
 
@@ -243,6 +250,7 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
   // W is still the start here: no step has run yet
   const start = startEvidence(samples, split.train, p, kernels, resume ? null : W);
   const { normalize, normalizeChoice } = normalizationFor(d, p, start, resume);
+  const learningRate = learningRateFor(p, start, resume);
   const distance = distanceByName(p.distance, { smooth: true });
   const objective = createBatchObjective(
     k,
@@ -298,7 +306,8 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
     objective,
     pull,
     pullSettings,
-    adam: createAdamFor(p, k * d),
+    learningRate,
+    adam: createAdamFor(p, k * d, learningRate),
     trainEval,
     valEval,
     validating: valEval !== null,
@@ -520,6 +529,7 @@ function finish(run: MinedRun): MinedTrainResult {
     earlyStopped: run.earlyStopped,
     samplesSeen: run.samplesSeen,
     normalized: run.normalize,
+    learningRate: run.learningRate,
   };
   if (run.normalizeChoice) {
     const { plain, unit, z } = run.normalizeChoice;

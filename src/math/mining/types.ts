@@ -76,8 +76,11 @@ export interface MinedTrainParams {
   loss: MinedLossName;
   distance: DistanceName;
   reduction: ReductionName;
-  /** Adam base learning rate, decayed by a cosine over maxIterations down to learningRate·learningRateFloor */
-  learningRate: number;
+  /**
+   * Adam base learning rate, decayed by a cosine over maxIterations down to learningRate·learningRateFloor;
+   * `auto`: RELATIVE_LEARNING_RATE times the start map's RMS entry (learning-rate.ts)
+   */
+  learningRate: number | 'auto';
   /** end of the cosine schedule as a fraction of learningRate (0 = decay to 0) */
   learningRateFloor: number;
   beta1: number;
@@ -169,6 +172,8 @@ export interface MinedTrainMetrics extends TrainMetrics {
    * and McNemar's z of plain over unit (plain when z ≥ AUTO_PLAIN_Z; absent for a choice a checkpoint kept
    * from before the test) */
   normalizeEvidence?: { plain: number; unit: number; z?: number };
+  /** Adam's base learning rate that ran: the request's, or what `auto` made of the start */
+  learningRate?: number;
   /** with a start pull: its gate in [0, 1], the start's evidence on the training samples (start-gate.ts) */
   startPullGate?: number;
   /** with a start pull: the λ it trained with, startPull · gate / pairs of training labels */

@@ -1,0 +1,21 @@
+// `learningRate: 'auto'`: Adam's base rate as a fraction of the start map's typical entry.
+//
+// Adam moves every entry of W by about the learning rate a step, whatever the gradient's size, so an
+// absolute rate means a different relative step on every data set: the PCA start is rescaled to the
+// data, and its entries shrink as the features grow (1e-3 on face-like features of norm 40–65, 2e-2 on
+// digits, 0.05–1 on unit-norm descriptors). The same data in other units then trains another model,
+// and one absolute default is too large for some sets and too small for others (docs/decisions/0062).
+// Tying the rate to the RMS entry of W₀ makes training invariant to the features' scale: the batch
+// losses with normalised embeddings, the start pull (divided by ‖W₀‖²) and decoupled weight decay
+// already are. Pure.
+
+/** Adam's base rate per unit of W₀'s RMS entry under `auto`. */
+export const RELATIVE_LEARNING_RATE = 0.01;
+
+/** The base rate for W₀: RELATIVE_LEARNING_RATE · √(mean W₀²); a zero start falls back to the relative rate. */
+export function startRelativeLearningRate(W0: Float64Array): number {
+  let sq = 0;
+  for (let i = 0; i < W0.length; i++) sq += W0[i] * W0[i];
+  const rms = W0.length > 0 ? Math.sqrt(sq / W0.length) : 0;
+  return rms > 0 && Number.isFinite(rms) ? RELATIVE_LEARNING_RATE * rms : RELATIVE_LEARNING_RATE;
+}
