@@ -66,8 +66,9 @@ export const TrainingOptions = {
   }),
   learningRate: Type.Union([Type.Number({ minimum: 1e-12, maximum: 10 }), Type.Literal('auto')], {
     description:
-      'Adam: base learning rate, or `auto` (default): 0.01 times the start map’s RMS entry, so that the same data ' +
-      'in other units trains the same model; `metrics.learningRate` says what ran. See docs/decisions/0062',
+      'Adam: base learning rate, or `auto` (default): 0.01 times the start map’s RMS entry, so that from the PCA ' +
+      'start the same data in other units trains the same model; `metrics.learningRate` says what ran. See ' +
+      'docs/decisions/0062',
   }),
   tripletWeight: Type.Number({
     minimum: 0,

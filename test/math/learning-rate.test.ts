@@ -51,6 +51,17 @@ t.test('auto: the same samples 1,000 times larger train the same map, 1,000 time
   t.end();
 });
 
+t.test('auto with weight decay: the same map at 1× and 1,000× too', (t) => {
+  // Adam's ε (1e-8 beside √v, which grows with the units) is the one term that does not scale
+  const small = trainMined(samples(1), params({ weightDecay: 1, adamEpsilon: 1e-30 }));
+  const large = trainMined(samples(1000), params({ weightDecay: 1, adamEpsilon: 1e-30 }));
+  const scaled = large.W.map((v) => v * 1000);
+  t.ok(relErr(scaled, small.W) < 1e-6, `W·1000 matches: ${relErr(scaled, small.W)}`);
+  const none = trainMined(samples(1), params());
+  t.ok(relErr(none.W, small.W) > 1e-3, `and the decay does something: ${relErr(none.W, small.W)}`);
+  t.end();
+});
+
 t.test('an absolute rate trains another map when the units change', (t) => {
   const small = trainMined(samples(1), params({ learningRate: 3e-3 }));
   const large = trainMined(samples(1000), params({ learningRate: 3e-3 }));

@@ -78,6 +78,13 @@ t.test('a dataset with samples trains with online mining by default and reports 
   t.type(job.progress.mapAtR, 'number', 'progress carries the latest validation figures');
   const model = (await app.inject({ url: `/models/${job.modelId}` })).json();
   t.ok(job.metrics.learningRate > 0, `the learning rate that ran: ${job.metrics.learningRate}`);
+  const given = await app.inject({
+    method: 'POST',
+    url: '/train',
+    payload: { datasetId: id, outputDimension: 4, maxIterations: 100, seed: 1, learningRate: 0.003 },
+  });
+  t.equal(given.json().params.learningRate, 0.003, 'a number is kept, as in jobs stored before auto');
+  t.equal((await waitForJob(app, given.json().id)).metrics.learningRate, 0.003, 'and trains at that rate');
   t.equal(model.normalize, true, 'round clusters: unit norm');
   t.equal(job.metrics.normalized, true, 'the metrics say so too');
   const evidence = job.metrics.normalizeEvidence;

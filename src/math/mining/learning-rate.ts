@@ -5,9 +5,10 @@
 // data, and its entries shrink as the features grow (1e-3 on face-like features of norm 40–65, 2e-2 on
 // digits, 0.05–1 on unit-norm descriptors). The same data in other units then trains another model,
 // and one absolute default is too large for some sets and too small for others (docs/decisions/0062).
-// Tying the rate to the RMS entry of W₀ makes training invariant to the features' scale: the batch
-// losses with normalised embeddings, the start pull (divided by ‖W₀‖²) and decoupled weight decay
-// already are. Pure.
+// Tying the rate to the RMS entry of W₀ makes training from the PCA start invariant to the features'
+// scale, with the start pull (divided by ‖W₀‖²) and weight decay (trainMined rescales it under `auto`).
+// The identity and uniform starts are not rescaled to the data, so `auto` gives them a fixed rate: with
+// unit-norm embeddings their loss ignores the features' scale anyway, with plain ones it does not. Pure.
 
 /** Adam's base rate per unit of W₀'s RMS entry under `auto`. */
 export const RELATIVE_LEARNING_RATE = 0.01;

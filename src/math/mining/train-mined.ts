@@ -30,7 +30,7 @@ import { validateMinedInputs } from './checks.js';
 import { gatherLabels, gatherRows, makeEvalSet, rowsLike, scoreTriplets, type EvalSet } from './eval-set.js';
 import { createPKSampler, type PKSampler } from './sampler.js';
 import { chooseNormalize, type NormalizeChoice } from './normalize-choice.js';
-import { startRelativeLearningRate } from './learning-rate.js';
+import { RELATIVE_LEARNING_RATE, startRelativeLearningRate } from './learning-rate.js';
 import { gateRowLimit, startGate, type StartGate } from './start-gate.js';
 import { createStartPull, pullPerLabel, type StartPull } from './start-pull.js';
 import { tripletLossByName, type TripletLoss } from './triplet-loss.js';
@@ -207,7 +207,9 @@ function createAdamFor(p: MinedTrainParams, size: number, learningRate: number):
     beta1: p.beta1,
     beta2: p.beta2,
     epsilon: p.adamEpsilon,
-    weightDecay: p.weightDecay,
+    // AdamW shrinks W by lr_t·weightDecay a step: under `auto` the shrink is RELATIVE_LEARNING_RATE·weightDecay
+    // at the peak, whatever the features' units, rather than weakening with the start's scale
+    weightDecay: p.learningRate === 'auto' ? (p.weightDecay * RELATIVE_LEARNING_RATE) / learningRate : p.weightDecay,
     decoupledWeightDecay: true,
     schedule: { kind: 'cosine', totalSteps: p.maxIterations, floor: learningRate * p.learningRateFloor },
   });
