@@ -2,9 +2,9 @@
 //
 // Adam moves every entry of W by about the learning rate a step, whatever the gradient's size, so an
 // absolute rate means a different relative step on every data set: the PCA start is rescaled to the
-// data, and its entries shrink as the features grow (1e-3 on face-like features of norm 40–65, 2e-2 on
-// digits, 0.05–1 on unit-norm descriptors). The same data in other units then trains another model,
-// and one absolute default is too large for some sets and too small for others (docs/decisions/0062).
+// data, and its entries shrink as the features grow (docs/decisions/0062 has their sizes). The same
+// data in other units then trains another model, and one absolute default is too large for some sets
+// and too small for others.
 // Tying the rate to the RMS entry of W₀ makes training from the PCA start invariant to the features'
 // scale, with the start pull (divided by ‖W₀‖²) and weight decay (trainMined rescales it under `auto`).
 // The identity and uniform starts are not rescaled to the data, so `auto` gives them a fixed rate: with
