@@ -58,8 +58,8 @@ export const LEGACY_LOSS_MIX: Readonly<
  * significantly more leave-one-out nearest neighbours on the training samples (McNemar's z ≥ 2). With an
  * absolute margin, unnormalised embeddings can satisfy the hinge by growing W, and on face-like data
  * unit norm trains to the better ranking; but where an embedding's length carries the class (a steep
- * identity spectrum, ink per digit) unit norm discards it. A strict win as the rule flipped one seed in
- * five of a face-like set; the test does not (docs/decisions/0060 and 0061).
+ * identity spectrum, ink per digit) unit norm discards it. A strict win as the rule let a few queries
+ * flip a face-like set to plain; the test does not (docs/decisions/0060 and 0061).
  * 10% validation (whole labels when there are enough of them), evaluated every 100 steps; early stop
  * after 10 evaluations without a MAP@R gain beyond the figure's round-to-round noise (measured from
  * the level of the last gain, so a slow climb counts), counted from the middle of the schedule on

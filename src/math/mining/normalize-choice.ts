@@ -8,8 +8,8 @@
 // never saw: both ways of embedding are scored on the same seeded rows, query by query.
 //
 // Plain embeddings must win beyond chance, not by a few queries: without a length signal they train
-// worse (an absolute margin a growing W can satisfy), and a strict win flipped the choice on a
-// face-like set by 3 queries of 352. The test is McNemar's on the discordant queries (b found only
+// worse (an absolute margin a growing W can satisfy), and a strict win let a few queries flip the
+// choice on a face-like set (0061). The test is McNemar's on the discordant queries (b found only
 // plain, c only unit), with the continuity correction so that a handful of queries cannot pass it
 // (4 to 0 gives 1.5; 6 to 0, whose exact one-sided p is 0.016, gives 2.04):
 // z = sign(b − c)·(|b − c| − 1)/√(b + c) ≥ AUTO_PLAIN_Z. Cost: one product n·d·k and two
