@@ -52,8 +52,9 @@ export const LEGACY_LOSS_MIX: Readonly<
  * Defaults of `trainMined` (Adam on P×K mined batches). They follow the numpy prototype reported in
  * the issue, which measured them across data sets rather than on one alone: P×K = 10×8, the margin on
  * plain euclidean distance between L2-normalised embeddings, Adam with cosine decay to 0 over
- * 3000 steps (the prototype's rate 3e-3 was absolute; `auto` ties it to the start's scale, 0062), PCA init, and the sum of the semi-hard and batch-hard losses (semi-hard alone did best
- * on MAP@R but hurt precision@1 on unseen classes, batch-hard the reverse).
+ * 3000 steps (the prototype's rate 3e-3 was absolute; `auto` ties it to the start's scale, 0062),
+ * PCA init, and the sum of the semi-hard and batch-hard losses (semi-hard alone did best on MAP@R
+ * but hurt precision@1 on unseen classes, batch-hard the reverse).
  * normalize `auto` (normalize-choice.ts): unit norm, unless the label-free start's plain embeddings find
  * significantly more leave-one-out nearest neighbours on the training samples (McNemar's z ≥ 2). With an
  * absolute margin, unnormalised embeddings can satisfy the hinge by growing W, and on face-like data
