@@ -59,18 +59,31 @@ export const JobMetrics = Type.Object(
     normalizeEvidence: Type.Optional(
       Type.Object(
         {
-          plain: Type.Number({ description: 'leave-one-out precision@1 of the start map’s plain embeddings' }),
+          by: Type.Optional(
+            Type.Union([Type.Literal('start'), Type.Literal('validation')], {
+              description:
+                '`validation`: both ways trained the first `steps` steps and the better validation `metric` went on; ' +
+                '`start` (no validation set): the start map’s leave-one-out precision@1 on the training samples. ' +
+                'Absent for jobs that chose before the trial',
+            }),
+          ),
+          plain: Type.Number({ description: 'the figure of plain embeddings (see `by`)' }),
           unit: Type.Number({ description: 'the same for unit-norm embeddings' }),
           z: Type.Optional(
             Type.Number({
               description:
-                "McNemar's z (continuity-corrected) of plain over unit on the queries only one of them finds; plain embeddings when z ≥ 2",
+                "By start: McNemar's z (continuity-corrected) of plain over unit on the queries only one of them finds; plain embeddings when z ≥ 2",
             }),
           ),
+          metric: Type.Optional(
+            Type.String({
+              description: 'By validation: the figure compared, the validationMetric (mapAtR for validationLoss)',
+            }),
+          ),
+          steps: Type.Optional(Type.Integer({ description: 'By validation: the steps each way trained' })),
         },
         {
-          description:
-            'Mined training with `normalize: "auto"`: the start map’s evidence on the training samples it chose by',
+          description: 'Mined training with `normalize: "auto"`: the evidence it chose by',
         },
       ),
     ),

@@ -255,3 +255,23 @@ t.test('the checkpoint term: C covers the serialised checkpoint the worker posts
   );
   t.match(on.terms.find((x) => x.name === 'checkpoint')?.formula, /^3·C, C = 16·k·d·\(1 \+ historySize\)/);
 });
+
+t.test('normalize auto with validation counts the trial’s second run; without either, nothing', async (t) => {
+  const data = { count: 5000, dimension: 512, threads: 1 };
+  const cost = (p: Partial<TrainingParams>) => trainingJobCost(mined({ outputDimension: 128, ...p }), data);
+  const trial = cost({}).terms.find((x) => x.name === 'normalize trial');
+  const terms = cost({}).terms;
+  const runOwn = ['batch distances', 'mined triplets', 'batch rows', 'gradient scratch', 'evaluation sets']
+    .map((name) => terms.find((x) => x.name === name)!.bytes)
+    .reduce((a, b) => a + b, 0);
+  t.equal(trial?.bytes, 7 * 128 * 512 * 8 + 5000 * 8 + runOwn, 'the default (auto, 10% validation): a second run');
+  t.equal(cost({}).bytes - cost({ normalize: true }).bytes, trial!.bytes, 'the only difference from a unit-norm job');
+  t.notOk(
+    cost({ validationFraction: 0 }).terms.find((x) => x.name === 'normalize trial'),
+    'no validation: no trial',
+  );
+  t.notOk(
+    cost({ normalize: false }).terms.find((x) => x.name === 'normalize trial'),
+    'plain asked for: no trial',
+  );
+});

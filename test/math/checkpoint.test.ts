@@ -8,7 +8,7 @@ import { DEFAULT_MINED_PARAMS, DEFAULT_TRAIN_PARAMS } from '../../src/math/defau
 import { jsKernels } from '../../src/math/kernels/js.js';
 import type { MinedCheckpoint } from '../../src/math/mining/checkpoint.js';
 import { trainMined } from '../../src/math/mining/train-mined.js';
-import { AUTO_PLAIN_Z } from '../../src/math/mining/normalize-choice.js';
+import { normalizeTrialSteps } from '../../src/math/mining/normalize-choice.js';
 import type { LabelledSamples, MinedTrainParams } from '../../src/math/mining/types.js';
 import { wasmSimdSupported } from '../../src/math/kernels/simd.js';
 import { createPKSampler } from '../../src/math/mining/sampler.js';
@@ -262,6 +262,12 @@ const minedConfigs: { name: string; data: LabelledSamples; p: MinedTrainParams }
   },
   // and unit norm here (the labels differ in direction; lengths are noise)
   { name: 'auto chooses unit', data: angular(12, 10, 6, 6), p: minedParams({ normalize: 'auto' }) },
+  // and without validation, by the start's evidence (no trial): checkpoints from step 0
+  {
+    name: 'auto by the start',
+    data: radial(8, 12, 6, 4),
+    p: minedParams({ normalize: 'auto', validationFraction: 0 }),
+  },
 ];
 
 function checkMinedResume(t: Test, kernels: Kernels): void {
@@ -271,12 +277,19 @@ function checkMinedResume(t: Test, kernels: Kernels): void {
     const withHook = trainMined(data, p, { onCheckpoint: (c) => cps.push(c) }, kernels);
     sameResult(t, withHook, ref, `${name}: taking checkpoints changes nothing`);
     const last = cps.length - 1;
+    // normalize auto with validation takes no checkpoint inside its trial: a resume never lands in it
+    const trial = p.normalize === 'auto' && ref.metrics.validationSplit !== 'none';
+    const first = trial ? normalizeTrialSteps(p.maxIterations, p.evaluationInterval) : 0;
     t.same(
       cps.map((c) => c.iteration),
-      cps.map((_, i) => i),
-      `${name}: iterations 0, 1, 2, …`,
+      cps.map((_, i) => first + i),
+      `${name}: iterations ${first}, ${first + 1}, …`,
     );
-    t.equal(last, ref.metrics.iterations - (ref.metrics.earlyStopped ? 1 : 0), `${name}: up to the last boundary`);
+    t.equal(
+      cps[last].iteration,
+      ref.metrics.iterations - (ref.metrics.earlyStopped ? 1 : 0),
+      `${name}: up to the last boundary`,
+    );
     for (const j of picks(last)) {
       const c = cps[j];
       sameResult(t, trainMined(data, p, { resumeFrom: c }, kernels), ref, `${name}: resumed at ${j}`);
@@ -284,6 +297,12 @@ function checkMinedResume(t: Test, kernels: Kernels): void {
     }
     if (name.startsWith('auto'))
       t.equal(ref.metrics.normalized, name.endsWith('unit'), `${name}: normalized ${ref.metrics.normalized}`);
+    if (name.startsWith('auto'))
+      t.equal(
+        ref.metrics.normalizeEvidence?.by,
+        trial ? 'validation' : 'start',
+        `${name}: chosen by the trial or the start`,
+      );
     if (name.includes('early best')) t.ok(ref.metrics.bestIteration < ref.metrics.iterations, 'kept W ≠ last W');
     t.comment(`${name}: ${ref.metrics.iterations} steps, ${ref.metrics.stopReason}, best ${ref.metrics.bestIteration}`);
   }
@@ -299,21 +318,33 @@ t.test('trainMined: a resumed auto run keeps the checkpoint’s choice rather th
   const cps: MinedCheckpoint[] = [];
   const ref = trainMined(data, p, { onCheckpoint: (c) => cps.push(c) });
   const c = structuredClone(cps[3]);
-  t.match(c.normalizeChoice, { normalize: false }, 'the checkpoint holds the choice');
+  t.match(c.normalizeChoice, { normalize: false, by: 'validation' }, 'the checkpoint holds the trial’s choice');
   c.normalizeChoice = { ...c.normalizeChoice!, normalize: true };
   const flipped = trainMined(data, p, { resumeFrom: c });
   t.equal(flipped.metrics.normalized, true, 'the kept choice wins over the recomputed one');
   t.notSame(flipped.W, ref.W);
-  const beforeTheTest = structuredClone(cps[3]);
-  delete beforeTheTest.normalizeChoice!.z;
-  const kept = trainMined(data, p, { resumeFrom: beforeTheTest });
-  t.same(Array.from(kept.W), Array.from(ref.W), 'a choice kept without its z (0060) resumes the same W');
-  const { z, ...evidence } = ref.metrics.normalizeEvidence!;
-  t.ok(z! >= AUTO_PLAIN_Z, 'the uninterrupted run computed z');
-  t.same(kept.metrics.normalizeEvidence, evidence, 'the resumed one reports no z it did not compute');
+  t.same(flipped.metrics.normalizeEvidence, ref.metrics.normalizeEvidence, 'and reports the kept evidence');
+  // checkpoints written before the trial (0063) kept the start's choice, without `by`; before 0061, without z
+  const start = { normalize: false, by: 'start', plain: 0.9, unit: 0.6, queries: 80, z: 3.1 } as const;
+  for (const drop of [['by'], ['by', 'z']] as const) {
+    const before = structuredClone(cps[3]);
+    const kept: Partial<typeof start> = { ...start };
+    for (const key of drop) delete kept[key];
+    before.normalizeChoice = kept as typeof start;
+    const resumed = trainMined(data, p, { resumeFrom: before });
+    t.same(Array.from(resumed.W), Array.from(ref.W), `a start choice kept without ${drop.join(', ')}: the same W`);
+    const reported = drop.length === 1 ? { plain: 0.9, unit: 0.6, z: 3.1 } : { plain: 0.9, unit: 0.6 };
+    t.same(resumed.metrics.normalizeEvidence, reported, 'it reports what the checkpoint kept');
+  }
   const older = structuredClone(cps[3]);
   delete older.normalizeChoice;
-  sameResult(t, trainMined(data, p, { resumeFrom: older }), ref, 'a checkpoint without it chooses again, the same');
+  const again = trainMined(data, p, { resumeFrom: older });
+  t.same(
+    Array.from(again.W),
+    Array.from(ref.W),
+    'a checkpoint without a choice chooses again (by the start), the same W',
+  );
+  t.equal(again.metrics.normalizeEvidence?.by, 'start');
   t.end();
 });
 

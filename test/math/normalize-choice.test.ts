@@ -1,9 +1,17 @@
-// normalize 'auto' (src/math/mining/normalize-choice.ts): unit norm unless the start's plain embeddings
-// find significantly more true nearest neighbours (McNemar's continuity-corrected z ≥ 2), on hand-made data whose answer is
-// known, and trainMined with it.
+// normalize 'auto' (src/math/mining/normalize-choice.ts): with validation, a trial of both ways whose
+// better validation figure goes on; without, unit norm unless the start's plain embeddings find
+// significantly more true nearest neighbours (McNemar's continuity-corrected z ≥ 2). On hand-made data
+// whose answer is known, and trainMined with it.
 import t from 'tap';
 import { DEFAULT_MINED_PARAMS, trainMined, type MinedTrainParams } from '../../src/math/mining/index.js';
-import { AUTO_PLAIN_Z, chooseNormalize, discordantZ } from '../../src/math/mining/normalize-choice.js';
+import {
+  AUTO_PLAIN_Z,
+  chooseNormalize,
+  discordantZ,
+  normalizeTrialSteps,
+  trialChoice,
+} from '../../src/math/mining/normalize-choice.js';
+import type { MinedProgress, ValidationFigures } from '../../src/math/mining/types.js';
 import { createRng } from '../../src/math/rng.js';
 
 const IDENTITY3 = Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]);
@@ -57,7 +65,7 @@ t.test('a tie, or no label with two rows, keeps unit norm', (t) => {
   const labels = Int32Array.from([0, 0, 1, 1]);
   t.match(chooseNormalize(X, 3, IDENTITY3, 3, labels), { normalize: true, plain: 1, unit: 1, queries: 4 });
   const single = chooseNormalize(X, 3, IDENTITY3, 3, Int32Array.from([0, 1, 2, 3]));
-  t.same(single, { normalize: true, plain: 0, unit: 0, queries: 0, z: 0 });
+  t.same(single, { normalize: true, by: 'start', plain: 0, unit: 0, queries: 0, z: 0 });
   t.end();
 });
 
@@ -86,7 +94,7 @@ t.test('discordantZ: continuity-corrected, over the queries one way finds and th
   t.end();
 });
 
-t.test('trainMined with auto trains as the choice given explicitly, and reports it', (t) => {
+t.test('without validation, trainMined with auto trains as the start’s choice given explicitly', (t) => {
   const base: MinedTrainParams = {
     ...DEFAULT_MINED_PARAMS,
     outputDimension: 3,
@@ -97,6 +105,7 @@ t.test('trainMined with auto trains as the choice given explicitly, and reports 
     evaluationInterval: 20,
     seed: 3,
     normalize: 'auto',
+    validationFraction: 0,
   };
   for (const [name, s, expected] of [
     ['by length', byLength(4, 15, 1), false],
@@ -105,12 +114,104 @@ t.test('trainMined with auto trains as the choice given explicitly, and reports 
     const auto = trainMined(s, base);
     t.equal(auto.metrics.normalized, expected, `${name}: normalized ${expected}`);
     const ev = auto.metrics.normalizeEvidence;
-    t.ok(ev && (expected ? ev.z! < AUTO_PLAIN_Z : ev.z! >= AUTO_PLAIN_Z), `${name}: evidence ${JSON.stringify(ev)}`);
+    t.ok(
+      ev?.by === 'start' && (expected ? ev.z! < AUTO_PLAIN_Z : ev.z! >= AUTO_PLAIN_Z),
+      `${name}: ${JSON.stringify(ev)}`,
+    );
     const given = trainMined(s, { ...base, normalize: expected });
     t.same(auto.W, given.W, `${name}: the same W as normalize ${expected}`);
     t.equal(given.metrics.normalized, expected);
     t.notOk('normalizeEvidence' in given.metrics, `${name}: no evidence when the request said`);
     t.same(trainMined(s, base).W, auto.W, `${name}: deterministic`);
   }
+  t.end();
+});
+
+t.test('the trial: a tenth of the schedule in whole evaluations, at most all of it', (t) => {
+  t.equal(normalizeTrialSteps(3000, 100), 300);
+  t.equal(normalizeTrialSteps(120, 7), 14, 'rounded up to a whole evaluation');
+  t.equal(normalizeTrialSteps(60, 20), 20, 'at least one evaluation');
+  t.equal(normalizeTrialSteps(5, 10), 5, 'a run shorter than an evaluation: all of it');
+  t.end();
+});
+
+t.test('the trial keeps plain only on a gain beyond minDelta, and never compares losses', (t) => {
+  const fig = (mapAtR: number, validationLoss: number): ValidationFigures => ({
+    validationLoss,
+    validationTripletAccuracy: 0.9,
+    precisionAt1: 0.9,
+    rPrecision: 0.5,
+    mapAtR,
+  });
+  const o = { metric: 'mapAtR' as const, minDelta: 1e-3, steps: 300, queries: 90 };
+  t.match(trialChoice({ unit: fig(0.5, 1), plain: fig(0.5, 1) }, o), { normalize: true }, 'a tie: unit');
+  t.match(trialChoice({ unit: fig(0.5, 1), plain: fig(0.5009, 1) }, o), { normalize: true }, 'within minDelta: unit');
+  t.same(trialChoice({ unit: fig(0.5, 1), plain: fig(0.52, 1) }, o), {
+    normalize: false,
+    by: 'validation',
+    plain: 0.52,
+    unit: 0.5,
+    queries: 90,
+    metric: 'mapAtR',
+    steps: 300,
+  });
+  // plain's loss is lower but on another scale: MAP@R decides, and says so
+  const byLoss = trialChoice({ unit: fig(0.6, 0.5), plain: fig(0.5, 0.01) }, { ...o, metric: 'validationLoss' });
+  t.match(byLoss, { normalize: true, metric: 'mapAtR', plain: 0.5, unit: 0.6 });
+  t.end();
+});
+
+t.test('with validation, auto trains both ways for the trial and goes on with the better one', (t) => {
+  const base: MinedTrainParams = {
+    ...DEFAULT_MINED_PARAMS,
+    outputDimension: 3,
+    init: 'identity',
+    maxIterations: 60,
+    batchSize: 16,
+    samplesPerLabel: 4,
+    evaluationInterval: 10,
+    validationFraction: 0.2,
+    seed: 3,
+    normalize: 'auto',
+  };
+  const steps = normalizeTrialSteps(base.maxIterations, base.evaluationInterval);
+  /** the validation figures each explicit run reported at the trial's last step */
+  const atTrialEnd = (s: ReturnType<typeof byLength>, normalize: boolean) => {
+    let at: MinedProgress | undefined;
+    const r = trainMined(
+      s,
+      { ...base, normalize },
+      { onProgress: (pr) => (at ??= pr.validationIteration === steps ? pr : undefined) },
+    );
+    return { r, mapAtR: at!.mapAtR! };
+  };
+  for (const [name, s, expected] of [
+    ['by length', byLength(4, 15, 1), false],
+    ['by direction', byDirection(12, 10, 2), true],
+  ] as const) {
+    const reports: MinedProgress[] = [];
+    const auto = trainMined(s, base, { onProgress: (pr) => reports.push(pr), progressIntervalMs: 0 });
+    const unit = atTrialEnd(s, true);
+    const plain = atTrialEnd(s, false);
+    t.equal(auto.metrics.normalized, expected, `${name}: normalized ${expected}`);
+    t.same(
+      auto.metrics.normalizeEvidence,
+      { by: 'validation', plain: plain.mapAtR, unit: unit.mapAtR, metric: 'mapAtR', steps },
+      `${name}: each way's validation MAP@R at step ${steps}, as the explicit runs reported it`,
+    );
+    t.same(auto.W, (expected ? unit : plain).r.W, `${name}: the same W as normalize ${expected}`);
+    t.same(auto.metrics.validation, (expected ? unit : plain).r.metrics.validation, `${name}: and its figures`);
+    const its = reports.map((r) => r.iteration);
+    t.ok(
+      its.every((it, i) => i === 0 || it >= its[i - 1]),
+      `${name}: one run reports, its steps never go back`,
+    );
+    t.equal(its.at(-1), auto.metrics.iterations, `${name}: up to the last step`);
+  }
+  let polls = 0;
+  const cancelled = trainMined(byLength(4, 15, 1), base, { shouldStop: () => ++polls > 5 });
+  t.equal(cancelled.metrics.stopReason, 'cancelled', 'cancelling inside the trial stops both ways');
+  t.ok(cancelled.metrics.iterations <= 5, `after ${cancelled.metrics.iterations} steps`);
+  t.equal(cancelled.metrics.normalizeEvidence?.by, 'validation', 'and says what the figures so far preferred');
   t.end();
 });

@@ -85,10 +85,15 @@ t.test('a dataset with samples trains with online mining by default and reports 
   });
   t.equal(given.json().params.learningRate, 0.003, 'a number is kept, as in jobs stored before auto');
   t.equal((await waitForJob(app, given.json().id)).metrics.learningRate, 0.003, 'and trains at that rate');
-  t.equal(model.normalize, true, 'round clusters: unit norm');
-  t.equal(job.metrics.normalized, true, 'the metrics say so too');
   const evidence = job.metrics.normalizeEvidence;
-  t.ok(evidence && evidence.z < 2, `the evidence it chose by: ${JSON.stringify(evidence)}`);
+  // a tenth of 300 steps is 30, rounded up to a whole evaluation (every 100 steps)
+  t.match(evidence, { by: 'validation', metric: 'mapAtR', steps: 100 }, 'auto chose by the trial');
+  t.equal(
+    job.metrics.normalized,
+    !(evidence.plain > evidence.unit + 1e-4),
+    `the better way: ${JSON.stringify(evidence)}`,
+  );
+  t.equal(model.normalize, job.metrics.normalized, 'the model embeds as the metrics say');
 
   const ev = await app.inject({ method: 'POST', url: `/models/${job.modelId}/evaluate`, payload: { datasetId: id } });
   t.equal(ev.statusCode, 200, ev.body);
@@ -198,6 +203,9 @@ t.test('by default, samples whose length tells the label train plain embeddings,
   const auto = await waitForJob(app, (await post({})).json().id);
   t.equal(auto.status, 'succeeded', JSON.stringify(auto.error));
   t.equal(auto.params.normalize, 'auto', 'the default, kept in the job');
+  // 10 samples a label hold out one each: no validation, so the start's evidence chooses
+  t.equal(auto.metrics.validationSplit, 'none');
+  t.match(auto.metrics.normalizeEvidence, { by: 'start' });
   t.ok(auto.metrics.normalizeEvidence.z >= 2, 'significantly more neighbours plain');
   t.equal(auto.metrics.normalized, false, JSON.stringify(auto.metrics.normalizeEvidence));
   t.equal((await app.inject({ url: `/models/${auto.modelId}` })).json().normalize, false, 'the model embeds plain');
@@ -206,4 +214,9 @@ t.test('by default, samples whose length tells the label train plain embeddings,
   const wg = (await app.inject({ url: `/models/${given.modelId}/weights` })).json();
   t.same(wa.W, wg.W, 'the same weights as normalize false');
   t.notOk('normalizeEvidence' in given.metrics, 'no evidence when the request said');
+  // with three held out a label, the trial chooses, and plain trains to the better validation figure
+  const trial = await waitForJob(app, (await post({ validationFraction: 0.3 })).json().id);
+  const evidence = trial.metrics.normalizeEvidence;
+  t.ok(evidence.by === 'validation' && evidence.plain > evidence.unit, JSON.stringify(evidence));
+  t.equal(trial.metrics.normalized, false, 'plain');
 });

@@ -1,4 +1,9 @@
-// `normalize: 'auto'`: whether the embeddings are unit-normalised, decided by the start's evidence.
+// `normalize: 'auto'`: whether the embeddings are unit-normalised. With validation, by a trial: both
+// ways train the first NORMALIZE_TRIAL_FRACTION of the schedule side by side and the one with the
+// better validation figure on held-out data goes on (trainMined); without validation, by the start's
+// evidence below. The start cannot see how each way trains: on a face-like set whose start favours unit
+// norm, plain embeddings trained to the better model, and validation said so by the trial's end
+// (docs/decisions/0063).
 //
 // Unit norm discards one thing, the length of Wx. On face descriptors that length is mostly nuisance
 // (image quality, contrast) and dropping it sharpens the neighbourhoods; where it carries the class
@@ -16,22 +21,38 @@
 // leave-one-out passes n²·k, on the start gate's rows (n²·(d + k) ≤ GATE_BUDGET), so at most twice the
 // gate's own. Pure; deterministic for its rows.
 import { embed } from '../embed.js';
+import { figureOf } from '../training/early-stopping.js';
 import { normalizeRow } from '../losses.js';
 import { labelCounts } from '../metrics.js';
 import type { DataArray } from '../types.js';
 import { chancePrecision, nearestNeighbourHits } from './start-gate.js';
+import type { EarlyStoppingMetric, ValidationFigures } from './types.js';
 
 /** One-sided z that plain embeddings must reach over unit norm (about p < 0.025). */
 export const AUTO_PLAIN_Z = 2;
 
+/**
+ * Share of maxIterations that both ways train before the trial keeps one. The validation figures
+ * ranked the two ways as at the end from a fifth of this on (0063); the loser's steps are the cost.
+ */
+export const NORMALIZE_TRIAL_FRACTION = 0.1;
+
 export interface NormalizeChoice {
   normalize: boolean;
-  /** leave-one-out precision@1 of the start's plain embeddings Wx on the scored rows */
+  /**
+   * `start`: leave-one-out precision@1 of the start W₀ on training rows (absent in checkpoints
+   * written before the trial); `validation`: the trial's validation figure
+   */
+  by?: 'start' | 'validation';
+  /** the figure of plain embeddings Wx: see `by` */
   plain: number;
   /** the same for unit-norm embeddings Wx/‖Wx‖ */
   unit: number;
   /** queries scored (rows with another row of their label) */
   queries: number;
+  /** by validation: the figure compared, and the steps each way trained before the choice */
+  metric?: EarlyStoppingMetric;
+  steps?: number;
   /**
    * McNemar's continuity-corrected z of plain over unit on the discordant queries (0 when they are
    * split evenly or absent); absent in checkpoints written before the test (0061)
@@ -65,7 +86,7 @@ export function chooseNormalize(
   const n = labels.length;
   const counts = labelCounts(labels);
   const { queries } = chancePrecision(labels, counts);
-  if (queries === 0) return { normalize: true, plain: 0, unit: 0, queries, z: 0 };
+  if (queries === 0) return { normalize: true, by: 'start', plain: 0, unit: 0, queries, z: 0 };
   const E = new Float64Array(n * k);
   embed(W0, k, d, X, n, false, E);
   const plainHits = new Uint8Array(n);
@@ -74,5 +95,34 @@ export function chooseNormalize(
   for (let i = 0; i < n; i++) normalizeRow(E, i * k, k); // as embed's unit norm, without a second product
   const unit = nearestNeighbourHits(E, n, k, labels, counts, unitHits);
   const z = discordantZ(plainHits, unitHits);
-  return { normalize: !(z >= AUTO_PLAIN_Z), plain: plain / queries, unit: unit / queries, queries, z };
+  return { normalize: !(z >= AUTO_PLAIN_Z), by: 'start', plain: plain / queries, unit: unit / queries, queries, z };
+}
+
+/** Steps of the trial: NORMALIZE_TRIAL_FRACTION of the schedule, whole evaluations, at most all of it. */
+export function normalizeTrialSteps(maxIterations: number, evaluationInterval: number): number {
+  const evaluations = Math.max(1, Math.ceil((NORMALIZE_TRIAL_FRACTION * maxIterations) / evaluationInterval));
+  return Math.min(maxIterations, evaluations * evaluationInterval);
+}
+
+/**
+ * The trial's verdict from each way's latest validation figures. It compares the run's early-stopping
+ * figure, except a validation loss, whose scale differs between unit and plain distances (MAP@R then).
+ * Plain must gain more than minDelta: a tie keeps unit norm, the better default on face descriptors.
+ */
+export function trialChoice(
+  figures: { unit: ValidationFigures; plain: ValidationFigures },
+  o: { metric: EarlyStoppingMetric; minDelta: number; steps: number; queries: number },
+): NormalizeChoice {
+  const metric = o.metric === 'validationLoss' ? 'mapAtR' : o.metric;
+  const plain = figureOf(figures.plain, metric);
+  const unit = figureOf(figures.unit, metric);
+  return {
+    normalize: !(plain > unit + o.minDelta),
+    by: 'validation',
+    plain,
+    unit,
+    queries: o.queries,
+    metric,
+    steps: o.steps,
+  };
 }

@@ -1,6 +1,8 @@
 // trainMined(): learn W from labelled samples with online triplet mining on P×K batches and Adam.
 //   split (validation) → init → for each step: sample P×K batch → mine → loss/gradient → Adam
 //   → every evaluationInterval steps: validation figures, best-W bookkeeping, early stopping.
+// normalize `auto` with validation runs two of these side by side for the trial's steps and goes on
+// with the one the held-out figures prefer (normalize-choice.ts).
 // The run's state lives in one MinedRun; each phase is a short function over it.
 import { distanceByName, type Distance } from '../distance.js';
 import { embed } from '../embed.js';
@@ -29,7 +31,7 @@ import {
 import { validateMinedInputs } from './checks.js';
 import { gatherLabels, gatherRows, makeEvalSet, rowsLike, scoreTriplets, type EvalSet } from './eval-set.js';
 import { createPKSampler, type PKSampler } from './sampler.js';
-import { chooseNormalize, type NormalizeChoice } from './normalize-choice.js';
+import { chooseNormalize, normalizeTrialSteps, trialChoice, type NormalizeChoice } from './normalize-choice.js';
 import { RELATIVE_LEARNING_RATE, startRelativeLearningRate } from './learning-rate.js';
 import { gateRowLimit, startGate, type StartGate } from './start-gate.js';
 import { createStartPull, pullPerLabel, type StartPull } from './start-pull.js';
@@ -59,13 +61,14 @@ interface MinedRun extends MinedRunState {
   readonly p: MinedTrainParams;
   /** p.normalize, or what `auto` chose (normalize-choice.ts) */
   readonly normalize: boolean;
-  /** the evidence `auto` chose by; null when the request said */
-  readonly normalizeChoice: NormalizeChoice | null;
+  /** the evidence `auto` chose by; null when the request said, and during the trial */
+  normalizeChoice: NormalizeChoice | null;
   readonly k: number;
   readonly kernels: Kernels;
   readonly distance: Distance;
   readonly loss: TripletLoss;
-  readonly progress: ProgressReporter<MinedProgress>;
+  /** the trial's second run reports nothing until it goes on (then it takes the first one's) */
+  progress: ProgressReporter<MinedProgress>;
   readonly warnings: string[];
   readonly split: SampleSplit;
   readonly sampler: PKSampler;
@@ -87,7 +90,7 @@ interface MinedRun extends MinedRunState {
   readonly tar: { far: number; genuine: number } | null;
   readonly stopper: EarlyStopping;
   /** hands a checkpoint to the hooks when one is due at this step */
-  readonly checkpoint: (step: number) => void;
+  checkpoint: (step: number) => void;
   /** mean pairwise embedding distance of the training sample at the start (collapse reference) */
   readonly startDistance: number;
   readonly window: LossWindow;
@@ -175,8 +178,10 @@ function normalizationFor(
   p: MinedTrainParams,
   start: StartEvidence,
   resume: MinedCheckpoint | undefined,
+  trialWay: boolean | undefined,
 ): { normalize: boolean; normalizeChoice: NormalizeChoice | null } {
   if (p.normalize !== 'auto') return { normalize: p.normalize, normalizeChoice: null };
+  if (trialWay !== undefined) return { normalize: trialWay, normalizeChoice: null };
   const kept = resume?.normalizeChoice;
   if (kept) return { normalize: kept.normalize, normalizeChoice: { ...kept } };
   const { X, labels } = start.rows();
@@ -231,13 +236,31 @@ function checkpointer(hooks: MinedTrainHooks, run: () => MinedRun): (step: numbe
   };
 }
 
-function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainHooks, kernels: Kernels): MinedRun {
+/** The seeded validation split (split.ts); the same for every run of these params. */
+function splitFor(samples: LabelledSamples, p: MinedTrainParams): SampleSplit {
+  return splitSamples(samples.labels, samples.n, p.validationFraction, p.validationSplit, p.seed ^ 0x5b1d);
+}
+
+/** One way of the normalize trial: its normalisation, and the split and start (W₀, its rows) both share. */
+interface TrialWay {
+  normalize: boolean;
+  split: SampleSplit;
+  start: StartEvidence;
+}
+
+function setUp(
+  samples: LabelledSamples,
+  p: MinedTrainParams,
+  hooks: MinedTrainHooks,
+  kernels: Kernels,
+  way?: TrialWay,
+): MinedRun {
   const resume: MinedCheckpoint | undefined = hooks.resumeFrom;
   const progress = createProgressReporter<MinedProgress>(hooks, { maxIntervalMs: MAX_PROGRESS_INTERVAL_MS });
   const k = p.outputDimension;
-  const { d, n } = samples;
+  const { d } = samples;
   const warnings: string[] = [];
-  const split = splitSamples(samples.labels, n, p.validationFraction, p.validationSplit, p.seed ^ 0x5b1d);
+  const split = way?.split ?? splitFor(samples, p);
   if (p.validationFraction > 0 && split.kind === 'none') {
     warnings.push('validation disabled: the held-out part would have no label with two samples');
   }
@@ -248,10 +271,14 @@ function setUp(samples: LabelledSamples, p: MinedTrainParams, hooks: MinedTrainH
     warnings.push('validationSplit labels needs 4 labels with 2 or more samples; validation holds out samples instead');
   const sampler = createPKSampler(samples.labels, split.train, P, K, createRng(p.seed ^ 0xba7c));
   // a resumed run skips the start: its W, and everything else that changes, come from the checkpoint
-  const W = resume ? Float64Array.from(resume.W) : initialW(samples, split.train, p, kernels);
+  const W = resume
+    ? Float64Array.from(resume.W)
+    : way
+      ? Float64Array.from(way.start.W0())
+      : initialW(samples, split.train, p, kernels);
   // W is still the start here: no step has run yet
-  const start = startEvidence(samples, split.train, p, kernels, resume ? null : W);
-  const { normalize, normalizeChoice } = normalizationFor(d, p, start, resume);
+  const start = way?.start ?? startEvidence(samples, split.train, p, kernels, resume ? null : W);
+  const { normalize, normalizeChoice } = normalizationFor(d, p, start, resume, way?.normalize);
   const learningRate = learningRateFor(p, start, resume);
   const distance = distanceByName(p.distance, { smooth: true });
   const objective = createBatchObjective(
@@ -485,6 +512,11 @@ function runSteps(run: MinedRun, resumed: boolean): void {
   if (!resumed) afterEvaluation(run, evaluate(run, 0), 0);
   reportProgress(run, true);
   if (!resumed) run.checkpoint(0);
+  stepToEnd(run);
+}
+
+/** runSteps from the run's current step on. */
+function stepToEnd(run: MinedRun): void {
   while (run.step < run.p.maxIterations) {
     if (run.progress.cancelled()) {
       run.stopReason = 'cancelled';
@@ -494,6 +526,68 @@ function runSteps(run: MinedRun, resumed: boolean): void {
     run.checkpoint(run.step);
   }
   if (run.valEval && run.lastEvaluated !== run.step) afterEvaluation(run, evaluate(run, run.step), run.step);
+}
+
+/**
+ * normalize `auto` with validation: unit-norm and plain runs from the same start and split take the
+ * trial's steps in turn (only the first reports progress, neither checkpoints, so a resume never lands
+ * inside the trial), then the one with the better validation figure goes on alone. Each way is set up
+ * exactly as the explicit choice would be, so the model equals `normalize: true` or `false` given.
+ * Null when the split has no validation: the start's evidence chooses then.
+ */
+function trialRun(
+  samples: LabelledSamples,
+  p: MinedTrainParams,
+  hooks: MinedTrainHooks,
+  kernels: Kernels,
+): MinedRun | null {
+  const split = splitFor(samples, p);
+  if (split.kind === 'none') return null;
+  const start = startEvidence(samples, split.train, p, kernels, null);
+  const unit = setUp(samples, p, hooks, kernels, { normalize: true, split, start });
+  const plain = setUp(samples, p, {}, kernels, { normalize: false, split, start });
+  const steps = normalizeTrialSteps(p.maxIterations, p.evaluationInterval);
+  const going = stepTogether(unit, plain, steps);
+  const choice = trialChoice(
+    { unit: unit.latest!, plain: plain.latest! },
+    { metric: unit.metric, minDelta: p.minDelta, steps, queries: unit.lastQueryCount },
+  );
+  // a way whose step went non-finite cannot win (its figures are from before it stopped)
+  const broken = (r: MinedRun) => r.stopReason === 'no_progress' && !r.earlyStopped;
+  const keepPlain = broken(unit) !== broken(plain) ? broken(unit) : !choice.normalize;
+  const [won, lost] = keepPlain ? [plain, unit] : [unit, plain];
+  won.normalizeChoice = { ...choice, normalize: !keepPlain };
+  won.progress = unit.progress;
+  won.checkpoint = checkpointer(hooks, () => won);
+  won.window.sum = 0;
+  won.window.count = 0;
+  if (lost.stopReason === 'cancelled') won.stopReason = 'cancelled';
+  if (going.get(won) && won.stopReason !== 'cancelled') {
+    won.checkpoint(won.step);
+    stepToEnd(won);
+  } else if (won.valEval && won.lastEvaluated !== won.step) afterEvaluation(won, evaluate(won, won.step), won.step);
+  return won;
+}
+
+/**
+ * Both runs from step 0 to `steps`, one step of each in turn; cancellation (polled on the first, the one
+ * that reports) stops both. Which runs can still go on (no early stop, no non-finite step).
+ */
+function stepTogether(first: MinedRun, second: MinedRun, steps: number): Map<MinedRun, boolean> {
+  const going = new Map([
+    [first, true],
+    [second, true],
+  ]);
+  for (const r of going.keys()) afterEvaluation(r, evaluate(r, 0), 0);
+  reportProgress(first, true);
+  while ([...going].some(([r, on]) => on && r.step < steps)) {
+    if (first.progress.cancelled()) {
+      first.stopReason = second.stopReason = 'cancelled';
+      return new Map([...going.keys()].map((r) => [r, false]));
+    }
+    for (const [r, on] of going) if (on && r.step < steps) going.set(r, advance(r));
+  }
+  return going;
 }
 
 /** The returned W (the kept one when validating, else the last), its figures, warnings and the final report. */
@@ -533,10 +627,7 @@ function finish(run: MinedRun): MinedTrainResult {
     normalized: run.normalize,
     learningRate: run.learningRate,
   };
-  if (run.normalizeChoice) {
-    const { plain, unit, z } = run.normalizeChoice;
-    metrics.normalizeEvidence = z === undefined ? { plain, unit } : { plain, unit, z };
-  }
+  if (run.normalizeChoice) metrics.normalizeEvidence = normalizeEvidence(run.normalizeChoice);
   if (run.pullSettings) {
     metrics.startPullGate = run.pullSettings.gate.gate;
     metrics.startPullLambda = run.pullSettings.lambda;
@@ -551,6 +642,18 @@ function finish(run: MinedRun): MinedTrainResult {
   return { W: Wout, k, d: samples.d, metrics };
 }
 
+/** What `auto` chose by, as the metrics report it (the fields the choice has). */
+function normalizeEvidence(c: NormalizeChoice): NonNullable<MinedTrainMetrics['normalizeEvidence']> {
+  const { by, plain, unit, z, metric, steps } = c;
+  return {
+    ...(by === undefined ? {} : { by }),
+    plain,
+    unit,
+    ...(z === undefined ? {} : { z }),
+    ...(metric === undefined ? {} : { metric, steps }),
+  };
+}
+
 export function trainMined(
   samples: LabelledSamples,
   params: MinedTrainParams,
@@ -559,6 +662,8 @@ export function trainMined(
 ): MinedTrainResult {
   validateMinedInputs(samples, params);
   if (hooks.resumeFrom) checkMinedCheckpoint(hooks.resumeFrom, samples, params);
+  const trial = params.normalize === 'auto' && !hooks.resumeFrom ? trialRun(samples, params, hooks, kernels) : null;
+  if (trial) return finish(trial);
   const run = setUp(samples, params, hooks, kernels);
   runSteps(run, hooks.resumeFrom !== undefined);
   return finish(run);

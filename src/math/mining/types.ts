@@ -168,10 +168,20 @@ export interface MinedTrainMetrics extends TrainMetrics {
   samplesSeen: number;
   /** whether the embeddings are unit-norm: the request's normalize, or what `auto` chose */
   normalized: boolean;
-  /** with normalize `auto`: the start's leave-one-out precision@1 on the training samples, plain and unit-norm,
-   * and McNemar's z of plain over unit (plain when z ≥ AUTO_PLAIN_Z; absent for a choice a checkpoint kept
-   * from before the test) */
-  normalizeEvidence?: { plain: number; unit: number; z?: number };
+  /**
+   * with normalize `auto`, by `validation` (the trial): each way's validation `metric` after `steps` steps;
+   * by `start`: the start's leave-one-out precision@1 on the training samples, plain and unit-norm, and
+   * McNemar's z of plain over unit (plain when z ≥ AUTO_PLAIN_Z). `by` and `z` are absent for choices a
+   * checkpoint kept from before them.
+   */
+  normalizeEvidence?: {
+    by?: 'start' | 'validation';
+    plain: number;
+    unit: number;
+    z?: number;
+    metric?: EarlyStoppingMetric;
+    steps?: number;
+  };
   /** Adam's base learning rate that ran: the request's, or what `auto` made of the start */
   learningRate?: number;
   /** with a start pull: its gate in [0, 1], the start's evidence on the training samples (start-gate.ts) */
