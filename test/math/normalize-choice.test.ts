@@ -28,6 +28,18 @@ function byLength(labels: number, per: number, seed: number) {
   return { d: 3, n, X, labels: y };
 }
 
+/** Labels told apart by length in d dimensions, with direction noise `noise` (relative). */
+function byLengthIn(labels: number, d: number, per: number, noise: number, seed: number) {
+  const rng = createRng(seed);
+  const n = labels * per;
+  const y = Int32Array.from({ length: n }, (_, i) => i % labels);
+  const X = Float64Array.from({ length: n * d }, (_, i) => {
+    const r = 1 + y[Math.floor(i / d)];
+    return r * ((i % d === 0 ? 1 : 0.6) + noise * rng.normal());
+  });
+  return { d, n, X, labels: y };
+}
+
 /** Labels told apart by direction alone, each row at a random length from 0.3 to 3. */
 function byDirection(labels: number, per: number, seed: number) {
   const rng = createRng(seed);
@@ -211,7 +223,77 @@ t.test('with validation, auto trains both ways for the trial and goes on with th
   let polls = 0;
   const cancelled = trainMined(byLength(4, 15, 1), base, { shouldStop: () => ++polls > 5 });
   t.equal(cancelled.metrics.stopReason, 'cancelled', 'cancelling inside the trial stops both ways');
-  t.ok(cancelled.metrics.iterations <= 5, `after ${cancelled.metrics.iterations} steps`);
+  t.equal(cancelled.metrics.iterations, 5, 'after the 5 steps each that the polls allowed');
   t.equal(cancelled.metrics.normalizeEvidence?.by, 'validation', 'and says what the figures so far preferred');
+  t.end();
+});
+
+t.test('a way that stops early inside the trial: the model is still the explicit choice’s', (t) => {
+  // candidates from step 0 and patience 1: runs stop at the first evaluation without a gain
+  const base: MinedTrainParams = {
+    ...DEFAULT_MINED_PARAMS,
+    outputDimension: 3,
+    init: 'identity',
+    maxIterations: 200,
+    batchSize: 16,
+    samplesPerLabel: 4,
+    evaluationInterval: 5,
+    validationFraction: 0.2,
+    earlyStoppingStart: 0,
+    patience: 1,
+    seed: 4,
+    normalize: 'auto',
+  };
+  const steps = normalizeTrialSteps(base.maxIterations, base.evaluationInterval);
+  let stoppedInside = 0;
+  for (const [name, s] of [
+    ['by length', byLength(4, 15, 1)],
+    ['by direction', byDirection(12, 10, 2)],
+  ] as const) {
+    const reports: number[] = [];
+    const auto = trainMined(s, base, { onProgress: (pr) => reports.push(pr.iteration), progressIntervalMs: 0 });
+    const ways = [true, false].map((normalize) => trainMined(s, { ...base, normalize }));
+    stoppedInside += ways.filter((w) => w.metrics.iterations < steps).length;
+    const given = ways[auto.metrics.normalized ? 0 : 1];
+    t.same(auto.W, given.W, `${name}: the same W as normalize ${auto.metrics.normalized}`);
+    t.same(
+      [auto.metrics.iterations, auto.metrics.stopReason, auto.metrics.earlyStopped],
+      [given.metrics.iterations, given.metrics.stopReason, given.metrics.earlyStopped],
+      `${name}: stopped as it did (${given.metrics.iterations} steps)`,
+    );
+    const kept = (w: (typeof ways)[number]) => w.metrics.validation!.mapAtR;
+    if (ways.every((w) => w.metrics.iterations <= steps))
+      t.equal(
+        auto.metrics.normalized,
+        !(kept(ways[1]) > kept(ways[0]) + base.minDelta),
+        `${name}: by the kept W's MAP@R`,
+      );
+    t.ok(
+      reports.every((it, i) => i === 0 || it >= reports[i - 1]),
+      `${name}: reports never step back (${reports.slice(0, 8).join(', ')}, …)`,
+    );
+    t.equal(reports.at(-1), auto.metrics.iterations, `${name}: the last report is the last step`);
+  }
+  t.ok(stoppedInside > 0, `${stoppedInside} of the 4 ways stopped inside the ${steps}-step trial`);
+
+  // the reporting (unit-norm) way stops first: the other takes over its reports
+  const noisy = byLengthIn(6, 6, 15, 0.3, 1);
+  const q: MinedTrainParams = { ...base, maxIterations: 400, patience: 3, seed: 3 };
+  const qSteps = normalizeTrialSteps(q.maxIterations, q.evaluationInterval);
+  const [unit, plain] = [true, false].map((normalize) => trainMined(noisy, { ...q, normalize }));
+  t.ok(
+    unit.metrics.iterations < qSteps && plain.metrics.iterations > qSteps,
+    `unit norm stops at ${unit.metrics.iterations}, plain goes past the trial's ${qSteps}`,
+  );
+  const reports: number[] = [];
+  const auto = trainMined(noisy, q, { onProgress: (pr) => reports.push(pr.iteration), progressIntervalMs: 0 });
+  t.equal(auto.metrics.normalized, false, 'plain goes on');
+  t.same(auto.W, plain.W, 'with the same W as normalize false');
+  t.ok(
+    reports.every((it, i) => i === 0 || it >= reports[i - 1]),
+    'reports never step back',
+  );
+  for (const at of [unit.metrics.iterations + 1, qSteps, auto.metrics.iterations])
+    t.ok(reports.includes(at), `a report at step ${at}`);
   t.end();
 });

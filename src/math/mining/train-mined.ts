@@ -515,9 +515,9 @@ function runSteps(run: MinedRun, resumed: boolean): void {
   stepToEnd(run);
 }
 
-/** runSteps from the run's current step on. */
-function stepToEnd(run: MinedRun): void {
-  while (run.step < run.p.maxIterations) {
+/** runSteps from the run's current step on; with `going` false, only the last evaluation if due. */
+function stepToEnd(run: MinedRun, going = true): void {
+  while (going && run.step < run.p.maxIterations) {
     if (run.progress.cancelled()) {
       run.stopReason = 'cancelled';
       break;
@@ -530,48 +530,47 @@ function stepToEnd(run: MinedRun): void {
 
 /**
  * normalize `auto` with validation: unit-norm and plain runs from the same start and split take the
- * trial's steps in turn (only the first reports progress, neither checkpoints, so a resume never lands
- * inside the trial), then the one with the better validation figure goes on alone. Each way is set up
- * exactly as the explicit choice would be, so the model equals `normalize: true` or `false` given.
- * Null when the split has no validation: the start's evidence chooses then.
+ * trial's steps in turn (one reports progress, neither checkpoints, so a resume never lands inside the
+ * trial), then the one with the better validation figure is returned to go on alone (the loser is
+ * dropped here). Each way is set up exactly as the explicit choice would be, so the model equals
+ * `normalize: true` or `false` given. Null when the split has no validation: the start chooses then.
  */
 function trialRun(
   samples: LabelledSamples,
   p: MinedTrainParams,
   hooks: MinedTrainHooks,
   kernels: Kernels,
-): MinedRun | null {
+): { run: MinedRun; going: boolean } | null {
   const split = splitFor(samples, p);
   if (split.kind === 'none') return null;
   const start = startEvidence(samples, split.train, p, kernels, null);
   const unit = setUp(samples, p, hooks, kernels, { normalize: true, split, start });
   const plain = setUp(samples, p, {}, kernels, { normalize: false, split, start });
+  const live = unit.progress;
   const steps = normalizeTrialSteps(p.maxIterations, p.evaluationInterval);
   const going = stepTogether(unit, plain, steps);
+  // each way's figures of the W it would keep (the latest before early stopping's candidates begin)
+  const kept = (r: MinedRun) => r.stopper.bestFigures ?? r.latest!;
   const choice = trialChoice(
-    { unit: unit.latest!, plain: plain.latest! },
+    { unit: kept(unit), plain: kept(plain) },
     { metric: unit.metric, minDelta: p.minDelta, steps, queries: unit.lastQueryCount },
   );
   // a way whose step went non-finite cannot win (its figures are from before it stopped)
   const broken = (r: MinedRun) => r.stopReason === 'no_progress' && !r.earlyStopped;
   const keepPlain = broken(unit) !== broken(plain) ? broken(unit) : !choice.normalize;
-  const [won, lost] = keepPlain ? [plain, unit] : [unit, plain];
+  const won = keepPlain ? plain : unit;
   won.normalizeChoice = { ...choice, normalize: !keepPlain };
-  won.progress = unit.progress;
+  won.progress = live;
   won.checkpoint = checkpointer(hooks, () => won);
   won.window.sum = 0;
   won.window.count = 0;
-  if (lost.stopReason === 'cancelled') won.stopReason = 'cancelled';
-  if (going.get(won) && won.stopReason !== 'cancelled') {
-    won.checkpoint(won.step);
-    stepToEnd(won);
-  } else if (won.valEval && won.lastEvaluated !== won.step) afterEvaluation(won, evaluate(won, won.step), won.step);
-  return won;
+  return { run: won, going: going.get(won)! };
 }
 
 /**
- * Both runs from step 0 to `steps`, one step of each in turn; cancellation (polled on the first, the one
- * that reports) stops both. Which runs can still go on (no early stop, no non-finite step).
+ * Both runs from step 0 to `steps`, one step of each in turn, while either can go on (no early stop,
+ * no non-finite step). The first reports progress; when it stops, the other takes its reporter, so
+ * reports go on. Cancellation, polled on that reporter, stops the runs still going.
  */
 function stepTogether(first: MinedRun, second: MinedRun, steps: number): Map<MinedRun, boolean> {
   const going = new Map([
@@ -580,12 +579,15 @@ function stepTogether(first: MinedRun, second: MinedRun, steps: number): Map<Min
   ]);
   for (const r of going.keys()) afterEvaluation(r, evaluate(r, 0), 0);
   reportProgress(first, true);
+  const live = first.progress;
   while ([...going].some(([r, on]) => on && r.step < steps)) {
-    if (first.progress.cancelled()) {
-      first.stopReason = second.stopReason = 'cancelled';
+    if (live.cancelled()) {
+      for (const [r, on] of going) if (on) r.stopReason = 'cancelled';
       return new Map([...going.keys()].map((r) => [r, false]));
     }
     for (const [r, on] of going) if (on && r.step < steps) going.set(r, advance(r));
+    if (!going.get(first) && going.get(second) && second.progress !== live)
+      [first.progress, second.progress] = [second.progress, live];
   }
   return going;
 }
@@ -663,7 +665,12 @@ export function trainMined(
   validateMinedInputs(samples, params);
   if (hooks.resumeFrom) checkMinedCheckpoint(hooks.resumeFrom, samples, params);
   const trial = params.normalize === 'auto' && !hooks.resumeFrom ? trialRun(samples, params, hooks, kernels) : null;
-  if (trial) return finish(trial);
+  if (trial) {
+    // the winner's first checkpoint is due from here; one that stopped inside the trial only finishes
+    if (trial.going) trial.run.checkpoint(trial.run.step);
+    stepToEnd(trial.run, trial.going);
+    return finish(trial.run);
+  }
   const run = setUp(samples, params, hooks, kernels);
   runSteps(run, hooks.resumeFrom !== undefined);
   return finish(run);
