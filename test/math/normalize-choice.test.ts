@@ -57,6 +57,17 @@ function byDirection(labels: number, per: number, seed: number) {
   return { d: 3, n, X, labels: y };
 }
 
+/** A small, fast mined run with normalize auto on the hand-made sets above. */
+const small = (over: Partial<MinedTrainParams>): MinedTrainParams => ({
+  ...DEFAULT_MINED_PARAMS,
+  outputDimension: 3,
+  init: 'identity',
+  batchSize: 16,
+  samplesPerLabel: 4,
+  normalize: 'auto',
+  ...over,
+});
+
 t.test('length carries the label: plain; direction does: unit norm', (t) => {
   const L = byLength(4, 15, 1);
   const plain = chooseNormalize(L.X, 3, IDENTITY3, 3, L.labels);
@@ -107,18 +118,7 @@ t.test('discordantZ: continuity-corrected, over the queries one way finds and th
 });
 
 t.test('without validation, trainMined with auto trains as the start’s choice given explicitly', (t) => {
-  const base: MinedTrainParams = {
-    ...DEFAULT_MINED_PARAMS,
-    outputDimension: 3,
-    init: 'identity',
-    maxIterations: 60,
-    batchSize: 16,
-    samplesPerLabel: 4,
-    evaluationInterval: 20,
-    seed: 3,
-    normalize: 'auto',
-    validationFraction: 0,
-  };
+  const base = small({ maxIterations: 60, evaluationInterval: 20, seed: 3, validationFraction: 0 });
   for (const [name, s, expected] of [
     ['by length', byLength(4, 15, 1), false],
     ['by direction', byDirection(12, 10, 2), true],
@@ -174,18 +174,7 @@ t.test('the trial keeps plain only on a gain beyond minDelta, and never compares
 });
 
 t.test('with validation, auto trains both ways for the trial and goes on with the better one', (t) => {
-  const base: MinedTrainParams = {
-    ...DEFAULT_MINED_PARAMS,
-    outputDimension: 3,
-    init: 'identity',
-    maxIterations: 60,
-    batchSize: 16,
-    samplesPerLabel: 4,
-    evaluationInterval: 10,
-    validationFraction: 0.2,
-    seed: 3,
-    normalize: 'auto',
-  };
+  const base = small({ maxIterations: 60, evaluationInterval: 10, validationFraction: 0.2, seed: 3 });
   const steps = normalizeTrialSteps(base.maxIterations, base.evaluationInterval);
   /** the validation figures each explicit run reported at the trial's last step */
   const atTrialEnd = (s: ReturnType<typeof byLength>, normalize: boolean) => {
@@ -230,20 +219,14 @@ t.test('with validation, auto trains both ways for the trial and goes on with th
 
 t.test('a way that stops early inside the trial: the model is still the explicit choice’s', (t) => {
   // candidates from step 0 and patience 1: runs stop at the first evaluation without a gain
-  const base: MinedTrainParams = {
-    ...DEFAULT_MINED_PARAMS,
-    outputDimension: 3,
-    init: 'identity',
+  const base = small({
     maxIterations: 200,
-    batchSize: 16,
-    samplesPerLabel: 4,
     evaluationInterval: 5,
     validationFraction: 0.2,
     earlyStoppingStart: 0,
     patience: 1,
     seed: 4,
-    normalize: 'auto',
-  };
+  });
   const steps = normalizeTrialSteps(base.maxIterations, base.evaluationInterval);
   let stoppedInside = 0;
   for (const [name, s] of [
