@@ -18,14 +18,7 @@ const IDENTITY3 = Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]);
 
 /** Labels told apart by length alone: every row points nearly the same way, label y at radius 1 + y. */
 function byLength(labels: number, per: number, seed: number) {
-  const rng = createRng(seed);
-  const n = labels * per;
-  const y = Int32Array.from({ length: n }, (_, i) => i % labels);
-  const X = Float64Array.from({ length: n * 3 }, (_, i) => {
-    const r = 1 + y[Math.floor(i / 3)];
-    return r * ((i % 3 === 0 ? 1 : 0.6) + 0.04 * rng.normal());
-  });
-  return { d: 3, n, X, labels: y };
+  return byLengthIn(labels, 3, per, 0.04, seed);
 }
 
 /** Labels told apart by length in d dimensions, with direction noise `noise` (relative). */

@@ -583,7 +583,8 @@ function stepTogether(first: MinedRun, second: MinedRun, steps: number): Map<Min
   while ([...going].some(([r, on]) => on && r.step < steps)) {
     if (live.cancelled()) {
       for (const [r, on] of going) if (on) r.stopReason = 'cancelled';
-      return new Map([...going.keys()].map((r) => [r, false]));
+      for (const r of going.keys()) going.set(r, false);
+      break;
     }
     for (const [r, on] of going) if (on && r.step < steps) going.set(r, advance(r));
     if (!going.get(first) && going.get(second) && second.progress !== live)
@@ -629,7 +630,11 @@ function finish(run: MinedRun): MinedTrainResult {
     normalized: run.normalize,
     learningRate: run.learningRate,
   };
-  if (run.normalizeChoice) metrics.normalizeEvidence = normalizeEvidence(run.normalizeChoice);
+  if (run.normalizeChoice) {
+    // what `auto` chose by: the choice's fields, as far as it has them, but the choice and its query count
+    const { normalize: _chosen, queries: _queries, ...evidence } = run.normalizeChoice;
+    metrics.normalizeEvidence = evidence;
+  }
   if (run.pullSettings) {
     metrics.startPullGate = run.pullSettings.gate.gate;
     metrics.startPullLambda = run.pullSettings.lambda;
@@ -642,18 +647,6 @@ function finish(run: MinedRun): MinedTrainResult {
   }
   reportProgress(run, true);
   return { W: Wout, k, d: samples.d, metrics };
-}
-
-/** What `auto` chose by, as the metrics report it (the fields the choice has). */
-function normalizeEvidence(c: NormalizeChoice): NonNullable<MinedTrainMetrics['normalizeEvidence']> {
-  const { by, plain, unit, z, metric, steps } = c;
-  return {
-    ...(by === undefined ? {} : { by }),
-    plain,
-    unit,
-    ...(z === undefined ? {} : { z }),
-    ...(metric === undefined ? {} : { metric, steps }),
-  };
 }
 
 export function trainMined(
