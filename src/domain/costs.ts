@@ -243,10 +243,9 @@ function minedTerms(p: MinedTrainingParams, data: JobData): CostTerm[] {
   const triplets =
     p.mining === 'none' ? B * Math.max(0, K - 1) * Math.max(0, B - K) : p.mining.includes('semihard') ? B * (B - 1) : B;
   const evalRows = Math.min(n, TRAIN_EVAL_ROWS) + (p.validationFraction > 0 ? Math.min(n, VALIDATION_ROWS) : 0);
-  // the trial's second run holds its own batch buffers and evaluation rows; the kernels' scratch is
-  // shared, and the evaluation's chunk buffers live only during one evaluation
-  const secondRun =
-    7 * kd * 8 + n * 8 + matrices * 8 * B * B + 12 * triplets + B * d * 4 + 2 * B * k * 8 + evalRows * (d * 4 + k * 8);
+  // the trial's second run holds its own batch buffers; the evaluation sets and the kernels' scratch
+  // are shared, and the evaluation's chunk buffers live only during one evaluation
+  const secondRun = 7 * kd * 8 + n * 8 + matrices * 8 * B * B + 12 * triplets + B * d * 4 + 2 * B * k * 8;
   return [
     {
       name: 'training data',
@@ -284,7 +283,7 @@ function minedTerms(p: MinedTrainingParams, data: JobData): CostTerm[] {
       formula:
         'with normalize auto and validationFraction > 0, a second run while both ways train: 7·k·d·8 (its W, gradient, m, v, ' +
         "best W, pull's start; W₀) + n·8 (its sampler) + its batch distances and mined triplets + B·d·4 + 2·B·k·8 (its batch " +
-        'rows) + rows·(d·4 + k·8) (its evaluation sets)',
+        'rows); the evaluation sets are shared',
       bytes: p.normalize === 'auto' && p.validationFraction > 0 ? secondRun : 0,
     },
     {

@@ -241,11 +241,27 @@ function splitFor(samples: LabelledSamples, p: MinedTrainParams): SampleSplit {
   return splitSamples(samples.labels, samples.n, p.validationFraction, p.validationSplit, p.seed ^ 0x5b1d);
 }
 
-/** One way of the normalize trial: its normalisation, and the split and start (W₀, its rows) both share. */
+/** One way of the normalize trial: its normalisation, and the split, start (W₀, its rows) and scoring sets both share. */
 interface TrialWay {
   normalize: boolean;
   split: SampleSplit;
   start: StartEvidence;
+  evalSets: EvalSets;
+}
+
+/** A run's fixed scoring sets. Their embedding buffers are only scratch, so runs taking turns can share them. */
+interface EvalSets {
+  trainEval: EvalSet;
+  valEval: EvalSet | null;
+}
+
+function evalSetsFor(samples: LabelledSamples, split: SampleSplit, p: MinedTrainParams): EvalSets {
+  const k = p.outputDimension;
+  const trainRows = subsampleRows(split.train, TRAIN_EVAL_ROWS, createRng(p.seed ^ 0x7e57));
+  const trainEval = makeEvalSet(samples, trainRows, k, p.seed ^ 0x7a1);
+  if (split.kind === 'none') return { trainEval, valEval: null };
+  const valRows = subsampleRows(split.validation, p.validationMaxSamples, createRng(p.seed ^ 0x7a15));
+  return { trainEval, valEval: makeEvalSet(samples, valRows, k, p.seed ^ 0x7a2) };
 }
 
 function setUp(
@@ -298,21 +314,7 @@ function setUp(
     kernels,
   );
   const { pull, pullSettings } = startPullFor(d, p, normalize, sampler.labelCount, start);
-  const trainEval = makeEvalSet(
-    samples,
-    subsampleRows(split.train, TRAIN_EVAL_ROWS, createRng(p.seed ^ 0x7e57)),
-    k,
-    p.seed ^ 0x7a1,
-  );
-  const valEval =
-    split.kind === 'none'
-      ? null
-      : makeEvalSet(
-          samples,
-          subsampleRows(split.validation, p.validationMaxSamples, createRng(p.seed ^ 0x7a15)),
-          k,
-          p.seed ^ 0x7a2,
-        );
+  const { trainEval, valEval } = way?.evalSets ?? evalSetsFor(samples, split, p);
   const { metric, tar } = stoppingMetric(p, valEval, warnings);
   if (!hasPositivePair(samples.labels, split.train))
     warnings.push('no positive pairs: every training label has a single sample, so no triplet can be formed');
@@ -544,8 +546,9 @@ function trialRun(
   const split = splitFor(samples, p);
   if (split.kind === 'none') return null;
   const start = startEvidence(samples, split.train, p, kernels, null);
-  const unit = setUp(samples, p, hooks, kernels, { normalize: true, split, start });
-  const plain = setUp(samples, p, {}, kernels, { normalize: false, split, start });
+  const evalSets = evalSetsFor(samples, split, p);
+  const unit = setUp(samples, p, hooks, kernels, { normalize: true, split, start, evalSets });
+  const plain = setUp(samples, p, {}, kernels, { normalize: false, split, start, evalSets });
   const live = unit.progress;
   const steps = normalizeTrialSteps(p.maxIterations, p.evaluationInterval);
   const going = stepTogether(unit, plain, steps);
