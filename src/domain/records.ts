@@ -55,6 +55,12 @@ export const Progress = Type.Object({
   validationIteration: Type.Optional(Type.Integer({ description: 'Step of the validation figures above' })),
   bestIteration: Type.Optional(Type.Integer({ description: 'Step of the W that would be kept now' })),
   warning: Type.Optional(Type.String({ description: 'e.g. a collapse warning from the latest validation' })),
+  normalizeTrialSteps: Type.Optional(
+    Type.Integer({
+      description:
+        '`normalize: auto` with validation: steps up to this one train unit-norm and plain embeddings side by side, each step costing about two; present while both ways train',
+    }),
+  ),
   phase: Type.Optional(
     Type.Union(
       JOB_PHASES.map((p) => Type.Literal(p)),

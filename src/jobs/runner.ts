@@ -30,6 +30,7 @@ import {
   type TrainJobRecord,
 } from '../domain/records.js';
 import { embeddedNormalized, type TrainingParams } from '../domain/training.js';
+import { newEtaState, withEta, type EtaState } from './eta.js';
 import type {
   AliasRecord,
   DatasetRecord,
@@ -91,8 +92,8 @@ interface Running {
   writes: Promise<void>;
   /** its estimated peak memory, held against JOB_MEMORY_BUDGET_MB while it runs */
   bytes: number;
-  /** the first training progress of this run, from which the ETA's iteration rate is measured */
-  rateFrom: { iteration: number; elapsedMs: number } | null;
+  /** what the ETA remembers of this run's earlier points */
+  eta: EtaState;
   /** the newest progress reported (written or pending) */
   lastProgress: JobProgress;
   /** the phase of the last point handed to the store: a point of another phase is written at once */
@@ -390,7 +391,7 @@ export class JobRunner {
       done: false,
       writes: Promise.resolve(),
       bytes,
-      rateFrom: null,
+      eta: newEtaState(),
       lastProgress: { iteration: 0, maxIterations: 0, activeFraction: 0, elapsedMs: 0, etaMs: null },
       sentPhase: null,
     };
@@ -565,7 +566,7 @@ export class JobRunner {
   }
 
   private progress(r: Running, reported: ReportedProgress): void {
-    const p = withEta(r, { ...reported, phase: reported.phase ?? 'training' });
+    const p = withEta(r.eta, { ...reported, phase: reported.phase ?? 'training' });
     // A point of another phase than the last one written is written now (with any point still
     // pending first): coalescing would let the next point of the old phase overwrite it, and a
     // client would never see, say, `validating` (docs/decisions/0038).
@@ -790,22 +791,4 @@ export class JobRunner {
   private emit(job: JobRecord): void {
     this.events.emit('job', job);
   }
-}
-
-/**
- * The progress with `etaMs`: the iterations left at the rate measured since the first training
- * point of this run (a resumed run measures its own). Always present: null until two points
- * differ, and outside training and validation (nothing left to estimate).
- */
-function withEta(r: Running, reported: ReportedProgress): JobProgress {
-  const p: JobProgress = { ...reported, etaMs: null };
-  if (p.phase !== 'training' && p.phase !== 'validating') return p;
-  if (!r.rateFrom) {
-    r.rateFrom = { iteration: p.iteration, elapsedMs: p.elapsedMs };
-    return p;
-  }
-  const steps = p.iteration - r.rateFrom.iteration;
-  const ms = p.elapsedMs - r.rateFrom.elapsedMs;
-  if (!(steps > 0 && ms > 0)) return p;
-  return { ...p, etaMs: Math.round((Math.max(0, p.maxIterations - p.iteration) * ms) / steps) };
 }

@@ -3,6 +3,8 @@
 // significantly more true nearest neighbours (McNemar's continuity-corrected z ≥ 2). On hand-made data
 // whose answer is known, and trainMined with it.
 import t from 'tap';
+import { jsKernels } from '../../src/math/kernels/js.js';
+import type { Kernels } from '../../src/math/kernels/types.js';
 import { DEFAULT_MINED_PARAMS, trainMined, type MinedTrainParams } from '../../src/math/mining/index.js';
 import {
   AUTO_PLAIN_Z,
@@ -207,6 +209,47 @@ t.test('with validation, auto trains both ways for the trial and goes on with th
   t.equal(cancelled.metrics.stopReason, 'cancelled', 'cancelling inside the trial stops both ways');
   t.equal(cancelled.metrics.iterations, 5, 'after the 5 steps each that the polls allowed');
   t.equal(cancelled.metrics.normalizeEvidence?.by, 'validation', 'and says what the figures so far preferred');
+  t.end();
+});
+
+t.test('reports inside the trial: its length, and `validating` until both ways have evaluated', (t) => {
+  const base = small({ maxIterations: 60, evaluationInterval: 5, validationFraction: 0.2, seed: 3 });
+  const steps = normalizeTrialSteps(base.maxIterations, base.evaluationInterval);
+  // the batch projection runs once a training step, of either way: log it between the reports
+  const log: string[] = [];
+  const kernels: Kernels = {
+    ...jsKernels,
+    project: (...a: Parameters<Kernels['project']>) => {
+      log.push('step');
+      jsKernels.project(...a);
+    },
+  };
+  const reports: MinedProgress[] = [];
+  const onProgress = (pr: MinedProgress) => {
+    reports.push(pr);
+    log.push(`${pr.phase ?? 'training'}@${pr.iteration}`);
+  };
+  trainMined(byLength(4, 15, 1), base, { onProgress, progressIntervalMs: 0 }, kernels);
+  const inside = reports.filter((r) => r.normalizeTrialSteps !== undefined);
+  t.same(
+    [...new Set(inside.map((r) => r.normalizeTrialSteps))],
+    [steps],
+    `the trial's ${steps} steps, in the reports up to its end`,
+  );
+  t.ok(
+    inside.length > 0 && reports.every((r) => (r.normalizeTrialSteps !== undefined) === r.iteration <= steps),
+    'every report up to the trial’s end carries it, none after',
+  );
+  /** the training steps logged between the `validating` and the `training` report of step s */
+  const stepsWhileValidating = (s: number) => {
+    const from = log.indexOf(`validating@${s}`);
+    const to = log.indexOf(`training@${s}`, from);
+    return log.slice(from + 1, to).filter((e) => e === 'step').length;
+  };
+  t.ok(log.includes(`validating@${steps}`), 'the trial’s last evaluation is reported');
+  for (let s = base.evaluationInterval; s <= steps; s += base.evaluationInterval)
+    t.equal(stepsWhileValidating(s), 1, `step ${s}: the other way steps and evaluates before \`training\``);
+  t.equal(stepsWhileValidating(steps + base.evaluationInterval), 0, 'after the trial: one way, as before');
   t.end();
 });
 

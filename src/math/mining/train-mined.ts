@@ -69,6 +69,12 @@ interface MinedRun extends MinedRunState {
   readonly loss: TripletLoss;
   /** the trial's second run reports nothing until it goes on (then it takes the first one's) */
   progress: ProgressReporter<MinedProgress>;
+  /**
+   * The normalize trial's length while both ways go on, else 0. Reports carry it (each of those steps
+   * costs two runs' work, which an estimate of the time left must know), and the trial reports the
+   * end of an evaluation once both ways have run it.
+   */
+  trialSteps: number;
   readonly warnings: string[];
   readonly split: SampleSplit;
   readonly sampler: PKSampler;
@@ -328,6 +334,7 @@ function setUp(
     distance,
     loss: tripletLossByName(p.loss, p.margin),
     progress,
+    trialSteps: 0,
     warnings,
     split,
     sampler,
@@ -477,6 +484,7 @@ function reportProgress(run: MinedRun, force: boolean, phase: 'training' | 'vali
       pr.bestIteration = run.stopper.bestIteration;
     }
     if (run.latestWarning) pr.warning = run.latestWarning;
+    if (run.trialSteps > 0) pr.normalizeTrialSteps = run.trialSteps;
     return pr;
   });
   if (reported) {
@@ -485,19 +493,24 @@ function reportProgress(run: MinedRun, force: boolean, phase: 'training' | 'vali
   }
 }
 
+/** Whether the run evaluates after `step`: every evaluationInterval steps, and at the last one. */
+function evaluationDue(run: MinedRun, step: number): boolean {
+  return step % run.p.evaluationInterval === 0 || step === run.p.maxIterations;
+}
+
 /** One step, and its evaluation when due; false when the run ends with it (non-finite step, early stop). */
 function advance(run: MinedRun): boolean {
   const p = run.p;
   if (!trainStep(run)) return false;
   const step = run.step;
-  if (step % p.evaluationInterval !== 0 && step !== p.maxIterations) {
+  if (!evaluationDue(run, step)) {
     reportProgress(run, false);
     return true;
   }
   // the evaluation of a large validation set takes a while: say so before it starts
   if (run.validating) reportProgress(run, true, 'validating');
   const stop = afterEvaluation(run, evaluate(run, step), step);
-  reportProgress(run, true);
+  if (!run.trialSteps) reportProgress(run, true);
   if (stop && step < p.maxIterations) {
     run.stopReason = 'no_progress';
     run.earlyStopped = true;
@@ -567,31 +580,43 @@ function trialRun(
   won.checkpoint = checkpointer(hooks, () => won);
   won.window.sum = 0;
   won.window.count = 0;
+  won.trialSteps = 0;
   return { run: won, going: going.get(won)! };
 }
 
 /**
  * Both runs from step 0 to `steps`, one step of each in turn, while either can go on (no early stop,
  * no non-finite step). The first reports progress; when it stops, the other takes its reporter, so
- * reports go on. Cancellation, polled on that reporter, stops the runs still going.
+ * reports go on. A step that evaluates is `validating` until both ways have evaluated. Cancellation,
+ * polled on that reporter, stops the runs still going.
  */
 function stepTogether(first: MinedRun, second: MinedRun, steps: number): Map<MinedRun, boolean> {
   const going = new Map([
     [first, true],
     [second, true],
   ]);
+  for (const r of going.keys()) r.trialSteps = steps;
   for (const r of going.keys()) afterEvaluation(r, evaluate(r, 0), 0);
   reportProgress(first, true);
   const live = first.progress;
+  let reporter = first;
   while ([...going].some(([r, on]) => on && r.step < steps)) {
     if (live.cancelled()) {
       for (const [r, on] of going) if (on) r.stopReason = 'cancelled';
       for (const r of going.keys()) going.set(r, false);
       break;
     }
+    // the reporting way says `validating` before its evaluation; `training` waits until both have evaluated
+    const evaluating = reporter.trialSteps > 0 && evaluationDue(reporter, reporter.step + 1);
     for (const [r, on] of going) if (on && r.step < steps) going.set(r, advance(r));
-    if (!going.get(first) && going.get(second) && second.progress !== live)
-      [first.progress, second.progress] = [second.progress, live];
+    if (!going.get(first) || !going.get(second)) {
+      // one way left: it reports as a run of its own would (one way's work a step)
+      for (const r of going.keys()) r.trialSteps = 0;
+      if (!going.get(first) && going.get(second) && second.progress !== live)
+        [first.progress, second.progress] = [second.progress, live];
+      reporter = first.progress === live ? first : second;
+    }
+    if (evaluating) reportProgress(reporter, true);
   }
   return going;
 }

@@ -145,6 +145,8 @@ export interface MinedProgress extends Progress, Partial<ValidationFigures> {
   warning?: string;
   /** `validating` in the report forced just before an evaluation runs */
   phase?: 'training' | 'validating';
+  /** normalize `auto`: steps up to this one train both ways side by side (present while both go on) */
+  normalizeTrialSteps?: number;
 }
 
 export interface MinedTrainHooks
