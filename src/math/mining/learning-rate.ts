@@ -10,13 +10,13 @@
 // The identity and uniform starts are not rescaled to the data, so `auto` gives them a fixed rate: with
 // unit-norm embeddings their loss ignores the features' scale anyway, with plain ones it does not. Pure.
 
+import { sumOfSquares } from '../training/diagnostics.js';
+
 /** Adam's base rate per unit of W₀'s RMS entry under `auto`. */
 export const RELATIVE_LEARNING_RATE = 0.01;
 
 /** The base rate for W₀: RELATIVE_LEARNING_RATE · √(mean W₀²); a zero start falls back to the relative rate. */
 export function startRelativeLearningRate(W0: Float64Array): number {
-  let sq = 0;
-  for (let i = 0; i < W0.length; i++) sq += W0[i] * W0[i];
-  const rms = W0.length > 0 ? Math.sqrt(sq / W0.length) : 0;
+  const rms = W0.length > 0 ? Math.sqrt(sumOfSquares(W0) / W0.length) : 0;
   return rms > 0 && Number.isFinite(rms) ? RELATIVE_LEARNING_RATE * rms : RELATIVE_LEARNING_RATE;
 }

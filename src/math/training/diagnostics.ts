@@ -12,11 +12,16 @@ const DISTANCE_SAMPLE = 256;
 /** Collapse (mined): mean pairwise distance below this fraction of the starting one. */
 export const COLLAPSE_RATIO = 0.01;
 
-/** Euclidean norm of a vector (‖W‖_F of a matrix, ‖∇‖ of a gradient). */
-export function l2(v: Float64Array): number {
+/** Σ v_i², in index order. */
+export function sumOfSquares(v: Float64Array): number {
   let s = 0;
   for (let i = 0; i < v.length; i++) s += v[i] * v[i];
-  return Math.sqrt(s);
+  return s;
+}
+
+/** Euclidean norm of a vector (‖W‖_F of a matrix, ‖∇‖ of a gradient). */
+export function l2(v: Float64Array): number {
+  return Math.sqrt(sumOfSquares(v));
 }
 
 /**
