@@ -35,7 +35,10 @@ export const JOB_PHASES = ['loading', 'initialising', 'training', 'validating', 
 export type JobPhase = (typeof JOB_PHASES)[number];
 
 export const Progress = Type.Object({
-  iteration: Type.Integer({ description: 'Training: the step reached. Reindex jobs: the items embedded so far' }),
+  iteration: Type.Integer({
+    description:
+      'Training: the step reached (with `normalize: auto`, the further of the two ways inside the trial). Reindex jobs: the items embedded so far',
+  }),
   maxIterations: Type.Integer({ description: 'Training: the most steps. Reindex jobs: the items to embed' }),
   loss: Type.Optional(
     Type.Number({

@@ -295,6 +295,26 @@ t.test('a way that stops early inside the trial: the model is still the explicit
   }
   t.ok(stoppedInside > 0, `${stoppedInside} of the 4 ways stopped inside the ${steps}-step trial`);
 
+  // the way that wins stops inside the trial before the other: the reports still never step back
+  const seen: number[] = [];
+  const first = trainMined(
+    byLength(4, 15, 1),
+    { ...base, seed: 8 },
+    {
+      onProgress: (pr) => seen.push(pr.iteration),
+      progressIntervalMs: 0,
+    },
+  );
+  const reached = Math.max(...seen);
+  t.ok(
+    first.metrics.iterations < reached,
+    `the winner stopped at ${first.metrics.iterations}, reports reached ${reached}`,
+  );
+  t.ok(
+    seen.every((it, i) => i === 0 || it >= seen[i - 1]),
+    `reports never step back (…, ${seen.slice(-3).join(', ')})`,
+  );
+
   // the reporting (unit-norm) way stops first: the other takes over its reports
   const noisy = byLengthIn(6, 6, 15, 0.3, 1);
   const q: MinedTrainParams = { ...base, maxIterations: 400, patience: 3, seed: 3 };
@@ -304,8 +324,9 @@ t.test('a way that stops early inside the trial: the model is still the explicit
     unit.metrics.iterations < qSteps && plain.metrics.iterations > qSteps,
     `unit norm stops at ${unit.metrics.iterations}, plain goes past the trial's ${qSteps}`,
   );
-  const reports: number[] = [];
-  const auto = trainMined(noisy, q, { onProgress: (pr) => reports.push(pr.iteration), progressIntervalMs: 0 });
+  const points: MinedProgress[] = [];
+  const auto = trainMined(noisy, q, { onProgress: (pr) => points.push(pr), progressIntervalMs: 0 });
+  const reports = points.map((p) => p.iteration);
   t.equal(auto.metrics.normalized, false, 'plain goes on');
   t.same(auto.W, plain.W, 'with the same W as normalize false');
   t.ok(
@@ -314,5 +335,16 @@ t.test('a way that stops early inside the trial: the model is still the explicit
   );
   for (const at of [unit.metrics.iterations + 1, qSteps, auto.metrics.iterations])
     t.ok(reports.includes(at), `a report at step ${at}`);
+  const u = unit.metrics.iterations;
+  const at = points.findIndex((p) => p.iteration === u && p.phase === 'validating');
+  t.same(
+    points.slice(at, at + 2).map((p) => `${p.phase}@${p.iteration}`),
+    [`validating@${u}`, `training@${u}`],
+    'the evaluation unit norm stopped at is closed by a `training` report from plain',
+  );
+  t.ok(
+    points.every((p, i) => (p.normalizeTrialSteps !== undefined) === i <= at),
+    'reports carry the trial’s length while both ways go on, up to that evaluation, none after',
+  );
   t.end();
 });

@@ -576,7 +576,9 @@ function trialRun(
   const keepPlain = broken(unit) !== broken(plain) ? broken(unit) : !choice.normalize;
   const won = keepPlain ? plain : unit;
   won.normalizeChoice = { ...choice, normalize: !keepPlain };
-  won.progress = live;
+  // a winner that stopped inside the trial has fewer steps than the other way's reports showed
+  const reached = Math.max(unit.step, plain.step);
+  won.progress = won.step < reached ? notBelow(live, reached) : live;
   won.checkpoint = checkpointer(hooks, () => won);
   won.window.sum = 0;
   won.window.count = 0;
@@ -612,13 +614,31 @@ function stepTogether(first: MinedRun, second: MinedRun, steps: number): Map<Min
     if (!going.get(first) || !going.get(second)) {
       // one way left: it reports as a run of its own would (one way's work a step)
       for (const r of going.keys()) r.trialSteps = 0;
-      if (!going.get(first) && going.get(second) && second.progress !== live)
+      if (!going.get(first) && going.get(second) && second.progress !== live) {
         [first.progress, second.progress] = [second.progress, live];
+        // its loss window ran silently through the trial: its reports start afresh
+        second.window.sum = 0;
+        second.window.count = 0;
+      }
       reporter = first.progress === live ? first : second;
     }
     if (evaluating) reportProgress(reporter, true);
   }
   return going;
+}
+
+/** `r`, with every report's iteration raised to at least `step`, so the job's reports never step back. */
+function notBelow(r: ProgressReporter<MinedProgress>, step: number): ProgressReporter<MinedProgress> {
+  return {
+    start: r.start,
+    cancelled: () => r.cancelled(),
+    report: (force, make) =>
+      r.report(force, (elapsedMs) => {
+        const pr = make(elapsedMs);
+        pr.iteration = Math.max(pr.iteration, step);
+        return pr;
+      }),
+  };
 }
 
 /** The returned W (the kept one when validating, else the last), its figures, warnings and the final report. */
