@@ -2,7 +2,8 @@
 // Incremental build for `npm start` and `npm test`'s pretest: runs only the steps whose inputs
 // changed since the last build, so a start on an already built tree skips straight to the server.
 // The pretest builds everything before tap starts, so the test files that build (server
-// processes, the console) find nothing left to do and never write dist/ at the same time. `npm run build` stays the full build (the Dockerfile and scripts/image-steps.sh
+// processes, the console; tests call this script, never `npm run build`) find nothing left to do
+// and never write dist/ at the same time. `npm run build` stays the full build (the Dockerfile and scripts/image-steps.sh
 // run it on a fresh copy, which has no scripts/ folder).
 //
 //   1. AssemblyScript → src/math/kernels/wasm/kernels.wasm, when the wasm is missing, or when the

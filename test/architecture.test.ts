@@ -96,3 +96,14 @@ t.test('the margin default is written once', async (t) => {
   const hits = all.filter((f) => /DEFAULT_MARGIN\s*=/.test(fs.readFileSync(f, 'utf8')));
   t.same(hits.map(rel), ['math/defaults.ts']);
 });
+
+t.test('tests build with the incremental script, never the full `npm run build`', async (t) => {
+  // test files run in parallel: a full build rewrites dist/ while another file's server loads it
+  const TEST = fileURLToPath(new URL('./', import.meta.url));
+  const hits = files(TEST).filter((f) => /['"]run['"],\s*['"]build['"]/.test(fs.readFileSync(f, 'utf8')));
+  t.same(
+    hits.map((f) => path.relative(TEST, f)),
+    [],
+    'spawning npm run build',
+  );
+});

@@ -3,14 +3,14 @@
 // bit for bit, what /embed answers with the new model, and before that the old embeddings, never a
 // mix. docs/decisions/0033-reindex-jobs.md. The gallery is enrolled through the store before the
 // server starts (the upload route is another helper's).
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
-import { ROOT, startServer } from '../scripts/server-process.js';
+import { startServer } from '../scripts/server-process.js';
 import { DB_FILE } from '../src/app.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import { tempDir } from './helpers.js';
+import { buildServer } from './pg-cluster.js';
 
 const D = 32;
 const N = 4000;
@@ -45,10 +45,9 @@ function storedEmbeddings(file: string): Buffer {
   }
 }
 
-t.before(() => {
-  const built = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, encoding: 'utf8' });
-  if (built.status !== 0) throw new Error(`npm run build failed:\n${built.stdout}\n${built.stderr}`);
-});
+// incremental: after the pretest's build it writes nothing, so servers other test files start
+// meanwhile never read a dist/ half rewritten
+t.before(buildServer);
 
 t.test('kill -9 mid-reindex: the job resumes after the restart and commits', async (t) => {
   const dataDir = tempDir(t);

@@ -7,13 +7,12 @@
 //   - in process: a worker thread that dies without a word ends its job `failed` with WORKER_CRASHED,
 //     and the runner goes on with the next job.
 import Database from 'better-sqlite3';
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { DB_FILE } from '../src/app.js';
-import { ROOT, startServer, type ServerProcess } from '../scripts/server-process.js';
+import { startServer, type ServerProcess } from '../scripts/server-process.js';
 import { createDataset, makeTriplets, tempDir, testApp, waitForJob } from './helpers.js';
-import { hardTriplets } from './pg-cluster.js';
+import { buildServer, hardTriplets } from './pg-cluster.js';
 
 // A job of about 2–4 s on this data: 20,000 triplets of dimension 32 into k = 32, a fixed number of
 // iterations (gradientTolerance 0, and random data never reaches zero loss in 300 steps).
@@ -191,10 +190,9 @@ async function signalDuringTraining(
   t.equal((await second.exited).code, 0, 'the second server also exits 0');
 }
 
-t.before(() => {
-  const built = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, encoding: 'utf8' });
-  if (built.status !== 0) throw new Error(`npm run build failed:\n${built.stdout}\n${built.stderr}`);
-});
+// incremental: after the pretest's build it writes nothing, so servers other test files start
+// meanwhile never read a dist/ half rewritten
+t.before(buildServer);
 
 t.test('SIGTERM with a job training: exit 0 within 10 s, the job resumes after a restart and succeeds', (t) =>
   signalDuringTraining(t, 'SIGTERM'),
