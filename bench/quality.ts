@@ -1,13 +1,15 @@
 // Open-set quality protocol: train on some classes, measure on classes never seen in training.
 //   npm run bench -- --quality [--seeds 5] [--sets digits,faces,faces-hard,faces-steep] [--methods raw,pca,nca,today,defaults,...]
-//       [--digits-k 16] [--digits-train 5] [--iterations N] [--json]
+//       [--digits-k 16] [--digits-train 5] [--faces-ids 1000] [--faces-k 128] [--iterations N] [--json]
 // Data (each seed draws its own split / data set):
 // - digits: /work/shared/data/digits train.csv + test.csv (1,797 rows, d = 64), split by class: a seeded
 //   choice of 5 digits (--digits-train) trains, the others are the test classes; k = 16 (--digits-k).
 // - faces: synthetic face-descriptor-like data, d = 512, k = 128: 1,000 training and 300 test identities
 //   (disjoint), 4–10 samples each; an identity is a point in a 128-d subspace, every sample adds shared
 //   nuisance (16 directions common to all identities, high variance) and isotropic noise.
-//   `faces-hard` and `faces-steep` (--sets) change the identity spectrum, nuisance and noise (FACE_SETS).
+//   `faces-hard` and `faces-steep` (--sets) change the identity spectrum, nuisance and noise (FACE_SETS);
+//   --faces-ids sets the training identities, --faces-k the output dimension (up to d: a map that may
+//   keep everything the raw features have).
 // Figures on the test classes, all of their rows: precision@1 and MAP@R (leave-one-out retrieval,
 // src/math/metrics.ts) and TAR@FAR=1e-3 (src/math/verification, euclidean, every pair).
 // Methods: raw features, PCA (k), NCA (bench/quality_nca.py: scikit-learn's NeighborhoodComponentsAnalysis,
@@ -361,6 +363,10 @@ export interface QualityOptions {
   digitsK?: number;
   /** digits that train (the others are tested); 5 by default */
   digitsTrain?: number;
+  /** training identities of the face-like sets (default 1,000) */
+  facesIds?: number;
+  /** output dimension on the face-like sets (default 128) */
+  facesK?: number;
   log?: (line: string) => void;
 }
 
@@ -380,7 +386,8 @@ function openSet(name: string, seed: number, o: QualityOptions): OpenSet {
   if (name === 'digits') return digitsOpenSet(seed, o.digitsK, o.digitsTrain);
   const shape = FACE_SETS[name];
   if (!shape) throw new RangeError(`unknown set ${name}: digits or ${Object.keys(FACE_SETS).join(', ')}`);
-  return facesOpenSet(seed, shape, name);
+  const set = facesOpenSet(seed, { ...shape, trainIds: o.facesIds ?? shape.trainIds }, name);
+  return { ...set, k: o.facesK ?? set.k };
 }
 
 export async function benchQuality(o: QualityOptions): Promise<QualityRow[]> {
