@@ -245,14 +245,18 @@ function minedTerms(p: MinedTrainingParams, data: JobData): CostTerm[] {
   const evalRows = Math.min(n, TRAIN_EVAL_ROWS) + (p.validationFraction > 0 ? Math.min(n, VALIDATION_ROWS) : 0);
   // the trial's second run holds its own batch buffers; the evaluation sets and the kernels' scratch
   // are shared, and the evaluation's chunk buffers live only during one evaluation
-  const secondRun = 7 * kd * 8 + n * 8 + matrices * 8 * B * B + 12 * triplets + B * d * 4 + 2 * B * k * 8;
+  const secondRun = 6 * kd * 8 + n * 8 + matrices * 8 * B * B + 12 * triplets + B * d * 4 + 2 * B * k * 8;
   return [
     {
       name: 'training data',
       formula: 'n·d·4 + n·80 (the samples, their labels as read and as ids, the split)',
       bytes: n * d * 4 + n * 80,
     },
-    { name: 'optimiser', formula: '6·k·d·8 (Adam: W, gradient, m, v, best W, returned W)', bytes: 6 * kd * 8 },
+    {
+      name: 'optimiser',
+      formula: "8·k·d·8 (Adam: W, gradient, m, v, best W, returned W; the start W₀ and the pull's copy of it)",
+      bytes: 8 * kd * 8,
+    },
     {
       name: 'batch distances',
       formula: `${matrices}·B²·8 (distance, similarity and gradient matrices)`,
@@ -281,8 +285,8 @@ function minedTerms(p: MinedTrainingParams, data: JobData): CostTerm[] {
     {
       name: 'normalize trial',
       formula:
-        'with normalize auto and validationFraction > 0, a second run while both ways train: 7·k·d·8 (its W, gradient, m, v, ' +
-        "best W, pull's start; W₀) + n·8 (its sampler) + its batch distances and mined triplets + B·d·4 + 2·B·k·8 (its batch " +
+        'with normalize auto and validationFraction > 0, a second run while both ways train: 6·k·d·8 (its W, gradient, m, v, ' +
+        "best W, pull's start) + n·8 (its sampler) + its batch distances and mined triplets + B·d·4 + 2·B·k·8 (its batch " +
         'rows); the evaluation sets are shared',
       bytes: p.normalize === 'auto' && p.validationFraction > 0 ? secondRun : 0,
     },

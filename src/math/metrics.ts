@@ -91,7 +91,8 @@ function distanceBlock(
   }
 }
 
-interface QueryScore {
+/** One query's figures: a hit at rank 1 (0 or 1), its R-precision and its average precision at R. */
+export interface QueryScore {
   p1: number;
   rPrec: number;
   ap: number;
@@ -189,6 +190,8 @@ export function retrievalMetrics(
   labels: Int32Array,
   kernels?: Kernels,
   distance: Distance = squaredDistance,
+  /** called with each scored query's row and figures (the means are over these) */
+  onQuery?: (row: number, s: QueryScore) => void,
 ): RetrievalMetrics {
   if (labels.length < n || E.length < n * k) throw new RangeError('retrievalMetrics: E or labels too short');
   const counts = labelCounts(labels.subarray(0, n));
@@ -213,6 +216,7 @@ export function retrievalMetrics(
         const R = (counts.get(labels[qi]) ?? 1) - 1;
         if (R <= 0) continue;
         const s = scoreQuery(D, q * n, n, labels, qi, R, order);
+        onQuery?.(qi, s);
         p1 += s.p1;
         rp += s.rPrec;
         map += s.ap;

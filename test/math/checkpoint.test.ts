@@ -320,9 +320,16 @@ t.test('trainMined: a resumed auto run keeps the checkpoint’s choice rather th
   const c = structuredClone(cps[3]);
   t.match(c.normalizeChoice, { normalize: false, by: 'validation' }, 'the checkpoint holds the trial’s choice');
   c.normalizeChoice = { ...c.normalizeChoice!, normalize: true };
-  const flipped = trainMined(data, p, { resumeFrom: c });
-  t.equal(flipped.metrics.normalized, true, 'the kept choice wins over the recomputed one');
+  const later: MinedCheckpoint[] = [];
+  const flipped = trainMined(data, p, { resumeFrom: c, onCheckpoint: (x) => later.push(x) });
+  t.ok(
+    later.length > 0 && later.every((x) => x.normalizeChoice?.normalize === true),
+    'the kept choice wins over the recomputed one: the run trains on with unit norm',
+  );
   t.notSame(flipped.W, ref.W);
+  // unit norm trains this data worse than the plain start, which validation then returns (0064)
+  t.equal(flipped.metrics.bestIteration, 0, 'the start map is returned');
+  t.equal(flipped.metrics.normalized, false, 'with plain embeddings');
   t.same(flipped.metrics.normalizeEvidence, ref.metrics.normalizeEvidence, 'and reports the kept evidence');
   // checkpoints written before the trial (0063) kept the start's choice, without `by`; before 0061, without z
   const start = { normalize: false, by: 'start', plain: 0.9, unit: 0.6, queries: 80, z: 3.1 } as const;

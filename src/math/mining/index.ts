@@ -32,4 +32,4 @@ export { createPKSampler, groupByLabel, type PKSampler, type LabelGroups, type S
 export type { MinedCheckpoint, LossWindow } from './checkpoint.js';
 export { splitSamples, subsampleRows, sampleTriplets, LABEL_SPLIT_MIN_LABELS, type SampleSplit } from './split.js';
 export { DEFAULT_MINED_PARAMS } from '../defaults.js';
-export { trainMined } from './train-mined.js';
+export { trainMined, splitFor } from './train-mined.js';

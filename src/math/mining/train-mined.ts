@@ -9,7 +9,7 @@ import { embed } from '../embed.js';
 import { initW } from '../init.js';
 import { jsKernels } from '../kernels/js.js';
 import type { Kernels } from '../kernels/types.js';
-import { retrievalMetrics } from '../metrics.js';
+import { retrievalMetrics, type QueryScore } from '../metrics.js';
 import { createAdam, type Adam } from '../optim/adam.js';
 import { createRng } from '../rng.js';
 import { impostorsNeeded, pairCounts, verificationMetrics } from '../verification/index.js';
@@ -33,6 +33,7 @@ import { gatherLabels, gatherRows, makeEvalSet, rowsLike, scoreTriplets, type Ev
 import { createPKSampler, type PKSampler } from './sampler.js';
 import { chooseNormalize, normalizeTrialSteps, trialChoice, type NormalizeChoice } from './normalize-choice.js';
 import { RELATIVE_LEARNING_RATE, startRelativeLearningRate } from './learning-rate.js';
+import { pairedZ, START_KEEP_Z } from './start-fallback.js';
 import { gateRowLimit, startGate, type StartGate } from './start-gate.js';
 import { createStartPull, pullPerLabel, type StartPull } from './start-pull.js';
 import { tripletLossByName, type TripletLoss } from './triplet-loss.js';
@@ -83,6 +84,8 @@ interface MinedRun extends MinedRunState {
   readonly grad: Float64Array;
   readonly objective: BatchObjective;
   readonly pull: StartPull;
+  /** the start map W₀ (and its evidence rows): the last candidate of a validated run */
+  readonly start: StartEvidence;
   /** the pull's gate and λ (startPull · gate / label pairs); null without a pull */
   readonly pullSettings: { gate: StartGate; lambda: number } | null;
   readonly adam: Adam;
@@ -243,7 +246,7 @@ function checkpointer(hooks: MinedTrainHooks, run: () => MinedRun): (step: numbe
 }
 
 /** The seeded validation split (split.ts); the same for every run of these params. */
-function splitFor(samples: LabelledSamples, p: MinedTrainParams): SampleSplit {
+export function splitFor(samples: LabelledSamples, p: MinedTrainParams): SampleSplit {
   return splitSamples(samples.labels, samples.n, p.validationFraction, p.validationSplit, p.seed ^ 0x5b1d);
 }
 
@@ -299,7 +302,8 @@ function setUp(
       ? Float64Array.from(way.start.W0())
       : initialW(samples, split.train, p, kernels);
   // W is still the start here: no step has run yet
-  const start = way?.start ?? startEvidence(samples, split.train, p, kernels, resume ? null : W);
+  // its own copy of W₀: W itself moves with every step, and the start is the run's last candidate
+  const start = way?.start ?? startEvidence(samples, split.train, p, kernels, resume ? null : Float64Array.from(W));
   const { normalize, normalizeChoice } = normalizationFor(d, p, start, resume, way?.normalize);
   const learningRate = learningRateFor(p, start, resume);
   const distance = distanceByName(p.distance, { smooth: true });
@@ -343,6 +347,7 @@ function setUp(
     grad: new Float64Array(k * d),
     objective,
     pull,
+    start,
     pullSettings,
     learningRate,
     adam: createAdamFor(p, k * d, learningRate),
@@ -392,8 +397,8 @@ function stoppingMetric(
 }
 
 /** Embeds the rows of `es` with Wc (float64, here: the figures must not depend on the kernels' precision). */
-function embedInto(run: MinedRun, es: EvalSet, Wc: Float64Array): void {
-  embed(Wc, run.k, run.samples.d, es.X, es.n, run.normalize, es.E);
+function embedInto(run: MinedRun, es: EvalSet, Wc: Float64Array, normalize = run.normalize): void {
+  embed(Wc, run.k, run.samples.d, es.X, es.n, normalize, es.E);
 }
 
 /** One optimiser step on the next P×K batch; false (with a warning) when the loss or gradient is not finite. */
@@ -420,12 +425,20 @@ function trainStep(run: MinedRun): boolean {
   return true;
 }
 
-/** Validation figures of the current W (null without validation); refreshes the collapse check on the training sample. */
-function evaluate(run: MinedRun, step: number): ValidationFigures | null {
-  const { valEval, trainEval, k, p } = run;
-  if (!valEval) return null;
-  embedInto(run, valEval, run.W);
-  const r = retrievalMetrics(valEval.E, valEval.n, k, valEval.labels, run.kernels);
+/**
+ * Validation figures of W; `onQuery` sees each scored query's own (the retrieval figures are their
+ * means).
+ */
+function validationFigures(
+  run: MinedRun,
+  valEval: EvalSet,
+  W: Float64Array,
+  normalize = run.normalize,
+  onQuery?: (row: number, s: QueryScore) => void,
+): ValidationFigures {
+  const { k, p } = run;
+  embedInto(run, valEval, W, normalize);
+  const r = retrievalMetrics(valEval.E, valEval.n, k, valEval.labels, run.kernels, undefined, onQuery);
   run.lastQueryCount = r.queryCount;
   const t = scoreTriplets(valEval, k, run.distance, run.loss, p.margin);
   const fig: ValidationFigures = {
@@ -440,6 +453,14 @@ function evaluate(run: MinedRun, step: number): ValidationFigures | null {
     const v = verificationMetrics(valEval.E, valEval.n, k, valEval.labels, { fars: [run.tar.far] });
     fig.validationTarAtFar = v.tarAtFar[0].tar ?? 0;
   }
+  return fig;
+}
+
+/** Validation figures of the current W (null without validation); refreshes the collapse check on the training sample. */
+function evaluate(run: MinedRun, step: number): ValidationFigures | null {
+  const { valEval, trainEval, k, p } = run;
+  if (!valEval) return null;
+  const fig = validationFigures(run, valEval, run.W);
   run.latest = { ...fig, iteration: step };
   embedInto(run, trainEval, run.W);
   const spread = meanSampleDistance(trainEval.E, trainEval.n, k);
@@ -627,6 +648,52 @@ function stepTogether(first: MinedRun, second: MinedRun, steps: number): Map<Min
   return going;
 }
 
+/** The start as the last candidate (start-fallback.ts), and how it compared with the kept W. */
+interface StartCandidate {
+  /** paired z of its per-query validation figure over the kept W's */
+  z: number;
+  queries: number;
+  /** whether it is returned instead of the kept W */
+  returned: boolean;
+  /** its normalisation: the run's, or under `auto` the better of the two on validation */
+  normalize: boolean;
+  W0: Float64Array;
+  figures: ValidationFigures;
+}
+
+/**
+ * The start map W₀ against the kept W on the validation queries: the paired z of the start's
+ * per-query figure over the kept W's (the metric's own; average precision for a loss or TAR metric,
+ * which have none per query), and whether the start is returned. Under `auto` the start counts with
+ * the normalisation that scores it higher, since either would be the run's. Null without validation
+ * or a kept W.
+ */
+function startAgainstKept(run: MinedRun): StartCandidate | null {
+  const { valEval, stopper } = run;
+  if (!valEval || !stopper.bestFigures) return null;
+  const pick: keyof QueryScore = run.metric === 'precisionAt1' ? 'p1' : run.metric === 'rPrecision' ? 'rPrec' : 'ap';
+  const scores = (W: Float64Array, normalize: boolean) => {
+    const out: number[] = [];
+    const figures = validationFigures(run, valEval, W, normalize, (_row, s) => out.push(s[pick]));
+    return { out, figures, normalize, mean: out.reduce((a, b) => a + b, 0) };
+  };
+  const W0 = run.start.W0();
+  const ways = run.p.normalize === 'auto' ? [run.normalize, !run.normalize] : [run.normalize];
+  // the run's own normalisation first: the other must score strictly higher to replace it
+  const start = ways.map((w) => scores(W0, w)).reduce((a, b) => (b.mean > a.mean ? b : a));
+  const kept = scores(stopper.bestW, run.normalize);
+  const z = pairedZ(start.out, kept.out);
+  const returned = z >= START_KEEP_Z;
+  return {
+    z,
+    queries: start.out.length,
+    returned,
+    normalize: start.normalize,
+    W0: returned ? Float64Array.from(W0) : W0,
+    figures: start.figures,
+  };
+}
+
 /** `r`, with every report's iteration raised to at least `step`, so the job's reports never step back. */
 function notBelow(r: ProgressReporter<MinedProgress>, step: number): ProgressReporter<MinedProgress> {
   return {
@@ -644,12 +711,16 @@ function notBelow(r: ProgressReporter<MinedProgress>, step: number): ProgressRep
 /** The returned W (the kept one when validating, else the last), its figures, warnings and the final report. */
 function finish(run: MinedRun): MinedTrainResult {
   const { k, p, split, samples, stopper, trainEval, valEval, step } = run;
-  const Wout = valEval ? stopper.bestW : Float64Array.from(run.W);
-  const bestIteration = valEval ? stopper.bestIteration : step;
-  embedInto(run, trainEval, Wout);
+  const start = startAgainstKept(run);
+  const returned = start?.returned ? start : null;
+  const Wout = returned ? returned.W0 : valEval ? stopper.bestW : Float64Array.from(run.W);
+  const bestIteration = returned ? 0 : valEval ? stopper.bestIteration : step;
+  const normalized = returned ? returned.normalize : run.normalize;
+  embedInto(run, trainEval, Wout, normalized);
   const tr = scoreTriplets(trainEval, k, run.distance, run.loss, p.margin);
   const meanDist = meanSampleDistance(trainEval.E, trainEval.n, k);
-  const collapse = collapseWarning(meanDist, run.startDistance, tr, p);
+  // the start returned cannot have collapsed from itself
+  const collapse = returned ? undefined : collapseWarning(meanDist, run.startDistance, tr, p);
   if (collapse) run.warnings.push(collapse);
   if (run.stopReason === 'cancelled')
     run.warnings.push(
@@ -675,7 +746,7 @@ function finish(run: MinedRun): MinedTrainResult {
     bestIteration,
     earlyStopped: run.earlyStopped,
     samplesSeen: run.samplesSeen,
-    normalized: run.normalize,
+    normalized,
     learningRate: run.learningRate,
   };
   if (run.normalizeChoice) {
@@ -687,7 +758,14 @@ function finish(run: MinedRun): MinedTrainResult {
     metrics.startPullGate = run.pullSettings.gate.gate;
     metrics.startPullLambda = run.pullSettings.lambda;
   }
-  const best = stopper.bestFigures;
+  if (start) metrics.startZ = start.z;
+  if (returned)
+    run.warnings.push(
+      `validation scored the start map${returned.normalize === run.normalize ? '' : ` with ${returned.normalize ? 'unit-norm' : 'plain'} embeddings`} ` +
+        `above the best trained W (paired z ${returned.z.toFixed(1)} over ${returned.queries} queries): the start is ` +
+        'returned; more labels, or fewer steps, may train one that generalises',
+    );
+  const best = returned ? returned.figures : stopper.bestFigures;
   if (best) {
     metrics.validation = best;
     // the final report carries the returned W's figures

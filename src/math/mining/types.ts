@@ -190,6 +190,11 @@ export interface MinedTrainMetrics extends TrainMetrics {
   startPullGate?: number;
   /** with a start pull: the λ it trained with, startPull · gate / pairs of training labels */
   startPullLambda?: number;
+  /**
+   * with validation: the paired z of the start map's per-query validation figure over the kept W's
+   * (start-fallback.ts); at ≥ START_KEEP_Z the start is returned (bestIteration 0)
+   */
+  startZ?: number;
 }
 
 export interface MinedTrainResult extends TrainResult {

@@ -1,0 +1,100 @@
+// The start map as the last candidate of a validated mined run (src/math/mining/start-fallback.ts):
+// the paired z, and trainMined returning the start when validation says training made it worse.
+import t from 'tap';
+import { DEFAULT_MINED_PARAMS, splitFor, trainMined, type MinedTrainParams } from '../../src/math/mining/index.js';
+import { pairedZ, START_KEEP_Z } from '../../src/math/mining/start-fallback.js';
+import { createRng } from '../../src/math/rng.js';
+
+t.test('pairedZ: mean difference over its standard error, on the same queries', async (t) => {
+  // differences 1, 2, 3: mean 2, sd 1, se 1/√3
+  const close = (a: number, b: number) => Math.abs(a - b) < 1e-12;
+  t.ok(close(pairedZ([2, 3, 4], [1, 1, 1]), 2 * Math.sqrt(3)));
+  t.ok(close(pairedZ([1, 1, 1], [2, 3, 4]), -2 * Math.sqrt(3)), 'antisymmetric');
+  t.equal(pairedZ([1, 0, 1, 1], [1, 0, 1, 1]), 0, 'no difference');
+  t.equal(pairedZ([1, 1], [0, 0]), Infinity, 'every query ahead by the same amount');
+  t.equal(pairedZ([0.5], [0]), 0, 'one query says nothing');
+  t.throws(() => pairedZ([1, 2], [1]), RangeError);
+});
+
+/** Labels told apart by length along one direction, with a little noise across it. */
+function byLength(labels: number, per: number, seed: number) {
+  const rng = createRng(seed);
+  const n = labels * per;
+  const y = Int32Array.from({ length: n }, (_, i) => i % labels);
+  const X = Float64Array.from({ length: n * 3 }, (_, i) => {
+    const r = 1 + 0.5 * y[Math.floor(i / 3)];
+    return r * ((i % 3 === 0 ? 1 : 0.6) + 0.08 * rng.normal());
+  });
+  return { d: 3, n, X, labels: y };
+}
+
+/** The set with its training rows' vectors shuffled among them: their labels say nothing, held-out rows stay true. */
+function trainingShuffled(s: ReturnType<typeof byLength>, p: MinedTrainParams) {
+  const { train } = splitFor(s, p);
+  const X = Float64Array.from(s.X);
+  const rng = createRng(7);
+  for (let i = train.length - 1; i > 0; i--) {
+    const [a, b] = [train[i] * 3, train[rng.int(i + 1)] * 3];
+    for (let j = 0; j < 3; j++) [X[a + j], X[b + j]] = [X[b + j], X[a + j]];
+  }
+  return { ...s, X };
+}
+
+// whole labels held out, no pull towards the start
+const params = (over: Partial<MinedTrainParams>): MinedTrainParams => ({
+  ...DEFAULT_MINED_PARAMS,
+  outputDimension: 3,
+  init: 'identity',
+  batchSize: 16,
+  samplesPerLabel: 4,
+  maxIterations: 60,
+  evaluationInterval: 10,
+  validationFraction: 0.3,
+  validationSplit: 'labels',
+  startPull: 0,
+  normalize: false,
+  seed: 1,
+  ...over,
+});
+
+const IDENTITY3 = [1, 0, 0, 0, 1, 0, 0, 0, 1];
+
+t.test(
+  'training on rows whose labels say nothing: the held-out labels prefer the start, which is returned',
+  async (t) => {
+    const p = params({});
+    const s = trainingShuffled(byLength(12, 8, 1), p);
+    const r = trainMined(s, p);
+    t.ok(r.metrics.startZ! >= START_KEEP_Z, `paired z ${r.metrics.startZ}`);
+    t.same(Array.from(r.W), IDENTITY3, 'W is the identity start');
+    t.equal(r.metrics.bestIteration, 0, 'bestIteration 0');
+    t.equal(r.metrics.iterations, 60, 'after training all the steps');
+    t.equal(r.metrics.normalized, false);
+    t.match(r.metrics.warnings.join('\n'), /validation scored the start map above the best trained W/);
+    const fig = r.metrics.validation!;
+    const trained = trainMined(s, { ...p, validationFraction: 0 });
+    t.notSame(Array.from(trained.W), IDENTITY3, 'the same steps without validation move W');
+    t.ok(fig.mapAtR > 0, 'the figures are the start’s');
+  },
+);
+
+t.test('a run that trains well keeps its trained W', async (t) => {
+  const r = trainMined(byLength(12, 8, 1), params({}));
+  t.ok(r.metrics.startZ! < START_KEEP_Z, `paired z ${r.metrics.startZ}`);
+  t.ok(r.metrics.bestIteration > 0, `bestIteration ${r.metrics.bestIteration}`);
+  t.notMatch(r.metrics.warnings.join('\n'), /start map above/);
+  const none = trainMined(byLength(12, 8, 1), params({ validationFraction: 0 }));
+  t.equal(none.metrics.startZ, undefined, 'without validation: no comparison');
+});
+
+t.test('normalize auto: the start returns with the normalisation that scores it higher', async (t) => {
+  // the length carries the label, so the plain start ranks the held-out labels better than unit
+  // norm; minDelta 1 makes the trial keep unit norm (plain must gain more than it)
+  const p = params({ normalize: 'auto', minDelta: 1 });
+  const r = trainMined(trainingShuffled(byLength(12, 8, 1), p), p);
+  t.equal(r.metrics.normalizeEvidence?.by, 'validation', 'the trial ran');
+  t.ok(r.metrics.startZ! >= START_KEEP_Z, `paired z ${r.metrics.startZ}`);
+  t.same(Array.from(r.W), IDENTITY3, 'the identity start');
+  t.equal(r.metrics.normalized, false, 'with plain embeddings, though the trial kept unit norm');
+  t.match(r.metrics.warnings.join('\n'), /the start map with plain embeddings above/);
+});
