@@ -97,8 +97,9 @@ export const JobMetrics = Type.Object(
     startPullLambda: num('Mined training with a start pull: its λ, startPull · gate / pairs of training labels'),
     startZ: num(
       "Mined training with validation: the paired z of the start map's per-query validation figure over the best " +
-        'trained W’s (average precision for a loss or TAR metric). At 2 or more training made the map worse on the ' +
-        'held-out samples and the start is returned: `bestIteration` 0 and a warning',
+        'trained W’s (average precision for a loss or TAR metric). At 2 or more, over at least 10 queries from 3 ' +
+        'held-out labels, training made the map worse on the held-out samples and the start is returned: ' +
+        '`bestIteration` 0 and a warning',
     ),
     validationLoss: num('Loss on the validation set'),
     validationTripletAccuracy: num('Share of validation triplets with d(a,p) < d(a,n)'),

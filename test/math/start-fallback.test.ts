@@ -3,6 +3,8 @@
 import t from 'tap';
 import { DEFAULT_MINED_PARAMS, splitFor, trainMined, type MinedTrainParams } from '../../src/math/mining/index.js';
 import { pairedZ, START_KEEP_Z } from '../../src/math/mining/start-fallback.js';
+import { retrievalMetrics } from '../../src/math/metrics.js';
+import type { MinedProgress } from '../../src/math/mining/types.js';
 import { createRng } from '../../src/math/rng.js';
 
 t.test('pairedZ: mean difference over its standard error, on the same queries', async (t) => {
@@ -59,24 +61,63 @@ const params = (over: Partial<MinedTrainParams>): MinedTrainParams => ({
 
 const IDENTITY3 = [1, 0, 0, 0, 1, 0, 0, 0, 1];
 
-t.test(
-  'training on rows whose labels say nothing: the held-out labels prefer the start, which is returned',
-  async (t) => {
-    const p = params({});
-    const s = trainingShuffled(byLength(12, 8, 1), p);
-    const r = trainMined(s, p);
-    t.ok(r.metrics.startZ! >= START_KEEP_Z, `paired z ${r.metrics.startZ}`);
-    t.same(Array.from(r.W), IDENTITY3, 'W is the identity start');
-    t.equal(r.metrics.bestIteration, 0, 'bestIteration 0');
-    t.equal(r.metrics.iterations, 60, 'after training all the steps');
-    t.equal(r.metrics.normalized, false);
-    t.match(r.metrics.warnings.join('\n'), /validation scored the start map above the best trained W/);
-    const fig = r.metrics.validation!;
-    const trained = trainMined(s, { ...p, validationFraction: 0 });
-    t.notSame(Array.from(trained.W), IDENTITY3, 'the same steps without validation move W');
-    t.ok(fig.mapAtR > 0, 'the figures are the start’s');
-  },
-);
+const pick = (f: { precisionAt1: number; mapAtR: number }) => [f.precisionAt1, f.mapAtR];
+
+/** The identity start's validation precision@1 and MAP@R, computed here from the split's rows. */
+function startFigures(s: ReturnType<typeof byLength>, p: MinedTrainParams, normalize: boolean) {
+  const rows = splitFor(s, p).validation;
+  const E = new Float64Array(rows.length * 3);
+  rows.forEach((row, i) => {
+    const x = s.X.subarray(row * 3, row * 3 + 3);
+    const n = normalize ? Math.hypot(x[0], x[1], x[2]) : 1;
+    for (let j = 0; j < 3; j++) E[i * 3 + j] = x[j] / n;
+  });
+  return pick(
+    retrievalMetrics(
+      E,
+      rows.length,
+      3,
+      Int32Array.from(rows, (row) => s.labels[row]),
+    ),
+  );
+}
+
+t.test('training on rows whose labels say nothing: the held-out labels prefer the start', async (t) => {
+  const p = params({});
+  const s = trainingShuffled(byLength(12, 8, 1), p);
+  const points: MinedProgress[] = [];
+  const r = trainMined(s, p, { onProgress: (x) => points.push(x), progressIntervalMs: 0 });
+  t.ok(r.metrics.startZ! >= START_KEEP_Z, `paired z ${r.metrics.startZ}`);
+  t.same(Array.from(r.W), IDENTITY3, 'W is the identity start');
+  t.equal(r.metrics.bestIteration, 0, 'bestIteration 0');
+  t.equal(r.metrics.iterations, 60, 'after training all the steps');
+  t.equal(r.metrics.normalized, false);
+  t.match(r.metrics.warnings.join('\n'), /validation scored the start map above the best trained W/);
+  t.same(pick(r.metrics.validation!), startFigures(s, p, false), 'the validation figures are the identity start’s');
+  t.equal(points.at(-1)!.bestIteration, 0, 'the last report says so too');
+  t.equal(points.at(-1)!.warning, undefined, 'without a warning about a trained W');
+});
+
+t.test('an explicit normalisation is kept: the start returns only with it', async (t) => {
+  // the plain start is the better one here, but normalize true was asked for
+  const p = params({ normalize: true });
+  const s = trainingShuffled(byLength(12, 8, 1), p);
+  const r = trainMined(s, p);
+  t.equal(r.metrics.normalized, true, 'unit norm, as asked');
+  if (r.metrics.bestIteration === 0) {
+    t.same(pick(r.metrics.validation!), startFigures(s, p, true), 'a start returned is the unit-norm one');
+  } else t.ok(r.metrics.startZ! < START_KEEP_Z, `or the trained W is kept (z ${r.metrics.startZ})`);
+});
+
+t.test('too few held-out labels never overrule training', async (t) => {
+  // two held-out labels: their 16 queries cannot speak for labels in general
+  const p = params({ validationFraction: 0.1, seed: 2 });
+  const s = trainingShuffled(byLength(12, 8, 1), p);
+  const r = trainMined(s, p);
+  t.equal(r.metrics.validationLabels, 2);
+  t.ok(r.metrics.startZ! >= START_KEEP_Z, `the start is ahead (z ${r.metrics.startZ})`);
+  t.ok(r.metrics.bestIteration > 0, 'but the trained W is kept');
+});
 
 t.test('a run that trains well keeps its trained W', async (t) => {
   const r = trainMined(byLength(12, 8, 1), params({}));
@@ -91,10 +132,20 @@ t.test('normalize auto: the start returns with the normalisation that scores it 
   // the length carries the label, so the plain start ranks the held-out labels better than unit
   // norm; minDelta 1 makes the trial keep unit norm (plain must gain more than it)
   const p = params({ normalize: 'auto', minDelta: 1 });
-  const r = trainMined(trainingShuffled(byLength(12, 8, 1), p), p);
+  const s = trainingShuffled(byLength(12, 8, 1), p);
+  const r = trainMined(s, p);
   t.equal(r.metrics.normalizeEvidence?.by, 'validation', 'the trial ran');
   t.ok(r.metrics.startZ! >= START_KEEP_Z, `paired z ${r.metrics.startZ}`);
   t.same(Array.from(r.W), IDENTITY3, 'the identity start');
   t.equal(r.metrics.normalized, false, 'with plain embeddings, though the trial kept unit norm');
   t.match(r.metrics.warnings.join('\n'), /the start map with plain embeddings above/);
+  t.same(pick(r.metrics.validation!), startFigures(s, p, false), 'the plain start’s validation figures');
+  // what finish measures on the training rows is the plain start's, as when plain is asked for
+  const given = trainMined(s, { ...p, normalize: false });
+  t.equal(given.metrics.bestIteration, 0, 'normalize false returns the same start');
+  t.same(
+    [r.metrics.trainLoss, r.metrics.meanEmbeddingDistance],
+    [given.metrics.trainLoss, given.metrics.meanEmbeddingDistance],
+    'its training loss and spread, measured with plain embeddings',
+  );
 });

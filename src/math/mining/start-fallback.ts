@@ -7,8 +7,19 @@
 // saturated figure (both find every neighbour) gives differences of 0 and keeps the trained W.
 // Figures: docs/decisions/0064-start-as-last-candidate.md. Pure.
 
-/** One-sided z the start must reach over the kept W (about p < 0.025), as normalize auto's start rule. */
+/**
+ * One-sided z the start must reach over the kept W, the threshold of normalize auto's start rule
+ * (about p < 0.025 for independent queries; queries of one label are not, so somewhat more often).
+ */
 export const START_KEEP_Z = 2;
+
+/**
+ * The fewest validation queries, and labels among the validation rows, that may overrule training:
+ * with a handful of queries z takes a few coarse values (two queries give 0, ±1 or ±Infinity), and one
+ * pair of mutually nearest rows would decide.
+ */
+export const START_MIN_QUERIES = 10;
+export const START_MIN_LABELS = 3;
 
 /**
  * Paired z of mean(a − b) over the same queries: mean / (sd / √n), sd with n − 1. 0 with fewer than

@@ -33,7 +33,7 @@ import { gatherLabels, gatherRows, makeEvalSet, rowsLike, scoreTriplets, type Ev
 import { createPKSampler, type PKSampler } from './sampler.js';
 import { chooseNormalize, normalizeTrialSteps, trialChoice, type NormalizeChoice } from './normalize-choice.js';
 import { RELATIVE_LEARNING_RATE, startRelativeLearningRate } from './learning-rate.js';
-import { pairedZ, START_KEEP_Z } from './start-fallback.js';
+import { pairedZ, START_KEEP_Z, START_MIN_LABELS, START_MIN_QUERIES } from './start-fallback.js';
 import { gateRowLimit, startGate, type StartGate } from './start-gate.js';
 import { createStartPull, pullPerLabel, type StartPull } from './start-pull.js';
 import { tripletLossByName, type TripletLoss } from './triplet-loss.js';
@@ -110,6 +110,8 @@ interface MinedRun extends MinedRunState {
   lastQueryCount: number;
   latest: (ValidationFigures & { iteration: number }) | null;
   latestWarning: string | undefined;
+  /** set by finish when the start is returned (start-fallback.ts): the last report's kept step is 0 */
+  startReturned: boolean;
   stopReason: MinedTrainMetrics['stopReason'];
   earlyStopped: boolean;
 }
@@ -367,6 +369,7 @@ function setUp(
     lastQueryCount: 0,
     latest: null,
     latestWarning: undefined,
+    startReturned: false,
     stopReason: 'max_iterations',
     earlyStopped: false,
   };
@@ -502,7 +505,7 @@ function reportProgress(run: MinedRun, force: boolean, phase: 'training' | 'vali
       pr.mapAtR = lv.mapAtR;
       if (lv.validationTarAtFar !== undefined) pr.validationTarAtFar = lv.validationTarAtFar;
       pr.validationIteration = lv.iteration;
-      pr.bestIteration = run.stopper.bestIteration;
+      pr.bestIteration = run.startReturned ? 0 : run.stopper.bestIteration;
     }
     if (run.latestWarning) pr.warning = run.latestWarning;
     if (run.trialSteps > 0) pr.normalizeTrialSteps = run.trialSteps;
@@ -648,6 +651,11 @@ function stepTogether(first: MinedRun, second: MinedRun, steps: number): Map<Min
   return going;
 }
 
+/** Whether the validation queries can overrule training: START_MIN_QUERIES of them, from START_MIN_LABELS labels. */
+function enoughToJudge(queries: number, valEval: EvalSet): boolean {
+  return queries >= START_MIN_QUERIES && new Set(valEval.labels).size >= START_MIN_LABELS;
+}
+
 /** The start as the last candidate (start-fallback.ts), and how it compared with the kept W. */
 interface StartCandidate {
   /** paired z of its per-query validation figure over the kept W's */
@@ -683,7 +691,7 @@ function startAgainstKept(run: MinedRun): StartCandidate | null {
   const start = ways.map((w) => scores(W0, w)).reduce((a, b) => (b.mean > a.mean ? b : a));
   const kept = scores(stopper.bestW, run.normalize);
   const z = pairedZ(start.out, kept.out);
-  const returned = z >= START_KEEP_Z;
+  const returned = z >= START_KEEP_Z && enoughToJudge(start.out.length, valEval);
   return {
     z,
     queries: start.out.length,
@@ -759,12 +767,17 @@ function finish(run: MinedRun): MinedTrainResult {
     metrics.startPullLambda = run.pullSettings.lambda;
   }
   if (start) metrics.startZ = start.z;
-  if (returned)
+  if (returned) {
+    run.startReturned = true;
+    // the latest evaluation's warning (a collapse) was about a trained W, not the one returned
+    run.latestWarning = undefined;
+    const embeddings =
+      returned.normalize === run.normalize ? '' : ` with ${returned.normalize ? 'unit-norm' : 'plain'} embeddings`;
     run.warnings.push(
-      `validation scored the start map${returned.normalize === run.normalize ? '' : ` with ${returned.normalize ? 'unit-norm' : 'plain'} embeddings`} ` +
-        `above the best trained W (paired z ${returned.z.toFixed(1)} over ${returned.queries} queries): the start is ` +
-        'returned; more labels, or fewer steps, may train one that generalises',
+      `validation scored the start map${embeddings} above the best trained W (paired z ${returned.z.toFixed(1)} ` +
+        `over ${returned.queries} queries): the start is returned; more labels, or fewer steps, may train one that generalises`,
     );
+  }
   const best = returned ? returned.figures : stopper.bestFigures;
   if (best) {
     metrics.validation = best;
