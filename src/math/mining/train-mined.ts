@@ -428,20 +428,16 @@ function trainStep(run: MinedRun): boolean {
   return true;
 }
 
-/**
- * Validation figures of W; `onQuery` sees each scored query's own (the retrieval figures are their
- * means).
- */
+/** Validation figures of W with the given normalisation. */
 function validationFigures(
   run: MinedRun,
   valEval: EvalSet,
   W: Float64Array,
   normalize = run.normalize,
-  onQuery?: (row: number, s: QueryScore) => void,
 ): ValidationFigures {
   const { k, p } = run;
   embedInto(run, valEval, W, normalize);
-  const r = retrievalMetrics(valEval.E, valEval.n, k, valEval.labels, run.kernels, undefined, onQuery);
+  const r = retrievalMetrics(valEval.E, valEval.n, k, valEval.labels, run.kernels);
   run.lastQueryCount = r.queryCount;
   const t = scoreTriplets(valEval, k, run.distance, run.loss, p.margin);
   const fig: ValidationFigures = {
@@ -602,10 +598,8 @@ function trialRun(
   won.normalizeChoice = { ...choice, normalize: !keepPlain };
   // a winner that stopped inside the trial has fewer steps than the other way's reports showed
   const reached = Math.max(unit.step, plain.step);
-  won.progress = won.step < reached ? notBelow(live, reached) : live;
+  takeReporter(won, won.step < reached ? notBelow(live, reached) : live);
   won.checkpoint = checkpointer(hooks, () => won);
-  won.window.sum = 0;
-  won.window.count = 0;
   won.trialSteps = 0;
   return { run: won, going: going.get(won)! };
 }
@@ -639,10 +633,8 @@ function stepTogether(first: MinedRun, second: MinedRun, steps: number): Map<Min
       // one way left: it reports as a run of its own would (one way's work a step)
       for (const r of going.keys()) r.trialSteps = 0;
       if (!going.get(first) && going.get(second) && second.progress !== live) {
-        [first.progress, second.progress] = [second.progress, live];
-        // its loss window ran silently through the trial: its reports start afresh
-        second.window.sum = 0;
-        second.window.count = 0;
+        first.progress = second.progress;
+        takeReporter(second, live);
       }
       reporter = first.progress === live ? first : second;
     }
@@ -656,6 +648,18 @@ function enoughToJudge(queries: number, valEval: EvalSet): boolean {
   return queries >= START_MIN_QUERIES && new Set(valEval.labels).size >= START_MIN_LABELS;
 }
 
+/**
+ * Each scored validation query's own figure of W: the run's metric's (average precision for a loss or
+ * TAR metric, which have none per query).
+ */
+function queryFigures(run: MinedRun, valEval: EvalSet, W: Float64Array, normalize: boolean): number[] {
+  const pick: keyof QueryScore = run.metric === 'precisionAt1' ? 'p1' : run.metric === 'rPrecision' ? 'rPrec' : 'ap';
+  const out: number[] = [];
+  embedInto(run, valEval, W, normalize);
+  retrievalMetrics(valEval.E, valEval.n, run.k, valEval.labels, run.kernels, undefined, (_row, s) => out.push(s[pick]));
+  return out;
+}
+
 /** The start as the last candidate (start-fallback.ts), and how it compared with the kept W. */
 interface StartCandidate {
   /** paired z of its per-query validation figure over the kept W's */
@@ -665,41 +669,35 @@ interface StartCandidate {
   returned: boolean;
   /** its normalisation: the run's, or under `auto` the better of the two on validation */
   normalize: boolean;
-  W0: Float64Array;
-  figures: ValidationFigures;
 }
 
 /**
- * The start map W₀ against the kept W on the validation queries: the paired z of the start's
- * per-query figure over the kept W's (the metric's own; average precision for a loss or TAR metric,
- * which have none per query), and whether the start is returned. Under `auto` the start counts with
- * the normalisation that scores it higher, since either would be the run's. Null without validation
- * or a kept W.
+ * The start map W₀ against the kept W on the validation queries (queryFigures): the paired z of the
+ * start's figures over the kept W's, and whether the start is returned. Under `auto` the start counts
+ * with the normalisation that scores it higher, since either would be the run's. Null without
+ * validation or a kept W.
  */
 function startAgainstKept(run: MinedRun): StartCandidate | null {
   const { valEval, stopper } = run;
   if (!valEval || !stopper.bestFigures) return null;
-  const pick: keyof QueryScore = run.metric === 'precisionAt1' ? 'p1' : run.metric === 'rPrecision' ? 'rPrec' : 'ap';
-  const scores = (W: Float64Array, normalize: boolean) => {
-    const out: number[] = [];
-    const figures = validationFigures(run, valEval, W, normalize, (_row, s) => out.push(s[pick]));
-    return { out, figures, normalize, mean: out.reduce((a, b) => a + b, 0) };
-  };
   const W0 = run.start.W0();
   const ways = run.p.normalize === 'auto' ? [run.normalize, !run.normalize] : [run.normalize];
+  const starts = ways.map((normalize) => {
+    const figures = queryFigures(run, valEval, W0, normalize);
+    return { normalize, figures, total: figures.reduce((a, b) => a + b, 0) };
+  });
   // the run's own normalisation first: the other must score strictly higher to replace it
-  const start = ways.map((w) => scores(W0, w)).reduce((a, b) => (b.mean > a.mean ? b : a));
-  const kept = scores(stopper.bestW, run.normalize);
-  const z = pairedZ(start.out, kept.out);
-  const returned = z >= START_KEEP_Z && enoughToJudge(start.out.length, valEval);
-  return {
-    z,
-    queries: start.out.length,
-    returned,
-    normalize: start.normalize,
-    W0: returned ? Float64Array.from(W0) : W0,
-    figures: start.figures,
-  };
+  const start = starts.reduce((a, b) => (b.total > a.total ? b : a));
+  const z = pairedZ(start.figures, queryFigures(run, valEval, stopper.bestW, run.normalize));
+  const queries = start.figures.length;
+  return { z, queries, returned: z >= START_KEEP_Z && enoughToJudge(queries, valEval), normalize: start.normalize };
+}
+
+/** Hands `reporter` to `run`; its loss window restarts, so its first report averages only its own steps from here. */
+function takeReporter(run: MinedRun, reporter: ProgressReporter<MinedProgress>): void {
+  run.progress = reporter;
+  run.window.sum = 0;
+  run.window.count = 0;
 }
 
 /** `r`, with every report's iteration raised to at least `step`, so the job's reports never step back. */
@@ -721,7 +719,7 @@ function finish(run: MinedRun): MinedTrainResult {
   const { k, p, split, samples, stopper, trainEval, valEval, step } = run;
   const start = startAgainstKept(run);
   const returned = start?.returned ? start : null;
-  const Wout = returned ? returned.W0 : valEval ? stopper.bestW : Float64Array.from(run.W);
+  const Wout = returned ? run.start.W0() : valEval ? stopper.bestW : Float64Array.from(run.W);
   const bestIteration = returned ? 0 : valEval ? stopper.bestIteration : step;
   const normalized = returned ? returned.normalize : run.normalize;
   embedInto(run, trainEval, Wout, normalized);
@@ -778,7 +776,7 @@ function finish(run: MinedRun): MinedTrainResult {
         `over ${returned.queries} queries): the start is returned; more labels, or fewer steps, may train one that generalises`,
     );
   }
-  const best = returned ? returned.figures : stopper.bestFigures;
+  const best = returned && valEval ? validationFigures(run, valEval, Wout, normalized) : stopper.bestFigures;
   if (best) {
     metrics.validation = best;
     // the final report carries the returned W's figures
