@@ -30,7 +30,7 @@ import { trainMined, type LabelledSamples, type MinedTrainParams } from '../src/
 import { createRng, type Rng } from '../src/math/rng.js';
 import { verificationMetrics } from '../src/math/verification/index.js';
 
-const DIGITS_DIR = fileURLToPath(new URL('../../shared/data/digits/', import.meta.url));
+export const DIGITS_DIR = fileURLToPath(new URL('../../shared/data/digits/', import.meta.url));
 const NCA_SCRIPT = fileURLToPath(new URL('./quality_nca.py', import.meta.url));
 const NCA_MAX_ROWS = 2000;
 const NCA_MAX_ITER = 100;
@@ -102,7 +102,8 @@ interface Figures {
   seconds: number;
 }
 
-function readCsv(path: string): { X: number[][]; y: number[] } {
+/** A digits CSV (label first, then the features; one header line). */
+export function readCsv(path: string): { X: number[][]; y: number[] } {
   const lines = readFileSync(path, 'utf8').trim().split('\n').slice(1);
   const X: number[][] = [];
   const y: number[] = [];

@@ -2,10 +2,9 @@
 // trains with the defaults and no early stop, and prints each chosen point's etaMs against the time
 // that was actually left (from the job's stored history).
 //   BASE=http://localhost:8080 npx tsx scripts/eta-accuracy.ts [--set faces-hard|digits] [--steps 3000]
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FACE_SETS, facesOpenSet } from '../bench/quality.js';
+import { DIGITS_DIR, FACE_SETS, facesOpenSet, readCsv } from '../bench/quality.js';
 
 const { values } = parseArgs({
   options: { set: { type: 'string', default: 'faces-hard' }, steps: { type: 'string', default: '3000' } },
@@ -24,9 +23,8 @@ async function call(method: string, url: string, body?: unknown): Promise<any> {
 /** [label, ...vector] rows and the output dimension the quality bench uses for the set. */
 function rowsOf(set: string): { rows: number[][]; k: number } {
   if (set === 'digits') {
-    const csv = fileURLToPath(new URL('../../shared/data/digits/train.csv', import.meta.url));
-    const lines = readFileSync(csv, 'utf8').trim().split('\n').slice(1);
-    return { rows: lines.map((l) => l.split(',').map(Number)), k: 16 };
+    const { X, y } = readCsv(join(DIGITS_DIR, 'train.csv'));
+    return { rows: X.map((x, i) => [y[i], ...x]), k: 16 };
   }
   const s = facesOpenSet(1, FACE_SETS[set], set).train;
   const row = (i: number) => [
