@@ -32,10 +32,10 @@ export const TrainingOptions = {
   normalize: Type.Union([Type.Boolean(), Type.Literal('auto')], {
     description:
       'L2-normalise embeddings in training and serving. Default false for triplets, `auto` for mined samples: ' +
-      'with validation, both ways train the first tenth of the steps side by side and the one with the better validation ' +
-      'figure goes on (unit norm on a tie); without it, unit norm unless the start map’s plain embeddings find significantly ' +
+      'with validation on held-out labels, both ways train the first tenth of the steps side by side and the one with the ' +
+      'better validation figure goes on (unit norm on a tie); otherwise unit norm unless the start map’s plain embeddings find significantly ' +
       "more true nearest neighbours among the training samples (McNemar's z ≥ 2). The model and `metrics.normalized` say " +
-      'which it chose, `metrics.normalizeEvidence` on what. See docs/decisions/0063',
+      'which it chose, `metrics.normalizeEvidence` on what. See docs/decisions/0063 and 0065',
   }),
   weightDecay: Type.Number({ minimum: 0, description: 'λ in ½·λ·‖W‖²_F. Default 0' }),
   init: literals(['uniform', 'pca', 'identity'], {

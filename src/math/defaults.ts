@@ -55,14 +55,14 @@ export const LEGACY_LOSS_MIX: Readonly<
  * 3000 steps (the prototype's rate 3e-3 was absolute; `auto` ties it to the start's scale, 0062),
  * PCA init, and the sum of the semi-hard and batch-hard losses (semi-hard alone did best on MAP@R
  * but hurt precision@1 on unseen classes, batch-hard the reverse).
- * normalize `auto` (normalize-choice.ts): with validation, both ways train the first tenth of the
- * schedule and the better validation figure goes on; without it, unit norm unless the label-free
+ * normalize `auto` (normalize-choice.ts): with validation on held-out labels, both ways train the first
+ * tenth of the schedule and the better validation figure goes on; otherwise unit norm unless the label-free
  * start's plain embeddings find significantly more leave-one-out nearest neighbours (McNemar's z ≥ 2).
  * Neither way wins everywhere: with an absolute margin, unnormalised embeddings can satisfy the hinge by
  * growing W, and on face-like data unit norm often trains to the better ranking; where an embedding's
  * length carries the class (a steep identity spectrum, ink per digit) unit norm discards it; and on a
  * flatter spectrum plain embeddings trained better although the start favoured unit norm
- * (docs/decisions/0060, 0061 and 0063).
+ * (docs/decisions/0060, 0061, 0063 and 0065).
  * 10% validation (whole labels when there are enough of them), evaluated every 100 steps; early stop
  * after 10 evaluations without a MAP@R gain beyond the figure's round-to-round noise (measured from
  * the level of the last gain, so a slow climb counts), counted from the middle of the schedule on

@@ -209,8 +209,9 @@ t.test('by default, samples whose length tells the label train plain embeddings,
   const wg = (await app.inject({ url: `/models/${given.modelId}/weights` })).json();
   t.same(wa.W, wg.W, 'the same weights as normalize false');
   t.notOk('normalizeEvidence' in given.metrics, 'no evidence when the request said');
-  // with three held out a label, the trial chooses, and plain trains to the better validation figure
-  const trial = await waitForJob(app, (await post({ validationFraction: 0.3 })).json().id);
+  // with two labels held out, the trial chooses, and plain trains to the better validation figure
+  const trial = await waitForJob(app, (await post({ validationFraction: 0.3, validationSplit: 'labels' })).json().id);
+  t.equal(trial.metrics.validationSplit, 'labels');
   const evidence = trial.metrics.normalizeEvidence;
   t.ok(evidence.by === 'validation' && evidence.plain > evidence.unit, JSON.stringify(evidence));
   t.equal(trial.metrics.normalized, false, 'plain');

@@ -1,7 +1,8 @@
-// `normalize: 'auto'`: whether the embeddings are unit-normalised. With validation, by a trial: both
-// ways train the first NORMALIZE_TRIAL_FRACTION of the schedule side by side and the one with the
-// better validation figure on held-out data goes on (trainMined); without validation, by the start's
-// evidence below. The start cannot see how each way trains: on a face-like set whose start favours unit
+// `normalize: 'auto'`: whether the embeddings are unit-normalised. With validation on held-out labels,
+// by a trial: both ways train the first NORMALIZE_TRIAL_FRACTION of the schedule side by side and the
+// one with the better validation figure goes on (trainMined); otherwise by the start's evidence below.
+// Held-out samples of the training labels do not judge it: they reward the way that fits those labels,
+// which on MNIST was not the way that carried to new ones (docs/decisions/0065). The start cannot see how each way trains: on a face-like set whose start favours unit
 // norm, plain embeddings trained to the better model, and validation said so by the trial's end
 // (docs/decisions/0063).
 //

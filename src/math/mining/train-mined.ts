@@ -1,8 +1,8 @@
 // trainMined(): learn W from labelled samples with online triplet mining on P×K batches and Adam.
 //   split (validation) → init → for each step: sample P×K batch → mine → loss/gradient → Adam
 //   → every evaluationInterval steps: validation figures, best-W bookkeeping, early stopping.
-// normalize `auto` with validation runs two of these side by side for the trial's steps and goes on
-// with the one the held-out figures prefer (normalize-choice.ts).
+// normalize `auto` with validation on held-out labels runs two of these side by side for the trial's
+// steps and goes on with the one the held-out figures prefer (normalize-choice.ts).
 // The run's state lives in one MinedRun; each phase is a short function over it.
 import { distanceByName, type Distance } from '../distance.js';
 import { embed } from '../embed.js';
@@ -564,11 +564,12 @@ function stepToEnd(run: MinedRun, going = true): void {
 }
 
 /**
- * normalize `auto` with validation: unit-norm and plain runs from the same start and split take the
- * trial's steps in turn (one reports progress, neither checkpoints, so a resume never lands inside the
- * trial), then the one with the better validation figure is returned to go on alone (the loser is
- * dropped here). Each way is set up exactly as the explicit choice would be, so the model equals
- * `normalize: true` or `false` given. Null when the split has no validation: the start chooses then.
+ * normalize `auto` with validation on held-out labels: unit-norm and plain runs from the same start
+ * and split take the trial's steps in turn (one reports progress, neither checkpoints, so a resume
+ * never lands inside the trial), then the one with the better validation figure is returned to go on
+ * alone (the loser is dropped here). Each way is set up exactly as the explicit choice would be, so
+ * the model equals `normalize: true` or `false` given. Null unless validation holds out labels: the
+ * start chooses then.
  */
 function trialRun(
   samples: LabelledSamples,
@@ -577,7 +578,8 @@ function trialRun(
   kernels: Kernels,
 ): { run: MinedRun; going: boolean } | null {
   const split = splitFor(samples, p);
-  if (split.kind === 'none') return null;
+  // held-out samples of the training labels reward fitting those labels, not new ones (0065)
+  if (split.kind !== 'labels') return null;
   const start = startEvidence(samples, split.train, p, kernels, null);
   const evalSets = evalSetsFor(samples, split, p);
   const unit = setUp(samples, p, hooks, kernels, { normalize: true, split, start, evalSets });
