@@ -285,11 +285,11 @@ function minedTerms(p: MinedTrainingParams, data: JobData): CostTerm[] {
     {
       name: 'normalize trial',
       formula:
-        'with normalize auto and validationFraction > 0 (counted although the trial runs only when validation holds out ' +
-        'labels), a second run while both ways train: 6·k·d·8 (its W, gradient, m, v, ' +
+        'with normalize auto, validationFraction > 0 and validationSplit not samples (the trial runs only when validation ' +
+        'holds out labels; the label count is not known here), a second run while both ways train: 6·k·d·8 (its W, gradient, m, v, ' +
         "best W, pull's start) + n·8 (its sampler) + its batch distances and mined triplets + B·d·4 + 2·B·k·8 (its batch " +
         'rows); the evaluation sets are shared',
-      bytes: p.normalize === 'auto' && p.validationFraction > 0 ? secondRun : 0,
+      bytes: p.normalize === 'auto' && p.validationFraction > 0 && p.validationSplit !== 'samples' ? secondRun : 0,
     },
     {
       name: 'init rows',

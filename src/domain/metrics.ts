@@ -63,7 +63,8 @@ export const JobMetrics = Type.Object(
             Type.Union([Type.Literal('start'), Type.Literal('validation')], {
               description:
                 '`validation`: both ways trained the first `steps` steps and the better validation `metric` went on; ' +
-                '`start` (no validation set): the start map’s leave-one-out precision@1 on the training samples. ' +
+                '`start` (no validation, or validation on held-out samples of the training labels): the start map’s ' +
+                'leave-one-out precision@1 on the training samples. ' +
                 'Absent for jobs that chose before the trial',
             }),
           ),

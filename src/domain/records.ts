@@ -61,7 +61,7 @@ export const Progress = Type.Object({
   normalizeTrialSteps: Type.Optional(
     Type.Integer({
       description:
-        '`normalize: auto` with validation: steps up to this one train unit-norm and plain embeddings side by side, each step costing about two; present while both ways train',
+        '`normalize: auto` with validation on held-out labels: steps up to this one train unit-norm and plain embeddings side by side, each step costing about two; present while both ways train',
     }),
   ),
   phase: Type.Optional(

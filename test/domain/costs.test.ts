@@ -273,4 +273,12 @@ t.test('normalize auto with validation counts the trial’s second run; without 
     cost({ normalize: false }).terms.find((x) => x.name === 'normalize trial'),
     'plain asked for: no trial',
   );
+  t.notOk(
+    cost({ validationSplit: 'samples' }).terms.find((x) => x.name === 'normalize trial'),
+    'validation on held-out samples: no trial',
+  );
+  t.ok(
+    cost({ validationSplit: 'labels' }).terms.find((x) => x.name === 'normalize trial'),
+    'on held-out labels: one',
+  );
 });

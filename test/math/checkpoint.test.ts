@@ -261,7 +261,11 @@ const minedConfigs: { name: string; data: LabelledSamples; p: MinedTrainParams }
     p: minedParams({ normalize: 'auto', validationFraction: 0.2, validationSplit: 'labels' }),
   },
   // and unit norm here (the labels differ in direction; lengths are noise), by the start: validation holds out samples
-  { name: 'auto chooses unit', data: angular(12, 10, 6, 6), p: minedParams({ normalize: 'auto' }) },
+  {
+    name: 'auto chooses unit',
+    data: angular(12, 10, 6, 6),
+    p: minedParams({ normalize: 'auto', validationFraction: 0.2 }),
+  },
   // and without validation, by the start's evidence (no trial): checkpoints from step 0
   {
     name: 'auto by the start',

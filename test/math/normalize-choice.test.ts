@@ -1,6 +1,6 @@
-// normalize 'auto' (src/math/mining/normalize-choice.ts): with validation, a trial of both ways whose
-// normalize 'auto' (src/math/mining/normalize-choice.ts): with validation on held-out labels, a trial of both ways whose
-// significantly more true nearest neighbours (McNemar's continuity-corrected z ≥ 2). On hand-made data
+// normalize 'auto' (src/math/mining/normalize-choice.ts): with validation on held-out labels, a trial
+// of both ways whose better validation figure goes on; otherwise unit norm unless the start's plain
+// embeddings find significantly more true nearest neighbours (McNemar's continuity-corrected z ≥ 2). On hand-made data
 // whose answer is known, and trainMined with it.
 import t from 'tap';
 import { jsKernels } from '../../src/math/kernels/js.js';

@@ -4,6 +4,7 @@ import t from 'tap';
 import { DEFAULT_MINED_PARAMS, splitFor, trainMined, type MinedTrainParams } from '../../src/math/mining/index.js';
 import { pairedZ, START_KEEP_Z } from '../../src/math/mining/start-fallback.js';
 import { retrievalMetrics } from '../../src/math/metrics.js';
+import type { MinedCheckpoint } from '../../src/math/mining/checkpoint.js';
 import type { MinedProgress } from '../../src/math/mining/types.js';
 import { createRng } from '../../src/math/rng.js';
 
@@ -148,4 +149,30 @@ t.test('normalize auto: the start returns with the normalisation that scores it 
     [given.metrics.trainLoss, given.metrics.meanEmbeddingDistance],
     'its training loss and spread, measured with plain embeddings',
   );
+});
+
+t.test('a run resumed from a checkpoint returns the same start', async (t) => {
+  // a resume rebuilds W₀ from the params (the checkpoint holds the moving W only)
+  const p = params({});
+  const s = trainingShuffled(byLength(12, 8, 1), p);
+  const cps: MinedCheckpoint[] = [];
+  const r = trainMined(s, p, { onCheckpoint: (c) => cps.push(c) });
+  t.equal(r.metrics.bestIteration, 0, 'the uninterrupted run returns the start');
+  for (const at of [1, 25, cps.length - 1]) {
+    const resumed = trainMined(s, p, { resumeFrom: structuredClone(cps[at]) });
+    t.same(Array.from(resumed.W), Array.from(r.W), `resumed at step ${cps[at].iteration}: the identity start`);
+    t.same(resumed.metrics, r.metrics, 'with the same metrics');
+  }
+});
+
+t.test('normalize auto on held-out samples: the start keeps the run’s normalisation', async (t) => {
+  // the plain start ranks the held-out samples better, but held-out samples do not choose (0065)
+  const p = params({ normalize: 'auto', validationSplit: 'samples' });
+  const s = trainingShuffled(byLength(12, 8, 1), p);
+  const r = trainMined(s, p);
+  t.equal(r.metrics.normalizeEvidence?.by, 'start', 'no trial');
+  t.equal(r.metrics.normalized, true, 'unit norm, as the start’s evidence chose');
+  t.ok(startFigures(s, p, false)[1] > startFigures(s, p, true)[1], 'the plain start ranks the held-out samples better');
+  if (r.metrics.bestIteration === 0)
+    t.same(pick(r.metrics.validation!), startFigures(s, p, true), 'a start returned is the unit-norm one');
 });

@@ -675,15 +675,17 @@ interface StartCandidate {
 
 /**
  * The start map W₀ against the kept W on the validation queries (queryFigures): the paired z of the
- * start's figures over the kept W's, and whether the start is returned. Under `auto` the start counts
- * with the normalisation that scores it higher, since either would be the run's. Null without
- * validation or a kept W.
+ * start's figures over the kept W's, and whether the start is returned. Under `auto` with held-out
+ * labels the start counts with the normalisation that scores it higher, since either would be the
+ * run's. Null without validation or a kept W.
  */
 function startAgainstKept(run: MinedRun): StartCandidate | null {
   const { valEval, stopper } = run;
   if (!valEval || !stopper.bestFigures) return null;
   const W0 = run.start.W0();
-  const ways = run.p.normalize === 'auto' ? [run.normalize, !run.normalize] : [run.normalize];
+  // held-out samples of the training labels do not choose the normalisation (0065): only held-out labels
+  const either = run.p.normalize === 'auto' && run.split.kind === 'labels';
+  const ways = either ? [run.normalize, !run.normalize] : [run.normalize];
   const starts = ways.map((normalize) => {
     const figures = queryFigures(run, valEval, W0, normalize);
     return { normalize, figures, total: figures.reduce((a, b) => a + b, 0) };
