@@ -52,6 +52,13 @@ function byDirection(labels: number, per: number, seed: number) {
   return { d: 3, n, X, labels: y };
 }
 
+/** The hand-made sets with their known answer: whether unit norm is the right choice. */
+const knownAnswers = () =>
+  [
+    ['by length', byLength(4, 15, 1), false],
+    ['by direction', byDirection(12, 10, 2), true],
+  ] as const;
+
 /** A small, fast mined run with normalize auto on the hand-made sets above. */
 const small = (over: Partial<MinedTrainParams>): MinedTrainParams => ({
   ...DEFAULT_MINED_PARAMS,
@@ -116,10 +123,7 @@ t.test('discordantZ: continuity-corrected, over the queries one way finds and th
 
 t.test('without validation, trainMined with auto trains as the start’s choice given explicitly', (t) => {
   const base = small({ maxIterations: 60, evaluationInterval: 20, seed: 3, validationFraction: 0 });
-  for (const [name, s, expected] of [
-    ['by length', byLength(4, 15, 1), false],
-    ['by direction', byDirection(12, 10, 2), true],
-  ] as const) {
+  for (const [name, s, expected] of knownAnswers()) {
     const auto = trainMined(s, base);
     t.equal(auto.metrics.normalized, expected, `${name}: normalized ${expected}`);
     const ev = auto.metrics.normalizeEvidence;
@@ -172,10 +176,7 @@ t.test('the trial keeps plain only on a gain beyond minDelta, and never compares
 
 t.test('validation on held-out samples of the training labels: the start chooses, no trial', (t) => {
   const base = small({ maxIterations: 60, evaluationInterval: 10, validationFraction: 0.2, seed: 3 });
-  for (const [name, s, expected] of [
-    ['by length', byLength(4, 15, 1), false],
-    ['by direction', byDirection(12, 10, 2), true],
-  ] as const) {
+  for (const [name, s, expected] of knownAnswers()) {
     const p = { ...base, validationSplit: 'samples' as const };
     const reports: MinedProgress[] = [];
     const auto = trainMined(s, p, { onProgress: (pr) => reports.push(pr), progressIntervalMs: 0 });
@@ -219,10 +220,7 @@ t.test('with validation, auto trains both ways for the trial and goes on with th
     );
     return { r, mapAtR: at!.mapAtR! };
   };
-  for (const [name, s, expected] of [
-    ['by length', byLength(4, 15, 1), false],
-    ['by direction', byDirection(12, 10, 2), true],
-  ] as const) {
+  for (const [name, s, expected] of knownAnswers()) {
     const reports: MinedProgress[] = [];
     const auto = trainMined(s, base, { onProgress: (pr) => reports.push(pr), progressIntervalMs: 0 });
     const unit = atTrialEnd(s, true);
