@@ -34,8 +34,8 @@ import { trainMined, type LabelledSamples, type MinedTrainParams } from '../src/
 import { createRng, type Rng } from '../src/math/rng.js';
 import { verificationMetrics } from '../src/math/verification/index.js';
 
-/** rows a class of Fashion-MNIST (7,000 a class in the package), as many as MNIST's test set has */
-const MNIST_PER_CLASS = 1000;
+/** rows a class of Fashion-MNIST (7,000 a class in the package), about as many as MNIST's test set has */
+const FASHION_PER_CLASS = 1000;
 export const DIGITS_DIR = fileURLToPath(new URL('../../shared/data/digits/', import.meta.url));
 const NCA_SCRIPT = fileURLToPath(new URL('./quality_nca.py', import.meta.url));
 const NCA_MAX_ROWS = 2000;
@@ -158,7 +158,7 @@ export function mnistOpenSet(seed: number, dir: string, k = 16, trainDigits = 5,
     if (!Array.isArray(data[0]) && data.length % d !== 0)
       throw new RangeError(`${c}.json: ${data.length} numbers are not whole ${d}-pixel images`);
     const rows = Array.isArray(data[0])
-      ? (data as number[][]).slice(0, MNIST_PER_CLASS)
+      ? (data as number[][]).slice(0, FASHION_PER_CLASS)
       : Array.from({ length: data.length / d }, (_, i) => (data as number[]).slice(i * d, (i + 1) * d));
     for (const r of rows) {
       X.push(r);

@@ -2,9 +2,9 @@
 // by a trial: both ways train the first NORMALIZE_TRIAL_FRACTION of the schedule side by side and the
 // one with the better validation figure goes on (trainMined); otherwise by the start's evidence below.
 // Held-out samples of the training labels do not judge it: they reward the way that fits those labels,
-// which on MNIST was not the way that carried to new ones (docs/decisions/0065). The start cannot see how each way trains: on a face-like set whose start favours unit
-// norm, plain embeddings trained to the better model, and validation said so by the trial's end
-// (docs/decisions/0063).
+// which on MNIST was not the way that carried to new ones (docs/decisions/0065). The start cannot see
+// how each way trains: on a face-like set whose start favours unit norm, plain embeddings trained to
+// the better model, and validation said so by the trial's end (docs/decisions/0063).
 //
 // Unit norm discards one thing, the length of Wx. On face descriptors that length is mostly nuisance
 // (image quality, contrast) and dropping it sharpens the neighbourhoods; where it carries the class
