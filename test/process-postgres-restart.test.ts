@@ -171,7 +171,8 @@ if (!cluster && inCi) {
     t.equal(embed.embeddings[0].length, TRAIN.outputDimension, 'its model serves through the other process');
 
     await t.test('the job that was training during the outage ends succeeded', async (t) => {
-      t.equal((await finishedJob(apiOnly.base, long.id, 180_000)).status, 'succeeded');
+      const job = await finishedJob(apiOnly.base, long.id, 180_000);
+      t.equal(job.status, 'succeeded', JSON.stringify({ error: job.error, attempts: job.attempts }));
     });
 
     for (const [role, s] of servers) {

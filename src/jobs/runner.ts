@@ -52,6 +52,9 @@ import { SPARE_HEAP_MB, SpareWorker, startWorker, WaitingWorker, type WorkerHand
 const PROGRESS_WRITE_MS = 250;
 /** A cancelled worker that has not stopped by then is terminated. */
 const CANCEL_GRACE_MS = 1000;
+/** first and longest wait before a model's write is tried again while the storage is unavailable */
+const STORE_RETRY_MS = 250;
+const STORE_RETRY_MAX_MS = 5000;
 
 /** What runs a job: a training worker thread, or a reindex loop. */
 interface Execution {
@@ -626,20 +629,22 @@ export class JobRunner {
     r.done = true;
     void this.write(r, async () => {
       try {
-        const { job, model, alias } = await this.opts.store.succeedJob(
-          r.job.id,
-          {
-            jobId: r.job.id,
-            name: r.job.modelName,
-            inputDimension: m.d,
-            outputDimension: m.k,
-            normalize: embeddedNormalized(p, m.metrics),
-            trainingParams: p,
-            metrics: finiteMetrics(m.metrics),
-            weights: m.W,
-          },
-          finiteMetrics(m.metrics),
-          this.owner,
+        const { job, model, alias } = await this.whileStorageAway(r, () =>
+          this.opts.store.succeedJob(
+            r.job.id,
+            {
+              jobId: r.job.id,
+              name: r.job.modelName,
+              inputDimension: m.d,
+              outputDimension: m.k,
+              normalize: embeddedNormalized(p, m.metrics),
+              trainingParams: p,
+              metrics: finiteMetrics(m.metrics),
+              weights: m.W,
+            },
+            finiteMetrics(m.metrics),
+            this.owner,
+          ),
         );
         this.opts.onModelCreated();
         this.opts.log.info({ jobId: job.id, modelId: model.id, metrics: m.metrics }, 'job succeeded');
@@ -655,6 +660,9 @@ export class JobRunner {
           this.opts.log.warn({ jobId: r.job.id, code }, `the model was not stored: ${(e as Error).message}`);
           return;
         }
+        // still away as the runner closes: the job stays running until its lease runs out and a claim
+        // trains it again from its checkpoint, as after a crash (0021)
+        if (code === 'STORAGE_UNAVAILABLE') return;
         await this.finish(
           r.job.id,
           'failed',
@@ -663,6 +671,28 @@ export class JobRunner {
         );
       }
     });
+  }
+
+  /**
+   * `write`, tried again while the storage is unavailable (a PostgreSQL restart, 0023), until it
+   * answers, the job stops here (cancelled, parked, lost) or the runner closes. A trained model is
+   * worth the wait: failing the job would throw the training away, and the storage may be back by
+   * the time that failure is written. Other errors, and the last refusal, are the caller's.
+   */
+  private async whileStorageAway<T>(r: Running, write: () => Promise<T>): Promise<T> {
+    for (let wait = STORE_RETRY_MS; ; wait = Math.min(2 * wait, STORE_RETRY_MAX_MS)) {
+      try {
+        return await write();
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'STORAGE_UNAVAILABLE') throw e;
+        this.opts.log.warn(
+          { jobId: r.job.id, retryInMs: wait },
+          `the model waits for the storage: ${(e as Error).message}`,
+        );
+        await new Promise((done) => setTimeout(done, wait));
+        if (r.stopping || this.closing || !this.opts.store.isOpen()) throw e;
+      }
+    }
   }
 
   private fail(r: Running, code: string, message: string): void {
