@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 // Shared test helpers (not a test file: tap only runs *.test.ts).
 import { readFileSync } from 'node:fs';
+import { createRng } from '../../src/math/rng.js';
 import type { TripletSet } from '../../src/math/types.js';
 
 // ../shared beside the checkout, wherever the checkout is (CI clones it elsewhere).
@@ -69,4 +70,19 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
     s = Math.max(s, Math.abs(b[i]));
   }
   return s === 0 ? e : e / s;
+}
+
+/**
+ * Labelled samples told apart by length alone: every row points nearly the same way (the first
+ * axis, 0.6 on the others), label y at radius 1 + spacing·y, with direction noise `noise` (relative).
+ */
+export function labelsByLength(labels: number, d: number, per: number, noise: number, seed: number, spacing = 1) {
+  const rng = createRng(seed);
+  const n = labels * per;
+  const y = Int32Array.from({ length: n }, (_, i) => i % labels);
+  const X = Float64Array.from({ length: n * d }, (_, i) => {
+    const r = 1 + spacing * y[Math.floor(i / d)];
+    return r * ((i % d === 0 ? 1 : 0.6) + noise * rng.normal());
+  });
+  return { d, n, X, labels: y };
 }

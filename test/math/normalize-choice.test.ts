@@ -15,24 +15,13 @@ import {
 } from '../../src/math/mining/normalize-choice.js';
 import type { MinedProgress, ValidationFigures } from '../../src/math/mining/types.js';
 import { createRng } from '../../src/math/rng.js';
+import { labelsByLength } from './helpers.js';
 
 const IDENTITY3 = Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]);
 
 /** Labels told apart by length alone: every row points nearly the same way, label y at radius 1 + y. */
 function byLength(labels: number, per: number, seed: number) {
-  return byLengthIn(labels, 3, per, 0.04, seed);
-}
-
-/** Labels told apart by length in d dimensions, with direction noise `noise` (relative). */
-function byLengthIn(labels: number, d: number, per: number, noise: number, seed: number) {
-  const rng = createRng(seed);
-  const n = labels * per;
-  const y = Int32Array.from({ length: n }, (_, i) => i % labels);
-  const X = Float64Array.from({ length: n * d }, (_, i) => {
-    const r = 1 + y[Math.floor(i / d)];
-    return r * ((i % d === 0 ? 1 : 0.6) + noise * rng.normal());
-  });
-  return { d, n, X, labels: y };
+  return labelsByLength(labels, 3, per, 0.04, seed);
 }
 
 /** Labels told apart by direction alone, each row at a random length from 0.3 to 3. */
@@ -354,7 +343,7 @@ t.test('a way that stops early inside the trial: the model is still the explicit
   );
 
   // the reporting (unit-norm) way stops first: the other takes over its reports
-  const noisy = byLengthIn(6, 6, 15, 0.3, 1);
+  const noisy = labelsByLength(6, 6, 15, 0.3, 1);
   const q: MinedTrainParams = { ...base, maxIterations: 400, patience: 3, seed: 3 };
   const qSteps = normalizeTrialSteps(q.maxIterations, q.evaluationInterval);
   const [unit, plain] = [true, false].map((normalize) => trainMined(noisy, { ...q, normalize }));

@@ -7,6 +7,7 @@ import { retrievalMetrics } from '../../src/math/metrics.js';
 import type { MinedCheckpoint } from '../../src/math/mining/checkpoint.js';
 import type { MinedProgress } from '../../src/math/mining/types.js';
 import { createRng } from '../../src/math/rng.js';
+import { labelsByLength } from './helpers.js';
 
 t.test('pairedZ: mean difference over its standard error, on the same queries', async (t) => {
   // differences 1, 2, 3: mean 2, sd 1, se 1/√3
@@ -19,16 +20,9 @@ t.test('pairedZ: mean difference over its standard error, on the same queries', 
   t.throws(() => pairedZ([1, 2], [1]), RangeError);
 });
 
-/** Labels told apart by length along one direction, with a little noise across it. */
+/** Labels told apart by length along one direction (radius 1 + 0.5·y), with a little noise across it. */
 function byLength(labels: number, per: number, seed: number) {
-  const rng = createRng(seed);
-  const n = labels * per;
-  const y = Int32Array.from({ length: n }, (_, i) => i % labels);
-  const X = Float64Array.from({ length: n * 3 }, (_, i) => {
-    const r = 1 + 0.5 * y[Math.floor(i / 3)];
-    return r * ((i % 3 === 0 ? 1 : 0.6) + 0.08 * rng.normal());
-  });
-  return { d: 3, n, X, labels: y };
+  return labelsByLength(labels, 3, per, 0.08, seed, 0.5);
 }
 
 /** The set with its training rows' vectors shuffled among them: their labels say nothing, held-out rows stay true. */
