@@ -30,7 +30,7 @@
 //       [--data random|clustered] [--no-hnsw] [--ef 10,20,40,80,160] [--M 16]   (bench/search.ts)
 //       exact top-k gallery search, single queries and batches of 64, against numpy brute force,
 //       then the HNSW index on the same data: build time, recall@10 and queries/s at each ef
-//   npm run bench -- --quality [--seeds 5] [--sets digits,mnist,fashion,faces,faces-hard,faces-steep] [--methods raw,pca,nca,today,defaults] [--digits-k 16] [--digits-train 5] [--mnist-dir DIR] [--fashion-dir DIR] [--faces-ids 1000] [--faces-k 128]   (bench/quality.ts)
+//   npm run bench -- --quality [--seeds 5] [--sets digits,mnist,fashion,mnist14,fashion14,faces,faces-hard,faces-steep] [--methods raw,pca,nca,today,defaults] [--digits-k 16] [--digits-train 5] [--mnist-dir DIR] [--fashion-dir DIR] [--faces-ids 1000] [--faces-k 128]   (bench/quality.ts)
 //       open-set protocol: precision@1, MAP@R, TAR@FAR=1e-3 on classes unseen in training, mean ± sd over seeds
 //   npm run bench -- --mining [--n 100000] [--d 128]   (bench/mining.ts)
 //       online mining and training throughput in samples/s

