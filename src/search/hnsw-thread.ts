@@ -1,6 +1,11 @@
 // The HNSW thread as the gallery cache uses it: one worker thread, started on the first build,
 // holds every gallery index of this replica; calls are forwarded by message and run in the order
 // made. The event loop never builds or searches a graph. docs/decisions/0036-hnsw-galleries.md.
+//
+// Builds go one at a time, and a build waits here, uncopied, until the one before it is done: a
+// newer build of the same group (a gallery's next version) replaces a waiting one, and disposing a
+// waiting build cancels it. Otherwise every small write to a large gallery queued another full
+// copy of its rows in the thread, without bound.
 import { Worker } from 'node:worker_threads';
 import type { HnswParams } from './hnsw-index.js';
 import type { HnswAnswer, HnswBuilt, HnswCall, HnswFound } from './hnsw-protocol.js';
@@ -17,30 +22,93 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+interface WaitingBuild {
+  key: string;
+  group: string;
+  rows: Float32Array;
+  n: number;
+  k: number;
+  params: Partial<HnswParams>;
+  resolve: (v: HnswBuilt) => void;
+  reject: (e: Error) => void;
+}
+
+/** Why a waiting build never ran: the caller's entry is gone or newer. */
+export class BuildCancelled extends Error {
+  override name = 'BuildCancelled';
+}
+
 export class HnswThread {
   private worker: Worker | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
-  /** builds sent and not yet answered: a search waits behind them in the thread */
-  private building = 0;
+  /** the build sent to the thread and not yet answered */
+  private inFlight: string | null = null;
+  /** builds waiting for it, oldest first; at most one per group */
+  private readonly waiting: WaitingBuild[] = [];
 
-  /** true while a build is queued or running: searches then go exact rather than wait */
+  /** true while a build is waiting or running: searches then go exact rather than wait behind it */
   get busy(): boolean {
-    return this.building > 0;
+    return this.inFlight !== null || this.waiting.length > 0;
   }
 
-  /** Builds the index `key` from a copy of the rows (the copy is transferred) and measures its recall@10. */
-  async build(key: string, rows: Float32Array, n: number, k: number, params: Partial<HnswParams>): Promise<HnswBuilt> {
-    const copy = rows.slice(0, n * k);
-    this.building++;
-    try {
-      return (await this.call({ op: 'build', key, rows: copy, n, k, params, recallSample: 200 }, [
-        copy.buffer,
-      ])) as HnswBuilt;
-    } finally {
-      this.building--;
-    }
+  /** Builds waiting behind the one in flight. */
+  get waitingBuilds(): number {
+    return this.waiting.length;
+  }
+
+  /** Builds sent to the thread since it was made. */
+  get buildsSent(): number {
+    return this.sent;
+  }
+  private sent = 0;
+
+  /**
+   * Builds the index `key` from a copy of the rows, taken when the build is sent (the copy is
+   * transferred), and measures its recall@10. A later build of the same `group` that arrives while
+   * this one waits rejects this one with BuildCancelled; so does dispose(key).
+   */
+  build(
+    key: string,
+    group: string,
+    rows: Float32Array,
+    n: number,
+    k: number,
+    params: Partial<HnswParams>,
+  ): Promise<HnswBuilt> {
+    if (this.closed) return Promise.reject(new Error('the HNSW thread is closed'));
+    const older = this.waiting.findIndex((w) => w.group === group);
+    if (older >= 0) this.waiting.splice(older, 1)[0].reject(new BuildCancelled(`build ${key} replaced it`));
+    const done = new Promise<HnswBuilt>((resolve, reject) =>
+      this.waiting.push({ key, group, rows, n, k, params, resolve, reject }),
+    );
+    this.sendNextBuild();
+    return done;
+  }
+
+  private sendNextBuild(): void {
+    if (this.inFlight !== null || this.closed) return;
+    const next = this.waiting.shift();
+    if (!next) return;
+    this.inFlight = next.key;
+    this.sent++;
+    const copy = next.rows.slice(0, next.n * next.k);
+    const body = { op: 'build', key: next.key, rows: copy, n: next.n, k: next.k, params: next.params, recallSample: 200 } as const; // prettier-ignore
+    const settle = (): void => {
+      this.inFlight = null;
+      this.sendNextBuild();
+    };
+    this.call(body, [copy.buffer]).then(
+      (v) => {
+        settle();
+        next.resolve(v as HnswBuilt);
+      },
+      (e: Error) => {
+        settle();
+        next.reject(e);
+      },
+    );
   }
 
   /** Up to `top` items per query, nearest first, at squared distances ≤ maxDistance. */
@@ -49,14 +117,20 @@ export class HnswThread {
     return (await this.call({ op: 'search', key, queries: copy, q, top, maxDistance }, [copy.buffer])) as HnswFound;
   }
 
-  /** Frees the index `key` (after any build of it already sent). */
+  /** Frees the index `key` (after any build of it already sent); a build of it still waiting never runs. */
   dispose(key: string): void {
+    const i = this.waiting.findIndex((w) => w.key === key);
+    if (i >= 0) {
+      this.waiting.splice(i, 1)[0].reject(new BuildCancelled(`index ${key} was disposed before its build`));
+      return;
+    }
     if (!this.worker || this.closed) return;
     this.call({ op: 'dispose', key }, []).catch(() => undefined);
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const w of this.waiting.splice(0)) w.reject(new Error('the HNSW thread is closed'));
     const w = this.worker;
     this.worker = undefined;
     if (w) await w.terminate();

@@ -13,7 +13,7 @@ import { unprocessable } from '../errors.js';
 import type { Kernels } from '../math/kernels/types.js';
 import { createGallery, type Gallery } from '../math/search/index.js';
 import { HNSW_DEFAULTS } from '../search/hnsw-index.js';
-import { HnswThread } from '../search/hnsw-thread.js';
+import { BuildCancelled, HnswThread } from '../search/hnsw-thread.js';
 import type { Label, Store } from '../store/types.js';
 
 /** A version's HNSW index as this replica holds it. */
@@ -206,13 +206,16 @@ export class GalleryCache {
       Object.assign(hnsw, { state: 'ready', buildMs: 0 });
       return;
     }
-    this.hnswThread.build(hnsw.key, rows, entry.n, entry.k, {}).then(
+    this.hnswThread.build(hnsw.key, entry.id, rows, entry.n, entry.k, {}).then(
       (built) => {
         if (hnsw.state !== 'building') return; // evicted meanwhile: its dispose is queued after the build
         Object.assign(hnsw, { state: 'ready', recallAt10: built.recallAt10, buildMs: Math.round(built.buildMs) });
       },
       (err: Error) => {
-        if (hnsw.state === 'building') Object.assign(hnsw, { state: 'failed', error: err.message });
+        if (hnsw.state !== 'building') return;
+        // a newer version of the gallery replaced this one before its build began
+        if (err instanceof BuildCancelled) hnsw.state = 'none';
+        else Object.assign(hnsw, { state: 'failed', error: err.message });
       },
     );
   }

@@ -179,6 +179,41 @@ t.test('hnsw gallery: built, measured, agrees with exact search, rebuilt on writ
   );
 });
 
+t.test('quick small writes to a large hnsw gallery wait for one build, not one each', async (t) => {
+  const app = await testApp(t);
+  const model = await importModel(app);
+  const { items } = clustered(12);
+  const id = await create(app, model, 'hnsw');
+  const up = await app.inject({ method: 'POST', url: `/galleries/${id}/items`, payload: { items } });
+  t.equal(up.statusCode, 201, up.body);
+  const thread = app.services.galleries.cache.hnswThread;
+  const sentBefore = thread.buildsSent;
+  let version = up.json().version as number;
+  const writes = 12;
+  let most = 0;
+  for (let i = 0; i < writes; i++) {
+    const one = await app.inject({
+      method: 'POST',
+      url: `/galleries/${id}/items`,
+      payload: { items: [{ id: `extra-${i}`, label: 'x', input: items[i].input }] },
+    });
+    version = one.json().version;
+    await detail(app, id); // loads the new version, which asks for its build
+    most = Math.max(most, thread.waitingBuilds);
+  }
+  t.ok(most <= 1, `at most one build waited at a time (${most})`);
+  const d = await ready(app, id, version);
+  t.equal(d.indexStatus.builtVersion, version, 'the last version is indexed');
+  const sent = thread.buildsSent - sentBefore;
+  t.ok(sent < writes, `${sent} builds ran for ${writes + 1} versions: the replaced ones never did`);
+  const hit = await search(app, id, { inputs: [items[3].input], k: 2 });
+  t.equal(hit.index, 'hnsw');
+  t.ok(
+    hit.results[0].some((h) => h.id === 'extra-3'),
+    'the index holds the last write',
+  );
+});
+
 t.test('hostile index options answer 400 and create nothing', async (t) => {
   const app = await testApp(t);
   const model = await importModel(app);
