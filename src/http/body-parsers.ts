@@ -4,7 +4,8 @@
 // - application/json: Fastify's parser with explained refusals (json-body.ts); on routes that also
 //   take binary or NDJSON, bodies past JSON_BODY_LIMIT_BYTES get 413 (JSON is parsed on the loop). With
 //   'float32-json', Float32JsonParser reads the body first (float32-json-parse.ts) and hands
-//   anything outside its subset to that parser.
+//   anything outside its subset to that parser. Text that parser takes is checked first for
+//   nesting and lone surrogates (json-text.ts).
 // - application/octet-stream with 'staged-binary': held in parts as it arrives, under the shared
 //   STAGED_BYTES_LIMIT (staged-body.ts), then copied into a block the serving service stages (in
 //   the kernels' memory when they have it), released when the reply is done.
@@ -19,6 +20,7 @@ import type { StagedRows } from '../services/serving.js';
 import { bodyHashOf } from './body-hash.js';
 import { FALLBACK, Float32JsonParser } from './float32-json-parse.js';
 import { jsonBodyParser } from './json-body.js';
+import { checkJsonText } from './json-text.js';
 import { JSON_TYPE, mediaType, NDJSON, OCTET } from './media-type.js';
 import { MemoryReleaser } from './memory.js';
 import { readStaged, StagingBudget, withBudget } from './staged-body.js';
@@ -139,6 +141,7 @@ async function bodyParsers(app: App): Promise<void> {
     let text: string;
     try {
       text = decodeUtf8(bytes, 'the body');
+      checkJsonText(text, 'the body');
     } catch (e) {
       return done(e as Error);
     }

@@ -13,14 +13,15 @@
 //   uses this parser stores float32, so Math.fround of each value is what it would have been.
 // - Anything else takes the exact path: a number beyond the above, or near a boundary, is read
 //   with Number() (correctly rounded), and a body with string escapes, a "__proto__" or
-//   "constructor" key, nesting deeper than MAX_DEPTH, or any syntax error, is not parsed here at
+//   "constructor" key, nesting deeper than MAX_JSON_DEPTH, or any syntax error, is not parsed here at
 //   all: Float32JsonParser.parse returns FALLBACK and the caller hands the text to Fastify's own
 //   parser, so those bodies keep exactly the standard errors and protections.
+
+import { MAX_JSON_DEPTH } from './json-text.js';
 
 /** Returned when the text is not in the subset parsed here: parse it the standard way. */
 export const FALLBACK: unique symbol = Symbol('fallback to the standard JSON parser');
 
-const MAX_DEPTH = 64;
 /** Room the scratch array keeps between bodies: 65,536 numbers (512 KB); a longer run grows it for one body. */
 const MAX_KEPT_SCRATCH = 65_536;
 /** 2^53: a digit string whose accumulated value stays below this was accumulated exactly (no
@@ -120,7 +121,7 @@ export class Float32JsonParser {
   }
 
   private array(depth: number): unknown[] {
-    if (depth > MAX_DEPTH) throw fallback;
+    if (depth > MAX_JSON_DEPTH) throw fallback;
     this.i++;
     this.ws();
     if (this.at(this.i) === 93) {
@@ -147,7 +148,7 @@ export class Float32JsonParser {
   }
 
   private object(depth: number): Record<string, unknown> {
-    if (depth > MAX_DEPTH) throw fallback;
+    if (depth > MAX_JSON_DEPTH) throw fallback;
     this.i++;
     const out: Record<string, unknown> = {};
     this.ws();

@@ -16,6 +16,7 @@ import { GalleryItem, type GalleryItemInput } from '../schemas/galleries.js';
 import type { ItemBatch } from '../services/galleries.js';
 import type { Label } from '../store/types.js';
 import { checkLabel } from './dataset-rows.js';
+import { parseLine } from './ndjson.js';
 import { decodeBase64Row, writeRow } from './rows.js';
 import { slabRows } from './slabs.js';
 import { budgetOf, Held } from './staged-body.js';
@@ -107,12 +108,7 @@ export async function* ndjsonItems(body: Readable, u: ItemUpload): AsyncGenerato
     lineNo++;
     if (line.trim() === '') continue;
     const where = `line ${lineNo}`;
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch {
-      throw badRequest('INVALID_JSON', `${where} is not valid JSON`);
-    }
+    const v = parseLine(line, where);
     checkItem(v, where);
     const at = b.next();
     writeInput(v.input, b.features, at, u, where);

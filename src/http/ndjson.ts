@@ -6,6 +6,7 @@ import { badRequest } from '../errors.js';
 import { Sample, Triplet, type SampleInput, type TripletInput } from '../schemas/datasets.js';
 import type { ChunkKind, Label, RowBatch } from '../services/datasets.js';
 import { checkLabel, writeTriplet } from './dataset-rows.js';
+import { checkJsonText } from './json-text.js';
 import { writeRow } from './rows.js';
 import { slabRows } from './slabs.js';
 import { lines } from './streams.js';
@@ -24,8 +25,9 @@ export interface NdjsonUpload {
 const checkTriplet: ValueCheck<TripletInput> = compileCheck(Triplet);
 const checkSample: ValueCheck<SampleInput> = compileCheck(Sample);
 
-/** One line's JSON value, or a 400 INVALID_JSON naming the line. */
-function parseLine(line: string, where: string): unknown {
+/** One line's JSON value, or a 400 naming the line: INVALID_JSON, or INVALID_UTF8 for a lone surrogate (json-text.ts). */
+export function parseLine(line: string, where: string): unknown {
+  checkJsonText(line, where);
   try {
     return JSON.parse(line);
   } catch {
