@@ -8,7 +8,9 @@ import { badRequest } from '../errors.js';
 /**
  * Request bodies are validated strictly: no type coercion and unknown fields rejected, since a
  * silently dropped or coerced field is a wrong model later. Query strings and params are text,
- * so those may be coerced to their declared types.
+ * so those may be coerced to their declared types. Numbers must be finite: JSON reads 1e309 as
+ * Infinity, and a schema's `number` would let it reach code that assumes a finite value; the
+ * refusal is 400 NON_FINITE_VALUE naming the field (nonFinite and finiteText below).
  */
 function requestAjv(part: 'body' | 'text'): Ajv {
   return new Ajv({
@@ -17,15 +19,69 @@ function requestAjv(part: 'body' | 'text'): Ajv {
     strict: false,
     allErrors: false,
     coerceTypes: part === 'text',
+    // Not for text: Ajv coerces "1e400" to Infinity and then, under strictNumbers, skips the
+    // number's other keywords (maximum) instead of failing it. Text is checked after (finiteText).
+    strictNumbers: part === 'body',
   });
+}
+
+/** The value at a JSON pointer ("/a/0/b") under v. */
+function at(v: unknown, pointer: string): unknown {
+  let x = v;
+  for (const raw of pointer.split('/').slice(1)) {
+    if (x === null || typeof x !== 'object') return undefined;
+    x = (x as Record<string, unknown>)[raw.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return x;
+}
+
+/** A text value that coercion would read as a non-finite number ("1e400", "Infinity", "-1e999"). */
+const nonFiniteNumber = (x: unknown): x is number | string =>
+  (typeof x === 'number' && !Number.isFinite(x)) ||
+  (typeof x === 'string' && x.trim() !== '' && !Number.isNaN(Number(x)) && !Number.isFinite(Number(x)));
+
+/** The error when validation failed on a number that is not finite; the field named by `name`. */
+function nonFinite(errors: ErrorObject[], data: unknown, name: (pointer: string) => string) {
+  for (const e of errors) {
+    if (e.keyword !== 'type') continue;
+    const v = at(data, e.instancePath);
+    if (nonFiniteNumber(v))
+      return badRequest('NON_FINITE_VALUE', `${name(e.instancePath)} must be a finite number (got ${v})`);
+  }
+  return null;
+}
+
+/** A query or params object's first value that coercion made a non-finite number, as the refusal. */
+function finiteText(data: unknown, part: string) {
+  if (data === null || typeof data !== 'object') return null;
+  for (const [k, v] of Object.entries(data)) {
+    for (const x of Array.isArray(v) ? v : [v])
+      if (typeof x === 'number' && !Number.isFinite(x))
+        return badRequest('NON_FINITE_VALUE', `${part}.${k} must be a finite number (got ${x})`);
+  }
+  return null;
 }
 
 /** Fastify's validator compiler (setValidatorCompiler), one Ajv for bodies and one for text. */
 export function validators() {
   const body = requestAjv('body');
   const text = requestAjv('text');
-  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
-    (httpPart === 'body' ? body : text).compile(schema);
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) => {
+    const validate = (httpPart === 'body' ? body : text).compile(schema);
+    const part = httpPart ?? 'body';
+    const checked = (data: unknown) => {
+      if (validate(data)) {
+        const error = part === 'body' ? null : finiteText(data, part);
+        return error ? { error } : true;
+      }
+      const error = nonFinite(validate.errors ?? [], data, (p) => part + fieldPath(p));
+      if (error) return { error };
+      checked.errors = validate.errors;
+      return false;
+    };
+    checked.errors = null as ErrorObject[] | null | undefined;
+    return checked;
+  };
 }
 
 /** Checks one value against a schema, throwing a 400 VALIDATION_ERROR that starts with `where`. */
@@ -37,7 +93,11 @@ const lineAjv = requestAjv('body');
 export function compileCheck<S extends TSchema>(schema: S): ValueCheck<Static<S>> {
   const validate = lineAjv.compile(schema);
   return (value, where) => {
-    if (!validate(value)) throw badRequest('VALIDATION_ERROR', describe(validate.errors ?? [], where));
+    if (validate(value)) return;
+    const errors = validate.errors ?? [];
+    throw (
+      nonFinite(errors, value, (p) => where + fieldPath(p)) ?? badRequest('VALIDATION_ERROR', describe(errors, where))
+    );
   };
 }
 
