@@ -52,13 +52,21 @@ export class JobService {
       throw new AppError(400, 'VALIDATION_ERROR', 'body must have exactly one of datasetId and triplets');
     }
     await checkQueueRoom(this.store, this.limits);
-    const existing = body.datasetId === undefined ? undefined : await this.datasets.get(body.datasetId);
-    // Check everything that can be checked before an inline set is stored.
-    if (existing) this.checkLimits(resolveParams(body, existing), existing);
-    const ds = existing ?? (await this.datasets.get(await this.storeInline(inline!, body)));
+    if (body.datasetId !== undefined) return this.queue(body, await this.datasets.get(body.datasetId));
+    const ds = await this.datasets.get(await this.storeInline(inline!, body));
+    try {
+      return await this.queue(body, ds);
+    } catch (e) {
+      // a refused or failed request leaves nothing behind: not the inline set either
+      await this.store.deleteDataset(ds.id);
+      throw e;
+    }
+  }
+
+  private async queue(body: TrainOptionsBody, ds: DatasetRecord): Promise<JobRecord> {
     const params = resolveParams(body, ds);
+    this.checkLimits(params, ds);
     checkData(params, ds);
-    checkJobBudget(this.runner.jobCost(params, ds), this.limits);
     const job = await this.store.createJob(
       { datasetId: ds.id, params, ...resolveModelOptions(body) },
       queueLimit(this.limits),
@@ -88,7 +96,7 @@ export class JobService {
   private async storeInline(inline: InlineTriplets, body: TrainOptionsBody): Promise<string> {
     const d = inline.dimension;
     const planned = {
-      id: '',
+      id: '(inline)',
       name: null,
       dimension: d,
       tripletCount: inline.count,
@@ -96,7 +104,10 @@ export class JobService {
       labelCount: 0,
       createdAt: '',
     };
-    this.checkLimits(resolveParams(body, planned), planned);
+    // everything that can be checked before the set is stored
+    const params = resolveParams(body, planned);
+    this.checkLimits(params, planned);
+    checkData(params, planned);
     const ds = await this.datasets.create({ name: 'inline training set', dimension: d });
     try {
       await this.datasets.append(ds, 'triplets', inline);

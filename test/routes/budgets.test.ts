@@ -24,6 +24,24 @@ t.test('a job over JOB_MEMORY_BUDGET_MB is refused up front, naming the formula 
   t.equal((await train(app, { datasetId: id, outputDimension: 2, init: 'identity' })).statusCode, 202);
 });
 
+t.test('a refused inline /train stores nothing, before or after its set is written', async (t) => {
+  const app = await testApp(t, { limits: { maxQueuedJobs: 1 }, build: { runJobs: false } });
+  const datasets = async () => (await app.inject({ url: '/datasets' })).json().items.length as number;
+  // refused by a check on the data: one triplet holds out none for validation
+  const none = await train(app, { triplets: makeTriplets(1, 2), outputDimension: 1, validationFraction: 0.3 });
+  expectError(t, none, 422, 'NO_TRIPLETS');
+  t.equal(await datasets(), 0, 'no inline dataset was stored');
+  // refused after the set is written: concurrent requests all find room in a queue of one, and
+  // the store's own queue limit refuses all but one when the jobs are created
+  const answers = await Promise.all(
+    Array.from({ length: 6 }, () => train(app, { triplets: makeTriplets(4, 2), outputDimension: 1 })),
+  );
+  const queued = answers.filter((r) => r.statusCode === 202).length;
+  t.equal(queued, 1, 'one job queued');
+  for (const r of answers.filter((x) => x.statusCode !== 202)) expectError(t, r, 429, 'QUEUE_FULL');
+  t.equal(await datasets(), queued, 'only the queued job kept its inline dataset');
+});
+
 t.test('jobs that fit alone but not together wait in the queue', async (t) => {
   // each job's estimate is a little over the 32 MiB worker allowance: one fits in 48 MiB, two do not
   const app = await testApp(t, { limits: { jobMemoryBudgetMb: 48 }, config: { trainConcurrency: 2 } });
