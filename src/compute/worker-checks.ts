@@ -2,6 +2,10 @@
 // every weight and the loss are finite and W fits float32 (serving and export are float32), and an
 // allocation that the job's allowance refused is reported as OUT_OF_MEMORY.
 
+import { firstUnsafeRow, largestSafeValue } from '../math/embedding-range.js';
+import type { Kernels } from '../math/kernels/types.js';
+import type { DataArray } from '../math/types.js';
+
 /** float32's largest finite value: a weight beyond it becomes Infinity when served. */
 export const FLOAT32_MAX = 3.4028234663852886e38;
 
@@ -25,6 +29,45 @@ export function checkTrainedW(W: Float64Array, loss: number): void {
         { code: 'NON_FINITE_TRAINING' },
       );
     }
+  }
+}
+
+/**
+ * Throws NON_FINITE_VALUE when the model maps a row of X (n×d) past the range where distances
+ * between embeddings are finite float32 (src/math/embedding-range.ts), naming `what` and the row.
+ */
+export function checkEmbeddable(
+  W: Float64Array,
+  k: number,
+  d: number,
+  X: DataArray,
+  n: number,
+  what: string,
+  kernels?: Kernels,
+): void {
+  const row = firstUnsafeRow(W, k, d, X, n, kernels);
+  if (row < 0) return;
+  throw Object.assign(
+    new Error(
+      `the model maps ${what} row ${row} to values past ±${largestSafeValue(k).toPrecision(3)}, where distances between ` +
+        'embeddings overflow float32: the figures would not be numbers; rescale the inputs or the model',
+    ),
+    { code: 'NON_FINITE_VALUE' },
+  );
+}
+
+/** The same for n stored k-dimensional embeddings (a gallery's items). */
+export function checkEmbeddings(E: Float32Array, n: number, k: number, what: string): void {
+  const safe = largestSafeValue(k);
+  for (let i = 0; i < n * k; i++) {
+    if (Math.abs(E[i]) <= safe) continue;
+    throw Object.assign(
+      new Error(
+        `${what} item ${Math.floor(i / k)} has embedding value ${E[i]}, past ±${safe.toPrecision(3)}, where distances ` +
+          'between embeddings overflow float32: the figures would not be numbers',
+      ),
+      { code: 'NON_FINITE_VALUE' },
+    );
   }
 }
 

@@ -29,7 +29,13 @@ import {
   verificationMetrics,
 } from '../math/verification/index.js';
 import { checkMinedCheckpoint, type MinedCheckpoint } from '../math/mining/checkpoint.js';
-import { checkTrainedW, memoryError, nonFiniteRun } from '../compute/worker-checks.js';
+import {
+  checkEmbeddable,
+  checkEmbeddings,
+  checkTrainedW,
+  memoryError,
+  nonFiniteRun,
+} from '../compute/worker-checks.js';
 import type {
   ComputePlan,
   EvaluateGalleryTask,
@@ -206,7 +212,12 @@ function runEvaluate(task: EvaluateTask, kernels: Kernels): void {
   const { W, k, normalize, margin, triplets, samples } = task;
   const result: EvaluateResult = { loss: null, tripletAccuracy: null, activeFraction: null, count: 0, margin };
   if (triplets.count > 0) {
-    const r = evaluateTriplets(W, k, toTripletSet(triplets), { margin, normalize }, kernels);
+    const set = toTripletSet(triplets);
+    const d = set.d;
+    checkEmbeddable(W, k, d, set.anchors, set.m, 'an anchor', kernels);
+    checkEmbeddable(W, k, d, set.positives, set.m, 'a positive', kernels);
+    checkEmbeddable(W, k, d, set.negatives, set.m, 'a negative', kernels);
+    const r = evaluateTriplets(W, k, set, { margin, normalize }, kernels);
     Object.assign(result, {
       loss: r.loss,
       tripletAccuracy: r.tripletAccuracy,
@@ -216,6 +227,7 @@ function runEvaluate(task: EvaluateTask, kernels: Kernels): void {
   }
   if (samples.count > 1) {
     const n = samples.count;
+    checkEmbeddable(W, k, samples.dimension, samples.data, n, 'the samples’', kernels);
     const E = new Float32Array(n * k);
     embed(W, k, samples.dimension, samples.data, n, normalize, E, kernels);
     const m = retrievalMetrics(E, n, k, samples.labels, kernels);
@@ -235,6 +247,8 @@ function runEvaluateGallery(task: EvaluateGalleryTask, kernels: Kernels): void {
   const { W, k, normalize, probes, enrolled } = task;
   const g = enrolled.count;
   const n = g + probes.count;
+  checkEmbeddable(W, k, probes.dimension, probes.data, probes.count, 'the probes’', kernels);
+  checkEmbeddings(enrolled.embeddings, g, k, 'the gallery’s');
   const E = new Float32Array(n * k);
   E.set(enrolled.embeddings.subarray(0, g * k));
   embed(W, k, probes.dimension, probes.data, probes.count, normalize, E.subarray(g * k), kernels);

@@ -184,6 +184,8 @@ export class EvaluationService {
       return shapeLabelled(result, plan.verification, plan.identification, names);
     } catch (e) {
       if (e instanceof TaskAbortedError) throw clientGone('the evaluation');
+      if ((e as { code?: string }).code === 'NON_FINITE_VALUE')
+        throw unprocessable('NON_FINITE_VALUE', (e as Error).message);
       throw new AppError(500, 'INTERNAL_ERROR', `evaluation failed: ${(e as Error).message}`);
     }
   }

@@ -190,6 +190,8 @@ export async function evaluateGallery(
       });
     } catch (e) {
       if (e instanceof TaskAbortedError) throw clientGone('the evaluation');
+      if ((e as { code?: string }).code === 'NON_FINITE_VALUE')
+        throw unprocessable('NON_FINITE_VALUE', (e as Error).message);
       throw new AppError(500, 'INTERNAL_ERROR', `evaluation failed: ${(e as Error).message}`);
     }
     const { impostorPasses: _passes, curve, ...figures } = result.verification!;

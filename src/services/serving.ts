@@ -215,16 +215,18 @@ export class ServingService {
         this.kernels,
       ),
     );
-    const bad = D.findIndex((v) => !Number.isFinite(v));
+    // float32, as /embed's values: the distances of float32 embeddings have no more digits than that.
+    // Checked after the rounding, which overflows a float64 distance past 3.4e38.
+    const data = Float32Array.from(D);
+    const bad = firstNonFinite(data);
     if (bad >= 0) {
       // e.g. cosine of embeddings whose squared norm overflows: the inputs' scale, not a fault here
       throw unprocessable(
         'NON_FINITE_VALUE',
-        `the ${metric} distance of a[${Math.floor(bad / nb)}] and ${b ? 'b' : 'a'}[${bad % nb}] is not a finite number: the embeddings' values are too large for it; rescale the vectors`,
+        `the ${metric} distance of a[${Math.floor(bad / nb)}] and ${b ? 'b' : 'a'}[${bad % nb}] is not a finite float32: the embeddings' values are too large for it; rescale the vectors`,
       );
     }
-    // float32, as /embed's values: the distances of float32 embeddings have no more digits than that
-    return { model: m.record.id, metric, rows: a.count, cols: nb, data: Float32Array.from(D) };
+    return { model: m.record.id, metric, rows: a.count, cols: nb, data };
   }
 }
 

@@ -1,0 +1,64 @@
+// Whether a model's embeddings of some rows stay in the range where distances between them are
+// finite float32 numbers. A model whose weights are finite can still map finite rows past it
+// (W = 3e38 on a row of ones): the kernels' float32 products overflow, Infinity − Infinity is NaN,
+// and a NaN compares false everywhere, so a loss reads 0 instead of failing. Checked before such
+// figures are computed, so the caller can refuse the request instead of answering nonsense.
+import { embed } from './embed.js';
+import type { Kernels } from './kernels/types.js';
+import type { DataArray } from './types.js';
+
+const FLOAT32_MAX = 3.4028234663852886e38;
+/** Rows embedded at a time on the exact path: bounds its scratch at CHUNK·k floats. */
+const CHUNK = 256;
+
+/**
+ * The largest embedding value a squared distance (or norm) between k-dimensional embeddings can
+ * take with every sum finite: 4·k·e² < FLOAT32_MAX, with room for the kernels' rounding.
+ */
+export function largestSafeValue(k: number): number {
+  return Math.sqrt(FLOAT32_MAX / (8 * k));
+}
+
+/** max over W's rows of Σ|W_rj|: times max|x|, it bounds every |(W·x)_r|. */
+function largestRowSum(W: Float64Array, k: number, d: number): number {
+  let most = 0;
+  for (let r = 0; r < k; r++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += Math.abs(W[r * d + j]);
+    most = Math.max(most, s);
+  }
+  return most;
+}
+
+function largestAbs(X: DataArray, count: number): number {
+  let most = 0;
+  for (let i = 0; i < count; i++) {
+    const v = Math.abs(X[i]);
+    if (v > most) most = v;
+  }
+  return most;
+}
+
+/**
+ * The first of the n rows of X whose embedding by W (k×d) has a value past largestSafeValue(k),
+ * or a non-finite one; -1 when there is none. One pass over W and X when their bound is safe (the
+ * usual case); otherwise the rows are embedded in chunks and measured.
+ */
+export function firstUnsafeRow(
+  W: Float64Array,
+  k: number,
+  d: number,
+  X: DataArray,
+  n: number,
+  kernels?: Kernels,
+): number {
+  const safe = largestSafeValue(k);
+  if (largestRowSum(W, k, d) * largestAbs(X, n * d) <= safe) return -1;
+  const E = new Float32Array(CHUNK * k);
+  for (let from = 0; from < n; from += CHUNK) {
+    const rows = Math.min(CHUNK, n - from);
+    embed(W, k, d, X.subarray(from * d, (from + rows) * d), rows, false, E, kernels);
+    for (let i = 0; i < rows * k; i++) if (!(Math.abs(E[i]) <= safe)) return from + Math.floor(i / k);
+  }
+  return -1;
+}
