@@ -8,6 +8,7 @@ import { AppError, badRequest } from '../errors.js';
 import { binaryItems, jsonItems, ndjsonItems } from '../http/gallery-items.js';
 import { JSON_TYPE, mediaType, NDJSON, OCTET } from '../http/media-type.js';
 import { decodeBase64Row, writeRow } from '../http/rows.js';
+import { sendSearch } from '../http/search-reply.js';
 import { errors, IdParams, ListOf, PageQuery } from '../schemas/common.js';
 import {
   CreateGalleryBody,
@@ -249,7 +250,7 @@ export default async function galleryRoutes(app: App): Promise<void> {
       },
       config: { body: ['float32-json', 'staged-binary'] },
     },
-    async (req) => {
+    async (req, reply) => {
       const type = mediaType(req);
       const id = req.params.id;
       if (type === OCTET) {
@@ -263,7 +264,7 @@ export default async function galleryRoutes(app: App): Promise<void> {
           const rows = body.byteLength / (4 * width);
           const { gallery } = await galleries.searchTarget(id, Number.isInteger(rows) ? rows : 1);
           const q = binaryQueries(body, kind, width, `gallery ${gallery.id}`);
-          return await galleries.search(gallery, q, { k, maxDistance, metric });
+          return sendSearch(reply, await galleries.search(gallery, q, { k, maxDistance, metric }));
         } finally {
           body.release();
         }
@@ -280,7 +281,10 @@ export default async function galleryRoutes(app: App): Promise<void> {
       const { gallery, model } = await galleries.searchTarget(id, rows.length);
       const width = kind === 'inputs' ? model.d : gallery.embeddingDimension;
       const q = jsonQueries(rows, kind, body.encoding ?? 'float', width, `gallery ${gallery.id}`);
-      return galleries.search(gallery, q, { k: body.k, maxDistance: body.maxDistance, metric: body.metric });
+      return sendSearch(
+        reply,
+        await galleries.search(gallery, q, { k: body.k, maxDistance: body.maxDistance, metric: body.metric }),
+      );
     },
   );
 }
