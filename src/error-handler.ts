@@ -56,7 +56,14 @@ export function errorHandler(err: FastifyError | AppError | Error, req: FastifyR
     return reply.code(400).send(errorBody(400, 'INVALID_JSON', `the body is not valid JSON: ${fe.message}`));
   }
   if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return reply.code(fe.statusCode).send(errorBody(fe.statusCode, 'INVALID_BODY', fe.message));
+    // Fastify's content-type parsers' refusals are about the body; the rest (a static file's
+    // 403 for a path outside its root, 400 for a NUL in it) about the request, which is named.
+    if (fe.code?.startsWith('FST_ERR_CTP'))
+      return reply.code(fe.statusCode).send(errorBody(fe.statusCode, 'INVALID_BODY', fe.message));
+    const path = req.url.split('?')[0];
+    const shown = path.length > 200 ? `${path.slice(0, 200)}…` : path;
+    const message = `${fe.message} (${req.method} ${shown})`;
+    return reply.code(fe.statusCode).send(errorBody(fe.statusCode, 'INVALID_REQUEST', message));
   }
   req.log.error({ err }, 'unhandled error');
   return reply.code(500).send(errorBody(500, 'INTERNAL_ERROR', 'an internal error occurred; it has been logged'));

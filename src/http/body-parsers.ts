@@ -116,6 +116,18 @@ async function bodyParsers(app: App): Promise<void> {
     if (req.headers['content-type'] !== undefined && takesNoBody(req) && hasNoBody(req)) {
       delete req.headers['content-type'];
     }
+    // No body is decompressed here: a compressed one would be read as if it were plain and
+    // refused with a misleading reason (or, for a binary body, taken as other numbers).
+    const encoding = req.headers['content-encoding']?.trim().toLowerCase();
+    if (encoding && encoding !== 'identity' && !hasNoBody(req)) {
+      return done(
+        new AppError(
+          415,
+          'UNSUPPORTED_MEDIA_TYPE',
+          `Content-Encoding ${encoding} is not accepted: send the body uncompressed (Content-Encoding identity or none)`,
+        ),
+      );
+    }
     done();
   });
 
