@@ -27,6 +27,8 @@ export interface Limits {
   maxIterations: number;
   /** distances computed by one /distances request (na × nb) */
   maxDistancePairs: number;
+  /** multiply-adds of one /distances request: embedding its rows, (na + nb)·k·d, and its pairs, na·nb·k */
+  distancesMaxWork: number;
   /** peak bytes of one indexTriplets request: 4·d·(n + 3m), samples read plus rows built */
   indexTripletsBytes: number;
   /** peak bytes of one evaluation (docs/operations.md, Budgets) */
@@ -144,6 +146,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxQueuedJobs: 100,
   maxIterations: 100_000,
   maxDistancePairs: 4_000_000,
+  distancesMaxWork: 4e9,
   indexTripletsBytes: 256 * 1024 * 1024,
   evaluationBytes: 512 * 1024 * 1024,
   evaluationMaxWork: 20e9,
@@ -303,6 +306,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxQueuedJobs: intVar(env, 'MAX_QUEUED_JOBS', d.maxQueuedJobs, 1, 1_000_000, errors),
       maxIterations: intVar(env, 'MAX_ITERATIONS', d.maxIterations, 1, 1e9, errors),
       maxDistancePairs: intVar(env, 'MAX_DISTANCE_PAIRS', d.maxDistancePairs, 1, 1e10, errors),
+      distancesMaxWork: intVar(env, 'DISTANCES_MAX_WORK', d.distancesMaxWork, 1, 1e15, errors),
       indexTripletsBytes: mib(env, 'INDEX_TRIPLETS_MEMORY_MB', d.indexTripletsBytes, errors),
       evaluationBytes: mib(env, 'EVALUATION_MEMORY_MB', d.evaluationBytes, errors),
       evaluationMaxWork: intVar(env, 'EVALUATION_MAX_WORK', d.evaluationMaxWork, 1, 1e15, errors),

@@ -51,6 +51,7 @@ t.test('overrides', async (t) => {
     GALLERY_CACHE_BYTES: '24',
     GALLERY_MAX_QUERIES: '25',
     GALLERY_SEARCH_MAX_WORK: '26',
+    DISTANCES_MAX_WORK: '27',
   });
   t.match(c, { port: 3000, host: '127.0.0.1', dataDir: '/var/lib/te', logLevel: 'debug', trainConcurrency: 4 });
   t.same(c.limits, {
@@ -64,6 +65,7 @@ t.test('overrides', async (t) => {
     maxQueuedJobs: 15,
     maxIterations: 16,
     maxDistancePairs: 17,
+    distancesMaxWork: 27,
     maxSamplesPerDataset: 18,
     indexTripletsBytes: 19 * 2 ** 20,
     evaluationBytes: 20 * 2 ** 20,

@@ -175,7 +175,7 @@ export class ServingService {
     return this.embedInSlices(m, X, n);
   }
 
-  /** The model for a distances request, once MAX_BATCH and MAX_DISTANCE_PAIRS allow its rows. */
+  /** The model for a distances request, once MAX_BATCH, MAX_DISTANCE_PAIRS and DISTANCES_MAX_WORK allow its rows. */
   async modelForDistances(modelRef: string | undefined, na: number, nb: number | undefined): Promise<LoadedModel> {
     batchLimit(na, this.limits.maxBatch, 'a');
     if (nb !== undefined) batchLimit(nb, this.limits.maxBatch, 'b');
@@ -188,7 +188,17 @@ export class ServingService {
       );
     }
     this.checkReply(distancesReplyBytes(na, cols), `${na}×${cols} distances as JSON`);
-    return this.models.resolve(modelRef);
+    const m = await this.models.resolve(modelRef);
+    // the CPU of the request: it runs in slices, but a k of thousands makes even allowed pairs long
+    const rows = na + (nb ?? 0);
+    const work = rows * m.k * m.d + na * cols * m.k;
+    if (work > this.limits.distancesMaxWork)
+      throw unprocessable(
+        'BUDGET_EXCEEDED',
+        `${rows} rows × k ${m.k} × d ${m.d} to embed plus ${na}×${cols} pairs × k ${m.k} is ${work} multiply-adds, ` +
+          `over the limit of ${this.limits.distancesMaxWork} (DISTANCES_MAX_WORK); send fewer rows per request`,
+      );
+    return m;
   }
 
   /**

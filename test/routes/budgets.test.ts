@@ -42,6 +42,31 @@ t.test('a refused inline /train stores nothing, before or after its set is writt
   t.equal(await datasets(), queued, 'only the queued job kept its inline dataset');
 });
 
+t.test('/distances is refused past DISTANCES_MAX_WORK, before any work, naming the formula', async (t) => {
+  // k 64, d 2: 30 rows of a against 30 of b is 60·64·2 + 900·64 = 65,280 multiply-adds
+  const app = await testApp(t, { limits: { distancesMaxWork: 65_279 } });
+  const W = Array.from({ length: 64 }, (_, i) => [Math.cos(i), Math.sin(i)]);
+  const model = await importModel(app, W);
+  const rows = (n: number) => Array.from({ length: n }, (_, i) => [i, 1]);
+  const over = await app.inject({ method: 'POST', url: '/distances', payload: { model, a: rows(30), b: rows(30) } });
+  expectError(t, over, 422, 'BUDGET_EXCEEDED');
+  t.match(
+    over.json().message,
+    /60 rows × k 64 × d 2 to embed plus 30×30 pairs × k 64 is 65280 multiply-adds, over the limit of 65279 \(DISTANCES_MAX_WORK\)/,
+  );
+  const under = await app.inject({ method: 'POST', url: '/distances', payload: { model, a: rows(30), b: rows(29) } });
+  t.equal(under.statusCode, 200, 'one row fewer fits');
+  // a against itself embeds a once: 30·64·2 + 900·64 = 61,440 fits, 31 rows (65,472) do not
+  const self = await app.inject({ method: 'POST', url: '/distances', payload: { model, a: rows(30) } });
+  t.equal(self.statusCode, 200);
+  expectError(
+    t,
+    await app.inject({ method: 'POST', url: '/distances', payload: { model, a: rows(31) } }),
+    422,
+    'BUDGET_EXCEEDED',
+  );
+});
+
 t.test('jobs that fit alone but not together wait in the queue', async (t) => {
   // each job's estimate is a little over the 32 MiB worker allowance: one fits in 48 MiB, two do not
   const app = await testApp(t, { limits: { jobMemoryBudgetMb: 48 }, config: { trainConcurrency: 2 } });
