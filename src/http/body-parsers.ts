@@ -119,7 +119,7 @@ async function bodyParsers(app: App): Promise<void> {
     // No body is decompressed here: a compressed one would be read as if it were plain and
     // refused with a misleading reason (or, for a binary body, taken as other numbers).
     const encoding = req.headers['content-encoding']?.trim().toLowerCase();
-    if (encoding && encoding !== 'identity' && !hasNoBody(req)) {
+    if (encoding && encoding !== 'identity' && !takesNoBody(req) && !hasNoBody(req)) {
       return done(
         new AppError(
           415,

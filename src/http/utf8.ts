@@ -1,6 +1,7 @@
 // Request text is decoded strictly: bytes that are not UTF-8 are refused with 400 INVALID_UTF8
 // naming the field, rather than turned into U+FFFD, which would silently merge distinct labels.
 import { badRequest, type AppError } from '../errors.js';
+import { nestsTooDeep } from './json-text.js';
 
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -29,7 +30,9 @@ function replaced(v: unknown, path: string): string | undefined {
 function invalid(bytes: Uint8Array, where: string): AppError {
   let field: string | undefined;
   try {
-    field = replaced(JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')), '');
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+    // parsed only to name the field, so never past the depth any body may have
+    if (!nestsTooDeep(text)) field = replaced(JSON.parse(text), '');
   } catch {
     /* not JSON either: name the whole text */
   }

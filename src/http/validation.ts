@@ -35,10 +35,8 @@ function at(v: unknown, pointer: string): unknown {
   return x;
 }
 
-/** A text value that coercion would read as a non-finite number ("1e400", "Infinity", "-1e999"). */
-const nonFiniteNumber = (x: unknown): x is number | string =>
-  (typeof x === 'number' && !Number.isFinite(x)) ||
-  (typeof x === 'string' && x.trim() !== '' && !Number.isNaN(Number(x)) && !Number.isFinite(Number(x)));
+/** ±Infinity, as JSON reads 1e309 (a string where a number belongs is a type error, not this). */
+const nonFiniteNumber = (x: unknown): x is number => typeof x === 'number' && !Number.isFinite(x);
 
 /** The error when validation failed on a number that is not finite; the field named by `name`. */
 function nonFinite(errors: ErrorObject[], data: unknown, name: (pointer: string) => string) {
@@ -69,8 +67,9 @@ export function validators() {
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) => {
     const validate = (httpPart === 'body' ? body : text).compile(schema);
     const part = httpPart ?? 'body';
-    const checked = (data: unknown) => {
-      if (validate(data)) {
+    // The parent passed through (Fastify passes it when schemaEnv is set) lets Ajv coerce or fill a root value.
+    const checked = (data: unknown, parent?: { parentData: object; parentDataProperty: string }) => {
+      if (parent ? validate(data, parent as never) : validate(data)) {
         const error = part === 'body' ? null : finiteText(data, part);
         return error ? { error } : true;
       }
@@ -80,6 +79,7 @@ export function validators() {
       return false;
     };
     checked.errors = null as ErrorObject[] | null | undefined;
+    checked.schemaEnv = validate.schemaEnv;
     return checked;
   };
 }

@@ -55,10 +55,18 @@ export function firstUnsafeRow(
   const safe = largestSafeValue(k);
   if (largestRowSum(W, k, d) * largestAbs(X, n * d) <= safe) return -1;
   const E = new Float32Array(CHUNK * k);
-  for (let from = 0; from < n; from += CHUNK) {
-    const rows = Math.min(CHUNK, n - from);
-    embed(W, k, d, X.subarray(from * d, (from + rows) * d), rows, false, E, kernels);
-    for (let i = 0; i < rows * k; i++) if (!(Math.abs(E[i]) <= safe)) return from + Math.floor(i / k);
+  // W goes to the kernels once, not once a chunk
+  const p = kernels?.prepareProjection?.(W, k, d);
+  try {
+    for (let from = 0; from < n; from += CHUNK) {
+      const rows = Math.min(CHUNK, n - from);
+      const Xc = X.subarray(from * d, (from + rows) * d);
+      if (p) p.embed(Xc, rows, false, E);
+      else embed(W, k, d, Xc, rows, false, E);
+      for (let i = 0; i < rows * k; i++) if (!(Math.abs(E[i]) <= safe)) return from + Math.floor(i / k);
+    }
+    return -1;
+  } finally {
+    p?.dispose();
   }
-  return -1;
 }

@@ -78,37 +78,52 @@ export class HnswThread {
     params: Partial<HnswParams>,
   ): Promise<HnswBuilt> {
     if (this.closed) return Promise.reject(new Error('the HNSW thread is closed'));
-    const older = this.waiting.findIndex((w) => w.group === group);
-    if (older >= 0) this.waiting.splice(older, 1)[0].reject(new BuildCancelled(`build ${key} replaced it`));
-    const done = new Promise<HnswBuilt>((resolve, reject) =>
-      this.waiting.push({ key, group, rows, n, k, params, resolve, reject }),
-    );
+    const done = new Promise<HnswBuilt>((resolve, reject) => {
+      const build = { key, group, rows, n, k, params, resolve, reject };
+      // in the replaced build's place: a gallery written during every build still gets its turn
+      const older = this.waiting.findIndex((w) => w.group === group);
+      if (older < 0) this.waiting.push(build);
+      else this.waiting.splice(older, 1, build)[0].reject(new BuildCancelled(`build ${key} replaced it`));
+    });
     this.sendNextBuild();
     return done;
   }
 
+  /** Sends the oldest waiting build when none is in flight; never throws (a failure rejects that build). */
   private sendNextBuild(): void {
-    if (this.inFlight !== null || this.closed) return;
-    const next = this.waiting.shift();
-    if (!next) return;
-    this.inFlight = next.key;
-    this.sent++;
-    const copy = next.rows.slice(0, next.n * next.k);
-    const body = { op: 'build', key: next.key, rows: copy, n: next.n, k: next.k, params: next.params, recallSample: 200 } as const; // prettier-ignore
-    const settle = (): void => {
-      this.inFlight = null;
-      this.sendNextBuild();
-    };
-    this.call(body, [copy.buffer]).then(
-      (v) => {
-        settle();
-        next.resolve(v as HnswBuilt);
-      },
-      (e: Error) => {
-        settle();
-        next.reject(e);
-      },
-    );
+    while (this.inFlight === null && !this.closed) {
+      const next = this.waiting.shift();
+      if (!next) return;
+      this.inFlight = next.key;
+      let sent: Promise<unknown>;
+      try {
+        // the copy may fail for memory: that build fails, the next goes on
+        const copy = next.rows.slice(0, next.n * next.k);
+        const body = { op: 'build', key: next.key, rows: copy, n: next.n, k: next.k, params: next.params, recallSample: 200 } as const; // prettier-ignore
+        sent = this.call(body, [copy.buffer]);
+        this.sent++;
+      } catch (e) {
+        this.inFlight = null;
+        next.reject(e as Error);
+        continue;
+      }
+      // settled before the next is sent: the caller's continuation runs later, as a microtask
+      sent.then(
+        (v) => {
+          next.resolve(v as HnswBuilt);
+          this.settle();
+        },
+        (e: Error) => {
+          next.reject(e);
+          this.settle();
+        },
+      );
+    }
+  }
+
+  private settle(): void {
+    this.inFlight = null;
+    this.sendNextBuild();
   }
 
   /** Up to `top` items per query, nearest first, at squared distances ≤ maxDistance. */

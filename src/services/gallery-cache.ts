@@ -56,6 +56,8 @@ export class GalleryCache {
   private loading = new Map<string, Promise<CachedGallery>>();
   /** started on the first hnsw build */
   readonly hnswThread = new HnswThread();
+  /** builds asked for: each entry's index gets its own key */
+  private builds = 0;
 
   constructor(
     private readonly store: Store,
@@ -77,6 +79,11 @@ export class GalleryCache {
       buildMs,
       ...(error ? { error } : {}),
     };
+  }
+
+  /** The key of the gallery's index in the HNSW thread, while this replica holds one. */
+  hnswKey(id: string): string | undefined {
+    return this.entries.get(id)?.hnsw?.key;
   }
 
   /** Loads the gallery's current version in the background (an hnsw gallery starts its build). */
@@ -196,7 +203,9 @@ export class GalleryCache {
   /** Asks the HNSW thread for the entry's index; the entry reads `ready` once it is built and measured. */
   private startBuild(entry: CachedGallery, rows: Float32Array): void {
     const hnsw: CachedHnsw = {
-      key: `${entry.id}@${entry.version}`,
+      // unique per entry: a version reloaded after eviction must not share the old entry's key,
+      // or the old entry's dispose would cancel the new entry's build
+      key: `${entry.id}@${entry.version}#${++this.builds}`,
       state: 'building',
       recallAt10: null,
       buildMs: null,

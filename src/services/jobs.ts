@@ -52,27 +52,31 @@ export class JobService {
       throw new AppError(400, 'VALIDATION_ERROR', 'body must have exactly one of datasetId and triplets');
     }
     await checkQueueRoom(this.store, this.limits);
-    if (body.datasetId !== undefined) return this.queue(body, await this.datasets.get(body.datasetId));
+    if (body.datasetId !== undefined) {
+      const job = await this.queue(body, await this.datasets.get(body.datasetId));
+      this.runner.pump();
+      return job;
+    }
     const ds = await this.datasets.get(await this.storeInline(inline!, body));
+    let job: JobRecord;
     try {
-      return await this.queue(body, ds);
+      job = await this.queue(body, ds);
     } catch (e) {
-      // a refused or failed request leaves nothing behind: not the inline set either
-      await this.store.deleteDataset(ds.id);
+      // a refused or failed request leaves nothing behind: not the inline set either. A failed
+      // delete leaves an unused dataset; the answer is still the refusal that caused it.
+      await this.store.deleteDataset(ds.id).catch(() => undefined);
       throw e;
     }
+    this.runner.pump();
+    return job;
   }
 
+  /** Checks the job against the limits and the data and queues it (the caller pumps the runner). */
   private async queue(body: TrainOptionsBody, ds: DatasetRecord): Promise<JobRecord> {
     const params = resolveParams(body, ds);
     this.checkLimits(params, ds);
     checkData(params, ds);
-    const job = await this.store.createJob(
-      { datasetId: ds.id, params, ...resolveModelOptions(body) },
-      queueLimit(this.limits),
-    );
-    this.runner.pump();
-    return job;
+    return this.store.createJob({ datasetId: ds.id, params, ...resolveModelOptions(body) }, queueLimit(this.limits));
   }
 
   private checkLimits(p: TrainingParams, ds: DatasetRecord): void {

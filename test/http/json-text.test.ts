@@ -45,6 +45,11 @@ t.test('escapes: lone halves of a surrogate pair are refused, pairs and other es
     if (field !== '\\udc00') t.match(e?.message, new RegExp(`^${field.replace(/[[\]]/g, '\\$&')} holds`), bad);
   }
   t.match(refusal('{"id":"\\ud800"')?.message, /the body at character 7/, 'no parse: the offset is named');
+  // the surrogate error parses the text to name the field: deep nesting after it must win first
+  const both = `["\\ud800",${'['.repeat(100)}${']'.repeat(100)}]`;
+  t.equal(refusal(both)?.code, 'INVALID_JSON', 'nesting after a lone surrogate is refused as nesting');
+  t.equal(refusal('"\\\\ud800"'), null, 'an escaped backslash before u is no escape');
+  t.equal(refusal('"ab\\"cd\\\\"'), null, 'escaped quotes and backslashes end where they should');
 });
 
 t.test('routes refuse them and write nothing', async (t) => {
@@ -82,6 +87,21 @@ t.test('routes refuse them and write nothing', async (t) => {
   );
   expectError(t, r, 400, 'INVALID_UTF8');
   t.equal((await app.inject({ url: `/datasets/${dataset}` })).json().sampleCount, 0, 'no sample was stored');
+
+  // bytes that are not UTF-8 are named by parsing the text, unless it nests too deep to parse
+  const bad = Buffer.concat([
+    Buffer.from('{"name":"'),
+    Buffer.from([0xff]),
+    Buffer.from(`","x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`),
+  ]);
+  r = await app.inject({
+    method: 'POST',
+    url: '/datasets',
+    headers: { 'content-type': 'application/json' },
+    payload: bad,
+  });
+  expectError(t, r, 400, 'INVALID_UTF8');
+  t.equal(r.json().message, 'the body is not valid UTF-8', 'not parsed to name the field');
 
   // 1 MB of nesting: refused by the scan, not parsed
   const deep = `{"name":${'['.repeat(500_000)}${']'.repeat(500_000)},"dimension":2}`;

@@ -55,3 +55,21 @@ t.test('close rejects the builds still waiting', async (t) => {
   t.match(await waiting, /closed/);
   t.notOk(thread.busy || thread.waitingBuilds > 0);
 });
+
+t.test('a build whose rows cannot be copied fails alone; the next one runs', async (t) => {
+  const thread = new HnswThread();
+  t.teardown(() => thread.close());
+  const X = rows(500, 3);
+  // a row source whose copy fails, as an allocation refused for memory would
+  const broken = Object.assign(new Float32Array(500 * K), {
+    slice: () => {
+      throw new RangeError('Array buffer allocation failed');
+    },
+  });
+  const first = reason(thread.build('a@1', 'a', broken, 500, K, {}));
+  const second = thread.build('b@1', 'b', X, 500, K, {});
+  t.match(await first, /allocation failed/, 'the build that could not be copied is rejected');
+  t.ok((await second).recallAt10 >= 0, 'the next build runs');
+  t.notOk(thread.busy, 'nothing is left in flight');
+  t.equal(thread.buildsSent, 1);
+});
