@@ -144,3 +144,15 @@ export function expectedEvaluation(
 export function close(t: Test, actual: number, expected: number, tol: number, msg: string) {
   t.ok(Math.abs(actual - expected) <= tol * Math.max(1, Math.abs(expected)), `${msg}: ${actual} ≈ ${expected}`);
 }
+
+/** An imported 2×2 identity model and an empty exact gallery of it. */
+export async function identityGallery(app: App): Promise<{ model: string; gallery: string }> {
+  const W = [
+    [1, 0],
+    [0, 1],
+  ];
+  const model = (await app.inject({ method: 'POST', url: '/models', payload: { W } })).json().id as string;
+  const gallery = (await app.inject({ method: 'POST', url: '/galleries', payload: { name: 'g', model } })).json()
+    .id as string;
+  return { model, gallery };
+}

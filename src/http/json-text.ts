@@ -111,12 +111,12 @@ export function nestsTooDeep(text: string): boolean {
 
 const LONE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
-/** The path of the first key or string under v that is not well-formed Unicode. */
-function illFormed(v: unknown, path: string): string | undefined {
-  if (typeof v === 'string') return LONE.test(v) ? path : undefined;
+/** The path of the first key or string under v that `bad` holds for ("items[1].id"), or undefined. */
+export function firstStringPath(v: unknown, bad: (s: string) => boolean, path = ''): string | undefined {
+  if (typeof v === 'string') return bad(v) ? path : undefined;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
-      const p = illFormed(v[i], `${path}[${i}]`);
+      const p = firstStringPath(v[i], bad, `${path}[${i}]`);
       if (p !== undefined) return p;
     }
     return undefined;
@@ -124,8 +124,8 @@ function illFormed(v: unknown, path: string): string | undefined {
   if (v !== null && typeof v === 'object') {
     for (const [k, x] of Object.entries(v)) {
       const here = path === '' ? k : `${path}.${k}`;
-      if (LONE.test(k)) return here;
-      const p = illFormed(x, here);
+      if (bad(k)) return here;
+      const p = firstStringPath(x, bad, here);
       if (p !== undefined) return p;
     }
   }
@@ -135,7 +135,7 @@ function illFormed(v: unknown, path: string): string | undefined {
 function surrogateError(text: string, at: number, where: string): AppError {
   let field: string | undefined;
   try {
-    field = illFormed(JSON.parse(text), '');
+    field = firstStringPath(JSON.parse(text), (x) => LONE.test(x));
   } catch {
     /* a syntax error later on: name the offset only */
   }

@@ -20,31 +20,52 @@ export function rowsJsonBytes(rows: number, k: number): number {
   return rows * (k * MAX_VALUE_BYTES + 2) + 2;
 }
 
-/** `${head}[[…],…,[…]]${tail}`: the rows×k values of x as float32-exact JSON numbers. */
-export function rowsJsonStream(head: string, x: Float32Array, rows: number, k: number, tail: string): Readable {
-  const rowBytes = k * MAX_VALUE_BYTES + 2;
-  const perSlice = Math.max(1, Math.floor(SLICE_BYTES / rowBytes));
+/**
+ * `head`, then slice(from) for from = 0, … until `count` items are out, then `tail`: one slice per
+ * read, formatted only when the socket asks for more. Text is UTF-8.
+ */
+export function slicedStream(
+  head: string,
+  count: number,
+  slice: (from: number) => { data: string | Buffer; to: number },
+  tail: string,
+): Readable {
   let next = -1; // -1: the head is still to go
   return new Readable({
     highWaterMark: SLICE_BYTES,
     read() {
       if (next < 0) {
         next = 0;
-        this.push(`${head}[`, 'latin1');
+        this.push(head);
         return;
       }
-      if (next >= rows) {
-        this.push(`]${tail}`, 'latin1');
+      if (next >= count) {
+        this.push(tail);
         this.push(null);
         return;
       }
-      const to = Math.min(rows, next + perSlice);
-      const buf = Buffer.allocUnsafe((to - next) * rowBytes + 1);
-      const end = writeRowRange(buf, 0, x, next, to, k);
+      const { data, to } = slice(next);
       next = to;
-      this.push(buf.subarray(0, end));
+      this.push(data);
     },
   });
+}
+
+/** `${head}[[…],…,[…]]${tail}`: the rows×k values of x as float32-exact JSON numbers. */
+export function rowsJsonStream(head: string, x: Float32Array, rows: number, k: number, tail: string): Readable {
+  const rowBytes = k * MAX_VALUE_BYTES + 2;
+  const perSlice = Math.max(1, Math.floor(SLICE_BYTES / rowBytes));
+  return slicedStream(
+    `${head}[`,
+    rows,
+    (from) => {
+      const to = Math.min(rows, from + perSlice);
+      const buf = Buffer.allocUnsafe((to - from) * rowBytes + 1);
+      const end = writeRowRange(buf, 0, x, from, to, k);
+      return { data: buf.subarray(0, end), to };
+    },
+    `]${tail}`,
+  );
 }
 
 /**

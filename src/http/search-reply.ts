@@ -2,10 +2,10 @@
 // schema), large ones written a slice of queries at a time as the socket takes them. A search of
 // 900 queries at k 1000 is 900,000 hits; serialised in one go it held the event loop for seconds
 // (rows-json.ts streams /embed and /distances for the same reason).
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import type { SearchResult } from '../services/galleries.js';
-import { SLICE_BYTES } from './rows-json.js';
+import { SLICE_BYTES, slicedStream } from './rows-json.js';
 
 /** Up to this many hits a reply is serialised in one go. */
 export const STREAM_HITS = 20_000;
@@ -18,28 +18,20 @@ const hitJson = (h: Hit): string =>
 
 function searchStream(r: SearchResult): Readable {
   const { results, ...head } = r;
-  let next = -1; // -1: the head is still to go
-  return new Readable({
-    highWaterMark: SLICE_BYTES,
-    read() {
-      if (next < 0) {
-        next = 0;
-        this.push(`${JSON.stringify(head).slice(0, -1)},"results":[`);
-        return;
+  return slicedStream(
+    `${JSON.stringify(head).slice(0, -1)},"results":[`,
+    results.length,
+    (from) => {
+      let data = '';
+      let to = from;
+      while (to < results.length && data.length < SLICE_BYTES) {
+        data += `${to > 0 ? ',' : ''}[${results[to].map(hitJson).join(',')}]`;
+        to++;
       }
-      if (next >= results.length) {
-        this.push(']}');
-        this.push(null);
-        return;
-      }
-      let text = '';
-      while (next < results.length && text.length < SLICE_BYTES) {
-        text += `${next > 0 ? ',' : ''}[${results[next].map(hitJson).join(',')}]`;
-        next++;
-      }
-      this.push(text);
+      return { data, to };
     },
-  });
+    ']}',
+  );
 }
 
 /** Sends the search result: the object when small, else a stream of the same JSON. */

@@ -1,30 +1,9 @@
 // Request text is decoded strictly: bytes that are not UTF-8 are refused with 400 INVALID_UTF8
 // naming the field, rather than turned into U+FFFD, which would silently merge distinct labels.
 import { badRequest, type AppError } from '../errors.js';
-import { nestsTooDeep } from './json-text.js';
+import { firstStringPath, nestsTooDeep } from './json-text.js';
 
 const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/** The path of the first key or string under v holding U+FFFD (where the bad bytes landed). */
-function replaced(v: unknown, path: string): string | undefined {
-  if (typeof v === 'string') return v.includes('\uFFFD') ? path : undefined;
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) {
-      const p = replaced(v[i], `${path}[${i}]`);
-      if (p !== undefined) return p;
-    }
-    return undefined;
-  }
-  if (v !== null && typeof v === 'object') {
-    for (const [k, x] of Object.entries(v)) {
-      const here = path === '' ? k : `${path}.${k}`;
-      if (k.includes('\uFFFD')) return here;
-      const p = replaced(x, here);
-      if (p !== undefined) return p;
-    }
-  }
-  return undefined;
-}
 
 /** The refusal for JSON text whose bytes were not UTF-8, naming the field when the text parses. */
 function invalid(bytes: Uint8Array, where: string): AppError {
@@ -32,7 +11,7 @@ function invalid(bytes: Uint8Array, where: string): AppError {
   try {
     const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
     // parsed only to name the field, so never past the depth any body may have
-    if (!nestsTooDeep(text)) field = replaced(JSON.parse(text), '');
+    if (!nestsTooDeep(text)) field = firstStringPath(JSON.parse(text), (x) => x.includes('\uFFFD'));
   } catch {
     /* not JSON either: name the whole text */
   }

@@ -3,17 +3,11 @@
 // field without its own finite check (search's maxDistance, identification ranks) took Infinity
 // through to a 500.
 import t from 'tap';
-import { expectError, testApp } from '../helpers.js';
+import { expectError, identityGallery, testApp } from '../helpers.js';
 
 t.test('±Infinity in any number field of a body, query or NDJSON line is 400 NON_FINITE_VALUE', async (t) => {
   const app = await testApp(t);
-  const W = [
-    [1, 0],
-    [0, 1],
-  ];
-  const model = (await app.inject({ method: 'POST', url: '/models', payload: { W } })).json().id as string;
-  const gallery = (await app.inject({ method: 'POST', url: '/galleries', payload: { name: 'g', model } })).json()
-    .id as string;
+  const { model, gallery } = await identityGallery(app);
   const items = [0, 1, 2, 3].map((i) => ({ id: `i${i}`, label: `p${i % 2}`, input: [i, i % 2] }));
   t.equal(
     (await app.inject({ method: 'POST', url: `/galleries/${gallery}/items`, payload: { items } })).statusCode,

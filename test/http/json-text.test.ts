@@ -4,7 +4,7 @@
 import t from 'tap';
 import type { AppError } from '../../src/errors.js';
 import { checkJsonText, MAX_JSON_DEPTH } from '../../src/http/json-text.js';
-import { expectError, testApp } from '../helpers.js';
+import { expectError, identityGallery, testApp } from '../helpers.js';
 
 const refusal = (text: string): AppError | null => {
   try {
@@ -54,13 +54,7 @@ t.test('escapes: lone halves of a surrogate pair are refused, pairs and other es
 
 t.test('routes refuse them and write nothing', async (t) => {
   const app = await testApp(t);
-  const W = [
-    [1, 0],
-    [0, 1],
-  ];
-  const model = (await app.inject({ method: 'POST', url: '/models', payload: { W } })).json().id as string;
-  const gallery = (await app.inject({ method: 'POST', url: '/galleries', payload: { name: 'g', model } })).json()
-    .id as string;
+  const { gallery } = await identityGallery(app);
   const dataset = (await app.inject({ method: 'POST', url: '/datasets', payload: { dimension: 2 } })).json()
     .id as string;
 
