@@ -55,6 +55,8 @@ type Hits = { indexes: ArrayLike<number>; distances: ArrayLike<number> }[];
 
 /** multiply-adds of one slice of a search: the event loop runs between slices */
 const SEARCH_SLICE_MACS = 2 ** 27;
+/** Hits of an HNSW answer turned into reply objects between two turns of the event loop. */
+const SHAPE_SLICE_HITS = 20_000;
 
 /** The metric a search uses without one: the model's training distance when it has one, else euclidean. */
 export function defaultMetric(m: LoadedModel): Metric {
@@ -277,11 +279,17 @@ export class GalleryService {
     const bound = maxDistance !== undefined && root ? maxDistance * maxDistance : maxDistance;
     try {
       const found = await this.cache.hnswThread.search(h.key, Q, count, top, bound);
-      const hits: Hits = found.indexes.map((indexes, j) => ({
-        indexes,
-        distances: root ? found.distances[j].map(Math.sqrt) : found.distances[j],
-      }));
-      return this.shape(entry, hits);
+      // the thread searched; shaping hundreds of thousands of hits here is still work for the
+      // event loop, so it goes in slices with the loop let run between them
+      const out: SearchResult['results'] = [];
+      await inSlices(count, Math.max(1, Math.floor(SHAPE_SLICE_HITS / top)), (q0, q1) => {
+        const hits: Hits = found.indexes.slice(q0, q1).map((indexes, i) => ({
+          indexes,
+          distances: root ? found.distances[q0 + i].map(Math.sqrt) : found.distances[q0 + i],
+        }));
+        out.push(...this.shape(entry, hits));
+      });
+      return out;
     } catch {
       return undefined;
     }

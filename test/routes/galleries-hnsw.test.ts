@@ -204,6 +204,14 @@ t.test('quick small writes to a large hnsw gallery end with the last version ind
     hit.results[0].some((h) => h.id === 'extra-3'),
     'the index holds the last writes',
   );
+  // an answer of more hits than one shaping slice (20,000) reads the same as small ones joined
+  const inputs = items.slice(0, 25).map((x) => x.input);
+  const big = await search(app, id, { inputs, k: 1000 });
+  t.equal(big.index, 'hnsw');
+  const small = [];
+  for (let j = 0; j < inputs.length; j += 5)
+    small.push(...(await search(app, id, { inputs: inputs.slice(j, j + 5), k: 1000 })).results);
+  t.same(big.results, small, '25 queries × 1000 hits in slices, in order');
 });
 
 t.test('hostile index options answer 400 and create nothing', async (t) => {
