@@ -6,8 +6,9 @@
 // - a \u escape that leaves a lone surrogate (\ud800 with no low half). The bytes are valid UTF-8, so
 //   decodeUtf8 lets them through, but the string is not Unicode text: stored and read back it
 //   turns into U+FFFD, so two distinct ids read the same and neither can be named to erase it.
-// One pass, jumping between the characters that matter with sticky searches: a regular expression
-// alone cannot count depth, and JSON.parse with a reviver builds the tree first.
+// One pass, jumping between the characters that matter with native searches (a regular expression
+// outside strings, indexOf inside): a regular expression alone cannot count depth, and JSON.parse
+// with a reviver builds the tree first.
 import { badRequest, type AppError } from '../errors.js';
 
 export const MAX_JSON_DEPTH = 64;
