@@ -2,14 +2,11 @@
 // every weight and the loss are finite and W fits float32 (serving and export are float32), and an
 // allocation that the job's allowance refused is reported as OUT_OF_MEMORY.
 
-import { firstUnsafeRow, largestSafeValue } from '../math/embedding-range.js';
+import { firstUnsafeRow, firstUnsafeValue, FLOAT32_MAX, largestSafeValue } from '../math/embedding-range.js';
 import type { Kernels } from '../math/kernels/types.js';
 import type { DataArray } from '../math/types.js';
 
-/** float32's largest finite value: a weight beyond it becomes Infinity when served. */
-export const FLOAT32_MAX = 3.4028234663852886e38;
-
-/** Throws NON_FINITE_TRAINING unless the loss is finite and every |w| ≤ FLOAT32_MAX. */
+/** Throws NON_FINITE_TRAINING unless the loss is finite and every |w| ≤ FLOAT32_MAX (beyond it a weight is served as Infinity). */
 export function checkTrainedW(W: Float64Array, loss: number): void {
   if (!Number.isFinite(loss)) {
     throw Object.assign(
@@ -59,8 +56,8 @@ export function checkEmbeddable(
 /** The same for n stored k-dimensional embeddings (a gallery's items). */
 export function checkEmbeddings(E: Float32Array, n: number, k: number, what: string): void {
   const safe = largestSafeValue(k);
-  for (let i = 0; i < n * k; i++) {
-    if (Math.abs(E[i]) <= safe) continue;
+  const i = firstUnsafeValue(E, n * k, safe);
+  if (i >= 0)
     throw Object.assign(
       new Error(
         `${what} item ${Math.floor(i / k)} has embedding value ${E[i]}, past ±${safe.toPrecision(3)}, where distances ` +
@@ -68,7 +65,6 @@ export function checkEmbeddings(E: Float32Array, n: number, k: number, what: str
       ),
       { code: 'NON_FINITE_VALUE' },
     );
-  }
 }
 
 /** Whether a mined run stopped on a non-finite step (trainMined keeps the last finite W and warns). */

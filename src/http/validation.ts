@@ -54,8 +54,7 @@ function finiteText(data: unknown, part: string) {
   if (data === null || typeof data !== 'object') return null;
   for (const [k, v] of Object.entries(data)) {
     for (const x of Array.isArray(v) ? v : [v])
-      if (typeof x === 'number' && !Number.isFinite(x))
-        return badRequest('NON_FINITE_VALUE', `${part}.${k} must be a finite number (got ${x})`);
+      if (nonFiniteNumber(x)) return badRequest('NON_FINITE_VALUE', `${part}.${k} must be a finite number (got ${x})`);
   }
   return null;
 }

@@ -7,7 +7,8 @@ import { embed } from './embed.js';
 import type { Kernels } from './kernels/types.js';
 import type { DataArray } from './types.js';
 
-const FLOAT32_MAX = 3.4028234663852886e38;
+/** float32's largest finite value. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
 /** Rows embedded at a time on the exact path: bounds its scratch at CHUNK·k floats. */
 const CHUNK = 256;
 
@@ -63,10 +64,17 @@ export function firstUnsafeRow(
       const Xc = X.subarray(from * d, (from + rows) * d);
       if (p) p.embed(Xc, rows, false, E);
       else embed(W, k, d, Xc, rows, false, E);
-      for (let i = 0; i < rows * k; i++) if (!(Math.abs(E[i]) <= safe)) return from + Math.floor(i / k);
+      const i = firstUnsafeValue(E, rows * k, safe);
+      if (i >= 0) return from + Math.floor(i / k);
     }
     return -1;
   } finally {
     p?.dispose();
   }
+}
+
+/** The index of the first of E's `count` values past ±safe, or not finite; -1 when there is none. */
+export function firstUnsafeValue(E: Float32Array, count: number, safe: number): number {
+  for (let i = 0; i < count; i++) if (!(Math.abs(E[i]) <= safe)) return i;
+  return -1;
 }
