@@ -197,8 +197,9 @@ async function consoleFlow(t: Test, key: string | undefined): Promise<void> {
   for (const m of models) {
     const row = page.locator(`tr:has(td:text-is("${m.id}"))`);
     await row.waitFor(WAIT);
-    const cells = await row.locator('td').allTextContents();
-    t.equal(cells[3], m.normalize ? 'unit norm' : 'plain', `${m.name}: the embeddings it serves`);
+    // textContent waits for the cell, so a table re-rendered by its poll between two reads is read again
+    const served = await row.locator('td').nth(3).textContent(WAIT);
+    t.equal(served, m.normalize ? 'unit norm' : 'plain', `${m.name}: the embeddings it serves`);
   }
   await page.waitForSelector(`select[name=modelA] option[value="${strong}"]`, { state: 'attached', ...WAIT });
   await page.selectOption('select[name=modelA]', strong);
