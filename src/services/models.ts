@@ -228,13 +228,19 @@ export class ModelService {
       );
     }
     const W = new Float64Array(k * d);
+    let largest = 0;
     body.W.forEach((row, i) => {
       if (row.length !== d) throw badRequest('DIMENSION_MISMATCH', `W[${i}] has ${row.length} values, W[0] has ${d}`);
       row.forEach((v, j) => {
         checkFinite32(v, `W[${i}][${j}]`);
         W[i * d + j] = v;
+        largest = Math.max(largest, Math.abs(Math.fround(v)));
       });
     });
+    // Serving computes in float32, where such a W (zeros, or weights like 1e-300 that round to 0)
+    // maps every input to 0: each search would be a tie, each distance 0.
+    if (largest === 0)
+      throw badRequest('VALIDATION_ERROR', 'W has no weight that is non-zero in float32: every input would embed to 0');
     const rec = await this.store.createModel({
       jobId: null,
       name: body.name ?? null,

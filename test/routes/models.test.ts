@@ -84,11 +84,18 @@ t.test('import rejects bad W', async (t) => {
   const big = await importModel(app, { W: [[1, 1e39]] });
   expectError(t, big, 400, 'NON_FINITE_VALUE');
   t.match(big.json().message, 'W[0][1]');
+  // zeros, and weights that float32 rounds to zero, would embed every input to 0
+  for (const W of [[[0, 0]], [[1e-300, -1e-46]]]) {
+    const zero = await importModel(app, { W });
+    expectError(t, zero, 400, 'VALIDATION_ERROR');
+    t.match(zero.json().message, 'non-zero in float32');
+  }
   expectError(t, await importModel(app, { W: [[1, 2, 3, 4, 5]] }), 422, 'LIMIT_EXCEEDED');
   expectError(t, await importModel(app, { W: [[1], [2], [3]] }), 422, 'LIMIT_EXCEEDED');
   t.same((await app.inject({ url: '/models' })).json().items, [], 'nothing was stored');
   expectError(t, await app.inject({ url: '/models/mdl_nope' }), 404, 'MODEL_NOT_FOUND');
   expectError(t, await app.inject({ url: '/models/mdl_nope/weights' }), 404, 'MODEL_NOT_FOUND');
+  t.equal((await importModel(app, { W: [[1e-300, 1e-30]] })).statusCode, 201, 'one weight float32 can hold is enough');
 });
 
 t.test('evaluate on a dataset matches an independent computation', async (t) => {
