@@ -38,7 +38,7 @@ import { EvaluationService } from './services/evaluation.js';
 import { JobService } from './services/jobs.js';
 import { ModelService } from './services/models.js';
 import { ReindexService } from './services/reindex.js';
-import { ServingService } from './services/serving.js';
+import { checkSearchable, ServingService } from './services/serving.js';
 import { GalleryService } from './services/galleries.js';
 import { HealthService } from './services/health.js';
 import { IdempotencyService } from './services/idempotency.js';
@@ -129,7 +129,10 @@ function reindexBackend(
       const m = await models.get(id);
       return { d: m.inputDimension, k: m.outputDimension };
     },
-    embed: async (id, X, n) => (await serving.embedInSlices(await models.load(id), X, n)).data,
+    embed: async (id, X, n) => {
+      const m = await models.load(id);
+      return checkSearchable((await serving.embedInSlices(m, X, n)).data, n, m.k, 'the batch’s item');
+    },
   };
 }
 

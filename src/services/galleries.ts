@@ -18,7 +18,7 @@ import type { Label, Page, PageRequest, Store } from '../store/types.js';
 import { GalleryCache, type CachedGallery } from './gallery-cache.js';
 import { idempotentWrite, type IdempotencyTicket } from './idempotency.js';
 import type { LoadedModel, ModelService } from './models.js';
-import type { ServingService } from './serving.js';
+import { checkSearchable, type ServingService } from './serving.js';
 import { inSlices, rowsPerSlice } from './slices.js';
 
 /** Items decoded from an upload (src/http/gallery-items.ts): count ids and labels, count×d features. */
@@ -167,6 +167,7 @@ export class GalleryService {
           seen.add(id);
         });
         const e = await this.serving.embedInSlices(m, b.features.subarray(0, b.count * m.d), b.count);
+        checkSearchable(e.data, b.count, m.k, 'item', n);
         await this.store.stageGalleryItems(
           uploadId,
           g.id,
@@ -241,6 +242,7 @@ export class GalleryService {
       const top = Math.min(opts.k, entry.n);
       this.checkReply(entry, q.count, top);
       const Q = q.kind === 'inputs' ? (await this.serving.embedInSlices(m, q.data, q.count)).data : q.data;
+      checkSearchable(Q, q.count, entry.k, 'query');
       const approx = await this.runHnsw(entry, Q, q.count, top, metric, opts.maxDistance);
       const results = approx ?? (await this.run(entry, Q, q.count, { ...opts, metric }));
       return { model: entry.modelId, metric, version: entry.version, index: approx ? 'hnsw' : 'exact', results };
