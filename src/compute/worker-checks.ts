@@ -2,7 +2,13 @@
 // every weight and the loss are finite and W fits float32 (serving and export are float32), and an
 // allocation that the job's allowance refused is reported as OUT_OF_MEMORY.
 
-import { firstUnsafeRow, firstUnsafeValue, FLOAT32_MAX, largestSafeValue } from '../math/embedding-range.js';
+import {
+  firstUnsafeRow,
+  firstUnsafeValue,
+  FLOAT32_MAX,
+  largestRowSum,
+  largestSafeValue,
+} from '../math/embedding-range.js';
 import type { Kernels } from '../math/kernels/types.js';
 import type { DataArray } from '../math/types.js';
 
@@ -29,28 +35,37 @@ export function checkTrainedW(W: Float64Array, loss: number): void {
   }
 }
 
+/** Rows of one input to check: X (n×d), named `what` in the error. */
+export interface EmbeddableRows {
+  X: DataArray;
+  n: number;
+  what: string;
+}
+
 /**
- * Throws NON_FINITE_VALUE when the model maps a row of X (n×d) past the range where distances
- * between embeddings are finite float32 (src/math/embedding-range.ts), naming `what` and the row.
+ * Throws NON_FINITE_VALUE when the model maps a row of any of `inputs` past the range where
+ * distances between embeddings are finite float32 (src/math/embedding-range.ts), naming the input
+ * and the row. W's row sums are taken once for all of them.
  */
 export function checkEmbeddable(
   W: Float64Array,
   k: number,
   d: number,
-  X: DataArray,
-  n: number,
-  what: string,
+  inputs: readonly EmbeddableRows[],
   kernels?: Kernels,
 ): void {
-  const row = firstUnsafeRow(W, k, d, X, n, kernels);
-  if (row < 0) return;
-  throw Object.assign(
-    new Error(
-      `the model maps ${what} row ${row} to values past ±${largestSafeValue(k).toPrecision(3)}, where distances between ` +
-        'embeddings overflow float32: the figures would not be numbers; rescale the inputs or the model',
-    ),
-    { code: 'NON_FINITE_VALUE' },
-  );
+  const rowSum = largestRowSum(W, k, d);
+  for (const { X, n, what } of inputs) {
+    const row = firstUnsafeRow(W, k, d, X, n, kernels, rowSum);
+    if (row < 0) continue;
+    throw Object.assign(
+      new Error(
+        `the model maps ${what} row ${row} to values past ±${largestSafeValue(k).toPrecision(3)}, where distances between ` +
+          'embeddings overflow float32: the figures would not be numbers; rescale the inputs or the model',
+      ),
+      { code: 'NON_FINITE_VALUE' },
+    );
+  }
 }
 
 /** The same for n stored k-dimensional embeddings (a gallery's items). */

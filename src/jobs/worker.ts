@@ -214,9 +214,13 @@ function runEvaluate(task: EvaluateTask, kernels: Kernels): void {
   if (triplets.count > 0) {
     const set = toTripletSet(triplets);
     const d = set.d;
-    checkEmbeddable(W, k, d, set.anchors, set.m, 'an anchor', kernels);
-    checkEmbeddable(W, k, d, set.positives, set.m, 'a positive', kernels);
-    checkEmbeddable(W, k, d, set.negatives, set.m, 'a negative', kernels);
+    const m = set.m;
+    const inputs = [
+      { X: set.anchors, n: m, what: 'an anchor' },
+      { X: set.positives, n: m, what: 'a positive' },
+      { X: set.negatives, n: m, what: 'a negative' },
+    ];
+    checkEmbeddable(W, k, d, inputs, kernels);
     const r = evaluateTriplets(W, k, set, { margin, normalize }, kernels);
     Object.assign(result, {
       loss: r.loss,
@@ -227,7 +231,7 @@ function runEvaluate(task: EvaluateTask, kernels: Kernels): void {
   }
   if (samples.count > 1) {
     const n = samples.count;
-    checkEmbeddable(W, k, samples.dimension, samples.data, n, 'the samples’', kernels);
+    checkEmbeddable(W, k, samples.dimension, [{ X: samples.data, n, what: 'the samples’' }], kernels);
     const E = new Float32Array(n * k);
     embed(W, k, samples.dimension, samples.data, n, normalize, E, kernels);
     const m = retrievalMetrics(E, n, k, samples.labels, kernels);
@@ -247,7 +251,7 @@ function runEvaluateGallery(task: EvaluateGalleryTask, kernels: Kernels): void {
   const { W, k, normalize, probes, enrolled } = task;
   const g = enrolled.count;
   const n = g + probes.count;
-  checkEmbeddable(W, k, probes.dimension, probes.data, probes.count, 'the probes’', kernels);
+  checkEmbeddable(W, k, probes.dimension, [{ X: probes.data, n: probes.count, what: 'the probes’' }], kernels);
   checkEmbeddings(enrolled.embeddings, g, k, 'the gallery’s');
   const E = new Float32Array(n * k);
   E.set(enrolled.embeddings.subarray(0, g * k));

@@ -21,7 +21,7 @@ export function largestSafeValue(k: number): number {
 }
 
 /** max over W's rows of Σ|W_rj|: times max|x|, it bounds every |(W·x)_r|. */
-function largestRowSum(W: Float64Array, k: number, d: number): number {
+export function largestRowSum(W: Float64Array, k: number, d: number): number {
   let most = 0;
   for (let r = 0; r < k; r++) {
     let s = 0;
@@ -43,7 +43,8 @@ function largestAbs(X: DataArray, count: number): number {
 /**
  * The first of the n rows of X whose embedding by W (k×d) has a value past largestSafeValue(k),
  * or a non-finite one; -1 when there is none. One pass over W and X when their bound is safe (the
- * usual case); otherwise the rows are embedded in chunks and measured.
+ * usual case); otherwise the rows are embedded in chunks and measured. A caller checking several
+ * sets against one W passes `rowSum` (largestRowSum) so that W is read once.
  */
 export function firstUnsafeRow(
   W: Float64Array,
@@ -52,9 +53,10 @@ export function firstUnsafeRow(
   X: DataArray,
   n: number,
   kernels?: Kernels,
+  rowSum = largestRowSum(W, k, d),
 ): number {
   const safe = largestSafeValue(k);
-  if (largestRowSum(W, k, d) * largestAbs(X, n * d) <= safe) return -1;
+  if (rowSum * largestAbs(X, n * d) <= safe) return -1;
   const E = new Float32Array(CHUNK * k);
   // W goes to the kernels once, not once a chunk
   const p = kernels?.prepareProjection?.(W, k, d);
