@@ -12,6 +12,7 @@ import { hostname } from 'node:os';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ComputeSettings } from '../compute/index.js';
 import { labelIds } from '../compute/training-data.js';
+import { backoffDelay } from '../domain/backoff.js';
 import { batchExceedsData } from '../domain/batch-capacity.js';
 import {
   formatBytes,
@@ -680,7 +681,8 @@ export class JobRunner {
    * the time that failure is written. Other errors, and the last refusal, are the caller's.
    */
   private async whileStorageAway<T>(r: Running, write: () => Promise<T>): Promise<T> {
-    for (let wait = STORE_RETRY_MS; ; wait = Math.min(2 * wait, STORE_RETRY_MAX_MS)) {
+    for (let attempt = 0; ; attempt++) {
+      const wait = Math.round(backoffDelay(attempt, STORE_RETRY_MS, STORE_RETRY_MAX_MS));
       try {
         return await write();
       } catch (e) {

@@ -6,6 +6,7 @@
 // It never throws into the process: every error of its connection is handled here.
 // docs/decisions/0022-change-feed-listen-notify.md.
 import pg from 'pg';
+import { backoffDelay } from '../domain/backoff.js';
 import type { ChangeHub } from './change-feed.js';
 import type { ChangeTable, StoreChange } from './types.js';
 
@@ -111,9 +112,8 @@ export class PgChangeListener {
       this.lost = true;
       this.hub.emit({ kind: 'lost', reason: `the change feed lost its PostgreSQL connection: ${err.message}` });
     }
-    const delay = Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** this.attempts++);
-    // Jitter, so replicas cut off together do not all reconnect in the same instant.
-    this.retry = setTimeout(() => void this.connect(), delay * (0.75 + Math.random() / 2));
+    const delay = backoffDelay(this.attempts++, this.minBackoffMs, this.maxBackoffMs);
+    this.retry = setTimeout(() => void this.connect(), delay);
     this.retry.unref();
   }
 
