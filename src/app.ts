@@ -122,7 +122,7 @@ function reindexBackend(
     batchItems,
     itemCount: async (id) => (await store.getGallery(id))?.itemCount,
     readUnindexed: (g, job, limit) => store.readUnindexed(g, job, limit),
-    writeReindexBatch: (g, job, ids, e) => store.writeReindexBatch(g, job, ids, e),
+    writeReindexBatch: (g, job, batch) => store.writeReindexBatch(g, job, batch),
     commit: (job, g, owner, metrics, progress) => store.succeedReindexJob(job, g, owner, metrics, progress),
     abortReindex: (g, job) => store.abortReindex(g, job),
     modelShape: async (id) => {

@@ -102,4 +102,15 @@ export interface UnindexedItems {
   remaining: number;
 }
 
+/**
+ * A reindex job's batch: the items it read (ids, and the features it read, row-major) and their
+ * embeddings by the target model, row-major. The features go back with the embeddings so that the
+ * write skips an item replaced since the read: its embedding would be of the old features.
+ */
+export interface ReindexBatch {
+  ids: string[];
+  features: Float32Array;
+  embeddings: Float32Array;
+}
+
 export type ReindexCommit = { committed: true; gallery: GalleryRecord } | { committed: false; remaining: number };

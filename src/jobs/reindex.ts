@@ -5,7 +5,7 @@
 // The pending embeddings are durable: they are the job's checkpoint, and a job taken up again after
 // a crash reads on from the first item without one. docs/decisions/0033-reindex-jobs.md.
 import type { JobRecord, ReportedProgress, ReindexJobRecord } from '../domain/records.js';
-import type { ReindexJobCommit, UnindexedItems } from '../store/types.js';
+import type { ReindexBatch, ReindexJobCommit, UnindexedItems } from '../store/types.js';
 
 /** What a reindex job needs from the app: the gallery's store methods, a fenced commit, the serving kernels. */
 export interface ReindexBackend {
@@ -14,7 +14,8 @@ export interface ReindexBackend {
   /** the gallery's items, for the progress's total; undefined when the gallery is gone */
   itemCount(galleryId: string): Promise<number | undefined>;
   readUnindexed(galleryId: string, jobId: string, limit: number): Promise<UnindexedItems>;
-  writeReindexBatch(galleryId: string, jobId: string, ids: string[], embeddings: Float32Array): Promise<boolean>;
+  /** false when the job no longer holds the reindex; items replaced since the read are skipped */
+  writeReindexBatch(galleryId: string, jobId: string, batch: ReindexBatch): Promise<boolean>;
   /**
    * The gallery's switch to its pending embeddings and the job's success, in one transaction, only
    * while `owner` holds the job (LEASE_LOST, JOB_FINISHED otherwise) and every item has one.
@@ -103,7 +104,7 @@ async function reindexLoop(job: ReindexJobRecord, b: ReindexBackend, hooks: Rein
     }
     const embeddings = await b.embed(modelId, batch.features, n);
     if (hooks.signal.aborted) return { type: 'stopped' };
-    if (!(await b.writeReindexBatch(galleryId, job.id, batch.ids, embeddings)))
+    if (!(await b.writeReindexBatch(galleryId, job.id, { ids: batch.ids, features: batch.features, embeddings })))
       return { type: 'aborted', message: `gallery ${galleryId} is no longer being reindexed by job ${job.id}` };
     embedded += n;
     hooks.onProgress(progress(Math.max(0, batch.remaining - n)));

@@ -8,6 +8,7 @@ import { limitError, notFoundError } from '../domain/errors.js';
 import type {
   GalleryRecord,
   NewGallery,
+  ReindexBatch,
   ReindexCommit,
   StoredGalleryEmbeddings,
   UnindexedItems,
@@ -282,16 +283,20 @@ export class PostgresGalleries {
     });
   }
 
-  async writeReindexBatch(galleryId: string, jobId: string, ids: string[], embeddings: Float32Array): Promise<boolean> {
+  async writeReindexBatch(galleryId: string, jobId: string, batch: ReindexBatch): Promise<boolean> {
+    const { ids, features, embeddings } = batch;
     return this.tx(async (c) => {
       const g = await one(c, 'SELECT reindex_job_id FROM galleries WHERE id = $1 FOR UPDATE', [galleryId]);
       if (!g || g.reindex_job_id !== jobId) return false;
       if (ids.length === 0) return true;
       const k = embeddings.length / ids.length;
+      const d = features.length / ids.length;
+      // only while the item still has the features read: an upsert since then waits for the next read
       await c.query(
-        `UPDATE gallery_items SET pending_embedding = u.e FROM unnest($2::text[], $3::bytea[]) AS u(id, e)
-         WHERE gallery_id = $1 AND item_id = u.id`,
-        [galleryId, ids, ids.map((_, i) => rowBytes(embeddings, i, k))],
+        `UPDATE gallery_items SET pending_embedding = u.e
+         FROM unnest($2::text[], $3::bytea[], $4::bytea[]) AS u(id, e, f)
+         WHERE gallery_id = $1 AND item_id = u.id AND features = u.f`,
+        [galleryId, ids, ids.map((_, i) => rowBytes(embeddings, i, k)), ids.map((_, i) => rowBytes(features, i, d))],
       );
       return true;
     });

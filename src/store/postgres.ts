@@ -69,6 +69,7 @@ import type {
   StoredSamples,
   StoredTriplets,
   UnindexedItems,
+  ReindexBatch,
 } from './types.js';
 
 export interface PostgresStoreOptions {
@@ -949,8 +950,8 @@ export class PostgresStore implements Store {
     return this.galleries.readUnindexed(galleryId, jobId, limit);
   }
 
-  writeReindexBatch(galleryId: string, jobId: string, ids: string[], embeddings: Float32Array): Promise<boolean> {
-    return this.galleries.writeReindexBatch(galleryId, jobId, ids, embeddings);
+  writeReindexBatch(galleryId: string, jobId: string, batch: ReindexBatch): Promise<boolean> {
+    return this.galleries.writeReindexBatch(galleryId, jobId, batch);
   }
 
   commitReindex(galleryId: string, jobId: string): Promise<ReindexCommit> {

@@ -7,6 +7,7 @@ import { limitError, notFoundError } from '../domain/errors.js';
 import type {
   GalleryRecord,
   NewGallery,
+  ReindexBatch,
   ReindexCommit,
   StoredGalleryEmbeddings,
   UnindexedItems,
@@ -281,16 +282,20 @@ export class SqliteGalleries {
     })();
   }
 
-  writeReindexBatch(galleryId: string, jobId: string, ids: string[], embeddings: Float32Array): boolean {
+  writeReindexBatch(galleryId: string, jobId: string, batch: ReindexBatch): boolean {
+    const { ids, features, embeddings } = batch;
     return this.db
       .transaction(() => {
         const g = this.row(galleryId);
         if (!g || g.reindex_job_id !== jobId) return false;
         const k = ids.length > 0 ? embeddings.length / ids.length : 0;
+        const d = ids.length > 0 ? features.length / ids.length : 0;
+        // only while the item still has the features read: an upsert since then waits for the next read
         const update = this.db.prepare(
-          'UPDATE gallery_items SET pending_embedding = ? WHERE gallery_id = ? AND item_id = ?',
+          'UPDATE gallery_items SET pending_embedding = ? WHERE gallery_id = ? AND item_id = ? AND features = ?',
         );
-        for (let i = 0; i < ids.length; i++) update.run(rowBytes(embeddings, i, k), galleryId, ids[i]);
+        for (let i = 0; i < ids.length; i++)
+          update.run(rowBytes(embeddings, i, k), galleryId, ids[i], rowBytes(features, i, d));
         return true;
       })
       .immediate();

@@ -73,6 +73,7 @@ import type {
   StoredSamples,
   StoredTriplets,
   UnindexedItems,
+  ReindexBatch,
 } from './types.js';
 
 const now = () => new Date().toISOString();
@@ -948,8 +949,8 @@ export class SqliteDatabase implements SyncStore {
     return this.galleries.readUnindexed(galleryId, jobId, limit);
   }
 
-  writeReindexBatch(galleryId: string, jobId: string, ids: string[], embeddings: Float32Array): boolean {
-    return this.write(() => this.galleries.writeReindexBatch(galleryId, jobId, ids, embeddings));
+  writeReindexBatch(galleryId: string, jobId: string, batch: ReindexBatch): boolean {
+    return this.write(() => this.galleries.writeReindexBatch(galleryId, jobId, batch));
   }
 
   commitReindex(galleryId: string, jobId: string): ReindexCommit {

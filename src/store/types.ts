@@ -18,6 +18,7 @@ import type { JobModelOptions, TrainingParams } from '../domain/training.js';
 import type {
   GalleryRecord,
   NewGallery,
+  ReindexBatch,
   ReindexCommit,
   StoredGalleryEmbeddings,
   UnindexedItems,
@@ -35,7 +36,7 @@ export type {
   ModelRecord,
   ReindexTarget,
 };
-export type { GalleryRecord, NewGallery, ReindexCommit, StoredGalleryEmbeddings, UnindexedItems };
+export type { GalleryRecord, NewGallery, ReindexBatch, ReindexCommit, StoredGalleryEmbeddings, UnindexedItems };
 export { FINISHED_STATUSES, isFinished } from '../domain/records.js';
 
 export interface NewModel {
@@ -427,8 +428,12 @@ export interface Store {
    * such items remain in all. REINDEX_NOT_HELD (conflict) when jobId no longer holds the reindex.
    */
   readUnindexed(galleryId: string, jobId: string, limit: number): Promise<UnindexedItems>;
-  /** Sets those items' pending embeddings (deleted ones skipped) while jobId holds the reindex; else false. */
-  writeReindexBatch(galleryId: string, jobId: string, ids: string[], embeddings: Float32Array): Promise<boolean>;
+  /**
+   * Sets the batch's items' pending embeddings while jobId holds the reindex; else false. Items
+   * deleted since the read are skipped, and so are items whose features are no longer the ones
+   * read (replaced by an upsert): they stay unindexed, for the job to read and embed again.
+   */
+  writeReindexBatch(galleryId: string, jobId: string, batch: ReindexBatch): Promise<boolean>;
   /**
    * In one transaction: with every pending embedding set, embedding := pending for every item, the
    * model := the pending model, version + 1, pending state cleared; otherwise nothing, and how many

@@ -193,7 +193,7 @@ export function galleryContract(t: Test, backend: StoreBackend): void {
     t.equal(first.remaining, 3);
     t.same(Array.from(first.features), Array.from(items(['a', 'b', 'c'], 3, 2).features.subarray(0, 6)));
     const e1 = Float32Array.from({ length: 8 }, (_, i) => i + 0.5);
-    t.equal(await store.writeReindexBatch(g.id, 'job_1', first.ids, e1), true);
+    t.equal(await store.writeReindexBatch(g.id, 'job_1', { ...first, embeddings: e1 }), true);
     t.same(await store.commitReindex(g.id, 'job_1'), { committed: false, remaining: 1 }, 'refused while items remain');
     const mid = await store.readGalleryEmbeddings(g.id);
     t.same(Array.from(mid.embeddings), Array.from(before.embeddings), 'search still sees the committed embeddings');
@@ -205,10 +205,14 @@ export function galleryContract(t: Test, backend: StoreBackend): void {
     t.equal(second.remaining, 3);
     await store.deleteGalleryItem(g.id, 'c');
     const e2 = Float32Array.from({ length: 12 }, (_, i) => 100 + i);
-    t.equal(await store.writeReindexBatch(g.id, 'job_1', second.ids, e2), true, 'the deleted c is skipped');
+    t.equal(
+      await store.writeReindexBatch(g.id, 'job_1', { ...second, embeddings: e2 }),
+      true,
+      'the deleted c is skipped',
+    );
     await t.rejects(store.readUnindexed(g.id, 'job_2', 1), { code: 'REINDEX_NOT_HELD', kind: 'conflict' });
     t.equal(
-      await store.writeReindexBatch(g.id, 'job_2', ['a'], new Float32Array(4)),
+      await store.writeReindexBatch(g.id, 'job_2', { ...second, embeddings: new Float32Array(12) }),
       false,
       'a stale job writes nothing',
     );
@@ -232,6 +236,29 @@ export function galleryContract(t: Test, backend: StoreBackend): void {
     t.ok(await store.deleteModel(m.id), 'the old model is free once the gallery moved');
   });
 
+  t.test('reindex: an item replaced between the read and the write is read again, not written', async (t) => {
+    const store = await backend.open(t);
+    const { m, g } = await setup(store, 3, 2);
+    await upsert(store, g.id, m.id, ['a', 'b'], [1, 2], 3, 2);
+    const next = await store.createModel(model(4, 3));
+    await store.startReindex(g.id, 'job_1', next.id);
+    const read = await store.readUnindexed(g.id, 'job_1', 10);
+    // a is enrolled again with other features while its embedding is being computed from the old
+    await upsert(store, g.id, m.id, ['a'], [1], 3, 2, 9);
+    const stale = Float32Array.from({ length: 8 }, (_, i) => i);
+    t.equal(await store.writeReindexBatch(g.id, 'job_1', { ...read, embeddings: stale }), true);
+    const again = await store.readUnindexed(g.id, 'job_1', 10);
+    t.same(again.ids, ['a'], 'only a waits, for an embedding of its new features');
+    t.same(Array.from(again.features), Array.from(items(['a'], 3, 2, 9).features));
+    t.same(await store.commitReindex(g.id, 'job_1'), { committed: false, remaining: 1 });
+    const fresh = Float32Array.from([10, 11, 12, 13]);
+    t.equal(await store.writeReindexBatch(g.id, 'job_1', { ...again, embeddings: fresh }), true);
+    t.ok((await store.commitReindex(g.id, 'job_1')).committed);
+    const after = await store.readGalleryEmbeddings(g.id);
+    t.same(after.ids, ['a', 'b']);
+    t.same(Array.from(after.embeddings), [10, 11, 12, 13, 4, 5, 6, 7], "a's from its new features, b's as written");
+  });
+
   t.test('reindex: abort clears the pending state; a restart by the same job clears pending embeddings', async (t) => {
     const store = await backend.open(t);
     const { m, g } = await setup(store);
@@ -242,7 +269,8 @@ export function galleryContract(t: Test, backend: StoreBackend): void {
     await t.rejects(store.startReindex(g.id, 'job_1', 'mdl_nope'), { code: 'MODEL_NOT_FOUND' });
     await t.rejects(store.startReindex('gal_nope', 'job_1', next.id), { code: 'GALLERY_NOT_FOUND' });
     await store.startReindex(g.id, 'job_1', next.id);
-    await store.writeReindexBatch(g.id, 'job_1', ['a'], new Float32Array(2));
+    const read = await store.readUnindexed(g.id, 'job_1', 1);
+    await store.writeReindexBatch(g.id, 'job_1', { ...read, embeddings: new Float32Array(2) });
     t.equal((await store.readUnindexed(g.id, 'job_1', 10)).remaining, 1);
     await store.startReindex(g.id, 'job_1', next.id);
     t.equal((await store.readUnindexed(g.id, 'job_1', 10)).remaining, 2, 'started again: every pending cleared');

@@ -332,12 +332,10 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     t.same(await store.succeedReindexJob('job_move', g.id, LEASE.owner, {}, final), { committed: false, remaining: 2 });
     t.equal((await store.getJob('job_move'))!.status, 'running', 'items remain: the job runs on');
     const batch = await store.readUnindexed(g.id, 'job_move', 10);
-    await store.writeReindexBatch(
-      g.id,
-      'job_move',
-      batch.ids,
-      Float32Array.from({ length: 8 }, (_, i) => i),
-    );
+    await store.writeReindexBatch(g.id, 'job_move', {
+      ...batch,
+      embeddings: Float32Array.from({ length: 8 }, (_, i) => i),
+    });
     const done = await store.succeedReindexJob('job_move', g.id, LEASE.owner, { itemsEmbedded: 2 }, final);
     t.equal(done.committed, true);
     if (!done.committed) return;
@@ -354,7 +352,7 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     });
     await store.claimNextJob(LEASE);
     const back = await store.readUnindexed(g.id, 'job_back', 10);
-    await store.writeReindexBatch(g.id, 'job_back', back.ids, new Float32Array(4));
+    await store.writeReindexBatch(g.id, 'job_back', { ...back, embeddings: new Float32Array(4) });
     await store.finishJob('job_back', 'cancelled', null);
     await t.rejects(store.succeedReindexJob('job_back', g.id, LEASE.owner, {}, final), { code: 'JOB_FINISHED' });
     t.match(
