@@ -92,6 +92,9 @@ export interface StoredGalleryEmbeddings {
   embeddings: Float32Array;
 }
 
+/** How `?label=X` names an identity: the string X, the integer X, or (unsaid) whichever the gallery holds. */
+export type LabelType = 'string' | 'integer';
+
 /** The items readUnindexed hands a reindex job. */
 export interface UnindexedItems {
   ids: string[];

@@ -215,14 +215,15 @@ export default async function galleryRoutes(app: App): Promise<void> {
         tags,
         summary: 'Delete every item of one identity',
         description:
-          '`?label=X` deletes the items labelled with the string X, or with the integer X when X is an integer. ' +
+          '`?label=X` deletes the items labelled with the string X, or with the integer X when X is an integer ' +
+          '(`&labelType=string|integer` says which; unsaid, 400 when the gallery holds both). ' +
           'Their features and embeddings are deleted (SQLite: overwritten on disk).',
         params: IdParams,
         querystring: LabelQuery,
         response: { 200: DeletedReply, ...errors(400, 404) },
       },
     },
-    async (req) => galleries.deleteLabel(req.params.id, req.query.label),
+    async (req) => galleries.deleteLabel(req.params.id, req.query.label, req.query.labelType),
   );
 
   app.post(

@@ -75,7 +75,16 @@ export const ItemParams = Type.Object({
 });
 
 export const LabelQuery = Type.Object(
-  { label: Type.String({ minLength: 1, maxLength: 256, description: 'The identity: its string, or an integer' }) },
+  {
+    label: Type.String({ minLength: 1, maxLength: 256, description: 'The identity: its string, or an integer' }),
+    labelType: Type.Optional(
+      Type.Union([Type.Literal('string'), Type.Literal('integer')], {
+        description:
+          'Whether `label` names a string label or an integer one (7 and "7" are different identities). ' +
+          'Unsaid: whichever the gallery holds; 400 when it holds both',
+      }),
+    ),
+  },
   { additionalProperties: false },
 );
 

@@ -14,7 +14,7 @@ import { AppError, badRequest, notFound, tooLarge, unprocessable } from '../erro
 import type { Kernels, Metric } from '../math/index.js';
 import { exactSearch } from '../math/search/index.js';
 import { newId } from '../store/ids.js';
-import type { Label, Page, PageRequest, Store } from '../store/types.js';
+import type { Label, LabelType, Page, PageRequest, Store } from '../store/types.js';
 import { GalleryCache, type CachedGallery } from './gallery-cache.js';
 import { idempotentWrite, type IdempotencyTicket } from './idempotency.js';
 import type { LoadedModel, ModelService } from './models.js';
@@ -199,8 +199,12 @@ export class GalleryService {
     return { deleted: n, itemCount: g.itemCount, version: g.version };
   }
 
-  async deleteLabel(id: string, label: string): Promise<{ deleted: number; itemCount: number; version: number }> {
-    const n = await this.store.deleteGalleryLabel(id, label);
+  async deleteLabel(
+    id: string,
+    label: string,
+    type?: LabelType,
+  ): Promise<{ deleted: number; itemCount: number; version: number }> {
+    const n = await this.store.deleteGalleryLabel(id, label, type);
     const g = await this.get(id);
     return { deleted: n, itemCount: g.itemCount, version: g.version };
   }

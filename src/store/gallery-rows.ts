@@ -1,7 +1,7 @@
 // What both backends do alike with gallery rows: labels as JSON text, the keys a label query
 // matches, the checks of a reindex's fencing, and float32 blobs packed into one array.
 import { conflictError, invalidError, notFoundError } from '../domain/errors.js';
-import type { GalleryRecord } from '../domain/galleries.js';
+import type { GalleryRecord, LabelType } from '../domain/galleries.js';
 import type { Row } from './rows.js';
 import type { Label } from './types.js';
 
@@ -34,12 +34,29 @@ export const labelOf = (text: unknown): Label | null => (typeof text === 'string
 
 /**
  * The stored forms `?label=X` matches: the string X, and the integer X when X is an integer's
- * decimal form (so `?label=7` erases the identity 7 as well as "7").
+ * decimal form, or only the one `type` says. Unsaid, the two can name two identities of one
+ * gallery; the store then refuses to choose (refuseAmbiguousLabel).
  */
-export function labelKeys(label: string): string[] {
-  const keys = [JSON.stringify(label)];
-  if (/^-?(0|[1-9]\d{0,15})$/.test(label) && Number.isSafeInteger(Number(label))) keys.push(String(Number(label)));
+export function labelKeys(label: string, type?: LabelType): string[] {
+  const integer = /^-?(0|[1-9]\d{0,15})$/.test(label) && Number.isSafeInteger(Number(label));
+  if (type === 'integer' && !integer)
+    throw invalidError(
+      'VALIDATION_ERROR',
+      `querystring/label ${JSON.stringify(label)} is not an integer (labelType=integer)`,
+    );
+  const keys = type === 'integer' ? [] : [JSON.stringify(label)];
+  if (integer && type !== 'string') keys.push(String(Number(label)));
   return keys;
+}
+
+/** Throws VALIDATION_ERROR when `found`, the distinct stored labels an unsaid `?label=X` matched, are two identities. */
+export function refuseAmbiguousLabel(label: string, found: number): void {
+  if (found > 1)
+    throw invalidError(
+      'VALIDATION_ERROR',
+      `querystring/label ${JSON.stringify(label)} names two identities of this gallery, the string and the integer; ` +
+        'say which with labelType=string or labelType=integer',
+    );
 }
 
 export const galleryNotFound = (id: string) => notFoundError('GALLERY_NOT_FOUND', `gallery ${id} does not exist`);

@@ -8,6 +8,7 @@ import { limitError, notFoundError } from '../domain/errors.js';
 import type {
   GalleryRecord,
   NewGallery,
+  LabelType,
   ReindexBatch,
   ReindexCommit,
   StoredGalleryEmbeddings,
@@ -18,6 +19,7 @@ import {
   galleryFromRow,
   galleryNotFound,
   labelKeys,
+  refuseAmbiguousLabel,
   labelOf,
   labelText,
   modelChanged,
@@ -202,14 +204,23 @@ export class PostgresGalleries {
     });
   }
 
-  async deleteLabel(galleryId: string, label: string): Promise<number> {
+  async deleteLabel(galleryId: string, label: string, type?: LabelType): Promise<number> {
+    const keys = labelKeys(label, type);
     return this.tx(async (c) => {
       await lockGallery(c, galleryId);
+      if (type === undefined && keys.length > 1) {
+        const found = await one(
+          c,
+          'SELECT COUNT(DISTINCT label)::int AS n FROM gallery_items WHERE gallery_id = $1 AND label = ANY($2::text[])',
+          [galleryId, keys],
+        );
+        refuseAmbiguousLabel(label, Number(found!.n));
+      }
       const n =
         (
           await c.query('DELETE FROM gallery_items WHERE gallery_id = $1 AND label = ANY($2::text[])', [
             galleryId,
-            labelKeys(label),
+            keys,
           ])
         ).rowCount ?? 0;
       if (n > 0) await touched(c, galleryId);

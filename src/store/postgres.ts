@@ -70,6 +70,7 @@ import type {
   StoredTriplets,
   UnindexedItems,
   ReindexBatch,
+  LabelType,
 } from './types.js';
 
 export interface PostgresStoreOptions {
@@ -928,8 +929,8 @@ export class PostgresStore implements Store {
     return this.vacuumGalleryAfter(await this.galleries.deleteItem(galleryId, itemId));
   }
 
-  async deleteGalleryLabel(galleryId: string, label: string): Promise<number> {
-    return this.vacuumGalleryAfter(await this.galleries.deleteLabel(galleryId, label));
+  async deleteGalleryLabel(galleryId: string, label: string, type?: LabelType): Promise<number> {
+    return this.vacuumGalleryAfter(await this.galleries.deleteLabel(galleryId, label, type));
   }
 
   /** An erased item's bytes also sit in its replaced versions and in its staged upload rows. */

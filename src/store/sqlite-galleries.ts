@@ -7,6 +7,7 @@ import { limitError, notFoundError } from '../domain/errors.js';
 import type {
   GalleryRecord,
   NewGallery,
+  LabelType,
   ReindexBatch,
   ReindexCommit,
   StoredGalleryEmbeddings,
@@ -17,6 +18,7 @@ import {
   galleryFromRow,
   galleryNotFound,
   labelKeys,
+  refuseAmbiguousLabel,
   labelOf,
   labelText,
   modelChanged,
@@ -198,13 +200,20 @@ export class SqliteGalleries {
     return n;
   }
 
-  deleteLabel(galleryId: string, label: string): number {
-    const keys = labelKeys(label);
+  deleteLabel(galleryId: string, label: string, type?: LabelType): number {
+    const keys = labelKeys(label, type);
+    const inKeys = `label IN (${keys.map(() => '?').join(', ')})`;
     const n = this.db
       .transaction(() => {
         this.require(galleryId);
+        if (type === undefined && keys.length > 1) {
+          const found = this.db
+            .prepare(`SELECT COUNT(DISTINCT label) AS n FROM gallery_items WHERE gallery_id = ? AND ${inKeys}`)
+            .get(galleryId, ...keys) as { n: number };
+          refuseAmbiguousLabel(label, found.n);
+        }
         const changed = this.db
-          .prepare(`DELETE FROM gallery_items WHERE gallery_id = ? AND label IN (${keys.map(() => '?').join(', ')})`)
+          .prepare(`DELETE FROM gallery_items WHERE gallery_id = ? AND ${inKeys}`)
           .run(galleryId, ...keys).changes;
         if (changed > 0) this.touched(galleryId);
         return changed;

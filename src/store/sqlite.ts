@@ -74,6 +74,7 @@ import type {
   StoredTriplets,
   UnindexedItems,
   ReindexBatch,
+  LabelType,
 } from './types.js';
 
 const now = () => new Date().toISOString();
@@ -933,8 +934,8 @@ export class SqliteDatabase implements SyncStore {
     return this.write(() => this.galleries.deleteItem(galleryId, itemId));
   }
 
-  deleteGalleryLabel(galleryId: string, label: string): number {
-    return this.write(() => this.galleries.deleteLabel(galleryId, label));
+  deleteGalleryLabel(galleryId: string, label: string, type?: LabelType): number {
+    return this.write(() => this.galleries.deleteLabel(galleryId, label, type));
   }
 
   readGalleryEmbeddings(galleryId: string): StoredGalleryEmbeddings {

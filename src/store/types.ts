@@ -17,6 +17,7 @@ import type {
 import type { JobModelOptions, TrainingParams } from '../domain/training.js';
 import type {
   GalleryRecord,
+  LabelType,
   NewGallery,
   ReindexBatch,
   ReindexCommit,
@@ -36,7 +37,15 @@ export type {
   ModelRecord,
   ReindexTarget,
 };
-export type { GalleryRecord, NewGallery, ReindexBatch, ReindexCommit, StoredGalleryEmbeddings, UnindexedItems };
+export type {
+  GalleryRecord,
+  LabelType,
+  NewGallery,
+  ReindexBatch,
+  ReindexCommit,
+  StoredGalleryEmbeddings,
+  UnindexedItems,
+};
 export { FINISHED_STATUSES, isFinished } from '../domain/records.js';
 
 export interface NewModel {
@@ -412,10 +421,12 @@ export interface Store {
   /** Deletes one item (version + 1 when it existed); how many went (0 or 1). GALLERY_NOT_FOUND. */
   deleteGalleryItem(galleryId: string, itemId: string): Promise<number>;
   /**
-   * Deletes every item whose label is `label` as a string, or as an integer when `label` is an
-   * integer's decimal form; how many went (version + 1 when any). GALLERY_NOT_FOUND.
+   * Deletes every item of one identity: labelled `label` as a string, or as an integer when
+   * `label` is an integer's decimal form, or only the one `type` says; how many went (version + 1
+   * when any). Unsaid, VALIDATION_ERROR when the gallery holds both (two identities), nothing
+   * deleted; with type integer, VALIDATION_ERROR for a label that is not one. GALLERY_NOT_FOUND.
    */
-  deleteGalleryLabel(galleryId: string, label: string): Promise<number>;
+  deleteGalleryLabel(galleryId: string, label: string, type?: LabelType): Promise<number>;
   /** The committed embeddings and the record they belong to, read together. GALLERY_NOT_FOUND. */
   readGalleryEmbeddings(galleryId: string): Promise<StoredGalleryEmbeddings>;
   /**

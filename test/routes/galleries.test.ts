@@ -293,6 +293,30 @@ t.test('search sees every write: upserts, erasure by id and by identity', async 
   expectError(t, await app.inject({ method: 'DELETE', url: `/galleries/${id}/items` }), 400, 'VALIDATION_ERROR');
 });
 
+t.test('"42" and 42 are two identities: erasing one never erases the other', async (t) => {
+  const app = await testApp(t);
+  const id = await createGallery(app, await importModel(app));
+  const X = randomInputs(3, 4);
+  const items = [
+    { id: 's', label: '42', input: X[0] },
+    { id: 'i', label: 42, input: X[1] },
+    { id: 'z', label: 0, input: X[2] },
+  ];
+  await upload(app, id, { items });
+  const erase = (query: string) => app.inject({ method: 'DELETE', url: `/galleries/${id}/items?${query}` });
+  const ambiguous = await erase('label=42');
+  expectError(t, ambiguous, 400, 'VALIDATION_ERROR');
+  t.match(ambiguous.json().message, /names two identities.*labelType=string or labelType=integer/);
+  expectError(t, await erase('label=x&labelType=integer'), 400, 'VALIDATION_ERROR');
+  expectError(t, await erase('label=42&labelType=float'), 400, 'VALIDATION_ERROR');
+  t.equal((await getGallery(app, id)).itemCount, 3, 'nothing erased');
+  t.match((await erase('label=42&labelType=string')).json(), { deleted: 1, itemCount: 2 });
+  const left = (await search(app, id, { inputs: [X[1]], k: 3 })).json().results[0];
+  t.same(left.map((h: { id: string }) => h.id).sort(), ['i', 'z'], 'the integer 42 is still enrolled');
+  t.match((await erase('label=-0')).json(), { deleted: 1, itemCount: 1 }, 'unsaid, the one identity it names');
+  t.match((await erase('label=42')).json(), { deleted: 1, itemCount: 0 });
+});
+
 t.test('hostile inputs answer 4xx and change nothing', async (t) => {
   const app = await testApp(t, { limits: { galleryItemsPerRequest: 5, galleryMaxItems: 5 } });
   const model = await importModel(app);

@@ -167,10 +167,16 @@ export function galleryContract(t: Test, backend: StoreBackend): void {
     t.equal(await store.deleteGalleryItem(g.id, 'e'), 1);
     t.equal(await store.deleteGalleryItem(g.id, 'e'), 0, 'already gone');
     t.equal((await store.getGallery(g.id))!.version, 3);
-    t.equal(await store.deleteGalleryLabel(g.id, '7'), 2, 'the string "7" and the integer 7');
+    // "7" and 7 are two identities: unsaid, the erase refuses to choose and deletes nothing
+    await t.rejects(store.deleteGalleryLabel(g.id, '7'), { code: 'VALIDATION_ERROR', message: /labelType/ });
+    await t.rejects(store.deleteGalleryLabel(g.id, 'x', 'integer'), { code: 'VALIDATION_ERROR' }, 'not an integer');
+    t.equal((await store.getGallery(g.id))!.itemCount, 4, 'nothing deleted');
+    t.equal(await store.deleteGalleryLabel(g.id, '7', 'integer'), 1, 'the integer 7 only');
+    t.same((await store.readGalleryEmbeddings(g.id)).labels, ['7', 'x', null]);
+    t.equal(await store.deleteGalleryLabel(g.id, '7'), 1, 'unsaid, the one identity left: the string "7"');
     t.equal(await store.deleteGalleryLabel(g.id, 'nobody'), 0);
     const after = await store.getGallery(g.id);
-    t.equal(after!.version, 4, 'no bump for an erase that removed nothing');
+    t.equal(after!.version, 5, 'no bump for an erase that removed nothing');
     t.equal(after!.itemCount, 2);
     t.same((await store.readGalleryEmbeddings(g.id)).ids, ['c', 'd']);
     t.equal(await store.deleteGalleryLabel(g.id, 'x'), 1);
