@@ -8,10 +8,10 @@ import { buildApp, loggerOptions } from '../../src/app.js';
 import { defaultMaxConnections, loadConfig, makeConfig } from '../../src/config.js';
 import { readStaged, StagingBudget, withBudget } from '../../src/http/staged-body.js';
 import { chunks, lines, records } from '../../src/http/streams.js';
-import { redactUrl } from '../../src/http/log-redaction.js';
+import { logUrl, redactUrl } from '../../src/http/log-redaction.js';
 import { AppError } from '../../src/errors.js';
 import type { StagedRows } from '../../src/services/serving.js';
-import { tempDir, testApp } from '../helpers.js';
+import { identityGallery, tempDir, testApp } from '../helpers.js';
 
 /** A JSON text with a label holding the byte 0xff (never UTF-8) in place of `@`. */
 function withBadByte(text: string): Buffer {
@@ -75,6 +75,44 @@ t.test('an API key in the query string is refused and never logged', async (t) =
   const all = lines.join('');
   t.match(all, /api_key=\[redacted\]/, 'the URL is logged, redacted');
   t.notMatch(all, /secret-key-0123456789/, 'the key never reaches the logs');
+});
+
+t.test('request logs do not keep who a request named: labels and gallery item ids', async (t) => {
+  t.equal(logUrl('/galleries/gal_1/items?label=Ann%20Lee'), '/galleries/gal_1/items?label=[redacted]');
+  t.equal(
+    logUrl('/datasets/ds_1/samples?label=7&labelType=integer'),
+    '/datasets/ds_1/samples?label=[redacted]&labelType=integer',
+  );
+  t.equal(logUrl('/galleries/gal_1/items/ann-1'), '/galleries/gal_1/items/[redacted]');
+  t.equal(logUrl('/galleries/gal_1/items/a%2Fb?x=1'), '/galleries/gal_1/items/[redacted]?x=1');
+  t.equal(logUrl('/galleries/gal_1/items?limit=5'), '/galleries/gal_1/items?limit=5', 'a listing names nobody');
+  t.equal(logUrl('/models?token=t'), '/models?token=[redacted]');
+  t.equal(redactUrl('/galleries/g/items?label=x'), '/galleries/g/items?label=x', 'a label is no credential');
+
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
+  const config = makeConfig({ dataDir: tempDir(t), logLevel: 'info' });
+  const app = await buildApp(config, { logger: { ...(loggerOptions(config) as object), stream } });
+  await app.ready();
+  t.teardown(() => app.close());
+  const { gallery } = await identityGallery(app);
+  const items = [{ id: 'zoe-quist-1', label: 'Zoë-Quist', input: [1, 0] }];
+  t.equal(
+    (await app.inject({ method: 'POST', url: `/galleries/${gallery}/items`, payload: { items } })).statusCode,
+    201,
+  );
+  const r = await app.inject({ method: 'DELETE', url: `/galleries/${gallery}/items?label=Zo%C3%AB-Quist` });
+  t.equal(r.json().deleted, 1, 'erased as before');
+  const gone = await app.inject({ method: 'DELETE', url: `/galleries/${gallery}/items/zoe-quist-1` });
+  t.equal(gone.statusCode, 404);
+  const all = lines.join('');
+  t.match(all, /label=\[redacted\]/);
+  t.notMatch(all, /Quist|quist/, 'neither the label nor the item id reaches the logs');
 });
 
 /** Staged rows in a plain Buffer, for the budget's accounting. */
