@@ -9,6 +9,8 @@ import type { FastifyRequest } from 'fastify';
 export const SECRET_PARAM = /key|token|secret|passw|auth|sig|session|credential/i;
 /** Query parameters that name a person (`?label=` erases an identity). */
 const PERSONAL_PARAM = /^label$/i;
+/** What request logs redact of a query string: credentials and people. */
+const LOGGED_REDACTED = new RegExp(`${SECRET_PARAM.source}|${PERSONAL_PARAM.source}`, 'i');
 /** A gallery item's id in a path: /galleries/:id/items/:itemId. */
 const ITEM_PATH = /^(\/galleries\/[^/?]+\/items\/)[^?]+/;
 
@@ -40,8 +42,7 @@ export function hasSecretParam(url: string): boolean {
 
 /** url as request logs show it: secrets, labels and gallery item ids redacted. */
 export function logUrl(url: string): string {
-  const either = new RegExp(`${SECRET_PARAM.source}|${PERSONAL_PARAM.source}`, 'i');
-  return redactUrl(url, either).replace(ITEM_PATH, '$1[redacted]');
+  return redactUrl(url, LOGGED_REDACTED).replace(ITEM_PATH, '$1[redacted]');
 }
 
 /** Fastify's request serializer, with the URL redacted. */
