@@ -263,12 +263,28 @@ export class PostgresStore implements Store {
   }
 
   async deleteDataset(id: string): Promise<boolean> {
-    // The dataset row goes first: its lock orders this against commits, which also lock it first.
     return inTransaction(this.pool, async (c) => {
-      const deleted = (await c.query('DELETE FROM datasets WHERE id = $1', [id])).rowCount ?? 0;
+      // The dataset row is locked first: commits lock it first too, and createJob holds it FOR KEY
+      // SHARE until its job is inserted. So the job count below sees every job that got in before
+      // this lock, and no job gets in after it (createJob then finds no row): the check and the
+      // delete are one step, in every replica.
+      if (!(await this.one(c, 'SELECT 1 FROM datasets WHERE id = $1 FOR UPDATE', [id]))) return false;
+      await this.refuseDatasetInUse(c, id);
       await c.query('DELETE FROM chunks WHERE dataset_id = $1', [id]);
-      return deleted > 0;
+      await c.query('DELETE FROM datasets WHERE id = $1', [id]);
+      return true;
     });
+  }
+
+  /** DATASET_IN_USE while a queued or running job uses the dataset; run with its row locked. */
+  private async refuseDatasetInUse(c: Queryable, datasetId: string): Promise<void> {
+    const active = await this.one(
+      c,
+      "SELECT COUNT(*) AS n FROM jobs WHERE dataset_id = $1 AND status IN ('queued', 'running')",
+      [datasetId],
+    );
+    if (Number(active!.n) > 0)
+      throw conflictError('DATASET_IN_USE', `dataset ${datasetId} is used by a queued or running job`);
   }
 
   async appendTriplets(
@@ -469,21 +485,29 @@ export class PostgresStore implements Store {
 
   async createJob(input: NewJob, queueLimit?: CapacityLimit): Promise<JobRecord> {
     const job = newJobColumns(input);
-    const insert = (c: Queryable) =>
-      this.one(
+    return inTransaction(this.pool, async (c) => {
+      // A training job holds its dataset's row FOR KEY SHARE until it is inserted: deleteDataset
+      // (FOR UPDATE) waits and then counts it, or deleted first and this finds no row. There is no
+      // foreign key, as finished jobs outlive their dataset. KEY SHARE does not wait for uploads.
+      if (
+        job.datasetId !== null &&
+        !(await this.one(c, 'SELECT 1 FROM datasets WHERE id = $1 FOR KEY SHARE', [job.datasetId]))
+      )
+        throw notFoundError('DATASET_NOT_FOUND', `dataset ${job.datasetId} does not exist`);
+      if (queueLimit) {
+        // One queue-wide lock for the count and the insert: concurrent callers (any replica) queue
+        // behind it and each sees the jobs the others added.
+        await c.query('SELECT pg_advisory_xact_lock($1)', [QUEUE_LOCK]);
+        const { rows } = await c.query<{ n: string }>("SELECT COUNT(*) AS n FROM jobs WHERE status = 'queued'");
+        checkQueue(Number(rows[0].n), queueLimit);
+      }
+      const r = await this.one(
         c,
         `INSERT INTO jobs (id, status, kind, dataset_id, gallery_id, params, model_name, promote)
          VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7) RETURNING *`,
         [job.id, job.kind, job.datasetId, job.galleryId, job.params, job.modelName, job.promote],
       );
-    if (!queueLimit) return jobFromRow((await insert(this.pool))!);
-    return inTransaction(this.pool, async (c) => {
-      // One queue-wide lock for the count and the insert: concurrent callers (any replica) queue
-      // behind it and each sees the jobs the others added.
-      await c.query('SELECT pg_advisory_xact_lock($1)', [QUEUE_LOCK]);
-      const { rows } = await c.query<{ n: string }>("SELECT COUNT(*) AS n FROM jobs WHERE status = 'queued'");
-      checkQueue(Number(rows[0].n), queueLimit);
-      return jobFromRow((await insert(c))!);
+      return jobFromRow(r!);
     });
   }
 
@@ -979,13 +1003,7 @@ export class PostgresStore implements Store {
       // The row lock orders this against commits (which lock it first) in every replica.
       const locked = await this.one(c, 'SELECT * FROM datasets WHERE id = $1 FOR UPDATE', [datasetId]);
       if (!locked) throw notFoundError('DATASET_NOT_FOUND', `dataset ${datasetId} does not exist`);
-      const active = await this.one(
-        c,
-        "SELECT COUNT(*) AS n FROM jobs WHERE dataset_id = $1 AND status IN ('queued', 'running')",
-        [datasetId],
-      );
-      if (Number(active!.n) > 0)
-        throw conflictError('DATASET_IN_USE', `dataset ${datasetId} is used by a queued or running job`);
+      await this.refuseDatasetInUse(c, datasetId);
       const erased = await identity.erase(c, datasetFromRow(locked), label);
       const after = datasetFromRow((await identity.refreshLabelCount(c, datasetId))!);
       return { label, ...erased, dataset: after };

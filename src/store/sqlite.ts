@@ -276,12 +276,25 @@ export class SqliteDatabase implements SyncStore {
   }
 
   deleteDataset(id: string): boolean {
-    return this.write(() => {
-      return this.db.transaction(() => {
-        this.db.prepare('DELETE FROM chunks WHERE dataset_id = ?').run(id);
-        return this.db.prepare('DELETE FROM datasets WHERE id = ?').run(id).changes > 0;
-      })();
-    });
+    return this.write(() =>
+      this.db
+        .transaction(() => {
+          // IMMEDIATE: the job check and the delete are one step; createJob checks the dataset
+          // inside its own IMMEDIATE transaction, so no job gets in between them.
+          if (!this.getDataset(id)) return false;
+          this.refuseDatasetInUse(id);
+          this.db.prepare('DELETE FROM chunks WHERE dataset_id = ?').run(id);
+          this.db.prepare('DELETE FROM datasets WHERE id = ?').run(id);
+          return true;
+        })
+        .immediate(),
+    );
+  }
+
+  /** DATASET_IN_USE while a queued or running job uses the dataset; run inside the write transaction. */
+  private refuseDatasetInUse(datasetId: string): void {
+    if (this.activeJobsForDataset(datasetId) > 0)
+      throw conflictError('DATASET_IN_USE', `dataset ${datasetId} is used by a queued or running job`);
   }
 
   appendTriplets(
@@ -474,6 +487,10 @@ export class SqliteDatabase implements SyncStore {
       // IMMEDIATE: the write lock is taken before the count, so another process cannot slip in between.
       this.db
         .transaction(() => {
+          // In this transaction, so a deleteDataset (which refuses while a job is queued) cannot
+          // delete the dataset between the check and the insert. No foreign key: finished jobs
+          // outlive their dataset.
+          if (job.datasetId !== null) this.requireDataset(job.datasetId);
           if (queueLimit) checkQueue(this.countJobs('queued'), queueLimit);
           this.db
             .prepare(
@@ -980,8 +997,7 @@ export class SqliteDatabase implements SyncStore {
       this.db
         .transaction(() => {
           const ds = this.requireDataset(datasetId);
-          if (this.activeJobsForDataset(datasetId) > 0)
-            throw conflictError('DATASET_IN_USE', `dataset ${datasetId} is used by a queued or running job`);
+          this.refuseDatasetInUse(datasetId);
           const erased = this.identity.erase(ds, label);
           return { label, ...erased, dataset: this.getDataset(datasetId)! };
         })

@@ -243,7 +243,10 @@ export interface Store {
   createDataset(input: { name: string | null; dimension: number }): Promise<DatasetRecord>;
   getDataset(id: string): Promise<DatasetRecord | undefined>;
   listDatasets(page: PageRequest): Promise<Page<DatasetRecord>>;
-  /** Deletes the dataset and its vectors; false when unknown. */
+  /**
+   * Deletes the dataset and its vectors; false when unknown. DATASET_IN_USE (conflict) while a
+   * queued or running job uses it: the check and the delete are one transaction.
+   */
   deleteDataset(id: string): Promise<boolean>;
   /** Appends one chunk of triplets and bumps the count, in one transaction. DATASET_NOT_FOUND when gone. */
   appendTriplets(
@@ -291,6 +294,8 @@ export interface Store {
   /**
    * Queues a job. With `queueLimit`, the queued jobs are counted in the same transaction as the
    * insert, so concurrent callers cannot together pass it: QUEUE_FULL (kind busy) when full.
+   * A training job's dataset is checked in the same transaction: DATASET_NOT_FOUND when it is gone,
+   * so a job never waits in the queue for a dataset deleteDataset removed.
    */
   createJob(input: NewJob, queueLimit?: CapacityLimit): Promise<JobRecord>;
   getJob(id: string): Promise<JobRecord | undefined>;

@@ -155,6 +155,29 @@ t.test('delete answers 409 while a queued job uses the dataset', async (t) => {
   t.equal((await app.inject({ method: 'DELETE', url: `/datasets/${id}` })).statusCode, 204);
 });
 
+t.test('POST /train racing DELETE: the job and the delete never both succeed', async (t) => {
+  const app = await testApp(t, { build: { runJobs: false } });
+  const outcomes = new Map<string, number>();
+  for (let round = 0; round < 24; round++) {
+    const id = await createDataset(app, 3, makeTriplets(5, 3));
+    // the delete starts 0-3 ms later, so it lands at every step of the train request
+    const [train, del] = await Promise.all([
+      app.inject({ method: 'POST', url: '/train', payload: { datasetId: id, outputDimension: 2 } }),
+      new Promise((r) => setTimeout(r, round % 4)).then(() => app.inject({ method: 'DELETE', url: `/datasets/${id}` })),
+    ]);
+    const key = `${train.statusCode}/${del.statusCode}`;
+    outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+    if (key === '202/409') {
+      expectError(t, del, 409, 'DATASET_IN_USE');
+      // cancel it, so the next round's train is not refused by a full queue
+      await app.inject({ method: 'POST', url: `/jobs/${train.json().id}/cancel` });
+    } else if (key === '404/204') expectError(t, train, 404, 'DATASET_NOT_FOUND');
+    else t.fail(`round ${round}: POST /train ${train.statusCode}, DELETE ${del.statusCode}`);
+  }
+  t.comment(`train/delete statuses: ${JSON.stringify(Object.fromEntries(outcomes))}`);
+  t.equal(await app.services.store.countJobs('queued'), 0, 'no job was left queued on a deleted dataset');
+});
+
 t.test('JSON upload', async (t) => {
   const app = await testApp(t);
   const id = await createDataset(app, 3);

@@ -102,6 +102,51 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     await t.rejects(store.readSamples(a.id), { code: 'DATASET_NOT_FOUND' });
   });
 
+  t.test('deleteDataset refuses while a job uses the dataset; no job is queued on a deleted one', async (t) => {
+    const store = await backend.open(t);
+    const ds = await store.createDataset({ name: null, dimension: 1 });
+    await store.appendSamples(ds.id, seqF32(3), ['a', 'b', 'a']);
+    const job = await store.createJob({ datasetId: ds.id, params: params() });
+    // the store itself refuses: a caller's earlier activeJobsForDataset proves nothing by now
+    await t.rejects(store.deleteDataset(ds.id), { code: 'DATASET_IN_USE', kind: 'conflict' }, 'queued');
+    t.match(await store.getDataset(ds.id), { sampleCount: 3 }, 'nothing deleted');
+    t.equal((await store.readSamples(ds.id)).count, 3);
+    t.equal((await store.claimNextJob(LEASE))?.id, job.id);
+    await t.rejects(store.deleteDataset(ds.id), { code: 'DATASET_IN_USE' }, 'running');
+    await store.finishJob(job.id, 'cancelled', null);
+    t.equal(await store.deleteDataset(ds.id), true, 'deleted once its job ended');
+    await t.rejects(
+      store.createJob({ datasetId: ds.id, params: params() }),
+      { code: 'DATASET_NOT_FOUND', kind: 'not_found' },
+      'a job on a deleted dataset is refused',
+    );
+    const limit = { max: 100, setting: 'MAX_QUEUED_JOBS' };
+    await t.rejects(store.createJob({ datasetId: ds.id, params: params() }, limit), { code: 'DATASET_NOT_FOUND' });
+    t.equal(await store.countJobs('queued'), 0, 'no job was queued');
+
+    // Racing (from another replica where there is one): exactly one of them wins, every round.
+    const other = backend.replica ? await backend.replica(t, store) : store;
+    const outcomes = new Map<string, number>();
+    for (let round = 0; round < 12; round++) {
+      const r = await store.createDataset({ name: null, dimension: 1 });
+      await store.appendSamples(r.id, seqF32(2), ['a', 'b']);
+      const [made, del] = await Promise.allSettled([
+        other.createJob({ datasetId: r.id, params: params() }, limit),
+        store.deleteDataset(r.id),
+      ]);
+      const key = `${made.status === 'fulfilled' ? 'job' : (made.reason as { code: string }).code}/${
+        del.status === 'fulfilled' ? 'deleted' : (del.reason as { code: string }).code
+      }`;
+      outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+      if (!['job/DATASET_IN_USE', 'DATASET_NOT_FOUND/deleted'].includes(key)) t.fail(`round ${round}: ${key}`);
+      if (made.status === 'fulfilled') {
+        t.ok(await store.getDataset(r.id), 'a queued job has its dataset');
+        await store.finishJob(made.value.id, 'cancelled', null);
+      }
+    }
+    t.comment(`job/delete outcomes: ${JSON.stringify(Object.fromEntries(outcomes))}`);
+  });
+
   t.test('triplets: append and read back in order, exactly', async (t) => {
     const store = await backend.open(t);
     const ds = await store.createDataset({ name: null, dimension: 2 });
