@@ -85,7 +85,7 @@ export interface Config {
   apiKeys: string[];
   /** IDEMPOTENCY_TTL_HOURS: how long an upload's Idempotency-Key is kept (its retries get the first reply), in ms */
   idempotencyTtlMs: number;
-  /** ERASE_VACUUM (PostgreSQL): `full` (default) or `plain` VACUUM after an erasure of a label's samples */
+  /** ERASE_VACUUM (PostgreSQL): `full` (default) or `plain` VACUUM after an erasure or a whole dataset/gallery delete */
   eraseVacuum: 'full' | 'plain';
   /** CORS allowed origins; empty = CORS off, ['*'] = any origin */
   corsOrigins: string[];

@@ -103,12 +103,13 @@ export class PostgresGalleries {
     return postgresNewestFirst(this.pool, 'galleries', req, galleryFromRow);
   }
 
-  async delete(id: string): Promise<boolean> {
+  /** Deletes the gallery, its items and staged items; how many item rows went (the caller vacuums). */
+  async delete(id: string): Promise<{ deleted: boolean; rowsRemoved: number }> {
     return this.tx(async (c) => {
       const deleted = (await c.query('DELETE FROM galleries WHERE id = $1', [id])).rowCount ?? 0;
-      await c.query('DELETE FROM gallery_items WHERE gallery_id = $1', [id]);
-      await c.query('DELETE FROM gallery_staged_items WHERE gallery_id = $1', [id]);
-      return deleted > 0;
+      const items = (await c.query('DELETE FROM gallery_items WHERE gallery_id = $1', [id])).rowCount ?? 0;
+      const staged = (await c.query('DELETE FROM gallery_staged_items WHERE gallery_id = $1', [id])).rowCount ?? 0;
+      return { deleted: deleted > 0, rowsRemoved: items + staged };
     });
   }
 

@@ -263,17 +263,26 @@ export class PostgresStore implements Store {
   }
 
   async deleteDataset(id: string): Promise<boolean> {
-    return inTransaction(this.pool, async (c) => {
+    const removed = await inTransaction(this.pool, async (c) => {
       // The dataset row is locked first: commits lock it first too, and createJob holds it FOR KEY
       // SHARE until its job is inserted. So the job count below sees every job that got in before
       // this lock, and no job gets in after it (createJob then finds no row): the check and the
       // delete are one step, in every replica.
-      if (!(await this.one(c, 'SELECT 1 FROM datasets WHERE id = $1 FOR UPDATE', [id]))) return false;
+      if (!(await this.one(c, 'SELECT 1 FROM datasets WHERE id = $1 FOR UPDATE', [id]))) return undefined;
       await this.refuseDatasetInUse(c, id);
-      await c.query('DELETE FROM chunks WHERE dataset_id = $1', [id]);
+      const rows = async (sql: string) => (await c.query(sql, [id])).rowCount ?? 0;
+      // the labels are identity data as much as the vectors: they go with the dataset
+      const gone =
+        (await rows('DELETE FROM chunks WHERE dataset_id = $1')) +
+        (await rows('DELETE FROM dataset_labels WHERE dataset_id = $1'));
       await c.query('DELETE FROM datasets WHERE id = $1', [id]);
-      return true;
+      return gone;
     });
+    if (removed === undefined) return false;
+    // The deleted rows' bytes stay in the table files until a rewrite, as an erased label's do.
+    // Bounded as erasure is: only a delete that removed rows pays for the rewrite.
+    if (removed > 0) await this.vacuumAfterErase(['chunks', 'dataset_labels']);
+    return true;
   }
 
   /** DATASET_IN_USE while a queued or running job uses the dataset; run with its row locked. */
@@ -913,8 +922,11 @@ export class PostgresStore implements Store {
     return this.galleries.list(req);
   }
 
-  deleteGallery(id: string): Promise<boolean> {
-    return this.galleries.delete(id);
+  async deleteGallery(id: string): Promise<boolean> {
+    const { deleted, rowsRemoved } = await this.galleries.delete(id);
+    // A deleted gallery's items are erased as one item is: their bytes must leave the files too.
+    if (rowsRemoved > 0) await this.vacuumAfterErase(['gallery_items', 'gallery_staged_items']);
+    return deleted;
   }
 
   countGalleryLabels(id: string): Promise<number> {

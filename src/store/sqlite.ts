@@ -276,7 +276,7 @@ export class SqliteDatabase implements SyncStore {
   }
 
   deleteDataset(id: string): boolean {
-    return this.write(() =>
+    const deleted = this.write(() =>
       this.db
         .transaction(() => {
           // IMMEDIATE: the job check and the delete are one step; createJob checks the dataset
@@ -284,11 +284,17 @@ export class SqliteDatabase implements SyncStore {
           if (!this.getDataset(id)) return false;
           this.refuseDatasetInUse(id);
           this.db.prepare('DELETE FROM chunks WHERE dataset_id = ?').run(id);
+          // the labels are identity data as much as the vectors: they go with the dataset
+          this.db.prepare('DELETE FROM dataset_labels WHERE dataset_id = ?').run(id);
           this.db.prepare('DELETE FROM datasets WHERE id = ?').run(id);
           return true;
         })
         .immediate(),
     );
+    // As after an erasure: the WAL still holds the dataset's pages as they were written; copy the
+    // zeroed pages into the file and cut the WAL to nothing.
+    if (deleted) this.db.pragma('wal_checkpoint(TRUNCATE)');
+    return deleted;
   }
 
   /** DATASET_IN_USE while a queued or running job uses the dataset; run inside the write transaction. */

@@ -244,8 +244,9 @@ export interface Store {
   getDataset(id: string): Promise<DatasetRecord | undefined>;
   listDatasets(page: PageRequest): Promise<Page<DatasetRecord>>;
   /**
-   * Deletes the dataset and its vectors; false when unknown. DATASET_IN_USE (conflict) while a
-   * queued or running job uses it: the check and the delete are one transaction.
+   * Deletes the dataset, its vectors and its labels; false when unknown. DATASET_IN_USE (conflict)
+   * while a queued or running job uses it: the check and the delete are one transaction. Then, as
+   * eraseLabel, makes the bytes unreadable from the database files (when rows went).
    */
   deleteDataset(id: string): Promise<boolean>;
   /** Appends one chunk of triplets and bumps the count, in one transaction. DATASET_NOT_FOUND when gone. */
@@ -393,7 +394,10 @@ export interface Store {
   getGallery(id: string): Promise<GalleryRecord | undefined>;
   /** Newest first. */
   listGalleries(page: PageRequest): Promise<Page<GalleryRecord>>;
-  /** Deletes the gallery and every item (features and embeddings); false when unknown. */
+  /**
+   * Deletes the gallery and every item (features and embeddings); false when unknown. As item
+   * erasure, the bytes of the items removed leave the database files.
+   */
   deleteGallery(id: string): Promise<boolean>;
   /** Distinct labels among the gallery's items (items without a label not counted). */
   countGalleryLabels(id: string): Promise<number>;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import pg from 'pg';
 import t, { type Test } from 'tap';
 import { openPostgresStore } from '../../src/store/postgres.js';
-import { model } from './contract.js';
+import { model, params } from './contract.js';
 import { freshDatabase, inCi, unavailable } from './pg-test-db.js';
 
 /** A vector of d float32s whose bytes spell `text`: findable in a file, and finite. */
@@ -147,6 +147,115 @@ else {
     t.equal(await inFiles(client, alice, [...paths(), ...after]), 0, 'no alice vector in the old or new files');
     const { rows } = await client.query('SELECT count(*)::int AS n FROM gallery_items');
     t.equal(rows[0].n, 30, 'everyone else is still enrolled');
+  });
+
+  t.test('a deleted dataset, ERASE_VACUUM=full: no vector or label of it in the chunks and label files', async (t) => {
+    const url = await freshDatabase(t);
+    const store = await openPostgresStore(url, { eraseVacuum: 'full' });
+    t.teardown(() => store.close());
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    t.teardown(() => client.end());
+    const tables = ['chunks', 'dataset_labels'];
+    const listed = await Promise.all(tables.map((x) => files(client, x)));
+    const unreadable = listed.find((x) => typeof x === 'string');
+    if (unreadable !== undefined) return inCi ? t.fail(String(unreadable)) : t.comment(`SKIPPED: ${unreadable}`);
+    const before = listed.flat() as string[];
+    const d = 64;
+    const alice = [0, 1, 2].map((i) => spelled(`ALICE-PG-DELETED-${i}-`, d));
+    const label = spelled('ALICE-PG-LABEL', 4);
+    const labelText = 'ALICE-PG-LABEL....';
+    const ds = await store.createDataset({ name: null, dimension: d });
+    // over TOAST's threshold, among others' rows; a triplet upload copies the vectors again
+    for (let c = 0; c < 3; c++) {
+      const data = new Float32Array(41 * d);
+      data.set(noise(40 * d, c + 1));
+      data.set(alice[c], 40 * d);
+      await store.appendSamples(ds.id, data, [...Array.from({ length: 40 }, (_, i) => `bob-${i}`), labelText]);
+    }
+    const triplet = new Float32Array(3 * d);
+    alice.forEach((v, i) => triplet.set(v, i * d));
+    await store.appendTriplets(ds.id, triplet, 1);
+    const other = await store.createDataset({ name: null, dimension: d });
+    const bob = spelled('BOB-PG-KEPT-', d);
+    await store.appendSamples(other.id, bob, ['bob']);
+    t.equal(await inFiles(client, [...alice, label], before), 4, 'before: the vectors and the label are in the files');
+    t.equal(await store.deleteDataset(ds.id), true);
+    const after = (await Promise.all(tables.map((x) => files(client, x)))).flat() as string[];
+    t.not(after[0], before[0], 'VACUUM FULL wrote new files');
+    t.equal(await inFiles(client, [...alice, label], [...before, ...after]), 0, 'none in the old or new files');
+    t.equal(await inFiles(client, [bob], after), 1, "another dataset's vector is still found (the search works)");
+  });
+
+  t.test('a deleted gallery, ERASE_VACUUM=full: no feature or item id of it in the gallery files', async (t) => {
+    const url = await freshDatabase(t);
+    const store = await openPostgresStore(url, { eraseVacuum: 'full' });
+    t.teardown(() => store.close());
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    t.teardown(() => client.end());
+    const tables = ['gallery_items', 'gallery_staged_items'];
+    const listed = await Promise.all(tables.map((x) => files(client, x)));
+    const unreadable = listed.find((x) => typeof x === 'string');
+    if (unreadable !== undefined) return inCi ? t.fail(String(unreadable)) : t.comment(`SKIPPED: ${unreadable}`);
+    const before = listed.flat() as string[];
+    const d = 64;
+    const k = 8;
+    const m = await store.createModel(model(k, d));
+    const gallery = () =>
+      store.createGallery({ name: null, modelId: m.id, dimension: d, embeddingDimension: k, index: 'exact' });
+    const limit = { max: 1000, setting: 'GALLERY_MAX_ITEMS' };
+    const g = await gallery();
+    const face = spelled('ALICE-PG-GALLERY-FACE-', d);
+    const itemId = spelled('ALICE-PG-ITEM-ID-777', 5); // the id's text, as a needle
+    // two uploads (the second replaces the first), and one left staged, never committed
+    for (const up of ['up-0', 'up-1', 'up-2']) {
+      await store.stageGalleryItems(up, g.id, ['ALICE-PG-ITEM-ID-777'], ['alice'], face, noise(k, 9));
+      if (up !== 'up-2') await store.commitGalleryItems(up, g.id, m.id, 1, limit);
+    }
+    const kept = await gallery();
+    const bob = spelled('BOB-PG-GALLERY-KEPT-', d);
+    await store.stageGalleryItems('up-b', kept.id, ['bob'], ['bob'], bob, noise(k, 10));
+    await store.commitGalleryItems('up-b', kept.id, m.id, 1, limit);
+    t.equal(await inFiles(client, [face, itemId], before), 2, 'before: the features and the id are in the files');
+    t.equal(await store.deleteGallery(g.id), true);
+    const after = (await Promise.all(tables.map((x) => files(client, x)))).flat() as string[];
+    t.equal(await inFiles(client, [face, itemId], [...before, ...after]), 0, 'neither in the old or new files');
+    t.equal(await inFiles(client, [bob], after), 1, "another gallery's item is still found (the search works)");
+  });
+
+  t.test('the rewrite is paid only by a delete that removed rows', async (t) => {
+    const url = await freshDatabase(t);
+    const store = await openPostgresStore(url, { eraseVacuum: 'full' });
+    t.teardown(() => store.close());
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    t.teardown(() => client.end());
+    const fileOf = async (table: string) =>
+      (await client.query<{ p: string }>('SELECT pg_relation_filepath($1::text) AS p', [table])).rows[0].p;
+    const watched = ['chunks', 'dataset_labels', 'gallery_items', 'gallery_staged_items'];
+    const snapshot = () => Promise.all(watched.map(fileOf));
+    const start = await snapshot();
+    const empty = await store.createDataset({ name: null, dimension: 2 });
+    t.equal(await store.deleteDataset(empty.id), true);
+    t.equal(await store.deleteDataset('ds_nope'), false);
+    const m = await store.createModel(model(1, 2));
+    const g = await store.createGallery({
+      name: null,
+      modelId: m.id,
+      dimension: 2,
+      embeddingDimension: 1,
+      index: 'exact',
+    });
+    t.equal(await store.deleteGallery(g.id), true);
+    t.equal(await store.deleteGallery('gal_nope'), false);
+    const busy = await store.createDataset({ name: null, dimension: 1 });
+    await store.appendSamples(busy.id, Float32Array.from([1]), ['a']);
+    const afterUpload = await snapshot();
+    await store.createJob({ datasetId: busy.id, params: params() });
+    await t.rejects(store.deleteDataset(busy.id), { code: 'DATASET_IN_USE' });
+    t.same(await snapshot(), afterUpload, 'nothing rewritten by empty, unknown or refused deletes');
+    t.same(afterUpload, start, 'nor by the writes between them');
   });
 
   t.test('ERASE_VACUUM=plain: the rows are gone; what stays in free page space is reported', async (t) => {

@@ -303,6 +303,67 @@ t.test('erased gallery items leave no bytes of their features or embeddings in t
   t.same((await store.readGalleryEmbeddings(g.id)).ids, ['y']);
 });
 
+/** A vector of d float32s whose bytes spell `text` ('.'-padded ASCII: finite, and findable in a file). */
+function spelled(text: string, d: number): Float32Array {
+  const bytes = Buffer.alloc(d * 4, '.');
+  bytes.write(text, 'latin1');
+  return new Float32Array(bytes.buffer, bytes.byteOffset, d);
+}
+
+for (const [where, openIt] of variants) {
+  t.test(`deleted datasets and galleries leave no bytes in the file or its WAL (${where})`, async (t) => {
+    const file = path.join(tempDir(t), 'store.sqlite');
+    const store = await openIt(t, file);
+    const onDisk = () =>
+      Buffer.concat([file, `${file}-wal`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f)));
+    const walBytes = () => (fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0);
+    const found = (needles: (Float32Array | string)[]) => {
+      const bytes = onDisk();
+      return needles.filter((n) =>
+        bytes.includes(typeof n === 'string' ? Buffer.from(n) : Buffer.from(n.buffer, n.byteOffset, n.byteLength)),
+      ).length;
+    };
+    const d = 16;
+
+    // a dataset: samples (JSON and streamed), vector triplets, and a label naming the person
+    const ds = await store.createDataset({ name: null, dimension: d });
+    const alice = [0, 1, 2].map((i) => spelled(`ALICE-DS-SECRET-${i}-`, d));
+    const triplet = new Float32Array(3 * d);
+    alice.forEach((v, i) => triplet.set(v, i * d));
+    await store.appendSamples(ds.id, triplet.slice(0, 2 * d), ['ALICE-LABEL-SECRET', 'ALICE-LABEL-SECRET']);
+    await store.stageChunk('up_s', ds.id, 'samples', triplet.slice(2 * d), 1, ['ALICE-LABEL-SECRET']);
+    await store.commitStaged('up_s', ds.id, 'samples', 1);
+    await store.appendTriplets(ds.id, triplet, 1);
+    const bob = spelled('BOB-KEPT-VECTOR-', d);
+    const kept = await store.createDataset({ name: null, dimension: d });
+    await store.appendSamples(kept.id, bob, ['BOB-LABEL-KEPT']);
+    t.equal(found([...alice, 'ALICE-LABEL-SECRET']), 4, 'before: the vectors and the label are in the files');
+    t.equal(await store.deleteDataset(ds.id), true);
+    t.equal(found([...alice, 'ALICE-LABEL-SECRET']), 0, 'after: none of them in the file or the WAL');
+    t.equal(walBytes(), 0, 'the WAL was truncated');
+    t.equal(found([bob, 'BOB-LABEL-KEPT']), 2, "another dataset's bytes are still found (the search works)");
+
+    // a gallery: items with ids and features naming the person, one upload replacing another
+    const m = await store.createModel(model(2, d));
+    const g = await store.createGallery({
+      name: null,
+      modelId: m.id,
+      dimension: d,
+      embeddingDimension: 2,
+      index: 'exact',
+    });
+    const face = spelled('ALICE-GALLERY-FACE-', d);
+    for (const up of ['up_g1', 'up_g2']) {
+      await store.stageGalleryItems(up, g.id, ['ALICE-ITEM-ID-77'], ['alice'], face, Float32Array.from([3.5, 4.5]));
+      await store.commitGalleryItems(up, g.id, m.id, 1, { max: 10, setting: 'GALLERY_MAX_ITEMS' });
+    }
+    t.equal(found([face, 'ALICE-ITEM-ID-77']), 2, 'before: the features and the item id are in the files');
+    t.equal(await store.deleteGallery(g.id), true);
+    t.equal(found([face, 'ALICE-ITEM-ID-77']), 0, 'after: neither is in the file or the WAL');
+    t.equal(walBytes(), 0, 'the WAL was truncated');
+  });
+}
+
 t.test('migration 5 rebuilds jobs for kinds: every row and its seq kept, training by default', async (t) => {
   const file = path.join(tempDir(t), 'old.sqlite');
   const db = new Database(file);
