@@ -14,6 +14,7 @@ import { BodyGuard } from './http/body-guard.js';
 import { guardConnections, serverOptions } from './http/connections.js';
 import { LoadShedder } from './http/load-shedder.js';
 import { reqSerializer } from './http/log-redaction.js';
+import { refuseNulInUrl } from './http/nul.js';
 import { JobRunner } from './jobs/runner.js';
 import type { ReindexBackend } from './jobs/reindex.js';
 import { makeAuthHook, OPEN_PATHS } from './plugins/auth.js';
@@ -238,6 +239,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     });
   }
   if (config.apiKeys.length > 0) app.addHook('onRequest', makeAuthHook(config.apiKeys));
+  // Every route's path parameters and query string, before a store is asked (src/http/nul.ts).
+  refuseNulInUrl(app);
   shedLoad(app, new LoadShedder(config.overload, options.loadSampleMs));
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) =>

@@ -17,6 +17,7 @@ import type { ItemBatch } from '../services/galleries.js';
 import type { Label } from '../store/types.js';
 import { checkLabel } from './dataset-rows.js';
 import { parseLine } from './ndjson.js';
+import { checkNoNul } from './nul.js';
 import { decodeBase64Row, writeRow } from './rows.js';
 import { slabRows } from './slabs.js';
 import { budgetOf, Held } from './staged-body.js';
@@ -196,9 +197,15 @@ function readRecord(r: RecordReader, b: BatchBuilder, u: ItemUpload, record: num
   const vec = r.peek(off, 4 * u.dimension);
   if (!vec) return false;
   const id = decodeUtf8(r.peek(2, idBytes)!, `${where} id`);
+  // JSON and NDJSON escape a NUL, which their scan refuses; here it is a plain 0x00 byte (nul.ts)
+  checkNoNul(id, `${where}: the id`);
   let label: Label | null = null;
   if (kind === 1) label = r.peek(labelAt, 4)!.readInt32LE(0);
-  else if (kind === 2) label = checkLabel(decodeUtf8(r.peek(labelAt, labelLen)!, `${where} label`), `${where} label`);
+  else if (kind === 2) {
+    const text = decodeUtf8(r.peek(labelAt, labelLen)!, `${where} label`);
+    checkNoNul(text, `${where}: the label`);
+    label = checkLabel(text, `${where} label`);
+  }
   if (id.length > 256)
     throw badRequest('VALIDATION_ERROR', `${where}: the id is ${id.length} characters; 1–256 are allowed`);
   const at = b.next();

@@ -5,11 +5,14 @@
 //   in memory kept after the refusal;
 // - a \u escape that leaves a lone surrogate (\ud800 with no low half). The bytes are valid UTF-8, so
 //   decodeUtf8 lets them through, but the string is not Unicode text: stored and read back it
-//   turns into U+FFFD, so two distinct ids read the same and neither can be named to erase it.
+//   turns into U+FFFD, so two distinct ids read the same and neither can be named to erase it;
+// - a \u0000 escape (U+0000, NUL): valid Unicode, but PostgreSQL's text cannot hold it, so it was
+//   stored on SQLite and a 500 on PostgreSQL (nul.ts). Refused in every string and key alike.
 // One pass, jumping between the characters that matter with native searches (a regular expression
 // outside strings, indexOf inside): a regular expression alone cannot count depth, and JSON.parse
 // with a reviver builds the tree first.
 import { badRequest, type AppError } from '../errors.js';
+import { NUL_RULE } from './nul.js';
 
 export const MAX_JSON_DEPTH = 64;
 
@@ -40,13 +43,14 @@ function hex4(text: string, at: number): number {
 }
 
 /**
- * Where the escape at `i` (a backslash) ends; negated when it leaves a lone surrogate (a number,
- * not an object: bodies of short escaped strings have millions of escapes).
+ * Where the escape at `i` (a backslash) ends; negated when it is refused, leaving a lone surrogate
+ * or escaping U+0000 (a number, not an object: bodies of short escaped strings have millions of
+ * escapes; which of the two is read again from the text when there is one to report).
  */
 function escapeEnd(text: string, i: number): number {
   if (text.charCodeAt(i + 1) !== U) return i + 2;
   const c = hex4(text, i + 2);
-  if (isLow(c)) return -(i + 6);
+  if (c === 0 || isLow(c)) return -(i + 6);
   if (!isHigh(c)) return i + 6;
   const pairs = text.charCodeAt(i + 6) === BACKSLASH && text.charCodeAt(i + 7) === U && isLow(hex4(text, i + 8));
   return pairs ? i + 12 : -(i + 6);
@@ -55,8 +59,8 @@ function escapeEnd(text: string, i: number): number {
 interface Scan {
   /** offset of the first bracket past MAX_JSON_DEPTH, or -1 */
   tooDeep: number;
-  /** offset of the first escape leaving a lone surrogate, or -1 */
-  lone: number;
+  /** offset of the first refused escape (a lone surrogate or U+0000), or -1 */
+  refused: number;
 }
 
 /**
@@ -66,17 +70,17 @@ interface Scan {
 function scan(text: string): Scan {
   const escapes = text.includes('\\u');
   let depth = 0;
-  let lone = -1;
+  let refused = -1;
   let backslash = -1;
   let i = 0;
   for (;;) {
     OUTSIDE.lastIndex = i;
     const m = OUTSIDE.exec(text);
-    if (m === null) return { tooDeep: -1, lone };
+    if (m === null) return { tooDeep: -1, refused };
     i = m.index;
     const c = text.charCodeAt(i);
     if (c === 91 || c === 123) {
-      if (++depth > MAX_JSON_DEPTH) return { tooDeep: i, lone };
+      if (++depth > MAX_JSON_DEPTH) return { tooDeep: i, refused };
       i++;
       continue;
     }
@@ -90,7 +94,7 @@ function scan(text: string): Scan {
     i++;
     for (;;) {
       const quote = text.indexOf('"', i);
-      if (quote < 0) return { tooDeep: -1, lone };
+      if (quote < 0) return { tooDeep: -1, refused };
       if (backslash < i) backslash = text.indexOf('\\', i);
       if (backslash < 0) backslash = Infinity;
       if (backslash > quote) {
@@ -98,7 +102,7 @@ function scan(text: string): Scan {
         break;
       }
       const end = escapes ? escapeEnd(text, backslash) : backslash + 2;
-      if (end < 0 && lone < 0) lone = backslash;
+      if (end < 0 && refused < 0) refused = backslash;
       i = Math.abs(end);
     }
     i++;
@@ -133,15 +137,20 @@ export function firstStringPath(v: unknown, bad: (s: string) => boolean, path = 
   return undefined;
 }
 
-function surrogateError(text: string, at: number, where: string): AppError {
+/** The field (a string or key) `bad` holds for, as "items[1].id" or "line 3.id", else the offset. */
+function fieldOf(text: string, bad: (s: string) => boolean, at: number, where: string): string {
   let field: string | undefined;
   try {
-    field = firstStringPath(JSON.parse(text), (x) => LONE.test(x));
+    field = firstStringPath(JSON.parse(text), bad);
   } catch {
     /* a syntax error later on: name the offset only */
   }
+  return field ? `${where === 'the body' ? '' : `${where}.`}${field}` : `${where} at character ${at}`;
+}
+
+function surrogateError(text: string, at: number, where: string): AppError {
   const escape = text.slice(at, at + 6);
-  const what = field ? `${where === 'the body' ? '' : `${where}.`}${field}` : `${where} at character ${at}`;
+  const what = fieldOf(text, (x) => LONE.test(x), at, where);
   return badRequest(
     'INVALID_UTF8',
     `${what} holds ${escape}, half of a surrogate pair without its other half: not Unicode text, and not storable as UTF-8`,
@@ -149,9 +158,21 @@ function surrogateError(text: string, at: number, where: string): AppError {
 }
 
 /**
- * Throws 400 INVALID_JSON for nesting past MAX_JSON_DEPTH, and 400 INVALID_UTF8 for a string or
- * key escaping a lone surrogate (naming it), before the text is parsed. `where` names the text
- * ("the body", "line 3"). Syntax errors are left to the parser.
+ * U+0000 escaped: 400 VALIDATION_ERROR, not INVALID_UTF8, since the text is valid UTF-8 and valid
+ * Unicode (a client told to fix its encoding would find nothing wrong); what it breaks is a rule
+ * every text field has, as a field too long does.
+ */
+function nulError(text: string, at: number, where: string): AppError {
+  // a key holding the NUL is named with it escaped, as the client wrote it
+  const what = fieldOf(text, (x) => x.includes('\0'), at, where).replace(/\0/g, '\\u0000');
+  return badRequest('VALIDATION_ERROR', `${what} holds \\u0000 ${NUL_RULE}`);
+}
+
+/**
+ * Throws 400 INVALID_JSON for nesting past MAX_JSON_DEPTH, 400 INVALID_UTF8 for a string or key
+ * escaping a lone surrogate, and 400 VALIDATION_ERROR for one escaping U+0000 (naming the field),
+ * before the text is parsed. `where` names the text ("the body", "line 3"). Syntax errors are left
+ * to the parser.
  */
 export function checkJsonText(text: string, where: string): void {
   const found = scan(text);
@@ -160,5 +181,8 @@ export function checkJsonText(text: string, where: string): void {
       'INVALID_JSON',
       `${where} nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels (at character ${found.tooDeep}); no request needs more`,
     );
-  if (found.lone >= 0) throw surrogateError(text, found.lone, where);
+  if (found.refused < 0) return;
+  throw hex4(text, found.refused + 2) === 0
+    ? nulError(text, found.refused, where)
+    : surrogateError(text, found.refused, where);
 }

@@ -1,6 +1,6 @@
 // Client JSON text that the grammar allows and the service refuses before parsing: nesting past
-// MAX_JSON_DEPTH, and \u escapes that leave a lone surrogate. Unit cases, then the routes (JSON
-// bodies, NDJSON lines, gallery items) on a real SQLite file, with nothing written.
+// MAX_JSON_DEPTH, \u escapes that leave a lone surrogate, and \u0000. Unit cases, then the routes
+// (JSON bodies, NDJSON lines, gallery items) on a real SQLite file, with nothing written.
 import t from 'tap';
 import type { AppError } from '../../src/errors.js';
 import { checkJsonText, MAX_JSON_DEPTH } from '../../src/http/json-text.js';
@@ -50,6 +50,34 @@ t.test('escapes: lone halves of a surrogate pair are refused, pairs and other es
   t.equal(refusal(both)?.code, 'INVALID_JSON', 'nesting after a lone surrogate is refused as nesting');
   t.equal(refusal('"\\\\ud800"'), null, 'an escaped backslash before u is no escape');
   t.equal(refusal('"ab\\"cd\\\\"'), null, 'escaped quotes and backslashes end where they should');
+});
+
+t.test('escapes: \\u0000 is refused in any string or key, naming it; other escapes pass', async (t) => {
+  // \\u0000 after an escaped backslash is the text "\u0000", no escape
+  for (const ok of ['"\\u0001"', '"\\u0100"', '"\\u1000"', '"\\\\u0000"', '{"\\\\u0000":"\\\\u0000"}'])
+    t.equal(refusal(ok), null, ok);
+  for (const [bad, field] of [
+    ['{"name":"a\\u0000b"}', 'name'],
+    ['{"items":[{"id":"ok"},{"id":"x","label":"\\u0000"}]}', 'items[1].label'],
+    ['{"a\\u0000":1}', 'a\\u0000'],
+    ['["\\ud83d\\ude00", "\\u0000"]', '[1]'],
+  ]) {
+    const e = refusal(bad);
+    t.equal(e?.code, 'VALIDATION_ERROR', bad);
+    t.equal(e?.statusCode, 400);
+    t.equal(e?.message.startsWith(`${field} holds \\u0000 (U+0000, NUL)`), true, `${bad}: ${e?.message}`);
+  }
+  t.match(refusal('{"id":"\\u0000"')?.message, /^the body at character 7 holds/, 'no parse: the offset is named');
+  t.equal(refusal('["\\u0000","\\ud800"]')?.code, 'VALIDATION_ERROR', 'the first refused escape is the one reported');
+  t.equal(refusal('["\\ud800","\\u0000"]')?.code, 'INVALID_UTF8');
+  const line = (() => {
+    try {
+      checkJsonText('{"id":"\\u0000"}', 'line 4');
+    } catch (e) {
+      return (e as AppError).message;
+    }
+  })();
+  t.match(line, /^line 4\.id holds/);
 });
 
 t.test('routes refuse them and write nothing', async (t) => {

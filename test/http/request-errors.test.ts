@@ -20,7 +20,7 @@ t.test('static paths that are refused name the path', async (t) => {
   const app = await testApp(t);
   const nul = await app.inject({ url: '/console/%00' });
   expectError(t, nul, 400, 'INVALID_REQUEST');
-  t.match(nul.json().message, /\(GET \/console\/%00\)$/);
+  t.match(nul.json().message, /^the path "\/console\/%00" holds %00/, 'refused with every other NUL (src/http/nul.ts)');
   await app.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.address() as { port: number }).port;
   for (const path of ['/console/../package.json', '/console/..%2f..%2fpackage.json']) {

@@ -1,4 +1,5 @@
-// How each backend's storage failures become domain errors (503 or 507) and what stays as it was.
+// How each backend's storage failures become domain errors (503 or 507, 400 for text PostgreSQL
+// cannot hold) and what stays as it was.
 import t from 'tap';
 import { DomainError, notFoundError } from '../../src/domain/errors.js';
 import { pgStorageError } from '../../src/store/postgres-errors.js';
@@ -36,6 +37,13 @@ t.test('PostgreSQL states and connection errors', async (t) => {
     t.match(pgStorageError(coded(c), 'pg://h'), { code: 'STORAGE_UNAVAILABLE', message: /pg:\/\/h/ }, c);
   }
   t.match(pgStorageError(new Error('Connection terminated unexpectedly'), 'pg://h'), { code: 'STORAGE_UNAVAILABLE' });
+  // text the server cannot hold (U+0000) is the request's fault: 400, never a 500 (src/http/nul.ts)
+  for (const c of ['22021', '22P05']) {
+    const e = pgStorageError(coded(c, 'invalid byte sequence for encoding "UTF8": 0x00'), 'pg://h');
+    t.ok(e instanceof DomainError, c);
+    t.match(e, { kind: 'invalid', code: 'VALIDATION_ERROR', message: /cannot be stored: invalid byte sequence/ }, c);
+    t.notMatch((e as Error).message, /pg:\/\/h/, `${c}: a client's mistake does not name the server`);
+  }
   const unique = coded('23505');
   t.equal(pgStorageError(unique, 'pg://h'), unique, 'a constraint violation stays what it was');
   t.ok(pgStorageError(notFoundError('JOB_NOT_FOUND', 'x'), 'pg://h') instanceof DomainError);
