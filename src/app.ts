@@ -19,6 +19,7 @@ import { JobRunner } from './jobs/runner.js';
 import type { ReindexBackend } from './jobs/reindex.js';
 import { makeAuthHook, OPEN_PATHS } from './plugins/auth.js';
 import consolePlugin from './plugins/console.js';
+import { makeCrossOriginHook } from './plugins/cross-origin.js';
 import bodyParsers from './http/body-parsers.js';
 import { validators } from './http/validation.js';
 import { registerMetrics } from './plugins/metrics.js';
@@ -238,6 +239,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       maxAge: 600,
     });
   }
+  // After CORS (an allowed origin's preflight is answered there), before the key is asked for.
+  app.addHook('onRequest', makeCrossOriginHook(config.corsOrigins));
   if (config.apiKeys.length > 0) app.addHook('onRequest', makeAuthHook(config.apiKeys));
   // Every route's path parameters and query string, before a store is asked (src/http/nul.ts).
   refuseNulInUrl(app);

@@ -233,8 +233,12 @@ function everyJsonRoute(f: Fixture): Case[] {
         route,
         name: 'content type text/plain',
         req: post(url, `{"${field}":1}`, { 'content-type': 'text/plain' }),
-        // Fastify reads text/plain as a string; the schema then refuses a string where an object belongs.
-        expect: STREAMED.has(route) ? '415 UNSUPPORTED_MEDIA_TYPE' : '400 VALIDATION_ERROR',
+        // Fastify reads text/plain as a string; the schema then refuses a string where an object
+        // belongs. A POST that takes no body refuses a form's types outright (0069).
+        expect:
+          STREAMED.has(route) || route === 'POST /jobs/:id/cancel'
+            ? '415 UNSUPPORTED_MEDIA_TYPE'
+            : '400 VALIDATION_ERROR',
       },
     );
   }
@@ -1338,8 +1342,43 @@ function nulCases(f: Fixture): Case[] {
   ];
 }
 
-function otherCases(): Case[] {
+function otherCases(f: Fixture): Case[] {
+  const evil = { origin: 'http://evil.example' };
   return [
+    // another web site's form (src/plugins/cross-origin.ts): the queued job must stay queued
+    {
+      route: 'POST /jobs/:id/cancel',
+      name: 'a form post from another site',
+      req: {
+        method: 'POST',
+        url: `/jobs/${f.queuedJob}/cancel`,
+        headers: { ...evil, 'content-type': 'application/x-www-form-urlencoded' },
+        payload: '',
+      },
+      expect: '403 CROSS_ORIGIN',
+    },
+    {
+      route: 'POST /jobs/:id/cancel',
+      name: 'a cross-site fetch without Origin',
+      req: { method: 'POST', url: `/jobs/${f.queuedJob}/cancel`, headers: { 'sec-fetch-site': 'cross-site' } },
+      expect: '403 CROSS_ORIGIN',
+    },
+    {
+      route: 'POST /jobs/:id/cancel',
+      name: 'an empty multipart body without Origin',
+      req: {
+        method: 'POST',
+        url: `/jobs/${f.queuedJob}/cancel`,
+        headers: { 'content-type': 'multipart/form-data; boundary=x' },
+      },
+      expect: '415 UNSUPPORTED_MEDIA_TYPE',
+    },
+    {
+      route: 'DELETE /datasets/:id',
+      name: 'from another site',
+      req: { ...del(`/datasets/${f.ds}`), headers: evil },
+      expect: '403 CROSS_ORIGIN',
+    },
     {
       route: '(none)',
       name: 'PUT /datasets',
@@ -1437,7 +1476,7 @@ t.test('hostile input: every malformed request gets a 4xx JSON error and changes
     ...modelCases(f),
     ...servingCases(f),
     ...nulCases(f),
-    ...otherCases(),
+    ...otherCases(f),
   ];
   const routes = new Set(cases.map((c) => c.route));
   t.ok(cases.length >= 60, `${cases.length} malformed requests over ${routes.size} routes`);

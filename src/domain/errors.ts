@@ -63,6 +63,8 @@ export const ErrorCodes = [
   'BATCH_EXCEEDS_DATA',
   // a gallery evaluated with another model than its own (docs/decisions/0038)
   'GALLERY_MODEL_MISMATCH',
+  // a write from another web site (docs/decisions/0069-cross-origin-writes.md)
+  'CROSS_ORIGIN',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];
 

@@ -85,6 +85,14 @@ function takesNoBody(req: FastifyRequest): boolean {
   return body === undefined || body.nullable === true;
 }
 
+/**
+ * The types a browser sends cross-origin without asking first (a form's, and fetch's in no-cors
+ * mode: the CORS-safelisted ones). Only POST can carry them so: PUT, PATCH and DELETE from another
+ * origin always need a preflight, which CORS_ORIGINS governs.
+ */
+const FORM_TYPES = new Set(['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain']);
+const formType = (req: FastifyRequest): boolean => FORM_TYPES.has(mediaType(req));
+
 /** No bytes follow the headers: Content-Length 0, or neither it nor Transfer-Encoding (RFC 9112 §6.3). */
 function hasNoBody(req: FastifyRequest): boolean {
   const length = req.headers['content-length'];
@@ -111,8 +119,20 @@ async function bodyParsers(app: App): Promise<void> {
 
   // A route that takes no body runs on an empty one whatever its Content-Type: many clients send
   // `application/json` on every request, and Fastify would refuse an empty one as invalid JSON.
-  // Routes that take a body keep their own refusals.
+  // Routes that take a body keep their own refusals. But a POST with a form's type (formType) is
+  // refused with or without a body: that is what another site's form sends, and
+  // `POST /jobs/:id/cancel` must not run for one (docs/decisions/0069-cross-origin-writes.md).
   app.addHook('onRequest', (req, _reply, done) => {
+    if (req.method === 'POST' && req.routeOptions.url !== undefined && takesNoBody(req) && formType(req)) {
+      return done(
+        new AppError(
+          415,
+          'UNSUPPORTED_MEDIA_TYPE',
+          `${req.method} ${req.routeOptions.url} takes no body: send it without a Content-Type (or with ${JSON_TYPE}), ` +
+            `not ${mediaType(req)}, which web forms send and is refused so that no other site's page can call it`,
+        ),
+      );
+    }
     if (req.headers['content-type'] !== undefined && takesNoBody(req) && hasNoBody(req)) {
       delete req.headers['content-type'];
     }
