@@ -104,12 +104,14 @@ export class PostgresGalleries {
   }
 
   /** Deletes the gallery, its items and staged items; how many item rows went (the caller vacuums). */
-  async delete(id: string): Promise<{ deleted: boolean; rowsRemoved: number }> {
+  /** `named`: the deleted gallery had a name, whose bytes the caller's rewrite must reach too. */
+  async delete(id: string): Promise<{ deleted: boolean; rowsRemoved: number; named: boolean }> {
     return this.tx(async (c) => {
-      const deleted = (await c.query('DELETE FROM galleries WHERE id = $1', [id])).rowCount ?? 0;
+      const gone = await c.query<{ name: string | null }>('DELETE FROM galleries WHERE id = $1 RETURNING name', [id]);
       const items = (await c.query('DELETE FROM gallery_items WHERE gallery_id = $1', [id])).rowCount ?? 0;
       const staged = (await c.query('DELETE FROM gallery_staged_items WHERE gallery_id = $1', [id])).rowCount ?? 0;
-      return { deleted: deleted > 0, rowsRemoved: items + staged };
+      const deleted = gone.rows.length > 0;
+      return { deleted, rowsRemoved: items + staged, named: deleted && gone.rows[0].name !== null };
     });
   }
 

@@ -268,7 +268,8 @@ export class PostgresStore implements Store {
       // SHARE until its job is inserted. So the job count below sees every job that got in before
       // this lock, and no job gets in after it (createJob then finds no row): the check and the
       // delete are one step, in every replica.
-      if (!(await this.one(c, 'SELECT 1 FROM datasets WHERE id = $1 FOR UPDATE', [id]))) return undefined;
+      const row = await this.one(c, 'SELECT name FROM datasets WHERE id = $1 FOR UPDATE', [id]);
+      if (!row) return undefined;
       await this.refuseDatasetInUse(c, id);
       const rows = async (sql: string) => (await c.query(sql, [id])).rowCount ?? 0;
       // the labels are identity data as much as the vectors: they go with the dataset
@@ -276,12 +277,15 @@ export class PostgresStore implements Store {
         (await rows('DELETE FROM chunks WHERE dataset_id = $1')) +
         (await rows('DELETE FROM dataset_labels WHERE dataset_id = $1'));
       await c.query('DELETE FROM datasets WHERE id = $1', [id]);
-      return gone;
+      return { gone, named: row.name !== null };
     });
     if (removed === undefined) return false;
     // The deleted rows' bytes stay in the table files until a rewrite, as an erased label's do.
-    // Bounded as erasure is: only a delete that removed rows pays for the rewrite.
-    if (removed > 0) await this.vacuumAfterErase(['chunks', 'dataset_labels']);
+    // Bounded as erasure is: only a delete that removed rows pays for the rewrite, and the small
+    // table of records only when the record had a name (user text, which may name a person).
+    const tables = removed.gone > 0 ? ['chunks', 'dataset_labels'] : [];
+    if (removed.named) tables.push('datasets');
+    if (tables.length > 0) await this.vacuumAfterErase(tables);
     return true;
   }
 
@@ -923,9 +927,12 @@ export class PostgresStore implements Store {
   }
 
   async deleteGallery(id: string): Promise<boolean> {
-    const { deleted, rowsRemoved } = await this.galleries.delete(id);
-    // A deleted gallery's items are erased as one item is: their bytes must leave the files too.
-    if (rowsRemoved > 0) await this.vacuumAfterErase(['gallery_items', 'gallery_staged_items']);
+    const { deleted, rowsRemoved, named } = await this.galleries.delete(id);
+    // A deleted gallery's items are erased as one item is: their bytes must leave the files too,
+    // and so must its name.
+    const tables = rowsRemoved > 0 ? ['gallery_items', 'gallery_staged_items'] : [];
+    if (named) tables.push('galleries');
+    if (tables.length > 0) await this.vacuumAfterErase(tables);
     return deleted;
   }
 

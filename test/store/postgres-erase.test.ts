@@ -149,14 +149,14 @@ else {
     t.equal(rows[0].n, 30, 'everyone else is still enrolled');
   });
 
-  t.test('a deleted dataset, ERASE_VACUUM=full: no vector or label of it in the chunks and label files', async (t) => {
+  t.test('a deleted dataset, ERASE_VACUUM=full: no vector, label or name of it in the table files', async (t) => {
     const url = await freshDatabase(t);
     const store = await openPostgresStore(url, { eraseVacuum: 'full' });
     t.teardown(() => store.close());
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     t.teardown(() => client.end());
-    const tables = ['chunks', 'dataset_labels'];
+    const tables = ['chunks', 'dataset_labels', 'datasets'];
     const listed = await Promise.all(tables.map((x) => files(client, x)));
     const unreadable = listed.find((x) => typeof x === 'string');
     if (unreadable !== undefined) return inCi ? t.fail(String(unreadable)) : t.comment(`SKIPPED: ${unreadable}`);
@@ -165,7 +165,8 @@ else {
     const alice = [0, 1, 2].map((i) => spelled(`ALICE-PG-DELETED-${i}-`, d));
     const label = spelled('ALICE-PG-LABEL', 4);
     const labelText = 'ALICE-PG-LABEL....';
-    const ds = await store.createDataset({ name: null, dimension: d });
+    const ds = await store.createDataset({ name: 'ALICE-PG-DATASET-NAME-01', dimension: d });
+    const dsName = spelled('ALICE-PG-DATASET-NAME-01', 6); // the name's 24 bytes, as a needle
     // over TOAST's threshold, among others' rows; a triplet upload copies the vectors again
     for (let c = 0; c < 3; c++) {
       const data = new Float32Array(41 * d);
@@ -179,11 +180,15 @@ else {
     const other = await store.createDataset({ name: null, dimension: d });
     const bob = spelled('BOB-PG-KEPT-', d);
     await store.appendSamples(other.id, bob, ['bob']);
-    t.equal(await inFiles(client, [...alice, label], before), 4, 'before: the vectors and the label are in the files');
+    t.equal(
+      await inFiles(client, [...alice, label, dsName], before),
+      5,
+      'before: vectors, label and name in the files',
+    );
     t.equal(await store.deleteDataset(ds.id), true);
     const after = (await Promise.all(tables.map((x) => files(client, x)))).flat() as string[];
     t.not(after[0], before[0], 'VACUUM FULL wrote new files');
-    t.equal(await inFiles(client, [...alice, label], [...before, ...after]), 0, 'none in the old or new files');
+    t.equal(await inFiles(client, [...alice, label, dsName], [...before, ...after]), 0, 'none in the old or new files');
     t.equal(await inFiles(client, [bob], after), 1, "another dataset's vector is still found (the search works)");
   });
 
@@ -194,18 +199,20 @@ else {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     t.teardown(() => client.end());
-    const tables = ['gallery_items', 'gallery_staged_items'];
+    const tables = ['gallery_items', 'gallery_staged_items', 'galleries'];
     const listed = await Promise.all(tables.map((x) => files(client, x)));
     const unreadable = listed.find((x) => typeof x === 'string');
     if (unreadable !== undefined) return inCi ? t.fail(String(unreadable)) : t.comment(`SKIPPED: ${unreadable}`);
     const before = listed.flat() as string[];
     const d = 64;
     const k = 8;
+    const name = 'ALICE-PG-GALLERY-NAME-01';
+    const galleryName = spelled(name, 6); // the name's 24 bytes, as a needle
     const m = await store.createModel(model(k, d));
     const gallery = () =>
       store.createGallery({ name: null, modelId: m.id, dimension: d, embeddingDimension: k, index: 'exact' });
     const limit = { max: 1000, setting: 'GALLERY_MAX_ITEMS' };
-    const g = await gallery();
+    const g = await store.createGallery({ name, modelId: m.id, dimension: d, embeddingDimension: k, index: 'exact' });
     const face = spelled('ALICE-PG-GALLERY-FACE-', d);
     const itemId = spelled('ALICE-PG-ITEM-ID-777', 5); // the id's text, as a needle
     // two uploads (the second replaces the first), and one left staged, never committed
@@ -217,10 +224,18 @@ else {
     const bob = spelled('BOB-PG-GALLERY-KEPT-', d);
     await store.stageGalleryItems('up-b', kept.id, ['bob'], ['bob'], bob, noise(k, 10));
     await store.commitGalleryItems('up-b', kept.id, m.id, 1, limit);
-    t.equal(await inFiles(client, [face, itemId], before), 2, 'before: the features and the id are in the files');
+    t.equal(
+      await inFiles(client, [face, itemId, galleryName], before),
+      3,
+      'before: features, id and name in the files',
+    );
     t.equal(await store.deleteGallery(g.id), true);
     const after = (await Promise.all(tables.map((x) => files(client, x)))).flat() as string[];
-    t.equal(await inFiles(client, [face, itemId], [...before, ...after]), 0, 'neither in the old or new files');
+    t.equal(
+      await inFiles(client, [face, itemId, galleryName], [...before, ...after]),
+      0,
+      'none in the old or new files',
+    );
     t.equal(await inFiles(client, [bob], after), 1, "another gallery's item is still found (the search works)");
   });
 
