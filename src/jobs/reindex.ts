@@ -38,12 +38,14 @@ export interface ReindexBackend {
  * How the loop ended. `committed`: the gallery is on the new model and the job succeeded;
  * `stopped`: the runner asked it to stop (cancel, park, a lost lease); `aborted`: the gallery is no
  * longer held by this job (a cancel elsewhere, the gallery deleted); `lost`: the commit was refused,
- * the job being another runner's or over; `failed`: it cannot go on.
+ * the job being another runner's or over; `gone`: the gallery was deleted under it (a delete that
+ * raced the job's start, which the delete's own cancel did not see); `failed`: it cannot go on.
  */
 export type ReindexOutcome =
   | { type: 'committed'; job: JobRecord }
   | { type: 'stopped' }
   | { type: 'aborted'; message: string }
+  | { type: 'gone'; message: string }
   | { type: 'lost'; code: string; message: string }
   | { type: 'failed'; code: string; message: string };
 
@@ -67,6 +69,7 @@ export async function runReindex(
     const code = codeOf(e);
     if (code === 'REINDEX_NOT_HELD') return { type: 'aborted', message: (e as Error).message };
     if (code === 'LEASE_LOST' || code === 'JOB_FINISHED') return { type: 'lost', code, message: (e as Error).message };
+    if (code === 'GALLERY_NOT_FOUND') return { type: 'gone', message: (e as Error).message };
     if (code?.endsWith('_NOT_FOUND')) return { type: 'failed', code, message: (e as Error).message };
     return { type: 'failed', code: 'REINDEX_FAILED', message: (e as Error).message };
   }

@@ -519,6 +519,12 @@ export class JobRunner {
         await r.writes;
         return;
       }
+      case 'gone':
+        // nothing is left to move: the job ends as the delete's own cancel would have ended it
+        this.opts.log.info({ jobId: r.job.id }, `the reindex ends cancelled: ${o.message}`);
+        this.end(r, 'cancelled', null);
+        await r.writes;
+        return;
       case 'failed':
         this.fail(r, o.code, o.message);
         await r.writes;
@@ -698,11 +704,15 @@ export class JobRunner {
   }
 
   private fail(r: Running, code: string, message: string): void {
+    this.end(r, 'failed', { code, message });
+  }
+
+  private end(r: Running, status: 'failed' | 'cancelled', error: { code: string; message: string } | null): void {
     if (r.done) return;
     r.done = true;
     this.flushProgress(r);
     if (r.stopping === 'park' || r.stopping === 'lost') return;
-    void this.write(r, () => this.finish(r.job.id, 'failed', { code, message }, this.owner));
+    void this.write(r, () => this.finish(r.job.id, status, error, this.owner));
   }
 
   /** Ends a job that produced no model, and tells the listeners; with `owner`, only while it holds the job. */

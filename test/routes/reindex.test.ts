@@ -103,6 +103,17 @@ t.test('a reindex switches the gallery at its commit: the old embeddings until t
   t.ok(seen.has('old') || seen.has('new'));
 });
 
+t.test('a gallery deleted under a queued reindex (a delete racing its start) ends the job cancelled', async (t) => {
+  const { app, b, g } = await setUp(t, 20);
+  const res = await reindex(app, g, b);
+  t.equal(res.statusCode, 202);
+  // the store's delete alone: what a DELETE that read the gallery before the job was stored leaves
+  t.equal(await app.services.store.deleteGallery(g), true);
+  void app.services.runner.start();
+  const job = await waitForJob(app, res.json().id);
+  t.match(job, { status: 'cancelled', error: null });
+});
+
 t.test('items upserted while the job runs are embedded with the new model before it commits', async (t) => {
   const { app, b, g, features } = await setUp(t, 20);
   const job = (await reindex(app, g, b)).json();
