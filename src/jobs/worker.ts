@@ -7,8 +7,6 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createCompute, startHelpers, type Compute, type StartedHelpers } from '../compute/index.js';
 import { gatherTripletSet, splitIndices, toIndexedSet, toTripletSet } from '../compute/training-data.js';
 import {
-  DEFAULT_MINED_PARAMS,
-  LEGACY_LOSS_MIX,
   embed,
   evaluateTriplets,
   retrievalMetrics,
@@ -29,6 +27,7 @@ import {
   verificationMetrics,
 } from '../math/verification/index.js';
 import { checkMinedCheckpoint, type MinedCheckpoint } from '../math/mining/checkpoint.js';
+import { minedTrainParams } from '../compute/mined-params.js';
 import {
   checkEmbeddable,
   checkEmbeddings,
@@ -184,16 +183,7 @@ function trainOnTriplets(
 
 function trainOnSamples(task: TrainTask, p: MinedTrainingParams, s: SampleData, kernels: Kernels): void {
   const samples = { d: s.dimension, n: s.count, X: s.data, labels: s.labels };
-  // Mining options the API does not expose keep the math core's defaults; the API's
-  // validationMetric is the core's earlyStoppingMetric (absent in jobs stored before it existed).
-  const { validationMetric, ...options } = p;
-  const params = {
-    ...DEFAULT_MINED_PARAMS,
-    // a job stored before the loss mix existed trains (and resumes) as it was queued
-    ...LEGACY_LOSS_MIX,
-    ...options,
-    earlyStoppingMetric: validationMetric ?? DEFAULT_MINED_PARAMS.earlyStoppingMetric,
-  };
+  const params = minedTrainParams(p);
   const result = resumable<MinedCheckpoint, MinedTrainResult>(
     task,
     (c) => checkMinedCheckpoint(c, samples, params),

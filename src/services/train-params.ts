@@ -9,10 +9,12 @@ import {
   type TrainingParams,
   type TrainingSource,
 } from '../domain/training.js';
+import { minedTrainParams } from '../compute/mined-params.js';
 import { batchExceedsData } from '../domain/batch-capacity.js';
 import { AppError, unprocessable } from '../errors.js';
 import type { TrainBody } from '../schemas/jobs.js';
 import type { DatasetRecord } from '../store/types.js';
+import { checkMinedParams } from '../math/mining/checks.js';
 
 /**
  * Samples are used when the dataset has them and the request does not ask for `mining: "none"`,
@@ -71,7 +73,23 @@ export function resolveParams(body: TrainBody, ds: DatasetRecord): TrainingParam
   if (p.source === 'samples' && p.tripletWeight === 0 && p.softNeighbourWeight === 0) {
     throw unsupported('body/tripletWeight and body/softNeighbourWeight cannot both be 0: the batch would have no loss');
   }
+  if (p.source === 'samples') checkAsTrainerWould(p);
   return p;
+}
+
+/**
+ * The trainer's own checks of its options, run before the job is queued: the body's schema is
+ * shared by both kinds of training (validationFraction up to 0.9 for triplets), so a mined job
+ * could pass it and then fail in the worker (validationFraction 0.6, batchSize 8 with
+ * samplesPerLabel 8). 400 with the trainer's words, which begin with the option's name.
+ */
+function checkAsTrainerWould(p: MinedTrainingParams): void {
+  try {
+    checkMinedParams(minedTrainParams(p));
+  } catch (e) {
+    if (e instanceof RangeError) throw unsupported(`body/${e.message}`);
+    throw e;
+  }
 }
 
 /**

@@ -51,6 +51,27 @@ t.test('a batchSize that is not a multiple of samplesPerLabel is refused with 40
   t.match(r.json().message, /96 or 104/);
 });
 
+t.test('options the trainer would refuse are refused by POST /train, before anything is queued', async (t) => {
+  const app = await testApp(t);
+  const ds = await samples(app, 10, 10);
+  const cases: [object, RegExp][] = [
+    // one label a batch: mining needs two (the worker used to fail the job after a 202)
+    [{ batchSize: 8, samplesPerLabel: 8 }, /^body\/batchSize must be an integer ≥ 2·samplesPerLabel/],
+    // the schema allows 0.9 for triplets; mined validation takes at most half
+    [{ validationFraction: 0.6 }, /^body\/validationFraction must be in \[0, 0\.5\]/],
+    [{ validationFraction: 0.6, validationSplit: 'samples' }, /^body\/validationFraction must be in \[0, 0\.5\]/],
+  ];
+  for (const [options, message] of cases) {
+    const r = await train(app, { datasetId: ds, outputDimension: 2, ...options });
+    expectError(t, r, 400, 'VALIDATION_ERROR');
+    t.match(r.json().message, message, JSON.stringify(options));
+  }
+  t.equal((await app.inject({ url: '/jobs' })).json().items.length, 0, 'nothing queued');
+  const edge = await train(app, { datasetId: ds, outputDimension: 2, validationFraction: 0.5, maxIterations: 5 });
+  t.equal(edge.statusCode, 202, 'the trainer’s own bound is accepted');
+  t.equal((await waitForJob(app, edge.json().id)).status, 'succeeded');
+});
+
 t.test('a defaulted batchSize is fitted to the data, and the job records what it trains', async (t) => {
   const app = await testApp(t);
   const small = await samples(app, 3, 10);

@@ -9,6 +9,11 @@ export function validateMinedInputs(s: LabelledSamples, p: MinedTrainParams): vo
     throw new RangeError(`samples need positive integer n and d (got n=${n}, d=${d})`);
   if (s.X.length !== n * d) throw new RangeError(`X has ${s.X.length} values, expected n·d = ${n * d}`);
   if (s.labels.length !== n) throw new RangeError(`labels has ${s.labels.length} values, expected n = ${n}`);
+  checkMinedParams(p);
+}
+
+/** Throws a RangeError naming the first option out of range (its message begins with the option's name). */
+export function checkMinedParams(p: MinedTrainParams): void {
   checkCommonParams(p);
   if (p.learningRate !== 'auto' && !(Number.isFinite(p.learningRate) && p.learningRate > 0))
     throw new RangeError(`learningRate must be > 0 or auto`);
