@@ -19,6 +19,7 @@ import { JobRunner } from './jobs/runner.js';
 import type { ReindexBackend } from './jobs/reindex.js';
 import { makeAuthHook, OPEN_PATHS } from './plugins/auth.js';
 import consolePlugin from './plugins/console.js';
+import { makeAllowedHostsHook } from './plugins/allowed-hosts.js';
 import { makeCrossOriginHook } from './plugins/cross-origin.js';
 import bodyParsers from './http/body-parsers.js';
 import { validators } from './http/validation.js';
@@ -230,6 +231,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  // A name this service does not answer to is refused before anything else reads the request.
+  if (config.allowedHosts.length > 0) app.addHook('onRequest', makeAllowedHostsHook(config.allowedHosts));
   // CORS first, so preflight requests are answered before authentication asks for a key.
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {

@@ -89,6 +89,8 @@ export interface Config {
   eraseVacuum: 'full' | 'plain';
   /** CORS allowed origins; empty = CORS off, ['*'] = any origin */
   corsOrigins: string[];
+  /** ALLOWED_HOSTS: the Host names requests may carry (src/plugins/allowed-hosts.ts); empty = any */
+  allowedHosts: string[];
   /** load shedding: over these, requests get 503 with Retry-After (0 disables a check) */
   overload: { maxEventLoopDelayMs: number; maxEventLoopUtilization: number };
   /** how the kernels run */
@@ -284,6 +286,7 @@ export function loadConfig(env: Env = process.env): Config {
     idempotencyTtlMs: intVar(env, 'IDEMPOTENCY_TTL_HOURS', 24, 1, 8760, errors) * 3_600_000,
     eraseVacuum: choice(env, 'ERASE_VACUUM', ['full', 'plain'] as const, errors),
     corsOrigins: list(env.CORS_ORIGINS),
+    allowedHosts: list(env.ALLOWED_HOSTS),
     overload: {
       maxEventLoopDelayMs: intVar(env, 'MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 600_000, errors),
       maxEventLoopUtilization: fraction(env, 'MAX_EVENT_LOOP_UTILIZATION', 0, errors),
