@@ -64,6 +64,28 @@ async function inFiles(client: pg.Client, vectors: Float32Array[], paths: string
   return vectors.filter((v) => bytes.includes(Buffer.from(v.buffer, v.byteOffset, v.byteLength))).length;
 }
 
+/**
+ * A fresh database's store (ERASE_VACUUM=full), a client on it, and the files of `tables` before
+ * anything is written; undefined when the files cannot be read (a failure in CI, else a skip).
+ */
+async function watched(t: Test, tables: string[]) {
+  const url = await freshDatabase(t);
+  const store = await openPostgresStore(url, { eraseVacuum: 'full' });
+  t.teardown(() => store.close());
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  t.teardown(() => client.end());
+  const listed = await Promise.all(tables.map((x) => files(client, x)));
+  const unreadable = listed.find((x) => typeof x === 'string');
+  if (unreadable !== undefined) {
+    if (inCi) t.fail(String(unreadable));
+    else t.comment(`SKIPPED: ${unreadable}`);
+    return undefined;
+  }
+  const filesOf = async () => (await Promise.all(tables.map((x) => files(client, x)))).flat() as string[];
+  return { store, client, before: listed.flat() as string[], filesOf };
+}
+
 async function scenario(t: Test, mode: 'plain' | 'full') {
   const url = await freshDatabase(t);
   const store = await openPostgresStore(url, { eraseVacuum: mode });
@@ -107,16 +129,9 @@ else {
   });
 
   t.test('gallery erasure, ERASE_VACUUM=full: no copy of the identity in gallery files', async (t) => {
-    const url = await freshDatabase(t);
-    const store = await openPostgresStore(url, { eraseVacuum: 'full' });
-    t.teardown(() => store.close());
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    t.teardown(() => client.end());
-    const tables = ['gallery_items', 'gallery_staged_items'];
-    const before = await Promise.all(tables.map((x) => files(client, x)));
-    const unreadable = before.find((x) => typeof x === 'string');
-    if (unreadable !== undefined) return inCi ? t.fail(String(unreadable)) : t.comment(`SKIPPED: ${unreadable}`);
+    const w = await watched(t, ['gallery_items', 'gallery_staged_items']);
+    if (!w) return;
+    const { store, client, before, filesOf } = w;
     const d = 64;
     const k = 8;
     const m = await store.createModel(model(k, d));
@@ -140,27 +155,18 @@ else {
       await store.stageGalleryItems(`up-${round}`, g.id, ids, labels, features, noise(ids.length * k, round + 5));
       await store.commitGalleryItems(`up-${round}`, g.id, m.id, ids.length, limit);
     }
-    const paths = () => before.flat() as string[];
-    t.equal(await inFiles(client, alice, paths()), 2, 'before: alice is in the files');
+    t.equal(await inFiles(client, alice, before), 2, 'before: alice is in the files');
     t.equal(await store.deleteGalleryLabel(g.id, 'alice'), 2, 'two items erased');
-    const after = (await Promise.all(tables.map((x) => files(client, x)))).flat() as string[];
-    t.equal(await inFiles(client, alice, [...paths(), ...after]), 0, 'no alice vector in the old or new files');
+    const after = await filesOf();
+    t.equal(await inFiles(client, alice, [...before, ...after]), 0, 'no alice vector in the old or new files');
     const { rows } = await client.query('SELECT count(*)::int AS n FROM gallery_items');
     t.equal(rows[0].n, 30, 'everyone else is still enrolled');
   });
 
   t.test('a deleted dataset, ERASE_VACUUM=full: no vector, label or name of it in the table files', async (t) => {
-    const url = await freshDatabase(t);
-    const store = await openPostgresStore(url, { eraseVacuum: 'full' });
-    t.teardown(() => store.close());
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    t.teardown(() => client.end());
-    const tables = ['chunks', 'dataset_labels', 'datasets'];
-    const listed = await Promise.all(tables.map((x) => files(client, x)));
-    const unreadable = listed.find((x) => typeof x === 'string');
-    if (unreadable !== undefined) return inCi ? t.fail(String(unreadable)) : t.comment(`SKIPPED: ${unreadable}`);
-    const before = listed.flat() as string[];
+    const w = await watched(t, ['chunks', 'dataset_labels', 'datasets']);
+    if (!w) return;
+    const { store, client, before, filesOf } = w;
     const d = 64;
     const alice = [0, 1, 2].map((i) => spelled(`ALICE-PG-DELETED-${i}-`, d));
     const label = spelled('ALICE-PG-LABEL', 4);
@@ -186,24 +192,16 @@ else {
       'before: vectors, label and name in the files',
     );
     t.equal(await store.deleteDataset(ds.id), true);
-    const after = (await Promise.all(tables.map((x) => files(client, x)))).flat() as string[];
+    const after = await filesOf();
     t.not(after[0], before[0], 'VACUUM FULL wrote new files');
     t.equal(await inFiles(client, [...alice, label, dsName], [...before, ...after]), 0, 'none in the old or new files');
     t.equal(await inFiles(client, [bob], after), 1, "another dataset's vector is still found (the search works)");
   });
 
   t.test('a deleted gallery, ERASE_VACUUM=full: no feature or item id of it in the gallery files', async (t) => {
-    const url = await freshDatabase(t);
-    const store = await openPostgresStore(url, { eraseVacuum: 'full' });
-    t.teardown(() => store.close());
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    t.teardown(() => client.end());
-    const tables = ['gallery_items', 'gallery_staged_items', 'galleries'];
-    const listed = await Promise.all(tables.map((x) => files(client, x)));
-    const unreadable = listed.find((x) => typeof x === 'string');
-    if (unreadable !== undefined) return inCi ? t.fail(String(unreadable)) : t.comment(`SKIPPED: ${unreadable}`);
-    const before = listed.flat() as string[];
+    const w = await watched(t, ['gallery_items', 'gallery_staged_items', 'galleries']);
+    if (!w) return;
+    const { store, client, before, filesOf } = w;
     const d = 64;
     const k = 8;
     const name = 'ALICE-PG-GALLERY-NAME-01';
@@ -230,7 +228,7 @@ else {
       'before: features, id and name in the files',
     );
     t.equal(await store.deleteGallery(g.id), true);
-    const after = (await Promise.all(tables.map((x) => files(client, x)))).flat() as string[];
+    const after = await filesOf();
     t.equal(
       await inFiles(client, [face, itemId, galleryName], [...before, ...after]),
       0,
