@@ -6,20 +6,9 @@
 // refused: they carry no data, and a container's probe asks by localhost or an address.
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { errorBody } from '../errors.js';
+import { parseHost } from '../http/host.js';
 
 const PROBES = new Set(['/healthz', '/readyz']);
-
-/** `host` (a Host header or a list entry) as {host:port, hostname}, lowercased; undefined if it is no host. */
-function parseHost(host: string): { host: string; hostname: string } | undefined {
-  try {
-    const u = new URL(`http://${host}`);
-    // "a/x@b" parses as a URL of host "a": only a bare host[:port] is one
-    if (u.host !== host.toLowerCase() && `${u.host}:80` !== host.toLowerCase()) return undefined;
-    return { host: u.host, hostname: u.hostname };
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Whether `host` is allowed by `entries`: an entry names a hostname (any port), a host:port, or

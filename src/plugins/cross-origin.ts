@@ -10,6 +10,7 @@
 // A request with neither header (curl, servers, SDKs) is not a browser's and passes as before.
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { errorBody } from '../errors.js';
+import { parseHost } from '../http/host.js';
 
 export const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -24,11 +25,7 @@ export function isOwnOrigin(origin: string, host: string | undefined): boolean {
   try {
     const o = new URL(origin);
     if (o.protocol !== 'http:' && o.protocol !== 'https:') return false;
-    const h = host.toLowerCase();
-    const own = new URL(`${o.protocol}//${h}`).host;
-    // the Host must be a host and port only, as the URL parser read it ("a/x@b" is read as "a")
-    const asSent = own === h || `${own}:${o.protocol === 'https:' ? 443 : 80}` === h;
-    return asSent && o.host === own;
+    return o.host === parseHost(host, o.protocol)?.host;
   } catch {
     return false; // "null" (a sandboxed frame, a file: page) and anything else that is no URL
   }
