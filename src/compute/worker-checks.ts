@@ -4,7 +4,7 @@
 
 import {
   firstUnsafeRow,
-  firstUnsafeValue,
+  firstUnsafeEmbedding,
   FLOAT32_MAX,
   largestRowSum,
   largestSafeValue,
@@ -70,12 +70,11 @@ export function checkEmbeddable(
 
 /** The same for n stored k-dimensional embeddings (a gallery's items). */
 export function checkEmbeddings(E: Float32Array, n: number, k: number, what: string): void {
-  const safe = largestSafeValue(k);
-  const i = firstUnsafeValue(E, n * k, safe);
-  if (i >= 0)
+  const bad = firstUnsafeEmbedding(E, n, k);
+  if (bad)
     throw Object.assign(
       new Error(
-        `${what} item ${Math.floor(i / k)} has embedding value ${E[i]}, past ±${safe.toPrecision(3)}, where distances ` +
+        `${what} item ${bad.row} has embedding value ${bad.value}, past ±${bad.safe.toPrecision(3)}, where distances ` +
           'between embeddings overflow float32: the figures would not be numbers',
       ),
       { code: 'NON_FINITE_VALUE' },

@@ -75,6 +75,20 @@ export function firstUnsafeRow(
   }
 }
 
+/**
+ * The first of n stored k-dimensional embeddings with a value past largestSafeValue(k) (or not
+ * finite): its row, the value and the bound; undefined when there is none.
+ */
+export function firstUnsafeEmbedding(
+  E: Float32Array,
+  n: number,
+  k: number,
+): { row: number; value: number; safe: number } | undefined {
+  const safe = largestSafeValue(k);
+  const i = firstUnsafeValue(E, n * k, safe);
+  return i < 0 ? undefined : { row: Math.floor(i / k), value: E[i], safe };
+}
+
 /** The index of the first of E's `count` values past ±safe, or not finite; -1 when there is none. */
 export function firstUnsafeValue(E: Float32Array, count: number, safe: number): number {
   for (let i = 0; i < count; i++) if (!(Math.abs(E[i]) <= safe)) return i;

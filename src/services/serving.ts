@@ -4,7 +4,7 @@ import type { Limits } from '../config.js';
 import { distancesReplyBytes, embedReplyBytes, formatBytes, type EmbedFormat } from '../domain/costs.js';
 import { AppError, badRequest, unprocessable } from '../errors.js';
 
-import { firstUnsafeValue, largestSafeValue } from '../math/embedding-range.js';
+import { firstUnsafeEmbedding } from '../math/embedding-range.js';
 import { NORM_EPSILON, pairwiseDistances, type Kernels, type Metric } from '../math/index.js';
 import { NonFiniteInputError, type Projection, type StagedRows } from '../math/kernels/types.js';
 import type { ModelService, LoadedModel } from './models.js';
@@ -260,12 +260,11 @@ function finiteEmbedded(e: Embedded): Embedded {
  * `first` is E's first row's number in the request.
  */
 export function checkSearchable(E: Float32Array, n: number, k: number, what: string, first = 0): Float32Array {
-  const safe = largestSafeValue(k);
-  const i = firstUnsafeValue(E, n * k, safe);
-  if (i >= 0)
+  const bad = firstUnsafeEmbedding(E, n, k);
+  if (bad)
     throw unprocessable(
       'NON_FINITE_VALUE',
-      `${what} ${first + Math.floor(i / k)} has embedding value ${E[i].toPrecision(4)}, past ±${safe.toPrecision(3)}, where distances between ` +
+      `${what} ${first + bad.row} has embedding value ${bad.value.toPrecision(4)}, past ±${bad.safe.toPrecision(3)}, where distances between ` +
         'embeddings overflow float32; rescale the inputs or the model',
     );
   return E;
