@@ -70,9 +70,6 @@ export function resolveParams(body: TrainBody, ds: DatasetRecord): TrainingParam
   params.source = source;
   const p = params as TrainingParams;
   if (p.source === 'samples') fitBatch(p, body.batchSize !== undefined, ds);
-  if (p.source === 'samples' && p.tripletWeight === 0 && p.softNeighbourWeight === 0) {
-    throw unsupported('body/tripletWeight and body/softNeighbourWeight cannot both be 0: the batch would have no loss');
-  }
   if (p.source === 'samples') checkAsTrainerWould(p);
   return p;
 }

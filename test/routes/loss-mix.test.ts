@@ -51,7 +51,12 @@ t.test('loss-mix fields: defaults stored, a mix honoured, no loss refused', asyn
   const c = await waitForJob(app, (await post({ ...body, startPull: 0 })).json().id);
   const wc = (await app.inject({ url: `/models/${c.modelId}/weights` })).json();
   t.notSame(wc.W, wa.W, 'the pull changes the map');
-  expectError(t, await post({ ...body, tripletWeight: 0, softNeighbourWeight: 0 }), 400, 'VALIDATION_ERROR');
+  const noLoss = await post({ ...body, tripletWeight: 0, softNeighbourWeight: 0 });
+  expectError(t, noLoss, 400, 'VALIDATION_ERROR');
+  t.match(
+    noLoss.json().message,
+    /^body\/tripletWeight and softNeighbourWeight cannot both be 0: the batch would have no loss/,
+  );
   expectError(t, await post({ ...body, softNeighbourTemperature: 0 }), 400, 'VALIDATION_ERROR');
   expectError(t, await post({ ...body, startPull: -1 }), 400, 'VALIDATION_ERROR');
   const triplets = await createDataset(app, 4, makeTriplets(20, 4));

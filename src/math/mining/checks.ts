@@ -41,7 +41,7 @@ function checkLossMix(p: MinedTrainParams): void {
   if (!w.every((x) => Number.isFinite(x) && x >= 0))
     throw new RangeError(`tripletWeight, softNeighbourWeight and startPull must be finite and ≥ 0`);
   if (p.tripletWeight === 0 && p.softNeighbourWeight === 0)
-    throw new RangeError(`tripletWeight and softNeighbourWeight cannot both be 0`);
+    throw new RangeError(`tripletWeight and softNeighbourWeight cannot both be 0: the batch would have no loss`);
   if (!(Number.isFinite(p.softNeighbourTemperature) && p.softNeighbourTemperature > 0))
     throw new RangeError(`softNeighbourTemperature must be > 0`);
 }
