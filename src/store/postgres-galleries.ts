@@ -103,8 +103,10 @@ export class PostgresGalleries {
     return postgresNewestFirst(this.pool, 'galleries', req, galleryFromRow);
   }
 
-  /** Deletes the gallery, its items and staged items; how many item rows went (the caller vacuums). */
-  /** `named`: the deleted gallery had a name, whose bytes the caller's rewrite must reach too. */
+  /**
+   * Deletes the gallery, its items and staged items: how many item rows went, and whether the
+   * gallery had a name (the caller's rewrite must reach those bytes too).
+   */
   async delete(id: string): Promise<{ deleted: boolean; rowsRemoved: number; named: boolean }> {
     return this.tx(async (c) => {
       const gone = await c.query<{ name: string | null }>('DELETE FROM galleries WHERE id = $1 RETURNING name', [id]);
