@@ -64,17 +64,23 @@ async function inFiles(client: pg.Client, vectors: Float32Array[], paths: string
   return vectors.filter((v) => bytes.includes(Buffer.from(v.buffer, v.byteOffset, v.byteLength))).length;
 }
 
+/** A fresh database's store (ERASE_VACUUM as given) and a client on it, both closed with t. */
+async function connected(t: Test, mode: 'plain' | 'full' = 'full') {
+  const url = await freshDatabase(t);
+  const store = await openPostgresStore(url, { eraseVacuum: mode });
+  t.teardown(() => store.close());
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  t.teardown(() => client.end());
+  return { store, client };
+}
+
 /**
  * A fresh database's store (ERASE_VACUUM=full), a client on it, and the files of `tables` before
  * anything is written; undefined when the files cannot be read (a failure in CI, else a skip).
  */
 async function watched(t: Test, tables: string[]) {
-  const url = await freshDatabase(t);
-  const store = await openPostgresStore(url, { eraseVacuum: 'full' });
-  t.teardown(() => store.close());
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  t.teardown(() => client.end());
+  const { store, client } = await connected(t);
   const listed = await Promise.all(tables.map((x) => files(client, x)));
   const unreadable = listed.find((x) => typeof x === 'string');
   if (unreadable !== undefined) {
@@ -87,12 +93,7 @@ async function watched(t: Test, tables: string[]) {
 }
 
 async function scenario(t: Test, mode: 'plain' | 'full') {
-  const url = await freshDatabase(t);
-  const store = await openPostgresStore(url, { eraseVacuum: mode });
-  t.teardown(() => store.close());
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  t.teardown(() => client.end());
+  const { store, client } = await connected(t, mode);
   const paths = await files(client);
   if (typeof paths === 'string') {
     if (inCi) t.fail(paths);
@@ -238,12 +239,7 @@ else {
   });
 
   t.test('the rewrite is paid only by a delete that removed rows', async (t) => {
-    const url = await freshDatabase(t);
-    const store = await openPostgresStore(url, { eraseVacuum: 'full' });
-    t.teardown(() => store.close());
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    t.teardown(() => client.end());
+    const { store, client } = await connected(t);
     const fileOf = async (table: string) =>
       (await client.query<{ p: string }>('SELECT pg_relation_filepath($1::text) AS p', [table])).rows[0].p;
     const watched = ['chunks', 'dataset_labels', 'gallery_items', 'gallery_staged_items'];
