@@ -9,8 +9,10 @@
 //   one multiply or divide gives the correctly rounded float64: the value JSON.parse gives.
 // - Longer decimals (16–19 significant digits) are read approximately (relative error < 2^-50)
 //   and returned as their float32 value, once the estimate is known to be far enough from a
-//   float32 rounding boundary that the exact float64 rounds to the same float32. Every route that
-//   uses this parser stores float32, so Math.fround of each value is what it would have been.
+//   float32 rounding boundary that the exact float64 rounds to the same float32. Only numbers in
+//   arrays are read so: they are the vectors, and every route that uses this parser stores them as
+//   float32, so Math.fround of each value is what it would have been. A number on its own (a
+//   `k`, a `maxDistance`) is an option compared in float64, so it is always read exactly.
 // - Anything else takes the exact path: a number beyond the above, or near a boundary, is read
 //   with Number() (correctly rounded), and a body with string escapes, a "__proto__" or
 //   "constructor" key, nesting deeper than MAX_JSON_DEPTH, or any syntax error, is not parsed here at
@@ -264,7 +266,7 @@ export class Float32JsonParser {
       let v = -1;
       if (m === 0) v = 0;
       else if (m < EXACT_INT && scale >= -22 && scale <= 22) v = scale < 0 ? m / POW10[-scale] : m * POW10[scale];
-      else if (digits <= MAX_DIGITS && scale >= -22 && scale < 0) {
+      else if (!single && digits <= MAX_DIGITS && scale >= -22 && scale < 0) {
         // Longer decimals: the float32 of an estimate, when it is surely the float32 of the exact
         // float64: a normal float32 well inside the range, not a power of two (whose lower
         // neighbour is nearer), and the estimate at least REL_ERROR·x from a rounding boundary.

@@ -275,3 +275,23 @@ t.test('vectors longer than the scratch array, and one parser used again', async
   t.same(parse('{"a":[-0,0.0,-0.0e5]}'), { a: [-0, 0, -0] });
   t.ok(Object.is((parse('[-0]') as number[])[0], -0), '-0 stays -0');
 });
+
+t.test('a number on its own is an option, read exactly: only vectors are read to float32', async (t) => {
+  // 0.300000005 sits within half a float32 step of 0.3000000119…, the float32 next to 0.3: read as
+  // float32 it would move a search's maxDistance threshold past an item it should exclude.
+  const rng = createRng(11);
+  const texts = ['0.300000005', '0.30000000000000004', '0.1000000000000000055511151231257827'];
+  for (let i = 0; i < 2_000; i++) texts.push(`0.${digitString(rng, 16 + Math.floor(rng.uniform() * 4), false)}1`);
+  let approximated = 0;
+  for (const text of texts) {
+    const ref = JSON.parse(text) as number;
+    const body = parse(`{"k":5,"maxDistance":${text},"inputs":[[${text},${text}]],"tail":[[0],${text}]}`);
+    if (body === FALLBACK) return t.fail(`fell back on ${text}`);
+    const b = body as { maxDistance: number; inputs: number[][]; tail: unknown[] };
+    if (!Object.is(b.maxDistance, ref) || !Object.is(b.tail[1], ref)) t.fail(`${text}: ${b.maxDistance} ≠ ${ref}`);
+    if (!agrees(b.inputs[0][0], ref)) t.fail(`${text} in a vector: ${b.inputs[0][0]}`);
+    if (!Object.is(b.inputs[0][0], ref)) approximated++;
+  }
+  // the vectors still take the float32 path (the reason the parser exists)
+  t.ok(approximated > texts.length / 2, `${approximated} vector values read to float32`);
+});
