@@ -143,6 +143,8 @@ const CHECKPOINT_PART_BYTES = 8 * 1024 * 1024;
 
 /** pg_advisory_xact_lock key of the job queue (any fixed number no other lock uses). */
 const QUEUE_LOCK = 0x71e0e;
+/** The largest value of an int4 column. */
+const INT4_MAX = 2 ** 31 - 1;
 
 const countColumn = (kind: ChunkKind) => (kind === 'triplets' ? 'triplet_count' : 'sample_count');
 
@@ -631,9 +633,11 @@ export class PostgresStore implements Store {
   }
 
   async listJobEvents(jobId: string, after: number, limit: number): Promise<Page<JobEvent>> {
+    // seq is an int4: a client's cursor past it (an `after`, a Last-Event-ID) would fail the cast,
+    // and no stored seq can be above it anyway
     const { rows } = await this.pool.query(
       'SELECT seq, payload, created_at FROM job_events WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
-      [jobId, after, limit + 1],
+      [jobId, Math.min(after, INT4_MAX), limit + 1],
     );
     return eventPage(rows as Row[], limit, (r) => ({
       seq: r.seq as number,

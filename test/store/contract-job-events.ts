@@ -65,6 +65,9 @@ export function jobEventsContract(t: Test, backend: StoreBackend): void {
       [5],
     );
     t.equal(last.nextCursor, null);
+    // a cursor past any seq a store can hold (a client's Last-Event-ID or `after`) is an empty page
+    for (const after of [2 ** 31 - 1, 2 ** 31, 2 ** 53, 1e20])
+      t.same(await store.listJobEvents(job.id, after, 2), { items: [], nextCursor: null }, `after ${after}`);
 
     // a point written without etaMs (as an older version stored them) reads back with etaMs null
     const { etaMs: _eta, ...older } = point(6);
