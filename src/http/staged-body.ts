@@ -3,8 +3,11 @@
 // in parts (Buffers, doubling from PART_MIN to PART_MAX) counted against one budget shared by all
 // requests (STAGED_BYTES_LIMIT); past it the request is refused with 503 STAGING_FULL and
 // Retry-After. Only a complete body is copied into a staged block of its exact size (the kernels'
-// memory, which never shrinks), and that block stays counted until it is released.
+// memory, which never shrinks), and that block stays counted until it is released. That copy runs
+// in slices with the event loop let run between them: a burst of large bodies ending together
+// would otherwise hold the loop for the whole of each copy.
 import type { Readable } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { AppError, badRequest, tooLarge } from '../errors.js';
 import type { StagedRows } from '../services/serving.js';
 
@@ -12,6 +15,11 @@ import type { StagedRows } from '../services/serving.js';
 const PART_MIN = 16 * 1024;
 /** Parts stop doubling here: at most this much is allocated ahead of the bytes that arrived. */
 const PART_MAX = 1024 * 1024;
+/**
+ * At most about this much is copied into the staged block per turn of the event loop. A body this
+ * size or smaller is copied in one go, without a turn given up: its copy is as short as a slice.
+ */
+const COPY_SLICE = PART_MAX;
 
 /** Bytes held by binary bodies across all requests, against STAGED_BYTES_LIMIT. */
 /** A drained budget that held at least this much asks for its memory back (onDrained). */
@@ -138,13 +146,29 @@ class Parts {
     return part;
   }
 
-  /** Copies the body into rows (of exactly this.length bytes). */
-  copyTo(rows: StagedRows): void {
-    let offset = 0;
+  /** The bytes received, part by part. */
+  private *filled(): Generator<Buffer> {
     for (let i = 0; i < this.parts.length; i++) {
-      const used = i === this.parts.length - 1 ? this.fill : this.parts[i].byteLength;
-      rows.write(this.parts[i].subarray(0, used), offset);
-      offset += used;
+      yield i === this.parts.length - 1 ? this.parts[i].subarray(0, this.fill) : this.parts[i];
+    }
+  }
+
+  /**
+   * Copies the body into rows (of exactly this.length bytes), about COPY_SLICE bytes per turn of
+   * the event loop; rejects with the first write that throws. Nothing else may touch the parts
+   * until it settles.
+   */
+  async copyTo(rows: StagedRows): Promise<void> {
+    let offset = 0;
+    let slice = 0;
+    for (const part of this.filled()) {
+      if (slice > 0 && slice + part.byteLength > COPY_SLICE) {
+        await nextTurn();
+        slice = 0;
+      }
+      rows.write(part, offset);
+      offset += part.byteLength;
+      slice += part.byteLength;
     }
   }
 
@@ -173,6 +197,28 @@ function counted(rows: StagedRows, budget: StagingBudget): StagedRows {
 
 const tooBig = (limit: number, what: string) =>
   tooLarge('BODY_TOO_LARGE', `${what} is larger than the limit of ${limit} bytes (BODY_LIMIT_BYTES)`);
+
+/**
+ * A complete body's parts copied into a staged block of its length, counted against the budget in
+ * the parts' place. On failure the block is released and the parts given back: nothing stays
+ * counted.
+ */
+async function copyOut(parts: Parts, o: StagedBodyOptions): Promise<StagedRows> {
+  const length = parts.length;
+  let rows: StagedRows | undefined;
+  try {
+    rows = o.stage(length);
+    await parts.copyTo(rows);
+  } catch (e) {
+    rows?.release();
+    throw e;
+  } finally {
+    // The parts' bytes become the block's (or are gone): their capacity is given back either way.
+    parts.free();
+  }
+  o.budget.keep(length);
+  return counted(rows, o.budget);
+}
 
 /**
  * Reads a whole binary body into a staged block. An oversized Content-Length is refused before a
@@ -217,21 +263,11 @@ export function readStaged(stream: Readable, o: StagedBodyOptions): Promise<Stag
       if (settled) return;
       if (known && parts.length !== declared)
         return fail(badRequest('INVALID_BODY', `${what} is shorter than its Content-Length`));
-      let rows: StagedRows | undefined;
-      try {
-        rows = o.stage(parts.length);
-        parts.copyTo(rows);
-      } catch (e) {
-        rows?.release();
-        return fail(e);
-      }
+      // The body is complete: from here the copy owns the parts, and a late 'close' or 'error' on
+      // the stream (a client gone while the copy runs) changes nothing.
       settled = true;
       detach();
-      // The parts' bytes become the block's: the budget goes on counting the body's length.
-      const length = parts.length;
-      parts.free();
-      o.budget.keep(length);
-      resolve(counted(rows, o.budget));
+      copyOut(parts, o).then(resolve, reject);
     };
     const onClose = () => fail(badRequest('INVALID_BODY', `${what} ended early (connection closed)`));
     stream.on('data', onData).on('end', onEnd).on('error', fail).on('close', onClose);
