@@ -21,6 +21,19 @@ const PART_MAX = 1024 * 1024;
  */
 const COPY_SLICE = PART_MAX;
 
+/** The turn the last slice waiting to be copied waits for (copyTurn). */
+let lastTurn: Promise<void> = Promise.resolve();
+
+/**
+ * A turn of the event loop for one slice of a copy. The slices of all bodies take turns, in the
+ * order they asked: a burst of bodies ending together holds the loop for one slice at a time, not
+ * one per body.
+ */
+function copyTurn(): Promise<void> {
+  lastTurn = lastTurn.then(() => nextTurn());
+  return lastTurn;
+}
+
 /** Bytes held by binary bodies across all requests, against STAGED_BYTES_LIMIT. */
 /** A drained budget that held at least this much asks for its memory back (onDrained). */
 const DRAIN_HINT_BYTES = 16 * 1024 * 1024;
@@ -154,16 +167,17 @@ class Parts {
   }
 
   /**
-   * Copies the body into rows (of exactly this.length bytes), about COPY_SLICE bytes per turn of
-   * the event loop; rejects with the first write that throws. Nothing else may touch the parts
-   * until it settles.
+   * Copies the body into rows (of exactly this.length bytes): a body of one slice at once, a
+   * larger one about COPY_SLICE bytes per turn (copyTurn). Rejects with the first write that
+   * throws. Nothing else may touch the parts until it settles.
    */
   async copyTo(rows: StagedRows): Promise<void> {
+    const sliced = this.length > COPY_SLICE;
     let offset = 0;
     let slice = 0;
     for (const part of this.filled()) {
-      if (slice > 0 && slice + part.byteLength > COPY_SLICE) {
-        await nextTurn();
+      if (sliced && (offset === 0 || slice + part.byteLength > COPY_SLICE)) {
+        await copyTurn();
         slice = 0;
       }
       rows.write(part, offset);

@@ -17,7 +17,11 @@ class BufferRows implements StagedRows {
   /** called before each write, with the writes made so far (a throw fails the write) */
   beforeWrite: (writes: number) => void = () => {};
 
-  constructor(readonly byteLength: number) {
+  constructor(
+    readonly byteLength: number,
+    /** called after each write, with its length */
+    private readonly onWrite: (bytes: number) => void = () => {},
+  ) {
     this.buf = Buffer.alloc(byteLength);
   }
 
@@ -25,6 +29,7 @@ class BufferRows implements StagedRows {
     this.beforeWrite(this.writes);
     this.buf.set(chunk, offset);
     this.writes++;
+    this.onWrite(chunk.byteLength);
   }
 
   value(i: number): number {
@@ -37,14 +42,14 @@ class BufferRows implements StagedRows {
 }
 
 /** A body sent through a real stream in pieces of `piece` bytes; the rows it is staged into. */
-function send(body: Buffer, budget: StagingBudget, piece = 100_000) {
+function send(body: Buffer, budget: StagingBudget, onWrite?: (bytes: number) => void, piece = 100_000) {
   const stream = new PassThrough();
   let rows: BufferRows | undefined;
   const staged = readStaged(stream, {
     contentLength: String(body.byteLength),
     limit: 64 * MiB,
     budget,
-    stage: (n) => (rows = new BufferRows(n)),
+    stage: (n) => (rows = new BufferRows(n, onWrite)),
   });
   for (let at = 0; at < body.byteLength; at += piece) stream.write(body.subarray(at, at + piece));
   stream.end();
@@ -54,7 +59,7 @@ function send(body: Buffer, budget: StagingBudget, piece = 100_000) {
 t.test('a body of many parts is staged byte for byte, and counted at its length', async (t) => {
   const budget = new StagingBudget(64 * MiB);
   const body = randomBytes(5 * MiB + 12_345);
-  const { staged } = send(body, budget, 65_537);
+  const { staged } = send(body, budget, undefined, 65_537);
   const rows = (await staged) as BufferRows;
   t.equal(rows.byteLength, body.byteLength);
   t.ok(rows.buf.equals(body), 'the same bytes, in order');
@@ -73,8 +78,28 @@ t.test('the event loop runs while a large body is copied into its block', async 
   const result = (await staged) as BufferRows;
   t.ok(result.buf.equals(body));
   t.not(writesWhenLoopRan, undefined, 'a callback queued after the end ran before the body was staged');
-  t.ok(writesWhenLoopRan! > 0 && writesWhenLoopRan! < result.writes, 'and it ran between the copy’s slices');
+  t.ok(writesWhenLoopRan! < result.writes, 'and it ran before the copy’s last slice');
   result.release();
+  t.equal(budget.bytes, 0);
+});
+
+t.test('bodies ending together take turns: the loop holds one slice at a time', async (t) => {
+  const budget = new StagingBudget(64 * MiB);
+  const bodies = [randomBytes(4 * MiB), randomBytes(4 * MiB + 1), randomBytes(3 * MiB)];
+  // Bytes copied between two turns of the loop, counted by a callback that runs on every turn.
+  const perTurn = [0];
+  let ticking = true;
+  const tick = () => {
+    perTurn.push(0);
+    if (ticking) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const sent = bodies.map((body) => send(body, budget, (n) => (perTurn[perTurn.length - 1] += n)));
+  const staged = (await Promise.all(sent.map((s) => s.staged))) as BufferRows[];
+  ticking = false;
+  staged.forEach((rows, i) => t.ok(rows.buf.equals(bodies[i]), `body ${i} intact`));
+  t.ok(Math.max(...perTurn) <= MiB, `at most one slice a turn (${Math.max(...perTurn)} bytes)`);
+  staged.forEach((rows) => rows.release());
   t.equal(budget.bytes, 0);
 });
 
