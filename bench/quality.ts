@@ -250,6 +250,9 @@ export function facesOpenSet(seed: number, s: FacesShape = FACES, name = 'faces'
 
 function figuresOf(E: Float32Array | Float64Array, n: number, k: number, labels: Int32Array, kernels: Kernels) {
   const r = retrievalMetrics(E, n, k, labels, kernels);
+  // a test set with no label twice measures nothing: a 0 would sink the method's mean (0071)
+  if (r.precisionAt1 === null || r.mapAtR === null)
+    throw new Error(`the test set's ${n} rows have no label twice: no retrieval query to score`);
   const v = verificationMetrics(E, n, k, labels, { fars: [1e-3] });
   return { precisionAt1: r.precisionAt1, mapAtR: r.mapAtR, tar: v.tarAtFar[0].tar ?? 0 };
 }

@@ -4,7 +4,7 @@
 // Open (additionalProperties): a field the core adds later is still passed through.
 import { Type, type Static } from '@sinclair/typebox';
 import type { StopReason, TrainMetrics } from '../math/types.js';
-import type { MinedTrainMetrics, ValidationFigures } from '../math/mining/types.js';
+import type { MinedTrainMetrics, ReportedValidationFigures } from '../math/mining/types.js';
 
 const STOP_REASONS = [
   'max_iterations',
@@ -68,8 +68,12 @@ export const JobMetrics = Type.Object(
                 'Absent for jobs that chose before the trial',
             }),
           ),
-          plain: Type.Number({ description: 'the figure of plain embeddings (see `by`)' }),
-          unit: Type.Number({ description: 'the same for unit-norm embeddings' }),
+          plain: Type.Union([Type.Number(), Type.Null()], {
+            description:
+              'the figure of plain embeddings (see `by`); null when the validation samples have nothing for it ' +
+              'to average (a retrieval figure and validationQueryCount 0, or no triplet): the tie kept unit norm',
+          }),
+          unit: Type.Union([Type.Number(), Type.Null()], { description: 'the same for unit-norm embeddings' }),
           z: Type.Optional(
             Type.Number({
               description:
@@ -102,11 +106,18 @@ export const JobMetrics = Type.Object(
         'held-out labels, training made the map worse on the held-out samples and the start is returned: ' +
         '`bestIteration` 0 and a warning',
     ),
-    validationLoss: num('Loss on the validation set'),
-    validationTripletAccuracy: num('Share of validation triplets with d(a,p) < d(a,n)'),
-    precisionAt1: num('Validation precision@1'),
-    rPrecision: num('Validation R-precision'),
-    mapAtR: num('Validation MAP@R'),
+    validationLoss: num('Loss on the validation set; null (mined training) when its samples form no triplet'),
+    validationTripletAccuracy: num('Share of validation triplets with d(a,p) < d(a,n); null when there is none'),
+    precisionAt1: num(
+      'Validation precision@1; null when validationQueryCount is 0 (no validation label twice: nothing to measure, ' +
+        'docs/decisions/0071)',
+    ),
+    rPrecision: num('Validation R-precision; null when validationQueryCount is 0'),
+    mapAtR: num('Validation MAP@R; null when validationQueryCount is 0'),
+    validationQueryCount: int(
+      'Mined training with validation: validation samples with another sample of their label, the queries the ' +
+        'retrieval figures average over',
+    ),
     validationTarAtFar: num('Validation TAR at the FAR of a tar@far validationMetric'),
     itemsEmbedded: int('Reindex jobs: items embedded with the new model'),
     elapsedMs: num('Reindex jobs: wall time'),
@@ -116,7 +127,7 @@ export const JobMetrics = Type.Object(
 export type JobMetrics = Static<typeof JobMetrics>;
 
 // Compile-time: every field the core reports is described above, with a compatible type.
-type Reported = TrainMetrics & Omit<MinedTrainMetrics, 'validation'> & ValidationFigures;
+type Reported = TrainMetrics & Omit<MinedTrainMetrics, 'validation'> & ReportedValidationFigures;
 type Undescribed = Exclude<keyof Reported, keyof JobMetrics>;
 const _everyFieldDescribed: [Undescribed] extends [never] ? true : Undescribed = true;
 const _compatible = (r: Reported): JobMetrics => r;

@@ -50,9 +50,16 @@ export const Progress = Type.Object({
   activeFraction: Type.Number(),
   elapsedMs: Type.Number(),
   learningRate: Type.Optional(Type.Number({ description: 'Adam: the scheduled learning rate' })),
-  validationLoss: Type.Optional(Type.Number({ description: 'Mined samples: latest validation figures' })),
+  validationLoss: Type.Optional(
+    Type.Number({
+      description:
+        'Mined samples: latest validation figures; the triplet ones absent when the validation samples form no triplet',
+    }),
+  ),
   validationTripletAccuracy: Type.Optional(Type.Number()),
-  precisionAt1: Type.Optional(Type.Number()),
+  precisionAt1: Type.Optional(
+    Type.Number({ description: 'Absent, with rPrecision and mapAtR, when no validation label appears twice (0071)' }),
+  ),
   rPrecision: Type.Optional(Type.Number()),
   mapAtR: Type.Optional(Type.Number()),
   validationIteration: Type.Optional(Type.Integer({ description: 'Step of the validation figures above' })),

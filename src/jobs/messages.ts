@@ -162,10 +162,12 @@ export interface EvaluateResult {
   activeFraction: number | null;
   count: number;
   margin: number;
-  /** retrieval figures over the labelled samples (leave-one-out), when the dataset has them */
-  precisionAt1?: number;
-  rPrecision?: number;
-  mapAtR?: number;
+  /** retrieval figures over the labelled samples (leave-one-out), when the dataset has them; null with no query */
+  precisionAt1?: number | null;
+  rPrecision?: number | null;
+  mapAtR?: number | null;
+  /** samples with another of their label: the queries the figures average over */
+  queryCount?: number;
   sampleCount?: number;
   /** verification over the samples' pairs (n ≥ 2) */
   verification?: VerificationMetrics;

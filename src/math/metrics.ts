@@ -39,9 +39,10 @@ export function evaluateTriplets(
 }
 
 export interface RetrievalMetrics {
-  precisionAt1: number;
-  rPrecision: number;
-  mapAtR: number;
+  /** null when queryCount is 0: nothing was measured, which a 0 would report as a model always wrong */
+  precisionAt1: number | null;
+  rPrecision: number | null;
+  mapAtR: number | null;
   /** queries scored (those with at least one other sample of their label) */
   queryCount: number;
 }
@@ -175,7 +176,8 @@ function scoreQuery(
 /**
  * precision@1, R-precision and MAP@R with leave-one-out retrieval inside (E, labels),
  * ranked by `distance` (default squared euclidean, which ranks as euclidean does), micro-averaged over queries that have at least one other sample
- * of their label. Distances are computed CHUNK queries at a time (never n×n).
+ * of their label; null figures when no sample has one (queryCount 0: nothing to measure, see
+ * docs/decisions/0071). Distances are computed CHUNK queries at a time (never n×n).
  *
  * With `kernels` that can prepare a projection (WebAssembly SIMD), the dot products of each
  * block come from the kernels with E packed once (float32 accumulation; norms and the distance
@@ -226,8 +228,9 @@ export function retrievalMetrics(
   } finally {
     projection?.dispose();
   }
-  // no scorable query: report zeros (numpy would give NaN, which JSON cannot carry)
-  if (queries === 0) return { precisionAt1: 0, rPrecision: 0, mapAtR: 0, queryCount: 0 };
+  // no scorable query: no figure (numpy would give NaN, which JSON cannot carry; 0 would read as a
+  // model that is always wrong)
+  if (queries === 0) return { precisionAt1: null, rPrecision: null, mapAtR: null, queryCount: 0 };
   return { precisionAt1: p1 / queries, rPrecision: rp / queries, mapAtR: map / queries, queryCount: queries };
 }
 

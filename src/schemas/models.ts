@@ -218,10 +218,18 @@ export const EvaluateReply = Type.Object({
   count: Type.Integer({ description: 'Triplets evaluated' }),
   margin: Type.Number(),
   precisionAt1: Type.Optional(
-    Type.Number({ description: 'Labelled samples: leave-one-out precision@1 (Musgrave et al. 2020)' }),
+    NullableNumber(
+      'Labelled samples: leave-one-out precision@1 (Musgrave et al. 2020); null when queryCount is 0 ' +
+        '(no label appears twice: nothing to measure, docs/decisions/0071)',
+    ),
   ),
-  rPrecision: Type.Optional(Type.Number({ description: 'Labelled samples: R-precision' })),
-  mapAtR: Type.Optional(Type.Number({ description: 'Labelled samples: MAP@R' })),
+  rPrecision: Type.Optional(NullableNumber('Labelled samples: R-precision; null when queryCount is 0')),
+  mapAtR: Type.Optional(NullableNumber('Labelled samples: MAP@R; null when queryCount is 0')),
+  queryCount: Type.Optional(
+    Type.Integer({
+      description: 'Labelled samples with another sample of their label: the queries the retrieval figures average',
+    }),
+  ),
   sampleCount: Type.Optional(Type.Integer({ description: 'Labelled samples scored' })),
   verification: Type.Optional(VerificationReply),
   identification: Type.Optional(IdentificationReply),

@@ -67,7 +67,21 @@ t.test('retrievalMetrics: perfect clusters', (t) => {
   t.same(r, { precisionAt1: 1, rPrecision: 1, mapAtR: 1, queryCount: 6 });
   // interleave one impostor: for query 0 (label 1, R = 2) neighbours are 1 (label 2), 2 (label 1)
   const r2 = retrievalMetrics(new Float64Array([0, 1, 2, 50, 51, 52]), 6, 1, new Int32Array([1, 2, 1, 2, 1, 2]));
-  t.ok(r2.mapAtR < 1 && r2.mapAtR > 0);
+  t.ok(r2.mapAtR! < 1 && r2.mapAtR! > 0);
+  t.end();
+});
+
+t.test('retrievalMetrics: no label twice, no query, no figures (0071)', (t) => {
+  // 0 would read as a model that is always wrong; there is nothing to measure
+  const none = { precisionAt1: null, rPrecision: null, mapAtR: null, queryCount: 0 };
+  t.same(
+    retrievalMetrics(new Float64Array([0, 1, 2, 3]), 4, 1, new Int32Array([4, 3, 2, 1])),
+    none,
+    'every label once',
+  );
+  const two = retrievalMetrics(new Float64Array([0, 1, 2, 3]), 4, 1, new Int32Array([7, 7, 1, 2]));
+  t.same(two, { precisionAt1: 1, rPrecision: 1, mapAtR: 1, queryCount: 2 }, 'one label twice: its two queries');
+  t.same(retrievalMetrics(new Float64Array(0), 0, 1, new Int32Array(0)), none, 'no samples');
   t.end();
 });
 
@@ -86,6 +100,6 @@ t.test('retrievalMetrics matches tools/eval/common.py on a tie-heavy set larger 
   const want = { precisionAt1: 0.06040268456375839, rPrecision: 0.1717360399378451, mapAtR: 0.03276035089292338 };
   t.equal(r.queryCount, 149);
   for (const key of ['precisionAt1', 'rPrecision', 'mapAtR'] as const)
-    t.ok(Math.abs(r[key] - want[key]) < 1e-12, `${key} ${r[key]} vs ${want[key]}`);
+    t.ok(Math.abs(r[key]! - want[key]) < 1e-12, `${key} ${r[key]} vs ${want[key]}`);
   t.end();
 });

@@ -305,7 +305,7 @@ t.test('a way that stops early inside the trial: the model is still the explicit
       [given.metrics.iterations, given.metrics.stopReason, given.metrics.earlyStopped],
       `${name}: stopped as it did (${given.metrics.iterations} steps)`,
     );
-    const kept = (w: (typeof ways)[number]) => w.metrics.validation!.mapAtR;
+    const kept = (w: (typeof ways)[number]) => w.metrics.validation!.mapAtR!;
     if (ways.every((w) => w.metrics.iterations <= steps))
       t.equal(
         auto.metrics.normalized,

@@ -56,7 +56,7 @@ const params = (over: Partial<MinedTrainParams>): MinedTrainParams => ({
 
 const IDENTITY3 = [1, 0, 0, 0, 1, 0, 0, 0, 1];
 
-const pick = (f: { precisionAt1: number; mapAtR: number }) => [f.precisionAt1, f.mapAtR];
+const pick = (f: { precisionAt1: number | null; mapAtR: number | null }) => [f.precisionAt1, f.mapAtR];
 
 /** The identity start's validation precision@1 and MAP@R, computed here from the split's rows. */
 function startFigures(s: ReturnType<typeof byLength>, p: MinedTrainParams, normalize: boolean) {
@@ -166,7 +166,10 @@ t.test('normalize auto on held-out samples: the start keeps the run’s normalis
   const r = trainMined(s, p);
   t.equal(r.metrics.normalizeEvidence?.by, 'start', 'no trial');
   t.equal(r.metrics.normalized, true, 'unit norm, as the start’s evidence chose');
-  t.ok(startFigures(s, p, false)[1] > startFigures(s, p, true)[1], 'the plain start ranks the held-out samples better');
+  t.ok(
+    startFigures(s, p, false)[1]! > startFigures(s, p, true)[1]!,
+    'the plain start ranks the held-out samples better',
+  );
   if (r.metrics.bestIteration === 0)
     t.same(pick(r.metrics.validation!), startFigures(s, p, true), 'a start returned is the unit-norm one');
 });

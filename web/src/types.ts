@@ -93,9 +93,11 @@ export interface TarAtFar {
 
 export interface Evaluation {
   model: string;
-  precisionAt1?: number;
-  rPrecision?: number;
-  mapAtR?: number;
+  /** null when queryCount is 0 (no label twice) */
+  precisionAt1?: number | null;
+  rPrecision?: number | null;
+  mapAtR?: number | null;
+  queryCount?: number;
   sampleCount?: number;
   tripletAccuracy: number | null;
   verification?: {

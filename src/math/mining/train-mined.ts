@@ -47,6 +47,8 @@ import {
   type MinedTrainMetrics,
   type MinedTrainParams,
   type MinedTrainResult,
+  type ReportedValidationFigures,
+  type RetrievalFigure,
   type ValidationFigures,
 } from './types.js';
 
@@ -440,12 +442,15 @@ function validationFigures(
   const r = retrievalMetrics(valEval.E, valEval.n, k, valEval.labels, run.kernels);
   run.lastQueryCount = r.queryCount;
   const t = scoreTriplets(valEval, k, run.distance, run.loss, p.margin);
+  // No query (no validation label twice) has no figure; early stopping, the normalize trial and the
+  // checkpoints go on comparing the 0 they always did (as for no triplet), so training stays as it
+  // was: only the reports (reportedFigures, reportProgress) say null (docs/decisions/0071).
   const fig: ValidationFigures = {
     validationLoss: t.loss,
     validationTripletAccuracy: t.accuracy,
-    precisionAt1: r.precisionAt1,
-    rPrecision: r.rPrecision,
-    mapAtR: r.mapAtR,
+    precisionAt1: r.precisionAt1 ?? 0,
+    rPrecision: r.rPrecision ?? 0,
+    mapAtR: r.mapAtR ?? 0,
   };
   if (run.tar) {
     // every pair of the (≤ validationMaxSamples) validation rows, streamed: no n×n matrix
@@ -453,6 +458,29 @@ function validationFigures(
     fig.validationTarAtFar = v.tarAtFar[0].tar ?? 0;
   }
   return fig;
+}
+
+const RETRIEVAL_FIGURES: readonly string[] = ['precisionAt1', 'rPrecision', 'mapAtR'] satisfies RetrievalFigure[];
+
+/** Which figures of a run's validation set average over something: its queries, its triplets. */
+function measured(run: MinedRun): { retrieval: boolean; triplets: boolean } {
+  return { retrieval: run.lastQueryCount > 0, triplets: (run.valEval?.triplets.length ?? 0) > 0 };
+}
+
+/** Whether `metric` is a figure the run's validation set has nothing to average for. */
+function unmeasured(run: MinedRun, metric: EarlyStoppingMetric | undefined): boolean {
+  const has = measured(run);
+  if (metric !== undefined && RETRIEVAL_FIGURES.includes(metric)) return !has.retrieval;
+  return metric === 'validationTripletAccuracy' || metric === 'validationLoss' ? !has.triplets : false;
+}
+
+/** Figures as reported: null for those with nothing to average over (0071). */
+function reportedFigures(run: MinedRun, fig: ValidationFigures): ReportedValidationFigures {
+  const has = measured(run);
+  const out: ReportedValidationFigures = { ...fig };
+  if (!has.retrieval) Object.assign(out, { precisionAt1: null, rPrecision: null, mapAtR: null });
+  if (!has.triplets) Object.assign(out, { validationLoss: null, validationTripletAccuracy: null });
+  return out;
 }
 
 /** Validation figures of the current W (null without validation); refreshes the collapse check on the training sample. */
@@ -494,11 +522,17 @@ function reportProgress(run: MinedRun, force: boolean, phase: 'training' | 'vali
     };
     const lv = run.latest;
     if (lv) {
-      pr.validationLoss = lv.validationLoss;
-      pr.validationTripletAccuracy = lv.validationTripletAccuracy;
-      pr.precisionAt1 = lv.precisionAt1;
-      pr.rPrecision = lv.rPrecision;
-      pr.mapAtR = lv.mapAtR;
+      // absent, as a progress figure that is not a number is, when there is nothing to average (0071)
+      const has = measured(run);
+      if (has.triplets) {
+        pr.validationLoss = lv.validationLoss;
+        pr.validationTripletAccuracy = lv.validationTripletAccuracy;
+      }
+      if (has.retrieval) {
+        pr.precisionAt1 = lv.precisionAt1;
+        pr.rPrecision = lv.rPrecision;
+        pr.mapAtR = lv.mapAtR;
+      }
       if (lv.validationTarAtFar !== undefined) pr.validationTarAtFar = lv.validationTarAtFar;
       pr.validationIteration = lv.iteration;
       pr.bestIteration = run.startReturned ? 0 : run.stopper.bestIteration;
@@ -762,7 +796,11 @@ function finish(run: MinedRun): MinedTrainResult {
   if (run.normalizeChoice) {
     // what `auto` chose by: the choice's fields, as far as it has them, but the choice and its query count
     const { normalize: _chosen, queries: _queries, ...evidence } = run.normalizeChoice;
-    metrics.normalizeEvidence = evidence;
+    // a figure with nothing to average is none: the 0 against 0 the trial compared kept unit norm
+    metrics.normalizeEvidence =
+      evidence.by === 'validation' && unmeasured(run, evidence.metric)
+        ? { ...evidence, plain: null, unit: null }
+        : evidence;
   }
   if (run.pullSettings) {
     metrics.startPullGate = run.pullSettings.gate.gate;
@@ -781,8 +819,9 @@ function finish(run: MinedRun): MinedTrainResult {
     );
   }
   const best = returned && valEval ? validationFigures(run, valEval, Wout, normalized) : stopper.bestFigures;
+  if (valEval) metrics.validationQueryCount = run.lastQueryCount;
   if (best) {
-    metrics.validation = best;
+    metrics.validation = reportedFigures(run, best);
     // the final report carries the returned W's figures
     run.latest = { ...best, iteration: bestIteration };
   }

@@ -135,7 +135,23 @@ export interface ValidationFigures {
   validationTarAtFar?: number;
 }
 
-/** Progress plus the optional validation figures of the latest evaluation. */
+/** The retrieval figures of ValidationFigures: each averages over the validation queries. */
+export type RetrievalFigure = 'precisionAt1' | 'rPrecision' | 'mapAtR';
+/** The triplet figures of ValidationFigures: each averages over the validation triplets. */
+export type TripletFigure = 'validationLoss' | 'validationTripletAccuracy';
+
+/**
+ * ValidationFigures as a run reports them: the retrieval figures are null when the validation
+ * samples have no query (no label twice), the triplet figures when they have no triplet; early
+ * stopping compares the 0 scored for them (docs/decisions/0071).
+ */
+export type ReportedValidationFigures = Omit<ValidationFigures, RetrievalFigure | TripletFigure> &
+  Record<RetrievalFigure | TripletFigure, number | null>;
+
+/**
+ * Progress plus the optional validation figures of the latest evaluation (absent when there was
+ * nothing to average: no query, or no triplet).
+ */
 export interface MinedProgress extends Progress, Partial<ValidationFigures> {
   learningRate?: number;
   /** step of the latest evaluation whose figures are attached */
@@ -165,7 +181,9 @@ export interface MinedTrainMetrics extends TrainMetrics {
   bestIteration: number;
   earlyStopped: boolean;
   /** figures of the returned W on the validation set, when there is one */
-  validation?: ValidationFigures;
+  validation?: ReportedValidationFigures;
+  /** with validation: its samples with another of their label, the queries of the retrieval figures */
+  validationQueryCount?: number;
   /** sample visits, Σ batch sizes */
   samplesSeen: number;
   /** whether the embeddings are unit-norm: the request's normalize, or what `auto` chose */
@@ -178,8 +196,9 @@ export interface MinedTrainMetrics extends TrainMetrics {
    */
   normalizeEvidence?: {
     by?: 'start' | 'validation';
-    plain: number;
-    unit: number;
+    /** null: by a figure the validation set has nothing to average for, no query or triplet (the tie kept unit norm) */
+    plain: number | null;
+    unit: number | null;
     z?: number;
     metric?: EarlyStoppingMetric;
     steps?: number;

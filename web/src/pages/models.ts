@@ -37,9 +37,9 @@ function resultTable(results: Evaluation[], chosenFar: number): HTMLElement {
   const v = (e: Evaluation) => e.verification;
   const at = (e: Evaluation, x: number) => v(e)?.tarAtFar.find((t) => t.far === x);
   const rows = [
-    row('precision@1', (e) => pct(e.precisionAt1)),
-    row('R-precision', (e) => pct(e.rPrecision)),
-    row('MAP@R', (e) => pct(e.mapAtR)),
+    row('precision@1', (e) => pct(e.precisionAt1) + noQueries(e)),
+    row('R-precision', (e) => pct(e.rPrecision) + noQueries(e)),
+    row('MAP@R', (e) => pct(e.mapAtR) + noQueries(e)),
     row('Triplet accuracy', (e) => pct(e.tripletAccuracy)),
     row('Genuine / impostor pairs', (e) => (v(e) ? `${v(e)?.genuineCount} / ${v(e)?.impostorCount}` : '–')),
     row('EER', (e) => pct(v(e)?.eer)),
@@ -57,6 +57,8 @@ function resultTable(results: Evaluation[], chosenFar: number): HTMLElement {
 }
 
 const reason = (r: string | null | undefined) => (r ? ` (${r})` : '');
+// a dash alone would not say why: no sample has another of its label to retrieve
+const noQueries = (e: Evaluation) => reason(e.queryCount === 0 ? 'no label appears twice' : null);
 
 function evaluateForm(list: Model[], out: HTMLElement): HTMLElement {
   const a = options(
