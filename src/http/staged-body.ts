@@ -20,19 +20,8 @@ const PART_MAX = 1024 * 1024;
  * size or smaller is copied in one go, without a turn given up: its copy is as short as a slice.
  */
 const COPY_SLICE = PART_MAX;
-
-/** The turn the last slice waiting to be copied waits for (copyTurn). */
-let lastTurn: Promise<void> = Promise.resolve();
-
-/**
- * A turn of the event loop for one slice of a copy. The slices of all bodies take turns, in the
- * order they asked: a burst of bodies ending together holds the loop for one slice at a time, not
- * one per body.
- */
-function copyTurn(): Promise<void> {
-  lastTurn = lastTurn.then(() => nextTurn());
-  return lastTurn;
-}
+/** What a part copied and given back is replaced by. */
+const EMPTY_PART = Buffer.alloc(0);
 
 /** Bytes held by binary bodies across all requests, against STAGED_BYTES_LIMIT. */
 /** A drained budget that held at least this much asks for its memory back (onDrained). */
@@ -40,6 +29,8 @@ const DRAIN_HINT_BYTES = 16 * 1024 * 1024;
 
 export class StagingBudget {
   private used = 0;
+  /** The turn the last slice waiting to be copied waits for (copyTurn). */
+  private lastTurn: Promise<void> = Promise.resolve();
   /** the most held since the budget last drained */
   private peak = 0;
   constructor(
@@ -70,6 +61,16 @@ export class StagingBudget {
   keep(n: number): void {
     this.used += n;
     this.peak = Math.max(this.peak, this.used);
+  }
+
+  /**
+   * A turn of the event loop for one slice of a body's copy into its block. The slices of every
+   * body this budget counts take turns, in the order they asked: a burst of bodies ending together
+   * holds the loop for one slice at a time, not one per body.
+   */
+  copyTurn(): Promise<void> {
+    this.lastTurn = this.lastTurn.then(() => nextTurn());
+    return this.lastTurn;
   }
 
   give(n: number): void {
@@ -168,22 +169,35 @@ class Parts {
 
   /**
    * Copies the body into rows (of exactly this.length bytes): a body of one slice at once, a
-   * larger one about COPY_SLICE bytes per turn (copyTurn). Rejects with the first write that
-   * throws. Nothing else may touch the parts until it settles.
+   * larger one about COPY_SLICE bytes per turn (StagingBudget.copyTurn). Each part's bytes are given
+   * back once copied, so the budget counts what is held while the copy waits for its turns.
+   * Rejects with the first write that throws. Nothing else may touch the parts until it settles.
    */
   async copyTo(rows: StagedRows): Promise<void> {
     const sliced = this.length > COPY_SLICE;
+    const last = this.parts.length - 1;
     let offset = 0;
     let slice = 0;
-    for (const part of this.filled()) {
-      if (sliced && (offset === 0 || slice + part.byteLength > COPY_SLICE)) {
-        await copyTurn();
+    for (let i = 0; i <= last; i++) {
+      const part = this.parts[i];
+      const used = i === last ? this.fill : part.byteLength;
+      if (sliced && (offset === 0 || slice + used > COPY_SLICE)) {
+        await this.budget.copyTurn();
         slice = 0;
       }
-      rows.write(part, offset);
-      offset += part.byteLength;
-      slice += part.byteLength;
+      rows.write(part.subarray(0, used), offset);
+      offset += used;
+      slice += used;
+      this.drop(i);
     }
+  }
+
+  /** Gives back part i's bytes (copied: no longer needed). */
+  private drop(i: number): void {
+    const size = this.parts[i].byteLength;
+    this.parts[i] = EMPTY_PART;
+    this.capacity -= size;
+    this.budget.give(size);
   }
 
   /** Drops the parts and gives their bytes back. */
@@ -213,25 +227,25 @@ const tooBig = (limit: number, what: string) =>
   tooLarge('BODY_TOO_LARGE', `${what} is larger than the limit of ${limit} bytes (BODY_LIMIT_BYTES)`);
 
 /**
- * A complete body's parts copied into a staged block of its length, counted against the budget in
- * the parts' place. On failure the block is released and the parts given back: nothing stays
+ * A complete body's parts copied into a staged block of its length. The block is counted from the
+ * moment it is taken and each part given back as it is copied, so the budget follows the bytes
+ * held during the copy. On failure the block is released and the parts given back: nothing stays
  * counted.
  */
 async function copyOut(parts: Parts, o: StagedBodyOptions): Promise<StagedRows> {
-  const length = parts.length;
   let rows: StagedRows | undefined;
   try {
-    rows = o.stage(length);
+    rows = o.stage(parts.length);
+    o.budget.keep(rows.byteLength);
+    rows = counted(rows, o.budget);
     await parts.copyTo(rows);
+    return rows;
   } catch (e) {
     rows?.release();
     throw e;
   } finally {
-    // The parts' bytes become the block's (or are gone): their capacity is given back either way.
     parts.free();
   }
-  o.budget.keep(length);
-  return counted(rows, o.budget);
 }
 
 /**

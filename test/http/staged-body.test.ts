@@ -68,6 +68,25 @@ t.test('a body of many parts is staged byte for byte, and counted at its length'
   rows.release();
 });
 
+t.test('while the copy waits for its turns, the budget counts the block and the parts not yet copied', async (t) => {
+  const budget = new StagingBudget(64 * MiB);
+  const body = randomBytes(5 * MiB + 777);
+  let copied = 0;
+  const counted: number[] = [];
+  const expected: number[] = [];
+  // at each write, before its part is given back: the whole block, and every part from this one on
+  const { staged } = send(body, budget, (n) => {
+    counted.push(budget.bytes);
+    expected.push(2 * body.byteLength - copied);
+    copied += n;
+  });
+  const rows = (await staged) as BufferRows;
+  t.same(counted, expected);
+  t.equal(budget.bytes, body.byteLength, 'then the block alone');
+  rows.release();
+  t.equal(budget.bytes, 0);
+});
+
 t.test('the event loop runs while a large body is copied into its block', async (t) => {
   const budget = new StagingBudget(64 * MiB);
   const body = randomBytes(6 * MiB);
