@@ -423,14 +423,15 @@ export const GALLERY_ITEM_OVERHEAD_BYTES = 64;
 /**
  * Bytes of one gallery in the search cache: the embeddings as read (n·k·4), the kernels' resident
  * copy in 8×8 panels (ceil8(n)·ceil8(k)·4), squared and inverse norms (16n), and per item its id
- * (2 bytes a UTF-16 unit) plus GALLERY_ITEM_OVERHEAD_BYTES.
+ * and string label (2 bytes a UTF-16 unit, `textUnits` in all) plus GALLERY_ITEM_OVERHEAD_BYTES.
  */
-export function galleryCacheBytes(n: number, k: number, idChars: number): number {
-  return n * k * 4 + ceil8(n) * ceil8(k) * 4 + 16 * n + 2 * idChars + GALLERY_ITEM_OVERHEAD_BYTES * n;
+export function galleryCacheBytes(n: number, k: number, textUnits: number): number {
+  return n * k * 4 + ceil8(n) * ceil8(k) * 4 + 16 * n + 2 * textUnits + GALLERY_ITEM_OVERHEAD_BYTES * n;
 }
 
 /**
- * Bytes of a search reply as JSON, at most: per hit the longest id's and label's JSON in the gallery,
+ * Bytes of a search reply as JSON, at most: per hit the longest id's and label's JSON in the gallery
+ * (UTF-8 bytes),
  * a float64 distance and the keys and punctuation (32); per query its brackets; the envelope (256).
  */
 export function searchReplyBytes(queries: number, hits: number, maxIdJson: number, maxLabelJson: number): number {

@@ -159,7 +159,7 @@ export class GalleryCache {
       throw unprocessable(
         'BUDGET_EXCEEDED',
         `gallery ${g.id} (${g.itemCount} items × ${g.embeddingDimension}) takes at least ${formatBytes(exact)} in memory ` +
-          `(n·k·4 + ceil8(n)·ceil8(k)·4 + 16n + 64n + ids${g.index === 'hnsw' ? ' + the HNSW index' : ''}), over the gallery cache budget of ${formatBytes(this.budget)} (GALLERY_CACHE_BYTES)`,
+          `(n·k·4 + ceil8(n)·ceil8(k)·4 + 16n + 64n + ids and labels${g.index === 'hnsw' ? ' + the HNSW index' : ''}), over the gallery cache budget of ${formatBytes(this.budget)} (GALLERY_CACHE_BYTES)`,
       );
   }
 
@@ -168,8 +168,7 @@ export class GalleryCache {
     const { gallery: g, ids, labels, embeddings } = read;
     const n = ids.length;
     const k = g.embeddingDimension;
-    const idChars = ids.reduce((s, x) => s + x.length, 0);
-    const bytes = entryBytes(g, n, k, idChars);
+    const bytes = entryBytes(g, n, k, textUnits(ids, labels));
     if (bytes > this.budget)
       throw unprocessable(
         'BUDGET_EXCEEDED',
@@ -187,8 +186,8 @@ export class GalleryCache {
       k,
       ids,
       labels,
-      maxIdJson: ids.reduce((m, x) => Math.max(m, JSON.stringify(x).length), 2),
-      maxLabelJson: labels.reduce((m: number, x) => Math.max(m, JSON.stringify(x).length), 4),
+      maxIdJson: maxJsonBytes(ids, 2),
+      maxLabelJson: maxJsonBytes(labels, 4),
       bytes,
       users: 0,
       evicted: false,
@@ -237,7 +236,25 @@ export class GalleryCache {
 }
 
 /** An entry's bytes: the rows as galleryCacheBytes counts them, and for an hnsw gallery its index. */
-function entryBytes(g: GalleryRecord, n: number, k: number, idChars: number): number {
-  const rows = galleryCacheBytes(n, k, idChars);
+function entryBytes(g: GalleryRecord, n: number, k: number, textUnits: number): number {
+  const rows = galleryCacheBytes(n, k, textUnits);
   return g.index === 'hnsw' ? rows + hnswIndexCost(Math.max(n, 16), k, HNSW_DEFAULTS.M).bytes : rows;
+}
+
+/** UTF-16 units of the ids and the string labels: the strings the entry holds. */
+function textUnits(ids: string[], labels: readonly unknown[]): number {
+  let units = 0;
+  for (const id of ids) units += id.length;
+  for (const label of labels) if (typeof label === 'string') units += label.length;
+  return units;
+}
+
+/**
+ * The longest JSON text of one of xs, in UTF-8 bytes, as a reply carries it (a '€' is one UTF-16
+ * unit and three bytes), and at least `floor`.
+ */
+function maxJsonBytes(xs: readonly unknown[], floor: number): number {
+  let most = floor;
+  for (const x of xs) most = Math.max(most, Buffer.byteLength(JSON.stringify(x)));
+  return most;
 }

@@ -510,3 +510,28 @@ t.test('a gallery larger than GALLERY_CACHE_BYTES is refused at search, others a
   await upload(app, g1, { items: [{ id: 'c', input: X[1] }] });
   expectError(t, await search(app, g1, { inputs: [X[0]], k: 1 }), 422, 'BUDGET_EXCEEDED');
 });
+
+t.test('a search reply stays within REPLY_BYTES_LIMIT when ids and labels are not ASCII', async (t) => {
+  // A '€' is one UTF-16 unit and three UTF-8 bytes: counted as one, 7 queries passed the budget
+  // with a reply of about 170 KB against a limit of 64 KiB.
+  const limit = 65_536;
+  const app = await testApp(t, { limits: { replyBytesLimit: limit } });
+  const model = await importModel(app);
+  const g = await createGallery(app, model);
+  const X = randomInputs(20, 31);
+  const items = X.map((input, i) => ({ id: `${i}`.padEnd(200, '€'), label: `${i}`.padEnd(200, '€'), input }));
+  t.equal((await upload(app, g, { items })).statusCode, 201);
+  let accepted = 0;
+  for (let queries = 1; queries <= 8; queries++) {
+    const res = await search(app, g, { inputs: X.slice(0, queries), k: 20 });
+    if (res.statusCode === 413) {
+      t.equal(res.json().code, 'REPLY_TOO_LARGE', `${queries} queries`);
+      continue;
+    }
+    t.equal(res.statusCode, 200, `${queries} queries`);
+    t.equal(res.json().results[0][0].id, items[0].id, 'the ids come back whole');
+    t.ok(res.rawPayload.byteLength <= limit, `${queries} queries: ${res.rawPayload.byteLength} bytes`);
+    accepted++;
+  }
+  t.ok(accepted >= 1, `${accepted} of the searches fit and were answered`);
+});
