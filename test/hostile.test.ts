@@ -301,7 +301,7 @@ function datasetCases(f: Fixture): Case[] {
     },
     { route: 'GET /datasets', name: 'limit=0', req: get('/datasets?limit=0'), expect: '400 VALIDATION_ERROR' },
     { route: 'GET /datasets', name: 'limit=abc', req: get('/datasets?limit=abc'), expect: '400 VALIDATION_ERROR' },
-    { route: 'GET /datasets', name: 'limit=1e400', req: get('/datasets?limit=1e400'), expect: '400 VALIDATION_ERROR' },
+    { route: 'GET /datasets', name: 'limit=1e400', req: get('/datasets?limit=1e400'), expect: '400 NON_FINITE_VALUE' },
     { route: 'GET /datasets', name: 'limit=-1', req: get('/datasets?limit=-1'), expect: '400 VALIDATION_ERROR' },
     { route: 'GET /datasets', name: 'limit=1001', req: get('/datasets?limit=1001'), expect: '400 VALIDATION_ERROR' },
     {

@@ -5,8 +5,16 @@ import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox
 import { DEFAULT_MINED_PARAMS, DEFAULT_TRAIN_PARAMS } from '../math/index.js';
 import { NAME_MAX_LENGTH } from './aliases.js';
 import { TAR_METRICS } from '../math/mining/types.js';
+import { FLOAT32_MAX } from '../math/embedding-range.js';
 
 const MINING = ['none', 'semihard', 'batchhard', 'semihard+batchhard'] as const;
+
+/**
+ * The most an option with no scale of its own (a margin, a weight decay, a tolerance) may be: the
+ * largest float32. No distance between finite float32 embeddings passes it, a loss summed over every
+ * triplet a dataset may hold stays finite in float64, and a JSON 1e400 (Infinity) is refused.
+ */
+export const MAX_SCALE_FREE = FLOAT32_MAX;
 const literals = <const T extends string>(values: readonly T[], options: object = {}) =>
   Type.Union(
     values.map((v) => Type.Literal(v)),
@@ -18,6 +26,7 @@ export const TrainingOptions = {
   outputDimension: Type.Integer({ minimum: 1, description: 'k, the embedding dimension' }),
   margin: Type.Number({
     minimum: 0,
+    maximum: MAX_SCALE_FREE,
     description: `Hinge margin. Default ${DEFAULT_TRAIN_PARAMS.margin}. Triplets: on squared distances. Mined samples: in units of \`distance\` (Euclidean by default)`,
   }),
   optimizer: literals(['lbfgs', 'cg', 'adam'], {
@@ -37,7 +46,13 @@ export const TrainingOptions = {
       "more true nearest neighbours among the training samples (McNemar's z ≥ 2). The model and `metrics.normalized` say " +
       'which it chose, `metrics.normalizeEvidence` on what. See docs/decisions/0063 and 0065',
   }),
-  weightDecay: Type.Number({ minimum: 0, description: 'λ in ½·λ·‖W‖²_F. Default 0' }),
+  weightDecay: Type.Number({
+    minimum: 0,
+    maximum: MAX_SCALE_FREE,
+    description:
+      'λ in ½·λ·‖W‖²_F. Default 0. Mined samples (AdamW, which shrinks W by learning rate·λ a step): ' +
+      'learningRate·λ below 1, under `auto` λ below 100',
+  }),
   init: literals(['uniform', 'pca', 'identity'], {
     description: "`pca` (default), `uniform` (the write-up's ±√6/√(k+d+1)) or `identity`",
   }),
@@ -134,6 +149,7 @@ export const TrainingOptions = {
   }),
   gradientTolerance: Type.Number({
     minimum: 0,
+    maximum: MAX_SCALE_FREE,
     description: `Stop when ‖∇‖∞ falls below this. Default ${DEFAULT_TRAIN_PARAMS.gradientTolerance}`,
   }),
   historySize: Type.Integer({

@@ -38,10 +38,12 @@ function at(v: unknown, pointer: string): unknown {
 /** ±Infinity, as JSON reads 1e309 (a string where a number belongs is a type error, not this). */
 const nonFiniteNumber = (x: unknown): x is number => typeof x === 'number' && !Number.isFinite(x);
 
-/** The error when validation failed on a number that is not finite; the field named by `name`. */
+/**
+ * The error when validation failed on a number that is not finite (a type error, or a bound such as
+ * a `maximum` it passes); the field named by `name`.
+ */
 function nonFinite(errors: ErrorObject[], data: unknown, name: (pointer: string) => string) {
   for (const e of errors) {
-    if (e.keyword !== 'type') continue;
     const v = at(data, e.instancePath);
     if (nonFiniteNumber(v))
       return badRequest('NON_FINITE_VALUE', `${name(e.instancePath)} must be a finite number (got ${v})`);

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ModelName } from '../domain/aliases.js';
 import { Model } from '../domain/records.js';
+import { MAX_SCALE_FREE } from '../domain/training.js';
 import { DEFAULT_MAX_GENUINE_PAIRS, DEFAULT_MAX_IMPOSTOR_PAIRS } from '../math/verification/index.js';
 
 export { Model };
@@ -112,6 +113,7 @@ export const EvaluateBody = Type.Object(
     margin: Type.Optional(
       Type.Number({
         minimum: 0,
+        maximum: MAX_SCALE_FREE,
         description: 'Default: the margin the model was trained with (its trainingParams), else the training default',
       }),
     ),

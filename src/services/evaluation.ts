@@ -94,9 +94,6 @@ export class EvaluationService {
     signal?: AbortSignal,
   ): Promise<EvaluateReply> {
     const { margin } = request;
-    // 1e400 in the JSON text is Infinity, which the schema's minimum lets through.
-    if (margin !== undefined && !Number.isFinite(margin))
-      throw badRequest('NON_FINITE_VALUE', `body/margin must be a finite number (got ${margin})`);
     const model = await this.models.resolve(modelRef);
     const ds = await this.datasets.get(datasetId);
     if (request.galleryId !== undefined) {

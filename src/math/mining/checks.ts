@@ -1,6 +1,7 @@
 // Input checks of trainMined: the labelled samples' shapes and the mining, Adam and validation options.
 import { checkCommonParams, isPositiveInteger } from '../training/checks.js';
 import type { LabelledSamples, MinedTrainParams } from './types.js';
+import { RELATIVE_LEARNING_RATE } from './learning-rate.js';
 
 /** Throws a RangeError naming the first input out of range. */
 export function validateMinedInputs(s: LabelledSamples, p: MinedTrainParams): void {
@@ -33,6 +34,23 @@ export function checkMinedParams(p: MinedTrainParams): void {
   if (!isPositiveInteger(p.validationMaxSamples) || p.validationMaxSamples < 2)
     throw new RangeError(`validationMaxSamples must be an integer ≥ 2`);
   checkLossMix(p);
+  checkDecayShrink(p);
+}
+
+/**
+ * AdamW shrinks W by learning rate·weightDecay of itself a step (under `auto`,
+ * RELATIVE_LEARNING_RATE·weightDecay at the schedule's peak, whatever the features' units): from 1
+ * on, a step wipes W out or flips its sign, and nothing is learned.
+ */
+function checkDecayShrink(p: MinedTrainParams): void {
+  const rate = p.learningRate === 'auto' ? RELATIVE_LEARNING_RATE : p.learningRate;
+  const shrink = rate * p.weightDecay;
+  if (!(shrink < 1)) {
+    const most = p.learningRate === 'auto' ? ` (under learningRate auto, weightDecay below ${1 / rate})` : '';
+    throw new RangeError(
+      `weightDecay × learning rate must be below 1${most}, got ${shrink}: AdamW shrinks W by that share of itself a step`,
+    );
+  }
 }
 
 /** The batch objective's mix: finite non-negative weights, not all zero, a positive temperature. */
