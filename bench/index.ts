@@ -10,6 +10,8 @@
 //       the narrow (4×8) against the wide (4×16) tiles on this runtime, one thread, alternating
 //   npm run bench -- --ab-serve <other built tree> [--rounds 3] [--duration 5]   (bench/ab-serve.ts)
 //       serving of this tree against another, alternating in one run
+//   npm run bench -- --staged-copy <other built tree> [--rounds 10] [--bodies 6] [--cold]   (bench/staged-copy.ts)
+//       the longest event-loop stall while large binary bodies ending together are staged, alternating
 //   npm run bench -- --json-parse [--rows 1] [--d 512] [--runs 9]   (bench/json-parse.ts)
 //       JSON /embed bodies: Fastify's standard parsing against Float32JsonParser, µs per body
 //   npm run bench -- --early-exit [--noise 1.5,2.5] [--threads 2]   (bench/early-exit.ts)
@@ -102,6 +104,20 @@ if (process.argv.includes('--ab-serve')) {
     duration: Number(v.duration),
     connections: Number(v.connections),
   });
+  process.exit(0);
+}
+if (process.argv.includes('--staged-copy')) {
+  const { benchStagedCopy } = await import('./staged-copy.js');
+  const { values: v, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      'staged-copy': { type: 'boolean' },
+      rounds: { type: 'string', default: '10' },
+      bodies: { type: 'string', default: '6' },
+      cold: { type: 'boolean', default: false },
+    },
+  });
+  benchStagedCopy(positionals[0], { rounds: Number(v.rounds), bodies: Number(v.bodies), cold: v.cold! });
   process.exit(0);
 }
 if (process.argv.includes('--quality')) {
