@@ -17,6 +17,7 @@ import type { FastifyRequest, RouteOptions } from 'fastify';
 import type { App } from '../app-types.js';
 import { AppError } from '../errors.js';
 import type { StagedRows } from '../services/serving.js';
+import { clientGone } from '../services/task-gate.js';
 import { bodyHashOf } from './body-hash.js';
 import { FALLBACK, Float32JsonParser } from './float32-json-parse.js';
 import { jsonBodyParser } from './json-body.js';
@@ -201,6 +202,13 @@ async function bodyParsers(app: App): Promise<void> {
       stage: (n) => serving.stage(n),
     }).then(
       (rows) => {
+        // The copy took turns of the loop (staged-body.ts): a client gone meanwhile gets no reply, and
+        // without one the onResponse hook that releases the block never runs.
+        // (The request stream itself is destroyed once read whole: its socket tells.)
+        if (!req.raw.socket || req.raw.socket.destroyed) {
+          rows.release();
+          return done(clientGone('staging its body'), undefined);
+        }
         (req as WithStaged)[STAGED] = rows;
         done(null, rows);
       },

@@ -466,3 +466,45 @@ t.test('JSON bodies past JSON_BODY_LIMIT_BYTES are refused where a streamed form
   t.equal(loadConfig({ JSON_BODY_LIMIT_BYTES: '5000' }).connections.jsonBodyLimit, 5000);
   t.equal(loadConfig({}).connections.jsonBodyLimit, 4 * 1024 * 1024);
 });
+
+t.test('a client gone while its binary body is copied leaves nothing staged', async (t) => {
+  // Bodies over 1 MiB are copied into their block a slice per turn of the loop: a client that hangs
+  // up meanwhile gets no reply, so the block must not wait for a reply's hook to be released. A
+  // bad query string fails the route before its handler, the case where only that hook released it.
+  const app = await testApp(t, { limits: { bodyLimit: 64 * 1024 * 1024 } });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const port = (app.server.address() as net.AddressInfo).port;
+  const bytes = 24 * 1024 * 1024;
+  const body = Buffer.alloc(bytes, 1);
+  const sent = Array.from({ length: 4 }, () => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write(
+      `POST /embed?rows=notanumber HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n` +
+        `Content-Length: ${bytes}\r\n\r\n`,
+    );
+    return new Promise<void>((done) =>
+      socket.write(body, () => {
+        setTimeout(() => socket.destroy(), 1);
+        done();
+      }),
+    );
+  });
+  await Promise.all(sent);
+  const stagedBytes = app.state.http.stagedBytes!;
+  let staged = stagedBytes();
+  for (let i = 0; i < 100 && staged > 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    staged = stagedBytes();
+  }
+  t.equal(staged, 0, 'every block was released');
+  // and the budget takes a body again: a whole one is staged and answered
+  const ok = await fetch(`http://127.0.0.1:${port}/embed?rows=notanumber`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: Buffer.alloc(8, 0),
+  });
+  t.equal(ok.status, 400);
+  await ok.text();
+  t.equal(stagedBytes(), 0);
+});
