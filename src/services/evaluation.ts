@@ -10,6 +10,7 @@ import { AppError, badRequest, unprocessable } from '../errors.js';
 import type { EvaluateIdentificationOptions, EvaluateResult, EvaluateVerificationOptions } from '../jobs/messages.js';
 import { runTask, TaskAbortedError } from '../jobs/worker-pool.js';
 import { DEFAULT_MARGIN } from '../math/index.js';
+import { MAX_SCALE_FREE } from '../domain/training.js';
 import { pairCounts } from '../math/verification/index.js';
 import type { EvaluateReply, IdentificationOptions, VerificationOptions } from '../schemas/models.js';
 import type { DatasetRecord, Store } from '../store/types.js';
@@ -161,6 +162,13 @@ export class EvaluationService {
     const samples = { count: stored.count, dimension: stored.dimension, data: stored.data, labels };
     // The margin the model was trained with, unless the request names one.
     const trained = model.record.trainingParams?.margin ?? DEFAULT_MARGIN;
+    if (margin === undefined && !(trained <= MAX_SCALE_FREE)) {
+      // a job queued before the bound existed: its loss over the triplets could overflow
+      throw unprocessable(
+        'LIMIT_EXCEEDED',
+        `model ${model.record.id} was trained with margin ${trained}, past the largest a margin may be (${MAX_SCALE_FREE}); name body/margin`,
+      );
+    }
     try {
       const result = await runTask<EvaluateResult>(
         {

@@ -3,6 +3,7 @@
 // naming the field, and mined training refuses a weight decay that AdamW would wipe W out with.
 import t from 'tap';
 import { createDataset, expectError, makeTriplets, testApp } from '../helpers.js';
+import { model, params } from '../store/contract.js';
 
 const HUGE = 1e308;
 const FLOAT32_MAX = 3.4028234663852886e38;
@@ -89,4 +90,21 @@ t.test('POST /models/:id/evaluate: a margin past the largest float32 is 400, the
   const atBound = await evaluate(FLOAT32_MAX);
   t.equal(atBound.statusCode, 200, atBound.body);
   t.ok(Number.isFinite(atBound.json().loss) && atBound.json().loss >= FLOAT32_MAX * 0.999, 'the loss is the margin');
+});
+
+t.test('evaluate: a model trained with a margin past the bound (before it existed) needs one named', async (t) => {
+  const app = await testApp(t);
+  const dataset = await createDataset(app, 3, makeTriplets(10, 3));
+  const m = await app.services.store.createModel(
+    model(2, 3, { trainingParams: params({ margin: HUGE, outputDimension: 2 }) }),
+  );
+  const r = await app.inject({ method: 'POST', url: `/models/${m.id}/evaluate`, payload: { datasetId: dataset } });
+  expectError(t, r, 422, 'LIMIT_EXCEEDED');
+  t.match(r.json().message, /trained with margin 1e\+308.*name body\/margin/);
+  const named = await app.inject({
+    method: 'POST',
+    url: `/models/${m.id}/evaluate`,
+    payload: { datasetId: dataset, margin: 0.2 },
+  });
+  t.equal(named.statusCode, 200, named.body);
 });
