@@ -795,12 +795,11 @@ function finish(run: MinedRun): MinedTrainResult {
   };
   if (run.normalizeChoice) {
     // what `auto` chose by: the choice's fields, as far as it has them, but the choice and its query count
-    const { normalize: _chosen, queries: _queries, ...evidence } = run.normalizeChoice;
-    // a figure with nothing to average is none: the 0 against 0 the trial compared kept unit norm
-    metrics.normalizeEvidence =
-      evidence.by === 'validation' && unmeasured(run, evidence.metric)
-        ? { ...evidence, plain: null, unit: null }
-        : evidence;
+    const { normalize: _chosen, queries, ...evidence } = run.normalizeChoice;
+    // a figure with nothing to average is none: the 0 against 0 compared (by the start's queries or
+    // the trial's validation figure) kept unit norm
+    const none = evidence.by === 'validation' ? unmeasured(run, evidence.metric) : queries === 0;
+    metrics.normalizeEvidence = none ? { ...evidence, plain: null, unit: null } : evidence;
   }
   if (run.pullSettings) {
     metrics.startPullGate = run.pullSettings.gate.gate;
