@@ -23,10 +23,10 @@ const COPY_SLICE = PART_MAX;
 /** What a part copied and given back is replaced by. */
 const EMPTY_PART = Buffer.alloc(0);
 
-/** Bytes held by binary bodies across all requests, against STAGED_BYTES_LIMIT. */
 /** A drained budget that held at least this much asks for its memory back (onDrained). */
 const DRAIN_HINT_BYTES = 16 * 1024 * 1024;
 
+/** Bytes held by binary bodies across all requests, against STAGED_BYTES_LIMIT. */
 export class StagingBudget {
   private used = 0;
   /** The turn the last slice waiting to be copied waits for (copyTurn). */
@@ -158,13 +158,6 @@ class Parts {
     this.parts.push(part);
     this.fill = 0;
     return part;
-  }
-
-  /** The bytes received, part by part. */
-  private *filled(): Generator<Buffer> {
-    for (let i = 0; i < this.parts.length; i++) {
-      yield i === this.parts.length - 1 ? this.parts[i].subarray(0, this.fill) : this.parts[i];
-    }
   }
 
   /**
