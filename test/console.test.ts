@@ -194,8 +194,11 @@ async function consoleFlow(t: Test, key: string | undefined): Promise<void> {
 
   // Models: evaluate both on the dataset; the ROC curves are drawn, with the chosen FAR's threshold.
   await page.click('nav a[href="#/models"]');
+  // the jobs table also has a row naming each model: find the models table's own
+  const modelsTable = page.locator('table:has(caption:has-text("Models, newest first"))');
+  await modelsTable.waitFor(WAIT);
   for (const m of models) {
-    const row = page.locator(`tr:has(td:text-is("${m.id}"))`);
+    const row = modelsTable.locator(`tr:has(td:text-is("${m.id}"))`);
     await row.waitFor(WAIT);
     // textContent waits for the cell, so a table re-rendered by its poll between two reads is read again
     const served = await row.locator('td').nth(3).textContent(WAIT);
