@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { createRng } from '../../src/math/rng.js';
 import type { TripletSet } from '../../src/math/types.js';
+import { DEFAULT_MINED_PARAMS, type MinedTrainParams } from '../../src/math/mining/index.js';
 
 // ../shared beside the checkout, wherever the checkout is (CI clones it elsewhere).
 export const SHARED = fileURLToPath(new URL('../../../shared', import.meta.url));
@@ -86,3 +87,23 @@ export function labelsByLength(labels: number, d: number, per: number, noise: nu
   });
   return { d, n, X, labels: y };
 }
+
+/**
+ * Mined params for the small held-out-label runs of the validation tests: k 3 from the identity, P×K
+ * batches of 4×4, 60 steps validated every 10 on 30% of the labels, no pull towards the start.
+ */
+export const heldOutLabelParams = (over: Partial<MinedTrainParams>): MinedTrainParams => ({
+  ...DEFAULT_MINED_PARAMS,
+  outputDimension: 3,
+  init: 'identity',
+  batchSize: 16,
+  samplesPerLabel: 4,
+  maxIterations: 60,
+  evaluationInterval: 10,
+  validationFraction: 0.3,
+  validationSplit: 'labels',
+  startPull: 0,
+  normalize: false,
+  seed: 1,
+  ...over,
+});

@@ -1,13 +1,13 @@
 // The start map as the last candidate of a validated mined run (src/math/mining/start-fallback.ts):
 // the paired z, and trainMined returning the start when validation says training made it worse.
 import t from 'tap';
-import { DEFAULT_MINED_PARAMS, splitFor, trainMined, type MinedTrainParams } from '../../src/math/mining/index.js';
+import { splitFor, trainMined, type MinedTrainParams } from '../../src/math/mining/index.js';
 import { pairedZ, START_KEEP_Z } from '../../src/math/mining/start-fallback.js';
 import { retrievalMetrics } from '../../src/math/metrics.js';
 import type { MinedCheckpoint } from '../../src/math/mining/checkpoint.js';
 import type { MinedProgress } from '../../src/math/mining/types.js';
 import { createRng } from '../../src/math/rng.js';
-import { labelsByLength } from './helpers.js';
+import { heldOutLabelParams, labelsByLength } from './helpers.js';
 
 t.test('pairedZ: mean difference over its standard error, on the same queries', async (t) => {
   // differences 1, 2, 3: mean 2, sd 1, se 1/√3
@@ -38,21 +38,7 @@ function trainingShuffled(s: ReturnType<typeof byLength>, p: MinedTrainParams) {
 }
 
 // whole labels held out, no pull towards the start
-const params = (over: Partial<MinedTrainParams>): MinedTrainParams => ({
-  ...DEFAULT_MINED_PARAMS,
-  outputDimension: 3,
-  init: 'identity',
-  batchSize: 16,
-  samplesPerLabel: 4,
-  maxIterations: 60,
-  evaluationInterval: 10,
-  validationFraction: 0.3,
-  validationSplit: 'labels',
-  startPull: 0,
-  normalize: false,
-  seed: 1,
-  ...over,
-});
+const params = heldOutLabelParams;
 
 const IDENTITY3 = [1, 0, 0, 0, 1, 0, 0, 0, 1];
 

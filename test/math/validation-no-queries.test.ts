@@ -2,27 +2,13 @@
 // average over queries or triplets have nothing to average, and the run reports them as null (absent
 // from progress) while early stopping and the normalize trial go on comparing the 0 scored for them.
 import t from 'tap';
-import { DEFAULT_MINED_PARAMS, trainMined, type MinedTrainParams } from '../../src/math/mining/index.js';
+import { trainMined, type MinedTrainParams } from '../../src/math/mining/index.js';
 import type { MinedProgress } from '../../src/math/mining/types.js';
-import { labelsByLength } from './helpers.js';
+import { heldOutLabelParams, labelsByLength } from './helpers.js';
 
 // four held-out labels of 8 samples, scored through a subsample of 2 rows: for seed 1, two labels
-const params = (over: Partial<MinedTrainParams> = {}): MinedTrainParams => ({
-  ...DEFAULT_MINED_PARAMS,
-  outputDimension: 3,
-  init: 'identity',
-  batchSize: 16,
-  samplesPerLabel: 4,
-  maxIterations: 60,
-  evaluationInterval: 10,
-  validationFraction: 0.3,
-  validationSplit: 'labels',
-  validationMaxSamples: 2,
-  startPull: 0,
-  normalize: 'auto',
-  seed: 1,
-  ...over,
-});
+const params = (over: Partial<MinedTrainParams> = {}): MinedTrainParams =>
+  heldOutLabelParams({ validationMaxSamples: 2, normalize: 'auto', ...over });
 
 t.test('no validation query: null figures, and training as before', async (t) => {
   const s = labelsByLength(12, 3, 8, 0.08, 1, 0.5);
