@@ -49,6 +49,7 @@ import {
   type MinedTrainResult,
   type ReportedValidationFigures,
   type RetrievalFigure,
+  type TripletFigure,
   type ValidationFigures,
 } from './types.js';
 
@@ -460,26 +461,21 @@ function validationFigures(
   return fig;
 }
 
-const RETRIEVAL_FIGURES: readonly string[] = ['precisionAt1', 'rPrecision', 'mapAtR'] satisfies RetrievalFigure[];
+const RETRIEVAL_FIGURES: readonly RetrievalFigure[] = ['precisionAt1', 'rPrecision', 'mapAtR'];
+const TRIPLET_FIGURES: readonly TripletFigure[] = ['validationLoss', 'validationTripletAccuracy'];
 
-/** Which figures of a run's validation set average over something: its queries, its triplets. */
-function measured(run: MinedRun): { retrieval: boolean; triplets: boolean } {
-  return { retrieval: run.lastQueryCount > 0, triplets: (run.valEval?.triplets.length ?? 0) > 0 };
-}
-
-/** Whether `metric` is a figure the run's validation set has nothing to average for. */
-function unmeasured(run: MinedRun, metric: EarlyStoppingMetric | undefined): boolean {
-  const has = measured(run);
-  if (metric !== undefined && RETRIEVAL_FIGURES.includes(metric)) return !has.retrieval;
-  return metric === 'validationTripletAccuracy' || metric === 'validationLoss' ? !has.triplets : false;
+/** The figures a run's validation set has nothing to average for: no query, or no triplet (0071). */
+function unmeasuredFigures(run: MinedRun): Set<string> {
+  const none = new Set<string>();
+  if (!(run.lastQueryCount > 0)) RETRIEVAL_FIGURES.forEach((f) => none.add(f));
+  if ((run.valEval?.triplets.length ?? 0) === 0) TRIPLET_FIGURES.forEach((f) => none.add(f));
+  return none;
 }
 
 /** Figures as reported: null for those with nothing to average over (0071). */
 function reportedFigures(run: MinedRun, fig: ValidationFigures): ReportedValidationFigures {
-  const has = measured(run);
   const out: ReportedValidationFigures = { ...fig };
-  if (!has.retrieval) Object.assign(out, { precisionAt1: null, rPrecision: null, mapAtR: null });
-  if (!has.triplets) Object.assign(out, { validationLoss: null, validationTripletAccuracy: null });
+  for (const f of unmeasuredFigures(run)) out[f as RetrievalFigure | TripletFigure] = null;
   return out;
 }
 
@@ -523,16 +519,8 @@ function reportProgress(run: MinedRun, force: boolean, phase: 'training' | 'vali
     const lv = run.latest;
     if (lv) {
       // absent, as a progress figure that is not a number is, when there is nothing to average (0071)
-      const has = measured(run);
-      if (has.triplets) {
-        pr.validationLoss = lv.validationLoss;
-        pr.validationTripletAccuracy = lv.validationTripletAccuracy;
-      }
-      if (has.retrieval) {
-        pr.precisionAt1 = lv.precisionAt1;
-        pr.rPrecision = lv.rPrecision;
-        pr.mapAtR = lv.mapAtR;
-      }
+      const none = unmeasuredFigures(run);
+      for (const f of [...TRIPLET_FIGURES, ...RETRIEVAL_FIGURES]) if (!none.has(f)) pr[f] = lv[f];
       if (lv.validationTarAtFar !== undefined) pr.validationTarAtFar = lv.validationTarAtFar;
       pr.validationIteration = lv.iteration;
       pr.bestIteration = run.startReturned ? 0 : run.stopper.bestIteration;
@@ -798,7 +786,10 @@ function finish(run: MinedRun): MinedTrainResult {
     const { normalize: _chosen, queries, ...evidence } = run.normalizeChoice;
     // a figure with nothing to average is none: the 0 against 0 compared (by the start's queries or
     // the trial's validation figure) kept unit norm
-    const none = evidence.by === 'validation' ? unmeasured(run, evidence.metric) : queries === 0;
+    const none =
+      evidence.by === 'validation'
+        ? evidence.metric !== undefined && unmeasuredFigures(run).has(evidence.metric)
+        : queries === 0;
     metrics.normalizeEvidence = none ? { ...evidence, plain: null, unit: null } : evidence;
   }
   if (run.pullSettings) {
