@@ -88,6 +88,9 @@ export const invalidError = (code: ErrorCode, message: string) => new DomainErro
 export const limitError = (message: string) => new DomainError('limit', 'LIMIT_EXCEEDED', message);
 /** Too much is queued already: the same request may pass later. */
 export const queueFullError = (message: string) => new DomainError('busy', 'QUEUE_FULL', message);
+/** A dataset that a queued or running job uses cannot be deleted or have a label erased. */
+export const datasetInUseError = (id: string) =>
+  conflictError('DATASET_IN_USE', `dataset ${id} is used by a queued or running job; retry once it has ended`);
 /** The storage cannot take the request now (a lost or unwritable database, a broken connection). */
 export const unavailableError = (message: string) => new DomainError('unavailable', 'STORAGE_UNAVAILABLE', message);
 /** The storage is out of room (SQLITE_FULL, ENOSPC, PostgreSQL's disk_full). */

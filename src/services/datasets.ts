@@ -2,7 +2,7 @@
 // of rows decoded by src/http (one batch from a JSON body, or a stream of batches from NDJSON or
 // binary).
 import type { Limits } from '../config.js';
-import { AppError, badRequest, conflict, notFound, tooLarge } from '../errors.js';
+import { AppError, badRequest, notFound, tooLarge } from '../errors.js';
 import type { TripletData } from '../jobs/messages.js';
 import { runTask, TaskAbortedError } from '../jobs/worker-pool.js';
 import { newId } from '../store/ids.js';
@@ -253,13 +253,11 @@ export class DatasetService {
 
   /**
    * Erases one label's samples and the triplets that use them (docs/decisions/0034-identity-level-data.md).
-   * 409 while a queued or running job uses the dataset (checked again inside the erasure).
+   * 409 while a queued or running job uses the dataset: the store checks inside the erasure's own
+   * transaction, where no job can be queued between the check and the erasure.
    */
   async eraseLabel(id: string, label: Label): Promise<LabelErasure> {
     await this.get(id);
-    if ((await this.store.activeJobsForDataset(id)) > 0) {
-      throw conflict('DATASET_IN_USE', `dataset ${id} is used by a queued or running job; erase once it has ended`);
-    }
     return this.store.eraseLabel(id, label);
   }
 

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_ALIAS } from '../domain/aliases.js';
 import { finiteProgress } from '../domain/records.js';
-import { conflictError, limitError, notFoundError } from '../domain/errors.js';
+import { datasetInUseError, limitError, notFoundError } from '../domain/errors.js';
 import { newId } from './ids.js';
 import { postgresNewestFirst } from './newest-first.js';
 import { concatRefs } from './index-refs.js';
@@ -298,8 +298,7 @@ export class PostgresStore implements Store {
       "SELECT COUNT(*) AS n FROM jobs WHERE dataset_id = $1 AND status IN ('queued', 'running')",
       [datasetId],
     );
-    if (Number(active!.n) > 0)
-      throw conflictError('DATASET_IN_USE', `dataset ${datasetId} is used by a queued or running job`);
+    if (Number(active!.n) > 0) throw datasetInUseError(datasetId);
   }
 
   async appendTriplets(

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_ALIAS } from '../domain/aliases.js';
 import { finiteProgress } from '../domain/records.js';
-import { conflictError, limitError, notFoundError, unavailableError, type DomainError } from '../domain/errors.js';
+import { datasetInUseError, limitError, notFoundError, unavailableError, type DomainError } from '../domain/errors.js';
 import type { TrainingParams } from '../domain/training.js';
 import { newId } from './ids.js';
 import { sqliteNewestFirst } from './newest-first.js';
@@ -299,8 +299,7 @@ export class SqliteDatabase implements SyncStore {
 
   /** DATASET_IN_USE while a queued or running job uses the dataset; run inside the write transaction. */
   private refuseDatasetInUse(datasetId: string): void {
-    if (this.activeJobsForDataset(datasetId) > 0)
-      throw conflictError('DATASET_IN_USE', `dataset ${datasetId} is used by a queued or running job`);
+    if (this.activeJobsForDataset(datasetId) > 0) throw datasetInUseError(datasetId);
   }
 
   appendTriplets(
