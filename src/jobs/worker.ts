@@ -225,13 +225,7 @@ function runEvaluate(task: EvaluateTask, kernels: Kernels): void {
     const E = new Float32Array(n * k);
     embed(W, k, samples.dimension, samples.data, n, normalize, E, kernels);
     const m = retrievalMetrics(E, n, k, samples.labels, kernels);
-    Object.assign(result, {
-      precisionAt1: m.precisionAt1,
-      rPrecision: m.rPrecision,
-      mapAtR: m.mapAtR,
-      queryCount: m.queryCount,
-      sampleCount: n,
-    });
+    Object.assign(result, m, { sampleCount: n });
     // pairs streamed in chunks from the embeddings: memory bounded by the task's verification cost
     result.verification = verificationMetrics(E, n, k, samples.labels, task.verification);
     result.identification = identificationMetrics(E, n, k, samples.labels, task.identification);
