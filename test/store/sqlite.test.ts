@@ -263,10 +263,8 @@ t.test(
   },
 );
 
-t.test('erased gallery items leave no bytes of their features or embeddings in the files', async (t) => {
-  const file = path.join(tempDir(t), 'store.sqlite');
-  const store = open(t, file);
-  const d = 64;
+/** A model of k 2 over d features and an unnamed exact gallery of it: the erasure tests' setting. */
+async function modelAndGallery(store: SqliteStore, d: number) {
   const m = await store.createModel(model(2, d));
   const g = await store.createGallery({
     name: null,
@@ -275,6 +273,14 @@ t.test('erased gallery items leave no bytes of their features or embeddings in t
     embeddingDimension: 2,
     index: 'exact',
   });
+  return { m, g };
+}
+
+t.test('erased gallery items leave no bytes of their features or embeddings in the files', async (t) => {
+  const file = path.join(tempDir(t), 'store.sqlite');
+  const store = open(t, file);
+  const d = 64;
+  const { m, g } = await modelAndGallery(store, d);
   // A distinctive pattern: float32 values whose bytes appear nowhere else in the file.
   const secret = Float32Array.from({ length: d }, (_, i) => 31337.125 + i * 0.0625);
   const keep = Float32Array.from({ length: d }, (_, i) => -271.5 - i);
@@ -344,14 +350,7 @@ for (const [where, openIt] of variants) {
     t.equal(found([bob, 'BOB-LABEL-KEPT']), 2, "another dataset's bytes are still found (the search works)");
 
     // a gallery: items with ids and features naming the person, one upload replacing another
-    const m = await store.createModel(model(2, d));
-    const g = await store.createGallery({
-      name: null,
-      modelId: m.id,
-      dimension: d,
-      embeddingDimension: 2,
-      index: 'exact',
-    });
+    const { m, g } = await modelAndGallery(store, d);
     const face = spelled('ALICE-GALLERY-FACE-', d);
     for (const up of ['up_g1', 'up_g2']) {
       await store.stageGalleryItems(up, g.id, ['ALICE-ITEM-ID-77'], ['alice'], face, Float32Array.from([3.5, 4.5]));
