@@ -317,13 +317,17 @@ let ncaBackend = 'unavailable';
  * method's name (numbers, true/false, else strings), e.g. `d:margin=0.1/mining=semihard`. A CANDIDATES
  * entry under such a name wins over the parse.
  */
+/** Options of MinedTrainParams that the API does not take and DEFAULT_MINED_PARAMS leaves out (absent: off). */
+const CORE_ONLY = new Set(['multiSimilarityWeight']);
+
 export function defaultsOverrides(method: string): MinedOverrides | null {
   if (!method.startsWith('d:')) return null;
   if (CANDIDATES[method]) return CANDIDATES[method];
   const o: Record<string, unknown> = {};
   for (const kv of method.slice(2).split('/').filter(Boolean)) {
     const [key, raw] = kv.split('=');
-    if (!(key in DEFAULT_MINED_PARAMS) || raw === undefined) throw new RangeError(`bad override ${kv} in ${method}`);
+    if (!(key in DEFAULT_MINED_PARAMS || CORE_ONLY.has(key)) || raw === undefined)
+      throw new RangeError(`bad override ${kv} in ${method}`);
     const num = Number(raw);
     o[key] = raw === 'true' ? true : raw === 'false' ? false : raw !== '' && Number.isFinite(num) ? num : raw;
   }

@@ -1,7 +1,8 @@
-// The batch objective's levers of issue 18: the soft-neighbour (NCA-style) term alone and mixed with the
-// triplet losses, and the pull towards the start W₀; finite-difference checks of each, their values on
+// The batch objective's levers of issue 18: the soft-neighbour (NCA-style) and multi-similarity terms alone
+// and mixed with the triplet losses, and the pull towards the start W₀; finite-difference checks of each, their values on
 // hand-made batches, and trainMined with them (deterministic for a seed, finite, resumable).
 import t from 'tap';
+import { distanceByName } from '../../src/math/distance.js';
 import { createRng } from '../../src/math/rng.js';
 import { LEGACY_LOSS_MIX } from '../../src/math/defaults.js';
 import {
@@ -11,6 +12,7 @@ import {
   type MinedCheckpoint,
   type MinedTrainParams,
 } from '../../src/math/mining/index.js';
+import { MULTI_SIMILARITY_DEFAULTS, multiSimilarityLoss } from '../../src/math/mining/multi-similarity.js';
 import { softNeighbourLoss } from '../../src/math/mining/soft-neighbour.js';
 import { createStartPull, pullPerLabel } from '../../src/math/mining/start-pull.js';
 
@@ -81,6 +83,91 @@ t.test('finite-difference gradient: soft-neighbour alone and mixed with the trip
       }
     }
   }
+  t.end();
+});
+
+t.test('multi-similarity loss: value and mining on a hand-made batch', (t) => {
+  // squared distances; s = 1 − d/2. Labels 0 0 1 1. Anchor 0: positive 1 at s 0.6, negatives at s 0.2, 0.5;
+  // anchor 3: positive 2 at s 0.5, negatives at s 0.5 and 0.3
+  const D = Float64Array.from([0, 0.8, 1.6, 1, 0.8, 0, 1.2, 1.4, 1.6, 1.2, 0, 1, 1, 1.4, 1, 0]);
+  const labels = Int32Array.from([0, 0, 1, 1]);
+  const o = { weight: 1, alpha: 2, beta: 10, base: 0.5, epsilon: 0.05 };
+  const sim = (d: number) => 1 - d / 2;
+  // one anchor's ℓ over its mined pairs: positives with s − ε < max negative, negatives with s + ε > min positive
+  const anchor = (i: number) => {
+    const others = [0, 1, 2, 3].filter((j) => j !== i);
+    const pos = others.filter((j) => labels[j] === labels[i]).map((j) => sim(D[i * 4 + j]));
+    const neg = others.filter((j) => labels[j] !== labels[i]).map((j) => sim(D[i * 4 + j]));
+    const minPos = Math.min(...pos);
+    const maxNeg = Math.max(...neg);
+    const P = pos.filter((s) => s - o.epsilon < maxNeg).reduce((a, s) => a + Math.exp(-o.alpha * (s - o.base)), 0);
+    const N = neg.filter((s) => s + o.epsilon > minPos).reduce((a, s) => a + Math.exp(o.beta * (s - o.base)), 0);
+    return Math.log1p(P) / o.alpha + Math.log1p(N) / o.beta;
+  };
+  const want = (anchor(0) + anchor(1) + anchor(2) + anchor(3)) / 4;
+  const got = multiSimilarityLoss(D, 'squared', labels, 4, o, null);
+  t.ok(Math.abs(got - want) < 1e-12, `mean of the anchors' terms (${got} against ${want})`);
+  // anchor 0: its positive (s 0.6) is more than ε above every negative (0.2, 0.5): nothing is mined
+  t.equal(anchor(0), 0, 'an anchor with only easy pairs adds 0');
+  t.ok(got > 0 && Math.abs(got - anchor(3) / 4) < 1e-12, 'only anchor 3 has hard pairs, and the mean counts all four');
+  const all = multiSimilarityLoss(D, 'squared', labels, 4, { ...o, epsilon: 10 }, null);
+  t.ok(all > got, `a wider ε mines more pairs (${all} > ${got})`);
+  t.equal(multiSimilarityLoss(D, 'squared', labels, 4, { ...o, weight: 0 }, null), 0, 'weight 0 adds nothing');
+  t.equal(multiSimilarityLoss(D, 'squared', Int32Array.from([0, 1, 2, 3]), 4, o, null), 0, 'no positive: 0');
+  t.equal(multiSimilarityLoss(D, 'squared', Int32Array.from([0, 0, 0, 0]), 4, o, null), 0, 'no negative: 0');
+  const E = Float64Array.from(D, Math.sqrt);
+  t.ok(Math.abs(multiSimilarityLoss(E, 'euclidean', labels, 4, o, null) - got) < 1e-12, 'euclidean: s = 1 − d²/2');
+  const far = Float64Array.from(D, (x) => x * 1e6);
+  t.ok(
+    Number.isFinite(multiSimilarityLoss(far, 'squared', labels, 4, o, new Float64Array(16))),
+    'no overflow far apart',
+  );
+  t.end();
+});
+
+t.test('finite-difference gradient: multi-similarity alone and mixed with the triplet losses', (t) => {
+  const d = 6;
+  const k = 3;
+  const B = 9;
+  const labels = Int32Array.from([0, 0, 0, 1, 1, 1, 2, 2, 3]);
+  let seed = 5;
+  for (const distance of ['squared', 'euclidean'] as const) {
+    for (const normalize of [false, true]) {
+      for (const tripletWeight of [0, 0.5]) {
+        const rng = createRng(seed++);
+        const X = Float64Array.from({ length: B * d }, () => rng.range(-1, 1));
+        const W = Float64Array.from({ length: k * d }, () => rng.range(-0.5, 0.5));
+        const obj = createBatchObjective(k, d, B, {
+          margin: 0.3,
+          loss: 'softplus',
+          distance,
+          normalize,
+          mining: 'none',
+          tripletWeight,
+          // ε this wide mines every pair, so the FD steps cannot change the mining
+          multiSimilarity: { ...MULTI_SIMILARITY_DEFAULTS, weight: 0.8, epsilon: 10 },
+        });
+        const tag = `${distance} normalize=${normalize} tripletWeight=${tripletWeight}`;
+        const f = (w: Float64Array, g: Float64Array | null) => obj.evaluate(w, X, labels, B, g).loss;
+        t.ok(f(W, null) > 0, `${tag}: nonzero loss`);
+        const err = maxFdError(f, W);
+        t.ok(err < 1e-6, `${tag}: max scaled FD error ${err.toExponential(2)}`);
+      }
+    }
+  }
+  t.throws(
+    () =>
+      createBatchObjective(2, 2, 4, {
+        margin: 0.2,
+        loss: 'hinge',
+        distance: distanceByName('cosine'),
+        normalize: true,
+        mining: 'none',
+        multiSimilarity: { ...MULTI_SIMILARITY_DEFAULTS, weight: 1 },
+      }),
+    RangeError,
+    'a distance that is not a function of ‖eᵢ − eⱼ‖² is refused',
+  );
   t.end();
 });
 
@@ -171,6 +258,8 @@ t.test('trainMined with the levers: deterministic, finite, each lever changes th
     { tripletWeight: 0, softNeighbourWeight: 1 },
     { startPull: 1 },
     { tripletWeight: 0, softNeighbourWeight: 1, startPull: 10 },
+    { multiSimilarityWeight: 1 },
+    { tripletWeight: 0, multiSimilarityWeight: 1 },
   ];
   const Ws = mixes.map((m) => {
     const a = trainMined(s, { ...base, ...m });
@@ -184,6 +273,8 @@ t.test('trainMined with the levers: deterministic, finite, each lever changes th
   t.throws(() => trainMined(s, { ...base, tripletWeight: 0, softNeighbourWeight: 0 }), RangeError);
   t.throws(() => trainMined(s, { ...base, softNeighbourTemperature: 0 }), RangeError);
   t.throws(() => trainMined(s, { ...base, startPull: -1 }), RangeError);
+  t.throws(() => trainMined(s, { ...base, multiSimilarityWeight: -1 }), RangeError);
+  t.throws(() => trainMined(s, { ...base, multiSimilarityWeight: Infinity }), RangeError);
   t.end();
 });
 

@@ -9,7 +9,8 @@
 //   per miner:  L_m = Σ_t ℓ_t / N_m,  N_m = #{t : ℓ_t > 0} (reduction `nonzero`) or #triplets (`all`);
 //               L_m = 0 when N_m = 0
 //   loss = tripletWeight · Σ over the configured miners (semihard+batchhard: L_semihard + L_batchhard)
-//          + the soft-neighbour term (soft-neighbour.ts) when its weight is > 0
+//          + the soft-neighbour term (soft-neighbour.ts) and the multi-similarity term
+//            (multi-similarity.ts), each when its weight is > 0
 //
 // Composition, as pytorch-metric-learning's: distance → miners → loss → reducer, summed over miners.
 // Backward pass: ∂L/∂d into a B×B matrix, then through the distance (Distance.backprop: 2(e_i − e_j)
@@ -24,6 +25,7 @@ import { batchDistances } from '../distances.js';
 import { NORM_EPSILON } from '../losses.js';
 import type { DataArray } from '../types.js';
 import { createMiners, TripletBuffer } from './miners.js';
+import { multiSimilarityLoss, type MultiSimilarityOptions } from './multi-similarity.js';
 import { softNeighbourLoss } from './soft-neighbour.js';
 import { reducerByName, tripletLossByName } from './triplet-loss.js';
 import type { DistanceName, MinedLossName, MiningName, ReductionName } from './types.js';
@@ -41,6 +43,8 @@ export interface BatchLossOptions {
   tripletWeight?: number;
   /** soft-neighbour (NCA-style) term, soft-neighbour.ts; absent or weight 0: none */
   softNeighbour?: { weight: number; temperature: number };
+  /** multi-similarity term, multi-similarity.ts; absent or weight 0: none (needs a squared or euclidean distance) */
+  multiSimilarity?: MultiSimilarityOptions;
 }
 
 export interface BatchLossValue {
@@ -92,6 +96,10 @@ export function createBatchObjective(
   const tripletWeight = opts.tripletWeight ?? 1;
   const soft = opts.softNeighbour ?? { weight: 0, temperature: 1 };
   const logits = new Float64Array(maxBatch);
+  const ms = opts.multiSimilarity && opts.multiSimilarity.weight !== 0 ? opts.multiSimilarity : null;
+  if (ms !== null && distance.name !== 'squared' && distance.name !== 'euclidean')
+    throw new RangeError(`the multi-similarity term needs a squared or euclidean distance, not ${distance.name}`);
+  const msDistance = distance.name === 'squared' ? 'squared' : 'euclidean';
 
   const Z = new Float64Array(maxBatch * k); // projections, then normalised embeddings in place
   const norms = new Float64Array(maxBatch);
@@ -183,6 +191,7 @@ export function createBatchObjective(
         reduceMiner(buffers[m], B, wantGrad, acc);
       }
       acc.loss += softNeighbourLoss(D, labels, B, soft.temperature, soft.weight, wantGrad ? GD : null, logits);
+      if (ms !== null) acc.loss += multiSimilarityLoss(D, msDistance, labels, B, ms, wantGrad ? GD : null);
       if (!wantGrad || grad === null) return acc;
       backpropDistances(B);
       if (normalize) {

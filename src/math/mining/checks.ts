@@ -58,7 +58,10 @@ function checkLossMix(p: MinedTrainParams): void {
   const w = [p.tripletWeight, p.softNeighbourWeight, p.startPull];
   if (!w.every((x) => Number.isFinite(x) && x >= 0))
     throw new RangeError(`tripletWeight, softNeighbourWeight and startPull must be finite and ≥ 0`);
-  if (p.tripletWeight === 0 && p.softNeighbourWeight === 0)
+  // the core's own term, not an API option (docs/decisions/0073): named only when it is set
+  const ms = p.multiSimilarityWeight ?? 0;
+  if (!(Number.isFinite(ms) && ms >= 0)) throw new RangeError(`multiSimilarityWeight must be finite and ≥ 0`);
+  if (p.tripletWeight === 0 && p.softNeighbourWeight === 0 && ms === 0)
     throw new RangeError(`tripletWeight and softNeighbourWeight cannot both be 0: the batch would have no loss`);
   if (!(Number.isFinite(p.softNeighbourTemperature) && p.softNeighbourTemperature > 0))
     throw new RangeError(`softNeighbourTemperature must be > 0`);

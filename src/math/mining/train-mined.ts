@@ -20,6 +20,7 @@ import type { DataArray, TripletSet } from '../types.js';
 import { checkpointRule } from '../checkpoint.js';
 import { batchShapeWarnings } from './batch-shape.js';
 import { createBatchObjective, type BatchObjective } from './batch-loss.js';
+import { MULTI_SIMILARITY_DEFAULTS } from './multi-similarity.js';
 import {
   checkMinedCheckpoint,
   minedCheckpoint,
@@ -325,6 +326,7 @@ function setUp(
       reduction: p.reduction,
       tripletWeight: p.tripletWeight,
       softNeighbour: { weight: p.softNeighbourWeight, temperature: p.softNeighbourTemperature },
+      multiSimilarity: { ...MULTI_SIMILARITY_DEFAULTS, weight: p.multiSimilarityWeight ?? 0 },
     },
     kernels,
   );

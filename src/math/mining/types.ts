@@ -117,6 +117,12 @@ export interface MinedTrainParams {
   /** its temperature τ, in units of `distance` */
   softNeighbourTemperature: number;
   /**
+   * weight of the multi-similarity batch loss (multi-similarity.ts); 0 or absent leaves it out. The core's
+   * own lever, measured and not adopted (docs/decisions/0073): the API does not take it, and it is absent
+   * from the defaults so that checkpoints, which compare params key by key, are unchanged
+   */
+  multiSimilarityWeight?: number;
+  /**
    * pull towards the start W₀ (start-pull.ts): (startPull / pairs of training labels)·‖W − W₀‖²/‖W₀‖²,
    * strong when few labels train, vanishing when many do; on W's direction only when `normalize`; 0 leaves it out
    */
