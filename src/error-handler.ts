@@ -4,6 +4,9 @@ import { DomainError, type DomainErrorKind } from './domain/errors.js';
 import { AppError, errorBody } from './errors.js';
 import { ClientAbortError, isClientAbort } from './http/body-guard.js';
 
+/** nginx's status for a request whose client closed the connection first (task-gate.ts's clientGone). */
+const CLIENT_CLOSED = 499;
+
 /** The status code of each kind of domain error. */
 const DOMAIN_STATUS: Record<DomainErrorKind, number> = {
   not_found: 404,
@@ -34,6 +37,9 @@ export function errorHandler(err: FastifyError | AppError | Error, req: FastifyR
     return reply.code(e.statusCode).send(errorBody(e.statusCode, e.code, e.message));
   }
   if (err instanceof AppError) {
+    // A reply to a client that is gone never finishes, so Fastify logs no completed request for it:
+    // this line is the only trace of the work stopped.
+    if (err.statusCode === CLIENT_CLOSED) req.log.info({ code: err.code }, err.message);
     for (const [name, value] of Object.entries(err.headers)) reply.header(name, value);
     return reply.code(err.statusCode).send(errorBody(err.statusCode, err.code, err.message));
   }

@@ -471,7 +471,12 @@ t.test('a client gone while its binary body is copied leaves nothing staged', as
   // Bodies over 1 MiB are copied into their block a slice per turn of the loop: a client that hangs
   // up meanwhile gets no reply, so the block must not wait for a reply's hook to be released. A
   // bad query string fails the route before its handler, the case where only that hook released it.
-  const app = await testApp(t, { limits: { bodyLimit: 64 * 1024 * 1024 } });
+  const lines: { code?: string; reqId?: string }[] = [];
+  const stream = { write: (s: string) => void lines.push(JSON.parse(s) as { code?: string }) };
+  const app = await testApp(t, {
+    limits: { bodyLimit: 64 * 1024 * 1024 },
+    build: { logger: { level: 'info', stream } },
+  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.address() as net.AddressInfo).port;
   const bytes = 24 * 1024 * 1024;
@@ -498,6 +503,10 @@ t.test('a client gone while its binary body is copied leaves nothing staged', as
     staged = stagedBytes();
   }
   t.equal(staged, 0, 'every block was released');
+  // Each gone client leaves one log line, whether it left during the body (400 CLIENT_ABORTED) or
+  // during the copy (499 CLIENT_CLOSED_REQUEST): its reply never finishes, so nothing else logs it.
+  const gone = lines.filter((l) => l.code === 'CLIENT_ABORTED' || l.code === 'CLIENT_CLOSED_REQUEST');
+  t.equal(new Set(gone.map((l) => l.reqId)).size, 4, `one line per gone client (${JSON.stringify(gone)})`);
   // and the budget takes a body again: a whole one is staged and answered
   const ok = await fetch(`http://127.0.0.1:${port}/embed?rows=notanumber`, {
     method: 'POST',
