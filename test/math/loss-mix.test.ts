@@ -1,10 +1,11 @@
 // The batch objective's levers of issue 18: the soft-neighbour (NCA-style) and multi-similarity terms alone
 // and mixed with the triplet losses, and the pull towards the start W₀; finite-difference checks of each, their values on
 // hand-made batches, and trainMined with them (deterministic for a seed, finite, resumable).
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { distanceByName } from '../../src/math/distance.js';
 import { createRng } from '../../src/math/rng.js';
 import { LEGACY_LOSS_MIX } from '../../src/math/defaults.js';
+import type { BatchLossOptions } from '../../src/math/mining/batch-loss.js';
 import {
   createBatchObjective,
   DEFAULT_MINED_PARAMS,
@@ -52,19 +53,22 @@ t.test('soft-neighbour loss: value on a hand-made batch', (t) => {
   t.end();
 });
 
-t.test('finite-difference gradient: soft-neighbour alone and mixed with the triplet losses', (t) => {
+/**
+ * Finite-difference checks of the batch objective with one extra term, alone (tripletWeight 0) and
+ * mixed with a smooth triplet loss, for both distances, plain and unit norm, and each term setting.
+ */
+function checkTermGradients(t: Test, terms: Partial<BatchLossOptions>[], seed: number, scale: number): void {
   const d = 6;
   const k = 3;
   const B = 9;
   const labels = Int32Array.from([0, 0, 0, 1, 1, 1, 2, 2, 3]);
-  let seed = 41;
   for (const distance of ['squared', 'euclidean'] as const) {
     for (const normalize of [false, true]) {
       for (const tripletWeight of [0, 0.5]) {
-        for (const temperature of [0.1, 1]) {
+        for (const term of terms) {
           const rng = createRng(seed++);
           const X = Float64Array.from({ length: B * d }, () => rng.range(-1, 1));
-          const W = Float64Array.from({ length: k * d }, () => rng.range(-1, 1));
+          const W = Float64Array.from({ length: k * d }, () => rng.range(-scale, scale));
           const obj = createBatchObjective(k, d, B, {
             margin: 0.3,
             loss: 'softplus', // smooth, so the mixed objective has no kink to straddle
@@ -72,9 +76,9 @@ t.test('finite-difference gradient: soft-neighbour alone and mixed with the trip
             normalize,
             mining: 'none',
             tripletWeight,
-            softNeighbour: { weight: 0.7, temperature },
+            ...term,
           });
-          const tag = `${distance} normalize=${normalize} tripletWeight=${tripletWeight} τ=${temperature}`;
+          const tag = `${distance} normalize=${normalize} tripletWeight=${tripletWeight} ${JSON.stringify(term)}`;
           const f = (w: Float64Array, g: Float64Array | null) => obj.evaluate(w, X, labels, B, g).loss;
           t.ok(f(W, null) > 0, `${tag}: nonzero loss`);
           const err = maxFdError(f, W);
@@ -83,6 +87,11 @@ t.test('finite-difference gradient: soft-neighbour alone and mixed with the trip
       }
     }
   }
+}
+
+t.test('finite-difference gradient: soft-neighbour alone and mixed with the triplet losses', (t) => {
+  const terms = [0.1, 1].map((temperature) => ({ softNeighbour: { weight: 0.7, temperature } }));
+  checkTermGradients(t, terms, 41, 1);
   t.end();
 });
 
@@ -126,35 +135,8 @@ t.test('multi-similarity loss: value and mining on a hand-made batch', (t) => {
 });
 
 t.test('finite-difference gradient: multi-similarity alone and mixed with the triplet losses', (t) => {
-  const d = 6;
-  const k = 3;
-  const B = 9;
-  const labels = Int32Array.from([0, 0, 0, 1, 1, 1, 2, 2, 3]);
-  let seed = 5;
-  for (const distance of ['squared', 'euclidean'] as const) {
-    for (const normalize of [false, true]) {
-      for (const tripletWeight of [0, 0.5]) {
-        const rng = createRng(seed++);
-        const X = Float64Array.from({ length: B * d }, () => rng.range(-1, 1));
-        const W = Float64Array.from({ length: k * d }, () => rng.range(-0.5, 0.5));
-        const obj = createBatchObjective(k, d, B, {
-          margin: 0.3,
-          loss: 'softplus',
-          distance,
-          normalize,
-          mining: 'none',
-          tripletWeight,
-          // ε this wide mines every pair, so the FD steps cannot change the mining
-          multiSimilarity: { ...MULTI_SIMILARITY_DEFAULTS, weight: 0.8, epsilon: 10 },
-        });
-        const tag = `${distance} normalize=${normalize} tripletWeight=${tripletWeight}`;
-        const f = (w: Float64Array, g: Float64Array | null) => obj.evaluate(w, X, labels, B, g).loss;
-        t.ok(f(W, null) > 0, `${tag}: nonzero loss`);
-        const err = maxFdError(f, W);
-        t.ok(err < 1e-6, `${tag}: max scaled FD error ${err.toExponential(2)}`);
-      }
-    }
-  }
+  // ε this wide mines every pair, so the FD steps cannot change the mining
+  checkTermGradients(t, [{ multiSimilarity: { ...MULTI_SIMILARITY_DEFAULTS, weight: 0.8, epsilon: 10 } }], 5, 0.5);
   t.throws(
     () =>
       createBatchObjective(2, 2, 4, {
