@@ -118,8 +118,10 @@ export class GalleryService {
     // A holder job that was never stored (a crash between marking and queueing) has nothing to cancel.
     const job = reindexJob ? await this.store.getJob(reindexJob) : undefined;
     if (job && !isFinished(job.status)) await this.cancelJob(job.id);
-    if (!(await this.store.deleteGallery(id))) throw notFound('GALLERY_NOT_FOUND', `gallery ${id} does not exist`);
-    this.cache.drop(id);
+    const deleted = await this.store.deleteGallery(id);
+    // at once here; other replicas hear it on the change feed
+    this.cache.invalidate(id);
+    if (!deleted) throw notFound('GALLERY_NOT_FOUND', `gallery ${id} does not exist`);
   }
 
   /** The gallery an upload of `rows` items goes to (when known before decoding), once the limits allow them. */
@@ -194,6 +196,8 @@ export class GalleryService {
 
   async deleteItem(id: string, itemId: string): Promise<{ deleted: number; itemCount: number; version: number }> {
     const n = await this.store.deleteGalleryItem(id, itemId);
+    // the erased item leaves this replica's memory now, not at the gallery's next search here
+    if (n > 0) this.cache.invalidate(id);
     if (n === 0) throw notFound('ITEM_NOT_FOUND', `gallery ${id} has no item ${JSON.stringify(itemId)}`);
     const g = await this.get(id);
     return { deleted: n, itemCount: g.itemCount, version: g.version };
@@ -205,6 +209,7 @@ export class GalleryService {
     type?: LabelType,
   ): Promise<{ deleted: number; itemCount: number; version: number }> {
     const n = await this.store.deleteGalleryLabel(id, label, type);
+    if (n > 0) this.cache.invalidate(id);
     const g = await this.get(id);
     return { deleted: n, itemCount: g.itemCount, version: g.version };
   }

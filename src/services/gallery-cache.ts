@@ -7,6 +7,11 @@
 // An hnsw gallery's entry also owns its HNSW index in the HNSW thread: loading a version asks the
 // thread to build one (with recall@10 measured), replacing a version drops the old one, eviction
 // and deletion dispose it. Until it is ready, searches are exact. docs/decisions/0036-hnsw-galleries.md.
+//
+// The store's change feed says when a gallery's items changed or it was deleted, on any replica:
+// its entry is dropped then, not at its next search here, so an erased item (or a deleted
+// gallery) does not stay in this replica's memory or HNSW thread; a load under way meanwhile is
+// given to its searches but not kept.
 import { formatBytes, galleryCacheBytes, hnswIndexCost } from '../domain/costs.js';
 import type { GalleryIndexStatus, GalleryRecord, HnswState } from '../domain/galleries.js';
 import { unprocessable } from '../errors.js';
@@ -58,12 +63,21 @@ export class GalleryCache {
   readonly hnswThread = new HnswThread();
   /** builds asked for: each entry's index gets its own key */
   private builds = 0;
+  /** per gallery with a load under way, bumped when it is invalidated: a load begun before is not kept */
+  private generations = new Map<string, number>();
+  private readonly unwatch: () => void;
 
   constructor(
     private readonly store: Store,
     private readonly budget: number,
     private readonly kernels: Kernels | undefined,
-  ) {}
+  ) {
+    this.unwatch = store.watch((change) => {
+      if (change.kind === 'change' && change.table === 'galleries') this.invalidate(change.id);
+      // events may have been missed: any gallery may have lost items
+      else if (change.kind === 'resync') for (const id of [...this.entries.keys()]) this.invalidate(id);
+    });
+  }
 
   /** The index of the gallery's cached version, per replica; `none` when no version is loaded here. */
   indexStatus(g: GalleryRecord): GalleryIndexStatus {
@@ -97,6 +111,7 @@ export class GalleryCache {
   }
 
   async close(): Promise<void> {
+    this.unwatch();
     await this.hnswThread.close();
   }
 
@@ -121,7 +136,10 @@ export class GalleryCache {
     const key = `${g.id}@${g.version}`;
     let pending = this.loading.get(key);
     if (!pending) {
-      pending = this.load(g.id).finally(() => this.loading.delete(key));
+      pending = this.load(g.id).finally(() => {
+        this.loading.delete(key);
+        if (!this.isLoading(g.id)) this.generations.delete(g.id);
+      });
       this.loading.set(key, pending);
     }
     const entry = await pending;
@@ -142,8 +160,22 @@ export class GalleryCache {
     }
   }
 
-  /** Drops a gallery (deleted here); its memory goes once no search uses it. */
-  drop(id: string): void {
+  /**
+   * Forgets a gallery whose items changed or that was deleted (here, or by the feed): its entry is
+   * dropped, and a load of it under way is not kept.
+   */
+  invalidate(id: string): void {
+    if (this.isLoading(id)) this.generations.set(id, (this.generations.get(id) ?? 0) + 1);
+    this.drop(id);
+  }
+
+  private isLoading(id: string): boolean {
+    for (const key of this.loading.keys()) if (key.startsWith(`${id}@`)) return true;
+    return false;
+  }
+
+  /** Drops a gallery's entry; its memory goes once no search uses it. */
+  private drop(id: string): void {
     const e = this.entries.get(id);
     if (!e) return;
     this.entries.delete(id);
@@ -164,6 +196,7 @@ export class GalleryCache {
   }
 
   private async load(id: string): Promise<CachedGallery> {
+    const generation = this.generations.get(id);
     const read = await this.store.readGalleryEmbeddings(id);
     const { gallery: g, ids, labels, embeddings } = read;
     const n = ids.length;
@@ -176,7 +209,9 @@ export class GalleryCache {
       );
     const current = this.entries.get(id);
     if (current && current.version >= g.version) return current;
-    this.evictFor(bytes, id);
+    // Invalidated while it was read (an erasure, a delete): its searches get it, the cache does not.
+    const kept = generation === this.generations.get(id);
+    if (kept) this.evictFor(bytes, id);
     const entry: CachedGallery = {
       id,
       version: g.version,
@@ -190,9 +225,10 @@ export class GalleryCache {
       maxLabelJson: maxJsonBytes(labels, 4),
       bytes,
       users: 0,
-      evicted: false,
+      evicted: !kept,
       hnsw: null,
     };
+    if (!kept) return entry;
     this.entries.set(id, entry);
     this.used += bytes;
     if (g.index === 'hnsw') this.startBuild(entry, embeddings);

@@ -267,6 +267,17 @@ export const PG_MIGRATIONS: string[] = [
     PRIMARY KEY (job_id, seq)
   );
   `,
+  // 9: galleries on the change feed (docs/decisions/0031-galleries.md, "Erasure"): a gallery whose
+  // version moved (its items changed: an upload, an erasure, a reindex's commit) or that was deleted
+  // is announced, so every replica drops its cached embeddings of it (and its HNSW index) at once
+  // instead of keeping erased items in memory until its next search there. A reindex's hold and
+  // release leave the version alone and are not announced.
+  `
+  CREATE TRIGGER galleries_notify_delete AFTER DELETE ON galleries
+    FOR EACH ROW EXECUTE FUNCTION triplet_embed_notify_change();
+  CREATE TRIGGER galleries_notify_update AFTER UPDATE ON galleries
+    FOR EACH ROW WHEN (OLD.version IS DISTINCT FROM NEW.version) EXECUTE FUNCTION triplet_embed_notify_change();
+  `,
 ];
 
 /**

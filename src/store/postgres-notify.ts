@@ -24,7 +24,7 @@ export interface ChangeFeedOptions {
   timeoutMs?: number;
 }
 
-const TABLES = new Set<string>(['jobs', 'models', 'datasets', 'aliases']);
+const TABLES = new Set<string>(['jobs', 'models', 'datasets', 'aliases', 'galleries']);
 const OPS = new Set<string>(['insert', 'update', 'delete']);
 
 /** A notification's payload as an event; undefined when it is not one of ours. */

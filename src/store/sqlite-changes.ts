@@ -72,22 +72,23 @@ const WRITES: { [M in Method]: ChangesOf<M> } = {
   listModels: null,
   newestModel: null,
   deleteModel: ([id], deleted) => (deleted ? [change('models', id, 'delete')] : []),
-  // Galleries are not on the feed: a search reads the gallery's version on every call instead.
+  // Galleries: a change of their items (the version moves) and a delete; a search still reads the
+  // gallery's version on every call, the feed lets caches drop what an erasure removed.
   createGallery: null,
   getGallery: null,
   listGalleries: null,
-  deleteGallery: null,
+  deleteGallery: ([id], deleted) => (deleted ? [change('galleries', id, 'delete')] : []),
   countGalleryLabels: null,
   stageGalleryItems: null,
-  commitGalleryItems: null,
+  commitGalleryItems: ([, galleryId]) => [change('galleries', galleryId, 'update')],
   discardGalleryItems: null,
-  deleteGalleryItem: null,
-  deleteGalleryLabel: null,
+  deleteGalleryItem: ([galleryId], n) => (n > 0 ? [change('galleries', galleryId, 'update')] : []),
+  deleteGalleryLabel: ([galleryId], n) => (n > 0 ? [change('galleries', galleryId, 'update')] : []),
   readGalleryEmbeddings: null,
   startReindex: null,
   readUnindexed: null,
   writeReindexBatch: null,
-  commitReindex: null,
+  commitReindex: ([galleryId], r) => (r.committed ? [change('galleries', galleryId, 'update')] : []),
   abortReindex: null,
   renameModel: ([id], m) => (m ? [change('models', id, 'update')] : []),
   setAlias: (_args, alias) => [aliasSet(alias)],
@@ -99,7 +100,8 @@ const WRITES: { [M in Method]: ChangesOf<M> } = {
   eraseLabel: datasetUpdated,
   getIdempotencyKey: null,
   purgeIdempotencyKeys: null,
-  succeedReindexJob: ([id], r: { committed: boolean }) => (r.committed ? [change('jobs', id as string, 'update')] : []),
+  succeedReindexJob: ([id, galleryId], r: { committed: boolean }) =>
+    r.committed ? [change('jobs', id as string, 'update'), change('galleries', galleryId as string, 'update')] : [],
 };
 
 /** The events of one successful call of `method`. */

@@ -127,8 +127,12 @@ export interface StoreHealth {
   reason?: string;
 }
 
-/** The tables the change feed reports on. */
-export type ChangeTable = 'jobs' | 'models' | 'datasets' | 'aliases';
+/**
+ * The tables the change feed reports on. `galleries`: a gallery whose items changed (its version
+ * moved: an upload, an erasure, a reindex's commit) or that was deleted; replicas drop their
+ * cached copy of it, so erased items do not stay in their memory.
+ */
+export type ChangeTable = 'jobs' | 'models' | 'datasets' | 'aliases' | 'galleries';
 
 /**
  * One event of the store's change feed (Store.watch): ids only, never the row (PostgreSQL's

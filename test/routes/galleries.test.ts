@@ -293,6 +293,38 @@ t.test('search sees every write: upserts, erasure by id and by identity', async 
   expectError(t, await app.inject({ method: 'DELETE', url: `/galleries/${id}/items` }), 400, 'VALIDATION_ERROR');
 });
 
+t.test('an erasure or a delete leaves no copy in the search cache, nor does a load it overtook', async (t) => {
+  const app = await testApp(t);
+  const model = await importModel(app);
+  const cache = app.services.galleries.cache;
+  const X = randomInputs(6, 9);
+  for (const index of ['exact', 'hnsw']) {
+    const res = await app.inject({ method: 'POST', url: '/galleries', payload: { model, index } });
+    const id = res.json().id as string;
+    await upload(app, id, { items: X.map((input, i) => ({ id: `p${i}`, label: i < 3 ? 'ann' : 'bob', input })) });
+    t.equal((await search(app, id, { inputs: [X[0]], k: 1 })).statusCode, 200);
+    t.ok(cache.bytes > 0, `${index}: the search cached the gallery`);
+    await app.inject({ method: 'DELETE', url: `/galleries/${id}/items?label=ann` });
+    t.equal(cache.bytes, 0, `${index}: erasing an identity drops the cached copy that held it`);
+    t.equal(cache.hnswKey(id), undefined, `${index}: and its index`);
+    t.same((await search(app, id, { inputs: [X[0]], k: 6 })).json().results[0].length, 3);
+    await app.inject({ method: 'DELETE', url: `/galleries/${id}/items/p3` });
+    t.equal(cache.bytes, 0, `${index}: erasing an item drops it too`);
+    t.equal((await search(app, id, { inputs: [X[0]], k: 1 })).statusCode, 200);
+    // a load under way when the erasure lands serves its search, and is not kept
+    const g = (await app.inject({ url: `/galleries/${id}` })).json();
+    cache.invalidate(id);
+    const loading = cache.acquire(g);
+    cache.invalidate(id);
+    cache.release(await loading);
+    t.equal(cache.bytes, 0, `${index}: a load the erasure overtook is not kept`);
+    t.equal((await search(app, id, { inputs: [X[0]], k: 1 })).statusCode, 200);
+    t.ok(cache.bytes > 0);
+    t.equal((await app.inject({ method: 'DELETE', url: `/galleries/${id}` })).statusCode, 204);
+    t.equal(cache.bytes, 0, `${index}: a deleted gallery leaves the cache`);
+  }
+});
+
 t.test('"42" and 42 are two identities: erasing one never erases the other', async (t) => {
   const app = await testApp(t);
   const id = await createGallery(app, await importModel(app));

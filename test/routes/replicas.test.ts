@@ -3,6 +3,7 @@
 // job a worker replica trains, and a model written or deleted through one replica is the newest,
 // or gone, on the other as soon as its notification arrives, with no polling interval to wait out.
 // Needs TEST_DATABASE_URL (eval "$(scripts/pg-test-cluster.sh start)"); skipped without, failed under CI=true.
+import { setTimeout } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import type { App } from '../../src/app-types.js';
 import type { StoreChange } from '../../src/store/types.js';
@@ -131,5 +132,45 @@ if (reason && inCi) {
     await deleted;
     expectError(t, await embed(other.id), 404, 'MODEL_NOT_FOUND');
     t.equal((await embed()).json().model, trained, 'the default is the trained model again');
+  });
+
+  t.test("an erasure or a gallery delete on one replica leaves no copy in the other's cache", async (t) => {
+    const databaseUrl = await freshDatabase(t);
+    const a = await testApp(t, { config: { databaseUrl } });
+    const b = await testApp(t, { config: { databaseUrl } });
+    const W = [
+      [1, 0, 0],
+      [0, 1, 0],
+    ];
+    const model = (await a.inject({ method: 'POST', url: '/models', payload: { W } })).json().id;
+    const cache = b.services.galleries.cache;
+    const galleryChange = (id: string, op: string) => (c: StoreChange) =>
+      c.kind === 'change' && c.table === 'galleries' && c.id === id && c.op === op;
+    for (const index of ['exact', 'hnsw']) {
+      const id = (await a.inject({ method: 'POST', url: '/galleries', payload: { model, index } })).json().id;
+      const items = [
+        { id: 'ann-1', label: 'ann', input: [1, 0, 0.5] },
+        { id: 'bob-1', label: 'bob', input: [0, 1, 0.5] },
+      ];
+      t.equal((await a.inject({ method: 'POST', url: `/galleries/${id}/items`, payload: { items } })).statusCode, 201);
+      const search = () =>
+        b.inject({ method: 'POST', url: `/galleries/${id}/search`, payload: { inputs: [[1, 0, 0]], k: 2 } });
+      t.equal((await search()).json().results[0][0].id, 'ann-1');
+      t.ok(cache.bytes > 0, `${index}: replica b cached the gallery`);
+      const erased = heard(t, b, galleryChange(id, 'update'));
+      await a.inject({ method: 'DELETE', url: `/galleries/${id}/items?label=ann` });
+      await Promise.race([erased, setTimeout(10_000)]);
+      t.equal(cache.bytes, 0, `${index}: the erasure on a dropped b's copy, before any search on b`);
+      t.equal(cache.hnswKey(id), undefined, `${index}: and b's index`);
+      t.same(
+        (await search()).json().results[0].map((h: { id: string }) => h.id),
+        ['bob-1'],
+      );
+      t.ok(cache.bytes > 0);
+      const gone = heard(t, b, galleryChange(id, 'delete'));
+      t.equal((await a.inject({ method: 'DELETE', url: `/galleries/${id}` })).statusCode, 204);
+      await Promise.race([gone, setTimeout(10_000)]);
+      t.equal(cache.bytes, 0, `${index}: the delete on a dropped b's copy`);
+    }
   });
 }

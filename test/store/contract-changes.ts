@@ -144,6 +144,32 @@ export function changeFeedContract(t: Test, backend: StoreBackend): void {
     );
   });
 
+  t.test('change feed: a gallery whose items changed, or that was deleted, is announced', async (t) => {
+    const store = await backend.open(t);
+    const feed = record(t, store);
+    const m = await store.createModel(aModel());
+    const g = await store.createGallery({
+      name: null,
+      modelId: m.id,
+      dimension: 2,
+      embeddingDimension: 2,
+      index: 'exact',
+    });
+    const limit = { max: 10, setting: 'GALLERY_MAX_ITEMS' };
+    await store.stageGalleryItems('up_feed', g.id, ['a', 'b'], ['ann', 'bob'], f32(4), f32(4));
+    await store.commitGalleryItems('up_feed', g.id, m.id, 2, limit);
+    await feed.expect('an upload', changed('galleries', g.id, 'update'));
+    feed.clear();
+    t.equal(await store.deleteGalleryItem(g.id, 'a'), 1);
+    await feed.expect('an erased item', changed('galleries', g.id, 'update'));
+    feed.clear();
+    t.equal(await store.deleteGalleryLabel(g.id, 'bob'), 1);
+    await feed.expect('an erased identity', changed('galleries', g.id, 'update'));
+    feed.clear();
+    t.ok(await store.deleteGallery(g.id));
+    await feed.expect('a deleted gallery', changed('galleries', g.id, 'delete'));
+  });
+
   if (backend.replica) {
     const replicaOf = backend.replica.bind(backend);
     t.test("change feed: a store hears another replica's writes", async (t) => {
