@@ -263,9 +263,10 @@ export default async function galleryRoutes(app: App): Promise<void> {
           const g0 = await galleries.get(id);
           const width = kind === 'inputs' ? g0.dimension : g0.embeddingDimension;
           const rows = body.byteLength / (4 * width);
-          const { gallery } = await galleries.searchTarget(id, Number.isInteger(rows) ? rows : 1);
-          const q = binaryQueries(body, kind, width, `gallery ${gallery.id}`);
-          return sendSearch(reply, await galleries.search(gallery, q, { k, maxDistance, metric }));
+          await galleries.searchTarget(id, Number.isInteger(rows) ? rows : 1);
+          const q = binaryQueries(body, kind, width, `gallery ${g0.id}`);
+          // searched as the record the width came from: a reindex since then is answered, not mixed
+          return sendSearch(reply, await galleries.search(g0, q, { k, maxDistance, metric }));
         } finally {
           body.release();
         }

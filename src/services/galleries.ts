@@ -10,7 +10,7 @@ import {
   type GalleryIndexStatus,
   type GalleryRecord,
 } from '../domain/galleries.js';
-import { AppError, badRequest, notFound, tooLarge, unprocessable } from '../errors.js';
+import { AppError, badRequest, conflict, notFound, tooLarge, unprocessable } from '../errors.js';
 import type { Kernels, Metric } from '../math/index.js';
 import { exactSearch } from '../math/search/index.js';
 import { newId } from '../store/ids.js';
@@ -239,7 +239,14 @@ export class GalleryService {
   async search(g: GalleryRecord, q: SearchQueries, opts: SearchOptions): Promise<SearchResult> {
     const entry = await this.cache.acquire(g);
     try {
-      // The entry may be newer than g (a reindex committed meanwhile): its model is the one to use.
+      // The entry may be newer than g (a reindex committed meanwhile): its model is the one to use
+      // for inputs. Embeddings were checked against g's model, and are of no use for another one.
+      if (q.kind === 'embeddings' && entry.modelId !== g.model)
+        throw conflict(
+          'GALLERY_MODEL_CHANGED',
+          `gallery ${g.id} moved from model ${g.model} to ${entry.modelId} (a reindex committed) while the search ` +
+            `began; embed the queries with ${entry.modelId}, or send inputs`,
+        );
       const m = await this.models.resolve(entry.modelId);
       const width = q.kind === 'inputs' ? m.d : entry.k;
       if (q.data.length !== q.count * width)

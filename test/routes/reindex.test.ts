@@ -103,6 +103,29 @@ t.test('a reindex switches the gallery at its commit: the old embeddings until t
   t.ok(seen.has('old') || seen.has('new'));
 });
 
+t.test('query embeddings read for one model are never searched against the next', async (t) => {
+  const { app, a, g, features } = await setUp(t, 20);
+  const c = await importModel(app, 4, D, 9);
+  const { galleries } = app.services;
+  // A search reads the gallery (on a) and checks its queries' width (k = 4) ...
+  const before = await galleries.get(g);
+  const queries = await embed(app, a, features.slice(0, 2));
+  // ... and a reindex onto c (k = 4 as well) commits, and the cache loads it, before it searches.
+  const job = (await reindex(app, g, c)).json();
+  void app.services.runner.start();
+  t.equal((await waitForJob(app, job.id)).status, 'succeeded');
+  const search = (kind: 'inputs' | 'embeddings', data: Float32Array) =>
+    galleries.search(before, { kind, data, count: 2 }, { k: 3 });
+  t.equal((await search('inputs', Float32Array.from(features.slice(0, 2).flat()))).model, c, 'inputs: embedded with c');
+  await t.rejects(search('embeddings', queries), { statusCode: 409, code: 'GALLERY_MODEL_CHANGED' });
+  const res = await app.inject({
+    method: 'POST',
+    url: `/galleries/${g}/search`,
+    payload: { embeddings: [Array.from(await embed(app, c, features.slice(0, 1)))], k: 1 },
+  });
+  t.equal(res.json().results[0][0].id, 'it0000', "queries of the gallery's model as read answer");
+});
+
 t.test('a gallery deleted under a queued reindex (a delete racing its start) ends the job cancelled', async (t) => {
   const { app, b, g } = await setUp(t, 20);
   const res = await reindex(app, g, b);
