@@ -94,9 +94,16 @@ export interface PostgresStoreOptions {
    * (docs/decisions/0034-identity-level-data.md).
    */
   eraseVacuum?: 'full' | 'plain';
+  /**
+   * How long an erasure's vacuum waits for transactions older than the erasure (which still see its
+   * rows, so the vacuum would keep them) to end; past it the vacuum runs anyway (default 30 s).
+   */
+  eraseSnapshotWaitMs?: number;
 }
 
 const DEFAULT_STAGED_GRACE_MS = 60 * 60 * 1000;
+const DEFAULT_ERASE_SNAPSHOT_WAIT_MS = 30_000;
+const ERASE_SNAPSHOT_POLL_MS = 50;
 
 /** Anything that runs a query: the pool, or one client inside a transaction. */
 interface Queryable {
@@ -1040,8 +1047,34 @@ export class PostgresStore implements Store {
    * VACUUM FULL writes new files without them (docs/decisions/0034-identity-level-data.md).
    */
   private async vacuumAfterErase(tables: string[]): Promise<void> {
+    await this.awaitOlderSnapshots();
     const vacuum = this.options.eraseVacuum === 'plain' ? 'VACUUM' : 'VACUUM (FULL)';
     for (const table of tables) await this.pool.query(`${vacuum} ${table}`);
+  }
+
+  /**
+   * Waits until no other session of this database holds a snapshot (or a transaction) from before
+   * now, which the erasure's commit precedes. Either VACUUM keeps the row versions such a snapshot
+   * may still see, and VACUUM (FULL) copies them into its new files: one training read, evaluation
+   * or search load running on any replica at the erasure kept the erased bytes in the table.
+   * Bounded (eraseSnapshotWaitMs); past it the vacuum runs anyway, as before.
+   */
+  private async awaitOlderSnapshots(): Promise<void> {
+    const { rows } = await this.pool.query<{ xmax: string }>(
+      'SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax',
+    );
+    const end = Date.now() + (this.options.eraseSnapshotWaitMs ?? DEFAULT_ERASE_SNAPSHOT_WAIT_MS);
+    for (;;) {
+      // xmin or xid before xmax: older than this snapshot (age counts back from the next xid)
+      const older = await this.one(
+        this.pool,
+        `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+           AND backend_type = 'client backend' AND (age(backend_xmin) > age($1::xid8::xid) OR age(backend_xid) > age($1::xid8::xid)) LIMIT 1`,
+        [rows[0].xmax],
+      );
+      if (!older || Date.now() >= end) return;
+      await new Promise((resolve) => setTimeout(resolve, ERASE_SNAPSHOT_POLL_MS));
+    }
   }
 
   async getIdempotencyKey(scope: string, key: string): Promise<StoredIdempotencyKey | undefined> {

@@ -72,7 +72,7 @@ async function connected(t: Test, mode: 'plain' | 'full' = 'full') {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   t.teardown(() => client.end());
-  return { store, client };
+  return { store, client, url };
 }
 
 /**
@@ -80,7 +80,7 @@ async function connected(t: Test, mode: 'plain' | 'full' = 'full') {
  * anything is written; undefined when the files cannot be read (a failure in CI, else a skip).
  */
 async function watched(t: Test, tables: string[]) {
-  const { store, client } = await connected(t);
+  const { store, client, url } = await connected(t);
   const listed = await Promise.all(tables.map((x) => files(client, x)));
   const unreadable = listed.find((x) => typeof x === 'string');
   if (unreadable !== undefined) {
@@ -89,7 +89,7 @@ async function watched(t: Test, tables: string[]) {
     return undefined;
   }
   const filesOf = async () => (await Promise.all(tables.map((x) => files(client, x)))).flat() as string[];
-  return { store, client, before: listed.flat() as string[], filesOf };
+  return { store, client, url, before: listed.flat() as string[], filesOf };
 }
 
 async function scenario(t: Test, mode: 'plain' | 'full') {
@@ -162,6 +162,41 @@ else {
     t.equal(await inFiles(client, alice, [...before, ...after]), 0, 'no alice vector in the old or new files');
     const { rows } = await client.query('SELECT count(*)::int AS n FROM gallery_items');
     t.equal(rows[0].n, 30, 'everyone else is still enrolled');
+  });
+
+  t.test('an erasure while an older snapshot is open: the rewrite waits for it, and keeps no copy', async (t) => {
+    const w = await watched(t, ['gallery_items']);
+    if (!w) return;
+    const { store, client, url, before, filesOf } = w;
+    const d = 16;
+    const k = 4;
+    const m = await store.createModel(model(k, d));
+    const g = await store.createGallery({
+      name: null,
+      modelId: m.id,
+      dimension: d,
+      embeddingDimension: k,
+      index: 'exact',
+    });
+    const alice = spelled('ALICE-OLD-SNAPSHOT-', d);
+    const features = new Float32Array(2 * d);
+    features.set(alice);
+    features.set(noise(d, 3), d);
+    await store.stageGalleryItems('up', g.id, ['alice', 'bob'], ['alice', 'bob'], features, noise(2 * k, 4));
+    await store.commitGalleryItems('up', g.id, m.id, 2, { max: 10, setting: 'GALLERY_MAX_ITEMS' });
+    // another session's snapshot from before the erasure (a training read on another replica, say)
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    t.teardown(() => other.end());
+    await other.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    await other.query('SELECT count(*) FROM models');
+    let done = false;
+    const erased = store.deleteGalleryLabel(g.id, 'alice').finally(() => (done = true));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    t.notOk(done, 'the rewrite waits while the older snapshot is open');
+    await other.query('COMMIT');
+    t.equal(await erased, 1);
+    t.equal(await inFiles(client, [alice], [...before, ...(await filesOf())]), 0, 'no alice vector in the files');
   });
 
   t.test('a deleted dataset, ERASE_VACUUM=full: no vector, label or name of it in the table files', async (t) => {
