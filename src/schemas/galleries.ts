@@ -5,7 +5,7 @@ import { Label } from './datasets.js';
 
 export { Gallery };
 
-/** No default here: without one the gallery's model decides (src/services/galleries.ts defaultMetric). */
+/** No default here: without one the gallery's model decides (src/services/model-metric.ts defaultMetric). */
 const Metric = Type.Union([Type.Literal('euclidean'), Type.Literal('squared_euclidean'), Type.Literal('cosine')], {
   description: "Default: the model's training distance (squared_euclidean when it trained on it), else euclidean",
 });

@@ -132,15 +132,18 @@ const TarAtFar = Type.Object({
   far: Type.Number(),
   tar: NullableNumber('Share of genuine pairs accepted; null when the impostor count cannot support this FAR'),
   threshold: NullableNumber(
-    'Largest euclidean distance accepted (accept a pair when distance ≤ threshold); null when none can be',
+    'Largest distance accepted, in `distance` (accept a pair when distance ≤ threshold); null when none can be',
   ),
   reason: NullableString('Why tar is null, e.g. "needs at least 1000000 impostor pairs, has 1453"'),
 });
 
 export const VerificationReply = Type.Object(
   {
-    distance: Type.Literal('euclidean', {
-      description: "Scores are euclidean distances between embeddings, as /distances' default",
+    distance: Type.Union([Type.Literal('euclidean'), Type.Literal('squared_euclidean')], {
+      description:
+        "The distance the thresholds are in: the model's default search metric (its training distance, " +
+        'squared_euclidean for a model trained with distance squared, else euclidean), so a threshold passes ' +
+        "as a search's maxDistance as it is",
     }),
     genuineCount: Type.Integer({ description: 'Genuine pairs (same label) used: all, or the sample' }),
     genuineTotal: Type.Integer({ description: 'Genuine pairs in the data' }),
@@ -199,7 +202,7 @@ export const IdentificationReply = Type.Object(
       Type.Object({
         far: Type.Number({ description: 'False-positive identification rate over the unknown probes' }),
         dir: NullableNumber('Detection and identification rate of the known probes'),
-        threshold: NullableNumber('Largest nearest-gallery distance accepted'),
+        threshold: NullableNumber("Largest nearest-gallery distance accepted, in the model's default search metric"),
         reason: NullableString('Why dir is null'),
       }),
     ),

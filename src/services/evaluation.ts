@@ -27,6 +27,7 @@ import {
 } from './labelled-metrics.js';
 import { evaluateGallery } from './gallery-evaluation.js';
 import { checkEvaluationBudgets } from './evaluation-budget.js';
+import { thresholdsInMetric } from './model-metric.js';
 import { clientGone, TaskGate } from './task-gate.js';
 
 /** What POST /models/:id/evaluate may ask besides the dataset. */
@@ -186,7 +187,9 @@ export class EvaluationService {
         (m) => (m.type === 'evaluated' ? m.result : undefined),
         { signal },
       );
-      return shapeLabelled(result, plan.verification, plan.identification, names);
+      const figures = shapeLabelled(result, plan.verification, plan.identification, names);
+      thresholdsInMetric(figures, model);
+      return figures;
     } catch (e) {
       if (e instanceof TaskAbortedError) throw clientGone('the evaluation');
       if ((e as { code?: string }).code === 'NON_FINITE_VALUE')

@@ -17,6 +17,7 @@ import { newId } from '../store/ids.js';
 import type { Label, LabelType, Page, PageRequest, Store } from '../store/types.js';
 import { GalleryCache, type CachedGallery } from './gallery-cache.js';
 import { idempotentWrite, type IdempotencyTicket } from './idempotency.js';
+import { defaultMetric } from './model-metric.js';
 import type { LoadedModel, ModelService } from './models.js';
 import { checkSearchable, type ServingService } from './serving.js';
 import { inSlices, rowsPerSlice } from './slices.js';
@@ -57,12 +58,6 @@ type Hits = { indexes: ArrayLike<number>; distances: ArrayLike<number> }[];
 const SEARCH_SLICE_MACS = 2 ** 27;
 /** Hits of an HNSW answer turned into reply objects between two turns of the event loop. */
 const SHAPE_SLICE_HITS = 20_000;
-
-/** The metric a search uses without one: the model's training distance when it has one, else euclidean. */
-export function defaultMetric(m: LoadedModel): Metric {
-  const distance = (m.record.trainingParams as { distance?: string } | null)?.distance;
-  return distance === 'squared' ? 'squared_euclidean' : 'euclidean';
-}
 
 export class GalleryService {
   readonly cache: GalleryCache;

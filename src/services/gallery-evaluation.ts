@@ -17,6 +17,7 @@ import type { EvaluateReply, IdentificationOptions, VerificationOptions } from '
 import type { DatasetRecord, Label, Store } from '../store/types.js';
 import { identificationOptions, pairPassCost, verificationOptions } from './labelled-metrics.js';
 import { checkEvaluationBudgets } from './evaluation-budget.js';
+import { thresholdsInMetric } from './model-metric.js';
 import type { LoadedModel } from './models.js';
 import { clientGone, type TaskGate } from './task-gate.js';
 
@@ -196,7 +197,7 @@ export async function evaluateGallery(
     }
     const { impostorPasses: _passes, curve, ...figures } = result.verification!;
     const id = result.identification!;
-    return {
+    const reply: EvaluateReply = {
       model: model.record.id,
       loss: null,
       tripletAccuracy: null,
@@ -222,5 +223,7 @@ export async function evaluateGallery(
         probeCount: stored.count,
       },
     };
+    thresholdsInMetric(reply, model);
+    return reply;
   }, signal);
 }
