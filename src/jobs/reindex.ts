@@ -39,7 +39,9 @@ export interface ReindexBackend {
  * `stopped`: the runner asked it to stop (cancel, park, a lost lease); `aborted`: the gallery is no
  * longer held by this job (a cancel elsewhere, the gallery deleted); `lost`: the commit was refused,
  * the job being another runner's or over; `gone`: the gallery was deleted under it (a delete that
- * raced the job's start, which the delete's own cancel did not see); `failed`: it cannot go on.
+ * raced the job's start, which the delete's own cancel did not see); `interrupted`: the storage was
+ * unavailable (an outage, decision 0023), which says nothing about the job: it is left to its lease
+ * and taken up again from its pending embeddings; `failed`: it cannot go on.
  */
 export type ReindexOutcome =
   | { type: 'committed'; job: JobRecord }
@@ -47,6 +49,7 @@ export type ReindexOutcome =
   | { type: 'aborted'; message: string }
   | { type: 'gone'; message: string }
   | { type: 'lost'; code: string; message: string }
+  | { type: 'interrupted'; message: string }
   | { type: 'failed'; code: string; message: string };
 
 export interface ReindexHooks {
@@ -69,6 +72,7 @@ export async function runReindex(
     const code = codeOf(e);
     if (code === 'REINDEX_NOT_HELD') return { type: 'aborted', message: (e as Error).message };
     if (code === 'LEASE_LOST' || code === 'JOB_FINISHED') return { type: 'lost', code, message: (e as Error).message };
+    if (code === 'STORAGE_UNAVAILABLE') return { type: 'interrupted', message: (e as Error).message };
     if (code === 'GALLERY_NOT_FOUND') return { type: 'gone', message: (e as Error).message };
     if (code?.endsWith('_NOT_FOUND')) return { type: 'failed', code, message: (e as Error).message };
     return { type: 'failed', code: 'REINDEX_FAILED', message: (e as Error).message };

@@ -416,6 +416,8 @@ export class JobRunner {
     } catch (e) {
       await early?.stop();
       await r.writes;
+      if ((e as { code?: string }).code === 'STORAGE_UNAVAILABLE')
+        return this.leaveToLease(job.id, (e as Error).message);
       const error =
         e instanceof AllowanceError
           ? { code: 'OUT_OF_MEMORY', message: e.message }
@@ -510,6 +512,10 @@ export class JobRunner {
         r.stopping ??= 'lost';
         this.opts.log.warn({ jobId: r.job.id, code: o.code }, `the reindex was not committed: ${o.message}`);
         return;
+      case 'interrupted':
+        r.stopping ??= 'lost';
+        this.leaveToLease(r.job.id, o.message);
+        return;
       case 'aborted': {
         // A cancel elsewhere releases the gallery first: the lease then says the job is over.
         if (r.stopping) return;
@@ -566,6 +572,16 @@ export class JobRunner {
       default:
         return;
     }
+  }
+
+  /**
+   * A job whose store read met an outage (decision 0023) is not failed: the refusal says nothing about
+   * the job, and a failure written as the storage comes back would end it for good. Nothing more is
+   * written or renewed; its lease runs out and a claim (here or elsewhere) takes it up again from its
+   * checkpoint, as after a crash (0021).
+   */
+  private leaveToLease(jobId: string, message: string): void {
+    this.opts.log.warn({ jobId }, `the job is left to its lease, to be taken up again: ${message}`);
   }
 
   /** A progress point of the job's own (no figures yet), written at once so a client sees the job move. */
