@@ -37,6 +37,10 @@ t.test('PostgreSQL states and connection errors', async (t) => {
     t.match(pgStorageError(coded(c), 'pg://h'), { code: 'STORAGE_UNAVAILABLE', message: /pg:\/\/h/ }, c);
   }
   t.match(pgStorageError(new Error('Connection terminated unexpectedly'), 'pg://h'), { code: 'STORAGE_UNAVAILABLE' });
+  // a statement the busy server gave up on (test/store/postgres-timeouts.test.ts runs the first two)
+  for (const c of ['57014', '55P03', '40001', '40P01']) {
+    t.match(pgStorageError(coded(c), 'pg://h'), { code: 'STORAGE_UNAVAILABLE', message: /pg:\/\/h is busy/ }, c);
+  }
   // text the server cannot hold (U+0000) is the request's fault: 400, never a 500 (src/http/nul.ts)
   for (const c of ['22021', '22P05']) {
     const e = pgStorageError(coded(c, 'invalid byte sequence for encoding "UTF8": 0x00'), 'pg://h');
