@@ -30,6 +30,7 @@ import {
   rowBytes,
 } from './gallery-rows.js';
 import { newId } from './ids.js';
+import { oweScrub } from './postgres-scrubs.js';
 import { postgresNewestFirst } from './newest-first.js';
 import type { Row } from './rows.js';
 import type { CapacityLimit, Label, Page, PageRequest } from './types.js';
@@ -104,16 +105,20 @@ export class PostgresGalleries {
   }
 
   /**
-   * Deletes the gallery, its items and staged items: how many item rows went, and whether the
-   * gallery had a name (the caller's rewrite must reach those bytes too).
+   * Deletes the gallery, its items and staged items; false when unknown. A deleted gallery's items
+   * are erased as one item is: the rewrite of their tables is owed when rows went, and of the
+   * galleries table when it had a name (src/store/postgres-scrubs.ts).
    */
-  async delete(id: string): Promise<{ deleted: boolean; rowsRemoved: number; named: boolean }> {
+  async delete(id: string): Promise<boolean> {
     return this.tx(async (c) => {
       const gone = await c.query<{ name: string | null }>('DELETE FROM galleries WHERE id = $1 RETURNING name', [id]);
       const items = (await c.query('DELETE FROM gallery_items WHERE gallery_id = $1', [id])).rowCount ?? 0;
       const staged = (await c.query('DELETE FROM gallery_staged_items WHERE gallery_id = $1', [id])).rowCount ?? 0;
       const deleted = gone.rows.length > 0;
-      return { deleted, rowsRemoved: items + staged, named: deleted && gone.rows[0].name !== null };
+      const tables = items + staged > 0 ? ['gallery_items', 'gallery_staged_items'] : [];
+      if (deleted && gone.rows[0].name !== null) tables.push('galleries');
+      await oweScrub(c, tables);
+      return deleted;
     });
   }
 
@@ -204,7 +209,11 @@ export class PostgresGalleries {
       const n =
         (await c.query('DELETE FROM gallery_items WHERE gallery_id = $1 AND item_id = $2', [galleryId, itemId]))
           .rowCount ?? 0;
-      if (n > 0) await touched(c, galleryId);
+      if (n > 0) {
+        await touched(c, galleryId);
+        // an erased item's bytes also sit in its replaced versions and in its staged upload rows
+        await oweScrub(c, ['gallery_items', 'gallery_staged_items']);
+      }
       return n;
     });
   }
@@ -228,7 +237,11 @@ export class PostgresGalleries {
             keys,
           ])
         ).rowCount ?? 0;
-      if (n > 0) await touched(c, galleryId);
+      if (n > 0) {
+        await touched(c, galleryId);
+        // an erased item's bytes also sit in its replaced versions and in its staged upload rows
+        await oweScrub(c, ['gallery_items', 'gallery_staged_items']);
+      }
       return n;
     });
   }

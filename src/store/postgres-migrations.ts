@@ -278,6 +278,15 @@ export const PG_MIGRATIONS: string[] = [
   CREATE TRIGGER galleries_notify_update AFTER UPDATE ON galleries
     FOR EACH ROW WHEN (OLD.version IS DISTINCT FROM NEW.version) EXECUTE FUNCTION triplet_embed_notify_change();
   `,
+  // 10: an erasure's owed rewrite of the table files (src/store/postgres-scrubs.ts): written with its
+  // deletes, cleared once the VACUUM is done, so a rewrite cut off is paid by the next erasure.
+  `
+  CREATE TABLE erase_scrubs (
+    id bigserial PRIMARY KEY,
+    table_name text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+  );
+  `,
 ];
 
 /**

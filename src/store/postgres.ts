@@ -15,6 +15,7 @@ import { ASYNC_METHODS } from './async.js';
 import { ChangeHub } from './change-feed.js';
 import { pgStorageError } from './postgres-errors.js';
 import { PostgresGalleries } from './postgres-galleries.js';
+import { oweScrub, payScrubs } from './postgres-scrubs.js';
 import { migrate } from './postgres-migrations.js';
 import { PgChangeListener, type ChangeFeedOptions } from './postgres-notify.js';
 import { MODEL_COLUMNS, aliasFromRow, datasetFromRow, jobFromRow, modelFromRow } from './postgres-rows.js';
@@ -272,6 +273,7 @@ export class PostgresStore implements Store {
   }
 
   async deleteDataset(id: string): Promise<boolean> {
+    await this.payScrubs();
     const removed = await inTransaction(this.pool, async (c) => {
       // The dataset row is locked first: commits lock it first too, and createJob holds it FOR KEY
       // SHARE until its job is inserted. So the job count below sees every job that got in before
@@ -286,15 +288,16 @@ export class PostgresStore implements Store {
         (await rows('DELETE FROM chunks WHERE dataset_id = $1')) +
         (await rows('DELETE FROM dataset_labels WHERE dataset_id = $1'));
       await c.query('DELETE FROM datasets WHERE id = $1', [id]);
-      return { gone, named: row.name !== null };
+      // The deleted rows' bytes stay in the table files until a rewrite, as an erased label's do.
+      // Bounded as erasure is: only a delete that removed rows pays for the rewrite, and the small
+      // table of records only when the record had a name (user text, which may name a person).
+      const tables = gone > 0 ? ['chunks', 'dataset_labels'] : [];
+      if (row.name !== null) tables.push('datasets');
+      await oweScrub(c, tables);
+      return true;
     });
     if (removed === undefined) return false;
-    // The deleted rows' bytes stay in the table files until a rewrite, as an erased label's do.
-    // Bounded as erasure is: only a delete that removed rows pays for the rewrite, and the small
-    // table of records only when the record had a name (user text, which may name a person).
-    const tables = removed.gone > 0 ? ['chunks', 'dataset_labels'] : [];
-    if (removed.named) tables.push('datasets');
-    if (tables.length > 0) await this.vacuumAfterErase(tables);
+    await this.payScrubs();
     return true;
   }
 
@@ -937,12 +940,9 @@ export class PostgresStore implements Store {
   }
 
   async deleteGallery(id: string): Promise<boolean> {
-    const { deleted, rowsRemoved, named } = await this.galleries.delete(id);
-    // A deleted gallery's items are erased as one item is: their bytes must leave the files too,
-    // and so must its name.
-    const tables = rowsRemoved > 0 ? ['gallery_items', 'gallery_staged_items'] : [];
-    if (named) tables.push('galleries');
-    if (tables.length > 0) await this.vacuumAfterErase(tables);
+    await this.payScrubs();
+    const deleted = await this.galleries.delete(id);
+    await this.payScrubs();
     return deleted;
   }
 
@@ -979,16 +979,16 @@ export class PostgresStore implements Store {
   }
 
   async deleteGalleryItem(galleryId: string, itemId: string): Promise<number> {
-    return this.vacuumGalleryAfter(await this.galleries.deleteItem(galleryId, itemId));
+    await this.payScrubs();
+    const erased = await this.galleries.deleteItem(galleryId, itemId);
+    await this.payScrubs();
+    return erased;
   }
 
   async deleteGalleryLabel(galleryId: string, label: string, type?: LabelType): Promise<number> {
-    return this.vacuumGalleryAfter(await this.galleries.deleteLabel(galleryId, label, type));
-  }
-
-  /** An erased item's bytes also sit in its replaced versions and in its staged upload rows. */
-  private async vacuumGalleryAfter(erased: number): Promise<number> {
-    if (erased > 0) await this.vacuumAfterErase(['gallery_items', 'gallery_staged_items']);
+    await this.payScrubs();
+    const erased = await this.galleries.deleteLabel(galleryId, label, type);
+    await this.payScrubs();
     return erased;
   }
 
@@ -1028,6 +1028,7 @@ export class PostgresStore implements Store {
   }
 
   async eraseLabel(datasetId: string, label: Label): Promise<LabelErasure> {
+    await this.payScrubs();
     const out = await inTransaction(this.pool, async (c) => {
       // The row lock orders this against commits (which lock it first) in every replica.
       const locked = await this.one(c, 'SELECT * FROM datasets WHERE id = $1 FOR UPDATE', [datasetId]);
@@ -1035,21 +1036,23 @@ export class PostgresStore implements Store {
       await this.refuseDatasetInUse(c, datasetId);
       const erased = await identity.erase(c, datasetFromRow(locked), label);
       const after = datasetFromRow((await identity.refreshLabelCount(c, datasetId))!);
+      await oweScrub(c, ['chunks', 'dataset_labels']);
       return { label, ...erased, dataset: after };
     });
-    await this.vacuumAfterErase(['chunks', 'dataset_labels']);
+    await this.payScrubs();
     return out;
   }
 
   /**
+   * The rewrites erasures owe, this one's and any cut off before (src/store/postgres-scrubs.ts).
    * Outside the transaction (VACUUM cannot run in one): plain VACUUM removes the old row versions
    * from the heap and TOAST pages, but their bytes may stay in free page space until it is reused;
    * VACUUM FULL writes new files without them (docs/decisions/0034-identity-level-data.md).
    */
-  private async vacuumAfterErase(tables: string[]): Promise<void> {
-    await this.awaitOlderSnapshots();
-    const vacuum = this.options.eraseVacuum === 'plain' ? 'VACUUM' : 'VACUUM (FULL)';
-    for (const table of tables) await this.pool.query(`${vacuum} ${table}`);
+  private async payScrubs(): Promise<void> {
+    await payScrubs(this.pool, this.options.eraseVacuum === 'plain' ? 'VACUUM' : 'VACUUM (FULL)', () =>
+      this.awaitOlderSnapshots(),
+    );
   }
 
   /**

@@ -273,6 +273,45 @@ else {
     t.equal(await inFiles(client, [bob], after), 1, "another gallery's item is still found (the search works)");
   });
 
+  t.test('an erasure whose rewrite was cut off: the retry rewrites the files', async (t) => {
+    const w = await watched(t, ['chunks']);
+    if (!w) return;
+    const { store, client, url, before, filesOf } = w;
+    const d = 64;
+    const ds = await store.createDataset({ name: null, dimension: d });
+    const alice = [0, 1].map((i) => spelled(`ALICE-PG-CUT-${i}-`, d));
+    for (const v of alice) {
+      const data = new Float32Array(41 * d);
+      data.set(noise(40 * d, 3));
+      data.set(v, 40 * d);
+      await store.appendSamples(ds.id, data, [...Array.from({ length: 40 }, (_, i) => `bob-${i}`), 'alice']);
+    }
+    // A reader holds the table: the erasure's deletes commit, its VACUUM FULL waits for the lock, and
+    // its connection is cut there (a PostgreSQL restart, a failover, an administrator), as it may be
+    // any time in the minutes a rewrite of a large table takes.
+    const reader = new pg.Client({ connectionString: url });
+    await reader.connect();
+    t.teardown(() => reader.end().catch(() => undefined));
+    await reader.query('BEGIN');
+    await reader.query('SELECT count(*) FROM chunks');
+    const erased = store.eraseLabel(ds.id, 'alice');
+    const waiting = async () =>
+      (
+        await client.query<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE query LIKE 'VACUUM%' AND wait_event_type = 'Lock'",
+        )
+      ).rows[0]?.pid;
+    let pid: number | undefined;
+    while ((pid = await waiting()) === undefined) await new Promise((r) => setTimeout(r, 20));
+    await client.query('SELECT pg_terminate_backend($1)', [pid]);
+    await t.rejects(erased, { code: 'STORAGE_UNAVAILABLE' }, 'the erasure answers 503: the client retries');
+    await reader.query('COMMIT');
+    t.equal((await store.readSamples(ds.id)).count, 80, "its deletes had committed: alice's rows are gone");
+    await t.rejects(store.eraseLabel(ds.id, 'alice'), { code: 'LABEL_NOT_FOUND' }, 'the retry finds no alice');
+    const after = await filesOf();
+    t.equal(await inFiles(client, alice, [...before, ...after]), 0, 'and no alice vector is left in the files');
+  });
+
   t.test('the rewrite is paid only by a delete that removed rows', async (t) => {
     const { store, client } = await connected(t);
     const fileOf = async (table: string) =>

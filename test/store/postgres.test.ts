@@ -66,6 +66,7 @@ if (reason && inCi) {
         'chunks',
         'dataset_labels',
         'datasets',
+        'erase_scrubs',
         'galleries',
         'gallery_items',
         'gallery_staged_items',
