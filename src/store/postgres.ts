@@ -1068,11 +1068,14 @@ export class PostgresStore implements Store {
     );
     const end = Date.now() + (this.options.eraseSnapshotWaitMs ?? DEFAULT_ERASE_SNAPSHOT_WAIT_MS);
     for (;;) {
-      // xmin or xid before xmax: older than this snapshot (age counts back from the next xid)
+      // Older than this snapshot (age counts back from the next xid): a snapshot in this database
+      // (any backend: an autovacuum ANALYZE holds one too), or a transaction in any database, since
+      // every snapshot taken meanwhile, the VACUUM's own included, has the oldest running xid as xmin.
       const older = await this.one(
         this.pool,
-        `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
-           AND backend_type = 'client backend' AND (age(backend_xmin) > age($1::xid8::xid) OR age(backend_xid) > age($1::xid8::xid)) LIMIT 1`,
+        `SELECT 1 FROM pg_stat_activity WHERE pid <> pg_backend_pid()
+           AND ((datname = current_database() AND age(backend_xmin) > age($1::xid8::xid))
+             OR age(backend_xid) > age($1::xid8::xid)) LIMIT 1`,
         [rows[0].xmax],
       );
       if (!older || Date.now() >= end) return;
