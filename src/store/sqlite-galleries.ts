@@ -1,7 +1,8 @@
 // The gallery methods of the SQLite store (SqliteDatabase calls these inside its write guard).
 // Synchronous, as better-sqlite3 is; each write is one IMMEDIATE transaction. Deleted features
-// and embeddings are zeroed on the page (PRAGMA secure_delete, set at open) and an erase ends
-// with a WAL checkpoint, so their bytes are not left in the files (docs/decisions/0031-galleries.md).
+// and embeddings are zeroed on the page (PRAGMA secure_delete, set at open), and the store ends an
+// erase with a WAL checkpoint (src/store/sqlite-scrub.ts), so their bytes are not left in the files
+// (docs/decisions/0031-galleries.md).
 import type Database from 'better-sqlite3';
 import { limitError, notFoundError } from '../domain/errors.js';
 import type {
@@ -59,11 +60,6 @@ export class SqliteGalleries {
     return galleryFromRow(this.require(id));
   }
 
-  /** Deleted rows' bytes out of the WAL too: the checkpoint copies the zeroed pages and truncates it. */
-  private scrub(): void {
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
-  }
-
   create(input: NewGallery): GalleryRecord {
     const id = newId('gal');
     this.db
@@ -99,7 +95,6 @@ export class SqliteGalleries {
         return this.db.prepare('DELETE FROM galleries WHERE id = ?').run(id).changes > 0;
       })
       .immediate();
-    this.scrub();
     return deleted;
   }
 
@@ -196,7 +191,6 @@ export class SqliteGalleries {
         return changed;
       })
       .immediate();
-    if (n > 0) this.scrub();
     return n;
   }
 
@@ -219,7 +213,6 @@ export class SqliteGalleries {
         return changed;
       })
       .immediate();
-    if (n > 0) this.scrub();
     return n;
   }
 

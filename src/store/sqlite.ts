@@ -31,6 +31,7 @@ import { MIGRATIONS } from './migrations.js';
 import { SqliteGalleries } from './sqlite-galleries.js';
 import { SqliteIdentity } from './sqlite-identity.js';
 import { asyncStore, type SyncStore } from './async.js';
+import { WalScrub } from './sqlite-scrub.js';
 import {
   RECOVERY_BYTES,
   freeBytes,
@@ -149,6 +150,8 @@ export class SqliteDatabase implements SyncStore {
   /** the last write's storage failure (disk full, I/O error), until a write succeeds again */
   private failure: { message: string; full: boolean; freeAtFailure: number } | undefined;
   private readonly galleries: SqliteGalleries;
+  /** the checkpoint after an erasure, and one an earlier erasure still owes */
+  private readonly scrub: WalScrub;
   private readonly identity: SqliteIdentity;
 
   constructor(file: string, options: { readonly?: boolean } = {}) {
@@ -169,6 +172,9 @@ export class SqliteDatabase implements SyncStore {
         // Staged chunks of uploads that never committed (the process died mid-stream) are garbage.
         this.db.prepare('DELETE FROM chunks WHERE upload_id IS NOT NULL').run();
         this.db.prepare('DELETE FROM gallery_staged_items').run();
+        // An erasure whose process died before its checkpoint left its old bytes in the file and
+        // the WAL: they go now (src/store/sqlite-scrub.ts).
+        this.db.pragma('wal_checkpoint(TRUNCATE)');
         this.files = recordIdentity([file, `${file}-wal`]);
       }
     } catch (err) {
@@ -178,6 +184,7 @@ export class SqliteDatabase implements SyncStore {
       throw unavailableError(`cannot open the database ${file} (DATA_DIR): ${why}`);
     }
     this.galleries = new SqliteGalleries(this.db);
+    this.scrub = new WalScrub(this.db);
     this.identity = new SqliteIdentity(this.db);
   }
 
@@ -276,6 +283,7 @@ export class SqliteDatabase implements SyncStore {
   }
 
   deleteDataset(id: string): boolean {
+    this.scrub.payOwed();
     const deleted = this.write(() =>
       this.db
         .transaction(() => {
@@ -293,7 +301,7 @@ export class SqliteDatabase implements SyncStore {
     );
     // As after an erasure: the WAL still holds the dataset's pages as they were written; copy the
     // zeroed pages into the file and cut the WAL to nothing.
-    if (deleted) this.db.pragma('wal_checkpoint(TRUNCATE)');
+    if (deleted) this.scrub.run();
     return deleted;
   }
 
@@ -915,7 +923,11 @@ export class SqliteDatabase implements SyncStore {
   }
 
   deleteGallery(id: string): boolean {
-    return this.write(() => this.galleries.delete(id));
+    this.scrub.payOwed();
+    const deleted = this.write(() => this.galleries.delete(id));
+    // deleted rows' bytes out of the WAL too, as after an erasure
+    this.scrub.run();
+    return deleted;
   }
 
   countGalleryLabels(id: string): number {
@@ -953,11 +965,17 @@ export class SqliteDatabase implements SyncStore {
   }
 
   deleteGalleryItem(galleryId: string, itemId: string): number {
-    return this.write(() => this.galleries.deleteItem(galleryId, itemId));
+    this.scrub.payOwed();
+    const n = this.write(() => this.galleries.deleteItem(galleryId, itemId));
+    if (n > 0) this.scrub.run();
+    return n;
   }
 
   deleteGalleryLabel(galleryId: string, label: string, type?: LabelType): number {
-    return this.write(() => this.galleries.deleteLabel(galleryId, label, type));
+    this.scrub.payOwed();
+    const n = this.write(() => this.galleries.deleteLabel(galleryId, label, type));
+    if (n > 0) this.scrub.run();
+    return n;
   }
 
   readGalleryEmbeddings(galleryId: string): StoredGalleryEmbeddings {
@@ -998,6 +1016,7 @@ export class SqliteDatabase implements SyncStore {
   }
 
   eraseLabel(datasetId: string, label: Label): LabelErasure {
+    this.scrub.payOwed();
     const out = this.write(() =>
       this.db
         .transaction(() => {
@@ -1010,7 +1029,7 @@ export class SqliteDatabase implements SyncStore {
     );
     // The WAL still holds the pages as they were before: copy them into the file (where secure
     // delete zeroed what was freed) and cut the WAL to nothing.
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.scrub.run();
     return out;
   }
 

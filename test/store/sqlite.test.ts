@@ -1,12 +1,14 @@
 // The SQLite store: the contract suite on real temp files, plus what only SQLite has — its file,
 // its migrations, and integrity checks on bytes changed behind its back.
 import Database from 'better-sqlite3';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { SqliteDatabase, openSqliteStore, type SqliteStore } from '../../src/store/sqlite.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { openThreadedSqliteStore } from '../../src/store/sqlite-thread.js';
+import { ROOT } from '../../scripts/server-process.js';
 import { tempDir } from '../helpers.js';
 import { indexedDataset, LEASE, model, params, seqF32, storeContract } from './contract.js';
 
@@ -362,6 +364,63 @@ for (const [where, openIt] of variants) {
     t.equal(walBytes(), 0, 'the WAL was truncated');
   });
 }
+
+t.test('an erasure a reader kept from its checkpoint answers 503; the retry scrubs the files', async (t) => {
+  const file = path.join(tempDir(t), 'store.sqlite');
+  const store = open(t, file);
+  const d = 16;
+  const onDisk = () =>
+    Buffer.concat([file, `${file}-wal`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f)));
+  const found = (v: Float32Array) => onDisk().includes(Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+  const ds = await store.createDataset({ name: null, dimension: d });
+  const alice = spelled('ALICE-READER-SECRET-', d);
+  const bob = spelled('BOB-READER-KEPT-', d);
+  const data = new Float32Array(2 * d);
+  data.set(alice);
+  data.set(bob, d);
+  await store.appendSamples(ds.id, data, ['alice', 'bob']);
+  // An online backup (sqlite3 .backup, docs/operations.md) reads the file in one long transaction.
+  const backup = new Database(file, { readonly: true });
+  t.teardown(() => backup.close());
+  backup.prepare('BEGIN').run();
+  backup.prepare('SELECT COUNT(*) AS n FROM chunks').get();
+  await t.rejects(
+    store.eraseLabel(ds.id, 'alice'),
+    { code: 'STORAGE_UNAVAILABLE', message: /reader/ },
+    'while it reads, the erasure cannot scrub the files: 503, not a success',
+  );
+  t.ok(found(alice), 'her bytes are still in the file or the WAL');
+  backup.prepare('COMMIT').run();
+  await t.rejects(store.eraseLabel(ds.id, 'alice'), { code: 'LABEL_NOT_FOUND' }, 'the retry finds her rows gone');
+  t.notOk(found(alice), 'and has scrubbed her bytes from the file and the WAL');
+  t.ok(found(bob), "bob's are still found (the search works)");
+});
+
+t.test('an erasure cut off by a crash before its checkpoint is scrubbed at the next open', async (t) => {
+  const file = path.join(tempDir(t), 'store.sqlite');
+  const d = 16;
+  const alice = spelled('ALICE-CRASH-SECRET-', d);
+  const needle = Buffer.from(alice.buffer, alice.byteOffset, alice.byteLength);
+  const onDisk = () =>
+    Buffer.concat([file, `${file}-wal`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f)));
+  const first = openSqliteStore(file);
+  const ds = await first.createDataset({ name: null, dimension: d });
+  await first.appendSamples(ds.id, alice, ['alice']);
+  await first.close();
+  // A process that commits the erasure's delete (secure_delete on) and dies before its checkpoint.
+  const script = `
+    const Database = require('better-sqlite3');
+    const db = new Database(process.argv[1]);
+    db.pragma('secure_delete = ON');
+    db.pragma('wal_autocheckpoint = 0');
+    db.prepare('DELETE FROM chunks').run();
+    process.kill(process.pid, 'SIGKILL');`;
+  spawnSync(process.execPath, ['-e', script, file], { cwd: ROOT });
+  t.ok(onDisk().includes(needle), 'after the crash her bytes are still in the file');
+  const store = open(t, file);
+  t.equal((await store.readSamples(ds.id)).count, 0, 'her rows were deleted');
+  t.notOk(onDisk().includes(needle), 'the open scrubbed them from the file and the WAL');
+});
 
 t.test('migration 5 rebuilds jobs for kinds: every row and its seq kept, training by default', async (t) => {
   const file = path.join(tempDir(t), 'old.sqlite');
