@@ -8,6 +8,7 @@ import path from 'node:path';
 import pg from 'pg';
 import t, { type Test } from 'tap';
 import { openPostgresStore } from '../../src/store/postgres.js';
+import type { Store } from '../../src/store/types.js';
 import { model, params } from './contract.js';
 import { freshDatabase, inCi, unavailable } from './pg-test-db.js';
 
@@ -79,6 +80,19 @@ async function connected(t: Test, mode: 'plain' | 'full' = 'full', eraseSnapshot
  * A fresh database's store (ERASE_VACUUM=full), a client on it, and the files of `tables` before
  * anything is written; undefined when the files cannot be read (a failure in CI, else a skip).
  */
+/** A k×d model and an empty exact gallery of it. */
+async function exactGallery(store: Store, k: number, d: number) {
+  const m = await store.createModel(model(k, d));
+  const g = await store.createGallery({
+    name: null,
+    modelId: m.id,
+    dimension: d,
+    embeddingDimension: k,
+    index: 'exact',
+  });
+  return { m, g };
+}
+
 async function watched(t: Test, tables: string[], eraseSnapshotWaitMs?: number) {
   const { store, client, url } = await connected(t, 'full', eraseSnapshotWaitMs);
   const listed = await Promise.all(tables.map((x) => files(client, x)));
@@ -135,14 +149,7 @@ else {
     const { store, client, before, filesOf } = w;
     const d = 64;
     const k = 8;
-    const m = await store.createModel(model(k, d));
-    const g = await store.createGallery({
-      name: null,
-      modelId: m.id,
-      dimension: d,
-      embeddingDimension: k,
-      index: 'exact',
-    });
+    const { m, g } = await exactGallery(store, k, d);
     const limit = { max: 1000, setting: 'GALLERY_MAX_ITEMS' };
     const alice = [0, 1].map((i) => spelled(`ALICE-GALLERY-${i}-`, d));
     // two uploads of alice (the second replaces the first), among other people's items
@@ -170,14 +177,7 @@ else {
     const { store, client, url, before, filesOf } = w;
     const d = 16;
     const k = 4;
-    const m = await store.createModel(model(k, d));
-    const g = await store.createGallery({
-      name: null,
-      modelId: m.id,
-      dimension: d,
-      embeddingDimension: k,
-      index: 'exact',
-    });
+    const { m, g } = await exactGallery(store, k, d);
     const alice = spelled('ALICE-OLD-SNAPSHOT-', d);
     const features = new Float32Array(2 * d);
     features.set(alice);
