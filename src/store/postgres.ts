@@ -940,10 +940,7 @@ export class PostgresStore implements Store {
   }
 
   async deleteGallery(id: string): Promise<boolean> {
-    await this.payScrubs();
-    const deleted = await this.galleries.delete(id);
-    await this.payScrubs();
-    return deleted;
+    return this.erasing(() => this.galleries.delete(id));
   }
 
   countGalleryLabels(id: string): Promise<number> {
@@ -979,17 +976,11 @@ export class PostgresStore implements Store {
   }
 
   async deleteGalleryItem(galleryId: string, itemId: string): Promise<number> {
-    await this.payScrubs();
-    const erased = await this.galleries.deleteItem(galleryId, itemId);
-    await this.payScrubs();
-    return erased;
+    return this.erasing(() => this.galleries.deleteItem(galleryId, itemId));
   }
 
   async deleteGalleryLabel(galleryId: string, label: string, type?: LabelType): Promise<number> {
-    await this.payScrubs();
-    const erased = await this.galleries.deleteLabel(galleryId, label, type);
-    await this.payScrubs();
-    return erased;
+    return this.erasing(() => this.galleries.deleteLabel(galleryId, label, type));
   }
 
   readGalleryEmbeddings(galleryId: string): Promise<StoredGalleryEmbeddings> {
@@ -1028,8 +1019,11 @@ export class PostgresStore implements Store {
   }
 
   async eraseLabel(datasetId: string, label: Label): Promise<LabelErasure> {
-    await this.payScrubs();
-    const out = await inTransaction(this.pool, async (c) => {
+    return this.erasing(() => this.eraseInTransaction(datasetId, label));
+  }
+
+  private async eraseInTransaction(datasetId: string, label: Label): Promise<LabelErasure> {
+    return inTransaction(this.pool, async (c) => {
       // The row lock orders this against commits (which lock it first) in every replica.
       const locked = await this.one(c, 'SELECT * FROM datasets WHERE id = $1 FOR UPDATE', [datasetId]);
       if (!locked) throw notFoundError('DATASET_NOT_FOUND', `dataset ${datasetId} does not exist`);
@@ -1039,6 +1033,15 @@ export class PostgresStore implements Store {
       await oweScrub(c, ['chunks', 'dataset_labels']);
       return { label, ...erased, dataset: after };
     });
+  }
+
+  /**
+   * An erasure (or a delete) whose transaction records the rewrites it owes (oweScrub), between
+   * the rewrites owed before it and its own (src/store/postgres-scrubs.ts).
+   */
+  private async erasing<T>(erase: () => Promise<T>): Promise<T> {
+    await this.payScrubs();
+    const out = await erase();
     await this.payScrubs();
     return out;
   }

@@ -283,26 +283,37 @@ export class SqliteDatabase implements SyncStore {
   }
 
   deleteDataset(id: string): boolean {
-    this.scrub.payOwed();
-    const deleted = this.write(() =>
-      this.db
-        .transaction(() => {
-          // IMMEDIATE: the job check and the delete are one step; createJob checks the dataset
-          // inside its own IMMEDIATE transaction, so no job gets in between them.
-          if (!this.getDataset(id)) return false;
-          this.refuseDatasetInUse(id);
-          this.db.prepare('DELETE FROM chunks WHERE dataset_id = ?').run(id);
-          // the labels are identity data as much as the vectors: they go with the dataset
-          this.db.prepare('DELETE FROM dataset_labels WHERE dataset_id = ?').run(id);
-          this.db.prepare('DELETE FROM datasets WHERE id = ?').run(id);
-          return true;
-        })
-        .immediate(),
+    // As after an erasure: the WAL still holds the dataset's pages as they were written.
+    return this.erasing(
+      () =>
+        this.db
+          .transaction(() => {
+            // IMMEDIATE: the job check and the delete are one step; createJob checks the dataset
+            // inside its own IMMEDIATE transaction, so no job gets in between them.
+            if (!this.getDataset(id)) return false;
+            this.refuseDatasetInUse(id);
+            this.db.prepare('DELETE FROM chunks WHERE dataset_id = ?').run(id);
+            // the labels are identity data as much as the vectors: they go with the dataset
+            this.db.prepare('DELETE FROM dataset_labels WHERE dataset_id = ?').run(id);
+            this.db.prepare('DELETE FROM datasets WHERE id = ?').run(id);
+            return true;
+          })
+          .immediate(),
+      (deleted) => deleted,
     );
-    // As after an erasure: the WAL still holds the dataset's pages as they were written; copy the
-    // zeroed pages into the file and cut the WAL to nothing.
-    if (deleted) this.scrub.run();
-    return deleted;
+  }
+
+  /**
+   * An erasure (or a delete) as one write, after the checkpoint an earlier one still owes and
+   * followed by its own when `changed` says it removed anything: the WAL still holds the pages as
+   * they were, the checkpoint copies the zeroed ones into the file and cuts the WAL to nothing
+   * (src/store/sqlite-scrub.ts).
+   */
+  private erasing<T>(erase: () => T, changed: (out: T) => boolean): T {
+    this.scrub.payOwed();
+    const out = this.write(erase);
+    if (changed(out)) this.scrub.run();
+    return out;
   }
 
   /** DATASET_IN_USE while a queued or running job uses the dataset; run inside the write transaction. */
@@ -923,11 +934,10 @@ export class SqliteDatabase implements SyncStore {
   }
 
   deleteGallery(id: string): boolean {
-    this.scrub.payOwed();
-    const deleted = this.write(() => this.galleries.delete(id));
-    // deleted rows' bytes out of the WAL too, as after an erasure
-    this.scrub.run();
-    return deleted;
+    return this.erasing(
+      () => this.galleries.delete(id),
+      () => true,
+    );
   }
 
   countGalleryLabels(id: string): number {
@@ -965,17 +975,17 @@ export class SqliteDatabase implements SyncStore {
   }
 
   deleteGalleryItem(galleryId: string, itemId: string): number {
-    this.scrub.payOwed();
-    const n = this.write(() => this.galleries.deleteItem(galleryId, itemId));
-    if (n > 0) this.scrub.run();
-    return n;
+    return this.erasing(
+      () => this.galleries.deleteItem(galleryId, itemId),
+      (n) => n > 0,
+    );
   }
 
   deleteGalleryLabel(galleryId: string, label: string, type?: LabelType): number {
-    this.scrub.payOwed();
-    const n = this.write(() => this.galleries.deleteLabel(galleryId, label, type));
-    if (n > 0) this.scrub.run();
-    return n;
+    return this.erasing(
+      () => this.galleries.deleteLabel(galleryId, label, type),
+      (n) => n > 0,
+    );
   }
 
   readGalleryEmbeddings(galleryId: string): StoredGalleryEmbeddings {
@@ -1016,21 +1026,18 @@ export class SqliteDatabase implements SyncStore {
   }
 
   eraseLabel(datasetId: string, label: Label): LabelErasure {
-    this.scrub.payOwed();
-    const out = this.write(() =>
-      this.db
-        .transaction(() => {
-          const ds = this.requireDataset(datasetId);
-          this.refuseDatasetInUse(datasetId);
-          const erased = this.identity.erase(ds, label);
-          return { label, ...erased, dataset: this.getDataset(datasetId)! };
-        })
-        .immediate(),
+    return this.erasing(
+      () =>
+        this.db
+          .transaction(() => {
+            const ds = this.requireDataset(datasetId);
+            this.refuseDatasetInUse(datasetId);
+            const erased = this.identity.erase(ds, label);
+            return { label, ...erased, dataset: this.getDataset(datasetId)! };
+          })
+          .immediate(),
+      () => true,
     );
-    // The WAL still holds the pages as they were before: copy them into the file (where secure
-    // delete zeroed what was freed) and cut the WAL to nothing.
-    this.scrub.run();
-    return out;
   }
 
   getIdempotencyKey(scope: string, key: string): StoredIdempotencyKey | undefined {
