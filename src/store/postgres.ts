@@ -1036,12 +1036,18 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * An erasure (or a delete) whose transaction records the rewrites it owes (oweScrub), between
-   * the rewrites owed before it and its own (src/store/postgres-scrubs.ts).
+   * An erasure (or a delete) whose transaction records the rewrites it owes (oweScrub), then the
+   * rewrites: its own and any owed before it (src/store/postgres-scrubs.ts). The deletes come
+   * first, so a debt never holds an erasure back; a delete that failed tries the debts quietly.
    */
   private async erasing<T>(erase: () => Promise<T>): Promise<T> {
-    await this.payScrubs();
-    const out = await erase();
+    let out: T;
+    try {
+      out = await erase();
+    } catch (e) {
+      await this.payScrubs().catch(() => undefined);
+      throw e;
+    }
     await this.payScrubs();
     return out;
   }
@@ -1063,9 +1069,9 @@ export class PostgresStore implements Store {
    * now, which the erasure's commit precedes. Either VACUUM keeps the row versions such a snapshot
    * may still see, and VACUUM (FULL) copies them into its new files: one training read, evaluation
    * or search load running on any replica at the erasure kept the erased bytes in the table.
-   * Bounded (eraseSnapshotWaitMs); past it the vacuum runs anyway, as before.
+   * Bounded (eraseSnapshotWaitMs): false when such a snapshot outlived the wait.
    */
-  private async awaitOlderSnapshots(): Promise<void> {
+  private async awaitOlderSnapshots(): Promise<boolean> {
     const { rows } = await this.pool.query<{ xmax: string }>(
       'SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax',
     );
@@ -1081,7 +1087,8 @@ export class PostgresStore implements Store {
              OR age(backend_xid) > age($1::xid8::xid)) LIMIT 1`,
         [rows[0].xmax],
       );
-      if (!older || Date.now() >= end) return;
+      if (!older) return true;
+      if (Date.now() >= end) return false;
       await new Promise((resolve) => setTimeout(resolve, ERASE_SNAPSHOT_POLL_MS));
     }
   }

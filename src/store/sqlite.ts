@@ -304,15 +304,21 @@ export class SqliteDatabase implements SyncStore {
   }
 
   /**
-   * An erasure (or a delete) as one write, after the checkpoint an earlier one still owes and
-   * followed by its own when `changed` says it removed anything: the WAL still holds the pages as
-   * they were, the checkpoint copies the zeroed ones into the file and cuts the WAL to nothing
-   * (src/store/sqlite-scrub.ts).
+   * An erasure (or a delete) as one write, followed by a checkpoint when `changed` says it removed
+   * anything or an earlier one still owes it: the WAL still holds the pages as they were, the
+   * checkpoint copies the zeroed ones into the file and cuts the WAL to nothing
+   * (src/store/sqlite-scrub.ts). The write comes first, so a debt never holds an erasure back.
    */
   private erasing<T>(erase: () => T, changed: (out: T) => boolean): T {
-    this.scrub.payOwed();
-    const out = this.write(erase);
+    let out: T;
+    try {
+      out = this.write(erase);
+    } catch (e) {
+      this.scrub.payOwedQuietly();
+      throw e;
+    }
     if (changed(out)) this.scrub.run();
+    else this.scrub.payOwed();
     return out;
   }
 

@@ -199,6 +199,40 @@ else {
     t.equal(await inFiles(client, [alice], [...before, ...(await filesOf())]), 0, 'no alice vector in the files');
   });
 
+  t.test('an older snapshot that outlives the wait: 503, the debt kept, the retry rewrites', async (t) => {
+    const w = await watched(t, ['gallery_items'], 200);
+    if (!w) return;
+    const { store, client, url, before, filesOf } = w;
+    const d = 16;
+    const k = 4;
+    const { m, g } = await exactGallery(store, k, d);
+    const [alice, carol] = ['ALICE-LONG-SNAPSHOT-', 'CAROL-LONG-SNAPSHOT-'].map((x) => spelled(x, d));
+    const features = new Float32Array(3 * d);
+    features.set(alice);
+    features.set(carol, d);
+    features.set(noise(d, 5), 2 * d);
+    const ids = ['alice', 'carol', 'bob'];
+    await store.stageGalleryItems('up', g.id, ids, ids, features, noise(3 * k, 6));
+    await store.commitGalleryItems('up', g.id, m.id, 3, { max: 10, setting: 'GALLERY_MAX_ITEMS' });
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    t.teardown(() => other.end());
+    await other.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    await other.query('SELECT count(*) FROM models');
+    const owed = async () => (await client.query('SELECT count(*)::int AS n FROM erase_scrubs')).rows[0].n;
+    const refused = { code: 'STORAGE_UNAVAILABLE', message: /erasure is stored.*older than it/ };
+    await t.rejects(store.deleteGalleryLabel(g.id, 'alice'), refused, 'a 503 that says the bytes may stay');
+    t.equal(await store.countGalleryLabels(g.id), 2, "yet alice's rows are gone");
+    t.ok((await owed()) > 0, 'and the rewrite is still owed');
+    await t.rejects(store.deleteGalleryLabel(g.id, 'carol'), refused, 'the debt does not hold the next one back');
+    t.equal(await store.countGalleryLabels(g.id), 1, 'carol is gone too');
+    await other.query('COMMIT');
+    t.equal(await store.deleteGalleryLabel(g.id, 'alice'), 0, 'the retry finds nothing more to delete');
+    t.equal(await owed(), 0, 'and pays the debts');
+    const found = await inFiles(client, [alice, carol], [...before, ...(await filesOf())]);
+    t.equal(found, 0, 'no alice or carol vector in the files');
+  });
+
   t.test('a deleted dataset, ERASE_VACUUM=full: no vector, label or name of it in the table files', async (t) => {
     const w = await watched(t, ['chunks', 'dataset_labels', 'datasets']);
     if (!w) return;
