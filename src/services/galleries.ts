@@ -190,12 +190,11 @@ export class GalleryService {
   }
 
   async deleteItem(id: string, itemId: string): Promise<{ deleted: number; itemCount: number; version: number }> {
-    const n = await this.store.deleteGalleryItem(id, itemId);
+    const { deleted, gallery } = await this.store.deleteGalleryItem(id, itemId);
     // the erased item leaves this replica's memory now, not at the gallery's next search here
-    if (n > 0) this.cache.invalidate(id);
-    if (n === 0) throw notFound('ITEM_NOT_FOUND', `gallery ${id} has no item ${JSON.stringify(itemId)}`);
-    const g = await this.get(id);
-    return { deleted: n, itemCount: g.itemCount, version: g.version };
+    if (deleted > 0) this.cache.invalidate(id);
+    if (deleted === 0) throw notFound('ITEM_NOT_FOUND', `gallery ${id} has no item ${JSON.stringify(itemId)}`);
+    return { deleted, itemCount: gallery.itemCount, version: gallery.version };
   }
 
   async deleteLabel(
@@ -203,10 +202,9 @@ export class GalleryService {
     label: string,
     type?: LabelType,
   ): Promise<{ deleted: number; itemCount: number; version: number }> {
-    const n = await this.store.deleteGalleryLabel(id, label, type);
-    if (n > 0) this.cache.invalidate(id);
-    const g = await this.get(id);
-    return { deleted: n, itemCount: g.itemCount, version: g.version };
+    const { deleted, gallery } = await this.store.deleteGalleryLabel(id, label, type);
+    if (deleted > 0) this.cache.invalidate(id);
+    return { deleted, itemCount: gallery.itemCount, version: gallery.version };
   }
 
   /**

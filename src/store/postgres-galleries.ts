@@ -33,7 +33,7 @@ import { newId } from './ids.js';
 import { oweScrub } from './postgres-scrubs.js';
 import { postgresNewestFirst } from './newest-first.js';
 import type { Row } from './rows.js';
-import type { CapacityLimit, Label, Page, PageRequest } from './types.js';
+import type { CapacityLimit, GalleryDeletion, Label, Page, PageRequest } from './types.js';
 
 /** Anything that runs a query: the pool, or one client inside a transaction. */
 interface Queryable {
@@ -53,6 +53,17 @@ async function lockGallery(c: Queryable, id: string): Promise<Row> {
   const g = await one(c, 'SELECT * FROM galleries WHERE id = $1 FOR UPDATE', [id]);
   if (!g) throw galleryNotFound(id);
   return g;
+}
+
+/**
+ * The gallery after a delete of `deleted` items from its locked row `g`: touched, and the rewrite
+ * owed, when any went (an erased item's bytes also sit in its replaced versions and in its staged
+ * upload rows), else as it was.
+ */
+async function afterDeletion(c: Queryable, g: Row, deleted: number): Promise<GalleryRecord> {
+  if (deleted === 0) return galleryFromRow(g);
+  await oweScrub(c, ['gallery_items', 'gallery_staged_items']);
+  return touched(c, String(g.id));
 }
 
 /** The gallery's items changed: count, version + 1, updated_at, in the caller's transaction. */
@@ -203,25 +214,20 @@ export class PostgresGalleries {
     ]);
   }
 
-  async deleteItem(galleryId: string, itemId: string): Promise<number> {
+  async deleteItem(galleryId: string, itemId: string): Promise<GalleryDeletion> {
     return this.tx(async (c) => {
-      await lockGallery(c, galleryId);
-      const n =
+      const g = await lockGallery(c, galleryId);
+      const deleted =
         (await c.query('DELETE FROM gallery_items WHERE gallery_id = $1 AND item_id = $2', [galleryId, itemId]))
           .rowCount ?? 0;
-      if (n > 0) {
-        await touched(c, galleryId);
-        // an erased item's bytes also sit in its replaced versions and in its staged upload rows
-        await oweScrub(c, ['gallery_items', 'gallery_staged_items']);
-      }
-      return n;
+      return { deleted, gallery: await afterDeletion(c, g, deleted) };
     });
   }
 
-  async deleteLabel(galleryId: string, label: string, type?: LabelType): Promise<number> {
+  async deleteLabel(galleryId: string, label: string, type?: LabelType): Promise<GalleryDeletion> {
     const keys = labelKeys(label, type);
     return this.tx(async (c) => {
-      await lockGallery(c, galleryId);
+      const g = await lockGallery(c, galleryId);
       if (type === undefined && keys.length > 1) {
         const found = await one(
           c,
@@ -230,19 +236,14 @@ export class PostgresGalleries {
         );
         refuseAmbiguousLabel(label, Number(found!.n));
       }
-      const n =
+      const deleted =
         (
           await c.query('DELETE FROM gallery_items WHERE gallery_id = $1 AND label = ANY($2::text[])', [
             galleryId,
             keys,
           ])
         ).rowCount ?? 0;
-      if (n > 0) {
-        await touched(c, galleryId);
-        // an erased item's bytes also sit in its replaced versions and in its staged upload rows
-        await oweScrub(c, ['gallery_items', 'gallery_staged_items']);
-      }
-      return n;
+      return { deleted, gallery: await afterDeletion(c, g, deleted) };
     });
   }
 

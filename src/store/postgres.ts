@@ -41,6 +41,7 @@ import type {
   ChunkKind,
   CommitOptions,
   DatasetRecord,
+  GalleryDeletion,
   GalleryRecord,
   JobError,
   JobEvent,
@@ -975,11 +976,11 @@ export class PostgresStore implements Store {
     return this.galleries.discard(uploadId);
   }
 
-  async deleteGalleryItem(galleryId: string, itemId: string): Promise<number> {
+  async deleteGalleryItem(galleryId: string, itemId: string): Promise<GalleryDeletion> {
     return this.erasing(() => this.galleries.deleteItem(galleryId, itemId));
   }
 
-  async deleteGalleryLabel(galleryId: string, label: string, type?: LabelType): Promise<number> {
+  async deleteGalleryLabel(galleryId: string, label: string, type?: LabelType): Promise<GalleryDeletion> {
     return this.erasing(() => this.galleries.deleteLabel(galleryId, label, type));
   }
 

@@ -32,7 +32,7 @@ import {
 import { newId } from './ids.js';
 import { sqliteNewestFirst } from './newest-first.js';
 import type { Row } from './rows.js';
-import type { CapacityLimit, Label, Page, PageRequest } from './types.js';
+import type { CapacityLimit, GalleryDeletion, Label, Page, PageRequest } from './types.js';
 
 const now = () => new Date().toISOString();
 
@@ -180,40 +180,36 @@ export class SqliteGalleries {
     this.db.prepare('DELETE FROM gallery_staged_items WHERE upload_id = ?').run(uploadId);
   }
 
-  deleteItem(galleryId: string, itemId: string): number {
-    const n = this.db
+  deleteItem(galleryId: string, itemId: string): GalleryDeletion {
+    return this.db
       .transaction(() => {
-        this.require(galleryId);
-        const changed = this.db
+        const g = this.require(galleryId);
+        const deleted = this.db
           .prepare('DELETE FROM gallery_items WHERE gallery_id = ? AND item_id = ?')
           .run(galleryId, itemId).changes;
-        if (changed > 0) this.touched(galleryId);
-        return changed;
+        return { deleted, gallery: deleted > 0 ? this.touched(galleryId) : galleryFromRow(g) };
       })
       .immediate();
-    return n;
   }
 
-  deleteLabel(galleryId: string, label: string, type?: LabelType): number {
+  deleteLabel(galleryId: string, label: string, type?: LabelType): GalleryDeletion {
     const keys = labelKeys(label, type);
     const inKeys = `label IN (${keys.map(() => '?').join(', ')})`;
-    const n = this.db
+    return this.db
       .transaction(() => {
-        this.require(galleryId);
+        const g = this.require(galleryId);
         if (type === undefined && keys.length > 1) {
           const found = this.db
             .prepare(`SELECT COUNT(DISTINCT label) AS n FROM gallery_items WHERE gallery_id = ? AND ${inKeys}`)
             .get(galleryId, ...keys) as { n: number };
           refuseAmbiguousLabel(label, found.n);
         }
-        const changed = this.db
+        const deleted = this.db
           .prepare(`DELETE FROM gallery_items WHERE gallery_id = ? AND ${inKeys}`)
           .run(galleryId, ...keys).changes;
-        if (changed > 0) this.touched(galleryId);
-        return changed;
+        return { deleted, gallery: deleted > 0 ? this.touched(galleryId) : galleryFromRow(g) };
       })
       .immediate();
-    return n;
   }
 
   /** One read transaction: the record and its items agree on the version. */

@@ -46,6 +46,7 @@ import type {
   ChunkKind,
   CommitOptions,
   DatasetRecord,
+  GalleryDeletion,
   GalleryRecord,
   JobError,
   JobEvent,
@@ -980,17 +981,17 @@ export class SqliteDatabase implements SyncStore {
     return this.write(() => this.galleries.discard(uploadId));
   }
 
-  deleteGalleryItem(galleryId: string, itemId: string): number {
+  deleteGalleryItem(galleryId: string, itemId: string): GalleryDeletion {
     return this.erasing(
       () => this.galleries.deleteItem(galleryId, itemId),
-      (n) => n > 0,
+      (r) => r.deleted > 0,
     );
   }
 
-  deleteGalleryLabel(galleryId: string, label: string, type?: LabelType): number {
+  deleteGalleryLabel(galleryId: string, label: string, type?: LabelType): GalleryDeletion {
     return this.erasing(
       () => this.galleries.deleteLabel(galleryId, label, type),
-      (n) => n > 0,
+      (r) => r.deleted > 0,
     );
   }
 

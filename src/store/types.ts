@@ -188,6 +188,12 @@ export interface LabelErasure {
  * An upload's Idempotency-Key, written in the same transaction as the rows the upload appends,
  * so the key and the rows are stored together or not at all.
  */
+/** What a delete of gallery items removed, and the gallery as that delete's transaction left it. */
+export interface GalleryDeletion {
+  deleted: number;
+  gallery: GalleryRecord;
+}
+
 export interface IdempotentWrite {
   /** route, target (a dataset, a gallery) and caller the key belongs to */
   scope: string;
@@ -432,14 +438,14 @@ export interface Store {
   ): Promise<GalleryRecord>;
   discardGalleryItems(uploadId: string): Promise<void>;
   /** Deletes one item (version + 1 when it existed); how many went (0 or 1). GALLERY_NOT_FOUND. */
-  deleteGalleryItem(galleryId: string, itemId: string): Promise<number>;
+  deleteGalleryItem(galleryId: string, itemId: string): Promise<GalleryDeletion>;
   /**
    * Deletes every item of one identity: labelled `label` as a string, or as an integer when
    * `label` is an integer's decimal form, or only the one `type` says; how many went (version + 1
    * when any). Unsaid, VALIDATION_ERROR when the gallery holds both (two identities), nothing
    * deleted; with type integer, VALIDATION_ERROR for a label that is not one. GALLERY_NOT_FOUND.
    */
-  deleteGalleryLabel(galleryId: string, label: string, type?: LabelType): Promise<number>;
+  deleteGalleryLabel(galleryId: string, label: string, type?: LabelType): Promise<GalleryDeletion>;
   /** The committed embeddings and the record they belong to, read together. GALLERY_NOT_FOUND. */
   readGalleryEmbeddings(galleryId: string): Promise<StoredGalleryEmbeddings>;
   /**

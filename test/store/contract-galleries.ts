@@ -164,22 +164,30 @@ export function galleryContract(t: Test, backend: StoreBackend): void {
     const store = await backend.open(t);
     const { m, g } = await setup(store);
     await upsert(store, g.id, m.id, ['a', 'b', 'c', 'd', 'e'], ['7', 7, 'x', null, 'y'], 3, 2);
-    t.equal(await store.deleteGalleryItem(g.id, 'e'), 1);
-    t.equal(await store.deleteGalleryItem(g.id, 'e'), 0, 'already gone');
+    t.match(await store.deleteGalleryItem(g.id, 'e'), { deleted: 1, gallery: { itemCount: 4, version: 3 } });
+    t.match(
+      await store.deleteGalleryItem(g.id, 'e'),
+      { deleted: 0, gallery: { itemCount: 4, version: 3 } },
+      'already gone: the gallery as it stands',
+    );
     t.equal((await store.getGallery(g.id))!.version, 3);
     // "7" and 7 are two identities: unsaid, the erase refuses to choose and deletes nothing
     await t.rejects(store.deleteGalleryLabel(g.id, '7'), { code: 'VALIDATION_ERROR', message: /labelType/ });
     await t.rejects(store.deleteGalleryLabel(g.id, 'x', 'integer'), { code: 'VALIDATION_ERROR' }, 'not an integer');
     t.equal((await store.getGallery(g.id))!.itemCount, 4, 'nothing deleted');
-    t.equal(await store.deleteGalleryLabel(g.id, '7', 'integer'), 1, 'the integer 7 only');
+    t.match(
+      await store.deleteGalleryLabel(g.id, '7', 'integer'),
+      { deleted: 1, gallery: { id: g.id, itemCount: 3, version: 4 } },
+      'the integer 7 only, and the gallery that delete left',
+    );
     t.same((await store.readGalleryEmbeddings(g.id)).labels, ['7', 'x', null]);
-    t.equal(await store.deleteGalleryLabel(g.id, '7'), 1, 'unsaid, the one identity left: the string "7"');
-    t.equal(await store.deleteGalleryLabel(g.id, 'nobody'), 0);
+    t.match(await store.deleteGalleryLabel(g.id, '7'), { deleted: 1 }, 'unsaid, the one identity left: the string "7"');
+    t.match(await store.deleteGalleryLabel(g.id, 'nobody'), { deleted: 0, gallery: { itemCount: 2, version: 5 } });
     const after = await store.getGallery(g.id);
     t.equal(after!.version, 5, 'no bump for an erase that removed nothing');
     t.equal(after!.itemCount, 2);
     t.same((await store.readGalleryEmbeddings(g.id)).ids, ['c', 'd']);
-    t.equal(await store.deleteGalleryLabel(g.id, 'x'), 1);
+    t.match(await store.deleteGalleryLabel(g.id, 'x'), { deleted: 1, gallery: { itemCount: 1, version: 6 } });
     await t.rejects(store.deleteGalleryItem('gal_nope', 'a'), { code: 'GALLERY_NOT_FOUND' });
     await t.rejects(store.deleteGalleryLabel('gal_nope', 'a'), { code: 'GALLERY_NOT_FOUND' });
   });
