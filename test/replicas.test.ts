@@ -153,4 +153,52 @@ if (reason && inCi) {
       t.equal(embed.embeddings[0].length, 16, 'its model serves');
     },
   );
+
+  t.test('two replicas reindexing one gallery at once: one job is queued, the other gets 409', async (t) => {
+    const url = await freshDatabase(t);
+    const [a, b] = await Promise.all([startOnDatabase(t, url, 'api'), startOnDatabase(t, url, 'api')]);
+    const m = async (w: number[][]) => (await api(a.base, 'POST', '/models', { W: w })).id as string;
+    const m1 = await m([
+      [1, 0, 0],
+      [0, 1, 0],
+    ]);
+    const [m2, m3] = [
+      await m([
+        [1, 0, 0.5],
+        [0, 1, 0.5],
+      ]),
+      await m([
+        [1, 0.2, 0.5],
+        [0, 1, 0.5],
+      ]),
+    ];
+    const g = (await api(a.base, 'POST', '/galleries', { model: m1 })).id;
+    await api(a.base, 'POST', `/galleries/${g}/items`, { items: [{ id: 'x', label: 'x', input: [1, 0, 0.3] }] });
+
+    // The queue's lock (QUEUE_LOCK in src/store/postgres.ts), held from outside: A's request reaches the
+    // store and waits to queue its job; B's comes in meanwhile, and both wait on the database.
+    const db = new pg.Client({ connectionString: url });
+    await db.connect();
+    t.teardown(() => db.end());
+    await db.query('SELECT pg_advisory_lock($1)', [0x71e0e]);
+    const waiting = (n: number) => async () => {
+      const r = await db.query(
+        "SELECT COUNT(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+      );
+      return r.rows[0].n >= n ? true : undefined;
+    };
+    const first = request(a.base, 'POST', `/galleries/${g}/reindex`, { model: m2 });
+    await until("A's reindex to wait in the store", waiting(1));
+    const second = request(b.base, 'POST', `/galleries/${g}/reindex`, { model: m3 });
+    await until("B's reindex to wait in the store", waiting(2));
+    await db.query('SELECT pg_advisory_unlock($1)', [0x71e0e]);
+    const [ra, rb] = await Promise.all([first, second]);
+
+    t.equal(ra.status, 202, `A: ${JSON.stringify(ra.body)}`);
+    t.equal(rb.status, 409, `B: ${JSON.stringify(rb.body)}`);
+    t.match(rb.body, { code: 'REINDEX_PENDING', message: new RegExp(ra.body.id) }, 'the 409 names the holder');
+    const jobs = (await api(b.base, 'GET', '/jobs')).items.map((j: { id: string }) => j.id);
+    t.same(jobs, [ra.body.id], 'one job stored');
+    t.match(await api(b.base, 'GET', `/galleries/${g}`), { model: m1, pendingModel: m2, reindexJob: ra.body.id });
+  });
 }

@@ -749,7 +749,7 @@ export class JobRunner {
   /**
    * A reindex job that ended without committing lets its gallery go (the pending embeddings are
    * dropped; search never saw them). Should this not happen (a crash in between), the next reindex
-   * of the gallery finds the job over and lets it go then (src/services/reindex.ts).
+   * of the gallery finds the job over and lets it go then (createJob, in the store).
    */
   private async release(job: JobRecord): Promise<void> {
     if (!isReindexJob(job) || job.status === 'succeeded' || !this.opts.reindex) return;

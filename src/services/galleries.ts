@@ -110,7 +110,7 @@ export class GalleryService {
   /** Deletes the gallery; a reindex job moving it is cancelled first, so it ends cancelled, not failed. */
   async delete(id: string): Promise<void> {
     const reindexJob = (await this.store.getGallery(id))?.reindexJob;
-    // A holder job that was never stored (a crash between marking and queueing) has nothing to cancel.
+    // A holder job that was never stored (left by a version that marked before queueing) has nothing to cancel.
     const job = reindexJob ? await this.store.getJob(reindexJob) : undefined;
     if (job && !isFinished(job.status)) await this.cancelJob(job.id);
     const deleted = await this.store.deleteGallery(id);

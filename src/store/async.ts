@@ -66,7 +66,6 @@ export const ASYNC_METHODS = {
   deleteGalleryItem: 1,
   deleteGalleryLabel: 1,
   readGalleryEmbeddings: 1,
-  startReindex: 1,
   readUnindexed: 1,
   writeReindexBatch: 1,
   commitReindex: 1,

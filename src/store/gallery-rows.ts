@@ -77,7 +77,13 @@ export function refuseUnlessReindexHeld(
 }
 
 export const reindexPending = (galleryId: string, jobId: unknown) =>
-  conflictError('REINDEX_PENDING', `gallery ${galleryId} is being reindexed by job ${String(jobId)}`);
+  conflictError(
+    'REINDEX_PENDING',
+    `gallery ${galleryId} is already being reindexed by job ${String(jobId)}; follow it at /jobs/${String(jobId)}, or cancel it first`,
+  );
+
+export const modelUnchanged = (galleryId: string, modelId: string) =>
+  conflictError('MODEL_UNCHANGED', `gallery ${galleryId} is already on model ${modelId}`);
 
 export const modelChanged = (galleryId: string, modelId: string, now: unknown) =>
   conflictError(

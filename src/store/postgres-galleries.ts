@@ -24,6 +24,7 @@ import {
   labelText,
   modelChanged,
   modelInUse,
+  modelUnchanged,
   packBlobs,
   refuseUnlessReindexHeld,
   reindexPending,
@@ -33,7 +34,15 @@ import { newId } from './ids.js';
 import { oweScrub } from './postgres-scrubs.js';
 import { postgresNewestFirst } from './newest-first.js';
 import type { Row } from './rows.js';
-import type { CapacityLimit, GalleryDeletion, Label, Page, PageRequest } from './types.js';
+import {
+  isFinished,
+  type CapacityLimit,
+  type GalleryDeletion,
+  type JobStatus,
+  type Label,
+  type Page,
+  type PageRequest,
+} from './types.js';
 
 /** Anything that runs a query: the pool, or one client inside a transaction. */
 interface Queryable {
@@ -276,21 +285,32 @@ export class PostgresGalleries {
 
   // ---- reindex ------------------------------------------------------------
 
-  async startReindex(galleryId: string, jobId: string, modelId: string): Promise<GalleryRecord> {
-    return this.tx(async (c) => {
-      const g = await lockGallery(c, galleryId);
-      if (g.reindex_job_id !== null && g.reindex_job_id !== jobId) throw reindexPending(galleryId, g.reindex_job_id);
-      const m = await one(c, 'SELECT input_dimension AS d FROM models WHERE id = $1 FOR SHARE', [modelId]);
-      if (!m) throw notFoundError('MODEL_NOT_FOUND', `model ${modelId} does not exist`);
-      if (m.d !== g.dimension) throw dimensionMismatch(galleryId, Number(g.dimension), modelId, Number(m.d));
-      await c.query('UPDATE gallery_items SET pending_embedding = NULL WHERE gallery_id = $1', [galleryId]);
-      const r = await one(
-        c,
-        `UPDATE galleries SET pending_model_id = $2, reindex_job_id = $3, updated_at = now() WHERE id = $1 RETURNING *`,
-        [galleryId, modelId, jobId],
-      );
-      return galleryFromRow(r!);
-    });
+  /**
+   * Marks the gallery moving to modelId under jobId, inside createJob's transaction (so the mark and
+   * the job's row are stored together or not at all); returns the model it moves from. The
+   * gallery's row lock orders it against any other reindex, commit or delete of the gallery in any
+   * replica. A holder that is over (its job ended, or was never stored by a version that marked
+   * before queueing) is let go; a live one is REINDEX_PENDING. The holder's job row is read, not
+   * locked: succeedReindexJob locks the job and then the gallery, and a finished job stays finished.
+   */
+  async holdForJob(c: Queryable, galleryId: string, jobId: string, modelId: string): Promise<string> {
+    const g = await lockGallery(c, galleryId);
+    const holder = g.reindex_job_id as string | null;
+    if (holder !== null) {
+      const job = await one(c, 'SELECT status FROM jobs WHERE id = $1', [holder]);
+      if (job && !isFinished(job.status as JobStatus)) throw reindexPending(galleryId, holder);
+    }
+    const m = await one(c, 'SELECT input_dimension AS d FROM models WHERE id = $1 FOR SHARE', [modelId]);
+    if (!m) throw notFoundError('MODEL_NOT_FOUND', `model ${modelId} does not exist`);
+    if (m.d !== g.dimension) throw dimensionMismatch(galleryId, Number(g.dimension), modelId, Number(m.d));
+    if (g.model_id === modelId) throw modelUnchanged(galleryId, modelId);
+    await c.query('UPDATE gallery_items SET pending_embedding = NULL WHERE gallery_id = $1', [galleryId]);
+    await c.query('UPDATE galleries SET pending_model_id = $2, reindex_job_id = $3, updated_at = now() WHERE id = $1', [
+      galleryId,
+      modelId,
+      jobId,
+    ]);
+    return g.model_id as string;
   }
 
   async readUnindexed(galleryId: string, jobId: string, limit: number): Promise<UnindexedItems> {

@@ -509,8 +509,16 @@ export class PostgresStore implements Store {
   // ---- jobs -----------------------------------------------------------------
 
   async createJob(input: NewJob, queueLimit?: CapacityLimit): Promise<JobRecord> {
-    const job = newJobColumns(input);
+    const id = newId('job');
     return inTransaction(this.pool, async (c) => {
+      // A reindex job's gallery is marked in this transaction, its row locked first: the holder
+      // check, the mark and the insert are one step, so a concurrent reindex (any replica) waits for
+      // the lock and then finds this job holding the gallery, or finds it free if this one rolled back.
+      const from =
+        input.kind === 'reindex'
+          ? await this.galleries.holdForJob(c, input.reindex.galleryId, id, input.reindex.modelId)
+          : null;
+      const job = newJobColumns(id, input, from);
       // A training job holds its dataset's row FOR KEY SHARE until it is inserted: deleteDataset
       // (FOR UPDATE) waits and then counts it, or deleted first and this finds no row. There is no
       // foreign key, as finished jobs outlive their dataset. KEY SHARE does not wait for uploads.
@@ -986,10 +994,6 @@ export class PostgresStore implements Store {
 
   readGalleryEmbeddings(galleryId: string): Promise<StoredGalleryEmbeddings> {
     return this.galleries.readEmbeddings(galleryId);
-  }
-
-  startReindex(galleryId: string, jobId: string, modelId: string): Promise<GalleryRecord> {
-    return this.galleries.startReindex(galleryId, jobId, modelId);
   }
 
   readUnindexed(galleryId: string, jobId: string, limit: number): Promise<UnindexedItems> {

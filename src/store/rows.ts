@@ -3,7 +3,6 @@
 import { createHash } from 'node:crypto';
 import { conflictError, invalidError, notFoundError } from '../domain/errors.js';
 import { finiteProgress, type JobKind } from '../domain/records.js';
-import { newId } from './ids.js';
 import type { TrainingParams } from '../domain/training.js';
 import {
   isFinished,
@@ -105,8 +104,15 @@ export function refuseModelInUse(id: string, aliases: string[]): void {
   );
 }
 
-/** The columns a new job is inserted with, on either backend: `params` holds the parameters of its kind. */
-export function newJobColumns(input: NewJob): {
+/**
+ * The columns a new job is inserted with, on either backend: `params` holds the parameters of its
+ * kind. A reindex job's `fromModelId` is the gallery's model as its queueing transaction read it.
+ */
+export function newJobColumns(
+  id: string,
+  input: NewJob,
+  fromModelId: string | null,
+): {
   id: string;
   kind: JobKind;
   datasetId: string | null;
@@ -116,19 +122,20 @@ export function newJobColumns(input: NewJob): {
   promote: boolean;
 } {
   if (input.kind === 'reindex') {
-    const { galleryId } = input.reindex;
+    const { galleryId, modelId } = input.reindex;
+    const target: ReindexTarget = { galleryId, modelId, fromModelId: fromModelId! };
     return {
-      id: input.id,
+      id,
       kind: 'reindex',
       datasetId: null,
       galleryId,
-      params: JSON.stringify(input.reindex),
+      params: JSON.stringify(target),
       modelName: null,
       promote: false,
     };
   }
   return {
-    id: newId('job'),
+    id,
     kind: 'train',
     datasetId: input.datasetId,
     galleryId: null,

@@ -85,7 +85,6 @@ const WRITES: { [M in Method]: ChangesOf<M> } = {
   deleteGalleryItem: ([galleryId], r) => (r.deleted > 0 ? [change('galleries', galleryId, 'update')] : []),
   deleteGalleryLabel: ([galleryId], r) => (r.deleted > 0 ? [change('galleries', galleryId, 'update')] : []),
   readGalleryEmbeddings: null,
-  startReindex: null,
   readUnindexed: null,
   writeReindexBatch: null,
   commitReindex: ([galleryId], r) => (r.committed ? [change('galleries', galleryId, 'update')] : []),

@@ -24,6 +24,7 @@ import {
   labelText,
   modelChanged,
   modelInUse,
+  modelUnchanged,
   packBlobs,
   refuseUnlessReindexHeld,
   reindexPending,
@@ -32,7 +33,15 @@ import {
 import { newId } from './ids.js';
 import { sqliteNewestFirst } from './newest-first.js';
 import type { Row } from './rows.js';
-import type { CapacityLimit, GalleryDeletion, Label, Page, PageRequest } from './types.js';
+import {
+  isFinished,
+  type CapacityLimit,
+  type GalleryDeletion,
+  type JobStatus,
+  type Label,
+  type Page,
+  type PageRequest,
+} from './types.js';
 
 const now = () => new Date().toISOString();
 
@@ -234,22 +243,29 @@ export class SqliteGalleries {
 
   // ---- reindex ------------------------------------------------------------
 
-  startReindex(galleryId: string, jobId: string, modelId: string): GalleryRecord {
-    return this.db
-      .transaction(() => {
-        const g = this.require(galleryId);
-        if (g.reindex_job_id !== null && g.reindex_job_id !== jobId) throw reindexPending(galleryId, g.reindex_job_id);
-        const m = this.db.prepare('SELECT input_dimension AS d FROM models WHERE id = ?').get(modelId) as
-          { d: number } | undefined;
-        if (!m) throw notFoundError('MODEL_NOT_FOUND', `model ${modelId} does not exist`);
-        if (m.d !== Number(g.dimension)) throw dimensionMismatch(galleryId, Number(g.dimension), modelId, m.d);
-        this.db.prepare('UPDATE gallery_items SET pending_embedding = NULL WHERE gallery_id = ?').run(galleryId);
-        this.db
-          .prepare('UPDATE galleries SET pending_model_id = ?, reindex_job_id = ?, updated_at = ? WHERE id = ?')
-          .run(modelId, jobId, now(), galleryId);
-        return galleryFromRow(this.require(galleryId));
-      })
-      .immediate();
+  /**
+   * Marks the gallery moving to modelId under jobId, inside createJob's transaction (so the mark and
+   * the job's row are stored together or not at all); returns the model it moves from. A holder
+   * that is over (its job ended, or was never stored by a version that marked before queueing) is
+   * let go; a live one is REINDEX_PENDING. Every pending embedding is cleared.
+   */
+  holdForJob(galleryId: string, jobId: string, modelId: string): string {
+    const g = this.require(galleryId);
+    const holder = g.reindex_job_id as string | null;
+    if (holder !== null) {
+      const job = this.db.prepare('SELECT status FROM jobs WHERE id = ?').get(holder) as { status: string } | undefined;
+      if (job && !isFinished(job.status as JobStatus)) throw reindexPending(galleryId, holder);
+    }
+    const m = this.db.prepare('SELECT input_dimension AS d FROM models WHERE id = ?').get(modelId) as
+      { d: number } | undefined;
+    if (!m) throw notFoundError('MODEL_NOT_FOUND', `model ${modelId} does not exist`);
+    if (m.d !== Number(g.dimension)) throw dimensionMismatch(galleryId, Number(g.dimension), modelId, m.d);
+    if (g.model_id === modelId) throw modelUnchanged(galleryId, modelId);
+    this.db.prepare('UPDATE gallery_items SET pending_embedding = NULL WHERE gallery_id = ?').run(galleryId);
+    this.db
+      .prepare('UPDATE galleries SET pending_model_id = ?, reindex_job_id = ?, updated_at = ? WHERE id = ?')
+      .run(modelId, jobId, now(), galleryId);
+    return g.model_id as string;
   }
 
   private remaining(galleryId: string): number {

@@ -514,13 +514,19 @@ export class SqliteDatabase implements SyncStore {
 
   createJob(input: NewJob, queueLimit?: CapacityLimit): JobRecord {
     return this.write(() => {
-      const job = newJobColumns(input);
+      const id = newId('job');
       // IMMEDIATE: the write lock is taken before the count, so another process cannot slip in between.
       this.db
         .transaction(() => {
           // In this transaction, so a deleteDataset (which refuses while a job is queued) cannot
           // delete the dataset between the check and the insert. No foreign key: finished jobs
-          // outlive their dataset.
+          // outlive their dataset. A reindex job's gallery is marked here too: the holder check,
+          // the mark and the insert are one step, so no other reindex can take the gallery over.
+          const from =
+            input.kind === 'reindex'
+              ? this.galleries.holdForJob(input.reindex.galleryId, id, input.reindex.modelId)
+              : null;
+          const job = newJobColumns(id, input, from);
           if (job.datasetId !== null) this.requireDataset(job.datasetId);
           if (queueLimit) checkQueue(this.countJobs('queued'), queueLimit);
           this.db
@@ -531,7 +537,7 @@ export class SqliteDatabase implements SyncStore {
             .run(job.id, job.kind, job.datasetId, job.galleryId, job.params, now(), job.modelName, job.promote ? 1 : 0);
         })
         .immediate();
-      return this.getJob(job.id)!;
+      return this.getJob(id)!;
     });
   }
 
@@ -997,10 +1003,6 @@ export class SqliteDatabase implements SyncStore {
 
   readGalleryEmbeddings(galleryId: string): StoredGalleryEmbeddings {
     return this.galleries.readEmbeddings(galleryId);
-  }
-
-  startReindex(galleryId: string, jobId: string, modelId: string): GalleryRecord {
-    return this.write(() => this.galleries.startReindex(galleryId, jobId, modelId));
   }
 
   readUnindexed(galleryId: string, jobId: string, limit: number): UnindexedItems {

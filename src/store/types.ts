@@ -61,12 +61,12 @@ export interface NewModel {
 }
 
 /**
- * A job to queue: a training job on a dataset (`kind` may be left out), or a reindex job, whose id
- * the caller chooses (the gallery is marked moving under that id before the job exists).
+ * A job to queue: a training job on a dataset (`kind` may be left out), or a reindex job moving a
+ * gallery to a model (the model it moves from is the gallery's as the queueing transaction reads it).
  */
 export type NewJob =
   | ({ kind?: 'train'; datasetId: string; params: TrainingParams } & Partial<JobModelOptions>)
-  | { kind: 'reindex'; id: string; reindex: ReindexTarget };
+  | { kind: 'reindex'; reindex: Omit<ReindexTarget, 'fromModelId'> };
 
 /** succeedReindexJob's answer: the job and gallery as committed, or how many items remain. */
 export type ReindexJobCommit =
@@ -307,6 +307,13 @@ export interface Store {
    * insert, so concurrent callers cannot together pass it: QUEUE_FULL (kind busy) when full.
    * A training job's dataset is checked in the same transaction: DATASET_NOT_FOUND when it is gone,
    * so a job never waits in the queue for a dataset deleteDataset removed.
+   * A reindex job marks its gallery moving to the model under the new job's id in the same
+   * transaction, so a gallery is never held by a job that is not stored, and of two concurrent
+   * reindexes (any replica) one is queued and the other refused: REINDEX_PENDING (conflict) while
+   * a queued or running job holds the gallery (a holder that is over, or that no job row backs, is
+   * let go and its pending embeddings dropped); GALLERY_NOT_FOUND; MODEL_NOT_FOUND;
+   * DIMENSION_MISMATCH; MODEL_UNCHANGED (conflict) when the gallery is already on the model. Every
+   * pending embedding of the gallery is cleared.
    */
   createJob(input: NewJob, queueLimit?: CapacityLimit): Promise<JobRecord>;
   getJob(id: string): Promise<JobRecord | undefined>;
@@ -448,11 +455,6 @@ export interface Store {
   deleteGalleryLabel(galleryId: string, label: string, type?: LabelType): Promise<GalleryDeletion>;
   /** The committed embeddings and the record they belong to, read together. GALLERY_NOT_FOUND. */
   readGalleryEmbeddings(galleryId: string): Promise<StoredGalleryEmbeddings>;
-  /**
-   * Marks the gallery as moving to modelId under jobId and clears every pending embedding.
-   * REINDEX_PENDING (conflict) when another reindex holds it; GALLERY_NOT_FOUND; MODEL_NOT_FOUND.
-   */
-  startReindex(galleryId: string, jobId: string, modelId: string): Promise<GalleryRecord>;
   /**
    * Up to `limit` items (by id) whose pending embedding is still null, their features, and how many
    * such items remain in all. REINDEX_NOT_HELD (conflict) when jobId no longer holds the reindex.

@@ -3,6 +3,7 @@
 // (bit for bit what /embed answers), never a mix; a cancel leaves it where it was.
 // docs/decisions/0033-reindex-jobs.md. Items are enrolled through the store here, as the upload
 // route would (tests of search through the routes join when they land).
+import Database from 'better-sqlite3';
 import t, { type Test } from 'tap';
 import type { App } from '../../src/app-types.js';
 import { newId } from '../../src/store/ids.js';
@@ -65,6 +66,22 @@ async function setUp(t: Test, n: number) {
   const onB = Array.from(await embed(app, b, features));
   const stored = async () => Array.from((await store.readGalleryEmbeddings(g)).embeddings);
   return { app, a, b, g, features, onA, onB, stored };
+}
+
+/**
+ * The gallery marked moving under a job that was never stored, as a version that marked the gallery
+ * before queueing its job left it when its process died in between (through a connection of its own).
+ */
+function markWithoutJob(app: App, gallery: string, model: string): void {
+  const db = new Database(app.services.store.location);
+  try {
+    db.prepare("UPDATE galleries SET pending_model_id = ?, reindex_job_id = 'job_lost' WHERE id = ?").run(
+      model,
+      gallery,
+    );
+  } finally {
+    db.close();
+  }
 }
 
 const reindex = (app: App, id: string, model: string) =>
@@ -183,18 +200,17 @@ t.test('deleting a gallery cancels its reindex job: it ends cancelled, not faile
   t.equal((await waitForJob(app, job.id)).status, 'cancelled', 'the runner does not take it up again');
   expectError(t, await app.inject({ url: `/galleries/${g}` }), 404, 'GALLERY_NOT_FOUND');
 
-  // a holder that was never stored (a crash between marking and queueing) does not block the delete
+  // a holder that was never stored (left by a version that marked before queueing) does not block the delete
   const other = await setUp(t, 4);
-  await other.app.services.store.startReindex(other.g, 'job_lost', other.b);
+  markWithoutJob(other.app, other.g, other.b);
   const r2 = await other.app.inject({ method: 'DELETE', url: `/galleries/${other.g}` });
   t.equal(r2.statusCode, 204, r2.body);
 });
 
 t.test('a gallery left held by a job that ended (a crash in between) is let go by the next reindex', async (t) => {
   const { app, b, g, onB, stored } = await setUp(t, 10);
-  const { store } = app.services;
-  // a holder job that was never stored: the process died between marking the gallery and queueing
-  await store.startReindex(g, 'job_lost', b);
+  // a holder job that was never stored: an older version's process died between marking and queueing
+  markWithoutJob(app, g, b);
   const res = await reindex(app, g, b);
   t.equal(res.statusCode, 202, res.body);
   void app.services.runner.start();
@@ -213,4 +229,25 @@ t.test('refused reindexes change nothing', async (t) => {
   t.equal(bad.statusCode, 400);
   t.equal((await app.inject({ url: '/jobs' })).json().items.length, 0, 'no job was queued');
   t.match(await app.services.store.getGallery(g), { model: a, pendingModel: null, reindexJob: null });
+});
+
+t.test('concurrent reindexes of one gallery: one job is queued, the others get 409 naming it', async (t) => {
+  const { app, a, b, g } = await setUp(t, 10);
+  const others = [b, await importModel(app, 3, D, 7), await importModel(app, 5, D, 8)];
+  const tries = await Promise.all([...others, b].map((m) => reindex(app, g, m)));
+  const queued = tries.filter((r) => r.statusCode === 202).map((r) => r.json());
+  t.equal(queued.length, 1, tries.map((r) => r.statusCode).join(','));
+  for (const r of tries.filter((x) => x.statusCode !== 202)) {
+    expectError(t, r, 409, 'REINDEX_PENDING');
+    t.match(r.json().message, queued[0].id, 'the 409 names the job that holds the gallery');
+  }
+  t.same(
+    (await app.inject({ url: '/jobs' })).json().items.map((j: { id: string }) => j.id),
+    [queued[0].id],
+    'one job stored',
+  );
+  t.match(await app.services.store.getGallery(g), { model: a, reindexJob: queued[0].id });
+  void app.services.runner.start();
+  t.equal((await waitForJob(app, queued[0].id)).status, 'succeeded');
+  t.match(await app.services.store.getGallery(g), { model: queued[0].reindex.modelId, reindexJob: null });
 });

@@ -2,8 +2,8 @@
 // all or nothing, erasure by id and by label, one consistent read of the embeddings, the model a
 // gallery pins, and the reindex methods a reindex job codes against.
 import type { Test } from 'tap';
-import type { IdempotentWrite, Store } from '../../src/store/types.js';
-import { model, type StoreBackend } from './contract.js';
+import type { CapacityLimit, IdempotentWrite, Store } from '../../src/store/types.js';
+import { model, params, type StoreBackend } from './contract.js';
 
 const LIMIT = { max: 1000, setting: 'GALLERY_MAX_ITEMS' };
 
@@ -29,6 +29,11 @@ export async function upsert(
   const up = `up_${Math.random().toString(36).slice(2)}`;
   await store.stageGalleryItems(up, galleryId, ids, labels, features, embeddings);
   return store.commitGalleryItems(up, galleryId, modelId, ids.length, LIMIT);
+}
+
+/** Queues a reindex job moving the gallery to modelId (which marks the gallery); its id. */
+export async function reindexJob(store: Store, galleryId: string, modelId: string, limit?: CapacityLimit) {
+  return (await store.createJob({ kind: 'reindex', reindex: { galleryId, modelId } }, limit)).id;
 }
 
 async function setup(store: Store, d = 3, k = 2) {
@@ -99,7 +104,7 @@ export function galleryContract(t: Test, backend: StoreBackend): void {
     await t.rejects(store.deleteModel(m.id), { code: 'MODEL_IN_USE', kind: 'conflict', message: /gallery/ });
     t.ok(await store.getModel(m.id), 'still there');
     const other = await store.createModel(model(4, 3));
-    await store.startReindex(g.id, 'job_r', other.id);
+    await reindexJob(store, g.id, other.id);
     await t.rejects(store.deleteModel(other.id), { code: 'MODEL_IN_USE' }, 'nor the one a reindex moves it to');
     await store.deleteGallery(g.id);
     t.ok(await store.deleteModel(m.id), 'deletable once no gallery uses it');
@@ -198,32 +203,28 @@ export function galleryContract(t: Test, backend: StoreBackend): void {
     await upsert(store, g.id, m.id, ['a', 'b', 'c'], [1, 2, 3], 3, 2);
     const before = await store.readGalleryEmbeddings(g.id);
     const next = await store.createModel(model(4, 3));
-    const started = await store.startReindex(g.id, 'job_1', next.id);
-    t.match(started, { pendingModel: next.id, reindexJob: 'job_1', model: m.id, version: 2 });
-    await t.rejects(store.startReindex(g.id, 'job_2', next.id), { code: 'REINDEX_PENDING', kind: 'conflict' });
-    const first = await store.readUnindexed(g.id, 'job_1', 2);
+    const job1 = await reindexJob(store, g.id, next.id);
+    t.match(await store.getGallery(g.id), { pendingModel: next.id, reindexJob: job1, model: m.id, version: 2 });
+    await t.rejects(reindexJob(store, g.id, next.id), { code: 'REINDEX_PENDING', kind: 'conflict' });
+    const first = await store.readUnindexed(g.id, job1, 2);
     t.same(first.ids, ['a', 'b']);
     t.equal(first.dimension, 3);
     t.equal(first.remaining, 3);
     t.same(Array.from(first.features), Array.from(items(['a', 'b', 'c'], 3, 2).features.subarray(0, 6)));
     const e1 = Float32Array.from({ length: 8 }, (_, i) => i + 0.5);
-    t.equal(await store.writeReindexBatch(g.id, 'job_1', { ...first, embeddings: e1 }), true);
-    t.same(await store.commitReindex(g.id, 'job_1'), { committed: false, remaining: 1 }, 'refused while items remain');
+    t.equal(await store.writeReindexBatch(g.id, job1, { ...first, embeddings: e1 }), true);
+    t.same(await store.commitReindex(g.id, job1), { committed: false, remaining: 1 }, 'refused while items remain');
     const mid = await store.readGalleryEmbeddings(g.id);
     t.same(Array.from(mid.embeddings), Array.from(before.embeddings), 'search still sees the committed embeddings');
     t.equal(mid.gallery.version, 2);
     // an upsert while the reindex runs: its pending embedding is left null, so the job picks it up
     await upsert(store, g.id, m.id, ['a', 'd'], [1, 4], 3, 2, 5);
-    const second = await store.readUnindexed(g.id, 'job_1', 10);
+    const second = await store.readUnindexed(g.id, job1, 10);
     t.same(second.ids, ['a', 'c', 'd']);
     t.equal(second.remaining, 3);
     await store.deleteGalleryItem(g.id, 'c');
     const e2 = Float32Array.from({ length: 12 }, (_, i) => 100 + i);
-    t.equal(
-      await store.writeReindexBatch(g.id, 'job_1', { ...second, embeddings: e2 }),
-      true,
-      'the deleted c is skipped',
-    );
+    t.equal(await store.writeReindexBatch(g.id, job1, { ...second, embeddings: e2 }), true, 'the deleted c is skipped');
     await t.rejects(store.readUnindexed(g.id, 'job_2', 1), { code: 'REINDEX_NOT_HELD', kind: 'conflict' });
     t.equal(
       await store.writeReindexBatch(g.id, 'job_2', { ...second, embeddings: new Float32Array(12) }),
@@ -231,7 +232,7 @@ export function galleryContract(t: Test, backend: StoreBackend): void {
       'a stale job writes nothing',
     );
     await t.rejects(store.commitReindex(g.id, 'job_2'), { code: 'REINDEX_NOT_HELD' });
-    const done = await store.commitReindex(g.id, 'job_1');
+    const done = await store.commitReindex(g.id, job1);
     t.ok(done.committed);
     if (!done.committed) return;
     t.match(done.gallery, {
@@ -245,7 +246,7 @@ export function galleryContract(t: Test, backend: StoreBackend): void {
     const after = await store.readGalleryEmbeddings(g.id);
     t.same(after.ids, ['a', 'b', 'd']);
     t.same(Array.from(after.embeddings), [...e2.subarray(0, 4), ...e1.subarray(4, 8), ...e2.subarray(8, 12)]);
-    await t.rejects(store.commitReindex(g.id, 'job_1'), { code: 'REINDEX_NOT_HELD' }, 'committed once');
+    await t.rejects(store.commitReindex(g.id, job1), { code: 'REINDEX_NOT_HELD' }, 'committed once');
     await store.deleteAlias('default'); // the first model is also `default`
     t.ok(await store.deleteModel(m.id), 'the old model is free once the gallery moved');
   });
@@ -255,46 +256,90 @@ export function galleryContract(t: Test, backend: StoreBackend): void {
     const { m, g } = await setup(store, 3, 2);
     await upsert(store, g.id, m.id, ['a', 'b'], [1, 2], 3, 2);
     const next = await store.createModel(model(4, 3));
-    await store.startReindex(g.id, 'job_1', next.id);
-    const read = await store.readUnindexed(g.id, 'job_1', 10);
+    const job1 = await reindexJob(store, g.id, next.id);
+    const read = await store.readUnindexed(g.id, job1, 10);
     // a is enrolled again with other features while its embedding is being computed from the old
     await upsert(store, g.id, m.id, ['a'], [1], 3, 2, 9);
     const stale = Float32Array.from({ length: 8 }, (_, i) => i);
-    t.equal(await store.writeReindexBatch(g.id, 'job_1', { ...read, embeddings: stale }), true);
-    const again = await store.readUnindexed(g.id, 'job_1', 10);
+    t.equal(await store.writeReindexBatch(g.id, job1, { ...read, embeddings: stale }), true);
+    const again = await store.readUnindexed(g.id, job1, 10);
     t.same(again.ids, ['a'], 'only a waits, for an embedding of its new features');
     t.same(Array.from(again.features), Array.from(items(['a'], 3, 2, 9).features));
-    t.same(await store.commitReindex(g.id, 'job_1'), { committed: false, remaining: 1 });
+    t.same(await store.commitReindex(g.id, job1), { committed: false, remaining: 1 });
     const fresh = Float32Array.from([10, 11, 12, 13]);
-    t.equal(await store.writeReindexBatch(g.id, 'job_1', { ...again, embeddings: fresh }), true);
-    t.ok((await store.commitReindex(g.id, 'job_1')).committed);
+    t.equal(await store.writeReindexBatch(g.id, job1, { ...again, embeddings: fresh }), true);
+    t.ok((await store.commitReindex(g.id, job1)).committed);
     const after = await store.readGalleryEmbeddings(g.id);
     t.same(after.ids, ['a', 'b']);
     t.same(Array.from(after.embeddings), [10, 11, 12, 13, 4, 5, 6, 7], "a's from its new features, b's as written");
   });
 
-  t.test('reindex: abort clears the pending state; a restart by the same job clears pending embeddings', async (t) => {
+  t.test('reindex: abort clears the pending state; a holder that is over is let go by the next job', async (t) => {
     const store = await backend.open(t);
     const { m, g } = await setup(store);
     await upsert(store, g.id, m.id, ['a', 'b'], [null, null], 3, 2);
     const next = await store.createModel(model(2, 3));
     const wrongD = await store.createModel(model(2, 5));
-    await t.rejects(store.startReindex(g.id, 'job_1', wrongD.id), { code: 'DIMENSION_MISMATCH' });
-    await t.rejects(store.startReindex(g.id, 'job_1', 'mdl_nope'), { code: 'MODEL_NOT_FOUND' });
-    await t.rejects(store.startReindex('gal_nope', 'job_1', next.id), { code: 'GALLERY_NOT_FOUND' });
-    await store.startReindex(g.id, 'job_1', next.id);
-    const read = await store.readUnindexed(g.id, 'job_1', 1);
-    await store.writeReindexBatch(g.id, 'job_1', { ...read, embeddings: new Float32Array(2) });
-    t.equal((await store.readUnindexed(g.id, 'job_1', 10)).remaining, 1);
-    await store.startReindex(g.id, 'job_1', next.id);
-    t.equal((await store.readUnindexed(g.id, 'job_1', 10)).remaining, 2, 'started again: every pending cleared');
-    await store.abortReindex(g.id, 'job_other');
-    t.equal((await store.getGallery(g.id))!.reindexJob, 'job_1', 'another job cannot abort it');
-    await store.abortReindex(g.id, 'job_1');
+    await t.rejects(reindexJob(store, g.id, wrongD.id), { code: 'DIMENSION_MISMATCH' });
+    await t.rejects(reindexJob(store, g.id, 'mdl_nope'), { code: 'MODEL_NOT_FOUND' });
+    await t.rejects(reindexJob(store, 'gal_nope', next.id), { code: 'GALLERY_NOT_FOUND' });
+    await t.rejects(reindexJob(store, g.id, m.id), { code: 'MODEL_UNCHANGED', kind: 'conflict' });
+    t.equal(await store.countJobs('queued'), 0, 'a refused reindex queues nothing');
+    t.match(await store.getGallery(g.id), { reindexJob: null, pendingModel: null }, 'and holds nothing');
+    const job1 = await reindexJob(store, g.id, next.id);
+    const read = await store.readUnindexed(g.id, job1, 1);
+    await store.writeReindexBatch(g.id, job1, { ...read, embeddings: new Float32Array(2) });
+    t.equal((await store.readUnindexed(g.id, job1, 10)).remaining, 1);
+    // cancelled, and the process died before it let the gallery go
+    await store.finishJob(job1, 'cancelled', null);
+    t.equal((await store.getGallery(g.id))!.reindexJob, job1);
+    const job2 = await reindexJob(store, g.id, next.id);
+    t.match(await store.getGallery(g.id), { reindexJob: job2, pendingModel: next.id });
+    t.equal((await store.readUnindexed(g.id, job2, 10)).remaining, 2, "the over holder's pending embeddings dropped");
+    await store.abortReindex(g.id, job1);
+    t.equal((await store.getGallery(g.id))!.reindexJob, job2, 'another job cannot abort it');
+    await store.abortReindex(g.id, job2);
     t.match(await store.getGallery(g.id), { reindexJob: null, pendingModel: null, model: m.id, version: 2 });
-    await t.rejects(store.readUnindexed(g.id, 'job_1', 1), { code: 'REINDEX_NOT_HELD' });
-    const again = await store.startReindex(g.id, 'job_2', next.id);
-    t.equal(again.reindexJob, 'job_2', 'free for another job');
+    await t.rejects(store.readUnindexed(g.id, job2, 1), { code: 'REINDEX_NOT_HELD' });
+    t.ok(await reindexJob(store, g.id, next.id), 'free for another job');
+  });
+
+  t.test('reindex: the holder check, the mark and the job are one step; a refused job marks nothing', async (t) => {
+    const store = await backend.open(t);
+    const { m, g } = await setup(store);
+    await upsert(store, g.id, m.id, ['a', 'b'], [null, null], 3, 2);
+    const targets = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => store.createModel(model(i, 3))));
+    const tries = await Promise.allSettled(targets.map((x) => reindexJob(store, g.id, x.id)));
+    const queued = tries.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    t.equal(queued.length, 1, 'one of six concurrent reindexes is queued');
+    for (const r of tries)
+      if (r.status === 'rejected') t.match(r.reason, { code: 'REINDEX_PENDING', message: new RegExp(queued[0]) });
+    t.equal(await store.countJobs('queued'), 1, 'and no job of the others is stored');
+    const held = (await store.getGallery(g.id))!;
+    t.equal(held.reindexJob, queued[0], 'the gallery is held by the job that was queued');
+    t.equal(held.pendingModel, (await store.getJob(queued[0]))!.reindex!.modelId, 'moving to its model');
+    // live while queued and while running
+    await t.rejects(reindexJob(store, g.id, targets[0].id), { code: 'REINDEX_PENDING' }, 'queued holder');
+    await store.claimNextJob({ owner: 'host-a:1:aaaa', ms: 600_000 });
+    const read = await store.readUnindexed(g.id, queued[0], 10);
+    const k = (await store.getModel(held.pendingModel!))!.outputDimension;
+    await store.writeReindexBatch(g.id, queued[0], { ...read, embeddings: new Float32Array(2 * k) });
+    await t.rejects(reindexJob(store, g.id, targets[0].id), { code: 'REINDEX_PENDING' }, 'running holder');
+    t.equal(
+      (await store.readUnindexed(g.id, queued[0], 10)).remaining,
+      0,
+      "a refused reindex leaves the holder's pending embeddings",
+    );
+
+    // a job the queue cannot take marks nothing: the mark is rolled back with the insert
+    await store.finishJob(queued[0], 'cancelled', null);
+    await store.abortReindex(g.id, queued[0]);
+    const ds = await store.createDataset({ name: null, dimension: 1 });
+    await store.createJob({ datasetId: ds.id, params: params() });
+    await t.rejects(reindexJob(store, g.id, targets[1].id, { max: 1, setting: 'MAX_QUEUED_JOBS' }), {
+      code: 'QUEUE_FULL',
+    });
+    t.match(await store.getGallery(g.id), { reindexJob: null, pendingModel: null, model: m.id });
   });
 
   t.test('gallery items: an Idempotency-Key is recorded with the commit, or nothing is', async (t) => {

@@ -321,10 +321,19 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     const ds = await store.createDataset({ name: null, dimension: 2 });
     const train = await store.createJob({ datasetId: ds.id, params: params() });
     t.match(train, { kind: 'train', datasetId: ds.id, reindex: null });
-    const target = { galleryId: 'gal_a', modelId: 'mdl_new', fromModelId: 'mdl_old' };
-    const re = await store.createJob({ kind: 'reindex', id: 'job_reindex1', reindex: target });
-    t.match(re, { id: 'job_reindex1', kind: 'reindex', status: 'queued', datasetId: null, params: null });
-    t.same(re.reindex, target, 'the target round trips');
+    const from = await store.createModel(model(2, 3));
+    const to = await store.createModel(model(4, 3));
+    const g = await store.createGallery({
+      name: null,
+      modelId: from.id,
+      dimension: 3,
+      embeddingDimension: 2,
+      index: 'exact',
+    });
+    const target = { galleryId: g.id, modelId: to.id, fromModelId: from.id };
+    const re = await store.createJob({ kind: 'reindex', reindex: { galleryId: g.id, modelId: to.id } });
+    t.match(re, { kind: 'reindex', status: 'queued', datasetId: null, params: null });
+    t.same(re.reindex, target, 'the target round trips, with the model the gallery was on');
     t.same(await store.getJob(re.id), re);
     t.equal(await store.activeJobsForDataset(ds.id), 1, 'a reindex job uses no dataset');
     t.equal((await store.claimNextJob(LEASE))!.id, train.id, 'one queue for both kinds, oldest first');
@@ -359,29 +368,27 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     const up = 'up_reindex';
     await store.stageGalleryItems(up, g.id, ['a', 'b'], [null, null], new Float32Array(6).fill(1), new Float32Array(4));
     await store.commitGalleryItems(up, g.id, from.id, 2, { max: 10, setting: 'TEST' });
-    const target = { galleryId: g.id, modelId: to.id, fromModelId: from.id };
-    await store.startReindex(g.id, 'job_move', to.id);
-    await store.createJob({ kind: 'reindex', id: 'job_move', reindex: target });
+    const move = (await store.createJob({ kind: 'reindex', reindex: { galleryId: g.id, modelId: to.id } })).id;
     const final = { ...progress, iteration: 2, maxIterations: 2 };
     await t.rejects(
-      store.succeedReindexJob('job_move', g.id, LEASE.owner, {}, final),
+      store.succeedReindexJob(move, g.id, LEASE.owner, {}, final),
       { code: 'LEASE_LOST' },
       'queued: not held',
     );
     await store.claimNextJob(LEASE);
     await t.rejects(
-      store.succeedReindexJob('job_move', g.id, 'host-b:1:bbbb', {}, final),
+      store.succeedReindexJob(move, g.id, 'host-b:1:bbbb', {}, final),
       { code: 'LEASE_LOST' },
       'another owner',
     );
-    t.same(await store.succeedReindexJob('job_move', g.id, LEASE.owner, {}, final), { committed: false, remaining: 2 });
-    t.equal((await store.getJob('job_move'))!.status, 'running', 'items remain: the job runs on');
-    const batch = await store.readUnindexed(g.id, 'job_move', 10);
-    await store.writeReindexBatch(g.id, 'job_move', {
+    t.same(await store.succeedReindexJob(move, g.id, LEASE.owner, {}, final), { committed: false, remaining: 2 });
+    t.equal((await store.getJob(move))!.status, 'running', 'items remain: the job runs on');
+    const batch = await store.readUnindexed(g.id, move, 10);
+    await store.writeReindexBatch(g.id, move, {
       ...batch,
       embeddings: Float32Array.from({ length: 8 }, (_, i) => i),
     });
-    const done = await store.succeedReindexJob('job_move', g.id, LEASE.owner, { itemsEmbedded: 2 }, final);
+    const done = await store.succeedReindexJob(move, g.id, LEASE.owner, { itemsEmbedded: 2 }, final);
     t.equal(done.committed, true);
     if (!done.committed) return;
     t.match(done.job, { status: 'succeeded', kind: 'reindex', metrics: { itemsEmbedded: 2 }, progress: final });
@@ -389,22 +396,13 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     t.same(Array.from((await store.readGalleryEmbeddings(g.id)).embeddings), [0, 1, 2, 3, 4, 5, 6, 7]);
 
     // cancelled first: the commit is refused and the gallery stays where it is
-    await store.startReindex(g.id, 'job_back', from.id);
-    await store.createJob({
-      kind: 'reindex',
-      id: 'job_back',
-      reindex: { ...target, modelId: from.id, fromModelId: to.id },
-    });
+    const back = (await store.createJob({ kind: 'reindex', reindex: { galleryId: g.id, modelId: from.id } })).id;
     await store.claimNextJob(LEASE);
-    const back = await store.readUnindexed(g.id, 'job_back', 10);
-    await store.writeReindexBatch(g.id, 'job_back', { ...back, embeddings: new Float32Array(4) });
-    await store.finishJob('job_back', 'cancelled', null);
-    await t.rejects(store.succeedReindexJob('job_back', g.id, LEASE.owner, {}, final), { code: 'JOB_FINISHED' });
-    t.match(
-      await store.getGallery(g.id),
-      { model: to.id, reindexJob: 'job_back' },
-      'not moved (the runner lets it go)',
-    );
+    const read = await store.readUnindexed(g.id, back, 10);
+    await store.writeReindexBatch(g.id, back, { ...read, embeddings: new Float32Array(4) });
+    await store.finishJob(back, 'cancelled', null);
+    await t.rejects(store.succeedReindexJob(back, g.id, LEASE.owner, {}, final), { code: 'JOB_FINISHED' });
+    t.match(await store.getGallery(g.id), { model: to.id, reindexJob: back }, 'not moved (the runner lets it go)');
   });
 
   t.test('the queue limit holds inside createJob, also for concurrent callers', async (t) => {

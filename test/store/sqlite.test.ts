@@ -450,18 +450,23 @@ t.test('migration 5 rebuilds jobs for kinds: every row and its seq kept, trainin
   const raw = new Database(file, { readonly: true });
   t.same(raw.prepare('SELECT seq, id FROM jobs ORDER BY seq').all(), before, 'seqs kept');
   raw.close();
-  const next = await store.createJob({
-    kind: 'reindex',
-    id: 'job_re',
-    reindex: { galleryId: 'g', modelId: 'm', fromModelId: 'o' },
+  const from = await store.createModel(model(2, 3));
+  const to = await store.createModel(model(4, 3));
+  const g = await store.createGallery({
+    name: null,
+    modelId: from.id,
+    dimension: 3,
+    embeddingDimension: 2,
+    index: 'exact',
   });
+  const next = await store.createJob({ kind: 'reindex', reindex: { galleryId: g.id, modelId: to.id } });
   const seqs = new Database(file, { readonly: true });
   const seq = (seqs.prepare('SELECT seq FROM jobs WHERE id = ?').get(next.id) as { seq: number }).seq;
   seqs.close();
   t.equal(seq, 4, 'AUTOINCREMENT carries on above every seq ever used (3 was deleted)');
   t.same(
     (await store.listJobs({ limit: 10 })).items.map((j) => j.id),
-    ['job_re', 'job_new', 'job_run'],
+    [next.id, 'job_new', 'job_run'],
   );
 });
 
