@@ -68,10 +68,18 @@ export interface EvaluateTask {
   triplets: TripletData;
   samples: SampleData;
   compute: ComputeSettings;
+  /** the distance verification and identification score pairs in: the model's search default */
+  metric: EvaluateMetric;
   /** verification and identification over the samples (n ≥ 2), defaults filled in */
   verification: EvaluateVerificationOptions;
   identification: EvaluateIdentificationOptions;
 }
+
+/**
+ * A gallery search's default metrics: an evaluation's pairs are scored in the one its model's
+ * searches use, so that a threshold it reports is a distance the search computes, bit for bit.
+ */
+export type EvaluateMetric = 'euclidean' | 'squared_euclidean';
 
 export interface EvaluateVerificationOptions {
   fars: number[];
@@ -102,6 +110,8 @@ export interface EvaluateGalleryTask {
   probes: SampleData;
   enrolled: { count: number; embeddings: Float32Array; labels: Int32Array };
   compute: ComputeSettings;
+  /** as EvaluateTask's */
+  metric: EvaluateMetric;
   verification: EvaluateVerificationOptions;
   identification: Pick<EvaluateIdentificationOptions, 'ranks' | 'fars'>;
 }

@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createCompute, startHelpers, type Compute, type StartedHelpers } from '../compute/index.js';
 import { gatherTripletSet, splitIndices, toIndexedSet, toTripletSet } from '../compute/training-data.js';
 import {
+  distanceByName,
   embed,
   evaluateTriplets,
   retrievalMetrics,
@@ -227,8 +228,9 @@ function runEvaluate(task: EvaluateTask, kernels: Kernels): void {
     const m = retrievalMetrics(E, n, k, samples.labels, kernels);
     Object.assign(result, m, { sampleCount: n });
     // pairs streamed in chunks from the embeddings: memory bounded by the task's verification cost
-    result.verification = verificationMetrics(E, n, k, samples.labels, task.verification);
-    result.identification = identificationMetrics(E, n, k, samples.labels, task.identification);
+    const distance = distanceByName(task.metric);
+    result.verification = verificationMetrics(E, n, k, samples.labels, { ...task.verification, distance });
+    result.identification = identificationMetrics(E, n, k, samples.labels, { ...task.identification, distance });
   }
   post({ type: 'evaluated', result });
 }
@@ -250,9 +252,11 @@ function runEvaluateGallery(task: EvaluateGalleryTask, kernels: Kernels): void {
   labels.set(enrolled.labels.subarray(0, g));
   labels.set(probes.labels.subarray(0, probes.count), g);
   const result: EvaluateResult = { loss: null, tripletAccuracy: null, activeFraction: null, count: 0, margin: 0 };
-  result.verification = crossVerificationMetrics(E, n, k, labels, g, task.verification);
+  const distance = distanceByName(task.metric);
+  result.verification = crossVerificationMetrics(E, n, k, labels, g, { ...task.verification, distance });
   result.identification = identifySplit(E, k, labels, gallerySplitOf(labels, n, g), {
     ...task.identification,
+    distance,
     noKnownReason: "no known probes (no probe's label is enrolled in the gallery)",
   });
   post({ type: 'evaluated', result });

@@ -27,7 +27,7 @@ import {
 } from './labelled-metrics.js';
 import { evaluateGallery } from './gallery-evaluation.js';
 import { checkEvaluationBudgets } from './evaluation-budget.js';
-import { thresholdsInMetric } from './model-metric.js';
+import { defaultMetric } from './model-metric.js';
 import { clientGone, TaskGate } from './task-gate.js';
 
 /** What POST /models/:id/evaluate may ask besides the dataset. */
@@ -170,6 +170,9 @@ export class EvaluationService {
         `model ${model.record.id} was trained with margin ${trained}, past the largest a margin may be (${MAX_SCALE_FREE}); name body/margin`,
       );
     }
+    // verification and identification score their pairs in the distance the model's searches use,
+    // so a threshold is a distance such a search computes (not one converted from another metric)
+    const metric = defaultMetric(model);
     try {
       const result = await runTask<EvaluateResult>(
         {
@@ -182,14 +185,13 @@ export class EvaluationService {
           triplets,
           samples,
           compute: this.compute,
+          metric,
           ...plan,
         },
         (m) => (m.type === 'evaluated' ? m.result : undefined),
         { signal },
       );
-      const figures = shapeLabelled(result, plan.verification, plan.identification, names);
-      thresholdsInMetric(figures, model);
-      return figures;
+      return shapeLabelled(result, plan.verification, plan.identification, names, metric);
     } catch (e) {
       if (e instanceof TaskAbortedError) throw clientGone('the evaluation');
       if ((e as { code?: string }).code === 'NON_FINITE_VALUE')

@@ -17,7 +17,7 @@ import type { EvaluateReply, IdentificationOptions, VerificationOptions } from '
 import type { DatasetRecord, Label, Store } from '../store/types.js';
 import { identificationOptions, pairPassCost, verificationOptions } from './labelled-metrics.js';
 import { checkEvaluationBudgets } from './evaluation-budget.js';
-import { thresholdsInMetric } from './model-metric.js';
+import { defaultMetric } from './model-metric.js';
 import type { LoadedModel } from './models.js';
 import { clientGone, type TaskGate } from './task-gate.js';
 
@@ -173,6 +173,8 @@ export async function evaluateGallery(
     // counted before the task: its buffers are transferred to the worker (detached here)
     const unlabelledCount = labels.enrolled.filter((l) => l === NO_LABEL).length;
     checkBudgets(ctx.limits, { ...counts, g, p: stored.count, pairs }, verification, gallery.id, ds.id);
+    // scored in the distance the gallery's searches use by default: thresholds pass as maxDistance
+    const metric = defaultMetric(model);
     const task: EvaluateGalleryTask = {
       kind: 'evaluateGallery',
       W: model.W.slice(),
@@ -181,6 +183,7 @@ export async function evaluateGallery(
       probes: { count: stored.count, dimension: stored.dimension, data: stored.data, labels: labels.probes },
       enrolled: { count: g, embeddings: read.embeddings, labels: labels.enrolled },
       compute: ctx.compute,
+      metric,
       verification,
       identification,
     };
@@ -205,7 +208,7 @@ export async function evaluateGallery(
       count: 0,
       margin: model.record.trainingParams?.margin ?? DEFAULT_MARGIN,
       verification: {
-        distance: 'euclidean' as const,
+        distance: metric,
         ...figures,
         maxGenuinePairs: verification.maxGenuinePairs,
         maxImpostorPairs: verification.maxImpostorPairs,
@@ -223,7 +226,6 @@ export async function evaluateGallery(
         probeCount: stored.count,
       },
     };
-    thresholdsInMetric(reply, model);
     return reply;
   }, signal);
 }

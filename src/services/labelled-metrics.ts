@@ -3,7 +3,12 @@
 // budgets before the worker allocates anything), and the reply's shape. The numbers come from
 // src/math/verification on the evaluation worker.
 import { AppError } from '../errors.js';
-import type { EvaluateIdentificationOptions, EvaluateResult, EvaluateVerificationOptions } from '../jobs/messages.js';
+import type {
+  EvaluateIdentificationOptions,
+  EvaluateMetric,
+  EvaluateResult,
+  EvaluateVerificationOptions,
+} from '../jobs/messages.js';
 import {
   DEFAULT_FARS,
   DEFAULT_MAX_GENUINE_PAIRS,
@@ -125,19 +130,20 @@ export function pairPassCost(
 /** An evaluation's reply but the model it names (the route's caller resolved that). */
 export type EvaluateFigures = Omit<EvaluateReply, 'model'>;
 
-/** The reply's verification and identification, from the worker's result. */
+/** The reply's verification and identification, from the worker's result (its pairs scored in `metric`). */
 export function shapeLabelled(
   r: EvaluateResult,
   v: EvaluateVerificationOptions,
   id: EvaluateIdentificationOptions,
   labelNames: (string | number)[],
+  metric: EvaluateMetric,
 ): EvaluateFigures {
   const { verification, identification, ...rest } = r;
   const out: EvaluateFigures = { ...rest };
   if (verification) {
     const { impostorPasses: _passes, curve, ...figures } = verification;
     out.verification = {
-      distance: 'euclidean' as const,
+      distance: metric,
       ...figures,
       maxGenuinePairs: v.maxGenuinePairs,
       maxImpostorPairs: v.maxImpostorPairs,
