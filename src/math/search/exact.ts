@@ -8,15 +8,16 @@
 // 1,000,000-row gallery for one query. Beside it: the gallery's one copy in the kernels
 // (⌈n/8⌉·8 · ⌈k/8⌉·8 · 4 bytes, made by createGallery) and the heaps (q·k·12 bytes).
 //
-// Ranking. The blocks give dot products xᵀy (float32 in the WebAssembly kernels); the scan ranks by
-// the Gram form — ‖x‖² + ‖y‖² − 2xᵀy for the euclidean distances (euclidean ranked on its square),
-// 1 − xᵀy/(‖x‖‖y‖) for cosine — and keeps a bounded max-heap per query (top-k.ts). The k kept
-// are then rescored with the direct form (Distance.pair, float64, exact for near-identical rows),
-// filtered by maxDistance and sorted by (distance, index). So distances and their order are
-// exact; which item takes the k-th place among items within the float32 dot product's error
-// (≤ k_dim·2⁻²⁴·‖x‖‖y‖) of each other follows the Gram form, as a float32 brute force would.
-// Rows are scanned in ascending index order, so an item as far as the heap's root never displaces
-// it: ties go to the smaller index without a second comparison in the hot loop.
+// Ranking. The blocks give dot products xᵀy (float32 in the WebAssembly kernels), from which the
+// scan forms the Gram form — ‖x‖² + ‖y‖² − 2xᵀy for the euclidean distances (euclidean screened
+// on its square), 1 − xᵀy/(‖x‖‖y‖) for cosine. The Gram form only screens: it is within a proven
+// slack of the exact value (the float32 dot product's error, k·2⁻²³·(‖x‖² + ‖y‖²) at most, which
+// on rows far from the origin can exceed the distances between them), so a row whose Gram value
+// is more than that slack past the heap's root cannot belong in the top k and is skipped with one
+// comparison. Every other row gets its exact distance (Distance.pair, float64 from differences)
+// and is offered to a bounded max-heap per query (top-k.ts) on (exact distance, index). So the
+// items, their distances and their order are those of a float64 brute force, ties by index
+// (rows are scanned in ascending order: an item as far as the root never displaces it).
 import { distanceByName, type Distance } from '../distance.js';
 import { ROW_PRODUCTS_ALIGN, type RowProducts } from '../kernels/types.js';
 import type { DataArray } from '../types.js';
@@ -31,10 +32,13 @@ export const SEARCH_BLOCK_BYTES = 4 * 1024 * 1024;
 export const QUERY_BATCH = 256;
 /**
  * Bound on the float32 dot product's error relative to ‖x‖‖y‖, per value of k: γ_k ≈ k·2⁻²⁴ for
- * any summation order, doubled. maxDistance is applied to the Gram form with this slack and then
- * exactly to the rescored distance, so no item within maxDistance is lost to rounding.
+ * any summation order, doubled; one more k's worth covers the rounding of float64 inputs to
+ * float32 and the float64 norms and sums. The Gram form is within (k + 1)·this·(‖x‖² + ‖y‖²) of
+ * the exact squared distance (within (k + 1)·this of the exact cosine distance).
  */
 const DOT_SLACK_PER_DIM = 2 ** -23;
+/** Relative widening of a squared bar taken from a euclidean distance e: any s with √s ≤ e has s ≤ e²·(1 + 2⁻⁵⁰). */
+const SQRT_PAD = 1 + 2 ** -50;
 
 /** The k nearest gallery items to each of the q queries (Q, q×k row-major). */
 export function exactSearch(gallery: Gallery, Q: DataArray, q: number, opts: SearchOptions): SearchHits[] {
@@ -53,40 +57,80 @@ export function exactSearch(gallery: Gallery, Q: DataArray, q: number, opts: Sea
   for (let b0 = 0; b0 < q; b0 += QUERY_BATCH) {
     const qb = Math.min(QUERY_BATCH, q - b0);
     const Qb = Q.subarray(b0 * k, (b0 + qb) * k);
-    const heaps = Array.from({ length: qb }, () => new TopK(top));
+    const tops = Array.from({ length: qb }, (_, j) => new ExactTop(gallery, Qb, j, top, distance, opts.maxDistance));
     if (top > 0) {
-      const limits = selectionLimits(gallery, Qb, qb, distance, opts.maxDistance);
       const products = gallery.against(Qb, qb);
       try {
-        scanBlocks(gallery, products, Qb, qb, cosine, limits, heaps, blockBytes);
+        scanBlocks(gallery, products, Qb, qb, cosine, tops, blockBytes);
       } finally {
         products.dispose();
       }
     }
-    for (let j = 0; j < qb; j++) hits.push(rescore(gallery, Qb, j, heaps[j], distance, opts.maxDistance));
+    for (const t of tops) hits.push(t.hits());
   }
   return hits;
 }
 
-/** Per query: the largest Gram-form value that may still be within maxDistance (+∞ without one). */
-function selectionLimits(
-  gallery: Gallery,
-  Q: DataArray,
-  q: number,
-  distance: Distance,
-  maxDistance: number | undefined,
-): Float64Array {
-  const limits = new Float64Array(q).fill(Infinity);
-  if (maxDistance === undefined) return limits;
-  const { k, squaredNorms } = gallery;
-  const slack = k * DOT_SLACK_PER_DIM;
-  if (distance.name === 'cosine') return limits.fill(maxDistance + slack);
-  // the euclidean distances rank on the square: |2·err(xᵀy)| ≤ slack·‖x‖‖y‖ ≤ slack·(‖x‖² + ‖y‖²)/2
-  const limit = distance.name === 'squared' ? maxDistance : maxDistance * maxDistance;
-  let maxNorm = 0;
-  for (let i = 0; i < squaredNorms.length; i++) maxNorm = Math.max(maxNorm, squaredNorms[i]);
-  for (let j = 0; j < q; j++) limits[j] = limit + slack * (maxNorm + squaredNormOf(Q, j, k));
-  return limits;
+/**
+ * One query's exact top k: the rows the Gram screen lets through get their exact distance and go
+ * into a heap on (exact distance, index). `bar` is the largest Gram value that may still belong:
+ * the exact root (or maxDistance) in the Gram form's units, plus the screen's slack.
+ */
+class ExactTop {
+  readonly heap: TopK;
+  bar: number;
+  /** the Gram form's worst error for this query against any row */
+  private readonly slack: number;
+  /** maxDistance in the Gram form's units, plus the slack (+∞ without one) */
+  private readonly limit: number;
+  private readonly qo: number;
+  /** the exact distance's units → the Gram form's: squared for euclidean (a padded square), else as is */
+  private readonly toGram: (d: number) => number;
+
+  constructor(
+    private readonly gallery: Gallery,
+    private readonly Q: DataArray,
+    j: number,
+    top: number,
+    private readonly distance: Distance,
+    private readonly maxDistance: number | undefined,
+  ) {
+    const { k, squaredNorms } = gallery;
+    this.heap = new TopK(top);
+    this.qo = j * k;
+    const perDim = (k + 1) * DOT_SLACK_PER_DIM;
+    if (distance.name === 'cosine') {
+      this.slack = perDim + 2 ** -40;
+      this.toGram = (d) => d;
+    } else {
+      let maxNorm = 0;
+      for (let i = 0; i < squaredNorms.length; i++) maxNorm = Math.max(maxNorm, squaredNorms[i]);
+      this.slack = perDim * (maxNorm + squaredNormOf(Q, j, k));
+      this.toGram = distance.name === 'euclidean' ? (d) => d * d * SQRT_PAD : (d) => d;
+    }
+    this.limit = maxDistance === undefined ? Infinity : this.toGram(maxDistance) + this.slack;
+    this.bar = this.limit;
+  }
+
+  /** Offers row i (its Gram value was ≤ bar) at its exact distance; returns the new bar. */
+  admit(i: number): number {
+    const { gallery, heap } = this;
+    const d = this.distance.pair(gallery.rows, i * gallery.k, this.Q, this.qo, gallery.k);
+    if (this.maxDistance !== undefined && !(d <= this.maxDistance)) return this.bar;
+    if (heap.offer(d, i) && heap.full) this.bar = Math.min(this.limit, this.toGram(heap.dist[0]) + this.slack);
+    return this.bar;
+  }
+
+  /** The heap's items by (distance, index). */
+  hits(): SearchHits {
+    const { heap } = this;
+    const order = Array.from({ length: heap.size }, (_, t) => t);
+    order.sort((a, b) => (worse(heap.dist[a], heap.idx[a], heap.dist[b], heap.idx[b]) ? 1 : -1));
+    return {
+      indexes: Int32Array.from(order, (t) => heap.idx[t]),
+      distances: Float64Array.from(order, (t) => heap.dist[t]),
+    };
+  }
 }
 
 function squaredNormOf(Q: DataArray, j: number, k: number): number {
@@ -102,14 +146,11 @@ function scanBlocks(
   Q: DataArray,
   q: number,
   cosine: boolean,
-  limits: Float64Array,
-  heaps: TopK[],
+  tops: ExactTop[],
   blockBytes: number,
 ): void {
   const { n, k } = gallery;
   const cols = Math.max(ROW_PRODUCTS_ALIGN, Math.floor(blockBytes / (4 * q) / ROW_PRODUCTS_ALIGN) * ROW_PRODUCTS_ALIGN);
-  // bars[j]: a candidate enters query j's heap only at or below it — the limit, then min(root, limit)
-  const bars = Float64Array.from(limits);
   const perQuery = new Float64Array(q);
   for (let j = 0; j < q; j++) {
     const s = squaredNormOf(Q, j, k);
@@ -120,8 +161,7 @@ function scanBlocks(
   for (let r0 = 0; r0 < n; r0 += cols) {
     const r1 = Math.min(n, r0 + cols);
     const { values, stride } = products.block(r0, r1);
-    for (let j = 0; j < q; j++)
-      scan(values, j * stride - r0, r0, r1, perRow, perQuery[j], limits[j], bars, j, heaps[j]);
+    for (let j = 0; j < q; j++) scan(values, j * stride - r0, r0, r1, perRow, perQuery[j], tops[j]);
   }
 }
 
@@ -133,60 +173,23 @@ type Scan = (
   r1: number,
   perRow: Float64Array,
   perQuery: number,
-  limit: number,
-  bars: Float64Array,
-  j: number,
-  heap: TopK,
+  top: ExactTop,
 ) => void;
 
 /** ‖x‖² + ‖y‖² − 2xᵀy. */
-const scanSquared: Scan = (P, at, r0, r1, norms, qNorm, limit, bars, j, heap) => {
-  let bar = bars[j];
+const scanSquared: Scan = (P, at, r0, r1, norms, qNorm, top) => {
+  let bar = top.bar;
   for (let i = r0; i < r1; i++) {
     const v = norms[i] + qNorm - 2 * P[at + i];
-    if (v <= bar) bar = admit(heap, v, i, limit, bar);
+    if (v <= bar) bar = top.admit(i);
   }
-  bars[j] = bar;
 };
 
-/** 1 − xᵀy/(‖x‖‖y‖) with zero rows at 1 (their inverse norm is 0), unclamped: the clamp keeps order. */
-const scanCosine: Scan = (P, at, r0, r1, inv, qInv, limit, bars, j, heap) => {
-  let bar = bars[j];
+/** 1 − xᵀy/(‖x‖‖y‖) with zero rows at 1 (their inverse norm is 0), unclamped: the slack covers the clamp. */
+const scanCosine: Scan = (P, at, r0, r1, inv, qInv, top) => {
+  let bar = top.bar;
   for (let i = r0; i < r1; i++) {
     const v = 1 - P[at + i] * inv[i] * qInv;
-    if (v <= bar) bar = admit(heap, v, i, limit, bar);
+    if (v <= bar) bar = top.admit(i);
   }
-  bars[j] = bar;
 };
-
-/** Offers (v, i) to the heap; returns the new bar: the limit, then min(root, limit) once full. */
-function admit(heap: TopK, v: number, i: number, limit: number, bar: number): number {
-  if (heap.offer(v, i) && heap.full) return Math.min(heap.dist[0], limit);
-  return bar;
-}
-
-/** The heap's items at their exact distances, within maxDistance, by (distance, index). */
-function rescore(
-  gallery: Gallery,
-  Q: DataArray,
-  j: number,
-  heap: TopK,
-  distance: Distance,
-  maxDistance: number | undefined,
-): SearchHits {
-  const { k, rows } = gallery;
-  const order: number[] = [];
-  const exact = new Float64Array(heap.size);
-  for (let t = 0; t < heap.size; t++) {
-    exact[t] = distance.pair(rows, heap.idx[t] * k, Q, j * k, k);
-    if (maxDistance === undefined || exact[t] <= maxDistance) order.push(t);
-  }
-  order.sort((a, b) => (worse(exact[a], heap.idx[a], exact[b], heap.idx[b]) ? 1 : -1));
-  const indexes = new Int32Array(order.length);
-  const distances = new Float64Array(order.length);
-  for (let t = 0; t < order.length; t++) {
-    indexes[t] = heap.idx[order[t]];
-    distances[t] = exact[order[t]];
-  }
-  return { indexes, distances };
-}
