@@ -57,39 +57,107 @@ export function labelCounts(labels: Int32Array): Map<number, number> {
   return counts;
 }
 
+/** A query's exact distance to every row (Distance.pair, float64 from differences), self +∞. */
+function exactRow(E: DataArray, n: number, k: number, qi: number, D: Float64Array, distance: Distance): void {
+  for (let j = 0; j < n; j++) D[j] = j === qi ? Infinity : distance.pair(E, qi * k, E, j * k, k);
+}
+
 /**
- * Distances of queries q0..q0+rows to every row in the distance's Gram form (for squared, as
- * common.py computes them: ‖a‖² + ‖b‖² − 2a·b clamped at 0), self set to +∞ (leave-one-out).
- * `gram`, when given, holds the rows×n dot products (from the kernels); else they are computed
- * here in float64.
+ * Relative widening of a bar on squared distances when the ranking is on their square roots: any s
+ * with √s ≤ √t (rounded) has s ≤ t·(1 + 2⁻⁵⁰).
  */
-function distanceBlock(
+const SQRT_PAD = 1 + 2 ** -50;
+
+/**
+ * A Gram-form screen of the rows through the kernels' float32 products: for a block of queries,
+ * every row's Gram value, within `slack(q)` of the exact one. For the euclidean distances the rows
+ * are centred first (E − mean, rounded to float32): distances do not move, and the float32 dot
+ * product's error, relative to the rows' norms, no longer grows with how far the rows sit from the
+ * origin. Its bound: k·2⁻²³·(‖x‖² + ‖y‖²) for the products (doubled γ_k), 3·2⁻²³·(…) for the
+ * centring's rounding, with room to spare: (k + 6)·2⁻²³. Cosine (not translation-invariant) is
+ * screened uncentred, within (k + 1)·2⁻²³ + 2⁻⁴⁰.
+ */
+interface Screen {
+  /** Gram values of queries q0..q0+rows against every row, rows×n (valid until the next call) */
+  block(q0: number, rows: number): Float64Array;
+  slack(qi: number): number;
+  dispose(): void;
+}
+
+function createScreen(
   E: DataArray,
   n: number,
   k: number,
-  sq: Float64Array,
-  q0: number,
-  rows: number,
+  prepare: NonNullable<Kernels['prepareProjection']>,
+  distance: Distance,
+): Screen {
+  const cosine = distance.name === 'cosine';
+  const C = cosine ? E : centred(E, n, k);
+  const sq = rowSquaredNorms(C, n, k);
+  let maxSq = 0;
+  for (let i = 0; i < n; i++) maxSq = Math.max(maxSq, sq[i]);
+  const inv = cosine ? sq.map((x) => (x > 0 ? 1 / Math.sqrt(x) : 0)) : null;
+  const projection = prepare(C, n, k);
+  const G = new Float64Array(Math.min(CHUNK, n) * n);
+  return {
+    block(q0, rows) {
+      projection.embed(C.subarray(q0 * k, (q0 + rows) * k), rows, false, G);
+      for (let q = 0; q < rows; q++) {
+        const qi = q0 + q;
+        const o = q * n;
+        if (inv) for (let j = 0; j < n; j++) G[o + j] = 1 - G[o + j] * inv[qi] * inv[j];
+        else for (let j = 0; j < n; j++) G[o + j] = sq[qi] + sq[j] - 2 * G[o + j];
+      }
+      return G;
+    },
+    slack: (qi) => (cosine ? (k + 1) * 2 ** -23 + 2 ** -40 : (k + 6) * 2 ** -23 * (sq[qi] + maxSq)),
+    dispose: () => projection.dispose(),
+  };
+}
+
+/** E minus its mean row, as float32 (what the kernels take). */
+function centred(E: DataArray, n: number, k: number): Float32Array {
+  const mean = new Float64Array(k);
+  for (let i = 0; i < n; i++) for (let r = 0; r < k; r++) mean[r] += E[i * k + r];
+  for (let r = 0; r < k; r++) mean[r] /= n;
+  const C = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) for (let r = 0; r < k; r++) C[i * k + r] = E[i * k + r] - mean[r];
+  return C;
+}
+
+/**
+ * Ranks one query's R nearest neighbours into order[0..R), by (exact distance, index). The R
+ * nearest by the Gram screen, the largest of their Gram values t, bound the R-th exact distance
+ * by t + slack, so only rows whose Gram value is within 2·slack of t can rank among the R; those
+ * (ascending, so that position order is index order) get their exact distance in D and are ranked.
+ */
+function screenedRanking(
+  E: DataArray,
+  n: number,
+  k: number,
+  qi: number,
+  R: number,
+  approx: Float64Array,
+  aOff: number,
+  screen: Screen,
   D: Float64Array,
-  gram: Float64Array | null,
+  candidates: Int32Array,
+  order: Int32Array,
   distance: Distance,
 ): void {
-  for (let q = 0; q < rows; q++) {
-    const qi = q0 + q;
-    const qo = qi * k;
-    const o = q * n;
-    if (gram) {
-      for (let j = 0; j < n; j++) D[o + j] = distance.fromGram(sq[qi], sq[j], gram[o + j]);
-    } else {
-      for (let j = 0; j < n; j++) {
-        const jo = j * k;
-        let dot = 0;
-        for (let r = 0; r < k; r++) dot += E[qo + r] * E[jo + r];
-        D[o + j] = distance.fromGram(sq[qi], sq[j], dot);
-      }
-    }
-    D[o + qi] = Infinity;
+  approx[aOff + qi] = Infinity;
+  selectNearest(approx, aOff, n, R, order);
+  let t = -Infinity;
+  for (let x = 0; x < R; x++) t = Math.max(t, approx[aOff + order[x]]);
+  const bar = (t + 2 * screen.slack(qi)) * SQRT_PAD;
+  let c = 0;
+  for (let j = 0; j < n; j++) {
+    if (!(approx[aOff + j] <= bar)) continue;
+    candidates[c] = j;
+    D[c++] = distance.pair(E, qi * k, E, j * k, k);
   }
+  nearestFirst(D, 0, c, R, order);
+  for (let x = 0; x < R; x++) order[x] = candidates[order[x]];
 }
 
 /** One query's figures: a hit at rank 1 (0 or 1), its R-precision and its average precision at R. */
@@ -105,13 +173,38 @@ export interface QueryScore {
  * R-th key, then a sort of the first R only.
  */
 function nearestFirst(D: Float64Array, off: number, n: number, R: number, order: Int32Array): void {
+  const before = selectNearest(D, off, n, R, order);
+  const head = order.subarray(0, R);
+  if (R <= 32) {
+    for (let x = 1; x < R; x++) {
+      const v = head[x];
+      let y = x - 1;
+      while (y >= 0 && before(v, head[y])) {
+        head[y + 1] = head[y];
+        y--;
+      }
+      head[y + 1] = v;
+    }
+  } else head.sort((a, b) => D[off + a] - D[off + b] || a - b);
+}
+
+/**
+ * A quickselect partition: afterwards order[0..R) holds the R smallest keys by (D[off + j], j), in
+ * no particular order. Returns the comparison it used.
+ */
+function selectNearest(
+  D: Float64Array,
+  off: number,
+  n: number,
+  R: number,
+  order: Int32Array,
+): (a: number, b: number) => boolean {
   for (let j = 0; j < n; j++) order[j] = j;
   const before = (a: number, b: number) => {
     const da = D[off + a];
     const db = D[off + b];
     return da < db || (da === db && a < b);
   };
-  // quickselect: afterwards order[0..R) holds the R smallest keys (in some order)
   let lo = 0;
   let hi = n - 1;
   while (hi > lo) {
@@ -137,31 +230,11 @@ function nearestFirst(D: Float64Array, off: number, n: number, R: number, order:
     else if (R - 1 >= i) lo = i;
     else break;
   }
-  const head = order.subarray(0, R);
-  if (R <= 32) {
-    for (let x = 1; x < R; x++) {
-      const v = head[x];
-      let y = x - 1;
-      while (y >= 0 && before(v, head[y])) {
-        head[y + 1] = head[y];
-        y--;
-      }
-      head[y + 1] = v;
-    }
-  } else head.sort((a, b) => D[off + a] - D[off + b] || a - b);
+  return before;
 }
 
-/** Ranks one query's neighbours (ties by row index, like a stable argsort) and scores its first R. */
-function scoreQuery(
-  D: Float64Array,
-  off: number,
-  n: number,
-  labels: Int32Array,
-  qi: number,
-  R: number,
-  order: Int32Array,
-): QueryScore {
-  nearestFirst(D, off, n, R, order);
+/** Scores one query's R nearest neighbours, order[0..R) nearest first. */
+function scoreRanked(order: Int32Array, labels: Int32Array, qi: number, R: number): QueryScore {
   const y = labels[qi];
   let hits = 0;
   let ap = 0;
@@ -179,11 +252,11 @@ function scoreQuery(
  * of their label; null figures when no sample has one (queryCount 0: nothing to measure, see
  * docs/decisions/0071). Distances are computed CHUNK queries at a time (never n×n).
  *
- * With `kernels` that can prepare a projection (WebAssembly SIMD), the dot products of each
- * block come from the kernels with E packed once (float32 accumulation; norms and the distance
- * form stay float64): distances then carry a relative error of ~1e-7, so two neighbours whose
- * float64 distances differ by less than that may swap ranks. Exact ties (e.g. duplicate rows)
- * stay ties. Without kernels everything is float64, as common.py.
+ * Neighbours are ranked by their exact distance (Distance.pair: float64 from differences), ties
+ * by row index, as a brute force (common.py's float64 Gram form agrees but where its own rounding
+ * splits a tie). With `kernels` that can prepare a projection (WebAssembly SIMD), a float32 Gram
+ * screen (createScreen) first rules out the rows that cannot be among a query's R nearest, so
+ * only the others need an exact distance; without kernels every distance is exact.
  */
 export function retrievalMetrics(
   E: DataArray,
@@ -197,13 +270,14 @@ export function retrievalMetrics(
 ): RetrievalMetrics {
   if (labels.length < n || E.length < n * k) throw new RangeError('retrievalMetrics: E or labels too short');
   const counts = labelCounts(labels.subarray(0, n));
-  const sq = rowSquaredNorms(E, n, k);
-  const D = new Float64Array(Math.min(CHUNK, n) * n);
+  const D = new Float64Array(n);
   const order = new Int32Array(n);
+  const candidates = new Int32Array(n);
   // E (n×k) as the "W" of a projection: a block of queries Q gives Q·Eᵀ, their dot products with every row
-  const projection =
-    kernels?.prepareProjection && n * n * k >= GRAM_MIN_WORK ? kernels.prepareProjection(E, n, k) : null;
-  const gram = projection ? new Float64Array(Math.min(CHUNK, n) * n) : null;
+  const screen =
+    kernels?.prepareProjection && n * n * k >= GRAM_MIN_WORK
+      ? createScreen(E, n, k, kernels.prepareProjection.bind(kernels), distance)
+      : null;
   let p1 = 0;
   let rp = 0;
   let map = 0;
@@ -211,13 +285,17 @@ export function retrievalMetrics(
   try {
     for (let q0 = 0; q0 < n; q0 += CHUNK) {
       const rows = Math.min(CHUNK, n - q0);
-      if (projection && gram) projection.embed(E.subarray(q0 * k, (q0 + rows) * k), rows, false, gram);
-      distanceBlock(E, n, k, sq, q0, rows, D, gram, distance);
+      const approx = screen?.block(q0, rows);
       for (let q = 0; q < rows; q++) {
         const qi = q0 + q;
         const R = (counts.get(labels[qi]) ?? 1) - 1;
         if (R <= 0) continue;
-        const s = scoreQuery(D, q * n, n, labels, qi, R, order);
+        if (screen && approx) screenedRanking(E, n, k, qi, R, approx, q * n, screen, D, candidates, order, distance);
+        else {
+          exactRow(E, n, k, qi, D, distance);
+          nearestFirst(D, 0, n, R, order);
+        }
+        const s = scoreRanked(order, labels, qi, R);
         onQuery?.(qi, s);
         p1 += s.p1;
         rp += s.rPrec;
@@ -226,7 +304,7 @@ export function retrievalMetrics(
       }
     }
   } finally {
-    projection?.dispose();
+    screen?.dispose();
   }
   // no scorable query: no figure (numpy would give NaN, which JSON cannot carry; 0 would read as a
   // model that is always wrong)
