@@ -1,0 +1,60 @@
+// POST /distances on embeddings far from the origin: a request large enough for the kernels' Gram
+// form (na·nb·k ≥ 65,536) must give the distances a small one gives, those of a float64 brute
+// force. The float32 product's error is relative to ‖x‖‖y‖: at an offset of 1,000 with neighbours
+// ~1 apart, 64×64 distances came back up to 27% off, and a pair's distance depended on what else
+// the request held.
+import t from 'tap';
+import { testApp } from '../helpers.js';
+
+const D = 16;
+
+/** A deterministic generator (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function bruteForce(a: number[], b: number[], metric: string): number {
+  let s = 0;
+  for (let r = 0; r < D; r++) s += (Math.fround(a[r]) - Math.fround(b[r])) ** 2;
+  return metric === 'euclidean' ? Math.sqrt(s) : s;
+}
+
+t.test('far from the origin: large requests give the brute force distances', async (t) => {
+  const app = await testApp(t);
+  const W = Array.from({ length: D }, (_, i) => Array.from({ length: D }, (_, j) => +(i === j)));
+  const model = (await app.inject({ method: 'POST', url: '/models', payload: { W } })).json().id;
+  const r = rng(3);
+  for (const offset of [100, 1000]) {
+    const rows = (n: number) => Array.from({ length: n }, () => Array.from({ length: D }, () => offset + r() * 2 - 1));
+    const a = rows(80);
+    const b = rows(70);
+    for (const metric of ['euclidean', 'squared_euclidean']) {
+      const res = await app.inject({ method: 'POST', url: '/distances', payload: { model, a, b, metric } });
+      t.equal(res.statusCode, 200);
+      const got = res.json().distances as number[][];
+      let worst = 0;
+      a.forEach((x, i) =>
+        b.forEach((y, j) => {
+          const want = bruteForce(x, y, metric);
+          worst = Math.max(worst, Math.abs(got[i][j] - want) / want);
+        }),
+      );
+      t.ok(worst < 1e-4, `offset ${offset}, ${metric}: worst relative error ${worst.toExponential(2)}`);
+      // the same pair alone (the direct form)
+      const one = await app.inject({
+        method: 'POST',
+        url: '/distances',
+        payload: { model, a: [a[7]], b: [b[9]], metric },
+      });
+      const alone = one.json().distances[0][0] as number;
+      t.ok(Math.abs(got[7][9] - alone) / alone < 1e-4, `offset ${offset}, ${metric}: as in a request of one pair`);
+    }
+  }
+});
