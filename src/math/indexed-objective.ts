@@ -113,7 +113,8 @@ function brackets(
     const bracket = diff + margin;
     if (diff < 0) correct++;
     if (bracket > 0) active++;
-    if (hinged && !(bracket > 0)) continue;
+    // NaN (∞ − ∞: embeddings past float32) is no inactive triplet: it carries into the loss
+    if (hinged && bracket <= 0) continue;
     sum += bracket;
     if (!wantGrad) continue;
     const ja = refs[3 * i];

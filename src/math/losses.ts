@@ -180,7 +180,8 @@ function squaredBrackets(
     const bracket = diff + margin;
     if (diff < 0) correct++;
     if (bracket > 0) active++;
-    if (hinged && !(bracket > 0)) continue;
+    // NaN (∞ − ∞: embeddings past float32) is no inactive triplet: it carries into the loss
+    if (hinged && bracket <= 0) continue;
     sum += bracket;
     if (!wantGrad) continue;
     rows[used++] = i;
@@ -252,7 +253,8 @@ function normalizedBrackets(
     const bracket = diff + margin;
     if (diff < 0) correct++;
     if (bracket > 0) active++;
-    if (hinged && !(bracket > 0)) continue;
+    // NaN (∞ − ∞: embeddings past float32) is no inactive triplet: it carries into the loss
+    if (hinged && bracket <= 0) continue;
     sum += bracket;
     if (!wantGrad) continue;
     rows[used++] = i;

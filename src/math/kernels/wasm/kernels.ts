@@ -564,7 +564,8 @@ function slabTask(op: i32, args: usize, slab: i32, thread: i32): void {
       const bracket = diff + margin;
       if (diff < 0) correct++;
       if (bracket > 0) active++;
-      if (hinged && !(bracket > 0)) continue;
+      // NaN (∞ − ∞: embeddings past float32) is no inactive triplet: it carries into the loss
+    if (hinged && bracket <= 0) continue;
       sum += bracket;
       if (!wantGrad) continue;
       const so = <usize>s << 4;
