@@ -25,7 +25,10 @@ export interface CheckpointHooks<C> {
   resumeFrom?: C;
 }
 
-/** Checkpoint of `train` (L-BFGS or CG). `x` is W (k×d row-major) after `iteration` accepted steps. */
+/**
+ * Checkpoint of `train` (L-BFGS or CG). `x` is the optimiser's coordinates after `iteration`
+ * accepted steps: σ·W (k×d row-major), or σ·W·R⁻¹ when whitened.
+ */
 export interface TrainCheckpoint extends DescentState {
   kind: 'train';
   version: number;
@@ -37,6 +40,8 @@ export interface TrainCheckpoint extends DescentState {
   lastActive: number;
   /** ‖W₀‖_F of the start, which the weight-growth warning compares against */
   initialWeightNorm: number;
+  /** σ of the coordinates (training/scale.ts); absent in checkpoints written before it: 1 */
+  scale?: number;
 }
 
 /** When a checkpoint is due, from the hooks; throws a RangeError for a bad checkpointEvery. */
@@ -86,6 +91,7 @@ export function trainCheckpoint(
   p: TrainParams,
   lastActive: number,
   initialWeightNorm: number,
+  scale: number,
 ): TrainCheckpoint {
   return {
     kind: 'train',
@@ -95,6 +101,7 @@ export function trainCheckpoint(
     m: set.m,
     lastActive,
     initialWeightNorm,
+    scale,
     ...s,
   };
 }

@@ -11,6 +11,7 @@ import { normInf, type MinimizeOptions, type MinimizeResult } from './optim/type
 import { checkCommonParams } from './training/checks.js';
 import { l2, meanEmbeddingDistance, tripletRunWarnings } from './training/diagnostics.js';
 import { createProgressReporter, type ProgressReporter } from './training/progress.js';
+import { optimiserScale } from './training/scale.js';
 import { assertIndexedSet, isIndexed } from './triplet-rows.js';
 import { createWhitening, type Whitening } from './whitening.js';
 import type { LossOptions, Progress, TrainHooks, TrainParams, TrainResult, Triplets } from './types.js';
@@ -44,7 +45,10 @@ export function train(set: Triplets, params: TrainParams, hooks: TrainHooks = {}
   // whitened one needs the spectrum again: the same rows and seed give the same R
   const start = whiten ? initWithSpectrum(init, set, kernels) : null;
   const W0 = start ? start.W : resume ? null : initW(init, set, kernels);
-  const coords = start ? whitenedCoordinates(createWhitening(start.spectrum, kernels), k, d) : plain;
+  const inner = start ? whitenedCoordinates(createWhitening(start.spectrum, kernels), k, d) : plain;
+  // a checkpoint written before the scale existed moved W itself (σ = 1)
+  const scale = resume ? (resume.scale ?? 1) : optimiserScale(set);
+  const coords = scale === 1 ? inner : scaledCoordinates(inner, scale);
   const objective: TripletObjective = createTrainingObjective(
     set,
     {
@@ -57,7 +61,7 @@ export function train(set: Triplets, params: TrainParams, hooks: TrainHooks = {}
   try {
     const x0 = resume ? resume.x : coords.fromW(W0!);
     const initNorm = resume ? resume.initialWeightNorm : l2(W0!);
-    return runTraining(set, params, hooks, kernels, objective, coords, x0, initNorm, progress);
+    return runTraining(set, params, hooks, kernels, objective, { coords, inner, scale }, x0, initNorm, progress);
   } finally {
     objective.dispose?.();
   }
@@ -85,6 +89,34 @@ const plain: Coordinates = {
   },
 };
 
+/**
+ * x = σ·inner(W) for σ a power of two (training/scale.ts): every map is the inner one times or
+ * divided by σ, exact in floating point.
+ */
+function scaledCoordinates(inner: Coordinates, scale: number): Coordinates {
+  const times = (A: Float64Array, c: number) => {
+    for (let i = 0; i < A.length; i++) A[i] *= c;
+    return A;
+  };
+  return {
+    fromW: (W) => times(Float64Array.from(inner.fromW(W)), scale),
+    toW: (x) => times(Float64Array.from(inner.toW(x)), 1 / scale),
+    toWInto: (x, W) => {
+      const out = inner.toWInto(x, W);
+      if (out === x) {
+        for (let i = 0; i < x.length; i++) W[i] = x[i] / scale;
+        return W;
+      }
+      return times(out, 1 / scale);
+    },
+    gradientToW: (g) => times(Float64Array.from(inner.gradientToW(g)), scale),
+    gradientFromW: (gW, gx) => {
+      inner.gradientFromW(gW, gx);
+      times(gx, 1 / scale);
+    },
+  };
+}
+
 /** x = W·R⁻¹, W = x·R, ∇_x = ∇_W·R, ∇_W = ∇_x·R⁻¹ (R symmetric). */
 function whitenedCoordinates(wh: Whitening, k: number, d: number): Coordinates {
   const map = (f: Whitening['apply'], A: Float64Array) => {
@@ -104,13 +136,20 @@ function whitenedCoordinates(wh: Whitening, k: number, d: number): Coordinates {
   };
 }
 
+/** The optimiser's coordinates, the whitening's alone (σ = 1), and σ. */
+interface TrainingCoordinates {
+  coords: Coordinates;
+  inner: Coordinates;
+  scale: number;
+}
+
 function runTraining(
   set: Triplets,
   params: TrainParams,
   hooks: TrainHooks,
   kernels: Kernels | undefined,
   objective: TripletObjective,
-  coords: Coordinates,
+  { coords, inner, scale }: TrainingCoordinates,
   x0: Float64Array,
   initNorm: number,
   progress: ProgressReporter<Progress>,
@@ -145,12 +184,13 @@ function runTraining(
     onIteration: (info) => report(info.iteration, info.f, () => coords.gradientToW(info.g), lastActive, false),
     resumeFrom: resume,
   };
-  // the tolerance is on ∇_W whatever coordinates the optimiser moves in
-  if (coords !== plain) opts.gradientNorm = (g) => normInf(coords.gradientToW(g));
+  // the tolerance is on ∇_W whatever coordinates the optimiser moves in, in the features' units
+  // brought into the optimiser's range (∇_W/σ; σ = 1 for most data)
+  if (coords !== plain) opts.gradientNorm = (g) => normInf(inner.gradientToW(g));
   const emit = hooks.onCheckpoint;
   if (emit) {
     opts.checkpointDue = checkpointRule(hooks);
-    opts.onCheckpoint = (s) => emit(trainCheckpoint(s, set, params, lastActive, initNorm));
+    opts.onCheckpoint = (s) => emit(trainCheckpoint(s, set, params, lastActive, initNorm, scale));
   }
   const minimize = params.optimizer === 'cg' ? minimizeCg : minimizeLbfgs;
   const res: MinimizeResult = minimize(fg, x0, opts);

@@ -51,6 +51,12 @@ function picks(last: number): number[] {
 
 const hard = (seed: number, m: number, d: number): TripletSet => randomSet(createRng(seed), m, d);
 
+/** The set in other units: the optimiser moves σ·W there (src/math/training/scale.ts), checkpoints too. */
+function scaled(set: TripletSet, c: number): TripletSet {
+  const times = (A: TripletSet['anchors']) => Float64Array.from(A, (v) => v * c);
+  return { ...set, anchors: times(set.anchors), positives: times(set.positives), negatives: times(set.negatives) };
+}
+
 const trainConfigs: { name: string; set: TripletSet; p: TrainParams }[] = [
   { name: 'lbfgs pca', set: hard(1, 300, 12), p: trainParams() },
   // history 3: the ring wraps many times, and pairs skipped while it is full overwrite its oldest slot
@@ -68,6 +74,12 @@ const trainConfigs: { name: string; set: TripletSet; p: TrainParams }[] = [
     p: trainParams({ optimizer: 'cg', init: 'uniform', normalize: true, maxIterations: 120 }),
   },
   { name: 'cg zero loss', set: tripletSet(7, 150, 6), p: trainParams({ optimizer: 'cg' }) },
+  { name: 'lbfgs features ×1e-20', set: scaled(hard(8, 200, 8), 1e-20), p: trainParams() },
+  {
+    name: 'cg plain features ×1e20',
+    set: scaled(hard(9, 200, 8), 1e20),
+    p: trainParams({ optimizer: 'cg', preconditioner: 'none' }),
+  },
 ];
 
 function checkTrainResume(t: Test, kernels: Kernels | undefined): void {
@@ -102,6 +114,18 @@ function checkTrainResume(t: Test, kernels: Kernels | undefined): void {
 
 t.test('train: resuming at any boundary finishes bit for bit as the uninterrupted run (js)', (t) => {
   checkTrainResume(t, undefined);
+  t.end();
+});
+
+t.test('train: a checkpoint without a scale (written before it) resumes with σ = 1', (t) => {
+  const set = hard(1, 100, 6);
+  const p = trainParams({ maxIterations: 20 });
+  const ref = train(set, p);
+  const cps: TrainCheckpoint[] = [];
+  train(set, p, { onCheckpoint: (c) => cps.push(c) });
+  t.equal(cps[3].scale, 1, 'features of unit scale: σ = 1');
+  const { scale: _scale, ...older } = cps[3];
+  sameResult(t, train(set, p, { resumeFrom: older }), ref, 'resumed from a checkpoint without the field');
   t.end();
 });
 
