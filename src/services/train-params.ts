@@ -95,6 +95,15 @@ function checkAsTrainerWould(p: MinedTrainingParams): void {
  * is fitted — down to a multiple of K and to labels × K — so that the job records the batch it trains.
  */
 function fitBatch(p: MinedTrainingParams, requested: boolean, ds: DatasetRecord): void {
+  // Before any batch arithmetic: with one label the defaulted batch is K, which the trainer refuses
+  // as "batchSize must be ≥ 2·samplesPerLabel", naming a field the request may not have sent.
+  if (ds.sampleCount > 0 && ds.labelCount < 2) {
+    throw unprocessable(
+      'NO_TRIPLETS',
+      `dataset ${ds.id} has samples of ${ds.labelCount} label only: a mined triplet needs a negative of another ` +
+        'label; upload samples of at least two labels',
+    );
+  }
   const K = p.samplesPerLabel;
   if (K > p.batchSize) throw unsupported(`body/samplesPerLabel (${K}) cannot exceed batchSize (${p.batchSize})`);
   if (!requested) {
