@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ROOT } from '../../scripts/server-process.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -11,20 +11,31 @@ export const SCREENSHOTS = path.join(ROOT, 'artifacts/console-screenshots');
 
 export const hasChromium = (): boolean => fs.existsSync(CHROMIUM);
 
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
 /** Headless and quiet: no GPU, no QUIC, no background traffic (the network is offline). */
 export function launch(): Promise<Browser> {
-  return chromium.launch({
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+}
+
+/**
+ * The same browser on a profile in `dir` (a fresh --user-data-dir), as a person's: unlike
+ * launch()'s, it keeps a disk cache and storage there, which a test can read afterwards.
+ */
+export function launchProfile(dir: string): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: ARGS,
+    viewport: { width: 1280, height: 900 },
   });
 }
 

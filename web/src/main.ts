@@ -18,9 +18,19 @@ const ROUTES: Record<string, Page> = {
 
 let stop: () => void = () => undefined;
 
+/** An escape that does not decode (`%E0`) is taken as written: the service answers "not found". */
+function decoded(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 function route(): void {
   const [, name = 'jobs', arg] = location.hash.split('/');
-  const page = ROUTES[name] ?? ROUTES.jobs;
+  // Own names only: ROUTES['constructor'] is Object, whose "stop function" broke every later page.
+  const page = Object.hasOwn(ROUTES, name) ? ROUTES[name] : ROUTES.jobs;
   const main = document.getElementById('main') as HTMLElement;
   stop();
   main.replaceChildren();
@@ -28,7 +38,7 @@ function route(): void {
     if (a.getAttribute('href') === `#/${name}`) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
-  stop = page(main, arg ? decodeURIComponent(arg) : undefined);
+  stop = page(main, arg ? decoded(arg) : undefined);
 }
 
 /** The key is typed once and kept in sessionStorage: it goes in headers, never in a URL. */
