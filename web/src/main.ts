@@ -41,32 +41,47 @@ function route(): void {
   stop = page(main, arg ? decoded(arg) : undefined);
 }
 
-/** The key is typed once and kept in sessionStorage: it goes in headers, never in a URL. */
+/**
+ * The key is typed once and kept in sessionStorage: it goes in headers, never in a URL, nor in the
+ * page's HTML (the input's value is set as a property, not as an attribute). The form is built
+ * once: a 401 (the jobs page's poll sends one every 2 s until the key is in) only changes its
+ * message, so it never wipes a key being typed.
+ */
+const keyBox = document.getElementById('key') as HTMLElement;
+const keyMessage = h('p', { class: 'error' });
+const keyInput = h('input', { type: 'password', id: 'api-key', autocomplete: 'off' });
+keyInput.value = getKey();
+
 function keyForm(message?: string): void {
-  const box = document.getElementById('key') as HTMLElement;
-  const input = h('input', { type: 'password', id: 'api-key', autocomplete: 'off', value: getKey() });
-  const form = h(
+  keyMessage.textContent = message ?? '';
+  if (message) keyBox.prepend(keyMessage);
+  else keyMessage.remove();
+}
+
+fill(
+  keyBox,
+  h(
     'form',
     {
       class: 'key',
       onsubmit: (e) => {
         e.preventDefault();
-        setKey(input.value.trim());
-        say(input.value.trim() ? 'API key saved for this browser session' : 'API key cleared');
+        const key = keyInput.value.trim();
+        setKey(key);
+        keyInput.value = key;
+        say(key ? 'API key saved for this browser session' : 'API key cleared');
         keyForm();
         route();
       },
     },
     h('label', { for: 'api-key' }, 'API key'),
-    input,
+    keyInput,
     h('button', { type: 'submit' }, 'Use key'),
-  );
-  fill(box, message ? h('p', { class: 'error' }, message) : null, form);
-}
+  ),
+);
 
 window.addEventListener('console:unauthorized', (e) =>
   keyForm(`The service asks for an API key: ${(e as CustomEvent<string>).detail}`),
 );
 window.addEventListener('hashchange', route);
-keyForm();
 route();

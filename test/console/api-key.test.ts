@@ -1,0 +1,42 @@
+// The key form with API_KEYS set, as a person uses it: the key is typed on the jobs page, which
+// polls the service (a 401 every 2 s until the key is in) and must not wipe what is being typed;
+// once used, the key is in sessionStorage only, never in the page's HTML.
+import t from 'tap';
+import { prepare, session, WAIT } from './session.js';
+
+const KEY = 'console-red-team-key-7e31';
+
+if (prepare())
+  t.test('a key typed while the page polls is kept, and stays out of the HTML', async (t) => {
+    const s = await session(t, { API_KEYS: KEY });
+    const { page } = s;
+    await page.goto(`${s.server.base}/console/`);
+    await page.waitForSelector('#key .error', WAIT);
+    t.match(await page.textContent('#key .error'), /needs Authorization: Bearer/, 'the 401 is shown');
+    await page.click('#api-key');
+    await page.keyboard.type(KEY.slice(0, 10));
+    // two more refusals of the jobs page's poll while the person looks for the rest of the key
+    for (let i = 0; i < 2; i++) await page.waitForResponse((r) => r.status() === 401, WAIT);
+    t.equal(await page.inputValue('#api-key'), KEY.slice(0, 10), 'what was typed is still there');
+    t.equal(await page.evaluate(() => (globalThis as any).document.activeElement?.id), 'api-key', 'and has focus');
+    await page.keyboard.type(KEY.slice(10));
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('text=No jobs yet.', WAIT);
+    t.notOk(await page.isVisible('#key .error'), 'the key works');
+
+    t.notOk((await page.content()).includes(KEY), 'the key is not in the page HTML (no value attribute)');
+    const stored = await page.evaluate(() => {
+      const w = globalThis as any;
+      return { session: Object.values({ ...w.sessionStorage }), local: Object.values({ ...w.localStorage }) };
+    });
+    t.same(stored, { session: [KEY], local: [] }, 'sessionStorage only');
+
+    // A wrong key is refused clearly, and the form still takes the right one.
+    await page.fill('#api-key', 'not-the-right-key-000');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#key .error:has-text("the API key is not valid")', WAIT);
+    await page.fill('#api-key', KEY);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#key .error', { state: 'detached', ...WAIT });
+    t.same(s.problems, [], 'no script errors');
+  });
