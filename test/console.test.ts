@@ -11,7 +11,7 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
 import { ROOT, startServer, type ServerProcess } from '../scripts/server-process.js';
-import { axe, hasChromium, launch, screenshot, SCREENSHOTS } from './console/browser.js';
+import { axe, dropFile, hasChromium, launch, screenshot, SCREENSHOTS } from './console/browser.js';
 import { binarySamples, DIM, itemsNdjson, samplesNdjson } from './console/data.js';
 
 const KEY = 'console-test-key-5f2c';
@@ -41,22 +41,6 @@ async function api(s: ServerProcess, key: string | undefined, method: string, ur
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${text}`);
   return JSON.parse(text);
-}
-
-async function dropFile(page: Page, name: string, content: string | Buffer): Promise<void> {
-  const bytes = typeof content === 'string' ? undefined : [...content];
-  const text = typeof content === 'string' ? content : '';
-  const dt = await page.evaluateHandle(
-    ({ name, text, bytes }) => {
-      // Runs in the page: its DataTransfer and File (the test's tsconfig has no DOM types).
-      const w = globalThis as any;
-      const d = new w.DataTransfer();
-      d.items.add(new w.File([bytes ? new Uint8Array(bytes) : text], name));
-      return d;
-    },
-    { name, text, bytes },
-  );
-  await page.dispatchEvent('#drop', 'drop', { dataTransfer: dt });
 }
 
 const points = async (page: Page, selector: string) => Number(await page.getAttribute(selector, 'data-points'));

@@ -68,3 +68,20 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
+
+/** A file dropped on the console's upload box (#drop), as a person drags one there. */
+export async function dropFile(page: Page, name: string, content: string | Buffer): Promise<void> {
+  const bytes = typeof content === 'string' ? undefined : [...content];
+  const text = typeof content === 'string' ? content : '';
+  const dt = await page.evaluateHandle(
+    ({ name, text, bytes }) => {
+      // Runs in the page: its DataTransfer and File (the test's tsconfig has no DOM types).
+      const w = globalThis as any;
+      const d = new w.DataTransfer();
+      d.items.add(new w.File([bytes ? new Uint8Array(bytes) : text], name));
+      return d;
+    },
+    { name, text, bytes },
+  );
+  await page.dispatchEvent('#drop', 'drop', { dataTransfer: dt });
+}

@@ -38,6 +38,26 @@ export function errorFrom(status: number, text: string): ApiError {
   return new ApiError(status, code, message);
 }
 
+/** No reply at all: the service is stopped or restarting, or the network between is down. */
+export class Unreachable extends Error {
+  constructor(cause: unknown) {
+    super(`cannot reach the service (${cause instanceof Error ? cause.message : String(cause)})`);
+  }
+}
+
+/**
+ * A step of a call (fetch, reading the body), with a network failure turned into Unreachable:
+ * fetch's own "Failed to fetch" does not tell a person what is wrong. An abort stays an abort.
+ */
+export async function reach<T>(step: Promise<T>, signal?: AbortSignal | null): Promise<T> {
+  try {
+    return await step;
+  } catch (e) {
+    if (signal?.aborted || !(e instanceof TypeError)) throw e;
+    throw new Unreachable(e);
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -47,13 +67,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function api<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const headers = authHeaders(body === undefined ? {} : { 'content-type': 'application/json' });
   for (let attempt = 1; ; attempt++) {
-    const res = await fetch(path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+    const res = await reach(
+      fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal }),
       signal,
-    });
-    const text = await res.text();
+    );
+    const text = await reach(res.text(), signal);
     const retryAfter = Number(res.headers.get('retry-after'));
     if (res.status === 503 && method === 'GET' && attempt < 5 && retryAfter > 0) {
       await sleep(Math.min(retryAfter, 10) * 1000);

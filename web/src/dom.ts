@@ -57,12 +57,25 @@ export function options(
 }
 
 let statusTimer: ReturnType<typeof setTimeout> | undefined;
-/** A message in the page's live region (read out by screen readers); an error stays until the next message. */
-export function say(message: string, kind: 'info' | 'error' = 'info'): void {
+/**
+ * A message in the page's live region (read out by screen readers). An error stays until the next
+ * message, or until its `source` (what failed, e.g. "Listing models") settles: works again.
+ */
+export function say(message: string, kind: 'info' | 'error' = 'info', source = ''): void {
   const el = document.getElementById('status');
   if (!el) return;
   el.className = kind;
   el.textContent = message;
+  el.dataset.source = source;
   clearTimeout(statusTimer);
   if (kind === 'info') statusTimer = setTimeout(() => (el.textContent = ''), 6_000);
+}
+
+/** What failed works again: its error, if it is the one shown, goes (a stale error misleads). */
+export function settle(...sources: string[]): void {
+  const el = document.getElementById('status');
+  if (!el || el.className !== 'error' || !sources.includes(el.dataset.source ?? '')) return;
+  el.className = '';
+  el.textContent = '';
+  el.dataset.source = '';
 }

@@ -1,7 +1,7 @@
 // A job's progress: the stored points (JSON pages), then the live stream. EventSource cannot send
 // an Authorization header, so the stream is read with fetch; a dropped stream is resumed with
 // Last-Event-ID (the seq of the newest point seen), as the service's `retry:` asks.
-import { authHeaders, enc, errorFrom } from './api.js';
+import { authHeaders, enc, errorFrom, reach } from './api.js';
 import type { Job, Page, Progress, ProgressPoint } from './types.js';
 import { TERMINAL } from './types.js';
 
@@ -14,11 +14,9 @@ export interface Follower {
 async function history(id: string, f: Follower, signal: AbortSignal): Promise<number> {
   let after = 0;
   for (;;) {
-    const res = await fetch(`/jobs/${enc(id)}/events?format=json&limit=1000&after=${after}`, {
-      headers: authHeaders({ accept: 'application/json' }),
-      signal,
-    });
-    const text = await res.text();
+    const url = `/jobs/${enc(id)}/events?format=json&limit=1000&after=${after}`;
+    const res = await reach(fetch(url, { headers: authHeaders({ accept: 'application/json' }), signal }), signal);
+    const text = await reach(res.text(), signal);
     if (!res.ok) throw errorFrom(res.status, text);
     const page = JSON.parse(text) as Page<ProgressPoint>;
     for (const p of page.items) f.onPoint(p.progress);
@@ -58,15 +56,13 @@ export async function followJob(id: string, f: Follower, signal: AbortSignal): P
   let ended = false;
   while (!ended && !signal.aborted) {
     try {
-      const res = await fetch(`/jobs/${enc(id)}/events?format=sse`, {
-        headers: authHeaders({ accept: 'text/event-stream', 'last-event-id': lastId }),
-        signal,
-      });
+      const headers = authHeaders({ accept: 'text/event-stream', 'last-event-id': lastId });
+      const res = await reach(fetch(`/jobs/${enc(id)}/events?format=sse`, { headers, signal }), signal);
       if (!res.ok || !res.body) throw errorFrom(res.status, await res.text());
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = '';
       for (;;) {
-        const { value, done } = await reader.read();
+        const { value, done } = await reach(reader.read(), signal);
         if (done) break;
         buffer += value.replace(/\r\n?/g, '\n');
         let cut: number;

@@ -1,7 +1,7 @@
 // A file sent as the request body with upload progress (fetch reports none; XMLHttpRequest does),
 // with the API key in the header. NDJSON files go as application/x-ndjson, anything else as
 // application/octet-stream (the service's binary layouts).
-import { authHeaders, errorFrom } from './api.js';
+import { authHeaders, errorFrom, Unreachable } from './api.js';
 
 export const contentTypeOf = (file: File): string =>
   /\.(ndjson|jsonl)$/i.test(file.name) || file.type === 'application/x-ndjson'
@@ -21,7 +21,7 @@ export function upload(url: string, file: File, onProgress: (sent: number, total
         resolve(xhr.responseText ? JSON.parse(xhr.responseText) : undefined);
       } else reject(errorFrom(xhr.status, xhr.responseText));
     });
-    xhr.addEventListener('error', () => reject(new Error('the upload was interrupted')));
+    xhr.addEventListener('error', () => reject(new Unreachable('the upload was interrupted')));
     xhr.send(file);
   });
 }

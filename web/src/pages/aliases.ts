@@ -4,7 +4,7 @@ import { api, enc } from '../api.js';
 import { field, fill, h, options, say, table } from '../dom.js';
 import { num, when } from '../format.js';
 import type { Alias, Model, Page } from '../types.js';
-import { attempt, modelText, models } from './util.js';
+import { attempt, modelText, models, untilDone } from './util.js';
 
 // An HTML pattern is matched with the v flag, where a literal '-' in a class needs its backslash.
 const NAME = '(?!mdl_)[A-Za-z0-9][A-Za-z0-9._\\-]{0,63}';
@@ -52,58 +52,61 @@ function confirmation(
   return box;
 }
 
+/** The aliases table and the promotion form, from the service's lists. */
+async function show(list: HTMLElement, formBox: HTMLElement, reload: () => void): Promise<void> {
+  const [aliases, all] = await Promise.all([api<Page<Alias>>('GET', '/aliases?limit=1000'), models()]);
+  const byId = new Map(all.map((m) => [m.id, m]));
+  fill(
+    list,
+    aliases.items.length === 0
+      ? h('p', {}, 'No aliases yet.')
+      : table(
+          'Aliases',
+          ['Alias', 'Model', 'Previous model', 'Updated'],
+          aliases.items.map((a) => [
+            a.name,
+            describe(byId.get(a.model), a.model),
+            a.previousModel ?? '–',
+            when(a.updatedAt),
+          ]),
+        ),
+  );
+  const name = h('input', { type: 'text', name: 'alias', value: 'default', required: true, pattern: NAME });
+  const model = options(
+    h('select', { name: 'model' }),
+    all.map((m) => ({ value: m.id, text: modelText(m) })),
+  );
+  const slot = h('div', {});
+  const form = h(
+    'form',
+    {
+      class: 'card',
+      'aria-labelledby': 'promote-title',
+      onsubmit: (e) => {
+        e.preventDefault();
+        const current = aliases.items.find((a) => a.name === name.value)?.model;
+        if (current === model.value) return say(`${name.value} already names ${model.value}`);
+        fill(slot, confirmation(name.value, current, model.value, byId, reload));
+      },
+    },
+    h('h2', { id: 'promote-title' }, 'Promote a model'),
+    h('div', { class: 'fields' }, field('Alias', name), field('Model', model)),
+    h('button', { type: 'submit' }, 'Review the change'),
+    slot,
+  );
+  fill(formBox, all.length === 0 ? null : form);
+}
+
 export function aliasesPage(main: HTMLElement): () => void {
   const list = h('div', { class: 'card' }, h('p', {}, 'Loading…'));
   const formBox = h('div', {});
   fill(main, h('h1', {}, 'Aliases'), list, formBox);
-
-  const load = () =>
-    attempt('Listing aliases', async () => {
-      const [aliases, all] = await Promise.all([api<Page<Alias>>('GET', '/aliases?limit=1000'), models()]);
-      const byId = new Map(all.map((m) => [m.id, m]));
-      fill(
-        list,
-        aliases.items.length === 0
-          ? h('p', {}, 'No aliases yet.')
-          : table(
-              'Aliases',
-              ['Alias', 'Model', 'Previous model', 'Updated'],
-              aliases.items.map((a) => [
-                a.name,
-                describe(byId.get(a.model), a.model),
-                a.previousModel ?? '–',
-                when(a.updatedAt),
-              ]),
-            ),
-      );
-      const name = h('input', { type: 'text', name: 'alias', value: 'default', required: true, pattern: NAME });
-      const model = options(
-        h('select', { name: 'model' }),
-        all.map((m) => ({ value: m.id, text: modelText(m) })),
-      );
-      const slot = h('div', {});
-      const form = h(
-        'form',
-        {
-          class: 'card',
-          'aria-labelledby': 'promote-title',
-          onsubmit: (e) => {
-            e.preventDefault();
-            const current = aliases.items.find((a) => a.name === name.value)?.model;
-            if (current === model.value) return say(`${name.value} already names ${model.value}`);
-            fill(
-              slot,
-              confirmation(name.value, current, model.value, byId, () => void load()),
-            );
-          },
-        },
-        h('h2', { id: 'promote-title' }, 'Promote a model'),
-        h('div', { class: 'fields' }, field('Alias', name), field('Model', model)),
-        h('button', { type: 'submit' }, 'Review the change'),
-        slot,
-      );
-      fill(formBox, all.length === 0 ? null : form);
-    });
-  void load();
-  return () => undefined;
+  // Listed now and again after each promotion, each time tried until it works.
+  let stop: () => void = () => undefined;
+  const load = () => {
+    stop();
+    stop = untilDone('Listing aliases', () => show(list, formBox, load));
+  };
+  load();
+  return () => stop();
 }

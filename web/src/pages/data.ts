@@ -5,7 +5,7 @@ import { field, fill, h, options, say, table } from '../dom.js';
 import type { Dataset, Gallery, Page } from '../types.js';
 import { dropZone } from './drop-zone.js';
 import { searchForm } from './search-form.js';
-import { attempt, datasets, galleries, modelText, models } from './util.js';
+import { attempt, datasets, galleries, modelText, models, untilDone } from './util.js';
 
 function datasetsCard(list: Dataset[], labels: HTMLElement, reload: () => void): HTMLElement {
   const showLabels = (d: Dataset) =>
@@ -110,19 +110,20 @@ export function dataPage(main: HTMLElement): () => void {
   // Outside the lists that a reload redraws, so the labels shown stay shown.
   const labels = h('section', { id: 'labels', class: 'card', 'aria-label': 'Labels', hidden: true });
   const search = searchForm();
-  const drop = dropZone(() => void load(), search.offer);
+  const drop = dropZone(() => load(), search.offer);
   fill(main, h('h1', {}, 'Datasets and galleries'), top, labels, drop.el, search.el);
-  const load = () =>
-    attempt('Listing datasets and galleries', async () => {
-      const [ds, gs] = await Promise.all([datasets(), galleries()]);
-      fill(
-        top,
-        datasetsCard(ds, labels, () => void load()),
-        await galleriesCard(gs, () => void load()),
-      );
-      drop.targets(ds, gs);
-      search.galleries(gs);
-    });
-  void load();
-  return () => undefined;
+  const show = async () => {
+    const [ds, gs] = await Promise.all([datasets(), galleries()]);
+    fill(top, datasetsCard(ds, labels, load), await galleriesCard(gs, load));
+    drop.targets(ds, gs);
+    search.galleries(gs);
+  };
+  // Listed now and again after each change, each time tried until it works.
+  let stop: () => void = () => undefined;
+  const load = () => {
+    stop();
+    stop = untilDone('Listing datasets and galleries', show);
+  };
+  load();
+  return () => stop();
 }

@@ -21,6 +21,10 @@ export function dropZone(done: () => void, offer: (rows: QueryRow[]) => void) {
       const reply = (await upload(url, file, (sent, total) => {
         bar.max = Math.max(total, 1);
         bar.value = sent;
+      }).catch((e: Error) => {
+        // the note must not go on saying "Sending…"
+        fill(note, `${file.name} was not uploaded: ${e.message}`);
+        throw e;
       })) as { added?: number };
       fill(note, `Uploaded ${file.name}: ${reply?.added ?? 0} added.`);
       say(`Uploaded ${file.name}`);

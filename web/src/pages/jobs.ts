@@ -1,7 +1,7 @@
 // Jobs: the queue and history, and one job followed live (curves, phase, ETA, stop reason, cancel).
 import { api, enc } from '../api.js';
 import { lineChart } from '../charts.js';
-import { fill, h, say, table } from '../dom.js';
+import { fill, h, say, settle, table } from '../dom.js';
 import { duration, num, when } from '../format.js';
 import { followJob } from '../sse.js';
 import { TERMINAL, type Job, type Page, type Progress } from '../types.js';
@@ -14,8 +14,9 @@ const progressText = (p: Progress | null) => (p ? `${p.iteration} / ${p.maxItera
 
 export function jobsPage(main: HTMLElement): () => void {
   const list = h('div', { class: 'card' });
-  fill(main, h('h1', {}, 'Jobs'), trainForm(), list);
-  return every(2000, async () => {
+  const train = trainForm();
+  fill(main, h('h1', {}, 'Jobs'), train.el, list);
+  const stop = every(2000, async () => {
     const jobs = (await api<Page<Job>>('GET', '/jobs?limit=100')).items;
     const rows = jobs.map((j) => [
       jobLink(j),
@@ -40,6 +41,10 @@ export function jobsPage(main: HTMLElement): () => void {
           ),
     );
   });
+  return () => {
+    stop();
+    train.stop();
+  };
 }
 
 function dl(pairs: [string, unknown][]): HTMLDListElement {
@@ -104,8 +109,12 @@ export function jobPage(main: HTMLElement, id: string): () => void {
     h('section', { class: 'card', 'aria-label': 'Parameters' }, params),
   );
 
+  // What failed while following the job; a point or a status from the service means it works again.
+  const STREAM = 'Job stream';
+  const LOADING = 'Loading the job';
   const follower = {
     onPoint: (p: Progress) => {
+      settle(STREAM, LOADING);
       latest = p;
       // Points before the first step (loading, initialising) carry no training figures yet.
       if (p.iteration > 0 && (p.loss !== undefined || p.gradientNorm !== undefined)) {
@@ -117,20 +126,25 @@ export function jobPage(main: HTMLElement, id: string): () => void {
       render();
     },
     onStatus: (j: Job) => {
+      settle(STREAM, LOADING);
       job = j;
       render();
     },
-    onError: (m: string) => say(`Job stream: ${m}`, 'error'),
+    onError: (m: string) => say(`${STREAM}: ${m}`, 'error', STREAM),
   };
   // Loads the job and follows it to its end; a failure (the service restarting, shedding load) is
   // shown and tried again, the charts keeping the points they have (they ignore repeats).
   void (async () => {
     while (!controller.signal.aborted && !ended) {
-      await attempt('Loading the job', async () => {
-        job = await api<Job>('GET', `/jobs/${enc(id)}`, undefined, controller.signal);
-        render();
-        await followJob(id, follower, controller.signal);
-        ended = true;
+      await attempt(LOADING, async () => {
+        try {
+          job = await api<Job>('GET', `/jobs/${enc(id)}`, undefined, controller.signal);
+          render();
+          await followJob(id, follower, controller.signal);
+          ended = true;
+        } catch (e) {
+          if (!controller.signal.aborted) throw e; // the page was left: nothing to report
+        }
       });
       if (!ended) await new Promise((r) => setTimeout(r, 2000));
     }

@@ -4,8 +4,8 @@ import { api, enc } from '../api.js';
 import { rocChart } from '../charts.js';
 import { field, fill, h, options, say, table } from '../dom.js';
 import { far, num, pct, when } from '../format.js';
-import type { Alias, Evaluation, Model, Page } from '../types.js';
-import { attempt, datasets, modelText, models } from './util.js';
+import type { Alias, Dataset, Evaluation, Model, Page } from '../types.js';
+import { attempt, datasets, modelText, models, untilDone } from './util.js';
 
 const DEFAULT_FARS = [1e-1, 1e-2, 1e-3, 1e-4];
 
@@ -60,7 +60,7 @@ const reason = (r: string | null | undefined) => (r ? ` (${r})` : '');
 // a dash alone would not say why: no sample has another of its label to retrieve
 const noQueries = (e: Evaluation) => reason(e.queryCount === 0 ? 'no label appears twice' : null);
 
-function evaluateForm(list: Model[], out: HTMLElement): HTMLElement {
+function evaluateForm(list: Model[], sets: Dataset[], out: HTMLElement): HTMLElement {
   const a = options(
     h('select', { name: 'modelA' }),
     list.map((m) => ({ value: m.id, text: modelText(m) })),
@@ -69,16 +69,13 @@ function evaluateForm(list: Model[], out: HTMLElement): HTMLElement {
     { value: '', text: 'none' },
     ...list.map((m) => ({ value: m.id, text: modelText(m) })),
   ]);
-  const dataset = h('select', { name: 'datasetId' });
+  const dataset = options(
+    h('select', { name: 'datasetId' }),
+    sets
+      .filter((d) => d.sampleCount > 0)
+      .map((d) => ({ value: d.id, text: `${d.name ?? d.id} (${d.sampleCount} samples, ${d.labelCount} labels)` })),
+  );
   const chosen = h('input', { type: 'number', name: 'far', min: 0, max: 1, step: 'any', value: 0.001 });
-  void attempt('Listing datasets', async () => {
-    options(
-      dataset,
-      (await datasets())
-        .filter((d) => d.sampleCount > 0)
-        .map((d) => ({ value: d.id, text: `${d.name ?? d.id} (${d.sampleCount} samples, ${d.labelCount} labels)` })),
-    );
-  });
   const button = h('button', { type: 'submit' }, 'Evaluate');
   return h(
     'form',
@@ -131,14 +128,17 @@ export function modelsPage(main: HTMLElement): () => void {
   const form = h('div', {});
   const out = h('section', { class: 'card', 'aria-label': 'Evaluation results', id: 'evaluation' });
   fill(main, h('h1', {}, 'Models'), list, form, out);
-  void attempt('Listing models', async () => {
-    const [all, aliases] = await Promise.all([models(), api<Page<Alias>>('GET', '/aliases?limit=1000')]);
+  return untilDone('Listing models', async () => {
+    const [all, aliases, sets] = await Promise.all([
+      models(),
+      api<Page<Alias>>('GET', '/aliases?limit=1000'),
+      datasets(),
+    ]);
     fill(
       list,
       all.length === 0 ? h('p', {}, 'No models yet: train one on the Jobs page.') : modelTable(all, aliases.items),
     );
-    if (all.length > 0) fill(form, evaluateForm(all, out));
+    if (all.length > 0) fill(form, evaluateForm(all, sets, out));
     else say('No models yet');
   });
-  return () => undefined;
 }

@@ -2,11 +2,12 @@
 import { api } from '../api.js';
 import { field, h, options, say } from '../dom.js';
 import type { Job } from '../types.js';
-import { attempt, datasets } from './util.js';
+import { attempt, datasets, untilDone } from './util.js';
 
 const num = (input: HTMLInputElement): number | undefined => (input.value === '' ? undefined : Number(input.value));
 
-export function trainForm(): HTMLElement {
+/** The form, and the function that stops listing datasets into it (the page was left). */
+export function trainForm(): { el: HTMLElement; stop: () => void } {
   const dataset = h('select', { name: 'datasetId', required: true });
   const k = h('input', { type: 'number', name: 'outputDimension', min: 1, value: 8, required: true });
   const optimizer = h(
@@ -20,7 +21,7 @@ export function trainForm(): HTMLElement {
   const iterations = h('input', { type: 'number', name: 'maxIterations', min: 1, placeholder: 'default' });
   const margin = h('input', { type: 'number', name: 'margin', min: 0, step: 'any', placeholder: 'default' });
   const name = h('input', { type: 'text', name: 'modelName', maxlength: 200 });
-  void attempt('Listing datasets', async () => {
+  const stop = untilDone('Listing datasets', async () => {
     options(
       dataset,
       (await datasets()).map((d) => ({
@@ -61,5 +62,5 @@ export function trainForm(): HTMLElement {
     ),
     h('button', { type: 'submit' }, 'Train'),
   );
-  return form;
+  return { el: form, stop };
 }
