@@ -133,7 +133,7 @@ async function consoleFlow(t: Test, key: string | undefined): Promise<void> {
   await page.click('button:has-text("Labels of faces")');
   await page.waitForSelector('#labels caption:has-text("Labels of faces")');
   t.equal(await page.locator('#labels tbody tr').count(), 13, 'the labels table lists 13 labels');
-  t.equal(await page.locator('#labels tr:has(td:text-is("99")) td').nth(1).textContent(), '8');
+  t.equal(await page.locator('#labels tr:has(td :text-is("99")) td').nth(1).textContent(), '8');
 
   // Jobs: train a small model and watch its curve grow over the event stream.
   const train = async (iterations: number, name: string) => {

@@ -45,7 +45,7 @@ if (prepare())
     // A page opened while the service is down.
     for (const [name, hash, loaded, what] of [
       ['models', '#/models', 'caption:text-is("Models, newest first")', 'Listing models failed: '],
-      ['aliases', '#/aliases', 'td:text-is("default")', 'Listing aliases failed: '],
+      ['aliases', '#/aliases', 'td :text-is("default")', 'Listing aliases failed: '],
       ['data', '#/data', 'caption:text-is("Datasets")', 'Listing datasets and galleries failed: '],
       ['jobs', '#/jobs', 'caption:text-is("Jobs, newest first")', ''],
     ]) {
@@ -53,7 +53,7 @@ if (prepare())
       const [before, shown] =
         hash === '#/aliases'
           ? ['#/models', 'caption:text-is("Models, newest first")']
-          : ['#/aliases', 'td:text-is("default")'];
+          : ['#/aliases', 'td :text-is("default")'];
       await page.evaluate((h) => ((globalThis as any).location.hash = h), before);
       await page.waitForSelector(shown, WAIT);
       await s.stop();

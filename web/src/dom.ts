@@ -30,6 +30,9 @@ export function fill(el: Element, ...children: Child[]): void {
   append(el, children);
 }
 
+/** A table cell's text that anyone may have written (a name, a label, an item id): it may wrap. */
+export const userText = (s: string): HTMLSpanElement => h('span', { class: 'text' }, s);
+
 export function table(caption: string, headers: string[], rows: Child[][]): HTMLTableElement {
   return h(
     'table',

@@ -1,7 +1,7 @@
 // Aliases: which model each names, and promotion (PUT /aliases/:name) after a confirmation that
 // shows what changes: the model the alias names now and the one it will name.
 import { api, enc } from '../api.js';
-import { field, fill, h, options, say, table } from '../dom.js';
+import { field, fill, h, options, say, table, userText } from '../dom.js';
 import { num, when } from '../format.js';
 import type { Alias, Model, Page } from '../types.js';
 import { attempt, modelText, models, untilDone } from './util.js';
@@ -64,8 +64,8 @@ async function show(list: HTMLElement, formBox: HTMLElement, reload: () => void)
           'Aliases',
           ['Alias', 'Model', 'Previous model', 'Updated'],
           aliases.items.map((a) => [
-            a.name,
-            describe(byId.get(a.model), a.model),
+            userText(a.name),
+            userText(describe(byId.get(a.model), a.model)),
             a.previousModel ?? '–',
             when(a.updatedAt),
           ]),

@@ -1,7 +1,7 @@
 // Datasets and galleries: counts, labels, creation, a dropped file uploaded with a progress bar,
 // and a search try-out that lists a chosen item's nearest neighbours with their distances.
 import { api, enc } from '../api.js';
-import { field, fill, h, options, say, table } from '../dom.js';
+import { field, fill, h, options, say, table, userText } from '../dom.js';
 import type { Dataset, Gallery, Page } from '../types.js';
 import { dropZone } from './drop-zone.js';
 import { searchForm } from './search-form.js';
@@ -20,7 +20,7 @@ function datasetsCard(list: Dataset[], labels: HTMLElement, reload: () => void):
         table(
           `Labels of ${d.name ?? d.id}${page.nextCursor ? ' (first 100)' : ''}`,
           ['Label', 'Samples'],
-          page.items.map((l) => [String(l.label), l.sampleCount]),
+          page.items.map((l) => [userText(String(l.label)), l.sampleCount]),
         ),
       );
     });
@@ -48,7 +48,7 @@ function datasetsCard(list: Dataset[], labels: HTMLElement, reload: () => void):
   );
   const rows = list.map((d) => [
     d.id,
-    d.name ?? '–',
+    d.name === null ? '–' : userText(d.name),
     d.dimension,
     d.tripletCount,
     d.sampleCount,
@@ -93,7 +93,15 @@ async function galleriesCard(list: Gallery[], reload: () => void): Promise<HTMLE
     field('Model', model),
     h('button', { type: 'submit', disabled: all.length === 0 }, 'Create gallery'),
   );
-  const rows = list.map((g) => [g.id, g.name ?? '–', g.model, g.dimension, g.itemCount, g.index, g.version]);
+  const rows = list.map((g) => [
+    g.id,
+    g.name === null ? '–' : userText(g.name),
+    g.model,
+    g.dimension,
+    g.itemCount,
+    g.index,
+    g.version,
+  ]);
   return h(
     'section',
     { class: 'card', 'aria-labelledby': 'galleries-title' },

@@ -2,7 +2,7 @@
 // two overlaid), with TAR@FAR, EER and the distance threshold for a chosen FAR.
 import { api, enc } from '../api.js';
 import { rocChart } from '../charts.js';
-import { field, fill, h, options, say, table } from '../dom.js';
+import { field, fill, h, options, say, table, userText } from '../dom.js';
 import { far, num, pct, when } from '../format.js';
 import type { Alias, Dataset, Evaluation, Model, Page } from '../types.js';
 import { attempt, datasets, modelText, models, untilDone } from './util.js';
@@ -12,14 +12,16 @@ const DEFAULT_FARS = [1e-1, 1e-2, 1e-3, 1e-4];
 function modelTable(list: Model[], aliases: Alias[]): HTMLElement {
   const rows = list.map((m) => [
     m.id,
-    m.name ?? '–',
+    m.name === null ? '–' : userText(m.name),
     `${m.inputDimension}→${m.outputDimension}`,
     // a trained model's `normalize: auto` is resolved here: the model says what it embeds with
     m.normalize ? 'unit norm' : 'plain',
-    aliases
-      .filter((a) => a.model === m.id)
-      .map((a) => a.name)
-      .join(', ') || '–',
+    userText(
+      aliases
+        .filter((a) => a.model === m.id)
+        .map((a) => a.name)
+        .join(', ') || '–',
+    ),
     num(m.metrics.trainLoss),
     String(m.metrics.iterations ?? '–'),
     m.metrics.stopReason ?? '–',

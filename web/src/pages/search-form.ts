@@ -1,7 +1,7 @@
 // The search try-out: a query (a row of the last uploaded file, or typed features) and its nearest
 // items in a gallery, with their distances.
 import { api, enc } from '../api.js';
-import { field, fill, h, options, say, table } from '../dom.js';
+import { field, fill, h, options, say, table, userText } from '../dom.js';
 import { num } from '../format.js';
 import type { Gallery, Hit } from '../types.js';
 import type { QueryRow } from '../upload.js';
@@ -38,7 +38,12 @@ export function searchForm() {
             table(
               `Nearest items (${reply.metric} distance, model ${reply.model})`,
               ['Rank', 'Item', 'Label', 'Distance'],
-              hits.map((hit, i) => [i + 1, hit.id, hit.label === null ? '–' : String(hit.label), num(hit.distance, 6)]),
+              hits.map((hit, i) => [
+                i + 1,
+                userText(hit.id),
+                hit.label === null ? '–' : userText(String(hit.label)),
+                num(hit.distance, 6),
+              ]),
             ),
           );
           say(`${hits.length} neighbours found`);
