@@ -1,16 +1,20 @@
 // What a careless or hostile teammate can store, shown by the console: markup and script in every
 // name, label and item id (shown as text, never run), 200-character names without a space (they
-// wrap; the page does not grow wider than the window and push ids and buttons out of sight).
+// wrap; the page does not grow wider than the window and push ids and buttons out of sight), and
+// bidi controls (U+202E in a model's name made its option in the promotion list read as another
+// model's id, the real id backwards).
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
 import { prepare, session, WAIT } from './session.js';
 
 const MARKUP = `<img src=x onerror=alert(1)></script><script>alert(2)</script>"'><svg onload=alert(3)>`;
 const LONG = 'W'.repeat(200);
+// Its option read "mdl_VICTIM (3→2) · …": the victim's id forwards, this model's backwards.
 const SPOOF = `\u202e${[...'mdl_VICTIMxxxxxxxxxx (3→2)'].reverse().join('')}`;
+const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 async function checkPage(t: Test, page: Page, name: string, dialogs: string[]): Promise<void> {
-  const found = await page.evaluate(() => {
+  const found = await page.evaluate((bidi) => {
     const w = globalThis as any;
     const doc = w.document;
     const texts: string[] = [];
@@ -19,17 +23,19 @@ async function checkPage(t: Test, page: Page, name: string, dialogs: string[]): 
     return {
       injected: doc.querySelectorAll('main img, main svg, main script, main iframe, main object').length,
       wide: doc.documentElement.scrollWidth - w.innerWidth,
+      bidi: texts.filter((s) => new RegExp(bidi).test(s)).length,
       markup: texts.some((s) => s.includes('<img src=x onerror=alert(1)>')),
     };
-  });
+  }, BIDI.source);
   t.equal(found.injected, 0, `${name}: no element from a stored name`);
   t.ok(found.markup, `${name}: the markup is shown as text`);
   t.ok(found.wide <= 0, `${name}: no wider than the window (${found.wide} px over)`);
+  t.equal(found.bidi, 0, `${name}: no bidi control in the page's text`);
   t.same(dialogs, [], `${name}: no script ran`);
 }
 
 if (prepare())
-  t.test('stored names are shown as text, and wrap', async (t) => {
+  t.test('stored names are shown as text, wrap, and cannot reorder what is around them', async (t) => {
     const s = await session(t);
     const { page } = s;
     const dialogs: string[] = [];

@@ -1,7 +1,7 @@
 // uPlot charts: a growing line chart for training curves and a ROC chart with a log-scale FAR axis.
 // Each chart's container says how many points it draws (data-points), for people's tools and tests.
 import uPlot from 'uplot';
-import { h } from './dom.js';
+import { h, plain } from './dom.js';
 import { far } from './format.js';
 import type { TarAtFar } from './types.js';
 
@@ -80,7 +80,9 @@ export function rocChart(title: string, inputs: RocInput[]): HTMLElement {
     const color = COLORS[i % COLORS.length];
     const curve = input.curve.filter((p) => p.far > 0);
     tables.push([curve.map((p) => p.far), curve.map((p) => p.tar)]);
-    series.push({ label: `${input.label} TAR`, stroke: color, width: 2, spanGaps: true });
+    // uPlot puts labels in with textContent, past append(): their bidi controls are taken out here
+    const label = plain(input.label);
+    series.push({ label: `${label} TAR`, stroke: color, width: 2, spanGaps: true });
     const marks = input.marks
       .filter((m) => m.tar !== null && m.far > 0)
       .map((m) => [m.far, m.tar as number] as [number, number]);
@@ -88,7 +90,7 @@ export function rocChart(title: string, inputs: RocInput[]): HTMLElement {
     marks.sort((a, b) => a[0] - b[0]);
     tables.push([marks.map((m) => m[0]), marks.map((m) => m[1])]);
     series.push({
-      label: `${input.label} TAR@FAR and EER`,
+      label: `${label} TAR@FAR and EER`,
       stroke: color,
       fill: color,
       paths: () => null,

@@ -17,10 +17,17 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return el;
 }
 
+// Explicit bidi controls (embeddings, overrides, isolates, marks) reorder the text that follows
+// them: a model named "\u202E…" made its option in a list read as another model's id, with its own
+// id backwards. The console's own text has none, so each one in the text it shows (every string
+// goes through append or say) becomes a visible U+FFFD.
+const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+export const plain = (s: string): string => s.replace(BIDI_CONTROLS, '\ufffd');
+
 export function append(el: Element, children: Child[]): void {
   for (const c of children) {
     if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : String(c));
+    el.append(c instanceof Node ? c : plain(String(c)));
   }
 }
 
@@ -68,7 +75,7 @@ export function say(message: string, kind: 'info' | 'error' = 'info', source = '
   const el = document.getElementById('status');
   if (!el) return;
   el.className = kind;
-  el.textContent = message;
+  el.textContent = plain(message);
   el.dataset.source = source;
   clearTimeout(statusTimer);
   if (kind === 'info') statusTimer = setTimeout(() => (el.textContent = ''), 6_000);

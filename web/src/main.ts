@@ -1,7 +1,7 @@
 // The console's shell: the API key form, the hash router (#/jobs, #/jobs/<id>, #/models, #/aliases,
 // #/data) and the page in <main>. Each page returns a function that stops its timers and streams.
 import { getKey, setKey } from './api.js';
-import { fill, h, say } from './dom.js';
+import { fill, h, plain, say } from './dom.js';
 import { aliasesPage } from './pages/aliases.js';
 import { dataPage } from './pages/data.js';
 import { jobPage, jobsPage } from './pages/jobs.js';
@@ -53,7 +53,7 @@ const keyInput = h('input', { type: 'password', id: 'api-key', autocomplete: 'of
 keyInput.value = getKey();
 
 function keyForm(message?: string): void {
-  keyMessage.textContent = message ?? '';
+  keyMessage.textContent = plain(message ?? '');
   if (message) keyBox.prepend(keyMessage);
   else keyMessage.remove();
 }
