@@ -58,6 +58,13 @@ export async function reach<T>(step: Promise<T>, signal?: AbortSignal | null): P
   }
 }
 
+/**
+ * How every call of the console is fetched: never kept in the browser's HTTP cache. The replies
+ * carry no Cache-Control, and Chrome writes them to the profile's disk cache, where a dataset's
+ * labels (people's names, in a face gallery) outlive the session and the identity's erasure.
+ */
+export const NO_STORE: RequestCache = 'no-store';
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -68,7 +75,13 @@ export async function api<T>(method: string, path: string, body?: unknown, signa
   const headers = authHeaders(body === undefined ? {} : { 'content-type': 'application/json' });
   for (let attempt = 1; ; attempt++) {
     const res = await reach(
-      fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal }),
+      fetch(path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+        cache: NO_STORE,
+      }),
       signal,
     );
     const text = await reach(res.text(), signal);

@@ -1,7 +1,7 @@
 // A job's progress: the stored points (JSON pages), then the live stream. EventSource cannot send
 // an Authorization header, so the stream is read with fetch; a dropped stream is resumed with
 // Last-Event-ID (the seq of the newest point seen), as the service's `retry:` asks.
-import { authHeaders, enc, errorFrom, reach } from './api.js';
+import { authHeaders, enc, errorFrom, NO_STORE, reach } from './api.js';
 import type { Job, Page, Progress, ProgressPoint } from './types.js';
 import { TERMINAL } from './types.js';
 
@@ -15,7 +15,8 @@ async function history(id: string, f: Follower, signal: AbortSignal): Promise<nu
   let after = 0;
   for (;;) {
     const url = `/jobs/${enc(id)}/events?format=json&limit=1000&after=${after}`;
-    const res = await reach(fetch(url, { headers: authHeaders({ accept: 'application/json' }), signal }), signal);
+    const headers = authHeaders({ accept: 'application/json' });
+    const res = await reach(fetch(url, { headers, signal, cache: NO_STORE }), signal);
     const text = await reach(res.text(), signal);
     if (!res.ok) throw errorFrom(res.status, text);
     const page = JSON.parse(text) as Page<ProgressPoint>;
@@ -57,7 +58,10 @@ export async function followJob(id: string, f: Follower, signal: AbortSignal): P
   while (!ended && !signal.aborted) {
     try {
       const headers = authHeaders({ accept: 'text/event-stream', 'last-event-id': lastId });
-      const res = await reach(fetch(`/jobs/${enc(id)}/events?format=sse`, { headers, signal }), signal);
+      const res = await reach(
+        fetch(`/jobs/${enc(id)}/events?format=sse`, { headers, signal, cache: NO_STORE }),
+        signal,
+      );
       if (!res.ok || !res.body) throw errorFrom(res.status, await res.text());
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = '';
