@@ -40,6 +40,9 @@ export interface Session {
   /** stops the server process (SIGTERM) and starts it again on its port and data */
   stop: () => Promise<void>;
   start: () => Promise<void>;
+  /** freezes the server process (SIGSTOP: it keeps its connections and answers nothing), thaws it */
+  freeze: () => void;
+  thaw: () => void;
 }
 
 export async function session(t: Test, env: Record<string, string> = {}): Promise<Session> {
@@ -52,7 +55,10 @@ export async function session(t: Test, env: Record<string, string> = {}): Promis
   s.profile = profile;
   s.server = await startServer({ dataDir, command: 'built', env: serverEnv });
   const port = s.server.port;
+  s.freeze = () => s.server.proc.kill('SIGSTOP');
+  s.thaw = () => s.server.proc.kill('SIGCONT');
   s.stop = async () => {
+    s.thaw();
     s.server.proc.kill('SIGTERM');
     await s.server.exited;
   };

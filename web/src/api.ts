@@ -45,16 +45,57 @@ export class Unreachable extends Error {
   }
 }
 
+/** How long a read (a GET) may go without a byte from the service before it is given up. */
+export const READ_QUIET_MS = 30_000;
+
 /**
- * A step of a call (fetch, reading the body), with a network failure turned into Unreachable:
- * fetch's own "Failed to fetch" does not tell a person what is wrong. An abort stays an abort.
+ * One request's steps (fetch, reading the body, each read of a stream) with what can go wrong in
+ * them said plainly: a network failure ("Failed to fetch" tells a person nothing) or, when quietMs
+ * is given, that long without any progress, as Unreachable. The watchdog is for a service that
+ * took the connection and then says nothing (its process frozen, a connection left dead by a
+ * laptop's sleep, a proxy holding it): the page would wait for good, showing old figures as
+ * current. Pass `signal` to fetch; the caller's own abort stays an abort.
  */
-export async function reach<T>(step: Promise<T>, signal?: AbortSignal | null): Promise<T> {
-  try {
-    return await step;
-  } catch (e) {
-    if (signal?.aborted || !(e instanceof TypeError)) throw e;
-    throw new Unreachable(e);
+export class Call {
+  private readonly control = new AbortController();
+  readonly signal = this.control.signal;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private quiet = false;
+  private readonly onAbort = () => this.control.abort();
+
+  constructor(
+    private readonly outer?: AbortSignal,
+    private readonly quietMs?: number,
+  ) {
+    outer?.addEventListener('abort', this.onAbort);
+    this.kick();
+  }
+
+  private kick(): void {
+    clearTimeout(this.timer);
+    if (this.quietMs === undefined) return;
+    this.timer = setTimeout(() => {
+      this.quiet = true;
+      this.control.abort();
+    }, this.quietMs);
+  }
+
+  async step<T>(step: Promise<T>): Promise<T> {
+    try {
+      const value = await step;
+      this.kick();
+      return value;
+    } catch (e) {
+      if (this.outer?.aborted) throw e;
+      if (this.quiet) throw new Unreachable(`nothing from it in ${(this.quietMs ?? 0) / 1000} s`);
+      if (e instanceof TypeError) throw new Unreachable(e);
+      throw e;
+    }
+  }
+
+  end(): void {
+    clearTimeout(this.timer);
+    this.outer?.removeEventListener('abort', this.onAbort);
   }
 }
 
@@ -65,26 +106,30 @@ export async function reach<T>(step: Promise<T>, signal?: AbortSignal | null): P
  */
 export const NO_STORE: RequestCache = 'no-store';
 
+/** A request and its whole reply's text, as one Call (quietMs: see there). */
+export async function fetchText(url: string, init: RequestInit, signal?: AbortSignal, quietMs?: number) {
+  const call = new Call(signal, quietMs);
+  try {
+    const res = await call.step(fetch(url, { ...init, signal: call.signal, cache: NO_STORE }));
+    return { res, text: await call.step(res.text()) };
+  } finally {
+    call.end();
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * One call. A GET refused with 503 and Retry-After (the service shedding load, or a replica
- * shutting down) is sent again after the wait it asks for, a few times.
+ * One call. A GET that gets nothing from the service in READ_QUIET_MS is given up (the page's loop
+ * tries again); a write may take long (an evaluation), and the service ends it itself (408 past
+ * REQUEST_TIMEOUT_MS). A GET refused with 503 and Retry-After (the service shedding load, or a
+ * replica shutting down) is sent again after the wait it asks for, a few times.
  */
 export async function api<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const headers = authHeaders(body === undefined ? {} : { 'content-type': 'application/json' });
   for (let attempt = 1; ; attempt++) {
-    const res = await reach(
-      fetch(path, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal,
-        cache: NO_STORE,
-      }),
-      signal,
-    );
-    const text = await reach(res.text(), signal);
+    const init = { method, headers, body: body === undefined ? undefined : JSON.stringify(body) };
+    const { res, text } = await fetchText(path, init, signal, method === 'GET' ? READ_QUIET_MS : undefined);
     const retryAfter = Number(res.headers.get('retry-after'));
     if (res.status === 503 && method === 'GET' && attempt < 5 && retryAfter > 0) {
       await sleep(Math.min(retryAfter, 10) * 1000);

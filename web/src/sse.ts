@@ -1,7 +1,7 @@
 // A job's progress: the stored points (JSON pages), then the live stream. EventSource cannot send
 // an Authorization header, so the stream is read with fetch; a dropped stream is resumed with
 // Last-Event-ID (the seq of the newest point seen), as the service's `retry:` asks.
-import { authHeaders, enc, errorFrom, NO_STORE, reach } from './api.js';
+import { authHeaders, Call, enc, errorFrom, fetchText, NO_STORE, READ_QUIET_MS } from './api.js';
 import type { Job, Page, Progress, ProgressPoint } from './types.js';
 import { TERMINAL } from './types.js';
 
@@ -16,8 +16,7 @@ async function history(id: string, f: Follower, signal: AbortSignal): Promise<nu
   for (;;) {
     const url = `/jobs/${enc(id)}/events?format=json&limit=1000&after=${after}`;
     const headers = authHeaders({ accept: 'application/json' });
-    const res = await reach(fetch(url, { headers, signal, cache: NO_STORE }), signal);
-    const text = await reach(res.text(), signal);
+    const { res, text } = await fetchText(url, { headers }, signal, READ_QUIET_MS);
     if (!res.ok) throw errorFrom(res.status, text);
     const page = JSON.parse(text) as Page<ProgressPoint>;
     for (const p of page.items) f.onPoint(p.progress);
@@ -50,23 +49,25 @@ function parseBlock(block: string): SseEvent {
   return ev;
 }
 
+const STREAM_QUIET_MS = 45_000;
+
 /** Follows a job until it ends or the signal aborts. */
 export async function followJob(id: string, f: Follower, signal: AbortSignal): Promise<void> {
   let lastId = String(await history(id, f, signal));
   let retryMs = 1000;
   let ended = false;
   while (!ended && !signal.aborted) {
+    // The service sends a comment every 15 s: a stream silent for three of them is dead, not idle.
+    const call = new Call(signal, STREAM_QUIET_MS);
     try {
       const headers = authHeaders({ accept: 'text/event-stream', 'last-event-id': lastId });
-      const res = await reach(
-        fetch(`/jobs/${enc(id)}/events?format=sse`, { headers, signal, cache: NO_STORE }),
-        signal,
-      );
+      const url = `/jobs/${enc(id)}/events?format=sse`;
+      const res = await call.step(fetch(url, { headers, signal: call.signal, cache: NO_STORE }));
       if (!res.ok || !res.body) throw errorFrom(res.status, await res.text());
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = '';
       for (;;) {
-        const { value, done } = await reach(reader.read(), signal);
+        const { value, done } = await call.step(reader.read());
         if (done) break;
         buffer += value.replace(/\r\n?/g, '\n');
         let cut: number;
@@ -89,6 +90,8 @@ export async function followJob(id: string, f: Follower, signal: AbortSignal): P
       const status = (e as { status?: number }).status;
       if (status !== undefined && status < 500) throw e;
       f.onError((e as Error).message);
+    } finally {
+      call.end();
     }
     if (!ended && !signal.aborted) await new Promise((r) => setTimeout(r, retryMs));
   }
