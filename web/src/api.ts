@@ -23,17 +23,41 @@ export class ApiError extends Error {
   }
 }
 
-/** Turns a non-2xx reply into an ApiError; a 401 also tells the key form to ask again. */
-export function errorFrom(status: number, text: string): ApiError {
-  let code = 'HTTP_ERROR';
-  let message = text || `HTTP ${status}`;
+/**
+ * A reply that is not the service's: the page of a proxy in front of it (a 502 while the service
+ * is away, a 200 sign-in page once the proxy's session has lapsed). Named by its status; its
+ * markup, which a person cannot use, is not shown.
+ */
+export const notTheService = (status: number, statusText: string): ApiError =>
+  new ApiError(
+    status,
+    'NOT_THE_SERVICE',
+    `HTTP ${status}${statusText ? ` ${statusText}` : ''}: the reply is not the service's (a proxy's page?)`,
+  );
+
+/** The service's JSON reply, or notTheService. */
+export function parseReply(text: string, status: number, statusText: string): unknown {
   try {
-    const body = JSON.parse(text) as { code?: string; message?: string };
-    code = body.code ?? code;
-    message = body.message ?? message;
+    return JSON.parse(text);
   } catch {
-    /* not JSON: keep the text */
+    throw notTheService(status, statusText);
   }
+}
+
+/**
+ * Turns a non-2xx reply into an ApiError: the service's {code, message}, or notTheService. A 401
+ * of the service's (not a proxy's) also tells the key form to ask again.
+ */
+export function errorFrom(status: number, text: string, statusText = ''): ApiError {
+  let body: { code?: unknown; message?: unknown } | null;
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    body = null;
+  }
+  if (typeof body?.message !== 'string') return notTheService(status, statusText);
+  const code = typeof body.code === 'string' ? body.code : 'HTTP_ERROR';
+  const message = body.message;
   if (status === 401) window.dispatchEvent(new CustomEvent('console:unauthorized', { detail: message }));
   return new ApiError(status, code, message);
 }
@@ -135,8 +159,8 @@ export async function api<T>(method: string, path: string, body?: unknown, signa
       await sleep(Math.min(retryAfter, 10) * 1000);
       continue;
     }
-    if (!res.ok) throw errorFrom(res.status, text);
-    return (text ? JSON.parse(text) : undefined) as T;
+    if (!res.ok) throw errorFrom(res.status, text, res.statusText);
+    return (text ? parseReply(text, res.status, res.statusText) : undefined) as T;
   }
 }
 

@@ -1,7 +1,17 @@
 // A job's progress: the stored points (JSON pages), then the live stream. EventSource cannot send
 // an Authorization header, so the stream is read with fetch; a dropped stream is resumed with
 // Last-Event-ID (the seq of the newest point seen), as the service's `retry:` asks.
-import { authHeaders, Call, enc, errorFrom, fetchText, NO_STORE, READ_QUIET_MS } from './api.js';
+import {
+  authHeaders,
+  Call,
+  enc,
+  errorFrom,
+  fetchText,
+  NO_STORE,
+  notTheService,
+  parseReply,
+  READ_QUIET_MS,
+} from './api.js';
 import type { Job, Page, Progress, ProgressPoint } from './types.js';
 import { TERMINAL } from './types.js';
 
@@ -17,8 +27,8 @@ async function history(id: string, f: Follower, signal: AbortSignal): Promise<nu
     const url = `/jobs/${enc(id)}/events?format=json&limit=1000&after=${after}`;
     const headers = authHeaders({ accept: 'application/json' });
     const { res, text } = await fetchText(url, { headers }, signal, READ_QUIET_MS);
-    if (!res.ok) throw errorFrom(res.status, text);
-    const page = JSON.parse(text) as Page<ProgressPoint>;
+    if (!res.ok) throw errorFrom(res.status, text, res.statusText);
+    const page = parseReply(text, res.status, res.statusText) as Page<ProgressPoint>;
     for (const p of page.items) f.onPoint(p.progress);
     if (page.items.length > 0) after = page.items[page.items.length - 1].seq;
     if (page.nextCursor === null || page.items.length === 0) return after;
@@ -63,7 +73,10 @@ export async function followJob(id: string, f: Follower, signal: AbortSignal): P
       const headers = authHeaders({ accept: 'text/event-stream', 'last-event-id': lastId });
       const url = `/jobs/${enc(id)}/events?format=sse`;
       const res = await call.step(fetch(url, { headers, signal: call.signal, cache: NO_STORE }));
-      if (!res.ok || !res.body) throw errorFrom(res.status, await res.text());
+      if (!res.ok || !res.body) throw errorFrom(res.status, await res.text(), res.statusText);
+      // a proxy's page with 200 would otherwise end at once, and be asked for again for good
+      if (!res.headers.get('content-type')?.startsWith('text/event-stream'))
+        throw notTheService(res.status, res.statusText);
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = '';
       for (;;) {

@@ -1,7 +1,7 @@
 // A file sent as the request body with upload progress (fetch reports none; XMLHttpRequest does),
 // with the API key in the header. NDJSON files go as application/x-ndjson, anything else as
 // application/octet-stream (the service's binary layouts).
-import { authHeaders, errorFrom, Unreachable } from './api.js';
+import { authHeaders, errorFrom, parseReply, Unreachable } from './api.js';
 
 export const contentTypeOf = (file: File): string =>
   /\.(ndjson|jsonl)$/i.test(file.name) || file.type === 'application/x-ndjson'
@@ -18,8 +18,12 @@ export function upload(url: string, file: File, onProgress: (sent: number, total
     xhr.addEventListener('load', () => {
       if (xhr.status >= 200 && xhr.status < 300) {
         onProgress(file.size, file.size);
-        resolve(xhr.responseText ? JSON.parse(xhr.responseText) : undefined);
-      } else reject(errorFrom(xhr.status, xhr.responseText));
+        try {
+          resolve(xhr.responseText ? parseReply(xhr.responseText, xhr.status, xhr.statusText) : undefined);
+        } catch (e) {
+          reject(e);
+        }
+      } else reject(errorFrom(xhr.status, xhr.responseText, xhr.statusText));
     });
     xhr.addEventListener('error', () => reject(new Unreachable('the upload was interrupted')));
     xhr.send(file);
