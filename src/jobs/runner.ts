@@ -146,8 +146,8 @@ export class JobRunner {
   /** Emits `job` with the job record whenever its state or progress changes. */
   readonly events = new EventEmitter();
   private running = new Map<string, Running>();
-  /** jobs claimed whose data is being read, by id: their leases are renewed as the running ones' */
-  private readonly launching = new Set<string>();
+  /** jobs claimed whose data is being read */
+  private launching = 0;
   /** estimated bytes of the jobs running or launching */
   private reserved = 0;
   private pumping: Promise<void> | null = null;
@@ -203,7 +203,6 @@ export class JobRunner {
     if (this.beating || this.closing) return;
     this.beating = (async () => {
       await Promise.all([...this.running.values()].map((r) => this.renew(r)));
-      await Promise.all([...this.launching].map((id) => this.renewLaunching(id)));
       if (this.closing || !this.opts.store.isOpen()) return;
       const n = await this.opts.store.requeueExpiredJobs();
       if (n > 0) this.opts.log.warn({ jobs: n }, 'requeued jobs whose lease expired');
@@ -224,18 +223,6 @@ export class JobRunner {
       // The lease may still run out while the store is away; a later renewal decides.
       this.opts.log.warn({ err: e, jobId: r.job.id }, 'could not renew the job lease');
     }
-  }
-
-  /**
-   * Keeps the lease of a job whose data is being read (a large dataset may take longer than the
-   * lease): without it a sweep takes the job back and the read is wasted, on every attempt. A
-   * refusal is acted on once the read ends (stillHeld).
-   */
-  private async renewLaunching(id: string): Promise<void> {
-    if (!this.opts.store.isOpen()) return;
-    await this.opts.store
-      .renewJobLease(id, this.lease)
-      .catch((e: Error) => this.opts.log.warn({ err: e, jobId: id }, 'could not renew the job lease'));
   }
 
   /** The job is no longer this runner's: stop its worker, write nothing more, tell the listeners. */
@@ -310,7 +297,7 @@ export class JobRunner {
    * lowered since it was queued) fails with BUDGET_EXCEEDED instead of being started.
    */
   private async claimWhileRoom(): Promise<void> {
-    while (this.started && !this.closing && this.running.size + this.launching.size < this.opts.concurrency) {
+    while (this.started && !this.closing && this.running.size + this.launching < this.opts.concurrency) {
       const next = await this.opts.store.nextQueuedJob();
       if (!next) return;
       const cost = await this.costOf(next);
@@ -319,15 +306,15 @@ export class JobRunner {
         await this.finish(next.id, 'failed', { code: 'BUDGET_EXCEEDED', message: over });
         continue;
       }
-      if (this.reserved + cost.bytes > this.budget && this.running.size + this.launching.size > 0) return;
+      if (this.reserved + cost.bytes > this.budget && this.running.size + this.launching > 0) return;
       const job = await this.opts.store.claimNextJob(this.lease, next.id);
       if (!job) continue;
-      this.launching.add(job.id);
+      this.launching++;
       this.reserved += cost.bytes;
       try {
         await this.launch(job, cost.bytes);
       } finally {
-        this.launching.delete(job.id);
+        this.launching--;
         if (!this.running.has(job.id)) this.reserved -= cost.bytes;
       }
     }
@@ -445,10 +432,6 @@ export class JobRunner {
       if (!this.abandoned) await this.opts.store.releaseJobs(this.owner);
       return;
     }
-    if (!(await this.stillHeld(job))) {
-      await early?.stop();
-      return;
-    }
     this.running.set(job.id, r);
     this.opts.log.info({ jobId: job.id, kind: job.kind, datasetId: job.datasetId }, 'job started');
     this.emit(job);
@@ -474,24 +457,6 @@ export class JobRunner {
       // the next spare starts once this job's thread is gone, not while it competes for the cores
       if (spare && !this.closing) this.spare?.warm();
     });
-  }
-
-  /**
-   * Whether the job is still this runner's once its data is read: a cancel (here, while it was not
-   * yet running, or on another replica) or a lost lease during a long read would otherwise let its
-   * worker train, holding a slot and its memory, until the next renewal noticed. Renewing says so
-   * (and extends the lease for the start); a store that does not answer leaves it to that renewal.
-   */
-  private async stillHeld(job: JobRecord): Promise<boolean> {
-    const answer = await this.opts.store.renewJobLease(job.id, this.lease).catch(() => ({ held: true }) as const);
-    if (answer.held) return true;
-    this.opts.log.info(
-      { jobId: job.id, reason: answer.reason, status: answer.status },
-      'job not started: it is no longer this runner’s',
-    );
-    const now = await this.opts.store.getJob(job.id);
-    if (now) this.emit(now);
-    return false;
   }
 
   /**
