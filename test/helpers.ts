@@ -156,3 +156,15 @@ export async function identityGallery(app: App): Promise<{ model: string; galler
     .id as string;
   return { model, gallery };
 }
+
+/** A deterministic generator of floats in [0, 1) (mulberry32): the same seed, the same data. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -4,21 +4,9 @@
 // ~1 apart, 64×64 distances came back up to 27% off, and a pair's distance depended on what else
 // the request held.
 import t from 'tap';
-import { testApp } from '../helpers.js';
+import { rng, testApp } from '../helpers.js';
 
 const D = 16;
-
-/** A deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function bruteForce(a: number[], b: number[], metric: string): number {
   let s = 0;

@@ -5,22 +5,10 @@
 // 0.87), and on lattice points it split exact ties in no particular order.
 import t from 'tap';
 import type { App } from '../../src/app-types.js';
-import { testApp } from '../helpers.js';
+import { rng, testApp } from '../helpers.js';
 import { evaluate, identity, upload } from './verification-route.js';
 
 const D = 8;
-
-/** A deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The brute force: leave-one-out ranking by (squared distance from differences, index). */
 function reference(E: number[][], labels: number[]) {

@@ -4,19 +4,7 @@ import Database from 'better-sqlite3';
 import t, { type Test } from 'tap';
 import type { App } from '../../src/app-types.js';
 import { encodeBinaryItems } from '../../src/http/gallery-items.js';
-import { expectError, tempDir, testApp } from '../helpers.js';
-
-/** A deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { expectError, rng, tempDir, testApp } from '../helpers.js';
 
 const D = 6;
 const K = 4;

@@ -4,21 +4,9 @@
 // exactly equal distances, which the Gram form's rounding breaks in no particular order).
 import t from 'tap';
 import type { App } from '../../src/app-types.js';
-import { testApp } from '../helpers.js';
+import { rng, testApp } from '../helpers.js';
 
 const D = 8;
-
-/** A deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const identity = Array.from({ length: D }, (_, i) => Array.from({ length: D }, (_, j) => +(i === j)));
 
