@@ -81,10 +81,17 @@ export interface PostgresStoreOptions {
   /** most connections this store's pool opens (default 10) */
   maxConnections?: number;
   /**
-   * Staged chunks older than this are swept when a store opens (default 1 hour). Younger ones may
-   * belong to another replica's upload in flight, so they stay; an upload must finish within it.
+   * Staged chunks older than this are swept when a store opens, and every `stagedSweepMs` after
+   * (default 1 hour). Younger ones may belong to another replica's upload in flight, so they stay;
+   * an upload must finish within it.
    */
   stagedGraceMs?: number;
+  /**
+   * How often an open store sweeps stale staged chunks (default 5 minutes). Without it, the chunks
+   * of an upload whose process died stayed until some replica started again, which a fleet that
+   * never restarts never does.
+   */
+  stagedSweepMs?: number;
   /** errors of idle pooled connections (the server restarted, say); the next query reports its own */
   onPoolError?: (err: Error) => void;
   /** the change feed's reconnect and ping timing (src/store/postgres-notify.ts) */
@@ -104,6 +111,7 @@ export interface PostgresStoreOptions {
 }
 
 const DEFAULT_STAGED_GRACE_MS = 60 * 60 * 1000;
+const DEFAULT_STAGED_SWEEP_MS = 5 * 60 * 1000;
 const DEFAULT_ERASE_SNAPSHOT_WAIT_MS = 30_000;
 const ERASE_SNAPSHOT_POLL_MS = 50;
 
@@ -166,6 +174,7 @@ export class PostgresStore implements Store {
   private readonly changes = new ChangeHub();
   /** the LISTEN connection, from start() on */
   private feed: PgChangeListener | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
   private readonly galleries: PostgresGalleries;
 
   constructor(
@@ -218,14 +227,26 @@ export class PostgresStore implements Store {
    */
   async start(stagedGraceMs = DEFAULT_STAGED_GRACE_MS): Promise<void> {
     await inTransaction(this.pool, (c) => migrate(c));
-    await this.pool.query(
-      'DELETE FROM chunks WHERE upload_id IS NOT NULL AND staged_at < now() - make_interval(secs => $1)',
-      [stagedGraceMs / 1000],
-    );
-    await this.galleries.sweepStaged(stagedGraceMs);
+    await this.sweepStaged(stagedGraceMs);
     if (this.closed || this.feed) return;
+    this.startSweeper(stagedGraceMs);
     this.feed = new PgChangeListener(this.url, this.changes, this.options.changeFeed);
     await this.feed.start();
+  }
+
+  private async sweepStaged(graceMs: number): Promise<void> {
+    await this.pool.query(
+      'DELETE FROM chunks WHERE upload_id IS NOT NULL AND staged_at < now() - make_interval(secs => $1)',
+      [graceMs / 1000],
+    );
+    await this.galleries.sweepStaged(graceMs);
+  }
+
+  // A failed sweep (the database away) is simply tried again on the next tick; nothing waits on it.
+  private startSweeper(graceMs: number): void {
+    const every = this.options.stagedSweepMs ?? DEFAULT_STAGED_SWEEP_MS;
+    this.sweeper = setInterval(() => void this.sweepStaged(graceMs).catch(() => undefined), every);
+    this.sweeper.unref();
   }
 
   /** Every replica's committed writes to jobs, models and datasets, by LISTEN/NOTIFY. */
@@ -240,6 +261,7 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.sweeper);
     await this.feed?.close();
     await this.pool.end();
   }

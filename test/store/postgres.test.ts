@@ -183,6 +183,26 @@ if (reason && inCi) {
     t.equal(await staged(), 0, 'the grace period is a setting');
   });
 
+  t.test('an open store sweeps stale staged chunks while it runs, not only at start-up', async (t) => {
+    const url = await freshDatabase(t);
+    const a = await openOn(t, url);
+    const ds = await a.createDataset({ name: null, dimension: 1 });
+    await a.stageChunk('up_dead', ds.id, 'triplets', seqF32(3), 1);
+    // a replica that outlives the dead upload's grace period, and never restarts
+    await openOn(t, url, { stagedGraceMs: 300, stagedSweepMs: 50 });
+    const db = await raw(t, url);
+    const staged = () =>
+      db.query('SELECT COUNT(*)::int AS n FROM chunks WHERE upload_id IS NOT NULL').then((r) => r.rows[0].n);
+    t.equal(await staged(), 1, 'younger than the grace period at start-up: kept');
+    let left = await staged();
+    for (let tries = 0; left > 0 && tries < 200; tries++) {
+      await new Promise((r) => setTimeout(r, 50));
+      left = await staged();
+    }
+    t.equal(left, 0, 'swept once older than the grace period, with no start-up in between');
+    await t.rejects(a.commitStaged('up_dead', ds.id, 'triplets', 1), /committing 1 triplets but 0 are staged/);
+  });
+
   t.test('start-up leaves the jobs live replicas hold; leases run on the database clock', async (t) => {
     const url = await freshDatabase(t);
     const a = await openOn(t, url);
