@@ -154,16 +154,25 @@ export class JobService {
     return this.store.newestJobEventSeq(id);
   }
 
+  /**
+   * Cancels a queued or running job: 409 JOB_FINISHED when it has ended. The job may end between
+   * the read and the cancel (its success commits first, on any replica): the store orders the two,
+   * and a cancel that came second changed nothing, so it answers as one sent a moment later would.
+   */
   async cancel(id: string): Promise<JobRecord> {
     const job = await this.get(id);
-    if (isFinished(job.status)) {
-      throw conflict(
-        'JOB_FINISHED',
-        `job ${id} has already ${job.status === 'cancelled' ? 'been cancelled' : job.status}`,
-      );
-    }
-    return this.runner.cancel(id);
+    if (isFinished(job.status)) throw jobFinished(job);
+    const after = await this.runner.cancel(id);
+    if (after.status !== 'cancelled') throw jobFinished(after);
+    return after;
   }
+}
+
+function jobFinished(job: JobRecord): AppError {
+  return conflict(
+    'JOB_FINISHED',
+    `job ${job.id} has already ${job.status === 'cancelled' ? 'been cancelled' : job.status}`,
+  );
 }
 
 /** The dataset must hold what the job trains on. */
