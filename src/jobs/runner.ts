@@ -432,6 +432,10 @@ export class JobRunner {
       if (!this.abandoned) await this.opts.store.releaseJobs(this.owner);
       return;
     }
+    if (!(await this.stillHeld(job))) {
+      await early?.stop();
+      return;
+    }
     this.running.set(job.id, r);
     this.opts.log.info({ jobId: job.id, kind: job.kind, datasetId: job.datasetId }, 'job started');
     this.emit(job);
@@ -457,6 +461,24 @@ export class JobRunner {
       // the next spare starts once this job's thread is gone, not while it competes for the cores
       if (spare && !this.closing) this.spare?.warm();
     });
+  }
+
+  /**
+   * Whether the job is still this runner's once its data is read: a cancel (here, while it was not
+   * yet running, or on another replica) or a lost lease during a long read would otherwise let its
+   * worker train, holding a slot and its memory, until the next renewal noticed. Renewing says so
+   * (and extends the lease for the start); a store that does not answer leaves it to that renewal.
+   */
+  private async stillHeld(job: JobRecord): Promise<boolean> {
+    const answer = await this.opts.store.renewJobLease(job.id, this.lease).catch(() => ({ held: true }) as const);
+    if (answer.held) return true;
+    this.opts.log.info(
+      { jobId: job.id, reason: answer.reason, status: answer.status },
+      'job not started: it is no longer this runner’s',
+    );
+    const now = await this.opts.store.getJob(job.id);
+    if (now) this.emit(now);
+    return false;
   }
 
   /**
