@@ -146,8 +146,8 @@ export class JobRunner {
   /** Emits `job` with the job record whenever its state or progress changes. */
   readonly events = new EventEmitter();
   private running = new Map<string, Running>();
-  /** jobs claimed whose data is being read */
-  private launching = 0;
+  /** jobs claimed whose data is being read, by id: their leases are renewed as the running ones' */
+  private readonly launching = new Set<string>();
   /** estimated bytes of the jobs running or launching */
   private reserved = 0;
   private pumping: Promise<void> | null = null;
@@ -203,6 +203,7 @@ export class JobRunner {
     if (this.beating || this.closing) return;
     this.beating = (async () => {
       await Promise.all([...this.running.values()].map((r) => this.renew(r)));
+      await Promise.all([...this.launching].map((id) => this.renewLaunching(id)));
       if (this.closing || !this.opts.store.isOpen()) return;
       const n = await this.opts.store.requeueExpiredJobs();
       if (n > 0) this.opts.log.warn({ jobs: n }, 'requeued jobs whose lease expired');
@@ -223,6 +224,18 @@ export class JobRunner {
       // The lease may still run out while the store is away; a later renewal decides.
       this.opts.log.warn({ err: e, jobId: r.job.id }, 'could not renew the job lease');
     }
+  }
+
+  /**
+   * Keeps the lease of a job whose data is being read (a large dataset may take longer than the
+   * lease): without it a sweep takes the job back and the read is wasted, on every attempt. A
+   * refusal is acted on once the read ends (stillHeld).
+   */
+  private async renewLaunching(id: string): Promise<void> {
+    if (!this.opts.store.isOpen()) return;
+    await this.opts.store
+      .renewJobLease(id, this.lease)
+      .catch((e: Error) => this.opts.log.warn({ err: e, jobId: id }, 'could not renew the job lease'));
   }
 
   /** The job is no longer this runner's: stop its worker, write nothing more, tell the listeners. */
@@ -297,7 +310,7 @@ export class JobRunner {
    * lowered since it was queued) fails with BUDGET_EXCEEDED instead of being started.
    */
   private async claimWhileRoom(): Promise<void> {
-    while (this.started && !this.closing && this.running.size + this.launching < this.opts.concurrency) {
+    while (this.started && !this.closing && this.running.size + this.launching.size < this.opts.concurrency) {
       const next = await this.opts.store.nextQueuedJob();
       if (!next) return;
       const cost = await this.costOf(next);
@@ -306,15 +319,15 @@ export class JobRunner {
         await this.finish(next.id, 'failed', { code: 'BUDGET_EXCEEDED', message: over });
         continue;
       }
-      if (this.reserved + cost.bytes > this.budget && this.running.size + this.launching > 0) return;
+      if (this.reserved + cost.bytes > this.budget && this.running.size + this.launching.size > 0) return;
       const job = await this.opts.store.claimNextJob(this.lease, next.id);
       if (!job) continue;
-      this.launching++;
+      this.launching.add(job.id);
       this.reserved += cost.bytes;
       try {
         await this.launch(job, cost.bytes);
       } finally {
-        this.launching--;
+        this.launching.delete(job.id);
         if (!this.running.has(job.id)) this.reserved -= cost.bytes;
       }
     }
