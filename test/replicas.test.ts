@@ -19,6 +19,7 @@ import {
   until,
   uploadBinary,
 } from './pg-cluster.js';
+import { lockWatcher } from './store/pg-locks.js';
 import { freshDatabase, inCi, unavailable } from './store/pg-test-db.js';
 
 const D = 8;
@@ -181,16 +182,14 @@ if (reason && inCi) {
     await db.connect();
     t.teardown(() => db.end());
     await db.query('SELECT pg_advisory_lock($1)', [0x71e0e]);
-    const waiting = (n: number) => async () => {
-      const r = await db.query(
-        "SELECT COUNT(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-      );
-      return r.rows[0].n >= n ? true : undefined;
-    };
+    // The two sessions this is about, found in pg_locks: a count of any session waiting on any lock
+    // also counts passing waits (the cluster-wide NOTIFY lock at a commit), and B's could go out first.
+    const watch = await lockWatcher(t, url);
+    const [{ pid: holder }] = (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
     const first = request(a.base, 'POST', `/galleries/${g}/reindex`, { model: m2 });
-    await until("A's reindex to wait in the store", waiting(1));
+    const aPid = await watch.waitingOnAdvisory("A's reindex to wait for the queue's lock", 0x71e0e, holder);
     const second = request(b.base, 'POST', `/galleries/${g}/reindex`, { model: m3 });
-    await until("B's reindex to wait in the store", waiting(2));
+    await watch.blockedBy("B's reindex to wait behind A's", aPid, holder);
     await db.query('SELECT pg_advisory_unlock($1)', [0x71e0e]);
     const [ra, rb] = await Promise.all([first, second]);
 

@@ -6,23 +6,16 @@
 //     later: 409 JOB_FINISHED, not 200 with a job that succeeded;
 //   - its launch: cancelled while the runner reads its data (the chunks table is locked), the job is
 //     not started afterwards (its worker would train until the next lease renewal noticed).
+// Each wait is for the one session that must be stopped, found in pg_locks (test/store/pg-locks.ts),
+// and bounded. The lease is an hour: no heartbeat renews or sweeps, so nothing else waits on the row.
 // Needs TEST_DATABASE_URL; skipped without, failed under CI=true.
 import { Writable } from 'node:stream';
-import pg from 'pg';
 import t from 'tap';
 import { createDataset, expectError, makeTriplets, testApp, waitForJob } from '../helpers.js';
+import { holdLock, lockWatcher, within } from '../store/pg-locks.js';
 import { freshDatabase, inCi, unavailable } from '../store/pg-test-db.js';
 
-/** Polls until `n` sessions of the test's database wait for a lock. */
-async function lockWaiters(db: pg.Client, n: number): Promise<void> {
-  for (;;) {
-    const r = await db.query(
-      "SELECT COUNT(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-    );
-    if (r.rows[0].n >= n) return;
-    await new Promise((done) => setTimeout(done, 20));
-  }
-}
+const HOUR_MS = 3_600_000;
 
 /** The log lines an app writes, parsed. */
 function captureLogs(): { lines: Record<string, unknown>[]; logger: { level: string; stream: Writable } } {
@@ -45,13 +38,10 @@ if (reason && inCi) {
 } else {
   t.test('a cancel that loses to the success answers 409 JOB_FINISHED; the success stands', async (t) => {
     const databaseUrl = await freshDatabase(t);
-    const app = await testApp(t, { config: { databaseUrl } });
+    const app = await testApp(t, { config: { databaseUrl, jobLeaseMs: HOUR_MS } });
     const ds = await createDataset(app, 4, makeTriplets(50, 4));
-    const db = new pg.Client({ connectionString: databaseUrl });
-    await db.connect();
-    t.teardown(() => db.end());
-    await db.query('BEGIN');
-    await db.query('LOCK TABLE models IN SHARE MODE');
+    const watch = await lockWatcher(t, databaseUrl);
+    const held = await holdLock(t, databaseUrl, 'LOCK TABLE models IN SHARE MODE');
 
     const job = (
       await app.inject({
@@ -60,10 +50,16 @@ if (reason && inCi) {
         payload: { datasetId: ds, outputDimension: 2, maxIterations: 5 },
       })
     ).json();
-    await lockWaiters(db, 1); // the success: the job's row locked, the model's insert waiting
+    // the success: the job's row locked (FOR UPDATE comes first), the model's insert waiting for us
+    const success = await watch.waitingOnTable(
+      'the success to insert its model',
+      'models',
+      'RowExclusiveLock',
+      held.pid,
+    );
     const cancel = app.inject({ method: 'POST', url: `/jobs/${job.id}/cancel` });
-    await lockWaiters(db, 2); // the cancel, waiting for the job's row
-    await db.query('COMMIT');
+    await watch.blockedBy("the cancel to wait for the job's row", success);
+    await held.release();
 
     const res = await cancel;
     expectError(t, res, 409, 'JOB_FINISHED');
@@ -76,13 +72,10 @@ if (reason && inCi) {
   t.test('a job cancelled while its data is read is not started afterwards', async (t) => {
     const databaseUrl = await freshDatabase(t);
     const logs = captureLogs();
-    const app = await testApp(t, { config: { databaseUrl }, build: { logger: logs.logger } });
+    const app = await testApp(t, { config: { databaseUrl, jobLeaseMs: HOUR_MS }, build: { logger: logs.logger } });
     const ds = await createDataset(app, 4, makeTriplets(50, 4));
-    const db = new pg.Client({ connectionString: databaseUrl });
-    await db.connect();
-    t.teardown(() => db.end());
-    await db.query('BEGIN');
-    await db.query('LOCK TABLE chunks IN ACCESS EXCLUSIVE MODE');
+    const watch = await lockWatcher(t, databaseUrl);
+    const held = await holdLock(t, databaseUrl, 'LOCK TABLE chunks IN ACCESS EXCLUSIVE MODE');
 
     const job = (
       await app.inject({
@@ -91,14 +84,15 @@ if (reason && inCi) {
         payload: { datasetId: ds, outputDimension: 2, maxIterations: 5 },
       })
     ).json();
-    await lockWaiters(db, 1); // claimed, its data being read
+    await watch.waitingOnTable('the claimed job’s data read', 'chunks', 'AccessShareLock', held.pid);
     const cancel = await app.inject({ method: 'POST', url: `/jobs/${job.id}/cancel` });
     t.match(cancel.json(), { status: 'cancelled' });
-    await db.query('COMMIT');
+    await held.release();
 
     const about = (msg: string) => logs.lines.some((l) => l.jobId === job.id && l.msg === msg);
-    while (!about('job started') && !about('job not started: it is no longer this runner’s'))
-      await new Promise((done) => setTimeout(done, 20));
+    await within('the runner to start the job or say why not', () =>
+      about('job started') || about('job not started: it is no longer this runner’s') ? true : undefined,
+    );
     t.notOk(about('job started'), 'no worker started for the cancelled job');
     t.equal(app.services.runner.activeCount, 0, 'no training slot held');
     t.match(await waitForJob(app, job.id), { status: 'cancelled', modelId: null });

@@ -3,10 +3,11 @@
 // not lost to a sweep (its own, or another replica's) and started again, forever for a dataset
 // that always takes longer to read than the lease. The read is held open by an exclusive lock on
 // the chunks table, taken by a session of the test's own, until the database's clock is well past
-// the lease the claim took. Needs TEST_DATABASE_URL; skipped without, failed under CI=true.
-import pg from 'pg';
+// the lease the claim took. Its waits are for that read's lock wait and the database's clock, bounded
+// (test/store/pg-locks.ts). Needs TEST_DATABASE_URL; skipped without, failed under CI=true.
 import t from 'tap';
 import { createDataset, makeTriplets, testApp, waitForJob } from '../helpers.js';
+import { holdLock, lockWatcher, within } from '../store/pg-locks.js';
 import { freshDatabase, inCi, unavailable } from '../store/pg-test-db.js';
 
 const LEASE_MS = 600;
@@ -22,11 +23,8 @@ if (reason && inCi) {
     const databaseUrl = await freshDatabase(t);
     const app = await testApp(t, { config: { databaseUrl, jobLeaseMs: LEASE_MS } });
     const ds = await createDataset(app, 4, makeTriplets(50, 4));
-    const db = new pg.Client({ connectionString: databaseUrl });
-    await db.connect();
-    t.teardown(() => db.end());
-    await db.query('BEGIN');
-    await db.query('LOCK TABLE chunks IN ACCESS EXCLUSIVE MODE');
+    const watch = await lockWatcher(t, databaseUrl);
+    const held = await holdLock(t, databaseUrl, 'LOCK TABLE chunks IN ACCESS EXCLUSIVE MODE');
 
     const res = await app.inject({
       method: 'POST',
@@ -34,24 +32,19 @@ if (reason && inCi) {
       payload: { datasetId: ds, outputDimension: 2, maxIterations: 5 },
     });
     const id = res.json().id as string;
-    const watch = new pg.Client({ connectionString: databaseUrl });
-    await watch.connect();
-    t.teardown(() => watch.end());
     const row = async () =>
       (await watch.query('SELECT status, attempts, lease_expires_at FROM jobs WHERE id = $1', [id])).rows[0];
-    // claimed: its data is being read (and waits for the lock)
-    let claimed = await row();
-    while (claimed.status !== 'running') claimed = await row();
+    await watch.waitingOnTable('the claimed job’s data read', 'chunks', 'AccessShareLock', held.pid);
+    const claimed = await row();
+    t.match(claimed, { status: 'running', attempts: 1 }, 'claimed, its data being read');
     const firstExpiry = claimed.lease_expires_at as Date;
     // Several leases later, by the database's clock: every sweep since could have taken the job back.
     const later = new Date(firstExpiry.getTime() + 4 * LEASE_MS).toISOString();
-    for (;;) {
-      const r = await watch.query('SELECT now() > $1::timestamptz AS past', [later]);
-      if (r.rows[0].past) break;
-      await new Promise((done) => setTimeout(done, 50));
-    }
+    await within('the database clock to pass four leases', async () =>
+      (await watch.query('SELECT now() > $1::timestamptz AS past', [later])).rows[0].past ? true : undefined,
+    );
     t.match(await row(), { status: 'running', attempts: 1 }, 'still this runner’s, claimed once');
-    await db.query('COMMIT');
+    await held.release();
 
     const done = await waitForJob(app, id);
     t.match(done, { status: 'succeeded', attempts: 1 }, 'it started once, when its data arrived');

@@ -10,6 +10,7 @@ import t, { type Test } from 'tap';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/types.js';
 import { model, params } from './contract.js';
+import { within } from './pg-locks.js';
 import { freshDatabase, inCi, unavailable } from './pg-test-db.js';
 
 /** A vector of d float32s whose bytes spell `text`: findable in a file, and finite. */
@@ -338,8 +339,7 @@ else {
           "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'VACUUM%' AND wait_event_type = 'Lock'",
         )
       ).rows[0]?.pid;
-    let pid: number | undefined;
-    while ((pid = await waiting()) === undefined) await new Promise((r) => setTimeout(r, 20));
+    const pid = await within("the erasure's VACUUM to wait for the reader's lock", waiting);
     await client.query('SELECT pg_terminate_backend($1)', [pid]);
     await t.rejects(erased, { code: 'STORAGE_UNAVAILABLE' }, 'the erasure answers 503: the client retries');
     await reader.query('COMMIT');
