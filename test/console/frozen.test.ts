@@ -5,13 +5,8 @@
 // stays queued, so its stream stays open.
 import t from 'tap';
 import type { Page } from 'playwright-core';
-import { prepare, session, WAIT } from './session.js';
+import { holds, prepare, session, WAIT } from './session.js';
 
-const holds = (p: Promise<unknown>) =>
-  p.then(
-    () => true,
-    () => false,
-  );
 const unanswered = (page: Page) =>
   holds(page.waitForSelector('#status.error:has-text("cannot reach the service")', WAIT));
 const noError = (page: Page) => holds(page.waitForSelector('#status:not(.error)', { state: 'attached', ...WAIT }));

@@ -39,7 +39,10 @@ if (prepare())
     const s = await session(t);
     const { page } = s;
     const p = await proxy(() => s.server.port, 'backend.internal:8080');
-    t.teardown(() => new Promise((r) => p.server.close(r)));
+    t.teardown(() => {
+      p.server.close();
+      p.server.closeAllConnections(); // the browser's keep-alive connections would hold close() open
+    });
     const ds = await s.call('POST', '/datasets', { name: 'ds', dimension: 2 });
     const m = await s.call('POST', '/models', { W: [[1, 0]], name: 'm' });
     // localhost, not 127.0.0.1: the page's origin is neither the proxy's Host nor the service's

@@ -5,13 +5,8 @@
 import t from 'tap';
 import type { Page } from 'playwright-core';
 import { dropFile } from './browser.js';
-import { prepare, session, WAIT } from './session.js';
+import { holds, prepare, session, WAIT } from './session.js';
 
-const holds = (p: Promise<unknown>) =>
-  p.then(
-    () => true,
-    () => false,
-  );
 const noError = (page: Page) => holds(page.waitForSelector('#status:not(.error)', { state: 'attached', ...WAIT }));
 // (a poll during the shutdown may first be refused with 503: the service's own message)
 const unreachable = (page: Page, what = '') =>

@@ -3,14 +3,10 @@
 // the navigation afterwards still works.
 import t from 'tap';
 import type { Page } from 'playwright-core';
-import { prepare, session } from './session.js';
+import { holds, prepare, session } from './session.js';
 
 // A page shows its heading as soon as its script has run: a bounded wait, false when it never does.
-const shows = (page: Page, selector: string) =>
-  page.waitForSelector(selector, { timeout: 15_000 }).then(
-    () => true,
-    () => false,
-  );
+const shows = (page: Page, selector: string) => holds(page.waitForSelector(selector, { timeout: 15_000 }));
 
 if (prepare())
   t.test('any hash shows a page, and the console keeps working after it', async (t) => {

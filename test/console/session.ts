@@ -95,6 +95,9 @@ export async function session(t: Test, env: Record<string, string> = {}): Promis
   return s;
 }
 
-/** The text of the page's live region, and whether it shows an error. */
-export const status = (page: Page) =>
-  page.$eval('#status', (el: any) => ({ text: el.textContent as string, error: el.className === 'error' }));
+/** Whether a bounded wait (a waitForSelector) ended with what it waited for. */
+export const holds = (p: Promise<unknown>): Promise<boolean> =>
+  p.then(
+    () => true,
+    () => false,
+  );
