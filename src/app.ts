@@ -25,6 +25,7 @@ import bodyParsers from './http/body-parsers.js';
 import { validators } from './http/validation.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { nameOperation } from './plugins/operation-ids.js';
+import { keepRepliesPrivate } from './http/private-replies.js';
 import datasetRoutes from './routes/datasets.js';
 import healthRoutes from './routes/health.js';
 import jobEventRoutes from './routes/job-events.js';
@@ -225,6 +226,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     ...serverOptions(config.connections),
   }).withTypeProvider<TypeBoxTypeProvider>() as App;
   app.decorate('state', { ready: false, http: {} });
+  // First, so that every reply after it (refusals in onRequest hooks too) is no-store and nosniff.
+  keepRepliesPrivate(app);
   guardBodies(app, config);
 
   app.setValidatorCompiler(validators());

@@ -3,6 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, type DomainErrorKind } from './domain/errors.js';
 import { AppError, errorBody } from './errors.js';
 import { ClientAbortError, isClientAbort } from './http/body-guard.js';
+import { PRIVATE_HEADERS } from './http/private-replies.js';
 
 /** nginx's status for a request whose client closed the connection first (task-gate.ts's clientGone). */
 const CLIENT_CLOSED = 499;
@@ -79,9 +80,11 @@ export function errorHandler(err: FastifyError | AppError | Error, req: FastifyR
  * For Fastify's `frameworkErrors` option. The router's own errors (a malformed %-escape in the
  * path, a path parameter longer than `maxParamLength`) never reach setErrorHandler, and Fastify
  * answers them with its codes (FST_ERR_BAD_URL, FST_ERR_MAX_PARAM_LENGTH, status 414); this keeps
- * them in the contract's shape and codes.
+ * them in the contract's shape and codes. Fastify builds their reply on a context without hooks, so
+ * the headers every reply carries are set here.
  */
 export function frameworkErrorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+  reply.headers(PRIVATE_HEADERS);
   const url = req.url.split('?')[0];
   const shown = url.length > 200 ? `${url.slice(0, 200)}…` : url;
   if (err.code === 'FST_ERR_BAD_URL') {

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import type { ConnectionSettings } from '../config.js';
 import { errorBody } from '../errors.js';
+import { PRIVATE_HEADERS } from './private-replies.js';
 import type { ErrorCode } from '../errors.js';
 
 /** How often Node checks the header and request timeouts: a quarter of the shorter, 250 ms to 30 s. */
@@ -41,12 +42,17 @@ export function serverOptions(c: ConnectionSettings): Pick<
   };
 }
 
+/** The headers every reply carries, as lines of a raw response (no hook sees one). */
+const PRIVATE_LINES = Object.entries(PRIVATE_HEADERS)
+  .map(([name, value]) => `${name}: ${value}\r\n`)
+  .join('');
+
 /** A whole HTTP response with the contract's JSON error, written on a socket Node did not hand to Fastify. */
 function rawReply(status: number, code: ErrorCode, message: string): string {
   const body = JSON.stringify(errorBody(status, code, message));
   return (
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+    `Content-Length: ${Buffer.byteLength(body)}\r\n${PRIVATE_LINES}Connection: close\r\n\r\n${body}`
   );
 }
 

@@ -38,11 +38,11 @@ export function consoleDir(): string | undefined {
 }
 
 export default async function consolePlugin(app: App): Promise<void> {
+  // (nosniff, like every reply's: src/http/private-replies.ts)
   app.addHook('onSend', (req, reply, payload, done) => {
     if (isConsolePath(req.url.split('?')[0])) {
       reply.header('content-security-policy', CONSOLE_CSP);
       reply.header('x-frame-options', 'DENY');
-      reply.header('x-content-type-options', 'nosniff');
       reply.header('referrer-policy', 'no-referrer');
       reply.header('cross-origin-opener-policy', 'same-origin');
     }

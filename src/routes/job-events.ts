@@ -3,6 +3,7 @@
 // final status. Every SSE event carries `id:` (the seq of the newest point sent), so a client that
 // reconnects with `Last-Event-ID` gets the stored points it missed, then the live ones.
 import type { App } from '../app-types.js';
+import { PRIVATE_HEADERS } from '../http/private-replies.js';
 import { errors, IdParams } from '../schemas/common.js';
 import { isFinished, JobEvent, type JobRecord } from '../domain/records.js';
 import { Type } from '@sinclair/typebox';
@@ -100,9 +101,11 @@ export default async function jobEventRoutes(app: App): Promise<void> {
       let cursor = lastEventId(req.headers['last-event-id']) ?? after ?? (await jobs.newestEventSeq(first.id));
       reply.hijack();
       const res = reply.raw;
+      // Hijacked: no hook adds the headers every reply carries (src/http/private-replies.ts).
       res.writeHead(200, {
+        ...PRIVATE_HEADERS,
         'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
+        'cache-control': `${PRIVATE_HEADERS['cache-control']}, no-transform`,
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
         'x-request-id': req.id,

@@ -124,9 +124,10 @@ export class Call {
 }
 
 /**
- * How every call of the console is fetched: never kept in the browser's HTTP cache. The replies
- * carry no Cache-Control, and Chrome writes them to the profile's disk cache, where a dataset's
- * labels (people's names, in a face gallery) outlive the session and the identity's erasure.
+ * How every call of the console is fetched: never kept in the browser's HTTP cache. The service's
+ * replies say no-store themselves; this holds too behind a proxy that drops the header, where Chrome
+ * would write them to the profile's disk cache and a dataset's labels (people's names, in a face
+ * gallery) would outlive the session and the identity's erasure.
  */
 export const NO_STORE: RequestCache = 'no-store';
 
