@@ -3,8 +3,8 @@
 import { api, enc } from '../api.js';
 import { field, fill, h, options, say, table, userText } from '../dom.js';
 import { num, when } from '../format.js';
-import type { Alias, Model, Page } from '../types.js';
-import { attempt, modelText, models, untilDone } from './util.js';
+import type { Alias, Model } from '../types.js';
+import { aliases, attempt, modelText, models, untilDone } from './util.js';
 
 // An HTML pattern is matched with the v flag, where a literal '-' in a class needs its backslash.
 const NAME = '(?!mdl_)[A-Za-z0-9][A-Za-z0-9._\\-]{0,63}';
@@ -54,16 +54,16 @@ function confirmation(
 
 /** The aliases table and the promotion form, from the service's lists. */
 async function show(list: HTMLElement, formBox: HTMLElement, reload: () => void): Promise<void> {
-  const [aliases, all] = await Promise.all([api<Page<Alias>>('GET', '/aliases?limit=1000'), models()]);
+  const [aliasList, all] = await Promise.all([aliases(), models()]);
   const byId = new Map(all.map((m) => [m.id, m]));
   fill(
     list,
-    aliases.items.length === 0
+    aliasList.length === 0
       ? h('p', {}, 'No aliases yet.')
       : table(
           'Aliases',
           ['Alias', 'Model', 'Previous model', 'Updated'],
-          aliases.items.map((a) => [
+          aliasList.map((a) => [
             userText(a.name),
             userText(describe(byId.get(a.model), a.model)),
             a.previousModel ?? '–',
@@ -84,7 +84,7 @@ async function show(list: HTMLElement, formBox: HTMLElement, reload: () => void)
       'aria-labelledby': 'promote-title',
       onsubmit: (e) => {
         e.preventDefault();
-        const current = aliases.items.find((a) => a.name === name.value)?.model;
+        const current = aliasList.find((a) => a.name === name.value)?.model;
         if (current === model.value) return say(`${name.value} already names ${model.value}`);
         fill(slot, confirmation(name.value, current, model.value, byId, reload));
       },

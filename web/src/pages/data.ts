@@ -2,26 +2,37 @@
 // and a search try-out that lists a chosen item's nearest neighbours with their distances.
 import { api, enc } from '../api.js';
 import { field, fill, h, options, say, table, userText } from '../dom.js';
-import type { Dataset, Gallery, Page } from '../types.js';
+import type { Dataset, Gallery } from '../types.js';
 import { dropZone } from './drop-zone.js';
 import { searchForm } from './search-form.js';
-import { attempt, datasets, galleries, modelText, models, untilDone } from './util.js';
+import { attempt, datasets, galleries, listFirst, modelText, models, untilDone } from './util.js';
+
+type Label = { label: string | number; sampleCount: number };
+
+/** Labels listed at first, and how many more each "Show more labels" adds. */
+const LABELS_STEP = 100;
+
+/** After more labels are shown, the focus goes to the next button, or to the list when none is left. */
+const keepFocus = (labels: HTMLElement) => (labels.querySelector<HTMLElement>('.more button') ?? labels).focus();
 
 function datasetsCard(list: Dataset[], labels: HTMLElement, reload: () => void): HTMLElement {
-  const showLabels = (d: Dataset) =>
+  const showLabels = (d: Dataset, count = LABELS_STEP): Promise<boolean> =>
     attempt('Listing labels', async () => {
-      const page = await api<Page<{ label: string | number; sampleCount: number }>>(
-        'GET',
-        `/datasets/${enc(d.id)}/labels?limit=100`,
+      const page = await listFirst<Label>(`/datasets/${enc(d.id)}/labels`, count);
+      const next = h(
+        'button',
+        { type: 'button', onclick: () => void showLabels(d, count + LABELS_STEP).then(() => keepFocus(labels)) },
+        `Show ${LABELS_STEP} more labels`,
       );
       labels.hidden = false;
       fill(
         labels,
         table(
-          `Labels of ${d.name ?? d.id}${page.nextCursor ? ' (first 100)' : ''}`,
+          `Labels of ${d.name ?? d.id}${page.more ? ` (the first ${page.items.length})` : ''}`,
           ['Label', 'Samples'],
           page.items.map((l) => [userText(String(l.label)), l.sampleCount]),
         ),
+        page.more ? h('p', { class: 'more' }, next) : null,
       );
     });
   const name = h('input', { type: 'text', name: 'name', maxlength: 200 });
@@ -116,7 +127,7 @@ async function galleriesCard(list: Gallery[], reload: () => void): Promise<HTMLE
 export function dataPage(main: HTMLElement): () => void {
   const top = h('div', {});
   // Outside the lists that a reload redraws, so the labels shown stay shown.
-  const labels = h('section', { id: 'labels', class: 'card', 'aria-label': 'Labels', hidden: true });
+  const labels = h('section', { id: 'labels', class: 'card', 'aria-label': 'Labels', hidden: true, tabindex: -1 });
   const search = searchForm();
   const drop = dropZone(() => load(), search.offer);
   fill(main, h('h1', {}, 'Datasets and galleries'), top, labels, drop.el, search.el);

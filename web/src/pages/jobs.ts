@@ -4,20 +4,29 @@ import { lineChart } from '../charts.js';
 import { fill, h, say, settle, table } from '../dom.js';
 import { duration, num, when } from '../format.js';
 import { followJob } from '../sse.js';
-import { TERMINAL, type Job, type Page, type Progress } from '../types.js';
+import { TERMINAL, type Job, type Progress } from '../types.js';
 import { trainForm } from './train-form.js';
-import { attempt, every } from './util.js';
+import { attempt, every, listFirst } from './util.js';
 
 const jobLink = (j: Job) => h('a', { href: `#/jobs/${enc(j.id)}` }, j.id);
 const NO_PROGRESS: Progress = { iteration: 0, maxIterations: 0, activeFraction: 0, elapsedMs: 0 };
 const progressText = (p: Progress | null) => (p ? `${p.iteration} / ${p.maxIterations}` : '–');
 
+/** Jobs listed at first, and how many more each "Show older jobs" adds (the history only grows). */
+const JOBS_STEP = 100;
+
 export function jobsPage(main: HTMLElement): () => void {
-  const list = h('div', { class: 'card' });
+  const list = h('div', {});
+  let shown = JOBS_STEP;
+  // Outside what each poll redraws, so the button keeps the focus it was given.
+  const note = h('span', {});
+  const older = h('button', { type: 'button' }, `Show ${JOBS_STEP} older jobs`);
+  const more = h('p', { class: 'more', hidden: true }, note, ' ', older);
   const train = trainForm();
-  fill(main, h('h1', {}, 'Jobs'), train.el, list);
-  const stop = every(2000, async () => {
-    const jobs = (await api<Page<Job>>('GET', '/jobs?limit=100')).items;
+  fill(main, h('h1', {}, 'Jobs'), train.el, h('div', { class: 'card' }, list, more));
+  const load = async () => {
+    const page = await listFirst<Job>('/jobs', shown);
+    const jobs = page.items;
     const rows = jobs.map((j) => [
       jobLink(j),
       j.kind,
@@ -29,9 +38,10 @@ export function jobsPage(main: HTMLElement): () => void {
       when(j.createdAt),
     ]);
     const queued = jobs.filter((j) => j.status === 'queued' || j.status === 'running').length;
+    const among = page.more ? ` of the newest ${jobs.length}` : '';
     fill(
       list,
-      h('h2', {}, `Queue and history (${queued} queued or running)`),
+      h('h2', {}, `Queue and history (${queued} queued or running${among})`),
       jobs.length === 0
         ? h('p', {}, 'No jobs yet.')
         : table(
@@ -40,7 +50,14 @@ export function jobsPage(main: HTMLElement): () => void {
             rows,
           ),
     );
+    more.hidden = !page.more;
+    fill(note, `Showing the newest ${jobs.length} jobs; older ones are not listed.`);
+  };
+  older.addEventListener('click', () => {
+    shown += JOBS_STEP;
+    void attempt('Listing older jobs', load);
   });
+  const stop = every(2000, load);
   return () => {
     stop();
     train.stop();

@@ -4,12 +4,12 @@ import { api, enc } from '../api.js';
 import { rocChart } from '../charts.js';
 import { field, fill, h, options, say, table, userText } from '../dom.js';
 import { far, num, pct, when } from '../format.js';
-import type { Alias, Dataset, Evaluation, Model, Page } from '../types.js';
-import { attempt, datasets, modelText, models, untilDone } from './util.js';
+import type { Alias, Dataset, Evaluation, Model } from '../types.js';
+import { aliases, attempt, datasets, modelText, models, untilDone } from './util.js';
 
 const DEFAULT_FARS = [1e-1, 1e-2, 1e-3, 1e-4];
 
-function modelTable(list: Model[], aliases: Alias[]): HTMLElement {
+function modelTable(list: Model[], aliasList: Alias[]): HTMLElement {
   const rows = list.map((m) => [
     m.id,
     m.name === null ? '–' : userText(m.name),
@@ -17,7 +17,7 @@ function modelTable(list: Model[], aliases: Alias[]): HTMLElement {
     // a trained model's `normalize: auto` is resolved here: the model says what it embeds with
     m.normalize ? 'unit norm' : 'plain',
     userText(
-      aliases
+      aliasList
         .filter((a) => a.model === m.id)
         .map((a) => a.name)
         .join(', ') || '–',
@@ -131,14 +131,10 @@ export function modelsPage(main: HTMLElement): () => void {
   const out = h('section', { class: 'card', 'aria-label': 'Evaluation results', id: 'evaluation' });
   fill(main, h('h1', {}, 'Models'), list, form, out);
   return untilDone('Listing models', async () => {
-    const [all, aliases, sets] = await Promise.all([
-      models(),
-      api<Page<Alias>>('GET', '/aliases?limit=1000'),
-      datasets(),
-    ]);
+    const [all, aliasList, sets] = await Promise.all([models(), aliases(), datasets()]);
     fill(
       list,
-      all.length === 0 ? h('p', {}, 'No models yet: train one on the Jobs page.') : modelTable(all, aliases.items),
+      all.length === 0 ? h('p', {}, 'No models yet: train one on the Jobs page.') : modelTable(all, aliasList),
     );
     if (all.length > 0) fill(form, evaluateForm(all, sets, out));
     else say('No models yet');

@@ -1,12 +1,35 @@
-// Pieces the pages share: lists fetched whole, a failure shown in the live region, polling.
-import { api } from '../api.js';
+// Pieces the pages share: lists read page by page, a failure shown in the live region, polling.
+import { api, enc } from '../api.js';
 import { say, settle } from '../dom.js';
-import type { Dataset, Gallery, Model, Page } from '../types.js';
+import type { Alias, Dataset, Gallery, Model, Page } from '../types.js';
 
-export const models = async (): Promise<Model[]> => (await api<Page<Model>>('GET', '/models?limit=1000')).items;
-export const datasets = async (): Promise<Dataset[]> => (await api<Page<Dataset>>('GET', '/datasets?limit=1000')).items;
-export const galleries = async (): Promise<Gallery[]> =>
-  (await api<Page<Gallery>>('GET', '/galleries?limit=1000')).items;
+/** The most items the API gives in one page (`?limit=` is 1 to 1000). */
+export const PAGE_LIMIT = 1000;
+
+/**
+ * The first `count` items of a list (all of them by default), read page by page through
+ * `nextCursor`, and whether more follow. One page was read before, so past 1,000 models, datasets
+ * or galleries the rest were silently missing from every table and choice.
+ */
+export async function listFirst<T>(path: string, count = Infinity): Promise<{ items: T[]; more: boolean }> {
+  const items: T[] = [];
+  const sep = path.includes('?') ? '&' : '?';
+  let cursor: string | null = null;
+  do {
+    const limit = Math.min(PAGE_LIMIT, count - items.length);
+    const after: string = cursor === null ? '' : `&cursor=${enc(cursor)}`;
+    const page: Page<T> = await api<Page<T>>('GET', `${path}${sep}limit=${limit}${after}`);
+    items.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor !== null && items.length < count);
+  return { items, more: cursor !== null };
+}
+
+const all = async <T>(path: string): Promise<T[]> => (await listFirst<T>(path)).items;
+export const models = (): Promise<Model[]> => all('/models');
+export const datasets = (): Promise<Dataset[]> => all('/datasets');
+export const galleries = (): Promise<Gallery[]> => all('/galleries');
+export const aliases = (): Promise<Alias[]> => all('/aliases');
 
 export const modelText = (m: Model): string =>
   `${m.name ? `${m.name} · ` : ''}${m.id} (${m.inputDimension}→${m.outputDimension})`;
