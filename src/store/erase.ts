@@ -3,47 +3,118 @@
 // for indexTriplets rows, by a byte-equal copy of its vector for rows uploaded as vectors), and
 // the sample indices of the index triplets left are renumbered, as every later sample moved up.
 // Pure: the backends read and write the chunks (docs/decisions/0034-identity-level-data.md).
+import { createHash } from 'node:crypto';
 import type { Label } from './types.js';
 
 /** 1 and "1" are different labels (as in training: src/compute/training-data.ts). */
 export const sameLabel = (a: Label, b: Label): boolean => typeof a === typeof b && a === b;
 
-/** The samples an erasure removed: their indices (in upload order, before it) and their vectors' bytes. */
+/**
+ * The samples an erasure removed: their indices (in upload order, before it) and, when the dataset
+ * holds triplets uploaded as vectors, a 128-bit digest of each one's bytes. Sized before the first
+ * chunk is read, from the label's stored count s: 8·s bytes of indices plus, with digests,
+ * 34·s (a table of 2s + 1 slots of 16 bytes and a mark), never a copy of the vectors (which grew
+ * as s·4·d and ran the store's thread out of memory).
+ */
 export class ErasedSamples {
   /** ascending indices of the erased samples, as they were numbered before the erasure */
-  readonly indices: number[] = [];
-  private readonly vectors = new Set<string>();
+  private readonly at: Float64Array;
+  private n = 0;
+  private readonly digests: DigestSet | undefined;
+
+  /** `expected`: the label's stored sample count; `vectors`: whether triplets must be matched by bytes */
+  constructor(
+    private readonly expected: number,
+    vectors: boolean,
+  ) {
+    this.at = new Float64Array(expected);
+    this.digests = vectors ? new DigestSet(expected) : undefined;
+  }
 
   add(index: number, vector: Uint8Array): void {
-    this.indices.push(index);
-    this.vectors.add(Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('latin1'));
+    if (this.n === this.expected)
+      throw new Error(`corrupt dataset: more samples of the label than the ${this.expected} counted`);
+    this.at[this.n++] = index;
+    this.digests?.add(vector);
   }
 
   get count(): number {
-    return this.indices.length;
+    return this.n;
   }
 
+  get indices(): Float64Array {
+    return this.at.subarray(0, this.n);
+  }
+
+  /** Whether the vector is byte-equal to an erased sample (by its digest). */
   holdsVector(vector: Uint8Array): boolean {
-    return this.vectors.has(Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('latin1'));
+    if (!this.digests) throw new Error('ErasedSamples: built without digests, cannot match vectors');
+    return this.digests.has(vector);
   }
 
   /** Whether sample i was erased (binary search). */
   erased(i: number): boolean {
     const at = this.below(i);
-    return at < this.indices.length && this.indices[at] === i;
+    return at < this.n && this.at[at] === i;
   }
 
   /** How many erased samples came before sample i: how far it moves up. */
   below(i: number): number {
     let lo = 0;
-    let hi = this.indices.length;
+    let hi = this.n;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.indices[mid] < i) lo = mid + 1;
+      if (this.at[mid] < i) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
+}
+
+/**
+ * A set of byte strings by the first 128 bits of their SHA-256, in typed arrays: an open-addressing
+ * table of 2n + 1 slots for n entries (load ≤ ½). Two different vectors of one digest are a
+ * 2⁻¹²⁸ chance, far below a disk's error rate.
+ */
+class DigestSet {
+  private readonly words: Uint32Array;
+  private readonly used: Uint8Array;
+  private readonly slots: number;
+
+  constructor(n: number) {
+    this.slots = 2 * n + 1;
+    this.words = new Uint32Array(4 * this.slots);
+    this.used = new Uint8Array(this.slots);
+  }
+
+  add(bytes: Uint8Array): void {
+    const d = digest(bytes);
+    const s = this.find(d);
+    if (this.used[s]) return;
+    this.used[s] = 1;
+    this.words.set(d, 4 * s);
+  }
+
+  has(bytes: Uint8Array): boolean {
+    return this.used[this.find(digest(bytes))] === 1;
+  }
+
+  /** The slot holding d, or the empty slot where it would go. */
+  private find(d: Uint32Array): number {
+    let s = d[0] % this.slots;
+    for (;;) {
+      if (!this.used[s]) return s;
+      const w = 4 * s;
+      const ws = this.words;
+      if (ws[w] === d[0] && ws[w + 1] === d[1] && ws[w + 2] === d[2] && ws[w + 3] === d[3]) return s;
+      s = s + 1 === this.slots ? 0 : s + 1;
+    }
+  }
+}
+
+function digest(bytes: Uint8Array): Uint32Array {
+  const h = createHash('sha256').update(bytes).digest();
+  return new Uint32Array([h.readUInt32LE(0), h.readUInt32LE(4), h.readUInt32LE(8), h.readUInt32LE(12)]);
 }
 
 /** A chunk's rows as kept: their bytes, labels (samples) or sample indices (index triplets), and count. */

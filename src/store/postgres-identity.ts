@@ -184,7 +184,12 @@ export async function erase(
       'LABEL_NOT_FOUND',
       `dataset ${ds.id} has no samples labelled ${json} (a ${kind === 0 ? 'integer' : 'string'})`,
     );
-  const erased = new ErasedSamples();
+  const { rows: vectorTriplets } = await c.query(
+    `SELECT 1 FROM chunks WHERE dataset_id = $1 AND kind = 'triplets' AND upload_id IS NULL
+     AND sample_refs IS NULL LIMIT 1`,
+    [ds.id],
+  );
+  const erased = new ErasedSamples(counted[0].n, vectorTriplets.length > 0);
   const { rows: hits } = await c.query<{ seq: string; start: string }>(
     `SELECT seq, start FROM (
        SELECT seq, labels, SUM(count) OVER (ORDER BY seq) - count AS start FROM chunks

@@ -168,7 +168,7 @@ export class SqliteIdentity {
    */
   erase(ds: DatasetRecord, label: Label): { samplesErased: number; tripletsErased: number } {
     const expected = this.labelCount(ds.id, label);
-    const erased = new ErasedSamples();
+    const erased = new ErasedSamples(expected, this.holdsVectorTriplets(ds.id));
     const hits = this.db
       .prepare(
         `SELECT seq, start FROM (
@@ -223,6 +223,18 @@ export class SqliteIdentity {
       .run(erased.count, tripletsErased, ds.id);
     this.refreshLabelCount(ds.id);
     return { samplesErased: erased.count, tripletsErased };
+  }
+
+  /** Whether a committed triplet chunk of the dataset has no sample indices: rows matched by their bytes. */
+  private holdsVectorTriplets(datasetId: string): boolean {
+    return (
+      this.db
+        .prepare(
+          `SELECT 1 FROM chunks c WHERE c.dataset_id = ? AND c.kind = 'triplets' AND c.upload_id IS NULL
+           AND NOT EXISTS (SELECT 1 FROM chunk_refs r WHERE r.seq = c.seq) LIMIT 1`,
+        )
+        .get(datasetId) !== undefined
+    );
   }
 
   /** A chunk's new content in place (its seq keeps its order), or no chunk when no row is left. */
