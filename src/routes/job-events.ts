@@ -130,20 +130,41 @@ export default async function jobEventRoutes(app: App): Promise<void> {
       };
 
       /**
-       * Sends the stored points after the cursor, in order. A full socket buffer stops it (`drain`
-       * pumps again), so a slow client holds no backlog here: the store keeps the points. `all`
-       * (before the final status) sends every one whatever the buffer holds.
+       * Sends the stored points after the cursor, in order, until the socket's buffer is full: then
+       * it stops at the point it wrote last (`drain` pumps again), so a client that does not read
+       * holds at most the buffer and one point here, not the job's history. The store keeps the
+       * points; a page is read again from the cursor.
        */
-      const sendPoints = async (all: boolean): Promise<void> => {
+      const sendPoints = async (): Promise<void> => {
         for (;;) {
-          if (closed || (!all && res.writableNeedDrain)) return;
+          if (closed || res.writableNeedDrain) return;
           const page = await jobs.events(first.id, cursor, STREAM_PAGE);
           for (const e of page.items) {
-            if (closed) return;
+            if (closed || res.writableNeedDrain) return;
             cursor = e.seq;
             res.write(block('progress', e.progress));
           }
           if (!page.nextCursor) return;
+        }
+      };
+      /** Resolves once the socket's buffer has room again, or the stream closed. */
+      const drained = () =>
+        new Promise<void>((resolve) => {
+          if (closed || !res.writableNeedDrain) return resolve();
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      /** Every stored point, at the client's pace: the final status goes after the last of them. */
+      const sendAllPoints = async (): Promise<void> => {
+        for (;;) {
+          await sendPoints();
+          if (closed || !res.writableNeedDrain) return;
+          await drained();
         }
       };
       // Every write goes through one chain, so points, status changes and the end keep their order.
@@ -161,13 +182,13 @@ export default async function jobEventRoutes(app: App): Promise<void> {
         pumpQueued = true;
         enqueue(async () => {
           pumpQueued = false;
-          await sendPoints(false);
+          await sendPoints();
         });
       }
       const end = (job: JobRecord) =>
         enqueue(async () => {
           if (closed) return;
-          await sendPoints(true);
+          await sendAllPoints();
           if (!closed) res.write(block('status', job));
           finish();
         });
