@@ -9,7 +9,7 @@ import { minimizeCg } from './optim/cg.js';
 import { minimizeLbfgs } from './optim/lbfgs.js';
 import { normInf, type MinimizeOptions, type MinimizeResult } from './optim/types.js';
 import { checkCommonParams } from './training/checks.js';
-import { l2, meanEmbeddingDistance, tripletRunWarnings } from './training/diagnostics.js';
+import { l2, meanEmbeddingDistance, meanTripletSquaredDistance, tripletRunWarnings } from './training/diagnostics.js';
 import { createProgressReporter, type ProgressReporter } from './training/progress.js';
 import { optimiserScale } from './training/scale.js';
 import { assertIndexedSet, isIndexed } from './triplet-rows.js';
@@ -209,5 +209,6 @@ function runTraining(
     meanEmbeddingDistance: meanEmbeddingDistance(W, k, set, params.normalize, kernels),
     weightNorm: l2(W),
   };
-  return { W, k, d: set.d, metrics: { ...base, warnings: tripletRunWarnings(base, params, initNorm) } };
+  const spread = meanTripletSquaredDistance(W, k, set, params.normalize, kernels);
+  return { W, k, d: set.d, metrics: { ...base, warnings: tripletRunWarnings(base, params, initNorm, spread) } };
 }

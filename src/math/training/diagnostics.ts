@@ -35,17 +35,56 @@ export function meanEmbeddingDistance(
   normalize: boolean,
   kernels?: Kernels,
 ): number {
+  const rows = sampledTriplets(set);
+  const E = embedStream(W, k, set, rows, 0, normalize, kernels);
+  return meanPairwiseDistance(E, rows.length, k);
+}
+
+/**
+ * Mean of ‖e_a − e_p‖² and ‖e_a − e_n‖² over the triplets meanEmbeddingDistance samples: what
+ * every bracket is made of, in the loss's own (squared) units. Far below the margin, every bracket
+ * is about the margin: the map has collapsed the triplets, whatever the anchors' own spread.
+ */
+export function meanTripletSquaredDistance(
+  W: Float64Array,
+  k: number,
+  set: Triplets,
+  normalize: boolean,
+  kernels?: Kernels,
+): number {
+  const rows = sampledTriplets(set);
+  const [A, P, N] = ([0, 1, 2] as const).map((s) => embedStream(W, k, set, rows, s, normalize, kernels));
+  let sum = 0;
+  for (let i = 0; i < rows.length * k; i++) sum += (A[i] - P[i]) ** 2 + (A[i] - N[i]) ** 2;
+  return sum / (2 * rows.length);
+}
+
+/** The fixed seeded sample of at most DISTANCE_SAMPLE triplets (all of them when there are fewer). */
+function sampledTriplets(set: Triplets): Int32Array {
   const n = Math.min(DISTANCE_SAMPLE, set.m);
   const rng = createRng(0x5eed);
+  return Int32Array.from({ length: n }, (_, i) => (n === set.m ? i : rng.int(set.m)));
+}
+
+/** Embeddings (rows.length×k) of stream s (0 anchors, 1 positives, 2 negatives) of the given triplets. */
+function embedStream(
+  W: Float64Array,
+  k: number,
+  set: Triplets,
+  rows: Int32Array,
+  s: 0 | 1 | 2,
+  normalize: boolean,
+  kernels?: Kernels,
+): Float64Array {
+  const n = rows.length;
   const X = new Float64Array(n * set.d);
   for (let i = 0; i < n; i++) {
-    const row = n === set.m ? i : rng.int(set.m);
-    const [a, r] = tripletRow(set, 0, row);
+    const [a, r] = tripletRow(set, s, rows[i]);
     for (let j = 0; j < set.d; j++) X[i * set.d + j] = a[r * set.d + j];
   }
   const E = new Float64Array(n * k);
   embed(W, k, set.d, X, n, normalize, E, kernels);
-  return meanPairwiseDistance(E, n, k);
+  return E;
 }
 
 /** Mean euclidean distance over pairs of the first DISTANCE_SAMPLE rows of E (n×k). */
@@ -53,11 +92,21 @@ export function meanSampleDistance(E: Float64Array, n: number, k: number): numbe
   return meanPairwiseDistance(E, Math.min(n, DISTANCE_SAMPLE), k);
 }
 
-/** Warnings of a full-batch triplet run, from its final figures and the norm of its starting W. */
-export function tripletRunWarnings(m: Omit<TrainMetrics, 'warnings'>, p: TrainParams, initNorm: number): string[] {
+/**
+ * Warnings of a full-batch triplet run, from its final figures, the norm of its starting W and
+ * meanTripletSquaredDistance of its final W.
+ */
+export function tripletRunWarnings(
+  m: Omit<TrainMetrics, 'warnings'>,
+  p: TrainParams,
+  initNorm: number,
+  tripletSquaredDistance: number,
+): string[] {
   const w: string[] = [];
-  // typical squared distance a tiny fraction of the margin: every bracket ≈ margin
-  if (m.meanEmbeddingDistance ** 2 < 1e-3 * Math.max(p.margin, 1e-6)) {
+  // the triplets' squared distances a tiny fraction of the margin: every bracket ≈ margin. Read on
+  // the triplets, not on meanEmbeddingDistance's anchors, which may sit close by design while every
+  // negative is far (no triplet active: each ‖e_a − e_n‖² ≥ margin, never a collapse)
+  if (tripletSquaredDistance < 1e-3 * Math.max(p.margin, 1e-6)) {
     w.push('collapse: mean embedding distance ~0; embeddings barely separate any points');
   }
   if (m.activeFraction === 1)
