@@ -101,7 +101,10 @@ export function rowSquaredNorms(E: DataArray, n: number, k: number): Float64Arra
  * distances, which do not move with the origin, both sets are first centred on Eb's mean (Eb is
  * the same for every slice of Ea a caller makes): the error is then about 1e-7·‖x − mean‖², and
  * only tiny distances between near-identical points still carry it, which is why small blocks keep
- * the direct form. Cosine is not translation-invariant and is left as it is.
+ * the direct form. Cosine is not translation-invariant and is left as it is. Both sets are then
+ * scaled by the power of two that brings their largest value to about 1/√k, and the distances
+ * scaled back: exact in floating point, and the products of rows of 1e-25 (which underflow float32)
+ * keep their digits.
  */
 function gramDistances(
   gram: NonNullable<Kernels['gram']>,
@@ -114,18 +117,36 @@ function gramDistances(
   out: DataArray,
 ): void {
   const self = Eb === Ea && na === nb;
-  const mean = distance.fromSquared ? meanRow(Eb, nb, k) : null;
-  const B = mean ? minusRow(Eb, nb, k, mean) : Eb;
-  const A = mean ? (Eb === Ea ? B : minusRow(Ea, na, k, mean)) : Ea;
+  const mean = distance.fromSquared ? meanRow(Eb, nb, k) : new Float64Array(k);
+  const max = Math.max(largest(Ea, na, k, mean), largest(Eb, nb, k, mean));
+  const scale = max > 0 ? 2 ** -Math.round(Math.log2(max * Math.sqrt(k))) : 1;
+  const B = shifted(Eb, nb, k, mean, scale);
+  const A = Eb === Ea ? B : shifted(Ea, na, k, mean, scale);
   const G = new Float64Array(na * nb);
   gram(A, na, B, nb, k, G);
   const sa = rowSquaredNorms(A, na, k);
   const sb = B === A ? sa : rowSquaredNorms(B, nb, k);
+  // back to the rows' own units: a distance of degree h in the rows is divided by scale^h
+  const back = distance.name === 'squared' ? 1 / (scale * scale) : distance.name === 'euclidean' ? 1 / scale : 1;
   for (let i = 0; i < na; i++) {
     for (let j = 0; j < nb; j++) {
-      out[i * nb + j] = self && i === j ? distance.self(sa[i]) : distance.fromGram(sa[i], sb[j], G[i * nb + j]);
+      out[i * nb + j] = self && i === j ? distance.self(sa[i]) : distance.fromGram(sa[i], sb[j], G[i * nb + j]) * back;
     }
   }
+}
+
+/** The largest |E − mean| (a power of two scales by it exactly, so a slice's own scale changes no bit). */
+function largest(E: DataArray, n: number, k: number, mean: Float64Array): number {
+  let max = 0;
+  for (let i = 0; i < n; i++) for (let r = 0; r < k; r++) max = Math.max(max, Math.abs(E[i * k + r] - mean[r]));
+  return max;
+}
+
+/** (E − mean)·scale, float64. */
+function shifted(E: DataArray, n: number, k: number, mean: Float64Array, scale: number): Float64Array {
+  const out = new Float64Array(n * k);
+  for (let i = 0; i < n; i++) for (let r = 0; r < k; r++) out[i * k + r] = (E[i * k + r] - mean[r]) * scale;
+  return out;
 }
 
 /** The mean of the n rows of E (n×k), float64. */
@@ -134,13 +155,6 @@ function meanRow(E: DataArray, n: number, k: number): Float64Array {
   for (let i = 0; i < n; i++) for (let r = 0; r < k; r++) mean[r] += E[i * k + r];
   if (n > 0) for (let r = 0; r < k; r++) mean[r] /= n;
   return mean;
-}
-
-/** E (n×k) minus `row` from each row, float64. */
-function minusRow(E: DataArray, n: number, k: number, row: Float64Array): Float64Array {
-  const out = new Float64Array(n * k);
-  for (let i = 0; i < n; i++) for (let r = 0; r < k; r++) out[i * k + r] = E[i * k + r] - row[r];
-  return out;
 }
 
 /**

@@ -70,12 +70,13 @@ const SQRT_PAD = 1 + 2 ** -50;
 
 /**
  * A Gram-form screen of the rows through the kernels' float32 products: for a block of queries,
- * every row's Gram value, within `slack(q)` of the exact one. For the euclidean distances the rows
- * are centred first (E − mean, rounded to float32): distances do not move, and the float32 dot
- * product's error, relative to the rows' norms, no longer grows with how far the rows sit from the
- * origin. Its bound: k·2⁻²³·(‖x‖² + ‖y‖²) for the products (doubled γ_k), 3·2⁻²³·(…) for the
- * centring's rounding, with room to spare: (k + 6)·2⁻²³. Cosine (not translation-invariant) is
- * screened uncentred, within (k + 1)·2⁻²³ + 2⁻⁴⁰.
+ * every row's Gram value, within `slack(q)` of the exact one (in the units of scaledCopy). For the
+ * euclidean distances the rows are centred first (E − mean, rounded to float32): distances do not
+ * move, and the float32 dot product's error, relative to the rows' norms, no longer grows with how
+ * far the rows sit from the origin. Its bound: k·2⁻²³·(‖x‖² + ‖y‖²) for the products (doubled
+ * γ_k), 3·2⁻²³·(…) for the centring's rounding, with room to spare: (k + 6)·2⁻²³, plus what
+ * underflowing products can add. Cosine (not translation-invariant) is screened uncentred, within
+ * (k + 1)·2⁻²³ + 2⁻⁴⁰ and the same underflow term.
  */
 interface Screen {
   /** Gram values of queries q0..q0+rows against every row, rows×n (valid until the next call) */
@@ -92,11 +93,15 @@ function createScreen(
   distance: Distance,
 ): Screen {
   const cosine = distance.name === 'cosine';
-  const C = cosine ? E : centred(E, n, k);
+  const C = scaledCopy(E, n, k, cosine ? null : meanRow(E, n, k));
   const sq = rowSquaredNorms(C, n, k);
   let maxSq = 0;
   for (let i = 0; i < n; i++) maxSq = Math.max(maxSq, sq[i]);
   const inv = cosine ? sq.map((x) => (x > 0 ? 1 / Math.sqrt(x) : 0)) : null;
+  let maxInv = 0;
+  if (inv) for (let i = 0; i < n; i++) maxInv = Math.max(maxInv, inv[i]);
+  // products that still underflow (a tiny value beside large ones in a row): 2⁻¹⁴⁹ each, doubled
+  const underflow = k * 2 ** -148;
   const projection = prepare(C, n, k);
   const G = new Float64Array(Math.min(CHUNK, n) * n);
   return {
@@ -110,18 +115,36 @@ function createScreen(
       }
       return G;
     },
-    slack: (qi) => (cosine ? (k + 1) * 2 ** -23 + 2 ** -40 : (k + 6) * 2 ** -23 * (sq[qi] + maxSq)),
+    slack: (qi) =>
+      cosine
+        ? (k + 1) * 2 ** -23 + 2 ** -40 + underflow * inv![qi] * maxInv
+        : (k + 6) * 2 ** -23 * (sq[qi] + maxSq) + 2 * underflow,
     dispose: () => projection.dispose(),
   };
 }
 
-/** E minus its mean row, as float32 (what the kernels take). */
-function centred(E: DataArray, n: number, k: number): Float32Array {
+/** The mean of the n rows of E (n×k), float64. */
+function meanRow(E: DataArray, n: number, k: number): Float64Array {
   const mean = new Float64Array(k);
   for (let i = 0; i < n; i++) for (let r = 0; r < k; r++) mean[r] += E[i * k + r];
   for (let r = 0; r < k; r++) mean[r] /= n;
+  return mean;
+}
+
+/**
+ * (E − mean)·2^p as float32 (what the kernels take), 2^p bringing the largest row to about unit
+ * norm: the rows' float32 products then neither underflow (rows of 1e-25 lost every digit) nor
+ * overflow. The Gram values come out in these units, and the screen compares them only with each
+ * other. Without a mean, E·2^p (cosine: not translation-invariant, and blind to the scale).
+ */
+function scaledCopy(E: DataArray, n: number, k: number, mean: Float64Array | null): Float32Array {
   const C = new Float32Array(n * k);
-  for (let i = 0; i < n; i++) for (let r = 0; r < k; r++) C[i * k + r] = E[i * k + r] - mean[r];
+  let max = 0;
+  for (let i = 0; i < n; i++) {
+    for (let r = 0; r < k; r++) max = Math.max(max, Math.abs(E[i * k + r] - (mean ? mean[r] : 0)));
+  }
+  const scale = max > 0 ? 2 ** -Math.round(Math.log2(max * Math.sqrt(k))) : 1;
+  for (let i = 0; i < n; i++) for (let r = 0; r < k; r++) C[i * k + r] = (E[i * k + r] - (mean ? mean[r] : 0)) * scale;
   return C;
 }
 

@@ -54,6 +54,10 @@ const sets: { name: string; point: (r: () => number, label: number) => number[] 
     point: (r, l) => Array.from({ length: D }, (_, c) => 1000 + 0.5 * Math.sin(l * 7 + c) + 0.3 * (r() * 2 - 1)),
   },
   { name: 'lattice ties', point: (r) => Array.from({ length: D }, () => Math.floor(r() * 3) * 0.1) },
+  {
+    name: 'tiny values',
+    point: (r, l) => Array.from({ length: D }, (_, c) => (Math.sin(l * 7 + c) + 0.6 * (r() * 2 - 1)) * 1e-25),
+  },
 ];
 
 for (const { name, point } of sets) {

@@ -1,7 +1,8 @@
 // Exact gallery search against a float64 brute force (distances from differences, ties by id) on
 // the data where a float32 Gram form misleads it: embeddings far from the origin (‖x‖² ≫ the
 // distances between them, so the Gram form's rounding exceeds the gaps) and lattice points (many
-// exactly equal distances, which the Gram form's rounding breaks in no particular order).
+// exactly equal distances, which the Gram form's rounding breaks in no particular order), and
+// values so small that their float32 products underflow.
 import t from 'tap';
 import type { App } from '../../src/app-types.js';
 import { rng, testApp } from '../helpers.js';
@@ -49,6 +50,8 @@ function bruteForce(inputs: number[][], ids: string[], q: number[], metric: stri
 const cases: { name: string; point: (r: () => number) => number[] }[] = [
   { name: 'far from the origin', point: (r) => Array.from({ length: D }, () => 1000 + (r() * 2 - 1)) },
   { name: 'lattice ties', point: (r) => Array.from({ length: D }, () => Math.floor(r() * 3) * 0.1) },
+  // products of 1e-30 values underflow float32 (1e-60 < 2⁻¹⁴⁹): the Gram form lost every digit
+  { name: 'tiny values', point: (r) => Array.from({ length: D }, () => (r() * 2 - 1) * 1e-30) },
 ];
 
 for (const { name, point } of cases) {

@@ -37,6 +37,12 @@ export const QUERY_BATCH = 256;
  * the exact squared distance (within (k + 1)·this of the exact cosine distance).
  */
 const DOT_SLACK_PER_DIM = 2 ** -23;
+/**
+ * The absolute error a float32 product can add where it underflows (rows of magnitude ≲ 1e-19:
+ * products below 2⁻¹²⁶ lose their relative precision, below 2⁻¹⁴⁹ vanish), per value of k, doubled.
+ * On such rows the screen lets (almost) every row through: exact, at a brute force's cost.
+ */
+const UNDERFLOW_PER_DIM = 2 ** -148;
 /** Relative widening of a squared bar taken from a euclidean distance e: any s with √s ≤ e has s ≤ e²·(1 + 2⁻⁵⁰). */
 const SQRT_PAD = 1 + 2 ** -50;
 
@@ -95,17 +101,17 @@ class ExactTop {
     private readonly distance: Distance,
     private readonly maxDistance: number | undefined,
   ) {
-    const { k, squaredNorms } = gallery;
+    const { k } = gallery;
     this.heap = new TopK(top);
     this.qo = j * k;
     const perDim = (k + 1) * DOT_SLACK_PER_DIM;
+    const qNorm = squaredNormOf(Q, j, k);
     if (distance.name === 'cosine') {
-      this.slack = perDim + 2 ** -40;
+      const qInv = qNorm > 0 ? 1 / Math.sqrt(qNorm) : 0;
+      this.slack = perDim + 2 ** -40 + UNDERFLOW_PER_DIM * k * gallery.maxInverseNorm() * qInv;
       this.toGram = (d) => d;
     } else {
-      let maxNorm = 0;
-      for (let i = 0; i < squaredNorms.length; i++) maxNorm = Math.max(maxNorm, squaredNorms[i]);
-      this.slack = perDim * (maxNorm + squaredNormOf(Q, j, k));
+      this.slack = perDim * (gallery.maxSquaredNorm + qNorm) + 2 * UNDERFLOW_PER_DIM * k;
       this.toGram = distance.name === 'euclidean' ? (d) => d * d * SQRT_PAD : (d) => d;
     }
     this.limit = maxDistance === undefined ? Infinity : this.toGram(maxDistance) + this.slack;

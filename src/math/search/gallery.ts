@@ -13,8 +13,12 @@ export interface Gallery {
   readonly rows: DataArray;
   /** ‖eᵢ‖², float64 */
   readonly squaredNorms: Float64Array;
+  /** the largest ‖eᵢ‖² (0 for an empty gallery): the exact search's screen is bounded by it */
+  readonly maxSquaredNorm: number;
   /** 1/‖eᵢ‖, or 0 for a zero row (which cosine treats as orthogonal to everything); computed on first use */
   inverseNorms(): Float64Array;
+  /** the largest 1/‖eᵢ‖ (0 when none is finite and positive); computed on first use */
+  maxInverseNorm(): number;
   /** products of every row with q query rows (Q, q×k), by blocks of rows */
   against(Q: DataArray, q: number): RowProducts;
   /** the backend computing the products: the kernels' name, or `typescript` */
@@ -28,12 +32,16 @@ export function createGallery(E: DataArray, n: number, k: number, kernels?: Kern
   assertShape('gallery', E, n, k);
   assertFiniteRows('gallery', E, n, k);
   const squaredNorms = new Float64Array(n);
+  let maxSquaredNorm = 0;
   for (let i = 0; i < n; i++) {
     let s = 0;
     for (let r = 0; r < k; r++) s += E[i * k + r] * E[i * k + r];
     squaredNorms[i] = s;
+    maxSquaredNorm = Math.max(maxSquaredNorm, s);
   }
   let inverse: Float64Array | null = null;
+  let maxInverse = -1;
+  const inverseNorms = () => (inverse ??= squaredNorms.map((s) => (s > 0 ? 1 / Math.sqrt(s) : 0)));
   let resident: ResidentRows | null = kernels?.residentRows ? kernels.residentRows(E, n, k) : null;
   let disposed = false;
   return {
@@ -41,10 +49,12 @@ export function createGallery(E: DataArray, n: number, k: number, kernels?: Kern
     k,
     rows: E,
     squaredNorms,
+    maxSquaredNorm,
     backend: resident ? (kernels?.name ?? 'kernels') : 'typescript',
-    inverseNorms() {
-      if (!inverse) inverse = squaredNorms.map((s) => (s > 0 ? 1 / Math.sqrt(s) : 0));
-      return inverse;
+    inverseNorms,
+    maxInverseNorm() {
+      if (maxInverse < 0) maxInverse = inverseNorms().reduce((a, b) => Math.max(a, b), 0);
+      return maxInverse;
     },
     against(Q: DataArray, q: number) {
       if (disposed) throw new Error('gallery used after dispose()');
