@@ -220,6 +220,11 @@ function clusters(c: number, per: number, d: number, seed: number, spread = 2): 
   return { n, d, X, labels };
 }
 
+/** The samples in other units. */
+function scaledSamples(s: LabelledSamples, c: number): LabelledSamples {
+  return { ...s, X: Float32Array.from(s.X, (v) => v * c) };
+}
+
 /** c labels told apart by length along one shared direction (normalize auto chooses plain embeddings). */
 function radial(c: number, per: number, d: number, seed: number): LabelledSamples {
   const rng = createRng(seed);
@@ -295,6 +300,17 @@ const minedConfigs: { name: string; data: LabelledSamples; p: MinedTrainParams }
     name: 'auto by the start',
     data: radial(8, 12, 6, 4),
     p: minedParams({ normalize: 'auto', validationFraction: 0 }),
+  },
+  // features in far units: Adam moves σ·W (src/math/training/scale.ts), its checkpoints too
+  {
+    name: 'features ×1e-20, auto with its trial',
+    data: scaledSamples(clusters(12, 10, 6, 12), 1e-20),
+    p: minedParams({ normalize: 'auto', validationFraction: 0.3, validationSplit: 'labels' }),
+  },
+  {
+    name: 'plain features ×1e20',
+    data: scaledSamples(clusters(10, 10, 6, 13), 1e20),
+    p: minedParams({ normalize: false }),
   },
 ];
 
@@ -395,6 +411,24 @@ t.test('trainMined: a resumed run keeps the checkpoint’s learning rate; an old
   const older = structuredClone(cps[2]);
   delete older.learningRate;
   sameResult(t, trainMined(data, p, { resumeFrom: older }), ref, 'a checkpoint without it recomputes the same');
+  t.end();
+});
+
+t.test('trainMined: checkpoints hold σ; one without it (written before it) resumes with σ = 1', (t) => {
+  const { data, p } = minedConfigs.find((x) => x.name === 'samples split')!;
+  const cps: MinedCheckpoint[] = [];
+  const ref = trainMined(data, p, { onCheckpoint: (c) => cps.push(c) });
+  t.equal(cps[3].scale, 1, 'features of unit scale: σ = 1');
+  const older = structuredClone(cps[3]);
+  delete older.scale;
+  sameResult(t, trainMined(data, p, { resumeFrom: older }), ref, 'resumed from a checkpoint without the field');
+  const far = minedConfigs.find((x) => x.name.startsWith('plain features'))!;
+  const farCps: MinedCheckpoint[] = [];
+  trainMined(far.data, far.p, { onCheckpoint: (c) => farCps.push(c) });
+  t.ok(
+    farCps.every((c) => c.scale === 2 ** 61),
+    `features ×1e20 (an RMS difference of about 2^69): σ = 2^61`,
+  );
   t.end();
 });
 

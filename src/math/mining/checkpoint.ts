@@ -51,6 +51,8 @@ export interface MinedCheckpoint {
   normalizeChoice?: NormalizeChoice | null;
   /** Adam's base rate that ran, kept for the same reason as normalizeChoice; absent in older checkpoints */
   learningRate?: number;
+  /** σ of the features' unit (training/scale.ts), which scales Adam's ε; absent in older checkpoints: 1 */
+  scale?: number;
 }
 
 /** What a checkpoint reads from and writes back into a run (train-mined.ts's MinedRun has it all). */
@@ -66,6 +68,7 @@ export interface MinedRunState {
   readonly window: LossWindow;
   readonly normalizeChoice: NormalizeChoice | null;
   readonly learningRate: number;
+  readonly scale: number;
   step: number;
   samplesSeen: number;
   gradNorm: number;
@@ -107,6 +110,7 @@ export function minedCheckpoint(run: MinedRunState): MinedCheckpoint {
     window: { ...run.window },
     normalizeChoice: run.normalizeChoice && { ...run.normalizeChoice },
     learningRate: run.learningRate,
+    scale: run.scale,
   };
 }
 

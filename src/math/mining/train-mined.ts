@@ -16,6 +16,7 @@ import { impostorsNeeded, pairCounts, verificationMetrics } from '../verificatio
 import { collapseWarning, l2, meanSampleDistance } from '../training/diagnostics.js';
 import { createEarlyStopping, type EarlyStopping } from '../training/early-stopping.js';
 import { createProgressReporter, type ProgressReporter } from '../training/progress.js';
+import { sampleScale } from '../training/scale.js';
 import type { DataArray, TripletSet } from '../types.js';
 import { checkpointRule } from '../checkpoint.js';
 import { batchShapeWarnings } from './batch-shape.js';
@@ -221,12 +222,18 @@ function learningRateFor(p: MinedTrainParams, start: StartEvidence, resume: Mine
   return resume?.learningRate ?? startRelativeLearningRate(start.W0());
 }
 
-function createAdamFor(p: MinedTrainParams, size: number, learningRate: number): Adam {
+/**
+ * Adam on W, as if it moved x = σ·W (training/scale.ts): its ε, added to √v̂ of a gradient in the
+ * features' units, is then σ·ε in W's. Bit for bit the same steps as Adam on σ·W at the rate
+ * σ·learningRate (every quantity scales by a power of two), so the rate and the weight decay keep
+ * their meaning in W's units; σ = 1 for most data.
+ */
+function createAdamFor(p: MinedTrainParams, size: number, learningRate: number, scale: number): Adam {
   return createAdam(size, {
     learningRate,
     beta1: p.beta1,
     beta2: p.beta2,
-    epsilon: p.adamEpsilon,
+    epsilon: p.adamEpsilon * scale,
     // AdamW shrinks W by lr_t·weightDecay a step: under `auto` the shrink is RELATIVE_LEARNING_RATE·weightDecay
     // at the peak, whatever the features' units, rather than weakening with the start's scale
     weightDecay: p.learningRate === 'auto' ? (p.weightDecay * RELATIVE_LEARNING_RATE) / learningRate : p.weightDecay,
@@ -312,6 +319,8 @@ function setUp(
   const start = way?.start ?? startEvidence(samples, split.train, p, kernels, resume ? null : Float64Array.from(W));
   const { normalize, normalizeChoice } = normalizationFor(d, p, start, resume, way?.normalize);
   const learningRate = learningRateFor(p, start, resume);
+  // a checkpoint written before the scale existed ran with σ = 1
+  const scale = resume ? (resume.scale ?? 1) : sampleScale(samples.X, samples.n, d);
   const distance = distanceByName(p.distance, { smooth: true });
   const objective = createBatchObjective(
     k,
@@ -357,7 +366,8 @@ function setUp(
     start,
     pullSettings,
     learningRate,
-    adam: createAdamFor(p, k * d, learningRate),
+    scale,
+    adam: createAdamFor(p, k * d, learningRate, scale),
     trainEval,
     valEval,
     validating: valEval !== null,
