@@ -95,7 +95,9 @@ function headerBlock(reply: string): Headers {
 }
 
 t.test('a real server process: JSON, event streams and Node’s own refusals', async (t) => {
-  const s = await startServer({ dataDir: tempDir(t), command: 'npm-start', stdio: 'quiet' });
+  // Load shedding off: on a busy machine its 503s would be read as this test's replies.
+  const env = { MAX_EVENT_LOOP_DELAY_MS: '0' };
+  const s = await startServer({ dataDir: tempDir(t), command: 'npm-start', stdio: 'quiet', env });
   t.teardown(async () => {
     s.proc.kill('SIGTERM');
     await s.exited;
