@@ -4,67 +4,30 @@
 // searches a gallery; axe-core finds no serious or critical violation on any page, the CSP is
 // never violated, and the key never appears in a URL. Screenshots: artifacts/console-screenshots.
 // Without /usr/bin/chromium the test skips, but fails under CI=true.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
-import { ROOT, startServer, type ServerProcess } from '../scripts/server-process.js';
-import { axe, dropFile, hasChromium, launch, screenshot, SCREENSHOTS } from './console/browser.js';
+import { axe, dropFile, screenshot, SCREENSHOTS } from './console/browser.js';
 import { binarySamples, DIM, itemsNdjson, samplesNdjson } from './console/data.js';
+import { prepare, session, WAIT } from './console/session.js';
 
 const KEY = 'console-test-key-5f2c';
-const WAIT = { timeout: 120_000 };
 
-if (!hasChromium()) {
-  if (process.env.CI === 'true') t.fail('/usr/bin/chromium is missing: apt-get install chromium');
-  else t.plan(0, 'no /usr/bin/chromium (apt-get install chromium)');
-} else {
-  // The built server, as `npm start` builds it (dist/ and dist/console).
-  const built = spawnSync(process.execPath, ['scripts/build.mjs', '--quiet'], { cwd: ROOT, stdio: 'inherit' });
-  if (built.status !== 0) throw new Error('scripts/build.mjs failed');
+// The built server (as `npm start` builds it) and Chromium, or the file's tests planned away.
+if (prepare()) {
   fs.rmSync(SCREENSHOTS, { recursive: true, force: true });
   t.test('without API_KEYS', (t) => consoleFlow(t, undefined));
   t.test('with API_KEYS', (t) => consoleFlow(t, KEY));
-}
-
-async function api(s: ServerProcess, key: string | undefined, method: string, url: string, body?: unknown) {
-  const res = await fetch(`${s.base}${url}`, {
-    method,
-    headers: {
-      ...(key ? { authorization: `Bearer ${key}` } : {}),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${text}`);
-  return JSON.parse(text);
 }
 
 const points = async (page: Page, selector: string) => Number(await page.getAttribute(selector, 'data-points'));
 
 async function consoleFlow(t: Test, key: string | undefined): Promise<void> {
   const mode = key ? 'key' : 'open';
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'console-test-'));
-  // Load shedding off, as in testApp: a busy machine must not turn the console's calls into 503s.
-  const env: Record<string, string> = { MAX_EVENT_LOOP_DELAY_MS: '0', ...(key ? { API_KEYS: key } : {}) };
-  const server = await startServer({ dataDir, command: 'built', env });
-  const browser = await launch();
-  t.teardown(async () => {
-    await browser.close();
-    server.proc.kill('SIGTERM');
-    await server.exited;
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  });
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const problems: string[] = [];
+  // Only the refusals the flow provokes (a 401 before the key is typed, a 404) are not problems.
+  const s = await session(t, key ? { API_KEYS: key } : {}, { ignore: /status of 40[14]/ });
+  const { page, problems, call, server } = s;
   const urls: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 40[14]/.test(m.text())) problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('request', (r) => urls.push(r.url()));
   const pending = new Set<string>();
   page.on('request', (r) => pending.add(`${r.method()} ${r.url()}`));
@@ -86,7 +49,6 @@ async function consoleFlow(t: Test, key: string | undefined): Promise<void> {
       `${e.message}\nerrors: ${problems.join('\n')}\npending: ${[...pending].join(', ')}\n${body}\n${timeline.slice(-60).join('\n')}`,
     );
   };
-  const call = (method: string, url: string, body?: unknown) => api(server, key, method, url, body);
   const checkAxe = async (name: string) => {
     const bad = (await axe(page)).filter((v) => v.impact === 'serious' || v.impact === 'critical');
     t.same(

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { ROOT } from '../../scripts/server-process.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -21,14 +21,10 @@ const ARGS = [
   '--disable-sync',
 ];
 
-/** Headless and quiet: no GPU, no QUIC, no background traffic (the network is offline). */
-export function launch(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
-}
-
 /**
- * The same browser on a profile in `dir` (a fresh --user-data-dir), as a person's: unlike
- * launch()'s, it keeps a disk cache and storage there, which a test can read afterwards.
+ * Debian's Chromium, headless and quiet (no GPU, no QUIC, no background traffic: the network is
+ * offline), on a profile in `dir` (a fresh --user-data-dir), as a person's: it keeps a disk cache
+ * and storage there, which a test can read afterwards.
  */
 export function launchProfile(dir: string): Promise<BrowserContext> {
   return chromium.launchPersistentContext(dir, {

@@ -5,23 +5,18 @@
 // stays queued, so its stream stays open.
 import t from 'tap';
 import type { Page } from 'playwright-core';
-import { holds, prepare, session, WAIT } from './session.js';
+import { holds, noError, prepare, queuedJob, session, WAIT } from './session.js';
 
 const unanswered = (page: Page) =>
   holds(page.waitForSelector('#status.error:has-text("cannot reach the service")', WAIT));
-const noError = (page: Page) => holds(page.waitForSelector('#status:not(.error)', { state: 'attached', ...WAIT }));
 
 if (prepare())
   t.test('a frozen service is reported, and the pages recover when it thaws', async (t) => {
     const s = await session(t, { ROLE: 'api' });
     const { page } = s;
-    const ds = await s.call('POST', '/datasets', { name: 'ds', dimension: 2 });
-    await s.call('POST', `/datasets/${ds.id}/triplets`, {
-      triplets: [{ anchor: [1, 0], positive: [1, 0.1], negative: [0, 1] }],
-    });
-    const job = await s.call('POST', '/train', { datasetId: ds.id, outputDimension: 1 });
+    const { jobId } = await queuedJob(s);
 
-    await page.goto(`${s.server.base}/console/#/jobs/${job.id}`);
+    await page.goto(`${s.server.base}/console/#/jobs/${jobId}`);
     await page.waitForSelector('dt:text-is("Status") + dd:text-is("queued")', WAIT);
     s.freeze();
     t.ok(await unanswered(page), 'the job page: says the service is not answering');

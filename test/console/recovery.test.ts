@@ -5,9 +5,8 @@
 import t from 'tap';
 import type { Page } from 'playwright-core';
 import { dropFile } from './browser.js';
-import { holds, prepare, session, WAIT } from './session.js';
+import { holds, noError, prepare, queuedJob, session, WAIT } from './session.js';
 
-const noError = (page: Page) => holds(page.waitForSelector('#status:not(.error)', { state: 'attached', ...WAIT }));
 // (a poll during the shutdown may first be refused with 503: the service's own message)
 const unreachable = (page: Page, what = '') =>
   holds(page.waitForSelector(`#status.error:has-text("${what}cannot reach the service")`, WAIT));
@@ -16,18 +15,14 @@ if (prepare())
   t.test('every page recovers when the service comes back', async (t) => {
     const s = await session(t, { ROLE: 'api' });
     const { page } = s;
-    const ds = await s.call('POST', '/datasets', { name: 'ds', dimension: 2 });
-    await s.call('POST', `/datasets/${ds.id}/triplets`, {
-      triplets: [{ anchor: [1, 0], positive: [1, 0.1], negative: [0, 1] }],
-    });
-    const job = await s.call('POST', '/train', { datasetId: ds.id, outputDimension: 1 });
+    const { datasetId, jobId } = await queuedJob(s);
     await s.call('POST', '/models', { W: [[1, 0]], name: 'imported' });
-    await page.goto(`${s.server.base}/console/#/jobs/${job.id}`);
+    await page.goto(`${s.server.base}/console/#/jobs/${jobId}`);
     await page.waitForSelector('dt:text-is("Status") + dd:text-is("queued")', WAIT);
 
     // A page already shown: the job's stream, then the jobs page's poll.
     for (const [name, hash] of [
-      ['the job page', `#/jobs/${job.id}`],
+      ['the job page', `#/jobs/${jobId}`],
       ['the jobs page', '#/jobs'],
     ]) {
       await page.evaluate((h) => ((globalThis as any).location.hash = h), hash);
@@ -61,7 +56,7 @@ if (prepare())
 
     // An upload cut off by the service going away says so where it was started.
     await page.evaluate(() => ((globalThis as any).location.hash = '#/data'));
-    await page.selectOption('select[name=target]', `dataset:${ds.id}`);
+    await page.selectOption('select[name=target]', `dataset:${datasetId}`);
     await s.stop();
     await dropFile(page, 'lost.ndjson', '{"vector": [1, 0], "label": "a"}\n');
     t.ok(await unreachable(page), 'the upload: says it cannot reach the service');

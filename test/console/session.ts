@@ -1,6 +1,6 @@
 // One console test's world: the built server as a real process, Debian's Chromium with a fresh
-// profile, and a page whose script errors are collected. For the red-team tests in this folder;
-// test/console.test.ts is the whole flow.
+// profile, and a page whose script errors are collected. Every console test sets up here: the
+// tests in this folder and test/console.test.ts, the whole flow.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,7 +14,7 @@ export const WAIT = { timeout: 120_000 };
 
 /**
  * Builds dist/ and dist/console as `npm start` does; false (the file's tests planned away) without
- * Chromium, which fails instead under CI=true, as test/console.test.ts does.
+ * Chromium, which fails instead under CI=true.
  */
 export function prepare(): boolean {
   if (!hasChromium()) {
@@ -45,7 +45,19 @@ export interface Session {
   thaw: () => void;
 }
 
-export async function session(t: Test, env: Record<string, string> = {}): Promise<Session> {
+export interface SessionOptions {
+  /**
+   * The page's console errors that are not problems: by default every failed load (a test that
+   * stops the service provokes them); the whole flow allows only the 401 and 404 it provokes.
+   */
+  ignore?: RegExp;
+}
+
+export async function session(
+  t: Test,
+  env: Record<string, string> = {},
+  { ignore = /Failed to load resource/ }: SessionOptions = {},
+): Promise<Session> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'console-rt-data-'));
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'console-rt-profile-'));
   // Load shedding off, as in testApp: a busy machine must not turn the console's calls into 503s.
@@ -75,7 +87,7 @@ export async function session(t: Test, env: Record<string, string> = {}): Promis
   s.page = s.context.pages()[0] ?? (await s.context.newPage());
   s.problems = [];
   s.page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) s.problems.push(m.text());
+    if (m.type() === 'error' && !ignore.test(m.text())) s.problems.push(m.text());
   });
   s.page.on('pageerror', (e) => s.problems.push(`page error: ${e.message}`));
   const key = env.API_KEYS?.split(',')[0];
@@ -101,3 +113,17 @@ export const holds = (p: Promise<unknown>): Promise<boolean> =>
     () => true,
     () => false,
   );
+
+/** Whether the live region shows no error (again), within WAIT. */
+export const noError = (page: Page): Promise<boolean> =>
+  holds(page.waitForSelector('#status:not(.error)', { state: 'attached', ...WAIT }));
+
+/** A dataset of one triplet and a training job on it: queued for good under ROLE=api, its stream open. */
+export async function queuedJob(s: Session): Promise<{ datasetId: string; jobId: string }> {
+  const ds = await s.call('POST', '/datasets', { name: 'ds', dimension: 2 });
+  await s.call('POST', `/datasets/${ds.id}/triplets`, {
+    triplets: [{ anchor: [1, 0], positive: [1, 0.1], negative: [0, 1] }],
+  });
+  const job = await s.call('POST', '/train', { datasetId: ds.id, outputDimension: 1 });
+  return { datasetId: ds.id, jobId: job.id };
+}

@@ -4,7 +4,7 @@
 import type { Test } from 'tap';
 import { TRAINING_DEFAULTS, type TrainingParams } from '../../src/domain/training.js';
 import { DomainError } from '../../src/domain/errors.js';
-import type { Label, NewModel, Store } from '../../src/store/types.js';
+import type { Label, ModelRecord, NewModel, Store } from '../../src/store/types.js';
 import { aliasContract } from './contract-aliases.js';
 import { changeFeedContract } from './contract-changes.js';
 import { galleryContract } from './contract-galleries.js';
@@ -37,6 +37,29 @@ export function model(k: number, d: number, over: Partial<NewModel> = {}): NewMo
 
 export const params = (over: Partial<TrainingParams> = {}): TrainingParams =>
   ({ ...TRAINING_DEFAULTS.triplets, outputDimension: 1, seed: 3, ...over }) as TrainingParams;
+
+/** An empty, unnamed exact gallery on the model `m`, of its dimensions. */
+export const exactGalleryOn = (store: Store, m: ModelRecord) =>
+  store.createGallery({
+    name: null,
+    modelId: m.id,
+    dimension: m.inputDimension,
+    embeddingDimension: m.outputDimension,
+    index: 'exact',
+  });
+
+/** A k×d model and an empty exact gallery on it. */
+export async function exactGallery(store: Store, k: number, d: number) {
+  const m = await store.createModel(model(k, d));
+  return { m, g: await exactGalleryOn(store, m) };
+}
+
+/** A reindex's setting: two models of 3 features (k 2, then k 4) and an empty exact gallery on the first. */
+export async function reindexSetting(store: Store) {
+  const from = await store.createModel(model(2, 3));
+  const to = await store.createModel(model(4, 3));
+  return { from, to, g: await exactGalleryOn(store, from) };
+}
 
 /** A lease that does not expire during a test. */
 export const LEASE = { owner: 'host-a:101:aaaa', ms: 600_000 };
@@ -321,15 +344,7 @@ export function storeContract(t: Test, backend: StoreBackend): void {
     const ds = await store.createDataset({ name: null, dimension: 2 });
     const train = await store.createJob({ datasetId: ds.id, params: params() });
     t.match(train, { kind: 'train', datasetId: ds.id, reindex: null });
-    const from = await store.createModel(model(2, 3));
-    const to = await store.createModel(model(4, 3));
-    const g = await store.createGallery({
-      name: null,
-      modelId: from.id,
-      dimension: 3,
-      embeddingDimension: 2,
-      index: 'exact',
-    });
+    const { from, to, g } = await reindexSetting(store);
     const target = { galleryId: g.id, modelId: to.id, fromModelId: from.id };
     const re = await store.createJob({ kind: 'reindex', reindex: { galleryId: g.id, modelId: to.id } });
     t.match(re, { kind: 'reindex', status: 'queued', datasetId: null, params: null });
@@ -356,15 +371,7 @@ export function storeContract(t: Test, backend: StoreBackend): void {
 
   t.test('succeedReindexJob: the gallery switch and the job success together, fenced by the lease', async (t) => {
     const store = await backend.open(t);
-    const from = await store.createModel(model(2, 3));
-    const to = await store.createModel(model(4, 3));
-    const g = await store.createGallery({
-      name: null,
-      modelId: from.id,
-      dimension: 3,
-      embeddingDimension: 2,
-      index: 'exact',
-    });
+    const { from, to, g } = await reindexSetting(store);
     const up = 'up_reindex';
     await store.stageGalleryItems(up, g.id, ['a', 'b'], [null, null], new Float32Array(6).fill(1), new Float32Array(4));
     await store.commitGalleryItems(up, g.id, from.id, 2, { max: 10, setting: 'TEST' });

@@ -8,8 +8,7 @@ import path from 'node:path';
 import pg from 'pg';
 import t, { type Test } from 'tap';
 import { openPostgresStore } from '../../src/store/postgres.js';
-import type { Store } from '../../src/store/types.js';
-import { model, params } from './contract.js';
+import { exactGallery, model, params } from './contract.js';
 import { within } from './pg-locks.js';
 import { freshDatabase, inCi, unavailable } from './pg-test-db.js';
 
@@ -81,19 +80,6 @@ async function connected(t: Test, mode: 'plain' | 'full' = 'full', eraseSnapshot
  * A fresh database's store (ERASE_VACUUM=full), a client on it, and the files of `tables` before
  * anything is written; undefined when the files cannot be read (a failure in CI, else a skip).
  */
-/** A k×d model and an empty exact gallery of it. */
-async function exactGallery(store: Store, k: number, d: number) {
-  const m = await store.createModel(model(k, d));
-  const g = await store.createGallery({
-    name: null,
-    modelId: m.id,
-    dimension: d,
-    embeddingDimension: k,
-    index: 'exact',
-  });
-  return { m, g };
-}
-
 async function watched(t: Test, tables: string[], eraseSnapshotWaitMs?: number) {
   const { store, client, url } = await connected(t, 'full', eraseSnapshotWaitMs);
   const listed = await Promise.all(tables.map((x) => files(client, x)));
@@ -367,14 +353,7 @@ else {
     const empty = await store.createDataset({ name: null, dimension: 2 });
     t.equal(await store.deleteDataset(empty.id), true);
     t.equal(await store.deleteDataset('ds_nope'), false);
-    const m = await store.createModel(model(1, 2));
-    const g = await store.createGallery({
-      name: null,
-      modelId: m.id,
-      dimension: 2,
-      embeddingDimension: 1,
-      index: 'exact',
-    });
+    const { g } = await exactGallery(store, 1, 2);
     t.equal(await store.deleteGallery(g.id), true);
     t.equal(await store.deleteGallery('gal_nope'), false);
     const busy = await store.createDataset({ name: null, dimension: 1 });

@@ -10,7 +10,16 @@ import { MIGRATIONS } from '../../src/store/migrations.js';
 import { openThreadedSqliteStore } from '../../src/store/sqlite-thread.js';
 import { ROOT } from '../../scripts/server-process.js';
 import { tempDir } from '../helpers.js';
-import { indexedDataset, LEASE, model, params, seqF32, storeContract } from './contract.js';
+import {
+  exactGallery,
+  indexedDataset,
+  LEASE,
+  model,
+  params,
+  reindexSetting,
+  seqF32,
+  storeContract,
+} from './contract.js';
 
 function rawCount(file: string, sql: string, ...args: unknown[]): number {
   const db = new Database(file, { readonly: true });
@@ -265,24 +274,11 @@ t.test(
   },
 );
 
-/** A model of k 2 over d features and an unnamed exact gallery of it: the erasure tests' setting. */
-async function modelAndGallery(store: SqliteStore, d: number) {
-  const m = await store.createModel(model(2, d));
-  const g = await store.createGallery({
-    name: null,
-    modelId: m.id,
-    dimension: d,
-    embeddingDimension: 2,
-    index: 'exact',
-  });
-  return { m, g };
-}
-
 t.test('erased gallery items leave no bytes of their features or embeddings in the files', async (t) => {
   const file = path.join(tempDir(t), 'store.sqlite');
   const store = open(t, file);
   const d = 64;
-  const { m, g } = await modelAndGallery(store, d);
+  const { m, g } = await exactGallery(store, 2, d);
   // A distinctive pattern: float32 values whose bytes appear nowhere else in the file.
   const secret = Float32Array.from({ length: d }, (_, i) => 31337.125 + i * 0.0625);
   const keep = Float32Array.from({ length: d }, (_, i) => -271.5 - i);
@@ -352,7 +348,7 @@ for (const [where, openIt] of variants) {
     t.equal(found([bob, 'BOB-LABEL-KEPT']), 2, "another dataset's bytes are still found (the search works)");
 
     // a gallery: items with ids and features naming the person, one upload replacing another
-    const { m, g } = await modelAndGallery(store, d);
+    const { m, g } = await exactGallery(store, 2, d);
     const face = spelled('ALICE-GALLERY-FACE-', d);
     for (const up of ['up_g1', 'up_g2']) {
       await store.stageGalleryItems(up, g.id, ['ALICE-ITEM-ID-77'], ['alice'], face, Float32Array.from([3.5, 4.5]));
@@ -450,15 +446,7 @@ t.test('migration 5 rebuilds jobs for kinds: every row and its seq kept, trainin
   const raw = new Database(file, { readonly: true });
   t.same(raw.prepare('SELECT seq, id FROM jobs ORDER BY seq').all(), before, 'seqs kept');
   raw.close();
-  const from = await store.createModel(model(2, 3));
-  const to = await store.createModel(model(4, 3));
-  const g = await store.createGallery({
-    name: null,
-    modelId: from.id,
-    dimension: 3,
-    embeddingDimension: 2,
-    index: 'exact',
-  });
+  const { to, g } = await reindexSetting(store);
   const next = await store.createJob({ kind: 'reindex', reindex: { galleryId: g.id, modelId: to.id } });
   const seqs = new Database(file, { readonly: true });
   const seq = (seqs.prepare('SELECT seq FROM jobs WHERE id = ?').get(next.id) as { seq: number }).seq;
