@@ -46,9 +46,11 @@ export function parseReply(text: string, status: number, statusText: string): un
 
 /**
  * Turns a non-2xx reply into an ApiError: the service's {code, message}, or notTheService. A 401
- * of the service's (not a proxy's) also tells the key form to ask again.
+ * of the service's (not a proxy's) also tells the key form to ask again, unless the request went out
+ * with another key than the one now kept: a poll sent before the key was entered, answered after,
+ * would ask for the key just given (the page it belonged to is already being rebuilt).
  */
-export function errorFrom(status: number, text: string, statusText = ''): ApiError {
+export function errorFrom(status: number, text: string, statusText: string, sent: Record<string, string>): ApiError {
   let body: { code?: unknown; message?: unknown } | null;
   try {
     body = JSON.parse(text) as typeof body;
@@ -58,7 +60,8 @@ export function errorFrom(status: number, text: string, statusText = ''): ApiErr
   if (typeof body?.message !== 'string') return notTheService(status, statusText);
   const code = typeof body.code === 'string' ? body.code : 'HTTP_ERROR';
   const message = body.message;
-  if (status === 401) window.dispatchEvent(new CustomEvent('console:unauthorized', { detail: message }));
+  if (status === 401 && sent.authorization === authHeaders().authorization)
+    window.dispatchEvent(new CustomEvent('console:unauthorized', { detail: message }));
   return new ApiError(status, code, message);
 }
 
@@ -160,7 +163,7 @@ export async function api<T>(method: string, path: string, body?: unknown, signa
       await sleep(Math.min(retryAfter, 10) * 1000);
       continue;
     }
-    if (!res.ok) throw errorFrom(res.status, text, res.statusText);
+    if (!res.ok) throw errorFrom(res.status, text, res.statusText, headers);
     return (text ? parseReply(text, res.status, res.statusText) : undefined) as T;
   }
 }

@@ -27,7 +27,7 @@ async function history(id: string, f: Follower, signal: AbortSignal): Promise<nu
     const url = `/jobs/${enc(id)}/events?format=json&limit=1000&after=${after}`;
     const headers = authHeaders({ accept: 'application/json' });
     const { res, text } = await fetchText(url, { headers }, signal, READ_QUIET_MS);
-    if (!res.ok) throw errorFrom(res.status, text, res.statusText);
+    if (!res.ok) throw errorFrom(res.status, text, res.statusText, headers);
     const page = parseReply(text, res.status, res.statusText) as Page<ProgressPoint>;
     for (const p of page.items) f.onPoint(p.progress);
     if (page.items.length > 0) after = page.items[page.items.length - 1].seq;
@@ -73,7 +73,7 @@ export async function followJob(id: string, f: Follower, signal: AbortSignal): P
       const headers = authHeaders({ accept: 'text/event-stream', 'last-event-id': lastId });
       const url = `/jobs/${enc(id)}/events?format=sse`;
       const res = await call.step(fetch(url, { headers, signal: call.signal, cache: NO_STORE }));
-      if (!res.ok || !res.body) throw errorFrom(res.status, await res.text(), res.statusText);
+      if (!res.ok || !res.body) throw errorFrom(res.status, await res.text(), res.statusText, headers);
       // a proxy's page with 200 would otherwise end at once, and be asked for again for good
       if (!res.headers.get('content-type')?.startsWith('text/event-stream'))
         throw notTheService(res.status, res.statusText);

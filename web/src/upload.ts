@@ -12,8 +12,8 @@ export function upload(url: string, file: File, onProgress: (sent: number, total
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', url);
-    for (const [k, v] of Object.entries(authHeaders({ 'content-type': contentTypeOf(file) })))
-      xhr.setRequestHeader(k, v);
+    const headers = authHeaders({ 'content-type': contentTypeOf(file) });
+    for (const [k, v] of Object.entries(headers)) xhr.setRequestHeader(k, v);
     xhr.upload.addEventListener('progress', (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size));
     xhr.addEventListener('load', () => {
       if (xhr.status >= 200 && xhr.status < 300) {
@@ -23,7 +23,7 @@ export function upload(url: string, file: File, onProgress: (sent: number, total
         } catch (e) {
           reject(e);
         }
-      } else reject(errorFrom(xhr.status, xhr.responseText, xhr.statusText));
+      } else reject(errorFrom(xhr.status, xhr.responseText, xhr.statusText, headers));
     });
     xhr.addEventListener('error', () => reject(new Unreachable('the upload was interrupted')));
     xhr.send(file);
