@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import type { Test } from 'tap';
 import { buildApp, type BuildOptions } from '../src/app.js';
@@ -167,4 +168,16 @@ export function rng(seed: number): () => number {
     x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
     return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** The log lines an app writes, parsed: pass `logger` to buildApp to read what the runner logs. */
+export function captureLogs(): { lines: Record<string, unknown>[]; logger: { level: string; stream: Writable } } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { lines, logger: { level: 'info', stream } };
 }

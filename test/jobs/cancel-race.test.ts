@@ -9,25 +9,12 @@
 // Each wait is for the one session that must be stopped, found in pg_locks (test/store/pg-locks.ts),
 // and bounded. The lease is an hour: no heartbeat renews or sweeps, so nothing else waits on the row.
 // Needs TEST_DATABASE_URL; skipped without, failed under CI=true.
-import { Writable } from 'node:stream';
 import t from 'tap';
-import { createDataset, expectError, makeTriplets, testApp, waitForJob } from '../helpers.js';
+import { captureLogs, createDataset, expectError, makeTriplets, testApp, waitForJob } from '../helpers.js';
 import { holdLock, lockWatcher, within } from '../store/pg-locks.js';
 import { freshDatabase, inCi, unavailable } from '../store/pg-test-db.js';
 
 const HOUR_MS = 3_600_000;
-
-/** The log lines an app writes, parsed. */
-function captureLogs(): { lines: Record<string, unknown>[]; logger: { level: string; stream: Writable } } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, logger: { level: 'info', stream } };
-}
 
 const reason = await unavailable();
 if (reason && inCi) {

@@ -4,12 +4,11 @@
 // cancel made through another replica stops the running job within about a renewal, and nothing
 // more is written. On PostgreSQL (two apps on one database, the takeover waits for the lease to
 // expire) and on SQLite (two apps on one file; the new process requeues what the dead one left).
-import { Writable } from 'node:stream';
 import { serialize } from 'node:v8';
 import t, { type Test } from 'tap';
 import type { App } from '../../src/app-types.js';
 import type { Config } from '../../src/config.js';
-import { tempDir, testApp, waitForJob } from '../helpers.js';
+import { captureLogs, tempDir, testApp, waitForJob } from '../helpers.js';
 import { freshDatabase, inCi, unavailable } from '../store/pg-test-db.js';
 
 interface Backend {
@@ -25,18 +24,6 @@ const LEASE_MS = 2000;
 const CHECKPOINT_MS = 20;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Log lines a replica writes, parsed, for the messages the runner logs. */
-function captureLogs(): { lines: Record<string, unknown>[]; logger: { level: string; stream: Writable } } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, logger: { level: 'info', stream } };
-}
 
 async function replica(t: Test, shared: Partial<Config> & { dataDir?: string }, logger?: object): Promise<App> {
   const { dataDir, ...config } = shared;
